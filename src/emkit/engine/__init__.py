@@ -1,0 +1,8 @@
+"""The EM engine: one loop, its bookkeeping and its accelerator, shared by every model."""
+
+from .fit import fit
+from .model import EMModel, Params, Stats
+from .result import EMResult, Trace
+from .stats import add_stats, scale_stats, sum_stats
+
+__all__ = ["fit", "EMModel", "Params", "Stats", "EMResult", "Trace", "add_stats", "scale_stats", "sum_stats"]

@@ -1,0 +1,159 @@
+"""The one EM loop: :func:`fit` fits every model that supplies an E-step and an M-step."""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import nullcontext
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import ConvergenceWarning
+from .model import EMModel, Params
+from .monitor import Callback, Monitor
+from .result import EMResult
+from .squarem import run_squarem
+
+ACCELERATIONS = (None, "squarem")
+
+
+def fit(
+    model: EMModel,
+    data: Any,
+    *,
+    init: Params | None = None,
+    tol: float = 1e-10,
+    param_tol: float | None = 1e-10,
+    tol_scale: float | None = None,
+    max_iter: int = 100_000,
+    random_state: int | np.random.Generator | None = None,
+    n_init: int = 1,
+    accelerate: str | None = None,
+    verbose: bool = False,
+    callback: Callback | None = None,
+    check_ascent: bool = True,
+) -> EMResult:
+    """Fit ``model`` to ``data`` by the EM algorithm.
+
+    Each iteration maps ``θ_t`` to ``θ_{t+1} = argmax_θ E[log p(x, z | θ) | x, θ_t]`` via the
+    model's ``e_step`` (expected sufficient statistics) and ``m_step``; the observed-data
+    log-likelihood ``ℓ(θ_t)`` never decreases.
+
+    Parameters
+    ----------
+    model : EMModel
+        The model (its E-step, M-step and starting values).
+    data : object
+        Data in any form ``model.prepare`` accepts.
+    init : dict, optional
+        Starting parameters for the first start; the model's deterministic default otherwise.
+    tol : float
+        Stop when the relative change of the log-likelihood, ``|ℓ_t − ℓ_{t−1}| / |ℓ_t|``, is at
+        most ``tol`` (and the parameters have settled, see ``param_tol``).
+    param_tol : float or None
+        Also require every parameter's estimated distance to the fixed point, its last change
+        divided by ``1 − rate`` (EM's linear rate estimated from successive changes), to be at
+        most ``param_tol·(1 + |θ|)``. The defaults give about ten significant digits even when
+        EM crawls; None stops on the log-likelihood alone.
+    tol_scale : float, optional
+        Compare the log-likelihood change with ``tol·tol_scale`` instead of ``tol·|ℓ|`` (e.g.
+        ``tol_scale=n`` for scikit-learn's per-sample absolute criterion).
+    max_iter : int
+        Maximum number of iterations per start; reaching it warns with ``ConvergenceWarning``.
+    random_state : int or numpy Generator, optional
+        Seed of the random starts used when ``n_init > 1``.
+    n_init : int
+        Number of starts (the first from ``init`` or the default, the rest random); the run with
+        the highest log-likelihood is returned.
+    accelerate : {None, "squarem"}
+        Run SQUAREM on the EM map instead of plain EM.
+    verbose : bool
+        Show a progress bar with the current log-likelihood.
+    callback : callable, optional
+        ``callback(iteration, params, loglik)`` after every iteration (iteration 0 is the start).
+    check_ascent : bool
+        Warn (``AscentWarning``) when the log-likelihood decreases beyond round-off.
+
+    Returns
+    -------
+    EMResult
+        The estimates, their log-likelihood, iteration counts and the trace of the best start.
+    """
+    _check_fit_arguments(tol, param_tol, max_iter, n_init, accelerate)
+    data = model.prepare(data)
+    rng = np.random.default_rng(random_state)
+    best: EMResult | None = None
+    finals: list[float] = []
+    for start_index in range(n_init):
+        if start_index == 0:
+            start = model.check_params(init) if init is not None else model.initial_params(data, None)
+        else:
+            start = model.initial_params(data, rng)
+        result = _fit_from(model, data, start, tol, param_tol, tol_scale, max_iter, accelerate, verbose, callback, check_ascent)
+        finals.append(result.loglik)
+        if best is None or result.loglik > best.loglik:
+            best = result
+    assert best is not None
+    best.restarts = finals
+    if not best.converged:
+        warnings.warn(
+            f"EM did not converge in max_iter={max_iter} iterations (tol={tol}); increase max_iter, "
+            f"loosen tol, or use accelerate='squarem'",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return best
+
+
+def _fit_from(model, data, start, tol, param_tol, tol_scale, max_iter, accelerate, verbose, callback, check_ascent) -> EMResult:
+    with _progress_bar(verbose, max_iter, type(model).__name__) as progress:
+        monitor = Monitor(model, tol=tol, param_tol=param_tol, tol_scale=tol_scale, callback=callback, progress=progress,
+                          check_ascent=check_ascent)
+        if accelerate == "squarem":
+            converged = run_squarem(model, data, start, monitor, max_iter)
+        else:
+            converged = _run_plain(model, data, start, monitor, max_iter)
+    params = model.canonical(monitor.trace.params[-1])
+    return EMResult(
+        params=params,
+        loglik=monitor.trace.loglik[-1],
+        n_iter=monitor.n_iter,
+        n_evaluations=monitor.n_evaluations,
+        converged=converged,
+        trace=monitor.trace,
+        model=model,
+        accelerate=accelerate,
+    )
+
+
+def _run_plain(model: EMModel, data, start: Params, monitor: Monitor, max_iter: int) -> bool:
+    params = start
+    stats, loglik = monitor.evaluate(data, params)
+    monitor.record(params, loglik)
+    while monitor.n_iter < max_iter:
+        params = model.m_step(stats, params)
+        stats, loglik = monitor.evaluate(data, params)
+        if monitor.record(params, loglik):
+            return True
+    return False
+
+
+def _progress_bar(verbose: bool, total: int, label: str):
+    if not verbose:
+        return nullcontext(None)
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"EM {label}", unit="it", leave=False)
+
+
+def _check_fit_arguments(tol, param_tol, max_iter, n_init, accelerate) -> None:
+    if not (np.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol: must be a non-negative number, got {tol!r}")
+    if param_tol is not None and not (np.isfinite(param_tol) and param_tol >= 0):
+        raise ValueError(f"param_tol: must be a non-negative number or None, got {param_tol!r}")
+    if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
+        raise ValueError(f"max_iter: must be a positive integer, got {max_iter!r}")
+    if not (isinstance(n_init, (int, np.integer)) and n_init >= 1):
+        raise ValueError(f"n_init: must be a positive integer, got {n_init!r}")
+    if accelerate not in ACCELERATIONS:
+        raise ValueError(f"accelerate: expected one of {ACCELERATIONS}, got {accelerate!r}")

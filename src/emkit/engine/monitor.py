@@ -1,0 +1,109 @@
+"""Bookkeeping shared by every EM driver: history, convergence, the ascent check, progress."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Callable
+
+import numpy as np
+
+from ..exceptions import AscentWarning
+from .model import EMModel, Params
+from .result import Trace
+
+Callback = Callable[[int, Params, float], None]
+
+#: A decrease of the log-likelihood smaller than this (relative) is taken as round-off.
+ASCENT_RTOL = 1e-10
+
+
+class Monitor:
+    """Record iterates of one EM run and decide when it has converged.
+
+    Convergence needs both of:
+
+    * ``|ℓ_t − ℓ_{t−1}| ≤ tol·s`` with ``s = |ℓ_t|`` (relative change of the observed-data
+      log-likelihood) or ``s = tol_scale`` when given (e.g. the number of observations, for a
+      per-observation absolute criterion);
+    * when ``param_tol`` is not None, ``|θ_t,i − θ_{t−1},i| / (1 − ĉ) ≤ param_tol·(1 + |θ_t,i|)``
+      for every parameter, where ``ĉ = ‖θ_t − θ_{t−1}‖ / ‖θ_{t−1} − θ_{t−2}‖`` estimates EM's
+      linear rate, so that the left side bounds the distance to the fixed point. A slow EM
+      (rate near one) therefore runs until it is truly close, not merely slow.
+    """
+
+    def __init__(
+        self,
+        model: EMModel,
+        *,
+        tol: float,
+        param_tol: float | None,
+        tol_scale: float | None = None,
+        callback: Callback | None,
+        progress=None,
+        check_ascent: bool = True,
+    ) -> None:
+        self.model = model
+        self.tol = tol
+        self.param_tol = param_tol
+        self.tol_scale = tol_scale
+        self.callback = callback
+        self.progress = progress
+        self.check_ascent = check_ascent
+        self.trace = Trace()
+        self.n_evaluations = 0
+        self._previous_vector: np.ndarray | None = None
+        self._previous_step = np.inf
+
+    @property
+    def n_iter(self) -> int:
+        """Iterations done so far (iterates recorded after the start)."""
+        return max(len(self.trace) - 1, 0)
+
+    def evaluate(self, data, params: Params):
+        """Run one E-step (counted), returning ``(stats, loglik)``; fail loudly on NaN."""
+        stats, loglik = self.model.e_step(data, params)
+        self.n_evaluations += 1
+        if not np.isfinite(loglik):
+            raise FloatingPointError(
+                f"the observed-data log-likelihood is {loglik} at iteration {self.n_iter}: the "
+                f"parameters left the region where the model is defined ({type(self.model).__name__})"
+            )
+        return stats, float(loglik)
+
+    def record(self, params: Params, loglik: float) -> bool:
+        """Record an iterate; return True when the convergence criterion is met."""
+        previous = self.trace.loglik[-1] if self.trace.loglik else None
+        self.trace.append(params, loglik)
+        iteration = self.n_iter
+        vector = self.model.to_vector(params) if self.param_tol is not None else None
+        if self.callback is not None:
+            self.callback(iteration, params, loglik)
+        if self.progress is not None:
+            self.progress.update(1)
+            self.progress.set_postfix(loglik=f"{loglik:.10g}")
+        if previous is None:
+            self._previous_vector = vector
+            return False
+        change = loglik - previous
+        if self.check_ascent and change < -ASCENT_RTOL * max(1.0, abs(previous)):
+            warnings.warn(
+                f"the log-likelihood decreased at iteration {iteration} "
+                f"({previous:.12g} -> {loglik:.12g}); EM never decreases it, so the E- or M-step "
+                f"of {type(self.model).__name__} is wrong or the fit is numerically degenerate",
+                AscentWarning,
+                stacklevel=4,
+            )
+        scale = abs(loglik) if self.tol_scale is None else self.tol_scale
+        converged = abs(change) <= self.tol * scale
+        if self.param_tol is not None:
+            converged = self._parameters_settled(vector) and converged
+        return converged
+
+    def _parameters_settled(self, vector: np.ndarray) -> bool:
+        step = np.abs(vector - self._previous_vector)
+        step_norm = float(np.linalg.norm(step))
+        rate = min(step_norm / self._previous_step, 1.0) if self._previous_step > 0 else 0.0
+        self._previous_vector, self._previous_step = vector, step_norm
+        if rate >= 1.0:
+            return bool(step_norm == 0.0)
+        return bool(np.all(step / (1.0 - rate) <= self.param_tol * (1.0 + np.abs(vector))))

@@ -1,0 +1,190 @@
+"""Gene counting: allele frequencies under Hardy–Weinberg equilibrium from phenotype counts.
+
+Alleles ``a_1..a_m`` with frequencies ``p``; genotype ``{a_i, a_j}`` has probability ``p_i²``
+(i = j) or ``2 p_i p_j``; each genotype shows one phenotype. The genotype counts are the missing
+data. E-step: split each phenotype count over its genotypes in proportion to their
+probabilities and count alleles; M-step: ``p_i = (expected copies of a_i) / (2N)``.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations_with_replacement
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..engine.model import EMModel, Params, Stats
+from ..validation import check_counts, check_probability_vector
+
+Genotype = tuple[str, str]
+
+
+def parse_dominance(spec: str | Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Dominance relations from ``"C>I>T"`` / ``"A>O, B>O"`` or pairs ``(dominant, recessive)``.
+
+    Chains are transitive: ``"C>I>T"`` gives C>I, I>T and C>T.
+    """
+    pairs: set[tuple[str, str]] = set()
+    if isinstance(spec, str):
+        for chain in filter(None, (part.strip() for part in spec.split(","))):
+            names = [name.strip() for name in chain.split(">")]
+            if any(not name for name in names):
+                raise ValueError(f"dominance: malformed chain {chain!r}")
+            pairs.update((names[i], names[j]) for i in range(len(names)) for j in range(i + 1, len(names)))
+    else:
+        pairs.update((str(a), str(b)) for a, b in spec)
+    return pairs
+
+
+class GeneCounting(EMModel):
+    """Allele frequencies from phenotype counts by gene counting (EM).
+
+    Parameters
+    ----------
+    alleles : sequence of str
+        Allele names, e.g. ``("C", "I", "T")``.
+    phenotypes : mapping of str to list of genotypes, optional
+        Explicit genotype → phenotype map: ``{"carbonaria": [("C","C"), ("C","I"), ...], ...}``.
+        Every genotype must appear exactly once.
+    dominance : str or sequence of pairs, optional
+        Instead of ``phenotypes``: dominance relations (``"C>I>T"``); a heterozygote shows the
+        dominant allele's phenotype, or both alleles (``"AB"``) when neither dominates.
+    phenotype_names : mapping of str to str, optional
+        Renames the phenotypes derived from ``dominance`` (``{"C": "carbonaria", ...}``).
+
+    Data are the phenotype counts, a mapping ``{phenotype: count}`` (every phenotype named in
+    the model; missing ones count zero) or a sequence in :attr:`phenotype_labels` order.
+    """
+
+    param_names = ("freq",)
+
+    def __init__(
+        self,
+        alleles: Sequence[str],
+        phenotypes: Mapping[str, Sequence[Genotype]] | None = None,
+        *,
+        dominance: str | Sequence[tuple[str, str]] | None = None,
+        phenotype_names: Mapping[str, str] | None = None,
+    ) -> None:
+        self.alleles = tuple(str(a) for a in alleles)
+        if len(set(self.alleles)) != len(self.alleles) or len(self.alleles) < 2:
+            raise ValueError(f"alleles: need at least two distinct allele names, got {list(alleles)}")
+        self.genotypes: list[Genotype] = list(combinations_with_replacement(self.alleles, 2))
+        if phenotypes is None:
+            phenotypes = self._phenotypes_from_dominance(parse_dominance(dominance or ()), phenotype_names or {})
+        self.phenotype_labels, self._membership = self._membership_matrix(phenotypes)
+        index = {a: i for i, a in enumerate(self.alleles)}
+        # copies[g, i]: copies of allele i in genotype g; hw_factor: 1 (homozygote) or 2.
+        self._copies = np.zeros((len(self.genotypes), len(self.alleles)))
+        for g, (a, b) in enumerate(self.genotypes):
+            self._copies[g, index[a]] += 1
+            self._copies[g, index[b]] += 1
+        self._log_hw_factor = np.log(np.where(self._copies.max(axis=1) == 2, 1.0, 2.0))
+
+    # ------------------------------------------------------------------ construction
+    def _phenotypes_from_dominance(self, relations, names) -> dict[str, list[Genotype]]:
+        unknown = {a for pair in relations for a in pair} - set(self.alleles)
+        if unknown:
+            raise ValueError(f"dominance: unknown allele(s) {sorted(unknown)}; alleles are {list(self.alleles)}")
+        groups: dict[str, list[Genotype]] = {}
+        for a, b in self.genotypes:
+            if a == b or (a, b) in relations:
+                shown = a
+            elif (b, a) in relations:
+                shown = b
+            else:
+                shown = a + b
+            groups.setdefault(names.get(shown, shown), []).append((a, b))
+        return groups
+
+    def _membership_matrix(self, phenotypes) -> tuple[tuple[str, ...], np.ndarray]:
+        labels = tuple(str(p) for p in phenotypes)
+        position = {frozenset(g) if g[0] != g[1] else frozenset([g[0]]): i for i, g in enumerate(self.genotypes)}
+        membership = np.zeros((len(labels), len(self.genotypes)), dtype=bool)
+        for row, label in enumerate(labels):
+            for genotype in phenotypes[label]:
+                a, b = (str(x) for x in genotype)
+                key = frozenset([a, b])
+                if key not in position:
+                    raise ValueError(f"phenotypes: {label!r} lists genotype {a}{b} of unknown alleles")
+                membership[row, position[key]] = True
+        per_genotype = membership.sum(axis=0)
+        if np.any(per_genotype != 1):
+            bad = [f"{a}{b}" for (a, b), n in zip(self.genotypes, per_genotype) if n != 1]
+            raise ValueError(f"phenotypes: every genotype must show exactly one phenotype; check {bad}")
+        return labels, membership
+
+    # ------------------------------------------------------------------ the model
+    def prepare(self, data) -> np.ndarray:
+        """Phenotype counts as a float vector in :attr:`phenotype_labels` order."""
+        if isinstance(data, Mapping):
+            unknown = [str(k) for k in data if str(k) not in self.phenotype_labels]
+            if unknown:
+                raise ValueError(f"counts: unknown phenotype(s) {unknown}; expected some of {list(self.phenotype_labels)}")
+            data = [data.get(label, 0) for label in self.phenotype_labels]
+        return check_counts(data, "counts", length=len(self.phenotype_labels))
+
+    def initial_params(self, data, rng: np.random.Generator | None = None) -> Params:
+        """Equal frequencies ``1/m`` by default; a flat-Dirichlet draw for a random start."""
+        m = len(self.alleles)
+        freq = np.full(m, 1.0 / m) if rng is None else rng.dirichlet(np.ones(m))
+        return {"freq": freq}
+
+    def genotype_log_probabilities(self, freq: np.ndarray) -> np.ndarray:
+        """``log P(genotype)`` under Hardy–Weinberg: ``log(p_i p_j) + log 2·[i ≠ j]``."""
+        with np.errstate(divide="ignore"):
+            return self._copies @ np.log(freq) + self._log_hw_factor
+
+    def phenotype_probabilities(self, freq: np.ndarray) -> np.ndarray:
+        """``P(phenotype) = Σ_{g ∈ phenotype} P(g)``."""
+        return self._membership @ np.exp(self.genotype_log_probabilities(freq))
+
+    def e_step(self, data: np.ndarray, params: Params) -> tuple[Stats, float]:
+        """Expected allele copies ``Σ_ph n_ph Σ_{g∈ph} P(g|ph) copies(g)``, and ``Σ n_ph log P(ph)``."""
+        genotype_prob = np.exp(self.genotype_log_probabilities(params["freq"]))
+        weighted = self._membership * genotype_prob  # (phenotype, genotype)
+        phenotype_prob = weighted.sum(axis=1)
+        observed = data > 0
+        if np.any(phenotype_prob[observed] <= 0):
+            return {"allele_counts": np.zeros(len(self.alleles))}, -np.inf
+        expected_genotypes = (data[observed, None] * weighted[observed] / phenotype_prob[observed, None]).sum(axis=0)
+        loglik = float(data[observed] @ np.log(phenotype_prob[observed]))
+        return {"allele_counts": expected_genotypes @ self._copies}, loglik
+
+    def m_step(self, stats: Stats, params: Params) -> Params:
+        """Allele counting: ``p_i = c_i / Σ_j c_j``."""
+        counts = stats["allele_counts"]
+        return {"freq": counts / counts.sum()}
+
+    def check_params(self, params: Params) -> Params:
+        freq = check_probability_vector(params["freq"] if "freq" in params else [], "init['freq']",
+                                        length=len(self.alleles))
+        return {"freq": freq}
+
+    def is_feasible(self, params: Params) -> bool:
+        freq = params["freq"]
+        return bool(np.all(np.isfinite(freq)) and np.all(freq > 0) and abs(freq.sum() - 1.0) < 1e-9)
+
+    def named_params(self, params: Params) -> dict[str, float]:
+        """Allele frequencies by allele name."""
+        return {a: float(p) for a, p in zip(self.alleles, params["freq"])}
+
+    def n_free_parameters(self) -> int:
+        return len(self.alleles) - 1
+
+
+def peppered_moth() -> GeneCounting:
+    """The peppered moth (*Biston betularia*): alleles C > I > T.
+
+    Phenotypes: carbonaria = CC, CI, CT; insularia = II, IT; typica = TT.
+    """
+    return GeneCounting(("C", "I", "T"), dominance="C>I>T",
+                        phenotype_names={"C": "carbonaria", "I": "insularia", "T": "typica"})
+
+
+def abo_blood_groups() -> GeneCounting:
+    """ABO blood groups: A = AA/AO, B = BB/BO, AB, O = OO (A and B codominant, both over O)."""
+    return GeneCounting(("A", "B", "O"), dominance="A>O, B>O")
+
+
+PRESETS = {"moth": peppered_moth, "abo": abo_blood_groups}

@@ -1,0 +1,122 @@
+"""Mixture of K Poisson distributions fitted to a frequency table.
+
+``P(x) = Σ_k π_k e^{−λ_k} λ_k^x / x!``. The component labels are the missing data.
+E-step: responsibilities ``r_xk ∝ π_k Pois(x; λ_k)`` (in log space) and the sufficient
+statistics ``N_k = Σ_x n_x r_xk``, ``S_k = Σ_x n_x r_xk x``; M-step: ``π_k = N_k / N``,
+``λ_k = S_k / N_k``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Mapping
+
+import numpy as np
+from scipy.special import gammaln
+
+from ..engine.model import EMModel, Params, Stats
+from ..exceptions import DegenerateComponentWarning
+from ..numerics import log_normalize, safe_log
+from ..validation import check_counts, check_probability_vector
+
+
+class PoissonMixture(EMModel):
+    """K-component Poisson mixture for count data summarised as a frequency table.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of components ``K ≥ 1``.
+
+    Data are either a sequence of frequencies ``counts[x]`` of the values ``x = 0, 1, 2, ...``,
+    or a mapping ``{value: frequency}``. The log-likelihood is that of the individual
+    observations, ``Σ_x n_x log P(x)``.
+    """
+
+    param_names = ("weights", "rates")
+
+    def __init__(self, n_components: int = 2) -> None:
+        if not (isinstance(n_components, (int, np.integer)) and n_components >= 1):
+            raise ValueError(f"n_components: must be a positive integer, got {n_components!r}")
+        self.n_components = int(n_components)
+
+    def prepare(self, data) -> tuple[np.ndarray, np.ndarray]:
+        """Frequency table as ``(values, counts)`` arrays, cells with zero count dropped."""
+        if isinstance(data, Mapping):
+            values = np.asarray(list(data.keys()), dtype=float)
+            counts = check_counts(list(data.values()), "counts")
+        else:
+            counts = check_counts(data, "counts")
+            values = np.arange(counts.size, dtype=float)
+        if np.any(values < 0) or np.any(values != np.round(values)):
+            raise ValueError(f"counts: values must be non-negative integers, got {values.tolist()}")
+        keep = counts > 0
+        if int(keep.sum()) < self.n_components and self.n_components > 1:
+            warnings.warn(f"n_components={self.n_components} exceeds the {int(keep.sum())} distinct observed values; "
+                          "the mixture is not identifiable", UserWarning, stacklevel=3)
+        return values[keep], counts[keep]
+
+    def initial_params(self, data, rng: np.random.Generator | None = None) -> Params:
+        """Equal weights and rates at the ``(k+½)/K`` quantiles of the data by default;
+        flat-Dirichlet weights and rates ``mean·Gamma(2, ½)`` for a random start."""
+        values, counts = data
+        k = self.n_components
+        mean = float(counts @ values / counts.sum())
+        if rng is None:
+            cumulative = np.cumsum(counts) / counts.sum()
+            quantiles = values[np.searchsorted(cumulative, (np.arange(k) + 0.5) / k)]
+            spread = mean * (0.5 + np.arange(k) / max(k - 1, 1)) if k > 1 else np.array([mean])
+            rates = np.where(np.diff(quantiles, prepend=-1.0) > 0, quantiles, spread) + 1e-3 * (1 + np.arange(k))
+            weights = np.full(k, 1.0 / k)
+        else:
+            rates = mean * rng.gamma(2.0, 0.5, size=k) + 1e-6
+            weights = rng.dirichlet(np.ones(k))
+        return {"weights": weights, "rates": np.maximum(rates, 1e-6)}
+
+    def log_joint(self, values: np.ndarray, params: Params) -> np.ndarray:
+        """``log π_k + x log λ_k − λ_k − log x!`` for each value (rows) and component (columns)."""
+        rates = params["rates"]
+        return (safe_log(params["weights"]) + values[:, None] * np.log(rates) - rates
+                - gammaln(values + 1.0)[:, None])
+
+    def e_step(self, data, params: Params) -> tuple[Stats, float]:
+        """``N_k = Σ n_x r_xk``, ``S_k = Σ n_x r_xk x``, ``ℓ = Σ n_x log P(x)``."""
+        values, counts = data
+        log_resp, log_marginal = log_normalize(self.log_joint(values, params))
+        weighted = counts[:, None] * np.exp(log_resp)
+        stats = {"n": weighted.sum(axis=0), "sum_x": values @ weighted}
+        return stats, float(counts @ log_marginal)
+
+    def m_step(self, stats: Stats, params: Params) -> Params:
+        """``π_k = N_k / N``, ``λ_k = S_k / N_k`` (a component with no weight keeps its rate)."""
+        n, sum_x = stats["n"], stats["sum_x"]
+        empty = n <= 1e-12 * n.sum()
+        if np.any(empty):
+            warnings.warn(f"Poisson component(s) {np.flatnonzero(empty).tolist()} received no weight; "
+                          "they are kept with weight 0 (fit fewer components)", DegenerateComponentWarning, stacklevel=4)
+        rates = np.where(empty, params["rates"], sum_x / np.where(empty, 1.0, n))
+        return {"weights": n / n.sum(), "rates": np.maximum(rates, 1e-300)}
+
+    def check_params(self, params: Params) -> Params:
+        k = self.n_components
+        weights = check_probability_vector(params.get("weights", []), "init['weights']", length=k)
+        rates = np.asarray(params.get("rates", []), dtype=float)
+        if rates.shape != (k,) or not np.all(np.isfinite(rates)) or np.any(rates <= 0):
+            raise ValueError(f"init['rates']: expected {k} positive rates, got {rates.tolist()}")
+        return {"weights": weights, "rates": rates}
+
+    def is_feasible(self, params: Params) -> bool:
+        w, lam = params["weights"], params["rates"]
+        return bool(np.all(np.isfinite(w)) and np.all(w >= 0) and abs(w.sum() - 1) < 1e-9
+                    and np.all(np.isfinite(lam)) and np.all(lam > 0))
+
+    def canonical(self, params: Params) -> Params:
+        """Components sorted by increasing rate."""
+        order = np.argsort(params["rates"], kind="stable")
+        return {"weights": params["weights"][order], "rates": params["rates"][order]}
+
+    def named_params(self, params: Params) -> dict[str, list[float]]:
+        return {"weights": params["weights"].tolist(), "rates": params["rates"].tolist()}
+
+    def n_free_parameters(self) -> int:
+        return 2 * self.n_components - 1
