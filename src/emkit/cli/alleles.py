@@ -1,0 +1,41 @@
+"""``emkit alleles``: allele frequencies by gene counting (peppered moth, ABO blood groups)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..models.gene_counting import PRESETS
+from .common import CliError, add_fit_options, parse_count, report, run_fit
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "alleles", help="allele frequencies from phenotype counts (gene counting)",
+        description="Allele frequencies under Hardy-Weinberg equilibrium by gene counting. "
+                    "Example: emkit alleles moth carbonaria=85 insularia=196 typica=341")
+    parser.add_argument("system", choices=sorted(PRESETS), help="genetic system: moth (C>I>T) or abo")
+    parser.add_argument("counts", nargs="+", metavar="PHENOTYPE=COUNT", help="observed phenotype counts")
+    add_fit_options(parser)
+    parser.set_defaults(func=run)
+
+
+def parse_phenotype_counts(items: list[str], labels: tuple[str, ...]) -> dict[str, int]:
+    """``["A=186", ...]`` to ``{"A": 186, ...}``; unknown or repeated phenotypes are errors."""
+    counts: dict[str, int] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise CliError(f"counts: expected PHENOTYPE=COUNT, got {item!r}")
+        if name not in labels:
+            raise CliError(f"counts: unknown phenotype {name!r}; expected one of {', '.join(labels)}")
+        if name in counts:
+            raise CliError(f"counts: phenotype {name!r} given twice")
+        counts[name] = parse_count(value, f"count of {name}")
+    return counts
+
+
+def run(args: argparse.Namespace) -> int:
+    model = PRESETS[args.system]()
+    counts = parse_phenotype_counts(args.counts, model.phenotype_labels)
+    result = run_fit(model, counts, args)
+    return report(result, args, title=f"Allele frequencies ({args.system}) by gene counting")

@@ -1,0 +1,45 @@
+"""``emkit poisson-mixture``: a K-component Poisson mixture fitted to a frequency table."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..models.poisson_mixture import PoissonMixture
+from .common import CliError, add_fit_options, parse_count, report, run_fit
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "poisson-mixture", help="mixture of Poisson distributions for a frequency table",
+        description="Counts are the frequencies of the values 0, 1, 2, ... "
+                    "Example: emkit poisson-mixture --counts 162,267,271,185,111,61,27,8,3,1 -k 2")
+    parser.add_argument("--counts", required=True, help="comma-separated frequencies of 0, 1, 2, ...")
+    parser.add_argument("-k", "--components", type=int, default=2, help="number of components (default 2)")
+    parser.add_argument("--start-weights", help="comma-separated starting weights")
+    parser.add_argument("--start-rates", help="comma-separated starting rates")
+    add_fit_options(parser)
+    parser.set_defaults(func=run)
+
+
+def _floats(text: str, name: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise CliError(f"{name}: expected comma-separated numbers, got {text!r}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.components < 1:
+        raise CliError(f"-k: the number of components must be at least 1, got {args.components}")
+    counts = [parse_count(c, f"--counts value {i}") for i, c in enumerate(args.counts.split(","))]
+    if sum(counts) == 0:
+        raise CliError("--counts: all counts are zero; nothing to fit")
+    init = None
+    if (args.start_weights is None) != (args.start_rates is None):
+        raise CliError("--start-weights and --start-rates: give both or neither")
+    if args.start_weights is not None:
+        init = {"weights": _floats(args.start_weights, "--start-weights"),
+                "rates": _floats(args.start_rates, "--start-rates")}
+    model = PoissonMixture(args.components)
+    result = run_fit(model, counts, args, init=init)
+    return report(result, args, title=f"Poisson mixture with {args.components} component(s)")

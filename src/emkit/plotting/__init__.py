@@ -1,0 +1,1 @@
+"""Figures (matplotlib). Plotting reads fitted results and never fits."""
