@@ -1,0 +1,1 @@
+"""scikit-learn / hmmlearn compatible estimator faces over emkit models and the engine."""

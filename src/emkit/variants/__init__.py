@@ -1,0 +1,1 @@
+"""EM variants: Monte Carlo EM, ECM/ECME and online EM drivers over the same models."""
