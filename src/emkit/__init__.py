@@ -4,7 +4,7 @@ One engine (:func:`fit`) fits every model that supplies an E-step returning addi
 sufficient statistics and an M-step; the models, estimators, inference and plotting build on it.
 """
 
-from .engine import EMModel, EMResult, Trace, fit
+from .engine import EMModel, EMResult, Squarem, Trace, fit
 from .exceptions import AscentWarning, ConvergenceWarning, DegenerateComponentWarning
 from .models import GeneCounting, GroupedMultinomial, PoissonMixture
 
@@ -15,6 +15,7 @@ __all__ = [
     "EMModel",
     "EMResult",
     "Trace",
+    "Squarem",
     "GeneCounting",
     "GroupedMultinomial",
     "PoissonMixture",

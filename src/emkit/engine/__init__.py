@@ -3,6 +3,7 @@
 from .fit import fit
 from .model import EMModel, Params, Stats
 from .result import EMResult, Trace
+from .squarem import Squarem
 from .stats import add_stats, scale_stats, sum_stats
 
-__all__ = ["fit", "EMModel", "Params", "Stats", "EMResult", "Trace", "add_stats", "scale_stats", "sum_stats"]
+__all__ = ["fit", "EMModel", "Params", "Stats", "EMResult", "Trace", "Squarem", "add_stats", "scale_stats", "sum_stats"]

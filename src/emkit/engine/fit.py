@@ -12,9 +12,8 @@ from ..exceptions import ConvergenceWarning
 from .model import EMModel, Params
 from .monitor import Callback, Monitor
 from .result import EMResult
-from .squarem import run_squarem
+from .squarem import Squarem, run_squarem
 
-ACCELERATIONS = (None, "squarem")
 
 
 def fit(
@@ -28,7 +27,7 @@ def fit(
     max_iter: int = 100_000,
     random_state: int | np.random.Generator | None = None,
     n_init: int = 1,
-    accelerate: str | None = None,
+    accelerate: str | Squarem | None = None,
     verbose: bool = False,
     callback: Callback | None = None,
     check_ascent: bool = True,
@@ -65,8 +64,9 @@ def fit(
     n_init : int
         Number of starts (the first from ``init`` or the default, the rest random); the run with
         the highest log-likelihood is returned.
-    accelerate : {None, "squarem"}
-        Run SQUAREM on the EM map instead of plain EM.
+    accelerate : None, "squarem" or Squarem
+        Run SQUAREM on the EM map instead of plain EM (``"squarem"`` is ``Squarem()``: SqS3
+        step lengths; pass ``Squarem(scheme="SqS1")`` etc. for other settings).
     verbose : bool
         Show a progress bar with the current log-likelihood.
     callback : callable, optional
@@ -79,7 +79,8 @@ def fit(
     EMResult
         The estimates, their log-likelihood, iteration counts and the trace of the best start.
     """
-    _check_fit_arguments(tol, param_tol, max_iter, n_init, accelerate)
+    _check_fit_arguments(tol, param_tol, max_iter, n_init)
+    accelerate = _acceleration(accelerate)
     data = model.prepare(data)
     rng = np.random.default_rng(random_state)
     best: EMResult | None = None
@@ -109,8 +110,8 @@ def _fit_from(model, data, start, tol, param_tol, tol_scale, max_iter, accelerat
     with _progress_bar(verbose, max_iter, type(model).__name__) as progress:
         monitor = Monitor(model, tol=tol, param_tol=param_tol, tol_scale=tol_scale, callback=callback, progress=progress,
                           check_ascent=check_ascent)
-        if accelerate == "squarem":
-            converged = run_squarem(model, data, start, monitor, max_iter)
+        if accelerate is not None:
+            converged = run_squarem(model, data, start, monitor, max_iter, accelerate)
         else:
             converged = _run_plain(model, data, start, monitor, max_iter)
     params = model.canonical(monitor.trace.params[-1])
@@ -122,7 +123,7 @@ def _fit_from(model, data, start, tol, param_tol, tol_scale, max_iter, accelerat
         converged=converged,
         trace=monitor.trace,
         model=model,
-        accelerate=accelerate,
+        accelerate=None if accelerate is None else "squarem",
     )
 
 
@@ -146,7 +147,15 @@ def _progress_bar(verbose: bool, total: int, label: str):
     return tqdm(total=total, desc=f"EM {label}", unit="it", leave=False)
 
 
-def _check_fit_arguments(tol, param_tol, max_iter, n_init, accelerate) -> None:
+def _acceleration(accelerate) -> Squarem | None:
+    if accelerate is None or isinstance(accelerate, Squarem):
+        return accelerate
+    if accelerate == "squarem":
+        return Squarem()
+    raise ValueError(f"accelerate: expected None, 'squarem' or a Squarem(...), got {accelerate!r}")
+
+
+def _check_fit_arguments(tol, param_tol, max_iter, n_init) -> None:
     if not (np.isfinite(tol) and tol >= 0):
         raise ValueError(f"tol: must be a non-negative number, got {tol!r}")
     if param_tol is not None and not (np.isfinite(param_tol) and param_tol >= 0):
@@ -155,5 +164,3 @@ def _check_fit_arguments(tol, param_tol, max_iter, n_init, accelerate) -> None:
         raise ValueError(f"max_iter: must be a positive integer, got {max_iter!r}")
     if not (isinstance(n_init, (int, np.integer)) and n_init >= 1):
         raise ValueError(f"n_init: must be a positive integer, got {n_init!r}")
-    if accelerate not in ACCELERATIONS:
-        raise ValueError(f"accelerate: expected one of {ACCELERATIONS}, got {accelerate!r}")

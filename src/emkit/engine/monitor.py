@@ -91,7 +91,7 @@ class Monitor:
                 f"({previous:.12g} -> {loglik:.12g}); EM never decreases it, so the E- or M-step "
                 f"of {type(self.model).__name__} is wrong or the fit is numerically degenerate",
                 AscentWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         scale = abs(loglik) if self.tol_scale is None else self.tol_scale
         converged = abs(change) <= self.tol * scale

@@ -15,12 +15,40 @@ an accepted extrapolation is followed by one stabilising EM step.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .model import EMModel, Params
 from .monitor import Monitor
 
 STEP_LENGTHS = ("SqS1", "SqS2", "SqS3")
+
+
+@dataclass(frozen=True)
+class Squarem:
+    """SQUAREM settings: ``fit(..., accelerate=Squarem(scheme="SqS1"))``.
+
+    Parameters
+    ----------
+    scheme : {"SqS3", "SqS1", "SqS2"}
+        Step-length rule (SqS3, ``α = ‖r‖/‖v‖``, is the most robust and the default).
+    step_min, step_max : float
+        Initial bounds of α (``α = 1`` is the plain double EM step).
+    step_factor : float
+        Factor by which ``step_max`` grows each time the step is clipped to it.
+    """
+
+    scheme: str = "SqS3"
+    step_min: float = 1.0
+    step_max: float = 1.0
+    step_factor: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.scheme not in STEP_LENGTHS:
+            raise ValueError(f"scheme: expected one of {STEP_LENGTHS}, got {self.scheme!r}")
+        if not (self.step_max >= self.step_min and self.step_factor > 1):
+            raise ValueError("step_min, step_max, step_factor: need step_max >= step_min and step_factor > 1")
 
 
 def step_length(r: np.ndarray, v: np.ndarray, scheme: str) -> float:
@@ -34,24 +62,12 @@ def step_length(r: np.ndarray, v: np.ndarray, scheme: str) -> float:
     raise ValueError(f"scheme: expected one of {STEP_LENGTHS}, got {scheme!r}")
 
 
-def run_squarem(
-    model: EMModel,
-    data,
-    start: Params,
-    monitor: Monitor,
-    max_iter: int,
-    *,
-    scheme: str = "SqS3",
-    step_min: float = 1.0,
-    step_max: float = 1.0,
-    step_factor: float = 4.0,
-) -> bool:
+def run_squarem(model: EMModel, data, start: Params, monitor: Monitor, max_iter: int, settings: Squarem) -> bool:
     """Iterate SQUAREM cycles from ``start``, recording each accepted point in ``monitor``.
 
     Returns whether the monitor's convergence criterion was met within ``max_iter`` cycles.
     """
-    if scheme not in STEP_LENGTHS:
-        raise ValueError(f"scheme: expected one of {STEP_LENGTHS}, got {scheme!r}")
+    scheme, step_min, step_max, step_factor = settings.scheme, settings.step_min, settings.step_max, settings.step_factor
     params = start
     stats, loglik = monitor.evaluate(data, params)
     monitor.record(params, loglik)

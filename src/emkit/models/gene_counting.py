@@ -74,12 +74,13 @@ class GeneCounting(EMModel):
             phenotypes = self._phenotypes_from_dominance(parse_dominance(dominance or ()), phenotype_names or {})
         self.phenotype_labels, self._membership = self._membership_matrix(phenotypes)
         index = {a: i for i, a in enumerate(self.alleles)}
-        # copies[g, i]: copies of allele i in genotype g; hw_factor: 1 (homozygote) or 2.
+        # Genotype g = {a_first[g], a_second[g]}; copies[g, i] counts allele i in g.
+        self._first = np.array([index[a] for a, _ in self.genotypes])
+        self._second = np.array([index[b] for _, b in self.genotypes])
+        self._hw_factor = np.where(self._first == self._second, 1.0, 2.0)
         self._copies = np.zeros((len(self.genotypes), len(self.alleles)))
-        for g, (a, b) in enumerate(self.genotypes):
-            self._copies[g, index[a]] += 1
-            self._copies[g, index[b]] += 1
-        self._log_hw_factor = np.log(np.where(self._copies.max(axis=1) == 2, 1.0, 2.0))
+        np.add.at(self._copies, (np.arange(len(self.genotypes)), self._first), 1)
+        np.add.at(self._copies, (np.arange(len(self.genotypes)), self._second), 1)
 
     # ------------------------------------------------------------------ construction
     def _phenotypes_from_dominance(self, relations, names) -> dict[str, list[Genotype]]:
@@ -130,18 +131,17 @@ class GeneCounting(EMModel):
         freq = np.full(m, 1.0 / m) if rng is None else rng.dirichlet(np.ones(m))
         return {"freq": freq}
 
-    def genotype_log_probabilities(self, freq: np.ndarray) -> np.ndarray:
-        """``log P(genotype)`` under Hardy–Weinberg: ``log(p_i p_j) + log 2·[i ≠ j]``."""
-        with np.errstate(divide="ignore"):
-            return self._copies @ np.log(freq) + self._log_hw_factor
+    def genotype_probabilities(self, freq: np.ndarray) -> np.ndarray:
+        """``P(genotype)`` under Hardy–Weinberg: ``p_i²`` or ``2 p_i p_j``."""
+        return self._hw_factor * freq[self._first] * freq[self._second]
 
     def phenotype_probabilities(self, freq: np.ndarray) -> np.ndarray:
         """``P(phenotype) = Σ_{g ∈ phenotype} P(g)``."""
-        return self._membership @ np.exp(self.genotype_log_probabilities(freq))
+        return self._membership @ self.genotype_probabilities(freq)
 
     def e_step(self, data: np.ndarray, params: Params) -> tuple[Stats, float]:
         """Expected allele copies ``Σ_ph n_ph Σ_{g∈ph} P(g|ph) copies(g)``, and ``Σ n_ph log P(ph)``."""
-        genotype_prob = np.exp(self.genotype_log_probabilities(params["freq"]))
+        genotype_prob = self.genotype_probabilities(params["freq"])
         weighted = self._membership * genotype_prob  # (phenotype, genotype)
         phenotype_prob = weighted.sum(axis=1)
         observed = data > 0
