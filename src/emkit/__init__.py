@@ -6,7 +6,10 @@ sufficient statistics and an M-step; the models, estimators, inference and plott
 
 from .engine import EMModel, EMResult, Squarem, Trace, fit
 from .exceptions import AscentWarning, ConvergenceWarning, DegenerateComponentWarning
+from .estimators import GaussianMixture
+from .inference import StandardErrors, standard_errors
 from .models import GeneCounting, GroupedMultinomial, PoissonMixture
+from .selection import gmm_select
 
 __version__ = "0.1.0"
 
@@ -16,9 +19,13 @@ __all__ = [
     "EMResult",
     "Trace",
     "Squarem",
+    "standard_errors",
+    "StandardErrors",
     "GeneCounting",
     "GroupedMultinomial",
     "PoissonMixture",
+    "GaussianMixture",
+    "gmm_select",
     "ConvergenceWarning",
     "AscentWarning",
     "DegenerateComponentWarning",

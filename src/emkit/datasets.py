@@ -21,3 +21,24 @@ def genetic_linkage_counts() -> list[int]:
 def hasselblad_deaths() -> list[int]:
     """Frequencies of 0..9 deaths per day (Hasselblad 1969): 162, 267, 271, 185, 111, 61, 27, 8, 3, 1."""
     return [162, 267, 271, 185, 111, 61, 27, 8, 3, 1]
+
+
+def synthetic_gmm(n_samples: int = 400, random_state: int = 0):
+    """The clustering example: ``n_samples`` 2-D points from four normal distributions.
+
+    Equal group sizes (the first groups take any remainder), means ``(0, 0)``, ``(3.5, 0)``,
+    ``(0, 4.5)``, ``(4, 4)`` and four different covariances (tilted, tall and narrow, wide and
+    tilted the other way, small and round), close enough that round k-means clusters mislabel
+    many points. Returns ``(X, labels, params)`` with the true ``weights``, ``means`` and
+    ``covariances`` (full, ``(4, 2, 2)``) as numpy arrays.
+    """
+    import numpy as np
+
+    means = np.array([[0.0, 0.0], [3.5, 0.0], [0.0, 4.5], [4.0, 4.0]])
+    covariances = np.array([[[2.5, 1.8], [1.8, 2.0]], [[0.25, 0.0], [0.0, 2.5]],
+                            [[3.5, -1.2], [-1.2, 0.6]], [[0.4, 0.1], [0.1, 0.4]]])
+    sizes = np.full(4, n_samples // 4) + (np.arange(4) < n_samples % 4)
+    rng = np.random.default_rng(random_state)
+    X = np.vstack([rng.multivariate_normal(m, c, size=s) for m, c, s in zip(means, covariances, sizes)])
+    labels = np.repeat(np.arange(4), sizes)
+    return X, labels, {"weights": sizes / sizes.sum(), "means": means, "covariances": covariances}

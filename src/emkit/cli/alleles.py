@@ -38,4 +38,12 @@ def run(args: argparse.Namespace) -> int:
     model = PRESETS[args.system]()
     counts = parse_phenotype_counts(args.counts, model.phenotype_labels)
     result = run_fit(model, counts, args)
-    return report(result, args, title=f"Allele frequencies ({args.system}) by gene counting")
+    return report(result, args, title=f"Allele frequencies ({args.system}) by gene counting", figure=_figure)
+
+
+def _figure(result, se, title: str):
+    """Convergence panels and the EM path on the triangle of allele frequencies (with the
+    confidence region when ``--se`` is given)."""
+    from ..plotting.simplex import simplex_convergence_figure
+
+    return simplex_convergence_figure(result, se=se, title=title)

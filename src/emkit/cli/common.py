@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from ..engine import EMModel, EMResult, fit
+from ..engine.model import flatten_named
+from ..inference import METHODS, StandardErrors, standard_errors
+
+#: ``figure(result, se, title)``: the ``--plot`` figure of a subcommand (a matplotlib Figure).
+FigureMaker = Callable[[EMResult, "StandardErrors | None", str], Any]
 
 
 class CliError(ValueError):
@@ -24,6 +29,10 @@ def add_fit_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, default=None, help="seed of random starts")
     group.add_argument("--n-init", type=int, default=1, help="number of starts (the first deterministic)")
     group.add_argument("--accelerate", choices=["squarem"], default=None, help="accelerate EM with SQUAREM")
+    inference = parser.add_argument_group("standard errors")
+    inference.add_argument("--se", choices=METHODS, default=None, metavar="METHOD",
+                           help=f"standard errors and covariance of the estimates by {', '.join(METHODS)}")
+    inference.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates for --se bootstrap (default 1000)")
     output = parser.add_argument_group("output")
     output.add_argument("--trace", action="store_true", help="print the iteration table")
     output.add_argument("--plot", metavar="FILE", help="write the convergence figure (PNG, PDF or SVG)")
@@ -43,33 +52,47 @@ def parse_count(text: str, name: str) -> int:
 
 
 def run_fit(model: EMModel, data: Any, args: argparse.Namespace, init: dict | None = None) -> EMResult:
-    """Fit with the common options (progress bar on by ``--progress``)."""
+    """Fit with the common options (progress bar on by ``--progress``); ``data`` is kept as
+    ``args.data`` for the standard errors of :func:`report`."""
     if args.max_iter < 1:
         raise CliError(f"--max-iter: must be at least 1, got {args.max_iter}")
     if args.n_init < 1:
         raise CliError(f"--n-init: must be at least 1, got {args.n_init}")
+    if args.n_boot < 2:
+        raise CliError(f"--n-boot: must be at least 2, got {args.n_boot}")
+    args.data = data
     return fit(model, data, init=init, tol=args.tol, max_iter=args.max_iter, random_state=args.seed,
                n_init=args.n_init, accelerate=args.accelerate, verbose=args.progress)
 
 
-def report(result: EMResult, args: argparse.Namespace, title: str, extra: dict[str, Any] | None = None) -> int:
-    """Print the result (table or JSON), the trace if asked, and write the plot if asked."""
+def report(result: EMResult, args: argparse.Namespace, title: str, extra: dict[str, Any] | None = None,
+           figure: FigureMaker | None = None) -> int:
+    """Print the result (table or JSON), with standard errors if ``--se``, the trace if asked, and
+    write the plot if asked (``figure``, default the convergence figure)."""
+    se = None
+    if args.se is not None:
+        try:
+            se = standard_errors(result, args.data, args.se, n_boot=args.n_boot, random_state=args.seed,
+                                 verbose=args.progress)
+        except NotImplementedError as error:
+            raise CliError(f"--se {args.se}: {error}") from None
     if args.plot:
-        from ..plotting.convergence import convergence_figure
-
-        convergence_figure(result, title=title).savefig(args.plot, dpi=120, bbox_inches="tight")
+        (figure or _convergence_figure)(result, se, title).savefig(args.plot, dpi=120, bbox_inches="tight")
     if args.json:
         payload = result.to_dict()
+        payload.update(se.to_dict() if se is not None else {})
         payload.update(extra or {})
         json.dump(payload, sys.stdout, indent=2)
         print()
         return 0
     print(title)
-    print(format_params(result.named_params()))
+    print(format_params(result.named_params(), None if se is None else se.se))
     print(f"log-likelihood  {result.loglik:.10f}")
     print(f"iterations      {result.n_iter} ({result.n_evaluations} EM-map evaluations)"
           f"{', SQUAREM' if result.accelerate else ''}")
     print(f"converged       {'yes' if result.converged else 'no'}")
+    if se is not None:
+        print(se_summary(se))
     for key, value in (extra or {}).items():
         print(f"{key:<15} {value}")
     if args.trace:
@@ -78,8 +101,22 @@ def report(result: EMResult, args: argparse.Namespace, title: str, extra: dict[s
     return 0
 
 
-def format_params(named: dict[str, Any]) -> str:
-    """Parameter table: one row per parameter, lists shown per component."""
+def _convergence_figure(result: EMResult, se: StandardErrors | None, title: str):
+    from ..plotting.convergence import convergence_figure
+
+    return convergence_figure(result, title=title)
+
+
+def format_params(named: dict[str, Any], se: dict[str, Any] | None = None) -> str:
+    """Parameter table: one row per parameter, lists shown per component; with ``se`` (keyed like
+    ``named``), one row per entry with its standard error."""
+    if se is not None:
+        labels, values = flatten_named(named)
+        errors = flatten_named(se)[1]
+        width = max(12, max(len(label) for label in labels) + 2)
+        header = f"{'parameters':<{width + 2}}{'estimate':>12}  {'se':>12}"
+        return "\n".join([header] + [f"  {label:<{width}}{value:>12.8f}  {error:>12.8f}"
+                                     for label, value, error in zip(labels, values, errors)])
     rows = []
     for name, value in named.items():
         if isinstance(value, list):
@@ -89,16 +126,25 @@ def format_params(named: dict[str, Any]) -> str:
     return "\n".join(["parameters"] + rows)
 
 
+def se_summary(se: StandardErrors) -> str:
+    """One line: the method, EM's rate of convergence and, for the bootstrap, its replicates."""
+    line = f"{'standard errors':<15} {se.method}"
+    if se.method == "bootstrap":
+        line += f" ({se.diagnostics['kind']}, {len(se.replicates)} replicates)"
+    if se.rate is not None:
+        line += f"; EM rate {se.rate:.4f} (largest fraction of missing information)"
+    return line
+
+
 def trace_table(result: EMResult) -> str:
     """Iteration table: iteration, log-likelihood, its change, and every parameter."""
     named = [result.model.named_params(p) for p in result.trace.params]
-    columns = [f"{k}[{i}]" if isinstance(v, list) else k for k, v in named[0].items()
-               for i in (range(len(v)) if isinstance(v, list) else [None])]
+    columns = flatten_named(named[0])[0]
     header = f"{'iter':>5} {'log-likelihood':>20} {'change':>12} " + " ".join(f"{c:>12}" for c in columns)
     lines = [header]
     previous = None
     for t, (ll, params) in enumerate(zip(result.trace.loglik, named)):
-        values = [x for v in params.values() for x in np.ravel(v)]
+        values = flatten_named(params)[1]
         change = "" if previous is None else f"{ll - previous:.3e}"
         lines.append(f"{t:>5} {ll:>20.10f} {change:>12} " + " ".join(f"{x:>12.8f}" for x in values))
         previous = ll

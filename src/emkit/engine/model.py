@@ -26,9 +26,16 @@ class EMModel(ABC):
 
     Subclasses implement :meth:`initial_params`, :meth:`e_step` and :meth:`m_step`, and list the
     entries of their parameter dictionaries in :attr:`param_names` (the order of the flat vector
-    used by SQUAREM and the variance methods). They may override :meth:`prepare` (input
-    validation), :meth:`is_feasible`, :meth:`canonical` (e.g. sort mixture components) and
-    :meth:`named_params` (the user-facing names of the parameters).
+    used by SQUAREM). They may override :meth:`prepare` (input validation), :meth:`is_feasible`,
+    :meth:`canonical` (e.g. sort mixture components) and :meth:`named_params` (the user-facing
+    names of the parameters).
+
+    Optional hooks used by :func:`emkit.standard_errors`: :meth:`to_free` / :meth:`from_free` /
+    :meth:`free_labels` (the free parameters; the default, the flat vector, suits models without
+    equality constraints), :meth:`complete_information` (Louis, SEM), :meth:`latent_class_scores`
+    or :meth:`score_covariance` (Louis), :meth:`resample` (nonparametric bootstrap) and
+    :meth:`simulate` (parametric bootstrap). Those without a default raise
+    ``NotImplementedError``, which ``standard_errors`` reports with the method that needs it.
     """
 
     #: Keys of the parameter dictionary, in the order used by :meth:`to_vector`.
@@ -82,7 +89,11 @@ class EMModel(ABC):
         return params
 
     def named_params(self, params: Params) -> dict[str, Any]:
-        """User-facing parameters: a mapping of names to floats or lists (JSON-ready)."""
+        """User-facing parameters: a mapping of names to floats or (nested) lists (JSON-ready).
+
+        Standard errors are reported under the same keys, by the delta method through
+        ``named_params(from_free(θ))``, so any smooth transformation may appear here.
+        """
         return {name: _jsonable(params[name]) for name in self.param_names}
 
     def n_free_parameters(self) -> int:
@@ -104,6 +115,89 @@ class EMModel(ABC):
             out[name] = np.reshape(vector[start:start + size], shape).copy()
             start += size
         return out
+
+    # ------------------------------------------------- free parameters (for inference)
+    def to_free(self, params: Params) -> np.ndarray:
+        """The free parameters ``θ`` (no equality constraints left), e.g. all allele
+        frequencies but the last. Default: :meth:`to_vector` (a model without constraints)."""
+        return self.to_vector(params)
+
+    def from_free(self, free: np.ndarray, like: Params) -> Params:
+        """Inverse of :meth:`to_free` (the constrained entries recomputed), shaped like ``like``."""
+        return self.from_vector(np.asarray(free, dtype=float), like)
+
+    def free_labels(self, params: Params) -> tuple[str, ...]:
+        """Names of the entries of :meth:`to_free`, e.g. ``("weights[0]", "rates[0]", "rates[1]")``."""
+        return tuple(label for name in self.param_names for label in array_labels(name, np.shape(params[name])))
+
+    def complete_information(self, stats: Stats, params: Params) -> np.ndarray:
+        """Expected complete-data information in the free parameters given the data.
+
+        ``I_c(θ) = E[−∂² log p(x, z | θ) / ∂θ ∂θᵀ | data, θ]``, computed from the expected
+        sufficient statistics ``stats`` of :meth:`e_step` at ``params`` (the complete-data
+        Hessian is linear in them for exponential families). Needed by Louis and SEM.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not give its complete-data information")
+
+    def latent_class_scores(self, data: Any, params: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For models whose missing data are one categorical label per observation.
+
+        Returns ``(counts, posterior, scores)`` over observation groups ``u`` (identical
+        observations, e.g. the cells of a table) and latent classes ``l``: ``counts[u]`` the
+        number of observations, ``posterior[u, l] = P(z = l | y_u, θ)`` and ``scores[u, l]`` the
+        complete-data score ``∂/∂θ log p(y_u, z = l | θ)`` of one observation in the free
+        parameters, shapes ``(U,)``, ``(U, L)``, ``(U, L, d)``. Gives :meth:`score_covariance`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not give its latent-class scores")
+
+    def score_covariance(self, data: Any, params: Params) -> np.ndarray:
+        """Conditional covariance of the complete-data score given the data (Louis 1982).
+
+        ``Cov[∂/∂θ log p(x, z | θ) | data, θ]``, the missing information, so that the observed
+        information is ``I_c − score_covariance``. The default sums over independent
+        observations from :meth:`latent_class_scores`:
+        ``Σ_u n_u Σ_l w_ul (s_ul − s̄_u)(s_ul − s̄_u)ᵀ`` with ``s̄_u = Σ_l w_ul s_ul``.
+        """
+        counts, posterior, scores = self.latent_class_scores(data, params)
+        centred = scores - np.einsum("ul,ulp->up", posterior, scores)[:, None, :]
+        return np.einsum("u,ul,ulp,ulq->pq", counts, posterior, centred, centred)
+
+    def resample(self, data: Any, rng: np.random.Generator) -> Any:
+        """One nonparametric bootstrap data set: the observations of ``data`` (as returned by
+        :meth:`prepare`) drawn with replacement, in a form :meth:`prepare` accepts."""
+        raise NotImplementedError(f"{type(self).__name__} does not resample its data")
+
+    def simulate(self, params: Params, like_data: Any, rng: np.random.Generator) -> Any:
+        """One parametric bootstrap data set: as many observations as ``like_data`` (prepared)
+        drawn from the model at ``params``, in a form :meth:`prepare` accepts."""
+        raise NotImplementedError(f"{type(self).__name__} does not simulate data")
+
+
+def array_labels(name: str, shape: tuple[int, ...]) -> list[str]:
+    """Labels of the entries of an array parameter: ``name``, ``name[i]`` or ``name[i,j]``."""
+    if len(shape) == 0:
+        return [name]
+    return [f"{name}[{','.join(str(i) for i in index)}]" for index in np.ndindex(*shape)]
+
+
+def flatten_named(named: dict[str, Any]) -> tuple[list[str], np.ndarray]:
+    """Labels and values of user-facing parameters (floats or nested lists), in key order."""
+    labels = [label for key, value in named.items() for label in array_labels(key, np.shape(value))]
+    values = np.concatenate([np.ravel(np.asarray(value, dtype=float)) for value in named.values()])
+    return labels, values
+
+
+def unflatten_named(like: dict[str, Any], values: np.ndarray, trailing: tuple[int, ...] = ()) -> dict[str, Any]:
+    """Inverse of :func:`flatten_named`: the leading axis of ``values`` shaped like the entries of
+    ``like`` (each entry keeps the ``trailing`` axes, e.g. ``(2,)`` for interval bounds)."""
+    values = np.asarray(values, dtype=float)
+    out, start = {}, 0
+    for key, value in like.items():
+        shape = np.shape(value)
+        size = int(np.prod(shape))
+        out[key] = _jsonable(np.reshape(values[start:start + size], shape + tuple(trailing)))
+        start += size
+    return out
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,1 +1,6 @@
 """scikit-learn / hmmlearn compatible estimator faces over emkit models and the engine."""
+
+from .base import EstimatorProtocol, NotFittedError
+from .gaussian_mixture import GaussianMixture
+
+__all__ = ["EstimatorProtocol", "NotFittedError", "GaussianMixture"]

@@ -15,6 +15,8 @@ import numpy as np
 
 from ..engine.model import EMModel, Params, Stats
 from ..validation import check_counts, check_probability_vector
+from .categorical import (categorical_information, categorical_scores, free_probabilities, full_probabilities,
+                          resample_counts)
 
 Genotype = tuple[str, str]
 
@@ -139,11 +141,14 @@ class GeneCounting(EMModel):
         """``P(phenotype) = Σ_{g ∈ phenotype} P(g)``."""
         return self._membership @ self.genotype_probabilities(freq)
 
+    def _joint(self, freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``P(phenotype, genotype)`` as a (phenotype, genotype) matrix, and ``P(phenotype)``."""
+        weighted = self._membership * self.genotype_probabilities(freq)
+        return weighted, weighted.sum(axis=1)
+
     def e_step(self, data: np.ndarray, params: Params) -> tuple[Stats, float]:
         """Expected allele copies ``Σ_ph n_ph Σ_{g∈ph} P(g|ph) copies(g)``, and ``Σ n_ph log P(ph)``."""
-        genotype_prob = self.genotype_probabilities(params["freq"])
-        weighted = self._membership * genotype_prob  # (phenotype, genotype)
-        phenotype_prob = weighted.sum(axis=1)
+        weighted, phenotype_prob = self._joint(params["freq"])
         observed = data > 0
         if np.any(phenotype_prob[observed] <= 0):
             return {"allele_counts": np.zeros(len(self.alleles))}, -np.inf
@@ -171,6 +176,39 @@ class GeneCounting(EMModel):
 
     def n_free_parameters(self) -> int:
         return len(self.alleles) - 1
+
+    # ------------------------------------------------------------ inference hooks
+    def to_free(self, params: Params) -> np.ndarray:
+        """All allele frequencies but the last."""
+        return free_probabilities(params["freq"])
+
+    def from_free(self, free: np.ndarray, like: Params | None = None) -> Params:
+        """Frequencies ``(θ, 1 − Σθ)``."""
+        return {"freq": full_probabilities(free)}
+
+    def free_labels(self, params: Params | None = None) -> tuple[str, ...]:
+        return self.alleles[:-1]
+
+    def complete_information(self, stats: Stats, params: Params) -> np.ndarray:
+        """Information of the expected allele counts ``c``: ``diag(c_i/p_i²) + (c_m/p_m²) 11ᵀ``."""
+        return categorical_information(stats["allele_counts"], params["freq"])
+
+    def latent_class_scores(self, data: np.ndarray, params: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Phenotype groups, genotype posteriors ``P(g | ph)`` and genotype scores
+        ``Σ_i copies_gi ∂/∂θ log p_i``."""
+        weighted, phenotype_prob = self._joint(params["freq"])
+        observed = data > 0
+        posterior = weighted[observed] / phenotype_prob[observed, None]
+        genotype_scores = self._copies @ categorical_scores(params["freq"]).T  # (genotype, free)
+        return data[observed], posterior, np.broadcast_to(genotype_scores, posterior.shape + genotype_scores.shape[1:])
+
+    def resample(self, data: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Multinomial resampling of the phenotype counts."""
+        return resample_counts(data, rng)
+
+    def simulate(self, params: Params, like_data: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Phenotype counts of ``N`` individuals drawn under Hardy–Weinberg at ``params``."""
+        return rng.multinomial(int(like_data.sum()), self.phenotype_probabilities(params["freq"])).astype(float)
 
 
 def peppered_moth() -> GeneCounting:

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..engine.model import EMModel, Params, Stats
 from ..validation import check_counts
+from .categorical import categorical_information, categorical_scores, resample_counts
 
 SubCell = tuple[float, str]  # (coefficient, kind) with kind in {"const", "theta", "1-theta"}
 KINDS = ("const", "theta", "1-theta")
@@ -87,6 +88,24 @@ class GroupedMultinomial(EMModel):
         a, b = float(stats["theta_count"]), float(stats["complement_count"])
         return {"theta": np.array(a / (a + b))}
 
+    # Monte Carlo protocol of emkit.fit_mcem (emkit.variants.mcem).
+    def sample_stats(self, data: np.ndarray, params: Params, rng: np.random.Generator, size: int) -> Stats:
+        """Monte Carlo E-step: draw each cell's split ``size`` times, ``(n_sub) ~ Multinomial(n_i,
+        p_sub / P(cell_i))`` (the DLR split cell is a binomial draw), and average ``A`` and ``B``."""
+        sub = self._sub_cell_probabilities(float(params["theta"]))
+        by_kind = np.zeros(len(KINDS))
+        for cell in np.flatnonzero(data > 0):
+            rows = self._cell == cell
+            draws = rng.multinomial(int(data[cell]), sub[rows] / sub[rows].sum(), size=size)
+            by_kind += np.bincount(self._kind[rows], weights=draws.mean(axis=0), minlength=len(KINDS))
+        return {"theta_count": np.array(by_kind[1]), "complement_count": np.array(by_kind[2])}
+
+    def complete_loglik(self, stats: Stats, params: Params) -> float:
+        """``Q(θ | A, B) = A log θ + B log(1 − θ)`` (up to a θ-free constant)."""
+        theta = float(params["theta"])
+        terms = ((float(stats["theta_count"]), theta), (float(stats["complement_count"]), 1.0 - theta))
+        return float(sum(count * np.log(p) for count, p in terms if count > 0))
+
     def check_params(self, params: Params) -> Params:
         theta = float(np.asarray(params.get("theta", np.nan)))
         if not 0.0 < theta < 1.0:
@@ -101,6 +120,32 @@ class GroupedMultinomial(EMModel):
 
     def n_free_parameters(self) -> int:
         return 1
+
+    # ------------------------------------------------------------ inference hooks
+    def complete_information(self, stats: Stats, params: Params) -> np.ndarray:
+        """``A/θ² + B/(1−θ)²`` with ``A``, ``B`` the expected θ and (1−θ) sub-cell counts."""
+        theta = float(params["theta"])
+        counts = np.array([float(stats["theta_count"]), float(stats["complement_count"])])
+        return categorical_information(counts, np.array([theta, 1.0 - theta]))
+
+    def latent_class_scores(self, data: np.ndarray, params: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Observed cells, sub-cell posteriors and sub-cell scores (0, ``1/θ`` or ``−1/(1−θ)``)."""
+        theta = float(params["theta"])
+        sub = self._sub_cell_probabilities(theta)
+        observed = np.flatnonzero(data > 0)
+        posterior = (self._cell[None, :] == observed[:, None]) * sub
+        posterior /= posterior.sum(axis=1, keepdims=True)
+        kind_scores = np.concatenate([[0.0], categorical_scores(np.array([theta, 1.0 - theta]))[0]])
+        scores = np.broadcast_to(kind_scores[self._kind][:, None], posterior.shape + (1,))
+        return data[observed], posterior, scores
+
+    def resample(self, data: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Multinomial resampling of the cell counts."""
+        return resample_counts(data, rng)
+
+    def simulate(self, params: Params, like_data: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Cell counts of ``N`` draws from the cell probabilities at ``params``."""
+        return rng.multinomial(int(like_data.sum()), self.cell_probabilities(float(params["theta"]))).astype(float)
 
 
 def genetic_linkage() -> GroupedMultinomial:

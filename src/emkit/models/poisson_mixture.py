@@ -12,12 +12,15 @@ import warnings
 from typing import Mapping
 
 import numpy as np
+from scipy.linalg import block_diag
 from scipy.special import gammaln
 
 from ..engine.model import EMModel, Params, Stats
 from ..exceptions import DegenerateComponentWarning
 from ..numerics import log_normalize, safe_log
 from ..validation import check_counts, check_probability_vector
+from .categorical import (categorical_information, categorical_scores, free_probabilities, full_probabilities,
+                          resample_counts)
 
 
 class PoissonMixture(EMModel):
@@ -120,3 +123,42 @@ class PoissonMixture(EMModel):
 
     def n_free_parameters(self) -> int:
         return 2 * self.n_components - 1
+
+    # ------------------------------------------------------------ inference hooks
+    def to_free(self, params: Params) -> np.ndarray:
+        """``(π_1, ..., π_{K−1}, λ_1, ..., λ_K)``."""
+        return np.concatenate([free_probabilities(params["weights"]), params["rates"]])
+
+    def from_free(self, free: np.ndarray, like: Params | None = None) -> Params:
+        k = self.n_components
+        return {"weights": full_probabilities(free[:k - 1]), "rates": np.array(free[k - 1:], dtype=float)}
+
+    def free_labels(self, params: Params | None = None) -> tuple[str, ...]:
+        k = self.n_components
+        return tuple(f"weights[{i}]" for i in range(k - 1)) + tuple(f"rates[{i}]" for i in range(k))
+
+    def complete_information(self, stats: Stats, params: Params) -> np.ndarray:
+        """Block diagonal: the weights' ``diag(N_k/π_k²) + (N_K/π_K²) 11ᵀ`` and ``diag(S_k/λ_k²)``."""
+        return block_diag(categorical_information(stats["n"], params["weights"]),
+                          np.diag(stats["sum_x"] / params["rates"] ** 2))
+
+    def latent_class_scores(self, data, params: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Distinct values, responsibilities and the component scores: weights
+        ``∂/∂θ log π_k`` and rates ``(x/λ_k − 1) e_k``."""
+        values, counts = data
+        log_resp, _ = log_normalize(self.log_joint(values, params))
+        k = self.n_components
+        weight_scores = np.broadcast_to(categorical_scores(params["weights"]).T, (values.size, k, k - 1))
+        rate_scores = np.eye(k) * (values[:, None] / params["rates"] - 1.0)[:, :, None]
+        return counts, np.exp(log_resp), np.concatenate([weight_scores, rate_scores], axis=2)
+
+    def resample(self, data, rng: np.random.Generator) -> dict[float, float]:
+        """Multinomial resampling of the frequency table, as ``{value: count}``."""
+        values, counts = data
+        return dict(zip(values.tolist(), resample_counts(counts, rng).tolist()))
+
+    def simulate(self, params: Params, like_data, rng: np.random.Generator) -> np.ndarray:
+        """Frequency table of ``N`` draws: labels from the weights, then Poisson(λ_label)."""
+        per_component = rng.multinomial(int(like_data[1].sum()), params["weights"])
+        draws = np.concatenate([rng.poisson(lam, size=n) for lam, n in zip(params["rates"], per_component)])
+        return np.bincount(draws.astype(int)).astype(float)

@@ -1,0 +1,451 @@
+"""``GaussianHMM`` and ``CategoricalHMM``: hmmlearn's interface over emkit's HMMs and engine.
+
+The methods and fitted attributes are hmmlearn's (``fit(X, lengths)``, ``score``,
+``score_samples``, ``predict``, ``predict_proba``, ``decode``, ``sample``, ``bic``, ``aic``;
+``startprob_``, ``transmat_``, ``means_``, ``covars_``, ``emissionprob_``), and from the same start
+the log-likelihood of every iteration equals hmmlearn's. Differences: which parameters are
+started and which are re-estimated are keyword tuples (``init=("means",)``,
+``learn=("transmat", "means")``) instead of letter strings; sequences are processed in parallel
+threads; missing observations (NaN) are allowed; the Dirichlet priors must be ``≥ 1``; Gaussian
+covariances are regularised by ``reg_covar`` (hmmlearn's ``covars_prior``/``means_prior`` are not
+offered); ``lower_bounds_`` holds the log-likelihood of every iterate *including the returned
+one* (hmmlearn's ``monitor_.history`` is ``lower_bounds_[:-1]``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..engine import EMResult, fit
+from ..exceptions import ConvergenceWarning
+from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape
+from ..models.hmm import CategoricalEmission, GaussianEmission, HiddenMarkovModel
+from ..models.hmm.categorical import MISSING, check_symbols
+from ..models.hmm.gaussian import check_observations
+from ..models.hmm.model import DECODERS
+from .base import EstimatorProtocol, NotFittedError
+from ._sklearn_compat import bridged
+from .gaussian_mixture import _generator, _jsonable
+from .persistence import load_state, save_state
+
+CHAIN_PARAMS = ("startprob", "transmat")
+
+
+class _BaseHMM(EstimatorProtocol):
+    """What Gaussian and categorical HMM estimators share: fitting, inference, sampling, criteria.
+
+    Subclasses give the emission (:meth:`_emission`), the names of their emission parameters
+    (:attr:`_emission_params`, with attributes ``<name>_``) and their input check (:meth:`_data`).
+    """
+
+    _estimator_type = "DensityEstimator"
+    _emission_params: tuple[str, ...] = ()
+
+    @property
+    def _param_names(self) -> tuple[str, ...]:
+        return CHAIN_PARAMS + self._emission_params
+
+    # ----------------------------------------------------------------------------- fitting
+    def fit(self, X, lengths=None) -> "_BaseHMM":
+        """Estimate the parameters by the Baum–Welch algorithm (EM), ``n_init`` starts.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The observations of all sequences, one after another (NaN: missing).
+        lengths : array-like of int, optional
+            Lengths of the sequences (their sum is ``n_samples``); one sequence when omitted.
+
+        Returns
+        -------
+        self
+
+        Notes
+        -----
+        Parameters left out of ``init`` start from the values already set as attributes
+        (``means_`` etc.); parameters left out of ``learn`` keep their starting values. On any
+        error the estimator is left as it was.
+        """
+        self._check_hyperparameters()
+        X = self._data(X)
+        model = self._model(self._n_features_of(X))
+        data = model.prepare((X, lengths))
+        given = self._given_params()
+        rng = None if self.random_state is None else _generator(self.random_state)
+        best: EMResult | None = None
+        for attempt in range(self.n_init):
+            start_rng = rng if attempt == 0 else (rng if rng is not None else np.random.default_rng())
+            start = model.check_params({**model.initial_params(data, start_rng), **given})
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
+                result = fit(model, data, init=start, tol=self.tol, param_tol=None, tol_scale=1.0,
+                             max_iter=self.n_iter, accelerate=self.accelerate, verbose=self.verbose)
+            if best is None or result.loglik > best.loglik:
+                best = result
+        assert best is not None
+        if not best.converged:
+            warnings.warn(f"Baum-Welch did not converge in n_iter={self.n_iter} iterations (tol={self.tol}); "
+                          "increase n_iter or use accelerate='squarem'", bridged(ConvergenceWarning), stacklevel=2)
+        self._set_fitted(best.params, best)
+        return self
+
+    def _given_params(self) -> dict[str, np.ndarray]:
+        """Starting values of the parameters left out of ``init`` (from the attributes)."""
+        given = {}
+        for name in self._param_names:
+            if name in self._initialised():
+                continue
+            value = self._attribute_params().get(name)
+            if value is None:
+                raise ValueError(f"init: {name!r} is not in init, so it starts from {name}_, which is not set; "
+                                 f"set {name}_ before fit or add {name!r} to init")
+            given[name] = value
+        return given
+
+    def _set_fitted(self, params: dict[str, np.ndarray], result: EMResult | None) -> None:
+        """Assign the fitted attributes together (a failed fit leaves the estimator unchanged)."""
+        self.startprob_ = params["startprob"]
+        self.transmat_ = params["transmat"]
+        self._set_emission(params)
+        self.n_features_ = self._n_features_of_params(params)
+        if result is not None:
+            self.lower_bounds_ = list(result.trace.loglik)
+            self.n_iter_ = int(result.n_iter)
+            self.converged_ = bool(result.converged)
+            self.result_ = result
+
+    def _check_hyperparameters(self) -> None:
+        def integer(value, name: str, low: int) -> None:
+            if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low):
+                raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
+
+        integer(self.n_components, "n_components", 1)
+        integer(self.n_iter, "n_iter", 1)
+        integer(self.n_init, "n_init", 1)
+        if not (isinstance(self.tol, (int, float, np.integer, np.floating)) and np.isfinite(self.tol) and self.tol >= 0):
+            raise ValueError(f"tol: must be a non-negative number, got {self.tol!r}")
+        if self.algorithm not in DECODERS:
+            raise ValueError(f"algorithm: expected one of {DECODERS}, got {self.algorithm!r}")
+        if self.accelerate not in (None, "squarem"):
+            raise ValueError(f"accelerate: expected None or 'squarem', got {self.accelerate!r}")
+        for option in ("learn", "init"):
+            names = getattr(self, option)
+            if names is None:
+                continue
+            if isinstance(names, str) or not all(name in self._param_names for name in names):
+                raise ValueError(f"{option}: expected a tuple of names among {self._param_names}, got {names!r}")
+
+    def _learned(self) -> tuple[str, ...]:
+        return self._param_names if self.learn is None else tuple(self.learn)
+
+    def _initialised(self) -> tuple[str, ...]:
+        return self._param_names if self.init is None else tuple(self.init)
+
+    # ------------------------------------------------------------------------ the model
+    def _model(self, n_features: int) -> HiddenMarkovModel:
+        return HiddenMarkovModel(self._emission(n_features), self.n_components, startprob_prior=self.startprob_prior,
+                                 transmat_prior=self.transmat_prior, learn=self._learned(), n_jobs=self.n_jobs)
+
+    def _fitted_model(self) -> tuple[HiddenMarkovModel, dict[str, np.ndarray]]:
+        """The model at the current attributes (fitted, or set by hand)."""
+        self._check_is_fitted()
+        params = self._attribute_params()
+        model = self._model(self._n_features_of_params(params))
+        return model, model.check_params(params)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return all(value is not None for value in self._attribute_params().values())
+
+    def _check_is_fitted(self) -> None:
+        missing = [f"{name}_" for name, value in self._attribute_params().items() if value is None]
+        if missing:
+            raise bridged(NotFittedError)(
+                f"This {type(self).__name__} instance is not fitted yet ({', '.join(missing)} not set). Call 'fit' "
+                "with appropriate arguments, or set the parameters, before using this estimator.")
+
+    def _attribute_params(self) -> dict[str, np.ndarray | None]:
+        return {"startprob": getattr(self, "startprob_", None), "transmat": getattr(self, "transmat_", None),
+                **self._emission_attributes()}
+
+    # -------------------------------------------------------------------------- inference
+    def score_samples(self, X, lengths=None) -> tuple[float, np.ndarray]:
+        """Log-likelihood ``log p(X)`` and the posteriors ``p(z_t = k | X)``, shape (n, K)."""
+        model, params = self._fitted_model()
+        return model.score_samples((self._data(X), lengths), params)
+
+    def score(self, X, lengths=None) -> float:
+        """Log-likelihood ``log p(X) = Σ_sequences log Σ_z p(x, z)`` (the forward algorithm)."""
+        return self.score_samples(X, lengths)[0]
+
+    def predict_proba(self, X, lengths=None) -> np.ndarray:
+        """Posterior state probabilities ``γ_t(k) = p(z_t = k | X)``, shape (n, K)."""
+        return self.score_samples(X, lengths)[1]
+
+    def decode(self, X, lengths=None, algorithm: str | None = None) -> tuple[float, np.ndarray]:
+        """Most likely states: ``"viterbi"`` (the best path, with ``max_z log p(X, z)``) or
+        ``"map"`` (the most probable state of each step, with ``Σ_t log max_k γ_t(k)``)."""
+        algorithm = algorithm or self.algorithm
+        if algorithm not in DECODERS:
+            raise ValueError(f"algorithm: expected one of {DECODERS}, got {algorithm!r}")
+        model, params = self._fitted_model()
+        return model.decode((self._data(X), lengths), params, algorithm)
+
+    def predict(self, X, lengths=None) -> np.ndarray:
+        """The decoded state of every step (by :attr:`algorithm`)."""
+        return self.decode(X, lengths)[1]
+
+    def sample(self, n_samples: int = 1, random_state=None, currstate: int | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Draw one sequence: ``z_1 ~ π`` (or ``currstate``), ``z_t ~ A[z_{t−1}]``, ``x_t ~ p(x | z_t)``.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        states : ndarray of shape (n_samples,)
+        """
+        model, params = self._fitted_model()
+        if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 1):
+            raise ValueError(f"n_samples: must be a positive integer, got {n_samples!r}")
+        if currstate is not None and not (isinstance(currstate, (int, np.integer))
+                                          and 0 <= currstate < self.n_components):
+            raise ValueError(f"currstate: expected a state in 0..{self.n_components - 1}, got {currstate!r}")
+        rng = _generator(self.random_state if random_state is None else random_state)
+        return model.sample(params, int(n_samples), rng, start_state=currstate)
+
+    def _n_parameters(self) -> int:
+        model, _ = self._fitted_model()
+        return model.n_free_parameters()
+
+    def bic(self, X, lengths=None) -> float:
+        """Bayesian information criterion ``−2 log L + p log n`` (``p`` learned free parameters,
+        ``n`` observations)."""
+        return -2.0 * self.score(X, lengths) + self._n_parameters() * np.log(np.shape(X)[0])
+
+    def aic(self, X, lengths=None) -> float:
+        """Akaike information criterion ``−2 log L + 2p``."""
+        return -2.0 * self.score(X, lengths) + 2.0 * self._n_parameters()
+
+    # ------------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the constructor arguments and parameters to ``path`` (``.json`` or ``.npz``)."""
+        model, params = self._fitted_model()
+        config = {name: _jsonable(value) for name, value in self.get_params(deep=False).items()}
+        if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
+            config["random_state"] = None
+        config["fitted"] = {name: _jsonable(getattr(self, name, None))
+                            for name in ("lower_bounds_", "n_iter_", "converged_")}
+        return save_state(path, type(self).__name__, config, {f"{name}_": value for name, value in params.items()})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "_BaseHMM":
+        """Read an estimator written by :meth:`save`."""
+        config, arrays = load_state(path, cls.__name__)
+        fitted = config.pop("fitted")
+        estimator = cls(**{name: tuple(value) if name in ("learn", "init") and value is not None else value
+                           for name, value in config.items()})
+        params = {name[:-1]: value for name, value in arrays.items()}
+        model = estimator._model(estimator._n_features_of_params(params))
+        estimator._set_fitted(model.check_params(params), None)
+        for name, value in fitted.items():
+            if value is not None:
+                setattr(estimator, name, value)
+        return estimator
+
+
+class GaussianHMM(_BaseHMM):
+    """Hidden Markov model with Gaussian emissions, ``x_t | z_t = k ~ N(μ_k, Σ_k)``.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of hidden states.
+    covariance_type : {"diag", "full", "spherical", "tied"}, default="diag"
+        Covariance structure (hmmlearn's).
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance estimate (raise it when a state collapses).
+    startprob_prior, transmat_prior : float or array, default=1.0
+        Dirichlet concentrations (``≥ 1``) of ``startprob_`` and of each row of ``transmat_``;
+        values above 1 add pseudo-counts, so states that are never visited keep proper rows.
+    algorithm : {"viterbi", "map"}, default="viterbi"
+        Decoder of :meth:`predict`.
+    random_state : int, numpy Generator or RandomState, optional
+        Seed of the start (k-means) and of :meth:`sample`; None gives a deterministic start.
+    n_iter : int, default=100
+        Maximum number of EM iterations per start (hmmlearn's default is 10).
+    tol : float, default=1e-2
+        Stop when the log-likelihood changes by at most ``tol`` (hmmlearn's criterion).
+    verbose : bool, default=False
+        Show a progress bar with the current log-likelihood.
+    learn : tuple of str, optional
+        Parameters re-estimated by EM, among ``"startprob"``, ``"transmat"``, ``"means"``,
+        ``"covars"`` (default: all).
+    init : tuple of str, optional
+        Parameters started by :meth:`fit` (default: all); the others start from the attributes
+        set beforehand.
+    n_init : int, default=1
+        Number of starts (the first from ``random_state``, the others random); the best is kept.
+    accelerate : {None, "squarem"}, default=None
+        Run SQUAREM on the Baum–Welch map.
+    n_jobs : int, optional
+        Threads over which the sequences are spread (default: the number of CPUs).
+
+    Attributes
+    ----------
+    startprob_ : ndarray of shape (n_components,)
+    transmat_ : ndarray of shape (n_components, n_components)
+    means_ : ndarray of shape (n_components, n_features)
+    covars_ : ndarray of shape (n_components, n_features, n_features)
+        Covariance matrices (full, whatever the type, as in hmmlearn); set it in the compact
+        shape of ``covariance_type`` (``(K,)``, ``(K, d)``, ``(K, d, d)`` or ``(d, d)``).
+    lower_bounds_ : list of float
+        Log-likelihood (plus log prior, when priors are set) of every iterate of the best start.
+    n_iter_ : int
+        Number of EM iterations of the best start.
+    converged_ : bool
+    n_features_ : int
+    result_ : EMResult
+        The engine's result (trace of parameters, number of passes over the data).
+    """
+
+    _emission_params = ("means", "covars")
+
+    def __init__(self, n_components: int = 1, covariance_type: str = "diag", *, reg_covar: float = 1e-6,
+                 startprob_prior=1.0, transmat_prior=1.0, algorithm: str = "viterbi", random_state=None,
+                 n_iter: int = 100, tol: float = 1e-2, verbose: bool = False, learn: tuple[str, ...] | None = None,
+                 init: tuple[str, ...] | None = None, n_init: int = 1, accelerate: str | None = None,
+                 n_jobs: int | None = None) -> None:
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.learn = learn
+        self.init = init
+        self.n_init = n_init
+        self.accelerate = accelerate
+        self.n_jobs = n_jobs
+
+    def _input_tags(self) -> dict[str, bool]:
+        return {"allow_nan": True}
+
+    @property
+    def covars_(self) -> np.ndarray:
+        """Covariance matrices, shape (n_components, n_features, n_features)."""
+        covars = getattr(self, "_covars_", None)
+        if covars is None:
+            raise AttributeError("covars_ is not set")
+        d = np.shape(self.means_)[1] if self.covariance_type == "spherical" else covars.shape[-1]
+        return self._emission(d).full_covariances(covars, self.n_components)
+
+    @covars_.setter
+    def covars_(self, value) -> None:
+        self._covars_ = np.array(value, dtype=float)
+
+    def _emission(self, n_features: int) -> GaussianEmission:
+        if self.covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type: expected one of {COVARIANCE_TYPES}, got {self.covariance_type!r}")
+        return GaussianEmission(n_features, self.covariance_type, self.reg_covar)
+
+    def _emission_attributes(self) -> dict[str, np.ndarray | None]:
+        return {"means": getattr(self, "means_", None), "covars": getattr(self, "_covars_", None)}
+
+    def _set_emission(self, params: dict[str, np.ndarray]) -> None:
+        self.means_ = params["means"]
+        self._covars_ = params["covars"]
+
+    def _data(self, X) -> np.ndarray:
+        return check_observations(X)
+
+    def _n_features_of(self, X: np.ndarray) -> int:
+        return X.shape[1]
+
+    def _n_features_of_params(self, params) -> int:
+        means = np.asarray(params["means"])
+        if means.ndim != 2:
+            raise ValueError(f"means_: expected shape (n_components, n_features), got {means.shape}")
+        expected = covariance_shape(self.covariance_type, self.n_components, means.shape[1])
+        if np.shape(params["covars"]) != expected:
+            raise ValueError(f"covars_: expected shape {expected} for covariance_type={self.covariance_type!r}, "
+                             f"got {np.shape(params['covars'])}")
+        return means.shape[1]
+
+
+class CategoricalHMM(_BaseHMM):
+    """Hidden Markov model with categorical emissions: state ``k`` emits symbol ``m`` with
+    probability ``emissionprob_[k, m]``.
+
+    ``X`` holds integer symbols ``0, …, n_features − 1`` in one column, shape (n_samples, 1)
+    (NaN: missing). Parameters as :class:`GaussianHMM`, with ``emissionprob`` as the emission
+    parameter (in ``learn``/``init``) and:
+
+    Parameters
+    ----------
+    emissionprob_prior : float or array of shape (n_components, n_features), default=1.0
+        Dirichlet concentrations (``≥ 1``) of each row of ``emissionprob_``.
+    n_features : int, optional
+        Number of symbols; by default one more than the largest symbol in ``fit``'s ``X``.
+
+    Attributes
+    ----------
+    emissionprob_ : ndarray of shape (n_components, n_features)
+    """
+
+    _emission_params = ("emissionprob",)
+
+    def __init__(self, n_components: int = 1, *, emissionprob_prior=1.0, n_features: int | None = None,
+                 startprob_prior=1.0, transmat_prior=1.0, algorithm: str = "viterbi", random_state=None,
+                 n_iter: int = 100, tol: float = 1e-2, verbose: bool = False, learn: tuple[str, ...] | None = None,
+                 init: tuple[str, ...] | None = None, n_init: int = 1, accelerate: str | None = None,
+                 n_jobs: int | None = None) -> None:
+        self.n_components = n_components
+        self.emissionprob_prior = emissionprob_prior
+        self.n_features = n_features
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.learn = learn
+        self.init = init
+        self.n_init = n_init
+        self.accelerate = accelerate
+        self.n_jobs = n_jobs
+
+    def _input_tags(self) -> dict[str, bool]:
+        return {"allow_nan": True, "categorical": True}
+
+    def _emission(self, n_features: int) -> CategoricalEmission:
+        return CategoricalEmission(n_features, self.emissionprob_prior)
+
+    def _emission_attributes(self) -> dict[str, np.ndarray | None]:
+        return {"emissionprob": getattr(self, "emissionprob_", None)}
+
+    def _set_emission(self, params: dict[str, np.ndarray]) -> None:
+        self.emissionprob_ = params["emissionprob"]
+
+    def _data(self, X) -> np.ndarray:
+        return check_symbols(X)
+
+    def _n_features_of(self, X: np.ndarray) -> int:
+        if self.n_features is not None:
+            return self.n_features
+        if "emissionprob" not in self._initialised() and getattr(self, "emissionprob_", None) is not None:
+            return np.shape(self.emissionprob_)[1]
+        return int(X[X != MISSING].max()) + 1 if np.any(X != MISSING) else 1
+
+    def _n_features_of_params(self, params) -> int:
+        emissionprob = np.asarray(params["emissionprob"])
+        if emissionprob.ndim != 2:
+            raise ValueError(f"emissionprob_: expected shape (n_components, n_features), got {emissionprob.shape}")
+        return emissionprob.shape[1]

@@ -1,0 +1,113 @@
+"""Weighted k-means (Lloyd) with greedy k-means++ seeding, to start mixture models.
+
+Both are invariant to replacing an integer sample weight by repeated rows: every random choice
+is an inverse-CDF draw on cumulative weights, so a row of weight ``w`` is chosen exactly when one
+of its ``w`` copies would be.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .gaussian import row_blocks
+
+
+def squared_distances(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """``‖x_i − c_j‖²`` for every row and center, shape ``(n, k)`` (by blocks of rows)."""
+    out = np.empty((X.shape[0], centers.shape[0]))
+    center_norms = np.einsum("ij,ij->i", centers, centers)
+    for rows in row_blocks(X.shape[0], max(X.shape[1], centers.shape[0])):
+        block = X[rows]
+        out[rows] = np.einsum("ij,ij->i", block, block)[:, None] - 2.0 * block @ centers.T + center_norms
+    return np.maximum(out, 0.0)
+
+
+def _draw(cumulative: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """Indices drawn with probability proportional to the increments of ``cumulative``."""
+    index = np.searchsorted(cumulative, uniforms * cumulative[-1], side="right")
+    return np.minimum(index, cumulative.size - 1)
+
+
+def kmeans_plusplus(X, n_clusters: int, rng: np.random.Generator, sample_weight=None,
+                    n_local_trials: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007, with local trials).
+
+    The first center is a row drawn with probability ``∝ w_i``; each next one is the best (lowest
+    weighted potential ``Σ w_i min_j D²(x_i, c_j)``) of ``2 + ⌊log k⌋`` rows drawn with probability
+    ``∝ w_i D²(x_i)``.
+
+    Returns
+    -------
+    centers : array of shape (n_clusters, d)
+    indices : array of shape (n_clusters,)
+        The rows chosen as centers.
+    """
+    X = np.asarray(X, dtype=float)
+    n = X.shape[0]
+    weights = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    trials = n_local_trials or 2 + int(np.log(n_clusters))
+    indices = np.empty(n_clusters, dtype=int)
+    indices[0] = _draw(np.cumsum(weights), rng.uniform(size=1))[0]
+    closest = squared_distances(X, X[indices[:1]])[:, 0]
+    for c in range(1, n_clusters):
+        cumulative = np.cumsum(weights * closest)
+        if not cumulative[-1] > 0:  # every positive-weight row is already a center
+            cumulative = np.cumsum(weights)
+        candidates = _draw(cumulative, rng.uniform(size=trials))
+        candidate_closest = np.minimum(closest[:, None], squared_distances(X, X[candidates]))
+        best = int(np.argmin(weights @ candidate_closest))
+        indices[c] = candidates[best]
+        closest = candidate_closest[:, best]
+    return X[indices].copy(), indices
+
+
+def kmeans(X, n_clusters: int, rng: np.random.Generator, sample_weight=None, max_iter: int = 300,
+           tol: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted k-means by Lloyd's algorithm from a k-means++ seeding.
+
+    Minimizes ``Σ_i w_i ‖x_i − c_{label_i}‖²``; stops when the squared center shift is at most
+    ``tol`` times the mean (weighted) variance of the features, or the labels stop changing. An
+    empty cluster is moved to the row farthest from its center.
+
+    Returns
+    -------
+    centers : array of shape (n_clusters, d)
+    labels : array of shape (n,)
+    """
+    X = np.asarray(X, dtype=float)
+    weights = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    origin = np.average(X, axis=0, weights=weights)
+    Xc = X - origin
+    threshold = tol * float(np.mean(np.average(Xc * Xc, axis=0, weights=weights)))
+    centers, _ = kmeans_plusplus(Xc, n_clusters, rng, weights)
+    labels = np.full(X.shape[0], -1)
+    for _ in range(max_iter):
+        distances = squared_distances(Xc, centers)
+        new_labels = np.argmin(distances, axis=1)
+        if np.array_equal(new_labels, labels):
+            break
+        labels = new_labels
+        new_centers = _weighted_centers(Xc, labels, weights, centers, distances[np.arange(X.shape[0]), labels])
+        shift = float(np.sum((new_centers - centers) ** 2))
+        centers = new_centers
+        if shift <= threshold:
+            labels = np.argmin(squared_distances(Xc, centers), axis=1)
+            break
+    return centers + origin, labels
+
+
+def _weighted_centers(Xc: np.ndarray, labels: np.ndarray, weights: np.ndarray, centers: np.ndarray,
+                      own_distance: np.ndarray) -> np.ndarray:
+    """Weighted cluster means; an empty cluster takes the farthest not-yet-used row."""
+    k = centers.shape[0]
+    one_hot = np.zeros((Xc.shape[0], k))
+    one_hot[np.arange(Xc.shape[0]), labels] = weights
+    totals = one_hot.sum(axis=0)
+    new = centers.copy()
+    filled = totals > 0
+    new[filled] = (one_hot.T @ Xc)[filled] / totals[filled, None]
+    if not np.all(filled):
+        order = np.argsort(-(own_distance * (weights > 0)), kind="stable")
+        for j, row in zip(np.flatnonzero(~filled), order):
+            new[j] = Xc[row]
+    return new

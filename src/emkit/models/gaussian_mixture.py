@@ -1,0 +1,379 @@
+"""Mixture of K multivariate normal distributions, with sample weights and missing values.
+
+``p(x) = Σ_k π_k N(x | μ_k, Σ_k)``; the component labels (and any NaN coordinates) are the
+missing data. E-step: responsibilities ``r_ik ∝ π_k N(x_i,o | μ_k,o, Σ_k,oo)`` in log space and
+the expected sufficient statistics ``n_k = Σ w_i r_ik``, ``Σ w_i r_ik E[x_i]``, ``Σ w_i r_ik E[x_i x_iᵀ]``
+(conditional expectations of the missing coordinates, the exact EM for incomplete data); M-step:
+``π_k = n_k / Σ n``, ``μ_k``, ``Σ_k`` in closed form (:mod:`emkit.kernels.gaussian`). The
+observed-data log-likelihood is ``Σ_i w_i log Σ_k π_k N(x_i,o | μ_k,o, Σ_k,oo)``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..engine.model import EMModel, Params, Stats
+from ..engine.stats import add_stats
+from ..exceptions import DegenerateComponentWarning
+from ..kernels.gaussian import (
+    MissingPattern,
+    check_covariance_type,
+    covariance_shape,
+    gaussian_m_step,
+    gaussian_stats,
+    gaussian_stats_missing,
+    impute_conditional_mean,
+    log_gaussian_density,
+    log_gaussian_density_missing,
+    missing_patterns,
+    precisions_cholesky,
+)
+from ..kernels.kmeans import kmeans, kmeans_plusplus
+from ..numerics import log_normalize, safe_log
+
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+
+#: A component whose expected count is below this fraction of the total is empty.
+EMPTY_COMPONENT_TOL = 1e-12
+
+#: Rows per E-step block: the n×k responsibilities exist one block at a time.
+BLOCK_ROWS = 1 << 16
+
+
+@dataclass(frozen=True)
+class GaussianMixtureData:
+    """Validated data: ``X`` (float64, NaN = missing), optional weights, and row blocks.
+
+    ``blocks`` are ``(rows, patterns)`` pairs: a slice of rows and, when that block has missing
+    values, its missingness patterns (row indices relative to the block), else None.
+    """
+
+    X: np.ndarray
+    sample_weight: np.ndarray | None
+    blocks: tuple[tuple[slice, tuple[MissingPattern, ...] | None], ...]
+
+    @property
+    def has_missing(self) -> bool:
+        """Whether any coordinate is missing."""
+        return any(patterns is not None for _, patterns in self.blocks)
+
+    @property
+    def total_weight(self) -> float:
+        """``Σ w_i`` (the number of rows without weights)."""
+        return float(self.X.shape[0] if self.sample_weight is None else self.sample_weight.sum())
+
+
+def prepare_data(X, sample_weight=None) -> GaussianMixtureData:
+    """Validate ``X`` (2-D numbers, NaN allowed, no inf, no all-NaN row) and ``sample_weight``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``X`` or ``sample_weight`` and what is wrong (the first all-NaN row by index).
+    """
+    if isinstance(X, GaussianMixtureData):
+        return X
+    try:
+        X = np.array(X, dtype=float, copy=True)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"X: expected an array of numbers, could not convert ({error})") from None
+    if X.ndim != 2:
+        raise ValueError(f"X: expected a 2-D array (n_samples, n_features), got shape {X.shape}")
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f"X: needs at least one sample and one feature, got shape {X.shape}")
+    if np.any(np.isinf(X)):
+        raise ValueError("X: contains infinity; only NaN (missing) is allowed besides finite numbers")
+    missing = np.isnan(X)
+    empty_rows = np.flatnonzero(missing.all(axis=1))
+    if empty_rows.size:
+        raise ValueError(f"X: row {int(empty_rows[0])} has no observed value (all NaN)"
+                         f"{f' (and {empty_rows.size - 1} more rows)' if empty_rows.size > 1 else ''}; "
+                         "remove such rows")
+    weights = None
+    if sample_weight is not None:
+        weights = np.array(sample_weight, dtype=float, copy=True)
+        if weights.shape != (X.shape[0],):
+            raise ValueError(f"sample_weight: expected shape ({X.shape[0]},), got {weights.shape}")
+        if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+            raise ValueError("sample_weight: weights must be finite and non-negative")
+        if not weights.sum() > 0:
+            raise ValueError("sample_weight: all weights are zero; nothing to fit")
+    counted = missing if weights is None else missing[weights > 0]
+    empty_columns = np.flatnonzero(counted.all(axis=0))
+    if empty_columns.size:
+        raise ValueError(f"X: feature {int(empty_columns[0])} has no observed value (all NaN)")
+    blocks = []
+    for start in range(0, X.shape[0], BLOCK_ROWS):
+        rows = slice(start, min(start + BLOCK_ROWS, X.shape[0]))
+        blocks.append((rows, missing_patterns(X[rows]) if missing[rows].any() else None))
+    return GaussianMixtureData(X, weights, tuple(blocks))
+
+
+def initial_responsibilities(X: np.ndarray, n_components: int, method: str, rng: np.random.Generator,
+                             sample_weight: np.ndarray | None = None) -> np.ndarray:
+    """Starting responsibilities ``(n, k)`` by one of :data:`INIT_METHODS` (scikit-learn's meaning).
+
+    ``kmeans``: one-hot k-means labels; ``k-means++``: one-hot at the k-means++ seeds;
+    ``random``: uniform random rows normalized to one; ``random_from_data``: one-hot at ``k``
+    distinct rows drawn with probability ``∝ w_i``. ``X`` must be complete.
+    """
+    n = X.shape[0]
+    resp = np.zeros((n, n_components))
+    if method == "kmeans":
+        _, labels = kmeans(X, n_components, rng, sample_weight)
+        resp[np.arange(n), labels] = 1.0
+    elif method == "k-means++":
+        _, indices = kmeans_plusplus(X, n_components, rng, sample_weight)
+        resp[indices, np.arange(n_components)] = 1.0
+    elif method == "random":
+        resp = rng.uniform(size=(n, n_components))
+        resp /= resp.sum(axis=1, keepdims=True)
+    elif method == "random_from_data":
+        p = None if sample_weight is None else sample_weight / sample_weight.sum()
+        indices = rng.choice(n, size=n_components, replace=False, p=p)
+        resp[indices, np.arange(n_components)] = 1.0
+    else:
+        raise ValueError(f"init_params: expected one of {INIT_METHODS}, got {method!r}")
+    return resp
+
+
+class GaussianMixtureModel(EMModel):
+    """K-component Gaussian mixture for rows of ``X`` (NaN = missing), fitted by :func:`emkit.fit`.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of components ``K ≥ 1``.
+    covariance_type : {"full", "tied", "diag", "spherical"}
+        Structure of the covariances (shapes as in scikit-learn).
+    reg_covar : float
+        Added to the diagonal of every covariance estimate (keeps them positive definite; the
+        remedy when a component collapses onto a point).
+    init_method : {"kmeans", "k-means++", "random", "random_from_data"}
+        How :meth:`initial_params` starts (the deterministic default uses a fixed seed).
+    fixed : mapping, optional
+        Parameters held at the given values during fitting, among ``weights``, ``means``,
+        ``covariances`` (the M-step maximizes over the others given them).
+    center : array of shape (d,), optional
+        The fixed origin of the sufficient statistics; by default the weighted mean of the
+        observed values of the first data :meth:`prepare` sees (kept afterwards, so statistics
+        of any row blocks of any data add up).
+
+    Data are an array ``X``, a pair ``(X, sample_weight)`` or a :class:`GaussianMixtureData`.
+    Parameters are ``{"weights": (k,), "means": (k, d), "covariances": shape by type}``.
+    """
+
+    param_names = ("weights", "means", "covariances")
+
+    def __init__(self, n_components: int = 1, covariance_type: str = "full", *, reg_covar: float = 1e-6,
+                 init_method: str = "kmeans", fixed: Mapping[str, Any] | None = None, center=None) -> None:
+        if not (isinstance(n_components, (int, np.integer)) and not isinstance(n_components, bool)
+                and n_components >= 1):
+            raise ValueError(f"n_components: must be a positive integer, got {n_components!r}")
+        if not (isinstance(reg_covar, (int, float, np.floating, np.integer)) and np.isfinite(reg_covar)
+                and reg_covar >= 0):
+            raise ValueError(f"reg_covar: must be a non-negative number, got {reg_covar!r}")
+        if init_method not in INIT_METHODS:
+            raise ValueError(f"init_method: expected one of {INIT_METHODS}, got {init_method!r}")
+        self.n_components = int(n_components)
+        self.covariance_type = check_covariance_type(covariance_type)
+        self.reg_covar = float(reg_covar)
+        self.init_method = init_method
+        unknown = set(fixed or {}) - set(self.param_names)
+        if unknown:
+            raise ValueError(f"fixed: unknown parameter(s) {sorted(unknown)}; expected among {list(self.param_names)}")
+        self.fixed = {name: np.array(value, dtype=float) for name, value in (fixed or {}).items()}
+        self.center = None if center is None else np.array(center, dtype=float)
+
+    # ------------------------------------------------------------------------------ data
+    @property
+    def n_features(self) -> int | None:
+        """Number of features, known once a center is set."""
+        return None if self.center is None else int(self.center.size)
+
+    def prepare(self, data) -> GaussianMixtureData:
+        """Validate the data (see :func:`prepare_data`); set :attr:`center` on first use."""
+        if isinstance(data, tuple) and len(data) == 2:
+            data = prepare_data(*data)
+        else:
+            data = prepare_data(data)
+        n_rows = int(np.count_nonzero(data.sample_weight)) if data.sample_weight is not None else data.X.shape[0]
+        if n_rows < self.n_components:
+            raise ValueError(f"n_components: {self.n_components} components need at least as many samples "
+                             f"(with positive weight), got {n_rows}")
+        if self.center is None:
+            self.center = _weighted_nanmean(data.X, data.sample_weight)
+        elif self.center.shape != (data.X.shape[1],):
+            raise ValueError(f"X: expected {self.center.size} features, got {data.X.shape[1]}")
+        for name, value in self.fixed.items():
+            self._check_one(name, value, data.X.shape[1], "fixed")
+        return data
+
+    # ---------------------------------------------------------------------- the mathematics
+    def initial_params(self, data: GaussianMixtureData, rng: np.random.Generator | None = None) -> Params:
+        """Parameters from starting responsibilities (:func:`initial_responsibilities`, missing
+        values filled with the feature means); the fixed seed 0 when ``rng`` is None."""
+        generator = np.random.default_rng(0) if rng is None else rng
+        X = np.where(np.isnan(data.X), self.center, data.X) if data.has_missing else data.X
+        resp = initial_responsibilities(X, self.n_components, self.init_method, generator, data.sample_weight)
+        return self.params_from_responsibilities(X, resp, data.sample_weight)
+
+    def params_from_responsibilities(self, X: np.ndarray, resp: np.ndarray, sample_weight=None) -> Params:
+        """One M-step from given responsibilities of complete rows (fixed values kept)."""
+        weighted = resp if sample_weight is None else resp * sample_weight[:, None]
+        stats = gaussian_stats(X, weighted, self.covariance_type, shift=self.center)
+        empty = stats["n"] <= 0
+        if np.any(empty):
+            warnings.warn(f"component(s) {np.flatnonzero(empty).tolist()} start with no data and weight 0 "
+                          "(fewer distinct rows than components?); fit fewer components", DegenerateComponentWarning,
+                          stacklevel=3)
+        means, covariances = gaussian_m_step(stats, self.covariance_type, self.reg_covar, shift=self.center,
+                                             means=self.fixed.get("means"))
+        params = {"weights": stats["n"] / stats["n"].sum(), "means": means, "covariances": covariances}
+        params.update({name: value.copy() for name, value in self.fixed.items()})
+        return params
+
+    def log_joint(self, data: GaussianMixtureData, params: Params, rows: slice = slice(None),
+                  patterns: tuple[MissingPattern, ...] | None = None) -> np.ndarray:
+        """``log π_k + log N(x_i,o | μ_k,o, Σ_k,oo)`` for the given rows, shape ``(n_rows, k)``."""
+        X = data.X[rows]
+        if patterns is None and np.isnan(X).any():
+            patterns = missing_patterns(X)
+        if patterns is None:
+            density = log_gaussian_density(X, params["means"], precisions_cholesky(params["covariances"],
+                                                                                   self.covariance_type),
+                                           self.covariance_type)
+        else:
+            density = log_gaussian_density_missing(X, params["means"], params["covariances"], self.covariance_type,
+                                                   patterns)
+        return density + safe_log(params["weights"])
+
+    def e_step(self, data: GaussianMixtureData, params: Params) -> tuple[Stats, float]:
+        """Expected statistics (:func:`~emkit.kernels.gaussian.gaussian_stats` or its missing-value
+        counterpart, about :attr:`center`) and ``ℓ = Σ_i w_i log Σ_k π_k N(x_i,o | ...)``, by row blocks."""
+        total: Stats | None = None
+        loglik = 0.0
+        for rows, patterns in data.blocks:
+            log_resp, log_marginal = log_normalize(self.log_joint(data, params, rows, patterns))
+            resp = np.exp(log_resp)
+            if data.sample_weight is not None:
+                weights = data.sample_weight[rows]
+                resp *= weights[:, None]
+                loglik += float(weights @ log_marginal)
+            else:
+                loglik += float(log_marginal.sum())
+            if patterns is None:
+                stats = gaussian_stats(data.X[rows], resp, self.covariance_type, shift=self.center)
+            else:
+                stats = gaussian_stats_missing(data.X[rows], resp, params["means"], params["covariances"],
+                                               self.covariance_type, shift=self.center, patterns=patterns)
+            total = stats if total is None else add_stats(total, stats)
+        assert total is not None
+        return total, loglik
+
+    def m_step(self, stats: Stats, params: Params) -> Params:
+        """``π_k = n_k/Σn``, ``μ_k``, ``Σ_k`` by :func:`~emkit.kernels.gaussian.gaussian_m_step`
+        (scatter about the fixed means when those are fixed). A component with no expected
+        count keeps its mean and covariance (with weight 0) and raises a warning."""
+        n = np.asarray(stats["n"], dtype=float)
+        means, covariances = gaussian_m_step(stats, self.covariance_type, self.reg_covar, shift=self.center,
+                                             means=self.fixed.get("means"))
+        empty = n <= EMPTY_COMPONENT_TOL * n.sum()
+        if np.any(empty):
+            warnings.warn(f"Gaussian component(s) {np.flatnonzero(empty).tolist()} received no weight; they keep "
+                          "their mean and covariance with weight 0 (fit fewer components or start elsewhere)",
+                          DegenerateComponentWarning, stacklevel=4)
+            means[empty] = params["means"][empty]
+            if self.covariance_type != "tied":
+                covariances[empty] = params["covariances"][empty]
+        new = {"weights": n / n.sum(), "means": means, "covariances": covariances}
+        new.update({name: value.copy() for name, value in self.fixed.items()})
+        return new
+
+    # ---------------------------------------------------------------- beyond the contract
+    def responsibilities(self, data: GaussianMixtureData, params: Params) -> tuple[np.ndarray, np.ndarray]:
+        """``(log r_ik, log p(x_i,o))`` for every row (posterior given the observed coordinates)."""
+        parts = [log_normalize(self.log_joint(data, params, rows, patterns)) for rows, patterns in data.blocks]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def impute(self, data: GaussianMixtureData, params: Params) -> np.ndarray:
+        """``X`` with NaN replaced by ``E[x_m | x_o]`` under the mixture (a copy)."""
+        filled = data.X.copy()
+        for rows, patterns in data.blocks:
+            if patterns is None:
+                continue
+            log_resp, _ = log_normalize(self.log_joint(data, params, rows, patterns))
+            filled[rows] = impute_conditional_mean(data.X[rows], np.exp(log_resp), params["means"],
+                                                   params["covariances"], self.covariance_type, patterns)
+        return filled
+
+    # ------------------------------------------------------------------ parameter handling
+    def _check_one(self, name: str, value, d: int, where: str) -> np.ndarray:
+        k = self.n_components
+        array = np.array(value, dtype=float)
+        expected = {"weights": (k,), "means": (k, d),
+                    "covariances": covariance_shape(self.covariance_type, k, d)}[name]
+        if array.shape != expected:
+            raise ValueError(f"{where}['{name}']: expected shape {expected}, got {array.shape}")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{where}['{name}']: must be finite")
+        if name == "weights" and (np.any(array < 0) or abs(array.sum() - 1.0) > 1e-8):
+            raise ValueError(f"{where}['weights']: expected non-negative weights summing to 1, got {array.tolist()}")
+        if name == "covariances":
+            try:
+                precisions_cholesky(array, self.covariance_type)
+            except ValueError as error:
+                raise ValueError(f"{where}['covariances']: {error}") from None
+        return array
+
+    def check_params(self, params: Params) -> Params:
+        """Validate a user start: shapes, weights on the simplex, positive-definite covariances,
+        and agreement with the fixed values; raise ValueError naming the entry."""
+        missing = [name for name in self.param_names if name not in params]
+        if missing:
+            raise ValueError(f"init: missing parameter(s) {missing}; expected {list(self.param_names)}")
+        means = np.asarray(params["means"], dtype=float)
+        d = self.n_features or (means.shape[1] if means.ndim == 2 else -1)
+        out = {name: self._check_one(name, params[name], d, "init") for name in self.param_names}
+        for name, value in self.fixed.items():
+            if not np.allclose(out[name], value, rtol=1e-12, atol=0):
+                raise ValueError(f"init['{name}']: differs from the fixed value of {name}")
+        return out
+
+    def is_feasible(self, params: Params) -> bool:
+        weights, covariances = params["weights"], params["covariances"]
+        if not all(np.all(np.isfinite(params[name])) for name in self.param_names):
+            return False
+        if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-9:
+            return False
+        try:
+            precisions_cholesky(covariances, self.covariance_type)
+        except ValueError:
+            return False
+        return True
+
+    def named_params(self, params: Params) -> dict[str, Any]:
+        return {name: np.asarray(params[name], dtype=float).tolist() for name in self.param_names}
+
+    def n_free_parameters(self) -> int:
+        """``(k−1) + k·d + covariance entries`` (``k·d(d+1)/2``, ``d(d+1)/2``, ``k·d`` or ``k``),
+        less the fixed parameters; needs the number of features (set by :meth:`prepare`)."""
+        d = self.n_features
+        if d is None:
+            raise ValueError("n_free_parameters: the number of features is unknown until prepare() has seen data")
+        k = self.n_components
+        counts = {"weights": k - 1, "means": k * d,
+                  "covariances": {"full": k * d * (d + 1) // 2, "tied": d * (d + 1) // 2,
+                                  "diag": k * d, "spherical": k}[self.covariance_type]}
+        return int(sum(count for name, count in counts.items() if name not in self.fixed))
+
+
+def _weighted_nanmean(X: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    observed = ~np.isnan(X)
+    w = np.ones(X.shape[0]) if weights is None else weights
+    totals = w @ observed
+    return (w @ np.where(observed, X, 0.0)) / np.where(totals > 0, totals, 1.0)

@@ -1,0 +1,67 @@
+"""Rows of probabilities re-estimated from expected counts with Dirichlet pseudo-counts.
+
+With a ``Dirichlet(α)`` prior on a probability row ``p`` and expected counts ``n``, the M-step
+(the posterior mode) is ``p_j ∝ n_j + α_j − 1``; ``α = 1`` is the flat prior (maximum
+likelihood). The prior adds ``Σ_j (α_j − 1) log p_j`` to the objective EM ascends. Entries that
+are exactly zero in the current row are *structural* zeros (a forbidden transition, as in a
+left-right model): they stay zero and the prior ignores them. A row with no counts and no
+pseudo-counts keeps its previous value instead of becoming 0/0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_concentration(prior: float | np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
+    """``prior`` broadcast to ``shape`` as floats ``≥ 1``; ``ValueError`` naming ``name`` otherwise.
+
+    Concentrations below one would make the posterior mode run off to the boundary, so they are
+    refused.
+    """
+    try:
+        array = np.broadcast_to(np.asarray(prior, dtype=float), shape).copy()
+    except (ValueError, TypeError):
+        raise ValueError(f"{name}: expected a number or an array of shape {shape}, got {prior!r}") from None
+    if not np.all(np.isfinite(array)) or np.any(array < 1.0):
+        raise ValueError(f"{name}: Dirichlet concentrations must be finite and at least 1 "
+                         f"(pseudo-counts α − 1 ≥ 0), got {np.unique(array).tolist()[:5]}")
+    return array
+
+
+def posterior_mode(counts: np.ndarray, prior: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``p_j ∝ n_j + α_j − 1`` (last axis), structural zeros kept, empty rows kept.
+
+    Returns ``(rows, empty)`` where ``empty`` flags the rows that had nothing to re-estimate them
+    (no counts, no pseudo-counts) and kept ``previous``.
+    """
+    pseudo = np.where(previous == 0.0, 0.0, np.maximum(counts, 0.0) + (prior - 1.0))
+    totals = pseudo.sum(axis=-1, keepdims=True)
+    empty = totals[..., 0] <= 0.0
+    rows = np.where(totals > 0.0, pseudo / np.where(totals > 0.0, totals, 1.0), previous)
+    return rows, empty
+
+
+def log_density(rows: np.ndarray, prior: np.ndarray) -> float:
+    """``Σ (α_j − 1) log p_j`` over the entries that are not structural zeros."""
+    informative = (prior != 1.0) & (rows > 0.0)
+    return float(np.sum((prior[informative] - 1.0) * np.log(rows[informative])))
+
+
+def check_probability_rows(values, shape: tuple[int, ...], name: str) -> np.ndarray:
+    """``values`` as non-negative float rows of ``shape`` summing to one; ``ValueError`` naming ``name``."""
+    array = np.array(values, dtype=float)
+    if array.shape != shape:
+        raise ValueError(f"{name}: expected shape {shape}, got {array.shape}")
+    if not np.all(np.isfinite(array)) or np.any(array < 0):
+        raise ValueError(f"{name}: probabilities must be finite and non-negative")
+    sums = array.sum(axis=-1)
+    if np.any(np.abs(sums - 1.0) > 1e-8):
+        raise ValueError(f"{name}: each row must sum to 1, got sums {np.round(np.ravel(sums), 10).tolist()[:10]}")
+    return array / sums[..., None] if array.ndim > 1 else array / sums
+
+
+def is_probability_rows(array: np.ndarray) -> bool:
+    """Whether every row of ``array`` is finite, non-negative and sums to one (1e-9)."""
+    return bool(np.all(np.isfinite(array)) and np.all(array >= 0)
+                and np.all(np.abs(array.sum(axis=-1) - 1.0) <= 1e-9))

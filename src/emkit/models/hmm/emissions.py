@@ -1,0 +1,85 @@
+"""The interface between a hidden Markov model and the distribution of its observations.
+
+A :class:`~emkit.models.hmm.model.HiddenMarkovModel` owns the hidden chain (start and transition
+probabilities, forward–backward); an :class:`Emission` owns ``p(x_t | z_t = k)``: the frame
+log-likelihoods, the expected sufficient statistics given the posteriors ``γ_t(k)``, and the
+M-step for its own parameters. Missing observations are the emission's business: it gives them
+log-likelihood 0 (a NaN row) or marginalises the missing coordinates.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from ...engine.model import Params, Stats
+
+
+class Emission(ABC):
+    """Distribution of an observation given the hidden state, with its EM pieces.
+
+    Subclasses list their parameter names in :attr:`param_names` (keys of the params dict shared
+    with the chain's ``startprob`` and ``transmat``) and their statistics in :attr:`stat_names`.
+    """
+
+    #: Keys of the emission parameters in the params dictionary.
+    param_names: tuple[str, ...] = ()
+
+    def validate(self, n_states: int) -> None:
+        """Check the emission's own settings (e.g. prior shapes) for ``n_states`` states."""
+
+    @abstractmethod
+    def prepare(self, X: Any) -> np.ndarray:
+        """Validated observations as the other methods expect them (one row per time step)."""
+
+    def batch_data(self, X: np.ndarray) -> Any:
+        """A block of prepared rows as :meth:`log_likelihood` and :meth:`stats` take them
+        (computed once per data set; the rows themselves by default)."""
+        return X
+
+    @abstractmethod
+    def initial_params(self, X: np.ndarray, n_states: int, rng: np.random.Generator | None) -> Params:
+        """Starting emission parameters: deterministic when ``rng`` is None."""
+
+    def precompute(self, params: Params) -> Any:
+        """Quantities derived from ``params`` once per E-step (e.g. Cholesky factors)."""
+        return params
+
+    @abstractmethod
+    def log_likelihood(self, batch: Any, cache: Any) -> np.ndarray:
+        """``log p(x_t | z_t = k)``, shape (n, K) (0 for a missing observation), for the rows of
+        ``batch`` (from :meth:`batch_data`) given ``cache`` (from :meth:`precompute`)."""
+
+    @abstractmethod
+    def stats(self, batch: Any, posteriors: np.ndarray, cache: Any) -> Stats:
+        """Expected sufficient statistics ``Σ_t γ_t(k) T(x_t)``, additive over time steps."""
+
+    @abstractmethod
+    def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
+        """Emission parameters maximising the expected complete-data log-likelihood.
+
+        Parameters in ``learn`` are updated, the others copied from ``params``; states flagged in
+        ``keep`` (no posterior weight) keep their previous parameters.
+        """
+
+    def log_prior(self, params: Params) -> float:
+        """Log prior density of the emission parameters, up to a constant (0: flat prior)."""
+        return 0.0
+
+    @abstractmethod
+    def check_params(self, params: Params, n_states: int) -> Params:
+        """Validated emission parameters (float arrays); ``ValueError`` naming the bad key."""
+
+    @abstractmethod
+    def is_feasible(self, params: Params) -> bool:
+        """Whether the emission parameters lie in the parameter space."""
+
+    @abstractmethod
+    def n_free_parameters(self, n_states: int, learn: frozenset[str]) -> int:
+        """Number of free scalar parameters among those in ``learn``."""
+
+    @abstractmethod
+    def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
+        """One observation per entry of ``states``, drawn from ``p(x | z = state)``."""

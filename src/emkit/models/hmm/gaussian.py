@@ -1,0 +1,219 @@
+"""Gaussian emissions: ``x_t | z_t = k ~ N(μ_k, Σ_k)`` with full, diag, spherical or tied ``Σ``.
+
+All Gaussian numerics (densities, statistics, the M-step, missing coordinates) are those of
+:mod:`emkit.kernels.gaussian`; this module only adapts them to the HMM. Statistics are
+``n_k = Σ_t γ_t(k)``, ``Σ_t γ_t(k) E[x_t − c]`` and the second moments about the shift ``c``
+(the mean of the current means, so every batch of one E-step uses the same ``c``); NaN
+coordinates are replaced by their conditional expectations under each state (the exact E-step
+for incomplete data), and a row with nothing observed has likelihood one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import numpy as np
+
+from ...engine.model import Params, Stats
+from ...kernels.gaussian import (
+    MissingPattern,
+    check_covariance_type,
+    covariance_shape,
+    gaussian_m_step,
+    gaussian_stats,
+    gaussian_stats_missing,
+    log_gaussian_density,
+    log_gaussian_density_missing,
+    missing_patterns,
+    precisions_cholesky,
+)
+from ...kernels.kmeans import kmeans
+from .emissions import Emission
+
+#: Seed of the k-means start used when no random generator is given (a deterministic start).
+DEFAULT_SEED = 0
+
+
+@dataclass(frozen=True)
+class GaussianBatch:
+    """Rows of observations with, when some are missing, their missingness patterns."""
+
+    X: np.ndarray
+    patterns: tuple[MissingPattern, ...] | None
+
+
+@dataclass(frozen=True)
+class GaussianCache:
+    """What one E-step needs from the parameters: means, covariances, precision factors, shift."""
+
+    means: np.ndarray
+    covars: np.ndarray
+    precisions_cholesky: np.ndarray
+    shift: np.ndarray
+
+
+def check_observations(X, name: str = "X") -> np.ndarray:
+    """``X`` as a float64 (n, d) array, NaN allowed (missing), no infinities.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` when ``X`` is not a 2-D array of numbers, is empty, holds an infinity, or
+        has a feature that is never observed.
+    """
+    try:
+        array = np.array(X, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name}: expected an array of numbers, could not convert ({error})") from None
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] < 1:
+        raise ValueError(f"{name}: expected a 2-D array (n_samples, n_features), got shape {np.shape(X)}")
+    if np.any(np.isinf(array)):
+        raise ValueError(f"{name}: contains infinity; only NaN (missing) is allowed besides finite numbers")
+    never = np.flatnonzero(np.isnan(array).all(axis=0))
+    if never.size:
+        raise ValueError(f"{name}: feature {int(never[0])} has no observed value (all NaN)")
+    return array
+
+
+class GaussianEmission(Emission):
+    """Multivariate normal emissions of ``n_features`` dimensions.
+
+    Parameters
+    ----------
+    n_features : int
+        Dimension ``d`` of an observation.
+    covariance_type : {"full", "diag", "spherical", "tied"}
+        Covariance structure (scikit-learn shapes: ``(K, d, d)``, ``(K, d)``, ``(K,)``, ``(d, d)``).
+    reg_covar : float
+        Added to the diagonal of every covariance estimate: the remedy when a state collapses
+        onto a few points.
+
+    Parameters are ``means`` (K, d) and ``covars`` (shape by ``covariance_type``).
+    """
+
+    param_names = ("means", "covars")
+
+    def __init__(self, n_features: int, covariance_type: str = "diag", reg_covar: float = 1e-6) -> None:
+        if not (isinstance(n_features, (int, np.integer)) and n_features >= 1):
+            raise ValueError(f"n_features: must be a positive integer, got {n_features!r}")
+        if not (np.isfinite(reg_covar) and reg_covar >= 0):
+            raise ValueError(f"reg_covar: must be a non-negative number, got {reg_covar!r}")
+        self.n_features = int(n_features)
+        self.covariance_type = check_covariance_type(covariance_type)
+        self.reg_covar = float(reg_covar)
+
+    def prepare(self, X) -> np.ndarray:
+        array = check_observations(X)
+        if array.shape[1] != self.n_features:
+            raise ValueError(f"X: expected {self.n_features} features, got {array.shape[1]}")
+        return array
+
+    def batch_data(self, X: np.ndarray) -> GaussianBatch:
+        return GaussianBatch(X, missing_patterns(X) if np.isnan(X).any() else None)
+
+    def initial_params(self, X: np.ndarray, n_states: int, rng: np.random.Generator | None) -> Params:
+        """k-means centres of the complete rows (a fixed seed when ``rng`` is None) and the
+        covariance of the data (plus ``reg_covar``) for every state."""
+        complete = X[~np.isnan(X).any(axis=1)]
+        if complete.shape[0] < n_states:
+            raise ValueError(f"X: {complete.shape[0]} complete rows cannot start {n_states} states; "
+                             "give init values or fewer states")
+        means, _ = kmeans(complete, n_states, rng if rng is not None else np.random.default_rng(DEFAULT_SEED))
+        filled = np.where(np.isnan(X), np.nanmean(X, axis=0), X)
+        cov = np.atleast_2d(np.cov(filled, rowvar=False)) + self.reg_covar * np.eye(self.n_features)
+        if self.covariance_type == "full":
+            covars = np.tile(cov, (n_states, 1, 1))
+        elif self.covariance_type == "tied":
+            covars = cov
+        elif self.covariance_type == "diag":
+            covars = np.tile(np.diag(cov), (n_states, 1))
+        else:
+            covars = np.full(n_states, np.diag(cov).mean())
+        return {"means": means, "covars": covars}
+
+    def precompute(self, params: Params) -> GaussianCache:
+        means = np.asarray(params["means"], dtype=float)
+        covars = np.asarray(params["covars"], dtype=float)
+        return GaussianCache(means, covars, precisions_cholesky(covars, self.covariance_type), means.mean(axis=0))
+
+    def log_likelihood(self, batch: GaussianBatch, cache: GaussianCache) -> np.ndarray:
+        if batch.patterns is None:
+            return log_gaussian_density(batch.X, cache.means, cache.precisions_cholesky, self.covariance_type)
+        return log_gaussian_density_missing(batch.X, cache.means, cache.covars, self.covariance_type, batch.patterns)
+
+    def stats(self, batch: GaussianBatch, posteriors: np.ndarray, cache: GaussianCache) -> Stats:
+        if batch.patterns is None:
+            return gaussian_stats(batch.X, posteriors, self.covariance_type, shift=cache.shift)
+        return gaussian_stats_missing(batch.X, posteriors, cache.means, cache.covars, self.covariance_type,
+                                      shift=cache.shift, patterns=batch.patterns)
+
+    def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
+        """``μ_k = c + S_k / n_k`` and the covariances of :func:`gaussian_m_step` (about fixed
+        means when ``means`` is not learned); empty states keep their parameters."""
+        if not {"means", "covars"} & learn:
+            return {"means": params["means"], "covars": params["covars"]}
+        fixed_means = None if "means" in learn else params["means"]
+        means, covars = gaussian_m_step(stats, self.covariance_type, self.reg_covar,
+                                        shift=np.asarray(params["means"]).mean(axis=0), means=fixed_means)
+        if "covars" not in learn:
+            covars = params["covars"]
+        means = np.where(keep[:, None], params["means"], means)
+        if self.covariance_type != "tied":
+            covars = np.where(keep.reshape((-1,) + (1,) * (covars.ndim - 1)), params["covars"], covars)
+        return {"means": means, "covars": covars}
+
+    def check_params(self, params: Params, n_states: int) -> Params:
+        d = self.n_features
+        means = np.array(params["means"], dtype=float)
+        if means.shape != (n_states, d) or not np.all(np.isfinite(means)):
+            raise ValueError(f"means: expected finite values of shape ({n_states}, {d}), got shape {means.shape}")
+        covars = np.array(params["covars"], dtype=float)
+        expected = covariance_shape(self.covariance_type, n_states, d)
+        if covars.shape != expected:
+            raise ValueError(f"covars: expected shape {expected} for covariance_type={self.covariance_type!r}, "
+                             f"got {covars.shape}")
+        if self.covariance_type in ("full", "tied") and not np.allclose(covars, np.swapaxes(covars, -1, -2)):
+            raise ValueError("covars: covariance matrices must be symmetric")
+        try:
+            precisions_cholesky(covars, self.covariance_type)
+        except ValueError as error:
+            raise ValueError(f"covars: {error}") from None
+        return {"means": means, "covars": covars}
+
+    def is_feasible(self, params: Params) -> bool:
+        if not np.all(np.isfinite(params["means"])):
+            return False
+        try:
+            precisions_cholesky(params["covars"], self.covariance_type)
+        except ValueError:
+            return False
+        return True
+
+    def n_free_parameters(self, n_states: int, learn: frozenset[str]) -> int:
+        d = self.n_features
+        covars = {"full": n_states * d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": n_states * d,
+                  "spherical": n_states}[self.covariance_type]
+        return n_states * d * ("means" in learn) + covars * ("covars" in learn)
+
+    def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
+        """``x = μ_k + L_k ε`` with ``Σ_k = L_k L_kᵀ`` and standard normal ``ε``."""
+        d = self.n_features
+        noise = rng.standard_normal((states.size, d))
+        out = np.empty((states.size, d))
+        factors = np.linalg.cholesky(self.full_covariances(params["covars"], np.shape(params["means"])[0]))
+        for k in np.unique(states):
+            rows = states == k
+            out[rows] = params["means"][k] + noise[rows] @ factors[k].T
+        return out
+
+    def full_covariances(self, covars: np.ndarray, n_states: int) -> np.ndarray:
+        """Every state's covariance as a (K, d, d) array, whatever the covariance type."""
+        covars = np.asarray(covars, dtype=float)
+        d = self.n_features
+        if self.covariance_type == "full":
+            return covars.copy()
+        if self.covariance_type == "tied":
+            return np.tile(covars, (n_states, 1, 1))
+        variances = covars if self.covariance_type == "diag" else np.repeat(covars[:, None], d, axis=1)
+        return variances[:, :, None] * np.eye(d)

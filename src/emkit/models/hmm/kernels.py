@@ -1,0 +1,298 @@
+"""Compiled recursions of hidden Markov models: forward–backward, Viterbi, sampling.
+
+Every kernel works on a *batch* of sequences stored one after another in the rows of one array;
+``offsets`` (length ``n_sequences + 1``) delimits them: sequence ``s`` is rows
+``offsets[s]:offsets[s + 1]``. The kernels are compiled by Numba with ``nogil=True``, so batches
+run in parallel Python threads, and with ``cache=True``, so they compile once per installation.
+
+Forward–backward is *scaled* (Rabiner 1989): the frame likelihoods ``b_t(k)`` are divided by
+their largest entry ``e^{m_t}`` (:func:`shift_rows`, then NumPy's vectorised exponential) and the
+forward variables are renormalised at each step, ``α̂_t = (α̂_{t−1} A ∘ b_t) / c_t``, so
+``log p(x) = Σ_t (log c_t + m_t)`` never under- or overflows, whatever the length. A sequence
+whose scale ``c_t`` falls below ``SCALE_FLOOR`` (every state the chain can reach has a density
+some ``e^{-640}`` times below the best state's) is redone by the log-space kernel, exact but
+slower.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+#: Below this scale factor the scaled recursion loses precision; the log-space kernel takes over.
+SCALE_FLOOR = 1e-280
+
+#: Floating-point licences of the scaled kernel: reassociation (vectorised sums) but no
+#: assumptions about infinities or NaN, which the kernel tests for.
+FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+
+
+@njit(cache=True, nogil=True)
+def shift_rows(log_frame, shift):  # pragma: no cover - compiled
+    """Subtract each row's maximum in place, ``log b_t(k) − m_t``, and store ``m_t`` in ``shift``.
+
+    A row that is −inf throughout (an observation impossible in every state) is left as it is,
+    with ``m_t = −inf``.
+    """
+    for t in range(log_frame.shape[0]):
+        best = -np.inf
+        for k in range(log_frame.shape[1]):
+            if log_frame[t, k] > best:
+                best = log_frame[t, k]
+        shift[t] = best
+        if best > -np.inf:
+            for k in range(log_frame.shape[1]):
+                log_frame[t, k] -= best
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def forward_backward_scaled(frame, shift, offsets, startprob, transmat, posteriors, start_counts, trans_counts,
+                            occupancy, log_scales, seq_status):  # pragma: no cover - compiled
+    """Scaled forward–backward over a batch of sequences (see the module docstring).
+
+    ``frame`` (n, K) holds the scaled likelihoods ``b_t(k) e^{−m_t}`` and ``shift`` (n,) the
+    ``m_t`` (from :func:`shift_rows` and an exponential). Writes the posteriors
+    ``γ_t(k) = p(z_t = k | x)`` into ``posteriors`` (n, K); *adds* ``γ_first(k)`` of each
+    sequence to ``start_counts`` (K), ``Σ_t ξ_t(i, j) = Σ_t p(z_t = i, z_{t+1} = j | x)`` to
+    ``trans_counts`` (K, K) and ``Σ_t γ_t(k)`` to ``occupancy`` (K); writes
+    ``log c_t + m_t`` into ``log_scales`` (n,), whose sum over a sequence is its ``log p(x)``
+    (:func:`sum_log_scales`), and into ``seq_status`` 0 for a sequence done, −inf when an
+    observation is impossible in every state, NaN when a scale fell below ``SCALE_FLOOR``
+    (nothing is added for either; the caller redoes NaN sequences with
+    :func:`forward_backward_log`).
+    """
+    n_states = transmat.shape[0]
+    transposed = np.ascontiguousarray(transmat.T)
+    scale = np.empty(frame.shape[0])
+    beta = np.empty(n_states)
+    weighted = np.empty(n_states)
+    xi = np.empty((n_states, n_states))
+    for s in range(offsets.shape[0] - 1):
+        first, stop = offsets[s], offsets[s + 1]
+        status = 0  # 0 fine, 1 impossible observation, 2 scale underflow
+        for t in range(first, stop):
+            if shift[t] == -np.inf:
+                status = 1
+                break
+            total = 0.0
+            if t == first:
+                for k in range(n_states):
+                    posteriors[t, k] = startprob[k] * frame[t, k]
+                    total += posteriors[t, k]
+            else:
+                # (α̂_{t−1} A)_k as a dot product with the k-th column: independent sums.
+                for k in range(n_states):
+                    acc = 0.0
+                    for i in range(n_states):
+                        acc += posteriors[t - 1, i] * transposed[k, i]
+                    posteriors[t, k] = acc * frame[t, k]
+                    total += posteriors[t, k]
+            if not total >= SCALE_FLOOR:
+                status = 2
+                break
+            inverse = 1.0 / total
+            for k in range(n_states):
+                posteriors[t, k] *= inverse
+            scale[t] = total
+            log_scales[t] = math.log(total) + shift[t]
+        if status == 1:
+            seq_status[s] = -np.inf
+            continue
+        if status == 2:
+            seq_status[s] = np.nan
+            continue
+        seq_status[s] = 0.0
+        # Backward pass: γ_t = α̂_t ∘ β̂_t; ξ_t(i, j) = α̂_t(i) A_ij b_{t+1}(j) β̂_{t+1}(j) / c_{t+1}.
+        xi[:, :] = 0.0
+        for k in range(n_states):
+            beta[k] = 1.0
+            occupancy[k] += posteriors[stop - 1, k]
+        for t in range(stop - 2, first - 1, -1):
+            inverse = 1.0 / scale[t + 1]
+            for k in range(n_states):
+                weighted[k] = frame[t + 1, k] * beta[k] * inverse
+            total = 0.0
+            for i in range(n_states):
+                acc = 0.0
+                for k in range(n_states):
+                    acc += transmat[i, k] * weighted[k]
+                beta[i] = acc
+                total += posteriors[t, i] * acc
+            # Σ_i α̂_t(i) β̂_t(i) is 1 up to rounding; dividing by it keeps γ_t, ξ_t and β̂ from
+            # drifting over long sequences.
+            inverse = 1.0 / total
+            for i in range(n_states):
+                alpha = posteriors[t, i] * inverse
+                for k in range(n_states):
+                    xi[i, k] += alpha * weighted[k]
+                beta[i] *= inverse
+                posteriors[t, i] *= beta[i]
+                occupancy[i] += posteriors[t, i]
+        for k in range(n_states):
+            start_counts[k] += posteriors[first, k]
+        for i in range(n_states):
+            for k in range(n_states):
+                trans_counts[i, k] += xi[i, k] * transmat[i, k]
+
+
+@njit(cache=True, nogil=True)
+def sum_log_scales(log_scales, offsets, seq_loglik):  # pragma: no cover - compiled
+    """``log p(x) = Σ_t (log c_t + m_t)`` of each sequence whose ``seq_loglik`` is 0 on entry.
+
+    Neumaier's compensated sum, compiled without fast-math (which would simplify the
+    compensation away), so a million steps keep about 15 significant digits.
+    """
+    for s in range(offsets.shape[0] - 1):
+        if seq_loglik[s] != 0.0:
+            continue
+        total = 0.0
+        compensation = 0.0
+        for t in range(offsets[s], offsets[s + 1]):
+            term = log_scales[t]
+            updated = total + term
+            if abs(total) >= abs(term):
+                compensation += (total - updated) + term
+            else:
+                compensation += (term - updated) + total
+            total = updated
+        seq_loglik[s] = total + compensation
+
+
+@njit(cache=True, nogil=True)
+def _logsumexp(values):  # pragma: no cover - compiled
+    """``log Σ_i exp(v_i)``, stable; −inf when every entry is −inf."""
+    best = -np.inf
+    for i in range(values.shape[0]):
+        if values[i] > best:
+            best = values[i]
+    if best == -np.inf:
+        return best
+    total = 0.0
+    for i in range(values.shape[0]):
+        total += math.exp(values[i] - best)
+    return best + math.log(total)
+
+
+@njit(cache=True, nogil=True)
+def _logsumexp_column(values, log_transmat, column):  # pragma: no cover - compiled
+    """``log Σ_i exp(v_i + log A_ij)`` for ``j = column``, stable."""
+    best = -np.inf
+    for i in range(values.shape[0]):
+        value = values[i] + log_transmat[i, column]
+        if value > best:
+            best = value
+    if best == -np.inf:
+        return best
+    total = 0.0
+    for i in range(values.shape[0]):
+        total += math.exp(values[i] + log_transmat[i, column] - best)
+    return best + math.log(total)
+
+
+@njit(cache=True, nogil=True)
+def forward_backward_log(log_frame, offsets, log_startprob, log_transmat, posteriors, start_counts, trans_counts,
+                         occupancy, seq_loglik):  # pragma: no cover - compiled
+    """Forward–backward in log space, same outputs as :func:`forward_backward_scaled`.
+
+    ``log α_t(j) = log b_t(j) + log Σ_i α_{t−1}(i) A_ij`` and the mirror recursion for ``β``;
+    exact for any emission densities (no floor), at ``K²`` exponentials per step. ``log_frame``
+    is not modified.
+    """
+    n_rows, n_states = log_frame.shape
+    log_alpha = np.empty((n_rows, n_states))
+    log_beta = np.empty(n_states)
+    next_beta = np.empty(n_states)
+    shifted = np.empty(n_states)
+    for s in range(offsets.shape[0] - 1):
+        first, stop = offsets[s], offsets[s + 1]
+        for k in range(n_states):
+            log_alpha[first, k] = log_startprob[k] + log_frame[first, k]
+        for t in range(first + 1, stop):
+            for k in range(n_states):
+                log_alpha[t, k] = _logsumexp_column(log_alpha[t - 1], log_transmat, k) + log_frame[t, k]
+        loglik = _logsumexp(log_alpha[stop - 1])
+        seq_loglik[s] = loglik
+        if loglik == -np.inf:
+            continue
+        for k in range(n_states):
+            log_beta[k] = 0.0
+            posteriors[stop - 1, k] = math.exp(log_alpha[stop - 1, k] - loglik)
+        for t in range(stop - 2, first - 1, -1):
+            for k in range(n_states):
+                shifted[k] = log_frame[t + 1, k] + log_beta[k]
+            for i in range(n_states):
+                next_beta[i] = _logsumexp_column(shifted, log_transmat.T, i)
+            # Normalise frame by frame, log p(x) = log Σ_k α_t(k) β_t(k), so that rounding in
+            # the long recursions does not accumulate in γ and ξ.
+            for k in range(n_states):
+                shifted[k] = log_alpha[t, k] + next_beta[k]
+            norm = _logsumexp(shifted)
+            for i in range(n_states):
+                for k in range(n_states):
+                    value = log_alpha[t, i] + log_transmat[i, k] + log_frame[t + 1, k] + log_beta[k] - norm
+                    if value > -np.inf:
+                        trans_counts[i, k] += math.exp(value)
+            for k in range(n_states):
+                log_beta[k] = next_beta[k]
+                posteriors[t, k] = math.exp(shifted[k] - norm) if shifted[k] > -np.inf else 0.0
+        for t in range(first, stop):
+            for k in range(n_states):
+                occupancy[k] += posteriors[t, k]
+        for k in range(n_states):
+            start_counts[k] += posteriors[first, k]
+
+
+@njit(cache=True, nogil=True)
+def viterbi(log_frame, offsets, log_startprob, log_transmat, path, seq_logprob):  # pragma: no cover - compiled
+    """Most probable state path of each sequence, ``argmax_z log p(x, z)``, in log space.
+
+    ``δ_t(j) = log b_t(j) + max_i (δ_{t−1}(i) + log A_ij)`` with back-pointers; ties go to the
+    lowest state index. Writes the states into ``path`` (n,) and ``max_z log p(x, z)`` into
+    ``seq_logprob``.
+    """
+    n_rows, n_states = log_frame.shape
+    pointers = np.empty((n_rows, n_states), dtype=np.int64)
+    delta = np.empty(n_states)
+    next_delta = np.empty(n_states)
+    for s in range(offsets.shape[0] - 1):
+        first, stop = offsets[s], offsets[s + 1]
+        for k in range(n_states):
+            delta[k] = log_startprob[k] + log_frame[first, k]
+        for t in range(first + 1, stop):
+            for k in range(n_states):
+                best, argbest = -np.inf, 0
+                for i in range(n_states):
+                    value = delta[i] + log_transmat[i, k]
+                    if value > best:
+                        best, argbest = value, i
+                pointers[t, k] = argbest
+                next_delta[k] = best + log_frame[t, k]
+            for k in range(n_states):
+                delta[k] = next_delta[k]
+        best, state = -np.inf, 0
+        for k in range(n_states):
+            if delta[k] > best:
+                best, state = delta[k], k
+        seq_logprob[s] = best
+        path[stop - 1] = state
+        for t in range(stop - 1, first, -1):
+            state = pointers[t, state]
+            path[t - 1] = state
+
+
+@njit(cache=True, nogil=True)
+def sample_states(startprob, transmat, uniforms, offsets, path):  # pragma: no cover - compiled
+    """Markov chain paths by inversion: ``z_t = min{k : Σ_{i≤k} P(k | z_{t−1}) > u_t}``."""
+    n_states = startprob.shape[0]
+    for s in range(offsets.shape[0] - 1):
+        for t in range(offsets[s], offsets[s + 1]):
+            cumulative = 0.0
+            state = n_states - 1
+            for k in range(n_states):
+                cumulative += startprob[k] if t == offsets[s] else transmat[path[t - 1], k]
+                if uniforms[t] < cumulative:
+                    state = k
+                    break
+            path[t] = state

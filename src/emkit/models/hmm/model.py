@@ -1,0 +1,234 @@
+"""Hidden Markov models fitted by the Baum–Welch algorithm (EM) through the emkit engine.
+
+The hidden chain ``z_1 → z_2 → …`` has initial distribution ``π`` and transition matrix ``A``;
+observations are independent given the states, ``x_t | z_t = k ~ p_k`` (the :class:`Emission`).
+E-step (forward–backward, compiled): the posteriors ``γ_t(k) = p(z_t = k | x)`` and
+``ξ_t(i, j) = p(z_t = i, z_{t+1} = j | x)`` give the additive statistics
+
+* ``start[k] = Σ_sequences γ_1(k)``, ``trans[i, j] = Σ_t ξ_t(i, j)``,
+  ``occupancy[k] = Σ_t γ_t(k)``, and the emission's ``Σ_t γ_t(k) T(x_t)``;
+
+M-step: ``π_k ∝ start_k + a_k − 1``, ``A_ij ∝ trans_ij + b_ij − 1`` (Dirichlet concentrations
+``a = startprob_prior``, ``b = transmat_prior``; 1 is maximum likelihood) and the emission's
+M-step. Sequences are cut into batches that run in parallel threads; their statistics add up, so
+the E-step of two sets of sequences, added, equals the E-step of their union.
+
+With priors other than 1, the objective that EM ascends, and that :meth:`HiddenMarkovModel.e_step`
+reports, is the penalised log-likelihood ``log p(x | θ) + log p(θ)``;
+:meth:`HiddenMarkovModel.score` is always the plain log-likelihood.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ...engine.model import EMModel, Params, Stats
+from ...engine.stats import sum_stats
+from ...exceptions import DegenerateComponentWarning
+from . import dirichlet
+from .emissions import Emission
+from .inference import Posterior, forward_backward, viterbi
+from .kernels import sample_states
+from .sequences import Batch, Sequences, check_lengths, default_n_jobs, map_batches
+
+#: A state whose expected number of visits is at most this fraction of the data is empty.
+EMPTY_STATE_RTOL = 1e-10
+
+DECODERS = ("viterbi", "map")
+
+
+class HiddenMarkovModel(EMModel):
+    """Hidden Markov model with ``n_states`` states and the given emission distribution.
+
+    Parameters
+    ----------
+    emission : Emission
+        Distribution of the observations given the state (e.g. ``CategoricalEmission``).
+    n_states : int
+        Number of hidden states ``K``.
+    startprob_prior, transmat_prior : float or array
+        Dirichlet concentrations (``≥ 1``) of ``π`` (K,) and of each row of ``A`` (K, K); the
+        pseudo-counts are the concentrations minus one. Values above 1 keep states that are never
+        visited from getting empty transition rows.
+    learn : iterable of str, optional
+        Parameters re-estimated by the M-step (default: all of :attr:`param_names`); the others
+        stay at their starting values.
+    n_jobs : int, optional
+        Number of threads over which the sequences are spread (default: the number of CPUs).
+
+    Data are ``X`` or ``(X, lengths)``: the observations of all sequences one after another and
+    the sequence lengths (one sequence when omitted).
+    """
+
+    def __init__(self, emission: Emission, n_states: int, *, startprob_prior: float | np.ndarray = 1.0,
+                 transmat_prior: float | np.ndarray = 1.0, learn=None, n_jobs: int | None = None) -> None:
+        if not (isinstance(n_states, (int, np.integer)) and n_states >= 1):
+            raise ValueError(f"n_components: the number of states must be a positive integer, got {n_states!r}")
+        self.emission = emission
+        self.n_states = int(n_states)
+        self.param_names = ("startprob", "transmat") + tuple(emission.param_names)
+        self.startprob_prior = dirichlet.check_concentration(startprob_prior, (self.n_states,), "startprob_prior")
+        self.transmat_prior = dirichlet.check_concentration(transmat_prior, (self.n_states, self.n_states),
+                                                            "transmat_prior")
+        emission.validate(self.n_states)
+        self.learn = frozenset(self.param_names if learn is None else learn)
+        unknown = sorted(self.learn - set(self.param_names))
+        if unknown:
+            raise ValueError(f"learn: unknown parameter(s) {unknown}; expected names among {list(self.param_names)}")
+        self.n_jobs = default_n_jobs(n_jobs)
+
+    # ----------------------------------------------------------------- data
+    def prepare(self, data: Any) -> Sequences:
+        """``Sequences`` from ``X`` or ``(X, lengths)`` (already prepared data pass through)."""
+        if isinstance(data, Sequences):
+            return data
+        X, lengths = data if isinstance(data, tuple) else (data, None)
+        X = self.emission.prepare(X)
+        return Sequences.build(X, check_lengths(lengths, X.shape[0]), self.n_jobs, self.emission.batch_data)
+
+    # ----------------------------------------------------------------- the EM pieces
+    def initial_params(self, data: Sequences, rng: np.random.Generator | None = None) -> Params:
+        """Uniform ``π`` and ``A = (I + 11ᵀ/K)/2`` with the emission's deterministic start
+        (``rng`` None); flat-Dirichlet ``π`` and rows of ``A`` and a random emission start
+        otherwise."""
+        k = self.n_states
+        if rng is None:
+            chain = {"startprob": np.full(k, 1.0 / k), "transmat": 0.5 * np.eye(k) + 0.5 / k}
+        else:
+            chain = {"startprob": rng.dirichlet(np.ones(k)), "transmat": rng.dirichlet(np.ones(k), size=k)}
+        return {**chain, **self.emission.initial_params(data.X, k, rng)}
+
+    def e_step(self, data: Sequences, params: Params) -> tuple[Stats, float]:
+        """Statistics ``start``, ``trans``, ``occupancy`` and the emission's, summed over
+        sequences, and ``log p(x | θ) + log p(θ)``."""
+        cache = self.emission.precompute(params)
+
+        def batch_stats(batch: Batch) -> tuple[Stats, float]:
+            posterior = self._posterior(data, batch, params, cache)
+            stats = {"start": posterior.start_counts, "trans": posterior.trans_counts,
+                     "occupancy": posterior.occupancy,
+                     **self.emission.stats(batch.data, posterior.posteriors, cache)}
+            return stats, float(posterior.seq_loglik.sum())
+
+        parts = map_batches(batch_stats, data.batches)
+        stats = sum_stats(part[0] for part in parts)
+        return stats, sum(part[1] for part in parts) + self.log_prior(params)
+
+    def m_step(self, stats: Stats, params: Params) -> Params:
+        """Dirichlet posterior modes of ``π`` and the rows of ``A``, then the emission M-step.
+
+        A state with (almost) no expected visits keeps its previous transition row and emission
+        parameters, with a ``DegenerateComponentWarning`` naming it.
+        """
+        occupancy = stats["occupancy"]
+        empty = occupancy <= EMPTY_STATE_RTOL * occupancy.sum()
+        if np.any(empty):
+            warnings.warn(
+                f"HMM state(s) {np.flatnonzero(empty).tolist()} received no posterior weight (expected visits "
+                f"{occupancy[empty].tolist()}); their emission parameters and transition rows are kept from the "
+                "previous iteration. Remedy: fewer states (n_components), transmat_prior > 1 (Dirichlet "
+                "pseudo-counts), or another start (n_init)", DegenerateComponentWarning, stacklevel=4)
+        out = dict(params)
+        if "startprob" in self.learn:
+            out["startprob"], _ = dirichlet.posterior_mode(stats["start"], self.startprob_prior, params["startprob"])
+        if "transmat" in self.learn:
+            rows, kept = dirichlet.posterior_mode(stats["trans"], self.transmat_prior, params["transmat"])
+            out["transmat"] = np.where(empty[:, None], params["transmat"], rows)
+            silent = kept & ~empty
+            if np.any(silent):
+                warnings.warn(
+                    f"HMM state(s) {np.flatnonzero(silent).tolist()}: no transition out of them was observed; "
+                    "their transition rows are kept. Remedy: transmat_prior > 1 (Dirichlet pseudo-counts)",
+                    DegenerateComponentWarning, stacklevel=4)
+        out.update(self.emission.m_step(stats, params, self.learn, empty))
+        return out
+
+    def log_prior(self, params: Params) -> float:
+        """``Σ (a_k − 1) log π_k + Σ (b_ij − 1) log A_ij`` plus the emission's log prior."""
+        return (dirichlet.log_density(params["startprob"], self.startprob_prior)
+                + dirichlet.log_density(params["transmat"], self.transmat_prior)
+                + self.emission.log_prior(params))
+
+    # ----------------------------------------------------------------- parameters
+    def check_params(self, params: Params) -> Params:
+        missing = [name for name in self.param_names if name not in params]
+        if missing:
+            raise ValueError(f"init: missing parameter(s) {missing}; expected {list(self.param_names)}")
+        k = self.n_states
+        return {"startprob": dirichlet.check_probability_rows(params["startprob"], (k,), "startprob"),
+                "transmat": dirichlet.check_probability_rows(params["transmat"], (k, k), "transmat"),
+                **self.emission.check_params(params, k)}
+
+    def is_feasible(self, params: Params) -> bool:
+        return (dirichlet.is_probability_rows(params["startprob"]) and dirichlet.is_probability_rows(params["transmat"])
+                and self.emission.is_feasible(params))
+
+    def n_free_parameters(self) -> int:
+        """Free scalars among the learned parameters: ``K − 1`` for ``π``, ``K(K − 1)`` for ``A``,
+        and the emission's."""
+        k = self.n_states
+        return ((k - 1) * ("startprob" in self.learn) + k * (k - 1) * ("transmat" in self.learn)
+                + self.emission.n_free_parameters(k, self.learn))
+
+    # ----------------------------------------------------------------- inference
+    def score_samples(self, data: Any, params: Params) -> tuple[float, np.ndarray]:
+        """``log p(x | θ)`` (no prior) and the posteriors ``γ`` (n, K) of every time step."""
+        data = self.prepare(data)
+        cache = self.emission.precompute(params)
+        posteriors = np.empty((data.n_samples, self.n_states))
+
+        def batch(b: Batch) -> float:
+            posterior = self._posterior(data, b, params, cache)
+            posteriors[b.start:b.stop] = posterior.posteriors
+            return float(posterior.seq_loglik.sum())
+
+        return float(sum(map_batches(batch, data.batches))), posteriors
+
+    def decode(self, data: Any, params: Params, algorithm: str = "viterbi") -> tuple[float, np.ndarray]:
+        """Most probable path (``"viterbi"``: ``max_z log p(x, z)``) or the most probable state
+        of each step (``"map"``: ``argmax_k γ_t(k)``, with ``Σ_t log max_k γ_t(k)``)."""
+        if algorithm not in DECODERS:
+            raise ValueError(f"algorithm: expected one of {DECODERS}, got {algorithm!r}")
+        data = self.prepare(data)
+        if algorithm == "map":
+            _, posteriors = self.score_samples(data, params)
+            with np.errstate(divide="ignore"):
+                return float(np.log(posteriors.max(axis=1)).sum()), posteriors.argmax(axis=1)
+        cache = self.emission.precompute(params)
+        path = np.empty(data.n_samples, dtype=np.int64)
+
+        def batch(b: Batch) -> float:
+            log_frame = np.ascontiguousarray(self.emission.log_likelihood(b.data, cache), dtype=float)
+            path[b.start:b.stop], logprob = viterbi(log_frame, b.offsets, params["startprob"], params["transmat"])
+            return float(logprob.sum())
+
+        return float(sum(map_batches(batch, data.batches))), path
+
+    def sample(self, params: Params, n_samples: int, rng: np.random.Generator,
+               start_state: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """One sequence of ``n_samples`` observations and its states, drawn from the model.
+
+        The first state is drawn from ``π``, or is ``start_state`` when given (to continue a
+        chain, as hmmlearn's ``currstate``).
+        """
+        startprob = params["startprob"] if start_state is None else np.eye(self.n_states)[start_state]
+        states = np.empty(n_samples, dtype=np.int64)
+        sample_states(np.ascontiguousarray(startprob, dtype=float), np.ascontiguousarray(params["transmat"]),
+                      rng.random(n_samples), np.array([0, n_samples], dtype=np.int64), states)
+        return self.emission.sample(states, params, rng), states
+
+    # ----------------------------------------------------------------- internals
+    def _posterior(self, data: Sequences, batch: Batch, params: Params, cache) -> Posterior:
+        """Forward–backward over one batch (a sequence redone in log space gets its frame
+        log-likelihoods recomputed from its own rows)."""
+        def recompute(first: int, stop: int) -> np.ndarray:
+            rows = data.X[batch.start + first:batch.start + stop]
+            return self.emission.log_likelihood(self.emission.batch_data(rows), cache)
+
+        log_frame = np.ascontiguousarray(self.emission.log_likelihood(batch.data, cache), dtype=float)
+        return forward_backward(log_frame, batch.offsets, np.ascontiguousarray(params["startprob"], dtype=float),
+                                np.ascontiguousarray(params["transmat"], dtype=float), recompute)
+

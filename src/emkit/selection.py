@@ -1,0 +1,152 @@
+"""Choosing a Gaussian mixture like R's mclust: fit a grid, tabulate BIC, AIC and ICL, keep the best.
+
+For each number of components ``k`` and covariance structure the mixture is fitted by EM and
+scored with ``ℓ`` (observed-data log-likelihood at the estimates), ``p`` free parameters and
+``n = Σ w_i``:
+
+* ``BIC = −2ℓ + p log n``, ``AIC = −2ℓ + 2p``;
+* ``ICL = BIC − 2 Σ_i w_i log r_{i,ĉ_i}`` (Biernacki, Celeux & Govaert 2000, with the MAP
+  classification ``ĉ_i`` as in mclust), which also penalises overlapping components.
+
+All three are "lower is better" (mclust reports ``−BIC``, "higher is better").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from .estimators.gaussian_mixture import GaussianMixture
+from .kernels.gaussian import COVARIANCE_TYPES
+from .models.gaussian_mixture import prepare_data
+
+CRITERIA = ("bic", "aic", "icl")
+
+
+@dataclass
+class SelectionResult:
+    """The table of fitted candidates and the best one.
+
+    Attributes
+    ----------
+    table : list of dict
+        One row per candidate: ``n_components``, ``covariance_type``, ``loglik``,
+        ``n_parameters``, ``bic``, ``aic``, ``icl``, ``converged``, ``n_iter`` and ``error`` (the
+        message when the fit failed, e.g. a collapsed component; its criteria are then NaN and
+        it is never chosen).
+    criterion : str
+        The criterion that chose ``best``.
+    best : GaussianMixture
+        The chosen fitted estimator.
+    best_row : dict
+        Its row of the table.
+    models : dict
+        Every fitted estimator by ``(n_components, covariance_type)``.
+    """
+
+    table: list[dict[str, Any]]
+    criterion: str
+    best: GaussianMixture
+    best_row: dict[str, Any]
+    models: dict[tuple[int, str], GaussianMixture] = field(repr=False)
+
+    def to_text(self) -> str:
+        """The table as aligned text, the best row marked with ``*``."""
+        header = f"{'k':>3} {'covariance':<10} {'log-lik':>14} {'params':>6} {'BIC':>14} {'AIC':>14} {'ICL':>14}"
+        lines = [header]
+        for row in self.table:
+            mark = "*" if row is self.best_row else " "
+            if row["error"]:
+                lines.append(f"{row['n_components']:>3} {row['covariance_type']:<10} failed: {row['error']}")
+                continue
+            lines.append(f"{row['n_components']:>3} {row['covariance_type']:<10} {row['loglik']:>14.4f} "
+                         f"{row['n_parameters']:>6} {row['bic']:>14.4f} {row['aic']:>14.4f} {row['icl']:>14.4f} {mark}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the table (NaN as None), the criterion and the best row."""
+        def clean(row):
+            return {key: (None if isinstance(value, float) and not math.isfinite(value) else value)
+                    for key, value in row.items()}
+        return {"criterion": self.criterion, "table": [clean(row) for row in self.table], "best": clean(self.best_row)}
+
+
+def gmm_select(X, n_components: Iterable[int] = range(1, 10), covariance_types: Iterable[str] = COVARIANCE_TYPES,
+               *, criterion: str = "bic", sample_weight=None, random_state: Any = 0,
+               **estimator_params: Any) -> SelectionResult:
+    """Fit a Gaussian mixture for every ``(k, covariance_type)`` and pick the lowest criterion.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Data (NaN = missing, handled by the exact EM for incomplete data).
+    n_components : iterable of int
+        Numbers of components to try.
+    covariance_types : iterable of str
+        Among "full", "tied", "diag", "spherical".
+    criterion : {"bic", "aic", "icl"}
+        What chooses the best model (lower is better).
+    sample_weight : array-like of shape (n_samples,), optional
+        Weights of the rows (``n = Σ w_i`` in the penalties).
+    random_state : int, optional
+        Seed of the initializations (the same for every candidate).
+    **estimator_params
+        Passed to :class:`~emkit.GaussianMixture` (e.g. ``n_init``, ``tol``, ``max_iter``,
+        ``reg_covar``).
+
+    Returns
+    -------
+    SelectionResult
+    """
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion: expected one of {CRITERIA}, got {criterion!r}")
+    ks = [int(k) for k in n_components]
+    types = list(covariance_types)
+    if not ks or any(k < 1 for k in ks):
+        raise ValueError(f"n_components: expected positive integers, got {ks}")
+    bad = [t for t in types if t not in COVARIANCE_TYPES]
+    if not types or bad:
+        raise ValueError(f"covariance_types: expected some of {COVARIANCE_TYPES}, got {types}")
+    table, models = [], {}
+    for covariance_type in types:
+        for k in ks:
+            estimator = GaussianMixture(k, covariance_type=covariance_type, random_state=random_state,
+                                        **estimator_params)
+            row = {"n_components": k, "covariance_type": covariance_type, "error": None}
+            try:
+                estimator.fit(X, sample_weight=sample_weight)
+            except ValueError as error:
+                row.update(loglik=math.nan, n_parameters=None, bic=math.nan, aic=math.nan, icl=math.nan,
+                           converged=False, n_iter=None, error=str(error))
+                table.append(row)
+                continue
+            row.update(information_criteria(estimator, X, sample_weight))
+            row.update(converged=estimator.converged_, n_iter=estimator.n_iter_)
+            table.append(row)
+            models[(k, covariance_type)] = estimator
+    candidates = [row for row in table if not row["error"]]
+    if not candidates:
+        raise ValueError(f"X: every candidate failed to fit; first error: {table[0]['error']}")
+    best_row = min(candidates, key=lambda row: row[criterion])
+    return SelectionResult(table, criterion, models[(best_row["n_components"], best_row["covariance_type"])],
+                           best_row, models)
+
+
+def information_criteria(estimator: GaussianMixture, X, sample_weight=None) -> dict[str, float]:
+    """``loglik``, ``n_parameters``, ``bic``, ``aic`` and ``icl`` of a fitted mixture on ``X``.
+
+    ``ℓ = Σ_i w_i log p(x_i)`` at the fitted parameters; see the module docstring for the criteria.
+    """
+    data = prepare_data(X, sample_weight)
+    weights = np.ones(data.X.shape[0]) if data.sample_weight is None else data.sample_weight
+    model, params = estimator._model()
+    log_resp, log_density = model.responsibilities(data, params)
+    loglik = float(weights @ log_density)
+    p = estimator._n_parameters()
+    n = float(weights.sum())
+    bic = -2.0 * loglik + p * math.log(n)
+    return {"loglik": loglik, "n_parameters": int(p), "bic": bic, "aic": -2.0 * loglik + 2.0 * p,
+            "icl": bic - 2.0 * float(weights @ log_resp.max(axis=1))}
