@@ -138,13 +138,11 @@ def se_summary(se: StandardErrors) -> str:
 
 def trace_table(result: EMResult) -> str:
     """Iteration table: iteration, log-likelihood, its change, and every parameter."""
-    named = [result.model.named_params(p) for p in result.trace.params]
-    columns = flatten_named(named[0])[0]
+    columns, table = result.trace.named_table(result.model)
     header = f"{'iter':>5} {'log-likelihood':>20} {'change':>12} " + " ".join(f"{c:>12}" for c in columns)
     lines = [header]
     previous = None
-    for t, (ll, params) in enumerate(zip(result.trace.loglik, named)):
-        values = flatten_named(params)[1]
+    for t, (ll, values) in enumerate(zip(result.trace.loglik, table)):
         change = "" if previous is None else f"{ll - previous:.3e}"
         lines.append(f"{t:>5} {ll:>20.10f} {change:>12} " + " ".join(f"{x:>12.8f}" for x in values))
         previous = ll

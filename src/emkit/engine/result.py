@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .model import EMModel, Params
+from .model import EMModel, Params, flatten_named
 
 
 @dataclass
@@ -25,6 +25,12 @@ class Trace:
 
     def __len__(self) -> int:
         return len(self.loglik)
+
+    def named_table(self, model: EMModel) -> tuple[list[str], np.ndarray]:
+        """Labels of the user-facing parameters and their values by iterate, shape
+        ``(len(trace), n_labels)`` (``model.named_params`` of every iterate, flattened)."""
+        rows = [flatten_named(model.named_params(p)) for p in self.params]
+        return rows[0][0], np.array([values for _, values in rows])
 
     def vectors(self, model: EMModel) -> np.ndarray:
         """The iterates as rows of flat parameter vectors, shape ``(len(trace), n_params)``."""

@@ -8,18 +8,9 @@ from matplotlib.figure import Figure
 from ..engine import EMResult
 
 
-def _flat_named(result: EMResult) -> tuple[list[str], np.ndarray]:
-    """Labels and the matrix (iteration × parameter) of the user-facing parameters."""
-    named = [result.model.named_params(p) for p in result.trace.params]
-    labels = [f"{k}[{i}]" if isinstance(v, list) else k for k, v in named[0].items()
-              for i in (range(len(v)) if isinstance(v, list) else [None])]
-    values = np.array([[x for v in row.values() for x in np.ravel(v)] for row in named])
-    return labels, values
-
-
 def plot_parameter_paths(result: EMResult, ax) -> None:
     """Each parameter against the iteration, with its final value as a dotted line."""
-    labels, values = _flat_named(result)
+    labels, values = result.trace.named_table(result.model)
     iterations = np.arange(len(values))
     for label, column in zip(labels, values.T):
         (line,) = ax.plot(iterations, column, marker="o", markersize=3, label=label)

@@ -42,7 +42,7 @@ def _frequency_path(result: EMResult) -> tuple[list[str], np.ndarray]:
     names, final = flatten_named(result.named_params())
     if final.size != 3 or abs(final.sum() - 1.0) > 1e-8:
         raise ValueError(f"result: a simplex plot needs three frequencies summing to one, got {dict(zip(names, final))}")
-    return names, np.array([flatten_named(result.model.named_params(p))[1] for p in result.trace.params])
+    return names, result.trace.named_table(result.model)[1]
 
 
 def plot_simplex(result: EMResult, ax, se: StandardErrors | None = None, level: float = 0.95) -> None:
