@@ -41,7 +41,7 @@ def test_log_density_matches_scipy(covariance_type, offset, scales):
     rng = np.random.default_rng(0)
     k, d = 3, 3
     scales = np.array(scales)
-    cov = random_covariances(rng, covariance_type, k, d, scales if covariance_type in ("full", "tied", "diag") else None)
+    cov = random_covariances(rng, covariance_type, k, d, None if covariance_type == "spherical" else scales)
     if covariance_type == "spherical":
         scales = np.ones(d)
     means = offset + rng.normal(size=(k, d)) * scales
@@ -252,7 +252,7 @@ def test_kernels_reject_bad_shapes():
         kg.gaussian_m_step(kg.gaussian_stats(X, np.ones((4, 2)), "diag"), "diag", -1.0)
 
 
-def test_kmeans_recovers_separated_groups_and_weights_equal_repeated_rows():
+def test_kmeans_recovers_groups_and_is_invariant_to_row_order_and_repetition():
     rng = np.random.default_rng(8)
     centers = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
     X = np.vstack([c + rng.normal(size=(30, 2)) for c in centers])
@@ -268,3 +268,6 @@ def test_kmeans_recovers_separated_groups_and_weights_equal_repeated_rows():
     seeds_weighted, _ = kmeans_plusplus(X, 3, np.random.default_rng(1), weights.astype(float))
     seeds_repeated, _ = kmeans_plusplus(repeated, 3, np.random.default_rng(1))
     np.testing.assert_array_equal(seeds_weighted, seeds_repeated)
+    shuffled = rng.permutation(len(X))
+    seeds_shuffled, _ = kmeans_plusplus(X[shuffled], 3, np.random.default_rng(1), weights[shuffled].astype(float))
+    np.testing.assert_array_equal(seeds_shuffled, seeds_weighted)

@@ -78,6 +78,7 @@ def test_warm_start_continues_like_scikit_learn():
             np.testing.assert_allclose(ours.means_, theirs.means_, rtol=1e-9)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # convergence notes of 5-iteration fits
 def test_check_estimator_passes():
     results = check_estimator(GaussianMixture(), on_fail=None)
     failed = [(r["check_name"], repr(r["exception"])) for r in results if r["status"] == "failed"]
@@ -85,7 +86,7 @@ def test_check_estimator_passes():
     assert sum(r["status"] == "passed" for r in results) > 40
 
 
-@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::UserWarning")  # convergence notes of 5-iteration fits
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_check_estimator_passes_for_every_covariance_type(covariance_type):
     results = check_estimator(GaussianMixture(2, covariance_type=covariance_type, n_init=2, max_iter=5),
@@ -143,9 +144,12 @@ def test_sample_shapes_and_moments():
     samples, labels = estimator.sample(20_000)
     assert samples.shape == (20_000, 3) and labels.shape == (20_000,)
     np.testing.assert_allclose(np.bincount(labels) / 20_000, estimator.weights_, atol=0.015)
-    chosen = samples[labels == 0]
-    np.testing.assert_allclose(chosen.mean(axis=0), estimator.means_[0], atol=0.1)
-    np.testing.assert_allclose(np.cov(chosen.T), estimator.covariances_[0], atol=0.15)
+    for j in range(3):  # sample moments within 5 standard errors of the model's
+        chosen = samples[labels == j]
+        sd = np.sqrt(np.diag(estimator.covariances_[j]))
+        assert np.all(np.abs(chosen.mean(axis=0) - estimator.means_[j]) / sd < 5 / np.sqrt(len(chosen)))
+        standardized = (np.cov(chosen.T) - estimator.covariances_[j]) / np.outer(sd, sd)
+        assert np.all(np.abs(standardized) < 5 * np.sqrt(2 / len(chosen)))
     with pytest.raises(ValueError, match="n_samples"):
         estimator.sample(0)
 

@@ -4,8 +4,8 @@ import warnings
 
 import numpy as np
 import pytest
-from hmm_brute import brute_force
-from hypothesis import HealthCheck, given, settings
+from hmm_brute import brute_force, forward_loglik
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from scipy import optimize
 from scipy.stats import multivariate_normal
@@ -137,24 +137,30 @@ def test_map_decoding_and_viterbi_on_a_model():
 
 
 # ---------------------------------------------------------------------------------- ascent
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 3), covariance_type=st.sampled_from(COVARIANCE_TYPES),
-       n=st.integers(8, 40), missing=st.booleans())
+       n=st.integers(16, 40), missing=st.booleans())
 def test_gaussian_baum_welch_never_decreases_the_likelihood(seed, k, covariance_type, n, missing):
+    """Exact M-steps (``reg_covar=0``; ``reg_covar > 0`` perturbs the M-step, so EM with it need
+    not ascend); a run whose covariance degenerates is discarded."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 2)) + rng.integers(0, 2, size=n)[:, None] * 3
     if missing:
         X[rng.random(X.shape) < 0.15] = np.nan
         X[0] = [0.0, 0.0]
-    model = HiddenMarkovModel(GaussianEmission(2, covariance_type, reg_covar=1e-3), k, n_jobs=1)
+    model = HiddenMarkovModel(GaussianEmission(2, covariance_type, reg_covar=0.0), k, n_jobs=1)
     data = model.prepare((X, [n // 2, n - n // 2]))
     params = model.initial_params(data, rng)
     previous = -np.inf
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateComponentWarning)
         for _ in range(15):
-            stats, loglik = model.e_step(data, params)
-            assert loglik >= previous - 1e-9 * abs(previous)
+            try:
+                stats, loglik = model.e_step(data, params)
+            except ValueError as error:  # a state collapsed onto too few points
+                assert "not positive" in str(error)
+                assume(False)
+            assert loglik >= previous - 1e-10 * abs(previous)
             previous = loglik
             params = model.m_step(stats, params)
 
@@ -183,35 +189,37 @@ def test_categorical_baum_welch_ascends_its_objective(seed, k, m, prior):
 
 # ------------------------------------------------------------------- the maximum likelihood
 def test_baum_welch_reaches_the_direct_maximum_of_the_likelihood():
-    """EM's answer equals a quasi-Newton maximization of the brute-force likelihood (softmax
-    coordinates), started from EM's own start."""
-    rng = np.random.default_rng(5)
+    """EM's answer equals a quasi-Newton maximization of the likelihood computed by the textbook
+    forward recursion (NumPy), in logit coordinates, from the same start (``startprob`` fixed,
+    data chosen so that the maximum is inside the parameter space)."""
     truth = {"startprob": np.array([0.7, 0.3]), "transmat": np.array([[0.85, 0.15], [0.25, 0.75]]),
-             "emissionprob": np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])}
-    model = HiddenMarkovModel(CategoricalEmission(3), 2)
-    X, _ = model.sample(truth, 8, rng)
-    Y, _ = model.sample(truth, 7, rng)
-    data = (np.concatenate([X[:, 0], Y[:, 0]]), [8, 7])
-    start = categorical_params(np.random.default_rng(6), 2, 3)
-    result = emkit.fit(model, data, init=start, tol=1e-14, param_tol=1e-11, max_iter=100_000)
+             "emissionprob": np.array([[0.6, 0.25, 0.15], [0.15, 0.3, 0.55]])}
+    model = HiddenMarkovModel(CategoricalEmission(3), 2, learn=("transmat", "emissionprob"))
+    rng = np.random.default_rng(8)
+    X, _ = model.sample(truth, 100, rng)
+    Y, _ = model.sample(truth, 80, rng)
+    sequences = (X[:, 0], Y[:, 0])
+    start = {"startprob": truth["startprob"], "transmat": np.array([[0.6, 0.4], [0.4, 0.6]]),
+             "emissionprob": np.array([[0.5, 0.3, 0.2], [0.2, 0.3, 0.5]])}
+    result = emkit.fit(model, (np.concatenate(sequences), [100, 80]), init=start, tol=1e-14, param_tol=1e-11)
 
     def unpack(z):
-        rows = [z[0:2], z[2:4], z[4:6], z[6:9], z[9:12]]
-        soft = [np.exp(r - r.max()) / np.exp(r - r.max()).sum() for r in rows]
-        return soft[0], np.array(soft[1:3]), np.array(soft[3:5])
+        rows = [np.exp(np.append(r, 0.0)) for r in (z[0:1], z[1:2], z[2:4], z[4:6])]
+        return [r / r.sum() for r in rows]
 
     def negative_loglik(z):
-        pi, a, b = unpack(z)
-        total = 0.0
-        for x in (data[0][:8], data[0][8:]):
-            total += brute_force(np.log(b[:, x.astype(int)].T), pi, a)["loglik"]
-        return -total
+        a0, a1, b0, b1 = unpack(z)
+        log_b = np.log(np.array([b0, b1]))
+        return -sum(forward_loglik(log_b[:, x].T, truth["startprob"], np.array([a0, a1])) for x in sequences)
 
-    z0 = np.log(np.concatenate([start["startprob"], start["transmat"].ravel(), start["emissionprob"].ravel()]))
-    direct = optimize.minimize(negative_loglik, z0, method="BFGS", options={"gtol": 1e-9})
-    assert result.converged
-    assert result.loglik == pytest.approx(-direct.fun, abs=1e-7)
-    assert result.loglik >= -direct.fun - 1e-9
+    def logits(params):
+        rows = [*params["transmat"], *params["emissionprob"]]
+        return np.concatenate([np.log(r[:-1] / r[-1]) for r in rows])
+
+    direct = optimize.minimize(negative_loglik, logits(start), method="BFGS", options={"gtol": 1e-8})
+    assert result.converged and np.min(result.params["emissionprob"]) > 0.1
+    assert result.loglik == pytest.approx(-direct.fun, abs=1e-8)
+    np.testing.assert_allclose(logits(result.params), direct.x, atol=1e-4)
 
 
 # ------------------------------------------------------------------- priors and degeneracy

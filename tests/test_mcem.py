@@ -116,12 +116,11 @@ def _marginal_loglik(theta, y, X, groups, nodes=200):
     """``Σ_i log ∫ Π_j Φ(q(xβ + σz)) φ(z) dz`` by a plain (probabilists') Gauss–Hermite rule."""
     beta, sigma = theta[:-1], np.exp(theta[-1])
     z, w = np.polynomial.hermite_e.hermegauss(nodes)
-    total = 0.0
-    for g in np.unique(groups):
-        rows = groups == g
-        t = (2 * y[rows] - 1)[:, None] * ((X[rows] @ beta)[:, None] + sigma * z[None, :])
-        total += logsumexp(log_ndtr(t).sum(axis=0), b=w) - 0.5 * np.log(2 * np.pi)
-    return total
+    order = np.argsort(groups, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(groups[order]) != 0])
+    t = (2 * y[order] - 1)[:, None] * ((X[order] @ beta)[:, None] + sigma * z[None, :])
+    per_cluster = np.add.reduceat(log_ndtr(t), starts, axis=0)
+    return float(np.sum(logsumexp(per_cluster, b=w, axis=1)) - starts.size * 0.5 * np.log(2 * np.pi))
 
 
 @pytest.fixture(scope="module")
@@ -225,3 +224,31 @@ def test_random_intercept_bad_input_names_the_argument():
         model.prepare(([0, 1, 1], np.ones((3, 1)), [0, 0]))
     with pytest.raises(ValueError, match="X"):
         model.prepare(([0, 1, 1, 0], np.ones((4, 2)), [0, 0, 1, 1]))
+
+
+# ------------------------------------------------------------------ CLI and figure
+def test_linkage_cli_monte_carlo_em(capsys, tmp_path):
+    import json
+
+    from emkit.cli.main import main
+
+    figure = tmp_path / "mcem.png"
+    assert main(["linkage", "125", "18", "20", "34", "--method", "mcem", "--seed", "3", "--json",
+                 "--plot", str(figure)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["method"] == "mcem" and out["converged"] is True
+    assert abs(out["params"]["theta"] - LINKAGE_MLE) < 4 * out["monte_carlo_se"][0] + 1e-5
+    assert out["n_draws"] >= out["final_sample_size"] > 100
+    assert figure.stat().st_size > 0
+    assert main(["linkage", "125", "18", "20", "34", "--method", "mcem", "--mc-size", "0"]) == 2
+    assert "--mc-size" in capsys.readouterr().err
+
+
+def test_mcem_figure_draws_the_noise_band():
+    from emkit.plotting.variants import mcem_figure
+
+    result = fit_mcem(genetic_linkage(), LINKAGE, random_state=0)
+    figure = mcem_figure(result)
+    paths, increase = figure.axes[:2]
+    assert len(paths.collections) == 1  # one band per parameter
+    assert len(paths.lines) == 1 and increase.get_yscale() == "log"

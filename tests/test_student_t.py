@@ -132,6 +132,7 @@ def test_bad_input_names_the_argument(data):
         StudentT(dof=0.0)
 
 
+@pytest.mark.filterwarnings("ignore::emkit.exceptions.ConvergenceWarning")
 def test_collinear_data_without_regularization_is_a_clear_error():
     x = np.linspace(0, 1, 20)
     X = np.column_stack([x, 2 * x])

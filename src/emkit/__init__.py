@@ -7,9 +7,12 @@ sufficient statistics and an M-step; the models, estimators, inference and plott
 from .engine import EMModel, EMResult, Squarem, Trace, fit
 from .exceptions import AscentWarning, ConvergenceWarning, DegenerateComponentWarning
 from .estimators import GaussianMixture
+from .estimators.hmm import CategoricalHMM, GaussianHMM
 from .inference import StandardErrors, standard_errors
 from .models import GeneCounting, GroupedMultinomial, PoissonMixture
 from .selection import gmm_select
+from .variants import fit_ecm, fit_mcem, fit_online
+from .estimators.student_mixture import StudentMixture
 
 __version__ = "0.1.0"
 
@@ -25,7 +28,13 @@ __all__ = [
     "GroupedMultinomial",
     "PoissonMixture",
     "GaussianMixture",
+    "GaussianHMM",
+    "CategoricalHMM",
     "gmm_select",
+    "fit_mcem",
+    "fit_ecm",
+    "fit_online",
+    "StudentMixture",
     "ConvergenceWarning",
     "AscentWarning",
     "DegenerateComponentWarning",

@@ -24,6 +24,7 @@ MISSING_CELLS = frozenset({"", "na", "nan", "null", "none", "?"})
 
 
 def register(subparsers) -> None:
+    """Add the ``gmm`` subcommand to the ``emkit`` parser."""
     parser = subparsers.add_parser(
         "gmm", help="Gaussian mixture clustering of a CSV file (missing cells allowed)",
         description="Fit a Gaussian mixture by EM to the columns of a CSV file with a header row; empty or NA "
@@ -65,7 +66,7 @@ def read_csv(path: str) -> tuple[list[str], np.ndarray]:
             rows = list(csv.reader(handle))
     except OSError as error:
         raise CliError(f"DATA.csv: cannot read {path!r} ({error.strerror})") from None
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    rows = [row for row in rows if row]
     if len(rows) < 2:
         raise CliError(f"DATA.csv: {path!r} needs a header row and at least one data row")
     header = [name.strip() for name in rows[0]]
@@ -84,6 +85,8 @@ def read_csv(path: str) -> tuple[list[str], np.ndarray]:
                 raise CliError(f"DATA.csv: column {header[j]!r} is not numeric (line {line}: {text!r})") from None
             if not np.isfinite(values[line - 2, j]):
                 raise CliError(f"DATA.csv: column {header[j]!r} has an infinite value (line {line})")
+        if np.isnan(values[line - 2]).all():
+            raise CliError(f"DATA.csv: line {line} has no value (every cell is missing); remove it")
     return header, values
 
 
@@ -109,6 +112,7 @@ def _select_range(text: str) -> range:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Read the CSV, fit (or select) the mixture, print the table or JSON, write the plot."""
     header, X = read_csv(args.data)
     selecting = args.select is not None
     types = _covariance_types(args.covariance, selecting)
@@ -154,8 +158,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_report(path, header, X, estimator, criteria, labels, selection) -> None:
     n_missing = int(np.isnan(X).sum())
+    missing = f" ({n_missing} missing cells)" if n_missing else ""
     print(f"Gaussian mixture: {estimator.n_components} component(s), {estimator.covariance_type} covariance, "
-          f"{X.shape[0]} rows x {X.shape[1]} columns of {path}" + (f" ({n_missing} missing cells)" if n_missing else ""))
+          f"{X.shape[0]} rows x {X.shape[1]} columns of {path}{missing}")
     if selection is not None:
         print(f"\nModel selection by {selection.criterion.upper()} (lower is better; * = chosen)")
         print(selection.to_text())

@@ -10,7 +10,7 @@ from typing import Sequence
 from .common import CliError
 
 #: Subcommand modules under ``emkit.cli``; each defines ``register(subparsers)``.
-SUBCOMMANDS = ("alleles", "linkage", "poisson_mixture", "gmm", "demo")
+SUBCOMMANDS = ("alleles", "linkage", "poisson_mixture", "gmm", "hmm", "student", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ import importlib
 from pathlib import Path
 
 #: Demo sections, in report order.
-SECTIONS = ("moth", "gmm")
+SECTIONS = ("moth", "gmm", "casino")
 
 
 def run_demo(out: str | Path, sections: tuple[str, ...] = SECTIONS) -> Path:

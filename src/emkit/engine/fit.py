@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import ConvergenceWarning
+from .estep import initial_params, prepare
 from .model import EMModel, Params
 from .monitor import Callback, Monitor
 from .result import EMResult
@@ -43,7 +44,10 @@ def fit(
     model : EMModel
         The model (its E-step, M-step and starting values).
     data : object
-        Data in any form ``model.prepare`` accepts.
+        Data in any form ``model.prepare`` accepts, or a Dask collection (a ``dask.array.Array``
+        chunked by rows, a Dask DataFrame or Series, a list of ``dask.delayed`` chunks, or a
+        :class:`~emkit.engine.dask.DaskData`): the E-step then runs chunk by chunk on the active
+        Dask scheduler and the M-step here (see :mod:`emkit.engine.dask`).
     init : dict, optional
         Starting parameters for the first start; the model's deterministic default otherwise.
     tol : float
@@ -81,15 +85,15 @@ def fit(
     """
     _check_fit_arguments(tol, param_tol, max_iter, n_init)
     accelerate = _acceleration(accelerate)
-    data = model.prepare(data)
+    data = prepare(model, data)
     rng = np.random.default_rng(random_state)
     best: EMResult | None = None
     finals: list[float] = []
     for start_index in range(n_init):
         if start_index == 0:
-            start = model.check_params(init) if init is not None else model.initial_params(data, None)
+            start = model.check_params(init) if init is not None else initial_params(model, data, None)
         else:
-            start = model.initial_params(data, rng)
+            start = initial_params(model, data, rng)
         result = _fit_from(model, data, start, tol, param_tol, tol_scale, max_iter, accelerate, verbose, callback, check_ascent)
         finals.append(result.loglik)
         if best is None or result.loglik > best.loglik:

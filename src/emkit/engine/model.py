@@ -36,6 +36,10 @@ class EMModel(ABC):
     or :meth:`score_covariance` (Louis), :meth:`resample` (nonparametric bootstrap) and
     :meth:`simulate` (parametric bootstrap). Those without a default raise
     ``NotImplementedError``, which ``standard_errors`` reports with the method that needs it.
+
+    Hooks for data held in chunks (Dask, :mod:`emkit.engine.dask`): :meth:`prepare_chunk`
+    (default :meth:`prepare`), and for models whose preparation needs a whole-data quantity
+    (e.g. a centring shift) :meth:`chunk_summary` and :meth:`chunk_context`.
     """
 
     #: Keys of the parameter dictionary, in the order used by :meth:`to_vector`.
@@ -45,6 +49,34 @@ class EMModel(ABC):
     def prepare(self, data: Any) -> Any:
         """Validate and convert user data to the form :meth:`e_step` expects."""
         return data
+
+    def chunk_summary(self, chunk: Any) -> Stats | None:
+        """An additive summary of one raw chunk of a data set held in chunks (None: no summary).
+
+        The engine sums the summaries of all chunks (like statistics) and hands the total to
+        :meth:`chunk_context`, once, before any chunk is prepared; e.g. per-feature sums and
+        counts that give a whole-data mean.
+        """
+        return None
+
+    def chunk_context(self, summary: Stats | None) -> Any:
+        """Whole-data context of :meth:`prepare_chunk` from the summed :meth:`chunk_summary`.
+
+        Runs once, in the client process, before the chunks are prepared (it may set model
+        state that every chunk shares, such as a fixed origin of the statistics, and should
+        validate what only the whole data show). Default: None.
+        """
+        return None
+
+    def prepare_chunk(self, chunk: Any, context: Any) -> Any:
+        """Validate and convert one raw chunk (e.g. a block of rows of a Dask array, a partition
+        of a Dask DataFrame) to the form :meth:`e_step` expects.
+
+        Chunk statistics must add up to those of the whole data; checks that only the whole
+        data can pass (enough observations, identifiability) belong in :meth:`chunk_context`.
+        Default: :meth:`prepare`.
+        """
+        return self.prepare(chunk)
 
     @abstractmethod
     def initial_params(self, data: Any, rng: np.random.Generator | None = None) -> Params:

@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 
 from ..exceptions import AscentWarning
+from .estep import expected_stats
 from .model import EMModel, Params
 from .result import Trace
 
@@ -61,7 +62,7 @@ class Monitor:
 
     def evaluate(self, data, params: Params):
         """Run one E-step (counted), returning ``(stats, loglik)``; fail loudly on NaN."""
-        stats, loglik = self.model.e_step(data, params)
+        stats, loglik = expected_stats(self.model, data, params)
         self.n_evaluations += 1
         if not np.isfinite(loglik):
             raise FloatingPointError(

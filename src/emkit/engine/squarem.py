@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .estep import expected_stats
 from .model import EMModel, Params
 from .monitor import Monitor
 
@@ -101,7 +102,7 @@ def run_squarem(model: EMModel, data, start: Params, monitor: Monitor, max_iter:
 
 def _accept_if_ascent(model: EMModel, data, params: Params, floor: float, monitor: Monitor):
     """Evaluate an extrapolated point; keep it only if finite and not below ``floor``."""
-    stats, loglik = model.e_step(data, params)
+    stats, loglik = expected_stats(model, data, params)
     monitor.n_evaluations += 1
     if not np.isfinite(loglik) or loglik < floor:
         return None

@@ -2,5 +2,6 @@
 
 from .base import EstimatorProtocol, NotFittedError
 from .gaussian_mixture import GaussianMixture
+from .hmm import CategoricalHMM, GaussianHMM
 
-__all__ = ["EstimatorProtocol", "NotFittedError", "GaussianMixture"]
+__all__ = ["EstimatorProtocol", "NotFittedError", "GaussianMixture", "GaussianHMM", "CategoricalHMM"]

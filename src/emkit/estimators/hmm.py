@@ -71,15 +71,15 @@ class _BaseHMM(EstimatorProtocol):
         error the estimator is left as it was.
         """
         self._check_hyperparameters()
-        X = self._data(X)
-        model = self._model(self._n_features_of(X))
+        model = self._model(self._n_features_of(self._data(X)))
         data = model.prepare((X, lengths))
         given = self._given_params()
         rng = None if self.random_state is None else _generator(self.random_state)
         best: EMResult | None = None
         for attempt in range(self.n_init):
             start_rng = rng if attempt == 0 else (rng if rng is not None else np.random.default_rng())
-            start = model.check_params({**model.initial_params(data, start_rng), **given})
+            initial = model.initial_params(data, start_rng) if self._initialised() else {}
+            start = model.check_params({**initial, **given})
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
                 result = fit(model, data, init=start, tol=self.tol, param_tol=None, tol_scale=1.0,
@@ -175,7 +175,7 @@ class _BaseHMM(EstimatorProtocol):
     def score_samples(self, X, lengths=None) -> tuple[float, np.ndarray]:
         """Log-likelihood ``log p(X)`` and the posteriors ``p(z_t = k | X)``, shape (n, K)."""
         model, params = self._fitted_model()
-        return model.score_samples((self._data(X), lengths), params)
+        return model.score_samples((X, lengths), params)
 
     def score(self, X, lengths=None) -> float:
         """Log-likelihood ``log p(X) = Σ_sequences log Σ_z p(x, z)`` (the forward algorithm)."""
@@ -192,7 +192,7 @@ class _BaseHMM(EstimatorProtocol):
         if algorithm not in DECODERS:
             raise ValueError(f"algorithm: expected one of {DECODERS}, got {algorithm!r}")
         model, params = self._fitted_model()
-        return model.decode((self._data(X), lengths), params, algorithm)
+        return model.decode((X, lengths), params, algorithm)
 
     def predict(self, X, lengths=None) -> np.ndarray:
         """The decoded state of every step (by :attr:`algorithm`)."""

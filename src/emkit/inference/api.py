@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.estep import ChunkedData, prepare, score_covariance
 from ..engine.model import unflatten_named
 from ..engine.result import EMResult
 from ..exceptions import ConvergenceWarning
@@ -51,7 +52,10 @@ def standard_errors(
     result : EMResult
         A converged fit (:func:`emkit.fit`).
     data : object
-        The data the fit used, in any form ``result.model.prepare`` accepts.
+        The data the fit used, in any form ``result.model.prepare`` accepts, or the Dask
+        collection (or :class:`~emkit.engine.dask.DaskData`) it was fitted on: every pass over
+        the data then runs on Dask, and each bootstrap replicate is a fit on Dask of a
+        resampled (or simulated) Dask data set.
     method : {"louis", "sem", "bootstrap", "hessian"}
         ``"louis"``: ``I_obs = I_c − Cov[S_c | data]`` (Louis 1982; needs the model's
         ``complete_information`` and ``score_covariance``). ``"sem"``: supplemented EM
@@ -67,7 +71,7 @@ def standard_errors(
     random_state : int or numpy Generator, optional
         Seed of the bootstrap.
     workers : int
-        Processes running bootstrap fits (results do not depend on it).
+        Processes running bootstrap fits (results do not depend on it); 1 for Dask data.
     verbose : bool
         Show a progress bar of the bootstrap.
     fit_options : dict, optional
@@ -98,7 +102,10 @@ def standard_errors(
     """
     _check_arguments(result, method, n_boot, bootstrap_kind, workers, stab_tol)
     model = result.model
-    problem = FreeProblem(model, model.prepare(data), result.params)
+    problem = FreeProblem(model, prepare(model, data), result.params)
+    if isinstance(problem.data, ChunkedData) and workers != 1:
+        raise ValueError(f"workers: Dask data run each bootstrap fit's E-steps on the Dask cluster; leave workers=1, "
+                         f"got {workers}")
     if not result.converged:
         warnings.warn("standard_errors: the fit did not converge, so the estimate is not the MLE and its standard "
                       "errors are not the MLE's; refit with a larger max_iter or accelerate='squarem'",
@@ -171,8 +178,8 @@ def _information_rate(problem: FreeProblem, observed: np.ndarray | None) -> floa
     None); None when the model does not give its complete-data information."""
     try:
         complete = problem.complete_information()
-        missing = complete - observed if observed is not None else problem.model.score_covariance(problem.data,
-                                                                                                    problem.params)
+        missing = complete - observed if observed is not None else score_covariance(problem.model, problem.data,
+                                                                                      problem.params)
     except NotImplementedError:
         return None
     return missing_fraction(complete, np.atleast_2d(missing))

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.estep import resample, simulate
 from ..engine.fit import fit
 from ..engine.model import EMModel, Params
 from .free import FreeProblem
@@ -64,7 +65,7 @@ def _replicate(model: EMModel, data, params: Params, parametric: bool, fit_optio
                seed: np.random.SeedSequence) -> tuple[Params | None, bool]:
     """One bootstrap fit from the MLE; ``(None, False)`` when the fit fails."""
     rng = np.random.default_rng(seed)
-    sample = model.simulate(params, data, rng) if parametric else model.resample(data, rng)
+    sample = simulate(model, params, data, rng) if parametric else resample(model, data, rng)
     with warnings.catch_warnings():
         # Per-replicate warnings (convergence, degenerate components) are summarised by the caller.
         warnings.simplefilter("ignore", UserWarning)

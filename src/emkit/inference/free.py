@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.estep import expected_stats, loglik
 from ..engine.model import EMModel, Params, Stats, flatten_named
 
 #: A free parameter whose ±BOUNDARY_STEP·max(1, |θ_i|) neighbours leave the parameter space is
@@ -51,7 +52,7 @@ class FreeProblem:
     @cached_property
     def stats(self) -> Stats:
         """Expected sufficient statistics at the estimate."""
-        return self.model.e_step(self.data, self.params)[0]
+        return expected_stats(self.model, self.data, self.params)[0]
 
     def params_at(self, theta: np.ndarray) -> Params:
         """Parameter dictionary at free parameters ``theta``."""
@@ -63,12 +64,12 @@ class FreeProblem:
 
     def loglik(self, theta: np.ndarray) -> float:
         """Observed-data log-likelihood ``ℓ(θ)``."""
-        return float(self.model.loglik(self.data, self.params_at(theta)))
+        return float(loglik(self.model, self.data, self.params_at(theta)))
 
     def em_map(self, theta: np.ndarray) -> np.ndarray:
         """One EM step in free parameters: ``M(θ) = to_free(m_step(e_step(θ)))``."""
         params = self.params_at(theta)
-        stats, _ = self.model.e_step(self.data, params)
+        stats, _ = expected_stats(self.model, self.data, params)
         return np.asarray(self.model.to_free(self.model.m_step(stats, params)), dtype=float)
 
     def reported(self, theta: np.ndarray) -> np.ndarray:

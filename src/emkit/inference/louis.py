@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine.estep import score_covariance
 from .free import FreeProblem
 
 
@@ -16,4 +17,4 @@ def louis_information(problem: FreeProblem) -> np.ndarray:
     ``complete_information`` and ``score_covariance`` (or ``latent_class_scores``).
     """
     complete = problem.complete_information()
-    return complete - np.atleast_2d(np.asarray(problem.model.score_covariance(problem.data, problem.params), dtype=float))
+    return complete - np.atleast_2d(np.asarray(score_covariance(problem.model, problem.data, problem.params), dtype=float))

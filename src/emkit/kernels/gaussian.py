@@ -131,11 +131,13 @@ def precisions_cholesky(covariances, covariance_type: str) -> np.ndarray:
         return _precision_cholesky_matrix(cov, "the tied covariance")
     expected_ndim = 2 if covariance_type == "diag" else 1
     if cov.ndim != expected_ndim:
-        raise ValueError(f"covariances: expected a {expected_ndim}-D array for {covariance_type!r}, got shape {cov.shape}")
+        raise ValueError(f"covariances: expected a {expected_ndim}-D array for {covariance_type!r}, "
+                         f"got shape {cov.shape}")
     bad = ~np.isfinite(cov) | (cov <= 0)
     if np.any(bad):
         component = int(np.argwhere(bad)[0][0])
-        raise ValueError(f"covariances: the variance of component {component} is not positive. {ILL_DEFINED_COVARIANCE}")
+        raise ValueError(f"covariances: the variance of component {component} is not positive. "
+                         f"{ILL_DEFINED_COVARIANCE}")
     return 1.0 / np.sqrt(cov)
 
 
@@ -181,7 +183,8 @@ def log_gaussian_density(X, means, precisions_cholesky: np.ndarray, covariance_t
     k = means.shape[0]
     pc = np.asarray(precisions_cholesky, dtype=float)
     if pc.shape != covariance_shape(covariance_type, k, d):
-        raise ValueError(f"precisions_cholesky: expected shape {covariance_shape(covariance_type, k, d)}, got {pc.shape}")
+        raise ValueError(f"precisions_cholesky: expected shape {covariance_shape(covariance_type, k, d)}, "
+                         f"got {pc.shape}")
     out = np.empty((n, k))
     X, means = np.ascontiguousarray(X), np.ascontiguousarray(means)
     constant = -0.5 * d * LOG_2PI + np.broadcast_to(log_det_precision_cholesky(pc, covariance_type, d), (k,))

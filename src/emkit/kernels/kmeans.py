@@ -1,8 +1,9 @@
 """Weighted k-means (Lloyd) with greedy k-means++ seeding, to start mixture models.
 
-Both are invariant to replacing an integer sample weight by repeated rows: every random choice
-is an inverse-CDF draw on cumulative weights, so a row of weight ``w`` is chosen exactly when one
-of its ``w`` copies would be.
+Both are invariant to the order of the rows and to replacing an integer sample weight by repeated
+rows: every random choice is an inverse-CDF draw on cumulative weights taken over the rows in
+lexicographic order (identical rows adjacent), so a row of weight ``w`` is chosen exactly when
+one of its ``w`` copies would be, wherever it sits in the data.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ def squared_distances(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
     return np.maximum(out, 0.0)
 
 
-def _draw(cumulative: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
-    """Indices drawn with probability proportional to the increments of ``cumulative``."""
+def _draw(values: np.ndarray, order: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """Rows drawn with probability ``∝ values`` by inverse CDF over the rows taken in ``order``."""
+    cumulative = np.cumsum(values[order])
     index = np.searchsorted(cumulative, uniforms * cumulative[-1], side="right")
-    return np.minimum(index, cumulative.size - 1)
+    return order[np.minimum(index, cumulative.size - 1)]
 
 
 def kmeans_plusplus(X, n_clusters: int, rng: np.random.Generator, sample_weight=None,
@@ -46,14 +48,15 @@ def kmeans_plusplus(X, n_clusters: int, rng: np.random.Generator, sample_weight=
     n = X.shape[0]
     weights = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     trials = n_local_trials or 2 + int(np.log(n_clusters))
+    order = np.lexsort(X.T[::-1])
     indices = np.empty(n_clusters, dtype=int)
-    indices[0] = _draw(np.cumsum(weights), rng.uniform(size=1))[0]
+    indices[0] = _draw(weights, order, rng.uniform(size=1))[0]
     closest = squared_distances(X, X[indices[:1]])[:, 0]
     for c in range(1, n_clusters):
-        cumulative = np.cumsum(weights * closest)
-        if not cumulative[-1] > 0:  # every positive-weight row is already a center
-            cumulative = np.cumsum(weights)
-        candidates = _draw(cumulative, rng.uniform(size=trials))
+        potential = weights * closest
+        if not potential.sum() > 0:  # every positive-weight row is already a center
+            potential = weights
+        candidates = _draw(potential, order, rng.uniform(size=trials))
         candidate_closest = np.minimum(closest[:, None], squared_distances(X, X[candidates]))
         best = int(np.argmin(weights @ candidate_closest))
         indices[c] = candidates[best]

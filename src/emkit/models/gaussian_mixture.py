@@ -102,10 +102,6 @@ def prepare_data(X, sample_weight=None) -> GaussianMixtureData:
             raise ValueError("sample_weight: weights must be finite and non-negative")
         if not weights.sum() > 0:
             raise ValueError("sample_weight: all weights are zero; nothing to fit")
-    counted = missing if weights is None else missing[weights > 0]
-    empty_columns = np.flatnonzero(counted.all(axis=0))
-    if empty_columns.size:
-        raise ValueError(f"X: feature {int(empty_columns[0])} has no observed value (all NaN)")
     blocks = []
     for start in range(0, X.shape[0], BLOCK_ROWS):
         rows = slice(start, min(start + BLOCK_ROWS, X.shape[0]))
@@ -205,6 +201,11 @@ class GaussianMixtureModel(EMModel):
         if n_rows < self.n_components:
             raise ValueError(f"n_components: {self.n_components} components need at least as many samples "
                              f"(with positive weight), got {n_rows}")
+        counted = np.isnan(data.X if data.sample_weight is None else data.X[data.sample_weight > 0])
+        empty_columns = np.flatnonzero(counted.all(axis=0))
+        if empty_columns.size:
+            raise ValueError(f"X: feature {int(empty_columns[0])} has no observed value (all NaN); nothing to "
+                             "estimate its mean from")
         if self.center is None:
             self.center = _weighted_nanmean(data.X, data.sample_weight)
         elif self.center.shape != (data.X.shape[1],):
@@ -345,6 +346,7 @@ class GaussianMixtureModel(EMModel):
         return out
 
     def is_feasible(self, params: Params) -> bool:
+        """Finite parameters, weights on the simplex and positive-definite covariances."""
         weights, covariances = params["weights"], params["covariances"]
         if not all(np.all(np.isfinite(params[name])) for name in self.param_names):
             return False
@@ -357,6 +359,7 @@ class GaussianMixtureModel(EMModel):
         return True
 
     def named_params(self, params: Params) -> dict[str, Any]:
+        """``weights``, ``means`` and ``covariances`` as (nested) lists."""
         return {name: np.asarray(params[name], dtype=float).tolist() for name in self.param_names}
 
     def n_free_parameters(self) -> int:

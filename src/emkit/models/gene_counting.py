@@ -17,6 +17,7 @@ from ..engine.model import EMModel, Params, Stats
 from ..validation import check_counts, check_probability_vector
 from .categorical import (categorical_information, categorical_scores, free_probabilities, full_probabilities,
                           resample_counts)
+from .records import tabulate_labels
 
 Genotype = tuple[str, str]
 
@@ -55,7 +56,9 @@ class GeneCounting(EMModel):
         Renames the phenotypes derived from ``dominance`` (``{"C": "carbonaria", ...}``).
 
     Data are the phenotype counts, a mapping ``{phenotype: count}`` (every phenotype named in
-    the model; missing ones count zero) or a sequence in :attr:`phenotype_labels` order.
+    the model; missing ones count zero) or a sequence in :attr:`phenotype_labels` order. Data
+    held by Dask (:func:`emkit.fit` on a Dask DataFrame, Series or array) are records instead,
+    one phenotype label per row.
     """
 
     param_names = ("freq",)
@@ -126,6 +129,11 @@ class GeneCounting(EMModel):
                 raise ValueError(f"counts: unknown phenotype(s) {unknown}; expected some of {list(self.phenotype_labels)}")
             data = [data.get(label, 0) for label in self.phenotype_labels]
         return check_counts(data, "counts", length=len(self.phenotype_labels))
+
+    def prepare_chunk(self, chunk, context=None) -> np.ndarray:
+        """Phenotype counts (in :attr:`phenotype_labels` order) of one chunk of records, one
+        phenotype label per row (a Series, a one-column DataFrame or a 1-D array)."""
+        return tabulate_labels(chunk, self.phenotype_labels, "X")
 
     def initial_params(self, data, rng: np.random.Generator | None = None) -> Params:
         """Equal frequencies ``1/m`` by default; a flat-Dirichlet draw for a random start."""

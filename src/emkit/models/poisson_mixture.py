@@ -21,6 +21,7 @@ from ..numerics import log_normalize, safe_log
 from ..validation import check_counts, check_probability_vector
 from .categorical import (categorical_information, categorical_scores, free_probabilities, full_probabilities,
                           resample_counts)
+from .records import tabulate_counts
 
 
 class PoissonMixture(EMModel):
@@ -33,7 +34,8 @@ class PoissonMixture(EMModel):
 
     Data are either a sequence of frequencies ``counts[x]`` of the values ``x = 0, 1, 2, ...``,
     or a mapping ``{value: frequency}``. The log-likelihood is that of the individual
-    observations, ``Σ_x n_x log P(x)``.
+    observations, ``Σ_x n_x log P(x)``. Data held by Dask (:func:`emkit.fit` on a Dask
+    DataFrame, Series or array) are records instead, one observed value per row.
     """
 
     param_names = ("weights", "rates")
@@ -58,6 +60,11 @@ class PoissonMixture(EMModel):
             warnings.warn(f"n_components={self.n_components} exceeds the {int(keep.sum())} distinct observed values; "
                           "the mixture is not identifiable", UserWarning, stacklevel=3)
         return values[keep], counts[keep]
+
+    def prepare_chunk(self, chunk, context=None) -> tuple[np.ndarray, np.ndarray]:
+        """The frequency table ``(values, counts)`` of one chunk of records (one observed count
+        per row: a Series, a one-column DataFrame or a 1-D array); possibly empty."""
+        return tabulate_counts(chunk, "X")
 
     def initial_params(self, data, rng: np.random.Generator | None = None) -> Params:
         """Equal weights and rates at the ``(k+½)/K`` quantiles of the data by default;

@@ -107,7 +107,7 @@ class ProbitRandomIntercept(EMModel):
         return ClusteredBinary(y=y, X=X, index=index, mask=mask, sign=sign)
 
     def initial_params(self, data: ClusteredBinary, rng: np.random.Generator | None = None) -> Params:
-        """β = 0 except the probit of the overall rate on an all-ones column, σ² = 1; a random start
+        """β = 0 except ``√2·Φ⁻¹(mean y)`` on an all-ones column (the marginal probit at σ² = 1), σ² = 1; a random start
         perturbs β by N(0, 0.5²) and draws σ² from (0.25, 2)."""
         beta = np.zeros(data.X.shape[1])
         ones = np.flatnonzero(np.all(data.X == 1.0, axis=0))

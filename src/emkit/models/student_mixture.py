@@ -159,13 +159,13 @@ class StudentMixtureModel(EMModel):
         prepared = prepare_data(*data) if isinstance(data, tuple) and len(data) == 2 else prepare_data(data)
         if prepared.has_missing:
             raise ValueError("X: contains NaN; the Student-t mixture needs complete rows (drop or impute them)")
-        n_rows = prepared.X.shape[0] if prepared.sample_weight is None else int(np.count_nonzero(prepared.sample_weight))
-        if n_rows <= self.n_components:
-            raise ValueError(f"n_components: {self.n_components} components need more samples (with positive "
-                             f"weight), got {n_rows}")
+        weights = prepared.sample_weight
+        n_rows = prepared.X.shape[0] if weights is None else int(np.count_nonzero(weights))
+        if n_rows < self.n_components:
+            raise ValueError(f"n_components: {self.n_components} components need at least as many samples (with "
+                             f"positive weight), got {n_rows}")
         if self.center is None:
-            w = prepared.sample_weight
-            self.center = np.average(prepared.X, axis=0, weights=w)
+            self.center = np.average(prepared.X, axis=0, weights=weights)
         elif self.center.shape != (prepared.X.shape[1],):
             raise ValueError(f"X: expected {self.center.size} features, got {prepared.X.shape[1]}")
         return prepared
@@ -332,9 +332,11 @@ class StudentMixtureModel(EMModel):
                 raise ValueError(f"init['{name}']: expected finite values of shape {shape}, got shape {array.shape}")
             out[name] = array
         if np.any(out["weights"] < 0) or abs(out["weights"].sum() - 1.0) > 1e-8:
-            raise ValueError(f"init['weights']: expected non-negative weights summing to 1, got {out['weights'].tolist()}")
+            raise ValueError(f"init['weights']: expected non-negative weights summing to 1, "
+                             f"got {out['weights'].tolist()}")
         if np.any(out["dofs"] < DOF_BOUNDS[0]) or np.any(out["dofs"] > DOF_BOUNDS[1]):
-            raise ValueError(f"init['dofs']: degrees of freedom must lie in {list(DOF_BOUNDS)}, got {out['dofs'].tolist()}")
+            raise ValueError(f"init['dofs']: degrees of freedom must lie in {list(DOF_BOUNDS)}, "
+                             f"got {out['dofs'].tolist()}")
         try:
             precisions_cholesky(out["scatters"], self.covariance_type)
         except ValueError as error:

@@ -54,7 +54,8 @@ class StudentT(EMModel):
 
     @staticmethod
     def _squeeze(params: Params) -> Params:
-        return {"location": params["locations"][0], "scatter": params["scatters"][0], "dof": np.array(params["dofs"][0])}
+        return {"location": params["locations"][0], "scatter": params["scatters"][0],
+                "dof": np.array(params["dofs"][0])}
 
     def _lift(self, step: Callable[[Any, Stats, Params], Params]) -> Callable[[Any, Stats, Params], Params]:
         return lambda data, stats, params: self._squeeze(step(data, stats, self._expand(params)))

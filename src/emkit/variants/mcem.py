@@ -134,7 +134,7 @@ def fit_mcem(
     tol : float
         Stop when the upper confidence bound of the Q-increase is below ``tol``.
     n_consecutive : int
-        ... for this many iterations in a row.
+        Number of iterations in a row the stopping rule must hold.
     max_iter : int
         Maximum number of iterations; reaching it warns with ``ConvergenceWarning``.
     max_sample_size : int
@@ -153,6 +153,13 @@ def fit_mcem(
     -------
     MCEMResult
         The estimates (the last iterate), the trace and the Monte Carlo record.
+
+    Notes
+    -----
+    Like any rule on the change of the objective, the stopping rule can fire early when EM itself
+    crawls (a large fraction of missing information): a small ΔQ then does not mean a small
+    distance to the MLE. Lower ``tol`` in that case; the trace and ``param_se`` show the
+    remaining drift against the Monte Carlo noise.
     """
     _check_protocol(model)
     _check_arguments(sample_size, n_batches, growth, alpha, beta, gamma, tol, n_consecutive, max_iter,

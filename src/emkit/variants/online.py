@@ -12,10 +12,12 @@ batches only accumulate statistics (θ stays at its start). With ``averaging``, 
 the Polyak–Ruppert average of the iterates (the optimal rate for α < 1) over a tail of the
 stream: after M-step n the average runs over the iterates since step ``2^(k−1)``, ``2^k ≤ n``,
 i.e. over the last half to three quarters of the steps, so the start's transient is forgotten
-(two running means, restarted at powers of two). Batches come from any iterable (a generator over a file: the data need never be
-in memory); the driver keeps only the running statistic, the current and averaged parameters,
-and a path of at most ``max_path`` recorded iterates (thinned by halves as the stream grows), so
-its memory does not grow with the stream.
+(two running means, restarted at powers of two).
+
+Batches come from any iterable (a generator over a file: the data need never be in memory); the
+driver keeps only the running statistic, the current and averaged parameters, and a path of at
+most ``max_path`` recorded iterates (thinned by halves as the stream grows), so its memory does
+not grow with the stream.
 """
 
 from __future__ import annotations

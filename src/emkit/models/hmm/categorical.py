@@ -34,17 +34,17 @@ def check_symbols(X, name: str = "X") -> np.ndarray:
     if array.size == 0:
         raise ValueError(f"{name}: no observations")
     if np.issubdtype(array.dtype, np.integer):
-        symbols = array.astype(np.int64)
+        missing, values = np.zeros(array.shape, dtype=bool), array
     elif np.issubdtype(array.dtype, np.floating):
         missing = np.isnan(array)
-        filled = np.where(missing, 0.0, array)
-        if not np.all(np.isfinite(filled)) or np.any(filled != np.round(filled)):
+        values = np.where(missing, 0.0, array)
+        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
             raise ValueError(f"{name}: categorical symbols must be integers (NaN for missing)")
-        symbols = np.where(missing, MISSING, filled).astype(np.int64)
     else:
         raise ValueError(f"{name}: categorical symbols must be integers, got dtype {array.dtype}")
-    if np.any(symbols[symbols != MISSING] < 0):
-        raise ValueError(f"{name}: categorical symbols must be non-negative, got {int(symbols.min())}")
+    if np.any(values < 0):
+        raise ValueError(f"{name}: categorical symbols must be non-negative, got {values.min():g}")
+    symbols = np.where(missing, MISSING, values).astype(np.int64)
     return symbols
 
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: How far from one the sum of a row of probabilities may be.
+SUM_TOLERANCE = 1e-8
+
 
 def check_concentration(prior: float | np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
     """``prior`` broadcast to ``shape`` as floats ``≥ 1``; ``ValueError`` naming ``name`` otherwise.
@@ -56,12 +59,12 @@ def check_probability_rows(values, shape: tuple[int, ...], name: str) -> np.ndar
     if not np.all(np.isfinite(array)) or np.any(array < 0):
         raise ValueError(f"{name}: probabilities must be finite and non-negative")
     sums = array.sum(axis=-1)
-    if np.any(np.abs(sums - 1.0) > 1e-8):
+    if np.any(np.abs(sums - 1.0) > SUM_TOLERANCE):
         raise ValueError(f"{name}: each row must sum to 1, got sums {np.round(np.ravel(sums), 10).tolist()[:10]}")
-    return array / sums[..., None] if array.ndim > 1 else array / sums
+    return array
 
 
 def is_probability_rows(array: np.ndarray) -> bool:
-    """Whether every row of ``array`` is finite, non-negative and sums to one (1e-9)."""
+    """Whether every row of ``array`` is finite, non-negative and sums to one."""
     return bool(np.all(np.isfinite(array)) and np.all(array >= 0)
-                and np.all(np.abs(array.sum(axis=-1) - 1.0) <= 1e-9))
+                and np.all(np.abs(array.sum(axis=-1) - 1.0) <= SUM_TOLERANCE))

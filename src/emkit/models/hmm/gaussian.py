@@ -32,6 +32,9 @@ from .emissions import Emission
 #: Seed of the k-means start used when no random generator is given (a deterministic start).
 DEFAULT_SEED = 0
 
+#: The k-means start looks at no more than this many rows.
+KMEANS_ROWS = 20_000
+
 
 @dataclass(frozen=True)
 class GaussianBatch:
@@ -113,13 +116,15 @@ class GaussianEmission(Emission):
         return GaussianBatch(X, missing_patterns(X) if np.isnan(X).any() else None)
 
     def initial_params(self, X: np.ndarray, n_states: int, rng: np.random.Generator | None) -> Params:
-        """k-means centres of the complete rows (a fixed seed when ``rng`` is None) and the
-        covariance of the data (plus ``reg_covar``) for every state."""
+        """k-means centres of the complete rows (at most ``KMEANS_ROWS`` of them, evenly spaced;
+        a fixed seed when ``rng`` is None) and the covariance of the data (plus ``reg_covar``)
+        for every state."""
         complete = X[~np.isnan(X).any(axis=1)]
         if complete.shape[0] < n_states:
             raise ValueError(f"X: {complete.shape[0]} complete rows cannot start {n_states} states; "
                              "give init values or fewer states")
-        means, _ = kmeans(complete, n_states, rng if rng is not None else np.random.default_rng(DEFAULT_SEED))
+        subsample = complete[::-(-complete.shape[0] // KMEANS_ROWS)]
+        means, _ = kmeans(subsample, n_states, rng if rng is not None else np.random.default_rng(DEFAULT_SEED))
         filled = np.where(np.isnan(X), np.nanmean(X, axis=0), X)
         cov = np.atleast_2d(np.cov(filled, rowvar=False)) + self.reg_covar * np.eye(self.n_features)
         if self.covariance_type == "full":
@@ -156,6 +161,8 @@ class GaussianEmission(Emission):
         fixed_means = None if "means" in learn else params["means"]
         means, covars = gaussian_m_step(stats, self.covariance_type, self.reg_covar,
                                         shift=np.asarray(params["means"]).mean(axis=0), means=fixed_means)
+        if "means" not in learn:
+            means = params["means"]
         if "covars" not in learn:
             covars = params["covars"]
         means = np.where(keep[:, None], params["means"], means)

@@ -1,0 +1,126 @@
+"""``emkit student``: a multivariate Student-t, or a mixture of them, fitted to a CSV file.
+
+Examples: ``emkit student data.csv`` (one t, ECME), ``emkit student data.csv -k 3 --method ecm``,
+``emkit student big.csv --method online --batch-size 5000`` (the file is read in batches, never
+whole).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from typing import Iterator
+
+import numpy as np
+
+from ..kernels.gaussian import COVARIANCE_TYPES
+from ..models.student_mixture import DOF_BOUNDS, StudentMixtureModel
+from ..models.student_t import StudentT
+from ..variants.ecm import fit_ecm
+from ..variants.online import fit_online
+from .common import CliError, add_fit_options, report
+from .gmm import read_csv
+
+METHODS = ("ecme", "ecm", "online")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "student", help="multivariate Student-t (or t mixture) with unknown degrees of freedom, by ECM/ECME",
+        description="Fit a multivariate t distribution (-k 1) or a mixture of t distributions to the numeric "
+                    "columns of a CSV file with a header row (complete rows only). "
+                    "Example: emkit student data.csv -k 2 --method ecme --plot fit.png")
+    parser.add_argument("data", metavar="DATA.csv", help="CSV file with a header row and numeric columns")
+    parser.add_argument("-k", "--components", type=int, default=1, help="number of components (default 1)")
+    parser.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full",
+                        help="scatter structure of a mixture (default full)")
+    parser.add_argument("--dof", type=float, default=None, help="fix the degrees of freedom (estimated by default)")
+    parser.add_argument("--reg-covar", type=float, default=None,
+                        help="added to the scatter diagonals (default 0 for one t, 1e-6 for a mixture)")
+    variants = parser.add_argument_group("method")
+    variants.add_argument("--method", choices=METHODS, default="ecme",
+                          help="ECME (dof on the likelihood; default), ECM (dof on Q, i.e. EM), or online EM "
+                               "over batches of the file")
+    variants.add_argument("--batch-size", type=int, default=1000, help="rows per batch for --method online")
+    variants.add_argument("--step-exponent", type=float, default=0.6,
+                          help="online step sizes t^(-alpha), alpha in (0.5, 1] (default 0.6)")
+    add_fit_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    model = _model(args)
+    if args.method == "online":
+        if args.se is not None or args.accelerate is not None or args.n_init != 1:
+            raise CliError("--se, --accelerate and --n-init: not available with --method online")
+        if args.batch_size < 1:
+            raise CliError(f"--batch-size: must be at least 1, got {args.batch_size}")
+        result = fit_online(model, read_batches(args.data, args.batch_size), step_exponent=args.step_exponent,
+                            verbose=args.progress)
+        extra = {"batches": f"{result.n_batches} of {args.batch_size} rows ({result.n_observations:.0f} rows)"}
+        return report(result, args, _title(args), extra=None if args.json else extra, figure=_online_figure)
+    if args.max_iter < 1 or args.n_init < 1:
+        raise CliError("--max-iter and --n-init: must be at least 1")
+    header, X = read_csv(args.data)
+    if np.isnan(X).any():
+        raise CliError("DATA.csv: has missing cells; the Student-t fit needs complete rows")
+    args.data = X
+    result = fit_ecm(model, X, variant=args.method, tol=args.tol, max_iter=args.max_iter, random_state=args.seed,
+                     n_init=args.n_init, accelerate=args.accelerate, verbose=args.progress)
+    return report(result, args, _title(args), extra=None if args.json else {"columns": ", ".join(header)})
+
+
+def _model(args: argparse.Namespace):
+    if args.components < 1:
+        raise CliError(f"-k: the number of components must be at least 1, got {args.components}")
+    if args.dof is not None and not DOF_BOUNDS[0] <= args.dof <= DOF_BOUNDS[1]:
+        raise CliError(f"--dof: must lie in {list(DOF_BOUNDS)}, got {args.dof}")
+    if args.reg_covar is not None and not args.reg_covar >= 0:
+        raise CliError(f"--reg-covar: must be non-negative, got {args.reg_covar}")
+    if args.components == 1:
+        return StudentT(args.dof, reg_covar=args.reg_covar or 0.0)
+    return StudentMixtureModel(args.components, args.covariance, dof=args.dof,
+                               reg_covar=1e-6 if args.reg_covar is None else args.reg_covar)
+
+
+def _title(args: argparse.Namespace) -> str:
+    what = "Student-t" if args.components == 1 else f"Mixture of {args.components} Student-t ({args.covariance})"
+    return f"{what} by {args.method.upper() if args.method != 'online' else 'online EM'}"
+
+
+def read_batches(path: str, batch_size: int) -> Iterator[np.ndarray]:
+    """Rows of a CSV file with a header row, ``batch_size`` at a time (the file is never whole in
+    memory). Raises CliError naming the line of a bad cell."""
+    try:
+        handle = open(path, newline="")
+    except OSError as error:
+        raise CliError(f"DATA.csv: cannot read {path!r} ({error.strerror})") from None
+    with handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if not header:
+            raise CliError(f"DATA.csv: {path!r} has no header row")
+        rows: list[list[float]] = []
+        for line, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise CliError(f"DATA.csv: line {line} has {len(row)} cells, the header has {len(header)}")
+            try:
+                values = [float(cell) for cell in row]
+            except ValueError:
+                raise CliError(f"DATA.csv: line {line} has a cell that is not a number") from None
+            if not np.all(np.isfinite(values)):
+                raise CliError(f"DATA.csv: line {line} has a missing or infinite value")
+            rows.append(values)
+            if len(rows) == batch_size:
+                yield np.array(rows)
+                rows = []
+        if rows:
+            yield np.array(rows)
+
+
+def _online_figure(result, se, title: str):
+    from ..plotting.variants import online_figure
+
+    return online_figure(result, title=title)

@@ -1,0 +1,151 @@
+"""Where the engine meets the data: in this process, or held elsewhere in chunks.
+
+Every driver asks for "the expected statistics of the data at ``θ``" through
+:func:`expected_stats`, never through ``model.e_step`` directly, so that one code path serves
+in-memory data and data held in chunks (on a Dask cluster, :mod:`emkit.engine.dask`). Because
+the statistics are additive over observations, chunked data need no help from the model:
+
+    stats(θ) = Σ_c e_step(chunk_c, θ),    ℓ(θ) = Σ_c ℓ_c(θ)
+
+The other functions here dispatch the few remaining data-touching steps the same way:
+:func:`prepare` (validation, once per fit), :func:`initial_params` (starting values),
+:func:`loglik` and :func:`score_covariance` (Louis's missing information, also additive), and
+the bootstrap's :func:`resample` and :func:`simulate`.
+"""
+
+from __future__ import annotations
+
+import sys
+from abc import ABC, abstractmethod
+from typing import Any, Callable
+
+import numpy as np
+
+from .model import EMModel, Params, Stats
+
+
+class ChunkedData(ABC):
+    """Prepared data held in chunks outside this process, bound to one model.
+
+    The engine never reads the chunks: it asks for sums over them of additive quantities
+    (:meth:`chunk_sum`), for a bounded sample to start from (:meth:`start_data`), and for
+    bootstrap data sets of the same kind (:meth:`resample`, :meth:`simulate`).
+    """
+
+    #: The model whose ``prepare_chunk`` prepared the chunks.
+    model: EMModel
+
+    @property
+    @abstractmethod
+    def n_observations(self) -> int:
+        """Number of observations (rows or records) over all chunks."""
+
+    @abstractmethod
+    def chunk_sum(self, function: Callable[..., Any], *args: Any) -> Any:
+        """``Σ_c function(model, chunk_c, *args)`` for a ``function`` whose values add up
+        (numbers, arrays, dictionaries or tuples of them)."""
+
+    @abstractmethod
+    def start_data(self) -> Any:
+        """A bounded sample of the observations, prepared like one chunk (for starting values)."""
+
+    @abstractmethod
+    def resample(self, rng: np.random.Generator) -> "ChunkedData":
+        """A nonparametric bootstrap data set: the observations drawn with replacement."""
+
+    @abstractmethod
+    def simulate(self, params: Params, rng: np.random.Generator) -> "ChunkedData":
+        """A parametric bootstrap data set: as many observations drawn from the model at ``params``."""
+
+
+def prepare(model: EMModel, data: Any) -> Any:
+    """Validate ``data`` for ``model`` once per fit.
+
+    In-memory data go to ``model.prepare``; a Dask collection (a ``dask.array.Array``, a Dask
+    DataFrame or Series, or a list of ``dask.delayed`` chunks) is wrapped in a
+    :class:`~emkit.engine.dask.DaskData`; already chunked data are returned as they are.
+
+    Raises
+    ------
+    ValueError
+        When ``data`` are chunked data prepared for another model.
+    """
+    if isinstance(data, ChunkedData):
+        if data.model is not model:
+            raise ValueError("data: these chunked data were prepared for another model object; "
+                             f"build them for this {type(model).__name__}")
+        return data
+    if _is_dask_input(data):
+        from .dask import DaskData
+
+        return DaskData(model, data)
+    return model.prepare(data)
+
+
+def initial_params(model: EMModel, data: Any, rng: np.random.Generator | None = None) -> Params:
+    """``model.initial_params`` on prepared data; on chunked data, on their bounded sample."""
+    if isinstance(data, ChunkedData):
+        return model.initial_params(data.start_data(), rng)
+    return model.initial_params(data, rng)
+
+
+def expected_stats(model: EMModel, data: Any, params: Params) -> tuple[Stats, float]:
+    """Expected sufficient statistics of the data at ``params`` and the observed log-likelihood.
+
+    ``model.e_step(data, params)`` for in-memory data; ``Σ_c model.e_step(chunk_c, params)``
+    (statistics and log-likelihood summed by a tree reduction) for chunked data.
+    """
+    if isinstance(data, ChunkedData):
+        return data.chunk_sum(_e_step, params)
+    return model.e_step(data, params)
+
+
+def loglik(model: EMModel, data: Any, params: Params) -> float:
+    """Observed-data log-likelihood: ``model.loglik``, or ``Σ_c model.loglik(chunk_c, params)``."""
+    if isinstance(data, ChunkedData):
+        return float(data.chunk_sum(_loglik, params))
+    return float(model.loglik(data, params))
+
+
+def score_covariance(model: EMModel, data: Any, params: Params) -> np.ndarray:
+    """``Cov[complete-data score | data]`` (Louis's missing information), a sum over independent
+    observations, hence over chunks: ``Σ_c model.score_covariance(chunk_c, params)``."""
+    if isinstance(data, ChunkedData):
+        return data.chunk_sum(_score_covariance, params)
+    return model.score_covariance(data, params)
+
+
+def resample(model: EMModel, data: Any, rng: np.random.Generator) -> Any:
+    """One nonparametric bootstrap data set (``model.resample``, or the chunked data's own)."""
+    if isinstance(data, ChunkedData):
+        return data.resample(rng)
+    return model.resample(data, rng)
+
+
+def simulate(model: EMModel, params: Params, data: Any, rng: np.random.Generator) -> Any:
+    """One parametric bootstrap data set like ``data`` (``model.simulate``, or chunk by chunk)."""
+    if isinstance(data, ChunkedData):
+        return data.simulate(params, rng)
+    return model.simulate(params, data, rng)
+
+
+def _e_step(model: EMModel, chunk: Any, params: Params) -> tuple[Stats, float]:
+    stats, loglik = model.e_step(chunk, params)
+    return stats, float(loglik)
+
+
+def _loglik(model: EMModel, chunk: Any, params: Params) -> float:
+    return float(model.loglik(chunk, params))
+
+
+def _score_covariance(model: EMModel, chunk: Any, params: Params) -> np.ndarray:
+    return np.atleast_2d(np.asarray(model.score_covariance(chunk, params), dtype=float))
+
+
+def _is_dask_input(data: Any) -> bool:
+    """Whether ``data`` is a Dask collection (without importing Dask when nobody has)."""
+    if "dask" not in sys.modules:
+        return False
+    from .dask import is_dask_input
+
+    return is_dask_input(data)

@@ -1,0 +1,85 @@
+"""``emkit hmm``, the HMM figure and the casino demo section."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from emkit import GaussianHMM
+from emkit.cli.main import main
+from emkit.plotting.hmm import hmm_figure
+
+
+@pytest.fixture
+def series_csv(tmp_path):
+    model = GaussianHMM(2)
+    model.startprob_, model.transmat_ = np.array([0.5, 0.5]), np.array([[0.95, 0.05], [0.1, 0.9]])
+    model.means_, model.covars_ = np.array([[0.0, 1.0], [4.0, -1.0]]), np.full((2, 2), 0.5)
+    X, states = model.sample(300, random_state=0)
+    path = tmp_path / "series.csv"
+    lines = ["run,a,b"] + [f"{t // 150},{x[0]},{'' if t == 7 else x[1]}" for t, x in enumerate(X)]
+    path.write_text("\n".join(lines) + "\n")
+    return path, X, states
+
+
+def test_gaussian_json_recovers_the_states(series_csv, capsys):
+    path, X, states = series_csv
+    assert main(["hmm", str(path), "-k", "2", "--sequence", "run", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["columns"] == ["a", "b"] and out["lengths"] == [150, 150]
+    means = np.array(out["params"]["means"])
+    order = np.argsort(means[:, 0])
+    np.testing.assert_allclose(means[order], [[0.0, 1.0], [4.0, -1.0]], atol=0.2)
+    decoded = np.argsort(order)[np.array(out["states"])]
+    assert np.mean(decoded == states) > 0.97
+    # the same numbers as the estimator on the same data
+    X[7, 1] = np.nan
+    estimator = GaussianHMM(2, random_state=0, n_iter=10_000, tol=1e-10 * 300).fit(X, [150, 150])
+    assert out["loglik"] == pytest.approx(estimator.score(X, [150, 150]), rel=1e-9)
+    assert out["bic"] == pytest.approx(estimator.bic(X, [150, 150]), rel=1e-9)
+
+
+def test_categorical_report_and_plot(tmp_path, capsys):
+    rolls = np.random.default_rng(1).integers(1, 7, size=120)
+    path = tmp_path / "rolls.csv"
+    path.write_text("roll\n" + "\n".join(str(v) for v in rolls) + "\n")
+    figure = tmp_path / "states.png"
+    assert main(["hmm", str(path), "-k", "2", "--categorical", "--plot", str(figure)]) == 0
+    text = capsys.readouterr().out
+    assert "categorical emissions" in text and "emission probabilities" in text and "converged" in text
+    assert figure.stat().st_size > 10_000
+
+
+def test_bad_command_lines(series_csv, tmp_path, capsys):
+    path, _, _ = series_csv
+    assert main(["hmm", str(path), "-k", "2", "--categorical"]) == 2
+    assert "--categorical: needs exactly one column" in capsys.readouterr().err
+    assert main(["hmm", str(path), "-k", "2", "--sequence", "id"]) == 2
+    assert "--sequence: no column 'id'" in capsys.readouterr().err
+    assert main(["hmm", str(path), "-k", "0"]) == 2
+    assert "-k" in capsys.readouterr().err
+    assert main(["hmm", str(path), "-k", "2", "--columns", "a,z"]) == 2
+    assert "--columns" in capsys.readouterr().err
+    assert main(["hmm", str(tmp_path / "none.csv"), "-k", "2"]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_hmm_figure_panels():
+    rng = np.random.default_rng(2)
+    posteriors = rng.dirichlet(np.ones(3), size=50)
+    states = posteriors.argmax(axis=1)
+    figure = hmm_figure(rng.normal(size=(50, 2)), states, posteriors, truth=states, lengths=[20, 30], title="t")
+    assert len(figure.axes) == 3
+    assert len(figure.axes[0].images) == 1 and len(figure.axes[1].images) == 1
+
+
+def test_casino_demo_section(tmp_path):
+    from emkit.demo import casino
+
+    text = casino.run(tmp_path)
+    assert (tmp_path / "casino_decoding.png").exists() and (tmp_path / "casino_loglik.png").exists()
+    six = re.search(r"\| loaded die shows 6 \| 0\.500 \| (\d\.\d+) \|", text)
+    assert six and float(six.group(1)) == pytest.approx(0.5, abs=0.06)
+    accuracy = re.search(r"Viterbi path names the die correctly for (\d+\.\d)%", text)
+    assert accuracy and float(accuracy.group(1)) > 70.0

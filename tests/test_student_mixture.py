@@ -1,0 +1,191 @@
+"""Mixtures of multivariate t distributions: the model against a direct numerical maximization
+and scipy's density, and the ``StudentMixture`` estimator face."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import optimize, stats
+from scipy.special import expit, logsumexp
+
+from emkit import fit
+from emkit.engine.stats import add_stats
+from emkit.estimators.base import NotFittedError
+from emkit.estimators.gaussian_mixture import GaussianMixture
+from emkit.estimators.student_mixture import StudentMixture
+from emkit.exceptions import DegenerateComponentWarning
+from emkit.models.student_mixture import StudentMixtureModel
+from emkit.variants.ecm import fit_ecm
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    first = stats.multivariate_t(loc=[0, 0], shape=[[1, 0.3], [0.3, 1]], df=3).rvs(70, random_state=rng)
+    second = stats.multivariate_t(loc=[5, 3], shape=[[0.5, 0], [0, 2]], df=8).rvs(50, random_state=rng)
+    return np.vstack([first, second])
+
+
+def _full_scatters(scatters, covariance_type, k, d):
+    if covariance_type == "full":
+        return scatters
+    if covariance_type == "tied":
+        return np.broadcast_to(scatters, (k, d, d))
+    if covariance_type == "diag":
+        return np.stack([np.diag(s) for s in scatters])
+    return np.stack([s * np.eye(d) for s in scatters])
+
+
+def _mixture_loglik(X, weights, locations, scatters, dofs):
+    parts = [np.log(w) + stats.multivariate_t(loc=m, shape=s, df=nu).logpdf(X)
+             for w, m, s, nu in zip(weights, locations, scatters, dofs)]
+    return logsumexp(parts, axis=0).sum()
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_loglik_equals_scipy_density(data, covariance_type):
+    model = StudentMixtureModel(2, covariance_type)
+    prepared = model.prepare(data)
+    params = model.initial_params(prepared, np.random.default_rng(1))
+    _, loglik = model.e_step(prepared, params)
+    scatters = _full_scatters(params["scatters"], covariance_type, 2, 2)
+    assert loglik == pytest.approx(_mixture_loglik(data, params["weights"], params["locations"], scatters,
+                                                   params["dofs"]), rel=1e-12)
+
+
+def test_ecme_equals_direct_maximization(data):
+    result = fit_ecm(StudentMixtureModel(2, reg_covar=0.0), data, variant="ecme")
+    params = result.params
+
+    def unpack(theta):
+        weights = np.array([expit(theta[0]), 1 - expit(theta[0])])
+        locations, scatters, dofs = [], [], []
+        for offset in (1, 7):
+            lower = np.array([[np.exp(theta[offset + 2]), 0.0], [theta[offset + 3], np.exp(theta[offset + 4])]])
+            locations.append(theta[offset:offset + 2])
+            scatters.append(lower @ lower.T)
+            dofs.append(np.exp(theta[offset + 5]))
+        return weights, locations, scatters, dofs
+
+    start = [np.log(params["weights"][0] / params["weights"][1])]
+    for k in range(2):
+        lower = np.linalg.cholesky(params["scatters"][k])
+        start += [*params["locations"][k], np.log(lower[0, 0]), lower[1, 0], np.log(lower[1, 1]),
+                  np.log(params["dofs"][k])]
+    found = optimize.minimize(lambda th: -_mixture_loglik(data, *unpack(th)), np.array(start) + 0.05,
+                              method="BFGS", options={"gtol": 1e-8})
+    weights, locations, scatters, dofs = unpack(found.x)
+    assert result.loglik >= -found.fun - 1e-8
+    assert result.loglik == pytest.approx(-found.fun, rel=1e-10)
+    np.testing.assert_allclose(params["weights"], weights, atol=1e-5)
+    np.testing.assert_allclose(params["locations"], locations, atol=1e-4)
+    np.testing.assert_allclose(params["scatters"], scatters, atol=1e-4)
+    np.testing.assert_allclose(params["dofs"], dofs, rtol=1e-3)
+
+
+def test_ecm_and_ecme_reach_the_same_fixed_point(data):
+    ecm = fit_ecm(StudentMixtureModel(2, "tied"), data, variant="ecm", accelerate="squarem")
+    ecme = fit_ecm(StudentMixtureModel(2, "tied"), data, variant="ecme")
+    assert ecm.loglik == pytest.approx(ecme.loglik, rel=1e-10)
+    np.testing.assert_allclose(ecm.params["dofs"], ecme.params["dofs"], rtol=1e-4)
+
+
+def test_statistics_add_over_halves(data):
+    model = StudentMixtureModel(2, "diag")
+    params = model.initial_params(model.prepare(data))
+    whole, ll = model.e_step(model.prepare(data), params)
+    a, la = model.e_step(model.prepare(data[::2]), params)
+    b, lb = model.e_step(model.prepare(data[1::2]), params)
+    for key, value in add_stats(a, b).items():
+        np.testing.assert_allclose(value, whole[key], rtol=1e-11, atol=1e-11)
+    assert la + lb == pytest.approx(ll, rel=1e-13)
+
+
+def test_fixed_dof_is_kept(data):
+    result = fit(StudentMixtureModel(2, dof=4.0), data, tol=1e-8)
+    np.testing.assert_array_equal(result.params["dofs"], [4.0, 4.0])
+    assert "dofs" not in result.model.param_names
+
+
+@pytest.mark.filterwarnings("ignore::emkit.exceptions.ConvergenceWarning")
+def test_collapsed_component_is_a_clear_error_or_warning():
+    X = np.vstack([np.zeros((5, 2)), np.random.default_rng(0).normal(size=(30, 2))])
+    start = {"weights": [0.2, 0.8], "locations": [[0.0, 0.0], [0.0, 0.1]],
+             "scatters": [np.eye(2) * 1e-3, np.eye(2)], "dofs": [5.0, 5.0]}
+    with pytest.raises(ValueError, match="reg_covar"):
+        fit(StudentMixtureModel(2, reg_covar=0.0), X, init=start)
+    far = {**start, "locations": [[50.0, 50.0], [0.0, 0.0]], "scatters": [np.eye(2) * 1e-2, np.eye(2)]}
+    with pytest.warns(DegenerateComponentWarning, match="no weight"):
+        fit(StudentMixtureModel(2), X, init=far, max_iter=3)
+
+
+# ------------------------------------------------------------------------ the estimator face
+def test_robust_to_outliers_where_the_gaussian_mixture_is_not():
+    rng = np.random.default_rng(3)
+    clusters = np.vstack([rng.normal([0, 0], 0.5, (150, 2)), rng.normal([4, 0], 0.5, (150, 2))])
+    outliers = rng.uniform(-30, 30, (15, 2))
+    X = np.vstack([clusters, outliers])
+    truth = np.array([[0.0, 0.0], [4.0, 0.0]])
+
+    def error(means):
+        return np.abs(means[np.argsort(means[:, 0])] - truth).max()
+
+    t_means = StudentMixture(2, random_state=0, n_init=5).fit(X).means_
+    g_means = GaussianMixture(2, random_state=0, n_init=5).fit(X).means_
+    assert error(t_means) < 0.15
+    assert error(g_means) > 2 * error(t_means)
+
+
+def test_estimator_attributes_and_methods(data):
+    estimator = StudentMixture(2, random_state=0, tol=1e-6).fit(data)
+    assert estimator.means_.shape == (2, 2) and estimator.covariances_.shape == (2, 2, 2)
+    assert estimator.dofs_.shape == (2,) and estimator.converged_
+    assert estimator.lower_bound_ == pytest.approx(estimator.score(data), rel=1e-12)
+    assert np.all(np.diff(estimator.lower_bounds_) > -1e-12)
+    np.testing.assert_allclose(estimator.predict_proba(data).sum(axis=1), 1.0)
+    np.testing.assert_array_equal(estimator.predict(data), estimator.fit_predict(data))
+    np.testing.assert_allclose(estimator.precisions_[0] @ estimator.covariances_[0], np.eye(2), atol=1e-10)
+    X, labels = estimator.sample(400)
+    assert X.shape == (400, 2) and set(labels) <= {0, 1}
+    n_params = 1 + 2 * 2 + 2 * 3 + 2
+    assert estimator.bic(data) == pytest.approx(-2 * estimator.score(data) * 120 + n_params * np.log(120))
+
+
+def test_integer_weights_equal_repeated_rows(data):
+    weights = np.arange(len(data)) % 3
+    weighted = StudentMixture(2, tol=1e-8, max_iter=500).fit(data, sample_weight=weights)
+    repeated = StudentMixture(2, tol=1e-8, max_iter=500).fit(np.repeat(data, weights, axis=0))
+    np.testing.assert_allclose(weighted.means_, repeated.means_, atol=1e-5)
+    np.testing.assert_allclose(weighted.dofs_, repeated.dofs_, rtol=1e-3)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+def test_save_and_load_round_trip(data, tmp_path, suffix):
+    estimator = StudentMixture(2, random_state=0).fit(data)
+    loaded = StudentMixture.load(estimator.save(tmp_path / f"model{suffix}"))
+    np.testing.assert_allclose(loaded.score_samples(data), estimator.score_samples(data), rtol=1e-15)
+    assert loaded.get_params() == estimator.get_params()
+
+
+def test_errors_name_the_problem(data):
+    with pytest.raises(NotFittedError):
+        StudentMixture(2).predict(data)
+    with pytest.raises(ValueError, match="method"):
+        StudentMixture(2, method="em").fit(data)
+    with pytest.raises(ValueError, match="dof"):
+        StudentMixture(2, dof=0.0).fit(data)
+    with pytest.raises(ValueError, match="NaN"):
+        StudentMixture(2).fit(np.where(data > 4, np.nan, data))
+
+
+@pytest.mark.slow
+def test_scikit_learn_check_estimator():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(StudentMixture(), on_fail=None)
+    failed = [r["check_name"] for r in results if r["status"] == "failed"]
+    assert not failed
