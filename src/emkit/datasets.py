@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 
 def peppered_moth_counts() -> dict[str, int]:
     """Peppered moth phenotype counts: carbonaria 85, insularia 196, typica 341."""
@@ -32,8 +34,6 @@ def synthetic_gmm(n_samples: int = 400, random_state: int = 0):
     many points. Returns ``(X, labels, params)`` with the true ``weights``, ``means`` and
     ``covariances`` (full, ``(4, 2, 2)``) as numpy arrays.
     """
-    import numpy as np
-
     means = np.array([[0.0, 0.0], [3.5, 0.0], [0.0, 4.5], [4.0, 4.0]])
     covariances = np.array([[[2.5, 1.8], [1.8, 2.0]], [[0.25, 0.0], [0.0, 2.5]],
                             [[3.5, -1.2], [-1.2, 0.6]], [[0.4, 0.1], [0.1, 0.4]]])
