@@ -1,7 +1,7 @@
 """EM on Dask: the generic driver with the count-data models (records held by Dask).
 
-Fits run on a real ``distributed.LocalCluster`` (in-process threads for speed, and one test
-with two worker processes) and are compared with the in-memory fit of the same data from the
+Fits run on a real ``distributed.LocalCluster`` (in-process threads for speed; the test with
+worker processes is in ``test_dask_processes.py``) and are compared with the in-memory fit of the same data from the
 same start, with the published values, and with Louis's standard errors.
 """
 
@@ -43,19 +43,24 @@ def two_poissons(n=4000, seed=1):
 
 @pytest.fixture(scope="module")
 def client():
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster, set_as_default=False) as client, dask.config.set(scheduler=client):
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
         yield client
 
 
+def assert_same_estimate(dask_result, memory_result, rtol=RTOL):
+    model = memory_result.model
+    np.testing.assert_allclose(model.to_vector(dask_result.params), model.to_vector(memory_result.params), rtol=rtol)
+    assert dask_result.loglik == pytest.approx(memory_result.loglik, rel=1e-13)
+
+
 def assert_same_fit(dask_result, memory_result, rtol=RTOL):
-    """Same iterates (log-likelihood and parameters) and the same estimate."""
+    """Same iterates (log-likelihood and parameters) and the same estimate (plain EM)."""
     assert dask_result.n_iter == memory_result.n_iter
     np.testing.assert_allclose(dask_result.trace.loglik, memory_result.trace.loglik, rtol=rtol)
     model = memory_result.model
     np.testing.assert_allclose(dask_result.trace.vectors(model), memory_result.trace.vectors(model), rtol=rtol)
-    for name in model.param_names:
-        np.testing.assert_allclose(dask_result.params[name], memory_result.params[name], rtol=rtol)
+    assert_same_estimate(dask_result, memory_result, rtol)
 
 
 # ------------------------------------------------------------------ equality with memory
@@ -71,11 +76,14 @@ def test_poisson_records_on_dask_array_equal_in_memory_fit(client):
 
 def test_squarem_on_dask_dataframe_reaches_hasselblad_published_values(client):
     series = dd.from_pandas(pd.Series(records_of(HASSELBLAD), name="deaths"), npartitions=7)
-    on_dask = emkit.fit(emkit.PoissonMixture(2), series, init=HASSELBLAD_START, accelerate="squarem")
-    in_memory = emkit.fit(emkit.PoissonMixture(2), HASSELBLAD, init=HASSELBLAD_START, accelerate="squarem")
+    # SQUAREM's extrapolation amplifies round-off, so the paths part; the fixed point is shared
+    # (Hasselblad's EM is slow: converge tightly to pin it down to 1e-10).
+    options = {"init": HASSELBLAD_START, "accelerate": "squarem", "tol": 1e-12, "param_tol": 1e-12}
+    on_dask = emkit.fit(emkit.PoissonMixture(2), series, **options)
+    in_memory = emkit.fit(emkit.PoissonMixture(2), HASSELBLAD, **options)
     assert on_dask.converged and on_dask.accelerate == "squarem"
-    assert on_dask.n_evaluations == in_memory.n_evaluations
-    assert_same_fit(on_dask, in_memory)
+    assert on_dask.n_evaluations < 200
+    assert_same_estimate(on_dask, in_memory)
     # Hasselblad (1969): π = 0.3599, λ = (1.2561, 2.6634).
     np.testing.assert_allclose(on_dask.params["weights"][0], 0.3599, atol=5e-5)
     np.testing.assert_allclose(on_dask.params["rates"], [1.2561, 2.6634], atol=5e-5)
@@ -103,18 +111,6 @@ def test_delayed_chunks_with_an_empty_one_and_threaded_scheduler():
         assert data.n_chunks == 2 and data.n_observations == 1500
         on_dask = emkit.fit(data.model, data, init=start)
     assert_same_fit(on_dask, emkit.fit(emkit.PoissonMixture(2), np.bincount(records), init=start))
-
-
-@pytest.mark.slow
-def test_two_worker_processes_equal_in_memory_fit():
-    records = two_poissons(3000, seed=5)
-    start = {"weights": [0.5, 0.5], "rates": [1.0, 5.0]}
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster, set_as_default=False) as client, dask.config.set(scheduler=client):
-        frame = dd.from_pandas(pd.DataFrame({"x": records}), npartitions=6)
-        on_dask = emkit.fit(emkit.PoissonMixture(2), frame, init=start, accelerate="squarem")
-    in_memory = emkit.fit(emkit.PoissonMixture(2), np.bincount(records), init=start, accelerate="squarem")
-    assert_same_fit(on_dask, in_memory)
 
 
 # --------------------------------------------------------------- persistence and sampling

@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..engine.estep import expected_stats
 from ..engine.fit import fit
 from ..engine.model import EMModel, Params, Stats
 from ..engine.result import EMResult
@@ -42,7 +43,8 @@ def fit_ecm(model: EMModel, data: Any, *, variant: str = "ecm", multicycle: bool
     model : EMModel
         A model with ``conditional_steps(variant)`` (see the module documentation).
     data : object
-        Data in any form ``model.prepare`` accepts.
+        Data in any form ``model.prepare`` accepts (in memory: the CM-steps of ECME may need
+        every row).
     variant : {"ecm", "ecme"}
         Which CM-steps the model supplies: on Q only, or some on the observed likelihood.
     multicycle : bool
@@ -98,7 +100,7 @@ class ConditionalMaximization(EMModel):
         """One cycle of CM-steps from ``params``."""
         for index, step in enumerate(self.steps):
             if self.multicycle and index > 0:
-                stats, _ = self.model.e_step(self.data, params)
+                stats, _ = expected_stats(self.model, self.data, params)
             params = step(self.data, stats, params)
         return params
 

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from ..engine.estep import expected_stats, initial_params, prepare
 from ..engine.fit import _progress_bar
 from ..engine.model import EMModel, Params, Stats
 from ..engine.monitor import Callback
@@ -91,7 +92,8 @@ def fit_online(
     model : EMModel
         Any model with additive statistics (its ``prepare`` is applied to every batch).
     batches : iterable
-        The stream: each item is data in a form ``model.prepare`` accepts. Consumed once, lazily.
+        The stream: each item is data in a form ``model.prepare`` accepts (or a Dask collection,
+        see :func:`emkit.fit`). Consumed once, lazily.
     init : dict, optional
         Starting parameters; else ``model.initial_params`` on the first batch.
     step_exponent : float
@@ -123,14 +125,14 @@ def fit_online(
     n_seen, n_steps, score, t = 0.0, 0, float("nan"), 0
     with _progress_bar(verbose, None, f"{type(model).__name__} (online)") as progress:
         for raw in batches:
-            data = model.prepare(raw)
+            data = prepare(model, raw)
             n_batch = float(size_of(raw))
             if not n_batch > 0:
                 raise ValueError(f"batches: batch {t + 1} has size {n_batch}; every batch needs observations")
             if params is None:
-                params = model.check_params(init) if init is not None else model.initial_params(data, None)
+                params = model.check_params(init) if init is not None else initial_params(model, data, None)
                 path.record(0, params, float("nan"), params)
-            stats, loglik = model.e_step(data, params)
+            stats, loglik = expected_stats(model, data, params)
             if not np.isfinite(loglik):
                 raise FloatingPointError(f"the log-likelihood of batch {t + 1} is {loglik}: the parameters left the "
                                          f"region where {type(model).__name__} is defined")

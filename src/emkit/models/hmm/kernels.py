@@ -7,11 +7,12 @@ run in parallel Python threads, and with ``cache=True``, so they compile once pe
 
 Forward–backward is *scaled* (Rabiner 1989): the frame likelihoods ``b_t(k)`` are divided by
 their largest entry ``e^{m_t}`` (:func:`shift_rows`, then NumPy's vectorised exponential) and the
-forward variables are renormalised at each step, ``α̂_t = (α̂_{t−1} A ∘ b_t) / c_t``, so
-``log p(x) = Σ_t (log c_t + m_t)`` never under- or overflows, whatever the length. A sequence
-whose scale ``c_t`` falls below ``SCALE_FLOOR`` (every state the chain can reach has a density
-some ``e^{-640}`` times below the best state's) is redone by the log-space kernel, exact but
-slower.
+forward variables ``α̃_t = (α̃_{t−1} A) ∘ b_t`` are rescaled to sum to one whenever their sum ``c``
+falls below ``RESCALE_BELOW`` (and at the last step), so that
+``log p(x) = Σ_t m_t + Σ log c`` never under- or overflows, whatever the length; rescaling only
+when needed keeps the division off the recursion's critical path. A step that leaves less than
+``SCALE_FLOOR`` of the mass (every state the chain can reach has a density some ``e^{-640}``
+below the best state's) sends its sequence to the log-space kernel, exact but slower.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ import math
 import numpy as np
 from numba import njit
 
-#: Below this scale factor the scaled recursion loses precision; the log-space kernel takes over.
+#: The forward (backward) variables are rescaled to sum to one when their sum falls below this.
+RESCALE_BELOW = 1e-30
+
+#: A step that leaves less than this mass loses precision; the log-space kernel takes over.
 SCALE_FLOOR = 1e-280
 
 #: Floating-point licences of the scaled kernel: reassociation (vectorised sums) but no
@@ -56,22 +60,22 @@ def forward_backward_scaled(frame, shift, offsets, startprob, transmat, posterio
     ``m_t`` (from :func:`shift_rows` and an exponential). Writes the posteriors
     ``γ_t(k) = p(z_t = k | x)`` into ``posteriors`` (n, K); *adds* ``γ_first(k)`` of each
     sequence to ``start_counts`` (K), ``Σ_t ξ_t(i, j) = Σ_t p(z_t = i, z_{t+1} = j | x)`` to
-    ``trans_counts`` (K, K) and ``Σ_t γ_t(k)`` to ``occupancy`` (K); writes
-    ``log c_t + m_t`` into ``log_scales`` (n,), whose sum over a sequence is its ``log p(x)``
-    (:func:`sum_log_scales`), and into ``seq_status`` 0 for a sequence done, −inf when an
-    observation is impossible in every state, NaN when a scale fell below ``SCALE_FLOOR``
-    (nothing is added for either; the caller redoes NaN sequences with
-    :func:`forward_backward_log`).
+    ``trans_counts`` (K, K) and ``Σ_t γ_t(k)`` to ``occupancy`` (K); writes ``m_t`` plus the
+    log of any rescaling at step ``t`` into ``log_scales`` (n,), whose sum over a sequence is its
+    ``log p(x)`` (:func:`sum_log_scales`), and into ``seq_status`` 0 for a sequence done, −inf
+    when an observation is impossible in every state, NaN when a step lost more than
+    ``SCALE_FLOOR`` of the mass (nothing is added for either; the caller redoes NaN sequences
+    with :func:`forward_backward_log`).
     """
     n_states = transmat.shape[0]
     transposed = np.ascontiguousarray(transmat.T)
-    scale = np.empty(frame.shape[0])
     beta = np.empty(n_states)
+    raw = np.empty(n_states)
     weighted = np.empty(n_states)
     xi = np.empty((n_states, n_states))
     for s in range(offsets.shape[0] - 1):
         first, stop = offsets[s], offsets[s + 1]
-        status = 0  # 0 fine, 1 impossible observation, 2 scale underflow
+        status = 0  # 0 fine, 1 impossible observation, 2 underflow
         for t in range(first, stop):
             if shift[t] == -np.inf:
                 status = 1
@@ -82,21 +86,22 @@ def forward_backward_scaled(frame, shift, offsets, startprob, transmat, posterio
                     posteriors[t, k] = startprob[k] * frame[t, k]
                     total += posteriors[t, k]
             else:
-                # (α̂_{t−1} A)_k as a dot product with the k-th column: independent sums.
+                # (α̃_{t−1} A)_k as a dot product with the k-th column: independent sums.
                 for k in range(n_states):
                     acc = 0.0
                     for i in range(n_states):
                         acc += posteriors[t - 1, i] * transposed[k, i]
                     posteriors[t, k] = acc * frame[t, k]
                     total += posteriors[t, k]
-            if not total >= SCALE_FLOOR:
-                status = 2
-                break
-            inverse = 1.0 / total
-            for k in range(n_states):
-                posteriors[t, k] *= inverse
-            scale[t] = total
-            log_scales[t] = math.log(total) + shift[t]
+            log_scales[t] = shift[t]
+            if total < RESCALE_BELOW or t == stop - 1:
+                if not total >= SCALE_FLOOR:
+                    status = 2
+                    break
+                inverse = 1.0 / total
+                for k in range(n_states):
+                    posteriors[t, k] *= inverse
+                log_scales[t] += math.log(total)
         if status == 1:
             seq_status[s] = -np.inf
             continue
@@ -104,32 +109,35 @@ def forward_backward_scaled(frame, shift, offsets, startprob, transmat, posterio
             seq_status[s] = np.nan
             continue
         seq_status[s] = 0.0
-        # Backward pass: γ_t = α̂_t ∘ β̂_t; ξ_t(i, j) = α̂_t(i) A_ij b_{t+1}(j) β̂_{t+1}(j) / c_{t+1}.
+        # Backward: β̃_t ∝ A (b_{t+1} ∘ β̃_{t+1}); γ_t ∝ α̃_t ∘ β̃_t and
+        # ξ_t(i, j) ∝ α̃_t(i) A_ij b_{t+1}(j) β̃_{t+1}(j), both normalised at every step by
+        # Σ_i α̃_t(i) β̃_t(i), so no scale factor is needed and nothing drifts.
         xi[:, :] = 0.0
         for k in range(n_states):
             beta[k] = 1.0
             occupancy[k] += posteriors[stop - 1, k]
         for t in range(stop - 2, first - 1, -1):
-            inverse = 1.0 / scale[t + 1]
             for k in range(n_states):
-                weighted[k] = frame[t + 1, k] * beta[k] * inverse
+                weighted[k] = frame[t + 1, k] * beta[k]
             total = 0.0
+            mass = 0.0
             for i in range(n_states):
                 acc = 0.0
                 for k in range(n_states):
                     acc += transmat[i, k] * weighted[k]
-                beta[i] = acc
+                raw[i] = acc
+                mass += acc
                 total += posteriors[t, i] * acc
-            # Σ_i α̂_t(i) β̂_t(i) is 1 up to rounding; dividing by it keeps γ_t, ξ_t and β̂ from
-            # drifting over long sequences.
             inverse = 1.0 / total
             for i in range(n_states):
                 alpha = posteriors[t, i] * inverse
                 for k in range(n_states):
                     xi[i, k] += alpha * weighted[k]
-                beta[i] *= inverse
-                posteriors[t, i] *= beta[i]
+                posteriors[t, i] = alpha * raw[i]
                 occupancy[i] += posteriors[t, i]
+            rescale = 1.0 / mass if mass < RESCALE_BELOW else 1.0
+            for k in range(n_states):
+                beta[k] = raw[k] * rescale
         for k in range(n_states):
             start_counts[k] += posteriors[first, k]
         for i in range(n_states):
