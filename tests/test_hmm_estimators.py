@@ -162,7 +162,7 @@ def test_sample_decode_and_attributes():
         "emissionprob": np.array([[0.5, 0.5, 0.0], [0.0, 0.1, 0.9]])})
     X, states = model.sample(500)
     assert X.shape == (500, 1) and states.shape == (500,) and states[0] == 0
-    X2, states2 = model.sample(500)
+    X2, _ = model.sample(500)
     np.testing.assert_array_equal(X, X2)  # random_state fixes the draws
     _, continued = model.sample(5, random_state=1, currstate=1)
     assert continued[0] == 1

@@ -76,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"-k: the number of states must be at least 1, got {args.states}")
     if args.max_iter < 1 or args.n_init < 1:
         raise CliError("--max-iter and --n-init: must be at least 1")
-    settings = dict(transmat_prior=args.transmat_prior, random_state=args.seed, n_iter=args.max_iter,
-                    tol=args.tol * X.shape[0], n_init=args.n_init, accelerate=args.accelerate, verbose=args.progress)
+    settings = {"transmat_prior": args.transmat_prior, "random_state": args.seed, "n_iter": args.max_iter,
+                "tol": args.tol * X.shape[0], "n_init": args.n_init, "accelerate": args.accelerate,
+                "verbose": args.progress}
     symbols = None
     if args.categorical:
         if X.shape[1] != 1:

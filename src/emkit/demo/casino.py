@@ -65,14 +65,14 @@ def run(out: Path) -> str:
     loaded_share = float(np.mean(dice))
     return "\n".join([
         "## The occasionally dishonest casino: a hidden Markov model\n",
-        f"{N_ROLLS} rolls were simulated from the casino of Durbin et al. (1998): the croupier switches from "
-        f"the fair die to a loaded one (six with probability 1/2) with probability 0.05 after each roll and "
-        f"back with probability 0.10; the loaded die was in play for {loaded_share:.1%} of the rolls. "
-        f"Only the rolls were given to `CategoricalHMM(2)`, fitted by Baum-Welch (5 starts, best kept, "
-        f"{model.n_iter_} iterations, log-likelihood {model.lower_bounds_[-1]:.4f}).\n",
+        (f"{N_ROLLS} rolls were simulated from the casino of Durbin et al. (1998): the croupier switches from "
+         f"the fair die to a loaded one (six with probability 1/2) with probability 0.05 after each roll and "
+         f"back with probability 0.10; the loaded die was in play for {loaded_share:.1%} of the rolls. "
+         f"Only the rolls were given to `CategoricalHMM(2)`, fitted by Baum-Welch (5 starts, best kept, "
+         f"{model.n_iter_} iterations, log-likelihood {model.lower_bounds_[-1]:.4f}).\n"),
         *rows, "",
-        f"Decoding: the Viterbi path names the die correctly for {np.mean(viterbi == dice):.1%} of the rolls, "
-        f"the most probable die of each roll (posterior decoding) for {np.mean(marginal == dice):.1%}.\n",
+        (f"Decoding: the Viterbi path names the die correctly for {np.mean(viterbi == dice):.1%} of the rolls, "
+         f"the most probable die of each roll (posterior decoding) for {np.mean(marginal == dice):.1%}.\n"),
         "![rolls with the decoded die shaded, the true die, and the posterior](casino_decoding.png)\n",
         "![log-likelihood by iteration](casino_loglik.png)\n",
     ])

@@ -19,9 +19,11 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from ..engine import EMResult, Trace, fit
+from ..engine.estep import ChunkedData, expected_stats, initial_params, prepare
 from ..exceptions import ConvergenceWarning
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape, precisions_cholesky
 from ..models.gaussian_mixture import INIT_METHODS, GaussianMixtureData, GaussianMixtureModel, prepare_data
+from ._dask import dask_rows, dask_weights, is_dask, map_rows
 from ._sklearn_compat import bridged
 from ._validation import check_array, check_feature_names, check_n_features, feature_names
 from .base import EstimatorProtocol
@@ -137,8 +139,11 @@ class GaussianMixture(EstimatorProtocol):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Data; NaN marks a missing value (a row needs at least one observed value).
+        X : array-like of shape (n_samples, n_features), or a Dask array
+            Data; NaN marks a missing value (a row needs at least one observed value). A Dask
+            array (chunked by rows) is fitted on the Dask scheduler in use: each E-step maps over
+            its chunks, persisted on the workers, and the starting values come from a random
+            sample of at most 100,000 rows (see :mod:`emkit.engine.dask`).
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights; integer weights give the fit on repeated rows.
@@ -151,14 +156,21 @@ class GaussianMixture(EstimatorProtocol):
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None) -> np.ndarray:
-        """Fit, then return the most probable component of each row of ``X``."""
+        """Fit, then return the most probable component of each row of ``X`` (a Dask array for
+        Dask input)."""
         model, data, params = self._fit(X, sample_weight)
+        if isinstance(data, ChunkedData):
+            return self.predict(X)
         return np.argmax(model.responsibilities(data, params)[0], axis=1)
 
     def _fit(self, X, sample_weight):
         self._check_hyperparameters()
         names = feature_names(X)
-        X = check_array(X, estimator_name=type(self).__name__, ensure_min_samples=2)
+        on_dask = is_dask(X)
+        if on_dask:
+            X = dask_rows(X, estimator_name=type(self).__name__, ensure_min_samples=2)
+        else:
+            X = check_array(X, estimator_name=type(self).__name__, ensure_min_samples=2)
         n, d = X.shape
         if n < self.n_components:
             raise ValueError(f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
@@ -167,7 +179,11 @@ class GaussianMixture(EstimatorProtocol):
         fixed = {name: inits[name] for name in self.frozen}
         model = GaussianMixtureModel(self.n_components, self.covariance_type, reg_covar=self.reg_covar,
                                      init_method=self.init_params, fixed=fixed)
-        data = model.prepare(prepare_data(X, sample_weight))
+        if on_dask:
+            data = prepare(model, X if sample_weight is None else (X, dask_weights(sample_weight, X)))
+        else:
+            data = model.prepare(prepare_data(X, sample_weight))
+        total = _total_weight(data)
         warm = self.warm_start and self.__sklearn_is_fitted__()
         if warm:
             check_n_features(self, X)
@@ -180,7 +196,7 @@ class GaussianMixture(EstimatorProtocol):
                                             "covariances": self.covariances_})
             else:
                 start = self._start(model, data, rng, inits)
-            run = self._run(model, data, start, self.lower_bound_ if warm else None)
+            run = self._run(model, data, start, self.lower_bound_ if warm else None, total)
             if best is None or run["lower_bound"] > best["lower_bound"]:
                 best = run
         assert best is not None
@@ -196,42 +212,41 @@ class GaussianMixture(EstimatorProtocol):
         user's ``*_init`` (no responsibilities needed when all three are given)."""
         if len(inits) == len(FREEZABLE):
             return model.check_params(inits)
-        start = model.initial_params(data, rng)
+        start = initial_params(model, data, rng)
         start.update(inits)
         return model.check_params(start)
 
-    def _run(self, model: GaussianMixtureModel, data: GaussianMixtureData, start: dict,
-             previous_bound: float | None) -> dict[str, Any]:
+    def _run(self, model: GaussianMixtureModel, data: GaussianMixtureData | ChunkedData, start: dict,
+             previous_bound: float | None, total: float) -> dict[str, Any]:
         """One initialization with scikit-learn's iteration semantics.
 
         scikit-learn's iteration ``t`` evaluates ``ℓ(θ_{t−1})`` (its lower bound) and then steps to
         ``θ_t``; it stops after the step whose evaluation changed by less than ``tol`` per sample.
         The engine stops at the evaluation itself, so ``max_iter − 1`` engine iterations plus one
         final M-step reproduce scikit-learn's iterates, ``n_iter_`` and ``lower_bounds_`` exactly.
+        ``total`` is the total sample weight (the number of rows without weights).
         """
-        total = data.total_weight
         if self.max_iter == 0:
             return {"params": start, "lower_bound": -np.inf, "lower_bounds": [], "n_iter": 0, "converged": False,
                     "result": None}
         first_converged = False
         if self.max_iter == 1 or previous_bound is not None:
-            stats, loglik = model.e_step(data, start)
+            stats, loglik = expected_stats(model, data, start)
             first_converged = previous_bound is not None and abs(loglik / total - previous_bound) < self.tol
         if self.max_iter == 1 or first_converged:
             self._say_iteration(1, loglik / total - (previous_bound if previous_bound is not None else -np.inf))
             result = EMResult(params=start, loglik=loglik, n_iter=0, n_evaluations=1, converged=first_converged,
                               trace=Trace([loglik], [start]), model=model)
         else:
-            result = self._engine_fit(model, data, start, previous_bound)
-            stats, _ = model.e_step(data, result.params)
+            result = self._engine_fit(model, data, start, previous_bound, total)
+            stats, _ = expected_stats(model, data, result.params)
         lower_bounds = [value / total for value in result.trace.loglik]
         self._say_init_ends(lower_bounds[-1], result.converged)
         return {"params": model.m_step(stats, result.params), "lower_bound": lower_bounds[-1],
                 "lower_bounds": lower_bounds, "n_iter": len(lower_bounds), "converged": result.converged,
                 "result": result}
 
-    def _engine_fit(self, model, data, start, previous_bound) -> EMResult:
-        total = data.total_weight
+    def _engine_fit(self, model, data, start, previous_bound, total: float) -> EMResult:
         previous = [previous_bound * total if previous_bound is not None else -np.inf]
 
         def report(iteration: int, params, loglik: float) -> None:
@@ -317,13 +332,19 @@ class GaussianMixture(EstimatorProtocol):
             out["covariances"] = _covariances_from_precisions(precisions, self.covariance_type)
         return out
 
-    def _data(self, X) -> GaussianMixtureData:
-        """Validated data for a fitted model (same features as in ``fit``)."""
+    def _rows(self, X, function, n_columns: int | None = None, dtype=float):
+        """``function(X, model, params)`` of the rows of ``X`` (same features as in ``fit``); on a
+        Dask array, mapped over its row chunks and returned as a Dask array."""
         self._check_is_fitted()
         check_feature_names(self, X)
+        model, params = self._model()
+        if is_dask(X):
+            X = dask_rows(X, estimator_name=type(self).__name__)
+            check_n_features(self, X)
+            return map_rows(X, function, model, params, n_columns=n_columns, dtype=dtype)
         X = check_array(X, estimator_name=type(self).__name__)
         check_n_features(self, X)
-        return prepare_data(X)
+        return function(X, model, params)
 
     def _model(self) -> tuple[GaussianMixtureModel, dict]:
         model = GaussianMixtureModel(self.n_components, self.covariance_type, reg_covar=self.reg_covar,
@@ -332,10 +353,9 @@ class GaussianMixture(EstimatorProtocol):
 
     # -------------------------------------------------------------------------- methods
     def score_samples(self, X) -> np.ndarray:
-        """``log p(x_i)`` of each row (of its observed coordinates when some are NaN)."""
-        data = self._data(X)
-        model, params = self._model()
-        return model.responsibilities(data, params)[1]
+        """``log p(x_i)`` of each row (of its observed coordinates when some are NaN); a Dask
+        array for a Dask ``X`` (likewise below)."""
+        return self._rows(X, _log_density)
 
     def score(self, X, y=None) -> float:
         """Average log-likelihood per row, ``(1/n) Σ_i log p(x_i)``."""
@@ -343,21 +363,15 @@ class GaussianMixture(EstimatorProtocol):
 
     def predict_proba(self, X) -> np.ndarray:
         """Posterior probability of each component, ``r_ik = π_k p_k(x_i) / p(x_i)``, shape (n, k)."""
-        data = self._data(X)
-        model, params = self._model()
-        return np.exp(model.responsibilities(data, params)[0])
+        return self._rows(X, _posterior, n_columns=self.n_components)
 
     def predict(self, X) -> np.ndarray:
         """The most probable component of each row, ``argmax_k r_ik``."""
-        data = self._data(X)
-        model, params = self._model()
-        return np.argmax(model.responsibilities(data, params)[0], axis=1)
+        return self._rows(X, _most_probable, dtype=np.intp)
 
     def impute(self, X) -> np.ndarray:
         """``X`` with each NaN replaced by its conditional mean ``E[x_m | x_o]`` under the mixture."""
-        data = self._data(X)
-        model, params = self._model()
-        return model.impute(data, params)
+        return self._rows(X, _imputed, n_columns=self.n_features_in_)
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n_samples`` rows: component counts ``~ Multinomial(n, π)``, then
@@ -469,6 +483,37 @@ class GaussianMixture(EstimatorProtocol):
 
 
 # ------------------------------------------------------------------------------ helpers
+def _total_weight(data: GaussianMixtureData | ChunkedData) -> float:
+    """``Σ w_i`` (the number of rows without weights), summed over the chunks of Dask data."""
+    if isinstance(data, ChunkedData):
+        return float(data.chunk_sum(_chunk_weight))
+    return data.total_weight
+
+
+def _chunk_weight(model: GaussianMixtureModel, chunk: GaussianMixtureData) -> float:
+    return chunk.total_weight
+
+
+def _log_density(X: np.ndarray, model: GaussianMixtureModel, params: dict) -> np.ndarray:
+    """``log p(x_i,o)`` of each row."""
+    return model.responsibilities(prepare_data(X), params)[1]
+
+
+def _posterior(X: np.ndarray, model: GaussianMixtureModel, params: dict) -> np.ndarray:
+    """``r_ik = P(z_i = k | x_i,o)``, shape (n, k)."""
+    return np.exp(model.responsibilities(prepare_data(X), params)[0])
+
+
+def _most_probable(X: np.ndarray, model: GaussianMixtureModel, params: dict) -> np.ndarray:
+    """``argmax_k r_ik`` of each row."""
+    return np.argmax(model.responsibilities(prepare_data(X), params)[0], axis=1)
+
+
+def _imputed(X: np.ndarray, model: GaussianMixtureModel, params: dict) -> np.ndarray:
+    """``X`` with NaN replaced by ``E[x_m | x_o]``."""
+    return model.impute(prepare_data(X), params)
+
+
 def _generator(random_state) -> np.random.Generator:
     """A numpy Generator from None, an int, a Generator or a legacy RandomState (drawn from)."""
     if isinstance(random_state, np.random.RandomState):

@@ -9,14 +9,15 @@ started and which are re-estimated are keyword tuples (``init=("means",)``,
 threads; missing observations (NaN) are allowed; the Dirichlet priors must be ``≥ 1``; Gaussian
 covariances are regularised by ``reg_covar`` (hmmlearn's ``covars_prior``/``means_prior`` are not
 offered); ``lower_bounds_`` holds the log-likelihood of every iterate *including the returned
-one* (hmmlearn's ``monitor_.history`` is ``lower_bounds_[:-1]``).
+one* (hmmlearn's ``monitor_.history`` is ``lower_bounds_[:-1]``), and a fit that meets ``tol``
+returns the iterate that met it (hmmlearn takes one more M-step); ``decode(algorithm="map")``
+returns ``Σ_t log max_k γ_t(k)`` (hmmlearn returns ``Σ_t max_k γ_t(k)``).
 """
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -27,8 +28,8 @@ from ..models.hmm import CategoricalEmission, GaussianEmission, HiddenMarkovMode
 from ..models.hmm.categorical import MISSING, check_symbols
 from ..models.hmm.gaussian import check_observations
 from ..models.hmm.model import DECODERS
-from .base import EstimatorProtocol, NotFittedError
 from ._sklearn_compat import bridged
+from .base import EstimatorProtocol, NotFittedError
 from .gaussian_mixture import _generator, _jsonable
 from .persistence import load_state, save_state
 
@@ -50,7 +51,7 @@ class _BaseHMM(EstimatorProtocol):
         return CHAIN_PARAMS + self._emission_params
 
     # ----------------------------------------------------------------------------- fitting
-    def fit(self, X, lengths=None) -> "_BaseHMM":
+    def fit(self, X, lengths=None) -> _BaseHMM:
         """Estimate the parameters by the Baum–Welch algorithm (EM), ``n_init`` starts.
 
         Parameters
@@ -77,7 +78,7 @@ class _BaseHMM(EstimatorProtocol):
         rng = None if self.random_state is None else _generator(self.random_state)
         best: EMResult | None = None
         for attempt in range(self.n_init):
-            start_rng = rng if attempt == 0 else (rng if rng is not None else np.random.default_rng())
+            start_rng = rng if rng is not None or attempt == 0 else np.random.default_rng()
             initial = model.initial_params(data, start_rng) if self._initialised() else {}
             start = model.check_params({**initial, **given})
             with warnings.catch_warnings():
@@ -232,7 +233,7 @@ class _BaseHMM(EstimatorProtocol):
     # ------------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the constructor arguments and parameters to ``path`` (``.json`` or ``.npz``)."""
-        model, params = self._fitted_model()
+        _, params = self._fitted_model()
         config = {name: _jsonable(value) for name, value in self.get_params(deep=False).items()}
         if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
             config["random_state"] = None
@@ -241,7 +242,7 @@ class _BaseHMM(EstimatorProtocol):
         return save_state(path, type(self).__name__, config, {f"{name}_": value for name, value in params.items()})
 
     @classmethod
-    def load(cls, path: str | Path) -> "_BaseHMM":
+    def load(cls, path: str | Path) -> _BaseHMM:
         """Read an estimator written by :meth:`save`."""
         config, arrays = load_state(path, cls.__name__)
         fitted = config.pop("fitted")

@@ -192,26 +192,48 @@ class GaussianMixtureModel(EMModel):
         return None if self.center is None else int(self.center.size)
 
     def prepare(self, data) -> GaussianMixtureData:
-        """Validate the data (see :func:`prepare_data`); set :attr:`center` on first use."""
-        if isinstance(data, tuple) and len(data) == 2:
-            data = prepare_data(*data)
-        else:
-            data = prepare_data(data)
-        n_rows = int(np.count_nonzero(data.sample_weight)) if data.sample_weight is not None else data.X.shape[0]
+        """Validate the data (see :func:`prepare_data` and :meth:`chunk_context`); set
+        :attr:`center` on first use."""
+        data = _as_data(data)
+        self.chunk_context(self.chunk_summary(data))
+        return data
+
+    def chunk_summary(self, chunk) -> Stats:
+        """Of ``X``, ``(X, sample_weight)`` or a chunk of them (validated by :func:`prepare_data`):
+        ``rows`` with positive weight, and per feature ``observed = Σ_i w_i [x_ij observed]`` and
+        ``sum = Σ_i w_i x_ij`` over the observed values (additive over row blocks)."""
+        data = _as_data(chunk)
+        observed = ~np.isnan(data.X)
+        weights = np.ones(data.X.shape[0]) if data.sample_weight is None else data.sample_weight
+        return {"rows": np.array(float(np.count_nonzero(weights))), "observed": weights @ observed,
+                "sum": weights @ np.where(observed, data.X, 0.0)}
+
+    def chunk_context(self, summary: Stats) -> None:
+        """Whole-data checks (at least ``n_components`` rows with positive weight, every feature
+        observed, the number of features) and, on first use, :attr:`center`: the weighted mean
+        of the observed values of each feature, ``sum / observed``."""
+        n_rows = int(summary["rows"])
         if n_rows < self.n_components:
             raise ValueError(f"n_components: {self.n_components} components need at least as many samples "
                              f"(with positive weight), got {n_rows}")
-        counted = np.isnan(data.X if data.sample_weight is None else data.X[data.sample_weight > 0])
-        empty_columns = np.flatnonzero(counted.all(axis=0))
+        observed = np.asarray(summary["observed"], dtype=float)
+        empty_columns = np.flatnonzero(observed <= 0)
         if empty_columns.size:
             raise ValueError(f"X: feature {int(empty_columns[0])} has no observed value (all NaN); nothing to "
                              "estimate its mean from")
         if self.center is None:
-            self.center = _weighted_nanmean(data.X, data.sample_weight)
-        elif self.center.shape != (data.X.shape[1],):
-            raise ValueError(f"X: expected {self.center.size} features, got {data.X.shape[1]}")
+            self.center = summary["sum"] / observed
+        elif self.center.shape != observed.shape:
+            raise ValueError(f"X: expected {self.center.size} features, got {observed.size}")
         for name, value in self.fixed.items():
-            self._check_one(name, value, data.X.shape[1], "fixed")
+            self._check_one(name, value, observed.size, "fixed")
+
+    def prepare_chunk(self, chunk, context=None) -> GaussianMixtureData:
+        """One chunk of rows (``X`` or ``(X, sample_weight)`` blocks) validated by
+        :func:`prepare_data`; the whole-data checks are :meth:`chunk_context`'s."""
+        data = _as_data(chunk)
+        if data.X.shape[1] != self.center.size:
+            raise ValueError(f"X: expected {self.center.size} features, got {data.X.shape[1]}")
         return data
 
     # ---------------------------------------------------------------------- the mathematics
@@ -375,8 +397,8 @@ class GaussianMixtureModel(EMModel):
         return int(sum(count for name, count in counts.items() if name not in self.fixed))
 
 
-def _weighted_nanmean(X: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-    observed = ~np.isnan(X)
-    w = np.ones(X.shape[0]) if weights is None else weights
-    totals = w @ observed
-    return (w @ np.where(observed, X, 0.0)) / np.where(totals > 0, totals, 1.0)
+def _as_data(data) -> GaussianMixtureData:
+    """``X``, a pair ``(X, sample_weight)`` or prepared data, validated by :func:`prepare_data`."""
+    if isinstance(data, tuple) and len(data) == 2:
+        return prepare_data(*data)
+    return prepare_data(data)

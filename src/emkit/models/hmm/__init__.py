@@ -10,4 +10,4 @@ from .gaussian import GaussianEmission
 from .model import HiddenMarkovModel
 from .sequences import Sequences
 
-__all__ = ["HiddenMarkovModel", "Emission", "CategoricalEmission", "GaussianEmission", "Sequences"]
+__all__ = ["CategoricalEmission", "Emission", "GaussianEmission", "HiddenMarkovModel", "Sequences"]

@@ -34,7 +34,7 @@ class Emission(ABC):
     def prepare(self, X: Any) -> np.ndarray:
         """Validated observations as the other methods expect them (one row per time step)."""
 
-    def batch_data(self, X: np.ndarray) -> Any:
+    def block_data(self, X: np.ndarray) -> Any:
         """A block of prepared rows as :meth:`log_likelihood` and :meth:`stats` take them
         (computed once per data set; the rows themselves by default)."""
         return X
@@ -48,12 +48,12 @@ class Emission(ABC):
         return params
 
     @abstractmethod
-    def log_likelihood(self, batch: Any, cache: Any) -> np.ndarray:
+    def log_likelihood(self, block: Any, cache: Any) -> np.ndarray:
         """``log p(x_t | z_t = k)``, shape (n, K) (0 for a missing observation), for the rows of
-        ``batch`` (from :meth:`batch_data`) given ``cache`` (from :meth:`precompute`)."""
+        ``block`` (from :meth:`block_data`) given ``cache`` (from :meth:`precompute`)."""
 
     @abstractmethod
-    def stats(self, batch: Any, posteriors: np.ndarray, cache: Any) -> Stats:
+    def stats(self, block: Any, posteriors: np.ndarray, cache: Any) -> Stats:
         """Expected sufficient statistics ``Σ_t γ_t(k) T(x_t)``, additive over time steps."""
 
     @abstractmethod

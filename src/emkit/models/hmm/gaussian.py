@@ -3,7 +3,7 @@
 All Gaussian numerics (densities, statistics, the M-step, missing coordinates) are those of
 :mod:`emkit.kernels.gaussian`; this module only adapts them to the HMM. Statistics are
 ``n_k = Σ_t γ_t(k)``, ``Σ_t γ_t(k) E[x_t − c]`` and the second moments about the shift ``c``
-(the mean of the current means, so every batch of one E-step uses the same ``c``); NaN
+(the mean of the current means, so every block of one E-step uses the same ``c``); NaN
 coordinates are replaced by their conditional expectations under each state (the exact E-step
 for incomplete data), and a row with nothing observed has likelihood one.
 """
@@ -11,9 +11,11 @@ for incomplete data), and a row with nothing observed has likelihood one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 
 from ...engine.model import Params, Stats
+from ...engine.stats import add_stats
 from ...kernels.gaussian import (
     MissingPattern,
     check_covariance_type,
@@ -37,11 +39,23 @@ KMEANS_ROWS = 20_000
 
 
 @dataclass(frozen=True)
-class GaussianBatch:
-    """Rows of observations with, when some are missing, their missingness patterns."""
+class GaussianBlock:
+    """Rows of observations split into complete and incomplete rows (with the missingness
+    patterns of the incomplete ones), so that a few NaN do not slow down the complete rows."""
 
     X: np.ndarray
+    complete: np.ndarray | None
+    incomplete: np.ndarray | None
     patterns: tuple[MissingPattern, ...] | None
+
+    @classmethod
+    def of(cls, X: np.ndarray) -> GaussianBlock:
+        """The block of rows ``X``; no index arrays when every row is complete."""
+        rows_missing = np.isnan(X).any(axis=1)
+        if not rows_missing.any():
+            return cls(X, None, None, None)
+        incomplete = np.flatnonzero(rows_missing)
+        return cls(X, np.flatnonzero(~rows_missing), incomplete, missing_patterns(X[incomplete]))
 
 
 @dataclass(frozen=True)
@@ -112,8 +126,8 @@ class GaussianEmission(Emission):
             raise ValueError(f"X: expected {self.n_features} features, got {array.shape[1]}")
         return array
 
-    def batch_data(self, X: np.ndarray) -> GaussianBatch:
-        return GaussianBatch(X, missing_patterns(X) if np.isnan(X).any() else None)
+    def block_data(self, X: np.ndarray) -> GaussianBlock:
+        return GaussianBlock.of(X)
 
     def initial_params(self, X: np.ndarray, n_states: int, rng: np.random.Generator | None) -> Params:
         """k-means centres of the complete rows (at most ``KMEANS_ROWS`` of them, evenly spaced;
@@ -142,16 +156,26 @@ class GaussianEmission(Emission):
         covars = np.asarray(params["covars"], dtype=float)
         return GaussianCache(means, covars, precisions_cholesky(covars, self.covariance_type), means.mean(axis=0))
 
-    def log_likelihood(self, batch: GaussianBatch, cache: GaussianCache) -> np.ndarray:
-        if batch.patterns is None:
-            return log_gaussian_density(batch.X, cache.means, cache.precisions_cholesky, self.covariance_type)
-        return log_gaussian_density_missing(batch.X, cache.means, cache.covars, self.covariance_type, batch.patterns)
+    def log_likelihood(self, block: GaussianBlock, cache: GaussianCache) -> np.ndarray:
+        """The density of complete rows; the marginal density of the observed coordinates of
+        the others (1 for a row with nothing observed)."""
+        out = log_gaussian_density(block.X, cache.means, cache.precisions_cholesky, self.covariance_type)
+        if block.incomplete is not None:
+            out[block.incomplete] = log_gaussian_density_missing(block.X[block.incomplete], cache.means,
+                                                                 cache.covars, self.covariance_type, block.patterns)
+        return out
 
-    def stats(self, batch: GaussianBatch, posteriors: np.ndarray, cache: GaussianCache) -> Stats:
-        if batch.patterns is None:
-            return gaussian_stats(batch.X, posteriors, self.covariance_type, shift=cache.shift)
-        return gaussian_stats_missing(batch.X, posteriors, cache.means, cache.covars, self.covariance_type,
-                                      shift=cache.shift, patterns=batch.patterns)
+    def stats(self, block: GaussianBlock, posteriors: np.ndarray, cache: GaussianCache) -> Stats:
+        """Complete-data statistics of the complete rows plus the exact conditional expectations
+        of those of the incomplete rows."""
+        if block.incomplete is None:
+            return gaussian_stats(block.X, posteriors, self.covariance_type, shift=cache.shift)
+        complete = gaussian_stats(block.X[block.complete], posteriors[block.complete], self.covariance_type,
+                                  shift=cache.shift)
+        incomplete = gaussian_stats_missing(block.X[block.incomplete], posteriors[block.incomplete], cache.means,
+                                            cache.covars, self.covariance_type, shift=cache.shift,
+                                            patterns=block.patterns)
+        return add_stats(complete, incomplete)
 
     def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
         """``μ_k = c + S_k / n_k`` and the covariances of :func:`gaussian_m_step` (about fixed

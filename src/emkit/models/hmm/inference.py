@@ -7,13 +7,14 @@ sequence on which the scaled recursion underflowed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from ...numerics import safe_log
 from . import kernels
+from .sequences import reusable
 
 
 @dataclass
@@ -47,16 +48,18 @@ def forward_backward(
     startprob: np.ndarray,
     transmat: np.ndarray,
     recompute: Callable[[int, int], np.ndarray],
+    posteriors: np.ndarray,
+    workspace: dict[str, np.ndarray] | None = None,
 ) -> Posterior:
     """Posterior state probabilities and expected transition counts of each sequence.
 
     ``γ_t(k) ∝ α_t(k) β_t(k)`` and ``ξ_t(i, j) ∝ α_t(i) A_ij b_{t+1}(j) β_{t+1}(j)`` by the scaled
-    recursion; ``log p(x) = Σ_t log c_t``.
+    recursion; ``log p(x) = Σ_t m_t + Σ log c`` (frame shifts and rescalings, compensated sum).
 
     Parameters
     ----------
     log_frame : ndarray, shape (n, K)
-        ``log p(x_t | z_t = k)``; overwritten (it becomes the scaled likelihoods).
+        ``log p(x_t | z_t = k)``, C-contiguous; overwritten (it becomes the scaled likelihoods).
     offsets : ndarray of int64, shape (n_sequences + 1,)
         Sequence boundaries within the rows of ``log_frame``.
     startprob, transmat : ndarray
@@ -64,26 +67,30 @@ def forward_backward(
     recompute : callable
         ``recompute(start, stop)`` returns ``log_frame[start:stop]`` afresh (used only for a
         sequence redone in log space).
+    posteriors : ndarray, shape (n, K)
+        Where the posteriors are written.
+    workspace : dict, optional
+        Scratch arrays kept from call to call, so that repeated E-steps reuse their memory.
     """
     n_rows, n_states = log_frame.shape
-    shift = np.empty(n_rows)
+    scratch = {} if workspace is None else workspace
+    shift = reusable(scratch, "shift", (n_rows,))
     kernels.shift_rows(log_frame, shift)
     np.exp(log_frame, out=log_frame)
-    posteriors = np.empty((n_rows, n_states))
     start_counts = np.zeros(n_states)
     trans_counts = np.zeros((n_states, n_states))
     occupancy = np.zeros(n_states)
     seq_loglik = np.empty(offsets.size - 1)
-    log_scales = np.empty(n_rows)
+    log_scales = reusable(scratch, "log_scales", (n_rows,))
     kernels.forward_backward_scaled(log_frame, shift, offsets, startprob, transmat, posteriors, start_counts,
                                     trans_counts, occupancy, log_scales, seq_loglik)
     kernels.sum_log_scales(log_scales, offsets, seq_loglik)
     for s in np.flatnonzero(np.isnan(seq_loglik)):
         first, stop = int(offsets[s]), int(offsets[s + 1])
         one = np.array([0, stop - first], dtype=np.int64)
-        kernels.forward_backward_log(np.ascontiguousarray(recompute(first, stop)), one, safe_log(startprob),
-                                     safe_log(transmat), posteriors[first:stop], start_counts, trans_counts,
-                                     occupancy, seq_loglik[s:s + 1])
+        kernels.forward_backward_log(np.ascontiguousarray(recompute(first, stop), dtype=float), one,
+                                     safe_log(startprob), safe_log(transmat), posteriors[first:stop], start_counts,
+                                     trans_counts, occupancy, seq_loglik[s:s + 1])
     for s in np.flatnonzero(seq_loglik == -np.inf):
         posteriors[offsets[s]:offsets[s + 1]] = np.nan
     return Posterior(posteriors, start_counts, trans_counts, occupancy, seq_loglik)

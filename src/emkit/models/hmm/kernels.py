@@ -43,8 +43,7 @@ def shift_rows(log_frame, shift):  # pragma: no cover - compiled
     for t in range(log_frame.shape[0]):
         best = -np.inf
         for k in range(log_frame.shape[1]):
-            if log_frame[t, k] > best:
-                best = log_frame[t, k]
+            best = max(best, log_frame[t, k])
         shift[t] = best
         if best > -np.inf:
             for k in range(log_frame.shape[1]):
@@ -173,8 +172,7 @@ def _logsumexp(values):  # pragma: no cover - compiled
     """``log Σ_i exp(v_i)``, stable; −inf when every entry is −inf."""
     best = -np.inf
     for i in range(values.shape[0]):
-        if values[i] > best:
-            best = values[i]
+        best = max(best, values[i])
     if best == -np.inf:
         return best
     total = 0.0
@@ -189,8 +187,7 @@ def _logsumexp_column(values, log_transmat, column):  # pragma: no cover - compi
     best = -np.inf
     for i in range(values.shape[0]):
         value = values[i] + log_transmat[i, column]
-        if value > best:
-            best = value
+        best = max(best, value)
     if best == -np.inf:
         return best
     total = 0.0

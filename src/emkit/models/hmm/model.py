@@ -10,8 +10,10 @@ E-step (forward–backward, compiled): the posteriors ``γ_t(k) = p(z_t = k | x)
 
 M-step: ``π_k ∝ start_k + a_k − 1``, ``A_ij ∝ trans_ij + b_ij − 1`` (Dirichlet concentrations
 ``a = startprob_prior``, ``b = transmat_prior``; 1 is maximum likelihood) and the emission's
-M-step. Sequences are cut into batches that run in parallel threads; their statistics add up, so
-the E-step of two sets of sequences, added, equals the E-step of their union.
+M-step. The emission work runs on blocks of rows and the recursions on batches of whole
+sequences, in parallel threads (:mod:`.sequences`); statistics add up, so the E-steps of two sets
+of sequences, added, equal the E-step of their union (and chunks of sequences can be spread over
+Dask workers by the engine).
 
 With priors other than 1, the objective that EM ascends, and that :meth:`HiddenMarkovModel.e_step`
 reports, is the penalised log-likelihood ``log p(x | θ) + log p(θ)``;
@@ -32,7 +34,14 @@ from . import dirichlet
 from .emissions import Emission
 from .inference import Posterior, forward_backward, viterbi
 from .kernels import sample_states
-from .sequences import Batch, Sequences, check_lengths, default_n_jobs, map_batches
+from .sequences import (
+    Batch,
+    Block,
+    Sequences,
+    check_lengths,
+    default_n_jobs,
+    parallel_map,
+)
 
 #: A state whose expected number of visits is at most this fraction of the data is empty.
 EMPTY_STATE_RTOL = 1e-10
@@ -87,7 +96,7 @@ class HiddenMarkovModel(EMModel):
             return data
         X, lengths = data if isinstance(data, tuple) else (data, None)
         X = self.emission.prepare(X)
-        return Sequences.build(X, check_lengths(lengths, X.shape[0]), self.n_jobs, self.emission.batch_data)
+        return Sequences.build(X, check_lengths(lengths, X.shape[0]), self.n_jobs, self.emission.block_data)
 
     # ----------------------------------------------------------------- the EM pieces
     def initial_params(self, data: Sequences, rng: np.random.Generator | None = None) -> Params:
@@ -105,17 +114,12 @@ class HiddenMarkovModel(EMModel):
         """Statistics ``start``, ``trans``, ``occupancy`` and the emission's, summed over
         sequences, and ``log p(x | θ) + log p(θ)``."""
         cache = self.emission.precompute(params)
-
-        def batch_stats(batch: Batch) -> tuple[Stats, float]:
-            posterior = self._posterior(data, batch, params, cache)
-            stats = {"start": posterior.start_counts, "trans": posterior.trans_counts,
-                     "occupancy": posterior.occupancy,
-                     **self.emission.stats(batch.data, posterior.posteriors, cache)}
-            return stats, float(posterior.seq_loglik.sum())
-
-        parts = map_batches(batch_stats, data.batches)
-        stats = sum_stats(part[0] for part in parts)
-        return stats, sum(part[1] for part in parts) + self.log_prior(params)
+        posteriors = data.buffer("posteriors", (data.n_samples, self.n_states))
+        chain = self._forward_backward(data, params, cache, posteriors)
+        emission = parallel_map(lambda b: self.emission.stats(b.data, posteriors[b.start:b.stop], cache), data.blocks)
+        stats = {"start": sum(p.start_counts for p in chain), "trans": sum(p.trans_counts for p in chain),
+                 "occupancy": sum(p.occupancy for p in chain), **sum_stats(emission)}
+        return stats, sum(float(p.seq_loglik.sum()) for p in chain) + self.log_prior(params)
 
     def m_step(self, stats: Stats, params: Params) -> Params:
         """Dirichlet posterior modes of ``π`` and the rows of ``A``, then the emission M-step.
@@ -177,15 +181,9 @@ class HiddenMarkovModel(EMModel):
     def score_samples(self, data: Any, params: Params) -> tuple[float, np.ndarray]:
         """``log p(x | θ)`` (no prior) and the posteriors ``γ`` (n, K) of every time step."""
         data = self.prepare(data)
-        cache = self.emission.precompute(params)
         posteriors = np.empty((data.n_samples, self.n_states))
-
-        def batch(b: Batch) -> float:
-            posterior = self._posterior(data, b, params, cache)
-            posteriors[b.start:b.stop] = posterior.posteriors
-            return float(posterior.seq_loglik.sum())
-
-        return float(sum(map_batches(batch, data.batches))), posteriors
+        chain = self._forward_backward(data, params, self.emission.precompute(params), posteriors)
+        return sum(float(p.seq_loglik.sum()) for p in chain), posteriors
 
     def decode(self, data: Any, params: Params, algorithm: str = "viterbi") -> tuple[float, np.ndarray]:
         """Most probable path (``"viterbi"``: ``max_z log p(x, z)``) or the most probable state
@@ -197,15 +195,16 @@ class HiddenMarkovModel(EMModel):
             _, posteriors = self.score_samples(data, params)
             with np.errstate(divide="ignore"):
                 return float(np.log(posteriors.max(axis=1)).sum()), posteriors.argmax(axis=1)
-        cache = self.emission.precompute(params)
+        log_frame = self._log_frame(data, self.emission.precompute(params))
         path = np.empty(data.n_samples, dtype=np.int64)
 
         def batch(b: Batch) -> float:
-            log_frame = np.ascontiguousarray(self.emission.log_likelihood(b.data, cache), dtype=float)
-            path[b.start:b.stop], logprob = viterbi(log_frame, b.offsets, params["startprob"], params["transmat"])
+            path[b.start:b.stop], logprob = viterbi(log_frame[b.start:b.stop], b.offsets,
+                                                    np.asarray(params["startprob"], dtype=float),
+                                                    np.asarray(params["transmat"], dtype=float))
             return float(logprob.sum())
 
-        return float(sum(map_batches(batch, data.batches))), path
+        return float(sum(parallel_map(batch, data.batches))), path
 
     def sample(self, params: Params, n_samples: int, rng: np.random.Generator,
                start_state: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -221,14 +220,30 @@ class HiddenMarkovModel(EMModel):
         return self.emission.sample(states, params, rng), states
 
     # ----------------------------------------------------------------- internals
-    def _posterior(self, data: Sequences, batch: Batch, params: Params, cache) -> Posterior:
-        """Forward–backward over one batch (a sequence redone in log space gets its frame
-        log-likelihoods recomputed from its own rows)."""
-        def recompute(first: int, stop: int) -> np.ndarray:
-            rows = data.X[batch.start + first:batch.start + stop]
-            return self.emission.log_likelihood(self.emission.batch_data(rows), cache)
+    def _log_frame(self, data: Sequences, cache) -> np.ndarray:
+        """``log p(x_t | z_t = k)`` of every row (n, K), block by block in parallel, in the
+        data's reusable buffer."""
+        log_frame = data.buffer("log_frame", (data.n_samples, self.n_states))
 
-        log_frame = np.ascontiguousarray(self.emission.log_likelihood(batch.data, cache), dtype=float)
-        return forward_backward(log_frame, batch.offsets, np.ascontiguousarray(params["startprob"], dtype=float),
-                                np.ascontiguousarray(params["transmat"], dtype=float), recompute)
+        def block(b: Block) -> None:
+            log_frame[b.start:b.stop] = self.emission.log_likelihood(b.data, cache)
 
+        parallel_map(block, data.blocks)
+        return log_frame
+
+    def _forward_backward(self, data: Sequences, params: Params, cache, posteriors: np.ndarray) -> list[Posterior]:
+        """Forward–backward over every batch in parallel, posteriors written into ``posteriors``
+        (a sequence redone in log space gets its frame log-likelihoods recomputed)."""
+        log_frame = self._log_frame(data, cache)
+        startprob = np.ascontiguousarray(params["startprob"], dtype=float)
+        transmat = np.ascontiguousarray(params["transmat"], dtype=float)
+
+        def batch(b: Batch) -> Posterior:
+            def recompute(first: int, stop: int) -> np.ndarray:
+                rows = data.X[b.start + first:b.start + stop]
+                return self.emission.log_likelihood(self.emission.block_data(rows), cache)
+
+            return forward_backward(log_frame[b.start:b.stop], b.offsets, startprob, transmat, recompute,
+                                    posteriors[b.start:b.stop], b.workspace)
+
+        return parallel_map(batch, data.batches)

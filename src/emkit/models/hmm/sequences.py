@@ -1,17 +1,20 @@
-"""Many sequences in one array: validation of ``lengths``, batches, and their threaded map.
+"""Many sequences in one array: validation of ``lengths``, batches and blocks, a threaded map.
 
 Sequences are stored one after another in the rows of ``X``; ``offsets = [0, cumsum(lengths)]``
-delimits them. For the E-step they are cut into contiguous *batches* of whole sequences with
-about equal numbers of rows, one per worker thread: the compiled kernels release the GIL, so the
-batches run in parallel and their (additive) statistics are summed.
+delimits them. For the E-step the rows are cut two ways, one piece per worker thread: *batches*
+of whole sequences for the recursions and *blocks* of rows for the emission work. The compiled
+kernels and NumPy release the GIL, so the pieces run in parallel; their statistics add up.
 """
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence, TypeVar
+from itertools import pairwise
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -54,18 +57,34 @@ def default_n_jobs(n_jobs: int | None) -> int:
 
 @dataclass(frozen=True)
 class Batch:
-    """Rows ``start:stop`` of the data, holding whole sequences delimited by local ``offsets``;
-    ``data`` is those rows as the emission model wants them (e.g. with missingness patterns)."""
+    """Rows ``start:stop`` holding whole sequences, delimited by the local ``offsets``: the unit
+    of the forward–backward and Viterbi recursions. ``workspace`` keeps its scratch arrays from
+    one E-step to the next."""
 
     start: int
     stop: int
     offsets: np.ndarray
+    workspace: dict = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Block:
+    """Rows ``start:stop`` (sequences may cross its ends): the unit of the emission work, with
+    ``data`` those rows as the emission model wants them (e.g. with missingness patterns)."""
+
+    start: int
+    stop: int
     data: Any = field(repr=False)
 
 
 @dataclass(frozen=True)
 class Sequences:
     """Observations of one or more sequences, prepared for the E-step.
+
+    Emission densities and statistics are computed per row, so they run on ``blocks`` of about
+    equal size whatever the sequences; the recursions need whole sequences and run on
+    ``batches``. Both run in parallel threads (one E-step at a time per ``Sequences``: the
+    ``workspace`` arrays are reused from one E-step to the next).
 
     Attributes
     ----------
@@ -74,25 +93,30 @@ class Sequences:
     offsets : ndarray of int64, shape (n_sequences + 1,)
         Sequence ``s`` is ``X[offsets[s]:offsets[s + 1]]``.
     batches : list of Batch
-        Contiguous groups of whole sequences, one per worker thread.
+        Contiguous groups of whole sequences of about equal row counts.
+    blocks : list of Block
+        Contiguous row ranges of about equal size.
     """
 
     X: np.ndarray
     offsets: np.ndarray
     batches: list[Batch] = field(repr=False)
+    blocks: list[Block] = field(repr=False)
+    workspace: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def build(cls, X: np.ndarray, offsets: np.ndarray, n_batches: int,
-              batch_data: Callable[[np.ndarray], Any]) -> "Sequences":
-        """Split the sequences into at most ``n_batches`` batches of about equal row counts;
-        ``batch_data(rows)`` gives each batch's :attr:`Batch.data`."""
-        n_sequences = offsets.size - 1
-        targets = np.linspace(0, offsets[-1], min(n_batches, n_sequences) + 1)[1:-1]
+    def build(cls, X: np.ndarray, offsets: np.ndarray, n_threads: int,
+              block_data: Callable[[np.ndarray], Any]) -> Sequences:
+        """At most ``n_threads`` batches and blocks; ``block_data(rows)`` gives each
+        :attr:`Block.data`."""
+        n_sequences, n_rows = offsets.size - 1, int(offsets[-1])
+        targets = np.linspace(0, n_rows, min(n_threads, n_sequences) + 1)[1:-1]
         cuts = np.unique(np.concatenate([[0], np.searchsorted(offsets, targets), [n_sequences]]))
-        batches = [Batch(int(offsets[a]), int(offsets[b]), offsets[a:b + 1] - offsets[a],
-                         batch_data(X[offsets[a]:offsets[b]]))
-                   for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
-        return cls(X, offsets, batches)
+        batches = [Batch(int(offsets[a]), int(offsets[b]), offsets[a:b + 1] - offsets[a])
+                   for a, b in pairwise(cuts)]
+        edges = np.unique(np.linspace(0, n_rows, min(n_threads, n_rows) + 1).astype(int))
+        blocks = [Block(int(a), int(b), block_data(X[a:b])) for a, b in pairwise(edges)]
+        return cls(X, offsets, batches, blocks)
 
     @property
     def n_samples(self) -> int:
@@ -104,10 +128,49 @@ class Sequences:
         """Number of sequences."""
         return int(self.offsets.size - 1)
 
+    def buffer(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """A scratch array of ``shape`` kept in :attr:`workspace` under ``name``."""
+        return reusable(self.workspace, name, shape)
 
-def map_batches(function: Callable[[Batch], T], batches: list[Batch]) -> list[T]:
-    """``[function(b) for b in batches]``, one thread per batch when there are several."""
-    if len(batches) == 1:
-        return [function(batches[0])]
-    with ThreadPoolExecutor(max_workers=len(batches)) as pool:
-        return list(pool.map(function, batches))
+
+def reusable(workspace: dict[str, np.ndarray], name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """``workspace[name]`` if it has ``shape``, else a new (uninitialised) array stored there."""
+    array = workspace.get(name)
+    if array is None or array.shape != shape:
+        array = workspace[name] = np.empty(shape)
+    return array
+
+
+class _SharedPool:
+    """One thread pool for every E-step of the process, grown on demand: starting threads anew
+    at every iteration would cost milliseconds each on a busy machine."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._size = 0
+
+    def get(self, size: int) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None or self._size < size:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=False)
+                self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="emkit-hmm")
+                self._size = size
+            return self._pool
+
+
+_POOL = _SharedPool()
+
+
+def parallel_map(function: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
+    """``[function(item) for item in items]``: the first item in this thread, the others in
+    the shared pool's threads (the compiled kernels and NumPy release the GIL)."""
+    if len(items) == 1:
+        return [function(items[0])]
+    futures = [_POOL.get(len(items) - 1).submit(function, item) for item in items[1:]]
+    try:
+        first = function(items[0])
+    finally:
+        wait(futures)  # never leave a thread writing into the caller's arrays
+    return [first] + [future.result() for future in futures]
