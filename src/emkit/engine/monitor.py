@@ -71,8 +71,12 @@ class Monitor:
             )
         return stats, float(loglik)
 
-    def record(self, params: Params, loglik: float) -> bool:
-        """Record an iterate; return True when the convergence criterion is met."""
+    def record(self, params: Params, loglik: float, em_rate: float | None = None) -> bool:
+        """Record an iterate; return True when the convergence criterion is met.
+
+        ``em_rate`` is the driver's own estimate of EM's linear rate (SQUAREM measures it from
+        its two EM steps, since the ratio of its accelerated steps says nothing about it).
+        """
         previous = self.trace.loglik[-1] if self.trace.loglik else None
         self.trace.append(params, loglik)
         iteration = self.n_iter
@@ -97,13 +101,16 @@ class Monitor:
         scale = abs(loglik) if self.tol_scale is None else self.tol_scale
         converged = abs(change) <= self.tol * scale
         if self.param_tol is not None:
-            converged = self._parameters_settled(vector) and converged
+            converged = self._parameters_settled(vector, em_rate) and converged
         return converged
 
-    def _parameters_settled(self, vector: np.ndarray) -> bool:
+    def _parameters_settled(self, vector: np.ndarray, em_rate: float | None) -> bool:
         step = np.abs(vector - self._previous_vector)
         step_norm = float(np.linalg.norm(step))
-        rate = min(step_norm / self._previous_step, 1.0) if self._previous_step > 0 else 0.0
+        if em_rate is not None:
+            rate = min(em_rate, 1.0)
+        else:
+            rate = min(step_norm / self._previous_step, 1.0) if self._previous_step > 0 else 0.0
         self._previous_vector, self._previous_step = vector, step_norm
         if rate >= 1.0:
             return bool(step_norm == 0.0)

@@ -79,6 +79,8 @@ def run_squarem(model: EMModel, data, start: Params, monitor: Monitor, max_iter:
         s2, l2 = monitor.evaluate(data, p2)
         x0, x1, x2 = (model.to_vector(p) for p in (params, p1, p2))
         r, v = x1 - x0, x2 - 2.0 * x1 + x0
+        r_norm = float(np.linalg.norm(r))
+        em_rate = float(np.linalg.norm(x2 - x1)) / r_norm if r_norm > 0 else 0.0
         candidate = None
         if v @ v > 0.0 and np.all(np.isfinite(v)):
             alpha = float(np.clip(step_length(r, v, scheme), step_min, step_max))
@@ -95,7 +97,7 @@ def run_squarem(model: EMModel, data, start: Params, monitor: Monitor, max_iter:
             # One stabilising EM step from the accepted extrapolation.
             params = model.m_step(candidate[1], candidate[0])
             stats, loglik = monitor.evaluate(data, params)
-        if monitor.record(params, loglik):
+        if monitor.record(params, loglik, em_rate=em_rate):
             return True
     return False
 
