@@ -1,8 +1,8 @@
 """EM on Dask: the generic driver with the count-data models (records held by Dask).
 
 Fits run on a real ``distributed.LocalCluster`` (in-process threads for speed; the test with
-worker processes is in ``test_dask_processes.py``) and are compared with the in-memory fit of the same data from the
-same start, with the published values, and with Louis's standard errors.
+worker processes is in ``test_dask_processes.py``) and are compared with the in-memory fit of
+the same data from the same start, with the published values, and with Louis's standard errors.
 """
 
 import dask

@@ -91,6 +91,28 @@ def test_underflowing_scale_falls_back_to_log_space():
     np.testing.assert_allclose(result.trans_counts, brute["trans"], atol=1e-14)
 
 
+@pytest.mark.parametrize("spread", [30.0, 300.0])
+def test_far_apart_states_match_the_log_space_kernel(spread):
+    """Frame log-likelihoods hundreds of nats apart (clamped at e^-600 in the scaled kernel, and
+    steps that lose e^-460 of the mass redone in log space) give the exact answer."""
+    rng = np.random.default_rng(int(spread))
+    log_frame, offsets, startprob, transmat = random_problem(rng, 4, [60, 1, 90, 50], spread=spread)
+    transmat[0, 1] = 0.0
+    transmat[0] /= transmat[0].sum()
+    log_frame[5, 2] = -np.inf  # an impossible emission stays impossible
+    result = run(log_frame, offsets, startprob, transmat)
+    n, k = log_frame.shape
+    posteriors, start, trans, occupancy, loglik = np.empty((n, k)), np.zeros(k), np.zeros((k, k)), np.zeros(k), \
+        np.empty(4)
+    with np.errstate(divide="ignore"):
+        kernels.forward_backward_log(log_frame, offsets, np.log(startprob), np.log(transmat), posteriors, start, trans,
+                                     occupancy, loglik)
+    np.testing.assert_allclose(result.seq_loglik, loglik, rtol=1e-13)
+    np.testing.assert_allclose(result.posteriors, posteriors, atol=1e-13)
+    np.testing.assert_allclose(result.trans_counts, trans, rtol=1e-11, atol=1e-13)
+    assert result.posteriors[5, 2] == 0.0 and result.trans_counts[0, 1] == 0.0
+
+
 def test_impossible_observation_gives_minus_infinity():
     log_frame = np.array([[0.0, 0.0], [-np.inf, -np.inf]])
     result = run(log_frame, np.array([0, 2], dtype=np.int64), np.array([0.5, 0.5]), np.full((2, 2), 0.5))

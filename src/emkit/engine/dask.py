@@ -171,7 +171,8 @@ class DaskData(ChunkedData):
             chunks = [delayed(_prepare_chunk)(self._model_node, chunk, self._context_node) for chunk in raw]
         self._chunks = list(dask.persist(*chunks)) if self.persisted else chunks
 
-    def _derived(self, raw: list[Delayed] | None, lengths: np.ndarray, chunks: list[Delayed] | None = None) -> "DaskData":
+    def _derived(self, raw: list[Delayed] | None, lengths: np.ndarray,
+                 chunks: list[Delayed] | None = None) -> "DaskData":
         """A data set of the same model, context and options over other chunks (bootstrap)."""
         other = object.__new__(DaskData)
         other.__dict__.update({key: value for key, value in self.__dict__.items()

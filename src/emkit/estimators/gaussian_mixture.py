@@ -102,6 +102,12 @@ class GaussianMixture(EstimatorProtocol):
     coordinates, and ``fit`` runs the exact EM for incomplete data (not imputation before
     fitting). A row with no observed value is an error. ``lower_bound_`` is then the observed-data
     log-likelihood per sample; with ``sample_weight`` it is per unit of weight.
+
+    ``X`` may be a Dask array (or DataFrame) chunked by rows: ``fit`` then runs every E-step on
+    the Dask scheduler in use, chunk by chunk, with the M-step here; the starting values come
+    from a random sample of at most 100,000 rows (k-means on it, for ``init_params="kmeans"``),
+    and ``predict``, ``predict_proba``, ``score_samples`` and ``impute`` return Dask arrays. With
+    the threaded scheduler, limit BLAS to one thread per task (``threadpoolctl``) for speed.
     """
 
     _estimator_type = "DensityEstimator"

@@ -17,4 +17,5 @@ def louis_information(problem: FreeProblem) -> np.ndarray:
     ``complete_information`` and ``score_covariance`` (or ``latent_class_scores``).
     """
     complete = problem.complete_information()
-    return complete - np.atleast_2d(np.asarray(score_covariance(problem.model, problem.data, problem.params), dtype=float))
+    missing = score_covariance(problem.model, problem.data, problem.params)
+    return complete - np.atleast_2d(np.asarray(missing, dtype=float))

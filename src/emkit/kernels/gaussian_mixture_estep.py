@@ -24,10 +24,11 @@ indicator of the observed ones.
   ``m_kj² + σ²_kj``, so the statistics come from the same product ``Rᵀ Φ``.
 * full/tied: with ``M`` the missing coordinates, ``A = Λ_k,MM = G Gᵀ`` and the gradient
   ``w = (Λ_k (y⁰ − m_k))_M``, the marginal log-density of the observed coordinates is the
-  product's value plus ``½ |M| log 2π − Σ log G_jj + ½ ‖G⁻¹ w‖²`` (the quadratic form minimised
-  over the missing coordinates), and ``E[y_M | x_o] = −A⁻¹ w``, ``Cov[y_M | x_o] = A⁻¹``. These
-  corrections are small (``|M|`` coordinates) and computed row by row in compiled code for the
-  incomplete rows only; the product handles everything else.
+  product's value plus ``½ |M| log 2π − Σ log G_jj + ½ ‖z‖²`` with ``z = G⁻¹ w`` (the quadratic
+  form minimised over the missing coordinates), and ``E[y_M | x_o] = −G⁻ᵀ z``,
+  ``Cov[y_M | x_o] = A⁻¹``. The rows are grouped by missingness pattern once
+  (:func:`missing_layout`), so the factors are computed once per pattern and component; what
+  remains per incomplete row and component is ``O(|M|·d)`` work in compiled code.
 
 Accuracy: the product form subtracts terms of size ``|y|ᵀ|Λ_k||y|`` about the centre, so its
 rounding error in a log-density is about ``ε·|y|ᵀ|Λ_k||y|`` (``ε`` the unit round-off) where the
@@ -45,6 +46,7 @@ import numpy as np
 from numba import njit
 
 from .gaussian import LOG_2PI, check_covariance_type, precisions_cholesky
+from .parallel import run_in_threads, worker_count
 
 #: A block of features holds about this many numbers (fits in the cache next to its products).
 BLOCK_ELEMENTS = 1 << 17
@@ -176,106 +178,206 @@ def block_rows(covariance_type: str, n_features: int) -> int:
     return max(16, BLOCK_ELEMENTS // n_statistic_features(covariance_type, n_features))
 
 
+# --------------------------------------------------------------------------- missing values
+@dataclass(frozen=True)
+class MissingLayout:
+    """The rows of a data set grouped by which coordinates are missing (computed once).
+
+    Attributes
+    ----------
+    order : ndarray of int or None
+        The complete rows (in their order), then the incomplete rows grouped by pattern; None
+        when no value is missing (the rows are taken in order).
+    row_pattern : ndarray of int or None
+        For each position of ``order``, the index of the row's pattern (−1: complete).
+    missing : ndarray of int, shape (n_patterns, d)
+        The missing coordinates of each pattern, first ``n_missing[p]`` entries of its row.
+    n_missing : ndarray of int, shape (n_patterns,)
+    """
+
+    order: np.ndarray | None
+    row_pattern: np.ndarray | None
+    missing: np.ndarray
+    n_missing: np.ndarray
+
+    @property
+    def complete(self) -> bool:
+        """Whether no value is missing."""
+        return self.order is None
+
+
+def missing_layout(X) -> MissingLayout:
+    """Group the rows of ``X`` (NaN = missing) by missingness pattern (:class:`MissingLayout`)."""
+    X = np.asarray(X)
+    d = X.shape[1]
+    mask = np.isnan(X)
+    incomplete = mask.any(axis=1)
+    if not incomplete.any():
+        return MissingLayout(None, None, np.empty((0, d), dtype=np.int64), np.empty(0, dtype=np.int64))
+    rows = np.flatnonzero(incomplete)
+    patterns, inverse = np.unique(np.packbits(mask[rows], axis=1), axis=0, return_inverse=True)
+    inverse = np.ravel(inverse)
+    grouped = np.argsort(inverse, kind="stable")
+    masks = np.unpackbits(patterns, axis=1, count=d).astype(bool)
+    complete_rows = np.flatnonzero(~incomplete)
+    return MissingLayout(
+        order=np.concatenate([complete_rows, rows[grouped]]),
+        row_pattern=np.concatenate([np.full(complete_rows.size, -1, dtype=np.int64), inverse[grouped].astype(np.int64)]),
+        missing=np.argsort(~masks, axis=1, kind="stable").astype(np.int64),
+        n_missing=masks.sum(axis=1).astype(np.int64),
+    )
+
+
 # ------------------------------------------------------------------------------ the passes
-def mixture_log_joint(X: np.ndarray, terms: MixtureTerms, dtype=None, out: np.ndarray | None = None) -> np.ndarray:
+def mixture_log_joint(X: np.ndarray, terms: MixtureTerms, *, layout: MissingLayout | None = None,
+                      dtype=None, n_jobs: int | None = None) -> np.ndarray:
     """``log π_k + log N(x_i,o | μ_k,o, Σ_k,oo)`` of every row (NaN = missing), shape ``(n, k)``.
 
-    ``dtype`` of the arithmetic: float64 by default (see :func:`compute_dtype`).
+    ``layout``: :func:`missing_layout` of ``X`` (computed here when None); ``dtype`` of the
+    arithmetic, float64 by default (see :func:`compute_dtype`); ``n_jobs`` threads
+    (:func:`emkit.kernels.parallel.worker_count`).
     """
+    layout = missing_layout(X) if layout is None else layout
     dtype = np.dtype(np.float64 if dtype is None else dtype)
-    n = X.shape[0]
-    out = np.empty((n, terms.n_components), dtype=dtype) if out is None else out
-    work = _Workspace(terms, dtype, min(n, block_rows(terms.covariance_type, terms.n_features)))
-    for start in range(0, n, work.rows):
-        block = slice(start, min(start + work.rows, n))
-        work.log_joint(X[block], out[block])
+    out = np.empty((X.shape[0], terms.n_components), dtype=dtype)
+    size = _Workspace.block_size(terms, X.shape[0], None)
+    starts = range(0, X.shape[0], size)
+    workers = worker_count(n_jobs, len(starts))
+    spaces = [_Workspace(terms, dtype, size) for _ in range(workers)]
+
+    def run(worker: int) -> None:
+        space = spaces[worker]
+        for start in starts[worker::workers]:
+            rows, block, pattern = _block(X, layout, start, size)
+            joint = space.joint[:, :block.shape[0]]
+            space.log_joint(block, pattern, layout, joint)
+            out[rows] = joint.T
+
+    run_in_threads(run, workers)
     return out
 
 
-def mixture_e_step(X: np.ndarray, terms: MixtureTerms, sample_weight: np.ndarray | None = None,
-                   dtype=None, rows_per_block: int | None = None) -> tuple[dict[str, np.ndarray], float]:
+def mixture_e_step(X: np.ndarray, terms: MixtureTerms, sample_weight: np.ndarray | None = None, *,
+                   layout: MissingLayout | None = None, dtype=None, rows_per_block: int | None = None,
+                   n_jobs: int | None = None) -> tuple[dict[str, np.ndarray], float]:
     """Expected sufficient statistics about ``terms.shift`` and the observed-data log-likelihood.
 
     Returns ``(stats, loglik)`` with ``stats = {"n": Σ_i w_i r_ik, "sum_x": Σ_i w_i r_ik E[y_i],
     "sum_xx": Σ_i w_i r_ik E[y_i y_iᵀ] (full), its sum over k (tied), diagonal (diag) or trace
     (spherical)}`` (float64; ``y = x − c`` and the expectations given the observed coordinates
-    under component ``k``) and ``loglik = Σ_i w_i log Σ_k π_k N(x_i,o | μ_k,o, Σ_k,oo)``, the same as
-    :func:`emkit.kernels.gaussian.gaussian_stats` / :func:`~emkit.kernels.gaussian.gaussian_stats_missing`
+    under component ``k``) and ``loglik = Σ_i w_i log Σ_k π_k N(x_i,o | μ_k,o, Σ_k,oo)``: the
+    statistics of :func:`emkit.kernels.gaussian.gaussian_stats` (or ``gaussian_stats_missing``)
     of the responsibilities, computed block by block (``rows_per_block``, default
-    :func:`block_rows`; the result does not depend on it beyond round-off).
+    :func:`block_rows`; the result does not depend on it, nor on ``n_jobs``, beyond round-off).
+
+    ``layout``: :func:`missing_layout` of ``X`` (computed here when None); ``dtype`` of the
+    arithmetic, float64 by default (see :func:`compute_dtype`); ``n_jobs`` threads, each with its
+    own blocks and totals (:func:`emkit.kernels.parallel.worker_count`).
     """
+    layout = missing_layout(X) if layout is None else layout
     dtype = np.dtype(np.float64 if dtype is None else dtype)
-    n = X.shape[0]
-    rows = rows_per_block or block_rows(terms.covariance_type, terms.n_features)
-    work = _Workspace(terms, dtype, max(1, min(n, rows)))
-    for start in range(0, n, work.rows):
-        block = slice(start, min(start + work.rows, n))
-        work.accumulate(X[block], None if sample_weight is None else sample_weight[block])
-    return work.statistics(), work.loglik
+    size = _Workspace.block_size(terms, X.shape[0], rows_per_block)
+    starts = range(0, X.shape[0], size)
+    workers = worker_count(n_jobs, len(starts))
+    spaces = [_Workspace(terms, dtype, size) for _ in range(workers)]
+
+    def run(worker: int) -> None:
+        space = spaces[worker]
+        for start in starts[worker::workers]:
+            rows, block, pattern = _block(X, layout, start, size)
+            space.accumulate(block, pattern, layout, None if sample_weight is None else sample_weight[rows])
+
+    run_in_threads(run, workers)
+    for space in spaces[1:]:
+        spaces[0].merge(space)
+    return spaces[0].statistics(), spaces[0].loglik
+
+
+def _block(X: np.ndarray, layout: MissingLayout, start: int, size: int):
+    """``(rows, X[rows], row_pattern)`` of the block of ``size`` rows at ``start`` in layout order."""
+    stop = min(start + size, X.shape[0])
+    if layout.complete:
+        return slice(start, stop), X[start:stop], None
+    rows = layout.order[start:stop]
+    return rows, X[rows], layout.row_pattern[start:stop]
 
 
 class _Workspace:
-    """Buffers of one block (features, log-joint, incomplete rows) and the running totals."""
+    """Buffers of one block and the running totals. Features are stored transposed, ``Φᵀ``
+    of shape ``(p, b)``, and the log-joint as ``(k, b)``: every pass then runs along contiguous
+    rows of length ``b`` (the reductions over components too), and both products are the
+    BLAS-friendly ``Θᵀ Φᵀ`` and ``Φᵀ R``."""
 
     def __init__(self, terms: MixtureTerms, dtype: np.dtype, rows: int) -> None:
         self.terms, self.dtype, self.rows = terms, dtype, rows
         d, k = terms.n_features, terms.n_components
         self.full = terms.covariance_type in ("full", "tied")
         self.p = terms.theta.shape[0]
-        self.theta = np.ascontiguousarray(terms.theta, dtype=dtype)
-        self.features = np.empty((rows, self.p), dtype=dtype)
-        self.joint = np.empty((rows, k), dtype=dtype)
-        self.incomplete = np.empty(rows, dtype=np.int64)
-        self.fill = np.empty((0, k, d)) if not self.full else np.zeros((rows, k, d))
-        self.totals = np.zeros((k, self.p))
+        self.complete_p = self.p if self.full else 1 + 2 * d
+        self.theta_t = np.ascontiguousarray(terms.theta.T, dtype=dtype)
+        self.features = np.empty((self.p, self.rows), dtype=dtype)
+        self.joint = np.empty((k, self.rows), dtype=dtype)
+        self.totals = np.zeros((self.p, k))
         self.extra_x = np.zeros((k, d))
-        self.extra_xx = np.zeros((k, d, d)) if self.full else None
+        self.cross_xx = np.zeros((k, d, d)) if self.full else None
+        self.missing_xx = np.zeros((k, d, d)) if self.full else None
         self.loglik = 0.0
 
-    def _features(self, X: np.ndarray) -> tuple[np.ndarray, int]:
-        """``Φ`` of the block and the number of its incomplete rows (listed in ``incomplete``);
-        diag/spherical blocks without missing values leave out the ``1 − o`` columns."""
-        b = X.shape[0]
-        features = self.features[:b]
+    @staticmethod
+    def block_size(terms: MixtureTerms, n: int, rows: int | None) -> int:
+        """``rows`` (default :func:`block_rows`), at most ``n`` and at least 1."""
+        return max(1, min(n, rows or block_rows(terms.covariance_type, terms.n_features)))
+
+    def merge(self, other: "_Workspace") -> None:
+        """Add the totals of ``other`` (another thread's blocks) to these."""
+        self.totals += other.totals
+        self.extra_x += other.extra_x
         if self.full:
-            count = _full_features(X, self.terms.shift, features, self.incomplete)
-            return features, count
-        count = _diagonal_features(X, self.terms.shift, features, self.incomplete)
-        return (features if count else features[:, :1 + 2 * self.terms.n_features]), count
+            self.cross_xx += other.cross_xx
+            self.missing_xx += other.missing_xx
+        self.loglik += other.loglik
 
-    def log_joint(self, X: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, int]:
-        """``out = log π_k + log N(x_o | ...)`` of the block; returns the features used and the
-        number of incomplete rows."""
-        features, count = self._features(X)
-        np.matmul(features, self.theta[:features.shape[1]], out=out)
-        if count and self.full:
-            _missing_log_density(X, self.terms.shift, self.incomplete[:count], self.terms.precision,
-                                 self.terms.precision_mean, out, self.fill)
-        return features, count
+    def log_joint(self, X: np.ndarray, pattern: np.ndarray | None, layout: MissingLayout,
+                  out: np.ndarray) -> np.ndarray:
+        """``out[k, i] = log π_k + log N(x_i,o | ...)`` of the block (shape ``(k, b)``); returns
+        the features used (``(p', b)``)."""
+        incomplete = pattern is not None and pattern[-1] >= 0
+        features = self.features[:, :X.shape[0]]
+        if self.full:
+            _full_features(X, self.terms.shift, features)
+        else:
+            _diagonal_features(X, self.terms.shift, features, incomplete)
+        used = features if incomplete or self.full else features[:self.complete_p]
+        np.matmul(self.theta_t[:, :used.shape[0]], used, out=out)
+        if incomplete and self.full:
+            _missing_log_density(features, pattern, layout.missing, layout.n_missing, self.terms.precision,
+                                 self.terms.precision_mean, out)
+        return used
 
-    def accumulate(self, X: np.ndarray, weights: np.ndarray | None) -> None:
+    def accumulate(self, X: np.ndarray, pattern: np.ndarray | None, layout: MissingLayout,
+                   weights: np.ndarray | None) -> None:
         """Add the statistics and log-likelihood of one block to the totals."""
-        joint = self.joint[:X.shape[0]]
-        features, count = self.log_joint(X, joint)
-        largest = joint.max(axis=1)
-        joint -= largest[:, None]
+        joint = self.joint[:, :X.shape[0]]
+        features = self.log_joint(X, pattern, layout, joint)
+        largest = joint.max(axis=0)
+        joint -= largest
         np.exp(joint, out=joint)
-        total = joint.sum(axis=1)
+        total = joint.sum(axis=0)
         log_marginal = largest.astype(np.float64) + np.log(total.astype(np.float64))
         if weights is None:
             self.loglik += float(log_marginal.sum())
-            joint /= total[:, None]
+            joint /= total
         else:
             self.loglik += float(weights @ log_marginal)
-            joint *= (weights / total)[:, None].astype(self.dtype)
-        self.totals[:, :features.shape[1]] += joint.T @ features
-        if count and self.full:
-            _missing_statistics(X, self.terms.shift, self.incomplete[:count], self.terms.precision, joint,
-                                self.fill, self.extra_x, self.extra_xx)
+            joint *= (weights / total).astype(self.dtype)
+        self.totals[:features.shape[0]] += features @ joint.T
+        if pattern is not None and pattern[-1] >= 0 and self.full:
+            _missing_statistics(features, pattern, layout.missing, layout.n_missing, self.terms.precision,
+                                self.terms.precision_mean, joint, self.extra_x, self.cross_xx, self.missing_xx)
 
     def statistics(self) -> dict[str, np.ndarray]:
         """The totals unpacked into ``n``, ``sum_x`` and ``sum_xx`` (float64)."""
-        terms, totals = self.terms, self.totals
+        terms, totals = self.terms, self.totals.T
         d, k = terms.n_features, terms.n_components
         n = totals[:, 0].copy()
         sum_x = totals[:, 1:d + 1] + self.extra_x
@@ -284,7 +386,7 @@ class _Workspace:
             second = np.zeros((k, d, d))
             second[:, rows, columns] = totals[:, d + 1:]
             second[:, columns, rows] = totals[:, d + 1:]
-            second += self.extra_xx
+            second += self.cross_xx + np.swapaxes(self.cross_xx, 1, 2) + self.missing_xx
             return {"n": n, "sum_x": sum_x, "sum_xx": second.sum(axis=0) if terms.covariance_type == "tied" else second}
         missing_weight = totals[:, 2 * d + 1:]
         sum_x = sum_x + terms.means * missing_weight
@@ -293,180 +395,234 @@ class _Workspace:
 
 
 # ----------------------------------------------------------------------- compiled kernels
-# Numba: one pass over the rows where BLAS has nothing to offer (building the features; the
-# corrections for missing coordinates, a few numbers per incomplete row and component).
+# Numba where BLAS has nothing to offer: building the features (one pass over the rows), and the
+# corrections for missing coordinates (a few numbers per incomplete row and component).
 @njit(cache=True, nogil=True)
-def _full_features(X, shift, out, incomplete):  # pragma: no cover - compiled
-    """``out[r] = [1, y⁰, (y⁰_i y⁰_j)_{i≤j}]``, ``y⁰ = x − c`` with 0 for NaN; the rows with a NaN
-    are listed in ``incomplete``, their number returned."""
+def _shifted_columns(X, shift, out):  # pragma: no cover - compiled
+    """``out[0] = 1`` and ``out[1 + j] = y⁰_j = x_j − c_j`` (0 for NaN) for the rows of ``X``."""
     b, d = X.shape
-    count = 0
     for r in range(b):
-        out[r, 0] = 1.0
-        has_nan = False
-        for i in range(d):
-            value = X[r, i]
-            if np.isnan(value):
-                out[r, 1 + i] = 0.0
-                has_nan = True
-            else:
-                out[r, 1 + i] = value - shift[i]
-        position = 1 + d
-        for i in range(d):
-            yi = out[r, 1 + i]
-            for j in range(i, d):
-                out[r, position] = yi * out[r, 1 + j]
-                position += 1
-        if has_nan:
-            incomplete[count] = r
-            count += 1
-    return count
+        out[0, r] = 1.0
+    for r in range(b):
+        for j in range(d):
+            value = X[r, j]
+            out[1 + j, r] = 0.0 if np.isnan(value) else value - shift[j]
+
+
+@njit(cache=True, nogil=True)
+def _full_features(X, shift, out):  # pragma: no cover - compiled
+    """``Φᵀ``: ``out[:, r] = [1, y⁰, (y⁰_i y⁰_j)_{i≤j}]`` (row-major upper triangle) for each row."""
+    b, d = X.shape
+    _shifted_columns(X, shift, out)
+    position = 1 + d
+    for i in range(d):
+        for j in range(i, d):
+            for r in range(b):
+                out[position, r] = out[1 + i, r] * out[1 + j, r]
+            position += 1
 
 
 @njit(cache=True, nogil=True)
 def _diagonal_features(X, shift, out, incomplete):  # pragma: no cover - compiled
-    """``out[r] = [1, y⁰, (y⁰)², 1 − o]`` (``o`` the observed indicator); incomplete rows listed."""
+    """``Φᵀ``: ``out[:, r] = [1, y⁰, (y⁰)², 1 − o]`` (``o`` the observed indicator); the ``1 − o``
+    rows only when the block is ``incomplete``."""
     b, d = X.shape
-    count = 0
-    for r in range(b):
-        out[r, 0] = 1.0
-        has_nan = False
-        for i in range(d):
-            value = X[r, i]
-            if np.isnan(value):
-                out[r, 1 + i] = 0.0
-                out[r, 1 + d + i] = 0.0
-                out[r, 1 + 2 * d + i] = 1.0
-                has_nan = True
-            else:
-                y = value - shift[i]
-                out[r, 1 + i] = y
-                out[r, 1 + d + i] = y * y
-                out[r, 1 + 2 * d + i] = 0.0
-        if has_nan:
-            incomplete[count] = r
-            count += 1
-    return count
+    _shifted_columns(X, shift, out)
+    for j in range(d):
+        for r in range(b):
+            out[1 + d + j, r] = out[1 + j, r] * out[1 + j, r]
+    if incomplete:
+        for j in range(d):
+            for r in range(b):
+                out[1 + 2 * d + j, r] = 1.0 if np.isnan(X[r, j]) else 0.0
 
 
 @njit(cache=True, nogil=True)
-def _conditional_factor(precision, missing, q, y0, precision_mean, lower, gradient):  # pragma: no cover
-    """For one row and component: ``gradient = w = (Λ y⁰ − Λ m)_M`` and the lower Cholesky
-    factor ``G`` of ``A = Λ_MM`` in ``lower``; returns ``Σ log G_jj``."""
-    d = y0.size
+def _pattern_setup(m, q, precision, precision_mean, gathered, gathered_mean, lower, reciprocal):  # pragma: no cover
+    """For one pattern (missing coordinates ``m[:q]``), every component ``c`` at once (the last
+    axis, so that the loops below run along contiguous memory): ``gathered[j, a, c] = Λ_c[m_a, j]``,
+    ``gathered_mean[a, c] = (Λ_c m_c)[m_a]``, the lower Cholesky factor ``G_c`` of
+    ``A_c = Λ_c,MM`` in ``lower[:, :, c]`` and ``1 / G_c,aa`` in ``reciprocal[a, c]``."""
+    k, d, _ = precision.shape
+    for j in range(d):
+        for a in range(q):
+            for c in range(k):
+                gathered[j, a, c] = precision[c, m[a], j]
     for a in range(q):
-        ja = missing[a]
-        acc = -precision_mean[ja]
-        for j in range(d):
-            acc += precision[ja, j] * y0[j]
-        gradient[a] = acc
-    log_det = 0.0
+        for c in range(k):
+            gathered_mean[a, c] = precision_mean[c, m[a]]
     for a in range(q):
         for b in range(a + 1):
-            s = precision[missing[a], missing[b]]
+            for c in range(k):
+                lower[a, b, c] = gathered[m[b], a, c]
             for j in range(b):
-                s -= lower[a, j] * lower[b, j]
+                for c in range(k):
+                    lower[a, b, c] -= lower[a, j, c] * lower[b, j, c]
             if a == b:
-                lower[a, a] = np.sqrt(s)
-                log_det += np.log(lower[a, a])
+                for c in range(k):
+                    lower[a, a, c] = np.sqrt(lower[a, a, c])
+                    reciprocal[a, c] = 1.0 / lower[a, a, c]
             else:
-                lower[a, b] = s / lower[b, b]
-    return log_det
+                for c in range(k):
+                    lower[a, b, c] *= reciprocal[b, c]
 
 
 @njit(cache=True, nogil=True)
-def _row_state(X, r, shift, y0, missing):  # pragma: no cover - compiled
-    """``y⁰`` of row ``r`` and its missing coordinates; returns their number."""
-    q = 0
-    for j in range(X.shape[1]):
-        value = X[r, j]
-        if np.isnan(value):
-            y0[j] = 0.0
-            missing[q] = j
-            q += 1
-        else:
-            y0[j] = value - shift[j]
-    return q
-
-
-@njit(cache=True, nogil=True)
-def _missing_log_density(X, shift, rows, precision, precision_mean, out, fill):  # pragma: no cover
-    """Add ``½ q log 2π − Σ log G_jj + ½ ‖G⁻¹ w‖²`` to ``out[r, k]`` of each incomplete row ``r``
-    (``q`` missing coordinates), turning the product's value into the marginal log-density of
-    the observed coordinates; ``fill[t, k, M] = −A⁻¹ w = E[y_M | x_o, k]``."""
-    d = X.shape[1]
-    k = precision.shape[0]
-    y0 = np.empty(d)
-    missing = np.empty(d, dtype=np.int64)
-    lower = np.empty((d, d))
-    gradient = np.empty(d)
-    z = np.empty(d)
-    for t in range(rows.size):
-        r = rows[t]
-        q = _row_state(X, r, shift, y0, missing)
+def _whitened_gradient(features, i, q, gathered, gathered_mean, lower, reciprocal, y, z):  # pragma: no cover
+    """``y = y⁰`` of row ``i`` (feature rows ``1..d``) and ``z[a, c] = (G_c⁻¹ w_c)_a`` with the
+    gradient ``w_c = (Λ_c y⁰ − Λ_c m_c)_M``, for every component ``c``."""
+    d = y.size
+    k = z.shape[1]
+    for j in range(d):
+        y[j] = features[1 + j, i]
+    for a in range(q):
         for c in range(k):
-            log_det = _conditional_factor(precision[c], missing, q, y0, precision_mean[c], lower, gradient)
+            z[a, c] = -gathered_mean[a, c]
+    for j in range(d):
+        value = y[j]
+        if value != 0.0:  # 0 at the missing coordinates
+            for a in range(q):
+                for c in range(k):
+                    z[a, c] += value * gathered[j, a, c]
+    for a in range(q):
+        for b in range(a):
+            for c in range(k):
+                z[a, c] -= lower[a, b, c] * z[b, c]
+        for c in range(k):
+            z[a, c] *= reciprocal[a, c]
+
+
+@njit(cache=True, nogil=True)
+def _missing_log_density(features, row_pattern, missing, n_missing, precision, precision_mean, out):  # pragma: no cover
+    """Add ``½ q log 2π − Σ log G_jj + ½ ‖z‖²`` (``z = G⁻¹ w``) to ``out[c, i]`` of each incomplete
+    row ``i``: the product's value becomes the marginal log-density of the observed coordinates.
+    Rows come in runs of one pattern, whose factors are computed once."""
+    k, d, _ = precision.shape
+    gathered = np.empty((d, d, k))
+    gathered_mean = np.empty((d, k))
+    lower = np.empty((d, d, k))
+    reciprocal = np.empty((d, k))
+    correction = np.empty(k)
+    y = np.empty(d)
+    z = np.empty((d, k))
+    current = -1
+    for i in range(row_pattern.size):
+        p = row_pattern[i]
+        if p < 0:
+            continue
+        q = n_missing[p]
+        if p != current:
+            current = p
+            _pattern_setup(missing[p], q, precision, precision_mean, gathered, gathered_mean, lower, reciprocal)
+            for c in range(k):
+                correction[c] = 0.5 * q * LOG_2PI
+            for a in range(q):
+                for c in range(k):
+                    correction[c] += np.log(reciprocal[a, c])
+        _whitened_gradient(features, i, q, gathered, gathered_mean, lower, reciprocal, y, z)
+        for c in range(k):
             norm = 0.0
             for a in range(q):
-                s = gradient[a]
-                for j in range(a):
-                    s -= lower[a, j] * z[j]
-                z[a] = s / lower[a, a]
-                norm += z[a] * z[a]
-            for a in range(q - 1, -1, -1):
-                s = z[a]
-                for j in range(a + 1, q):
-                    s -= lower[j, a] * fill[t, c, missing[j]]
-                fill[t, c, missing[a]] = s / lower[a, a]
-            for a in range(q):
-                fill[t, c, missing[a]] = -fill[t, c, missing[a]]
-            out[r, c] += 0.5 * q * LOG_2PI - log_det + 0.5 * norm
+                norm += z[a, c] * z[a, c]
+            out[c, i] += correction[c] + 0.5 * norm
 
 
 @njit(cache=True, nogil=True)
-def _missing_statistics(X, shift, rows, precision, resp, fill, sum_x, sum_xx):  # pragma: no cover
-    """Add what the product ``Rᵀ Φ`` (with 0 at missing coordinates) leaves out for each incomplete
-    row: ``r f_M`` to ``sum_x`` and ``r (y⁰ f_Mᵀ + f_M y⁰ᵀ + f_M f_Mᵀ + A⁻¹)`` to ``sum_xx``, where
-    ``f = E[y_M | x_o, k]`` (``fill``) and ``A⁻¹ = Cov[y_M | x_o, k]``."""
-    d = X.shape[1]
-    k = precision.shape[0]
-    y0 = np.empty(d)
-    missing = np.empty(d, dtype=np.int64)
-    lower = np.empty((d, d))
-    inverse = np.empty((d, d))
-    for t in range(rows.size):
-        r = rows[t]
-        q = _row_state(X, r, shift, y0, missing)
+def _missing_statistics(features, row_pattern, missing, n_missing, precision, precision_mean, resp,
+                        sum_x, cross_xx, missing_xx):  # pragma: no cover - compiled
+    """What the product ``Φᵀ R`` (0 at the missing coordinates) leaves out, for each incomplete
+    row ``i`` and component ``c`` with weight ``r = resp[c, i]`` and ``f = E[y_M | x_o] = −G⁻ᵀ z``:
+    ``r f`` into ``sum_x``; ``r f y⁰ᵀ`` into ``cross_xx`` (rows M; the caller adds its transpose);
+    ``r f fᵀ`` and ``r A⁻¹`` into ``missing_xx`` (the block M×M). Sums over a run of one pattern
+    are kept per pattern and added once at its end."""
+    k, d, _ = precision.shape
+    b = row_pattern.size
+    gathered = np.empty((d, d, k))
+    gathered_mean = np.empty((d, k))
+    lower = np.empty((d, d, k))
+    reciprocal = np.empty((d, k))
+    y = np.empty(d)
+    z = np.empty((d, k))
+    f = np.empty((d, k))
+    weighted = np.empty((d, k))
+    r = np.empty(k)
+    run_x = np.zeros((d, k))
+    run_cross = np.zeros((d, d, k))
+    run_missing = np.zeros((d, d, k))
+    run_weight = np.zeros(k)
+    inverse = np.empty((d, d, k))
+    current = -1
+    q = 0
+    for i in range(b + 1):
+        p = row_pattern[i] if i < b else -1
+        if p != current and current >= 0:
+            _close_run(missing[current], q, lower, reciprocal, run_x, run_cross, run_missing, run_weight, inverse,
+                       sum_x, cross_xx, missing_xx)
+        if p < 0:
+            current = -1
+            continue
+        if p != current:
+            current = p
+            q = n_missing[p]
+            _pattern_setup(missing[p], q, precision, precision_mean, gathered, gathered_mean, lower, reciprocal)
+        _whitened_gradient(features, i, q, gathered, gathered_mean, lower, reciprocal, y, z)
+        for a in range(q - 1, -1, -1):  # f = −G⁻ᵀ z
+            for c in range(k):
+                f[a, c] = -z[a, c]
+            for e in range(a + 1, q):
+                for c in range(k):
+                    f[a, c] -= lower[e, a, c] * f[e, c]
+            for c in range(k):
+                f[a, c] *= reciprocal[a, c]
         for c in range(k):
-            weight = resp[r, c]
-            if weight == 0.0:
-                continue
-            # G of A = Λ_MM, then A⁻¹ = G⁻ᵀ G⁻¹ column by column
-            for a in range(q):
-                for b in range(a + 1):
-                    s = precision[c, missing[a], missing[b]]
-                    for j in range(b):
-                        s -= lower[a, j] * lower[b, j]
-                    lower[a, b] = np.sqrt(s) if a == b else s / lower[b, b]
-            for column in range(q):
-                for a in range(q):  # forward: G v = e_column
-                    s = 1.0 if a == column else 0.0
-                    for j in range(a):
-                        s -= lower[a, j] * inverse[j, column]
-                    inverse[a, column] = s / lower[a, a]
-                for a in range(q - 1, -1, -1):  # backward: Gᵀ u = v
-                    s = inverse[a, column]
-                    for j in range(a + 1, q):
-                        s -= lower[j, a] * inverse[j, column]
-                    inverse[a, column] = s / lower[a, a]
-            for a in range(q):
-                ma = missing[a]
-                fa = fill[t, c, ma]
-                sum_x[c, ma] += weight * fa
-                for j in range(d):
-                    cross = weight * y0[j] * fa  # y⁰ is 0 on the missing coordinates
-                    sum_xx[c, j, ma] += cross
-                    sum_xx[c, ma, j] += cross
-                for b in range(q):
-                    mb = missing[b]
-                    sum_xx[c, ma, mb] += weight * (fa * fill[t, c, mb] + inverse[a, b])
+            r[c] = resp[c, i]
+            run_weight[c] += r[c]
+        for a in range(q):
+            for c in range(k):
+                weighted[a, c] = r[c] * f[a, c]
+                run_x[a, c] += weighted[a, c]
+            for j in range(d):
+                value = y[j]
+                if value != 0.0:
+                    for c in range(k):
+                        run_cross[a, j, c] += weighted[a, c] * value
+            for e in range(q):
+                for c in range(k):
+                    run_missing[a, e, c] += weighted[a, c] * f[e, c]
+
+
+@njit(cache=True, nogil=True)
+def _close_run(m, q, lower, reciprocal, run_x, run_cross, run_missing, run_weight, inverse, sum_x, cross_xx,
+               missing_xx):  # pragma: no cover - compiled
+    """Add the sums of a run (and ``(Σ r) A⁻¹``, ``A⁻¹ = G⁻ᵀ G⁻¹``) to the totals; reset them."""
+    k = run_weight.size
+    d = run_cross.shape[1]
+    for column in range(q):
+        for a in range(q):
+            for c in range(k):
+                inverse[a, column, c] = (1.0 if a == column else 0.0)
+            for j in range(a):
+                for c in range(k):
+                    inverse[a, column, c] -= lower[a, j, c] * inverse[j, column, c]
+            for c in range(k):
+                inverse[a, column, c] *= reciprocal[a, c]
+        for a in range(q - 1, -1, -1):
+            for j in range(a + 1, q):
+                for c in range(k):
+                    inverse[a, column, c] -= lower[j, a, c] * inverse[j, column, c]
+            for c in range(k):
+                inverse[a, column, c] *= reciprocal[a, c]
+    for a in range(q):
+        for c in range(k):
+            sum_x[c, m[a]] += run_x[a, c]
+            run_x[a, c] = 0.0
+        for j in range(d):
+            for c in range(k):
+                cross_xx[c, m[a], j] += run_cross[a, j, c]
+                run_cross[a, j, c] = 0.0
+        for e in range(q):
+            for c in range(k):
+                missing_xx[c, m[a], m[e]] += run_missing[a, e, c] + run_weight[c] * inverse[a, e, c]
+                run_missing[a, e, c] = 0.0
+    for c in range(k):
+        run_weight[c] = 0.0

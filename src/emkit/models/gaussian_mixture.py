@@ -159,7 +159,9 @@ class GaussianMixtureModel(EMModel):
         observed values of the first data :meth:`prepare` sees (kept afterwards, so statistics
         of any row blocks of any data add up).
 
-    Data are an array ``X``, a pair ``(X, sample_weight)`` or a :class:`GaussianMixtureData`.
+    Data are an array ``X``, a pair ``(X, sample_weight)`` or a :class:`GaussianMixtureData`;
+    on Dask (:mod:`emkit.engine.dask`), a Dask array or a pair of row-aligned Dask arrays, whose
+    center is summed over the chunks first (:meth:`chunk_summary`, :meth:`chunk_context`).
     Parameters are ``{"weights": (k,), "means": (k, d), "covariances": shape by type}``.
     """
 

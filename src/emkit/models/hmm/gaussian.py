@@ -69,7 +69,8 @@ class GaussianCache:
 
 
 def check_observations(X, name: str = "X") -> np.ndarray:
-    """``X`` as a float64 (n, d) array, NaN allowed (missing), no infinities.
+    """``X`` as a C-contiguous float64 (n, d) array (not copied when it is one already), NaN
+    allowed (missing), no infinities.
 
     Raises
     ------
@@ -78,7 +79,7 @@ def check_observations(X, name: str = "X") -> np.ndarray:
         has a feature that is never observed.
     """
     try:
-        array = np.array(X, dtype=float)
+        array = np.ascontiguousarray(X, dtype=float)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{name}: expected an array of numbers, could not convert ({error})") from None
     if array.ndim == 1:

@@ -10,8 +10,8 @@ their largest entry ``e^{m_t}`` (:func:`shift_rows`, then NumPy's vectorised exp
 forward variables ``α̃_t = (α̃_{t−1} A) ∘ b_t`` are rescaled to sum to one whenever their sum ``c``
 falls below ``RESCALE_BELOW`` (and at the last step), so that
 ``log p(x) = Σ_t m_t + Σ log c`` never under- or overflows, whatever the length; rescaling only
-when needed keeps the division off the recursion's critical path. A step that leaves less than
-``SCALE_FLOOR`` of the mass (every state the chain can reach has a density some ``e^{-640}``
+when needed keeps the division off the recursion's critical path. A step that keeps less than
+``STEP_FLOOR`` of the mass (every state the chain can reach has a density some ``e^{-460}``
 below the best state's) sends its sequence to the log-space kernel, exact but slower.
 """
 
@@ -25,8 +25,14 @@ from numba import njit
 #: The forward (backward) variables are rescaled to sum to one when their sum falls below this.
 RESCALE_BELOW = 1e-30
 
-#: A step that leaves less than this mass loses precision; the log-space kernel takes over.
-SCALE_FLOOR = 1e-280
+#: Shifted frame log-likelihoods below this are raised to it (``e^{-600}`` is still a normal
+#: number, and so are its products with the forward and backward variables).
+LOG_CLAMP = -600.0
+
+#: A step that keeps less than this fraction of the forward mass sends its sequence to the
+#: log-space kernel: the clamped values could matter there (elsewhere they are ``e^{-400}``
+#: below the total or less).
+STEP_FLOOR = 1e-200
 
 #: Floating-point licences of the scaled kernel: reassociation (vectorised sums) but no
 #: assumptions about infinities or NaN, which the kernel tests for.
@@ -37,8 +43,11 @@ FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 def shift_rows(log_frame, shift):  # pragma: no cover - compiled
     """Subtract each row's maximum in place, ``log b_t(k) − m_t``, and store ``m_t`` in ``shift``.
 
-    A row that is −inf throughout (an observation impossible in every state) is left as it is,
-    with ``m_t = −inf``.
+    Finite values below ``LOG_CLAMP`` are raised to it (−inf, an impossible emission, stays):
+    their exponentials would be subnormal, which costs NumPy's exponential and the recursions
+    ten times the time, and a step where such values matter sends its sequence to the exact
+    log-space kernel anyway (``STEP_FLOOR``). A row that is −inf throughout (an observation
+    impossible in every state) is left as it is, with ``m_t = −inf``.
     """
     for t in range(log_frame.shape[0]):
         best = -np.inf
@@ -47,7 +56,8 @@ def shift_rows(log_frame, shift):  # pragma: no cover - compiled
         shift[t] = best
         if best > -np.inf:
             for k in range(log_frame.shape[1]):
-                log_frame[t, k] -= best
+                value = log_frame[t, k] - best
+                log_frame[t, k] = LOG_CLAMP if -np.inf < value < LOG_CLAMP else value
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -62,8 +72,8 @@ def forward_backward_scaled(frame, shift, offsets, startprob, transmat, posterio
     ``trans_counts`` (K, K) and ``Σ_t γ_t(k)`` to ``occupancy`` (K); writes ``m_t`` plus the
     log of any rescaling at step ``t`` into ``log_scales`` (n,), whose sum over a sequence is its
     ``log p(x)`` (:func:`sum_log_scales`), and into ``seq_status`` 0 for a sequence done, −inf
-    when an observation is impossible in every state, NaN when a step lost more than
-    ``SCALE_FLOOR`` of the mass (nothing is added for either; the caller redoes NaN sequences
+    when an observation is impossible in every state, NaN when a step kept less than
+    ``STEP_FLOOR`` of the mass (nothing is added for either; the caller redoes NaN sequences
     with :func:`forward_backward_log`).
     """
     n_states = transmat.shape[0]
@@ -75,6 +85,7 @@ def forward_backward_scaled(frame, shift, offsets, startprob, transmat, posterio
     for s in range(offsets.shape[0] - 1):
         first, stop = offsets[s], offsets[s + 1]
         status = 0  # 0 fine, 1 impossible observation, 2 underflow
+        previous = 1.0  # the forward mass before the step
         for t in range(first, stop):
             if shift[t] == -np.inf:
                 status = 1
@@ -93,14 +104,16 @@ def forward_backward_scaled(frame, shift, offsets, startprob, transmat, posterio
                     posteriors[t, k] = acc * frame[t, k]
                     total += posteriors[t, k]
             log_scales[t] = shift[t]
+            if not total >= STEP_FLOOR * previous:
+                status = 2
+                break
+            previous = total
             if total < RESCALE_BELOW or t == stop - 1:
-                if not total >= SCALE_FLOOR:
-                    status = 2
-                    break
                 inverse = 1.0 / total
                 for k in range(n_states):
                     posteriors[t, k] *= inverse
                 log_scales[t] += math.log(total)
+                previous = 1.0
         if status == 1:
             seq_status[s] = -np.inf
             continue
