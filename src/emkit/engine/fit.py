@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -12,6 +11,7 @@ from ..exceptions import ConvergenceWarning
 from .estep import initial_params, prepare
 from .model import EMModel, Params
 from .monitor import Callback, Monitor
+from .progress import progress_bar
 from .result import EMResult
 from .squarem import Squarem, run_squarem
 
@@ -111,7 +111,7 @@ def fit(
 
 
 def _fit_from(model, data, start, tol, param_tol, tol_scale, max_iter, accelerate, verbose, callback, check_ascent) -> EMResult:
-    with _progress_bar(verbose, max_iter, type(model).__name__) as progress:
+    with progress_bar(verbose, max_iter, type(model).__name__) as progress:
         monitor = Monitor(model, tol=tol, param_tol=param_tol, tol_scale=tol_scale, callback=callback, progress=progress,
                           check_ascent=check_ascent)
         if accelerate is not None:
@@ -141,14 +141,6 @@ def _run_plain(model: EMModel, data, start: Params, monitor: Monitor, max_iter: 
         if monitor.record(params, loglik):
             return True
     return False
-
-
-def _progress_bar(verbose: bool, total: int, label: str):
-    if not verbose:
-        return nullcontext(None)
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=f"EM {label}", unit="it", leave=False)
 
 
 def _acceleration(accelerate) -> Squarem | None:

@@ -38,7 +38,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy import stats as distributions
 
-from ..engine.fit import _progress_bar
+from ..engine.progress import progress_bar
 from ..engine.model import EMModel, Params, Stats
 from ..engine.monitor import Callback, Monitor
 from ..engine.result import EMResult
@@ -169,7 +169,7 @@ def fit_mcem(
     params = model.check_params(init) if init is not None else model.initial_params(data, None)
     quantile = distributions.t.ppf
     result_lists: dict[str, list] = {"sample_sizes": [], "delta_q": [], "delta_q_se": [], "param_se": []}
-    with _progress_bar(verbose, max_iter, f"{type(model).__name__} (Monte Carlo)") as progress:
+    with progress_bar(verbose, max_iter, f"{type(model).__name__} (Monte Carlo)") as progress:
         monitor = Monitor(model, tol=0.0, param_tol=None, callback=callback, progress=progress, check_ascent=False)
         monitor.record(params, _loglik(model, data, params, track_loglik))
         size = sample_size(1) if callable(sample_size) else int(sample_size)

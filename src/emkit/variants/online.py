@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..engine.estep import expected_stats, initial_params, prepare
-from ..engine.fit import _progress_bar
+from ..engine.progress import progress_bar
 from ..engine.model import EMModel, Params, Stats
 from ..engine.monitor import Callback
 from ..engine.result import EMResult, Trace
@@ -123,7 +123,7 @@ def fit_online(
     running: Stats | None = None
     tail = _TailAverage()
     n_seen, n_steps, score, t = 0.0, 0, float("nan"), 0
-    with _progress_bar(verbose, None, f"{type(model).__name__} (online)") as progress:
+    with progress_bar(verbose, None, f"{type(model).__name__} (online)") as progress:
         for raw in batches:
             data = prepare(model, raw)
             n_batch = float(size_of(raw))
