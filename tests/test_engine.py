@@ -116,3 +116,15 @@ def test_no_warning_on_a_clean_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         emkit.fit(peppered_moth(), datasets.peppered_moth_counts())
+
+
+def test_squarem_step_lengths_by_hand():
+    from emkit.engine.squarem import step_length
+
+    r, v = np.array([1.0, 2.0]), np.array([-2.0, -1.0])  # rᵀv = −4, vᵀv = 5, rᵀr = 5
+    assert step_length(r, v, "SqS1") == pytest.approx(4 / 5)
+    assert step_length(r, v, "SqS2") == pytest.approx(5 / 4)
+    assert step_length(r, v, "SqS3") == pytest.approx(1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert step_length(np.array([1.0, 0.0]), np.array([0.0, 1.0]), "SqS2") == 1.0  # rᵀv = 0

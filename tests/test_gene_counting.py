@@ -116,3 +116,17 @@ def test_user_data_is_not_modified():
     emkit.fit(peppered_moth(), counts, init=init)
     assert counts == {"carbonaria": 85, "insularia": 196, "typica": 341}
     np.testing.assert_array_equal(init["freq"], [0.2, 0.3, 0.5])
+
+
+def test_phenotype_without_genotypes_and_repeated_names_are_errors():
+    with pytest.raises(ValueError, match="phenotypes: 'z' lists no genotype"):
+        GeneCounting(("A", "B"), {"x": [("A", "A"), ("A", "B")], "y": [("B", "B")], "z": []})
+    with pytest.raises(ValueError, match="phenotypes: names must be distinct"):
+        GeneCounting(("A", "B"), {1: [("A", "A"), ("A", "B")], "1": [("B", "B")]})
+
+
+def test_init_is_copied_not_aliased():
+    init = {"freq": np.array([0.2, 0.3, 0.5])}
+    result = emkit.fit(peppered_moth(), datasets.peppered_moth_counts(), init=init)
+    init["freq"][:] = [0.0, 0.0, 1.0]
+    np.testing.assert_array_equal(result.trace.params[0]["freq"], [0.2, 0.3, 0.5])

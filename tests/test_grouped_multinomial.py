@@ -52,3 +52,11 @@ def test_model_validation():
         GroupedMultinomial([[(1.0, "phi")]])
     with pytest.raises(ValueError, match="init\\['theta'\\]"):
         emkit.fit(genetic_linkage(), [125, 18, 20, 34], init={"theta": 1.5})
+
+
+def test_cell_names_and_unidentified_theta_are_errors():
+    with pytest.raises(ValueError, match="cell_names: expected 2 names, got 1"):
+        GroupedMultinomial([[(0.5, "const")], [(0.5, "theta"), (0.5, "1-theta")]], cell_names=["a"])
+    model = GroupedMultinomial([[(0.5, "const")], [(0.5, "theta"), (0.5, "1-theta")]])
+    with pytest.raises(ValueError, match="counts: no observation falls in a cell whose probability depends on θ"):
+        emkit.fit(model, [10, 0])

@@ -128,3 +128,29 @@ def test_online_figure_shows_iterates_and_averages():
     figure = online_figure(result)
     paths = figure.axes[0]
     assert len(paths.lines) == 2 * 4  # iterate and average for each of the 4 parameters
+
+
+def test_one_component_recursion_matches_a_hand_computation():
+    """K = 1: the running statistic per observation is (1, mean), so the rate follows
+    ``λ_t = λ_{t−1} + t^(−α) (x̄_t − λ_{t−1})`` from ``λ_1 = x̄_1``; each batch's score is the
+    Poisson log-likelihood per observation at the rate before its update; the average is over
+    the iterates since step ``2^(k−1)``, ``2^k ≤ n``."""
+    tables = [[3, 2, 1], [0, 4, 4, 2], [5, 1], [1, 1, 1, 1, 1], [0, 0, 6]]
+    alpha = 0.7
+    init = {"weights": np.array([1.0]), "rates": np.array([1.5])}
+    result = fit_online(PoissonMixture(1), iter(tables), init=init, step_exponent=alpha, batch_size=np.sum)
+    rate, rates, scores = 1.5, [], []
+    for t, table in enumerate(tables, start=1):
+        values = np.repeat(np.arange(len(table)), table)
+        scores.append(stats.poisson(rate).logpmf(values).mean())
+        rate = values.mean() if t == 1 else rate + t ** -alpha * (values.mean() - rate)
+        rates.append(rate)
+    np.testing.assert_allclose([float(p["rates"][0]) for p in result.trace.params[1:]], rates, rtol=1e-13)
+    np.testing.assert_allclose(result.trace.loglik[1:], scores, rtol=1e-13)
+    running = scores[0]
+    for t, score in enumerate(scores[1:], start=2):
+        running += t ** -alpha * (score - running)
+    assert result.loglik == pytest.approx(running, rel=1e-13)
+    # n = 5 M-steps: 2^2 ≤ 5, so the average runs over the iterates since step 2.
+    assert float(result.params["rates"][0]) == pytest.approx(np.mean(rates[1:]), rel=1e-13)
+    np.testing.assert_array_equal(init["rates"], [1.5])

@@ -69,6 +69,9 @@ def test_mapping_data_and_components_sorted():
     table = {int(x): int(n) for x, n in enumerate(COUNTS)}
     result = emkit.fit(emkit.PoissonMixture(2), table, init={"weights": [0.7, 0.3], "rates": [2.5, 1.0]})
     assert result.params["rates"][0] < result.params["rates"][1]
+    # the same estimate as the sequence of frequencies (Hasselblad 1969: λ = 1.2561, 2.6634)
+    np.testing.assert_allclose(result.params["rates"], [1.2561, 2.6634], atol=5e-5)
+    assert result.params["weights"][0] == pytest.approx(0.3599, abs=5e-5)
 
 
 def test_halves_add():
@@ -102,3 +105,15 @@ def test_bad_input():
         emkit.fit(emkit.PoissonMixture(2), [1, -2, 3])
     with pytest.raises(ValueError, match="init\\['rates'\\]"):
         emkit.fit(emkit.PoissonMixture(2), COUNTS, init={"weights": [0.5, 0.5], "rates": [1.0, -1.0]})
+
+
+def test_bad_mapping_keys_and_aliased_init():
+    with pytest.raises(ValueError, match="counts: values must be non-negative integers"):
+        emkit.fit(emkit.PoissonMixture(2), {"one": 3, 2: 5})
+    with pytest.raises(ValueError, match="counts: values must be non-negative integers"):
+        emkit.fit(emkit.PoissonMixture(2), {0.5: 3, 2: 5})
+    init = {"weights": np.array([0.3, 0.7]), "rates": np.array([1.0, 2.5])}
+    result = emkit.fit(emkit.PoissonMixture(2), COUNTS, init=init)
+    init["weights"][:], init["rates"][:] = 0.5, 9.0
+    np.testing.assert_array_equal(result.trace.params[0]["weights"], [0.3, 0.7])
+    np.testing.assert_array_equal(result.trace.params[0]["rates"], [1.0, 2.5])

@@ -14,7 +14,7 @@ def check_counts(values, name: str, *, length: int | None = None) -> np.ndarray:
         Naming ``name`` when a count is negative, not whole, not finite, the total is zero, or the
         length differs from ``length``.
     """
-    array = np.asarray(values, dtype=float)
+    array = np.array(values, dtype=float)  # a copy: the caller's object is never aliased
     if array.ndim != 1:
         raise ValueError(f"{name}: expected a 1-D sequence of counts, got shape {array.shape}")
     if length is not None and array.size != length:
@@ -32,7 +32,7 @@ def check_counts(values, name: str, *, length: int | None = None) -> np.ndarray:
 
 def check_probability_vector(values, name: str, *, length: int | None = None) -> np.ndarray:
     """Return ``values`` as a probability vector (positive entries summing to one) or raise."""
-    array = np.asarray(values, dtype=float)
+    array = np.array(values, dtype=float)  # a copy: the caller's object is never aliased
     if array.ndim != 1 or (length is not None and array.size != length):
         raise ValueError(f"{name}: expected {length or 'a'} probabilities in a 1-D sequence, got shape {array.shape}")
     if not np.all(np.isfinite(array)) or np.any(array <= 0) or abs(array.sum() - 1.0) > 1e-8:

@@ -8,7 +8,8 @@ from ..models.gene_counting import PRESETS
 from .common import CliError, add_fit_options, parse_count, report, run_fit
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``alleles`` subcommand to the ``emkit`` parser."""
     parser = subparsers.add_parser(
         "alleles", help="allele frequencies from phenotype counts (gene counting)",
         description="Allele frequencies under Hardy-Weinberg equilibrium by gene counting. "
@@ -35,6 +36,7 @@ def parse_phenotype_counts(items: list[str], labels: tuple[str, ...]) -> dict[st
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``emkit alleles``: fit, then print the result (exit status 0; bad input raises CliError)."""
     model = PRESETS[args.system]()
     counts = parse_phenotype_counts(args.counts, model.phenotype_labels)
     result = run_fit(model, counts, args)

@@ -9,7 +9,8 @@ from ..variants.mcem import fit_mcem
 from .common import CliError, add_fit_options, parse_count, report, run_fit
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``linkage`` subcommand to the ``emkit`` parser."""
     parser = subparsers.add_parser(
         "linkage", help="genetic-linkage multinomial (Dempster, Laird & Rubin 1977)",
         description="Fit theta in cell probabilities (1/2 + t/4, (1-t)/4, (1-t)/4, t/4). "
@@ -26,6 +27,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``emkit linkage``: fit, then print the result (exit status 0; bad input raises CliError)."""
     counts = [parse_count(c, f"count {i + 1}") for i, c in enumerate(args.counts)]
     title = "Genetic linkage (Dempster, Laird & Rubin 1977)"
     if args.method == "em":

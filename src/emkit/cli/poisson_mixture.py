@@ -8,7 +8,8 @@ from ..models.poisson_mixture import PoissonMixture
 from .common import CliError, add_fit_options, parse_count, report, run_fit
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``poisson-mixture`` subcommand to the ``emkit`` parser."""
     parser = subparsers.add_parser(
         "poisson-mixture", help="mixture of Poisson distributions for a frequency table",
         description="Counts are the frequencies of the values 0, 1, 2, ... "
@@ -29,6 +30,7 @@ def _floats(text: str, name: str) -> list[float]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``emkit poisson-mixture``: fit, then print the result (exit status 0; bad input raises CliError)."""
     if args.components < 1:
         raise CliError(f"-k: the number of components must be at least 1, got {args.components}")
     counts = [parse_count(c, f"--counts value {i}") for i, c in enumerate(args.counts.split(","))]

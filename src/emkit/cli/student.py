@@ -24,7 +24,8 @@ from .gmm import read_csv
 METHODS = ("ecme", "ecm", "online")
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``student`` subcommand to the ``emkit`` parser."""
     parser = subparsers.add_parser(
         "student", help="multivariate Student-t (or t mixture) with unknown degrees of freedom, by ECM/ECME",
         description="Fit a multivariate t distribution (-k 1) or a mixture of t distributions to the numeric "
@@ -49,6 +50,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``emkit student``: fit, then print the result (exit status 0; bad input raises CliError)."""
     model = _model(args)
     if args.method == "online":
         if args.se is not None or args.accelerate is not None or args.n_init != 1:

@@ -129,8 +129,8 @@ class EMModel(ABC):
         return {name: _jsonable(params[name]) for name in self.param_names}
 
     def n_free_parameters(self) -> int:
-        """Number of free parameters (for BIC/AIC); defaults to the flat-vector length."""
-        raise NotImplementedError
+        """Number of free parameters (for BIC/AIC); models give it (``NotImplementedError`` here)."""
+        raise NotImplementedError(f"{type(self).__name__} does not give its number of free parameters")
 
     # ------------------------------------------------------------ flat-vector mapping
     def to_vector(self, params: Params) -> np.ndarray:

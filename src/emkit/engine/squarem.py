@@ -53,11 +53,15 @@ class Squarem:
 
 
 def step_length(r: np.ndarray, v: np.ndarray, scheme: str) -> float:
-    """Step length α of the squared extrapolation (positive-α convention ``θ + 2αr + α²v``)."""
+    """Step length α of the squared extrapolation (positive-α convention ``θ + 2αr + α²v``).
+
+    ``v`` must be nonzero; SqS2 with ``rᵀv = 0`` gives α = 1 (the plain double EM step).
+    """
     if scheme == "SqS1":
         return float(-(r @ v) / (v @ v))
     if scheme == "SqS2":
-        return float(-(r @ r) / (r @ v))
+        r_dot_v = float(r @ v)
+        return float(-(r @ r) / r_dot_v) if r_dot_v != 0.0 else 1.0
     if scheme == "SqS3":
         return float(np.sqrt((r @ r) / (v @ v)))
     raise ValueError(f"scheme: expected one of {STEP_LENGTHS}, got {scheme!r}")

@@ -12,6 +12,10 @@ from .free import FreeProblem
 PILOT_STEP = 1e-4
 #: Final step as a fraction of each parameter's curvature scale ``1/√(−H_ii)``.
 STEP_FRACTION = 0.02
+#: A pilot curvature below ``ROUNDOFF_FACTOR·ε·max(1, |ℓ|)/h_i²`` is round-off, i.e. zero: the
+#: Richardson-extrapolated second difference multiplies the error ``ε|ℓ|`` of each log-likelihood
+#: value by about 23/h², so this keeps a safety factor of about three.
+ROUNDOFF_FACTOR = 64.0
 
 
 def central_hessian(f: Callable[[np.ndarray], float], x: np.ndarray, steps: np.ndarray) -> np.ndarray:
@@ -43,22 +47,36 @@ def hessian_information(problem: FreeProblem) -> np.ndarray:
     ``σ_i = 1/√(−H_ii)``; the final steps are ``STEP_FRACTION·σ_i``, so the differences are
     taken where the log-likelihood is nearly quadratic whatever the units. Steps are halved
     until every point of the stencil lies in the parameter space.
+
+    Raises
+    ------
+    ValueError
+        When a pilot curvature is zero within round-off (:data:`ROUNDOFF_FACTOR`: the parameter
+        is not identified, whatever sign the round-off gives it) or clearly not negative (the
+        estimate is not a strict maximum).
     """
     theta = problem.estimate
-    pilot = -_feasible_hessian(problem, PILOT_STEP * (1.0 + np.abs(theta)))
-    diagonal = np.diag(pilot)
+    pilot_steps, pilot = _feasible_hessian(problem, PILOT_STEP * (1.0 + np.abs(theta)))
+    diagonal = -np.diag(pilot)
+    noise = ROUNDOFF_FACTOR * np.finfo(float).eps * max(1.0, abs(problem.loglik(theta))) / pilot_steps ** 2
+    flat = [label for label, value, level in zip(problem.labels, diagonal, noise) if abs(value) <= level]
+    if flat:
+        raise ValueError(f"method='hessian': the data carry almost no information along {flat} (the log-likelihood "
+                         f"is not curved downwards along {flat} beyond round-off): the parameters are not identified "
+                         "there (e.g. two mixture components coincide: fit fewer components)")
     if np.any(diagonal <= 0):
         bad = [label for label, value in zip(problem.labels, diagonal) if value <= 0]
         raise ValueError(f"method='hessian': the log-likelihood is not curved downwards along {bad}; "
                          "the estimate is not a strict maximum (check that the fit converged)")
-    return -_feasible_hessian(problem, STEP_FRACTION / np.sqrt(diagonal))
+    return -_feasible_hessian(problem, STEP_FRACTION / np.sqrt(diagonal))[1]
 
 
-def _feasible_hessian(problem: FreeProblem, steps: np.ndarray) -> np.ndarray:
+def _feasible_hessian(problem: FreeProblem, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The steps (halved until the stencil is feasible) and :func:`central_hessian` with them."""
     theta = problem.estimate
     for _ in range(40):
         if all(problem.feasible(point) for point in _stencil(theta, steps)):
-            return central_hessian(problem.loglik, theta, steps)
+            return steps, central_hessian(problem.loglik, theta, steps)
         steps = steps / 2.0
     raise ValueError("method='hessian': no finite-difference stencil around the estimate stays in the parameter space")
 

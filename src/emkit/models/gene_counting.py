@@ -105,10 +105,14 @@ class GeneCounting(EMModel):
 
     def _membership_matrix(self, phenotypes) -> tuple[tuple[str, ...], np.ndarray]:
         labels = tuple(str(p) for p in phenotypes)
-        position = {frozenset(g) if g[0] != g[1] else frozenset([g[0]]): i for i, g in enumerate(self.genotypes)}
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"phenotypes: names must be distinct as strings, got {list(labels)}")
+        position = {frozenset(g): i for i, g in enumerate(self.genotypes)}
         membership = np.zeros((len(labels), len(self.genotypes)), dtype=bool)
-        for row, label in enumerate(labels):
-            for genotype in phenotypes[label]:
+        for row, (label, genotypes) in enumerate(zip(labels, phenotypes.values())):
+            if not genotypes:
+                raise ValueError(f"phenotypes: {label!r} lists no genotype; every phenotype needs at least one")
+            for genotype in genotypes:
                 a, b = (str(x) for x in genotype)
                 key = frozenset([a, b])
                 if key not in position:

@@ -45,6 +45,8 @@ class GroupedMultinomial(EMModel):
                 raise ValueError(f"cells: sub-cell ({c}, {kind!r}) needs a non-negative coefficient and kind in {KINDS}")
         self.n_cells = len(cells)
         self.cell_names = tuple(cell_names) if cell_names is not None else tuple(f"cell{i + 1}" for i in range(self.n_cells))
+        if len(self.cell_names) != self.n_cells:
+            raise ValueError(f"cell_names: expected {self.n_cells} names, got {len(self.cell_names)}")
         self._cell = np.array([i for i, _, _ in rows])
         self._coef = np.array([c for _, c, _ in rows])
         self._kind = np.array([KINDS.index(kind) for _, _, kind in rows])
@@ -61,6 +63,7 @@ class GroupedMultinomial(EMModel):
         return np.bincount(self._cell, weights=self._sub_cell_probabilities(theta), minlength=self.n_cells)
 
     def prepare(self, data) -> np.ndarray:
+        """The cell counts as a float vector (``ValueError`` naming ``counts`` when invalid)."""
         return check_counts(data, "counts", length=self.n_cells)
 
     def initial_params(self, data, rng: np.random.Generator | None = None) -> Params:
@@ -84,8 +87,17 @@ class GroupedMultinomial(EMModel):
         return stats, float(data[observed] @ np.log(cell[observed]))
 
     def m_step(self, stats: Stats, params: Params) -> Params:
-        """``θ = A / (A + B)``."""
+        """``θ = A / (A + B)``.
+
+        Raises
+        ------
+        ValueError
+            When ``A + B = 0``: no observation falls in a cell that depends on θ.
+        """
         a, b = float(stats["theta_count"]), float(stats["complement_count"])
+        if not a + b > 0:
+            raise ValueError("counts: no observation falls in a cell whose probability depends on θ, so θ is not "
+                             "identified")
         return {"theta": np.array(a / (a + b))}
 
     # Monte Carlo protocol of emkit.fit_mcem (emkit.variants.mcem).

@@ -48,7 +48,10 @@ class PoissonMixture(EMModel):
     def prepare(self, data) -> tuple[np.ndarray, np.ndarray]:
         """Frequency table as ``(values, counts)`` arrays, cells with zero count dropped."""
         if isinstance(data, Mapping):
-            values = np.asarray(list(data.keys()), dtype=float)
+            try:
+                values = np.asarray(list(data.keys()), dtype=float)
+            except (TypeError, ValueError):
+                raise ValueError(f"counts: values must be non-negative integers, got {list(data.keys())}") from None
             counts = check_counts(list(data.values()), "counts")
         else:
             counts = check_counts(data, "counts")
@@ -110,7 +113,7 @@ class PoissonMixture(EMModel):
     def check_params(self, params: Params) -> Params:
         k = self.n_components
         weights = check_probability_vector(params.get("weights", []), "init['weights']", length=k)
-        rates = np.asarray(params.get("rates", []), dtype=float)
+        rates = np.array(params.get("rates", []), dtype=float)
         if rates.shape != (k,) or not np.all(np.isfinite(rates)) or np.any(rates <= 0):
             raise ValueError(f"init['rates']: expected {k} positive rates, got {rates.tolist()}")
         return {"weights": weights, "rates": rates}

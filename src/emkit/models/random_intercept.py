@@ -156,7 +156,7 @@ class ProbitRandomIntercept(EMModel):
 
     # ------------------------------------------------------------------ parameter space
     def check_params(self, params: Params) -> Params:
-        beta = np.asarray(params.get("beta", []), dtype=float)
+        beta = np.array(params.get("beta", []), dtype=float)
         variance = float(np.asarray(params.get("variance", np.nan)))
         if beta.ndim != 1 or not np.all(np.isfinite(beta)):
             raise ValueError(f"init['beta']: expected a finite 1-D array, got {beta!r}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable, Sequence
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -35,28 +37,29 @@ def plot_loglik(result: EMResult, ax) -> None:
         inset.tick_params(labelsize="x-small")
 
 
+def panels_figure(result: Any, painters: Sequence[Callable[[Any, Any], None]], title: str = "") -> Figure:
+    """A figure of ``painter(result, ax)`` panels side by side (6 by 4 inches for one panel,
+    11 by 4 for two), with ``title`` above them."""
+    figure = Figure(figsize=(6, 4) if len(painters) == 1 else (5.5 * len(painters), 4))
+    axes = np.atleast_1d(figure.subplots(1, len(painters)))
+    for painter, ax in zip(painters, axes):
+        painter(result, ax)
+    figure.suptitle(title)
+    if len(painters) > 1:
+        figure.tight_layout()
+    return figure
+
+
 def parameter_path_figure(result: EMResult, title: str = "") -> Figure:
     """Figure of the parameter paths alone."""
-    figure = Figure(figsize=(6, 4))
-    plot_parameter_paths(result, figure.add_subplot())
-    figure.suptitle(title)
-    return figure
+    return panels_figure(result, [plot_parameter_paths], title)
 
 
 def loglik_figure(result: EMResult, title: str = "") -> Figure:
     """Figure of the log-likelihood trace alone."""
-    figure = Figure(figsize=(6, 4))
-    plot_loglik(result, figure.add_subplot())
-    figure.suptitle(title)
-    return figure
+    return panels_figure(result, [plot_loglik], title)
 
 
 def convergence_figure(result: EMResult, title: str = "") -> Figure:
     """Parameter paths (left) and log-likelihood trace (right) side by side."""
-    figure = Figure(figsize=(11, 4))
-    left, right = figure.subplots(1, 2)
-    plot_parameter_paths(result, left)
-    plot_loglik(result, right)
-    figure.suptitle(title)
-    figure.tight_layout()
-    return figure
+    return panels_figure(result, [plot_parameter_paths, plot_loglik], title)

@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 from ..engine.model import array_labels
 from ..variants.mcem import MCEMResult
 from ..variants.online import OnlineResult
+from .convergence import panels_figure
 
 
 def plot_mcem_paths(result: MCEMResult, ax, band: float = 2.0) -> None:
@@ -48,13 +49,7 @@ def plot_mcem_increase(result: MCEMResult, ax, band: float = 2.0) -> None:
 
 def mcem_figure(result: MCEMResult, title: str = "") -> Figure:
     """Parameter paths with their Monte Carlo noise band (left); ΔQ and the sample sizes (right)."""
-    figure = Figure(figsize=(11, 4))
-    left, right = figure.subplots(1, 2)
-    plot_mcem_paths(result, left)
-    plot_mcem_increase(result, right)
-    figure.suptitle(title)
-    figure.tight_layout()
-    return figure
+    return panels_figure(result, [plot_mcem_paths, plot_mcem_increase], title)
 
 
 def plot_online_paths(result: OnlineResult, ax) -> None:
@@ -82,10 +77,4 @@ def plot_online_score(result: OnlineResult, ax) -> None:
 
 def online_figure(result: OnlineResult, title: str = "") -> Figure:
     """Online parameter paths (left) and the predictive log-likelihood per batch (right)."""
-    figure = Figure(figsize=(11, 4))
-    left, right = figure.subplots(1, 2)
-    plot_online_paths(result, left)
-    plot_online_score(result, right)
-    figure.suptitle(title)
-    figure.tight_layout()
-    return figure
+    return panels_figure(result, [plot_online_paths, plot_online_score], title)
