@@ -1,26 +1,33 @@
 """emkit's GaussianMixture against scikit-learn's: time per EM iteration, memory, agreement.
 
 Both libraries fit the same simulated data (n = 200,000 rows, d = 16 features, k = 16
-components; ``--quick``: n = 20,000) from the same start (``weights_init``, ``means_init``,
-``precisions_init``; ``tol=0`` so both run exactly the requested number of iterations), in one
-process, for the covariance types full and diag. Printed:
+components, away from the origin; ``--quick``: n = 20,000) from the same start
+(``weights_init``, ``means_init``, ``precisions_init``), in one process, for the covariance types
+full and diag. Printed:
 
-* time per EM iteration of each library and the ratio: the median over ``--repeats`` runs of
-  ``--iterations`` iterations of each library's loop body (scikit-learn's ``_e_step`` and
-  ``_m_step``; emkit's model ``e_step`` and ``m_step``, as the engine calls them), so input
-  checks and initialization are not counted and other processes on the machine disturb the
-  median little; the median time of a whole ``fit`` of that many iterations is printed too;
-* peak memory of one fit (tracemalloc, which sees numpy's buffers; the data themselves are
+* time per EM iteration of each library and the ratio. An iteration is each library's loop
+  body (scikit-learn's ``_e_step`` and ``_m_step``; emkit's model ``e_step`` and ``m_step``, as
+  the engine calls them), so input checks and initialization are not counted. The machine is
+  shared with other work, so the measurements are *interleaved*: one iteration of each
+  contestant in turn (scikit-learn, emkit, emkit on data with missing values, emkit on float32
+  data, a reference matrix product), ``--iterations`` times, ``--repeats`` times, with a pause of
+  0.2 s before each (OpenBLAS's worker threads spin for about 0.1 s after a multithreaded call,
+  which would slow whatever runs next on 2 cores). Each time is the median over those
+  iterations, and each ratio the median of the ratios of neighbouring iterations (which saw the
+  same load);
+* the median time of a whole ``fit`` of ``--iterations`` iterations (``tol=0``) of each;
+* peak memory of one ``fit`` (tracemalloc, which sees numpy's buffers; the data themselves are
   allocated before and not counted);
-* the log-likelihood per sample after every iteration of both (must agree to 1e-9 relative);
-* the fraction of the machine's matrix-multiply rate that emkit's iteration reaches: the
-  GEMM rate (float64 and float32) is measured in the same run on square matrices, and an
-  iteration is credited with the floating-point operations of the two matrix products of the
+* the log-likelihood per sample after every iteration of both fits (must agree to 1e-9
+  relative);
+* the fraction of the machine's matrix-multiply rate that emkit's iteration reaches: a square
+  float64 (float32) product of size 1024 is timed between the iterations, and an iteration is
+  credited with the floating-point operations of the two matrix products of the
   exponential-family form of the EM step, ``2·2·n·k·p`` with ``p = 1 + d + d(d+1)/2`` (full) or
   ``p = 1 + 2d`` (diag) sufficient-statistic features;
 * ``predict_proba`` / ``score_samples`` throughput (rows per second) of both;
 * emkit alone on the same data with 10% of the values missing (NaN, missing completely at
-  random), against its own complete-data iteration (target ≤ 3x);
+  random) against its own complete-data iteration (target ≤ 3x);
 * emkit alone on float32 data against float64 (target ≥ 1.5x faster), with the accuracy of
   the float32 fit: the relative difference of the final log-likelihood and the largest
   difference of the means in units of the component standard deviations;
@@ -41,7 +48,6 @@ import subprocess
 import time
 import tracemalloc
 import warnings
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -59,15 +65,20 @@ SIZES = {"full": dict(n=200_000, d=16, k=16), "quick": dict(n=20_000, d=16, k=16
 TARGETS = {"full": 8.0, "diag": 4.0}
 MISSING_RATE, MISSING_TARGET, FLOAT32_TARGET = 0.10, 3.0, 1.5
 AGREEMENT = 1e-9
+GEMM_SIZE = 1024
+PAUSE = 0.2
 
 
 # ----------------------------------------------------------------------------- the problem
 def simulate(n: int, d: int, k: int, seed: int = 0) -> np.ndarray:
-    """Rows from a k-component Gaussian mixture with random correlated covariances, away from 0."""
+    """Rows from a k-component Gaussian mixture away from the origin, with random correlated
+    covariances ``Σ_k = s_k A_k A_kᵀ / d + I/4`` (``A_k`` standard normal, ``s_k ∈ [0.1, 1]``)."""
     rng = np.random.default_rng(seed)
     weights = rng.dirichlet(np.full(k, 5.0))
     means = rng.normal(scale=3.0, size=(k, d)) + 10.0
-    factors = rng.normal(size=(k, d, d)) * rng.uniform(0.3, 1.0, size=(k, 1, 1)) / np.sqrt(d) + 0.5 * np.eye(d)
+    A = rng.normal(size=(k, d, d))
+    covariances = rng.uniform(0.1, 1.0, size=(k, 1, 1)) * A @ A.transpose(0, 2, 1) / d + 0.25 * np.eye(d)
+    factors = np.linalg.cholesky(covariances)
     labels = rng.choice(k, size=n, p=weights)
     z = rng.standard_normal((n, d))
     return means[labels] + np.einsum("ni,nji->nj", z, factors[labels])
@@ -88,54 +99,90 @@ def start(X: np.ndarray, k: int, covariance_type: str, seed: int = 1) -> dict[st
     return {"weights_init": np.full(k, 1.0 / k), "means_init": means, "precisions_init": precisions}
 
 
+def with_missing(X: np.ndarray, rate: float = MISSING_RATE, seed: int = 7) -> np.ndarray:
+    """A copy of ``X`` with a fraction ``rate`` of the values NaN (missing completely at random)."""
+    holes = X.copy()
+    holes[np.random.default_rng(seed).random(X.shape) < rate] = np.nan
+    return holes
+
+
 def features(d: int, covariance_type: str) -> int:
     """Number of sufficient-statistic features per row (see the module docstring)."""
     return 1 + d + d * (d + 1) // 2 if covariance_type == "full" else 1 + 2 * d
 
 
-# ------------------------------------------------------------------------------- measuring
-def median_time(run: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``repeats`` calls of ``run``."""
-    times = []
-    for _ in range(repeats):
+# ------------------------------------------------------------------------ one iteration each
+class SklearnLoop:
+    """scikit-learn's EM iterations from ``init``: its ``fit`` loop body, ``_e_step`` then ``_m_step``."""
+
+    def __init__(self, X, k, covariance_type, init) -> None:
+        self.X = X
+        self.model = fit_sklearn(X, k, covariance_type, init, 1)
+        self.model.weights_, self.model.means_ = init["weights_init"], init["means_init"]
+        factors = (np.stack([np.linalg.cholesky(p) for p in init["precisions_init"]]) if covariance_type == "full"
+                   else np.sqrt(init["precisions_init"]))  # any P with P Pᵀ = Λ gives scikit-learn's E-step
+        self.model.precisions_cholesky_ = factors
+
+    def step(self) -> float:
         began = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - began)
-    return float(np.median(times))
+        _, log_resp = self.model._e_step(self.X)
+        self.model._m_step(self.X, log_resp)
+        return time.perf_counter() - began
 
 
-def peak_memory(run: Callable[[], object]) -> float:
-    """Peak traced memory (bytes) of one call of ``run`` (tracemalloc sees numpy's buffers)."""
-    tracemalloc.start()
-    try:
-        run()
-        return float(tracemalloc.get_traced_memory()[1])
-    finally:
-        tracemalloc.stop()
+class EmkitLoop:
+    """emkit's EM iterations from ``init``: the engine's loop body, ``e_step`` then ``m_step`` of
+    the model that ``GaussianMixture`` fits."""
+
+    def __init__(self, X, k, covariance_type, init) -> None:
+        self.model = GaussianMixtureModel(k, covariance_type)
+        self.data = self.model.prepare(X)
+        covariances = (np.linalg.inv(init["precisions_init"]) if covariance_type == "full"
+                       else 1.0 / init["precisions_init"])
+        self.params = self.model.check_params({"weights": init["weights_init"], "means": init["means_init"],
+                                               "covariances": covariances})
+
+    def step(self) -> float:
+        began = time.perf_counter()
+        stats, _ = self.model.e_step(self.data, self.params)
+        self.params = self.model.m_step(stats, self.params)
+        return time.perf_counter() - began
 
 
-def gemm_rate(dtype, size: int, repeats: int = 5) -> float:
-    """Floating-point operations per second of a square matrix product in ``dtype`` (median)."""
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((size, size)).astype(dtype)
-    b = rng.standard_normal((size, size)).astype(dtype)
-    a @ b
-    return 2.0 * size ** 3 / median_time(lambda: a @ b, repeats)
+class GemmLoop:
+    """A square matrix product of size :data:`GEMM_SIZE` in ``dtype``; ``step`` returns its time."""
+
+    def __init__(self, dtype) -> None:
+        rng = np.random.default_rng(0)
+        self.a = rng.standard_normal((GEMM_SIZE, GEMM_SIZE)).astype(dtype)
+        self.b = rng.standard_normal((GEMM_SIZE, GEMM_SIZE)).astype(dtype)
+        self.flops = 2.0 * GEMM_SIZE ** 3
+
+    def step(self) -> float:
+        began = time.perf_counter()
+        self.a @ self.b
+        return time.perf_counter() - began
 
 
-def machine() -> str:
-    try:
-        lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines()
-        model = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        model = platform.processor() or platform.machine()
-    blas = ", ".join(f"{info['internal_api']} {info.get('version')} ({info['num_threads']} threads)"
-                     for info in threadpool_info() if info["user_api"] == "blas")
-    return (f"{model}, {os.cpu_count()} CPUs; numpy {np.__version__}, scikit-learn {sklearn.__version__}, "
-            f"emkit {getattr(emkit, '__version__', '?')}; BLAS: {blas}")
+def interleaved(loops: dict[str, object], iterations: int, repeats: int) -> dict[str, np.ndarray]:
+    """Times of ``iterations × repeats`` steps of every loop, one step of each in turn (after one
+    step each to warm up)."""
+    for loop in loops.values():
+        loop.step()
+    times: dict[str, list[float]] = {name: [] for name in loops}
+    for _ in range(iterations * repeats):
+        for name, loop in loops.items():
+            time.sleep(PAUSE)
+            times[name].append(loop.step())
+    return {name: np.array(values) for name, values in times.items()}
 
 
-# --------------------------------------------------------------------------------- fitting
+def median_ratio(numerator: np.ndarray, denominator: np.ndarray) -> float:
+    """Median of the ratios of neighbouring measurements."""
+    return float(np.median(numerator / denominator))
+
+
+# ------------------------------------------------------------------------------- whole fits
 def fit_sklearn(X, k, covariance_type, init, max_iter):
     model = SklearnGaussianMixture(k, covariance_type=covariance_type, tol=0.0, max_iter=max_iter,
                                    init_params="random_from_data", random_state=0, **init)
@@ -152,64 +199,37 @@ def fit_emkit(X, k, covariance_type, init, max_iter, **options):
         return model.fit(X)
 
 
-@dataclass
-class Timing:
-    per_iteration: float
-    fit_seconds: float
-    peak_bytes: float
-    model: object
-
-
-def sklearn_iterations(X, k, covariance_type, init, count: int) -> list[float]:
-    """Times of ``count`` scikit-learn EM iterations: its ``fit`` loop body, ``_e_step`` then
-    ``_m_step``, from the start ``init``."""
-    model = fit_sklearn(X, k, covariance_type, init, 1)
-    model.weights_, model.means_ = init["weights_init"], init["means_init"]
-    model.precisions_cholesky_ = _precisions_cholesky(init["precisions_init"], covariance_type)
+def median_time(run: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``repeats`` calls of ``run``."""
     times = []
-    for _ in range(count):
+    for _ in range(repeats):
+        time.sleep(PAUSE)
         began = time.perf_counter()
-        _, log_resp = model._e_step(X)
-        model._m_step(X, log_resp)
+        run()
         times.append(time.perf_counter() - began)
-    return times
+    return float(np.median(times))
 
 
-def emkit_iterations(X, k, covariance_type, init, count: int) -> list[float]:
-    """Times of ``count`` emkit EM iterations: the engine's loop body, ``e_step`` then ``m_step``
-    of the model the estimator fits, from the start ``init``."""
-    model = GaussianMixtureModel(k, covariance_type)
-    data = model.prepare(X)
-    params = model.check_params({"weights": init["weights_init"], "means": init["means_init"],
-                                 "covariances": _covariances(init["precisions_init"], covariance_type)})
-    times = []
-    for _ in range(count):
-        began = time.perf_counter()
-        stats, _ = model.e_step(data, params)
-        params = model.m_step(stats, params)
-        times.append(time.perf_counter() - began)
-    return times
+def peak_memory(run: Callable[[], object]) -> float:
+    """Peak traced memory (bytes) of one call of ``run`` (tracemalloc sees numpy's buffers)."""
+    tracemalloc.start()
+    try:
+        run()
+        return float(tracemalloc.get_traced_memory()[1])
+    finally:
+        tracemalloc.stop()
 
 
-def _covariances(precisions, covariance_type):
-    return np.linalg.inv(precisions) if covariance_type == "full" else 1.0 / precisions
-
-
-def _precisions_cholesky(precisions, covariance_type):
-    if covariance_type == "full":
-        return np.stack([np.linalg.cholesky(p) for p in precisions])  # Λ = P Pᵀ with P = chol(Λ)
-    return np.sqrt(precisions)
-
-
-def measure(iterations: Callable[[int], list[float]], fit_one: Callable[[int], object], args) -> Timing:
-    """Median time per EM iteration (``repeats`` runs of ``iterations`` iterations), the median
-    time of a whole ``fit`` of that many iterations, and the peak memory of a ``fit``."""
-    iterations(1)  # warm up (compiled kernels, caches)
-    per_iteration = float(np.median([t for _ in range(args.repeats) for t in iterations(args.iterations)]))
-    models = []
-    fit_seconds = median_time(lambda: models.append(fit_one(args.iterations)), args.repeats)
-    peak = peak_memory(lambda: fit_one(2))
-    return Timing(per_iteration, fit_seconds, peak, models[-1])
+def machine() -> str:
+    try:
+        lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines()
+        model = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("Model name"))
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        model = platform.processor() or platform.machine()
+    blas = ", ".join(f"{info['internal_api']} {info.get('version')} ({info['num_threads']} threads)"
+                     for info in threadpool_info() if info["user_api"] == "blas")
+    return (f"{model}, {os.cpu_count()} CPUs; numpy {np.__version__}, scikit-learn {sklearn.__version__}, "
+            f"emkit {getattr(emkit, '__version__', '?')}; BLAS: {blas}")
 
 
 def verdict(ok: bool) -> str:
@@ -217,34 +237,58 @@ def verdict(ok: bool) -> str:
 
 
 # ---------------------------------------------------------------------------------- sections
-def compare(X, k, covariance_type, args, rates) -> dict[str, float]:
+def compare(X, k, covariance_type, args) -> None:
     n, d = X.shape
     init = start(X, k, covariance_type)
-    theirs = measure(lambda m: sklearn_iterations(X, k, covariance_type, init, m),
-                     lambda m: fit_sklearn(X, k, covariance_type, init, m), args)
-    ours = measure(lambda m: emkit_iterations(X, k, covariance_type, init, m),
-                   lambda m: fit_emkit(X, k, covariance_type, init, m), args)
-    ratio = theirs.per_iteration / ours.per_iteration
-    ours_ll, theirs_ll = np.array(ours.model.lower_bounds_), np.array(theirs.model.lower_bounds_)
-    relative = float(np.max(np.abs(ours_ll - theirs_ll) / np.abs(theirs_ll)))
+    holes = with_missing(X)
+    X32 = X.astype(np.float32)
+    loops = {"scikit-learn": SklearnLoop(X, k, covariance_type, init), "emkit": EmkitLoop(X, k, covariance_type, init)}
+    if "missing" not in args.skip:
+        loops["missing"] = EmkitLoop(holes, k, covariance_type, init)
+    if "float32" not in args.skip:
+        loops["float32"] = EmkitLoop(X32, k, covariance_type, init)
+        loops["gemm32"] = GemmLoop(np.float32)
+    loops["gemm"] = GemmLoop(np.float64)
+    times = interleaved(loops, args.iterations, args.repeats)
+    median = {name: float(np.median(values)) for name, values in times.items()}
+    ratio = median_ratio(times["scikit-learn"], times["emkit"])
     flops = 4.0 * n * k * features(d, covariance_type)
-    print(f"\n## {covariance_type} covariance: n = {n:,}, d = {d}, k = {k}, {args.iterations} iterations, "
-          f"median of {args.repeats}")
-    for name, timing in (("scikit-learn", theirs), ("emkit", ours)):
-        print(f"{name:<14} {1e3 * timing.per_iteration:9.1f} ms / iteration   fit of {args.iterations} iterations "
-              f"{timing.fit_seconds:7.2f} s   peak memory {timing.peak_bytes / 2**20:8.1f} MiB")
-    print(f"speed-up {ratio:.1f}x (target >= {TARGETS[covariance_type]:.0f}x: "
-          f"{verdict(ratio >= TARGETS[covariance_type])}); memory emkit/scikit-learn "
-          f"{ours.peak_bytes / theirs.peak_bytes:.2f} ({verdict(ours.peak_bytes <= theirs.peak_bytes)}); "
+    gemm_fraction = float(np.median(flops / times["emkit"] / (loops["gemm"].flops / times["gemm"])))
+
+    fits = {"scikit-learn": lambda: fit_sklearn(X, k, covariance_type, init, args.iterations),
+            "emkit": lambda: fit_emkit(X, k, covariance_type, init, args.iterations)}
+    models = {name: run() for name, run in fits.items()}
+    seconds = {name: median_time(run, args.repeats) for name, run in fits.items()}
+    peak = {name: peak_memory(run) for name, run in fits.items()}
+    ours_ll, theirs_ll = np.array(models["emkit"].lower_bounds_), np.array(models["scikit-learn"].lower_bounds_)
+    relative = float(np.max(np.abs(ours_ll - theirs_ll) / np.abs(theirs_ll)))
+
+    print(f"\n## {covariance_type} covariance: n = {n:,}, d = {d}, k = {k}; {args.iterations} x {args.repeats} "
+          f"interleaved iterations, medians")
+    for name in fits:
+        print(f"{name:<14} {1e3 * median[name]:9.1f} ms / iteration   fit of {args.iterations} iterations "
+              f"{seconds[name]:7.2f} s   peak memory {peak[name] / 2**20:8.1f} MiB")
+    target = TARGETS[covariance_type]
+    print(f"speed-up {ratio:.1f}x (target >= {target:.0f}x: {verdict(ratio >= target)}); memory emkit/scikit-learn "
+          f"{peak['emkit'] / peak['scikit-learn']:.2f} ({verdict(peak['emkit'] <= peak['scikit-learn'])}); "
           f"data X itself {X.nbytes / 2**20:.1f} MiB")
     print(f"log-likelihood per sample after {len(ours_ll)} E-steps: emkit {ours_ll[-1]:.12f}, scikit-learn "
           f"{theirs_ll[-1]:.12f}; largest relative difference over all iterations {relative:.1e} "
           f"(<= {AGREEMENT:g}: {verdict(relative <= AGREEMENT)})")
-    print(f"emkit iteration: {flops / 1e9:.2f} GFLOP of matrix products at "
-          f"{flops / ours.per_iteration / 1e9:.1f} GFLOP/s = {flops / ours.per_iteration / rates[np.float64]:.0%} "
-          f"of the float64 GEMM rate")
-    throughput(X, ours.model, theirs.model, args.repeats)
-    return {"emkit": ours.per_iteration, "ratio": ratio, "init": init}
+    print(f"emkit iteration: {flops / 1e9:.2f} GFLOP of matrix products at {flops / median['emkit'] / 1e9:.1f} "
+          f"GFLOP/s = {gemm_fraction:.0%} of the float64 GEMM rate "
+          f"({loops['gemm'].flops / median['gemm'] / 1e9:.1f} GFLOP/s, measured between the iterations)")
+    throughput(X, models["emkit"], models["scikit-learn"], args.repeats)
+    if "missing" in loops:
+        missing_ratio = median_ratio(times["missing"], times["emkit"])
+        print(f"{MISSING_RATE:.0%} missing values ({np.isnan(holes).any(axis=1).mean():.0%} of rows incomplete): "
+              f"emkit {1e3 * median['missing']:.1f} ms / iteration = {missing_ratio:.2f}x its complete-data "
+              f"iteration (target <= {MISSING_TARGET:g}x: {verdict(missing_ratio <= MISSING_TARGET)}); peak memory "
+              f"of a fit {peak_memory(lambda: fit_emkit(holes, k, covariance_type, init, 2)) / 2**20:.1f} MiB")
+    if "float32" in loops:
+        single_precision(X, X32, k, covariance_type, init, times, flops, loops, args)
+    if args.accelerate:
+        acceleration(X, k, covariance_type, init)
 
 
 def throughput(X, ours, theirs, repeats) -> None:
@@ -256,41 +300,22 @@ def throughput(X, ours, theirs, repeats) -> None:
               f"({other / mine:.1f}x)")
 
 
-def missing(X, k, covariance_type, init, complete_time, args) -> None:
-    rng = np.random.default_rng(7)
-    holes = X.copy()
-    holes[rng.random(X.shape) < MISSING_RATE] = np.nan
-    timing = measure(lambda m: emkit_iterations(holes, k, covariance_type, init, m),
-                     lambda m: fit_emkit(holes, k, covariance_type, init, m), args)
-    ratio = timing.per_iteration / complete_time
-    incomplete = np.isnan(holes).any(axis=1).mean()
-    print(f"{MISSING_RATE:.0%} missing values ({incomplete:.0%} of rows incomplete): emkit "
-          f"{1e3 * timing.per_iteration:.1f} ms / iteration = {ratio:.2f}x its complete-data iteration "
-          f"(target <= {MISSING_TARGET:g}x: {verdict(ratio <= MISSING_TARGET)}); peak memory "
-          f"{timing.peak_bytes / 2**20:.1f} MiB")
+def single_precision(X, X32, k, covariance_type, init, times, flops, loops, args) -> None:
+    speed_up = median_ratio(times["emkit"], times["float32"])
+    fraction = float(np.median(flops / times["float32"] / (loops["gemm32"].flops / times["gemm32"])))
+    single = fit_emkit(X32, k, covariance_type, init, args.iterations)
+    double = fit_emkit(X, k, covariance_type, init, args.iterations)
+    relative = abs(single.lower_bound_ - double.lower_bound_) / abs(double.lower_bound_)
+    scale = np.sqrt(double.covariances_.diagonal(axis1=1, axis2=2) if covariance_type == "full"
+                    else double.covariances_)
+    means_error = float(np.max(np.abs(single.means_ - double.means_) / scale))
+    print(f"float32: emkit {1e3 * np.median(times['float32']):.1f} ms / iteration, {speed_up:.2f}x faster than "
+          f"float64 (target >= {FLOAT32_TARGET:g}x: {verdict(speed_up >= FLOAT32_TARGET)}), {fraction:.0%} of the "
+          f"float32 GEMM rate; accuracy after {args.iterations} iterations: log-likelihood relative difference "
+          f"{relative:.1e}, means within {means_error:.1e} standard deviations of the float64 fit")
 
 
-def single_precision(X, k, covariance_type, init, complete_time, args, rates) -> None:
-    X32 = X.astype(np.float32)
-    timing = measure(lambda m: emkit_iterations(X32, k, covariance_type, init, m),
-                     lambda m: fit_emkit(X32, k, covariance_type, init, m), args)
-    reference = fit_emkit(X, k, covariance_type, init, args.iterations)
-    ratio = complete_time / timing.per_iteration
-    model = timing.model
-    relative = abs(model.lower_bound_ - reference.lower_bound_) / abs(reference.lower_bound_)
-    scale = np.sqrt(reference.covariances_.diagonal(axis1=1, axis2=2) if covariance_type == "full"
-                    else reference.covariances_)
-    means_error = float(np.max(np.abs(model.means_ - reference.means_) / scale))
-    n, d = X.shape
-    flops = 4.0 * n * k * features(d, covariance_type)
-    print(f"float32: emkit {1e3 * timing.per_iteration:.1f} ms / iteration, {ratio:.2f}x faster than float64 "
-          f"(target >= {FLOAT32_TARGET:g}x: {verdict(ratio >= FLOAT32_TARGET)}), "
-          f"{flops / timing.per_iteration / rates[np.float32]:.0%} of the float32 GEMM rate; accuracy after "
-          f"{args.iterations} iterations: log-likelihood relative difference {relative:.1e}, means within "
-          f"{means_error:.1e} standard deviations of the float64 fit")
-
-
-def acceleration(X, k, covariance_type, init, args) -> None:
+def acceleration(X, k, covariance_type, init) -> None:
     rows = []
     for accelerate in (None, "squarem"):
         model = GaussianMixture(k, covariance_type=covariance_type, tol=1e-6, max_iter=2000,
@@ -324,17 +349,10 @@ def main() -> None:
     size = SIZES["quick" if args.quick else "full"]
     print(f"# emkit vs scikit-learn GaussianMixture ({'quick' if args.quick else 'full'} size)")
     print(f"# {machine()}")
-    rates = {dtype: gemm_rate(dtype, 1024 if args.quick else 2048) for dtype in (np.float64, np.float32)}
-    print(f"# GEMM rate: float64 {rates[np.float64] / 1e9:.1f} GFLOP/s, float32 {rates[np.float32] / 1e9:.1f} GFLOP/s")
+    print(f"# load average before the run: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
     X = simulate(**size)
     for covariance_type in args.types:
-        result = compare(X, size["k"], covariance_type, args, rates)
-        if "missing" not in args.skip:
-            missing(X, size["k"], covariance_type, result["init"], result["emkit"], args)
-        if "float32" not in args.skip:
-            single_precision(X, size["k"], covariance_type, result["init"], result["emkit"], args, rates)
-        if args.accelerate:
-            acceleration(X, size["k"], covariance_type, result["init"], args)
+        compare(X, size["k"], covariance_type, args)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,17 @@ import pytest
 from hmm_brute import brute_force
 from scipy.special import logsumexp
 
+from emkit.kernels.gaussian import (
+    gaussian_stats,
+    log_gaussian_density,
+    precisions_cholesky,
+)
+from emkit.kernels.gaussian_features import (
+    component_terms,
+    feature_log_densities,
+    feature_stats,
+    statistic_features,
+)
 from emkit.models.hmm import inference, kernels
 
 
@@ -21,10 +32,10 @@ def random_problem(rng, n_states, lengths, spread=3.0, zeros=False):
     return log_frame, offsets, startprob, transmat
 
 
-def run(log_frame, offsets, startprob, transmat):
+def run(log_frame, offsets, startprob, transmat, n_threads=1):
     original = log_frame.copy()
     return inference.forward_backward(log_frame.copy(), offsets, startprob, transmat,
-                                      lambda a, b: original[a:b], np.empty(log_frame.shape))
+                                      lambda a, b: original[a:b], np.empty(log_frame.shape), n_threads=n_threads)
 
 
 @pytest.mark.parametrize("n_states, lengths, zeros", [(2, [5], False), (3, [4, 1, 3], False), (3, [5, 2], True),
@@ -138,13 +149,16 @@ def test_million_steps_do_not_underflow():
     np.testing.assert_allclose(result.trans_counts.sum(), n - 1, rtol=1e-12)
 
 
-def test_million_steps_agree_with_the_log_space_kernel():
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_million_steps_agree_with_the_log_space_kernel(n_threads):
+    """With two threads the forward and backward passes run at once and the combination is
+    split in row ranges."""
     rng = np.random.default_rng(1)
     n, k = 1_000_000, 2
     startprob, transmat = np.array([0.5, 0.5]), np.array([[0.99, 0.01], [0.02, 0.98]])
     log_frame = rng.normal(-20.0, 5.0, size=(n, k))
     offsets = np.array([0, n], dtype=np.int64)
-    result = run(log_frame, offsets, startprob, transmat)
+    result = run(log_frame, offsets, startprob, transmat, n_threads)
     posteriors, start, trans, occupancy, loglik = np.empty((n, k)), np.zeros(k), np.zeros((k, k)), np.zeros(k), \
         np.empty(1)
     kernels.forward_backward_log(log_frame, offsets, np.log(startprob), np.log(transmat), posteriors, start, trans,
@@ -164,3 +178,64 @@ def test_sample_states_follow_the_chain():
     counts = np.zeros((2, 2))
     np.add.at(counts, (path[:-1], path[1:]), 1)
     np.testing.assert_allclose(counts / counts.sum(axis=1, keepdims=True), transmat, atol=0.01)
+
+
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_split_single_sequence_equals_one_thread_and_the_log_kernel(n_threads, monkeypatch):
+    """One sequence long enough to be split over threads, with an underflowing stretch that the
+    scaled passes must hand to the log-space kernel: same answer as one thread."""
+    rng = np.random.default_rng(5)
+    n, k = 3 * inference.MIN_CHUNK_ROWS, 4
+    log_frame, offsets, startprob, transmat = random_problem(rng, k, [n])
+    one = run(log_frame, offsets, startprob, transmat, 1)
+    split = run(log_frame, offsets, startprob, transmat, n_threads)
+    posteriors, start, trans, occupancy, loglik = np.empty((n, k)), np.zeros(k), np.zeros((k, k)), np.zeros(k), \
+        np.empty(1)
+    kernels.forward_backward_log(log_frame, offsets, np.log(startprob), np.log(transmat), posteriors, start, trans,
+                                 occupancy, loglik)
+    for result in (one, split):
+        assert result.seq_loglik[0] == pytest.approx(loglik[0], rel=1e-12)
+        np.testing.assert_allclose(result.posteriors, posteriors, atol=1e-10)
+        np.testing.assert_allclose(result.trans_counts, trans, rtol=1e-9)
+        np.testing.assert_allclose(result.occupancy, occupancy, rtol=1e-10)
+        np.testing.assert_allclose(result.start_counts, start, atol=1e-12)
+    far = log_frame.copy()
+    far[n // 2:n // 2 + 4] = [[0.0, -900.0, -900.0, -900.0], [-900.0, 0.0, -900.0, -900.0]] * 2
+    transmat_sparse = np.full((k, k), 1e-300) + np.eye(k)
+    transmat_sparse /= transmat_sparse.sum(axis=1, keepdims=True)
+    calls = []
+    log_kernel = kernels.forward_backward_log
+    monkeypatch.setattr(kernels, "forward_backward_log", lambda *args: calls.append(1) or log_kernel(*args))
+    one = run(far, offsets, startprob, transmat_sparse, 1)
+    split = run(far, offsets, startprob, transmat_sparse, n_threads)
+    assert len(calls) == 2  # both went to the log-space kernel
+    assert np.isfinite(split.seq_loglik[0]) and split.seq_loglik[0] == pytest.approx(one.seq_loglik[0], rel=1e-12)
+    np.testing.assert_allclose(split.trans_counts, one.trans_counts, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(split.posteriors, one.posteriors, atol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical", "tied"])
+def test_feature_products_equal_the_direct_gaussian_formulas(covariance_type):
+    """``Φ θ`` and ``Φᵀ R`` about a far centre against the direct densities and statistics."""
+    rng = np.random.default_rng(3)
+    k, d, n = 3, 3, 200
+    a = rng.normal(size=(k, d, d))
+    full = a @ np.swapaxes(a, 1, 2) + np.eye(d)
+    covars = {"full": full, "tied": full[0], "diag": rng.uniform(0.5, 2.0, (k, d)),
+              "spherical": rng.uniform(0.5, 2.0, k)}[covariance_type]
+    means = rng.normal(size=(k, d)) + 50.0
+    X = rng.normal(size=(n, d)) * 2.0 + 50.0
+    centre = X.mean(axis=0)
+    features = statistic_features(X, covariance_type, centre)
+    expected = log_gaussian_density(X, means, precisions_cholesky(covars, covariance_type), covariance_type)
+    got = feature_log_densities(features, component_terms(means, covars, covariance_type, centre))
+    np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-10)
+    resp = rng.dirichlet(np.ones(k), size=n)
+    stats = feature_stats(features, resp, covariance_type)
+    direct = gaussian_stats(X, resp, covariance_type, shift=centre)
+    assert stats.keys() == direct.keys()
+    for key in stats:
+        assert stats[key].shape == direct[key].shape
+        np.testing.assert_allclose(stats[key], direct[key], rtol=1e-11, atol=1e-10, err_msg=key)
+    with pytest.raises(ValueError, match="X: .*no NaN"):
+        statistic_features(np.where(X > 52, np.nan, X), covariance_type, centre)

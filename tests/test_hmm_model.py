@@ -14,6 +14,7 @@ import emkit
 from emkit.engine import add_stats
 from emkit.exceptions import DegenerateComponentWarning
 from emkit.models.hmm import CategoricalEmission, GaussianEmission, HiddenMarkovModel
+from emkit.models.hmm.sequences import BATCHES_PER_THREAD
 
 COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 
@@ -66,7 +67,7 @@ def test_threads_give_the_statistics_of_one_thread(lengths):
     one = HiddenMarkovModel(GaussianEmission(2, "full"), 3, n_jobs=1)
     many = HiddenMarkovModel(GaussianEmission(2, "full"), 3, n_jobs=3)
     data = many.prepare((X, lengths))
-    assert len(data.blocks) == 3 and 1 <= len(data.batches) <= min(3, len(lengths))
+    assert len(data.blocks) == 3 and 1 <= len(data.batches) <= min(3 * BATCHES_PER_THREAD, len(lengths))
     stats_1, ll_1 = one.e_step(one.prepare((X, lengths)), params)
     stats_3, ll_3 = many.e_step(data, params)
     for key in stats_1:

@@ -73,6 +73,9 @@ class GaussianMixture(EstimatorProtocol):
         scikit-learn's).
     progress : bool, default=False
         Show a progress bar with the current log-likelihood.
+    n_jobs : int, optional
+        Threads of the E-step and of the predictions (each takes its own blocks of rows, with
+        single-threaded BLAS); None: as many as BLAS may use (``threadpoolctl`` limits it).
 
     Attributes
     ----------
@@ -117,7 +120,8 @@ class GaussianMixture(EstimatorProtocol):
                  reg_covar: float = 1e-6, max_iter: int = 100, n_init: int = 1, init_params: str = "kmeans",
                  weights_init=None, means_init=None, precisions_init=None, random_state=None,
                  warm_start: bool = False, verbose: int = 0, verbose_interval: int = 10,
-                 frozen: tuple[str, ...] = (), accelerate: str | None = None, progress: bool = False) -> None:
+                 frozen: tuple[str, ...] = (), accelerate: str | None = None, progress: bool = False,
+                 n_jobs: int | None = None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -135,6 +139,7 @@ class GaussianMixture(EstimatorProtocol):
         self.frozen = frozen
         self.accelerate = accelerate
         self.progress = progress
+        self.n_jobs = n_jobs
 
     def _input_tags(self) -> dict[str, bool]:
         return {"allow_nan": True}
@@ -176,7 +181,7 @@ class GaussianMixture(EstimatorProtocol):
         if on_dask:
             X = dask_rows(X, estimator_name=type(self).__name__, ensure_min_samples=2)
         else:
-            X = check_array(X, estimator_name=type(self).__name__, ensure_min_samples=2)
+            X = _checked(X, type(self).__name__, ensure_min_samples=2)
         n, d = X.shape
         if n < self.n_components:
             raise ValueError(f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
@@ -184,7 +189,7 @@ class GaussianMixture(EstimatorProtocol):
         inits = self._checked_inits(d)
         fixed = {name: inits[name] for name in self.frozen}
         model = GaussianMixtureModel(self.n_components, self.covariance_type, reg_covar=self.reg_covar,
-                                     init_method=self.init_params, fixed=fixed)
+                                     init_method=self.init_params, fixed=fixed, n_jobs=self.n_jobs)
         if on_dask:
             data = prepare(model, X if sample_weight is None else (X, dask_weights(sample_weight, X)))
         else:
@@ -259,12 +264,15 @@ class GaussianMixture(EstimatorProtocol):
             self._say_iteration(iteration + 1, (loglik - previous[0]) / total)
             previous[0] = loglik
 
+        # float32 arithmetic leaves ~1e-7 relative round-off in the log-likelihood, more than EM's
+        # last increases: the engine's ascent check (1e-10) is for float64
+        single = isinstance(data, GaussianMixtureData) and data.X.dtype == np.float32
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=ConvergenceWarning, module=r"emkit\.engine")
             warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
             return fit(model, data, init=start, tol=self.tol, param_tol=None, tol_scale=total,
                        max_iter=self.max_iter - 1, accelerate=self.accelerate, verbose=self.progress,
-                       callback=report if self.verbose else None)
+                       callback=report if self.verbose else None, check_ascent=not single)
 
     def _set_fitted(self, best: dict, n_features: int, names) -> None:
         """Assign the fitted attributes together (a failed fit leaves the estimator unchanged)."""
@@ -348,13 +356,15 @@ class GaussianMixture(EstimatorProtocol):
             X = dask_rows(X, estimator_name=type(self).__name__)
             check_n_features(self, X)
             return map_rows(X, function, model, params, n_columns=n_columns, dtype=dtype)
-        X = check_array(X, estimator_name=type(self).__name__)
+        X = _checked(X, type(self).__name__)
         check_n_features(self, X)
         return function(X, model, params)
 
     def _model(self) -> tuple[GaussianMixtureModel, dict]:
+        """The fitted model, centred at the mixture's mean ``Σ_k π_k μ_k`` (the product form of
+        the E-step keeps its digits about a centre inside the data)."""
         model = GaussianMixtureModel(self.n_components, self.covariance_type, reg_covar=self.reg_covar,
-                                     center=np.zeros(self.n_features_in_))
+                                     center=self.weights_ @ self.means_, n_jobs=self.n_jobs)
         return model, {"weights": self.weights_, "means": self.means_, "covariances": self.covariances_}
 
     # -------------------------------------------------------------------------- methods
@@ -489,6 +499,14 @@ class GaussianMixture(EstimatorProtocol):
 
 
 # ------------------------------------------------------------------------------ helpers
+def _checked(X, estimator_name: str, **options) -> np.ndarray:
+    """:func:`check_array`, keeping a float32 array in float32 (fitted and predicted with float32
+    arithmetic where that is accurate, see :mod:`emkit.kernels.gaussian_mixture_estep`)."""
+    single = isinstance(X, np.ndarray) and X.dtype == np.float32
+    X = check_array(X, estimator_name=estimator_name, **options)
+    return X.astype(np.float32) if single else X
+
+
 def _total_weight(data: GaussianMixtureData | ChunkedData) -> float:
     """``Σ w_i`` (the number of rows without weights), summed over the chunks of Dask data."""
     if isinstance(data, ChunkedData):

@@ -30,6 +30,8 @@ import numpy as np
 from numba import njit
 from scipy.linalg import solve_triangular
 
+from .parallel import single_threaded_blas
+
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -123,12 +125,11 @@ def precisions_cholesky(covariances, covariance_type: str) -> np.ndarray:
     if covariance_type == "full":
         if cov.ndim != 3 or cov.shape[1] != cov.shape[2]:
             raise ValueError(f"covariances: expected shape (k, d, d) for 'full', got {cov.shape}")
-        return np.stack([_precision_cholesky_matrix(c, f"component {k}") for k, c in enumerate(cov)]) if len(cov) \
-            else np.empty_like(cov)
+        return _precision_cholesky_matrices(cov, [f"component {k}" for k in range(len(cov))])
     if covariance_type == "tied":
         if cov.ndim != 2 or cov.shape[0] != cov.shape[1]:
             raise ValueError(f"covariances: expected shape (d, d) for 'tied', got {cov.shape}")
-        return _precision_cholesky_matrix(cov, "the tied covariance")
+        return _precision_cholesky_matrices(cov[None], ["the tied covariance"])[0]
     expected_ndim = 2 if covariance_type == "diag" else 1
     if cov.ndim != expected_ndim:
         raise ValueError(f"covariances: expected a {expected_ndim}-D array for {covariance_type!r}, "
@@ -152,9 +153,22 @@ def _cholesky(matrix: np.ndarray, what: str) -> np.ndarray:
                          f"{ILL_DEFINED_COVARIANCE}") from None
 
 
-def _precision_cholesky_matrix(cov: np.ndarray, what: str) -> np.ndarray:
-    lower = _cholesky(cov, what)
-    return solve_triangular(lower, np.eye(cov.shape[0]), lower=True, check_finite=False).T
+def _precision_cholesky_matrices(cov: np.ndarray, names: list[str]) -> np.ndarray:
+    """``P_k = L_k⁻ᵀ`` for a stack of covariances ``Σ_k = L_k L_kᵀ`` (one batched Cholesky; the
+    triangular solves with single-threaded BLAS: a multithreaded BLAS call on a tiny matrix can
+    take milliseconds); a failure names its matrix (``names``) and the remedy."""
+    try:
+        if not np.all(np.isfinite(cov)):
+            raise np.linalg.LinAlgError
+        lower = np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        for matrix, name in zip(cov, names):
+            _cholesky(matrix, name)  # raises the ValueError naming the matrix
+        raise ValueError(f"covariances: not positive definite. {ILL_DEFINED_COVARIANCE}") from None
+    identity = np.eye(cov.shape[-1])
+    with single_threaded_blas():
+        return np.stack([solve_triangular(factor, identity, lower=True, check_finite=False).T for factor in lower]) \
+            if len(lower) else np.empty_like(lower)
 
 
 def log_det_precision_cholesky(prec_chol: np.ndarray, covariance_type: str, n_features: int) -> np.ndarray:

@@ -46,10 +46,11 @@ import numpy as np
 from numba import njit
 
 from .gaussian import LOG_2PI, check_covariance_type, precisions_cholesky
-from .parallel import run_in_threads, worker_count
+from .parallel import for_each_block, worker_count
 
-#: A block of features holds about this many numbers (fits in the cache next to its products).
-BLOCK_ELEMENTS = 1 << 17
+#: A block of features holds about this many numbers (4 MiB in float64: large enough that the
+#: per-block work in Python is small next to the products, small enough for the cache).
+BLOCK_ELEMENTS = 1 << 19
 
 #: Largest estimated absolute rounding error of a float32 log-density accepted by
 #: :func:`compute_dtype` (beyond it, float32 data are computed in float64).
@@ -73,8 +74,8 @@ class MixtureTerms:
         ``Λ_k`` (full/tied, a tied one repeated), for the rows with missing values.
     precision_mean : ndarray (k, d) or None
         ``Λ_k m_k`` (full/tied).
-    variances : ndarray (k, d) or None
-        ``σ²_kj`` (diag/spherical, spherical repeated over ``j``).
+    variances : ndarray (k, d)
+        ``σ²_kj = Σ_k,jj``, the variance of each coordinate under each component.
     """
 
     covariance_type: str
@@ -83,7 +84,7 @@ class MixtureTerms:
     means: np.ndarray
     precision: np.ndarray | None
     precision_mean: np.ndarray | None
-    variances: np.ndarray | None
+    variances: np.ndarray
 
     @property
     def n_features(self) -> int:
@@ -139,8 +140,9 @@ def mixture_terms(weights, means, covariances, covariance_type: str, shift) -> M
         theta[0] = log_weights - 0.5 * d * LOG_2PI + log_det - 0.5 * np.einsum("ki,ki->k", whitened, whitened)
         theta[1:d + 1] = precision_mean.T
         theta[d + 1:] = quadratic.T
+        variances = np.broadcast_to(np.diagonal(np.asarray(covariances, dtype=float), axis1=-2, axis2=-1), (k, d))
         return MixtureTerms(covariance_type, shift, theta, m, np.ascontiguousarray(precision),
-                            np.ascontiguousarray(precision_mean), None)
+                            np.ascontiguousarray(precision_mean), variances)
     variances = 1.0 / factors ** 2
     variances = np.ascontiguousarray(np.broadcast_to(variances[:, None] if covariance_type == "spherical"
                                                      else variances, (k, d)))
@@ -154,14 +156,13 @@ def mixture_terms(weights, means, covariances, covariance_type: str, shift) -> M
 
 
 def rounding_factor(terms: MixtureTerms) -> float:
-    """``max_k aᵀ|Λ_k|a`` with ``a = |m_k| + 3σ_k``: the size of the terms the product form
-    adds up for rows within three standard deviations of a component (about the centre); the
-    rounding error of a log-density is about the unit round-off times this factor."""
-    if terms.precision is not None:
-        spread = np.sqrt(np.maximum(np.diagonal(np.linalg.inv(terms.precision), axis1=1, axis2=2), 0.0))
-        a = np.abs(terms.means) + 3.0 * spread
-        return float(np.max(np.einsum("ki,kij,kj->k", a, np.abs(terms.precision), a)))
+    """``max_k aᵀ|Λ_k|a`` with ``a = |m_k| + 3σ_k`` (coordinate-wise): the size of the terms the
+    product form adds up for rows within three standard deviations of a component, about the
+    centre; the rounding error of a log-density is about the unit round-off times this factor
+    (against about ``d`` for the direct formula)."""
     a = np.abs(terms.means) + 3.0 * np.sqrt(terms.variances)
+    if terms.precision is not None:
+        return float(np.max(np.einsum("ki,kij,kj->k", a, np.abs(terms.precision), a)))
     return float(np.max(np.sum(a * a / terms.variances, axis=1)))
 
 
@@ -231,30 +232,66 @@ def missing_layout(X) -> MissingLayout:
 # ------------------------------------------------------------------------------ the passes
 def mixture_log_joint(X: np.ndarray, terms: MixtureTerms, *, layout: MissingLayout | None = None,
                       dtype=None, n_jobs: int | None = None) -> np.ndarray:
-    """``log π_k + log N(x_i,o | μ_k,o, Σ_k,oo)`` of every row (NaN = missing), shape ``(n, k)``.
+    """``log π_k + log N(x_i,o | μ_k,o, Σ_k,oo)`` of every row (NaN = missing), shape ``(n, k)``, float64.
 
     ``layout``: :func:`missing_layout` of ``X`` (computed here when None); ``dtype`` of the
     arithmetic, float64 by default (see :func:`compute_dtype`); ``n_jobs`` threads
     (:func:`emkit.kernels.parallel.worker_count`).
     """
+    return _map_rows(X, terms, layout, dtype, n_jobs, normalize=False)[0]
+
+
+def mixture_posterior(X: np.ndarray, terms: MixtureTerms, *, layout: MissingLayout | None = None,
+                      dtype=None, n_jobs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(log r_ik, log p(x_i,o))``: log-posteriors of the components ``(n, k)`` and log-densities
+    ``(n,)`` of every row, float64 (arguments as :func:`mixture_log_joint`)."""
+    return _map_rows(X, terms, layout, dtype, n_jobs, normalize=True)
+
+
+def _map_rows(X, terms, layout, dtype, n_jobs, normalize: bool) -> tuple[np.ndarray, np.ndarray | None]:
     layout = missing_layout(X) if layout is None else layout
     dtype = np.dtype(np.float64 if dtype is None else dtype)
-    out = np.empty((X.shape[0], terms.n_components), dtype=dtype)
-    size = _Workspace.block_size(terms, X.shape[0], None)
-    starts = range(0, X.shape[0], size)
-    workers = worker_count(n_jobs, len(starts))
-    spaces = [_Workspace(terms, dtype, size) for _ in range(workers)]
+    out = np.empty((X.shape[0], terms.n_components))
+    marginal = np.empty(X.shape[0]) if normalize else None
+    size = _block_size(terms, X.shape[0], None)
+    count = -(-X.shape[0] // size)
+    workers = worker_count(n_jobs, count)
+    buffers = [_Buffers(terms, dtype, size) for _ in range(workers)]
 
-    def run(worker: int) -> None:
-        space = spaces[worker]
-        for start in starts[worker::workers]:
-            rows, block, pattern = _block(X, layout, start, size)
-            joint = space.joint[:, :block.shape[0]]
-            space.log_joint(block, pattern, layout, joint)
-            out[rows] = joint.T
+    def work(index: int, worker: int) -> None:
+        rows, pattern = _block(X, layout, index * size, size)
+        joint = buffers[worker].log_joint(X, rows, pattern, layout)
+        if normalize:
+            log_marginal = _log_sum_exp(joint)
+            joint -= log_marginal.astype(dtype)
+            marginal[rows] = log_marginal
+        out[rows] = joint.T
 
-    run_in_threads(run, workers)
-    return out
+    for_each_block(count, workers, work)
+    return out, marginal
+
+
+def _exp_relative(joint: np.ndarray) -> np.ndarray:
+    """``exp(joint − max_k joint[k])`` of each column, in place (returns the maxima).
+
+    Ratios below ``e⁻⁶⁹⁰ ≈ 10⁻³⁰⁰`` (``e⁻⁷⁸ ≈ 10⁻³⁴`` in float32) become exactly 0: the exponent is
+    clipped there and ``e⁻⁶⁹⁰`` subtracted, which changes no larger value by more than round-off.
+    No statistic can show the difference, and it keeps out of every pass the subnormal numbers
+    and the special cases that make ``exp`` and the products up to 20x slower."""
+    largest = joint.max(axis=0)
+    joint -= largest
+    floor = -690.0 if joint.dtype == np.float64 else -78.0
+    np.maximum(joint, floor, out=joint)
+    np.exp(joint, out=joint)
+    joint -= np.exp(joint.dtype.type(floor))
+    return largest
+
+
+def _log_sum_exp(joint: np.ndarray) -> np.ndarray:
+    """``log Σ_k exp joint[k, i]`` of each column, float64 (``joint`` is left unchanged)."""
+    scaled = joint.copy()
+    largest = _exp_relative(scaled)
+    return largest.astype(np.float64) + np.log(scaled.sum(axis=0, dtype=np.float64))
 
 
 def mixture_e_step(X: np.ndarray, terms: MixtureTerms, sample_weight: np.ndarray | None = None, *,
@@ -268,152 +305,171 @@ def mixture_e_step(X: np.ndarray, terms: MixtureTerms, sample_weight: np.ndarray
     under component ``k``) and ``loglik = Σ_i w_i log Σ_k π_k N(x_i,o | μ_k,o, Σ_k,oo)``: the
     statistics of :func:`emkit.kernels.gaussian.gaussian_stats` (or ``gaussian_stats_missing``)
     of the responsibilities, computed block by block (``rows_per_block``, default
-    :func:`block_rows`; the result does not depend on it, nor on ``n_jobs``, beyond round-off).
+    :func:`block_rows`; the result does not depend on it beyond round-off, and not at all on
+    ``n_jobs``: the blocks' sums are added in block order).
 
     ``layout``: :func:`missing_layout` of ``X`` (computed here when None); ``dtype`` of the
-    arithmetic, float64 by default (see :func:`compute_dtype`); ``n_jobs`` threads, each with its
-    own blocks and totals (:func:`emkit.kernels.parallel.worker_count`).
+    arithmetic, float64 by default (see :func:`compute_dtype`); ``n_jobs`` threads
+    (:func:`emkit.kernels.parallel.worker_count`).
     """
     layout = missing_layout(X) if layout is None else layout
     dtype = np.dtype(np.float64 if dtype is None else dtype)
-    size = _Workspace.block_size(terms, X.shape[0], rows_per_block)
-    starts = range(0, X.shape[0], size)
-    workers = worker_count(n_jobs, len(starts))
-    spaces = [_Workspace(terms, dtype, size) for _ in range(workers)]
+    size = _block_size(terms, X.shape[0], rows_per_block)
+    count = -(-X.shape[0] // size)
+    workers = worker_count(n_jobs, count)
+    buffers = [_Buffers(terms, dtype, size) for _ in range(workers)]
+    totals = _Totals(terms)
 
-    def run(worker: int) -> None:
-        space = spaces[worker]
-        for start in starts[worker::workers]:
-            rows, block, pattern = _block(X, layout, start, size)
-            space.accumulate(block, pattern, layout, None if sample_weight is None else sample_weight[rows])
+    def work(index: int, worker: int) -> _Totals:
+        rows, pattern = _block(X, layout, index * size, size)
+        weights = None if sample_weight is None else sample_weight[rows]
+        return buffers[worker].statistics(X, rows, pattern, layout, weights)
 
-    run_in_threads(run, workers)
-    for space in spaces[1:]:
-        spaces[0].merge(space)
-    return spaces[0].statistics(), spaces[0].loglik
+    for_each_block(count, workers, work, totals.add)
+    return totals.statistics(), totals.loglik
 
 
-def _block(X: np.ndarray, layout: MissingLayout, start: int, size: int):
-    """``(rows, X[rows], row_pattern)`` of the block of ``size`` rows at ``start`` in layout order."""
+def _block_size(terms: MixtureTerms, n: int, rows: int | None) -> int:
+    """``rows`` (default :func:`block_rows`), at most ``n`` and at least 1."""
+    return max(1, min(n, rows or block_rows(terms.covariance_type, terms.n_features)))
+
+
+def _block(X: np.ndarray, layout: MissingLayout, start: int, size: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The row indices of the block of ``size`` rows at ``start`` in layout order, and their
+    patterns (None when no value is missing)."""
     stop = min(start + size, X.shape[0])
     if layout.complete:
-        return slice(start, stop), X[start:stop], None
-    rows = layout.order[start:stop]
-    return rows, X[rows], layout.row_pattern[start:stop]
+        return np.arange(start, stop), None
+    return layout.order[start:stop], layout.row_pattern[start:stop]
 
 
-class _Workspace:
-    """Buffers of one block and the running totals. Features are stored transposed, ``Φᵀ``
-    of shape ``(p, b)``, and the log-joint as ``(k, b)``: every pass then runs along contiguous
-    rows of length ``b`` (the reductions over components too), and both products are the
-    BLAS-friendly ``Θᵀ Φᵀ`` and ``Φᵀ R``."""
+class _Totals:
+    """Sums over blocks: ``Φᵀ R`` (shape ``(p, k)``), the log-likelihood and, for full/tied, what
+    the missing-value corrections add (arrays indexed by component on their last axis)."""
 
-    def __init__(self, terms: MixtureTerms, dtype: np.dtype, rows: int) -> None:
-        self.terms, self.dtype, self.rows = terms, dtype, rows
+    def __init__(self, terms: MixtureTerms, missing: bool = False) -> None:
+        self.terms = terms
         d, k = terms.n_features, terms.n_components
-        self.full = terms.covariance_type in ("full", "tied")
-        self.p = terms.theta.shape[0]
-        self.complete_p = self.p if self.full else 1 + 2 * d
-        self.theta_t = np.ascontiguousarray(terms.theta.T, dtype=dtype)
-        self.features = np.empty((self.p, self.rows), dtype=dtype)
-        self.joint = np.empty((k, self.rows), dtype=dtype)
-        self.totals = np.zeros((self.p, k))
-        self.extra_x = np.zeros((k, d))
-        self.cross_xx = np.zeros((k, d, d)) if self.full else None
-        self.missing_xx = np.zeros((k, d, d)) if self.full else None
+        self.products = np.zeros((terms.theta.shape[0], k))
         self.loglik = 0.0
+        self.missing = (np.zeros((d, k)), np.zeros((d, d, k)), np.zeros((d, d, k))) if missing else None
 
-    @staticmethod
-    def block_size(terms: MixtureTerms, n: int, rows: int | None) -> int:
-        """``rows`` (default :func:`block_rows`), at most ``n`` and at least 1."""
-        return max(1, min(n, rows or block_rows(terms.covariance_type, terms.n_features)))
-
-    def merge(self, other: "_Workspace") -> None:
-        """Add the totals of ``other`` (another thread's blocks) to these."""
-        self.totals += other.totals
-        self.extra_x += other.extra_x
-        if self.full:
-            self.cross_xx += other.cross_xx
-            self.missing_xx += other.missing_xx
+    def add(self, other: "_Totals") -> None:
+        """Add the sums of ``other`` (the next block)."""
+        self.products += other.products
         self.loglik += other.loglik
-
-    def log_joint(self, X: np.ndarray, pattern: np.ndarray | None, layout: MissingLayout,
-                  out: np.ndarray) -> np.ndarray:
-        """``out[k, i] = log π_k + log N(x_i,o | ...)`` of the block (shape ``(k, b)``); returns
-        the features used (``(p', b)``)."""
-        incomplete = pattern is not None and pattern[-1] >= 0
-        features = self.features[:, :X.shape[0]]
-        if self.full:
-            _full_features(X, self.terms.shift, features)
-        else:
-            _diagonal_features(X, self.terms.shift, features, incomplete)
-        used = features if incomplete or self.full else features[:self.complete_p]
-        np.matmul(self.theta_t[:, :used.shape[0]], used, out=out)
-        if incomplete and self.full:
-            _missing_log_density(features, pattern, layout.missing, layout.n_missing, self.terms.precision,
-                                 self.terms.precision_mean, out)
-        return used
-
-    def accumulate(self, X: np.ndarray, pattern: np.ndarray | None, layout: MissingLayout,
-                   weights: np.ndarray | None) -> None:
-        """Add the statistics and log-likelihood of one block to the totals."""
-        joint = self.joint[:, :X.shape[0]]
-        features = self.log_joint(X, pattern, layout, joint)
-        largest = joint.max(axis=0)
-        joint -= largest
-        np.exp(joint, out=joint)
-        total = joint.sum(axis=0)
-        log_marginal = largest.astype(np.float64) + np.log(total.astype(np.float64))
-        if weights is None:
-            self.loglik += float(log_marginal.sum())
-            joint /= total
-        else:
-            self.loglik += float(weights @ log_marginal)
-            joint *= (weights / total).astype(self.dtype)
-        self.totals[:features.shape[0]] += features @ joint.T
-        if pattern is not None and pattern[-1] >= 0 and self.full:
-            _missing_statistics(features, pattern, layout.missing, layout.n_missing, self.terms.precision,
-                                self.terms.precision_mean, joint, self.extra_x, self.cross_xx, self.missing_xx)
+        if other.missing is not None:
+            if self.missing is None:
+                self.missing = tuple(np.zeros_like(part) for part in other.missing)
+            for mine, theirs in zip(self.missing, other.missing):
+                mine += theirs
 
     def statistics(self) -> dict[str, np.ndarray]:
-        """The totals unpacked into ``n``, ``sum_x`` and ``sum_xx`` (float64)."""
-        terms, totals = self.terms, self.totals.T
+        """The sums unpacked into ``n``, ``sum_x`` and ``sum_xx`` (float64)."""
+        terms, products = self.terms, self.products.T
         d, k = terms.n_features, terms.n_components
-        n = totals[:, 0].copy()
-        sum_x = totals[:, 1:d + 1] + self.extra_x
-        if self.full:
+        n = products[:, 0].copy()
+        sum_x = products[:, 1:d + 1].copy()
+        if terms.covariance_type in ("full", "tied"):
             rows, columns = np.triu_indices(d)
             second = np.zeros((k, d, d))
-            second[:, rows, columns] = totals[:, d + 1:]
-            second[:, columns, rows] = totals[:, d + 1:]
-            second += self.cross_xx + np.swapaxes(self.cross_xx, 1, 2) + self.missing_xx
+            second[:, rows, columns] = products[:, d + 1:]
+            second[:, columns, rows] = products[:, d + 1:]
+            if self.missing is not None:
+                missing_x, cross_xx, missing_xx = (np.moveaxis(part, -1, 0) for part in self.missing)
+                sum_x += missing_x
+                second += cross_xx + np.swapaxes(cross_xx, 1, 2) + missing_xx
             return {"n": n, "sum_x": sum_x, "sum_xx": second.sum(axis=0) if terms.covariance_type == "tied" else second}
-        missing_weight = totals[:, 2 * d + 1:]
-        sum_x = sum_x + terms.means * missing_weight
-        second = totals[:, d + 1:2 * d + 1] + (terms.means ** 2 + terms.variances) * missing_weight
+        missing_weight = products[:, 2 * d + 1:]
+        sum_x += terms.means * missing_weight
+        second = products[:, d + 1:2 * d + 1] + (terms.means ** 2 + terms.variances) * missing_weight
         return {"n": n, "sum_x": sum_x, "sum_xx": second.sum(axis=1) if terms.covariance_type == "spherical" else second}
+
+
+class _Buffers:
+    """One thread's buffers for a block. Features are stored transposed, ``Φᵀ`` of shape
+    ``(p, b)``, and the log-joint as ``(k, b)``: every pass then runs along contiguous rows of
+    length ``b`` (the reductions over components too), and both products are the BLAS-friendly
+    ``Θᵀ Φᵀ`` and ``Φᵀ R``."""
+
+    def __init__(self, terms: MixtureTerms, dtype: np.dtype, rows: int) -> None:
+        self.terms, self.dtype = terms, dtype
+        d, k = terms.n_features, terms.n_components
+        self.full = terms.covariance_type in ("full", "tied")
+        self.complete_p = terms.theta.shape[0] if self.full else 1 + 2 * d
+        self.theta_t = np.ascontiguousarray(terms.theta.T, dtype=dtype)
+        self.features = np.empty((terms.theta.shape[0], rows), dtype=dtype)
+        self.joint = np.empty((k, rows), dtype=dtype)
+        self.whitened: np.ndarray | None = None  # z (row, ≤ q, k) of incomplete rows (full/tied), made when needed
+
+    def log_joint(self, X: np.ndarray, rows: np.ndarray, pattern: np.ndarray | None,
+                  layout: MissingLayout) -> np.ndarray:
+        """``log π_k + log N(x_i,o | ...)`` of the block's rows, shape ``(k, b)`` (a view of the
+        buffer); the features used are left in ``self.used``."""
+        incomplete = pattern is not None and pattern[-1] >= 0
+        features = self.features[:, :rows.size]
+        out = self.joint[:, :rows.size]
+        if self.full:
+            _full_features(X, rows, self.terms.shift, features)
+        else:
+            _diagonal_features(X, rows, self.terms.shift, features, incomplete)
+        self.used = features if incomplete or self.full else features[:self.complete_p]
+        np.matmul(self.theta_t[:, :self.used.shape[0]], self.used, out=out)
+        if incomplete and self.full:
+            most = int(layout.n_missing.max())
+            if self.whitened is None or self.whitened.shape[1] < most:
+                self.whitened = np.empty((self.features.shape[1], most, self.terms.n_components))
+            _missing_log_density(features, pattern, layout.missing, layout.n_missing, self.terms.precision,
+                                 self.terms.precision_mean, out, self.whitened)
+        return out
+
+    def statistics(self, X: np.ndarray, rows: np.ndarray, pattern: np.ndarray | None, layout: MissingLayout,
+                   weights: np.ndarray | None) -> _Totals:
+        """The sums of one block: responsibilities ``R`` (in place of the log-joint, with
+        negligible ones set to 0, see :func:`_exp_relative`), ``Φᵀ R``, the log-likelihood, the
+        missing-value corrections."""
+        joint = self.log_joint(X, rows, pattern, layout)
+        largest = _exp_relative(joint)
+        total = joint.sum(axis=0)
+        log_marginal = largest.astype(np.float64) + np.log(total.astype(np.float64))
+        incomplete = self.full and pattern is not None and pattern[-1] >= 0
+        sums = _Totals(self.terms, missing=incomplete)
+        if weights is None:
+            sums.loglik = float(log_marginal.sum())
+            joint /= total
+        else:
+            sums.loglik = float(weights @ log_marginal)
+            joint *= (weights / total).astype(self.dtype)
+        sums.products[:self.used.shape[0]] = self.used @ joint.T
+        if incomplete:
+            _missing_statistics(self.used, pattern, layout.missing, layout.n_missing, self.terms.precision, joint,
+                                self.whitened, *sums.missing)
+        return sums
 
 
 # ----------------------------------------------------------------------- compiled kernels
 # Numba where BLAS has nothing to offer: building the features (one pass over the rows), and the
-# corrections for missing coordinates (a few numbers per incomplete row and component).
+# corrections for missing coordinates (a few numbers per incomplete row and component). Arrays
+# indexed by component keep it on the last axis, so the loops over components are contiguous.
 @njit(cache=True, nogil=True)
-def _shifted_columns(X, shift, out):  # pragma: no cover - compiled
-    """``out[0] = 1`` and ``out[1 + j] = y⁰_j = x_j − c_j`` (0 for NaN) for the rows of ``X``."""
-    b, d = X.shape
-    for r in range(b):
+def _shifted_columns(X, rows, shift, out):  # pragma: no cover - compiled
+    """``out[0] = 1`` and ``out[1 + j, r] = y⁰_j = x_j − c_j`` (0 for NaN) of row ``rows[r]``."""
+    d = X.shape[1]
+    for r in range(rows.size):
         out[0, r] = 1.0
-    for r in range(b):
+    for r in range(rows.size):
+        row = rows[r]
         for j in range(d):
-            value = X[r, j]
+            value = X[row, j]
             out[1 + j, r] = 0.0 if np.isnan(value) else value - shift[j]
 
 
 @njit(cache=True, nogil=True)
-def _full_features(X, shift, out):  # pragma: no cover - compiled
-    """``Φᵀ``: ``out[:, r] = [1, y⁰, (y⁰_i y⁰_j)_{i≤j}]`` (row-major upper triangle) for each row."""
-    b, d = X.shape
-    _shifted_columns(X, shift, out)
+def _full_features(X, rows, shift, out):  # pragma: no cover - compiled
+    """``Φᵀ``: ``out[:, r] = [1, y⁰, (y⁰_i y⁰_j)_{i≤j}]`` (row-major upper triangle) of ``rows[r]``."""
+    d = X.shape[1]
+    b = rows.size
+    _shifted_columns(X, rows, shift, out)
     position = 1 + d
     for i in range(d):
         for j in range(i, d):
@@ -423,38 +479,32 @@ def _full_features(X, shift, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _diagonal_features(X, shift, out, incomplete):  # pragma: no cover - compiled
-    """``Φᵀ``: ``out[:, r] = [1, y⁰, (y⁰)², 1 − o]`` (``o`` the observed indicator); the ``1 − o``
-    rows only when the block is ``incomplete``."""
-    b, d = X.shape
-    _shifted_columns(X, shift, out)
+def _diagonal_features(X, rows, shift, out, incomplete):  # pragma: no cover - compiled
+    """``Φᵀ``: ``out[:, r] = [1, y⁰, (y⁰)², 1 − o]`` (``o`` the observed indicator) of ``rows[r]``;
+    the ``1 − o`` rows only when the block is ``incomplete``."""
+    d = X.shape[1]
+    b = rows.size
+    _shifted_columns(X, rows, shift, out)
     for j in range(d):
         for r in range(b):
             out[1 + d + j, r] = out[1 + j, r] * out[1 + j, r]
     if incomplete:
-        for j in range(d):
-            for r in range(b):
-                out[1 + 2 * d + j, r] = 1.0 if np.isnan(X[r, j]) else 0.0
+        for r in range(b):
+            row = rows[r]
+            for j in range(d):
+                out[1 + 2 * d + j, r] = 1.0 if np.isnan(X[row, j]) else 0.0
 
 
 @njit(cache=True, nogil=True)
-def _pattern_setup(m, q, precision, precision_mean, gathered, gathered_mean, lower, reciprocal):  # pragma: no cover
-    """For one pattern (missing coordinates ``m[:q]``), every component ``c`` at once (the last
-    axis, so that the loops below run along contiguous memory): ``gathered[j, a, c] = Λ_c[m_a, j]``,
-    ``gathered_mean[a, c] = (Λ_c m_c)[m_a]``, the lower Cholesky factor ``G_c`` of
-    ``A_c = Λ_c,MM`` in ``lower[:, :, c]`` and ``1 / G_c,aa`` in ``reciprocal[a, c]``."""
-    k, d, _ = precision.shape
-    for j in range(d):
-        for a in range(q):
-            for c in range(k):
-                gathered[j, a, c] = precision[c, m[a], j]
-    for a in range(q):
-        for c in range(k):
-            gathered_mean[a, c] = precision_mean[c, m[a]]
+def _pattern_cholesky(m, q, precision, lower, reciprocal):  # pragma: no cover - compiled
+    """For one pattern (missing coordinates ``m[:q]``) and every component ``c``: the lower
+    Cholesky factor ``G_c`` of ``A_c = Λ_c,MM`` in ``lower[:, :, c]``, ``1 / G_c,aa`` in
+    ``reciprocal[a, c]``."""
+    k = precision.shape[0]
     for a in range(q):
         for b in range(a + 1):
             for c in range(k):
-                lower[a, b, c] = gathered[m[b], a, c]
+                lower[a, b, c] = precision[c, m[a], m[b]]
             for j in range(b):
                 for c in range(k):
                     lower[a, b, c] -= lower[a, j, c] * lower[b, j, c]
@@ -468,34 +518,11 @@ def _pattern_setup(m, q, precision, precision_mean, gathered, gathered_mean, low
 
 
 @njit(cache=True, nogil=True)
-def _whitened_gradient(features, i, q, gathered, gathered_mean, lower, reciprocal, y, z):  # pragma: no cover
-    """``y = y⁰`` of row ``i`` (feature rows ``1..d``) and ``z[a, c] = (G_c⁻¹ w_c)_a`` with the
-    gradient ``w_c = (Λ_c y⁰ − Λ_c m_c)_M``, for every component ``c``."""
-    d = y.size
-    k = z.shape[1]
-    for j in range(d):
-        y[j] = features[1 + j, i]
-    for a in range(q):
-        for c in range(k):
-            z[a, c] = -gathered_mean[a, c]
-    for j in range(d):
-        value = y[j]
-        if value != 0.0:  # 0 at the missing coordinates
-            for a in range(q):
-                for c in range(k):
-                    z[a, c] += value * gathered[j, a, c]
-    for a in range(q):
-        for b in range(a):
-            for c in range(k):
-                z[a, c] -= lower[a, b, c] * z[b, c]
-        for c in range(k):
-            z[a, c] *= reciprocal[a, c]
-
-
-@njit(cache=True, nogil=True)
-def _missing_log_density(features, row_pattern, missing, n_missing, precision, precision_mean, out):  # pragma: no cover
-    """Add ``½ q log 2π − Σ log G_jj + ½ ‖z‖²`` (``z = G⁻¹ w``) to ``out[c, i]`` of each incomplete
-    row ``i``: the product's value becomes the marginal log-density of the observed coordinates.
+def _missing_log_density(features, row_pattern, missing, n_missing, precision, precision_mean, out,
+                         whitened):  # pragma: no cover - compiled
+    """Add ``½ q log 2π − Σ log G_jj + ½ ‖z‖²`` to ``out[c, i]`` of each incomplete row ``i``, with
+    ``z = G_c⁻¹ w`` and the gradient ``w = (Λ_c y⁰ − Λ_c m_c)_M``: the product's value becomes the
+    marginal log-density of the observed coordinates; ``z`` is kept in ``whitened[i, :q, c]``.
     Rows come in runs of one pattern, whose factors are computed once."""
     k, d, _ = precision.shape
     gathered = np.empty((d, d, k))
@@ -503,23 +530,44 @@ def _missing_log_density(features, row_pattern, missing, n_missing, precision, p
     lower = np.empty((d, d, k))
     reciprocal = np.empty((d, k))
     correction = np.empty(k)
-    y = np.empty(d)
-    z = np.empty((d, k))
     current = -1
     for i in range(row_pattern.size):
         p = row_pattern[i]
         if p < 0:
             continue
         q = n_missing[p]
+        m = missing[p]
         if p != current:
             current = p
-            _pattern_setup(missing[p], q, precision, precision_mean, gathered, gathered_mean, lower, reciprocal)
+            _pattern_cholesky(m, q, precision, lower, reciprocal)
+            for j in range(d):
+                for a in range(q):
+                    for c in range(k):
+                        gathered[j, a, c] = precision[c, m[a], j]
+            for a in range(q):
+                for c in range(k):
+                    gathered_mean[a, c] = precision_mean[c, m[a]]
             for c in range(k):
                 correction[c] = 0.5 * q * LOG_2PI
             for a in range(q):
                 for c in range(k):
                     correction[c] += np.log(reciprocal[a, c])
-        _whitened_gradient(features, i, q, gathered, gathered_mean, lower, reciprocal, y, z)
+        z = whitened[i]
+        for a in range(q):
+            for c in range(k):
+                z[a, c] = -gathered_mean[a, c]
+        for j in range(d):
+            value = features[1 + j, i]
+            if value != 0.0:  # 0 at the missing coordinates
+                for a in range(q):
+                    for c in range(k):
+                        z[a, c] += value * gathered[j, a, c]
+        for a in range(q):
+            for b in range(a):
+                for c in range(k):
+                    z[a, c] -= lower[a, b, c] * z[b, c]
+            for c in range(k):
+                z[a, c] *= reciprocal[a, c]
         for c in range(k):
             norm = 0.0
             for a in range(q):
@@ -528,44 +576,58 @@ def _missing_log_density(features, row_pattern, missing, n_missing, precision, p
 
 
 @njit(cache=True, nogil=True)
-def _missing_statistics(features, row_pattern, missing, n_missing, precision, precision_mean, resp,
-                        sum_x, cross_xx, missing_xx):  # pragma: no cover - compiled
+def _missing_statistics(features, row_pattern, missing, n_missing, precision, resp, whitened, missing_x,
+                        cross_xx, missing_xx):  # pragma: no cover - compiled
     """What the product ``Φᵀ R`` (0 at the missing coordinates) leaves out, for each incomplete
-    row ``i`` and component ``c`` with weight ``r = resp[c, i]`` and ``f = E[y_M | x_o] = −G⁻ᵀ z``:
-    ``r f`` into ``sum_x``; ``r f y⁰ᵀ`` into ``cross_xx`` (rows M; the caller adds its transpose);
-    ``r f fᵀ`` and ``r A⁻¹`` into ``missing_xx`` (the block M×M). Sums over a run of one pattern
-    are kept per pattern and added once at its end."""
+    row ``i`` and component ``c`` with weight ``r = resp[c, i]`` and ``f = E[y_M | x_o] = −G⁻ᵀ z``
+    (``z`` from :func:`_missing_log_density`): ``r f`` into ``missing_x[M]``; ``r f y⁰ᵀ`` into
+    ``cross_xx[M]`` (the caller adds its transpose); ``r f fᵀ`` and ``r A⁻¹`` into
+    ``missing_xx[M, M]`` (``A⁻¹`` once per run of a pattern, times the run's ``Σ r``)."""
     k, d, _ = precision.shape
     b = row_pattern.size
-    gathered = np.empty((d, d, k))
-    gathered_mean = np.empty((d, k))
     lower = np.empty((d, d, k))
     reciprocal = np.empty((d, k))
-    y = np.empty(d)
-    z = np.empty((d, k))
+    inverse = np.empty((d, d, k))
     f = np.empty((d, k))
     weighted = np.empty((d, k))
     r = np.empty(k)
-    run_x = np.zeros((d, k))
-    run_cross = np.zeros((d, d, k))
-    run_missing = np.zeros((d, d, k))
     run_weight = np.zeros(k)
-    inverse = np.empty((d, d, k))
     current = -1
     q = 0
     for i in range(b + 1):
         p = row_pattern[i] if i < b else -1
-        if p != current and current >= 0:
-            _close_run(missing[current], q, lower, reciprocal, run_x, run_cross, run_missing, run_weight, inverse,
-                       sum_x, cross_xx, missing_xx)
+        if p != current and current >= 0:  # the run of `current` ends: add (Σ r) A⁻¹
+            m = missing[current]
+            for a in range(q):
+                for e in range(q):
+                    for c in range(k):
+                        missing_xx[m[a], m[e], c] += run_weight[c] * inverse[a, e, c]
+            for c in range(k):
+                run_weight[c] = 0.0
         if p < 0:
             current = -1
             continue
+        m = missing[p]
         if p != current:
             current = p
             q = n_missing[p]
-            _pattern_setup(missing[p], q, precision, precision_mean, gathered, gathered_mean, lower, reciprocal)
-        _whitened_gradient(features, i, q, gathered, gathered_mean, lower, reciprocal, y, z)
+            _pattern_cholesky(m, q, precision, lower, reciprocal)
+            for column in range(q):  # A⁻¹ = G⁻ᵀ G⁻¹, column by column
+                for a in range(q):
+                    for c in range(k):
+                        inverse[a, column, c] = 1.0 if a == column else 0.0
+                    for j in range(a):
+                        for c in range(k):
+                            inverse[a, column, c] -= lower[a, j, c] * inverse[j, column, c]
+                    for c in range(k):
+                        inverse[a, column, c] *= reciprocal[a, c]
+                for a in range(q - 1, -1, -1):
+                    for j in range(a + 1, q):
+                        for c in range(k):
+                            inverse[a, column, c] -= lower[j, a, c] * inverse[j, column, c]
+                    for c in range(k):
+                        inverse[a, column, c] *= reciprocal[a, c]
+        z = whitened[i]
         for a in range(q - 1, -1, -1):  # f = −G⁻ᵀ z
             for c in range(k):
                 f[a, c] = -z[a, c]
@@ -578,51 +640,15 @@ def _missing_statistics(features, row_pattern, missing, n_missing, precision, pr
             r[c] = resp[c, i]
             run_weight[c] += r[c]
         for a in range(q):
+            ma = m[a]
             for c in range(k):
                 weighted[a, c] = r[c] * f[a, c]
-                run_x[a, c] += weighted[a, c]
+                missing_x[ma, c] += weighted[a, c]
             for j in range(d):
-                value = y[j]
+                value = features[1 + j, i]
                 if value != 0.0:
                     for c in range(k):
-                        run_cross[a, j, c] += weighted[a, c] * value
+                        cross_xx[ma, j, c] += weighted[a, c] * value
             for e in range(q):
                 for c in range(k):
-                    run_missing[a, e, c] += weighted[a, c] * f[e, c]
-
-
-@njit(cache=True, nogil=True)
-def _close_run(m, q, lower, reciprocal, run_x, run_cross, run_missing, run_weight, inverse, sum_x, cross_xx,
-               missing_xx):  # pragma: no cover - compiled
-    """Add the sums of a run (and ``(Σ r) A⁻¹``, ``A⁻¹ = G⁻ᵀ G⁻¹``) to the totals; reset them."""
-    k = run_weight.size
-    d = run_cross.shape[1]
-    for column in range(q):
-        for a in range(q):
-            for c in range(k):
-                inverse[a, column, c] = (1.0 if a == column else 0.0)
-            for j in range(a):
-                for c in range(k):
-                    inverse[a, column, c] -= lower[a, j, c] * inverse[j, column, c]
-            for c in range(k):
-                inverse[a, column, c] *= reciprocal[a, c]
-        for a in range(q - 1, -1, -1):
-            for j in range(a + 1, q):
-                for c in range(k):
-                    inverse[a, column, c] -= lower[j, a, c] * inverse[j, column, c]
-            for c in range(k):
-                inverse[a, column, c] *= reciprocal[a, c]
-    for a in range(q):
-        for c in range(k):
-            sum_x[c, m[a]] += run_x[a, c]
-            run_x[a, c] = 0.0
-        for j in range(d):
-            for c in range(k):
-                cross_xx[c, m[a], j] += run_cross[a, j, c]
-                run_cross[a, j, c] = 0.0
-        for e in range(q):
-            for c in range(k):
-                missing_xx[c, m[a], m[e]] += run_missing[a, e, c] + run_weight[c] * inverse[a, e, c]
-                run_missing[a, e, c] = 0.0
-    for c in range(k):
-        run_weight[c] = 0.0
+                    missing_xx[ma, m[e], c] += weighted[a, c] * f[e, c]

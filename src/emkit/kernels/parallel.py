@@ -1,21 +1,27 @@
 """Threads for row-block kernels: BLAS, NumPy and the Numba kernels (``nogil``) release the GIL.
 
-Each worker thread processes its own blocks with single-threaded BLAS, so the threads never wait
-on each other inside a matrix product (multithreaded BLAS on many small products spends its time
-synchronizing, and much more so on a machine shared with other work).
+Each worker thread processes whole blocks with single-threaded BLAS, so the threads never wait on
+each other inside a matrix product (multithreaded BLAS on many small products spends its time
+synchronizing, and much more so on a machine shared with other work). A thread takes the next
+block when it is free, so a thread slowed by other work on its core does fewer blocks, and the
+blocks' results are combined in block order, so the sums do not depend on which thread did what.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-_LOCK = threading.Lock()
+T = TypeVar("T")
+
+_LOCK = threading.RLock()
 _STATE: dict[str, object] = {}
 
 
@@ -58,13 +64,31 @@ def _pool(size: int) -> ThreadPoolExecutor:
         return pool  # type: ignore[return-value]
 
 
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Limit BLAS to one thread while any thread is inside (a count, so that kernels running
+    at once in several threads, e.g. under Dask, restore the user's setting only when the last
+    one leaves)."""
+    with _LOCK:
+        if _STATE.get("depth", 0) == 0:
+            _STATE["limiter"] = _controller().limit(limits=1, user_api="blas")
+        _STATE["depth"] = _STATE.get("depth", 0) + 1  # type: ignore[operator]
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _STATE["depth"] -= 1  # type: ignore[operator]
+            if _STATE["depth"] == 0:
+                _STATE.pop("limiter").restore_original_limits()  # type: ignore[union-attr]
+
+
 def run_in_threads(function: Callable[[int], None], workers: int) -> None:
     """``function(0), ..., function(workers − 1)``: the first in this thread, the others in a shared
-    pool, all with single-threaded BLAS when ``workers > 1``; exceptions are re-raised here."""
-    if workers == 1:
-        function(0)
-        return
-    with _controller().limit(limits=1, user_api="blas"):
+    pool, all with single-threaded BLAS; exceptions are re-raised here."""
+    with single_threaded_blas():
+        if workers == 1:
+            function(0)
+            return
         futures = [_pool(workers - 1).submit(function, worker) for worker in range(1, workers)]
         try:
             function(0)
@@ -73,3 +97,34 @@ def run_in_threads(function: Callable[[int], None], workers: int) -> None:
     for error in errors:
         if error is not None:
             raise error
+
+
+def for_each_block(count: int, workers: int, work: Callable[[int, int], T],
+                   combine: Callable[[T], None] | None = None) -> None:
+    """``work(index, worker)`` for every ``index < count`` on ``workers`` threads (``worker`` is the
+    thread's number, for its own buffers), each taking the next index when it is free;
+    ``combine(result)`` is called with the results in index order. An exception in any block is
+    re-raised here (the other threads stop taking blocks)."""
+    indices = itertools.count()  # its next() is atomic
+    lock = threading.Lock()
+    pending: dict[int, T] = {}
+    state = {"next": 0, "failed": False}
+
+    def loop(worker: int) -> None:
+        try:
+            while True:
+                index = next(indices)
+                if index >= count or state["failed"]:
+                    return
+                result = work(index, worker)
+                if combine is not None:
+                    with lock:
+                        pending[index] = result
+                        while state["next"] in pending:
+                            combine(pending.pop(state["next"]))
+                            state["next"] += 1
+        except BaseException:
+            state["failed"] = True
+            raise
+
+    run_in_threads(loop, workers)

@@ -6,6 +6,10 @@ the expected sufficient statistics ``n_k = Σ w_i r_ik``, ``Σ w_i r_ik E[x_i]``
 (conditional expectations of the missing coordinates, the exact EM for incomplete data); M-step:
 ``π_k = n_k / Σ n``, ``μ_k``, ``Σ_k`` in closed form (:mod:`emkit.kernels.gaussian`). The
 observed-data log-likelihood is ``Σ_i w_i log Σ_k π_k N(x_i,o | μ_k,o, Σ_k,oo)``.
+
+The E-step is :mod:`emkit.kernels.gaussian_mixture_estep`: per block of rows, two matrix
+products with sufficient-statistic features (all components at once), threads over blocks,
+rows grouped by missingness pattern, and float32 arithmetic for float32 data where accurate.
 """
 
 from __future__ import annotations
@@ -17,49 +21,57 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..engine.model import EMModel, Params, Stats
-from ..engine.stats import add_stats
 from ..exceptions import DegenerateComponentWarning
 from ..kernels.gaussian import (
-    MissingPattern,
     check_covariance_type,
     covariance_shape,
     gaussian_m_step,
     gaussian_stats,
-    gaussian_stats_missing,
     impute_conditional_mean,
-    log_gaussian_density,
-    log_gaussian_density_missing,
-    missing_patterns,
     precisions_cholesky,
 )
+from ..kernels.gaussian_mixture_estep import (
+    MissingLayout,
+    MixtureTerms,
+    compute_dtype,
+    missing_layout,
+    mixture_e_step,
+    mixture_log_joint,
+    mixture_posterior,
+    mixture_terms,
+)
 from ..kernels.kmeans import kmeans, kmeans_plusplus
-from ..numerics import log_normalize, safe_log
+from ..kernels.parallel import worker_count
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 
 #: A component whose expected count is below this fraction of the total is empty.
 EMPTY_COMPONENT_TOL = 1e-12
 
-#: Rows per E-step block: the n×k responsibilities exist one block at a time.
+#: Rows per block for models that process the rows in blocks (the Gaussian-mixture kernels
+#: choose their own cache-sized blocks).
 BLOCK_ROWS = 1 << 16
 
 
 @dataclass(frozen=True)
 class GaussianMixtureData:
-    """Validated data: ``X`` (float64, NaN = missing), optional weights, and row blocks.
+    """Validated data: ``X`` (float64, or float32 when given so; NaN = missing), optional
+    weights, the rows grouped by missingness pattern, and row blocks.
 
-    ``blocks`` are ``(rows, patterns)`` pairs: a slice of rows and, when that block has missing
-    values, its missingness patterns (row indices relative to the block), else None.
+    ``layout`` is the :class:`~emkit.kernels.gaussian_mixture_estep.MissingLayout` of ``X``
+    (computed once); ``blocks`` are ``(rows, has_missing)`` pairs: slices of at most
+    :data:`BLOCK_ROWS` rows and whether the block has a missing value.
     """
 
     X: np.ndarray
     sample_weight: np.ndarray | None
-    blocks: tuple[tuple[slice, tuple[MissingPattern, ...] | None], ...]
+    layout: MissingLayout
+    blocks: tuple[tuple[slice, bool], ...]
 
     @property
     def has_missing(self) -> bool:
         """Whether any coordinate is missing."""
-        return any(patterns is not None for _, patterns in self.blocks)
+        return not self.layout.complete
 
     @property
     def total_weight(self) -> float:
@@ -70,6 +82,10 @@ class GaussianMixtureData:
 def prepare_data(X, sample_weight=None) -> GaussianMixtureData:
     """Validate ``X`` (2-D numbers, NaN allowed, no inf, no all-NaN row) and ``sample_weight``.
 
+    ``X`` is kept as it is when it is a float32 or float64 array (it is only read, never
+    written), else converted to float64; float32 data are fitted with float32 arithmetic
+    where that is accurate (:func:`~emkit.kernels.gaussian_mixture_estep.compute_dtype`).
+
     Raises
     ------
     ValueError
@@ -78,7 +94,9 @@ def prepare_data(X, sample_weight=None) -> GaussianMixtureData:
     if isinstance(X, GaussianMixtureData):
         return X
     try:
-        X = np.array(X, dtype=float, copy=True)
+        X = np.asarray(X)
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(float)
     except (TypeError, ValueError) as error:
         raise ValueError(f"X: expected an array of numbers, could not convert ({error})") from None
     if X.ndim != 2:
@@ -102,11 +120,9 @@ def prepare_data(X, sample_weight=None) -> GaussianMixtureData:
             raise ValueError("sample_weight: weights must be finite and non-negative")
         if not weights.sum() > 0:
             raise ValueError("sample_weight: all weights are zero; nothing to fit")
-    blocks = []
-    for start in range(0, X.shape[0], BLOCK_ROWS):
-        rows = slice(start, min(start + BLOCK_ROWS, X.shape[0]))
-        blocks.append((rows, missing_patterns(X[rows]) if missing[rows].any() else None))
-    return GaussianMixtureData(X, weights, tuple(blocks))
+    blocks = tuple((slice(start, min(start + BLOCK_ROWS, X.shape[0])), bool(missing[start:start + BLOCK_ROWS].any()))
+                   for start in range(0, X.shape[0], BLOCK_ROWS))
+    return GaussianMixtureData(X, weights, missing_layout(X), blocks)
 
 
 def initial_responsibilities(X: np.ndarray, n_components: int, method: str, rng: np.random.Generator,
@@ -158,6 +174,9 @@ class GaussianMixtureModel(EMModel):
         The fixed origin of the sufficient statistics; by default the weighted mean of the
         observed values of the first data :meth:`prepare` sees (kept afterwards, so statistics
         of any row blocks of any data add up).
+    n_jobs : int, optional
+        Threads of the E-step (each takes its own blocks of rows, with single-threaded BLAS);
+        None: as many as BLAS may use (see ``threadpoolctl``).
 
     Data are an array ``X``, a pair ``(X, sample_weight)`` or a :class:`GaussianMixtureData`;
     on Dask (:mod:`emkit.engine.dask`), a Dask array or a pair of row-aligned Dask arrays, whose
@@ -168,7 +187,8 @@ class GaussianMixtureModel(EMModel):
     param_names = ("weights", "means", "covariances")
 
     def __init__(self, n_components: int = 1, covariance_type: str = "full", *, reg_covar: float = 1e-6,
-                 init_method: str = "kmeans", fixed: Mapping[str, Any] | None = None, center=None) -> None:
+                 init_method: str = "kmeans", fixed: Mapping[str, Any] | None = None, center=None,
+                 n_jobs: int | None = None) -> None:
         if not (isinstance(n_components, (int, np.integer)) and not isinstance(n_components, bool)
                 and n_components >= 1):
             raise ValueError(f"n_components: must be a positive integer, got {n_components!r}")
@@ -186,6 +206,9 @@ class GaussianMixtureModel(EMModel):
             raise ValueError(f"fixed: unknown parameter(s) {sorted(unknown)}; expected among {list(self.param_names)}")
         self.fixed = {name: np.array(value, dtype=float) for name, value in (fixed or {}).items()}
         self.center = None if center is None else np.array(center, dtype=float)
+        if n_jobs is not None:
+            worker_count(n_jobs, 1)  # raises ValueError naming n_jobs
+        self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------------------ data
     @property
@@ -262,43 +285,26 @@ class GaussianMixtureModel(EMModel):
         params.update({name: value.copy() for name, value in self.fixed.items()})
         return params
 
-    def log_joint(self, data: GaussianMixtureData, params: Params, rows: slice = slice(None),
-                  patterns: tuple[MissingPattern, ...] | None = None) -> np.ndarray:
-        """``log π_k + log N(x_i,o | μ_k,o, Σ_k,oo)`` for the given rows, shape ``(n_rows, k)``."""
-        X = data.X[rows]
-        if patterns is None and np.isnan(X).any():
-            patterns = missing_patterns(X)
-        if patterns is None:
-            density = log_gaussian_density(X, params["means"], precisions_cholesky(params["covariances"],
-                                                                                   self.covariance_type),
-                                           self.covariance_type)
-        else:
-            density = log_gaussian_density_missing(X, params["means"], params["covariances"], self.covariance_type,
-                                                   patterns)
-        return density + safe_log(params["weights"])
+    def terms(self, params: Params) -> MixtureTerms:
+        """The parameters in the product form of the E-step, about :attr:`center`
+        (:func:`~emkit.kernels.gaussian_mixture_estep.mixture_terms`)."""
+        return mixture_terms(params["weights"], params["means"], params["covariances"], self.covariance_type,
+                             self.center)
+
+    def log_joint(self, data: GaussianMixtureData, params: Params) -> np.ndarray:
+        """``log π_k + log N(x_i,o | μ_k,o, Σ_k,oo)`` for every row, shape ``(n, k)``."""
+        terms = self.terms(params)
+        return mixture_log_joint(data.X, terms, layout=data.layout, dtype=compute_dtype(data.X.dtype, terms),
+                                 n_jobs=self.n_jobs)
 
     def e_step(self, data: GaussianMixtureData, params: Params) -> tuple[Stats, float]:
-        """Expected statistics (:func:`~emkit.kernels.gaussian.gaussian_stats` or its missing-value
-        counterpart, about :attr:`center`) and ``ℓ = Σ_i w_i log Σ_k π_k N(x_i,o | ...)``, by row blocks."""
-        total: Stats | None = None
-        loglik = 0.0
-        for rows, patterns in data.blocks:
-            log_resp, log_marginal = log_normalize(self.log_joint(data, params, rows, patterns))
-            resp = np.exp(log_resp)
-            if data.sample_weight is not None:
-                weights = data.sample_weight[rows]
-                resp *= weights[:, None]
-                loglik += float(weights @ log_marginal)
-            else:
-                loglik += float(log_marginal.sum())
-            if patterns is None:
-                stats = gaussian_stats(data.X[rows], resp, self.covariance_type, shift=self.center)
-            else:
-                stats = gaussian_stats_missing(data.X[rows], resp, params["means"], params["covariances"],
-                                               self.covariance_type, shift=self.center, patterns=patterns)
-            total = stats if total is None else add_stats(total, stats)
-        assert total is not None
-        return total, loglik
+        """Expected statistics about :attr:`center` (those of
+        :func:`~emkit.kernels.gaussian.gaussian_stats`, or of its missing-value counterpart, of the
+        weighted responsibilities) and ``ℓ = Σ_i w_i log Σ_k π_k N(x_i,o | ...)``, by
+        :func:`~emkit.kernels.gaussian_mixture_estep.mixture_e_step` (blocks of rows, in threads)."""
+        terms = self.terms(params)
+        return mixture_e_step(data.X, terms, data.sample_weight, layout=data.layout,
+                              dtype=compute_dtype(data.X.dtype, terms), n_jobs=self.n_jobs)
 
     def m_step(self, stats: Stats, params: Params) -> Params:
         """``π_k = n_k/Σn``, ``μ_k``, ``Σ_k`` by :func:`~emkit.kernels.gaussian.gaussian_m_step`
@@ -322,18 +328,19 @@ class GaussianMixtureModel(EMModel):
     # ---------------------------------------------------------------- beyond the contract
     def responsibilities(self, data: GaussianMixtureData, params: Params) -> tuple[np.ndarray, np.ndarray]:
         """``(log r_ik, log p(x_i,o))`` for every row (posterior given the observed coordinates)."""
-        parts = [log_normalize(self.log_joint(data, params, rows, patterns)) for rows, patterns in data.blocks]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        terms = self.terms(params)
+        return mixture_posterior(data.X, terms, layout=data.layout, dtype=compute_dtype(data.X.dtype, terms),
+                                 n_jobs=self.n_jobs)
 
     def impute(self, data: GaussianMixtureData, params: Params) -> np.ndarray:
-        """``X`` with NaN replaced by ``E[x_m | x_o]`` under the mixture (a copy)."""
-        filled = data.X.copy()
-        for rows, patterns in data.blocks:
-            if patterns is None:
-                continue
-            log_resp, _ = log_normalize(self.log_joint(data, params, rows, patterns))
-            filled[rows] = impute_conditional_mean(data.X[rows], np.exp(log_resp), params["means"],
-                                                   params["covariances"], self.covariance_type, patterns)
+        """``X`` with NaN replaced by ``E[x_m | x_o]`` under the mixture (a float64 copy)."""
+        filled = np.array(data.X, dtype=float)
+        terms = self.terms(params)
+        for rows, has_missing in data.blocks:
+            if has_missing:
+                log_resp, _ = mixture_posterior(filled[rows], terms, n_jobs=self.n_jobs)
+                filled[rows] = impute_conditional_mean(filled[rows], np.exp(log_resp), params["means"],
+                                                       params["covariances"], self.covariance_type)
         return filled
 
     # ------------------------------------------------------------------ parameter handling

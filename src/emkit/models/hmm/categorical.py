@@ -95,9 +95,9 @@ class CategoricalEmission(Emission):
         """``log B`` transposed, with an extra row of zeros that missing observations select."""
         return np.vstack([safe_log(params["emissionprob"]).T, np.zeros(params["emissionprob"].shape[0])])
 
-    def log_likelihood(self, X: np.ndarray, cache: np.ndarray) -> np.ndarray:
+    def log_likelihood(self, X: np.ndarray, cache: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``log B_{k, x_t}`` (0 for a missing observation)."""
-        return np.take(cache, X, axis=0)
+        return np.take(cache, X, axis=0, out=out)
 
     def stats(self, X: np.ndarray, posteriors: np.ndarray, cache: np.ndarray) -> Stats:
         """``symbol_counts[k, m] = Σ_{t: x_t = m} γ_t(k)``."""

@@ -48,9 +48,10 @@ class Emission(ABC):
         return params
 
     @abstractmethod
-    def log_likelihood(self, block: Any, cache: Any) -> np.ndarray:
+    def log_likelihood(self, block: Any, cache: Any, out: np.ndarray | None = None) -> np.ndarray:
         """``log p(x_t | z_t = k)``, shape (n, K) (0 for a missing observation), for the rows of
-        ``block`` (from :meth:`block_data`) given ``cache`` (from :meth:`precompute`)."""
+        ``block`` (from :meth:`block_data`) given ``cache`` (from :meth:`precompute`), written
+        into ``out`` when given (and returned)."""
 
     @abstractmethod
     def stats(self, block: Any, posteriors: np.ndarray, cache: Any) -> Stats:

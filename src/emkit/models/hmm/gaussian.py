@@ -1,11 +1,14 @@
 """Gaussian emissions: ``x_t | z_t = k ~ N(μ_k, Σ_k)`` with full, diag, spherical or tied ``Σ``.
 
 All Gaussian numerics (densities, statistics, the M-step, missing coordinates) are those of
-:mod:`emkit.kernels.gaussian`; this module only adapts them to the HMM. Statistics are
-``n_k = Σ_t γ_t(k)``, ``Σ_t γ_t(k) E[x_t − c]`` and the second moments about the shift ``c``
-(the mean of the current means, so every block of one E-step uses the same ``c``); NaN
-coordinates are replaced by their conditional expectations under each state (the exact E-step
-for incomplete data), and a row with nothing observed has likelihood one.
+:mod:`emkit.kernels`; this module only adapts them to the HMM. Statistics are
+``n_k = Σ_t γ_t(k)``, ``Σ_t γ_t(k) E[x_t − c]`` and the second moments about a *fixed* centre
+``c`` (the mean of the first data prepared, or given): fixed, so that statistics of different
+E-steps and data sets add up (online EM averages them) and so that the features of the data
+(:mod:`emkit.kernels.gaussian_features`) are computed once per data set, leaving one matrix
+product for the log-densities and one for the statistics per E-step. NaN coordinates are
+replaced by their conditional expectations under each state (the exact E-step for incomplete
+data), and a row with nothing observed has likelihood one.
 """
 
 from __future__ import annotations
@@ -28,6 +31,14 @@ from ...kernels.gaussian import (
     missing_patterns,
     precisions_cholesky,
 )
+from ...kernels.gaussian_features import (
+    component_terms,
+    feature_log_densities,
+    feature_stats,
+    n_complete_features,
+    statistic_features,
+)
+from ...kernels.gaussian_mixture_estep import MixtureTerms
 from ...kernels.kmeans import kmeans
 from .emissions import Emission
 
@@ -37,35 +48,47 @@ DEFAULT_SEED = 0
 #: The k-means start looks at no more than this many rows.
 KMEANS_ROWS = 20_000
 
+#: The features of a block of complete rows are kept when they take at most this many bytes
+#: (else its densities and statistics are computed from the rows at every E-step).
+MAX_FEATURE_BYTES = 256 * 2**20
+
 
 @dataclass(frozen=True)
 class GaussianBlock:
     """Rows of observations split into complete and incomplete rows (with the missingness
-    patterns of the incomplete ones), so that a few NaN do not slow down the complete rows."""
+    patterns of the incomplete ones), so that a few NaN do not slow down the complete rows; a
+    block of complete rows keeps its features ``Φᵀ`` about the emission's centre (when they fit
+    in ``MAX_FEATURE_BYTES``)."""
 
     X: np.ndarray
     complete: np.ndarray | None
     incomplete: np.ndarray | None
     patterns: tuple[MissingPattern, ...] | None
+    features: np.ndarray | None = None
 
     @classmethod
-    def of(cls, X: np.ndarray) -> GaussianBlock:
+    def of(cls, X: np.ndarray, covariance_type: str, centre: np.ndarray) -> GaussianBlock:
         """The block of rows ``X``; no index arrays when every row is complete."""
-        rows_missing = np.isnan(X).any(axis=1)
-        if not rows_missing.any():
-            return cls(X, None, None, None)
+        missing = np.isnan(X)
+        if not missing.any():
+            size = 8 * n_complete_features(covariance_type, X.shape[1]) * X.shape[0]
+            features = statistic_features(X, covariance_type, centre) if size <= MAX_FEATURE_BYTES else None
+            return cls(X, None, None, None, features)
+        rows_missing = missing.any(axis=1)
         incomplete = np.flatnonzero(rows_missing)
         return cls(X, np.flatnonzero(~rows_missing), incomplete, missing_patterns(X[incomplete]))
 
 
 @dataclass(frozen=True)
 class GaussianCache:
-    """What one E-step needs from the parameters: means, covariances, precision factors, shift."""
+    """What one E-step needs from the parameters: means, covariances, precision factors, the
+    centre of the statistics and the product form ``θ`` about it."""
 
     means: np.ndarray
     covars: np.ndarray
     precisions_cholesky: np.ndarray
     shift: np.ndarray
+    terms: MixtureTerms
 
 
 def check_observations(X, name: str = "X") -> np.ndarray:
@@ -86,6 +109,8 @@ def check_observations(X, name: str = "X") -> np.ndarray:
         array = array[:, None]
     if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] < 1:
         raise ValueError(f"{name}: expected a 2-D array (n_samples, n_features), got shape {np.shape(X)}")
+    if np.isfinite(array).all():
+        return array
     if np.any(np.isinf(array)):
         raise ValueError(f"{name}: contains infinity; only NaN (missing) is allowed besides finite numbers")
     never = np.flatnonzero(np.isnan(array).all(axis=0))
@@ -106,13 +131,17 @@ class GaussianEmission(Emission):
     reg_covar : float
         Added to the diagonal of every covariance estimate: the remedy when a state collapses
         onto a few points.
+    centre : array of shape (n_features,), optional
+        Fixed origin ``c`` of the statistics; by default the mean of the observed values of the
+        first data given to :meth:`prepare` (set then, and kept).
 
     Parameters are ``means`` (K, d) and ``covars`` (shape by ``covariance_type``).
     """
 
     param_names = ("means", "covars")
 
-    def __init__(self, n_features: int, covariance_type: str = "diag", reg_covar: float = 1e-6) -> None:
+    def __init__(self, n_features: int, covariance_type: str = "diag", reg_covar: float = 1e-6,
+                 centre: np.ndarray | None = None) -> None:
         if not (isinstance(n_features, (int, np.integer)) and n_features >= 1):
             raise ValueError(f"n_features: must be a positive integer, got {n_features!r}")
         if not (np.isfinite(reg_covar) and reg_covar >= 0):
@@ -120,15 +149,28 @@ class GaussianEmission(Emission):
         self.n_features = int(n_features)
         self.covariance_type = check_covariance_type(covariance_type)
         self.reg_covar = float(reg_covar)
+        self.centre = None if centre is None else np.array(centre, dtype=float)
+        if self.centre is not None and (self.centre.shape != (self.n_features,)
+                                        or not np.all(np.isfinite(self.centre))):
+            raise ValueError(f"centre: expected {self.n_features} finite numbers, got {centre!r}")
 
     def prepare(self, X) -> np.ndarray:
+        """Validated observations; the first call sets :attr:`centre` (when not given) to the
+        mean of their observed values."""
         array = check_observations(X)
         if array.shape[1] != self.n_features:
             raise ValueError(f"X: expected {self.n_features} features, got {array.shape[1]}")
+        if self.centre is None:
+            self.centre = np.nanmean(array, axis=0) if np.isnan(array).any() else np.einsum("ij->j", array) / len(array)
         return array
 
     def block_data(self, X: np.ndarray) -> GaussianBlock:
-        return GaussianBlock.of(X)
+        return GaussianBlock.of(X, self.covariance_type, self._centre())
+
+    def _centre(self) -> np.ndarray:
+        if self.centre is None:
+            raise ValueError("GaussianEmission: no centre yet; call prepare(X) on the data first")
+        return self.centre
 
     def initial_params(self, X: np.ndarray, n_states: int, rng: np.random.Generator | None) -> Params:
         """k-means centres of the complete rows (at most ``KMEANS_ROWS`` of them, evenly spaced;
@@ -155,20 +197,31 @@ class GaussianEmission(Emission):
     def precompute(self, params: Params) -> GaussianCache:
         means = np.asarray(params["means"], dtype=float)
         covars = np.asarray(params["covars"], dtype=float)
-        return GaussianCache(means, covars, precisions_cholesky(covars, self.covariance_type), means.mean(axis=0))
+        centre = self._centre()
+        return GaussianCache(means, covars, precisions_cholesky(covars, self.covariance_type), centre,
+                             component_terms(means, covars, self.covariance_type, centre))
 
-    def log_likelihood(self, block: GaussianBlock, cache: GaussianCache) -> np.ndarray:
-        """The density of complete rows; the marginal density of the observed coordinates of
-        the others (1 for a row with nothing observed)."""
-        out = log_gaussian_density(block.X, cache.means, cache.precisions_cholesky, self.covariance_type)
+    def log_likelihood(self, block: GaussianBlock, cache: GaussianCache, out: np.ndarray | None = None) -> np.ndarray:
+        """The density of complete rows (one product ``Φ θ`` when the block keeps its
+        features); the marginal density of the observed coordinates of the others (1 for a row
+        with nothing observed)."""
+        if block.features is not None:
+            return feature_log_densities(block.features, cache.terms, out)
+        values = log_gaussian_density(block.X, cache.means, cache.precisions_cholesky, self.covariance_type)
         if block.incomplete is not None:
-            out[block.incomplete] = log_gaussian_density_missing(block.X[block.incomplete], cache.means,
-                                                                 cache.covars, self.covariance_type, block.patterns)
+            values[block.incomplete] = log_gaussian_density_missing(block.X[block.incomplete], cache.means,
+                                                                    cache.covars, self.covariance_type, block.patterns)
+        if out is None:
+            return values
+        out[...] = values
         return out
 
     def stats(self, block: GaussianBlock, posteriors: np.ndarray, cache: GaussianCache) -> Stats:
-        """Complete-data statistics of the complete rows plus the exact conditional expectations
-        of those of the incomplete rows."""
+        """Complete-data statistics of the complete rows (one product ``Φᵀ γ`` when the block
+        keeps its features) plus the exact conditional expectations of those of the incomplete
+        rows."""
+        if block.features is not None:
+            return feature_stats(block.features, posteriors, self.covariance_type)
         if block.incomplete is None:
             return gaussian_stats(block.X, posteriors, self.covariance_type, shift=cache.shift)
         complete = gaussian_stats(block.X[block.complete], posteriors[block.complete], self.covariance_type,
@@ -184,8 +237,8 @@ class GaussianEmission(Emission):
         if not {"means", "covars"} & learn:
             return {"means": params["means"], "covars": params["covars"]}
         fixed_means = None if "means" in learn else params["means"]
-        means, covars = gaussian_m_step(stats, self.covariance_type, self.reg_covar,
-                                        shift=np.asarray(params["means"]).mean(axis=0), means=fixed_means)
+        means, covars = gaussian_m_step(stats, self.covariance_type, self.reg_covar, shift=self._centre(),
+                                        means=fixed_means)
         if "means" not in learn:
             means = params["means"]
         if "covars" not in learn:

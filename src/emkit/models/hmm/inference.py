@@ -1,20 +1,26 @@
 """Forward–backward and Viterbi over a batch of sequences, given the frame log-likelihoods.
 
 These wrap the compiled kernels of :mod:`.kernels`: they allocate the outputs, exponentiate the
-shifted frame log-likelihoods with NumPy's vectorised exponential, and redo in log space any
-sequence on which the scaled recursion underflowed.
+shifted frame log-likelihoods with NumPy's vectorised exponential, run the forward and backward
+passes (at the same time, in two threads, for one long sequence) and their combination, and redo
+in log space any sequence on which the scaled recursion underflowed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from itertools import pairwise
 
 import numpy as np
 
 from ...numerics import safe_log
 from . import kernels
-from .sequences import reusable
+from .sequences import parallel_map, reusable
+
+#: A single sequence is split over threads only in pieces of at least this many rows.
+MIN_CHUNK_ROWS = 4096
 
 
 @dataclass
@@ -42,48 +48,75 @@ class Posterior:
     seq_loglik: np.ndarray
 
 
-def forward_backward(
-    log_frame: np.ndarray,
+def scale_frame(log_frame: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """``b_t(k) e^{−m_t}`` in place of ``log b_t(k)`` (n, K), with ``m_t = max_k log b_t(k)``
+    written into ``shift`` (n,) (:func:`kernels.shift_rows`, then NumPy's exponential)."""
+    kernels.shift_rows(log_frame, shift)
+    return np.exp(log_frame, out=log_frame)
+
+
+def forward_backward(log_frame: np.ndarray, offsets: np.ndarray, startprob: np.ndarray, transmat: np.ndarray,
+                     recompute: Callable[[int, int], np.ndarray], posteriors: np.ndarray,
+                     workspace: dict[str, np.ndarray] | None = None, n_threads: int = 1) -> Posterior:
+    """:func:`scaled_forward_backward` of the frame log-likelihoods ``log_frame`` (n, K),
+    C-contiguous, which are overwritten (they become the scaled likelihoods)."""
+    scratch = {} if workspace is None else workspace
+    shift = reusable(scratch, "shift", (log_frame.shape[0],))
+    return scaled_forward_backward(scale_frame(log_frame, shift), shift, offsets, startprob, transmat, recompute,
+                                   posteriors, scratch, n_threads)
+
+
+def scaled_forward_backward(
+    frame: np.ndarray,
+    shift: np.ndarray,
     offsets: np.ndarray,
     startprob: np.ndarray,
     transmat: np.ndarray,
     recompute: Callable[[int, int], np.ndarray],
     posteriors: np.ndarray,
     workspace: dict[str, np.ndarray] | None = None,
+    n_threads: int = 1,
 ) -> Posterior:
     """Posterior state probabilities and expected transition counts of each sequence.
 
     ``γ_t(k) ∝ α_t(k) β_t(k)`` and ``ξ_t(i, j) ∝ α_t(i) A_ij b_{t+1}(j) β_{t+1}(j)`` by the scaled
-    recursion; ``log p(x) = Σ_t m_t + Σ log c`` (frame shifts and rescalings, compensated sum).
+    recursions; ``log p(x) = Σ_t m_t + Σ log c`` (frame shifts and rescalings, compensated sum).
 
     Parameters
     ----------
-    log_frame : ndarray, shape (n, K)
-        ``log p(x_t | z_t = k)``, C-contiguous; overwritten (it becomes the scaled likelihoods).
+    frame, shift : ndarray, shapes (n, K) and (n,)
+        The scaled likelihoods ``b_t(k) e^{−m_t}`` and the shifts ``m_t`` (:func:`scale_frame`),
+        C-contiguous.
     offsets : ndarray of int64, shape (n_sequences + 1,)
-        Sequence boundaries within the rows of ``log_frame``.
+        Sequence boundaries within the rows of ``frame``.
     startprob, transmat : ndarray
         Initial distribution ``π`` (K,) and transition matrix ``A`` (K, K).
     recompute : callable
-        ``recompute(start, stop)`` returns ``log_frame[start:stop]`` afresh (used only for a
-        sequence redone in log space).
+        ``recompute(start, stop)`` returns the frame log-likelihoods ``log b_t`` of rows
+        ``start:stop`` (used only for a sequence redone in log space).
     posteriors : ndarray, shape (n, K)
         Where the posteriors are written.
     workspace : dict, optional
         Scratch arrays kept from call to call, so that repeated E-steps reuse their memory.
+    n_threads : int
+        Threads for this batch: with two or more and one sequence, the forward and backward
+        passes run at the same time and their combination is split in row ranges.
     """
-    n_rows, n_states = log_frame.shape
+    n_rows, n_states = frame.shape
+    n_sequences = offsets.size - 1
     scratch = {} if workspace is None else workspace
-    shift = reusable(scratch, "shift", (n_rows,))
-    kernels.shift_rows(log_frame, shift)
-    np.exp(log_frame, out=log_frame)
-    start_counts = np.zeros(n_states)
-    trans_counts = np.zeros((n_states, n_states))
-    occupancy = np.zeros(n_states)
-    seq_loglik = np.empty(offsets.size - 1)
     log_scales = reusable(scratch, "log_scales", (n_rows,))
-    kernels.forward_backward_scaled(log_frame, shift, offsets, startprob, transmat, posteriors, start_counts,
-                                    trans_counts, occupancy, log_scales, seq_loglik)
+    chunks = _row_chunks(n_rows, n_threads if n_sequences == 1 else 1)
+    status = np.zeros(n_sequences)
+    start_counts, trans_counts, occupancy = np.zeros(n_states), np.zeros((n_states, n_states)), np.zeros(n_states)
+    if len(chunks) == 1:
+        kernels.forward_scaled(frame, shift, offsets, startprob, transmat, posteriors, log_scales, status)
+        kernels.backward_combine_scaled(frame, offsets, transmat, posteriors, status, start_counts, trans_counts,
+                                        occupancy)
+    else:
+        start_counts, trans_counts, occupancy = _concurrent_passes(frame, shift, startprob, transmat, posteriors,
+                                                                   log_scales, status, chunks, scratch)
+    seq_loglik = status
     kernels.sum_log_scales(log_scales, offsets, seq_loglik)
     for s in np.flatnonzero(np.isnan(seq_loglik)):
         first, stop = int(offsets[s]), int(offsets[s + 1])
@@ -94,6 +127,39 @@ def forward_backward(
     for s in np.flatnonzero(seq_loglik == -np.inf):
         posteriors[offsets[s]:offsets[s + 1]] = np.nan
     return Posterior(posteriors, start_counts, trans_counts, occupancy, seq_loglik)
+
+
+def _concurrent_passes(frame, shift, startprob, transmat, posteriors, log_scales, status, chunks,
+                       scratch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One sequence on ``len(chunks)`` threads: the forward and backward passes at the same
+    time, then their combination split in the row ranges ``chunks``; returns the counts (zero
+    when the sequence must be redone in log space)."""
+    n_rows, n_states = frame.shape
+    offsets = np.array([0, n_rows], dtype=np.int64)
+    beta = reusable(scratch, "beta", (n_rows, n_states))
+    beta_scale = reusable(scratch, "beta_scale", (n_rows,))
+    backward_status = np.zeros(1)
+    _run_tasks([partial(kernels.forward_scaled, frame, shift, offsets, startprob, transmat, posteriors, log_scales,
+                        status),
+                partial(kernels.backward_scaled, frame, offsets, transmat, beta, beta_scale, backward_status)])
+    status[np.isnan(backward_status) & (status == 0.0)] = np.nan
+    counts = [(np.zeros(n_states), np.zeros((n_states, n_states)), np.zeros(n_states)) for _ in chunks]
+    _run_tasks([partial(kernels.combine_scaled, frame, beta, beta_scale, offsets, first, stop, transmat, posteriors,
+                        status, *totals) for (first, stop), totals in zip(chunks, counts)])
+    if status[0] != 0.0:  # the parts are redone in log space
+        return np.zeros(n_states), np.zeros((n_states, n_states)), np.zeros(n_states)
+    return tuple(sum(parts) for parts in zip(*counts))
+
+
+def _run_tasks(tasks: list[Callable[[], object]]) -> None:
+    """Run the argument-less ``tasks`` in parallel threads."""
+    parallel_map(lambda task: task(), tasks)
+
+
+def _row_chunks(n_rows: int, n_chunks: int) -> list[tuple[int, int]]:
+    """``n_chunks`` contiguous row ranges of about equal size (fewer for very few rows)."""
+    edges = np.unique(np.linspace(0, n_rows, max(1, min(n_chunks, n_rows // MIN_CHUNK_ROWS)) + 1).astype(int))
+    return [(int(a), int(b)) for a, b in pairwise(edges)]
 
 
 def viterbi(log_frame: np.ndarray, offsets: np.ndarray, startprob: np.ndarray,

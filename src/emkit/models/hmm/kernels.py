@@ -13,6 +13,13 @@ falls below ``RESCALE_BELOW`` (and at the last step), so that
 when needed keeps the division off the recursion's critical path. A step that keeps less than
 ``STEP_FLOOR`` of the mass (every state the chain can reach has a density some ``e^{-460}``
 below the best state's) sends its sequence to the log-space kernel, exact but slower.
+
+The backward variables ``β̃_t ∝ A (b_{t+1} ∘ β̃_{t+1})`` are scaled the same way but
+independently of the forward ones. On one thread the backward sweep combines them with the
+forward variables as it goes (:func:`backward_combine_scaled`); with two threads on one long
+sequence, the forward and backward passes run at the same time and a third pass, parallel over
+time, combines them (:func:`combine_scaled`). Either way each step of the posteriors and the
+expected transition counts is normalised by its own ``α̃_t · β̃_t``, so nothing drifts.
 """
 
 from __future__ import annotations
@@ -33,6 +40,10 @@ LOG_CLAMP = -600.0
 #: log-space kernel: the clamped values could matter there (elsewhere they are ``e^{-400}``
 #: below the total or less).
 STEP_FLOOR = 1e-200
+
+#: ``α̃_t · β̃_t`` below this (close to the subnormal range) sends the sequence to the log-space
+#: kernel.
+COMBINE_FLOOR = 1e-280
 
 #: Floating-point licences of the scaled kernel: reassociation (vectorised sums) but no
 #: assumptions about infinities or NaN, which the kernel tests for.
@@ -61,73 +72,176 @@ def shift_rows(log_frame, shift):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def forward_backward_scaled(frame, shift, offsets, startprob, transmat, posteriors, start_counts, trans_counts,
-                            occupancy, log_scales, seq_status):  # pragma: no cover - compiled
-    """Scaled forward–backward over a batch of sequences (see the module docstring).
+def forward_scaled(frame, shift, offsets, startprob, transmat, alpha, log_scales, seq_status):  # pragma: no cover
+    """Scaled forward pass over a batch of sequences (see the module docstring).
 
     ``frame`` (n, K) holds the scaled likelihoods ``b_t(k) e^{−m_t}`` and ``shift`` (n,) the
-    ``m_t`` (from :func:`shift_rows` and an exponential). Writes the posteriors
-    ``γ_t(k) = p(z_t = k | x)`` into ``posteriors`` (n, K); *adds* ``γ_first(k)`` of each
-    sequence to ``start_counts`` (K), ``Σ_t ξ_t(i, j) = Σ_t p(z_t = i, z_{t+1} = j | x)`` to
-    ``trans_counts`` (K, K) and ``Σ_t γ_t(k)`` to ``occupancy`` (K); writes ``m_t`` plus the
-    log of any rescaling at step ``t`` into ``log_scales`` (n,), whose sum over a sequence is its
-    ``log p(x)`` (:func:`sum_log_scales`), and into ``seq_status`` 0 for a sequence done, −inf
-    when an observation is impossible in every state, NaN when a step kept less than
-    ``STEP_FLOOR`` of the mass (nothing is added for either; the caller redoes NaN sequences
-    with :func:`forward_backward_log`).
+    ``m_t`` (from :func:`shift_rows` and an exponential). Writes ``α̃_t ∝ p(x_1..x_t, z_t)`` into
+    ``alpha`` (n, K) (``α̃_t = (α̃_{t−1} A) ∘ b_t``, rescaled when its sum falls below
+    ``RESCALE_BELOW`` and at the last step); writes ``m_t`` plus the log of any rescaling at step
+    ``t`` into ``log_scales`` (n,), whose sum over a sequence is its ``log p(x)``
+    (:func:`sum_log_scales`), and into ``seq_status`` 0 for a sequence done, −inf when an
+    observation is impossible in every state, NaN when a step kept less than ``STEP_FLOOR`` of
+    the mass (the caller redoes NaN sequences with :func:`forward_backward_log`).
     """
     n_states = transmat.shape[0]
     transposed = np.ascontiguousarray(transmat.T)
-    beta = np.empty(n_states)
-    raw = np.empty(n_states)
-    weighted = np.empty(n_states)
-    xi = np.empty((n_states, n_states))
     for s in range(offsets.shape[0] - 1):
         first, stop = offsets[s], offsets[s + 1]
-        status = 0  # 0 fine, 1 impossible observation, 2 underflow
+        status = 0.0
         previous = 1.0  # the forward mass before the step
         for t in range(first, stop):
             if shift[t] == -np.inf:
-                status = 1
+                status = -np.inf
                 break
             total = 0.0
             if t == first:
                 for k in range(n_states):
-                    posteriors[t, k] = startprob[k] * frame[t, k]
-                    total += posteriors[t, k]
+                    alpha[t, k] = startprob[k] * frame[t, k]
+                    total += alpha[t, k]
             else:
                 # (α̃_{t−1} A)_k as a dot product with the k-th column: independent sums.
                 for k in range(n_states):
                     acc = 0.0
                     for i in range(n_states):
-                        acc += posteriors[t - 1, i] * transposed[k, i]
-                    posteriors[t, k] = acc * frame[t, k]
-                    total += posteriors[t, k]
+                        acc += alpha[t - 1, i] * transposed[k, i]
+                    alpha[t, k] = acc * frame[t, k]
+                    total += alpha[t, k]
             log_scales[t] = shift[t]
             if not total >= STEP_FLOOR * previous:
-                status = 2
+                status = np.nan
                 break
             previous = total
             if total < RESCALE_BELOW or t == stop - 1:
                 inverse = 1.0 / total
                 for k in range(n_states):
-                    posteriors[t, k] *= inverse
+                    alpha[t, k] *= inverse
                 log_scales[t] += math.log(total)
                 previous = 1.0
-        if status == 1:
-            seq_status[s] = -np.inf
+        seq_status[s] = status
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def backward_scaled(frame, offsets, transmat, beta, beta_scale, seq_status):  # pragma: no cover - compiled
+    """Scaled backward pass, independent of the forward one (so both can run at once).
+
+    Writes ``β̃_t ∝ p(x_{t+1}..x_T | z_t)`` into ``beta`` (n, K): ``β̃_T = 1`` and
+    ``β̃_t = s_t A (b_{t+1} ∘ β̃_{t+1})`` with ``s_t = 1`` unless the sum fell below
+    ``RESCALE_BELOW`` (then ``s_t`` makes it one), ``s_t`` into ``beta_scale`` (n,). Sets
+    ``seq_status`` to NaN for a sequence where a step kept less than ``STEP_FLOOR`` of the mass
+    (leaves it alone otherwise).
+    """
+    n_states = transmat.shape[0]
+    weighted = np.empty(n_states)
+    for s in range(offsets.shape[0] - 1):
+        first, stop = offsets[s], offsets[s + 1]
+        for k in range(n_states):
+            beta[stop - 1, k] = 1.0
+        beta_scale[stop - 1] = 1.0
+        previous = float(n_states)
+        for t in range(stop - 2, first - 1, -1):
+            for k in range(n_states):
+                weighted[k] = frame[t + 1, k] * beta[t + 1, k]
+            mass = 0.0
+            for i in range(n_states):
+                acc = 0.0
+                for k in range(n_states):
+                    acc += transmat[i, k] * weighted[k]
+                beta[t, i] = acc
+                mass += acc
+            if not mass >= STEP_FLOOR * previous:
+                seq_status[s] = np.nan
+                break
+            previous = mass
+            scale = 1.0
+            if mass < RESCALE_BELOW:
+                scale = 1.0 / mass
+                for i in range(n_states):
+                    beta[t, i] *= scale
+                previous = 1.0
+            beta_scale[t] = scale
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def combine_scaled(frame, beta, beta_scale, offsets, first_row, stop_row, transmat, posteriors, seq_status,
+                   start_counts, trans_counts, occupancy):  # pragma: no cover - compiled
+    """Posteriors and expected counts of rows ``first_row:stop_row`` from the two passes.
+
+    ``posteriors`` holds ``α̃`` on entry (from :func:`forward_scaled`) and ``γ_t = α̃_t ∘ β̃_t /
+    (α̃_t · β̃_t)`` on exit; ``ξ_t(i, j) = α̃_t(i) A_ij b_{t+1}(j) β̃_{t+1}(j) s_t / (α̃_t · β̃_t)``
+    (the normaliser is the numerator's sum, since ``β̃_t = s_t A (b_{t+1} ∘ β̃_{t+1})``).
+    For each sequence (part) in the range, *adds* ``Σ_t ξ_t`` to ``trans_counts`` (K, K),
+    ``Σ_t γ_t`` to ``occupancy`` (K) and, when it starts in the range, ``γ_first`` to
+    ``start_counts``. Sequences whose ``seq_status`` is not 0 are skipped; one where
+    ``α̃_t · β̃_t`` falls below ``COMBINE_FLOOR`` gets status NaN and adds nothing.
+    """
+    n_states = transmat.shape[0]
+    xi = np.empty((n_states, n_states))
+    visits = np.empty(n_states)
+    weighted = np.empty(n_states)
+    for s in range(offsets.shape[0] - 1):
+        first, stop = max(offsets[s], first_row), min(offsets[s + 1], stop_row)
+        if first >= stop or seq_status[s] != 0.0:
             continue
-        if status == 2:
-            seq_status[s] = np.nan
+        xi[:, :] = 0.0
+        visits[:] = 0.0
+        for t in range(first, stop):
+            dot = 0.0
+            for i in range(n_states):
+                dot += posteriors[t, i] * beta[t, i]
+            if not dot >= COMBINE_FLOOR:
+                seq_status[s] = np.nan
+                break
+            inverse = 1.0 / dot
+            if t < offsets[s + 1] - 1:
+                factor = beta_scale[t] * inverse
+                for k in range(n_states):
+                    weighted[k] = frame[t + 1, k] * beta[t + 1, k]
+                for i in range(n_states):
+                    a = posteriors[t, i] * factor
+                    for k in range(n_states):
+                        xi[i, k] += a * weighted[k]
+            for i in range(n_states):
+                posteriors[t, i] *= beta[t, i] * inverse
+                visits[i] += posteriors[t, i]
+        if seq_status[s] != 0.0:
             continue
-        seq_status[s] = 0.0
-        # Backward: β̃_t ∝ A (b_{t+1} ∘ β̃_{t+1}); γ_t ∝ α̃_t ∘ β̃_t and
-        # ξ_t(i, j) ∝ α̃_t(i) A_ij b_{t+1}(j) β̃_{t+1}(j), both normalised at every step by
-        # Σ_i α̃_t(i) β̃_t(i), so no scale factor is needed and nothing drifts.
+        for i in range(n_states):
+            occupancy[i] += visits[i]
+            for k in range(n_states):
+                trans_counts[i, k] += xi[i, k] * transmat[i, k]
+        if first == offsets[s]:
+            for k in range(n_states):
+                start_counts[k] += posteriors[first, k]
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def backward_combine_scaled(frame, offsets, transmat, posteriors, seq_status, start_counts, trans_counts,
+                            occupancy):  # pragma: no cover - compiled
+    """The backward pass and its combination with the forward one in a single sweep (for one
+    thread: it reads each row once instead of three times).
+
+    ``posteriors`` holds ``α̃`` (from :func:`forward_scaled`) on entry and ``γ`` on exit; the
+    counts are added as in :func:`combine_scaled`, with ``r_t = A (b_{t+1} ∘ β̃_{t+1})``,
+    ``γ_t = α̃_t ∘ r_t / (α̃_t · r_t)`` and ``ξ_t(i, j) = α̃_t(i) A_ij b_{t+1}(j) β̃_{t+1}(j) /
+    (α̃_t · r_t)``; ``β̃_t = r_t`` rescaled only when its sum falls below ``RESCALE_BELOW``.
+    Sequences whose ``seq_status`` is not 0 are skipped; one where ``α̃_t · r_t`` falls below
+    ``COMBINE_FLOOR`` gets status NaN and adds nothing.
+    """
+    n_states = transmat.shape[0]
+    beta = np.empty(n_states)
+    raw = np.empty(n_states)
+    weighted = np.empty(n_states)
+    xi = np.empty((n_states, n_states))
+    visits = np.empty(n_states)
+    for s in range(offsets.shape[0] - 1):
+        first, stop = offsets[s], offsets[s + 1]
+        if seq_status[s] != 0.0:
+            continue
         xi[:, :] = 0.0
         for k in range(n_states):
             beta[k] = 1.0
-            occupancy[k] += posteriors[stop - 1, k]
+            visits[k] = posteriors[stop - 1, k]
         for t in range(stop - 2, first - 1, -1):
             for k in range(n_states):
                 weighted[k] = frame[t + 1, k] * beta[k]
@@ -140,19 +254,24 @@ def forward_backward_scaled(frame, shift, offsets, startprob, transmat, posterio
                 raw[i] = acc
                 mass += acc
                 total += posteriors[t, i] * acc
+            if not total >= COMBINE_FLOOR:
+                seq_status[s] = np.nan
+                break
             inverse = 1.0 / total
             for i in range(n_states):
                 alpha = posteriors[t, i] * inverse
                 for k in range(n_states):
                     xi[i, k] += alpha * weighted[k]
                 posteriors[t, i] = alpha * raw[i]
-                occupancy[i] += posteriors[t, i]
+                visits[i] += posteriors[t, i]
             rescale = 1.0 / mass if mass < RESCALE_BELOW else 1.0
             for k in range(n_states):
                 beta[k] = raw[k] * rescale
-        for k in range(n_states):
-            start_counts[k] += posteriors[first, k]
+        if seq_status[s] != 0.0:
+            continue
         for i in range(n_states):
+            start_counts[i] += posteriors[first, i]
+            occupancy[i] += visits[i]
             for k in range(n_states):
                 trans_counts[i, k] += xi[i, k] * transmat[i, k]
 

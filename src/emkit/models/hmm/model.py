@@ -32,7 +32,7 @@ from ...engine.stats import sum_stats
 from ...exceptions import DegenerateComponentWarning
 from . import dirichlet
 from .emissions import Emission
-from .inference import Posterior, forward_backward, viterbi
+from .inference import Posterior, scale_frame, scaled_forward_backward, viterbi
 from .kernels import sample_states
 from .sequences import (
     Batch,
@@ -116,7 +116,8 @@ class HiddenMarkovModel(EMModel):
         cache = self.emission.precompute(params)
         posteriors = data.buffer("posteriors", (data.n_samples, self.n_states))
         chain = self._forward_backward(data, params, cache, posteriors)
-        emission = parallel_map(lambda b: self.emission.stats(b.data, posteriors[b.start:b.stop], cache), data.blocks)
+        emission = parallel_map(lambda b: self.emission.stats(b.data, posteriors[b.start:b.stop], cache), data.blocks,
+                                data.n_threads)
         stats = {"start": sum(p.start_counts for p in chain), "trans": sum(p.trans_counts for p in chain),
                  "occupancy": sum(p.occupancy for p in chain), **sum_stats(emission)}
         return stats, sum(float(p.seq_loglik.sum()) for p in chain) + self.log_prior(params)
@@ -204,7 +205,7 @@ class HiddenMarkovModel(EMModel):
                                                     np.asarray(params["transmat"], dtype=float))
             return float(logprob.sum())
 
-        return float(sum(parallel_map(batch, data.batches))), path
+        return float(sum(parallel_map(batch, data.batches, data.n_threads))), path
 
     def sample(self, params: Params, n_samples: int, rng: np.random.Generator,
                start_state: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -226,24 +227,39 @@ class HiddenMarkovModel(EMModel):
         log_frame = data.buffer("log_frame", (data.n_samples, self.n_states))
 
         def block(b: Block) -> None:
-            log_frame[b.start:b.stop] = self.emission.log_likelihood(b.data, cache)
+            self.emission.log_likelihood(b.data, cache, log_frame[b.start:b.stop])
 
-        parallel_map(block, data.blocks)
+        parallel_map(block, data.blocks, data.n_threads)
         return log_frame
 
+    def _scaled_frame(self, data: Sequences, cache) -> tuple[np.ndarray, np.ndarray]:
+        """The scaled likelihoods ``b_t(k) e^{−m_t}`` (n, K) and the shifts ``m_t`` (n,)
+        (:func:`.inference.scale_frame`), block by block in parallel (each block computed and
+        scaled while in the cache), in the data's reusable buffers."""
+        frame = data.buffer("log_frame", (data.n_samples, self.n_states))
+        shift = data.buffer("shift", (data.n_samples,))
+
+        def block(b: Block) -> None:
+            scale_frame(self.emission.log_likelihood(b.data, cache, frame[b.start:b.stop]), shift[b.start:b.stop])
+
+        parallel_map(block, data.blocks, data.n_threads)
+        return frame, shift
+
     def _forward_backward(self, data: Sequences, params: Params, cache, posteriors: np.ndarray) -> list[Posterior]:
-        """Forward–backward over every batch in parallel, posteriors written into ``posteriors``
-        (a sequence redone in log space gets its frame log-likelihoods recomputed)."""
-        log_frame = self._log_frame(data, cache)
+        """Forward–backward over every batch in parallel (one batch, i.e. one sequence: over the
+        threads inside it), posteriors written into ``posteriors`` (a sequence redone in log
+        space gets its frame log-likelihoods recomputed)."""
+        frame, shift = self._scaled_frame(data, cache)
         startprob = np.ascontiguousarray(params["startprob"], dtype=float)
         transmat = np.ascontiguousarray(params["transmat"], dtype=float)
+        n_threads = self.n_jobs if len(data.batches) == 1 else 1
 
         def batch(b: Batch) -> Posterior:
             def recompute(first: int, stop: int) -> np.ndarray:
                 rows = data.X[b.start + first:b.start + stop]
                 return self.emission.log_likelihood(self.emission.block_data(rows), cache)
 
-            return forward_backward(log_frame[b.start:b.stop], b.offsets, startprob, transmat, recompute,
-                                    posteriors[b.start:b.stop], b.workspace)
+            return scaled_forward_backward(frame[b.start:b.stop], shift[b.start:b.stop], b.offsets, startprob,
+                                           transmat, recompute, posteriors[b.start:b.stop], b.workspace, n_threads)
 
-        return parallel_map(batch, data.batches)
+        return parallel_map(batch, data.batches, data.n_threads)

@@ -9,16 +9,24 @@ kernels and NumPy release the GIL, so the pieces run in parallel; their statisti
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, TypeVar
 
 import numpy as np
 
+from ...kernels.parallel import _controller, run_in_threads
+
 T = TypeVar("T")
+
+#: Rows per block of the emission work: the block's features, frame and posteriors stay in the
+#: cache between the passes over it (and many small products run faster than one big one).
+BLOCK_ROWS = 8192
+
+#: With several threads, the sequences are cut into up to this many batches per thread, taken by
+#: the threads as they come free: a thread slowed down by another process then does less of them.
+BATCHES_PER_THREAD = 4
 
 
 def check_lengths(lengths: Sequence[int] | np.ndarray | None, n_samples: int) -> np.ndarray:
@@ -82,7 +90,7 @@ class Sequences:
     """Observations of one or more sequences, prepared for the E-step.
 
     Emission densities and statistics are computed per row, so they run on ``blocks`` of about
-    equal size whatever the sequences; the recursions need whole sequences and run on
+    ``BLOCK_ROWS`` rows whatever the sequences; the recursions need whole sequences and run on
     ``batches``. Both run in parallel threads (one E-step at a time per ``Sequences``: the
     ``workspace`` arrays are reused from one E-step to the next).
 
@@ -95,28 +103,35 @@ class Sequences:
     batches : list of Batch
         Contiguous groups of whole sequences of about equal row counts.
     blocks : list of Block
-        Contiguous row ranges of about equal size.
+        Contiguous row ranges of about equal size, at most ``BLOCK_ROWS`` rows, at least one per
+        thread.
+    n_threads : int
+        Number of threads the blocks are spread over.
     """
 
     X: np.ndarray
     offsets: np.ndarray
     batches: list[Batch] = field(repr=False)
     blocks: list[Block] = field(repr=False)
+    n_threads: int = 1
     workspace: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, X: np.ndarray, offsets: np.ndarray, n_threads: int,
               block_data: Callable[[np.ndarray], Any]) -> Sequences:
-        """At most ``n_threads`` batches and blocks; ``block_data(rows)`` gives each
-        :attr:`Block.data`."""
+        """At most ``BATCHES_PER_THREAD · n_threads`` batches (one for one thread); blocks of at
+        most ``BLOCK_ROWS`` rows (at least ``n_threads`` of them when there are enough rows);
+        ``block_data(rows)`` gives each :attr:`Block.data`."""
         n_sequences, n_rows = offsets.size - 1, int(offsets[-1])
-        targets = np.linspace(0, n_rows, min(n_threads, n_sequences) + 1)[1:-1]
+        n_batches = min(n_threads * (BATCHES_PER_THREAD if n_threads > 1 else 1), n_sequences)
+        targets = np.linspace(0, n_rows, n_batches + 1)[1:-1]
         cuts = np.unique(np.concatenate([[0], np.searchsorted(offsets, targets), [n_sequences]]))
         batches = [Batch(int(offsets[a]), int(offsets[b]), offsets[a:b + 1] - offsets[a])
                    for a, b in pairwise(cuts)]
-        edges = np.unique(np.linspace(0, n_rows, min(n_threads, n_rows) + 1).astype(int))
+        n_blocks = min(max(n_threads, -(-n_rows // BLOCK_ROWS)), n_rows)
+        edges = np.unique(np.linspace(0, n_rows, n_blocks + 1).astype(int))
         blocks = [Block(int(a), int(b), block_data(X[a:b])) for a, b in pairwise(edges)]
-        return cls(X, offsets, batches, blocks)
+        return cls(X, offsets, batches, blocks, n_threads)
 
     @property
     def n_samples(self) -> int:
@@ -141,36 +156,25 @@ def reusable(workspace: dict[str, np.ndarray], name: str, shape: tuple[int, ...]
     return array
 
 
-class _SharedPool:
-    """One thread pool for every E-step of the process, grown on demand: starting threads anew
-    at every iteration would cost milliseconds each on a busy machine."""
+def parallel_map(function: Callable[[Any], T], items: Sequence[Any], n_threads: int | None = None) -> list[T]:
+    """``[function(item) for item in items]`` over ``n_threads`` threads (default: one per item),
+    each taking the next item not yet taken until none is left (so a thread slowed down by
+    another process takes fewer): the first thread is this one, the others from the shared pool
+    of :func:`emkit.kernels.parallel.run_in_threads` (the compiled kernels, NumPy and BLAS
+    release the GIL).
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
-        self._size = 0
+    BLAS runs on one thread meanwhile, even for a single item: the products here are small, and
+    BLAS threads that wait for a core taken by another process cost more than they bring.
+    """
+    results: list[Any] = [None] * len(items)
+    workers = max(1, min(len(items), len(items) if n_threads is None else n_threads))
 
-    def get(self, size: int) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._pool is None or self._size < size:
-                if self._pool is not None:
-                    self._pool.shutdown(wait=False)
-                self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="emkit-hmm")
-                self._size = size
-            return self._pool
+    queue = iter(range(len(items)))  # next() on it is atomic under the GIL
 
+    def run(worker: int) -> None:
+        for index in queue:
+            results[index] = function(items[index])
 
-_POOL = _SharedPool()
-
-
-def parallel_map(function: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
-    """``[function(item) for item in items]``: the first item in this thread, the others in
-    the shared pool's threads (the compiled kernels and NumPy release the GIL)."""
-    if len(items) == 1:
-        return [function(items[0])]
-    futures = [_POOL.get(len(items) - 1).submit(function, item) for item in items[1:]]
-    try:
-        first = function(items[0])
-    finally:
-        wait(futures)  # never leave a thread writing into the caller's arrays
-    return [first] + [future.result() for future in futures]
+    with _controller().limit(limits=1, user_api="blas"):
+        run_in_threads(run, workers)
+    return results

@@ -1,0 +1,91 @@
+"""Gaussian log-densities and statistics from features of the data computed once.
+
+The product form of :mod:`emkit.kernels.gaussian_mixture_estep` writes the log-density of a row
+under every component as ``φ(y)ᵀ θ_k`` with ``y = x − c`` about a fixed centre ``c`` and
+``φ(y) = [1, y, (y_i y_j)_{i≤j}]`` (full, tied) or ``[1, y, y²]`` (diag, spherical), and the
+expected sufficient statistics of rows with weights ``R`` as ``Φᵀ R``. The features ``Φ`` depend on
+the data alone, so a model that visits the same rows at every iteration (an HMM's emissions)
+computes them once (:func:`statistic_features`) and then needs, per E-step, one matrix product
+for all log-densities (:func:`feature_log_densities`) and one for all statistics
+(:func:`feature_stats`). Complete rows only (no NaN): rows with missing values take the direct
+formulas of :mod:`emkit.kernels.gaussian`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .gaussian import check_covariance_type
+from .gaussian_mixture_estep import (
+    MixtureTerms,
+    _diagonal_features,
+    _full_features,
+    mixture_terms,
+)
+
+FULL_TYPES = ("full", "tied")
+
+
+def n_complete_features(covariance_type: str, n_features: int) -> int:
+    """Length ``p`` of ``φ(y)`` for complete rows: ``1 + d + d(d+1)/2`` (full, tied) or ``1 + 2d``."""
+    d = n_features
+    return 1 + d + d * (d + 1) // 2 if check_covariance_type(covariance_type) in FULL_TYPES else 1 + 2 * d
+
+
+def statistic_features(X: np.ndarray, covariance_type: str, shift: np.ndarray) -> np.ndarray:
+    """``Φᵀ``, shape ``(p, n)``: the features ``φ(x_i − c)`` of the complete rows ``X`` (n, d), as columns.
+
+    Raises
+    ------
+    ValueError
+        When ``X`` holds NaN (missing values need the direct formulas).
+    """
+    X = np.ascontiguousarray(X, dtype=float)
+    if np.isnan(X).any():
+        raise ValueError("X: statistic_features takes complete rows only (no NaN)")
+    shift = np.ascontiguousarray(shift, dtype=float)
+    rows = np.arange(X.shape[0])
+    out = np.empty((n_complete_features(covariance_type, X.shape[1]), X.shape[0]))
+    if covariance_type in FULL_TYPES:
+        _full_features(X, rows, shift, out)
+    else:
+        _diagonal_features(X, rows, shift, out, False)
+    return out
+
+
+def component_terms(means: np.ndarray, covariances: np.ndarray, covariance_type: str,
+                    shift: np.ndarray) -> MixtureTerms:
+    """The product form ``θ`` of the components ``N(μ_k, Σ_k)`` alone (every weight 1), about ``shift``."""
+    return mixture_terms(np.ones(np.shape(means)[0]), means, covariances, covariance_type, shift)
+
+
+def feature_log_densities(features: np.ndarray, terms: MixtureTerms, out: np.ndarray | None = None) -> np.ndarray:
+    """``log N(x_i | μ_k, Σ_k) = φ(x_i − c)ᵀ θ_k`` of every row and component, shape ``(n, k)``
+    (written into ``out`` when given)."""
+    return np.matmul(features.T, terms.theta[:features.shape[0]], out=out)
+
+
+def feature_stats(features: np.ndarray, resp: np.ndarray, covariance_type: str) -> dict[str, np.ndarray]:
+    """``Φᵀ R`` unpacked as :func:`emkit.kernels.gaussian.gaussian_stats` returns it: ``n``,
+    ``sum_x = Σ_i r_ik y_i`` and ``sum_xx`` (``Σ_i r_ik y_i y_iᵀ`` full, summed over ``k`` tied,
+    its diagonal diag, its trace spherical), about the centre of ``features``."""
+    totals = (features @ resp).T                                 # (k, p)
+    d = (features.shape[0] - 1) // 2 if covariance_type not in FULL_TYPES else _dimension(features.shape[0])
+    stats = {"n": totals[:, 0].copy(), "sum_x": totals[:, 1:d + 1].copy()}
+    if covariance_type in FULL_TYPES:
+        rows, columns = np.triu_indices(d)
+        second = np.empty((totals.shape[0], d, d))
+        second[:, rows, columns] = totals[:, d + 1:]
+        second[:, columns, rows] = totals[:, d + 1:]
+        stats["sum_xx"] = second.sum(axis=0) if covariance_type == "tied" else second
+    else:
+        second = totals[:, d + 1:]
+        stats["sum_xx"] = second.sum(axis=1) if covariance_type == "spherical" else second.copy()
+    return stats
+
+
+def _dimension(p: int) -> int:
+    """``d`` from ``p = 1 + d + d(d+1)/2``."""
+    return (math.isqrt(1 + 8 * p) - 3) // 2
