@@ -16,64 +16,25 @@ returns ``Σ_t log max_k γ_t(k)`` (hmmlearn returns ``Σ_t max_k γ_t(k)``).
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..engine import EMResult, fit
-from ..engine.model import Params
-from ..engine.stats import add_stats, scale_stats
 from ..exceptions import ConvergenceWarning
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape
 from ..models.hmm import CategoricalEmission, GaussianEmission, HiddenMarkovModel
 from ..models.hmm.categorical import MISSING, check_symbols
 from ..models.hmm.gaussian import check_observations
 from ..models.hmm.model import DECODERS
-from ..variants.online import fit_online
+from ..variants.online import OnlineEM
 from ._sklearn_compat import bridged
 from .base import EstimatorProtocol, NotFittedError
 from .gaussian_mixture import _generator, _jsonable
 from .persistence import load_state, save_state
 
 CHAIN_PARAMS = ("startprob", "transmat")
-
-#: ``α`` of the online-EM step sizes ``γ_t = t^(−α)``: the default of :func:`emkit.fit_online`.
-ONLINE_STEP_EXPONENT = inspect.signature(fit_online).parameters["step_exponent"].default
-
-
-class _OnlineEM:
-    """The running state of online EM between :meth:`_BaseHMM.partial_fit` calls.
-
-    The update is that of :func:`emkit.fit_online` (Cappé & Moulines 2009), one batch at a time:
-    ``s_t = s_{t−1} + γ_t (S(batch_t; θ_{t−1}) / n_t − s_{t−1})``, ``γ_t = t^(−α)`` and
-    ``θ_t = m_step(N_t s_t)``, with ``N_t`` the observations seen so far; without averaging (the
-    estimate is the last iterate). ``fit_online`` consumes a whole stream in one call, while
-    ``partial_fit`` receives the batches one call at a time, hence this state.
-    """
-
-    def __init__(self, model: HiddenMarkovModel, params: Params) -> None:
-        self.model, self.params = model, params
-        self.running: dict[str, np.ndarray] | None = None
-        self.n_batches, self.n_seen = 0, 0.0
-        self.batch_logliks: list[float] = []
-
-    def step(self, data, n_batch: int) -> None:
-        """Update with one prepared batch of ``n_batch`` observations (nothing changes on error)."""
-        stats, loglik = self.model.e_step(data, self.params)
-        if not np.isfinite(loglik):
-            raise FloatingPointError(f"X: the log-likelihood of the batch is {loglik} at the current parameters")
-        gamma = (self.n_batches + 1) ** -ONLINE_STEP_EXPONENT
-        per_observation = scale_stats(stats, 1.0 / n_batch)
-        running = per_observation if self.running is None else add_stats(scale_stats(self.running, 1.0 - gamma),
-                                                                          scale_stats(per_observation, gamma))
-        params = self.model.m_step(scale_stats(running, self.n_seen + n_batch), self.params)
-        self.params, self.running = params, running
-        self.n_batches += 1
-        self.n_seen += n_batch
-        self.batch_logliks.append(float(loglik))
-
 
 class _BaseHMM(EstimatorProtocol):
     """What Gaussian and categorical HMM estimators share: fitting, inference, sampling, criteria.
@@ -175,13 +136,13 @@ class _BaseHMM(EstimatorProtocol):
             else:
                 rng = None if self.random_state is None else _generator(self.random_state)
                 start = {**(model.initial_params(data, rng) if self._initialised() else {}), **self._given_params()}
-            state = _OnlineEM(model, model.check_params(start))
+            state, history = OnlineEM(model, model.check_params(start)), []
         else:
-            data = state.model.prepare((X, lengths))
-        state.step(data, data.n_samples)
+            data, history = state.model.prepare((X, lengths)), list(self.lower_bounds_)
+        loglik = state.step(data, data.n_samples)
         self._set_fitted(state.params, None)
         self._online_ = state
-        self.lower_bounds_ = list(state.batch_logliks)
+        self.lower_bounds_ = history + [loglik]
         self.n_iter_ = state.n_batches
         self.converged_ = False
         return self

@@ -119,49 +119,93 @@ def fit_online(
     _check_arguments(step_exponent, warmup, max_path)
     size_of = batch_size if batch_size is not None else len
     path = _Path(max_path)
-    params: Params | None = None
-    running: Stats | None = None
-    tail = _TailAverage()
-    n_seen, n_steps, score, t = 0.0, 0, float("nan"), 0
+    state: OnlineEM | None = None
     with progress_bar(verbose, None, f"{type(model).__name__} (online)") as progress:
         for raw in batches:
             data = prepare(model, raw)
             n_batch = float(size_of(raw))
-            if not n_batch > 0:
-                raise ValueError(f"batches: batch {t + 1} has size {n_batch}; every batch needs observations")
-            if params is None:
+            if state is None:
                 params = model.check_params(init) if init is not None else initial_params(model, data, None)
+                state = OnlineEM(model, params, step_exponent=step_exponent, warmup=warmup, averaging=averaging)
                 path.record(0, params, float("nan"), params)
-            stats, loglik = expected_stats(model, data, params)
-            if not np.isfinite(loglik):
-                raise FloatingPointError(f"the log-likelihood of batch {t + 1} is {loglik}: the parameters left the "
-                                         f"region where {type(model).__name__} is defined")
-            t += 1
-            n_seen += n_batch
-            gamma = t ** -step_exponent
-            per_observation = scale_stats(stats, 1.0 / n_batch)
-            running = per_observation if running is None else add_stats(scale_stats(running, 1.0 - gamma),
-                                                                        scale_stats(per_observation, gamma))
-            score = loglik / n_batch if t == 1 else score + gamma * (loglik / n_batch - score)
-            if t > warmup:
-                params = model.m_step(scale_stats(running, n_seen), params)
-                n_steps += 1
-                if averaging:
-                    tail.add(model.to_vector(params))
-            estimate = model.from_vector(tail.mean, params) if tail.mean is not None else params
-            path.record(t, params, loglik / n_batch, estimate)
+            loglik = state.step(data, n_batch)
+            path.record(state.n_batches, state.params, loglik / n_batch, state.estimate)
             if callback is not None:
-                callback(t, params, loglik / n_batch)
+                callback(state.n_batches, state.params, loglik / n_batch)
             if progress is not None:
                 progress.update(1)
                 progress.set_postfix(loglik=f"{loglik / n_batch:.6g}")
-    if params is None:
+    if state is None:
         raise ValueError("batches: the stream is empty")
     path.finish()
-    final = model.canonical(estimate)
-    return OnlineResult(params=final, loglik=score, n_iter=n_steps, n_evaluations=t, converged=n_steps > 0,
-                        trace=path.trace, model=model, path_batches=path.batches, averaged_trace=path.averaged,
-                        n_batches=t, n_observations=n_seen)
+    return OnlineResult(params=model.canonical(state.estimate), loglik=state.score, n_iter=state.n_steps,
+                        n_evaluations=state.n_batches, converged=state.n_steps > 0, trace=path.trace, model=model,
+                        path_batches=path.batches, averaged_trace=path.averaged, n_batches=state.n_batches,
+                        n_observations=state.n_seen)
+
+
+class OnlineEM:
+    """The running state of online EM, one batch per :meth:`step`.
+
+    :func:`fit_online` drives it over a whole stream; estimators' ``partial_fit`` keep one between
+    calls. Batch ``t`` of ``n_t`` observations updates the running statistics per observation and
+    then the parameters (after ``warmup`` batches)::
+
+        s_t = s_{t−1} + γ_t (S(batch_t; θ_{t−1}) / n_t − s_{t−1}),  γ_t = t^(−α),  θ_t = m_step(N_t s_t)
+
+    Parameters
+    ----------
+    model : EMModel
+        A model with additive statistics.
+    params : dict
+        Starting parameters.
+    step_exponent : float
+        α, in (0.5, 1].
+    warmup : int
+        Number of first batches that only accumulate statistics.
+    averaging : bool
+        Keep the tail Polyak–Ruppert average of the iterates as :attr:`estimate`.
+    """
+
+    def __init__(self, model: EMModel, params: Params, *, step_exponent: float = 0.6, warmup: int = 0,
+                 averaging: bool = False) -> None:
+        _check_arguments(step_exponent, warmup, 2)
+        self.model, self.params = model, params
+        self.step_exponent, self.warmup = step_exponent, warmup
+        self.running: Stats | None = None
+        self.n_batches, self.n_steps, self.n_seen = 0, 0, 0.0
+        self.score = float("nan")
+        self._tail = _TailAverage() if averaging else None
+
+    @property
+    def estimate(self) -> Params:
+        """The tail average of the iterates when averaging (once started), else the last iterate."""
+        if self._tail is None or self._tail.mean is None:
+            return self.params
+        return self.model.from_vector(self._tail.mean, self.params)
+
+    def step(self, data: Any, n_batch: float) -> float:
+        """Update with one prepared batch of ``n_batch`` observations; returns the batch's
+        log-likelihood at the parameters before the update. On error nothing changes."""
+        if not n_batch > 0:
+            raise ValueError(f"batches: batch {self.n_batches + 1} has size {n_batch}; every batch needs observations")
+        stats, loglik = expected_stats(self.model, data, self.params)
+        if not np.isfinite(loglik):
+            raise FloatingPointError(f"the log-likelihood of batch {self.n_batches + 1} is {loglik}: the parameters "
+                                     f"left the region where {type(self.model).__name__} is defined")
+        t, n_seen = self.n_batches + 1, self.n_seen + n_batch
+        gamma = t ** -self.step_exponent
+        per_observation = scale_stats(stats, 1.0 / n_batch)
+        running = per_observation if self.running is None else add_stats(scale_stats(self.running, 1.0 - gamma),
+                                                                          scale_stats(per_observation, gamma))
+        params = self.model.m_step(scale_stats(running, n_seen), self.params) if t > self.warmup else self.params
+        self.score = loglik / n_batch if t == 1 else self.score + gamma * (loglik / n_batch - self.score)
+        if t > self.warmup:
+            self.n_steps += 1
+            if self._tail is not None:
+                self._tail.add(self.model.to_vector(params))
+        self.params, self.running, self.n_batches, self.n_seen = params, running, t, n_seen
+        return float(loglik)
 
 
 class _TailAverage:
