@@ -22,10 +22,21 @@ from ..engine import EMResult, Trace, fit
 from ..engine.estep import ChunkedData, expected_stats, initial_params, prepare
 from ..exceptions import ConvergenceWarning
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape, precisions_cholesky
-from ..models.gaussian_mixture import INIT_METHODS, GaussianMixtureData, GaussianMixtureModel, prepare_data
+from ..models.gaussian_mixture import (
+    INIT_METHODS,
+    GaussianMixtureData,
+    GaussianMixtureModel,
+    prepare_data,
+)
+from ..variants.online import OnlineEM
 from ._dask import dask_rows, dask_weights, is_dask, map_rows
 from ._sklearn_compat import bridged
-from ._validation import check_array, check_feature_names, check_n_features, feature_names
+from ._validation import (
+    check_array,
+    check_feature_names,
+    check_n_features,
+    feature_names,
+)
 from .base import EstimatorProtocol
 from .persistence import load_state, save_state
 
@@ -174,6 +185,67 @@ class GaussianMixture(EstimatorProtocol):
             return self.predict(X)
         return np.argmax(model.responsibilities(data, params)[0], axis=1)
 
+    def partial_fit(self, X, y=None, sample_weight=None) -> "GaussianMixture":
+        """One step of online EM (Cappé & Moulines 2009) on a batch of rows.
+
+        Keeps a running average of the expected sufficient statistics per unit weight,
+        ``s_t = s_{t−1} + γ_t (S(batch_t; θ_{t−1}) / n_t − s_{t−1})`` with ``γ_t = t^(−0.6)``, and
+        sets the parameters to the M-step of ``N_t s_t`` (``N_t``: weight seen so far); see
+        :class:`emkit.variants.online.OnlineEM`. A stream of batches from one mixture approaches
+        the batch (``fit``) estimate of their union; the data never need to be in memory.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The batch (NaN marks a missing value).
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights of the batch's rows.
+
+        Returns
+        -------
+        self
+
+        Notes
+        -----
+        The first call starts from the fitted parameters when there are any (after ``fit``),
+        else as :meth:`fit` starts (``init_params``, ``*_init``, ``random_state``) on this batch.
+        Statistics are taken about a centre fixed at the first batch, so that statistics of
+        different batches add up exactly. ``lower_bounds_`` holds each batch's mean
+        log-likelihood at the parameters before its step and ``n_iter_`` the number of steps;
+        a later :meth:`fit` ends the stream. On any error the estimator is left as it was.
+        """
+        self._check_hyperparameters()
+        X = _checked(X, type(self).__name__, ensure_min_samples=1)
+        state: OnlineEM | None = getattr(self, "_online_", None)
+        if state is None:
+            if self.__sklearn_is_fitted__():
+                check_n_features(self, X)
+            inits = self._checked_inits(X.shape[1])
+            model = GaussianMixtureModel(self.n_components, self.covariance_type, reg_covar=self.reg_covar,
+                                         init_method=self.init_params, n_jobs=self.n_jobs,
+                                         fixed={name: inits[name] for name in self.frozen})
+            data = model.prepare(prepare_data(X, sample_weight))
+            if self.__sklearn_is_fitted__():
+                start = model.check_params({"weights": self.weights_, "means": self.means_,
+                                            "covariances": self.covariances_})
+            elif X.shape[0] < self.n_components:
+                raise ValueError(f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
+                                 f"n_samples = {X.shape[0]} in the first partial_fit batch")
+            else:
+                start = self._start(model, data, _generator(self.random_state), inits)
+            state, history = OnlineEM(model, start), []
+        else:
+            check_n_features(self, X)
+            data, history = state.model.prepare(prepare_data(X, sample_weight)), list(self.lower_bounds_)
+        total = _total_weight(data)
+        loglik = state.step(data, total)
+        self._set_fitted({"params": state.params, "converged": False, "n_iter": state.n_batches,
+                          "lower_bound": loglik / total, "lower_bounds": history + [loglik / total], "result": None},
+                         X.shape[1], feature_names(X))
+        self._online_ = state
+        return self
+
     def _fit(self, X, sample_weight):
         self._check_hyperparameters()
         names = feature_names(X)
@@ -216,6 +288,7 @@ class GaussianMixture(EstimatorProtocol):
                           "increase max_iter, tol, or check for degenerate data.", bridged(ConvergenceWarning),
                           stacklevel=3)
         self._set_fitted(best, d, names)
+        self._online_ = None
         return model, data, best["params"]
 
     def _start(self, model: GaussianMixtureModel, data: GaussianMixtureData, rng, inits: dict) -> dict:
