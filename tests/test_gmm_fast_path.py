@@ -17,6 +17,7 @@ from scipy.stats import multivariate_normal
 from emkit import GaussianMixture
 from emkit.exceptions import ConvergenceWarning
 from emkit.kernels import gaussian_mixture_estep as ke
+from emkit.kernels.gaussian_mixture_missing import LONG_RUN, missing_layout
 from emkit.kernels.gaussian import COVARIANCE_TYPES
 from emkit.kernels.parallel import blas_threads, for_each_block, single_threaded_blas, worker_count
 from emkit.models.gaussian_mixture import GaussianMixtureModel
@@ -169,7 +170,7 @@ def test_blocks_and_threads_do_not_change_the_statistics(covariance_type):
     X, weights, means, cov, _ = problem(covariance_type, seed=7, n=300, d=4, k=3)
     X[np.random.default_rng(8).random(X.shape) < 0.15] = np.nan
     terms = ke.mixture_terms(weights, means, cov, covariance_type, np.nanmean(X, axis=0))
-    layout = ke.missing_layout(X)
+    layout = missing_layout(X)
     reference, reference_ll = ke.mixture_e_step(X, terms, layout=layout, n_jobs=1)
     for rows in (1, 5, 64, 1000):
         stats, loglik = ke.mixture_e_step(X, terms, layout=layout, rows_per_block=rows, n_jobs=1)
@@ -238,7 +239,7 @@ def test_missing_layout_groups_rows_by_pattern():
     X[[1, 5], 0] = np.nan
     X[[2, 6], 2] = np.nan
     X[3, [0, 2]] = np.nan
-    layout = ke.missing_layout(X)
+    layout = missing_layout(X)
     assert sorted(layout.order.tolist()) == list(range(8))
     assert layout.order[:3].tolist() == [0, 4, 7]                     # complete rows first, in order
     patterns = layout.row_pattern[3:]
@@ -246,7 +247,7 @@ def test_missing_layout_groups_rows_by_pattern():
     for row, pattern in zip(layout.order[3:], patterns):
         missing = layout.missing[pattern, :layout.n_missing[pattern]]
         assert sorted(missing.tolist()) == np.flatnonzero(np.isnan(X[row])).tolist()
-    assert ke.missing_layout(X[[0, 4]]).complete
+    assert missing_layout(X[[0, 4]]).complete
 
 
 def test_for_each_block_combines_in_order_and_reraises():

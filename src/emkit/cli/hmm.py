@@ -16,7 +16,7 @@ import numpy as np
 from ..estimators.hmm import CategoricalHMM, GaussianHMM
 from ..kernels.gaussian import COVARIANCE_TYPES
 from .common import CliError
-from .gmm import read_csv
+from .csv_input import read_csv
 
 
 def register(subparsers) -> None:

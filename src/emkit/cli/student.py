@@ -19,7 +19,7 @@ from ..models.student_t import StudentT
 from ..variants.ecm import fit_ecm
 from ..variants.online import fit_online
 from .common import CliError, add_fit_options, report
-from .gmm import read_csv
+from .csv_input import read_csv
 
 METHODS = ("ecme", "ecm", "online")
 

@@ -8,42 +8,28 @@ engine's ascent check, and JSON/npz persistence. scikit-learn itself is not need
 
 from __future__ import annotations
 
-import math
-import sys
-import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.linalg import solve_triangular
 
 from ..engine import EMResult, Trace, fit
-from ..engine.estep import ChunkedData, expected_stats, initial_params, prepare
+from ..engine.estep import ChunkedData, expected_stats
 from ..exceptions import ConvergenceWarning
-from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape, precisions_cholesky
 from ..models.gaussian_mixture import (
-    INIT_METHODS,
     GaussianMixtureData,
     GaussianMixtureModel,
     prepare_data,
 )
 from ..variants.online import OnlineEM
-from ._dask import dask_rows, dask_weights, is_dask, map_rows
-from ._sklearn_compat import bridged
-from ._validation import (
-    check_array,
-    check_feature_names,
-    check_n_features,
-    feature_names,
-)
-from .base import EstimatorProtocol
-from .persistence import load_state, save_state
+from ._common import generator
+from ._validation import check_n_features, feature_names
+from .mixture_base import MixtureEstimator, total_weight
 
 FREEZABLE = ("weights", "means", "covariances")
 
 
-class GaussianMixture(EstimatorProtocol):
+class GaussianMixture(MixtureEstimator):
     """Gaussian mixture model fitted by EM: ``p(x) = Σ_k π_k N(x | μ_k, Σ_k)``.
 
     Parameters are scikit-learn's (same names, defaults and meaning), then emkit's own.
@@ -124,8 +110,7 @@ class GaussianMixture(EstimatorProtocol):
     the threaded scheduler, limit BLAS to one thread per task (``threadpoolctl``) for speed.
     """
 
-    _estimator_type = "DensityEstimator"
-    _fitted_attribute = "weights_"
+    _fast_input = True
 
     def __init__(self, n_components: int = 1, *, covariance_type: str = "full", tol: float = 1e-3,
                  reg_covar: float = 1e-6, max_iter: int = 100, n_init: int = 1, init_params: str = "kmeans",
@@ -156,36 +141,7 @@ class GaussianMixture(EstimatorProtocol):
         return {"allow_nan": True}
 
     # --------------------------------------------------------------------------- fitting
-    def fit(self, X, y=None, sample_weight=None) -> "GaussianMixture":
-        """Estimate the parameters by EM (``n_init`` starts, the best kept).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), or a Dask array
-            Data; NaN marks a missing value (a row needs at least one observed value). A Dask
-            array (chunked by rows) is fitted on the Dask scheduler in use: each E-step maps over
-            its chunks, persisted on the workers, and the starting values come from a random
-            sample of at most 100,000 rows (see :mod:`emkit.engine.dask`).
-        y : ignored
-        sample_weight : array-like of shape (n_samples,), optional
-            Non-negative weights; integer weights give the fit on repeated rows.
-
-        Returns
-        -------
-        self
-        """
-        self._fit(X, sample_weight)
-        return self
-
-    def fit_predict(self, X, y=None, sample_weight=None) -> np.ndarray:
-        """Fit, then return the most probable component of each row of ``X`` (a Dask array for
-        Dask input)."""
-        model, data, params = self._fit(X, sample_weight)
-        if isinstance(data, ChunkedData):
-            return self.predict(X)
-        return np.argmax(model.responsibilities(data, params)[0], axis=1)
-
-    def partial_fit(self, X, y=None, sample_weight=None) -> "GaussianMixture":
+    def partial_fit(self, X, y=None, sample_weight=None) -> GaussianMixture:
         """One step of online EM (Cappé & Moulines 2009) on a batch of rows.
 
         Keeps a running average of the expected sufficient statistics per unit weight,
@@ -216,89 +172,32 @@ class GaussianMixture(EstimatorProtocol):
         a later :meth:`fit` ends the stream. On any error the estimator is left as it was.
         """
         self._check_hyperparameters()
-        X = _checked(X, type(self).__name__, ensure_min_samples=1)
+        X = self._checked_rows(X, ensure_min_samples=1)
         state: OnlineEM | None = getattr(self, "_online_", None)
         if state is None:
             if self.__sklearn_is_fitted__():
                 check_n_features(self, X)
             inits = self._checked_inits(X.shape[1])
-            model = GaussianMixtureModel(self.n_components, self.covariance_type, reg_covar=self.reg_covar,
-                                         init_method=self.init_params, n_jobs=self.n_jobs,
-                                         fixed={name: inits[name] for name in self.frozen})
+            model = self._new_model(inits)
             data = model.prepare(prepare_data(X, sample_weight))
             if self.__sklearn_is_fitted__():
-                start = model.check_params({"weights": self.weights_, "means": self.means_,
-                                            "covariances": self.covariances_})
+                start = model.check_params(self._fitted_params())
             elif X.shape[0] < self.n_components:
                 raise ValueError(f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
                                  f"n_samples = {X.shape[0]} in the first partial_fit batch")
             else:
-                start = self._start(model, data, _generator(self.random_state), inits)
+                start = self._start(model, data, generator(self.random_state), inits)
             state, history = OnlineEM(model, start), []
         else:
             check_n_features(self, X)
             data, history = state.model.prepare(prepare_data(X, sample_weight)), list(self.lower_bounds_)
-        total = _total_weight(data)
+        total = total_weight(data)
         loglik = state.step(data, total)
         self._set_fitted({"params": state.params, "converged": False, "n_iter": state.n_batches,
                           "lower_bound": loglik / total, "lower_bounds": history + [loglik / total], "result": None},
                          X.shape[1], feature_names(X))
         self._online_ = state
         return self
-
-    def _fit(self, X, sample_weight):
-        self._check_hyperparameters()
-        names = feature_names(X)
-        on_dask = is_dask(X)
-        if on_dask:
-            X = dask_rows(X, estimator_name=type(self).__name__, ensure_min_samples=2)
-        else:
-            X = _checked(X, type(self).__name__, ensure_min_samples=2)
-        n, d = X.shape
-        if n < self.n_components:
-            raise ValueError(f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
-                             f"n_samples = {n}")
-        inits = self._checked_inits(d)
-        fixed = {name: inits[name] for name in self.frozen}
-        model = GaussianMixtureModel(self.n_components, self.covariance_type, reg_covar=self.reg_covar,
-                                     init_method=self.init_params, fixed=fixed, n_jobs=self.n_jobs)
-        if on_dask:
-            data = prepare(model, X if sample_weight is None else (X, dask_weights(sample_weight, X)))
-        else:
-            data = model.prepare(prepare_data(X, sample_weight))
-        total = _total_weight(data)
-        warm = self.warm_start and self.__sklearn_is_fitted__()
-        if warm:
-            check_n_features(self, X)
-        rng = _generator(self.random_state)
-        best = None
-        for init in range(1 if warm else self.n_init):
-            self._say_init_begins(init)
-            if warm:
-                start = model.check_params({"weights": self.weights_, "means": self.means_,
-                                            "covariances": self.covariances_})
-            else:
-                start = self._start(model, data, rng, inits)
-            run = self._run(model, data, start, self.lower_bound_ if warm else None, total)
-            if best is None or run["lower_bound"] > best["lower_bound"]:
-                best = run
-        assert best is not None
-        if not best["converged"] and self.max_iter > 0:
-            warnings.warn("Best performing initialization did not converge. Try different init parameters, or "
-                          "increase max_iter, tol, or check for degenerate data.", bridged(ConvergenceWarning),
-                          stacklevel=3)
-        self._set_fitted(best, d, names)
-        self._online_ = None
-        return model, data, best["params"]
-
-    def _start(self, model: GaussianMixtureModel, data: GaussianMixtureData, rng, inits: dict) -> dict:
-        """scikit-learn's start: parameters from the initial responsibilities, overridden by the
-        user's ``*_init`` (no responsibilities needed when all three are given)."""
-        if len(inits) == len(FREEZABLE):
-            return model.check_params(inits)
-        start = initial_params(model, data, rng)
-        start.update(inits)
-        return model.check_params(start)
 
     def _run(self, model: GaussianMixtureModel, data: GaussianMixtureData | ChunkedData, start: dict,
              previous_bound: float | None, total: float) -> dict[str, Any]:
@@ -347,49 +246,9 @@ class GaussianMixture(EstimatorProtocol):
                        max_iter=self.max_iter - 1, accelerate=self.accelerate, verbose=self.progress,
                        callback=report if self.verbose else None, check_ascent=not single)
 
-    def _set_fitted(self, best: dict, n_features: int, names) -> None:
-        """Assign the fitted attributes together (a failed fit leaves the estimator unchanged)."""
-        params = best["params"]
-        prec_chol = precisions_cholesky(params["covariances"], self.covariance_type)
-        self.weights_ = params["weights"]
-        self.means_ = params["means"]
-        self.covariances_ = params["covariances"]
-        self.precisions_cholesky_ = prec_chol
-        self.precisions_ = _precisions(prec_chol, self.covariance_type)
-        self.converged_ = bool(best["converged"])
-        self.n_iter_ = int(best["n_iter"])
-        self.lower_bound_ = float(best["lower_bound"])
-        self.lower_bounds_ = list(best["lower_bounds"])
-        self.n_features_in_ = int(n_features)
-        self.result_ = best["result"]
-        if names is not None:
-            self.feature_names_in_ = names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-
     # ------------------------------------------------------------------ checking inputs
     def _check_hyperparameters(self) -> None:
-        def integer(value, name, low):
-            if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low):
-                raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
-
-        def number(value, name):
-            if not (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-                    and np.isfinite(value) and value >= 0):
-                raise ValueError(f"{name}: must be a non-negative number, got {value!r}")
-
-        integer(self.n_components, "n_components", 1)
-        integer(self.max_iter, "max_iter", 0)
-        integer(self.n_init, "n_init", 1)
-        integer(self.verbose_interval, "verbose_interval", 1)
-        number(self.tol, "tol")
-        number(self.reg_covar, "reg_covar")
-        if self.covariance_type not in COVARIANCE_TYPES:
-            raise ValueError(f"covariance_type: expected one of {COVARIANCE_TYPES}, got {self.covariance_type!r}")
-        if self.init_params not in INIT_METHODS:
-            raise ValueError(f"init_params: expected one of {INIT_METHODS}, got {self.init_params!r}")
-        if self.accelerate not in (None, "squarem"):
-            raise ValueError(f"accelerate: expected None or 'squarem', got {self.accelerate!r}")
+        super()._check_hyperparameters()
         if isinstance(self.frozen, str) or not all(name in FREEZABLE for name in self.frozen):
             raise ValueError(f"frozen: expected a tuple of names among {FREEZABLE}, got {self.frozen!r}")
         needs = {"weights": self.weights_init, "means": self.means_init, "covariances": self.precisions_init}
@@ -398,276 +257,24 @@ class GaussianMixture(EstimatorProtocol):
                 source = "precisions_init" if name == "covariances" else f"{name}_init"
                 raise ValueError(f"frozen: {name!r} is frozen but {source} is None; give the value to hold it at")
 
-    def _checked_inits(self, d: int) -> dict[str, np.ndarray]:
-        """The given ``*_init`` values as parameters (precisions converted to covariances)."""
-        k = self.n_components
-        out = {}
-        if self.weights_init is not None:
-            weights = _float_array(self.weights_init, "weights_init", (k,))
-            if np.any(weights < 0) or np.any(weights > 1):
-                raise ValueError(f"weights_init: The parameter 'weights' should be in the range [0, 1], got "
-                                 f"{weights.tolist()}")
-            if abs(weights.sum() - 1.0) > 1e-8:
-                raise ValueError(f"weights_init: The parameter 'weights' should be normalized, but got "
-                                 f"sum(weights) = {weights.sum():.5f}")
-            out["weights"] = weights
-        if self.means_init is not None:
-            out["means"] = _float_array(self.means_init, "means_init", (k, d))
-        if self.precisions_init is not None:
-            precisions = _float_array(self.precisions_init, "precisions_init",
-                                      covariance_shape(self.covariance_type, k, d))
-            out["covariances"] = _covariances_from_precisions(precisions, self.covariance_type)
-        return out
-
-    def _rows(self, X, function, n_columns: int | None = None, dtype=float):
-        """``function(X, model, params)`` of the rows of ``X`` (same features as in ``fit``); on a
-        Dask array, mapped over its row chunks and returned as a Dask array."""
-        self._check_is_fitted()
-        check_feature_names(self, X)
-        model, params = self._model()
-        if is_dask(X):
-            X = dask_rows(X, estimator_name=type(self).__name__)
-            check_n_features(self, X)
-            return map_rows(X, function, model, params, n_columns=n_columns, dtype=dtype)
-        X = _checked(X, type(self).__name__)
-        check_n_features(self, X)
-        return function(X, model, params)
-
-    def _model(self) -> tuple[GaussianMixtureModel, dict]:
-        """The fitted model, centred at the mixture's mean ``Σ_k π_k μ_k`` (the product form of
-        the E-step keeps its digits about a centre inside the data)."""
-        model = GaussianMixtureModel(self.n_components, self.covariance_type, reg_covar=self.reg_covar,
-                                     center=self.weights_ @ self.means_, n_jobs=self.n_jobs)
-        return model, {"weights": self.weights_, "means": self.means_, "covariances": self.covariances_}
-
-    # -------------------------------------------------------------------------- methods
-    def score_samples(self, X) -> np.ndarray:
-        """``log p(x_i)`` of each row (of its observed coordinates when some are NaN); a Dask
-        array for a Dask ``X`` (likewise below)."""
-        return self._rows(X, _log_density)
-
-    def score(self, X, y=None) -> float:
-        """Average log-likelihood per row, ``(1/n) Σ_i log p(x_i)``."""
-        return float(np.mean(self.score_samples(X)))
-
-    def predict_proba(self, X) -> np.ndarray:
-        """Posterior probability of each component, ``r_ik = π_k p_k(x_i) / p(x_i)``, shape (n, k)."""
-        return self._rows(X, _posterior, n_columns=self.n_components)
-
-    def predict(self, X) -> np.ndarray:
-        """The most probable component of each row, ``argmax_k r_ik``."""
-        return self._rows(X, _most_probable, dtype=np.intp)
-
-    def impute(self, X) -> np.ndarray:
-        """``X`` with each NaN replaced by its conditional mean ``E[x_m | x_o]`` under the mixture."""
-        return self._rows(X, _imputed, n_columns=self.n_features_in_)
-
-    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Draw ``n_samples`` rows: component counts ``~ Multinomial(n, π)``, then
-        ``x = μ_k + L_k z`` with ``Σ_k = L_k L_kᵀ`` and ``z ~ N(0, I)``.
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features)
-        y : ndarray of shape (n_samples,)
-            The component of each row.
-        """
-        self._check_is_fitted()
-        if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 1):
-            raise ValueError(f"n_samples: The sampling requires at least one sample, got {n_samples!r}")
-        rng = _generator(self.random_state)
-        counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
-        d = self.n_features_in_
-        rows = []
-        for j, count in enumerate(counts):
-            z = rng.standard_normal((count, d))
-            if self.covariance_type == "full":
-                rows.append(self.means_[j] + z @ np.linalg.cholesky(self.covariances_[j]).T)
-            elif self.covariance_type == "tied":
-                rows.append(self.means_[j] + z @ np.linalg.cholesky(self.covariances_).T)
-            else:
-                rows.append(self.means_[j] + z * np.sqrt(self.covariances_[j]))
-        labels = np.repeat(np.arange(self.n_components), counts)
-        return np.vstack(rows), labels
+    def _new_model(self, inits: dict[str, np.ndarray], center: np.ndarray | None = None) -> GaussianMixtureModel:
+        """The Gaussian mixture model, the ``frozen`` parameters held at their ``inits``."""
+        return GaussianMixtureModel(self.n_components, self.covariance_type, reg_covar=self.reg_covar,
+                                    init_method=self.init_params, n_jobs=self.n_jobs, center=center,
+                                    fixed={name: inits[name] for name in self.frozen if name in inits})
 
     def _n_parameters(self) -> int:
         """Number of free parameters (frozen ones excluded)."""
         self._check_is_fitted()
-        model = GaussianMixtureModel(self.n_components, self.covariance_type,
-                                     fixed={name: {"weights": self.weights_, "means": self.means_,
-                                                   "covariances": self.covariances_}[name] for name in self.frozen},
-                                     center=np.zeros(self.n_features_in_))
-        return model.n_free_parameters()
+        return self._new_model(self._fitted_params(), center=np.zeros(self.n_features_in_)).n_free_parameters()
 
-    def bic(self, X) -> float:
-        """Bayesian information criterion ``−2 log L + p log n`` on ``X`` (lower is better)."""
-        n = np.shape(X)[0]
-        return -2.0 * self.score(X) * n + self._n_parameters() * math.log(n)
-
-    def aic(self, X) -> float:
-        """Akaike information criterion ``−2 log L + 2p`` on ``X`` (lower is better)."""
-        return -2.0 * self.score(X) * np.shape(X)[0] + 2.0 * self._n_parameters()
-
-    # ---------------------------------------------------------------------- persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the parameters and the fitted state to ``path`` (``.json`` or ``.npz``, never pickle).
-
-        Array-valued constructor arguments are stored as lists; a ``random_state`` that is not
-        an int is stored as None.
-        """
-        self._check_is_fitted()
-        config = {name: _jsonable(value) for name, value in self.get_params(deep=False).items()}
-        if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
-            config["random_state"] = None
-        config["fitted"] = {"converged_": self.converged_, "n_iter_": self.n_iter_, "lower_bound_": self.lower_bound_,
-                            "lower_bounds_": self.lower_bounds_, "n_features_in_": self.n_features_in_,
-                            "feature_names_in_": None if getattr(self, "feature_names_in_", None) is None
-                            else list(self.feature_names_in_)}
-        arrays = {"weights_": self.weights_, "means_": self.means_, "covariances_": self.covariances_}
-        return save_state(path, type(self).__name__, config, arrays)
-
-    @classmethod
-    def load(cls, path: str | Path) -> "GaussianMixture":
-        """Read an estimator written by :meth:`save` (predictions identical to the saved one)."""
-        config, arrays = load_state(path, cls.__name__)
-        fitted = config.pop("fitted")
-        params = {name: tuple(value) if name == "frozen" else value for name, value in config.items()}
-        estimator = cls(**params)
-        covariances = arrays["covariances_"]
-        estimator._set_fitted({"params": {"weights": arrays["weights_"], "means": arrays["means_"],
-                                          "covariances": covariances},
-                               "converged": fitted["converged_"], "n_iter": fitted["n_iter_"],
-                               "lower_bound": fitted["lower_bound_"], "lower_bounds": fitted["lower_bounds_"],
-                               "result": None},
-                              fitted["n_features_in_"],
-                              None if fitted["feature_names_in_"] is None
-                              else np.asarray(fitted["feature_names_in_"], dtype=object))
-        return estimator
-
-    # -------------------------------------------------------------------------- verbose
-    def _say_init_begins(self, init: int) -> None:
-        if self.verbose >= 1:
-            print(f"Initialization {init}")
-            self._clock = self._iteration_clock = time.time()
-
-    def _say_iteration(self, iteration: int, change: float) -> None:
-        if self.verbose >= 1 and iteration % self.verbose_interval == 0:
-            if self.verbose == 1:
-                print(f"  Iteration {iteration}")
-            else:
-                now = time.time()
-                print(f"  Iteration {iteration}\t time lapse {now - self._iteration_clock:.5f}s\t ll change "
-                      f"{change:.5f}")
-                self._iteration_clock = now
-            sys.stdout.flush()
-
-    def _say_init_ends(self, lower_bound: float, converged: bool) -> None:
-        if self.verbose >= 1:
-            status = "converged" if converged else "did not converge"
-            if self.verbose == 1:
-                print(f"Initialization {status}.")
-            else:
-                print(f"Initialization {status}. time lapse {time.time() - self._clock:.5f}s\t lower bound "
-                      f"{lower_bound:.5f}.")
+    # -------------------------------------------------------------------------- methods
+    def impute(self, X) -> np.ndarray:
+        """``X`` with each NaN replaced by its conditional mean ``E[x_m | x_o]`` under the mixture."""
+        return self._rows(X, _imputed, n_columns=self.n_features_in_)
 
 
 # ------------------------------------------------------------------------------ helpers
-def _checked(X, estimator_name: str, **options) -> np.ndarray:
-    """:func:`check_array`, keeping a float32 array in float32 (fitted and predicted with float32
-    arithmetic where that is accurate, see :mod:`emkit.kernels.gaussian_mixture_estep`)."""
-    single = isinstance(X, np.ndarray) and X.dtype == np.float32
-    X = check_array(X, estimator_name=estimator_name, **options)
-    return X.astype(np.float32) if single else X
-
-
-def _total_weight(data: GaussianMixtureData | ChunkedData) -> float:
-    """``Σ w_i`` (the number of rows without weights), summed over the chunks of Dask data."""
-    if isinstance(data, ChunkedData):
-        return float(data.chunk_sum(_chunk_weight))
-    return data.total_weight
-
-
-def _chunk_weight(model: GaussianMixtureModel, chunk: GaussianMixtureData) -> float:
-    return chunk.total_weight
-
-
-def _log_density(X: np.ndarray, model: GaussianMixtureModel, params: dict) -> np.ndarray:
-    """``log p(x_i,o)`` of each row."""
-    return model.responsibilities(prepare_data(X), params)[1]
-
-
-def _posterior(X: np.ndarray, model: GaussianMixtureModel, params: dict) -> np.ndarray:
-    """``r_ik = P(z_i = k | x_i,o)``, shape (n, k)."""
-    return np.exp(model.responsibilities(prepare_data(X), params)[0])
-
-
-def _most_probable(X: np.ndarray, model: GaussianMixtureModel, params: dict) -> np.ndarray:
-    """``argmax_k r_ik`` of each row."""
-    return np.argmax(model.responsibilities(prepare_data(X), params)[0], axis=1)
-
-
 def _imputed(X: np.ndarray, model: GaussianMixtureModel, params: dict) -> np.ndarray:
     """``X`` with NaN replaced by ``E[x_m | x_o]``."""
     return model.impute(prepare_data(X), params)
-
-
-def _generator(random_state) -> np.random.Generator:
-    """A numpy Generator from None, an int, a Generator or a legacy RandomState (drawn from)."""
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
-    if random_state is None or isinstance(random_state, (int, np.integer, np.random.Generator)):
-        return np.random.default_rng(random_state)
-    raise ValueError(f"random_state: expected None, an int, a numpy Generator or RandomState, got {random_state!r}")
-
-
-def _float_array(value, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    try:
-        array = np.array(value, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected numbers, got {value!r}") from None
-    if array.shape != shape:
-        raise ValueError(f"{name}: The parameter should have the shape of {shape}, but got {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name}: must be finite")
-    return array
-
-
-def _covariances_from_precisions(precisions: np.ndarray, covariance_type: str) -> np.ndarray:
-    """``Σ = Λ⁻¹`` through the Cholesky factor of ``Λ`` (``Λ = L Lᵀ``, ``Σ = L⁻ᵀ L⁻¹``)."""
-    if covariance_type in ("diag", "spherical"):
-        if np.any(precisions <= 0):
-            raise ValueError(f"precisions_init: '{covariance_type} precision' should be positive")
-        return 1.0 / precisions
-    matrices = precisions if covariance_type == "full" else precisions[None]
-    out = []
-    for matrix in matrices:
-        if not np.allclose(matrix, matrix.T):
-            raise ValueError(f"precisions_init: '{covariance_type} precision' should be symmetric, positive-definite")
-        try:
-            lower = np.linalg.cholesky(matrix)
-        except np.linalg.LinAlgError:
-            raise ValueError(f"precisions_init: '{covariance_type} precision' should be symmetric, "
-                             "positive-definite") from None
-        inverse_factor = solve_triangular(lower, np.eye(matrix.shape[0]), lower=True, check_finite=False)
-        out.append(inverse_factor.T @ inverse_factor)
-    return np.stack(out) if covariance_type == "full" else out[0]
-
-
-def _precisions(prec_chol: np.ndarray, covariance_type: str) -> np.ndarray:
-    if covariance_type == "full":
-        return np.einsum("kij,klj->kil", prec_chol, prec_chol)
-    if covariance_type == "tied":
-        return prec_chol @ prec_chol.T
-    return prec_chol ** 2
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    if isinstance(value, tuple):
-        return list(value)
-    if isinstance(value, (list, str, int, float, bool)) or value is None:
-        return value
-    return None

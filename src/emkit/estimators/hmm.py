@@ -31,7 +31,7 @@ from ..models.hmm.model import DECODERS
 from ..variants.online import OnlineEM
 from ._sklearn_compat import bridged
 from .base import EstimatorProtocol, NotFittedError
-from .gaussian_mixture import _generator, _jsonable
+from ._common import generator as _generator, jsonable as _jsonable
 from .persistence import load_state, save_state
 
 CHAIN_PARAMS = ("startprob", "transmat")

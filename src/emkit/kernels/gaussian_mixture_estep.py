@@ -22,13 +22,9 @@ indicator of the observed ones.
   the observed ones drops the missing terms, ``h_kj = ½ λ_kj m_kj² + ½ log(2π σ²_kj)`` per missing
   coordinate, linear in the feature ``1 − o``; the conditional expectations are ``m_kj`` and
   ``m_kj² + σ²_kj``, so the statistics come from the same product ``Rᵀ Φ``.
-* full/tied: with ``M`` the missing coordinates, ``A = Λ_k,MM = G Gᵀ`` and the gradient
-  ``w = (Λ_k (y⁰ − m_k))_M``, the marginal log-density of the observed coordinates is the
-  product's value plus ``½ |M| log 2π − Σ log G_jj + ½ ‖z‖²`` with ``z = G⁻¹ w`` (the quadratic
-  form minimised over the missing coordinates), and ``E[y_M | x_o] = −G⁻ᵀ z``,
-  ``Cov[y_M | x_o] = A⁻¹``. The rows are grouped by missingness pattern once
-  (:func:`missing_layout`), so the factors are computed once per pattern and component; what
-  remains per incomplete row and component is ``O(|M|·d)`` work in compiled code.
+* full/tied: the product's value at ``y⁰`` is corrected for the missing coordinates of each
+  incomplete row, and the statistics completed with the conditional moments; rows are grouped
+  by missingness pattern once (:mod:`emkit.kernels.gaussian_mixture_missing`).
 
 Accuracy: the product form subtracts terms of size ``|y|ᵀ|Λ_k||y|`` about the centre, so its
 rounding error in a log-density is about ``ε·|y|ᵀ|Λ_k||y|`` (``ε`` the unit round-off) where the
@@ -41,11 +37,13 @@ arithmetic for float32 data only when the estimated error stays below :data:`FLO
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numba import njit
 
 from .gaussian import LOG_2PI, check_covariance_type, precisions_cholesky
+from .gaussian_mixture_missing import MissingLayout, MissingSums, PatternRuns, missing_layout
 from .parallel import for_each_block, worker_count
 
 #: A block of features holds about this many numbers (4 MiB in float64: large enough that the
@@ -89,6 +87,16 @@ class MixtureTerms:
     @property
     def n_features(self) -> int:
         return int(self.shift.size)
+
+    @cached_property
+    def precision_by_row(self) -> np.ndarray:
+        """``Λ_c,ij`` at ``[i, j, c]`` (component last, for the missing-value kernels)."""
+        return np.ascontiguousarray(np.moveaxis(self.precision, 0, 2))
+
+    @cached_property
+    def precision_mean_by_row(self) -> np.ndarray:
+        """``(Λ_c m_c)_i`` at ``[i, c]``."""
+        return np.ascontiguousarray(self.precision_mean.T)
 
     @property
     def n_components(self) -> int:
@@ -177,56 +185,6 @@ def compute_dtype(data_dtype, terms: MixtureTerms) -> np.dtype:
 def block_rows(covariance_type: str, n_features: int) -> int:
     """Rows per block so that a block of features holds about :data:`BLOCK_ELEMENTS` numbers."""
     return max(16, BLOCK_ELEMENTS // n_statistic_features(covariance_type, n_features))
-
-
-# --------------------------------------------------------------------------- missing values
-@dataclass(frozen=True)
-class MissingLayout:
-    """The rows of a data set grouped by which coordinates are missing (computed once).
-
-    Attributes
-    ----------
-    order : ndarray of int or None
-        The complete rows (in their order), then the incomplete rows grouped by pattern; None
-        when no value is missing (the rows are taken in order).
-    row_pattern : ndarray of int or None
-        For each position of ``order``, the index of the row's pattern (−1: complete).
-    missing : ndarray of int, shape (n_patterns, d)
-        The missing coordinates of each pattern, first ``n_missing[p]`` entries of its row.
-    n_missing : ndarray of int, shape (n_patterns,)
-    """
-
-    order: np.ndarray | None
-    row_pattern: np.ndarray | None
-    missing: np.ndarray
-    n_missing: np.ndarray
-
-    @property
-    def complete(self) -> bool:
-        """Whether no value is missing."""
-        return self.order is None
-
-
-def missing_layout(X) -> MissingLayout:
-    """Group the rows of ``X`` (NaN = missing) by missingness pattern (:class:`MissingLayout`)."""
-    X = np.asarray(X)
-    d = X.shape[1]
-    mask = np.isnan(X)
-    incomplete = mask.any(axis=1)
-    if not incomplete.any():
-        return MissingLayout(None, None, np.empty((0, d), dtype=np.int64), np.empty(0, dtype=np.int64))
-    rows = np.flatnonzero(incomplete)
-    patterns, inverse = np.unique(np.packbits(mask[rows], axis=1), axis=0, return_inverse=True)
-    inverse = np.ravel(inverse)
-    grouped = np.argsort(inverse, kind="stable")
-    masks = np.unpackbits(patterns, axis=1, count=d).astype(bool)
-    complete_rows = np.flatnonzero(~incomplete)
-    return MissingLayout(
-        order=np.concatenate([complete_rows, rows[grouped]]),
-        row_pattern=np.concatenate([np.full(complete_rows.size, -1, dtype=np.int64), inverse[grouped].astype(np.int64)]),
-        missing=np.argsort(~masks, axis=1, kind="stable").astype(np.int64),
-        n_missing=masks.sum(axis=1).astype(np.int64),
-    )
 
 
 # ------------------------------------------------------------------------------ the passes
@@ -352,7 +310,7 @@ class _Totals:
         d, k = terms.n_features, terms.n_components
         self.products = np.zeros((terms.theta.shape[0], k))
         self.loglik = 0.0
-        self.missing = (np.zeros((d, k)), np.zeros((d, d, k)), np.zeros((d, d, k))) if missing else None
+        self.missing = MissingSums(d, k) if missing else None
 
     def add(self, other: "_Totals") -> None:
         """Add the sums of ``other`` (the next block)."""
@@ -360,9 +318,8 @@ class _Totals:
         self.loglik += other.loglik
         if other.missing is not None:
             if self.missing is None:
-                self.missing = tuple(np.zeros_like(part) for part in other.missing)
-            for mine, theirs in zip(self.missing, other.missing):
-                mine += theirs
+                self.missing = MissingSums(self.terms.n_features, self.terms.n_components)
+            self.missing.add(other.missing)
 
     def statistics(self) -> dict[str, np.ndarray]:
         """The sums unpacked into ``n``, ``sum_x`` and ``sum_xx`` (float64)."""
@@ -376,9 +333,8 @@ class _Totals:
             second[:, rows, columns] = products[:, d + 1:]
             second[:, columns, rows] = products[:, d + 1:]
             if self.missing is not None:
-                missing_x, cross_xx, missing_xx = (np.moveaxis(part, -1, 0) for part in self.missing)
-                sum_x += missing_x
-                second += cross_xx + np.swapaxes(cross_xx, 1, 2) + missing_xx
+                sum_x += self.missing.x.T
+                second += self.missing.second_moments()
             return {"n": n, "sum_x": sum_x, "sum_xx": second.sum(axis=0) if terms.covariance_type == "tied" else second}
         missing_weight = products[:, 2 * d + 1:]
         sum_x += terms.means * missing_weight
@@ -401,6 +357,7 @@ class _Buffers:
         self.features = np.empty((terms.theta.shape[0], rows), dtype=dtype)
         self.joint = np.empty((k, rows), dtype=dtype)
         self.whitened: np.ndarray | None = None  # z (row, ≤ q, k) of incomplete rows (full/tied), made when needed
+        self.runs: PatternRuns | None = None
 
     def log_joint(self, X: np.ndarray, rows: np.ndarray, pattern: np.ndarray | None,
                   layout: MissingLayout) -> np.ndarray:
@@ -419,8 +376,9 @@ class _Buffers:
             most = int(layout.n_missing.max())
             if self.whitened is None or self.whitened.shape[1] < most:
                 self.whitened = np.empty((self.features.shape[1], most, self.terms.n_components))
-            _missing_log_density(features, pattern, layout.missing, layout.n_missing, self.terms.precision,
-                                 self.terms.precision_mean, out, self.whitened)
+            self.runs = PatternRuns(pattern, layout, self.terms.precision_by_row, self.terms.precision_mean_by_row,
+                                    self.whitened)
+            self.runs.log_density(features, out)
         return out
 
     def statistics(self, X: np.ndarray, rows: np.ndarray, pattern: np.ndarray | None, layout: MissingLayout,
@@ -442,8 +400,7 @@ class _Buffers:
             joint *= (weights / total).astype(self.dtype)
         sums.products[:self.used.shape[0]] = self.used @ joint.T
         if incomplete:
-            _missing_statistics(self.used, pattern, layout.missing, layout.n_missing, self.terms.precision, joint,
-                                self.whitened, *sums.missing)
+            self.runs.statistics(self.used, joint, sums.missing)
         return sums
 
 
@@ -493,162 +450,3 @@ def _diagonal_features(X, rows, shift, out, incomplete):  # pragma: no cover - c
             row = rows[r]
             for j in range(d):
                 out[1 + 2 * d + j, r] = 1.0 if np.isnan(X[row, j]) else 0.0
-
-
-@njit(cache=True, nogil=True)
-def _pattern_cholesky(m, q, precision, lower, reciprocal):  # pragma: no cover - compiled
-    """For one pattern (missing coordinates ``m[:q]``) and every component ``c``: the lower
-    Cholesky factor ``G_c`` of ``A_c = Λ_c,MM`` in ``lower[:, :, c]``, ``1 / G_c,aa`` in
-    ``reciprocal[a, c]``."""
-    k = precision.shape[0]
-    for a in range(q):
-        for b in range(a + 1):
-            for c in range(k):
-                lower[a, b, c] = precision[c, m[a], m[b]]
-            for j in range(b):
-                for c in range(k):
-                    lower[a, b, c] -= lower[a, j, c] * lower[b, j, c]
-            if a == b:
-                for c in range(k):
-                    lower[a, a, c] = np.sqrt(lower[a, a, c])
-                    reciprocal[a, c] = 1.0 / lower[a, a, c]
-            else:
-                for c in range(k):
-                    lower[a, b, c] *= reciprocal[b, c]
-
-
-@njit(cache=True, nogil=True)
-def _missing_log_density(features, row_pattern, missing, n_missing, precision, precision_mean, out,
-                         whitened):  # pragma: no cover - compiled
-    """Add ``½ q log 2π − Σ log G_jj + ½ ‖z‖²`` to ``out[c, i]`` of each incomplete row ``i``, with
-    ``z = G_c⁻¹ w`` and the gradient ``w = (Λ_c y⁰ − Λ_c m_c)_M``: the product's value becomes the
-    marginal log-density of the observed coordinates; ``z`` is kept in ``whitened[i, :q, c]``.
-    Rows come in runs of one pattern, whose factors are computed once."""
-    k, d, _ = precision.shape
-    gathered = np.empty((d, d, k))
-    gathered_mean = np.empty((d, k))
-    lower = np.empty((d, d, k))
-    reciprocal = np.empty((d, k))
-    correction = np.empty(k)
-    current = -1
-    for i in range(row_pattern.size):
-        p = row_pattern[i]
-        if p < 0:
-            continue
-        q = n_missing[p]
-        m = missing[p]
-        if p != current:
-            current = p
-            _pattern_cholesky(m, q, precision, lower, reciprocal)
-            for j in range(d):
-                for a in range(q):
-                    for c in range(k):
-                        gathered[j, a, c] = precision[c, m[a], j]
-            for a in range(q):
-                for c in range(k):
-                    gathered_mean[a, c] = precision_mean[c, m[a]]
-            for c in range(k):
-                correction[c] = 0.5 * q * LOG_2PI
-            for a in range(q):
-                for c in range(k):
-                    correction[c] += np.log(reciprocal[a, c])
-        z = whitened[i]
-        for a in range(q):
-            for c in range(k):
-                z[a, c] = -gathered_mean[a, c]
-        for j in range(d):
-            value = features[1 + j, i]
-            if value != 0.0:  # 0 at the missing coordinates
-                for a in range(q):
-                    for c in range(k):
-                        z[a, c] += value * gathered[j, a, c]
-        for a in range(q):
-            for b in range(a):
-                for c in range(k):
-                    z[a, c] -= lower[a, b, c] * z[b, c]
-            for c in range(k):
-                z[a, c] *= reciprocal[a, c]
-        for c in range(k):
-            norm = 0.0
-            for a in range(q):
-                norm += z[a, c] * z[a, c]
-            out[c, i] += correction[c] + 0.5 * norm
-
-
-@njit(cache=True, nogil=True)
-def _missing_statistics(features, row_pattern, missing, n_missing, precision, resp, whitened, missing_x,
-                        cross_xx, missing_xx):  # pragma: no cover - compiled
-    """What the product ``Φᵀ R`` (0 at the missing coordinates) leaves out, for each incomplete
-    row ``i`` and component ``c`` with weight ``r = resp[c, i]`` and ``f = E[y_M | x_o] = −G⁻ᵀ z``
-    (``z`` from :func:`_missing_log_density`): ``r f`` into ``missing_x[M]``; ``r f y⁰ᵀ`` into
-    ``cross_xx[M]`` (the caller adds its transpose); ``r f fᵀ`` and ``r A⁻¹`` into
-    ``missing_xx[M, M]`` (``A⁻¹`` once per run of a pattern, times the run's ``Σ r``)."""
-    k, d, _ = precision.shape
-    b = row_pattern.size
-    lower = np.empty((d, d, k))
-    reciprocal = np.empty((d, k))
-    inverse = np.empty((d, d, k))
-    f = np.empty((d, k))
-    weighted = np.empty((d, k))
-    r = np.empty(k)
-    run_weight = np.zeros(k)
-    current = -1
-    q = 0
-    for i in range(b + 1):
-        p = row_pattern[i] if i < b else -1
-        if p != current and current >= 0:  # the run of `current` ends: add (Σ r) A⁻¹
-            m = missing[current]
-            for a in range(q):
-                for e in range(q):
-                    for c in range(k):
-                        missing_xx[m[a], m[e], c] += run_weight[c] * inverse[a, e, c]
-            for c in range(k):
-                run_weight[c] = 0.0
-        if p < 0:
-            current = -1
-            continue
-        m = missing[p]
-        if p != current:
-            current = p
-            q = n_missing[p]
-            _pattern_cholesky(m, q, precision, lower, reciprocal)
-            for column in range(q):  # A⁻¹ = G⁻ᵀ G⁻¹, column by column
-                for a in range(q):
-                    for c in range(k):
-                        inverse[a, column, c] = 1.0 if a == column else 0.0
-                    for j in range(a):
-                        for c in range(k):
-                            inverse[a, column, c] -= lower[a, j, c] * inverse[j, column, c]
-                    for c in range(k):
-                        inverse[a, column, c] *= reciprocal[a, c]
-                for a in range(q - 1, -1, -1):
-                    for j in range(a + 1, q):
-                        for c in range(k):
-                            inverse[a, column, c] -= lower[j, a, c] * inverse[j, column, c]
-                    for c in range(k):
-                        inverse[a, column, c] *= reciprocal[a, c]
-        z = whitened[i]
-        for a in range(q - 1, -1, -1):  # f = −G⁻ᵀ z
-            for c in range(k):
-                f[a, c] = -z[a, c]
-            for e in range(a + 1, q):
-                for c in range(k):
-                    f[a, c] -= lower[e, a, c] * f[e, c]
-            for c in range(k):
-                f[a, c] *= reciprocal[a, c]
-        for c in range(k):
-            r[c] = resp[c, i]
-            run_weight[c] += r[c]
-        for a in range(q):
-            ma = m[a]
-            for c in range(k):
-                weighted[a, c] = r[c] * f[a, c]
-                missing_x[ma, c] += weighted[a, c]
-            for j in range(d):
-                value = features[1 + j, i]
-                if value != 0.0:
-                    for c in range(k):
-                        cross_xx[ma, j, c] += weighted[a, c] * value
-            for e in range(q):
-                for c in range(k):
-                    missing_xx[ma, m[e], c] += weighted[a, c] * f[e, c]

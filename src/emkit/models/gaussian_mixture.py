@@ -31,15 +31,14 @@ from ..kernels.gaussian import (
     precisions_cholesky,
 )
 from ..kernels.gaussian_mixture_estep import (
-    MissingLayout,
     MixtureTerms,
     compute_dtype,
-    missing_layout,
     mixture_e_step,
     mixture_log_joint,
     mixture_posterior,
     mixture_terms,
 )
+from ..kernels.gaussian_mixture_missing import MissingLayout, missing_layout
 from ..kernels.kmeans import kmeans, kmeans_plusplus
 from ..kernels.parallel import worker_count
 
@@ -58,7 +57,7 @@ class GaussianMixtureData:
     """Validated data: ``X`` (float64, or float32 when given so; NaN = missing), optional
     weights, the rows grouped by missingness pattern, and row blocks.
 
-    ``layout`` is the :class:`~emkit.kernels.gaussian_mixture_estep.MissingLayout` of ``X``
+    ``layout`` is the :class:`~emkit.kernels.gaussian_mixture_missing.MissingLayout` of ``X``
     (computed once); ``blocks`` are ``(rows, has_missing)`` pairs: slices of at most
     :data:`BLOCK_ROWS` rows and whether the block has a missing value.
     """

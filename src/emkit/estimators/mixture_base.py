@@ -1,0 +1,411 @@
+"""The scikit-learn face shared by emkit's mixture estimators (Gaussian and Student-t).
+
+:class:`MixtureEstimator` holds what does not depend on the component family: checking the
+constructor arguments and ``*_init`` values, the ``n_init``/``warm_start`` loop around one run of
+the engine, the fitted attributes, predictions (NumPy or Dask rows), sampling, information
+criteria, persistence and verbose output. A subclass names its model's parameters and supplies
+the model (:meth:`MixtureEstimator._new_model`) and one run (:meth:`MixtureEstimator._run`).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..engine.estep import ChunkedData, initial_params, prepare
+from ..exceptions import ConvergenceWarning
+from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape, precisions_cholesky
+from ..models.gaussian_mixture import INIT_METHODS, GaussianMixtureData, prepare_data
+from ._common import (
+    covariances_from_precisions,
+    float_array,
+    generator,
+    jsonable,
+    precisions,
+)
+from ._dask import dask_rows, dask_weights, is_dask, map_rows
+from ._sklearn_compat import bridged
+from ._validation import (
+    check_array,
+    check_feature_names,
+    check_n_features,
+    feature_names,
+)
+from .base import EstimatorProtocol
+from .persistence import load_state, save_state
+
+
+class MixtureEstimator(EstimatorProtocol):
+    """Base class of the mixture estimators ``p(x) = Σ_k π_k p(x | θ_k)`` with location/scale
+    components (weights ``weights_``, locations ``means_``, scales ``covariances_``).
+
+    Subclasses set :attr:`_keys` and :attr:`_extra`, and implement :meth:`_new_model` and
+    :meth:`_run`; they store the constructor arguments ``n_components``, ``covariance_type``,
+    ``tol``, ``reg_covar``, ``max_iter``, ``n_init``, ``init_params``, ``weights_init``,
+    ``means_init``, ``precisions_init``, ``random_state``, ``warm_start``, ``verbose``,
+    ``verbose_interval`` and ``accelerate``.
+    """
+
+    _estimator_type = "DensityEstimator"
+    _fitted_attribute = "weights_"
+    #: The model's names of the weights, locations and scales (``weights_``, ``means_``, ``covariances_``).
+    _keys: tuple[str, str, str] = ("weights", "means", "covariances")
+    #: Further fitted parameters as (model name, attribute) pairs, e.g. ``(("dofs", "dofs_"),)``.
+    _extra: tuple[tuple[str, str], ...] = ()
+    #: Smallest ``max_iter`` accepted.
+    _min_max_iter: int = 0
+    #: Whether ``n_samples`` must exceed ``n_components`` (else equal is enough).
+    _more_samples_than_components: bool = False
+    #: Whether Dask input and float32 arithmetic are supported.
+    _fast_input: bool = False
+
+    # ------------------------------------------------------------------------ hooks
+    def _new_model(self, inits: dict[str, np.ndarray], center: np.ndarray | None = None):
+        """The EM model with these settings (``inits``: the checked ``*_init`` values)."""
+        raise NotImplementedError
+
+    def _run(self, model, data, start: dict, previous_bound: float | None, total: float) -> dict[str, Any]:
+        """One initialization from ``start``: a dict with ``params``, ``lower_bound``,
+        ``lower_bounds``, ``n_iter``, ``converged`` and ``result``."""
+        raise NotImplementedError
+
+    # --------------------------------------------------------------------------- fitting
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters by EM (``n_init`` starts, the best kept by log-likelihood).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a Dask array where supported
+            Data (see the class notes for missing values and Dask input).
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights; integer weights give the fit on repeated rows.
+
+        Returns
+        -------
+        self
+        """
+        self._fit(X, sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None) -> np.ndarray:
+        """Fit, then return the most probable component ``argmax_k r_ik`` of each row of ``X``
+        (a Dask array for Dask input)."""
+        model, data, params = self._fit(X, sample_weight)
+        if isinstance(data, ChunkedData):
+            return self.predict(X)
+        return np.argmax(model.responsibilities(data, params)[0], axis=1)
+
+    def _fit(self, X, sample_weight):
+        self._check_hyperparameters()
+        names = feature_names(X)
+        X = self._checked_rows(X, ensure_min_samples=2)
+        n, d = X.shape
+        if n < self.n_components + self._more_samples_than_components:
+            relation = ">" if self._more_samples_than_components else ">="
+            raise ValueError(f"Expected n_samples {relation} n_components but got n_components = "
+                             f"{self.n_components}, n_samples = {n}")
+        inits = self._checked_inits(d)
+        model = self._new_model(inits)
+        data = self._prepared(model, X, sample_weight)
+        total = total_weight(data)
+        warm = self.warm_start and self.__sklearn_is_fitted__()
+        if warm:
+            check_n_features(self, X)
+        rng = generator(self.random_state)
+        best = None
+        for init in range(1 if warm else self.n_init):
+            self._say_init_begins(init)
+            start = model.check_params(self._fitted_params()) if warm else self._start(model, data, rng, inits)
+            run = self._run(model, data, start, self.lower_bound_ if warm else None, total)
+            if best is None or run["lower_bound"] > best["lower_bound"]:
+                best = run
+        assert best is not None
+        if not best["converged"] and self.max_iter > 0:
+            warnings.warn("Best performing initialization did not converge. Try different init parameters, or "
+                          "increase max_iter, tol, or check for degenerate data.", bridged(ConvergenceWarning),
+                          stacklevel=3)
+        self._set_fitted(best, d, names)
+        self._online_ = None
+        return model, data, best["params"]
+
+    def _prepared(self, model, X, sample_weight):
+        """The model's data: in memory, or chunked on Dask for a Dask ``X``."""
+        if is_dask(X):
+            return prepare(model, X if sample_weight is None else (X, dask_weights(sample_weight, X)))
+        return model.prepare(prepare_data(X, sample_weight))
+
+    def _start(self, model, data, rng: np.random.Generator, inits: dict) -> dict:
+        """scikit-learn's start: parameters from the initial responsibilities, overridden by the
+        user's ``*_init`` (no responsibilities needed when every parameter is given)."""
+        if set(model.param_names) <= set(inits):
+            return model.check_params(inits)
+        return model.check_params({**initial_params(model, data, rng), **inits})
+
+    def _set_fitted(self, best: dict, n_features: int, names) -> None:
+        """Assign the fitted attributes together (a failed fit leaves the estimator unchanged)."""
+        params = best["params"]
+        weights, locations, scales = self._keys
+        prec_chol = precisions_cholesky(params[scales], self.covariance_type)
+        self.weights_ = params[weights]
+        self.means_ = params[locations]
+        self.covariances_ = params[scales]
+        for name, attribute in self._extra:
+            setattr(self, attribute, params[name])
+        self.precisions_cholesky_ = prec_chol
+        self.precisions_ = precisions(prec_chol, self.covariance_type)
+        self.converged_ = bool(best["converged"])
+        self.n_iter_ = int(best["n_iter"])
+        self.lower_bound_ = float(best["lower_bound"])
+        self.lower_bounds_ = list(best["lower_bounds"])
+        self.n_features_in_ = int(n_features)
+        self.result_ = best["result"]
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _fitted_params(self) -> dict[str, np.ndarray]:
+        """The fitted parameters under the model's names."""
+        weights, locations, scales = self._keys
+        out = {weights: self.weights_, locations: self.means_, scales: self.covariances_}
+        out.update((name, getattr(self, attribute)) for name, attribute in self._extra)
+        return out
+
+    # ------------------------------------------------------------------ checking inputs
+    def _check_hyperparameters(self) -> None:
+        """ValueError naming the first constructor argument out of its domain."""
+        check_integer(self.n_components, "n_components", 1)
+        check_integer(self.max_iter, "max_iter", self._min_max_iter)
+        check_integer(self.n_init, "n_init", 1)
+        check_integer(self.verbose_interval, "verbose_interval", 1)
+        check_number(self.tol, "tol")
+        check_number(self.reg_covar, "reg_covar")
+        if self.covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type: expected one of {COVARIANCE_TYPES}, got {self.covariance_type!r}")
+        if self.init_params not in INIT_METHODS:
+            raise ValueError(f"init_params: expected one of {INIT_METHODS}, got {self.init_params!r}")
+        if self.accelerate not in (None, "squarem"):
+            raise ValueError(f"accelerate: expected None or 'squarem', got {self.accelerate!r}")
+
+    def _checked_inits(self, d: int) -> dict[str, np.ndarray]:
+        """The given ``*_init`` values under the model's names (precisions converted to scales
+        ``Σ = Λ⁻¹``)."""
+        k = self.n_components
+        weights, locations, scales = self._keys
+        out = {}
+        if self.weights_init is not None:
+            given = float_array(self.weights_init, "weights_init", (k,))
+            if np.any(given < 0) or np.any(given > 1):
+                raise ValueError(f"weights_init: The parameter 'weights' should be in the range [0, 1], got "
+                                 f"{given.tolist()}")
+            if abs(given.sum() - 1.0) > 1e-8:
+                raise ValueError(f"weights_init: The parameter 'weights' should be normalized, but got "
+                                 f"sum(weights) = {given.sum():.5f}")
+            out[weights] = given
+        if self.means_init is not None:
+            out[locations] = float_array(self.means_init, "means_init", (k, d))
+        if self.precisions_init is not None:
+            given = float_array(self.precisions_init, "precisions_init", covariance_shape(self.covariance_type, k, d))
+            out[scales] = covariances_from_precisions(given, self.covariance_type)
+        return out
+
+    def _checked_rows(self, X, **options):
+        """``X`` checked as rows (NaN allowed when the ``allow_nan`` tag says so); a Dask array
+        stays one, and float32 stays float32, when the estimator supports them."""
+        name = type(self).__name__
+        if self._fast_input and is_dask(X):
+            return dask_rows(X, estimator_name=name, **options)
+        single = self._fast_input and isinstance(X, np.ndarray) and X.dtype == np.float32
+        X = check_array(X, estimator_name=name, allow_nan=self._input_tags().get("allow_nan", False), **options)
+        return X.astype(np.float32) if single else X
+
+    def _rows(self, X, function, n_columns: int | None = None, dtype=float):
+        """``function(X, model, params)`` of the rows of ``X`` (same features as in ``fit``); on a
+        Dask array, mapped over its row chunks and returned as a Dask array."""
+        self._check_is_fitted()
+        check_feature_names(self, X)
+        model, params = self._model()
+        X = self._checked_rows(X)
+        check_n_features(self, X)
+        if is_dask(X):
+            return map_rows(X, function, model, params, n_columns=n_columns, dtype=dtype)
+        return function(X, model, params)
+
+    def _model(self) -> tuple[Any, dict]:
+        """The fitted model, centred at the mixture's mean ``Σ_k π_k μ_k`` (the E-step keeps its
+        digits about a centre inside the data), and the fitted parameters."""
+        return self._new_model({}, center=self.weights_ @ self.means_), self._fitted_params()
+
+    # -------------------------------------------------------------------------- methods
+    def score_samples(self, X) -> np.ndarray:
+        """``log p(x_i)`` of each row (of its observed coordinates when some are NaN); a Dask
+        array for a Dask ``X`` (likewise below)."""
+        return self._rows(X, _log_density)
+
+    def score(self, X, y=None) -> float:
+        """Average log-likelihood per row, ``(1/n) Σ_i log p(x_i)``."""
+        return float(np.mean(self.score_samples(X)))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Posterior probability of each component, ``r_ik = π_k p_k(x_i) / p(x_i)``, shape (n, k)."""
+        return self._rows(X, _posterior, n_columns=self.n_components)
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable component of each row, ``argmax_k r_ik``."""
+        return self._rows(X, _most_probable, dtype=np.intp)
+
+    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n_samples`` rows: component counts ``~ Multinomial(n, π)``, then
+        ``x = μ_k + L_k z / s`` with ``Σ_k = L_k L_kᵀ``, ``z ~ N(0, I)`` and the component's
+        scale ``s`` (1 for a Gaussian, see :meth:`_sample_scale`).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            The component of each row.
+        """
+        self._check_is_fitted()
+        if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 1):
+            raise ValueError(f"n_samples: The sampling requires at least one sample, got {n_samples!r}")
+        rng = generator(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
+        rows = []
+        for j, count in enumerate(counts):
+            z = rng.standard_normal((count, self.n_features_in_))
+            scale = self._sample_scale(rng, j, count)
+            if self.covariance_type in ("full", "tied"):
+                scatter = self.covariances_[j] if self.covariance_type == "full" else self.covariances_
+                z = z @ np.linalg.cholesky(scatter).T
+            else:
+                z = z * np.sqrt(self.covariances_[j])
+            rows.append(self.means_[j] + z / scale)
+        return np.vstack(rows), np.repeat(np.arange(self.n_components), counts)
+
+    def _sample_scale(self, rng: np.random.Generator, component: int, count: int) -> np.ndarray | float:
+        """Divisor of the centred Gaussian draws of ``component`` (1: a Gaussian mixture)."""
+        return 1.0
+
+    def _n_parameters(self) -> int:
+        """Number of free parameters."""
+        self._check_is_fitted()
+        return self._new_model({}, center=np.zeros(self.n_features_in_)).n_free_parameters()
+
+    def bic(self, X) -> float:
+        """Bayesian information criterion ``−2 log L + p log n`` on ``X`` (lower is better)."""
+        n = np.shape(X)[0]
+        return -2.0 * self.score(X) * n + self._n_parameters() * math.log(n)
+
+    def aic(self, X) -> float:
+        """Akaike information criterion ``−2 log L + 2p`` on ``X`` (lower is better)."""
+        return -2.0 * self.score(X) * np.shape(X)[0] + 2.0 * self._n_parameters()
+
+    # ---------------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the parameters and the fitted state to ``path`` (``.json`` or ``.npz``, never pickle).
+
+        Array-valued constructor arguments are stored as lists; a ``random_state`` that is not
+        an int is stored as None.
+        """
+        self._check_is_fitted()
+        config = {name: jsonable(value) for name, value in self.get_params(deep=False).items()}
+        if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
+            config["random_state"] = None
+        config["fitted"] = {"converged_": self.converged_, "n_iter_": self.n_iter_, "lower_bound_": self.lower_bound_,
+                            "lower_bounds_": self.lower_bounds_, "n_features_in_": self.n_features_in_,
+                            "feature_names_in_": None if getattr(self, "feature_names_in_", None) is None
+                            else list(self.feature_names_in_)}
+        arrays = {"weights_": self.weights_, "means_": self.means_, "covariances_": self.covariances_}
+        arrays.update((attribute, getattr(self, attribute)) for _, attribute in self._extra)
+        return save_state(path, type(self).__name__, config, arrays)
+
+    @classmethod
+    def load(cls, path: str | Path):
+        """Read an estimator written by :meth:`save` (predictions identical to the saved one)."""
+        config, arrays = load_state(path, cls.__name__)
+        fitted = config.pop("fitted")
+        estimator = cls(**{name: tuple(value) if name == "frozen" else value for name, value in config.items()})
+        weights, locations, scales = cls._keys
+        params = {weights: arrays["weights_"], locations: arrays["means_"], scales: arrays["covariances_"]}
+        params.update((name, arrays[attribute]) for name, attribute in cls._extra)
+        estimator._set_fitted({"params": params, "converged": fitted["converged_"], "n_iter": fitted["n_iter_"],
+                               "lower_bound": fitted["lower_bound_"], "lower_bounds": fitted["lower_bounds_"],
+                               "result": None},
+                              fitted["n_features_in_"],
+                              None if fitted["feature_names_in_"] is None
+                              else np.asarray(fitted["feature_names_in_"], dtype=object))
+        return estimator
+
+    # -------------------------------------------------------------------------- verbose
+    def _say_init_begins(self, init: int) -> None:
+        if self.verbose >= 1:
+            print(f"Initialization {init}")
+            self._clock = self._iteration_clock = time.time()
+
+    def _say_iteration(self, iteration: int, change: float) -> None:
+        if self.verbose >= 1 and iteration % self.verbose_interval == 0:
+            if self.verbose == 1:
+                print(f"  Iteration {iteration}")
+            else:
+                now = time.time()
+                print(f"  Iteration {iteration}\t time lapse {now - self._iteration_clock:.5f}s\t ll change "
+                      f"{change:.5f}")
+                self._iteration_clock = now
+            sys.stdout.flush()
+
+    def _say_init_ends(self, lower_bound: float, converged: bool) -> None:
+        if self.verbose >= 1:
+            status = "converged" if converged else "did not converge"
+            if self.verbose == 1:
+                print(f"Initialization {status}.")
+            else:
+                print(f"Initialization {status}. time lapse {time.time() - self._clock:.5f}s\t lower bound "
+                      f"{lower_bound:.5f}.")
+
+
+# ------------------------------------------------------------------------------ helpers
+def check_integer(value, name: str, low: int) -> None:
+    """ValueError unless ``value`` is an integer (not a bool) ``>= low``."""
+    if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low):
+        raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
+
+
+def check_number(value, name: str, low: float = 0.0, high: float = np.inf) -> None:
+    """ValueError unless ``value`` is a finite real number (not a bool) in ``[low, high]``."""
+    if not (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            and np.isfinite(value) and low <= value <= high):
+        domain = "a non-negative number" if (low, high) == (0.0, np.inf) else f"a number in [{low}, {high}]"
+        raise ValueError(f"{name}: must be {domain}, got {value!r}")
+
+
+def total_weight(data: GaussianMixtureData | ChunkedData) -> float:
+    """``Σ w_i`` (the number of rows without weights), summed over the chunks of Dask data."""
+    if isinstance(data, ChunkedData):
+        return float(data.chunk_sum(_chunk_weight))
+    return data.total_weight
+
+
+def _chunk_weight(model, chunk: GaussianMixtureData) -> float:
+    return chunk.total_weight
+
+
+def _log_density(X: np.ndarray, model, params: dict) -> np.ndarray:
+    """``log p(x_i,o)`` of each row."""
+    return model.responsibilities(prepare_data(X), params)[1]
+
+
+def _posterior(X: np.ndarray, model, params: dict) -> np.ndarray:
+    """``r_ik = P(z_i = k | x_i,o)``, shape (n, k)."""
+    return np.exp(model.responsibilities(prepare_data(X), params)[0])
+
+
+def _most_probable(X: np.ndarray, model, params: dict) -> np.ndarray:
+    """``argmax_k r_ik`` of each row."""
+    return np.argmax(model.responsibilities(prepare_data(X), params)[0], axis=1)
