@@ -17,9 +17,14 @@ from scipy.stats import multivariate_normal
 from emkit import GaussianMixture
 from emkit.exceptions import ConvergenceWarning
 from emkit.kernels import gaussian_mixture_estep as ke
-from emkit.kernels.gaussian_mixture_missing import LONG_RUN, missing_layout
 from emkit.kernels.gaussian import COVARIANCE_TYPES
-from emkit.kernels.parallel import blas_threads, for_each_block, single_threaded_blas, worker_count
+from emkit.kernels.gaussian_mixture_missing import LONG_RUN, missing_layout
+from emkit.kernels.parallel import (
+    blas_threads,
+    for_each_block,
+    single_threaded_blas,
+    worker_count,
+)
 from emkit.models.gaussian_mixture import GaussianMixtureModel
 
 EPS = np.finfo(float).eps
@@ -152,6 +157,23 @@ def test_e_step_equals_explicit_conditional_expectations(covariance_type, missin
         np.testing.assert_allclose(ours[key], value, rtol=1e-10, atol=1e-9 * np.abs(value).max())
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_long_runs_of_one_pattern_equal_explicit_conditional_expectations(covariance_type):
+    """Runs of at least LONG_RUN rows with one pattern take the matrix-product path."""
+    rng = np.random.default_rng(11)
+    X, weights, means, cov, full = problem(covariance_type, seed=12, n=LONG_RUN + 60, d=4, k=3, offset=10.0)
+    X[:LONG_RUN + 10, 1] = np.nan                      # one long run
+    X[LONG_RUN + 10:LONG_RUN + 30, [0, 3]] = np.nan     # a short one
+    sample_weight = rng.uniform(0.5, 1.5, size=len(X))
+    shift = np.nanmean(X, axis=0)
+    terms = ke.mixture_terms(weights, means, cov, covariance_type, shift)
+    ours, loglik = ke.mixture_e_step(X, terms, sample_weight)
+    reference, reference_ll = explicit_statistics(X, sample_weight, weights, means, full, covariance_type, shift)
+    assert loglik == pytest.approx(reference_ll, rel=1e-12)
+    for key, value in reference.items():
+        np.testing.assert_allclose(ours[key], value, rtol=1e-10, atol=1e-9 * np.abs(value).max())
+
+
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_posterior_is_the_normalized_log_joint(covariance_type):
     X, weights, means, cov, _ = problem(covariance_type, seed=6)
@@ -205,8 +227,8 @@ def test_float32_data_fit_in_float32_to_documented_accuracy():
     centres = rng.normal(scale=4.0, size=(3, 4)) + 50.0
     X = np.vstack([c + rng.normal(size=(400, 4)) @ rng.normal(scale=0.5, size=(4, 4)) + 0.3 * rng.normal(size=(400, 4))
                    for c in centres]).astype(np.float32)
-    start = dict(weights_init=np.full(3, 1 / 3), means_init=X[[0, 400, 800]].astype(float),
-                 precisions_init=np.stack([np.eye(4)] * 3))
+    start = {"weights_init": np.full(3, 1 / 3), "means_init": X[[0, 400, 800]].astype(float),
+                 "precisions_init": np.stack([np.eye(4)] * 3)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         single = GaussianMixture(3, max_iter=20, tol=0.0, **start).fit(X)

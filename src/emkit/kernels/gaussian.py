@@ -435,7 +435,7 @@ def _check_missing_inputs(X, means, covariances, covariance_type, patterns):
     check_covariance_type(covariance_type)
     X = _as_matrix(X)
     means = np.asarray(means, dtype=float)
-    n, d = X.shape
+    d = X.shape[1]
     if means.ndim != 2 or means.shape[1] != d:
         raise ValueError(f"means: expected shape (k, {d}), got {means.shape}")
     expected = covariance_shape(covariance_type, means.shape[0], d)

@@ -88,7 +88,7 @@ class MissingSums:
         self.cross = np.zeros((d, d, k))
         self.block = np.zeros((d, d, k))
 
-    def add(self, other: "MissingSums") -> None:
+    def add(self, other: MissingSums) -> None:
         """Add ``other``'s sums."""
         self.x += other.x
         self.cross += other.cross

@@ -12,9 +12,10 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -71,7 +72,9 @@ def single_threaded_blas() -> Iterator[None]:
     one leaves)."""
     with _LOCK:
         if _STATE.get("depth", 0) == 0:
-            _STATE["limiter"] = _controller().limit(limits=1, user_api="blas")
+            # Changing OpenBLAS's thread count while another thread is inside BLAS can hang it:
+            # touch the setting only when BLAS may actually use more than one thread.
+            _STATE["limiter"] = _controller().limit(limits=1, user_api="blas") if blas_threads() > 1 else None
         _STATE["depth"] = _STATE.get("depth", 0) + 1  # type: ignore[operator]
     try:
         yield
@@ -79,7 +82,9 @@ def single_threaded_blas() -> Iterator[None]:
         with _LOCK:
             _STATE["depth"] -= 1  # type: ignore[operator]
             if _STATE["depth"] == 0:
-                _STATE.pop("limiter").restore_original_limits()  # type: ignore[union-attr]
+                limiter = _STATE.pop("limiter")
+                if limiter is not None:
+                    limiter.restore_original_limits()  # type: ignore[union-attr]
 
 
 def run_in_threads(function: Callable[[int], None], workers: int) -> None:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ...kernels.parallel import _controller, run_in_threads
+from ...kernels.parallel import run_in_threads
 
 T = TypeVar("T")
 
@@ -175,6 +175,5 @@ def parallel_map(function: Callable[[Any], T], items: Sequence[Any], n_threads: 
         for index in queue:
             results[index] = function(items[index])
 
-    with _controller().limit(limits=1, user_api="blas"):
-        run_in_threads(run, workers)
+    run_in_threads(run, workers)
     return results
