@@ -6,8 +6,8 @@ its own seed, so it is the same data at every pass and never exists whole anywhe
 ``distributed.LocalCluster`` of 2 worker processes, each with a memory limit well below the
 data size, fits a k = 8 full-covariance mixture with emkit's engine: ``persist="auto"`` sees that
 the data cannot be persisted, so every EM pass regenerates the chunks, runs the E-step on them
-and tree-sums the statistics; the M-step runs in this process. Printed (and written to
-``benchmarks/RESULTS_dask.md`` by a full run):
+and tree-sums the statistics; the M-step runs in this process. Printed (and written as a
+Markdown table with ``--output FILE``; the recorded figures are in ``benchmarks/RESULTS.md``):
 
 * setup time (the pass that sums the centring shift, the sample for k-means starting values)
   and the time per EM iteration (median of the timed iterations, after one warm-up), with the
@@ -46,7 +46,6 @@ from emkit.models.gaussian_mixture import GaussianMixtureModel
 SIZES = {"full": dict(n=20_000_000, small=2_000_000, chunk=250_000),
          "quick": dict(n=200_000, small=100_000, chunk=25_000)}
 D, K, SEED = 8, 8, 2024
-RESULTS = Path(__file__).with_name("RESULTS_dask.md")
 
 
 def true_mixture(d: int, k: int, seed: int) -> dict[str, np.ndarray]:
@@ -113,11 +112,11 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="500MB",
                         help="per worker (default 500MB: a worker's own code takes about 230MB of it)")
     parser.add_argument("--output", type=Path, default=None,
-                        help=f"Markdown results file (default {RESULTS.name} for a full run, none for --quick)")
+                        help="also write the results as Markdown to this file")
     args = parser.parse_args()
     size = SIZES["quick" if args.quick else "full"]
     limit = args.memory_limit
-    output = args.output or (None if args.quick else RESULTS)
+    output = args.output
     truth = true_mixture(D, K, SEED)
     lines = [f"# EM on Dask: Gaussian mixture, n = {size['n']:,} x d = {D}, k = {K} (full covariances)", "",
              f"Machine: {platform.machine()}, {platform.python_version()}, dask {dask.__version__}; "
