@@ -20,8 +20,8 @@ import numpy as np
 from .gaussian import check_covariance_type
 from .gaussian_mixture_estep import (
     MixtureTerms,
-    _diagonal_features,
-    _full_features,
+    diagonal_features,
+    full_features,
     mixture_terms,
 )
 
@@ -49,9 +49,9 @@ def statistic_features(X: np.ndarray, covariance_type: str, shift: np.ndarray) -
     rows = np.arange(X.shape[0])
     out = np.empty((n_complete_features(covariance_type, X.shape[1]), X.shape[0]))
     if covariance_type in FULL_TYPES:
-        _full_features(X, rows, shift, out)
+        full_features(X, rows, shift, out)
     else:
-        _diagonal_features(X, rows, shift, out, False)
+        diagonal_features(X, rows, shift, out, False)
     return out
 
 

@@ -393,9 +393,9 @@ class _Buffers:
         features = self.features[:, :rows.size]
         out = self.joint[:, :rows.size]
         if self.full:
-            _full_features(X, rows, self.terms.shift, features)
+            full_features(X, rows, self.terms.shift, features)
         else:
-            _diagonal_features(X, rows, self.terms.shift, features, incomplete)
+            diagonal_features(X, rows, self.terms.shift, features, incomplete)
         self.used = features if incomplete or self.full else features[:self.complete_p]
         np.matmul(self.theta_t[:, :self.used.shape[0]], self.used, out=out)
         if incomplete and self.full:
@@ -448,7 +448,7 @@ def _shifted_columns(X, rows, shift, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _full_features(X, rows, shift, out):  # pragma: no cover - compiled
+def full_features(X, rows, shift, out):  # pragma: no cover - compiled
     """``Φᵀ``: ``out[:, r] = [1, y⁰, (y⁰_i y⁰_j)_{i≤j}]`` (row-major upper triangle) of ``rows[r]``."""
     d = X.shape[1]
     b = rows.size
@@ -462,7 +462,7 @@ def _full_features(X, rows, shift, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _diagonal_features(X, rows, shift, out, incomplete):  # pragma: no cover - compiled
+def diagonal_features(X, rows, shift, out, incomplete):  # pragma: no cover - compiled
     """``Φᵀ``: ``out[:, r] = [1, y⁰, (y⁰)², 1 − o]`` (``o`` the observed indicator) of ``rows[r]``;
     the ``1 − o`` rows only when the block is ``incomplete``."""
     d = X.shape[1]
