@@ -4,22 +4,13 @@ import warnings
 
 import numpy as np
 import pytest
+from hmm_fixtures import COVARIANCE_TYPES
+from hmm_fixtures import random_gaussian_params as gaussian_start
 from hmmlearn import hmm as hmmlearn
 
 from emkit import CategoricalHMM, GaussianHMM
 from emkit.estimators.base import NotFittedError
 from emkit.exceptions import ConvergenceWarning
-
-COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
-
-
-def gaussian_start(rng, k, d, covariance_type):
-    a = rng.normal(size=(k, d, d))
-    full = a @ np.swapaxes(a, 1, 2) + np.eye(d)
-    covars = {"full": full, "tied": full[0], "diag": rng.uniform(0.5, 2.0, (k, d)),
-              "spherical": rng.uniform(0.5, 2.0, k)}[covariance_type]
-    return {"startprob": rng.dirichlet(np.ones(k)), "transmat": rng.dirichlet(np.ones(k) * 2, size=k),
-            "means": rng.normal(scale=2.0, size=(k, d)), "covars": covars}
 
 
 def set_params(estimator, params):

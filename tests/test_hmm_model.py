@@ -5,6 +5,8 @@ import warnings
 import numpy as np
 import pytest
 from hmm_brute import brute_force, forward_loglik
+from hmm_fixtures import COVARIANCE_TYPES
+from hmm_fixtures import random_gaussian_params as gaussian_params
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from scipy import optimize
@@ -15,17 +17,6 @@ from emkit.engine import add_stats
 from emkit.exceptions import DegenerateComponentWarning
 from emkit.models.hmm import CategoricalEmission, GaussianEmission, HiddenMarkovModel
 from emkit.models.hmm.sequences import BATCHES_PER_THREAD
-
-COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
-
-
-def gaussian_params(rng, k, d, covariance_type):
-    a = rng.normal(size=(k, d, d))
-    full = a @ np.swapaxes(a, 1, 2) + np.eye(d)
-    covars = {"full": full, "tied": full[0], "diag": rng.uniform(0.5, 2.0, (k, d)),
-              "spherical": rng.uniform(0.5, 2.0, k)}[covariance_type]
-    return {"startprob": rng.dirichlet(np.ones(k)), "transmat": rng.dirichlet(np.ones(k) * 2, size=k),
-            "means": rng.normal(scale=2.0, size=(k, d)), "covars": covars}
 
 
 def categorical_params(rng, k, m):
