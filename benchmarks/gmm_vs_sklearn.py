@@ -13,9 +13,11 @@ full and diag. Printed:
   emkit on float32 data, a reference matrix product) runs ``--repeats`` iterations back to back
   and keeps the fastest (a time slice taken by another process is then left out, which matters
   most for the shortest runs), after a pause of 0.2 s (OpenBLAS's worker threads spin for
-  about 0.1 s after a multithreaded call, which would slow whatever runs next on 2 cores). Each
-  time is the median over the rounds, and each ratio the median of the ratios within a round
-  (which saw the same load);
+  about 0.1 s after a multithreaded call, which would slow whatever runs next on 2 cores) and
+  ``--warmup`` untimed iterations (on this virtual machine the first few iterations after an
+  idle pause run up to 2x slower, whatever the library: a fit runs its iterations back to back,
+  so the steady state is what it sees). Each time is the median over the rounds, and each
+  ratio the median of the ratios within a round (which saw the same load);
 * the median time of a whole ``fit`` of ``--rounds`` iterations (``tol=0``) of each;
 * peak memory of one ``fit`` (tracemalloc, which sees numpy's buffers; the data themselves are
   allocated before and not counted);
@@ -29,15 +31,16 @@ full and diag. Printed:
 * ``predict_proba`` / ``score_samples`` throughput (rows per second) of both;
 * emkit alone on the same data with 10% of the values missing (NaN, missing completely at
   random) against its own complete-data iteration (target ≤ 3x);
-* emkit alone on float32 data against float64 (target ≥ 1.5x faster), with the accuracy of
-  the float32 fit: the relative difference of the final log-likelihood and the largest
-  difference of the means in units of the component standard deviations;
+* emkit alone on float32 data against float64 (target ≥ 1.5x faster), per iteration and for
+  whole fits of ``--rounds`` iterations (median of ``--repeats`` fits each, alternating), with
+  the accuracy of the float32 fit: the relative difference of the final log-likelihood and the
+  largest difference of the means in units of the component standard deviations;
 * with ``--accelerate``: emkit's fit to convergence (``tol=1e-6`` per sample) with plain EM and
   with SQUAREM from the same start: time, iterations, passes over the data, log-likelihood.
 
 Run with
 
-    python benchmarks/gmm_vs_sklearn.py [--quick] [--rounds 7] [--repeats 3] [--accelerate]
+    python benchmarks/gmm_vs_sklearn.py [--quick] [--rounds 7] [--repeats 3] [--warmup 3] [--accelerate]
 """
 
 from __future__ import annotations
@@ -166,15 +169,15 @@ class GemmLoop:
         return time.perf_counter() - began
 
 
-def interleaved(loops: dict[str, object], rounds: int, repeats: int) -> dict[str, np.ndarray]:
-    """For each of ``rounds`` rounds and each loop in turn, the fastest of ``repeats`` steps run
-    back to back (after one step each to warm up)."""
-    for loop in loops.values():
-        loop.step()
+def interleaved(loops: dict[str, object], rounds: int, repeats: int, warmup: int) -> dict[str, np.ndarray]:
+    """For each of ``rounds`` rounds and each loop in turn, after a pause and ``warmup`` untimed
+    steps, the fastest of ``repeats`` steps run back to back."""
     times: dict[str, list[float]] = {name: [] for name in loops}
     for _ in range(rounds):
         for name, loop in loops.items():
             time.sleep(PAUSE)
+            for _ in range(max(warmup, 1 if not times[name] else 0)):
+                loop.step()
             times[name].append(min(loop.step() for _ in range(repeats)))
     return {name: np.array(values) for name, values in times.items()}
 
@@ -251,7 +254,7 @@ def compare(X, k, covariance_type, args) -> None:
         loops["float32"] = EmkitLoop(X32, k, covariance_type, init)
         loops["gemm32"] = GemmLoop(np.float32)
     loops["gemm"] = GemmLoop(np.float64)
-    times = interleaved(loops, args.rounds, args.repeats)
+    times = interleaved(loops, args.rounds, args.repeats, args.warmup)
     median = {name: float(np.median(values)) for name, values in times.items()}
     ratio = median_ratio(times["scikit-learn"], times["emkit"])
     flops = 4.0 * n * k * features(d, covariance_type)
@@ -307,14 +310,20 @@ def single_precision(X, X32, k, covariance_type, init, times, flops, loops, args
     fraction = float(np.median(flops / times["float32"] / (loops["gemm32"].flops / times["gemm32"])))
     single = fit_emkit(X32, k, covariance_type, init, args.rounds)
     double = fit_emkit(X, k, covariance_type, init, args.rounds)
+    fit_ratios = []
+    for _ in range(args.repeats):
+        seconds = [median_time(partial(fit_emkit, data, k, covariance_type, init, args.rounds), 1) for data in (X, X32)]
+        fit_ratios.append(seconds[0] / seconds[1])
+    fit_ratio = float(np.median(fit_ratios))
     relative = abs(single.lower_bound_ - double.lower_bound_) / abs(double.lower_bound_)
     scale = np.sqrt(double.covariances_.diagonal(axis1=1, axis2=2) if covariance_type == "full"
                     else double.covariances_)
     means_error = float(np.max(np.abs(single.means_ - double.means_) / scale))
     print(f"float32: emkit {1e3 * np.median(times['float32']):.1f} ms / iteration, {speed_up:.2f}x faster than "
           f"float64 (target >= {FLOAT32_TARGET:g}x: {verdict(speed_up >= FLOAT32_TARGET)}), {fraction:.0%} of the "
-          f"float32 GEMM rate; accuracy after {args.rounds} iterations: log-likelihood relative difference "
-          f"{relative:.1e}, means within {means_error:.1e} standard deviations of the float64 fit")
+          f"float32 GEMM rate; whole fit of {args.rounds} iterations {fit_ratio:.2f}x faster "
+          f"({verdict(fit_ratio >= FLOAT32_TARGET)}); accuracy after {args.rounds} iterations: log-likelihood "
+          f"relative difference {relative:.1e}, means within {means_error:.1e} standard deviations of the float64 fit")
 
 
 def acceleration(X, k, covariance_type, init) -> None:
@@ -342,6 +351,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds, median kept (default 7; quick 3)")
     parser.add_argument("--repeats", type=int, default=None,
                         help="back-to-back iterations per round, fastest kept (default 3; quick 2)")
+    parser.add_argument("--warmup", type=int, default=3,
+                        help="untimed iterations before each contestant's timed ones in a round (default 3)")
     parser.add_argument("--types", nargs="+", default=["full", "diag"], choices=["full", "diag"])
     parser.add_argument("--accelerate", action="store_true", help="also fit to convergence with and without SQUAREM")
     parser.add_argument("--skip", nargs="*", default=[], choices=["missing", "float32"],

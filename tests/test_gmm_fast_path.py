@@ -2,7 +2,8 @@
 direct computations written here: per-component log-densities by a Cholesky solve of the
 difference (and scipy.stats.multivariate_normal where it accepts the covariance), and the
 expected statistics from explicit conditional means and covariances of the missing coordinates.
-Also: block size and threads, float32 accuracy, negligible responsibilities, the thread helper."""
+Also: block size and threads, float32 accuracy, negligible responsibilities, components of
+weight zero, the input checks that avoid copies, the thread helper."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from emkit.kernels.parallel import (
     worker_count,
 )
 from emkit.models.gaussian_mixture import GaussianMixtureModel
+from emkit.numerics import all_finite
 
 EPS = np.finfo(float).eps
 
@@ -219,6 +221,24 @@ def test_negligible_responsibilities_are_exact_zeros():
     assert loglik == pytest.approx(reference, rel=1e-15)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_component_of_weight_zero_gets_no_responsibility(dtype):
+    """``log 0 = −inf`` in ``θ``: the component's responsibilities are exact zeros, the others'
+    statistics and the log-likelihood are those of the mixture without it."""
+    X, weights, means, cov, _ = problem("diag", seed=11)
+    X = X.astype(dtype)
+    zero = np.array([weights[0] + weights[1], 0.0, weights[2]])
+    stats, loglik = ke.mixture_e_step(X, ke.mixture_terms(zero, means, cov, "diag", X.mean(axis=0)), dtype=dtype)
+    kept = [0, 2]
+    reference, reference_loglik = ke.mixture_e_step(
+        X, ke.mixture_terms(zero[kept], means[kept], cov[kept], "diag", X.mean(axis=0)), dtype=dtype)
+    assert stats["n"][1] == 0.0 and np.all(stats["sum_x"][1] == 0.0)
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    assert loglik == pytest.approx(reference_loglik, rel=tolerance)
+    for key in ("n", "sum_x", "sum_xx"):
+        np.testing.assert_allclose(stats[key][kept], reference[key], rtol=tolerance, atol=tolerance)
+
+
 def test_float32_data_fit_in_float32_to_documented_accuracy():
     """The accuracy check of float32 arithmetic: from the same start, 20 iterations on float32
     data and on the same values in float64 agree to 1e-5 in the log-likelihood and 1e-3 standard
@@ -254,6 +274,31 @@ def test_fit_keeps_float32_data_and_leaves_the_input_unchanged():
         warnings.simplefilter("ignore", ConvergenceWarning)
         GaussianMixture(2, max_iter=5, random_state=0).fit(X)
     np.testing.assert_array_equal(X, before)
+
+
+def test_complete_float32_data_are_used_without_a_copy_and_infinity_is_refused():
+    rng = np.random.default_rng(12)
+    X = (rng.normal(size=(300, 2)) + 5.0).astype(np.float32)
+    estimator = GaussianMixture(2, random_state=0)
+    assert estimator._checked_rows(X) is X
+    data = GaussianMixtureModel(2, "diag").prepare(X)
+    assert data.X is X and data.layout.complete and not data.has_missing
+    X[5, 1] = np.inf
+    with pytest.raises(ValueError, match="X: .*infinity"):
+        estimator.fit(X)
+    with pytest.raises(ValueError, match="X: contains infinity"):
+        GaussianMixtureModel(2, "diag").prepare(X)
+
+
+def test_all_finite_tells_overflow_from_infinity_and_nan():
+    big = np.full((4, 3), np.finfo(np.float32).max, dtype=np.float32)   # its sum overflows
+    assert all_finite(big) and all_finite(big.astype(float)) and all_finite(np.empty((0, 3)))
+    for bad in (np.inf, -np.inf, np.nan):
+        for dtype in (np.float32, np.float64):
+            X = big.astype(dtype)
+            X[2, 1] = bad
+            assert not all_finite(X)
+            assert not all_finite(np.where(np.isfinite(X), 1.0, X))
 
 
 def test_missing_layout_groups_rows_by_pattern():

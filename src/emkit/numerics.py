@@ -20,3 +20,15 @@ def safe_log(x: np.ndarray) -> np.ndarray:
     """``log x`` with ``log 0 = −inf`` and no divide-by-zero warning."""
     with np.errstate(divide="ignore"):
         return np.log(x)
+
+
+def all_finite(X: np.ndarray) -> bool:
+    """Whether the float array ``X`` holds no NaN and no infinity.
+
+    One pass and no temporary in the usual case: a sum of finite numbers is finite unless it
+    overflows, and a NaN or infinity makes it NaN or infinite; only a sum that is not finite
+    is followed by the element-wise check (which tells overflow from a non-finite entry)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(X)):
+            return True
+    return bool(np.isfinite(X).all())

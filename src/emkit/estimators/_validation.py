@@ -7,9 +7,13 @@ import warnings
 import numpy as np
 from scipy import sparse
 
+from ..numerics import all_finite
 
-def check_array(X, *, estimator_name: str, allow_nan: bool = True, ensure_min_samples: int = 1) -> np.ndarray:
-    """``X`` as a 2-D float64 array (a copy when converted); raise on bad input.
+
+def check_array(X, *, estimator_name: str, allow_nan: bool = True, ensure_min_samples: int = 1,
+                keep_float32: bool = False) -> np.ndarray:
+    """``X`` as a 2-D float64 array (a copy when converted; a float32 array stays one with
+    ``keep_float32``); raise on bad input.
 
     Raises
     ------
@@ -29,7 +33,8 @@ def check_array(X, *, estimator_name: str, allow_nan: bool = True, ensure_min_sa
             array = array.astype(float)
         except ValueError as error:
             raise ValueError(f"X: expected numbers, got {array.dtype} entries that are not ({error})") from None
-    array = np.asarray(array, dtype=float)
+    if not (keep_float32 and array.dtype == np.float32):
+        array = np.asarray(array, dtype=float)
     if array.ndim == 1:
         raise ValueError(f"X: expected a 2-D array, got a 1-D array of shape {array.shape}. Reshape your data "
                          "with X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample")
@@ -42,6 +47,8 @@ def check_array(X, *, estimator_name: str, allow_nan: bool = True, ensure_min_sa
     if d < 1:
         raise ValueError(f"X: Found array with 0 feature(s) (shape={array.shape}) while a minimum of 1 is required "
                          f"by {estimator_name}.")
+    if all_finite(array):
+        return array
     if np.any(np.isinf(array)):
         raise ValueError("X: Input contains infinity")
     if not allow_nan and np.any(np.isnan(array)):

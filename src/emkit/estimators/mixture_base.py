@@ -222,9 +222,8 @@ class MixtureEstimator(EstimatorProtocol):
         name = type(self).__name__
         if self._fast_input and is_dask(X):
             return dask_rows(X, estimator_name=name, **options)
-        single = self._fast_input and isinstance(X, np.ndarray) and X.dtype == np.float32
-        X = check_array(X, estimator_name=name, allow_nan=self._input_tags().get("allow_nan", False), **options)
-        return X.astype(np.float32) if single else X
+        return check_array(X, estimator_name=name, allow_nan=self._input_tags().get("allow_nan", False),
+                           keep_float32=self._fast_input and isinstance(X, np.ndarray), **options)
 
     def _rows(self, X, function, n_columns: int | None = None, dtype=float):
         """``function(X, model, params)`` of the rows of ``X`` (same features as in ``fit``); on a

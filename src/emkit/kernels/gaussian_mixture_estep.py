@@ -43,6 +43,7 @@ responsibilities within 10⁻³ and the log-likelihood of a fit within 10⁻⁵ 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -247,13 +248,14 @@ def _exp_relative(joint: np.ndarray) -> np.ndarray:
     Ratios below ``e⁻⁶⁹⁰ ≈ 10⁻³⁰⁰`` (``e⁻⁷⁸ ≈ 10⁻³⁴`` in float32) become exactly 0: the exponent is
     clipped there and ``e⁻⁶⁹⁰`` subtracted, which changes no larger value by more than round-off.
     No statistic can show the difference, and it keeps out of every pass the subnormal numbers
-    and the special cases that make ``exp`` and the products up to 20x slower."""
-    largest = joint.max(axis=0)
-    joint -= largest
-    floor = -690.0 if joint.dtype == np.float64 else -78.0
-    np.maximum(joint, floor, out=joint)
+    and the special cases that make ``exp`` and the products up to 20x slower. The maxima, the
+    shift and the clip are one compiled pass (:func:`_shift_by_largest`), the exponential NumPy's
+    vectorized one."""
+    floor = joint.dtype.type(-690.0 if joint.dtype == np.float64 else -78.0)
+    largest = np.empty(joint.shape[1], dtype=joint.dtype)
+    _shift_by_largest(joint, largest, floor)
     np.exp(joint, out=joint)
-    joint -= np.exp(joint.dtype.type(floor))
+    joint -= np.exp(floor)
     return largest
 
 
@@ -380,6 +382,10 @@ class _Buffers:
         self.full = terms.covariance_type in ("full", "tied")
         self.complete_p = terms.theta.shape[0] if self.full else 1 + 2 * d
         self.theta_t = np.ascontiguousarray(terms.theta.T, dtype=dtype)
+        # A component of weight 0 has θ_k[0] = log 0 = −inf, so its log-joint is −inf (and its
+        # responsibilities exact zeros); the product's padding (−inf · 0) must not warn.
+        self.product_errors = (np.errstate(invalid="ignore") if np.isneginf(terms.theta[0]).any()
+                               else contextlib.nullcontext())
         self.features = np.empty((terms.theta.shape[0], rows), dtype=dtype)
         self.joint = np.empty((k, rows), dtype=dtype)
         self.whitened: np.ndarray | None = None  # z (row, ≤ q, k) of incomplete rows (full/tied), made when needed
@@ -397,7 +403,8 @@ class _Buffers:
         else:
             diagonal_features(X, rows, self.terms.shift, features, incomplete)
         self.used = features if incomplete or self.full else features[:self.complete_p]
-        np.matmul(self.theta_t[:, :self.used.shape[0]], self.used, out=out)
+        with self.product_errors:
+            np.matmul(self.theta_t[:, :self.used.shape[0]], self.used, out=out)
         if incomplete and self.full:
             most = int(layout.n_missing.max())
             if self.whitened is None or self.whitened.shape[1] < most:
@@ -431,9 +438,24 @@ class _Buffers:
 
 
 # ----------------------------------------------------------------------- compiled kernels
-# Numba where BLAS has nothing to offer: building the features (one pass over the rows), and the
-# corrections for missing coordinates (a few numbers per incomplete row and component). Arrays
+# Numba where BLAS has nothing to offer: building the features (one pass over the rows), the
+# maxima and shift before the exponential (one pass instead of three), and the corrections for missing coordinates (a few numbers per incomplete row and component). Arrays
 # indexed by component keep it on the last axis, so the loops over components are contiguous.
+@njit(cache=True, nogil=True)
+def _shift_by_largest(joint, largest, floor):  # pragma: no cover - compiled
+    """``largest[i] = max_c joint[c, i]`` and ``joint[c, i] ← max(joint[c, i] − largest[i], floor)``,
+    the loops running along the contiguous rows of ``joint`` (so that they vectorize)."""
+    k, b = joint.shape
+    for r in range(b):
+        largest[r] = joint[0, r]
+    for c in range(1, k):
+        for r in range(b):
+            largest[r] = max(largest[r], joint[c, r])
+    for c in range(k):
+        for r in range(b):
+            joint[c, r] = max(joint[c, r] - largest[r], floor)
+
+
 @njit(cache=True, nogil=True)
 def _shifted_columns(X, rows, shift, out):  # pragma: no cover - compiled
     """``out[0] = 1`` and ``out[1 + j, r] = y⁰_j = x_j − c_j`` (0 for NaN) of row ``rows[r]``."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from ..numerics import all_finite
 from .gaussian import LOG_2PI
 
 #: Runs of at least this many rows with one pattern are computed with matrix products (the
@@ -56,10 +57,15 @@ class MissingLayout:
         return self.order is None
 
 
-def missing_layout(X) -> MissingLayout:
-    """Group the rows of ``X`` (NaN = missing) by missingness pattern (:class:`MissingLayout`)."""
+def missing_layout(X, *, complete: bool | None = None) -> MissingLayout:
+    """Group the rows of ``X`` (NaN = missing) by missingness pattern (:class:`MissingLayout`);
+    ``complete=True`` says that no value is missing (known from a check of the caller)."""
     X = np.asarray(X)
     d = X.shape[1]
+    if complete is None:
+        complete = all_finite(X)
+    if complete:
+        return MissingLayout(None, None, np.empty((0, d), dtype=np.int64), np.empty(0, dtype=np.int64))
     mask = np.isnan(X)
     incomplete = mask.any(axis=1)
     if not incomplete.any():

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..engine.model import EMModel, Params, Stats
 from ..exceptions import DegenerateComponentWarning
+from ..numerics import all_finite
 from ..kernels.gaussian import (
     check_covariance_type,
     covariance_shape,
@@ -102,14 +103,9 @@ def prepare_data(X, sample_weight=None) -> GaussianMixtureData:
         raise ValueError(f"X: expected a 2-D array (n_samples, n_features), got shape {X.shape}")
     if X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(f"X: needs at least one sample and one feature, got shape {X.shape}")
-    if np.any(np.isinf(X)):
-        raise ValueError("X: contains infinity; only NaN (missing) is allowed besides finite numbers")
-    missing = np.isnan(X)
-    empty_rows = np.flatnonzero(missing.all(axis=1))
-    if empty_rows.size:
-        raise ValueError(f"X: row {int(empty_rows[0])} has no observed value (all NaN)"
-                         f"{f' (and {empty_rows.size - 1} more rows)' if empty_rows.size > 1 else ''}; "
-                         "remove such rows")
+    complete = all_finite(X)
+    if not complete:
+        _check_missing(X)
     weights = None
     if sample_weight is not None:
         weights = np.array(sample_weight, dtype=float, copy=True)
@@ -119,9 +115,21 @@ def prepare_data(X, sample_weight=None) -> GaussianMixtureData:
             raise ValueError("sample_weight: weights must be finite and non-negative")
         if not weights.sum() > 0:
             raise ValueError("sample_weight: all weights are zero; nothing to fit")
-    blocks = tuple((slice(start, min(start + BLOCK_ROWS, X.shape[0])), bool(missing[start:start + BLOCK_ROWS].any()))
+    blocks = tuple((slice(start, min(start + BLOCK_ROWS, X.shape[0])),
+                    not complete and bool(np.isnan(X[start:start + BLOCK_ROWS]).any()))
                    for start in range(0, X.shape[0], BLOCK_ROWS))
-    return GaussianMixtureData(X, weights, missing_layout(X), blocks)
+    return GaussianMixtureData(X, weights, missing_layout(X, complete=complete), blocks)
+
+
+def _check_missing(X: np.ndarray) -> None:
+    """Raise when ``X`` holds infinity or a row with no observed value."""
+    if np.any(np.isinf(X)):
+        raise ValueError("X: contains infinity; only NaN (missing) is allowed besides finite numbers")
+    empty_rows = np.flatnonzero(np.isnan(X).all(axis=1))
+    if empty_rows.size:
+        raise ValueError(f"X: row {int(empty_rows[0])} has no observed value (all NaN)"
+                         f"{f' (and {empty_rows.size - 1} more rows)' if empty_rows.size > 1 else ''}; "
+                         "remove such rows")
 
 
 def initial_responsibilities(X: np.ndarray, n_components: int, method: str, rng: np.random.Generator,
@@ -227,10 +235,16 @@ class GaussianMixtureModel(EMModel):
         ``rows`` with positive weight, and per feature ``observed = Σ_i w_i [x_ij observed]`` and
         ``sum = Σ_i w_i x_ij`` over the observed values (additive over row blocks)."""
         data = _as_data(chunk)
+        n, d = data.X.shape
+        weights = data.sample_weight
+        rows = float(n if weights is None else np.count_nonzero(weights))
+        if data.layout.complete:
+            total = float(n) if weights is None else float(weights.sum())
+            sums = data.X.sum(axis=0, dtype=float) if weights is None else weights @ data.X
+            return {"rows": np.array(rows), "observed": np.full(d, total), "sum": sums}
         observed = ~np.isnan(data.X)
-        weights = np.ones(data.X.shape[0]) if data.sample_weight is None else data.sample_weight
-        return {"rows": np.array(float(np.count_nonzero(weights))), "observed": weights @ observed,
-                "sum": weights @ np.where(observed, data.X, 0.0)}
+        weights = np.ones(n) if weights is None else weights
+        return {"rows": np.array(rows), "observed": weights @ observed, "sum": weights @ np.where(observed, data.X, 0.0)}
 
     def chunk_context(self, summary: Stats) -> None:
         """Whole-data checks (at least ``n_components`` rows with positive weight, every feature
