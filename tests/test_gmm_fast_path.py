@@ -159,6 +159,30 @@ def test_e_step_equals_explicit_conditional_expectations(covariance_type, missin
         np.testing.assert_allclose(ours[key], value, rtol=1e-10, atol=1e-9 * np.abs(value).max())
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("missing", [0.0, 0.1])
+def test_products_in_panels_equal_explicit_conditional_expectations(covariance_type, missing):
+    """Blocks longer than PANEL_COLUMNS rows (several panels and a remainder, for diag and
+    spherical; one product for full and tied) give the explicit statistics and log-densities."""
+    rng = np.random.default_rng(13)
+    n = 2 * ke.PANEL_COLUMNS + 3 * ke.PANEL_COLUMNS // 2 + 37
+    X, weights, means, cov, full = problem(covariance_type, seed=14, n=n, d=4, k=3, offset=100.0)
+    X[rng.random(X.shape) < missing] = np.nan
+    X[np.isnan(X).all(axis=1), 0] = 100.0
+    sample_weight = rng.uniform(0.5, 1.5, size=n)
+    shift = np.nanmean(X, axis=0)
+    terms = ke.mixture_terms(weights, means, cov, covariance_type, shift)
+    reference, reference_ll = explicit_statistics(X, sample_weight, weights, means, full, covariance_type, shift)
+    for rows in (2 * ke.PANEL_COLUMNS + 5, n):
+        ours, loglik = ke.mixture_e_step(X, terms, sample_weight, rows_per_block=rows, n_jobs=1)
+        assert loglik == pytest.approx(reference_ll, rel=1e-12)
+        for key, value in reference.items():
+            np.testing.assert_allclose(ours[key], value, rtol=1e-10, atol=1e-9 * np.abs(value).max())
+    if missing == 0.0:
+        direct = np.column_stack([np.log(w) + direct_log_density(X, m, c) for w, m, c in zip(weights, means, full)])
+        np.testing.assert_allclose(ke.mixture_log_joint(X, terms, n_jobs=1), direct, rtol=1e-10)
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "tied"])
 def test_long_runs_of_one_pattern_equal_explicit_conditional_expectations(covariance_type):
     """Runs of at least LONG_RUN rows with one pattern take the matrix-product path."""

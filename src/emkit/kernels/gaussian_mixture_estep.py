@@ -63,6 +63,14 @@ from .parallel import for_each_block, worker_count
 #: per-block work in Python is small next to the products, small enough for the cache).
 BLOCK_ELEMENTS = 1 << 19
 
+#: With few features (at most :data:`PANEL_FEATURES`: diag and spherical covariances up to
+#: d = 21, full and tied up to d = 9), the two products of a block go in panels of this many rows, as one stacked
+#: ``matmul`` each: OpenBLAS multiplies a (p × b) by a (b × k) matrix, or a (k × p) by a (p × b)
+#: one, up to 1.9x faster in panels of ~1000 columns than in one call for b ≈ 10⁴ (measured on
+#: float32 and float64; with full covariances, p = 153 at d = 16, panels bring nothing).
+PANEL_COLUMNS = 1024
+PANEL_FEATURES = 64
+
 #: Largest estimated absolute rounding error of a float32 log-density accepted by
 #: :func:`compute_dtype` (beyond it, float32 data are computed in float64).
 FLOAT32_TOLERANCE = 1e-3
@@ -370,6 +378,17 @@ class _Totals:
         return {"n": n, "sum_x": sum_x, "sum_xx": second.sum(axis=1) if terms.covariance_type == "spherical" else second}
 
 
+def _panels(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``m·w`` columns of ``a`` (shape ``(q, b)``, unit column stride) as a view of
+    shape ``(m, q, w)`` (``w`` = :data:`PANEL_COLUMNS`), and the remaining columns."""
+    q, b = a.shape
+    m = b // PANEL_COLUMNS
+    row_stride, column_stride = a.strides
+    panels = np.lib.stride_tricks.as_strided(a, shape=(m, q, PANEL_COLUMNS),
+                                             strides=(PANEL_COLUMNS * column_stride, row_stride, column_stride))
+    return panels, a[:, m * PANEL_COLUMNS:]
+
+
 class _Buffers:
     """One thread's buffers for a block. Features are stored transposed, ``Φᵀ`` of shape
     ``(p, b)``, and the log-joint as ``(k, b)``: every pass then runs along contiguous rows of
@@ -391,6 +410,24 @@ class _Buffers:
         self.whitened: np.ndarray | None = None  # z (row, ≤ q, k) of incomplete rows (full/tied), made when needed
         self.runs: PatternRuns | None = None
 
+    def joint_product(self, theta_t: np.ndarray, features: np.ndarray, out: np.ndarray) -> None:
+        """``out = Θᵀ Φᵀ``, in panels when there are few features (:data:`PANEL_COLUMNS`)."""
+        if features.shape[0] > PANEL_FEATURES:
+            np.matmul(theta_t, features, out=out)
+            return
+        panels, rest = _panels(features)
+        out_panels, out_rest = _panels(out)
+        np.matmul(theta_t, panels, out=out_panels)
+        np.matmul(theta_t, rest, out=out_rest)
+
+    def statistics_product(self, features: np.ndarray, resp: np.ndarray) -> np.ndarray:
+        """``Φᵀ R`` (``resp`` is ``Rᵀ``), in panels when there are few features."""
+        if features.shape[0] > PANEL_FEATURES:
+            return features @ resp.T
+        panels, rest = _panels(features)
+        resp_panels, resp_rest = _panels(resp)
+        return np.matmul(panels, resp_panels.transpose(0, 2, 1)).sum(axis=0) + rest @ resp_rest.T
+
     def log_joint(self, X: np.ndarray, rows: np.ndarray, pattern: np.ndarray | None,
                   layout: MissingLayout) -> np.ndarray:
         """``log π_k + log N(x_i,o | ...)`` of the block's rows, shape ``(k, b)`` (a view of the
@@ -404,7 +441,7 @@ class _Buffers:
             diagonal_features(X, rows, self.terms.shift, features, incomplete)
         self.used = features if incomplete or self.full else features[:self.complete_p]
         with self.product_errors:
-            np.matmul(self.theta_t[:, :self.used.shape[0]], self.used, out=out)
+            self.joint_product(self.theta_t[:, :self.used.shape[0]], self.used, out)
         if incomplete and self.full:
             most = int(layout.n_missing.max())
             if self.whitened is None or self.whitened.shape[1] < most:
@@ -431,7 +468,7 @@ class _Buffers:
         else:
             sums.loglik = float(weights @ log_marginal)
             joint *= (weights / total).astype(self.dtype)
-        sums.products[:self.used.shape[0]] = self.used @ joint.T
+        sums.products[:self.used.shape[0]] = self.statistics_product(self.used, joint)
         if incomplete:
             self.runs.statistics(self.used, joint, sums.missing)
         return sums

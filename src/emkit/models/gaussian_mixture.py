@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Mapping
 
 import numpy as np
@@ -77,6 +78,20 @@ class GaussianMixtureData:
     def total_weight(self) -> float:
         """``Σ w_i`` (the number of rows without weights)."""
         return float(self.X.shape[0] if self.sample_weight is None else self.sample_weight.sum())
+
+    @cached_property
+    def summary(self) -> dict[str, np.ndarray]:
+        """``rows`` with positive weight, and per feature ``observed = Σ_i w_i [x_ij observed]``
+        and ``sum = Σ_i w_i x_ij`` over the observed values (float64; computed once)."""
+        n, d = self.X.shape
+        weights = self.sample_weight
+        rows = np.array(float(n if weights is None else np.count_nonzero(weights)))
+        if self.layout.complete:
+            sums = self.X.sum(axis=0, dtype=float) if weights is None else weights @ self.X
+            return {"rows": rows, "observed": np.full(d, self.total_weight), "sum": sums}
+        observed = ~np.isnan(self.X)
+        weights = np.ones(n) if weights is None else weights
+        return {"rows": rows, "observed": weights @ observed, "sum": weights @ np.where(observed, self.X, 0.0)}
 
 
 def prepare_data(X, sample_weight=None) -> GaussianMixtureData:
@@ -234,17 +249,7 @@ class GaussianMixtureModel(EMModel):
         """Of ``X``, ``(X, sample_weight)`` or a chunk of them (validated by :func:`prepare_data`):
         ``rows`` with positive weight, and per feature ``observed = Σ_i w_i [x_ij observed]`` and
         ``sum = Σ_i w_i x_ij`` over the observed values (additive over row blocks)."""
-        data = _as_data(chunk)
-        n, d = data.X.shape
-        weights = data.sample_weight
-        rows = float(n if weights is None else np.count_nonzero(weights))
-        if data.layout.complete:
-            total = float(n) if weights is None else float(weights.sum())
-            sums = data.X.sum(axis=0, dtype=float) if weights is None else weights @ data.X
-            return {"rows": np.array(rows), "observed": np.full(d, total), "sum": sums}
-        observed = ~np.isnan(data.X)
-        weights = np.ones(n) if weights is None else weights
-        return {"rows": np.array(rows), "observed": weights @ observed, "sum": weights @ np.where(observed, data.X, 0.0)}
+        return _as_data(chunk).summary
 
     def chunk_context(self, summary: Stats) -> None:
         """Whole-data checks (at least ``n_components`` rows with positive weight, every feature
