@@ -59,9 +59,10 @@ from .gaussian_mixture_missing import (
 )
 from .parallel import for_each_block, worker_count
 
-#: A block of features holds about this many numbers (4 MiB in float64: large enough that the
-#: per-block work in Python is small next to the products, small enough for the cache).
-BLOCK_ELEMENTS = 1 << 19
+#: A block of features takes about this many bytes (2¹⁹ numbers in float64, twice as many in
+#: float32): large enough that the per-block work in Python is small next to the products,
+#: small enough for the cache.
+BLOCK_BYTES = 1 << 22
 
 #: With few features (at most :data:`PANEL_FEATURES`: diag and spherical covariances up to
 #: d = 21, full and tied up to d = 9), the two products of a block go in panels of this many rows, as one stacked
@@ -205,9 +206,10 @@ def compute_dtype(data_dtype, terms: MixtureTerms) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def block_rows(covariance_type: str, n_features: int) -> int:
-    """Rows per block so that a block of features holds about :data:`BLOCK_ELEMENTS` numbers."""
-    return max(16, BLOCK_ELEMENTS // n_statistic_features(covariance_type, n_features))
+def block_rows(covariance_type: str, n_features: int, dtype=np.float64) -> int:
+    """Rows per block so that a block of features of ``dtype`` takes about :data:`BLOCK_BYTES`."""
+    row_bytes = n_statistic_features(covariance_type, n_features) * np.dtype(dtype).itemsize
+    return max(16, BLOCK_BYTES // row_bytes)
 
 
 # ------------------------------------------------------------------------------ the passes
@@ -234,7 +236,7 @@ def _map_rows(X, terms, layout, dtype, n_jobs, normalize: bool) -> tuple[np.ndar
     dtype = np.dtype(np.float64 if dtype is None else dtype)
     out = np.empty((X.shape[0], terms.n_components))
     marginal = np.empty(X.shape[0]) if normalize else None
-    size, count, workers = _blocking(terms, X.shape[0], None, n_jobs)
+    size, count, workers = _blocking(terms, X.shape[0], None, n_jobs, dtype)
     buffers = [_Buffers(terms, dtype, size) for _ in range(workers)]
 
     def work(index: int, worker: int) -> None:
@@ -294,7 +296,7 @@ def mixture_e_step(X: np.ndarray, terms: MixtureTerms, sample_weight: np.ndarray
     """
     layout = missing_layout(X) if layout is None else layout
     dtype = np.dtype(np.float64 if dtype is None else dtype)
-    size, count, workers = _blocking(terms, X.shape[0], rows_per_block, n_jobs)
+    size, count, workers = _blocking(terms, X.shape[0], rows_per_block, n_jobs, dtype)
     buffers = [_Buffers(terms, dtype, size) for _ in range(workers)]
     totals = _Totals(terms)
 
@@ -315,14 +317,15 @@ BLOCKS_PER_THREAD = 4
 MIN_BLOCK_ROWS = 256
 
 
-def _blocking(terms: MixtureTerms, n: int, rows: int | None, n_jobs: int | None) -> tuple[int, int, int]:
+def _blocking(terms: MixtureTerms, n: int, rows: int | None, n_jobs: int | None,
+              dtype: np.dtype) -> tuple[int, int, int]:
     """``(rows per block, number of blocks, threads)``: ``rows`` when given, else
-    :func:`block_rows`, made smaller for small ``n`` so that every thread has
-    :data:`BLOCKS_PER_THREAD` blocks (not below :data:`MIN_BLOCK_ROWS` rows)."""
+    :func:`block_rows` (for the arithmetic's ``dtype``), made smaller for small ``n`` so that
+    every thread has :data:`BLOCKS_PER_THREAD` blocks (not below :data:`MIN_BLOCK_ROWS` rows)."""
     threads = worker_count(n_jobs, max(n, 1))
     if rows is None:
         balanced = -(-n // (BLOCKS_PER_THREAD * threads))
-        rows = min(block_rows(terms.covariance_type, terms.n_features), max(MIN_BLOCK_ROWS, balanced))
+        rows = min(block_rows(terms.covariance_type, terms.n_features, dtype), max(MIN_BLOCK_ROWS, balanced))
     size = max(1, min(n, rows))
     count = -(-n // size)
     return size, count, max(1, min(threads, count))
