@@ -84,14 +84,23 @@ class GaussianMixtureData:
         """``rows`` with positive weight, and per feature ``observed = Σ_i w_i [x_ij observed]``
         and ``sum = Σ_i w_i x_ij`` over the observed values (float64; computed once)."""
         n, d = self.X.shape
-        weights = self.sample_weight
-        rows = np.array(float(n if weights is None else np.count_nonzero(weights)))
-        if self.layout.complete:
-            sums = self.X.sum(axis=0, dtype=float) if weights is None else weights @ self.X
-            return {"rows": rows, "observed": np.full(d, self.total_weight), "sum": sums}
-        observed = ~np.isnan(self.X)
-        weights = np.ones(n) if weights is None else weights
-        return {"rows": rows, "observed": weights @ observed, "sum": weights @ np.where(observed, self.X, 0.0)}
+        observed, sums = np.zeros(d), np.zeros(d)
+        for rows, has_missing in self.blocks:   # temporaries of one block at most
+            block = self.X[rows]
+            weights = None if self.sample_weight is None else self.sample_weight[rows]
+            if has_missing:
+                seen = ~np.isnan(block)
+                weights = np.ones(block.shape[0]) if weights is None else weights
+                observed += weights @ seen
+                sums += weights @ np.where(seen, block, 0.0)
+            elif weights is None:
+                observed += block.shape[0]
+                sums += block.sum(axis=0, dtype=float)
+            else:
+                observed += weights.sum()
+                sums += weights @ block
+        rows = float(n if self.sample_weight is None else np.count_nonzero(self.sample_weight))
+        return {"rows": np.array(rows), "observed": observed, "sum": sums}
 
 
 def prepare_data(X, sample_weight=None) -> GaussianMixtureData:
