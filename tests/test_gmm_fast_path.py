@@ -183,6 +183,23 @@ def test_products_in_panels_equal_explicit_conditional_expectations(covariance_t
         np.testing.assert_allclose(ke.mixture_log_joint(X, terms, n_jobs=1), direct, rtol=1e-10)
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_blocks_with_and_without_missing_values_equal_explicit_expectations(covariance_type):
+    """Missing values in a few rows only: the blocks without any (taken in the data's order for
+    diag and spherical, which then drop the indicator features) and those with some add up to
+    the explicit statistics."""
+    X, weights, means, cov, full = problem(covariance_type, seed=15, n=90, d=3, k=2, offset=5.0)
+    X[[3, 4, 70], [0, 2, 1]] = np.nan
+    shift = np.nanmean(X, axis=0)
+    terms = ke.mixture_terms(weights, means, cov, covariance_type, shift)
+    sample_weight = np.ones(len(X))
+    ours, loglik = ke.mixture_e_step(X, terms, sample_weight, rows_per_block=10, n_jobs=2)
+    reference, reference_ll = explicit_statistics(X, sample_weight, weights, means, full, covariance_type, shift)
+    assert loglik == pytest.approx(reference_ll, rel=1e-12)
+    for key, value in reference.items():
+        np.testing.assert_allclose(ours[key], value, rtol=1e-10, atol=1e-9 * np.abs(value).max())
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "tied"])
 def test_long_runs_of_one_pattern_equal_explicit_conditional_expectations(covariance_type):
     """Runs of at least LONG_RUN rows with one pattern take the matrix-product path."""

@@ -240,7 +240,7 @@ def _map_rows(X, terms, layout, dtype, n_jobs, normalize: bool) -> tuple[np.ndar
     buffers = [_Buffers(terms, dtype, size) for _ in range(workers)]
 
     def work(index: int, worker: int) -> None:
-        rows, pattern = _block(X, layout, index * size, size)
+        rows, pattern = _block(X, layout, index * size, size, terms.covariance_type)
         joint = buffers[worker].log_joint(X, rows, pattern, layout)
         if normalize:
             log_marginal = _log_sum_exp(joint)
@@ -301,7 +301,7 @@ def mixture_e_step(X: np.ndarray, terms: MixtureTerms, sample_weight: np.ndarray
     totals = _Totals(terms)
 
     def work(index: int, worker: int) -> _Totals:
-        rows, pattern = _block(X, layout, index * size, size)
+        rows, pattern = _block(X, layout, index * size, size, terms.covariance_type)
         weights = None if sample_weight is None else sample_weight[rows]
         return buffers[worker].statistics(X, rows, pattern, layout, weights)
 
@@ -331,11 +331,13 @@ def _blocking(terms: MixtureTerms, n: int, rows: int | None, n_jobs: int | None,
     return size, count, max(1, min(threads, count))
 
 
-def _block(X: np.ndarray, layout: MissingLayout, start: int, size: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """The row indices of the block of ``size`` rows at ``start`` in layout order, and their
-    patterns (None when no value is missing)."""
+def _block(X: np.ndarray, layout: MissingLayout, start: int, size: int,
+           covariance_type: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The row indices of the block of ``size`` rows at ``start`` and their patterns: in layout
+    order for full and tied covariances with missing values, else in the data's order (the
+    features of diag and spherical ones take missing values row by row) with patterns None."""
     stop = min(start + size, X.shape[0])
-    if layout.complete:
+    if layout.complete or covariance_type not in ("full", "tied"):
         return np.arange(start, stop), None
     return layout.order[start:stop], layout.row_pattern[start:stop]
 
@@ -435,14 +437,15 @@ class _Buffers:
                   layout: MissingLayout) -> np.ndarray:
         """``log π_k + log N(x_i,o | ...)`` of the block's rows, shape ``(k, b)`` (a view of the
         buffer); the features used are left in ``self.used``."""
-        incomplete = pattern is not None and pattern[-1] >= 0
         features = self.features[:, :rows.size]
         out = self.joint[:, :rows.size]
         if self.full:
+            incomplete = pattern is not None and pattern[-1] >= 0
             full_features(X, rows, self.terms.shift, features)
+            self.used = features
         else:
-            diagonal_features(X, rows, self.terms.shift, features, incomplete)
-        self.used = features if incomplete or self.full else features[:self.complete_p]
+            incomplete = diagonal_features(X, rows, self.terms.shift, features, not layout.complete) > 0
+            self.used = features if incomplete else features[:self.complete_p]
         with self.product_errors:
             self.joint_product(self.theta_t[:, :self.used.shape[0]], self.used, out)
         if incomplete and self.full:
@@ -479,8 +482,9 @@ class _Buffers:
 
 # ----------------------------------------------------------------------- compiled kernels
 # Numba where BLAS has nothing to offer: building the features (one pass over the rows), the
-# maxima and shift before the exponential (one pass instead of three), and the corrections for missing coordinates (a few numbers per incomplete row and component). Arrays
-# indexed by component keep it on the last axis, so the loops over components are contiguous.
+# maxima and shift before the exponential (one pass instead of three), and the corrections for
+# missing coordinates (a few numbers per incomplete row and component). Arrays indexed by
+# component keep it on the last axis, so the loops over components are contiguous.
 @njit(cache=True, nogil=True)
 def _shift_by_largest(joint, largest, floor):  # pragma: no cover - compiled
     """``largest[i] = max_c joint[c, i]`` and ``joint[c, i] ← max(joint[c, i] − largest[i], floor)``,
@@ -526,15 +530,20 @@ def full_features(X, rows, shift, out):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def diagonal_features(X, rows, shift, out, incomplete):  # pragma: no cover - compiled
     """``Φᵀ``: ``out[:, r] = [1, y⁰, (y⁰)², 1 − o]`` (``o`` the observed indicator) of ``rows[r]``;
-    the ``1 − o`` rows only when the block is ``incomplete``."""
+    the ``1 − o`` rows only when ``incomplete`` (the data may have missing values). Returns the
+    number of missing values in the rows (0 when not ``incomplete``)."""
     d = X.shape[1]
     b = rows.size
     _shifted_columns(X, rows, shift, out)
     for j in range(d):
         for r in range(b):
             out[1 + d + j, r] = out[1 + j, r] * out[1 + j, r]
+    missing = 0
     if incomplete:
         for r in range(b):
             row = rows[r]
             for j in range(d):
-                out[1 + 2 * d + j, r] = 1.0 if np.isnan(X[row, j]) else 0.0
+                hole = np.isnan(X[row, j])
+                out[1 + 2 * d + j, r] = 1.0 if hole else 0.0
+                missing += hole
+    return missing

@@ -108,7 +108,8 @@ class MissingSums:
 
 class PatternRuns:
     """The runs of one pattern in a block of rows (given in layout order) and the per-pattern
-    factors they need; ``whitened`` keeps ``z`` of the short runs' rows between the two passes."""
+    factors they need; ``whitened`` keeps ``z`` of the short runs' rows between the two passes,
+    ``long_factors`` the factors and ``z`` of each long run (:meth:`log_density` first)."""
 
     def __init__(self, pattern: np.ndarray, layout: MissingLayout, precision: np.ndarray,
                  precision_mean: np.ndarray, whitened: np.ndarray) -> None:
@@ -121,6 +122,7 @@ class PatternRuns:
         incomplete = pattern[starts] >= 0
         self.long = [(int(start), int(end)) for start, end in zip(starts[incomplete], ends[incomplete])
                      if end - start >= LONG_RUN]
+        self.long_factors: list[tuple[_RunFactors, np.ndarray]] = []
 
     def log_density(self, features: np.ndarray, out: np.ndarray) -> None:
         """Turn the product's values ``out[c, i]`` of the incomplete rows into marginal
@@ -128,10 +130,12 @@ class PatternRuns:
         layout = self.layout
         _short_runs_log_density(features, self.pattern, layout.missing, layout.n_missing, self.precision,
                                 self.precision_mean, out, self.whitened, LONG_RUN)
+        self.long_factors = []
         for start, end in self.long:
             factors = _RunFactors(self, start)
             z = factors.whitened(features[1:1 + factors.d, start:end])
             out[:, start:end] += factors.correction[:, None] + 0.5 * np.einsum("akl,akl->kl", z, z)
+            self.long_factors.append((factors, z))
 
     def statistics(self, features: np.ndarray, resp: np.ndarray, sums: MissingSums) -> None:
         """Add to ``sums`` what the missing coordinates of the incomplete rows add, given the
@@ -139,10 +143,9 @@ class PatternRuns:
         layout = self.layout
         _short_runs_statistics(features, self.pattern, layout.missing, layout.n_missing, self.precision, resp,
                                self.whitened, sums.x, sums.cross, sums.block, LONG_RUN)
-        for start, end in self.long:
-            factors = _RunFactors(self, start)
+        for (start, end), (factors, z) in zip(self.long, self.long_factors):
             y = features[1:1 + factors.d, start:end]
-            f = factors.conditional_means(factors.whitened(y))          # (q, k, L)
+            f = factors.conditional_means(z)                             # (q, k, L)
             r = resp[:, start:end].astype(float)                         # (k, L)
             weighted = f * r                                             # (q, k, L)
             m, q, k = factors.m, factors.q, r.shape[0]
