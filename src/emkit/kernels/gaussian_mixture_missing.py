@@ -12,7 +12,8 @@ The statistics ``Φᵀ R`` miss ``r f`` (first moments), ``r (f y⁰ᵀ + y⁰ f
 Rows are grouped by missingness pattern once (:func:`missing_layout`), so ``G``, ``A⁻¹`` and the
 rows of ``Λ`` that ``w`` needs are computed once per run of rows with one pattern. A long run
 (at least :data:`LONG_RUN` rows) takes matrix products for ``w`` and for the cross moments
-``Σ r f y⁰ᵀ``; the many short runs of rare patterns are computed row by row in compiled code.
+``Σ r f y⁰ᵀ``; the many short runs of rare patterns are computed row by row. All of it is
+compiled code that holds no lock, so the threads of the E-step do not wait on each other.
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from numba import njit
 from ..numerics import all_finite
 from .gaussian import LOG_2PI
 
-#: Runs of at least this many rows with one pattern are computed with matrix products (the
-#: work in Python per run is then small next to the rows').
+#: Runs of at least this many rows with one pattern are computed with matrix products.
 LONG_RUN = 128
 
 
@@ -107,91 +107,30 @@ class MissingSums:
 
 
 class PatternRuns:
-    """The runs of one pattern in a block of rows (given in layout order) and the per-pattern
-    factors they need; ``whitened`` keeps ``z`` of the short runs' rows between the two passes,
-    ``long_factors`` the factors and ``z`` of each long run (:meth:`log_density` first)."""
+    """The incomplete rows of a block (given in layout order, so that rows with one pattern form
+    runs) and the per-pattern factors they need; ``whitened`` keeps ``z`` of the rows between the
+    two passes. Both passes are compiled (:func:`_runs_log_density`, :func:`_runs_statistics`)
+    and hold no lock, so threads run them side by side."""
 
     def __init__(self, pattern: np.ndarray, layout: MissingLayout, precision: np.ndarray,
                  precision_mean: np.ndarray, whitened: np.ndarray) -> None:
         """``precision[i, j, c] = Λ_c,ij`` and ``precision_mean[i, c] = (Λ_c m_c)_i``: component last."""
         self.pattern, self.layout = pattern, layout
         self.precision, self.precision_mean, self.whitened = precision, precision_mean, whitened
-        edges = np.flatnonzero(pattern[1:] != pattern[:-1]) + 1
-        starts = np.concatenate([[0], edges])
-        ends = np.concatenate([edges, [pattern.size]])
-        incomplete = pattern[starts] >= 0
-        self.long = [(int(start), int(end)) for start, end in zip(starts[incomplete], ends[incomplete])
-                     if end - start >= LONG_RUN]
-        self.long_factors: list[tuple[_RunFactors, np.ndarray]] = []
 
     def log_density(self, features: np.ndarray, out: np.ndarray) -> None:
         """Turn the product's values ``out[c, i]`` of the incomplete rows into marginal
         log-densities of their observed coordinates."""
         layout = self.layout
-        _short_runs_log_density(features, self.pattern, layout.missing, layout.n_missing, self.precision,
-                                self.precision_mean, out, self.whitened, LONG_RUN)
-        self.long_factors = []
-        for start, end in self.long:
-            factors = _RunFactors(self, start)
-            z = factors.whitened(features[1:1 + factors.d, start:end])
-            out[:, start:end] += factors.correction[:, None] + 0.5 * np.einsum("akl,akl->kl", z, z)
-            self.long_factors.append((factors, z))
+        _runs_log_density(features, self.pattern, layout.missing, layout.n_missing, self.precision,
+                          self.precision_mean, out, self.whitened, LONG_RUN)
 
     def statistics(self, features: np.ndarray, resp: np.ndarray, sums: MissingSums) -> None:
         """Add to ``sums`` what the missing coordinates of the incomplete rows add, given the
-        (weighted) responsibilities ``resp[c, i]``."""
+        (weighted) responsibilities ``resp[c, i]`` (after :meth:`log_density`)."""
         layout = self.layout
-        _short_runs_statistics(features, self.pattern, layout.missing, layout.n_missing, self.precision, resp,
-                               self.whitened, sums.x, sums.cross, sums.block, LONG_RUN)
-        for (start, end), (factors, z) in zip(self.long, self.long_factors):
-            y = features[1:1 + factors.d, start:end]
-            f = factors.conditional_means(z)                             # (q, k, L)
-            r = resp[:, start:end].astype(float)                         # (k, L)
-            weighted = f * r                                             # (q, k, L)
-            m, q, k = factors.m, factors.q, r.shape[0]
-            sums.x[m] += weighted.sum(axis=2)
-            sums.cross[m] += np.moveaxis((weighted.reshape(q * k, -1) @ y.T).reshape(q, k, -1), 2, 1)
-            inverse = np.empty((q, q, k))
-            _pattern_inverse(q, factors.lower, factors.reciprocal, inverse)
-            sums.block[np.ix_(m, m)] += np.einsum("akl,ekl->aek", weighted, f) + inverse * r.sum(axis=1)
-
-
-class _RunFactors:
-    """The factors of the pattern of the run at ``start`` for every component (last axis)."""
-
-    def __init__(self, runs: PatternRuns, start: int) -> None:
-        pattern = runs.pattern[start]
-        d, _, k = runs.precision.shape
-        self.q = q = int(runs.layout.n_missing[pattern])
-        self.m = runs.layout.missing[pattern, :q]
-        self.d = d
-        self.lower = np.empty((q, q, k))
-        self.reciprocal = np.empty((q, k))
-        self.gathered = np.empty((d, q, k))
-        self.gathered_mean = np.empty((q, k))
-        self.correction = np.empty(k)
-        _pattern_setup(self.m, q, runs.precision, runs.precision_mean, self.lower, self.reciprocal, self.gathered,
-                       self.gathered_mean, self.correction)
-
-    def whitened(self, y: np.ndarray) -> np.ndarray:
-        """``z[a, c, i] = (G_c⁻¹ w_c,i)_a`` for the rows ``y`` (shape ``(d, L)``, 0 where missing)."""
-        q, k = self.q, self.reciprocal.shape[1]
-        z = (self.gathered.reshape(self.d, q * k).T @ y).reshape(q, k, -1) - self.gathered_mean[:, :, None]
-        for a in range(q):
-            for e in range(a):
-                z[a] -= self.lower[a, e, :, None] * z[e]
-            z[a] *= self.reciprocal[a, :, None]
-        return z
-
-    def conditional_means(self, z: np.ndarray) -> np.ndarray:
-        """``f = −G⁻ᵀ z = E[y_M | x_o]`` for each component and row."""
-        f = np.empty_like(z)
-        for a in range(self.q - 1, -1, -1):
-            f[a] = -z[a]
-            for e in range(a + 1, self.q):
-                f[a] -= self.lower[e, a, :, None] * f[e]
-            f[a] *= self.reciprocal[a, :, None]
-        return f
+        _runs_statistics(features, self.pattern, layout.missing, layout.n_missing, self.precision, resp,
+                         self.whitened, sums.x, sums.cross, sums.block, LONG_RUN)
 
 
 # ----------------------------------------------------------------------- compiled kernels
@@ -296,10 +235,11 @@ def _row_whitened(features, i, q, gathered, gathered_mean, lower, reciprocal, z)
 
 
 @njit(cache=True, nogil=True)
-def _short_runs_log_density(features, row_pattern, missing, n_missing, precision, precision_mean, out, whitened,
-                            long_run):  # pragma: no cover - compiled
+def _runs_log_density(features, row_pattern, missing, n_missing, precision, precision_mean, out, whitened,
+                      long_run):  # pragma: no cover - compiled
     """The log-density correction ``½ q log 2π − Σ log G_jj + ½ ‖z‖²`` added to ``out[c, i]`` for the
-    incomplete rows in runs shorter than ``long_run``; ``z`` kept in ``whitened[i, :q, c]``."""
+    incomplete rows; ``z`` kept in ``whitened[i, :q, c]``. Runs of at least ``long_run`` rows
+    take one matrix product for ``w`` (:func:`_long_run_log_density`), the others row by row."""
     d, _, k = precision.shape
     lower = np.empty((d, d, k))
     reciprocal = np.empty((d, k))
@@ -310,28 +250,83 @@ def _short_runs_log_density(features, row_pattern, missing, n_missing, precision
     while start < row_pattern.size:
         p = row_pattern[start]
         end = _run_end(row_pattern, start)
-        if p >= 0 and end - start < long_run:
+        if p >= 0:
             q = n_missing[p]
             _pattern_setup(missing[p], q, precision, precision_mean, lower, reciprocal, gathered, gathered_mean,
                            correction)
-            for i in range(start, end):
-                z = whitened[i]
-                _row_whitened(features, i, q, gathered, gathered_mean, lower, reciprocal, z)
-                for c in range(k):
-                    norm = 0.0
-                    for a in range(q):
-                        norm += z[a, c] * z[a, c]
-                    out[c, i] += correction[c] + 0.5 * norm
+            if end - start >= long_run:
+                _long_run_log_density(features, start, end, q, gathered, gathered_mean, lower, reciprocal, correction,
+                                      out, whitened)
+            else:
+                for i in range(start, end):
+                    z = whitened[i]
+                    _row_whitened(features, i, q, gathered, gathered_mean, lower, reciprocal, z)
+                    for c in range(k):
+                        norm = 0.0
+                        for a in range(q):
+                            norm += z[a, c] * z[a, c]
+                        out[c, i] += correction[c] + 0.5 * norm
         start = end
 
 
 @njit(cache=True, nogil=True)
-def _short_runs_statistics(features, row_pattern, missing, n_missing, precision, resp, whitened, sum_x, cross,
-                           block, long_run):  # pragma: no cover - compiled
-    """For the incomplete rows in runs shorter than ``long_run``, with ``r = resp[c, i]`` and
-    ``f = −G⁻ᵀ z`` (``z`` from :func:`_short_runs_log_density`): ``r f`` into ``sum_x[M]``,
-    ``r f y⁰ᵀ`` into ``cross[M]``, ``r f fᵀ`` and (once per run, times its ``Σ r``) ``A⁻¹`` into
-    ``block[M, M]``."""
+def _run_rows(features, start, end, d):  # pragma: no cover - compiled
+    """``y⁰`` of the rows ``start..end`` (feature rows ``1..d``) as a contiguous float64 ``(d, L)`` array."""
+    y = np.empty((d, end - start))
+    for j in range(d):
+        for i in range(start, end):
+            y[j, i - start] = features[1 + j, i]
+    return y
+
+
+@njit(cache=True, nogil=True)
+def _long_run_log_density(features, start, end, q, gathered, gathered_mean, lower, reciprocal, correction, out,
+                          whitened):  # pragma: no cover - compiled
+    """:func:`_runs_log_density` for a long run: ``w`` of all its rows and components as one
+    product ``Λ_c,M· y⁰`` (rows ``(a, c)``), then the triangular solves along the rows."""
+    d = gathered.shape[0]
+    k = gathered.shape[2]
+    length = end - start
+    precision_rows = np.empty((q * k, d))
+    for a in range(q):
+        for c in range(k):
+            for j in range(d):
+                precision_rows[a * k + c, j] = gathered[j, a, c]
+    z = np.dot(precision_rows, _run_rows(features, start, end, d))
+    for a in range(q):
+        for c in range(k):
+            za = z[a * k + c]
+            mean = gathered_mean[a, c]
+            for i in range(length):
+                za[i] -= mean
+            for e in range(a):
+                ze = z[e * k + c]
+                factor = lower[a, e, c]
+                for i in range(length):
+                    za[i] -= factor * ze[i]
+            scale = reciprocal[a, c]
+            for i in range(length):
+                za[i] *= scale
+    norm = np.empty(length)
+    for c in range(k):
+        for i in range(length):
+            norm[i] = 0.0
+        for a in range(q):
+            za = z[a * k + c]
+            for i in range(length):
+                norm[i] += za[i] * za[i]
+                whitened[start + i, a, c] = za[i]
+        for i in range(length):
+            out[c, start + i] += correction[c] + 0.5 * norm[i]
+
+
+@njit(cache=True, nogil=True)
+def _runs_statistics(features, row_pattern, missing, n_missing, precision, resp, whitened, sum_x, cross, block,
+                     long_run):  # pragma: no cover - compiled
+    """For the incomplete rows, with ``r = resp[c, i]`` and ``f = −G⁻ᵀ z`` (``z`` from
+    :func:`_runs_log_density`): ``r f`` into ``sum_x[M]``, ``r f y⁰ᵀ`` into ``cross[M]``,
+    ``r f fᵀ`` and (once per run, times its ``Σ r``) ``A⁻¹`` into ``block[M, M]``; runs of at
+    least ``long_run`` rows by :func:`_long_run_statistics`, the others row by row."""
     d, _, k = precision.shape
     lower = np.empty((d, d, k))
     reciprocal = np.empty((d, k))
@@ -344,13 +339,18 @@ def _short_runs_statistics(features, row_pattern, missing, n_missing, precision,
     while start < row_pattern.size:
         p = row_pattern[start]
         end = _run_end(row_pattern, start)
-        if p < 0 or end - start >= long_run:
+        if p < 0:
             start = end
             continue
         q = n_missing[p]
         m = missing[p]
         _pattern_cholesky(m, q, precision, lower, reciprocal)
         _pattern_inverse(q, lower, reciprocal, inverse)
+        if end - start >= long_run:
+            _long_run_statistics(features, start, end, q, m, lower, reciprocal, inverse, resp, whitened, sum_x,
+                                 cross, block)
+            start = end
+            continue
         for c in range(k):
             total[c] = 0.0
         for i in range(start, end):
@@ -384,3 +384,54 @@ def _short_runs_statistics(features, row_pattern, missing, n_missing, precision,
                 for c in range(k):
                     block[m[a], m[e], c] += total[c] * inverse[a, e, c]
         start = end
+
+
+@njit(cache=True, nogil=True)
+def _long_run_statistics(features, start, end, q, m, lower, reciprocal, inverse, resp, whitened, sum_x, cross,
+                         block):  # pragma: no cover - compiled
+    """:func:`_runs_statistics` for a long run: ``f`` and ``r f`` of all its rows with rows
+    ``(a, c)``, and the cross moments as one product ``(r f) y⁰ᵀ``."""
+    d = cross.shape[1]
+    k = resp.shape[0]
+    length = end - start
+    f = np.empty((q * k, length))
+    for a in range(q - 1, -1, -1):  # f = −G⁻ᵀ z
+        for c in range(k):
+            fa = f[a * k + c]
+            for i in range(length):
+                fa[i] = -whitened[start + i, a, c]
+            for e in range(a + 1, q):
+                fe = f[e * k + c]
+                factor = lower[e, a, c]
+                for i in range(length):
+                    fa[i] -= factor * fe[i]
+            scale = reciprocal[a, c]
+            for i in range(length):
+                fa[i] *= scale
+    weighted = np.empty((q * k, length))
+    for a in range(q):
+        for c in range(k):
+            wa = weighted[a * k + c]
+            fa = f[a * k + c]
+            total = 0.0
+            for i in range(length):
+                wa[i] = resp[c, start + i] * fa[i]
+                total += wa[i]
+            sum_x[m[a], c] += total
+    products = np.dot(weighted, _run_rows(features, start, end, d).T)
+    for a in range(q):
+        for j in range(d):
+            for c in range(k):
+                cross[m[a], j, c] += products[a * k + c, j]
+    for c in range(k):
+        total = 0.0
+        for i in range(length):
+            total += resp[c, start + i]
+        for a in range(q):
+            wa = weighted[a * k + c]
+            for e in range(q):
+                fe = f[e * k + c]
+                moment = 0.0
+                for i in range(length):
+                    moment += wa[i] * fe[i]
+                block[m[a], m[e], c] += moment + total * inverse[a, e, c]
