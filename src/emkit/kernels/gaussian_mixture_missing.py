@@ -27,7 +27,7 @@ from ..numerics import all_finite
 from .gaussian import LOG_2PI
 
 #: Runs of at least this many rows with one pattern are computed with matrix products.
-LONG_RUN = 128
+LONG_RUN = 32
 
 
 @dataclass(frozen=True)
