@@ -1,0 +1,99 @@
+"""Free parameters, complete-data information and scores of Gaussian-mixture components.
+
+The covariances are parametrized by their free entries ``θ`` (the lower triangle of each ``Σ_k``
+for full, of the shared ``Σ`` for tied, the variances for diag, one variance per component for
+spherical): ``Σ = Σ_t θ_t E_t`` with fixed symmetric basis matrices ``E_t`` (``e_i e_iᵀ``, or
+``e_i e_jᵀ + e_j e_iᵀ`` off the diagonal; ``I`` for spherical). With ``A_t = Σ⁻¹ E_t``, the
+complete-data log-likelihood of the rows with responsibilities ``r_i`` under one component,
+``Q = Σ_i r_i log N(x_i | μ, Σ)``, has
+
+    −∂²Q/∂μ∂μᵀ = n Σ⁻¹,   −∂²Q/∂μ∂θ_t = A_t Σ⁻¹ g,
+    −∂²Q/∂θ_s∂θ_t = sym tr(A_s A_t Σ⁻¹ W) − ½ n tr(A_s A_t),
+
+with ``n = Σ r_i``, ``g = Σ r_i (x_i − μ)`` and ``W = Σ r_i (x_i − μ)(x_i − μ)ᵀ`` (so ``½ n
+tr(A_s A_t)`` at the M-step's fixed point ``W = nΣ``, ``g = 0``); and the score of one row is
+``Σ⁻¹(x − μ)`` and ``½ (vᵀ E_t v − tr A_t)`` with ``v = Σ⁻¹(x − μ)``. Solves go through the
+Cholesky factor of ``Σ`` (no explicit inverse).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import cho_factor, cho_solve
+
+
+def covariance_basis(covariance_type: str, n_features: int) -> np.ndarray:
+    """The basis ``E_t`` of one covariance matrix's free entries, shape ``(T, d, d)``."""
+    d = n_features
+    if covariance_type in ("full", "tied"):
+        rows, columns = np.tril_indices(d)
+        basis = np.zeros((rows.size, d, d))
+        basis[np.arange(rows.size), rows, columns] = 1.0
+        basis[np.arange(rows.size), columns, rows] = 1.0
+        return basis
+    if covariance_type == "diag":
+        basis = np.zeros((d, d, d))
+        basis[np.arange(d), np.arange(d), np.arange(d)] = 1.0
+        return basis
+    return np.eye(d)[None]
+
+
+def free_covariances(covariances: np.ndarray, covariance_type: str) -> np.ndarray:
+    """The free entries of the covariances, flat: lower triangles (full: per component; tied:
+    once), variances (diag) or one variance per component (spherical)."""
+    covariances = np.asarray(covariances, dtype=float)
+    if covariance_type in ("full", "tied"):
+        rows, columns = np.tril_indices(covariances.shape[-1])
+        return covariances[..., rows, columns].ravel()
+    return covariances.ravel()
+
+
+def covariances_from_free(free: np.ndarray, covariance_type: str, n_components: int, n_features: int) -> np.ndarray:
+    """Inverse of :func:`free_covariances` (symmetric matrices for full and tied)."""
+    free = np.asarray(free, dtype=float)
+    k, d = n_components, n_features
+    if covariance_type in ("full", "tied"):
+        rows, columns = np.tril_indices(d)
+        count = 1 if covariance_type == "tied" else k
+        out = np.zeros((count, d, d))
+        out[:, rows, columns] = free.reshape(count, rows.size)
+        out[:, columns, rows] = free.reshape(count, rows.size)
+        return out[0] if covariance_type == "tied" else out
+    return free.reshape((k, d) if covariance_type == "diag" else (k,)).copy()
+
+
+def full_matrices(covariances: np.ndarray, covariance_type: str, n_components: int, n_features: int) -> np.ndarray:
+    """Every component's covariance as a ``(k, d, d)`` matrix."""
+    covariances = np.asarray(covariances, dtype=float)
+    k, d = n_components, n_features
+    if covariance_type == "full":
+        return covariances
+    if covariance_type == "tied":
+        return np.broadcast_to(covariances, (k, d, d))
+    variances = covariances if covariance_type == "diag" else np.repeat(covariances[:, None], d, axis=1)
+    return np.stack([np.diag(v) for v in variances])
+
+
+def component_information(count: float, centred_sum: np.ndarray, scatter: np.ndarray, covariance: np.ndarray,
+                          basis: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The blocks ``(I_μμ, I_μθ, I_θθ)`` of one component's complete-data information (module
+    docstring) from ``n``, ``g`` and ``W``; shapes ``(d, d)``, ``(d, T)``, ``(T, T)``."""
+    factor = cho_factor(covariance, lower=True)
+    precision_basis = np.stack([cho_solve(factor, e) for e in basis])             # A_t = Σ⁻¹ E_t
+    precision_scatter = cho_solve(factor, scatter)                                 # Σ⁻¹ W
+    means = count * cho_solve(factor, np.eye(covariance.shape[0]))
+    mixed = np.einsum("tij,j->it", precision_basis, cho_solve(factor, centred_sum))
+    products = np.einsum("sij,tjk->stik", precision_basis, precision_basis)
+    with_scatter = np.einsum("stik,ki->st", products, precision_scatter)
+    covariances = 0.5 * (with_scatter + with_scatter.T) - 0.5 * count * np.einsum("stii->st", products)
+    return means, mixed, covariances
+
+
+def component_scores(X: np.ndarray, mean: np.ndarray, covariance: np.ndarray,
+                     basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of ``log N(x_i | μ, Σ)`` for every row: in ``μ`` (shape ``(n, d)``) and in the free
+    covariance entries (shape ``(n, T)``)."""
+    factor = cho_factor(covariance, lower=True)
+    v = cho_solve(factor, (X - mean).T).T                                          # Σ⁻¹(x − μ)
+    traces = np.einsum("tii->t", np.stack([cho_solve(factor, e) for e in basis]))
+    return v, 0.5 * (np.einsum("ni,tij,nj->nt", v, basis, v) - traces)
