@@ -11,6 +11,7 @@ import pytest
 
 matplotlib.use("Agg")
 
+import emkit  # noqa: E402
 from emkit import GaussianMixture, datasets, gmm_select  # noqa: E402
 from emkit.cli.main import main  # noqa: E402
 from emkit.plotting.mixture import Projection, add_ellipses, bic_figure, kmeans_vs_gmm_figure, mixture_figure  # noqa: E402
@@ -98,6 +99,24 @@ def test_cli_json(csv_file, capsys):
     assert payload["loglik"] == pytest.approx(estimator.score(X) * len(X), rel=1e-10)
     assert payload["bic"] == pytest.approx(estimator.bic(X), rel=1e-10)
     assert payload["labels"] == estimator.predict(X).tolist()
+
+
+def test_cli_standard_errors(csv_file, capsys):
+    """--se sem on data with missing cells: the JSON's se and cov are those of
+    emkit.standard_errors on the same fit; the table shows them; louis names its limit."""
+    path, X = csv_file
+    assert main(["gmm", str(path), "-k", "2", "--covariance", "diag", "--se", "sem", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    estimator = GaussianMixture(2, covariance_type="diag", tol=1e-10, max_iter=10_000, random_state=0).fit(X)
+    expected = emkit.standard_errors(estimator.result_, X, "sem")
+    np.testing.assert_allclose(payload["se"]["means"], expected.se["means"], rtol=1e-8)
+    np.testing.assert_allclose(payload["cov"]["matrix"], expected.cov, rtol=1e-8)
+    assert payload["cov"]["labels"] == list(expected.labels) and payload["se_method"] == "sem"
+    assert main(["gmm", str(path), "-k", "2", "--covariance", "diag", "--se", "hessian"]) == 0
+    out = capsys.readouterr().out
+    assert "se(mean)" in out and "standard errors hessian" in out
+    assert main(["gmm", str(path), "-k", "2", "--se", "louis"]) == 2
+    assert "complete rows only" in capsys.readouterr().err
 
 
 def test_cli_selection_table_and_plot(csv_file, tmp_path, capsys):

@@ -1,7 +1,8 @@
 """``emkit gmm``: a Gaussian mixture fitted to the numeric columns of a CSV file.
 
 Example: ``emkit gmm data.csv -k 4 --covariance full --plot clusters.png`` or, choosing ``k`` and
-the covariance structure by BIC, ``emkit gmm data.csv --select 1:9 --covariance all``.
+the covariance structure by BIC, ``emkit gmm data.csv --select 1:9 --covariance all``; ``--se
+sem`` adds the standard errors of the estimates.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import numpy as np
 from ..estimators.gaussian_mixture import GaussianMixture
 from ..kernels.gaussian import COVARIANCE_TYPES
 from ..selection import gmm_select, information_criteria
-from .common import CliError
+from ..inference import METHODS, StandardErrors, standard_errors
+from .common import CliError, se_summary
 from .csv_input import read_csv
 
 
@@ -42,6 +44,11 @@ def register(subparsers) -> None:
     group.add_argument("--seed", type=int, default=0, help="seed of the k-means starts (default 0)")
     group.add_argument("--n-init", type=int, default=1, help="number of starts")
     group.add_argument("--accelerate", choices=["squarem"], default=None, help="accelerate EM with SQUAREM")
+    inference = parser.add_argument_group("standard errors")
+    inference.add_argument("--se", choices=METHODS, default=None, metavar="METHOD",
+                           help=f"standard errors and covariance of the estimates by {', '.join(METHODS)} "
+                                "(louis: complete rows only)")
+    inference.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates for --se bootstrap (default 1000)")
     output = parser.add_argument_group("output")
     output.add_argument("--plot", metavar="FILE", help="write the clusters, k-means beside, and the BIC curve")
     output.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
@@ -95,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
                                     **settings).fit(X)
     criteria = information_criteria(estimator, X)
     labels = estimator.predict(X)
+    se = _standard_errors(estimator, X, args)
     if args.plot:
         _write_plot(args.plot, X, header, estimator, labels, selection, args.seed)
     if args.json:
@@ -108,14 +116,28 @@ def run(args: argparse.Namespace) -> int:
         }
         if selection is not None:
             payload["selection"] = selection.to_dict()
+        payload.update(se.to_dict() if se is not None else {})
         json.dump(payload, sys.stdout, indent=2)
         print()
         return 0
-    _print_report(args.data, header, X, estimator, criteria, labels, selection)
+    _print_report(args.data, header, X, estimator, criteria, labels, selection, se)
     return 0
 
 
-def _print_report(path, header, X, estimator, criteria, labels, selection) -> None:
+def _standard_errors(estimator: GaussianMixture, X: np.ndarray, args: argparse.Namespace) -> StandardErrors | None:
+    """``--se``: standard errors of the fit's estimate (:func:`emkit.standard_errors` on its result)."""
+    if args.se is None:
+        return None
+    if args.n_boot < 2:
+        raise CliError(f"--n-boot: must be at least 2, got {args.n_boot}")
+    try:
+        return standard_errors(estimator.result_, X, args.se, n_boot=args.n_boot, random_state=args.seed,
+                               verbose=args.progress)
+    except (NotImplementedError, ValueError) as error:
+        raise CliError(f"--se {args.se}: {error}") from None
+
+
+def _print_report(path, header, X, estimator, criteria, labels, selection, se) -> None:
     n_missing = int(np.isnan(X).sum())
     missing = f" ({n_missing} missing cells)" if n_missing else ""
     print(f"Gaussian mixture: {estimator.n_components} component(s), {estimator.covariance_type} covariance, "
@@ -124,10 +146,13 @@ def _print_report(path, header, X, estimator, criteria, labels, selection) -> No
         print(f"\nModel selection by {selection.criterion.upper()} (lower is better; * = chosen)")
         print(selection.to_text())
     print()
-    width = max(len(name) for name in header)
+    width = len("se(mean)")
     for j in range(estimator.n_components):
         print(f"component {j}: weight {estimator.weights_[j]:.6f}, {int(np.sum(labels == j))} rows assigned")
         print(f"  {'mean':<{width}}  " + "  ".join(f"{m:>12.6g}" for m in estimator.means_[j]))
+        if se is not None:
+            print(f"  {'se(mean)':<{width}}  " + "  ".join(f"{s:>12.6g}" for s in se.se["means"][j])
+                  + f"   (se(weight) {se.se['weights'][j]:.6g})")
         sd = np.sqrt(_variances(estimator, j))
         print(f"  {'sd':<{width}}  " + "  ".join(f"{s:>12.6g}" for s in sd))
     print(f"\ncolumns         {', '.join(header)}")
@@ -135,6 +160,8 @@ def _print_report(path, header, X, estimator, criteria, labels, selection) -> No
     print(f"BIC             {criteria['bic']:.6f}   (AIC {criteria['aic']:.6f}, ICL {criteria['icl']:.6f})")
     print(f"iterations      {estimator.n_iter_}")
     print(f"converged       {'yes' if estimator.converged_ else 'no'}")
+    if se is not None:
+        print(se_summary(se))
 
 
 def _variances(estimator: GaussianMixture, j: int) -> np.ndarray:
