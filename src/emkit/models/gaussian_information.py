@@ -97,3 +97,83 @@ def component_scores(X: np.ndarray, mean: np.ndarray, covariance: np.ndarray,
     v = cho_solve(factor, (X - mean).T).T                                          # Σ⁻¹(x − μ)
     traces = np.einsum("tii->t", np.stack([cho_solve(factor, e) for e in basis]))
     return v, 0.5 * (np.einsum("ni,tij,nj->nt", v, basis, v) - traces)
+
+
+def covariance_labels(name: str, covariance_type: str, n_components: int, n_features: int) -> list[str]:
+    """Labels of :func:`free_covariances`' entries, e.g. ``covariances[j,a,b]`` (a ≥ b)."""
+    k, d = n_components, n_features
+    rows, columns = np.tril_indices(d)
+    return {"full": [f"{name}[{j},{a},{b}]" for j in range(k) for a, b in zip(rows, columns)],
+            "tied": [f"{name}[{a},{b}]" for a, b in zip(rows, columns)],
+            "diag": [f"{name}[{j},{i}]" for j in range(k) for i in range(d)],
+            "spherical": [f"{name}[{j}]" for j in range(k)]}[covariance_type]
+
+
+def gaussian_information(stats, means: np.ndarray, covariances: np.ndarray, covariance_type: str,
+                         centre: np.ndarray) -> np.ndarray:
+    """Expected complete-data information of Gaussian components in ``(means, free covariance
+    entries)`` (that order, component by component), from the statistics ``n``, ``sum_x``,
+    ``sum_xx`` about ``centre`` (those of :func:`emkit.kernels.gaussian.gaussian_stats`) at the
+    parameters ``means``, ``covariances``."""
+    means = np.asarray(means, dtype=float)
+    k, d = means.shape
+    basis = covariance_basis(covariance_type, d)
+    width = basis.shape[0]
+    matrices = full_matrices(covariances, covariance_type, k, d)
+    m = means - centre
+    n = np.asarray(stats["n"], dtype=float)
+    centred = np.asarray(stats["sum_x"], dtype=float) - n[:, None] * m
+    scatters = _scatters(stats, m, covariance_type)
+    first = k * d
+    size = first + free_covariances(np.zeros(np.shape(covariances)), covariance_type).size
+    information = np.zeros((size, size))
+    for j in range(k):
+        mean = slice(j * d, (j + 1) * d)
+        offset = first + (0 if covariance_type == "tied" else j * width)
+        covariance = slice(offset, offset + width)
+        block_mm, block_mc, block_cc = component_information(n[j], centred[j], scatters[j], matrices[j], basis)
+        information[mean, mean] = block_mm
+        information[mean, covariance] = block_mc
+        information[covariance, mean] = block_mc.T
+        information[covariance, covariance] += block_cc
+    return information
+
+
+def gaussian_scores(X: np.ndarray, means: np.ndarray, covariances: np.ndarray, covariance_type: str) -> np.ndarray:
+    """Score of ``log N(x_i | μ_j, Σ_j)`` of every row under every component in ``(means, free
+    covariance entries)``, shape ``(n, k, k·d + T)`` (zero outside component ``j``'s entries)."""
+    X, means = np.asarray(X, dtype=float), np.asarray(means, dtype=float)
+    k, d = means.shape
+    basis = covariance_basis(covariance_type, d)
+    width = basis.shape[0]
+    matrices = full_matrices(covariances, covariance_type, k, d)
+    first = k * d
+    scores = np.zeros((X.shape[0], k, first + free_covariances(np.zeros(np.shape(covariances)), covariance_type).size))
+    for j in range(k):
+        mean_scores, covariance_scores = component_scores(X, means[j], matrices[j], basis)
+        scores[:, j, j * d:(j + 1) * d] = mean_scores
+        offset = first + (0 if covariance_type == "tied" else j * width)
+        scores[:, j, offset:offset + width] = covariance_scores
+    return scores
+
+
+def _scatters(stats, m: np.ndarray, covariance_type: str) -> np.ndarray:
+    """``W_k = Σ_i r_ik (y_i − m_k)(y_i − m_k)ᵀ`` of each component from the statistics about the
+    centre. Where the statistics hold less, what the information needs: diag, the diagonal;
+    spherical, the trace spread over the diagonal; tied, the sum over the components shared
+    equally among them (the shared covariance's block is linear in ``W`` and adds up over them)."""
+    n = np.asarray(stats["n"], dtype=float)
+    sum_x, sum_xx = np.asarray(stats["sum_x"], dtype=float), np.asarray(stats["sum_xx"], dtype=float)
+    k, d = m.shape
+    if covariance_type in ("full", "tied"):
+        cross = np.einsum("ki,kj->kij", sum_x, m)
+        correction = -cross - cross.transpose(0, 2, 1) + n[:, None, None] * np.einsum("ki,kj->kij", m, m)
+        if covariance_type == "full":
+            return sum_xx + correction
+        return np.broadcast_to((sum_xx + correction.sum(axis=0)) / k, (k, d, d))
+    if covariance_type == "diag":
+        diagonal = sum_xx - 2.0 * m * sum_x + n[:, None] * m * m
+    else:
+        trace = sum_xx - 2.0 * np.einsum("ki,ki->k", m, sum_x) + n * np.einsum("ki,ki->k", m, m)
+        diagonal = np.repeat((trace / d)[:, None], d, axis=1)
+    return np.stack([np.diag(w) for w in diagonal])

@@ -20,18 +20,19 @@ from functools import cached_property
 from typing import Any, Mapping
 
 import numpy as np
+from scipy.linalg import block_diag
 
 from ..engine.model import EMModel, Params, Stats
 from ..exceptions import DegenerateComponentWarning
 from ..numerics import all_finite
 from .categorical import categorical_information, categorical_scores, free_probabilities, full_probabilities
 from .gaussian_information import (
-    component_information,
-    component_scores,
-    covariance_basis,
+    covariance_labels,
     covariances_from_free,
     free_covariances,
     full_matrices,
+    gaussian_information,
+    gaussian_scores,
 )
 from ..kernels.gaussian import (
     check_covariance_type,
@@ -478,49 +479,26 @@ class GaussianMixtureModel(EMModel):
     def free_labels(self, params: Params) -> tuple[str, ...]:
         """``weights[j]`` (j < k−1), ``means[j,i]`` and ``covariances[...]`` of the free entries."""
         k, d = self.n_components, np.shape(params["means"])[1]
-        rows, columns = np.tril_indices(d)
         labels = {"weights": [f"weights[{j}]" for j in range(k - 1)],
                   "means": [f"means[{j},{i}]" for j in range(k) for i in range(d)],
-                  "covariances": {"full": [f"covariances[{j},{a},{b}]" for j in range(k) for a, b in zip(rows, columns)],
-                                  "tied": [f"covariances[{a},{b}]" for a, b in zip(rows, columns)],
-                                  "diag": [f"covariances[{j},{i}]" for j in range(k) for i in range(d)],
-                                  "spherical": [f"covariances[{j}]" for j in range(k)]}[self.covariance_type]}
+                  "covariances": covariance_labels("covariances", self.covariance_type, k, d)}
         return tuple(label for name in self._free_names() for label in labels[name])
 
-    def _free_positions(self, d: int) -> tuple[np.ndarray, dict[str, int]]:
-        """Which entries of the vector of all parameters' free entries are kept (not fixed), and
-        where each parameter's entries start in that vector."""
+    def _kept(self, d: int) -> np.ndarray:
+        """Which entries of the free vector of all parameters are not fixed."""
         sizes = self._free_sizes(d)
-        starts = dict(zip(self.param_names, np.cumsum([0] + [sizes[name] for name in self.param_names])))
-        keep = np.concatenate([np.full(sizes[name], name not in self.fixed) for name in self.param_names])
-        return keep, starts
+        return np.concatenate([np.full(sizes[name], name not in self.fixed) for name in self.param_names])
 
     def complete_information(self, stats: Stats, params: Params) -> np.ndarray:
         """Expected complete-data information in the free parameters, from the statistics at
-        ``params`` (:mod:`~emkit.models.gaussian_information`; exact for any ``params``, and
-        with missing values, whose statistics hold the conditional moments)."""
-        k, d = self.n_components, np.shape(params["means"])[1]
-        keep, starts = self._free_positions(d)
-        basis = covariance_basis(self.covariance_type, d)
-        matrices = full_matrices(params["covariances"], self.covariance_type, k, d)
-        m = params["means"] - self.center
-        n, sum_x = np.asarray(stats["n"], dtype=float), np.asarray(stats["sum_x"], dtype=float)
-        centred = sum_x - n[:, None] * m
-        scatters = _scatters(stats, m, self.covariance_type)
-        size = starts["covariances"] + self._free_sizes(d)["covariances"]
-        information = np.zeros((size, size))
-        weights = slice(starts["weights"], starts["means"])
-        information[weights, weights] = categorical_information(n, params["weights"])
-        width = basis.shape[0]
-        for j in range(k):
-            mean = slice(starts["means"] + j * d, starts["means"] + (j + 1) * d)
-            offset = starts["covariances"] + (0 if self.covariance_type == "tied" else j * width)
-            covariance = slice(offset, offset + width)
-            block_mm, block_mc, block_cc = component_information(n[j], centred[j], scatters[j], matrices[j], basis)
-            information[mean, mean] = block_mm
-            information[mean, covariance] = block_mc
-            information[covariance, mean] = block_mc.T
-            information[covariance, covariance] += block_cc
+        ``params``: the weights' block and the components' (:func:`~emkit.models.
+        gaussian_information.gaussian_information`; exact for any ``params``, and with missing
+        values, whose statistics hold the conditional moments)."""
+        d = np.shape(params["means"])[1]
+        information = block_diag(categorical_information(np.asarray(stats["n"], dtype=float), params["weights"]),
+                                 gaussian_information(stats, params["means"], params["covariances"],
+                                                      self.covariance_type, self.center))
+        keep = self._kept(d)
         return information[np.ix_(keep, keep)]
 
     def latent_class_scores(self, data, params: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -532,20 +510,12 @@ class GaussianMixtureModel(EMModel):
             raise NotImplementedError("Louis's method for a Gaussian mixture takes complete rows only (use "
                                       "method='sem', 'hessian' or 'bootstrap' with missing values)")
         X = np.asarray(data.X, dtype=float)
-        (n_rows, d), k = X.shape, self.n_components
-        keep, starts = self._free_positions(d)
-        basis = covariance_basis(self.covariance_type, d)
-        matrices = full_matrices(params["covariances"], self.covariance_type, k, d)
-        scores = np.zeros((n_rows, k, keep.size))
-        scores[:, :, starts["weights"]:starts["means"]] = categorical_scores(params["weights"]).T
-        width = basis.shape[0]
-        for j in range(k):
-            mean_scores, covariance_scores = component_scores(X, params["means"][j], matrices[j], basis)
-            scores[:, j, starts["means"] + j * d:starts["means"] + (j + 1) * d] = mean_scores
-            offset = starts["covariances"] + (0 if self.covariance_type == "tied" else j * width)
-            scores[:, j, offset:offset + width] = covariance_scores
-        counts = np.ones(n_rows) if data.sample_weight is None else data.sample_weight
-        return counts, np.exp(self.responsibilities(data, params)[0]), scores[:, :, keep]
+        weight_scores = np.broadcast_to(categorical_scores(params["weights"]).T, (X.shape[0], self.n_components,
+                                                                                 self.n_components - 1))
+        scores = np.concatenate([weight_scores, gaussian_scores(X, params["means"], params["covariances"],
+                                                                self.covariance_type)], axis=2)
+        counts = np.ones(X.shape[0]) if data.sample_weight is None else data.sample_weight
+        return counts, np.exp(self.responsibilities(data, params)[0]), scores[:, :, self._kept(X.shape[1])]
 
     def resample(self, data, rng: np.random.Generator):
         """The rows drawn with replacement (with their weights)."""
@@ -564,27 +534,6 @@ class GaussianMixtureModel(EMModel):
         if data.has_missing:
             X[np.isnan(data.X)] = np.nan
         return X if data.sample_weight is None else (X, data.sample_weight)
-
-
-def _scatters(stats: Stats, m: np.ndarray, covariance_type: str) -> np.ndarray:
-    """``W_k = Σ_i r_ik (y_i − m_k)(y_i − m_k)ᵀ`` of each component from the statistics about the
-    centre. Where the statistics hold less, what the information needs: diag, the diagonal;
-    spherical, the trace spread over the diagonal; tied, the sum over the components shared
-    equally among them (the shared covariance's block is linear in ``W`` and adds up over them)."""
-    n = np.asarray(stats["n"], dtype=float)
-    sum_x, sum_xx = np.asarray(stats["sum_x"], dtype=float), np.asarray(stats["sum_xx"], dtype=float)
-    k, d = m.shape
-    if covariance_type in ("full", "tied"):
-        cross = np.einsum("ki,kj->kij", sum_x, m)
-        correction = -cross - cross.transpose(0, 2, 1) + n[:, None, None] * np.einsum("ki,kj->kij", m, m)
-        if covariance_type == "full":
-            return sum_xx + correction
-        return np.broadcast_to((sum_xx + correction.sum(axis=0)) / k, (k, d, d))
-    diagonal = sum_xx - 2.0 * m * sum_x + n[:, None] * m * m if covariance_type == "diag" else None
-    if covariance_type == "spherical":
-        trace = sum_xx - 2.0 * np.einsum("ki,ki->k", m, sum_x) + n * np.einsum("ki,ki->k", m, m)
-        diagonal = np.repeat((trace / d)[:, None], d, axis=1)
-    return np.stack([np.diag(w) for w in diagonal])
 
 
 def _as_data(data) -> GaussianMixtureData:
