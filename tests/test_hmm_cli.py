@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 
+import emkit
 from emkit import GaussianHMM
 from emkit.cli.main import main
 from emkit.plotting.hmm import hmm_figure
@@ -83,3 +84,26 @@ def test_casino_demo_section(tmp_path):
     assert six and float(six.group(1)) == pytest.approx(0.5, abs=0.06)
     accuracy = re.search(r"Viterbi path names the die correctly for (\d+\.\d)%", text)
     assert accuracy and float(accuracy.group(1)) > 70.0
+
+
+def test_standard_errors_of_the_fit(series_csv, capsys):
+    """--se sem: the errors of emkit.standard_errors on the same fit, in the JSON and the table."""
+    path, X, _ = series_csv
+    assert main(["hmm", str(path), "-k", "2", "--sequence", "run", "--se", "sem", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    X[7, 1] = np.nan
+    estimator = GaussianHMM(2, random_state=0, n_iter=10_000, tol=1e-10 * 300).fit(X, [150, 150])
+    expected = emkit.standard_errors(estimator.result_, (X, [150, 150]), "sem")
+    assert out["se_method"] == "sem" and out["cov"]["labels"] == list(expected.labels)
+    for name in ("transmat", "means", "covars"):
+        np.testing.assert_allclose(out["se"][name], expected.se[name], rtol=1e-6)
+    assert main(["hmm", str(path), "-k", "2", "--sequence", "run", "--se", "hessian"]) == 0
+    text = capsys.readouterr().out
+    assert "standard errors hessian" in text and re.search(r"transmat\[0,1\]\s+\d\.\d+\s+\d\.\d+", text)
+    assert main(["hmm", str(path), "-k", "2", "--se", "louis"]) == 2
+    assert "--se louis" in capsys.readouterr().err
+    # one sequence: the start probabilities (on the boundary) are held fixed, the rest have errors
+    assert main(["hmm", str(path), "-k", "2", "--se", "sem", "--json"]) == 0
+    single = json.loads(capsys.readouterr().out)
+    assert single["se_held_fixed"] == ["startprob"] and single["se"]["startprob"] == [0.0, 0.0]
+    assert np.all(np.asarray(single["se"]["means"]) > 0)

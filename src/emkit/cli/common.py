@@ -29,15 +29,33 @@ def add_fit_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, default=None, help="seed of random starts")
     group.add_argument("--n-init", type=int, default=1, help="number of starts (the first deterministic)")
     group.add_argument("--accelerate", choices=["squarem"], default=None, help="accelerate EM with SQUAREM")
-    inference = parser.add_argument_group("standard errors")
-    inference.add_argument("--se", choices=METHODS, default=None, metavar="METHOD",
-                           help=f"standard errors and covariance of the estimates by {', '.join(METHODS)}")
-    inference.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates for --se bootstrap (default 1000)")
+    add_se_options(parser)
     output = parser.add_argument_group("output")
     output.add_argument("--trace", action="store_true", help="print the iteration table")
     output.add_argument("--plot", metavar="FILE", help="write the convergence figure (PNG, PDF or SVG)")
     output.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     output.add_argument("--progress", action="store_true", help="show a progress bar")
+
+
+def add_se_options(parser: argparse.ArgumentParser, note: str = "") -> None:
+    """``--se METHOD`` and ``--n-boot``."""
+    inference = parser.add_argument_group("standard errors")
+    inference.add_argument("--se", choices=METHODS, default=None, metavar="METHOD",
+                           help=f"standard errors and covariance of the estimates by {', '.join(METHODS)}{note}")
+    inference.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates for --se bootstrap (default 1000)")
+
+
+def fitted_standard_errors(result: EMResult, data: Any, args: argparse.Namespace) -> StandardErrors | None:
+    """``--se``: :func:`emkit.standard_errors` of ``result`` on ``data`` (None without ``--se``);
+    what the method cannot do is a :class:`CliError` naming ``--se``."""
+    if args.se is None:
+        return None
+    if args.n_boot < 2:
+        raise CliError(f"--n-boot: must be at least 2, got {args.n_boot}")
+    try:
+        return standard_errors(result, data, args.se, n_boot=args.n_boot, random_state=args.seed, verbose=args.progress)
+    except (NotImplementedError, ValueError) as error:
+        raise CliError(f"--se {args.se}: {error}") from None
 
 
 def parse_count(text: str, name: str) -> int:
@@ -58,8 +76,6 @@ def run_fit(model: EMModel, data: Any, args: argparse.Namespace, init: dict | No
         raise CliError(f"--max-iter: must be at least 1, got {args.max_iter}")
     if args.n_init < 1:
         raise CliError(f"--n-init: must be at least 1, got {args.n_init}")
-    if args.n_boot < 2:
-        raise CliError(f"--n-boot: must be at least 2, got {args.n_boot}")
     args.data = data
     return fit(model, data, init=init, tol=args.tol, max_iter=args.max_iter, random_state=args.seed,
                n_init=args.n_init, accelerate=args.accelerate, verbose=args.progress)
@@ -69,13 +85,7 @@ def report(result: EMResult, args: argparse.Namespace, title: str, extra: dict[s
            figure: FigureMaker | None = None) -> int:
     """Print the result (table or JSON), with standard errors if ``--se``, the trace if asked, and
     write the plot if asked (``figure``, default the convergence figure)."""
-    se = None
-    if args.se is not None:
-        try:
-            se = standard_errors(result, args.data, args.se, n_boot=args.n_boot, random_state=args.seed,
-                                 verbose=args.progress)
-        except NotImplementedError as error:
-            raise CliError(f"--se {args.se}: {error}") from None
+    se = fitted_standard_errors(result, args.data, args)
     if args.plot:
         (figure or _convergence_figure)(result, se, title).savefig(args.plot, dpi=120, bbox_inches="tight")
     if args.json:

@@ -17,8 +17,7 @@ import numpy as np
 from ..estimators.gaussian_mixture import GaussianMixture
 from ..kernels.gaussian import COVARIANCE_TYPES
 from ..selection import gmm_select, information_criteria
-from ..inference import METHODS, StandardErrors, standard_errors
-from .common import CliError, se_summary
+from .common import CliError, add_se_options, fitted_standard_errors, se_summary
 from .csv_input import read_csv
 
 
@@ -44,11 +43,7 @@ def register(subparsers) -> None:
     group.add_argument("--seed", type=int, default=0, help="seed of the k-means starts (default 0)")
     group.add_argument("--n-init", type=int, default=1, help="number of starts")
     group.add_argument("--accelerate", choices=["squarem"], default=None, help="accelerate EM with SQUAREM")
-    inference = parser.add_argument_group("standard errors")
-    inference.add_argument("--se", choices=METHODS, default=None, metavar="METHOD",
-                           help=f"standard errors and covariance of the estimates by {', '.join(METHODS)} "
-                                "(louis: complete rows only)")
-    inference.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates for --se bootstrap (default 1000)")
+    add_se_options(parser, " (louis: complete rows only)")
     output = parser.add_argument_group("output")
     output.add_argument("--plot", metavar="FILE", help="write the clusters, k-means beside, and the BIC curve")
     output.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
@@ -102,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
                                     **settings).fit(X)
     criteria = information_criteria(estimator, X)
     labels = estimator.predict(X)
-    se = _standard_errors(estimator, X, args)
+    se = fitted_standard_errors(estimator.result_, X, args)
     if args.plot:
         _write_plot(args.plot, X, header, estimator, labels, selection, args.seed)
     if args.json:
@@ -122,19 +117,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     _print_report(args.data, header, X, estimator, criteria, labels, selection, se)
     return 0
-
-
-def _standard_errors(estimator: GaussianMixture, X: np.ndarray, args: argparse.Namespace) -> StandardErrors | None:
-    """``--se``: standard errors of the fit's estimate (:func:`emkit.standard_errors` on its result)."""
-    if args.se is None:
-        return None
-    if args.n_boot < 2:
-        raise CliError(f"--n-boot: must be at least 2, got {args.n_boot}")
-    try:
-        return standard_errors(estimator.result_, X, args.se, n_boot=args.n_boot, random_state=args.seed,
-                               verbose=args.progress)
-    except (NotImplementedError, ValueError) as error:
-        raise CliError(f"--se {args.se}: {error}") from None
 
 
 def _print_report(path, header, X, estimator, criteria, labels, selection, se) -> None:

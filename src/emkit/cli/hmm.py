@@ -8,6 +8,7 @@ splits them into sequences (consecutive rows with the same id); empty or NA cell
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from ..estimators.hmm import CategoricalHMM, GaussianHMM
 from ..kernels.gaussian import COVARIANCE_TYPES
-from .common import CliError
+from .common import CliError, add_se_options, fitted_standard_errors, format_params, se_summary
 from .csv_input import read_csv
 
 
@@ -44,6 +45,7 @@ def register(subparsers) -> None:
     group.add_argument("--seed", type=int, default=0, help="seed of the starts (default 0)")
     group.add_argument("--n-init", type=int, default=1, help="number of starts")
     group.add_argument("--accelerate", choices=["squarem"], default=None, help="accelerate EM with SQUAREM")
+    add_se_options(parser, " (louis: not for HMMs; bootstrap: whole sequences, or parametric)")
     output = parser.add_argument_group("output")
     output.add_argument("--plot", metavar="FILE", help="write the series with decoded states and posteriors")
     output.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
@@ -94,6 +96,11 @@ def run(args: argparse.Namespace) -> int:
     loglik, posteriors = estimator.score_samples(X_model, lengths)
     _, states = estimator.decode(X_model, lengths)
     summary = {"loglik": loglik, "bic": estimator.bic(X_model, lengths), "aic": estimator.aic(X_model, lengths)}
+    result, held = estimator.result_, []
+    if args.se is not None and (lengths is None or len(lengths) == 1):
+        held = ["startprob"]     # one sequence: its start probabilities are on the boundary, held fixed
+        result = dataclasses.replace(result, model=result.model.fixing(set(held)))
+    se = fitted_standard_errors(result, (X_model, lengths), args)
     if args.plot:
         from ..plotting.hmm import hmm_figure
 
@@ -101,10 +108,16 @@ def run(args: argparse.Namespace) -> int:
         hmm_figure(X, states, posteriors, categorical=args.categorical, feature_labels=names, lengths=lengths,
                    title=title).savefig(args.plot, dpi=120, bbox_inches="tight")
     if args.json:
-        json.dump(_payload(estimator, names, symbols, lengths, summary, states), sys.stdout, indent=2)
+        payload = _payload(estimator, names, symbols, lengths, summary, states)
+        payload.update({**se.to_dict(), "se_held_fixed": held} if se is not None else {})
+        json.dump(payload, sys.stdout, indent=2)
         print()
         return 0
     _print_report(args, estimator, names, symbols, X.shape[0], lengths, summary, states)
+    if se is not None:
+        print()
+        print(format_params(estimator.result_.named_params(), se.se))
+        print(se_summary(se) + ("; start probabilities held fixed (one sequence)" if held else ""))
     return 0
 
 

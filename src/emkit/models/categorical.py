@@ -46,6 +46,35 @@ def categorical_information(counts: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.diag(counts[:-1] / p[:-1] ** 2) + counts[-1] / p[-1] ** 2
 
 
+def free_rows(p: np.ndarray) -> np.ndarray:
+    """The free coordinates of a probability vector, or of each row of a matrix, flat."""
+    return np.asarray(p, dtype=float)[..., :-1].ravel()
+
+
+def rows_from_free(free: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of :func:`free_rows` for probabilities of ``shape`` (a vector or rows)."""
+    free = np.asarray(free, dtype=float).reshape(shape[:-1] + (shape[-1] - 1,))
+    return np.concatenate([free, 1.0 - free.sum(axis=-1, keepdims=True)], axis=-1)
+
+
+def rows_information(counts: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """:func:`categorical_information` of each row of ``p`` with its ``counts``, block diagonal
+    (a vector is one row)."""
+    counts, p = np.atleast_2d(counts), np.atleast_2d(p)
+    m = p.shape[1] - 1
+    out = np.zeros((p.shape[0] * m, p.shape[0] * m))
+    for i in range(p.shape[0]):
+        out[i * m:(i + 1) * m, i * m:(i + 1) * m] = categorical_information(counts[i], p[i])
+    return out
+
+
+def rows_labels(name: str, shape: tuple[int, ...]) -> list[str]:
+    """Labels of :func:`free_rows`' entries: ``name[j]`` or ``name[i,j]`` (j below the last)."""
+    if len(shape) == 1:
+        return [f"{name}[{j}]" for j in range(shape[0] - 1)]
+    return [f"{name}[{i},{j}]" for i in range(shape[0]) for j in range(shape[1] - 1)]
+
+
 def resample_counts(counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A table of counts of ``N = Σ counts`` i.i.d. draws from the observed table (multinomial)."""
     total = int(round(float(np.sum(counts))))

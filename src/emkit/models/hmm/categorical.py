@@ -11,6 +11,7 @@ import numpy as np
 
 from ...engine.model import Params, Stats
 from ...numerics import safe_log
+from ..categorical import free_rows, rows_from_free, rows_information, rows_labels
 from . import dirichlet
 from .emissions import Emission
 
@@ -125,6 +126,24 @@ class CategoricalEmission(Emission):
 
     def n_free_parameters(self, n_states: int, learn: frozenset[str]) -> int:
         return n_states * (self.n_symbols - 1) if "emissionprob" in learn else 0
+
+    def to_free(self, params: Params, learn: frozenset[str]) -> np.ndarray:
+        """Each row's probabilities but the last."""
+        return free_rows(params["emissionprob"]) if "emissionprob" in learn else np.zeros(0)
+
+    def from_free(self, free: np.ndarray, like: Params, learn: frozenset[str]) -> Params:
+        if "emissionprob" not in learn:
+            return {"emissionprob": like["emissionprob"]}
+        return {"emissionprob": rows_from_free(free, np.shape(like["emissionprob"]))}
+
+    def free_labels(self, params: Params, learn: frozenset[str]) -> list[str]:
+        return rows_labels("emissionprob", np.shape(params["emissionprob"])) if "emissionprob" in learn else []
+
+    def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
+        """Per state, the categorical information of its expected symbol counts."""
+        if "emissionprob" not in learn:
+            return np.zeros((0, 0))
+        return rows_information(stats["symbol_counts"], params["emissionprob"])
 
     def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
         """Symbols by inversion of each state's cumulative row; shape (n, 1)."""

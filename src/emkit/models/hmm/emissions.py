@@ -84,3 +84,20 @@ class Emission(ABC):
     @abstractmethod
     def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
         """One observation per entry of ``states``, drawn from ``p(x | z = state)``."""
+
+    # ------------------------------------------------ free parameters (for standard errors)
+    def to_free(self, params: Params, learn: frozenset[str]) -> np.ndarray:
+        """The free scalars of the learned emission parameters, flat."""
+        raise NotImplementedError(f"{type(self).__name__} does not give its free parameters")
+
+    def from_free(self, free: np.ndarray, like: Params, learn: frozenset[str]) -> Params:
+        """Inverse of :meth:`to_free` (parameters not learned from ``like``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not give its free parameters")
+
+    def free_labels(self, params: Params, learn: frozenset[str]) -> list[str]:
+        """Names of the entries of :meth:`to_free`."""
+        raise NotImplementedError(f"{type(self).__name__} does not give its free parameters")
+
+    def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
+        """Expected complete-data information of the emission in :meth:`to_free`'s entries."""
+        raise NotImplementedError(f"{type(self).__name__} does not give its complete-data information")

@@ -40,6 +40,12 @@ from ...kernels.gaussian_features import (
 )
 from ...kernels.gaussian_mixture_estep import MixtureTerms
 from ...kernels.kmeans import kmeans
+from ..gaussian_information import (
+    covariance_labels,
+    covariances_from_free,
+    free_covariances,
+    gaussian_information,
+)
 from .emissions import Emission
 
 #: Seed of the k-means start used when no random generator is given (a deterministic start).
@@ -280,6 +286,38 @@ class GaussianEmission(Emission):
         covars = {"full": n_states * d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": n_states * d,
                   "spherical": n_states}[self.covariance_type]
         return n_states * d * ("means" in learn) + covars * ("covars" in learn)
+
+    def _learned(self, params: Params, learn: frozenset[str]) -> np.ndarray:
+        """Which entries of ``(means, free covariance entries)`` are learned."""
+        k = np.shape(params["means"])[0]
+        covariances = free_covariances(params["covars"], self.covariance_type).size
+        return np.concatenate([np.full(k * self.n_features, "means" in learn), np.full(covariances, "covars" in learn)])
+
+    def to_free(self, params: Params, learn: frozenset[str]) -> np.ndarray:
+        """The learned means and free covariance entries (lower triangles, variances)."""
+        values = np.concatenate([np.ravel(params["means"]), free_covariances(params["covars"], self.covariance_type)])
+        return values[self._learned(params, learn)]
+
+    def from_free(self, free: np.ndarray, like: Params, learn: frozenset[str]) -> Params:
+        k, d = np.shape(like["means"])
+        values = np.concatenate([np.ravel(like["means"]), free_covariances(like["covars"], self.covariance_type)])
+        values[self._learned(like, learn)] = free
+        return {"means": values[:k * d].reshape(k, d),
+                "covars": covariances_from_free(values[k * d:], self.covariance_type, k, d)}
+
+    def free_labels(self, params: Params, learn: frozenset[str]) -> list[str]:
+        k, d = np.shape(params["means"])
+        labels = ([f"means[{j},{i}]" for j in range(k) for i in range(d)]
+                  + covariance_labels("covars", self.covariance_type, k, d))
+        return [label for label, kept in zip(labels, self._learned(params, learn)) if kept]
+
+    def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
+        """:func:`~emkit.models.gaussian_information.gaussian_information` of the states'
+        Gaussians from their statistics about :attr:`centre`, learned entries only."""
+        information = gaussian_information(stats, params["means"], params["covars"], self.covariance_type,
+                                           self._centre())
+        kept = self._learned(params, learn)
+        return information[np.ix_(kept, kept)]
 
     def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
         """``x = μ_k + L_k ε`` with ``Σ_k = L_k L_kᵀ`` and standard normal ``ε``."""

@@ -22,14 +22,17 @@ reports, is the penalised log-likelihood ``log p(x | θ) + log p(θ)``;
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any
 
 import numpy as np
+from scipy.linalg import block_diag
 
 from ...engine.model import EMModel, Params, Stats
 from ...engine.stats import sum_stats
 from ...exceptions import DegenerateComponentWarning
+from ..categorical import free_rows, rows_from_free, rows_information, rows_labels
 from . import dirichlet
 from .emissions import Emission
 from .inference import Posterior, scale_frame, scaled_forward_backward, viterbi
@@ -177,6 +180,66 @@ class HiddenMarkovModel(EMModel):
         k = self.n_states
         return ((k - 1) * ("startprob" in self.learn) + k * (k - 1) * ("transmat" in self.learn)
                 + self.emission.n_free_parameters(k, self.learn))
+
+    # ------------------------------------------------ free parameters (for standard errors)
+    def fixing(self, names: set[str] | frozenset[str]) -> HiddenMarkovModel:
+        """A copy that holds ``names`` at their values: their entries leave the free parameters,
+        e.g. the start probabilities of a single sequence, which sit on the boundary."""
+        model = copy.copy(self)
+        model.learn = self.learn - frozenset(names)
+        return model
+
+    def to_free(self, params: Params) -> np.ndarray:
+        """The learned ``π`` and rows of ``A`` but their last entries, then the emission's free
+        scalars (:meth:`Emission.to_free`)."""
+        chain = [free_rows(params[name]) for name in ("startprob", "transmat") if name in self.learn]
+        return np.concatenate(chain + [self.emission.to_free(params, self.learn)])
+
+    def from_free(self, free: np.ndarray, like: Params) -> Params:
+        out, start = dict(like), 0
+        for name in ("startprob", "transmat"):
+            if name in self.learn:
+                shape = np.shape(like[name])
+                size = int(np.prod(shape[:-1], dtype=int)) * (shape[-1] - 1)
+                out[name] = rows_from_free(free[start:start + size], shape)
+                start += size
+        out.update(self.emission.from_free(np.asarray(free[start:], dtype=float), like, self.learn))
+        return out
+
+    def free_labels(self, params: Params) -> tuple[str, ...]:
+        chain = [label for name in ("startprob", "transmat") if name in self.learn
+                 for label in rows_labels(name, np.shape(params[name]))]
+        return tuple(chain + self.emission.free_labels(params, self.learn))
+
+    def complete_information(self, stats: Stats, params: Params) -> np.ndarray:
+        """Block diagonal: ``π``'s categorical information of the expected start counts, each row
+        of ``A``'s of its expected transition counts, the emission's
+        (:meth:`Emission.complete_information`). The priors are not included: the errors are
+        those of the likelihood (the default flat priors change nothing)."""
+        blocks = [rows_information(stats[key], params[name])
+                  for name, key in (("startprob", "start"), ("transmat", "trans")) if name in self.learn]
+        return block_diag(*blocks, self.emission.complete_information(stats, params, self.learn))
+
+    def resample(self, data: Any, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Whole sequences drawn with replacement, as ``(X, lengths)``.
+
+        Raises
+        ------
+        ValueError
+            For one sequence (its steps are not independent): use the parametric bootstrap.
+        """
+        data = self.prepare(data)
+        if data.n_sequences < 2:
+            raise ValueError("data: a nonparametric bootstrap of an HMM resamples whole sequences and needs several; "
+                             "with one sequence use bootstrap_kind='parametric'")
+        chosen = rng.integers(0, data.n_sequences, size=data.n_sequences)
+        lengths = np.diff(data.offsets)[chosen]
+        return np.concatenate([data.X[data.offsets[s]:data.offsets[s + 1]] for s in chosen]), lengths
+
+    def simulate(self, params: Params, like_data: Any, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Sequences of the same lengths drawn from the model, as ``(X, lengths)``."""
+        lengths = np.diff(self.prepare(like_data).offsets)
+        return np.concatenate([self.sample(params, int(length), rng)[0] for length in lengths]), lengths
 
     # ----------------------------------------------------------------- inference
     def score_samples(self, data: Any, params: Params) -> tuple[float, np.ndarray]:
