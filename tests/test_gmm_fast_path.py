@@ -16,7 +16,7 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 from emkit import GaussianMixture
-from emkit.exceptions import ConvergenceWarning
+from emkit.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from emkit.kernels import gaussian_mixture_estep as ke
 from emkit.kernels.gaussian import COVARIANCE_TYPES
 from emkit.kernels.gaussian_mixture_missing import LONG_RUN, missing_layout
@@ -262,22 +262,44 @@ def test_negligible_responsibilities_are_exact_zeros():
     assert loglik == pytest.approx(reference, rel=1e-15)
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_a_component_of_weight_zero_gets_no_responsibility(dtype):
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_component_of_weight_zero_gets_no_responsibility(covariance_type, dtype, n_jobs):
     """``log 0 = −inf`` in ``θ``: the component's responsibilities are exact zeros, the others'
-    statistics and the log-likelihood are those of the mixture without it."""
-    X, weights, means, cov, _ = problem("diag", seed=11)
+    statistics, log-likelihood and posteriors are those of the mixture without it, over many
+    blocks (each thread goes through the product's guard again)."""
+    X, weights, means, cov, _ = problem(covariance_type, seed=11, n=3000)
     X = X.astype(dtype)
     zero = np.array([weights[0] + weights[1], 0.0, weights[2]])
-    stats, loglik = ke.mixture_e_step(X, ke.mixture_terms(zero, means, cov, "diag", X.mean(axis=0)), dtype=dtype)
     kept = [0, 2]
-    reference, reference_loglik = ke.mixture_e_step(
-        X, ke.mixture_terms(zero[kept], means[kept], cov[kept], "diag", X.mean(axis=0)), dtype=dtype)
+    kept_cov = cov if covariance_type == "tied" else cov[kept]
+    terms = ke.mixture_terms(zero, means, cov, covariance_type, X.mean(axis=0))
+    reference_terms = ke.mixture_terms(zero[kept], means[kept], kept_cov, covariance_type, X.mean(axis=0))
+    stats, loglik = ke.mixture_e_step(X, terms, dtype=dtype, rows_per_block=256, n_jobs=n_jobs)
+    reference, reference_loglik = ke.mixture_e_step(X, reference_terms, dtype=dtype, rows_per_block=256,
+                                                    n_jobs=n_jobs)
     assert stats["n"][1] == 0.0 and np.all(stats["sum_x"][1] == 0.0)
     tolerance = 1e-12 if dtype == np.float64 else 1e-5
     assert loglik == pytest.approx(reference_loglik, rel=tolerance)
-    for key in ("n", "sum_x", "sum_xx"):
+    for key in ("n", "sum_x"):
         np.testing.assert_allclose(stats[key][kept], reference[key], rtol=tolerance, atol=tolerance)
+    log_resp, log_marginal = ke.mixture_posterior(X, terms, dtype=dtype, n_jobs=n_jobs)
+    assert np.all(np.isneginf(log_resp[:, 1]))
+    np.testing.assert_allclose(log_marginal, ke.mixture_posterior(X, reference_terms, dtype=dtype)[1], rtol=tolerance)
+
+
+def test_a_fit_with_an_empty_component_goes_on_with_its_weight_at_zero():
+    """A start far from every row leaves a component without weight: a warning, weight 0 and
+    the fit of the other two (blocks of many rows, threads)."""
+    rng = np.random.default_rng(16)
+    X = np.vstack([rng.normal(size=(3000, 2)), rng.normal(size=(3000, 2)) + 5.0])
+    with pytest.warns(DegenerateComponentWarning):
+        estimator = GaussianMixture(3, means_init=[[0.0, 0.0], [5.0, 5.0], [1e4, 1e4]], max_iter=20,
+                                    random_state=0).fit(X)
+    assert estimator.weights_[2] == 0.0
+    np.testing.assert_allclose(estimator.weights_[:2], [0.5, 0.5], atol=1e-3)
+    assert np.all(np.isfinite(estimator.score_samples(X)))
 
 
 def test_float32_data_fit_in_float32_to_documented_accuracy():
@@ -332,11 +354,12 @@ def test_complete_float32_data_are_used_without_a_copy_and_infinity_is_refused()
 
 
 def test_all_finite_tells_overflow_from_infinity_and_nan():
-    big = np.full((4, 3), np.finfo(np.float32).max, dtype=np.float32)   # its sum overflows
-    assert all_finite(big) and all_finite(big.astype(float)) and all_finite(np.empty((0, 3)))
+    big = {np.float32: np.full((4, 3), np.finfo(np.float32).max, dtype=np.float32),   # sums overflow
+           np.float64: np.full((4, 3), np.finfo(np.float64).max)}
+    assert all_finite(big[np.float32]) and all_finite(big[np.float64]) and all_finite(np.empty((0, 3)))
     for bad in (np.inf, -np.inf, np.nan):
         for dtype in (np.float32, np.float64):
-            X = big.astype(dtype)
+            X = big[dtype].copy()
             X[2, 1] = bad
             assert not all_finite(X)
             assert not all_finite(np.where(np.isfinite(X), 1.0, X))

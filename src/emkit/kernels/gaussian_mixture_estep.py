@@ -65,10 +65,11 @@ from .parallel import for_each_block, worker_count
 BLOCK_BYTES = 1 << 22
 
 #: With few features (at most :data:`PANEL_FEATURES`: diag and spherical covariances up to
-#: d = 21, full and tied up to d = 9), the two products of a block go in panels of this many rows, as one stacked
-#: ``matmul`` each: OpenBLAS multiplies a (p × b) by a (b × k) matrix, or a (k × p) by a (p × b)
-#: one, up to 1.9x faster in panels of ~1000 columns than in one call for b ≈ 10⁴ (measured on
-#: float32 and float64; with full covariances, p = 153 at d = 16, panels bring nothing).
+#: d = 21, full and tied up to d = 9), the two products of a block go in panels of this many
+#: rows, as one stacked ``matmul`` each: OpenBLAS multiplies a (p × b) by a (b × k) matrix, or a
+#: (k × p) by a (p × b) one, up to 1.9x faster in panels of ~1000 columns than in one call for
+#: b ≈ 10⁴ (measured on float32 and float64; with full covariances, p = 153 at d = 16, panels
+#: bring nothing).
 PANEL_COLUMNS = 1024
 PANEL_FEATURES = 64
 
@@ -408,15 +409,15 @@ class _Buffers:
         self.theta_t = np.ascontiguousarray(terms.theta.T, dtype=dtype)
         # A component of weight 0 has θ_k[0] = log 0 = −inf, so its log-joint is −inf (and its
         # responsibilities exact zeros); the product's padding (−inf · 0) must not warn.
-        self.product_errors = (np.errstate(invalid="ignore") if np.isneginf(terms.theta[0]).any()
-                               else contextlib.nullcontext())
+        self.has_empty = bool(np.isneginf(terms.theta[0]).any())
         self.features = np.empty((terms.theta.shape[0], rows), dtype=dtype)
         self.joint = np.empty((k, rows), dtype=dtype)
         self.whitened: np.ndarray | None = None  # z (row, ≤ q, k) of incomplete rows (full/tied), made when needed
         self.runs: PatternRuns | None = None
 
     def joint_product(self, theta_t: np.ndarray, features: np.ndarray, out: np.ndarray) -> None:
-        """``out = Θᵀ Φᵀ``, in panels when there are few features (:data:`PANEL_COLUMNS`)."""
+        """``out = Θᵀ Φᵀ``, in panels of :data:`PANEL_COLUMNS` rows when there are at most
+        :data:`PANEL_FEATURES` features."""
         if features.shape[0] > PANEL_FEATURES:
             np.matmul(theta_t, features, out=out)
             return
@@ -446,7 +447,7 @@ class _Buffers:
         else:
             incomplete = diagonal_features(X, rows, self.terms.shift, features, not layout.complete) > 0
             self.used = features if incomplete else features[:self.complete_p]
-        with self.product_errors:
+        with np.errstate(invalid="ignore") if self.has_empty else contextlib.nullcontext():
             self.joint_product(self.theta_t[:, :self.used.shape[0]], self.used, out)
         if incomplete and self.full:
             most = int(layout.n_missing.max())
