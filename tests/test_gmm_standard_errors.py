@@ -143,6 +143,17 @@ def test_free_parameters_round_trip_and_leave_out_fixed_ones(covariance_type):
     np.testing.assert_allclose(fixed.from_free(fixed.to_free(params), params)["weights"], params["weights"])
 
 
+def test_float32_data_give_the_errors_of_their_values_in_float64():
+    """A GMM computes float32 data in float32, but the variance methods differentiate
+    numerically: they take the same values in float64."""
+    X32 = two_clusters(seed=10, n=2000).astype(np.float32)
+    result = fitted(X32.astype(float), "full")
+    for method in ("sem", "hessian"):
+        single = emkit.standard_errors(result, X32, method=method)
+        double = emkit.standard_errors(result, X32.astype(float), method=method)
+        np.testing.assert_allclose(single.cov, double.cov, rtol=1e-12)
+
+
 def test_the_estimators_result_gives_standard_errors():
     X = two_clusters(seed=9)
     estimator = emkit.GaussianMixture(2, tol=1e-10, max_iter=1000, random_state=0).fit(X)

@@ -44,8 +44,12 @@ def test_sem_agrees_with_the_hessian_for_gaussian_emissions(covariance_type):
     assert sem.se["transmat"][0][0] == pytest.approx(sem.se["transmat"][0][1], rel=1e-9)
 
 
-def test_sem_agrees_with_the_hessian_for_categorical_emissions():
-    model = HiddenMarkovModel(CategoricalEmission(3), 2, learn=("transmat", "emissionprob"))
+@pytest.mark.parametrize("prior", [1.0, 5.0])
+def test_sem_agrees_with_the_hessian_for_categorical_emissions(prior):
+    """Also with Dirichlet priors (MAP estimates): SEM's information carries their pseudo-counts,
+    as the EM map and the log-posterior that the Hessian differentiates do."""
+    model = HiddenMarkovModel(CategoricalEmission(3, emissionprob_prior=prior), 2, transmat_prior=prior,
+                              learn=("transmat", "emissionprob"))
     truth = {**CHAIN, "emissionprob": np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])}
     rng = np.random.default_rng(1)
     data = (np.concatenate([model.sample(truth, 200, rng)[0] for _ in range(5)]), [200] * 5)
@@ -73,8 +77,11 @@ def test_resampling_takes_whole_sequences_and_simulation_keeps_the_lengths():
     assert X.shape == data[0].shape and sorted(set(lengths)) == [40]
     blocks = {tuple(np.round(block[0], 12)) for block in np.split(data[0], 3)}
     assert all(tuple(np.round(block[0], 12)) in blocks for block in np.split(X, 3))
-    simulated, simulated_lengths = model.simulate(result.params, (data[0][:70], [30, 40]), np.random.default_rng(3))
+    holes = data[0][:70].copy()
+    holes[[3, 50], [0, 1]] = np.nan
+    simulated, simulated_lengths = model.simulate(result.params, (holes, [30, 40]), np.random.default_rng(3))
     assert simulated.shape == (70, 2) and list(simulated_lengths) == [30, 40]
+    np.testing.assert_array_equal(np.isnan(simulated), np.isnan(holes))
     with pytest.raises(ValueError, match="bootstrap_kind='parametric'"):
         model.resample(data[0], np.random.default_rng(4))
 

@@ -102,7 +102,7 @@ def standard_errors(
     """
     _check_arguments(result, method, n_boot, bootstrap_kind, workers, stab_tol)
     model = result.model
-    problem = FreeProblem(model, prepare(model, data), result.params)
+    problem = FreeProblem(model, prepare(model, _in_double_precision(data)), result.params)
     if isinstance(problem.data, ChunkedData) and workers != 1:
         raise ValueError(f"workers: Dask data run each bootstrap fit's E-steps on the Dask cluster; leave workers=1, "
                          f"got {workers}")
@@ -135,6 +135,17 @@ def standard_errors(
     except NotImplementedError as error:
         raise NotImplementedError(f"standard_errors(method={method!r}): {error}; implement that hook of EMModel, "
                                   "or use method='hessian' (any model)") from None
+
+
+def _in_double_precision(data: Any) -> Any:
+    """``data`` with a float32 array (alone or first in a tuple) promoted to float64: the
+    variance methods differentiate the log-likelihood and the EM map numerically, which needs
+    more digits than float32 arithmetic keeps (a model may compute float32 data in float32)."""
+    if isinstance(data, np.ndarray) and data.dtype == np.float32:
+        return data.astype(np.float64)
+    if isinstance(data, tuple) and data and isinstance(data[0], np.ndarray) and data[0].dtype == np.float32:
+        return (data[0].astype(np.float64),) + data[1:]
+    return data
 
 
 def _from_covariance(problem: FreeProblem, method: str, cov: np.ndarray, rate: float | None, *,

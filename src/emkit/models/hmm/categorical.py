@@ -140,10 +140,11 @@ class CategoricalEmission(Emission):
         return rows_labels("emissionprob", np.shape(params["emissionprob"])) if "emissionprob" in learn else []
 
     def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
-        """Per state, the categorical information of its expected symbol counts."""
+        """Per state, the categorical information of its expected symbol counts (plus the
+        Dirichlet prior's pseudo-counts ``α − 1``)."""
         if "emissionprob" not in learn:
             return np.zeros((0, 0))
-        return rows_information(stats["symbol_counts"], params["emissionprob"])
+        return rows_information(stats["symbol_counts"] + self._prior - 1.0, params["emissionprob"])
 
     def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
         """Symbols by inversion of each state's cumulative row; shape (n, 1)."""

@@ -214,9 +214,11 @@ class HiddenMarkovModel(EMModel):
     def complete_information(self, stats: Stats, params: Params) -> np.ndarray:
         """Block diagonal: ``π``'s categorical information of the expected start counts, each row
         of ``A``'s of its expected transition counts, the emission's
-        (:meth:`Emission.complete_information`). The priors are not included: the errors are
-        those of the likelihood (the default flat priors change nothing)."""
-        blocks = [rows_information(stats[key], params[name])
+        (:meth:`Emission.complete_information`); the Dirichlet priors add their pseudo-counts
+        ``a − 1``, ``b − 1`` (0 for the default flat priors), as they do to the M-step and to the
+        log-likelihood that the other methods differentiate."""
+        priors = {"startprob": self.startprob_prior, "transmat": self.transmat_prior}
+        blocks = [rows_information(stats[key] + priors[name] - 1.0, params[name])
                   for name, key in (("startprob", "start"), ("transmat", "trans")) if name in self.learn]
         return block_diag(*blocks, self.emission.complete_information(stats, params, self.learn))
 
@@ -237,9 +239,14 @@ class HiddenMarkovModel(EMModel):
         return np.concatenate([data.X[data.offsets[s]:data.offsets[s + 1]] for s in chosen]), lengths
 
     def simulate(self, params: Params, like_data: Any, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Sequences of the same lengths drawn from the model, as ``(X, lengths)``."""
-        lengths = np.diff(self.prepare(like_data).offsets)
-        return np.concatenate([self.sample(params, int(length), rng)[0] for length in lengths]), lengths
+        """Sequences of the same lengths drawn from the model, with the missing observations of
+        ``like_data`` (missing completely at random), as ``(X, lengths)``."""
+        data = self.prepare(like_data)
+        lengths = np.diff(data.offsets)
+        X = np.concatenate([self.sample(params, int(length), rng)[0] for length in lengths]).astype(float)
+        missing = np.isnan(data.X) if np.issubdtype(data.X.dtype, np.floating) else data.X < 0
+        X[missing.reshape(X.shape)] = np.nan
+        return X, lengths
 
     # ----------------------------------------------------------------- inference
     def score_samples(self, data: Any, params: Params) -> tuple[float, np.ndarray]:
