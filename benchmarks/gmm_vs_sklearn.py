@@ -14,10 +14,11 @@ full and diag. Printed:
   and keeps the fastest (a time slice taken by another process is then left out, which matters
   most for the shortest runs), after a pause of 0.2 s (OpenBLAS's worker threads spin for
   about 0.1 s after a multithreaded call, which would slow whatever runs next on 2 cores) and
-  ``--warmup`` untimed iterations (on this virtual machine the first few iterations after an
-  idle pause run up to 2x slower, whatever the library: a fit runs its iterations back to back,
-  so the steady state is what it sees). Each time is the median over the rounds, and each
-  ratio the median of the ratios within a round (which saw the same load);
+  ``--warmup`` untimed iterations (at least one in the first round, whatever ``--warmup``; on
+  this virtual machine the first few iterations after an idle pause run up to 2x slower,
+  whatever the library: a fit runs its iterations back to back, so the steady state is what
+  it sees). Each time is the median over the rounds, and each ratio the median of the ratios
+  within a round (which saw the same load);
 * the median time of a whole ``fit`` of ``--rounds`` iterations (``tol=0``) of each;
 * peak memory of one ``fit`` (tracemalloc, which sees numpy's buffers; the data themselves are
   allocated before and not counted);
@@ -174,7 +175,7 @@ class GemmLoop:
 
 def interleaved(loops: dict[str, object], rounds: int, repeats: int, warmup: int) -> dict[str, np.ndarray]:
     """For each of ``rounds`` rounds and each loop in turn, after a pause and ``warmup`` untimed
-    steps, the fastest of ``repeats`` steps run back to back."""
+    steps (at least one in the first round), the fastest of ``repeats`` steps run back to back."""
     times: dict[str, list[float]] = {name: [] for name in loops}
     for _ in range(rounds):
         for name, loop in loops.items():

@@ -159,14 +159,17 @@ def test_e_step_equals_explicit_conditional_expectations(covariance_type, missin
         np.testing.assert_allclose(ours[key], value, rtol=1e-10, atol=1e-9 * np.abs(value).max())
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("covariance_type, d", [(c, 4) for c in COVARIANCE_TYPES] + [("full", 12), ("diag", 25)])
 @pytest.mark.parametrize("missing", [0.0, 0.1])
-def test_products_in_panels_equal_explicit_conditional_expectations(covariance_type, missing):
-    """Blocks longer than PANEL_COLUMNS rows (several panels and a remainder, for diag and
-    spherical; one product for full and tied) give the explicit statistics and log-densities."""
+def test_products_in_panels_equal_explicit_conditional_expectations(covariance_type, d, missing):
+    """Blocks longer than PANEL_COLUMNS rows give the explicit statistics and log-densities:
+    with at most PANEL_FEATURES features (d = 4 for every type) in several panels and a
+    remainder; with more (full at d = 12, diag at d = 25) in one product."""
     rng = np.random.default_rng(13)
     n = 2 * ke.PANEL_COLUMNS + 3 * ke.PANEL_COLUMNS // 2 + 37
-    X, weights, means, cov, full = problem(covariance_type, seed=14, n=n, d=4, k=3, offset=100.0)
+    p = 1 + d + d * (d + 1) // 2 if covariance_type in ("full", "tied") else 1 + 3 * d
+    assert (p <= ke.PANEL_FEATURES) == (d == 4)
+    X, weights, means, cov, full = problem(covariance_type, seed=14, n=n, d=d, k=3, offset=100.0)
     X[rng.random(X.shape) < missing] = np.nan
     X[np.isnan(X).all(axis=1), 0] = 100.0
     sample_weight = rng.uniform(0.5, 1.5, size=n)
@@ -180,7 +183,9 @@ def test_products_in_panels_equal_explicit_conditional_expectations(covariance_t
             np.testing.assert_allclose(ours[key], value, rtol=1e-10, atol=1e-9 * np.abs(value).max())
     if missing == 0.0:
         direct = np.column_stack([np.log(w) + direct_log_density(X, m, c) for w, m, c in zip(weights, means, full)])
-        np.testing.assert_allclose(ke.mixture_log_joint(X, terms, n_jobs=1), direct, rtol=1e-10)
+        # the log-joint makes 4 blocks for one thread: rows enough for blocks of several panels
+        np.testing.assert_allclose(ke.mixture_log_joint(np.tile(X, (4, 1)), terms, n_jobs=1),
+                                   np.tile(direct, (4, 1)), rtol=1e-10)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

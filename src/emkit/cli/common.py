@@ -45,13 +45,17 @@ def add_se_options(parser: argparse.ArgumentParser, note: str = "") -> None:
     inference.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates for --se bootstrap (default 1000)")
 
 
+def check_se_options(args: argparse.Namespace) -> None:
+    """``--n-boot`` at least 2 (checked before fitting)."""
+    if args.n_boot < 2:
+        raise CliError(f"--n-boot: must be at least 2, got {args.n_boot}")
+
+
 def fitted_standard_errors(result: EMResult, data: Any, args: argparse.Namespace) -> StandardErrors | None:
     """``--se``: :func:`emkit.standard_errors` of ``result`` on ``data`` (None without ``--se``);
     what the method cannot do is a :class:`CliError` naming ``--se``."""
     if args.se is None:
         return None
-    if args.n_boot < 2:
-        raise CliError(f"--n-boot: must be at least 2, got {args.n_boot}")
     try:
         return standard_errors(result, data, args.se, n_boot=args.n_boot, random_state=args.seed, verbose=args.progress)
     except (NotImplementedError, ValueError) as error:
@@ -76,6 +80,7 @@ def run_fit(model: EMModel, data: Any, args: argparse.Namespace, init: dict | No
         raise CliError(f"--max-iter: must be at least 1, got {args.max_iter}")
     if args.n_init < 1:
         raise CliError(f"--n-init: must be at least 1, got {args.n_init}")
+    check_se_options(args)
     args.data = data
     return fit(model, data, init=init, tol=args.tol, max_iter=args.max_iter, random_state=args.seed,
                n_init=args.n_init, accelerate=args.accelerate, verbose=args.progress)

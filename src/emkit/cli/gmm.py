@@ -17,7 +17,7 @@ import numpy as np
 from ..estimators.gaussian_mixture import GaussianMixture
 from ..kernels.gaussian import COVARIANCE_TYPES
 from ..selection import gmm_select, information_criteria
-from .common import CliError, add_se_options, fitted_standard_errors, se_summary
+from .common import CliError, add_se_options, check_se_options, fitted_standard_errors, se_summary
 from .csv_input import read_csv
 
 
@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--max-iter: must be at least 1, got {args.max_iter}")
     if args.n_init < 1:
         raise CliError(f"--n-init: must be at least 1, got {args.n_init}")
+    check_se_options(args)
     settings = dict(tol=args.tol, reg_covar=args.reg_covar, max_iter=args.max_iter, n_init=args.n_init,
                     accelerate=args.accelerate, progress=args.progress)
     selection = None

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..estimators.hmm import CategoricalHMM, GaussianHMM
 from ..kernels.gaussian import COVARIANCE_TYPES
-from .common import CliError, add_se_options, fitted_standard_errors, format_params, se_summary
+from .common import CliError, add_se_options, check_se_options, fitted_standard_errors, format_params, se_summary
 from .csv_input import read_csv
 
 
@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"-k: the number of states must be at least 1, got {args.states}")
     if args.max_iter < 1 or args.n_init < 1:
         raise CliError("--max-iter and --n-init: must be at least 1")
+    check_se_options(args)
     settings = {"transmat_prior": args.transmat_prior, "random_state": args.seed, "n_iter": args.max_iter,
                 "tol": args.tol * X.shape[0], "n_init": args.n_init, "accelerate": args.accelerate,
                 "verbose": args.progress}

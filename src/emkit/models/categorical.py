@@ -14,13 +14,12 @@ import numpy as np
 
 def free_probabilities(p: np.ndarray) -> np.ndarray:
     """The free coordinates ``(p_1, ..., p_{m−1})`` of a probability vector."""
-    return np.array(p[:-1], dtype=float)
+    return free_rows(p)
 
 
 def full_probabilities(free: np.ndarray) -> np.ndarray:
     """The probability vector ``(θ, 1 − Σθ)`` from its free coordinates."""
-    free = np.asarray(free, dtype=float)
-    return np.append(free, 1.0 - free.sum())
+    return rows_from_free(free, (np.size(free) + 1,))
 
 
 def categorical_scores(p: np.ndarray) -> np.ndarray:

@@ -99,14 +99,31 @@ def component_scores(X: np.ndarray, mean: np.ndarray, covariance: np.ndarray,
     return v, 0.5 * (np.einsum("ni,tij,nj->nt", v, basis, v) - traces)
 
 
-def covariance_labels(name: str, covariance_type: str, n_components: int, n_features: int) -> list[str]:
-    """Labels of :func:`free_covariances`' entries, e.g. ``covariances[j,a,b]`` (a ≥ b)."""
+def gaussian_free(means: np.ndarray, covariances: np.ndarray, covariance_type: str) -> np.ndarray:
+    """The free parameters of Gaussian components: the means, then :func:`free_covariances`."""
+    return np.concatenate([np.ravel(means), free_covariances(covariances, covariance_type)])
+
+
+def gaussian_from_free(free: np.ndarray, covariance_type: str, n_components: int,
+                       n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(means, covariances)`` from :func:`gaussian_free`'s vector."""
+    k, d = n_components, n_features
+    free = np.asarray(free, dtype=float)
+    return free[:k * d].reshape(k, d).copy(), covariances_from_free(free[k * d:], covariance_type, k, d)
+
+
+def gaussian_free_labels(means_name: str, covariances_name: str, covariance_type: str, n_components: int,
+                         n_features: int) -> list[str]:
+    """Labels of :func:`gaussian_free`'s entries: ``means[j,i]``, then e.g. ``covariances[j,a,b]``
+    (a ≥ b)."""
     k, d = n_components, n_features
     rows, columns = np.tril_indices(d)
-    return {"full": [f"{name}[{j},{a},{b}]" for j in range(k) for a, b in zip(rows, columns)],
-            "tied": [f"{name}[{a},{b}]" for a, b in zip(rows, columns)],
-            "diag": [f"{name}[{j},{i}]" for j in range(k) for i in range(d)],
-            "spherical": [f"{name}[{j}]" for j in range(k)]}[covariance_type]
+    name = covariances_name
+    covariances = {"full": [f"{name}[{j},{a},{b}]" for j in range(k) for a, b in zip(rows, columns)],
+                   "tied": [f"{name}[{a},{b}]" for a, b in zip(rows, columns)],
+                   "diag": [f"{name}[{j},{i}]" for j in range(k) for i in range(d)],
+                   "spherical": [f"{name}[{j}]" for j in range(k)]}[covariance_type]
+    return [f"{means_name}[{j},{i}]" for j in range(k) for i in range(d)] + covariances
 
 
 def gaussian_information(stats, means: np.ndarray, covariances: np.ndarray, covariance_type: str,

@@ -27,10 +27,11 @@ from ..exceptions import DegenerateComponentWarning
 from ..numerics import all_finite
 from .categorical import categorical_information, categorical_scores, free_probabilities, full_probabilities
 from .gaussian_information import (
-    covariance_labels,
-    covariances_from_free,
     free_covariances,
     full_matrices,
+    gaussian_free,
+    gaussian_free_labels,
+    gaussian_from_free,
     gaussian_information,
     gaussian_scores,
 )
@@ -444,50 +445,40 @@ class GaussianMixtureModel(EMModel):
 
 
     # ------------------------------------------------------------ inference hooks
-    def _free_names(self) -> tuple[str, ...]:
-        return tuple(name for name in self.param_names if name not in self.fixed)
+    def _all_free(self, params: Params) -> np.ndarray:
+        """The free entries of all parameters, fixed ones included: weights, means, covariances."""
+        return np.concatenate([free_probabilities(params["weights"]),
+                               gaussian_free(params["means"], params["covariances"], self.covariance_type)])
+
+    def _kept(self, d: int) -> np.ndarray:
+        """Which entries of :meth:`_all_free` are not fixed."""
+        k = self.n_components
+        covariances = free_covariances(np.zeros(covariance_shape(self.covariance_type, k, d)), self.covariance_type)
+        sizes = {"weights": k - 1, "means": k * d, "covariances": covariances.size}
+        return np.concatenate([np.full(sizes[name], name not in self.fixed) for name in self.param_names])
 
     def to_free(self, params: Params) -> np.ndarray:
         """``(π_1, ..., π_{k−1})``, the means and the free covariance entries (lower triangles,
-        variances: :func:`~emkit.models.gaussian_information.free_covariances`), without the
-        fixed parameters."""
-        parts = {"weights": free_probabilities(params["weights"]), "means": np.ravel(params["means"]),
-                 "covariances": free_covariances(params["covariances"], self.covariance_type)}
-        return np.concatenate([parts[name] for name in self._free_names()])
+        variances: :func:`~emkit.models.gaussian_information.gaussian_free`), without the fixed
+        parameters."""
+        return self._all_free(params)[self._kept(np.shape(params["means"])[1])]
 
     def from_free(self, free: np.ndarray, like: Params) -> Params:
-        """Inverse of :meth:`to_free`; fixed parameters from the model (else from ``like``)."""
+        """Inverse of :meth:`to_free`; fixed parameters from the model."""
         k, d = self.n_components, np.shape(like["means"])[1]
-        sizes = self._free_sizes(d)
-        out, start = {}, 0
-        for name in self.param_names:
-            if name in self.fixed:
-                out[name] = self.fixed[name].copy()
-                continue
-            values = np.asarray(free[start:start + sizes[name]], dtype=float)
-            start += sizes[name]
-            out[name] = {"weights": lambda: full_probabilities(values), "means": lambda: values.reshape(k, d).copy(),
-                         "covariances": lambda: covariances_from_free(values, self.covariance_type, k, d)}[name]()
+        values = self._all_free(like)
+        values[self._kept(d)] = free
+        means, covariances = gaussian_from_free(values[k - 1:], self.covariance_type, k, d)
+        out = {"weights": full_probabilities(values[:k - 1]), "means": means, "covariances": covariances}
+        out.update({name: value.copy() for name, value in self.fixed.items()})
         return out
-
-    def _free_sizes(self, d: int) -> dict[str, int]:
-        k = self.n_components
-        return {"weights": k - 1, "means": k * d,
-                "covariances": free_covariances(np.zeros(covariance_shape(self.covariance_type, k, d)),
-                                                self.covariance_type).size}
 
     def free_labels(self, params: Params) -> tuple[str, ...]:
         """``weights[j]`` (j < k−1), ``means[j,i]`` and ``covariances[...]`` of the free entries."""
         k, d = self.n_components, np.shape(params["means"])[1]
-        labels = {"weights": [f"weights[{j}]" for j in range(k - 1)],
-                  "means": [f"means[{j},{i}]" for j in range(k) for i in range(d)],
-                  "covariances": covariance_labels("covariances", self.covariance_type, k, d)}
-        return tuple(label for name in self._free_names() for label in labels[name])
-
-    def _kept(self, d: int) -> np.ndarray:
-        """Which entries of the free vector of all parameters are not fixed."""
-        sizes = self._free_sizes(d)
-        return np.concatenate([np.full(sizes[name], name not in self.fixed) for name in self.param_names])
+        labels = [f"weights[{j}]" for j in range(k - 1)] + gaussian_free_labels("means", "covariances",
+                                                                               self.covariance_type, k, d)
+        return tuple(label for label, kept in zip(labels, self._kept(d)) if kept)
 
     def complete_information(self, stats: Stats, params: Params) -> np.ndarray:
         """Expected complete-data information in the free parameters, from the statistics at

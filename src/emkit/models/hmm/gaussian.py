@@ -41,9 +41,10 @@ from ...kernels.gaussian_features import (
 from ...kernels.gaussian_mixture_estep import MixtureTerms
 from ...kernels.kmeans import kmeans
 from ..gaussian_information import (
-    covariance_labels,
-    covariances_from_free,
     free_covariances,
+    gaussian_free,
+    gaussian_free_labels,
+    gaussian_from_free,
     gaussian_information,
 )
 from .emissions import Emission
@@ -295,20 +296,18 @@ class GaussianEmission(Emission):
 
     def to_free(self, params: Params, learn: frozenset[str]) -> np.ndarray:
         """The learned means and free covariance entries (lower triangles, variances)."""
-        values = np.concatenate([np.ravel(params["means"]), free_covariances(params["covars"], self.covariance_type)])
-        return values[self._learned(params, learn)]
+        return gaussian_free(params["means"], params["covars"], self.covariance_type)[self._learned(params, learn)]
 
     def from_free(self, free: np.ndarray, like: Params, learn: frozenset[str]) -> Params:
         k, d = np.shape(like["means"])
-        values = np.concatenate([np.ravel(like["means"]), free_covariances(like["covars"], self.covariance_type)])
+        values = gaussian_free(like["means"], like["covars"], self.covariance_type)
         values[self._learned(like, learn)] = free
-        return {"means": values[:k * d].reshape(k, d),
-                "covars": covariances_from_free(values[k * d:], self.covariance_type, k, d)}
+        means, covars = gaussian_from_free(values, self.covariance_type, k, d)
+        return {"means": means, "covars": covars}
 
     def free_labels(self, params: Params, learn: frozenset[str]) -> list[str]:
         k, d = np.shape(params["means"])
-        labels = ([f"means[{j},{i}]" for j in range(k) for i in range(d)]
-                  + covariance_labels("covars", self.covariance_type, k, d))
+        labels = gaussian_free_labels("means", "covars", self.covariance_type, k, d)
         return [label for label, kept in zip(labels, self._learned(params, learn)) if kept]
 
     def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
