@@ -113,7 +113,7 @@ def fit(
 def _fit_from(model, data, start, tol, param_tol, tol_scale, max_iter, accelerate, verbose, callback, check_ascent) -> EMResult:
     with progress_bar(verbose, max_iter, type(model).__name__) as progress:
         monitor = Monitor(model, tol=tol, param_tol=param_tol, tol_scale=tol_scale, callback=callback, progress=progress,
-                          check_ascent=check_ascent)
+                          check_ascent=check_ascent, loglik_rounding=model.loglik_rounding(data))
         if accelerate is not None:
             converged = run_squarem(model, data, start, monitor, max_iter, accelerate)
         else:

@@ -112,6 +112,12 @@ class EMModel(ABC):
             raise ValueError(f"init: parameters outside the parameter space: {out}")
         return out
 
+    def loglik_rounding(self, data: Any) -> float:
+        """An absolute bound on the rounding error of the log-likelihood that :meth:`e_step`
+        computes on ``data`` (0 for float64 arithmetic, whose error the engine's relative
+        tolerance covers): the ascent check lets the log-likelihood fall by this much."""
+        return 0.0
+
     def is_feasible(self, params: Params) -> bool:
         """Whether ``params`` lie in the parameter space (finite by default)."""
         return all(np.all(np.isfinite(params[name])) for name in self.param_names)

@@ -42,6 +42,7 @@ class Monitor:
         callback: Callback | None,
         progress=None,
         check_ascent: bool = True,
+        loglik_rounding: float = 0.0,
     ) -> None:
         self.model = model
         self.tol = tol
@@ -50,6 +51,7 @@ class Monitor:
         self.callback = callback
         self.progress = progress
         self.check_ascent = check_ascent
+        self.loglik_rounding = loglik_rounding
         self.trace = Trace()
         self.n_evaluations = 0
         self._previous_vector: np.ndarray | None = None
@@ -90,7 +92,7 @@ class Monitor:
             self._previous_vector = vector
             return False
         change = loglik - previous
-        if self.check_ascent and change < -ASCENT_RTOL * max(1.0, abs(previous)):
+        if self.check_ascent and change < -max(ASCENT_RTOL * max(1.0, abs(previous)), self.loglik_rounding):
             warnings.warn(
                 f"the log-likelihood decreased at iteration {iteration} "
                 f"({previous:.12g} -> {loglik:.12g}); EM never decreases it, so the E- or M-step "

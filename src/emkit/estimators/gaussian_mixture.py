@@ -236,15 +236,12 @@ class GaussianMixture(MixtureEstimator):
             self._say_iteration(iteration + 1, (loglik - previous[0]) / total)
             previous[0] = loglik
 
-        # float32 arithmetic leaves ~1e-7 relative round-off in the log-likelihood, more than EM's
-        # last increases: the engine's ascent check (1e-10) is for float64
-        single = isinstance(data, GaussianMixtureData) and data.X.dtype == np.float32
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=ConvergenceWarning, module=r"emkit\.engine")
             warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
             return fit(model, data, init=start, tol=self.tol, param_tol=None, tol_scale=total,
                        max_iter=self.max_iter - 1, accelerate=self.accelerate, verbose=self.progress,
-                       callback=report if self.verbose else None, check_ascent=not single)
+                       callback=report if self.verbose else None)
 
     # ------------------------------------------------------------------ checking inputs
     def _check_hyperparameters(self) -> None:

@@ -44,6 +44,7 @@ from ..kernels.gaussian import (
     precisions_cholesky,
 )
 from ..kernels.gaussian_mixture_estep import (
+    FLOAT32_TOLERANCE,
     MixtureTerms,
     compute_dtype,
     mixture_e_step,
@@ -362,6 +363,14 @@ class GaussianMixtureModel(EMModel):
         new = {"weights": n / n.sum(), "means": means, "covariances": covariances}
         new.update({name: value.copy() for name, value in self.fixed.items()})
         return new
+
+    def loglik_rounding(self, data) -> float:
+        """For float32 data, which the E-step may compute in float32 (when every log-density is
+        then within :data:`~emkit.kernels.gaussian_mixture_estep.FLOAT32_TOLERANCE`):
+        ``FLOAT32_TOLERANCE · Σ w_i``; else 0."""
+        if isinstance(data, GaussianMixtureData) and data.X.dtype == np.float32:
+            return FLOAT32_TOLERANCE * data.total_weight
+        return 0.0
 
     # ---------------------------------------------------------------- beyond the contract
     def responsibilities(self, data: GaussianMixtureData, params: Params) -> tuple[np.ndarray, np.ndarray]:
