@@ -13,6 +13,7 @@ from scipy.stats import multivariate_normal
 import emkit
 from emkit.kernels.gaussian import COVARIANCE_TYPES
 from emkit.models.gaussian_information import full_matrices
+from emkit.models import gaussian_mixture
 from emkit.models.gaussian_mixture import GaussianMixtureModel
 
 
@@ -39,6 +40,18 @@ def test_louis_sem_and_hessian_agree(covariance_type):
     assert 0.0 < louis.rate < 1.0
     assert np.shape(louis.se["means"]) == (2, 2)
     assert louis.se["weights"][0] == pytest.approx(louis.se["weights"][1], rel=1e-9)   # π_2 = 1 − π_1
+
+
+def test_louis_sums_its_scores_over_row_slices(monkeypatch):
+    """Slices of the rows (a few numbers each) give the same missing information as one slice."""
+    X = two_clusters(seed=11, n=100)
+    weights = np.random.default_rng(12).uniform(0.5, 2.0, size=len(X))
+    result = emkit.fit(GaussianMixtureModel(2, "full", reg_covar=0.0), (X, weights), tol=1e-13, max_iter=5000,
+                       random_state=0)
+    model, params = result.model, result.params
+    whole = model.score_covariance((X, weights), params)
+    monkeypatch.setattr(gaussian_mixture, "SCORE_BLOCK_NUMBERS", 7 * 2 * model.to_free(params).size)
+    np.testing.assert_allclose(model.score_covariance((X, weights), params), whole, rtol=1e-12, atol=1e-12)
 
 
 def test_one_component_matches_the_closed_form_of_a_gaussian_mle():

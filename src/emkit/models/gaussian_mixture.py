@@ -65,6 +65,9 @@ EMPTY_COMPONENT_TOL = 1e-12
 #: choose their own cache-sized blocks).
 BLOCK_ROWS = 1 << 16
 
+#: Louis's method computes the complete-data scores of row slices of at most this many numbers.
+SCORE_BLOCK_NUMBERS = 1 << 22
+
 
 @dataclass(frozen=True)
 class GaussianMixtureData:
@@ -516,6 +519,20 @@ class GaussianMixtureModel(EMModel):
                                                                 self.covariance_type)], axis=2)
         counts = np.ones(X.shape[0]) if data.sample_weight is None else data.sample_weight
         return counts, np.exp(self.responsibilities(data, params)[0]), scores[:, :, self._kept(X.shape[1])]
+
+    def score_covariance(self, data, params: Params) -> np.ndarray:
+        """Louis's missing information ``Σ_i w_i Σ_k r_ik (s_ik − s̄_i)(s_ik − s̄_i)ᵀ`` of
+        :meth:`latent_class_scores`, over row slices whose scores take at most
+        :data:`SCORE_BLOCK_NUMBERS` numbers (the scores of all rows at once are ``n·k·p``)."""
+        data = _as_data(data)
+        size = self.to_free(params).size
+        rows = max(1, SCORE_BLOCK_NUMBERS // (self.n_components * max(size, 1)))
+        total = np.zeros((size, size))
+        for start in range(0, data.X.shape[0], rows):
+            block = slice(start, start + rows)
+            part = data.X[block] if data.sample_weight is None else (data.X[block], data.sample_weight[block])
+            total += super().score_covariance(part, params)
+        return total
 
     def resample(self, data, rng: np.random.Generator):
         """The rows drawn with replacement (with their weights)."""
