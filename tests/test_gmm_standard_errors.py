@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import multivariate_normal
 
 import emkit
@@ -177,3 +179,36 @@ def test_the_estimators_result_gives_standard_errors():
         mean = estimator.result_.params["means"][j]
         assert np.all(low < mean) and np.all(mean < high)
         np.testing.assert_allclose(high - low, 2 * 1.959963984540054 * np.asarray(errors.se["means"][j]), rtol=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(k=st.integers(1, 4), d=st.integers(1, 4), covariance_type=st.sampled_from(COVARIANCE_TYPES),
+       seed=st.integers(0, 2**16))
+def test_free_parameters_and_information_for_any_shape(k, d, covariance_type, seed):
+    """For random shapes and parameters: the free-parameter round trip, the count of free
+    parameters, and a symmetric complete-data information of that size, positive definite
+    with the statistics of the parameters' own expected data (n_j = N π_j, W_j = n_j Σ_j)."""
+    rng = np.random.default_rng(seed)
+    model = GaussianMixtureModel(k, covariance_type, reg_covar=0.0, center=np.zeros(d))
+    model.prepare(rng.normal(size=(max(k, 2), d)))
+    A = rng.normal(size=(k, d, d))
+    full = A @ A.transpose(0, 2, 1) + np.eye(d)
+    covariances = {"full": full, "tied": full[0], "diag": np.diagonal(full, axis1=1, axis2=2).copy(),
+                   "spherical": full[:, 0, 0].copy()}[covariance_type]
+    params = {"weights": rng.dirichlet(np.ones(k)), "means": rng.normal(size=(k, d)), "covariances": covariances}
+    free = model.to_free(params)
+    assert free.size == model.n_free_parameters() == len(model.free_labels(params))
+    back = model.from_free(free, params)
+    for name in model.param_names:
+        np.testing.assert_allclose(back[name], params[name], rtol=0, atol=1e-14)
+    n = 100.0 * params["weights"]
+    matrices = full_matrices(covariances, covariance_type, k, d)
+    second = n[:, None, None] * (matrices + np.einsum("ki,kj->kij", params["means"], params["means"]))
+    stats = {"n": n, "sum_x": n[:, None] * params["means"],
+             "sum_xx": {"full": second, "tied": second.sum(axis=0),
+                        "diag": np.diagonal(second, axis1=1, axis2=2),
+                        "spherical": np.trace(second, axis1=1, axis2=2)}[covariance_type]}
+    information = model.complete_information(stats, params)
+    assert information.shape == (free.size, free.size)
+    np.testing.assert_allclose(information, information.T, rtol=1e-10, atol=1e-10)
+    assert np.all(np.linalg.eigvalsh(information) > 0)
