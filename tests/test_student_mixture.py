@@ -10,12 +10,13 @@ import pytest
 from scipy import optimize, stats
 from scipy.special import expit, logsumexp
 
+import emkit
 from emkit import fit
 from emkit.engine.stats import add_stats
 from emkit.estimators.base import NotFittedError
 from emkit.estimators.gaussian_mixture import GaussianMixture
 from emkit.estimators.student_mixture import StudentMixture
-from emkit.exceptions import DegenerateComponentWarning
+from emkit.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from emkit.models.student_mixture import StudentMixtureModel
 from emkit.variants.ecm import fit_ecm
 
@@ -189,3 +190,47 @@ def test_scikit_learn_check_estimator():
         results = check_estimator(StudentMixture(), on_fail=None)
     failed = [r["check_name"] for r in results if r["status"] == "failed"]
     assert not failed
+
+
+def test_standard_errors_match_the_t_distributions_fisher_information():
+    """k = 1, known ν: the numerical Hessian's errors equal the closed form of the expected
+    information of a t location-scale family, I_μμ = (ν+1)/((ν+3)σ²) and
+    I_σ²σ² = ν/(2(ν+3)σ⁴) per observation (μ and σ² orthogonal), to a few in ten thousand."""
+    rng = np.random.default_rng(30)
+    nu, n = 5.0, 20_000
+    X = (3.0 + 1.5 * rng.standard_t(nu, size=n))[:, None]
+    result = emkit.fit(StudentMixtureModel(1, "full", dof=nu, reg_covar=0.0), X, tol=1e-13, max_iter=5000)
+    errors = emkit.standard_errors(result, X, method="hessian")
+    scale = result.params["scatters"][0, 0, 0]
+    assert errors.se["locations"][0][0] == pytest.approx(np.sqrt(scale * (nu + 3) / ((nu + 1) * n)), rel=2e-3)
+    assert errors.se["scatters"][0][0][0] == pytest.approx(scale * np.sqrt(2 * (nu + 3) / (nu * n)), rel=2e-2)
+    assert errors.labels == ("locations[0,0]", "scatters[0,0,0]")
+
+
+def test_free_parameters_with_estimated_dofs_round_trip():
+    rng = np.random.default_rng(31)
+    X = np.vstack([rng.standard_t(4.0, size=(200, 2)), rng.standard_t(8.0, size=(200, 2)) + [6.0, 3.0]])
+    model = StudentMixtureModel(2, "diag", reg_covar=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)    # any point of the space will do
+        params = emkit.fit(model, X, tol=1e-6, max_iter=50, random_state=0).params
+    free = model.to_free(params)
+    assert free.size == model.n_free_parameters() == len(model.free_labels(params))
+    assert model.free_labels(params)[-2:] == ("dofs[0]", "dofs[1]")
+    back = model.from_free(free, params)
+    for name in model.param_names:
+        np.testing.assert_allclose(back[name], params[name], rtol=0, atol=1e-14)
+
+
+@pytest.mark.slow
+def test_standard_errors_of_a_two_component_fit_by_hessian_and_bootstrap():
+    """Two components, known ν: the Hessian and the parametric bootstrap (t draws) agree within 30%."""
+    rng = np.random.default_rng(31)
+    X = np.vstack([rng.standard_t(5.0, size=(300, 2)), rng.standard_t(5.0, size=(300, 2)) + [6.0, 3.0]])
+    result = emkit.fit(StudentMixtureModel(2, "diag", dof=5.0, reg_covar=0.0), X, tol=1e-12, max_iter=5000,
+                       random_state=0)
+    hessian = emkit.standard_errors(result, X, method="hessian")
+    boot = emkit.standard_errors(result, X, method="bootstrap", bootstrap_kind="parametric", n_boot=80,
+                                 random_state=32, fit_options={"tol": 1e-8, "max_iter": 2000})
+    np.testing.assert_allclose(boot.se["locations"], hessian.se["locations"], rtol=0.3)
+    np.testing.assert_allclose(boot.se["weights"], hessian.se["weights"], rtol=0.3)

@@ -535,10 +535,8 @@ class GaussianMixtureModel(EMModel):
         return total
 
     def resample(self, data, rng: np.random.Generator):
-        """The rows drawn with replacement (with their weights)."""
-        data = _as_data(data)
-        rows = rng.integers(0, data.X.shape[0], size=data.X.shape[0])
-        return data.X[rows] if data.sample_weight is None else (data.X[rows], data.sample_weight[rows])
+        """The rows drawn with replacement (:func:`resample_rows`)."""
+        return resample_rows(_as_data(data), rng)
 
     def simulate(self, params: Params, like_data, rng: np.random.Generator):
         """As many rows drawn from the mixture, with the missing cells of ``like_data`` (missing
@@ -551,6 +549,13 @@ class GaussianMixtureModel(EMModel):
         if data.has_missing:
             X[np.isnan(data.X)] = np.nan
         return X if data.sample_weight is None else (X, data.sample_weight)
+
+
+def resample_rows(data: GaussianMixtureData, rng: np.random.Generator):
+    """A nonparametric bootstrap data set: the rows drawn with replacement, with their weights
+    (``X`` or ``(X, sample_weight)``)."""
+    rows = rng.integers(0, data.X.shape[0], size=data.X.shape[0])
+    return data.X[rows] if data.sample_weight is None else (data.X[rows], data.sample_weight[rows])
 
 
 def _as_data(data) -> GaussianMixtureData:

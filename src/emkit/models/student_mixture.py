@@ -44,12 +44,15 @@ from ..kernels.gaussian import (
     precisions_cholesky,
 )
 from ..numerics import log_normalize, safe_log
+from .categorical import free_probabilities, full_probabilities
+from .gaussian_information import full_matrices, gaussian_free, gaussian_free_labels, gaussian_from_free
 from .gaussian_mixture import (
     EMPTY_COMPONENT_TOL,
     GaussianMixtureData,
     INIT_METHODS,
     initial_responsibilities,
     prepare_data,
+    resample_rows,
 )
 
 #: Degrees of freedom are kept in this interval (the upper end is practically Gaussian).
@@ -369,6 +372,48 @@ class StudentMixtureModel(EMModel):
     def named_params(self, params: Params) -> dict[str, Any]:
         return {name: np.asarray(params[name], dtype=float).tolist()
                 for name in ("weights", "locations", "scatters", "dofs")}
+
+    # ------------------------------------------------------------ inference hooks
+    def to_free(self, params: Params) -> np.ndarray:
+        """``(π_1, ..., π_{k−1})``, the locations and the free scatter entries
+        (:func:`~emkit.models.gaussian_information.gaussian_free`), and ``ν`` when estimated."""
+        parts = [free_probabilities(params["weights"]),
+                 gaussian_free(params["locations"], params["scatters"], self.covariance_type)]
+        return np.concatenate(parts + ([np.asarray(params["dofs"], dtype=float)] if "dofs" in self.param_names else []))
+
+    def from_free(self, free: np.ndarray, like: Params) -> Params:
+        k, d = self.n_components, np.shape(like["locations"])[1]
+        free = np.asarray(free, dtype=float)
+        end = k - 1 + gaussian_free(like["locations"], like["scatters"], self.covariance_type).size
+        locations, scatters = gaussian_from_free(free[k - 1:end], self.covariance_type, k, d)
+        out = {**like, "weights": full_probabilities(free[:k - 1]), "locations": locations, "scatters": scatters}
+        if "dofs" in self.param_names:
+            out["dofs"] = free[end:].copy()
+        return out
+
+    def free_labels(self, params: Params) -> tuple[str, ...]:
+        k, d = self.n_components, np.shape(params["locations"])[1]
+        dofs = [f"dofs[{j}]" for j in range(k)] if "dofs" in self.param_names else []
+        return tuple([f"weights[{j}]" for j in range(k - 1)]
+                     + gaussian_free_labels("locations", "scatters", self.covariance_type, k, d) + dofs)
+
+    def resample(self, data: Any, rng: np.random.Generator):
+        """The rows drawn with replacement (:func:`~emkit.models.gaussian_mixture.resample_rows`)."""
+        return resample_rows(self.prepare(data), rng)
+
+    def simulate(self, params: Params, like_data: Any, rng: np.random.Generator):
+        """As many rows drawn from the mixture (with ``like_data``'s weights): a component by
+        its weight, then ``x = μ + L z / √u`` with ``Σ = L Lᵀ``, ``z`` standard normal and
+        ``u ~ Gamma(ν/2, rate ν/2)``."""
+        data = self.prepare(like_data)
+        (n_rows, d), k = data.X.shape, self.n_components
+        labels = rng.choice(k, size=n_rows, p=params["weights"])
+        factors = np.linalg.cholesky(full_matrices(params["scatters"], self.covariance_type, k, d))
+        dofs = np.asarray(params["dofs"], dtype=float)[labels]
+        scale = np.sqrt(rng.gamma(0.5 * dofs, 2.0 / dofs))
+        noise = np.einsum("nij,nj->ni", factors[labels], rng.standard_normal((n_rows, d))) / scale[:, None]
+        X = params["locations"][labels] + noise
+        return X if data.sample_weight is None else (X, data.sample_weight)
 
     def n_free_parameters(self) -> int:
         """``(k−1) + k·d + scatter entries + k`` (the last only when ν is estimated); needs the
