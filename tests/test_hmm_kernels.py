@@ -72,15 +72,21 @@ def test_viterbi_equals_brute_force(n_states, lengths, zeros):
         np.testing.assert_array_equal(path[rows], brute["viterbi"])
 
 
-def test_log_space_kernel_equals_brute_force():
-    rng = np.random.default_rng(3)
-    log_frame, offsets, startprob, transmat = random_problem(rng, 3, [4, 3], zeros=True)
+def log_space(log_frame, offsets, startprob, transmat):
+    """``(posteriors, transition counts, log-likelihood per sequence)`` by the log-space kernel."""
     n, k = log_frame.shape
-    posteriors, start, trans, occupancy, loglik = np.empty((n, k)), np.zeros(k), np.zeros((k, k)), np.zeros(k), \
-        np.empty(2)
+    posteriors, start, trans, occupancy = np.empty((n, k)), np.zeros(k), np.zeros((k, k)), np.zeros(k)
+    loglik = np.empty(offsets.size - 1)
     with np.errstate(divide="ignore"):
         kernels.forward_backward_log(log_frame, offsets, np.log(startprob), np.log(transmat), posteriors, start, trans,
                                      occupancy, loglik)
+    return posteriors, trans, loglik
+
+
+def test_log_space_kernel_equals_brute_force():
+    rng = np.random.default_rng(3)
+    log_frame, offsets, startprob, transmat = random_problem(rng, 3, [4, 3], zeros=True)
+    posteriors, trans, loglik = log_space(log_frame, offsets, startprob, transmat)
     for s in range(2):
         rows = slice(offsets[s], offsets[s + 1])
         brute = brute_force(log_frame[rows], startprob, transmat)
@@ -112,12 +118,7 @@ def test_far_apart_states_match_the_log_space_kernel(spread):
     transmat[0] /= transmat[0].sum()
     log_frame[5, 2] = -np.inf  # an impossible emission stays impossible
     result = run(log_frame, offsets, startprob, transmat)
-    n, k = log_frame.shape
-    posteriors, start, trans, occupancy, loglik = np.empty((n, k)), np.zeros(k), np.zeros((k, k)), np.zeros(k), \
-        np.empty(4)
-    with np.errstate(divide="ignore"):
-        kernels.forward_backward_log(log_frame, offsets, np.log(startprob), np.log(transmat), posteriors, start, trans,
-                                     occupancy, loglik)
+    posteriors, trans, loglik = log_space(log_frame, offsets, startprob, transmat)
     np.testing.assert_allclose(result.seq_loglik, loglik, rtol=1e-13)
     np.testing.assert_allclose(result.posteriors, posteriors, atol=1e-13)
     np.testing.assert_allclose(result.trans_counts, trans, rtol=1e-11, atol=1e-13)

@@ -38,6 +38,13 @@ def covariance_basis(covariance_type: str, n_features: int) -> np.ndarray:
     return np.eye(d)[None]
 
 
+def n_free_covariances(covariance_type: str, n_components: int, n_features: int) -> int:
+    """Number of free covariance entries: ``k·d(d+1)/2`` (full), ``d(d+1)/2`` (tied), ``k·d``
+    (diag) or ``k`` (spherical)."""
+    k, d = n_components, n_features
+    return {"full": k * d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": k * d, "spherical": k}[covariance_type]
+
+
 def free_covariances(covariances: np.ndarray, covariance_type: str) -> np.ndarray:
     """The free entries of the covariances, flat: lower triangles (full: per component; tied:
     once), variances (diag) or one variance per component (spherical)."""
@@ -72,6 +79,16 @@ def full_matrices(covariances: np.ndarray, covariance_type: str, n_components: i
         return np.broadcast_to(covariances, (k, d, d))
     variances = covariances if covariance_type == "diag" else np.repeat(covariances[:, None], d, axis=1)
     return np.stack([np.diag(v) for v in variances])
+
+
+def component_draws(weights: np.ndarray, covariances: np.ndarray, covariance_type: str, n_features: int,
+                    n_rows: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``n_rows`` components drawn by ``weights`` and, for each, ``L z`` with ``Σ = L Lᵀ`` its
+    covariance and ``z`` standard normal: ``(labels, noise)``, shapes ``(n,)`` and ``(n, d)``."""
+    k = np.size(weights)
+    labels = rng.choice(k, size=n_rows, p=weights)
+    factors = np.linalg.cholesky(full_matrices(covariances, covariance_type, k, n_features))
+    return labels, np.einsum("nij,nj->ni", factors[labels], rng.standard_normal((n_rows, n_features)))
 
 
 def component_information(count: float, centred_sum: np.ndarray, scatter: np.ndarray, covariance: np.ndarray,
@@ -142,7 +159,7 @@ def gaussian_information(stats, means: np.ndarray, covariances: np.ndarray, cova
     centred = np.asarray(stats["sum_x"], dtype=float) - n[:, None] * m
     scatters = _scatters(stats, m, covariance_type)
     first = k * d
-    size = first + free_covariances(np.zeros(np.shape(covariances)), covariance_type).size
+    size = first + n_free_covariances(covariance_type, k, d)
     information = np.zeros((size, size))
     for j in range(k):
         mean = slice(j * d, (j + 1) * d)
@@ -165,7 +182,7 @@ def gaussian_scores(X: np.ndarray, means: np.ndarray, covariances: np.ndarray, c
     width = basis.shape[0]
     matrices = full_matrices(covariances, covariance_type, k, d)
     first = k * d
-    scores = np.zeros((X.shape[0], k, first + free_covariances(np.zeros(np.shape(covariances)), covariance_type).size))
+    scores = np.zeros((X.shape[0], k, first + n_free_covariances(covariance_type, k, d)))
     for j in range(k):
         mean_scores, covariance_scores = component_scores(X, means[j], matrices[j], basis)
         scores[:, j, j * d:(j + 1) * d] = mean_scores

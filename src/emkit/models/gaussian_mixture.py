@@ -27,13 +27,13 @@ from ..exceptions import DegenerateComponentWarning
 from ..numerics import all_finite
 from .categorical import categorical_information, categorical_scores, free_probabilities, full_probabilities
 from .gaussian_information import (
-    free_covariances,
-    full_matrices,
+    component_draws,
     gaussian_free,
     gaussian_free_labels,
     gaussian_from_free,
     gaussian_information,
     gaussian_scores,
+    n_free_covariances,
 )
 from ..kernels.gaussian import (
     check_covariance_type,
@@ -449,11 +449,7 @@ class GaussianMixtureModel(EMModel):
         d = self.n_features
         if d is None:
             raise ValueError("n_free_parameters: the number of features is unknown until prepare() has seen data")
-        k = self.n_components
-        counts = {"weights": k - 1, "means": k * d,
-                  "covariances": {"full": k * d * (d + 1) // 2, "tied": d * (d + 1) // 2,
-                                  "diag": k * d, "spherical": k}[self.covariance_type]}
-        return int(sum(count for name, count in counts.items() if name not in self.fixed))
+        return int(self._kept(d).sum())
 
 
     # ------------------------------------------------------------ inference hooks
@@ -465,8 +461,7 @@ class GaussianMixtureModel(EMModel):
     def _kept(self, d: int) -> np.ndarray:
         """Which entries of :meth:`_all_free` are not fixed."""
         k = self.n_components
-        covariances = free_covariances(np.zeros(covariance_shape(self.covariance_type, k, d)), self.covariance_type)
-        sizes = {"weights": k - 1, "means": k * d, "covariances": covariances.size}
+        sizes = {"weights": k - 1, "means": k * d, "covariances": n_free_covariances(self.covariance_type, k, d)}
         return np.concatenate([np.full(sizes[name], name not in self.fixed) for name in self.param_names])
 
     def to_free(self, params: Params) -> np.ndarray:
@@ -542,10 +537,9 @@ class GaussianMixtureModel(EMModel):
         """As many rows drawn from the mixture, with the missing cells of ``like_data`` (missing
         completely at random) and its weights."""
         data = _as_data(like_data)
-        (n_rows, d), k = data.X.shape, self.n_components
-        labels = rng.choice(k, size=n_rows, p=params["weights"])
-        factors = np.linalg.cholesky(full_matrices(params["covariances"], self.covariance_type, k, d))
-        X = params["means"][labels] + np.einsum("nij,nj->ni", factors[labels], rng.standard_normal((n_rows, d)))
+        labels, noise = component_draws(params["weights"], params["covariances"], self.covariance_type,
+                                        data.X.shape[1], data.X.shape[0], rng)
+        X = params["means"][labels] + noise
         if data.has_missing:
             X[np.isnan(data.X)] = np.nan
         return X if data.sample_weight is None else (X, data.sample_weight)

@@ -45,7 +45,13 @@ from ..kernels.gaussian import (
 )
 from ..numerics import log_normalize, safe_log
 from .categorical import free_probabilities, full_probabilities
-from .gaussian_information import full_matrices, gaussian_free, gaussian_free_labels, gaussian_from_free
+from .gaussian_information import (
+    component_draws,
+    gaussian_free,
+    gaussian_free_labels,
+    gaussian_from_free,
+    n_free_covariances,
+)
 from .gaussian_mixture import (
     EMPTY_COMPONENT_TOL,
     GaussianMixtureData,
@@ -406,13 +412,10 @@ class StudentMixtureModel(EMModel):
         its weight, then ``x = μ + L z / √u`` with ``Σ = L Lᵀ``, ``z`` standard normal and
         ``u ~ Gamma(ν/2, rate ν/2)``."""
         data = self.prepare(like_data)
-        (n_rows, d), k = data.X.shape, self.n_components
-        labels = rng.choice(k, size=n_rows, p=params["weights"])
-        factors = np.linalg.cholesky(full_matrices(params["scatters"], self.covariance_type, k, d))
+        labels, noise = component_draws(params["weights"], params["scatters"], self.covariance_type,
+                                        data.X.shape[1], data.X.shape[0], rng)
         dofs = np.asarray(params["dofs"], dtype=float)[labels]
-        scale = np.sqrt(rng.gamma(0.5 * dofs, 2.0 / dofs))
-        noise = np.einsum("nij,nj->ni", factors[labels], rng.standard_normal((n_rows, d))) / scale[:, None]
-        X = params["locations"][labels] + noise
+        X = params["locations"][labels] + noise / np.sqrt(rng.gamma(0.5 * dofs, 2.0 / dofs))[:, None]
         return X if data.sample_weight is None else (X, data.sample_weight)
 
     def n_free_parameters(self) -> int:
@@ -422,6 +425,4 @@ class StudentMixtureModel(EMModel):
         if d is None:
             raise ValueError("n_free_parameters: the number of features is unknown until prepare() has seen data")
         k = self.n_components
-        scatter = {"full": k * d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": k * d,
-                   "spherical": k}[self.covariance_type]
-        return (k - 1) + k * d + scatter + (k if self.dof is None else 0)
+        return (k - 1) + k * d + n_free_covariances(self.covariance_type, k, d) + (k if self.dof is None else 0)

@@ -41,11 +41,11 @@ from ...kernels.gaussian_features import (
 from ...kernels.gaussian_mixture_estep import MixtureTerms
 from ...kernels.kmeans import kmeans
 from ..gaussian_information import (
-    free_covariances,
     gaussian_free,
     gaussian_free_labels,
     gaussian_from_free,
     gaussian_information,
+    n_free_covariances,
 )
 from .emissions import Emission
 
@@ -283,39 +283,37 @@ class GaussianEmission(Emission):
         return True
 
     def n_free_parameters(self, n_states: int, learn: frozenset[str]) -> int:
-        d = self.n_features
-        covars = {"full": n_states * d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": n_states * d,
-                  "spherical": n_states}[self.covariance_type]
-        return n_states * d * ("means" in learn) + covars * ("covars" in learn)
+        return int(self._learned(n_states, learn).sum())
 
-    def _learned(self, params: Params, learn: frozenset[str]) -> np.ndarray:
+    def _learned(self, n_states: int, learn: frozenset[str]) -> np.ndarray:
         """Which entries of ``(means, free covariance entries)`` are learned."""
-        k = np.shape(params["means"])[0]
-        covariances = free_covariances(params["covars"], self.covariance_type).size
-        return np.concatenate([np.full(k * self.n_features, "means" in learn), np.full(covariances, "covars" in learn)])
+        covariances = n_free_covariances(self.covariance_type, n_states, self.n_features)
+        return np.concatenate([np.full(n_states * self.n_features, "means" in learn),
+                               np.full(covariances, "covars" in learn)])
 
     def to_free(self, params: Params, learn: frozenset[str]) -> np.ndarray:
         """The learned means and free covariance entries (lower triangles, variances)."""
-        return gaussian_free(params["means"], params["covars"], self.covariance_type)[self._learned(params, learn)]
+        kept = self._learned(len(params["means"]), learn)
+        return gaussian_free(params["means"], params["covars"], self.covariance_type)[kept]
 
     def from_free(self, free: np.ndarray, like: Params, learn: frozenset[str]) -> Params:
         k, d = np.shape(like["means"])
         values = gaussian_free(like["means"], like["covars"], self.covariance_type)
-        values[self._learned(like, learn)] = free
+        values[self._learned(k, learn)] = free
         means, covars = gaussian_from_free(values, self.covariance_type, k, d)
         return {"means": means, "covars": covars}
 
     def free_labels(self, params: Params, learn: frozenset[str]) -> list[str]:
         k, d = np.shape(params["means"])
         labels = gaussian_free_labels("means", "covars", self.covariance_type, k, d)
-        return [label for label, kept in zip(labels, self._learned(params, learn)) if kept]
+        return [label for label, kept in zip(labels, self._learned(k, learn)) if kept]
 
     def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
         """:func:`~emkit.models.gaussian_information.gaussian_information` of the states'
         Gaussians from their statistics about :attr:`centre`, learned entries only."""
         information = gaussian_information(stats, params["means"], params["covars"], self.covariance_type,
                                            self._centre())
-        kept = self._learned(params, learn)
+        kept = self._learned(len(params["means"]), learn)
         return information[np.ix_(kept, kept)]
 
     def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
