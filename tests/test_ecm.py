@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 from scipy import stats
 
 from emkit import fit
@@ -69,15 +69,22 @@ def test_model_without_cm_steps_and_bad_variant_are_errors(data):
 @given(seed=st.integers(0, 2 ** 31 - 1), variant=st.sampled_from(["ecm", "ecme"]),
        multicycle=st.booleans(), components=st.integers(1, 2))
 def test_ascent_property(seed, variant, multicycle, components):
-    """ECM and ECME never decrease the observed log-likelihood, from random data and starts."""
+    """ECM and ECME never decrease the observed log-likelihood, from random data and starts.
+
+    Excluded: fits where a component collapses onto a point (40 heavy-tailed rows allow it), as
+    its scatter reaches the ``reg_covar`` floor: the regularized step is then not an exact
+    conditional maximization, and ℓ may fall (seen: by 5e-6 with seed 27137862)."""
     rng = np.random.default_rng(seed)
     X = rng.standard_t(df=rng.uniform(1.5, 10), size=(40, 2)) * rng.uniform(0.5, 2, size=2)
     X[:20] += rng.normal(0, 3, size=2)
     model = StudentMixtureModel(components)
     start = model.initial_params(model.prepare(X), rng)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", AscentWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AscentWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
         result = fit_ecm(model, X, variant=variant, multicycle=multicycle, init=start, max_iter=12, tol=0.0)
+    smallest = min(np.linalg.eigvalsh(scatter).min() for scatter in result.params["scatters"])
+    assume(smallest > 10 * model.reg_covar)
+    assert not [w for w in caught if issubclass(w.category, AscentWarning)]
     loglik = np.array(result.trace.loglik)
     assert np.all(np.diff(loglik) >= -1e-10 * np.abs(loglik[1:]))
