@@ -310,9 +310,11 @@ def mixture_e_step(X: np.ndarray, terms: MixtureTerms, sample_weight: np.ndarray
     return totals.statistics(), totals.loglik
 
 
-#: With the default block size, each thread gets at least this many blocks (when blocks of
-#: :data:`MIN_BLOCK_ROWS` rows allow), so that a thread slowed by other work can be made up for.
-BLOCKS_PER_THREAD = 4
+#: With the default block size, the rows make at least this many blocks (when blocks of
+#: :data:`MIN_BLOCK_ROWS` rows allow), so that up to four threads get four blocks each and a
+#: thread slowed by other work can be made up for. The blocks do not depend on the number of
+#: threads, so neither does any sum (they are added in block order).
+MIN_BLOCKS = 16
 
 #: Rows of the smallest default block.
 MIN_BLOCK_ROWS = 256
@@ -322,14 +324,14 @@ def _blocking(terms: MixtureTerms, n: int, rows: int | None, n_jobs: int | None,
               dtype: np.dtype) -> tuple[int, int, int]:
     """``(rows per block, number of blocks, threads)``: ``rows`` when given, else
     :func:`block_rows` (for the arithmetic's ``dtype``), made smaller for small ``n`` so that
-    every thread has :data:`BLOCKS_PER_THREAD` blocks (not below :data:`MIN_BLOCK_ROWS` rows)."""
-    threads = worker_count(n_jobs, max(n, 1))
+    there are :data:`MIN_BLOCKS` blocks (not below :data:`MIN_BLOCK_ROWS` rows); the blocks
+    depend on ``n`` alone, never on the threads."""
     if rows is None:
-        balanced = -(-n // (BLOCKS_PER_THREAD * threads))
+        balanced = -(-n // MIN_BLOCKS)
         rows = min(block_rows(terms.covariance_type, terms.n_features, dtype), max(MIN_BLOCK_ROWS, balanced))
     size = max(1, min(n, rows))
     count = -(-n // size)
-    return size, count, max(1, min(threads, count))
+    return size, count, worker_count(n_jobs, count)
 
 
 def _block(X: np.ndarray, layout: MissingLayout, start: int, size: int,

@@ -19,8 +19,11 @@ from ...numerics import safe_log
 from . import kernels
 from .sequences import parallel_map, reusable
 
-#: A single sequence is split over threads only in pieces of at least this many rows.
+#: A single sequence is split only in pieces of at least this many rows.
 MIN_CHUNK_ROWS = 4096
+
+#: A single long sequence's combination pass is split into up to this many row ranges.
+SEQUENCE_CHUNKS = 4
 
 
 @dataclass
@@ -99,14 +102,16 @@ def scaled_forward_backward(
     workspace : dict, optional
         Scratch arrays kept from call to call, so that repeated E-steps reuse their memory.
     n_threads : int
-        Threads for this batch: with two or more and one sequence, the forward and backward
-        passes run at the same time and their combination is split in row ranges.
+        Threads for this batch. One long sequence (at least two chunks of ``MIN_CHUNK_ROWS``
+        rows) has its forward and backward passes run separately (at the same time with two
+        threads) and their combination split in up to :data:`SEQUENCE_CHUNKS` row ranges; the
+        arithmetic does not depend on ``n_threads``.
     """
     n_rows, n_states = frame.shape
     n_sequences = offsets.size - 1
     scratch = {} if workspace is None else workspace
     log_scales = reusable(scratch, "log_scales", (n_rows,))
-    chunks = _row_chunks(n_rows, n_threads if n_sequences == 1 else 1)
+    chunks = _row_chunks(n_rows, SEQUENCE_CHUNKS if n_sequences == 1 else 1)
     status = np.zeros(n_sequences)
     start_counts, trans_counts, occupancy = np.zeros(n_states), np.zeros((n_states, n_states)), np.zeros(n_states)
     if len(chunks) == 1:
@@ -115,7 +120,7 @@ def scaled_forward_backward(
                                         occupancy)
     else:
         start_counts, trans_counts, occupancy = _concurrent_passes(frame, shift, startprob, transmat, posteriors,
-                                                                   log_scales, status, chunks, scratch)
+                                                                   log_scales, status, chunks, scratch, n_threads)
     seq_loglik = status
     kernels.sum_log_scales(log_scales, offsets, seq_loglik)
     for s in np.flatnonzero(np.isnan(seq_loglik)):
@@ -130,10 +135,11 @@ def scaled_forward_backward(
 
 
 def _concurrent_passes(frame, shift, startprob, transmat, posteriors, log_scales, status, chunks,
-                       scratch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One sequence on ``len(chunks)`` threads: the forward and backward passes at the same
-    time, then their combination split in the row ranges ``chunks``; returns the counts (zero
-    when the sequence must be redone in log space)."""
+                       scratch, n_threads) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One sequence on ``n_threads`` threads: the forward and backward passes (at the same time
+    with two threads or more), then their combination split in the row ranges ``chunks``;
+    returns the counts, added in chunk order (zero when the sequence must be redone in log
+    space)."""
     n_rows, n_states = frame.shape
     offsets = np.array([0, n_rows], dtype=np.int64)
     beta = reusable(scratch, "beta", (n_rows, n_states))
@@ -141,19 +147,20 @@ def _concurrent_passes(frame, shift, startprob, transmat, posteriors, log_scales
     backward_status = np.zeros(1)
     _run_tasks([partial(kernels.forward_scaled, frame, shift, offsets, startprob, transmat, posteriors, log_scales,
                         status),
-                partial(kernels.backward_scaled, frame, offsets, transmat, beta, beta_scale, backward_status)])
+                partial(kernels.backward_scaled, frame, offsets, transmat, beta, beta_scale, backward_status)],
+               n_threads)
     status[np.isnan(backward_status) & (status == 0.0)] = np.nan
     counts = [(np.zeros(n_states), np.zeros((n_states, n_states)), np.zeros(n_states)) for _ in chunks]
     _run_tasks([partial(kernels.combine_scaled, frame, beta, beta_scale, offsets, first, stop, transmat, posteriors,
-                        status, *totals) for (first, stop), totals in zip(chunks, counts)])
+                        status, *totals) for (first, stop), totals in zip(chunks, counts)], n_threads)
     if status[0] != 0.0:  # the parts are redone in log space
         return np.zeros(n_states), np.zeros((n_states, n_states)), np.zeros(n_states)
     return tuple(sum(parts) for parts in zip(*counts))
 
 
-def _run_tasks(tasks: list[Callable[[], object]]) -> None:
-    """Run the argument-less ``tasks`` in parallel threads."""
-    parallel_map(lambda task: task(), tasks)
+def _run_tasks(tasks: list[Callable[[], object]], n_threads: int) -> None:
+    """Run the argument-less ``tasks`` on ``n_threads`` threads."""
+    parallel_map(lambda task: task(), tasks, n_threads)
 
 
 def _row_chunks(n_rows: int, n_chunks: int) -> list[tuple[int, int]]:

@@ -24,9 +24,15 @@ T = TypeVar("T")
 #: cache between the passes over it (and many small products run faster than one big one).
 BLOCK_ROWS = 8192
 
-#: With several threads, the sequences are cut into up to this many batches per thread, taken by
-#: the threads as they come free: a thread slowed down by another process then does less of them.
-BATCHES_PER_THREAD = 4
+#: The sequences are cut into up to this many batches, taken by the threads as they come free
+#: (a thread slowed down by another process then does fewer of them). The number does not depend
+#: on the threads, so neither does any sum over batches.
+MAX_BATCHES = 16
+
+#: With enough rows, the emission work is cut into at least this many blocks (of at least
+#: :data:`MIN_BLOCK_ROWS` rows), whatever the number of threads.
+MIN_BLOCKS = 8
+MIN_BLOCK_ROWS = 1024
 
 
 def check_lengths(lengths: Sequence[int] | np.ndarray | None, n_samples: int) -> np.ndarray:
@@ -103,10 +109,10 @@ class Sequences:
     batches : list of Batch
         Contiguous groups of whole sequences of about equal row counts.
     blocks : list of Block
-        Contiguous row ranges of about equal size, at most ``BLOCK_ROWS`` rows, at least one per
-        thread.
+        Contiguous row ranges of about equal size, at most ``BLOCK_ROWS`` rows.
     n_threads : int
-        Number of threads the blocks are spread over.
+        Number of threads the batches and blocks are spread over (they, and so the results, do
+        not depend on it).
     """
 
     X: np.ndarray
@@ -119,16 +125,16 @@ class Sequences:
     @classmethod
     def build(cls, X: np.ndarray, offsets: np.ndarray, n_threads: int,
               block_data: Callable[[np.ndarray], Any]) -> Sequences:
-        """At most ``BATCHES_PER_THREAD · n_threads`` batches (one for one thread); blocks of at
-        most ``BLOCK_ROWS`` rows (at least ``n_threads`` of them when there are enough rows);
-        ``block_data(rows)`` gives each :attr:`Block.data`."""
+        """At most :data:`MAX_BATCHES` batches; blocks of at most ``BLOCK_ROWS`` rows (at least
+        :data:`MIN_BLOCKS` when there are enough rows); ``block_data(rows)`` gives each
+        :attr:`Block.data`. Neither depends on ``n_threads``."""
         n_sequences, n_rows = offsets.size - 1, int(offsets[-1])
-        n_batches = min(n_threads * (BATCHES_PER_THREAD if n_threads > 1 else 1), n_sequences)
+        n_batches = min(MAX_BATCHES, n_sequences)
         targets = np.linspace(0, n_rows, n_batches + 1)[1:-1]
         cuts = np.unique(np.concatenate([[0], np.searchsorted(offsets, targets), [n_sequences]]))
         batches = [Batch(int(offsets[a]), int(offsets[b]), offsets[a:b + 1] - offsets[a])
                    for a, b in pairwise(cuts)]
-        n_blocks = min(max(n_threads, -(-n_rows // BLOCK_ROWS)), n_rows)
+        n_blocks = max(1, -(-n_rows // BLOCK_ROWS), min(MIN_BLOCKS, n_rows // MIN_BLOCK_ROWS))
         edges = np.unique(np.linspace(0, n_rows, n_blocks + 1).astype(int))
         blocks = [Block(int(a), int(b), block_data(X[a:b])) for a, b in pairwise(edges)]
         return cls(X, offsets, batches, blocks, n_threads)
