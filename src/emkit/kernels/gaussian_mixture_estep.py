@@ -43,14 +43,15 @@ responsibilities within 10⁻³ and the log-likelihood of a fit within 10⁻⁵ 
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from .gaussian import LOG_2PI, check_covariance_type, precisions_cholesky
+from .gaussian_direct import log_distances, log_posterior
 from .gaussian_mixture_missing import (
     MissingLayout,
     MissingSums,
@@ -77,6 +78,24 @@ PANEL_FEATURES = 64
 #: :func:`compute_dtype` (beyond it, float32 data are computed in float64).
 FLOAT32_TOLERANCE = 1e-3
 
+#: A row's product-form log-density under a component is trusted when its rounding-error bound
+#: (:func:`untrusted_rows`) is at most this times ``max(1, |value|)`` (float64 arithmetic) or
+#: :data:`FLOAT32_TOLERANCE` times it (float32); else the row takes the direct formula.
+FLOAT64_TOLERANCE = 1e-12
+
+#: The rounding error of the product is bounded by ``ERROR_FACTOR · ε`` times the sum of the
+#: magnitudes of its terms (``ε`` the unit round-off of the arithmetic): the features, ``θ`` and
+#: the sum of ``p`` products each add a few ``ε``; the tests find errors within 4 ε of it.
+ERROR_FACTOR = 32.0
+
+#: A row whose largest log-joint is below −HUGE_LOG_JOINT takes the direct formula whatever its
+#: bound: normalising such values in log space rounds every log-posterior to 0.
+HUGE_LOG_JOINT = 1e8
+
+#: Components whose log-joint is this far below a row's largest do not change its log-density
+#: (``e⁻⁴⁰ ≈ 4·10⁻¹⁸``), so their errors do not make the row untrusted.
+IRRELEVANT_LOG_RATIO = 40.0
+
 
 @dataclass(frozen=True)
 class MixtureTerms:
@@ -97,6 +116,12 @@ class MixtureTerms:
         ``Λ_k m_k`` (full/tied).
     variances : ndarray (k, d)
         ``σ²_kj = Σ_k,jj``, the variance of each coordinate under each component.
+    log_weights : ndarray (k,)
+        ``log π_k``.
+    locations : ndarray (k, d)
+        ``μ_k`` as given, and
+    covariances : ndarray
+        ``Σ_k`` as given (shaped by ``covariance_type``), for the direct formula.
     """
 
     covariance_type: str
@@ -106,6 +131,9 @@ class MixtureTerms:
     precision: np.ndarray | None
     precision_mean: np.ndarray | None
     variances: np.ndarray
+    log_weights: np.ndarray
+    locations: np.ndarray
+    covariances: np.ndarray
 
     @property
     def n_features(self) -> int:
@@ -126,6 +154,28 @@ class MixtureTerms:
     def n_components(self) -> int:
         """``k``."""
         return int(self.theta.shape[1])
+
+    @cached_property
+    def error_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(a_k, b_k, c_k)`` bounding the sum of the magnitudes of the terms the product adds up
+        for a row ``y`` (about the centre) under component ``k``: ``a_k + b_k ‖y‖ + c_k ‖y‖²``
+        (see :func:`untrusted_rows`). ``a_k`` is the constant's size (``|log π_k|`` apart from
+        the rest of ``θ_k[0]``, so that an empty component's −∞ does not count, plus the
+        missing-coordinate terms ``|h_kj|``), ``b_k = ‖Λ_k m_k‖`` and ``c_k = ½ ‖|Λ_k|‖_∞``."""
+        empty = np.isneginf(self.log_weights)
+        with np.errstate(invalid="ignore"):
+            constant = (np.abs(np.where(empty, 0.0, self.theta[0] - self.log_weights))
+                        + np.abs(np.where(empty, 0.0, self.log_weights)))
+        d = self.n_features
+        if self.precision is not None:
+            linear = np.linalg.norm(self.precision_mean, axis=1)
+            quadratic = 0.5 * np.abs(self.precision).sum(axis=2).max(axis=1)
+        else:
+            constant = constant + np.abs(self.theta[2 * d + 1:]).sum(axis=0)
+            precision = 1.0 / self.variances
+            linear = np.linalg.norm(precision * self.means, axis=1)
+            quadratic = 0.5 * precision.max(axis=1)
+        return (np.ascontiguousarray(constant), np.ascontiguousarray(linear), np.ascontiguousarray(quadratic))
 
 
 def n_statistic_features(covariance_type: str, n_features: int) -> int:
@@ -175,7 +225,7 @@ def mixture_terms(weights, means, covariances, covariance_type: str, shift) -> M
         theta[d + 1:] = quadratic.T
         variances = np.broadcast_to(np.diagonal(np.asarray(covariances, dtype=float), axis1=-2, axis2=-1), (k, d))
         return MixtureTerms(covariance_type, shift, theta, m, np.ascontiguousarray(precision),
-                            np.ascontiguousarray(precision_mean), variances)
+                            np.ascontiguousarray(precision_mean), variances, log_weights, means, np.asarray(covariances, dtype=float))
     variances = 1.0 / factors ** 2
     variances = np.ascontiguousarray(np.broadcast_to(variances[:, None] if covariance_type == "spherical"
                                                      else variances, (k, d)))
@@ -185,7 +235,8 @@ def mixture_terms(weights, means, covariances, covariance_type: str, shift) -> M
     theta[1:d + 1] = (precision * m).T
     theta[d + 1:2 * d + 1] = -0.5 * precision.T
     theta[2 * d + 1:] = (0.5 * precision * m * m + 0.5 * (LOG_2PI + np.log(variances))).T
-    return MixtureTerms(covariance_type, shift, theta, m, None, None, variances)
+    return MixtureTerms(covariance_type, shift, theta, m, None, None, variances, log_weights, means,
+                        np.asarray(covariances, dtype=float))
 
 
 def rounding_factor(terms: MixtureTerms) -> float:
@@ -243,11 +294,18 @@ def _map_rows(X, terms, layout, dtype, n_jobs, normalize: bool) -> tuple[np.ndar
     def work(index: int, worker: int) -> None:
         rows, pattern = _block(X, layout, index * size, size, terms.covariance_type)
         joint = buffers[worker].log_joint(X, rows, pattern, layout)
+        exact = buffers[worker].exact
         if normalize:
+            if exact is not None:
+                joint[:, exact.positions] = exact.log_resp.T
             log_marginal = _log_sum_exp(joint)
             joint -= log_marginal.astype(dtype)
+            if exact is not None:
+                log_marginal[exact.positions] = exact.log_marginal
             marginal[rows] = log_marginal
         out[rows] = joint.T
+        if exact is not None:
+            out[rows[exact.positions]] = exact.log_resp if normalize else exact.log_joint
 
     for_each_block(count, workers, work)
     return out, marginal
@@ -409,9 +467,10 @@ class _Buffers:
         self.full = terms.covariance_type in ("full", "tied")
         self.complete_p = terms.theta.shape[0] if self.full else 1 + 2 * d
         self.theta_t = np.ascontiguousarray(terms.theta.T, dtype=dtype)
-        # A component of weight 0 has θ_k[0] = log 0 = −inf, so its log-joint is −inf (and its
-        # responsibilities exact zeros); the product's padding (−inf · 0) must not warn.
-        self.has_empty = bool(np.isneginf(terms.theta[0]).any())
+        self.error_scale = ERROR_FACTOR * np.finfo(dtype).eps / 2
+        self.tolerance = FLOAT32_TOLERANCE if dtype == np.float32 else FLOAT64_TOLERANCE
+        self.untrusted = np.empty(rows, dtype=np.int64)
+        self.exact: _ExactRows | None = None
         self.features = np.empty((terms.theta.shape[0], rows), dtype=dtype)
         self.joint = np.empty((k, rows), dtype=dtype)
         self.whitened: np.ndarray | None = None  # z (row, ≤ q, k) of incomplete rows (full/tied), made when needed
@@ -439,7 +498,9 @@ class _Buffers:
     def log_joint(self, X: np.ndarray, rows: np.ndarray, pattern: np.ndarray | None,
                   layout: MissingLayout) -> np.ndarray:
         """``log π_k + log N(x_i,o | ...)`` of the block's rows, shape ``(k, b)`` (a view of the
-        buffer); the features used are left in ``self.used``."""
+        buffer); the features used are left in ``self.used``, and the rows the product form
+        cannot be trusted with (:func:`untrusted_rows`), computed by the direct formula in
+        float64, in ``self.exact`` (their values in the buffer are rounded to its type)."""
         features = self.features[:, :rows.size]
         out = self.joint[:, :rows.size]
         if self.full:
@@ -449,7 +510,10 @@ class _Buffers:
         else:
             incomplete = diagonal_features(X, rows, self.terms.shift, features, not layout.complete) > 0
             self.used = features if incomplete else features[:self.complete_p]
-        with np.errstate(invalid="ignore") if self.has_empty else contextlib.nullcontext():
+        # A component of weight 0 has θ_k[0] = log 0 = −inf (its responsibilities are exact
+        # zeros), and a row beyond the float range has infinite features: the product's −inf · 0
+        # and inf − inf must not warn (such rows are recomputed below).
+        with np.errstate(invalid="ignore", over="ignore"):
             self.joint_product(self.theta_t[:, :self.used.shape[0]], self.used, out)
         if incomplete and self.full:
             most = int(layout.n_missing.max())
@@ -458,6 +522,13 @@ class _Buffers:
             self.runs = PatternRuns(pattern, layout, self.terms.precision_by_row, self.terms.precision_mean_by_row,
                                     self.whitened)
             self.runs.log_density(features, out)
+        count = untrusted_rows(features, out, self.terms.n_features, self.error_scale, *self.terms.error_terms,
+                               self.tolerance, IRRELEVANT_LOG_RATIO, HUGE_LOG_JOINT, self.untrusted)
+        self.exact = None
+        if count:
+            positions = self.untrusted[:count].copy()
+            self.exact = _ExactRows(positions, *_direct_rows(X[rows[positions]], self.terms))
+            out[:, positions] = self.exact.log_joint.T
         return out
 
     def statistics(self, X: np.ndarray, rows: np.ndarray, pattern: np.ndarray | None, layout: MissingLayout,
@@ -466,9 +537,15 @@ class _Buffers:
         negligible ones set to 0, see :func:`_exp_relative`), ``Φᵀ R``, the log-likelihood, the
         missing-value corrections."""
         joint = self.log_joint(X, rows, pattern, layout)
+        exact = self.exact
+        if exact is not None:
+            _check_representable(self.used, exact.positions, rows)
+            joint[:, exact.positions] = exact.log_resp.T
         largest = _exp_relative(joint)
         total = joint.sum(axis=0)
         log_marginal = largest.astype(np.float64) + np.log(total.astype(np.float64))
+        if exact is not None:
+            log_marginal[exact.positions] = exact.log_marginal
         incomplete = self.full and pattern is not None and pattern[-1] >= 0
         sums = _Totals(self.terms, missing=incomplete)
         if weights is None:
@@ -481,6 +558,33 @@ class _Buffers:
         if incomplete:
             self.runs.statistics(self.used, joint, sums.missing)
         return sums
+
+
+class _ExactRows(NamedTuple):
+    """Rows of a block computed by the direct formula: their ``positions`` in the block, and
+    their log-joint ``(b', k)``, log-posteriors ``(b', k)`` and log-densities ``(b',)`` (float64)."""
+
+    positions: np.ndarray
+    log_joint: np.ndarray
+    log_resp: np.ndarray
+    log_marginal: np.ndarray
+
+
+def _direct_rows(X: np.ndarray, terms: MixtureTerms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log-joint, log-posteriors and log-densities of the rows ``X`` by the direct formula
+    (:mod:`emkit.kernels.gaussian_direct`)."""
+    log_q, constant = log_distances(np.asarray(X, dtype=float), terms.locations, terms.covariances,
+                                    terms.covariance_type)
+    return log_posterior(terms.log_weights[None, :] + constant, log_q)
+
+
+def _check_representable(features: np.ndarray, positions: np.ndarray, rows: np.ndarray) -> None:
+    """Raise when a row's statistics (its features about the centre) overflow the float range."""
+    bad = ~np.isfinite(features[:, positions]).all(axis=0)
+    if np.any(bad):
+        row = int(rows[positions[np.argmax(bad)]])
+        raise ValueError(f"X: row {row} is so far from the other rows that its square about their mean overflows "
+                         f"the {features.dtype} range; rescale X (or remove the row) to fit")
 
 
 # ----------------------------------------------------------------------- compiled kernels
@@ -550,3 +654,51 @@ def diagonal_features(X, rows, shift, out, incomplete):  # pragma: no cover - co
                 out[1 + 2 * d + j, r] = 1.0 if hole else 0.0
                 missing += hole
     return missing
+
+
+@njit(cache=True, nogil=True)
+def untrusted_rows(features, joint, d, error_scale, constant, linear, quadratic, tolerance, irrelevant, huge,
+                   out):  # pragma: no cover - compiled
+    """Rows whose product-form log-joint may be wrong, written to ``out``; returns their count.
+
+    The product adds up, for row ``y`` (``features[1:d+1]``) and component ``k``, terms whose
+    magnitudes sum to at most ``S_k = a_k + b_k ‖y‖ + c_k ‖y‖²`` (:attr:`MixtureTerms.error_terms`),
+    so its rounding error is at most ``e·S_k`` (``e = error_scale``). A row is untrusted when,
+    for a component within ``irrelevant`` of the row's largest log-joint, ``e·S_k`` exceeds
+    ``tolerance · max(1, |log-joint|)``, when its features or log-joint are not finite, or when
+    its largest log-joint is below ``−huge``. One
+    pass over the rows; the components are looked at only for rows whose largest bound is
+    above the tolerance."""
+    k, b = joint.shape
+    a_max = constant.max()
+    b_max = linear.max()
+    c_max = quadratic.max()
+    count = 0
+    for r in range(b):
+        squares = 0.0
+        for j in range(d):
+            y = np.float64(features[1 + j, r])
+            squares += y * y
+        norm = np.sqrt(squares)
+        if error_scale * (a_max + b_max * norm + c_max * squares) <= tolerance:
+            continue
+        flag = not squares < np.inf
+        if not flag:
+            top = -np.inf
+            for c in range(k):
+                value = np.float64(joint[c, r])
+                if value != value:
+                    flag = True
+                top = max(top, value)
+            flag = flag or top < -huge
+            if not flag:
+                for c in range(k):
+                    value = np.float64(joint[c, r])
+                    bound = error_scale * (constant[c] + linear[c] * norm + quadratic[c] * squares)
+                    if value + bound >= top - irrelevant and bound > tolerance * max(1.0, abs(value)):
+                        flag = True
+                        break
+        if flag:
+            out[count] = r
+            count += 1
+    return count

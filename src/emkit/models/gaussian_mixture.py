@@ -61,6 +61,9 @@ INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 #: A component whose expected count is below this fraction of the total is empty.
 EMPTY_COMPONENT_TOL = 1e-12
 
+#: Fitting needs the squares of the data (about their mean) in the float range; scoring does not.
+MAX_MAGNITUDE = 1e150
+
 #: Rows per block for models that process the rows in blocks (the Gaussian-mixture kernels
 #: choose their own cache-sized blocks).
 BLOCK_ROWS = 1 << 16
@@ -96,12 +99,14 @@ class GaussianMixtureData:
 
     @cached_property
     def summary(self) -> dict[str, np.ndarray]:
-        """``rows`` with positive weight, and per feature ``observed = Σ_i w_i [x_ij observed]``
-        and ``sum = Σ_i w_i x_ij`` over the observed values (float64; computed once)."""
+        """``rows`` with positive weight, and per feature ``observed = Σ_i w_i [x_ij observed]``,
+        ``sum = Σ_i w_i x_ij`` over the observed values and ``largest = max_i |x_ij|`` (float64;
+        computed once; summed over chunks, ``largest`` becomes a bound)."""
         n, d = self.X.shape
-        observed, sums = np.zeros(d), np.zeros(d)
+        observed, sums, largest = np.zeros(d), np.zeros(d), np.zeros(d)
         for rows, has_missing in self.blocks:   # temporaries of one block at most
             block = self.X[rows]
+            largest = np.fmax(largest, np.fmax.reduce(np.abs(block), axis=0))
             weights = None if self.sample_weight is None else self.sample_weight[rows]
             if has_missing:
                 seen = ~np.isnan(block)
@@ -115,7 +120,7 @@ class GaussianMixtureData:
                 observed += weights.sum()
                 sums += weights @ block
         rows = float(n if self.sample_weight is None else np.count_nonzero(self.sample_weight))
-        return {"rows": np.array(rows), "observed": observed, "sum": sums}
+        return {"rows": np.array(rows), "observed": observed, "sum": sums, "largest": largest}
 
 
 def prepare_data(X, sample_weight=None) -> GaussianMixtureData:
@@ -288,6 +293,10 @@ class GaussianMixtureModel(EMModel):
         if empty_columns.size:
             raise ValueError(f"X: feature {int(empty_columns[0])} has no observed value (all NaN); nothing to "
                              "estimate its mean from")
+        too_large = np.flatnonzero(np.asarray(summary.get("largest", 0.0)) > MAX_MAGNITUDE)
+        if too_large.size:
+            raise ValueError(f"X: feature {int(too_large[0])} has values up to {float(summary['largest'][too_large[0]]):.3g}, "
+                             f"beyond {MAX_MAGNITUDE:g}, whose squares overflow the float range; rescale X to fit")
         if self.center is None:
             self.center = summary["sum"] / observed
         elif self.center.shape != observed.shape:
