@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from emkit import standard_errors
 from emkit.cli.main import main
 from emkit.cli.student import read_batches
 from emkit.models.student_t import StudentT
@@ -30,6 +31,23 @@ def test_ecme_json_equals_the_library(capsys, csv_file):
     reference = fit_ecm(StudentT(), X, variant="ecme")
     assert out["loglik"] == pytest.approx(reference.loglik, rel=1e-12)
     assert out["params"]["dof"] == pytest.approx(float(reference.params["dof"]), rel=1e-9)
+
+
+@pytest.mark.parametrize("method, options", [("hessian", []), ("bootstrap", ["--n-boot", "30", "--accelerate", "squarem"])])
+def test_standard_errors_of_one_t_equal_the_library(capsys, csv_file, method, options):
+    """``--se hessian`` failed on 2-D data ("no information along scatter[0,1]") and ``--se bootstrap``
+    said "not implemented" (issue 13, item 5): both now give the library's standard errors."""
+    path, X = csv_file
+    assert main(["student", str(path), "--se", method, "--seed", "3", "--json"] + options) == 0
+    out = json.loads(capsys.readouterr().out)
+    result = fit_ecm(StudentT(), X, variant="ecme", random_state=3,
+                     accelerate="squarem" if "--accelerate" in options else None)
+    reference = standard_errors(result, X, method, n_boot=30, random_state=3)
+    assert out["se_method"] == method
+    assert out["cov"]["labels"] == ["location[0]", "location[1]", "scatter[0,0]", "scatter[1,0]", "scatter[1,1]", "dof"]
+    for name in ("location", "scatter", "dof"):
+        np.testing.assert_allclose(out["se"][name], reference.se[name], rtol=1e-12)
+    assert np.all(np.asarray(out["se"]["scatter"]) > 0) and out["se"]["scatter"][0][1] == out["se"]["scatter"][1][0]
 
 
 def test_mixture_and_online_run(capsys, csv_file, tmp_path):

@@ -30,8 +30,12 @@ class StudentMixture(MixtureEstimator):
     ----------
     n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params, weights_init, \
 means_init, precisions_init, random_state, warm_start, verbose, verbose_interval
-        As in :class:`~emkit.GaussianMixture` (``tol`` is on the average log-likelihood per
-        sample; ``precisions_init`` are inverse scatter matrices).
+        As in :class:`~emkit.GaussianMixture` (``precisions_init`` are inverse scatter matrices),
+        except that ``tol`` bounds two things: the change of the average log-likelihood per
+        sample, and every parameter's estimated distance to the fixed point, its last change
+        over ``1 − ĉ`` (``ĉ`` EM's linear rate), relative to ``1 + |θ|`` (the engine's
+        ``param_tol``). The degrees of freedom move slowly, with an EM rate near one, so a small
+        change of the log-likelihood alone does not mean that ν has converged.
     dof : float, optional
         Degrees of freedom shared by all components and held fixed; estimated per component
         when None (the default).
@@ -102,7 +106,8 @@ means_init, precisions_init, random_state, warm_start, verbose, verbose_interval
 
     def _run(self, model: StudentMixtureModel, data: GaussianMixtureData, start: dict,
              previous_bound: float | None, total: float) -> dict[str, Any]:
-        """One run of ECME/ECM (:func:`emkit.fit_ecm`) from ``start``, to ``tol`` per unit weight."""
+        """One run of ECME/ECM (:func:`emkit.fit_ecm`) from ``start``, to ``tol`` per unit weight
+        and to ``tol`` relative on the parameters' distance to the fixed point."""
 
         def report(iteration: int, params, loglik: float) -> None:
             if iteration % self.verbose_interval == 0:
@@ -111,7 +116,7 @@ means_init, precisions_init, random_state, warm_start, verbose, verbose_interval
 
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=ConvergenceWarning)
-            result = fit_ecm(model, data, variant=self.method, init=start, tol=self.tol, param_tol=None,
+            result = fit_ecm(model, data, variant=self.method, init=start, tol=self.tol, param_tol=self.tol,
                              tol_scale=total, max_iter=max(self.max_iter, 1), accelerate=self.accelerate,
                              verbose=self.progress, callback=report if self.verbose else None)
         lower_bounds = [value / total for value in result.trace.loglik]

@@ -110,6 +110,33 @@ class StudentT(EMModel):
         """``d + d(d+1)/2`` (+1 when ν is estimated); needs the number of features."""
         return self.mixture.n_free_parameters()
 
+    # ------------------------------------------------------------ inference hooks (the mixture's, k = 1)
+    def to_free(self, params: Params) -> np.ndarray:
+        """``μ``, the lower triangle of ``Σ`` (``Σ_ab``, ``a ≥ b``: the symmetric scatter has
+        ``d(d+1)/2`` free entries) and ``ν`` when estimated."""
+        return self.mixture.to_free(self._expand(params))
+
+    def from_free(self, free: np.ndarray, like: Params) -> Params:
+        return self._squeeze(self.mixture.from_free(free, self._expand(like)))
+
+    def free_labels(self, params: Params) -> tuple[str, ...]:
+        """``location[i]``, ``scatter[a,b]`` (``a ≥ b``) and ``dof``."""
+        return tuple(_single_label(label) for label in self.mixture.free_labels(self._expand(params)))
+
+    def resample(self, data: GaussianMixtureData, rng: np.random.Generator):
+        """The rows drawn with replacement (with their weights)."""
+        return self.mixture.resample(data, rng)
+
+    def simulate(self, params: Params, like_data: GaussianMixtureData, rng: np.random.Generator):
+        """As many rows drawn from ``t_ν(μ, Σ)`` (with ``like_data``'s weights)."""
+        return self.mixture.simulate(self._expand(params), like_data, rng)
+
+
+def _single_label(label: str) -> str:
+    """A one-component mixture's free-parameter label for the single t: ``locations[0,i]`` →
+    ``location[i]``, ``scatters[0,a,b]`` → ``scatter[a,b]``, ``dofs[0]`` → ``dof``."""
+    return label.replace("locations[0,", "location[").replace("scatters[0,", "scatter[").replace("dofs[0]", "dof")
+
 
 def _as_rows(X: Any) -> Any:
     array = np.asarray(X)
