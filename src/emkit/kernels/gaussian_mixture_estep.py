@@ -81,7 +81,7 @@ FLOAT32_TOLERANCE = 1e-3
 #: A row's product-form log-density under a component is trusted when its rounding-error bound
 #: (:func:`untrusted_rows`) is at most this times ``max(1, |value|)`` (float64 arithmetic) or
 #: :data:`FLOAT32_TOLERANCE` times it (float32); else the row takes the direct formula.
-FLOAT64_TOLERANCE = 1e-12
+FLOAT64_TOLERANCE = 1e-10
 
 #: The rounding error of the product is bounded by ``ERROR_FACTOR · ε`` times the sum of the
 #: magnitudes of its terms (``ε`` the unit round-off of the arithmetic): the features, ``θ`` and
@@ -470,6 +470,7 @@ class _Buffers:
         self.error_scale = ERROR_FACTOR * np.finfo(dtype).eps / 2
         self.tolerance = FLOAT32_TOLERANCE if dtype == np.float32 else FLOAT64_TOLERANCE
         self.untrusted = np.empty(rows, dtype=np.int64)
+        self.squares = np.empty(rows)
         self.exact: _ExactRows | None = None
         self.features = np.empty((terms.theta.shape[0], rows), dtype=dtype)
         self.joint = np.empty((k, rows), dtype=dtype)
@@ -523,7 +524,7 @@ class _Buffers:
                                     self.whitened)
             self.runs.log_density(features, out)
         count = untrusted_rows(features, out, self.terms.n_features, self.error_scale, *self.terms.error_terms,
-                               self.tolerance, IRRELEVANT_LOG_RATIO, HUGE_LOG_JOINT, self.untrusted)
+                               self.tolerance, IRRELEVANT_LOG_RATIO, HUGE_LOG_JOINT, self.squares, self.untrusted)
         self.exact = None
         if count:
             positions = self.untrusted[:count].copy()
@@ -658,8 +659,9 @@ def diagonal_features(X, rows, shift, out, incomplete):  # pragma: no cover - co
 
 @njit(cache=True, nogil=True)
 def untrusted_rows(features, joint, d, error_scale, constant, linear, quadratic, tolerance, irrelevant, huge,
-                   out):  # pragma: no cover - compiled
-    """Rows whose product-form log-joint may be wrong, written to ``out``; returns their count.
+                   squares, out):  # pragma: no cover - compiled
+    """Rows whose product-form log-joint may be wrong, written to ``out``; returns their count
+    (``squares``: a buffer of at least ``b`` numbers).
 
     The product adds up, for row ``y`` (``features[1:d+1]``) and component ``k``, terms whose
     magnitudes sum to at most ``S_k = a_k + b_k ‖y‖ + c_k ‖y‖²`` (:attr:`MixtureTerms.error_terms`),
@@ -673,16 +675,18 @@ def untrusted_rows(features, joint, d, error_scale, constant, linear, quadratic,
     a_max = constant.max()
     b_max = linear.max()
     c_max = quadratic.max()
+    for r in range(b):                  # ‖y‖², along the contiguous rows of the features
+        squares[r] = 0.0
+    for j in range(d):
+        for r in range(b):
+            y = np.float64(features[1 + j, r])
+            squares[r] += y * y
     count = 0
     for r in range(b):
-        squares = 0.0
-        for j in range(d):
-            y = np.float64(features[1 + j, r])
-            squares += y * y
-        norm = np.sqrt(squares)
-        if error_scale * (a_max + b_max * norm + c_max * squares) <= tolerance:
+        norm = np.sqrt(squares[r])
+        if error_scale * (a_max + b_max * norm + c_max * squares[r]) <= tolerance:
             continue
-        flag = not squares < np.inf
+        flag = not squares[r] < np.inf
         if not flag:
             top = -np.inf
             for c in range(k):
@@ -694,7 +698,7 @@ def untrusted_rows(features, joint, d, error_scale, constant, linear, quadratic,
             if not flag:
                 for c in range(k):
                     value = np.float64(joint[c, r])
-                    bound = error_scale * (constant[c] + linear[c] * norm + quadratic[c] * squares)
+                    bound = error_scale * (constant[c] + linear[c] * norm + quadratic[c] * squares[r])
                     if value + bound >= top - irrelevant and bound > tolerance * max(1.0, abs(value)):
                         flag = True
                         break
