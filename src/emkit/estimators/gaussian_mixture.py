@@ -170,6 +170,8 @@ class GaussianMixture(MixtureEstimator):
         -----
         The first call starts from the fitted parameters when there are any (after ``fit``),
         else as :meth:`fit` starts (``init_params``, ``*_init``, ``random_state``) on this batch.
+        The first batch of a stream needs at least ``n_components`` rows (its statistics alone
+        give the first M-step); later batches may have any number of rows (one, for streaming).
         Statistics are taken about a centre fixed at the first batch, so that statistics of
         different batches add up exactly. ``lower_bounds_`` holds each batch's mean
         log-likelihood at the parameters before its step and ``n_iter_`` the number of steps;
@@ -179,6 +181,7 @@ class GaussianMixture(MixtureEstimator):
         X = self._checked_rows(X, ensure_min_samples=1)
         state: OnlineEM | None = getattr(self, "_online_", None)
         if state is None:
+            # the first batch's statistics alone give the first M-step: it needs n_components rows
             if self.__sklearn_is_fitted__():
                 check_n_features(self, X)
             inits = self._checked_inits(X.shape[1])
@@ -193,8 +196,10 @@ class GaussianMixture(MixtureEstimator):
                 start = self._start(model, data, generator(self.random_state), inits)
             state, history = OnlineEM(model, start), []
         else:
+            # a later batch only adds statistics: any number of rows (one, for streaming), and
+            # a feature it does not observe is fine (the whole-data checks were the first batch's)
             check_n_features(self, X)
-            data, history = state.model.prepare(prepare_data(X, sample_weight)), list(self.lower_bounds_)
+            data, history = state.model.prepare_chunk(prepare_data(X, sample_weight)), list(self.lower_bounds_)
         total = total_weight(data)
         loglik = state.step(data, total)
         self._set_fitted({"params": state.params, "converged": False, "n_iter": state.n_batches,
