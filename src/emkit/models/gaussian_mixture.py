@@ -25,6 +25,7 @@ from scipy.linalg import block_diag
 from ..engine.model import EMModel, Params, Stats
 from ..exceptions import DegenerateComponentWarning
 from ..numerics import all_finite
+from ..validation import nullable_as_nan
 from .categorical import categorical_information, categorical_scores, free_probabilities, full_probabilities
 from .gaussian_information import (
     component_draws,
@@ -133,7 +134,7 @@ def prepare_data(X, sample_weight=None) -> GaussianMixtureData:
     if isinstance(X, GaussianMixtureData):
         return X
     try:
-        X = np.asarray(X)
+        X = np.asarray(nullable_as_nan(X))
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(float)
     except (TypeError, ValueError) as error:
