@@ -6,7 +6,7 @@ import pytest
 import emkit
 from emkit.datasets import synthetic_gmm
 from emkit.models.gaussian_mixture import GaussianMixtureModel, prepare_data
-from emkit.variants.online import fit_online
+from emkit.variants.online import OnlineEM, fit_online
 
 
 def batches(X, size):
@@ -65,3 +65,34 @@ def test_bad_batches_leave_the_estimator_unchanged():
     np.testing.assert_array_equal(estimator.means_, means)
     estimator.fit(X)
     assert estimator._online_ is None
+
+
+def test_batches_smaller_than_n_components_after_the_first():
+    """One-row streaming and short last chunks (on main: "4 components need at least as many
+    samples"): the same online-EM recursion as over the same batches stepped by hand (OnlineEM,
+    checked against fit_online above, whose own batches go through the whole-data checks)."""
+    X, _, truth = synthetic_gmm(260, random_state=3)
+    X[201, 0] = np.nan  # a one-row batch that does not observe feature 0
+    init = {"weights": truth["weights"], "means": truth["means"] + 0.2, "covariances": truth["covariances"]}
+    stream = [X[:200]] + [X[i:i + 1] for i in range(200, 250)] + [X[250:253], X[253:]]
+    estimator = emkit.GaussianMixture(4, weights_init=init["weights"], means_init=init["means"],
+                                      precisions_init=np.linalg.inv(init["covariances"]))
+    for batch in stream:
+        estimator.partial_fit(batch)
+    reference = by_hand(stream, init, centre_from=X[:200])
+    np.testing.assert_allclose(estimator.means_, reference.params["means"], rtol=1e-9)
+    np.testing.assert_allclose(estimator.covariances_, reference.params["covariances"], rtol=1e-9)
+    assert estimator.n_iter_ == len(stream) == len(estimator.lower_bounds_)
+
+    fitted = emkit.GaussianMixture(4, random_state=0).fit(X[:200]).partial_fit(X[200:210])
+    means = fitted.means_.copy()
+    fitted.partial_fit(X[210:211])  # after fit too, once the stream has started
+    assert fitted.n_iter_ == 2 and not np.array_equal(fitted.means_, means)
+
+def by_hand(stream, init, centre_from) -> OnlineEM:
+    model = GaussianMixtureModel(4, "full")
+    model.prepare(prepare_data(centre_from, None))
+    state = OnlineEM(model, model.check_params(init))
+    for batch in stream:
+        state.step(model.prepare_chunk(prepare_data(batch, None)), len(batch))
+    return state

@@ -180,3 +180,59 @@ def test_save_and_load_round_trip(tmp_path, suffix):
     with pytest.raises(ValueError, match="not a saved emkit estimator"):
         (tmp_path / "other.json").write_text('{"format": "x"}')
         GaussianMixture.load(tmp_path / "other.json")
+
+
+#: scikit-learn tests of its own GaussianMixture that may fail with emkit's in its place: they
+#: call scikit-learn's private functions or methods (``_set_parameters``, ``_initialize``,
+#: ``_estimate_gaussian_parameters`` with scikit-learn's own KMeans labels, whose component order
+#: emkit's k-means need not share, a monkeypatched ``_estimate_gaussian_parameters``), or are the
+#: collapsed-component case of issue 13 item 4 (``setting_best_params``).
+SKLEARN_TESTS_ALLOWED_TO_FAIL = {
+    "test_gaussian_mixture_precisions_init",
+    "test_gaussian_mixture_precisions_init_diag",
+    "test_gaussian_mixture_all_init_does_not_estimate_gaussian_parameters",
+    "test_gaussian_mixture_setting_best_params",
+}
+
+
+def test_scikit_learns_own_test_file_passes_with_emkit(tmp_path):
+    """scikit-learn's ``mixture/tests/test_gaussian_mixture.py`` with ``emkit.GaussianMixture``
+    in place of its class, float32 tests included (``SKLEARN_RUN_FLOAT32_TESTS=1``): only the
+    tests listed above may fail."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    source = Path(sklearn.__file__).parent / "mixture" / "tests" / "test_gaussian_mixture.py"
+    text = source.read_text()
+    swapped = text.replace("from sklearn.mixture import GaussianMixture\n", "from emkit import GaussianMixture\n")
+    assert swapped != text, "scikit-learn's test file no longer imports GaussianMixture this way"
+    copy = tmp_path / "test_sklearn_gaussian_mixture.py"
+    copy.write_text(swapped)
+    env = {**os.environ, "SKLEARN_RUN_FLOAT32_TESTS": "1",
+           "PYTHONPATH": os.pathsep.join([str(Path(emkit.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", "-p",
+                          "sklearn.conftest", "--rootdir", str(tmp_path), "-W", "ignore::RuntimeWarning", str(copy)],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    failed = set(re.findall(r"^(?:FAILED|ERROR) \S*::(\w+)", run.stdout, flags=re.MULTILINE))
+    assert failed <= SKLEARN_TESTS_ALLOWED_TO_FAIL, run.stdout[-5000:]
+    passed = re.search(r"(\d+) passed", run.stdout)
+    assert passed and int(passed.group(1)) >= 60, run.stdout[-5000:]
+
+
+def test_float32_like_scikit_learn():
+    """float32 data give float32 fitted arrays and outputs, and float32 weights such as
+    ``[1/3]*3`` (sum 1 + 3e-8 in float64) are accepted within scikit-learn's 1e-6."""
+    X = data().astype(np.float32)
+    weights = np.full(3, 1 / 3, dtype=np.float32)
+    ours = GaussianMixture(3, weights_init=weights, random_state=0).fit(X)
+    theirs = SklearnGaussianMixture(3, weights_init=weights, random_state=0).fit(X)
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        assert getattr(ours, name).dtype == getattr(theirs, name).dtype == np.float32, name
+    for method in ("score_samples", "predict_proba"):
+        assert getattr(ours, method)(X).dtype == getattr(theirs, method)(X).dtype == np.float32, method
+    assert ours.score_samples(X.astype(float)).dtype == np.float64
+    with pytest.raises(ValueError, match=r"weights_init: The parameter 'weights' should be normalized"):
+        GaussianMixture(3, weights_init=np.array([0.3, 0.3, 0.39], dtype=np.float32)).fit(X)

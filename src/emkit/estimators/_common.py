@@ -18,14 +18,19 @@ def generator(random_state) -> np.random.Generator:
     raise ValueError(f"random_state: expected None, an int, a numpy Generator or RandomState, got {random_state!r}")
 
 
-def float_array(value, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    """``value`` as a finite float array of the given ``shape`` (ValueError naming ``name`` otherwise)."""
+def float_array(value, name: str, shape: tuple[int, ...], label: str | None = None) -> np.ndarray:
+    """``value`` as a finite float array of the given ``shape`` (ValueError naming ``name`` otherwise).
+
+    A wrong shape is reported in scikit-learn's words too ("The parameter '<label>' should have
+    the shape of ..."), ``label`` being scikit-learn's name of the parameter (default ``name``).
+    """
     try:
         array = np.array(value, dtype=float)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected numbers, got {value!r}") from None
     if array.shape != shape:
-        raise ValueError(f"{name}: The parameter should have the shape of {shape}, but got {array.shape}")
+        raise ValueError(f"{name}: The parameter '{label or name}' should have the shape of {shape}, but got "
+                         f"{array.shape}")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name}: must be finite")
     return array

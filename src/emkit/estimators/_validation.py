@@ -8,6 +8,7 @@ import numpy as np
 from scipy import sparse
 
 from ..numerics import all_finite
+from ..validation import nullable_as_nan
 
 
 def check_array(X, *, estimator_name: str, allow_nan: bool = True, ensure_min_samples: int = 1,
@@ -25,7 +26,7 @@ def check_array(X, *, estimator_name: str, allow_nan: bool = True, ensure_min_sa
     """
     if sparse.issparse(X):
         raise TypeError(f"X: sparse input is not supported by {estimator_name}; pass a dense array (X.toarray())")
-    array = np.asarray(X)
+    array = np.asarray(nullable_as_nan(X))
     if np.iscomplexobj(array):
         raise ValueError("X: Complex data not supported")
     if array.dtype.kind not in "biuf":

@@ -103,6 +103,10 @@ class GaussianMixture(MixtureEstimator):
     fitting). A row with no observed value is an error. ``lower_bound_`` is then the observed-data
     log-likelihood per sample; with ``sample_weight`` it is per unit of weight.
 
+    float32 data are fitted in float32 where an error estimate says it is accurate; as in
+    scikit-learn, the fitted arrays are then float32, and so are ``score_samples``,
+    ``predict_proba`` and ``impute`` of float32 rows.
+
     ``X`` may be a Dask array (or DataFrame) chunked by rows: ``fit`` then runs every E-step on
     the Dask scheduler in use, chunk by chunk, with the M-step here; the starting values come
     from a random sample of at most 100,000 rows (k-means on it, for ``init_params="kmeans"``),
@@ -166,6 +170,8 @@ class GaussianMixture(MixtureEstimator):
         -----
         The first call starts from the fitted parameters when there are any (after ``fit``),
         else as :meth:`fit` starts (``init_params``, ``*_init``, ``random_state``) on this batch.
+        The first batch of a stream needs at least ``n_components`` rows (its statistics alone
+        give the first M-step); later batches may have any number of rows (one, for streaming).
         Statistics are taken about a centre fixed at the first batch, so that statistics of
         different batches add up exactly. ``lower_bounds_`` holds each batch's mean
         log-likelihood at the parameters before its step and ``n_iter_`` the number of steps;
@@ -175,6 +181,7 @@ class GaussianMixture(MixtureEstimator):
         X = self._checked_rows(X, ensure_min_samples=1)
         state: OnlineEM | None = getattr(self, "_online_", None)
         if state is None:
+            # the first batch's statistics alone give the first M-step: it needs n_components rows
             if self.__sklearn_is_fitted__():
                 check_n_features(self, X)
             inits = self._checked_inits(X.shape[1])
@@ -189,13 +196,15 @@ class GaussianMixture(MixtureEstimator):
                 start = self._start(model, data, generator(self.random_state), inits)
             state, history = OnlineEM(model, start), []
         else:
+            # a later batch only adds statistics: any number of rows (one, for streaming), and
+            # a feature it does not observe is fine (the whole-data checks were the first batch's)
             check_n_features(self, X)
-            data, history = state.model.prepare(prepare_data(X, sample_weight)), list(self.lower_bounds_)
+            data, history = state.model.prepare_chunk(prepare_data(X, sample_weight)), list(self.lower_bounds_)
         total = total_weight(data)
         loglik = state.step(data, total)
         self._set_fitted({"params": state.params, "converged": False, "n_iter": state.n_batches,
                           "lower_bound": loglik / total, "lower_bounds": history + [loglik / total], "result": None},
-                         X.shape[1], feature_names(X))
+                         X.shape[1], feature_names(X), X.dtype)
         self._online_ = state
         return self
 

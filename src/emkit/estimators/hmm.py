@@ -32,7 +32,7 @@ from ..variants.online import OnlineEM
 from ._sklearn_compat import bridged
 from .base import EstimatorProtocol, NotFittedError
 from ._common import generator as _generator, jsonable as _jsonable
-from .persistence import load_state, save_state
+from .persistence import constructor_arguments, fitted_values, load_state, name_tuple, named_arrays, save_state
 
 CHAIN_PARAMS = ("startprob", "transmat")
 
@@ -296,19 +296,48 @@ class _BaseHMM(EstimatorProtocol):
 
     @classmethod
     def load(cls, path: str | Path) -> _BaseHMM:
-        """Read an estimator written by :meth:`save`."""
+        """Read an estimator written by :meth:`save`.
+
+        Everything ``fit`` checks is checked again: the constructor arguments (priors included),
+        the parameters (shapes for ``n_components`` and the features, probability rows, finite
+        means, positive-definite covariances) and the fitted scalars.
+
+        Raises
+        ------
+        ValueError
+            When the file is not a saved estimator of this class or a value is out of its
+            domain; the message names the file and the field.
+        """
+        path = Path(path)
         config, arrays = load_state(path, cls.__name__)
-        fitted = config.pop("fitted")
-        estimator = cls(**{name: tuple(value) if name in ("learn", "init") and value is not None else value
-                           for name, value in config.items()})
-        params = {name[:-1]: value for name, value in arrays.items()}
-        model = estimator._model(estimator._n_features_of_params(params))
-        estimator._set_fitted(model.check_params(params), None)
+        arguments = constructor_arguments(config, cls, path)
+        for name in ("learn", "init"):
+            if name in arguments:
+                arguments[name] = name_tuple(arguments[name], name, path)
+        fitted = fitted_values(config, {"lower_bounds_": "numbers?", "n_iter_": "count?", "converged_": "bool?"},
+                               path)
+        estimator = cls(**arguments)
+        try:
+            estimator._check_hyperparameters()
+            _generator(estimator.random_state)
+        except ValueError as error:
+            raise ValueError(f"{path}: config.{error}") from None
+        stored = named_arrays(arrays, [f"{name}_" for name in estimator._param_names], path)
+        params = {name[:-1]: value for name, value in stored.items()}
+        try:
+            n_features = estimator._n_features_of_params(params)
+            if getattr(estimator, "n_features", None) not in (None, n_features):
+                raise ValueError(f"n_features: the constructor argument is {estimator.n_features} but the "
+                                 f"parameters have {n_features} features")
+            model = estimator._model(n_features)
+            params = model.check_params(params)
+        except ValueError as error:
+            raise ValueError(f"{path}: arrays: {error}") from None
+        estimator._set_fitted(params, None)
         for name, value in fitted.items():
             if value is not None:
                 setattr(estimator, name, value)
         return estimator
-
 
 class GaussianHMM(_BaseHMM):
     """Hidden Markov model with Gaussian emissions, ``x_t | z_t = k ~ N(μ_k, Σ_k)``.

@@ -38,7 +38,7 @@ from ._validation import (
     feature_names,
 )
 from .base import EstimatorProtocol
-from .persistence import load_state, save_state
+from .persistence import constructor_arguments, fitted_values, load_state, name_tuple, named_arrays, save_state
 
 
 class MixtureEstimator(EstimatorProtocol):
@@ -131,7 +131,7 @@ class MixtureEstimator(EstimatorProtocol):
             warnings.warn("Best performing initialization did not converge. Try different init parameters, or "
                           "increase max_iter, tol, or check for degenerate data.", bridged(ConvergenceWarning),
                           stacklevel=3)
-        self._set_fitted(best, d, names)
+        self._set_fitted(best, d, names, X.dtype)
         self._online_ = None
         return model, data, best["params"]
 
@@ -148,18 +148,20 @@ class MixtureEstimator(EstimatorProtocol):
             return model.check_params(inits)
         return model.check_params({**initial_params(model, data, rng), **inits})
 
-    def _set_fitted(self, best: dict, n_features: int, names) -> None:
-        """Assign the fitted attributes together (a failed fit leaves the estimator unchanged)."""
+    def _set_fitted(self, best: dict, n_features: int, names, dtype=np.float64) -> None:
+        """Assign the fitted attributes together (a failed fit leaves the estimator unchanged);
+        the arrays are rounded to ``dtype``, the data's (float32 data give float32 attributes, as
+        in scikit-learn)."""
         params = best["params"]
         weights, locations, scales = self._keys
         prec_chol = precisions_cholesky(params[scales], self.covariance_type)
-        self.weights_ = params[weights]
-        self.means_ = params[locations]
-        self.covariances_ = params[scales]
+        self.weights_ = np.asarray(params[weights], dtype=dtype)
+        self.means_ = np.asarray(params[locations], dtype=dtype)
+        self.covariances_ = np.asarray(params[scales], dtype=dtype)
         for name, attribute in self._extra:
-            setattr(self, attribute, params[name])
-        self.precisions_cholesky_ = prec_chol
-        self.precisions_ = precisions(prec_chol, self.covariance_type)
+            setattr(self, attribute, np.asarray(params[name], dtype=dtype))
+        self.precisions_cholesky_ = prec_chol.astype(dtype, copy=False)
+        self.precisions_ = precisions(prec_chol, self.covariance_type).astype(dtype, copy=False)
         self.converged_ = bool(best["converged"])
         self.n_iter_ = int(best["n_iter"])
         self.lower_bound_ = float(best["lower_bound"])
@@ -172,11 +174,11 @@ class MixtureEstimator(EstimatorProtocol):
             del self.feature_names_in_
 
     def _fitted_params(self) -> dict[str, np.ndarray]:
-        """The fitted parameters under the model's names."""
+        """The fitted parameters under the model's names (float64, whatever the attributes' dtype)."""
         weights, locations, scales = self._keys
         out = {weights: self.weights_, locations: self.means_, scales: self.covariances_}
         out.update((name, getattr(self, attribute)) for name, attribute in self._extra)
-        return out
+        return {name: np.asarray(value, dtype=float) for name, value in out.items()}
 
     # ------------------------------------------------------------------ checking inputs
     def _check_hyperparameters(self) -> None:
@@ -201,18 +203,21 @@ class MixtureEstimator(EstimatorProtocol):
         weights, locations, scales = self._keys
         out = {}
         if self.weights_init is not None:
-            given = float_array(self.weights_init, "weights_init", (k,))
+            given = float_array(self.weights_init, "weights_init", (k,), "weights")
             if np.any(given < 0) or np.any(given > 1):
-                raise ValueError(f"weights_init: The parameter 'weights' should be in the range [0, 1], got "
-                                 f"{given.tolist()}")
-            if abs(given.sum() - 1.0) > 1e-8:
+                # scikit-learn's sentence, word for word (it prints the minimum as "max value")
+                raise ValueError(f"weights_init: The parameter 'weights' should be in the range [0, 1], but got "
+                                 f"max value {given.min():.5f}, min value {given.max():.5f}")
+            tolerance = 1e-6 if np.asarray(self.weights_init).dtype == np.float32 else 1e-8
+            if abs(given.sum() - 1.0) > tolerance:
                 raise ValueError(f"weights_init: The parameter 'weights' should be normalized, but got "
                                  f"sum(weights) = {given.sum():.5f}")
-            out[weights] = given
+            out[weights] = given / given.sum() if tolerance > 1e-8 else given
         if self.means_init is not None:
-            out[locations] = float_array(self.means_init, "means_init", (k, d))
+            out[locations] = float_array(self.means_init, "means_init", (k, d), "means")
         if self.precisions_init is not None:
-            given = float_array(self.precisions_init, "precisions_init", covariance_shape(self.covariance_type, k, d))
+            given = float_array(self.precisions_init, "precisions_init", covariance_shape(self.covariance_type, k, d),
+                                f"{self.covariance_type} precision")
             out[scales] = covariances_from_precisions(given, self.covariance_type)
         return out
 
@@ -227,7 +232,8 @@ class MixtureEstimator(EstimatorProtocol):
 
     def _rows(self, X, function, n_columns: int | None = None, dtype=float):
         """``function(X, model, params)`` of the rows of ``X`` (same features as in ``fit``); on a
-        Dask array, mapped over its row chunks and returned as a Dask array."""
+        Dask array, mapped over its row chunks and returned as a Dask array. Floating results of
+        float32 rows are float32 (scikit-learn's rule)."""
         self._check_is_fitted()
         check_feature_names(self, X)
         model, params = self._model()
@@ -235,12 +241,17 @@ class MixtureEstimator(EstimatorProtocol):
         check_n_features(self, X)
         if is_dask(X):
             return map_rows(X, function, model, params, n_columns=n_columns, dtype=dtype)
-        return function(X, model, params)
+        out = function(X, model, params)
+        if X.dtype == np.float32 and out.dtype.kind == "f":
+            return out.astype(np.float32)
+        return out
 
     def _model(self) -> tuple[Any, dict]:
         """The fitted model, centred at the mixture's mean ``Σ_k π_k μ_k`` (the E-step keeps its
         digits about a centre inside the data), and the fitted parameters."""
-        return self._new_model({}, center=self.weights_ @ self.means_), self._fitted_params()
+        params = self._fitted_params()
+        weights, locations, _ = self._keys
+        return self._new_model({}, center=params[weights] @ params[locations]), params
 
     # -------------------------------------------------------------------------- methods
     def score_samples(self, X) -> np.ndarray:
@@ -273,9 +284,11 @@ class MixtureEstimator(EstimatorProtocol):
         """
         self._check_is_fitted()
         if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 1):
-            raise ValueError(f"n_samples: The sampling requires at least one sample, got {n_samples!r}")
+            raise ValueError(f"n_samples: Invalid value for 'n_samples': {n_samples!r} . The sampling requires at "
+                             "least one sample.")
         rng = generator(self.random_state)
-        counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
+        weights = np.asarray(self.weights_, dtype=float)
+        counts = rng.multinomial(n_samples, weights / weights.sum())
         rows = []
         for j, count in enumerate(counts):
             z = rng.standard_normal((count, self.n_features_in_))
@@ -327,19 +340,50 @@ class MixtureEstimator(EstimatorProtocol):
 
     @classmethod
     def load(cls, path: str | Path):
-        """Read an estimator written by :meth:`save` (predictions identical to the saved one)."""
+        """Read an estimator written by :meth:`save` (predictions identical to the saved one).
+
+        Everything ``fit`` checks is checked again: the constructor arguments (and ``*_init``
+        values), the parameters (shapes for ``n_components`` and the features, weights on the
+        simplex, finite means, positive-definite covariances) and the fitted scalars.
+
+        Raises
+        ------
+        ValueError
+            When the file is not a saved estimator of this class or a value is out of its
+            domain; the message names the file and the field.
+        """
+        path = Path(path)
         config, arrays = load_state(path, cls.__name__)
-        fitted = config.pop("fitted")
-        estimator = cls(**{name: tuple(value) if name == "frozen" else value for name, value in config.items()})
+        arguments = constructor_arguments(config, cls, path)
+        if "frozen" in arguments:
+            arguments["frozen"] = name_tuple(arguments["frozen"], "frozen", path)
+        fitted = fitted_values(config, {"converged_": "bool", "n_iter_": "count", "lower_bound_": "number",
+                                        "lower_bounds_": "numbers", "n_features_in_": "positive",
+                                        "feature_names_in_": "names?"}, path)
+        estimator = cls(**arguments)
+        d = fitted["n_features_in_"]
+        try:
+            estimator._check_hyperparameters()
+            generator(estimator.random_state)
+            estimator._checked_inits(d)
+        except ValueError as error:
+            raise ValueError(f"{path}: config.{error}") from None
         weights, locations, scales = cls._keys
-        params = {weights: arrays["weights_"], locations: arrays["means_"], scales: arrays["covariances_"]}
-        params.update((name, arrays[attribute]) for name, attribute in cls._extra)
+        stored = named_arrays(arrays, ["weights_", "means_", "covariances_"] + [a for _, a in cls._extra], path)
+        params = {weights: stored["weights_"], locations: stored["means_"], scales: stored["covariances_"]}
+        params.update((name, stored[attribute]) for name, attribute in cls._extra)
+        means_shape = np.shape(stored["means_"])
+        if len(means_shape) != 2 or means_shape[1] != d:
+            raise ValueError(f"{path}: means_: expected shape ({estimator.n_components}, {d}) "
+                             f"(n_features_in_ = {d}), got {means_shape}")
+        params = estimator._new_model({}).check_params(params, where=f"{path}: arrays")
+        names = fitted["feature_names_in_"]
+        if names is not None and len(names) != d:
+            raise ValueError(f"{path}: config.fitted.feature_names_in_: expected {d} names, got {len(names)}")
         estimator._set_fitted({"params": params, "converged": fitted["converged_"], "n_iter": fitted["n_iter_"],
                                "lower_bound": fitted["lower_bound_"], "lower_bounds": fitted["lower_bounds_"],
                                "result": None},
-                              fitted["n_features_in_"],
-                              None if fitted["feature_names_in_"] is None
-                              else np.asarray(fitted["feature_names_in_"], dtype=object))
+                              d, None if names is None else np.asarray(names, dtype=object))
         return estimator
 
     # -------------------------------------------------------------------------- verbose

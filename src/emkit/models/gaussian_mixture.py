@@ -25,6 +25,7 @@ from scipy.linalg import block_diag
 from ..engine.model import EMModel, Params, Stats
 from ..exceptions import DegenerateComponentWarning
 from ..numerics import all_finite
+from ..validation import nullable_as_nan
 from .categorical import categorical_information, categorical_scores, free_probabilities, full_probabilities
 from .gaussian_information import (
     component_draws,
@@ -138,7 +139,7 @@ def prepare_data(X, sample_weight=None) -> GaussianMixtureData:
     if isinstance(X, GaussianMixtureData):
         return X
     try:
-        X = np.asarray(X)
+        X = np.asarray(nullable_as_nan(X))
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(float)
     except (TypeError, ValueError) as error:
@@ -421,18 +422,19 @@ class GaussianMixtureModel(EMModel):
                 raise ValueError(f"{where}['covariances']: {error}") from None
         return array
 
-    def check_params(self, params: Params) -> Params:
-        """Validate a user start: shapes, weights on the simplex, positive-definite covariances,
-        and agreement with the fixed values; raise ValueError naming the entry."""
+    def check_params(self, params: Params, where: str = "init") -> Params:
+        """Validate a user start (or parameters read from ``where``, e.g. a file): shapes, weights
+        on the simplex, positive-definite covariances, and agreement with the fixed values; raise
+        ValueError naming the entry."""
         missing = [name for name in self.param_names if name not in params]
         if missing:
-            raise ValueError(f"init: missing parameter(s) {missing}; expected {list(self.param_names)}")
+            raise ValueError(f"{where}: missing parameter(s) {missing}; expected {list(self.param_names)}")
         means = np.asarray(params["means"], dtype=float)
         d = self.n_features or (means.shape[1] if means.ndim == 2 else -1)
-        out = {name: self._check_one(name, params[name], d, "init") for name in self.param_names}
+        out = {name: self._check_one(name, params[name], d, where) for name in self.param_names}
         for name, value in self.fixed.items():
             if not np.allclose(out[name], value, rtol=1e-12, atol=0):
-                raise ValueError(f"init['{name}']: differs from the fixed value of {name}")
+                raise ValueError(f"{where}['{name}']: differs from the fixed value of {name}")
         return out
 
     def is_feasible(self, params: Params) -> bool:

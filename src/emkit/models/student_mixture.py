@@ -320,15 +320,16 @@ class StudentMixtureModel(EMModel):
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     # ------------------------------------------------------------------------ parameter space
-    def check_params(self, params: Params) -> Params:
-        """Validate a user start (shapes, simplex weights, positive-definite scatters, ν in
-        :data:`DOF_BOUNDS`); a fixed ν replaces any given one. ValueError names the entry."""
+    def check_params(self, params: Params, where: str = "init") -> Params:
+        """Validate a user start, or parameters read from ``where`` (shapes, simplex weights,
+        positive-definite scatters, ν in :data:`DOF_BOUNDS`); a fixed ν replaces any given one.
+        ValueError names the entry."""
         given = dict(params)
         if self.dof is not None:
             given["dofs"] = np.full(self.n_components, self.dof)
         missing = [name for name in ("weights", "locations", "scatters", "dofs") if name not in given]
         if missing:
-            raise ValueError(f"init: missing parameter(s) {missing}; expected {list(self.param_names)}")
+            raise ValueError(f"{where}: missing parameter(s) {missing}; expected {list(self.param_names)}")
         k = self.n_components
         locations = np.asarray(given["locations"], dtype=float)
         d = self.n_features or (locations.shape[1] if locations.ndim == 2 else -1)
@@ -338,18 +339,19 @@ class StudentMixtureModel(EMModel):
         for name, shape in expected.items():
             array = np.array(given[name], dtype=float)
             if array.shape != shape or not np.all(np.isfinite(array)):
-                raise ValueError(f"init['{name}']: expected finite values of shape {shape}, got shape {array.shape}")
+                raise ValueError(f"{where}['{name}']: expected finite values of shape {shape}, got shape "
+                                 f"{array.shape}")
             out[name] = array
         if np.any(out["weights"] < 0) or abs(out["weights"].sum() - 1.0) > 1e-8:
-            raise ValueError(f"init['weights']: expected non-negative weights summing to 1, "
+            raise ValueError(f"{where}['weights']: expected non-negative weights summing to 1, "
                              f"got {out['weights'].tolist()}")
         if np.any(out["dofs"] < DOF_BOUNDS[0]) or np.any(out["dofs"] > DOF_BOUNDS[1]):
-            raise ValueError(f"init['dofs']: degrees of freedom must lie in {list(DOF_BOUNDS)}, "
+            raise ValueError(f"{where}['dofs']: degrees of freedom must lie in {list(DOF_BOUNDS)}, "
                              f"got {out['dofs'].tolist()}")
         try:
             precisions_cholesky(out["scatters"], self.covariance_type)
         except ValueError as error:
-            raise ValueError(f"init['scatters']: {error}") from None
+            raise ValueError(f"{where}['scatters']: {error}") from None
         return out
 
     def is_feasible(self, params: Params) -> bool:

@@ -11,6 +11,7 @@ import numpy as np
 
 from ...engine.model import Params, Stats
 from ...numerics import safe_log
+from ...validation import nullable_as_nan
 from ..categorical import free_rows, rows_from_free, rows_information, rows_labels
 from . import dirichlet
 from .emissions import Emission
@@ -27,7 +28,7 @@ def check_symbols(X, name: str = "X") -> np.ndarray:
     ValueError
         Naming ``name`` when ``X`` is not a column of non-negative integers (NaN allowed).
     """
-    array = np.asarray(X)
+    array = np.asarray(nullable_as_nan(X))
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 1:

@@ -40,6 +40,7 @@ from ...kernels.gaussian_features import (
 )
 from ...kernels.gaussian_mixture_estep import MixtureTerms
 from ...kernels.kmeans import kmeans
+from ...validation import nullable_as_nan
 from ..gaussian_information import (
     gaussian_free,
     gaussian_free_labels,
@@ -109,7 +110,7 @@ def check_observations(X, name: str = "X") -> np.ndarray:
         has a feature that is never observed.
     """
     try:
-        array = np.ascontiguousarray(X, dtype=float)
+        array = np.ascontiguousarray(nullable_as_nan(X), dtype=float)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{name}: expected an array of numbers, could not convert ({error})") from None
     if array.ndim == 1:
