@@ -229,7 +229,7 @@ def test_feature_products_equal_the_direct_gaussian_formulas(covariance_type):
     centre = X.mean(axis=0)
     features = statistic_features(X, covariance_type, centre)
     expected = log_gaussian_density(X, means, precisions_cholesky(covars, covariance_type), covariance_type)
-    got = feature_log_densities(features, component_terms(means, covars, covariance_type, centre))
+    got = feature_log_densities(features, X, component_terms(means, covars, covariance_type, centre))
     np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-10)
     resp = rng.dirichlet(np.ones(k), size=n)
     stats = feature_stats(features, resp, covariance_type)

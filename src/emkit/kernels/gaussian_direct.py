@@ -24,6 +24,11 @@ from scipy.linalg import solve_triangular
 
 from .gaussian import LOG_2PI, _ObservedFactor, precisions_cholesky
 
+#: The log-density given to the nearest components of a row whose log-densities are all below
+#: the float range, where a finite stand-in is needed (an HMM's emissions: the recursions then
+#: give proper posteriors, and a sequence log-likelihood at or below :data:`LOST` means −∞).
+LOST = -1e300
+
 #: Rows (or means) larger than this in magnitude are scaled by a power of two before the
 #: difference is whitened, so that ``q`` cannot overflow on the way.
 SCALE_ABOVE = 1e150
@@ -105,3 +110,16 @@ def log_posterior(base: np.ndarray, log_q: np.ndarray) -> tuple[np.ndarray, np.n
             log_resp[lost] = np.log(shares / shares.sum(axis=1, keepdims=True))
         log_marginal[lost] = -np.inf
     return log_joint, log_resp, log_marginal
+
+
+def with_limits(log_densities: np.ndarray, X: np.ndarray, means: np.ndarray, covariances,
+                covariance_type: str) -> np.ndarray:
+    """``log_densities`` (n, k) of the rows ``X`` (log N of each component, as the direct
+    formula gives them), with each row that is −∞ for every component replaced by its limit:
+    :data:`LOST` for the components of smallest ``q`` (:func:`log_distances`), −∞ for the others."""
+    lost = np.flatnonzero(np.isneginf(log_densities).all(axis=1))
+    if lost.size:
+        log_q, constant = log_distances(X[lost], means, covariances, covariance_type)
+        _, log_resp, _ = log_posterior(constant, log_q)
+        log_densities[lost] = LOST + log_resp
+    return log_densities

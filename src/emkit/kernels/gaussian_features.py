@@ -18,11 +18,17 @@ import math
 import numpy as np
 
 from .gaussian import check_covariance_type
+from .gaussian_direct import LOST, log_distances, log_posterior
 from .gaussian_mixture_estep import (
+    ERROR_FACTOR,
+    FLOAT64_TOLERANCE,
+    HUGE_LOG_JOINT,
+    IRRELEVANT_LOG_RATIO,
     MixtureTerms,
     diagonal_features,
     full_features,
     mixture_terms,
+    untrusted_rows,
 )
 
 FULL_TYPES = ("full", "tied")
@@ -61,10 +67,28 @@ def component_terms(means: np.ndarray, covariances: np.ndarray, covariance_type:
     return mixture_terms(np.ones(np.shape(means)[0]), means, covariances, covariance_type, shift)
 
 
-def feature_log_densities(features: np.ndarray, terms: MixtureTerms, out: np.ndarray | None = None) -> np.ndarray:
-    """``log N(x_i | μ_k, Σ_k) = φ(x_i − c)ᵀ θ_k`` of every row and component, shape ``(n, k)``
-    (written into ``out`` when given)."""
-    return np.matmul(features.T, terms.theta[:features.shape[0]], out=out)
+def feature_log_densities(features: np.ndarray, X: np.ndarray, terms: MixtureTerms,
+                          out: np.ndarray | None = None) -> np.ndarray:
+    """``log N(x_i | μ_k, Σ_k) = φ(x_i − c)ᵀ θ_k`` of every row ``X[i]`` and component, shape
+    ``(n, k)`` (written into ``out`` when given); rows the product cannot be trusted with (far
+    from the centre in units of a component, beyond the float range: see
+    :func:`~emkit.kernels.gaussian_mixture_estep.untrusted_rows`) by the direct formula
+    (:mod:`emkit.kernels.gaussian_direct`), a row below the float range for every component as
+    :data:`~emkit.kernels.gaussian_direct.LOST` for its nearest."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = np.matmul(features.T, terms.theta[:features.shape[0]], out=out)
+    n = out.shape[0]
+    positions = np.empty(n, dtype=np.int64)
+    count = untrusted_rows(features, out.T, terms.n_features, ERROR_FACTOR * np.finfo(float).eps / 2,
+                           *terms.error_terms, FLOAT64_TOLERANCE, IRRELEVANT_LOG_RATIO, HUGE_LOG_JOINT,
+                           np.empty(n), positions)
+    if count:
+        rows = positions[:count]
+        log_q, constant = log_distances(X[rows], terms.locations, terms.covariances, terms.covariance_type)
+        log_joint, log_resp, _ = log_posterior(constant, log_q)
+        lost = np.isneginf(log_joint).all(axis=1)
+        out[rows] = np.where(lost[:, None], LOST + log_resp, log_joint)
+    return out
 
 
 def feature_stats(features: np.ndarray, resp: np.ndarray, covariance_type: str) -> dict[str, np.ndarray]:

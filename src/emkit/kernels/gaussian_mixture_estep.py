@@ -168,12 +168,14 @@ class MixtureTerms:
                         + np.abs(np.where(empty, 0.0, self.log_weights)))
         d = self.n_features
         if self.precision is not None:
-            linear = np.linalg.norm(self.precision_mean, axis=1)
+            with np.errstate(over="ignore", invalid="ignore"):
+                linear = np.sqrt(np.einsum("ki,ki->k", self.precision_mean, self.precision_mean))
             quadratic = 0.5 * np.abs(self.precision).sum(axis=2).max(axis=1)
         else:
             constant = constant + np.abs(self.theta[2 * d + 1:]).sum(axis=0)
             precision = 1.0 / self.variances
-            linear = np.linalg.norm(precision * self.means, axis=1)
+            with np.errstate(over="ignore", invalid="ignore"):
+                linear = np.sqrt(np.einsum("kj,kj->k", precision * self.means, precision * self.means))
             quadratic = 0.5 * precision.max(axis=1)
         return (np.ascontiguousarray(constant), np.ascontiguousarray(linear), np.ascontiguousarray(quadratic))
 
@@ -208,8 +210,16 @@ def mixture_terms(weights, means, covariances, covariance_type: str, shift) -> M
         raise ValueError(f"weights: expected shape ({k},), got {weights.shape}")
     with np.errstate(divide="ignore"):  # log 0 = −inf: an empty component gets no responsibility
         log_weights = np.log(weights)
-    m = means - shift
     factors = precisions_cholesky(covariances, covariance_type)
+    # A centre far from a component (beyond the float range) overflows θ; the rows are then
+    # untrusted and computed directly, so the overflow must not warn.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _product_terms(means - shift, factors, log_weights, means, covariances, covariance_type, shift)
+
+
+def _product_terms(m, factors, log_weights, means, covariances, covariance_type, shift) -> MixtureTerms:
+    """:func:`mixture_terms` from ``m = μ − c`` and the precision factors."""
+    k, d = m.shape
     theta = np.empty((n_statistic_features(covariance_type, d), k))
     if covariance_type in ("full", "tied"):
         factors = np.broadcast_to(factors, (k, d, d))
@@ -225,7 +235,8 @@ def mixture_terms(weights, means, covariances, covariance_type: str, shift) -> M
         theta[d + 1:] = quadratic.T
         variances = np.broadcast_to(np.diagonal(np.asarray(covariances, dtype=float), axis1=-2, axis2=-1), (k, d))
         return MixtureTerms(covariance_type, shift, theta, m, np.ascontiguousarray(precision),
-                            np.ascontiguousarray(precision_mean), variances, log_weights, means, np.asarray(covariances, dtype=float))
+                            np.ascontiguousarray(precision_mean), variances, log_weights, means,
+                            np.asarray(covariances, dtype=float))
     variances = 1.0 / factors ** 2
     variances = np.ascontiguousarray(np.broadcast_to(variances[:, None] if covariance_type == "spherical"
                                                      else variances, (k, d)))

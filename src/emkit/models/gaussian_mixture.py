@@ -166,6 +166,15 @@ def prepare_data(X, sample_weight=None) -> GaussianMixtureData:
     return GaussianMixtureData(X, weights, missing_layout(X, complete=complete), blocks)
 
 
+def check_magnitude(largest: np.ndarray) -> None:
+    """Raise when a feature's largest magnitude is beyond :data:`MAX_MAGNITUDE` (fitting needs
+    the data's squares in the float range)."""
+    too_large = np.flatnonzero(np.asarray(largest) > MAX_MAGNITUDE)
+    if too_large.size:
+        raise ValueError(f"X: feature {int(too_large[0])} has values up to {float(largest[too_large[0]]):.3g}, "
+                         f"beyond {MAX_MAGNITUDE:g}, whose squares overflow the float range; rescale X to fit")
+
+
 def _check_missing(X: np.ndarray) -> None:
     """Raise when ``X`` holds infinity or a row with no observed value."""
     if np.any(np.isinf(X)):
@@ -294,10 +303,7 @@ class GaussianMixtureModel(EMModel):
         if empty_columns.size:
             raise ValueError(f"X: feature {int(empty_columns[0])} has no observed value (all NaN); nothing to "
                              "estimate its mean from")
-        too_large = np.flatnonzero(np.asarray(summary.get("largest", 0.0)) > MAX_MAGNITUDE)
-        if too_large.size:
-            raise ValueError(f"X: feature {int(too_large[0])} has values up to {float(summary['largest'][too_large[0]]):.3g}, "
-                             f"beyond {MAX_MAGNITUDE:g}, whose squares overflow the float range; rescale X to fit")
+        check_magnitude(summary["largest"])
         if self.center is None:
             self.center = summary["sum"] / observed
         elif self.center.shape != observed.shape:

@@ -43,6 +43,7 @@ from ..kernels.gaussian import (
     log_gaussian_density,
     precisions_cholesky,
 )
+from ..kernels.gaussian_direct import log_distances
 from ..numerics import log_normalize, safe_log
 from .categorical import free_probabilities, full_probabilities
 from .gaussian_information import (
@@ -53,6 +54,7 @@ from .gaussian_information import (
     n_free_covariances,
 )
 from .gaussian_mixture import (
+    check_magnitude,
     EMPTY_COMPONENT_TOL,
     GaussianMixtureData,
     INIT_METHODS,
@@ -69,12 +71,14 @@ DOF_START = 10.0
 
 
 # ---------------------------------------------------------------------------- t kernels
-def log_t_density(delta: np.ndarray, log_det_precision: np.ndarray, dofs: np.ndarray, n_features: int) -> np.ndarray:
-    """``log t_ν(x | μ, Σ)`` from the squared Mahalanobis distances ``δ`` (n, k), ``log|Σ|^{-1/2}``
-    per component and ``ν`` (k,)."""
+def log_t_density(log_delta: np.ndarray, log_det_precision: np.ndarray, dofs: np.ndarray,
+                  n_features: int) -> np.ndarray:
+    """``log t_ν(x | μ, Σ)`` from the logs of the squared Mahalanobis distances ``log δ`` (n, k),
+    ``log|Σ|^{-1/2}`` per component and ``ν`` (k,): ``log(1 + δ/ν)`` is taken as
+    ``logaddexp(0, log δ − log ν)``, finite for rows far beyond the float range."""
     d = n_features
     constant = gammaln(0.5 * (dofs + d)) - gammaln(0.5 * dofs) - 0.5 * d * np.log(np.pi * dofs)
-    return constant + log_det_precision - 0.5 * (dofs + d) * np.log1p(delta / dofs)
+    return constant + log_det_precision - 0.5 * (dofs + d) * np.logaddexp(0.0, log_delta - np.log(dofs))
 
 
 def latent_weight_moments(delta: np.ndarray, dofs: np.ndarray, n_features: int) -> tuple[np.ndarray, np.ndarray]:
@@ -168,6 +172,7 @@ class StudentMixtureModel(EMModel):
         prepared = prepare_data(*data) if isinstance(data, tuple) and len(data) == 2 else prepare_data(data)
         if prepared.has_missing:
             raise ValueError("X: contains NaN; the Student-t mixture needs complete rows (drop or impute them)")
+        check_magnitude(prepared.summary["largest"])
         weights = prepared.sample_weight
         n_rows = prepared.X.shape[0] if weights is None else int(np.count_nonzero(weights))
         if n_rows < self.n_components:
@@ -201,21 +206,29 @@ class StudentMixtureModel(EMModel):
 
     # ------------------------------------------------------------------------ E-step
     def _distances(self, X: np.ndarray, params: Params) -> tuple[np.ndarray, np.ndarray]:
-        """Squared Mahalanobis distances ``δ`` (n, k) and ``log|Σ_k|^{-1/2}`` (k,).
+        """Logs of the squared Mahalanobis distances ``log δ`` (n, k) and ``log|Σ_k|^{-1/2}`` (k,).
 
-        ``δ = 2(log|P| − log N(x | μ, Σ)) − d log 2π`` from the shared Gaussian kernel."""
+        ``δ = 2(log|P| − log N(x | μ, Σ)) − d log 2π`` from the shared Gaussian kernel; rows
+        where that overflows (beyond the float range) by the overflow-safe
+        :func:`~emkit.kernels.gaussian_direct.log_distances`."""
         precisions = precisions_cholesky(params["scatters"], self.covariance_type)
         d = X.shape[1]
         log_det = np.broadcast_to(log_det_precision_cholesky(precisions, self.covariance_type, d),
                                   (self.n_components,))
-        log_normal = log_gaussian_density(X, params["locations"], precisions, self.covariance_type)
-        delta = np.maximum(2.0 * (log_det - log_normal) - d * LOG_2PI, 0.0)
-        return delta, log_det
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            log_normal = log_gaussian_density(X, params["locations"], precisions, self.covariance_type)
+            log_delta = np.log(np.maximum(2.0 * (log_det - log_normal) - d * LOG_2PI, 0.0))
+        far = np.flatnonzero(~(log_delta < np.inf).all(axis=1))
+        if far.size:
+            log_delta[far] = log_distances(X[far], params["locations"], params["scatters"], self.covariance_type)[0]
+        return log_delta, log_det
 
     def log_joint(self, X: np.ndarray, params: Params) -> tuple[np.ndarray, np.ndarray]:
         """``log π_k + log t_{ν_k}(x_i | μ_k, Σ_k)`` (n, k) and the distances ``δ`` (n, k)."""
-        delta, log_det = self._distances(X, params)
-        return log_t_density(delta, log_det, params["dofs"], X.shape[1]) + safe_log(params["weights"]), delta
+        log_delta, log_det = self._distances(X, params)
+        log_joint = log_t_density(log_delta, log_det, params["dofs"], X.shape[1]) + safe_log(params["weights"])
+        with np.errstate(over="ignore"):
+            return log_joint, np.exp(log_delta)
 
     def e_step(self, data: GaussianMixtureData, params: Params) -> tuple[Stats, float]:
         """Statistics ``n``, ``sum_u``, ``sum_ux``, ``sum_uxx`` (about :attr:`center`),
@@ -296,17 +309,17 @@ class StudentMixtureModel(EMModel):
         if self.dof is not None:
             return params
         d = data.X.shape[1]
-        delta, log_det = self._distances(data.X, params)
+        log_delta, log_det = self._distances(data.X, params)
         log_weights = safe_log(params["weights"])
         sample_weight = data.sample_weight
         dofs = np.array(params["dofs"], dtype=float)
         for k in range(self.n_components):
-            log_components = log_t_density(delta, log_det, dofs, d) + log_weights
+            log_components = log_t_density(log_delta, log_det, dofs, d) + log_weights
             others = np.delete(log_components, k, axis=1)
-            rest = np.logaddexp.reduce(others, axis=1) if others.shape[1] else np.full(delta.shape[0], -np.inf)
+            rest = np.logaddexp.reduce(others, axis=1) if others.shape[1] else np.full(log_delta.shape[0], -np.inf)
 
             def objective(dof: float, k: int = k, rest: np.ndarray = rest) -> float:
-                own = log_t_density(delta[:, k], log_det[k], dof, d) + log_weights[k]
+                own = log_t_density(log_delta[:, k], log_det[k], dof, d) + log_weights[k]
                 values = np.logaddexp(rest, own)
                 return float(values.sum() if sample_weight is None else sample_weight @ values)
 

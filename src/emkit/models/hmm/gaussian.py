@@ -38,6 +38,7 @@ from ...kernels.gaussian_features import (
     n_complete_features,
     statistic_features,
 )
+from ...kernels.gaussian_direct import with_limits
 from ...kernels.gaussian_mixture_estep import MixtureTerms
 from ...kernels.kmeans import kmeans
 from ...validation import nullable_as_nan
@@ -214,11 +215,14 @@ class GaussianEmission(Emission):
         features); the marginal density of the observed coordinates of the others (1 for a row
         with nothing observed)."""
         if block.features is not None:
-            return feature_log_densities(block.features, cache.terms, out)
-        values = log_gaussian_density(block.X, cache.means, cache.precisions_cholesky, self.covariance_type)
-        if block.incomplete is not None:
-            values[block.incomplete] = log_gaussian_density_missing(block.X[block.incomplete], cache.means,
-                                                                    cache.covars, self.covariance_type, block.patterns)
+            return feature_log_densities(block.features, block.X, cache.terms, out)
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = log_gaussian_density(block.X, cache.means, cache.precisions_cholesky, self.covariance_type)
+            if block.incomplete is not None:
+                values[block.incomplete] = log_gaussian_density_missing(block.X[block.incomplete], cache.means,
+                                                                        cache.covars, self.covariance_type,
+                                                                        block.patterns)
+        values = with_limits(values, block.X, cache.means, cache.covars, self.covariance_type)
         if out is None:
             return values
         out[...] = values

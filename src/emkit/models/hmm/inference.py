@@ -15,8 +15,10 @@ from itertools import pairwise
 
 import numpy as np
 
+from ...kernels.gaussian_direct import LOST
 from ...numerics import safe_log
 from . import kernels
+
 from .sequences import parallel_map, reusable
 
 #: A single sequence is split only in pieces of at least this many rows.
@@ -131,6 +133,7 @@ def scaled_forward_backward(
                                      trans_counts, occupancy, seq_loglik[s:s + 1])
     for s in np.flatnonzero(seq_loglik == -np.inf):
         posteriors[offsets[s]:offsets[s + 1]] = np.nan
+    seq_loglik[seq_loglik <= 0.5 * LOST] = -np.inf   # a row beyond the float range (posteriors proper)
     return Posterior(posteriors, start_counts, trans_counts, occupancy, seq_loglik)
 
 
@@ -179,4 +182,5 @@ def viterbi(log_frame: np.ndarray, offsets: np.ndarray, startprob: np.ndarray,
     path = np.empty(log_frame.shape[0], dtype=np.int64)
     seq_logprob = np.empty(offsets.size - 1)
     kernels.viterbi(log_frame, offsets, safe_log(startprob), safe_log(transmat), path, seq_logprob)
+    seq_logprob[seq_logprob <= 0.5 * LOST] = -np.inf
     return path, seq_logprob
