@@ -136,7 +136,7 @@ class Monitor:
                     f"regularised, not because it is wrong: {'; '.join(dict.fromkeys(collapsed))}. "
                     f"Remedy: {given_up[-1].remedy}",
                     RegularizationWarning,
-                    stacklevel=5,
+                    stacklevel=6,
                 )
             return
         explained = (f"; its regularised M-step explains a fall of at most {shortfall:.3g}, not {fall:.3g}"
@@ -145,7 +145,7 @@ class Monitor:
             f"the log-likelihood decreased {where}; EM never decreases it, so the E- or M-step "
             f"of {type(self.model).__name__} is wrong or the fit is numerically degenerate{explained}",
             AscentWarning,
-            stacklevel=5,
+            stacklevel=6,
         )
 
     def _parameters_settled(self, vector: np.ndarray, em_rate: float | None) -> bool:
