@@ -5,7 +5,7 @@ sufficient statistics and an M-step; the models, estimators, inference and plott
 """
 
 from .engine import EMModel, EMResult, Squarem, Trace, fit
-from .exceptions import AscentWarning, ConvergenceWarning, DegenerateComponentWarning
+from .exceptions import AscentWarning, ConvergenceWarning, DegenerateComponentWarning, RegularizationWarning
 from .estimators import GaussianMixture
 from .estimators.hmm import CategoricalHMM, GaussianHMM
 from .inference import StandardErrors, standard_errors
@@ -38,4 +38,5 @@ __all__ = [
     "ConvergenceWarning",
     "AscentWarning",
     "DegenerateComponentWarning",
+    "RegularizationWarning",
 ]

@@ -1,9 +1,9 @@
 """The EM engine: one loop, its bookkeeping and its accelerator, shared by every model."""
 
 from .fit import fit
-from .model import EMModel, Params, Stats
+from .model import EMModel, Params, Regularization, Stats
 from .result import EMResult, Trace
 from .squarem import Squarem
 from .stats import add_stats, scale_stats, sum_stats
 
-__all__ = ["fit", "EMModel", "Params", "Stats", "EMResult", "Trace", "Squarem", "add_stats", "scale_stats", "sum_stats"]
+__all__ = ["fit", "EMModel", "Params", "Regularization", "Stats", "EMResult", "Trace", "Squarem", "add_stats", "scale_stats", "sum_stats"]

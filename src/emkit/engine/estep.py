@@ -90,21 +90,26 @@ def initial_params(model: EMModel, data: Any, rng: np.random.Generator | None = 
 
 
 def expected_stats(model: EMModel, data: Any, params: Params) -> tuple[Stats, float]:
-    """Expected sufficient statistics of the data at ``params`` and the observed log-likelihood.
+    """Expected sufficient statistics of the data at ``params`` and the objective EM ascends.
 
     ``model.e_step(data, params)`` for in-memory data; ``Σ_c model.e_step(chunk_c, params)``
-    (statistics and log-likelihood summed by a tree reduction) for chunked data.
+    (statistics and log-likelihood summed by a tree reduction) for chunked data. The objective
+    is the observed log-likelihood plus ``model.log_prior(params)`` (added once; 0 without a
+    prior).
     """
     if isinstance(data, ChunkedData):
-        return data.chunk_sum(_e_step, params)
-    return model.e_step(data, params)
+        stats, loglik = data.chunk_sum(_e_step, params)
+    else:
+        stats, loglik = model.e_step(data, params)
+    return stats, loglik + model.log_prior(params)
 
 
 def loglik(model: EMModel, data: Any, params: Params) -> float:
-    """Observed-data log-likelihood: ``model.loglik``, or ``Σ_c model.loglik(chunk_c, params)``."""
+    """The objective EM ascends: ``model.loglik`` (or ``Σ_c model.loglik(chunk_c, params)``)
+    plus ``model.log_prior(params)``."""
     if isinstance(data, ChunkedData):
-        return float(data.chunk_sum(_loglik, params))
-    return float(model.loglik(data, params))
+        return float(data.chunk_sum(_loglik, params)) + model.log_prior(params)
+    return float(model.loglik(data, params)) + model.log_prior(params)
 
 
 def score_covariance(model: EMModel, data: Any, params: Params) -> np.ndarray:

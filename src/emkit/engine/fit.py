@@ -37,7 +37,9 @@ def fit(
 
     Each iteration maps ``θ_t`` to ``θ_{t+1} = argmax_θ E[log p(x, z | θ) | x, θ_t]`` via the
     model's ``e_step`` (expected sufficient statistics) and ``m_step``; the observed-data
-    log-likelihood ``ℓ(θ_t)`` never decreases.
+    log-likelihood ``ℓ(θ_t)`` never decreases (with a prior, ``log p(θ)`` of
+    :meth:`EMModel.log_prior`, the M-step maximizes ``Q + log p(θ)`` and the log-posterior
+    ``ℓ(θ_t) + log p(θ_t)`` never decreases; it is the result's ``loglik``).
 
     Parameters
     ----------
@@ -76,7 +78,10 @@ def fit(
     callback : callable, optional
         ``callback(iteration, params, loglik)`` after every iteration (iteration 0 is the start).
     check_ascent : bool
-        Warn (``AscentWarning``) when the log-likelihood decreases beyond round-off.
+        Watch the objective (the log-likelihood, plus the model's log prior when it has one):
+        a decrease beyond round-off warns ``AscentWarning`` (a wrong E- or M-step), unless the
+        model's regularised M-step explains it (:meth:`EMModel.regularization`; then a
+        ``RegularizationWarning`` names a component that collapsed onto the floor, if any).
 
     Returns
     -------
@@ -136,7 +141,7 @@ def _run_plain(model: EMModel, data, start: Params, monitor: Monitor, max_iter: 
     stats, loglik = monitor.evaluate(data, params)
     monitor.record(params, loglik)
     while monitor.n_iter < max_iter:
-        params = model.m_step(stats, params)
+        params = monitor.m_step(stats, params)
         stats, loglik = monitor.evaluate(data, params)
         if monitor.record(params, loglik):
             return True

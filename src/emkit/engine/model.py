@@ -13,12 +13,37 @@ equal the statistics of the whole. ``loglik`` is the observed-data log-likelihoo
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 Params = dict[str, np.ndarray]
 Stats = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Regularization:
+    """What a regularised M-step gave up, from :meth:`EMModel.regularization`.
+
+    With ``θ*`` the exact M-step and ``θ_r`` the regularised one from the same statistics, EM's
+    inequality ``ℓ(θ_r) − ℓ(θ) ≥ Q(θ_r | θ) − Q(θ | θ) ≥ −(Q(θ* | θ) − Q(θ_r | θ))`` bounds the
+    decrease of the objective by the ``shortfall``.
+
+    Attributes
+    ----------
+    shortfall : float
+        ``Q(θ* | θ) − Q(θ_r | θ) ≥ 0`` (may be inf: the exact step is degenerate).
+    collapsed : tuple of str
+        The components (states) whose regularisation dominates, e.g. a covariance on its floor,
+        each described for the user (empty: none collapsed).
+    remedy : str
+        What the user can do (a prior, another regularisation, fewer components).
+    """
+
+    shortfall: float
+    collapsed: tuple[str, ...] = ()
+    remedy: str = ""
 
 
 class EMModel(ABC):
@@ -36,6 +61,11 @@ class EMModel(ABC):
     or :meth:`score_covariance` (Louis), :meth:`resample` (nonparametric bootstrap) and
     :meth:`simulate` (parametric bootstrap). Those without a default raise
     ``NotImplementedError``, which ``standard_errors`` reports with the method that needs it.
+
+    Hooks of the objective: :meth:`log_prior` (a prior makes the M-step a MAP step and the
+    objective the log-posterior) and :meth:`regularization` (an M-step that is regularised
+    rather than exact, e.g. a covariance floor, says what it gave up, so that the engine's ascent
+    check can tell a decrease it explains from a wrong E- or M-step).
 
     Hooks for data held in chunks (Dask, :mod:`emkit.engine.dask`): :meth:`prepare_chunk`
     (default :meth:`prepare`), and for models whose preparation needs a whole-data quantity
@@ -101,6 +131,27 @@ class EMModel(ABC):
     def loglik(self, data: Any, params: Params) -> float:
         """Observed-data log-likelihood ``log p(data | params)``."""
         return self.e_step(data, params)[1]
+
+    def log_prior(self, params: Params) -> float:
+        """``log p(θ)`` up to a constant (0: no prior, the default).
+
+        With a prior, :meth:`m_step` maximizes ``Q(θ | θ_t) + log p(θ)`` (MAP-EM) and the objective
+        that EM never decreases is the log-posterior ``ℓ(θ) + log p(θ)``: the engine adds this
+        once to the E-step's log-likelihood (after summing the chunks of chunked data), monitors
+        it and reports it as the result's ``loglik``.
+        """
+        return 0.0
+
+    def regularization(self, stats: Stats, params: Params) -> Regularization | None:
+        """What the M-step that turned ``stats`` into ``params`` gave up by being regularised.
+
+        None (the default) declares an exact M-step. A model whose M-step is regularised (e.g. a
+        floor ``reg_covar`` added to covariances) returns a :class:`Regularization`: the shortfall
+        ``max_θ Q − Q(params)`` and which components sit on the floor. The engine asks only when
+        the objective fell: a fall within the shortfall is not an error (a collapsed component
+        gives a ``RegularizationWarning`` naming it), a larger one is an ``AscentWarning``.
+        """
+        return None
 
     def check_params(self, params: Params) -> Params:
         """Validate user-given parameters (an ``init``); raise ``ValueError`` naming the key."""

@@ -1,4 +1,11 @@
-"""Bookkeeping shared by every EM driver: history, convergence, the ascent check, progress."""
+"""Bookkeeping shared by every EM driver: history, convergence, the ascent check, progress.
+
+The ascent check watches the objective the fit ascends (the log-likelihood, plus the log prior
+of a model with one). An exact M-step never lowers it; a regularised one (a covariance floor) may,
+by at most what the regularisation gave up (:meth:`~emkit.engine.model.EMModel.regularization`):
+a fall within that bound is the regularisation's (a ``RegularizationWarning`` when a component
+collapsed onto the floor, naming it), a larger fall is an ``AscentWarning``.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..exceptions import AscentWarning
+from ..exceptions import AscentWarning, RegularizationWarning
 from .estep import expected_stats
-from .model import EMModel, Params
+from .model import EMModel, Params, Stats
 from .result import Trace
 
 Callback = Callable[[int, Params, float], None]
@@ -56,6 +63,8 @@ class Monitor:
         self.n_evaluations = 0
         self._previous_vector: np.ndarray | None = None
         self._previous_step = np.inf
+        self._steps: list[tuple[Stats, Params]] = []
+        self._reported_collapse = False
 
     @property
     def n_iter(self) -> int:
@@ -72,6 +81,13 @@ class Monitor:
                 f"parameters left the region where the model is defined ({type(self.model).__name__})"
             )
         return stats, float(loglik)
+
+    def m_step(self, stats: Stats, params: Params) -> Params:
+        """The model's M-step from ``stats`` (drivers call it here, so that the ascent check can
+        ask the model what a regularised step gave up since the last recorded iterate)."""
+        new = self.model.m_step(stats, params)
+        self._steps.append((stats, new))
+        return new
 
     def record(self, params: Params, loglik: float, em_rate: float | None = None) -> bool:
         """Record an iterate; return True when the convergence criterion is met.
@@ -90,21 +106,47 @@ class Monitor:
             self.progress.set_postfix(loglik=f"{loglik:.10g}")
         if previous is None:
             self._previous_vector = vector
+            self._steps.clear()
             return False
         change = loglik - previous
-        if self.check_ascent and change < -max(ASCENT_RTOL * max(1.0, abs(previous)), self.loglik_rounding):
-            warnings.warn(
-                f"the log-likelihood decreased at iteration {iteration} "
-                f"({previous:.12g} -> {loglik:.12g}); EM never decreases it, so the E- or M-step "
-                f"of {type(self.model).__name__} is wrong or the fit is numerically degenerate",
-                AscentWarning,
-                stacklevel=5,
-            )
+        rounding = max(ASCENT_RTOL * max(1.0, abs(previous)), self.loglik_rounding)
+        if self.check_ascent and change < -rounding:
+            self._check_decrease(iteration, previous, loglik, rounding)
+        self._steps.clear()
         scale = abs(loglik) if self.tol_scale is None else self.tol_scale
         converged = abs(change) <= self.tol * scale
         if self.param_tol is not None:
             converged = self._parameters_settled(vector, em_rate) and converged
         return converged
+
+    def _check_decrease(self, iteration: int, previous: float, loglik: float, rounding: float) -> None:
+        """Tell a fall of the objective that the regularised M-steps since the last iterate
+        explain (their summed shortfall bounds it) from a wrong E- or M-step."""
+        given_up = [self.model.regularization(stats, params) for stats, params in self._steps]
+        given_up = [item for item in given_up if item is not None]
+        shortfall = sum(item.shortfall for item in given_up)
+        fall = previous - loglik
+        where = f"at iteration {iteration} ({previous:.12g} -> {loglik:.12g})"
+        if given_up and fall <= shortfall * (1.0 + ASCENT_RTOL) + rounding:
+            collapsed = [name for item in given_up for name in item.collapsed]
+            if collapsed and not self._reported_collapse:
+                self._reported_collapse = True
+                warnings.warn(
+                    f"the objective of {type(self.model).__name__} fell {where} because its M-step is "
+                    f"regularised, not because it is wrong: {'; '.join(dict.fromkeys(collapsed))}. "
+                    f"Remedy: {given_up[-1].remedy}",
+                    RegularizationWarning,
+                    stacklevel=6,
+                )
+            return
+        explained = (f"; its regularised M-step explains a fall of at most {shortfall:.3g}, not {fall:.3g}"
+                     if given_up else "")
+        warnings.warn(
+            f"the log-likelihood decreased {where}; EM never decreases it, so the E- or M-step "
+            f"of {type(self.model).__name__} is wrong or the fit is numerically degenerate{explained}",
+            AscentWarning,
+            stacklevel=6,
+        )
 
     def _parameters_settled(self, vector: np.ndarray, em_rate: float | None) -> bool:
         step = np.abs(vector - self._previous_vector)

@@ -77,9 +77,9 @@ def run_squarem(model: EMModel, data, start: Params, monitor: Monitor, max_iter:
     stats, loglik = monitor.evaluate(data, params)
     monitor.record(params, loglik)
     while monitor.n_iter < max_iter:
-        p1 = model.m_step(stats, params)
+        p1 = monitor.m_step(stats, params)
         s1, l1 = monitor.evaluate(data, p1)
-        p2 = model.m_step(s1, p1)
+        p2 = monitor.m_step(s1, p1)
         s2, l2 = monitor.evaluate(data, p2)
         x0, x1, x2 = (model.to_vector(p) for p in (params, p1, p2))
         r, v = x1 - x0, x2 - 2.0 * x1 + x0
@@ -99,7 +99,7 @@ def run_squarem(model: EMModel, data, start: Params, monitor: Monitor, max_iter:
             params, stats, loglik = p2, s2, l2
         else:
             # One stabilising EM step from the accepted extrapolation.
-            params = model.m_step(candidate[1], candidate[0])
+            params = monitor.m_step(candidate[1], candidate[0])
             stats, loglik = monitor.evaluate(data, params)
         if monitor.record(params, loglik, em_rate=em_rate):
             return True
@@ -108,7 +108,7 @@ def run_squarem(model: EMModel, data, start: Params, monitor: Monitor, max_iter:
 
 def _accept_if_ascent(model: EMModel, data, params: Params, floor: float, monitor: Monitor):
     """Evaluate an extrapolated point; keep it only if finite and not below ``floor``."""
-    stats, loglik = expected_stats(model, data, params)
+    stats, loglik = expected_stats(model, data, params)   # the objective, log prior included
     monitor.n_evaluations += 1
     if not np.isfinite(loglik) or loglik < floor:
         return None

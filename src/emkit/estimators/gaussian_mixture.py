@@ -16,6 +16,7 @@ import numpy as np
 from ..engine import EMResult, Trace, fit
 from ..engine.estep import ChunkedData, expected_stats
 from ..exceptions import ConvergenceWarning
+from ..kernels.covariance_regularization import CovariancePrior
 from ..models.gaussian_mixture import (
     GaussianMixtureData,
     GaussianMixtureModel,
@@ -73,6 +74,24 @@ class GaussianMixture(MixtureEstimator):
     n_jobs : int, optional
         Threads of the E-step and of the predictions (each takes its own blocks of rows, with
         single-threaded BLAS); None: as many as BLAS may use (``threadpoolctl`` limits it).
+    covariance_prior : float or array-like, optional
+        Scale ``Ψ`` of a conjugate prior on the covariances, which then replaces ``reg_covar``:
+        inverse-Wishart ``IW(Ψ, ν)`` for "full" and "tied" (a number means ``Ψ = value·I``, an
+        array is a ``(d, d)`` positive-definite matrix), inverse-gamma ``IG(ν/2, ψ/2)`` on each
+        variance for "diag" (a number or ``(d,)``) and on each ``σ²`` for "spherical" (a number).
+        The M-step is the posterior mode, ``Σ_k = (n_k S_k + Ψ)/(n_k + ν + d + 1)`` (diag:
+        ``/(n_k + ν + 2)``; spherical ``(n_k d s_k + ψ)/(n_k d + ν + 2)``), so covariances stay
+        positive definite without a floor and EM is MAP-EM. mclust's ``defaultPrior`` takes
+        ``Ψ = cov(X)/k^(2/d)`` (spherical, diag: the mean variance over ``k^(2/d)``). None: no prior.
+    degrees_of_freedom_prior : float, optional
+        ``ν`` of the covariance prior; default ``d + 2`` (mclust's). Must exceed ``d − 1`` (full,
+        tied) or 0 (diag, spherical).
+    weight_concentration_prior : float or array-like of shape (n_components,), default=1.0
+        Dirichlet concentration ``α ≥ 1`` of the weights: ``π_k ∝ n_k + α − 1`` (1: no prior).
+
+        With either prior, EM maximizes the log-posterior ``log p(X | θ) + log p(θ)``, which
+        never decreases from one iteration to the next; ``lower_bound_`` and ``lower_bounds_``
+        are then the log-posterior per sample, while ``score`` stays the log-likelihood.
 
     Attributes
     ----------
@@ -121,7 +140,8 @@ class GaussianMixture(MixtureEstimator):
                  weights_init=None, means_init=None, precisions_init=None, random_state=None,
                  warm_start: bool = False, verbose: int = 0, verbose_interval: int = 10,
                  frozen: tuple[str, ...] = (), accelerate: str | None = None, progress: bool = False,
-                 n_jobs: int | None = None) -> None:
+                 n_jobs: int | None = None, covariance_prior=None, degrees_of_freedom_prior: float | None = None,
+                 weight_concentration_prior=1.0) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -140,6 +160,9 @@ class GaussianMixture(MixtureEstimator):
         self.accelerate = accelerate
         self.progress = progress
         self.n_jobs = n_jobs
+        self.covariance_prior = covariance_prior
+        self.degrees_of_freedom_prior = degrees_of_freedom_prior
+        self.weight_concentration_prior = weight_concentration_prior
 
     def _input_tags(self) -> dict[str, bool]:
         return {"allow_nan": True}
@@ -267,7 +290,19 @@ class GaussianMixture(MixtureEstimator):
         """The Gaussian mixture model, the ``frozen`` parameters held at their ``inits``."""
         return GaussianMixtureModel(self.n_components, self.covariance_type, reg_covar=self.reg_covar,
                                     init_method=self.init_params, n_jobs=self.n_jobs, center=center,
-                                    fixed={name: inits[name] for name in self.frozen if name in inits})
+                                    fixed={name: inits[name] for name in self.frozen if name in inits},
+                                    weight_concentration=self.weight_concentration_prior,
+                                    covariance_prior=self._covariance_prior())
+
+    def _covariance_prior(self) -> CovariancePrior | None:
+        """The conjugate prior of ``covariance_prior`` and ``degrees_of_freedom_prior`` (None
+        without ``covariance_prior``)."""
+        if self.covariance_prior is None:
+            if self.degrees_of_freedom_prior is not None:
+                raise ValueError("degrees_of_freedom_prior: given without covariance_prior (the scale of the prior); "
+                                 "give both, or neither")
+            return None
+        return CovariancePrior(self.covariance_prior, self.degrees_of_freedom_prior)
 
     def _n_parameters(self) -> int:
         """Number of free parameters (frozen ones excluded)."""

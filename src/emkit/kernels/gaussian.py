@@ -30,6 +30,7 @@ import numpy as np
 from numba import njit
 from scipy.linalg import solve_triangular
 
+from .covariance_regularization import CovariancePrior
 from .parallel import single_threaded_blas
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -297,12 +298,17 @@ def _accumulate_complete(stats: dict, block: np.ndarray, resp: np.ndarray, covar
 
 
 def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: str, reg_covar: float,
-                    shift=None, means=None) -> tuple[np.ndarray, np.ndarray]:
+                    shift=None, means=None, prior: CovariancePrior | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Means and covariances maximizing the expected complete-data log-likelihood.
 
     ``μ_k = c + sum_x_k / n_k`` and ``Σ_k = sum_xx_k / n_k − m_k m_kᵀ + reg_covar·I`` with
     ``m_k = sum_x_k / n_k`` (about the shift ``c`` of the statistics); tied pools the scatter,
     ``Σ = (Σ_k [S_k − n_k m_k m_kᵀ]) / Σ_k n_k``; diag keeps the diagonal; spherical averages it.
+    The divisions are by ``n_k + 10·eps`` (scikit-learn's; ``10·eps·Σn`` for weights that sum
+    to less than one), which keeps the variance of a component on a single row of weight one
+    positive (about ``10·eps·‖x − c‖²``) rather than zero.
+    With a conjugate ``prior`` the covariances are the posterior mode instead
+    (:class:`~emkit.kernels.covariance_regularization.CovariancePrior`) and ``reg_covar`` must be 0.
 
     Parameters
     ----------
@@ -318,21 +324,27 @@ def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: str, reg_c
         ``Σ_k = sum_xx_k/n_k − m_k m_kᵀ + (m_k − a_k)(m_k − a_k)ᵀ`` with ``a_k = μ_k − c``,
         the exact conditional maximization when the means are held fixed.
 
+    prior : CovariancePrior, optional
+        Inverse-Wishart (full, tied) or inverse-gamma (diag, spherical) prior on the covariances.
+
     Returns
     -------
     means, covariances
         A component with ``n_k = 0`` gets ``μ_k = c`` (or its fixed mean) and covariance
-        ``reg_covar·I``; callers decide what an empty component means for them.
+        ``reg_covar·I`` (the prior's mode with a prior); callers decide what an empty component
+        means for them.
     """
     check_covariance_type(covariance_type)
     if not (np.isfinite(reg_covar) and reg_covar >= 0):
         raise ValueError(f"reg_covar: must be a non-negative number, got {reg_covar!r}")
+    if prior is not None and reg_covar != 0:
+        raise ValueError(f"reg_covar: must be 0 with a covariance prior (the prior regularises), got {reg_covar!r}")
     n = np.asarray(stats["n"], dtype=float)
     sum_x = np.asarray(stats["sum_x"], dtype=float)
     sum_xx = np.asarray(stats["sum_xx"], dtype=float)
     k, d = sum_x.shape
     shift = _shift(shift, d)
-    denominator = np.where(n > 0, n, 1.0)
+    denominator = n + 10.0 * np.finfo(float).eps * min(1.0, float(n.sum()))
     m = sum_x / denominator[:, None]
     if means is None:
         centre = m
@@ -357,6 +369,8 @@ def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: str, reg_c
         cov = sum_xx / denominator[:, None] - m * m + delta * delta + reg_covar
     else:
         cov = (sum_xx / denominator - np.einsum("ki,ki->k", m, m) + np.einsum("ki,ki->k", delta, delta)) / d + reg_covar
+    if prior is not None:
+        cov = prior.posterior_mode(cov, n, covariance_type, d)
     return centre + shift, cov
 
 

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 import numpy as np
 from scipy.linalg import block_diag
 
-from ..engine.model import EMModel, Params, Stats
+from ..engine.model import EMModel, Params, Regularization, Stats
 from ..exceptions import DegenerateComponentWarning
 from ..numerics import all_finite
 from ..validation import nullable_as_nan
@@ -36,6 +36,7 @@ from .gaussian_information import (
     gaussian_scores,
     n_free_covariances,
 )
+from ..kernels.covariance_regularization import CovariancePrior
 from ..kernels.gaussian import (
     check_covariance_type,
     covariance_shape,
@@ -56,8 +57,15 @@ from ..kernels.gaussian_mixture_estep import (
 from ..kernels.gaussian_mixture_missing import MissingLayout, missing_layout
 from ..kernels.kmeans import kmeans, kmeans_plusplus
 from ..kernels.parallel import worker_count
+from .hmm import dirichlet
+from .regularization import covariance_floor
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+
+#: What to do when a component collapses onto the ``reg_covar`` floor.
+FLOOR_REMEDY = ("give the covariances a conjugate prior (covariance_prior=..., MAP-EM, whose objective never "
+                "decreases), or change reg_covar (larger keeps components off single points, smaller moves the "
+                "fit closer to maximum likelihood), or fit fewer components")
 
 #: A component whose expected count is below this fraction of the total is empty.
 EMPTY_COMPONENT_TOL = 1e-12
@@ -225,7 +233,14 @@ class GaussianMixtureModel(EMModel):
         Structure of the covariances (shapes as in scikit-learn).
     reg_covar : float
         Added to the diagonal of every covariance estimate (keeps them positive definite; the
-        remedy when a component collapses onto a point).
+        remedy when a component collapses onto a point). Not used with ``covariance_prior``.
+    weight_concentration : float or array of shape (k,)
+        Dirichlet concentrations ``α ≥ 1`` of the weights (1: no prior): ``π_k ∝ n_k + α_k − 1``.
+    covariance_prior : CovariancePrior, optional
+        Conjugate prior on the covariances (inverse-Wishart for full and tied, inverse-gamma for
+        diag and spherical; :class:`~emkit.kernels.covariance_regularization.CovariancePrior`),
+        which replaces ``reg_covar``. With either prior the M-step is the MAP step and the
+        objective EM never decreases is the log-posterior ``ℓ(θ) + log p(θ)`` (:meth:`log_prior`).
     init_method : {"kmeans", "k-means++", "random", "random_from_data"}
         How :meth:`initial_params` starts (the deterministic default uses a fixed seed).
     fixed : mapping, optional
@@ -249,7 +264,8 @@ class GaussianMixtureModel(EMModel):
 
     def __init__(self, n_components: int = 1, covariance_type: str = "full", *, reg_covar: float = 1e-6,
                  init_method: str = "kmeans", fixed: Mapping[str, Any] | None = None, center=None,
-                 n_jobs: int | None = None) -> None:
+                 n_jobs: int | None = None, weight_concentration: float | np.ndarray = 1.0,
+                 covariance_prior: CovariancePrior | None = None) -> None:
         if not (isinstance(n_components, (int, np.integer)) and not isinstance(n_components, bool)
                 and n_components >= 1):
             raise ValueError(f"n_components: must be a positive integer, got {n_components!r}")
@@ -261,6 +277,11 @@ class GaussianMixtureModel(EMModel):
         self.n_components = int(n_components)
         self.covariance_type = check_covariance_type(covariance_type)
         self.reg_covar = float(reg_covar)
+        self.weight_concentration = dirichlet.check_concentration(weight_concentration, (self.n_components,),
+                                                                  "weight_concentration_prior")
+        if covariance_prior is not None and not isinstance(covariance_prior, CovariancePrior):
+            raise ValueError(f"covariance_prior: expected a CovariancePrior or None, got {covariance_prior!r}")
+        self.covariance_prior = covariance_prior
         self.init_method = init_method
         unknown = set(fixed or {}) - set(self.param_names)
         if unknown:
@@ -310,6 +331,8 @@ class GaussianMixtureModel(EMModel):
             raise ValueError(f"X: expected {self.center.size} features, got {observed.size}")
         for name, value in self.fixed.items():
             self._check_one(name, value, observed.size, "fixed")
+        if self.covariance_prior is not None:
+            self.covariance_prior.resolved(self.covariance_type, observed.size)
 
     def prepare_chunk(self, chunk, context=None) -> GaussianMixtureData:
         """One chunk of rows (``X`` or ``(X, sample_weight)`` blocks) validated by
@@ -337,8 +360,7 @@ class GaussianMixtureModel(EMModel):
             warnings.warn(f"component(s) {np.flatnonzero(empty).tolist()} start with no data and weight 0 "
                           "(fewer distinct rows than components?); fit fewer components", DegenerateComponentWarning,
                           stacklevel=3)
-        means, covariances = gaussian_m_step(stats, self.covariance_type, self.reg_covar, shift=self.center,
-                                             means=self.fixed.get("means"))
+        means, covariances = self._means_covariances(stats)
         params = {"weights": stats["n"] / stats["n"].sum(), "means": means, "covariances": covariances}
         params.update({name: value.copy() for name, value in self.fixed.items()})
         return params
@@ -366,11 +388,13 @@ class GaussianMixtureModel(EMModel):
 
     def m_step(self, stats: Stats, params: Params) -> Params:
         """``π_k = n_k/Σn``, ``μ_k``, ``Σ_k`` by :func:`~emkit.kernels.gaussian.gaussian_m_step`
-        (scatter about the fixed means when those are fixed). A component with no expected
-        count keeps its mean and covariance (with weight 0) and raises a warning."""
+        (scatter about the fixed means when those are fixed); with priors, the posterior modes
+        ``π_k ∝ n_k + α_k − 1`` (:func:`~emkit.models.hmm.dirichlet.posterior_mode`; a weight that
+        is exactly 0 stays 0) and the covariances' of ``covariance_prior``. A component with no
+        expected count keeps its mean and covariance and raises a warning."""
         n = np.asarray(stats["n"], dtype=float)
-        means, covariances = gaussian_m_step(stats, self.covariance_type, self.reg_covar, shift=self.center,
-                                             means=self.fixed.get("means"))
+        means, covariances = self._means_covariances(stats)
+        weights, _ = dirichlet.posterior_mode(n, self.weight_concentration, params["weights"])
         empty = n <= EMPTY_COMPONENT_TOL * n.sum()
         if np.any(empty):
             warnings.warn(f"Gaussian component(s) {np.flatnonzero(empty).tolist()} received no weight; they keep "
@@ -379,9 +403,38 @@ class GaussianMixtureModel(EMModel):
             means[empty] = params["means"][empty]
             if self.covariance_type != "tied":
                 covariances[empty] = params["covariances"][empty]
-        new = {"weights": n / n.sum(), "means": means, "covariances": covariances}
+        new = {"weights": weights, "means": means, "covariances": covariances}
         new.update({name: value.copy() for name, value in self.fixed.items()})
         return new
+
+    def _means_covariances(self, stats: Stats) -> tuple[np.ndarray, np.ndarray]:
+        """Means and covariances of :func:`~emkit.kernels.gaussian.gaussian_m_step`: regularised by
+        ``reg_covar``, or the posterior mode under ``covariance_prior``."""
+        if self.covariance_prior is not None:
+            return gaussian_m_step(stats, self.covariance_type, 0.0, shift=self.center, means=self.fixed.get("means"),
+                                   prior=self.covariance_prior)
+        return gaussian_m_step(stats, self.covariance_type, self.reg_covar, shift=self.center,
+                               means=self.fixed.get("means"))
+
+    def log_prior(self, params: Params) -> float:
+        """``Σ_k (α_k − 1) log π_k`` plus the covariance prior's ``log p(Σ)`` (0 without priors)."""
+        value = dirichlet.log_density(params["weights"], self.weight_concentration)
+        if self.covariance_prior is not None:
+            value += self.covariance_prior.log_density(params["covariances"], self.covariance_type,
+                                                       np.shape(params["means"])[1])
+        return value
+
+    def regularization(self, stats: Stats, params: Params) -> Regularization | None:
+        """What ``reg_covar`` gave up (:func:`~emkit.models.regularization.covariance_floor`); None
+        with a covariance prior (an exact MAP step), ``reg_covar = 0`` or fixed covariances."""
+        if self.covariance_prior is not None or self.reg_covar == 0 or "covariances" in self.fixed:
+            return None
+        n = np.asarray(stats["n"], dtype=float)
+        _, scatter = gaussian_m_step(stats, self.covariance_type, 0.0, shift=self.center,
+                                     means=self.fixed.get("means"))
+        return covariance_floor(scatter, np.where(n <= EMPTY_COMPONENT_TOL * n.sum(), 0.0, n), self.reg_covar,
+                                self.covariance_type, np.shape(params["means"])[1], what="Gaussian component",
+                                remedy=FLOOR_REMEDY)
 
     def loglik_rounding(self, data) -> float:
         """For float32 data, which the E-step may compute in float32 (when every log-density is

@@ -30,7 +30,7 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import digamma, gammaln
 
-from ..engine.model import EMModel, Params, Stats
+from ..engine.model import EMModel, Params, Regularization, Stats
 from ..engine.stats import add_stats
 from ..exceptions import DegenerateComponentWarning
 from ..kernels.gaussian import (
@@ -53,6 +53,7 @@ from .gaussian_information import (
     gaussian_from_free,
     n_free_covariances,
 )
+from .regularization import covariance_floor
 from .gaussian_mixture import (
     check_magnitude,
     EMPTY_COMPONENT_TOL,
@@ -271,15 +272,8 @@ class StudentMixtureModel(EMModel):
     def cm_weights_locations_scatters(self, data: Any, stats: Stats, params: Params) -> Params:
         """CM-1 (given ν): ``π_k = n_k/N``; ``μ_k``, ``Σ_k`` by the u-weighted Gaussian M-step with
         the scatter divided by ``n_k`` instead of ``Σ τu``. An empty component keeps its values."""
-        n, sum_u = np.asarray(stats["n"], dtype=float), np.asarray(stats["sum_u"], dtype=float)
-        weighted = {"n": sum_u, "sum_x": stats["sum_ux"], "sum_xx": stats["sum_uxx"]}
-        locations, scatters = gaussian_m_step(weighted, self.covariance_type, 0.0, shift=self.center)
-        empty = n <= EMPTY_COMPONENT_TOL * n.sum()
-        ratio = sum_u / np.where(empty, 1.0, n)
-        if self.covariance_type == "tied":
-            scatters = scatters * (sum_u.sum() / n.sum())
-        else:
-            scatters = scatters * ratio.reshape((-1,) + (1,) * (scatters.ndim - 1))
+        n = np.asarray(stats["n"], dtype=float)
+        locations, scatters, empty = self._exact_locations_scatters(stats)
         d = locations.shape[1]
         if self.covariance_type in ("full", "tied"):
             scatters[..., np.arange(d), np.arange(d)] += self.reg_covar
@@ -293,6 +287,34 @@ class StudentMixtureModel(EMModel):
             if self.covariance_type != "tied":
                 scatters[empty] = params["scatters"][empty]
         return {**params, "weights": n / n.sum(), "locations": locations, "scatters": scatters}
+
+    def _exact_locations_scatters(self, stats: Stats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """CM-1's locations and scatters before ``reg_covar``, and which components are empty:
+        the u-weighted Gaussian M-step, its scatter ``Σ τu (x − μ)(x − μ)ᵀ`` divided by ``n_k``
+        (tied: by ``N``), the maximizer of Q's scatter part."""
+        n, sum_u = np.asarray(stats["n"], dtype=float), np.asarray(stats["sum_u"], dtype=float)
+        weighted = {"n": sum_u, "sum_x": stats["sum_ux"], "sum_xx": stats["sum_uxx"]}
+        locations, scatters = gaussian_m_step(weighted, self.covariance_type, 0.0, shift=self.center)
+        empty = n <= EMPTY_COMPONENT_TOL * n.sum()
+        if self.covariance_type == "tied":
+            scatters = scatters * (sum_u.sum() / n.sum())
+        else:
+            ratio = sum_u / np.where(empty, 1.0, n)
+            scatters = scatters * ratio.reshape((-1,) + (1,) * (scatters.ndim - 1))
+        return locations, scatters, empty
+
+    def regularization(self, stats: Stats, params: Params) -> Regularization | None:
+        """What ``reg_covar`` gave up in CM-1 (:func:`~emkit.models.regularization.covariance_floor`
+        with Q's scatter part ``−(n_k/2)(log|Σ| + tr(Σ⁻¹ C_k))``); the ν-steps after it only raise
+        the objective. None when ``reg_covar`` is 0."""
+        if self.reg_covar == 0:
+            return None
+        n = np.asarray(stats["n"], dtype=float)
+        locations, scatters, empty = self._exact_locations_scatters(stats)
+        return covariance_floor(scatters, np.where(empty, 0.0, n), self.reg_covar, self.covariance_type,
+                                locations.shape[1], what="Student-t component",
+                                remedy="increase reg_covar to keep components off single points, decrease it to "
+                                       "move the fit closer to maximum likelihood, or fit fewer components")
 
     def cm_dofs_expected(self, data: Any, stats: Stats, params: Params) -> Params:
         """ECM's ν-step on Q: each ν_k from :func:`dof_from_expected` (fixed ν kept)."""

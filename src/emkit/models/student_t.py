@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..engine.model import EMModel, Params, Stats
+from ..engine.model import EMModel, Params, Regularization, Stats
 from .gaussian_mixture import GaussianMixtureData
 from .student_mixture import StudentMixtureModel
 
@@ -78,6 +78,10 @@ class StudentT(EMModel):
     def m_step(self, stats: Stats, params: Params) -> Params:
         """μ, Σ in closed form, then ν maximizing Q (the exact EM M-step)."""
         return self._squeeze(self.mixture.m_step(stats, self._expand(params)))
+
+    def regularization(self, stats: Stats, params: Params) -> Regularization | None:
+        """The mixture's (what ``reg_covar`` gave up)."""
+        return self.mixture.regularization(stats, self._expand(params))
 
     def conditional_steps(self, variant: str) -> tuple[Callable[[Any, Stats, Params], Params], ...]:
         """CM-steps for :func:`emkit.fit_ecm`: (μ, Σ) given ν, then ν on Q (``"ecm"``) or on ℓ (``"ecme"``)."""

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..engine.estep import expected_stats
 from ..engine.fit import fit
-from ..engine.model import EMModel, Params, Stats
+from ..engine.model import EMModel, Params, Regularization, Stats
 from ..engine.result import EMResult
 
 #: ``"ecm"``: every CM-step maximizes Q; ``"ecme"``: some maximize the observed likelihood.
@@ -106,6 +106,14 @@ class ConditionalMaximization(EMModel):
 
     def loglik(self, data: Any, params: Params) -> float:
         return self.model.loglik(data, params)
+
+    def log_prior(self, params: Params) -> float:
+        return self.model.log_prior(params)
+
+    def regularization(self, stats: Stats, params: Params) -> Regularization | None:
+        """The model's, for CM-steps that regularise as its M-step does (a CM-step on Q or ℓ
+        after them only raises the objective further)."""
+        return self.model.regularization(stats, params)
 
     def check_params(self, params: Params) -> Params:
         return self.model.check_params(params)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ...engine.model import Params, Stats
+from ...engine.model import Params, Regularization, Stats
 
 
 class Emission(ABC):
@@ -68,6 +68,12 @@ class Emission(ABC):
     def log_prior(self, params: Params) -> float:
         """Log prior density of the emission parameters, up to a constant (0: flat prior)."""
         return 0.0
+
+    def regularization(self, stats: Stats, params: Params, learn: frozenset[str],
+                       keep: np.ndarray) -> Regularization | None:
+        """What a regularised :meth:`m_step` from ``stats`` to ``params`` gave up
+        (:meth:`emkit.engine.EMModel.regularization`); None, the default: an exact M-step."""
+        return None
 
     @abstractmethod
     def check_params(self, params: Params, n_states: int) -> Params:

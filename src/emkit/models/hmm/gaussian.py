@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...engine.model import Params, Stats
+from ...engine.model import Params, Regularization, Stats
 from ...engine.stats import add_stats
 from ...kernels.gaussian import (
     MissingPattern,
@@ -49,6 +49,7 @@ from ..gaussian_information import (
     gaussian_information,
     n_free_covariances,
 )
+from ..regularization import covariance_floor
 from .emissions import Emission
 
 #: Seed of the k-means start used when no random generator is given (a deterministic start).
@@ -259,6 +260,20 @@ class GaussianEmission(Emission):
         if self.covariance_type != "tied":
             covars = np.where(keep.reshape((-1,) + (1,) * (covars.ndim - 1)), params["covars"], covars)
         return {"means": means, "covars": covars}
+
+    def regularization(self, stats: Stats, params: Params, learn: frozenset[str],
+                       keep: np.ndarray) -> Regularization | None:
+        """What ``reg_covar`` gave up (:func:`~emkit.models.regularization.covariance_floor`; states
+        in ``keep`` left out); None when it is 0 or the covariances are not learned."""
+        if self.reg_covar == 0 or "covars" not in learn:
+            return None
+        fixed_means = None if "means" in learn else params["means"]
+        _, scatter = gaussian_m_step(stats, self.covariance_type, 0.0, shift=self._centre(), means=fixed_means)
+        return covariance_floor(scatter, np.where(keep, 0.0, np.asarray(stats["n"], dtype=float)), self.reg_covar,
+                                self.covariance_type, self.n_features, what="state",
+                                remedy="increase reg_covar to keep states off single points, decrease it (e.g. "
+                                       "well below the data's variances) to move the fit closer to maximum "
+                                       "likelihood, or fit fewer states")
 
     def check_params(self, params: Params, n_states: int) -> Params:
         d = self.n_features

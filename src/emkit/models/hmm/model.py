@@ -15,8 +15,9 @@ sequences, in parallel threads (:mod:`.sequences`); statistics add up, so the E-
 of sequences, added, equal the E-step of their union (and chunks of sequences can be spread over
 Dask workers by the engine).
 
-With priors other than 1, the objective that EM ascends, and that :meth:`HiddenMarkovModel.e_step`
-reports, is the penalised log-likelihood ``log p(x | θ) + log p(θ)``;
+With priors other than 1, the objective that EM ascends, and that the engine monitors and reports
+(:meth:`HiddenMarkovModel.log_prior` added to the E-step's log-likelihood), is the penalised
+log-likelihood ``log p(x | θ) + log p(θ)``;
 :meth:`HiddenMarkovModel.score` is always the plain log-likelihood.
 """
 
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import block_diag
 
-from ...engine.model import EMModel, Params, Stats
+from ...engine.model import EMModel, Params, Regularization, Stats
 from ...engine.stats import sum_stats
 from ...exceptions import DegenerateComponentWarning
 from ..categorical import free_rows, rows_from_free, rows_information, rows_labels
@@ -115,7 +116,7 @@ class HiddenMarkovModel(EMModel):
 
     def e_step(self, data: Sequences, params: Params) -> tuple[Stats, float]:
         """Statistics ``start``, ``trans``, ``occupancy`` and the emission's, summed over
-        sequences, and ``log p(x | θ) + log p(θ)``."""
+        sequences, and ``log p(x | θ)`` (the engine adds :meth:`log_prior`)."""
         cache = self.emission.precompute(params)
         posteriors = data.buffer("posteriors", (data.n_samples, self.n_states))
         chain = self._forward_backward(data, params, cache, posteriors)
@@ -123,7 +124,7 @@ class HiddenMarkovModel(EMModel):
                                 data.n_threads)
         stats = {"start": sum(p.start_counts for p in chain), "trans": sum(p.trans_counts for p in chain),
                  "occupancy": sum(p.occupancy for p in chain), **sum_stats(emission)}
-        return stats, sum(float(p.seq_loglik.sum()) for p in chain) + self.log_prior(params)
+        return stats, sum(float(p.seq_loglik.sum()) for p in chain)
 
     def m_step(self, stats: Stats, params: Params) -> Params:
         """Dirichlet posterior modes of ``π`` and the rows of ``A``, then the emission M-step.
@@ -159,6 +160,12 @@ class HiddenMarkovModel(EMModel):
         return (dirichlet.log_density(params["startprob"], self.startprob_prior)
                 + dirichlet.log_density(params["transmat"], self.transmat_prior)
                 + self.emission.log_prior(params))
+
+    def regularization(self, stats: Stats, params: Params) -> Regularization | None:
+        """The emission's (:meth:`Emission.regularization`), states without visits left out."""
+        occupancy = stats["occupancy"]
+        return self.emission.regularization(stats, params, self.learn,
+                                            occupancy <= EMPTY_STATE_RTOL * occupancy.sum())
 
     # ----------------------------------------------------------------- parameters
     def check_params(self, params: Params) -> Params:
