@@ -297,6 +297,43 @@ def _accumulate_complete(stats: dict, block: np.ndarray, resp: np.ndarray, covar
         stats["sum_xx"] += resp.T @ np.einsum("ij,ij->i", block, block)
 
 
+def gaussian_stats_about(X, resp, anchors, covariances, covariance_type: str) -> dict[str, np.ndarray]:
+    """The statistics of each component about its own anchor ``a_k`` (its mean at the E-step).
+
+    ``n_k = Σ_i r_ik``, ``sum_x_k = Σ_i r_ik E[x_i − a_k]`` and ``sum_xx`` of
+    ``E[(x_i − a_k)(x_i − a_k)ᵀ]`` as :func:`gaussian_stats` shapes it (tied: summed over the
+    components), the conditional expectations of NaN coordinates under ``N(a_k, Σ_k)``. About
+    one shift for all, a narrow component far from it loses the digits of its covariance
+    (``sum_xx/n − m mᵀ`` cancels); about its own mean it does not. ``covariances`` (by
+    ``covariance_type``) are needed only when ``X`` has NaN.
+    """
+    check_covariance_type(covariance_type)
+    X = _as_matrix(X)
+    n, d = X.shape
+    anchors = np.asarray(anchors, dtype=float)
+    k = anchors.shape[0]
+    resp = _check_resp(resp, n)
+    missing = bool(np.isnan(X).any())
+    single = "full" if covariance_type == "tied" else covariance_type
+    patterns = missing_patterns(X) if missing and single == "full" else None
+    out = _empty_stats(covariance_type, k, d)
+    for j in range(k):
+        if missing:
+            cov = np.asarray(covariances, dtype=float)
+            cov = cov[None] if covariance_type == "tied" else cov[j:j + 1]
+            one = gaussian_stats_missing(X, resp[:, j:j + 1], anchors[j:j + 1], cov, single, shift=anchors[j],
+                                         patterns=patterns)
+        else:
+            one = gaussian_stats(X, resp[:, j:j + 1], single, shift=anchors[j])
+        out["n"][j] = one["n"][0]
+        out["sum_x"][j] = one["sum_x"][0]
+        if covariance_type == "tied":
+            out["sum_xx"] += one["sum_xx"][0]
+        else:
+            out["sum_xx"][j] = one["sum_xx"][0]
+    return out
+
+
 def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: str, reg_covar: float,
                     shift=None, means=None, prior: CovariancePrior | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Means and covariances maximizing the expected complete-data log-likelihood.
@@ -317,8 +354,9 @@ def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: str, reg_c
     covariance_type : {"full", "tied", "diag", "spherical"}
     reg_covar : float
         Non-negative number added to the diagonal of every covariance.
-    shift : array of shape (d,), optional
-        The shift the statistics were computed about.
+    shift : array of shape (d,) or (k, d), optional
+        The shift the statistics were computed about (one per component: those of
+        :func:`gaussian_stats_about`).
     means : array of shape (k, d), optional
         Fixed means: the covariances are then the scatter about them,
         ``Σ_k = sum_xx_k/n_k − m_k m_kᵀ + (m_k − a_k)(m_k − a_k)ᵀ`` with ``a_k = μ_k − c``,
@@ -343,7 +381,9 @@ def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: str, reg_c
     sum_x = np.asarray(stats["sum_x"], dtype=float)
     sum_xx = np.asarray(stats["sum_xx"], dtype=float)
     k, d = sum_x.shape
-    shift = _shift(shift, d)
+    shift = np.asarray(shift, dtype=float) if np.ndim(shift) == 2 else _shift(shift, d)
+    if shift.shape not in ((d,), (k, d)):
+        raise ValueError(f"shift: expected shape ({d},) or ({k}, {d}), got {shift.shape}")
     denominator = n + 10.0 * np.finfo(float).eps * min(1.0, float(n.sum()))
     m = sum_x / denominator[:, None]
     if means is None:

@@ -50,7 +50,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .gaussian import LOG_2PI, check_covariance_type, precisions_cholesky
+from .gaussian import LOG_2PI, check_covariance_type, gaussian_stats_about, precisions_cholesky
 from .gaussian_direct import log_distances, log_posterior
 from .gaussian_mixture_missing import (
     MissingLayout,
@@ -87,6 +87,10 @@ FLOAT64_TOLERANCE = 1e-10
 #: magnitudes of its terms (``ε`` the unit round-off of the arithmetic): the features, ``θ`` and
 #: the sum of ``p`` products each add a few ``ε``; the tests find errors within 4 ε of it.
 ERROR_FACTOR = 32.0
+
+#: Largest relative rounding error of a covariance from statistics about the centre accepted
+#: before the components' statistics are also summed about their own means (:func:`far_components`).
+FAR_TOLERANCE = 1e-9
 
 #: A row whose largest log-joint is below −HUGE_LOG_JOINT takes the direct formula whatever its
 #: bound: normalising such values in log space rounds every log-posterior to 0.
@@ -250,15 +254,30 @@ def _product_terms(m, factors, log_weights, means, covariances, covariance_type,
                         np.asarray(covariances, dtype=float))
 
 
-def rounding_factor(terms: MixtureTerms) -> float:
-    """``max_k aᵀ|Λ_k|a`` with ``a = |m_k| + 3σ_k`` (coordinate-wise): the size of the terms the
-    product form adds up for rows within three standard deviations of a component, about the
-    centre; the rounding error of a log-density is about the unit round-off times this factor
-    (against about ``d`` for the direct formula)."""
+def rounding_factors(terms: MixtureTerms) -> np.ndarray:
+    """``a_kᵀ|Λ_k|a_k`` with ``a_k = |m_k| + 3σ_k`` (coordinate-wise) for each component: the size
+    of the terms the product form adds up for rows within three standard deviations of the
+    component, about the centre; the rounding error of a log-density, and the relative rounding
+    error of the covariance that the statistics about the centre give, are about the unit
+    round-off times this factor (against about ``d`` for the direct formula)."""
     a = np.abs(terms.means) + 3.0 * np.sqrt(terms.variances)
-    if terms.precision is not None:
-        return float(np.max(np.einsum("ki,kij,kj->k", a, np.abs(terms.precision), a)))
-    return float(np.max(np.sum(a * a / terms.variances, axis=1)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        if terms.precision is not None:
+            return np.einsum("ki,kij,kj->k", a, np.abs(terms.precision), a)
+        return np.sum(a * a / terms.variances, axis=1)
+
+
+def rounding_factor(terms: MixtureTerms) -> float:
+    """The largest of :func:`rounding_factors`."""
+    return float(np.max(rounding_factors(terms)))
+
+
+def far_components(terms: MixtureTerms) -> np.ndarray:
+    """Which components are so far from the centre, in units of their own spread, that the
+    statistics about the centre would lose more than :data:`FAR_TOLERANCE` of their covariance
+    (``ERROR_FACTOR · ε ·`` :func:`rounding_factors` beyond it): their statistics are then also
+    summed about their own means (:func:`~emkit.kernels.gaussian.gaussian_stats_about`)."""
+    return ~(ERROR_FACTOR * np.finfo(float).eps / 2 * rounding_factors(terms) <= FAR_TOLERANCE)
 
 
 def compute_dtype(data_dtype, terms: MixtureTerms) -> np.dtype:
@@ -424,18 +443,22 @@ class _Totals:
         self.products = np.zeros((terms.theta.shape[0], k))
         self.loglik = 0.0
         self.missing = MissingSums(d, k) if missing else None
+        self.anchored = anchored_placeholder(terms.covariance_type, k, d)
 
     def add(self, other: _Totals) -> None:
         """Add the sums of ``other`` (the next block)."""
         self.products += other.products
         self.loglik += other.loglik
+        for key, value in other.anchored.items():
+            self.anchored[key] += value
         if other.missing is not None:
             if self.missing is None:
                 self.missing = MissingSums(self.terms.n_features, self.terms.n_components)
             self.missing.add(other.missing)
 
     def statistics(self) -> dict[str, np.ndarray]:
-        """The sums unpacked into ``n``, ``sum_x`` and ``sum_xx`` (float64)."""
+        """The sums unpacked into ``n``, ``sum_x`` and ``sum_xx`` (float64), with the statistics
+        of the far components about their own means (``anchored_*``, zero for the others)."""
         terms, products = self.terms, self.products.T
         d, k = terms.n_features, terms.n_components
         n = products[:, 0].copy()
@@ -448,11 +471,13 @@ class _Totals:
             if self.missing is not None:
                 sum_x += self.missing.x.T
                 second += self.missing.second_moments()
-            return {"n": n, "sum_x": sum_x, "sum_xx": second.sum(axis=0) if terms.covariance_type == "tied" else second}
+            return {"n": n, "sum_x": sum_x, "sum_xx": second.sum(axis=0) if terms.covariance_type == "tied" else second,
+                    **self.anchored}
         missing_weight = products[:, 2 * d + 1:]
         sum_x += terms.means * missing_weight
         second = products[:, d + 1:2 * d + 1] + (terms.means ** 2 + terms.variances) * missing_weight
-        return {"n": n, "sum_x": sum_x, "sum_xx": second.sum(axis=1) if terms.covariance_type == "spherical" else second}
+        return {"n": n, "sum_x": sum_x, "sum_xx": second.sum(axis=1) if terms.covariance_type == "spherical" else second,
+                **self.anchored}
 
 
 def _panels(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -482,6 +507,7 @@ class _Buffers:
         self.tolerance = FLOAT32_TOLERANCE if dtype == np.float32 else FLOAT64_TOLERANCE
         self.untrusted = np.empty(rows, dtype=np.int64)
         self.squares = np.empty(rows)
+        self.far = far_components(terms)
         self.exact: _ExactRows | None = None
         self.features = np.empty((terms.theta.shape[0], rows), dtype=dtype)
         self.joint = np.empty((k, rows), dtype=dtype)
@@ -569,7 +595,28 @@ class _Buffers:
         sums.products[:self.used.shape[0]] = self.statistics_product(self.used, joint)
         if incomplete:
             self.runs.statistics(self.used, joint, sums.missing)
+        if self.far.any():
+            sums.anchored = anchored_stats(X[rows], joint.T.astype(np.float64), self.terms, self.far)
         return sums
+
+
+ANCHORED_KEYS = ("anchored_n", "anchored_x", "anchored_xx")
+
+
+def anchored_placeholder(covariance_type: str, k: int, d: int) -> dict[str, np.ndarray]:
+    """Zero ``anchored_n`` (k,), ``anchored_x`` (k, d) and ``anchored_xx`` (shaped as ``sum_xx``)."""
+    second = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[covariance_type]
+    return {"anchored_n": np.zeros(k), "anchored_x": np.zeros((k, d)), "anchored_xx": np.zeros(second)}
+
+
+def anchored_stats(X: np.ndarray, resp: np.ndarray, terms: MixtureTerms, far: np.ndarray) -> dict[str, np.ndarray]:
+    """The statistics of every component about its own mean ``μ_k`` (all components when any is
+    ``far``; a tied covariance pools them): ``anchored_n``, ``anchored_x = Σ_i r_ik E[x_i − μ_k]``,
+    ``anchored_xx`` (``Σ_i r_ik E[(x_i − μ_k)(x_i − μ_k)ᵀ]`` by covariance type), from the rows ``X``
+    (NaN = missing) and their (weighted) responsibilities ``resp`` (b, k)."""
+    stats = gaussian_stats_about(np.asarray(X, dtype=float), resp, terms.locations, terms.covariances,
+                                 terms.covariance_type)
+    return {"anchored_n": stats["n"], "anchored_x": stats["sum_x"], "anchored_xx": stats["sum_xx"]}
 
 
 class _ExactRows(NamedTuple):

@@ -42,6 +42,7 @@ from ..kernels.gaussian import (
     covariance_shape,
     gaussian_m_step,
     gaussian_stats,
+    gaussian_stats_about,
     impute_conditional_mean,
     precisions_cholesky,
 )
@@ -355,12 +356,18 @@ class GaussianMixtureModel(EMModel):
         """One M-step from given responsibilities of complete rows (fixed values kept)."""
         weighted = resp if sample_weight is None else resp * sample_weight[:, None]
         stats = gaussian_stats(X, weighted, self.covariance_type, shift=self.center)
+        # two passes, the scatter about each component's mean (exact for narrow components far
+        # from the centre); empty components about the centre
+        n = stats["n"][:, None]
+        anchors = self.center + np.divide(stats["sum_x"], n, out=np.zeros_like(stats["sum_x"]), where=n > 0)
+        about = gaussian_stats_about(X, weighted, anchors, None, self.covariance_type)
+        stats = {**stats, "anchored_n": about["n"], "anchored_x": about["sum_x"], "anchored_xx": about["sum_xx"]}
         empty = stats["n"] <= 0
         if np.any(empty):
             warnings.warn(f"component(s) {np.flatnonzero(empty).tolist()} start with no data and weight 0 "
                           "(fewer distinct rows than components?); fit fewer components", DegenerateComponentWarning,
                           stacklevel=3)
-        means, covariances = self._means_covariances(stats)
+        means, covariances = self._means_covariances(stats, {"means": anchors})
         params = {"weights": stats["n"] / stats["n"].sum(), "means": means, "covariances": covariances}
         params.update({name: value.copy() for name, value in self.fixed.items()})
         return params
@@ -393,7 +400,7 @@ class GaussianMixtureModel(EMModel):
         is exactly 0 stays 0) and the covariances' of ``covariance_prior``. A component with no
         expected count keeps its mean and covariance and raises a warning."""
         n = np.asarray(stats["n"], dtype=float)
-        means, covariances = self._means_covariances(stats)
+        means, covariances = self._means_covariances(stats, params)
         weights, _ = dirichlet.posterior_mode(n, self.weight_concentration, params["weights"])
         empty = n <= EMPTY_COMPONENT_TOL * n.sum()
         if np.any(empty):
@@ -407,14 +414,29 @@ class GaussianMixtureModel(EMModel):
         new.update({name: value.copy() for name, value in self.fixed.items()})
         return new
 
-    def _means_covariances(self, stats: Stats) -> tuple[np.ndarray, np.ndarray]:
+    def _means_covariances(self, stats: Stats, params: Params) -> tuple[np.ndarray, np.ndarray]:
         """Means and covariances of :func:`~emkit.kernels.gaussian.gaussian_m_step`: regularised by
         ``reg_covar``, or the posterior mode under ``covariance_prior``."""
+        stats, shift = self._exact_statistics(stats, params)
         if self.covariance_prior is not None:
-            return gaussian_m_step(stats, self.covariance_type, 0.0, shift=self.center, means=self.fixed.get("means"),
+            return gaussian_m_step(stats, self.covariance_type, 0.0, shift=shift, means=self.fixed.get("means"),
                                    prior=self.covariance_prior)
-        return gaussian_m_step(stats, self.covariance_type, self.reg_covar, shift=self.center,
+        return gaussian_m_step(stats, self.covariance_type, self.reg_covar, shift=shift,
                                means=self.fixed.get("means"))
+
+    def _exact_statistics(self, stats: Stats, params: Params) -> tuple[Stats, np.ndarray]:
+        """The statistics and their shift for the M-step: about each component's mean at the
+        E-step (``params``) when the E-step summed them so for every row (it does when a
+        component is far from the centre in units of its spread, where the statistics about the
+        centre lose the covariance's digits: :func:`~emkit.kernels.gaussian_mixture_estep.
+        far_components`), else about :attr:`center`. (Online EM averages statistics of several
+        steps: about several anchors, they are used only when every step summed them so.)"""
+        anchored = np.asarray(stats.get("anchored_n", 0.0), dtype=float)
+        n = np.asarray(stats["n"], dtype=float)
+        if np.any(anchored > 0) and np.allclose(anchored, n, rtol=1e-9, atol=1e-300):
+            return ({"n": n, "sum_x": stats["anchored_x"], "sum_xx": stats["anchored_xx"]},
+                    np.asarray(params["means"], dtype=float))
+        return stats, self.center
 
     def log_prior(self, params: Params) -> float:
         """``Σ_k (α_k − 1) log π_k`` plus the covariance prior's ``log p(Σ)`` (0 without priors)."""
@@ -430,8 +452,8 @@ class GaussianMixtureModel(EMModel):
         if self.covariance_prior is not None or self.reg_covar == 0 or "covariances" in self.fixed:
             return None
         n = np.asarray(stats["n"], dtype=float)
-        _, scatter = gaussian_m_step(stats, self.covariance_type, 0.0, shift=self.center,
-                                     means=self.fixed.get("means"))
+        exact, shift = self._exact_statistics(stats, params)
+        _, scatter = gaussian_m_step(exact, self.covariance_type, 0.0, shift=shift, means=self.fixed.get("means"))
         return covariance_floor(scatter, np.where(n <= EMPTY_COMPONENT_TOL * n.sum(), 0.0, n), self.reg_covar,
                                 self.covariance_type, np.shape(params["means"])[1], what="Gaussian component",
                                 remedy=FLOOR_REMEDY)
