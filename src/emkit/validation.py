@@ -78,7 +78,7 @@ def as_float_array(values, name: str, *, copy: bool = False) -> np.ndarray:
         raise NotNumbersError(f"{name}: expected numbers, got {array.dtype} (dates or times); convert them to "
                               "numbers first (e.g. elapsed seconds)")
     try:
-        return np.array(array, dtype=float, copy=copy or None)
+        return np.array(array, dtype=float) if copy else np.asarray(array, dtype=float)
     except (TypeError, ValueError) as error:
         raise NotNumbersError(f"{name}: expected numbers, got {array.dtype} entries that are not ({error})") from None
 
