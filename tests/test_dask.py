@@ -67,7 +67,7 @@ def assert_same_fit(dask_result, memory_result, rtol=RTOL):
 def test_poisson_records_on_dask_array_equal_in_memory_fit(client):
     records = two_poissons()
     on_dask = emkit.fit(emkit.PoissonMixture(2), da.from_array(records, chunks=600))
-    in_memory = emkit.fit(emkit.PoissonMixture(2), np.bincount(records))
+    in_memory = emkit.fit(emkit.PoissonMixture(2, data="frequencies"), np.bincount(records))
     assert on_dask.converged and on_dask.n_iter > 10
     # The default start: the sample is the whole data here, so the starts agree too.
     np.testing.assert_array_equal(on_dask.trace.params[0]["rates"], in_memory.trace.params[0]["rates"])
@@ -82,7 +82,7 @@ def test_squarem_on_dask_dataframe_equals_in_memory_squarem(client):
     options = {"init": {"weights": [0.5, 0.5], "rates": [1.0, 5.0]}, "accelerate": "squarem", "tol": 1e-13,
                "param_tol": 1e-13}
     on_dask = emkit.fit(emkit.PoissonMixture(2), series, **options)
-    in_memory = emkit.fit(emkit.PoissonMixture(2), np.bincount(records), **options)
+    in_memory = emkit.fit(emkit.PoissonMixture(2, data="frequencies"), np.bincount(records), **options)
     assert on_dask.converged and on_dask.accelerate == "squarem"
     assert on_dask.n_evaluations < 40
     assert_same_estimate(on_dask, in_memory)
@@ -96,7 +96,7 @@ def test_squarem_reaches_hasselblad_published_values_on_threaded_scheduler():
     # Hasselblad (1969): π = 0.3599, λ = (1.2561, 2.6634).
     np.testing.assert_allclose(on_dask.params["weights"][0], 0.3599, atol=5e-5)
     np.testing.assert_allclose(on_dask.params["rates"], [1.2561, 2.6634], atol=5e-5)
-    in_memory = emkit.fit(emkit.PoissonMixture(2), HASSELBLAD, init=HASSELBLAD_START, accelerate="squarem",
+    in_memory = emkit.fit(emkit.PoissonMixture(2, data="frequencies"), HASSELBLAD, init=HASSELBLAD_START, accelerate="squarem",
                           tol=1e-12, param_tol=1e-12)
     assert_same_estimate(on_dask, in_memory)
 
@@ -122,7 +122,7 @@ def test_delayed_chunks_with_an_empty_one_and_threaded_scheduler():
         data = DaskData(emkit.PoissonMixture(2), chunks)
         assert data.n_chunks == 2 and data.n_observations == 1500
         on_dask = emkit.fit(data.model, data, init=start)
-    assert_same_fit(on_dask, emkit.fit(emkit.PoissonMixture(2), np.bincount(records), init=start))
+    assert_same_fit(on_dask, emkit.fit(emkit.PoissonMixture(2, data="frequencies"), np.bincount(records), init=start))
 
 
 # --------------------------------------------------------------- persistence and sampling
@@ -147,7 +147,7 @@ def test_chunks_are_prepared_once_when_persisted_and_every_pass_otherwise(client
     result = emkit.fit(model, data, init=start, max_iter=8, tol=0, param_tol=None)
     assert data.persisted is persist
     assert CountingPoisson.prepared == 4 * (1 if persist else result.n_evaluations)
-    assert_same_fit(result, emkit.fit(emkit.PoissonMixture(2), np.bincount(records), init=start, max_iter=8, tol=0,
+    assert_same_fit(result, emkit.fit(emkit.PoissonMixture(2, data="frequencies"), np.bincount(records), init=start, max_iter=8, tol=0,
                                       param_tol=None))
 
 
@@ -180,7 +180,7 @@ def test_chunk_statistics_add_up_to_the_whole_for_any_chunking(table, cuts, seed
     records = records_of(table, seed % 1000)
     bounds = sorted({0, records.size, *[c % (records.size + 1) for c in cuts]})
     chunks = [dask.delayed(records[i:j]) for i, j in zip(bounds[:-1], bounds[1:])]
-    model = emkit.PoissonMixture(2)
+    model = emkit.PoissonMixture(2, data="frequencies")
     params = model.initial_params(model.prepare(table), np.random.default_rng(seed))
     with dask.config.set(scheduler="sync"):
         stats, loglik = expected_stats(model, DaskData(model, chunks, split_every=2), params)
@@ -193,7 +193,7 @@ def test_chunk_statistics_add_up_to_the_whole_for_any_chunking(table, cuts, seed
 # -------------------------------------------------------------------- standard errors
 def test_louis_and_sem_on_dask_equal_in_memory(client):
     series = dd.from_pandas(pd.Series(records_of(HASSELBLAD)), npartitions=3)
-    fitted = emkit.fit(emkit.PoissonMixture(2), HASSELBLAD, init=HASSELBLAD_START, accelerate="squarem",
+    fitted = emkit.fit(emkit.PoissonMixture(2, data="frequencies"), HASSELBLAD, init=HASSELBLAD_START, accelerate="squarem",
                        tol=1e-12, param_tol=1e-12)
     in_memory = emkit.standard_errors(fitted, HASSELBLAD, method="louis")
     on_dask = emkit.standard_errors(fitted, series, method="louis")

@@ -21,7 +21,7 @@ def test_two_worker_processes_equal_in_memory_fit():
         frame = dd.from_pandas(pd.DataFrame({"x": records}), npartitions=6)
         on_dask = emkit.fit(emkit.PoissonMixture(2), frame, init=start)
         workers = set(client.run(lambda: 1))
-    in_memory = emkit.fit(emkit.PoissonMixture(2), np.bincount(records), init=start)
+    in_memory = emkit.fit(emkit.PoissonMixture(2, data="frequencies"), np.bincount(records), init=start)
     assert len(workers) == 2
     assert on_dask.n_iter == in_memory.n_iter
     np.testing.assert_allclose(on_dask.trace.loglik, in_memory.trace.loglik, rtol=1e-10)

@@ -61,7 +61,7 @@ def test_callback_sees_every_iteration():
 
 
 def test_restarts_keep_the_best_and_are_reproducible():
-    model = emkit.PoissonMixture(3)
+    model = emkit.PoissonMixture(3, data="frequencies")
     counts = datasets.hasselblad_deaths()
     a = emkit.fit(model, counts, n_init=4, random_state=0, max_iter=300, param_tol=None, tol=1e-8)
     b = emkit.fit(model, counts, n_init=4, random_state=0, max_iter=300, param_tol=None, tol=1e-8)
@@ -82,8 +82,8 @@ def test_squarem_agrees_with_plain_em_on_gene_counting():
 
 
 def test_param_tol_none_stops_on_loglik_alone():
-    loose = emkit.fit(emkit.PoissonMixture(2), datasets.hasselblad_deaths(), param_tol=None, tol=1e-8)
-    tight = emkit.fit(emkit.PoissonMixture(2), datasets.hasselblad_deaths())
+    loose = emkit.fit(emkit.PoissonMixture(2, data="frequencies"), datasets.hasselblad_deaths(), param_tol=None, tol=1e-8)
+    tight = emkit.fit(emkit.PoissonMixture(2, data="frequencies"), datasets.hasselblad_deaths())
     assert loose.n_iter < tight.n_iter
 
 

@@ -86,7 +86,7 @@ def reported_se(name, cov):
 @pytest.mark.parametrize("model, params", [
     (peppered_moth(), {"freq": np.array([0.2, 0.3, 0.5])}),
     (genetic_linkage(), {"theta": np.array(0.4)}),
-    (emkit.PoissonMixture(3), {"weights": np.array([0.2, 0.3, 0.5]), "rates": np.array([1.0, 2.0, 4.0])}),
+    (emkit.PoissonMixture(3, data="frequencies"), {"weights": np.array([0.2, 0.3, 0.5]), "rates": np.array([1.0, 2.0, 4.0])}),
 ])
 def test_free_parameters_round_trip_and_count(model, params):
     free = model.to_free(params)
@@ -181,7 +181,7 @@ def test_moth_rate_matches_ratio_of_successive_errors(fits):
 # ---------------------------------------------------------------- Poisson mixture (slow EM)
 @pytest.fixture(scope="module")
 def poisson_fit():
-    return emkit.fit(emkit.PoissonMixture(2), DEATHS, accelerate="squarem")
+    return emkit.fit(emkit.PoissonMixture(2, data="frequencies"), DEATHS, accelerate="squarem")
 
 
 @pytest.mark.parametrize("method", ["louis", "sem", "hessian"])
@@ -201,7 +201,7 @@ def test_poisson_mixture_against_the_direct_observed_information(poisson_fit, me
 def test_poisson_mixture_rate_matches_a_plain_em_trace(poisson_fit):
     rate = emkit.standard_errors(poisson_fit, DEATHS, "louis").rate
     with pytest.warns(emkit.ConvergenceWarning):  # tol=0: run exactly max_iter plain EM steps
-        plain = emkit.fit(emkit.PoissonMixture(2), DEATHS, init={"weights": [0.3, 0.7], "rates": [1.0, 2.5]},
+        plain = emkit.fit(emkit.PoissonMixture(2, data="frequencies"), DEATHS, init={"weights": [0.3, 0.7], "rates": [1.0, 2.5]},
                           tol=0, param_tol=None, max_iter=2000)
     steps = np.linalg.norm(np.diff(plain.trace.vectors(plain.model), axis=0), axis=1)
     assert steps[1500] / steps[1499] == pytest.approx(rate, abs=1e-5)

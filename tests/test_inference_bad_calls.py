@@ -53,7 +53,7 @@ def test_boundary_estimate_only_warns_for_the_bootstrap(boundary_fit):
 @pytest.fixture(scope="module")
 def coincident_fit():
     """Two Poisson components started equal stay equal: a saddle where the weights are not identified."""
-    result = emkit.fit(emkit.PoissonMixture(2), DEATHS, init={"weights": [0.5, 0.5], "rates": [2.0, 2.0]})
+    result = emkit.fit(emkit.PoissonMixture(2, data="frequencies"), DEATHS, init={"weights": [0.5, 0.5], "rates": [2.0, 2.0]})
     assert result.params["rates"][0] == result.params["rates"][1]
     return result
 
@@ -71,7 +71,7 @@ def test_singular_information_is_an_error(coincident_fit, method, message):
 def test_numerically_singular_hessian_is_an_error():
     """Three components for two-component data: two coincide, so a weight is not identified;
     the Hessian's flat direction is only numerically positive, the fraction of information ~0."""
-    result = emkit.fit(emkit.PoissonMixture(3), DEATHS, accelerate="squarem")
+    result = emkit.fit(emkit.PoissonMixture(3, data="frequencies"), DEATHS, accelerate="squarem")
     with pytest.raises(ValueError, match="method='hessian': the data carry almost no information"):
         emkit.standard_errors(result, DEATHS, "hessian")
 

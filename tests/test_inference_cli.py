@@ -79,7 +79,7 @@ def test_bad_se_method_is_an_argparse_error(capsys):
 
 
 def test_simplex_figure_needs_three_frequencies():
-    result = emkit.fit(emkit.PoissonMixture(2), datasets.hasselblad_deaths(), accelerate="squarem")
+    result = emkit.fit(emkit.PoissonMixture(2, data="frequencies"), datasets.hasselblad_deaths(), accelerate="squarem")
     with pytest.raises(ValueError, match="three frequencies"):
         simplex_figure(result)
     moth_fit = emkit.fit(peppered_moth(), datasets.peppered_moth_counts())

@@ -31,8 +31,8 @@ def test_million_point_stream_approaches_the_batch_mle():
     tables = list(poisson_stream(1, n_batches))
     width = max(len(t) for t in tables)
     whole = np.sum([np.pad(t, (0, width - len(t))) for t in tables], axis=0)
-    batch = fit(PoissonMixture(2), whole)
-    online = fit_online(PoissonMixture(2), poisson_stream(1, n_batches), batch_size=np.sum)
+    batch = fit(PoissonMixture(2, data="frequencies"), whole)
+    online = fit_online(PoissonMixture(2, data="frequencies"), poisson_stream(1, n_batches), batch_size=np.sum)
     assert online.n_observations == 1_000_000 and online.n_batches == n_batches
     start = online.trace.params[0]
     for key in ("weights", "rates"):
@@ -42,14 +42,14 @@ def test_million_point_stream_approaches_the_batch_mle():
         assert error < 3e-3
         assert error < 0.005 * start_error
     # without averaging the last iterate is noisier but still close
-    last = fit_online(PoissonMixture(2), poisson_stream(1, n_batches), batch_size=np.sum, averaging=False)
+    last = fit_online(PoissonMixture(2, data="frequencies"), poisson_stream(1, n_batches), batch_size=np.sum, averaging=False)
     np.testing.assert_allclose(last.params["rates"], batch.params["rates"], atol=0.02)
 
 
 def _peak_memory(n_batches: int) -> int:
     tracemalloc.start()
     try:
-        fit_online(PoissonMixture(2), poisson_stream(0, n_batches), batch_size=np.sum, max_path=50)
+        fit_online(PoissonMixture(2, data="frequencies"), poisson_stream(0, n_batches), batch_size=np.sum, max_path=50)
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -61,7 +61,7 @@ def test_memory_does_not_grow_with_the_stream():
 
 
 def test_path_is_thinned_and_keeps_the_ends():
-    result = fit_online(PoissonMixture(2), poisson_stream(3, 300), batch_size=np.sum, max_path=20)
+    result = fit_online(PoissonMixture(2, data="frequencies"), poisson_stream(3, 300), batch_size=np.sum, max_path=20)
     assert len(result.trace) <= 21 and len(result.averaged_trace) == len(result.trace)
     assert result.path_batches[0] == 0 and result.path_batches[-1] == 300
     assert np.isnan(result.trace.loglik[0]) and np.all(np.isfinite(result.trace.loglik[1:]))
@@ -77,7 +77,7 @@ def test_warmup_holds_the_parameters_and_generator_is_consumed_lazily():
             yield table
 
     init = {"weights": [0.5, 0.5], "rates": [2.0, 6.0]}
-    result = fit_online(PoissonMixture(2), stream(), init=init, warmup=3, batch_size=np.sum, averaging=False)
+    result = fit_online(PoissonMixture(2, data="frequencies"), stream(), init=init, warmup=3, batch_size=np.sum, averaging=False)
     assert seen == list(range(5))
     for params in result.trace.params[:4]:
         np.testing.assert_array_equal(params["rates"], [2.0, 6.0])
@@ -113,18 +113,18 @@ def test_student_t_streams():
                                           ({"max_path": 1}, "max_path")])
 def test_bad_arguments_name_themselves(kwargs, name):
     with pytest.raises(ValueError, match=name):
-        fit_online(PoissonMixture(2), poisson_stream(0, 2), batch_size=np.sum, **kwargs)
+        fit_online(PoissonMixture(2, data="frequencies"), poisson_stream(0, 2), batch_size=np.sum, **kwargs)
 
 
 def test_empty_stream_is_an_error():
     with pytest.raises(ValueError, match="empty"):
-        fit_online(PoissonMixture(2), iter(()), batch_size=np.sum)
+        fit_online(PoissonMixture(2, data="frequencies"), iter(()), batch_size=np.sum)
 
 
 def test_online_figure_shows_iterates_and_averages():
     from emkit.plotting.variants import online_figure
 
-    result = fit_online(PoissonMixture(2), poisson_stream(2, 50), batch_size=np.sum)
+    result = fit_online(PoissonMixture(2, data="frequencies"), poisson_stream(2, 50), batch_size=np.sum)
     figure = online_figure(result)
     paths = figure.axes[0]
     assert len(paths.lines) == 2 * 4  # iterate and average for each of the 4 parameters
@@ -138,7 +138,7 @@ def test_one_component_recursion_matches_a_hand_computation():
     tables = [[3, 2, 1], [0, 4, 4, 2], [5, 1], [1, 1, 1, 1, 1], [0, 0, 6]]
     alpha = 0.7
     init = {"weights": np.array([1.0]), "rates": np.array([1.5])}
-    result = fit_online(PoissonMixture(1), iter(tables), init=init, step_exponent=alpha, batch_size=np.sum)
+    result = fit_online(PoissonMixture(1, data="frequencies"), iter(tables), init=init, step_exponent=alpha, batch_size=np.sum)
     rate, rates, scores = 1.5, [], []
     for t, table in enumerate(tables, start=1):
         values = np.repeat(np.arange(len(table)), table)

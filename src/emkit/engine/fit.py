@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import ConvergenceWarning
+from ..validation import check_callable, check_integer, check_real, random_generator
 from .estep import initial_params, prepare
 from .model import EMModel, Params
 from .monitor import Callback, Monitor
@@ -88,10 +89,10 @@ def fit(
     EMResult
         The estimates, their log-likelihood, iteration counts and the trace of the best start.
     """
-    _check_fit_arguments(tol, param_tol, max_iter, n_init)
+    _check_fit_arguments(tol, param_tol, tol_scale, max_iter, n_init, callback)
     accelerate = _acceleration(accelerate)
+    rng = random_generator(random_state)
     data = prepare(model, data)
-    rng = np.random.default_rng(random_state)
     best: EMResult | None = None
     finals: list[float] = []
     for start_index in range(n_init):
@@ -156,12 +157,13 @@ def _acceleration(accelerate) -> Squarem | None:
     raise ValueError(f"accelerate: expected None, 'squarem' or a Squarem(...), got {accelerate!r}")
 
 
-def _check_fit_arguments(tol, param_tol, max_iter, n_init) -> None:
-    if not (np.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol: must be a non-negative number, got {tol!r}")
-    if param_tol is not None and not (np.isfinite(param_tol) and param_tol >= 0):
-        raise ValueError(f"param_tol: must be a non-negative number or None, got {param_tol!r}")
-    if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
-        raise ValueError(f"max_iter: must be a positive integer, got {max_iter!r}")
-    if not (isinstance(n_init, (int, np.integer)) and n_init >= 1):
-        raise ValueError(f"n_init: must be a positive integer, got {n_init!r}")
+def _check_fit_arguments(tol, param_tol, tol_scale, max_iter, n_init, callback) -> None:
+    """``ValueError`` naming the first bad argument (before the data are touched)."""
+    check_real(tol, "tol", low=0.0)
+    if param_tol is not None:
+        check_real(param_tol, "param_tol", low=0.0)
+    if tol_scale is not None:
+        check_real(tol_scale, "tol_scale", low=0.0, low_open=True)
+    check_integer(max_iter, "max_iter")
+    check_integer(n_init, "n_init")
+    check_callable(callback, "callback")

@@ -8,14 +8,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import solve_triangular
 
-
-def generator(random_state) -> np.random.Generator:
-    """A numpy Generator from None, an int, a Generator or a legacy RandomState (drawn from)."""
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
-    if random_state is None or isinstance(random_state, (int, np.integer, np.random.Generator)):
-        return np.random.default_rng(random_state)
-    raise ValueError(f"random_state: expected None, an int, a numpy Generator or RandomState, got {random_state!r}")
+from ..validation import random_generator as generator  # noqa: F401  (the estimators' name for it)
 
 
 def float_array(value, name: str, shape: tuple[int, ...], label: str | None = None) -> np.ndarray:

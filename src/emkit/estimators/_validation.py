@@ -8,7 +8,7 @@ import numpy as np
 from scipy import sparse
 
 from ..numerics import all_finite
-from ..validation import nullable_as_nan
+from ..validation import as_float_array, nullable_as_nan
 
 
 def check_array(X, *, estimator_name: str, allow_nan: bool = True, ensure_min_samples: int = 1,
@@ -19,21 +19,16 @@ def check_array(X, *, estimator_name: str, allow_nan: bool = True, ensure_min_sa
     Raises
     ------
     TypeError
-        Sparse input (not supported: pass ``X.toarray()``), or entries that are not numbers.
+        Sparse input (not supported: pass ``X.toarray()``).
     ValueError
-        Complex numbers, text, a shape that is not 2-D, too few samples or no feature, infinity
+        Complex numbers, dates or times, text, a shape that is not 2-D, too few samples or no feature, infinity
         (and NaN when ``allow_nan`` is False); the message names ``X``.
     """
     if sparse.issparse(X):
         raise TypeError(f"X: sparse input is not supported by {estimator_name}; pass a dense array (X.toarray())")
     array = np.asarray(nullable_as_nan(X))
-    if np.iscomplexobj(array):
-        raise ValueError("X: Complex data not supported")
     if array.dtype.kind not in "biuf":
-        try:
-            array = array.astype(float)
-        except ValueError as error:
-            raise ValueError(f"X: expected numbers, got {array.dtype} entries that are not ({error})") from None
+        array = as_float_array(array, "X")
     if not (keep_float32 and array.dtype == np.float32):
         array = np.asarray(array, dtype=float)
     if array.ndim == 1:

@@ -25,7 +25,7 @@ from ..engine import EMResult, fit
 from ..exceptions import ConvergenceWarning
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape
 from ..models.hmm import CategoricalEmission, GaussianEmission, HiddenMarkovModel
-from ..models.hmm.categorical import MISSING, check_symbols
+from ..models.hmm.categorical import check_symbols, inferred_n_symbols
 from ..models.hmm.gaussian import check_observations
 from ..models.hmm.model import DECODERS
 from ..variants.online import OnlineEM
@@ -525,7 +525,7 @@ class CategoricalHMM(_BaseHMM):
             return self.n_features
         if "emissionprob" not in self._initialised() and getattr(self, "emissionprob_", None) is not None:
             return np.shape(self.emissionprob_)[1]
-        return int(X[X != MISSING].max()) + 1 if np.any(X != MISSING) else 1
+        return inferred_n_symbols(X)
 
     def _n_features_of_params(self, params) -> int:
         emissionprob = np.asarray(params["emissionprob"])

@@ -26,6 +26,12 @@ def parse_dominance(spec: str | Sequence[tuple[str, str]]) -> set[tuple[str, str
     """Dominance relations from ``"C>I>T"`` / ``"A>O, B>O"`` or pairs ``(dominant, recessive)``.
 
     Chains are transitive: ``"C>I>T"`` gives C>I, I>T and C>T.
+
+    Raises
+    ------
+    ValueError
+        Naming ``dominance`` when a chain is malformed, an entry is not a pair, or the relations
+        are cyclic (``"A>B, B>A"``: a dominance order has no cycle).
     """
     pairs: set[tuple[str, str]] = set()
     if isinstance(spec, str):
@@ -35,8 +41,32 @@ def parse_dominance(spec: str | Sequence[tuple[str, str]]) -> set[tuple[str, str
                 raise ValueError(f"dominance: malformed chain {chain!r}")
             pairs.update((names[i], names[j]) for i in range(len(names)) for j in range(i + 1, len(names)))
     else:
-        pairs.update((str(a), str(b)) for a, b in spec)
+        try:
+            entries = [tuple(pair) for pair in spec]
+        except TypeError:
+            raise ValueError(f"dominance: expected a string such as 'A>B>C' or (dominant, recessive) pairs, "
+                             f"got {spec!r}") from None
+        if any(len(pair) != 2 or isinstance(pair, str) for pair in entries):
+            raise ValueError(f"dominance: expected (dominant, recessive) pairs, got {spec!r}")
+        pairs.update((str(a), str(b)) for a, b in entries)
+    cyclic = _alleles_on_cycles(pairs)
+    if cyclic:
+        raise ValueError(f"dominance: the relations among alleles {cyclic} form a cycle (each is dominated through "
+                         "the others); a dominance order has no cycle")
     return pairs
+
+
+def _alleles_on_cycles(pairs: set[tuple[str, str]]) -> list[str]:
+    """The alleles left after repeatedly removing those that no remaining allele dominates
+    (Kahn's algorithm): empty exactly when the relation ``dominant > recessive`` has no cycle."""
+    remaining = set(pairs)
+    while remaining:
+        dominated = {recessive for _, recessive in remaining}
+        top = {dominant for dominant, _ in remaining} - dominated
+        if not top:
+            break
+        remaining = {pair for pair in remaining if pair[0] not in top}
+    return sorted({allele for pair in remaining for allele in pair})
 
 
 class GeneCounting(EMModel):
@@ -77,6 +107,12 @@ class GeneCounting(EMModel):
         self.genotypes: list[Genotype] = list(combinations_with_replacement(self.alleles, 2))
         if phenotypes is None:
             phenotypes = self._phenotypes_from_dominance(parse_dominance(dominance or ()), phenotype_names or {})
+        elif not isinstance(phenotypes, Mapping):
+            hint = f"; for a dominance order pass dominance={phenotypes!r}" if isinstance(phenotypes, str) else ""
+            raise ValueError(f"phenotypes: expected a mapping {{phenotype: [genotypes]}}, got {phenotypes!r}{hint}")
+        elif dominance is not None or phenotype_names is not None:
+            raise ValueError("phenotypes: give an explicit phenotypes map or dominance (with phenotype_names), "
+                             "not both")
         self.phenotype_labels, self._membership = self._membership_matrix(phenotypes)
         index = {a: i for i, a in enumerate(self.alleles)}
         # Genotype g = {a_first[g], a_second[g]}; copies[g, i] counts allele i in g.
@@ -100,8 +136,28 @@ class GeneCounting(EMModel):
                 shown = b
             else:
                 shown = a + b
-            groups.setdefault(names.get(shown, shown), []).append((a, b))
-        return groups
+            groups.setdefault(shown, []).append((a, b))
+        return {new_name: groups[old] for old, new_name in self._phenotype_renaming(list(groups), names).items()}
+
+    @staticmethod
+    def _phenotype_renaming(phenotypes: list[str], names) -> dict[str, str]:
+        """``{phenotype: its name}`` under ``names``; ``ValueError`` naming ``phenotype_names`` for
+        a name of no phenotype or two phenotypes given one name."""
+        if not isinstance(names, Mapping):
+            raise ValueError(f"phenotype_names: expected a mapping {{phenotype: name}}, got {names!r}")
+        unknown = sorted(str(key) for key in names if key not in phenotypes)
+        if unknown:
+            raise ValueError(f"phenotype_names: unknown phenotype(s) {unknown}; the phenotypes are {phenotypes}")
+        renaming = {phenotype: str(names.get(phenotype, phenotype)) for phenotype in phenotypes}
+        shown_by: dict[str, list[str]] = {}
+        for phenotype, name in renaming.items():
+            shown_by.setdefault(name, []).append(phenotype)
+        merged = {name: group for name, group in shown_by.items() if len(group) > 1}
+        if merged:
+            name, group = next(iter(merged.items()))
+            raise ValueError(f"phenotype_names: phenotypes {group} would all be named {name!r}; each phenotype "
+                             "needs its own name")
+        return renaming
 
     def _membership_matrix(self, phenotypes) -> tuple[tuple[str, ...], np.ndarray]:
         labels = tuple(str(p) for p in phenotypes)

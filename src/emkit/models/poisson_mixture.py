@@ -1,4 +1,4 @@
-"""Mixture of K Poisson distributions fitted to a frequency table.
+"""Mixture of K Poisson distributions fitted to counts: a frequency table or the observations.
 
 ``P(x) = Σ_k π_k e^{−λ_k} λ_k^x / x!``. The component labels are the missing data.
 E-step: responsibilities ``r_xk ∝ π_k Pois(x; λ_k)`` (in log space) and the sufficient
@@ -18,62 +18,102 @@ from scipy.special import gammaln
 from ..engine.model import EMModel, Params, Stats
 from ..exceptions import DegenerateComponentWarning
 from ..numerics import log_normalize, safe_log
-from ..validation import check_counts, check_probability_vector
+from ..validation import check_counts, check_integer, check_probability_vector
 from .categorical import (categorical_information, categorical_scores, free_probabilities, full_probabilities,
                           resample_counts)
 from .records import tabulate_counts
 
+#: What a sequence given as data holds: the frequencies of the values 0, 1, 2, ..., or one
+#: observed count per entry.
+DATA_FORMS = ("frequencies", "observations")
+
 
 class PoissonMixture(EMModel):
-    """K-component Poisson mixture for count data summarised as a frequency table.
+    """K-component Poisson mixture for count data.
 
     Parameters
     ----------
     n_components : int
-        Number of components ``K ≥ 1``.
+        Number of components ``K ≥ 1``, at most the number of observations.
+    data : {"frequencies", "observations"}, optional
+        What a sequence (list, array, Series) held in memory holds:
+        ``"frequencies"``, the frequency table ``counts[x]`` of the values ``x = 0, 1, 2, ...``
+        (Hasselblad's deaths ``[162, 267, 271, ...]``); ``"observations"``, one observed count
+        per entry (``[3, 0, 2, 2, ...]``). Both are sequences of whole numbers, so a sequence is
+        refused until this says which; a mapping ``{value: frequency}`` is always a table and
+        needs no declaration, and data held by Dask (:func:`emkit.fit` on a Dask DataFrame,
+        Series or array) are always observations, one per row.
 
-    Data are either a sequence of frequencies ``counts[x]`` of the values ``x = 0, 1, 2, ...``,
-    or a mapping ``{value: frequency}``. The log-likelihood is that of the individual
-    observations, ``Σ_x n_x log P(x)``. Data held by Dask (:func:`emkit.fit` on a Dask
-    DataFrame, Series or array) are records instead, one observed value per row.
+    The log-likelihood is that of the individual observations, ``Σ_x n_x log P(x)``.
     """
 
     param_names = ("weights", "rates")
 
-    def __init__(self, n_components: int = 2) -> None:
-        if not (isinstance(n_components, (int, np.integer)) and n_components >= 1):
-            raise ValueError(f"n_components: must be a positive integer, got {n_components!r}")
-        self.n_components = int(n_components)
+    def __init__(self, n_components: int = 2, *, data: str | None = None) -> None:
+        self.n_components = check_integer(n_components, "n_components")
+        if data is not None and (not isinstance(data, str) or data not in DATA_FORMS):
+            raise ValueError(f"data: expected 'frequencies' (a table of counts of 0, 1, 2, ...) or 'observations' "
+                             f"(one observed count per entry), got {data!r}")
+        self.data = data
 
     def prepare(self, data) -> tuple[np.ndarray, np.ndarray]:
-        """Frequency table as ``(values, counts)`` arrays, cells with zero count dropped."""
+        """Frequency table as ``(values, counts)`` arrays, cells with zero count dropped.
+
+        Raises
+        ------
+        ValueError
+            Naming ``data`` when a sequence is given and the model does not say what it holds,
+            or ``counts`` for a bad table.
+        """
         if isinstance(data, Mapping):
             try:
                 values = np.asarray(list(data.keys()), dtype=float)
             except (TypeError, ValueError):
                 raise ValueError(f"counts: values must be non-negative integers, got {list(data.keys())}") from None
             counts = check_counts(list(data.values()), "counts")
-        else:
+        elif self.data == "frequencies":
             counts = check_counts(data, "counts")
             values = np.arange(counts.size, dtype=float)
+        elif self.data == "observations":
+            values, counts = tabulate_counts(data, "data")
+            if counts.size == 0:
+                raise ValueError("data: no observations")
+        else:
+            raise ValueError("data: a sequence of whole numbers may be a frequency table (the counts of 0, 1, 2, ...) "
+                             "or the observed counts themselves; say which: "
+                             f"PoissonMixture({self.n_components}, data='frequencies') or "
+                             f"PoissonMixture({self.n_components}, data='observations') (or pass a mapping "
+                             "{value: frequency})")
         if np.any(values < 0) or np.any(values != np.round(values)):
             raise ValueError(f"counts: values must be non-negative integers, got {values.tolist()}")
         keep = counts > 0
-        if int(keep.sum()) < self.n_components and self.n_components > 1:
+        if int(keep.sum()) < self.n_components <= counts.sum():  # more than counts.sum(): initial_params refuses
             warnings.warn(f"n_components={self.n_components} exceeds the {int(keep.sum())} distinct observed values; "
                           "the mixture is not identifiable", UserWarning, stacklevel=3)
         return values[keep], counts[keep]
 
     def prepare_chunk(self, chunk, context=None) -> tuple[np.ndarray, np.ndarray]:
         """The frequency table ``(values, counts)`` of one chunk of records (one observed count
-        per row: a Series, a one-column DataFrame or a 1-D array); possibly empty."""
+        per row: a Series, a one-column DataFrame or a 1-D array, whatever :attr:`data` says);
+        possibly empty."""
         return tabulate_counts(chunk, "X")
 
     def initial_params(self, data, rng: np.random.Generator | None = None) -> Params:
         """Equal weights and rates at the ``(k+½)/K`` quantiles of the data by default;
-        flat-Dirichlet weights and rates ``mean·Gamma(2, ½)`` for a random start."""
+        flat-Dirichlet weights and rates ``mean·Gamma(2, ½)`` for a random start.
+
+        Raises
+        ------
+        ValueError
+            Naming ``n_components`` when it exceeds the number of observations (scikit-learn's
+            rule), before anything of size ``K`` is allocated. Later batches of a stream may be
+            smaller: only the data that start a fit are checked.
+        """
         values, counts = data
         k = self.n_components
+        if k > counts.sum():
+            raise ValueError(f"n_components: Expected n_samples >= n_components but got n_components = {k}, "
+                             f"n_samples = {counts.sum():.0f}")
         mean = float(counts @ values / counts.sum())
         if rng is None:
             cumulative = np.cumsum(counts) / counts.sum()
@@ -167,8 +207,10 @@ class PoissonMixture(EMModel):
         values, counts = data
         return dict(zip(values.tolist(), resample_counts(counts, rng).tolist()))
 
-    def simulate(self, params: Params, like_data, rng: np.random.Generator) -> np.ndarray:
-        """Frequency table of ``N`` draws: labels from the weights, then Poisson(λ_label)."""
+    def simulate(self, params: Params, like_data, rng: np.random.Generator) -> dict[float, float]:
+        """Frequency table of ``N`` draws, as ``{value: count}``: labels from the weights, then
+        Poisson(λ_label)."""
         per_component = rng.multinomial(int(like_data[1].sum()), params["weights"])
         draws = np.concatenate([rng.poisson(lam, size=n) for lam, n in zip(params["rates"], per_component)])
-        return np.bincount(draws.astype(int)).astype(float)
+        values, counts = np.unique(draws, return_counts=True)
+        return dict(zip(values.astype(float).tolist(), counts.astype(float).tolist()))

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...engine.model import Params, Stats
 from ...numerics import safe_log
-from ...validation import nullable_as_nan
+from ...validation import MAX_EXACT_INTEGER, nullable_as_nan
 from ..categorical import free_rows, rows_from_free, rows_information, rows_labels
 from . import dirichlet
 from .emissions import Emission
@@ -20,13 +20,20 @@ from .emissions import Emission
 MISSING = -1
 
 
+#: Without ``n_features``, the number of symbols ``max(X) + 1`` may be at most the number of
+#: observations or this, whichever is larger: a larger symbol is an id, not a code, and would
+#: make the emission table (``K`` rows of ``max(X) + 1`` floats) outgrow the data.
+MIN_SYMBOL_BOUND = 2 ** 16
+
+
 def check_symbols(X, name: str = "X") -> np.ndarray:
     """Symbols as int64 (missing as ``MISSING``) from an array of shape (n,) or (n, 1).
 
     Raises
     ------
     ValueError
-        Naming ``name`` when ``X`` is not a column of non-negative integers (NaN allowed).
+        Naming ``name`` when ``X`` is not a column of non-negative integers (NaN allowed) below
+        ``2**53`` (the range in which a float holds them exactly).
     """
     array = np.asarray(nullable_as_nan(X))
     if array.ndim == 2 and array.shape[1] == 1:
@@ -46,8 +53,28 @@ def check_symbols(X, name: str = "X") -> np.ndarray:
         raise ValueError(f"{name}: categorical symbols must be integers, got dtype {array.dtype}")
     if np.any(values < 0):
         raise ValueError(f"{name}: categorical symbols must be non-negative, got {values.min():g}")
-    symbols = np.where(missing, MISSING, values).astype(np.int64)
-    return symbols
+    if np.any(values >= MAX_EXACT_INTEGER):  # before the cast: 2**64 − 1 must not become −1 (MISSING)
+        raise ValueError(f"{name}: categorical symbol {values.max().item():g} is too large (at most 2**53 − 1); "
+                         "symbols are codes 0..n_features − 1 (recode with np.unique(X, return_inverse=True))")
+    return np.where(missing, MISSING, values).astype(np.int64)
+
+
+def inferred_n_symbols(symbols: np.ndarray, name: str = "X") -> int:
+    """The number of symbols implied by prepared ``symbols``: ``max + 1`` (1 when all are missing).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` when ``max + 1`` exceeds both the number of observations and
+        :data:`MIN_SYMBOL_BOUND` (set ``n_features`` to allow it).
+    """
+    observed = symbols[symbols != MISSING]
+    n_symbols = int(observed.max()) + 1 if observed.size else 1
+    if n_symbols > max(symbols.size, MIN_SYMBOL_BOUND):
+        raise ValueError(f"{name}: symbol {n_symbols - 1} would make {n_symbols} symbols for {symbols.size} "
+                         f"observation(s); symbols are codes 0..n_features − 1: recode them "
+                         "(np.unique(X, return_inverse=True)) or set n_features")
+    return n_symbols
 
 
 class CategoricalEmission(Emission):

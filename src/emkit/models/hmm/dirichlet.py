@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...validation import MAX_EXACT_INTEGER
+
 #: How far from one the sum of a row of probabilities may be.
 SUM_TOLERANCE = 1e-8
 
@@ -19,16 +21,17 @@ SUM_TOLERANCE = 1e-8
 def check_concentration(prior: float | np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
     """``prior`` broadcast to ``shape`` as floats ``≥ 1``; ``ValueError`` naming ``name`` otherwise.
 
-    Concentrations below one would make the posterior mode run off to the boundary, so they are
+    Concentrations below one would make the posterior mode run off to the boundary, and ones
+    above ``2**53`` (pseudo-counts no count could match) overflow the log prior, so both are
     refused.
     """
     try:
         array = np.broadcast_to(np.asarray(prior, dtype=float), shape).copy()
     except (ValueError, TypeError):
         raise ValueError(f"{name}: expected a number or an array of shape {shape}, got {prior!r}") from None
-    if not np.all(np.isfinite(array)) or np.any(array < 1.0):
-        raise ValueError(f"{name}: Dirichlet concentrations must be finite and at least 1 "
-                         f"(pseudo-counts α − 1 ≥ 0), got {np.unique(array).tolist()[:5]}")
+    if not np.all(np.isfinite(array)) or np.any(array < 1.0) or np.any(array > MAX_EXACT_INTEGER):
+        raise ValueError(f"{name}: Dirichlet concentrations must be at least 1 (pseudo-counts α − 1 ≥ 0) and at "
+                         f"most 2**53, got {np.unique(array).tolist()[:5]}")
     return array
 
 

@@ -41,7 +41,7 @@ from ...kernels.gaussian_features import (
 from ...kernels.gaussian_direct import with_limits
 from ...kernels.gaussian_mixture_estep import MixtureTerms
 from ...kernels.kmeans import kmeans
-from ...validation import nullable_as_nan
+from ...validation import as_float_array, nullable_as_nan
 from ..gaussian_information import (
     gaussian_free,
     gaussian_free_labels,
@@ -111,10 +111,7 @@ def check_observations(X, name: str = "X") -> np.ndarray:
         Naming ``name`` when ``X`` is not a 2-D array of numbers, is empty, holds an infinity, or
         has a feature that is never observed.
     """
-    try:
-        array = np.ascontiguousarray(nullable_as_nan(X), dtype=float)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name}: expected an array of numbers, could not convert ({error})") from None
+    array = np.ascontiguousarray(as_float_array(nullable_as_nan(X), name))
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] < 1:

@@ -38,10 +38,14 @@ MIN_BLOCK_ROWS = 1024
 def check_lengths(lengths: Sequence[int] | np.ndarray | None, n_samples: int) -> np.ndarray:
     """``offsets`` (int64, length ``n_sequences + 1``) from the sequence ``lengths``.
 
+    Every length is checked against ``n_samples`` before anything is summed or cast, so that
+    no length can wrap around int64 (``[2**63 - 1, 2**63 - 1, 122]`` does not "sum" to 120).
+
     Raises
     ------
     ValueError
-        Naming ``lengths`` when they are not positive integers summing to ``n_samples``.
+        Naming ``lengths`` when they are not positive integers (numbers, not text or booleans)
+        summing to ``n_samples``.
     """
     if lengths is None:
         if n_samples < 1:
@@ -50,14 +54,17 @@ def check_lengths(lengths: Sequence[int] | np.ndarray | None, n_samples: int) ->
     array = np.asarray(lengths)
     if array.ndim != 1 or array.size == 0:
         raise ValueError(f"lengths: expected a non-empty 1-D sequence of integers, got shape {array.shape}")
-    if not (np.issubdtype(array.dtype, np.integer) or np.all(np.isfinite(array) & (array == np.round(array)))):
+    if array.dtype.kind not in "iuf" or not np.all(np.isfinite(array) & (array == np.round(array))):
         raise ValueError(f"lengths: expected integers, got {array.tolist()[:10]}")
-    array = array.astype(np.int64)
     if np.any(array < 1):
         raise ValueError(f"lengths: every sequence needs at least one observation, got {array.tolist()[:10]}")
-    if int(array.sum()) != n_samples:
-        raise ValueError(f"lengths: sum to {int(array.sum())} but X has {n_samples} rows")
-    return np.concatenate([[0], np.cumsum(array)]).astype(np.int64)
+    if array.size > n_samples or np.any(array > n_samples):
+        raise ValueError(f"lengths: sum to more than the {n_samples} rows of X ({array.size} sequence(s), the "
+                         f"longest of {array.max().item()})")
+    offsets = np.concatenate([[0], np.cumsum(array.astype(np.int64))])  # ≤ n_samples², far below 2**63
+    if int(offsets[-1]) != n_samples:
+        raise ValueError(f"lengths: sum to {int(offsets[-1])} but X has {n_samples} rows")
+    return offsets
 
 
 def default_n_jobs(n_jobs: int | None) -> int:
