@@ -252,3 +252,55 @@ def test_student_fit_on_data_beyond_the_float_range_is_a_clear_error():
     X = np.vstack([np.random.default_rng(0).normal(size=(50, 2)), [[1e160, 0.0]]])
     with pytest.raises(ValueError, match="X: feature 0 has values up to 1e\\+160.*rescale"):
         emkit.StudentMixture(2, random_state=0).fit(X)
+
+
+# ------------------------------------------------------------------ M-steps of far, narrow components
+def two_clusters(shift):
+    """A unit cluster at the origin and a cluster of sd 0.01 at 50 + ``shift``: dyadic numbers, so
+    that ``shift = 2²⁰`` moves the narrow cluster exactly."""
+    rng = np.random.default_rng(0)
+    wide = np.round(rng.normal(size=(300, 2)) * 2.0 ** 30) / 2.0 ** 30
+    narrow = 50.0 + np.round(0.01 * rng.normal(size=(200, 2)) * 2.0 ** 30) / 2.0 ** 30
+    return np.vstack([wide, narrow + shift])
+
+
+def sorted_fit(estimator, X):
+    """``(means, covariances)`` of a fit, components in the order of their first mean coordinate."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator.fit(X)
+    order = np.argsort(estimator.means_[:, 0])
+    covariances = getattr(estimator, "covariances_", None)
+    covariances = estimator.covars_ if covariances is None else covariances
+    return estimator.means_[order], (covariances if np.ndim(covariances) == 2 and covariances.shape[0] ==
+                                     covariances.shape[1] and estimator.covariance_type == "tied"
+                                     else covariances[order])
+
+
+@pytest.mark.parametrize("make", [
+    lambda ct: emkit.GaussianMixture(2, covariance_type=ct, random_state=0, tol=1e-10, max_iter=300),
+    lambda ct: emkit.StudentMixture(2, covariance_type=ct, random_state=0, tol=1e-8, max_iter=500),
+    lambda ct: emkit.GaussianHMM(2, covariance_type=ct, random_state=0, tol=1e-8, n_iter=300),
+], ids=["gmm", "student", "hmm"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_a_narrow_cluster_far_away_is_fitted_as_near(make, covariance_type):
+    """The narrow cluster 2²⁰ away (10⁸ of its standard deviations) gets the covariance and mean
+    it gets at 50: statistics about one centre would cancel all of its covariance's digits."""
+    near_means, near_cov = sorted_fit(make(covariance_type), two_clusters(0.0))
+    far_means, far_cov = sorted_fit(make(covariance_type), two_clusters(2.0 ** 20))
+    np.testing.assert_allclose(far_means - [[0.0, 0.0], [2.0 ** 20, 2.0 ** 20]], near_means, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(far_cov, near_cov, rtol=1e-6)
+
+
+def test_far_narrow_cluster_matches_scikit_learn():
+    """Two clusters 10⁶ apart, the far one of sd 0.01: scikit-learn's two-pass M-step fits it;
+    emkit's covariances agree to 1e-9."""
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(1000, 2)), 1e6 + 0.01 * rng.normal(size=(1000, 2))])
+    ours = emkit.GaussianMixture(2, random_state=0).fit(X)
+    theirs = GaussianMixture(2, random_state=0).fit(X)
+    order, their_order = np.argsort(ours.means_[:, 0]), np.argsort(theirs.means_[:, 0])
+    np.testing.assert_allclose(ours.covariances_[order], theirs.covariances_[their_order], rtol=1e-9)
+    assert ours.lower_bound_ == pytest.approx(theirs.lower_bound_, rel=1e-9)

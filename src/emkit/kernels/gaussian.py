@@ -334,6 +334,34 @@ def gaussian_stats_about(X, resp, anchors, covariances, covariance_type: str) ->
     return out
 
 
+def anchored_zeros(covariance_type: str, n_components: int, n_features: int) -> dict[str, np.ndarray]:
+    """``anchored_n``, ``anchored_x`` and ``anchored_xx`` of :func:`anchored_stats`, all zero (the
+    statistics of an E-step that had no component far from its centre)."""
+    stats = _empty_stats(check_covariance_type(covariance_type), n_components, n_features)
+    return {"anchored_n": stats["n"], "anchored_x": stats["sum_x"], "anchored_xx": stats["sum_xx"]}
+
+
+def anchored_stats(X, resp, anchors, covariances, covariance_type: str) -> dict[str, np.ndarray]:
+    """:func:`gaussian_stats_about` as ``anchored_n``, ``anchored_x`` and ``anchored_xx``: the keys
+    an E-step adds to its statistics about the centre when a component is far from it."""
+    stats = gaussian_stats_about(X, resp, anchors, covariances, covariance_type)
+    return {"anchored_n": stats["n"], "anchored_x": stats["sum_x"], "anchored_xx": stats["sum_xx"]}
+
+
+def m_step_statistics(stats: Mapping[str, np.ndarray], anchors, centre) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The statistics ``n``, ``sum_x``, ``sum_xx`` and their shift for :func:`gaussian_m_step`:
+    those about each component's anchor (``anchored_*``, with ``anchors`` the means of the E-step)
+    when the E-step summed them for every row, else those about ``centre``. (Statistics averaged
+    over several E-steps, as online EM does, are about several anchors: they are used only when
+    every E-step summed them, and then the anchors moved little.)"""
+    n = np.asarray(stats["n"], dtype=float)
+    anchored = np.asarray(stats.get("anchored_n", 0.0), dtype=float)
+    if np.any(anchored > 0) and np.allclose(anchored, n, rtol=1e-9, atol=1e-300):
+        return ({"n": n, "sum_x": stats["anchored_x"], "sum_xx": stats["anchored_xx"]},
+                np.asarray(anchors, dtype=float))
+    return {"n": n, "sum_x": stats["sum_x"], "sum_xx": stats["sum_xx"]}, np.asarray(centre, dtype=float)
+
+
 def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: str, reg_covar: float,
                     shift=None, means=None, prior: CovariancePrior | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Means and covariances maximizing the expected complete-data log-likelihood.

@@ -50,7 +50,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .gaussian import LOG_2PI, check_covariance_type, gaussian_stats_about, precisions_cholesky
+from .gaussian import LOG_2PI, anchored_stats, anchored_zeros, check_covariance_type, precisions_cholesky
 from .gaussian_direct import log_distances, log_posterior
 from .gaussian_mixture_missing import (
     MissingLayout,
@@ -276,7 +276,7 @@ def far_components(terms: MixtureTerms) -> np.ndarray:
     """Which components are so far from the centre, in units of their own spread, that the
     statistics about the centre would lose more than :data:`FAR_TOLERANCE` of their covariance
     (``ERROR_FACTOR · ε ·`` :func:`rounding_factors` beyond it): their statistics are then also
-    summed about their own means (:func:`~emkit.kernels.gaussian.gaussian_stats_about`)."""
+    summed about their own means (:func:`~emkit.kernels.gaussian.anchored_stats`)."""
     return ~(ERROR_FACTOR * np.finfo(float).eps / 2 * rounding_factors(terms) <= FAR_TOLERANCE)
 
 
@@ -443,7 +443,7 @@ class _Totals:
         self.products = np.zeros((terms.theta.shape[0], k))
         self.loglik = 0.0
         self.missing = MissingSums(d, k) if missing else None
-        self.anchored = anchored_placeholder(terms.covariance_type, k, d)
+        self.anchored = anchored_zeros(terms.covariance_type, k, d)
 
     def add(self, other: _Totals) -> None:
         """Add the sums of ``other`` (the next block)."""
@@ -596,27 +596,9 @@ class _Buffers:
         if incomplete:
             self.runs.statistics(self.used, joint, sums.missing)
         if self.far.any():
-            sums.anchored = anchored_stats(X[rows], joint.T.astype(np.float64), self.terms, self.far)
+            sums.anchored = anchored_stats(X[rows], joint.T.astype(np.float64), self.terms.locations,
+                                           self.terms.covariances, self.terms.covariance_type)
         return sums
-
-
-ANCHORED_KEYS = ("anchored_n", "anchored_x", "anchored_xx")
-
-
-def anchored_placeholder(covariance_type: str, k: int, d: int) -> dict[str, np.ndarray]:
-    """Zero ``anchored_n`` (k,), ``anchored_x`` (k, d) and ``anchored_xx`` (shaped as ``sum_xx``)."""
-    second = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[covariance_type]
-    return {"anchored_n": np.zeros(k), "anchored_x": np.zeros((k, d)), "anchored_xx": np.zeros(second)}
-
-
-def anchored_stats(X: np.ndarray, resp: np.ndarray, terms: MixtureTerms, far: np.ndarray) -> dict[str, np.ndarray]:
-    """The statistics of every component about its own mean ``μ_k`` (all components when any is
-    ``far``; a tied covariance pools them): ``anchored_n``, ``anchored_x = Σ_i r_ik E[x_i − μ_k]``,
-    ``anchored_xx`` (``Σ_i r_ik E[(x_i − μ_k)(x_i − μ_k)ᵀ]`` by covariance type), from the rows ``X``
-    (NaN = missing) and their (weighted) responsibilities ``resp`` (b, k)."""
-    stats = gaussian_stats_about(np.asarray(X, dtype=float), resp, terms.locations, terms.covariances,
-                                 terms.covariance_type)
-    return {"anchored_n": stats["n"], "anchored_x": stats["sum_x"], "anchored_xx": stats["sum_xx"]}
 
 
 class _ExactRows(NamedTuple):

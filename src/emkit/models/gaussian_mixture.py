@@ -38,12 +38,13 @@ from .gaussian_information import (
 )
 from ..kernels.covariance_regularization import CovariancePrior
 from ..kernels.gaussian import (
+    anchored_stats,
     check_covariance_type,
     covariance_shape,
     gaussian_m_step,
     gaussian_stats,
-    gaussian_stats_about,
     impute_conditional_mean,
+    m_step_statistics,
     precisions_cholesky,
 )
 from ..kernels.gaussian_mixture_estep import (
@@ -360,8 +361,7 @@ class GaussianMixtureModel(EMModel):
         # from the centre); empty components about the centre
         n = stats["n"][:, None]
         anchors = self.center + np.divide(stats["sum_x"], n, out=np.zeros_like(stats["sum_x"]), where=n > 0)
-        about = gaussian_stats_about(X, weighted, anchors, None, self.covariance_type)
-        stats = {**stats, "anchored_n": about["n"], "anchored_x": about["sum_x"], "anchored_xx": about["sum_xx"]}
+        stats = {**stats, **anchored_stats(X, weighted, anchors, None, self.covariance_type)}
         empty = stats["n"] <= 0
         if np.any(empty):
             warnings.warn(f"component(s) {np.flatnonzero(empty).tolist()} start with no data and weight 0 "
@@ -417,26 +417,12 @@ class GaussianMixtureModel(EMModel):
     def _means_covariances(self, stats: Stats, params: Params) -> tuple[np.ndarray, np.ndarray]:
         """Means and covariances of :func:`~emkit.kernels.gaussian.gaussian_m_step`: regularised by
         ``reg_covar``, or the posterior mode under ``covariance_prior``."""
-        stats, shift = self._exact_statistics(stats, params)
+        stats, shift = m_step_statistics(stats, params["means"], self.center)
         if self.covariance_prior is not None:
             return gaussian_m_step(stats, self.covariance_type, 0.0, shift=shift, means=self.fixed.get("means"),
                                    prior=self.covariance_prior)
         return gaussian_m_step(stats, self.covariance_type, self.reg_covar, shift=shift,
                                means=self.fixed.get("means"))
-
-    def _exact_statistics(self, stats: Stats, params: Params) -> tuple[Stats, np.ndarray]:
-        """The statistics and their shift for the M-step: about each component's mean at the
-        E-step (``params``) when the E-step summed them so for every row (it does when a
-        component is far from the centre in units of its spread, where the statistics about the
-        centre lose the covariance's digits: :func:`~emkit.kernels.gaussian_mixture_estep.
-        far_components`), else about :attr:`center`. (Online EM averages statistics of several
-        steps: about several anchors, they are used only when every step summed them so.)"""
-        anchored = np.asarray(stats.get("anchored_n", 0.0), dtype=float)
-        n = np.asarray(stats["n"], dtype=float)
-        if np.any(anchored > 0) and np.allclose(anchored, n, rtol=1e-9, atol=1e-300):
-            return ({"n": n, "sum_x": stats["anchored_x"], "sum_xx": stats["anchored_xx"]},
-                    np.asarray(params["means"], dtype=float))
-        return stats, self.center
 
     def log_prior(self, params: Params) -> float:
         """``Σ_k (α_k − 1) log π_k`` plus the covariance prior's ``log p(Σ)`` (0 without priors)."""
@@ -452,7 +438,7 @@ class GaussianMixtureModel(EMModel):
         if self.covariance_prior is not None or self.reg_covar == 0 or "covariances" in self.fixed:
             return None
         n = np.asarray(stats["n"], dtype=float)
-        exact, shift = self._exact_statistics(stats, params)
+        exact, shift = m_step_statistics(stats, params["means"], self.center)
         _, scatter = gaussian_m_step(exact, self.covariance_type, 0.0, shift=shift, means=self.fixed.get("means"))
         return covariance_floor(scatter, np.where(n <= EMPTY_COMPONENT_TOL * n.sum(), 0.0, n), self.reg_covar,
                                 self.covariance_type, np.shape(params["means"])[1], what="Gaussian component",

@@ -35,15 +35,19 @@ from ..engine.stats import add_stats
 from ..exceptions import DegenerateComponentWarning
 from ..kernels.gaussian import (
     LOG_2PI,
+    anchored_stats,
+    anchored_zeros,
     check_covariance_type,
     covariance_shape,
     gaussian_m_step,
     gaussian_stats,
     log_det_precision_cholesky,
     log_gaussian_density,
+    m_step_statistics,
     precisions_cholesky,
 )
 from ..kernels.gaussian_direct import log_distances
+from ..kernels.gaussian_mixture_estep import far_components, mixture_terms
 from ..numerics import log_normalize, safe_log
 from .categorical import free_probabilities, full_probabilities
 from .gaussian_information import (
@@ -193,8 +197,13 @@ class StudentMixtureModel(EMModel):
         if data.sample_weight is not None:
             resp = resp * data.sample_weight[:, None]
         stats = gaussian_stats(data.X, resp, self.covariance_type, shift=self.center)
-        locations, scatters = gaussian_m_step(stats, self.covariance_type, self.reg_covar, shift=self.center)
         n = stats["n"]
+        # two passes: the scatter about each component's mean (exact for narrow components far from the centre)
+        anchors = self.center + np.divide(stats["sum_x"], n[:, None], out=np.zeros_like(stats["sum_x"]),
+                                          where=n[:, None] > 0)
+        exact, shift = m_step_statistics({**stats, **anchored_stats(data.X, resp, anchors, None, self.covariance_type)},
+                                         anchors, self.center)
+        locations, scatters = gaussian_m_step(exact, self.covariance_type, self.reg_covar, shift=shift)
         if np.any(n <= 0):
             warnings.warn(f"component(s) {np.flatnonzero(n <= 0).tolist()} start with no data and weight 0; "
                           "fit fewer components", DegenerateComponentWarning, stacklevel=3)
@@ -237,6 +246,8 @@ class StudentMixtureModel(EMModel):
         total: Stats | None = None
         loglik = 0.0
         d = data.X.shape[1]
+        far = far_components(mixture_terms(params["weights"], params["locations"], params["scatters"],
+                                           self.covariance_type, self.center)).any()
         for rows, _ in data.blocks:
             X = data.X[rows]
             log_joint, delta = self.log_joint(X, params)
@@ -249,8 +260,11 @@ class StudentMixtureModel(EMModel):
                 loglik += float(log_marginal.sum())
             u, log_u = latent_weight_moments(delta, params["dofs"], d)
             weighted = gaussian_stats(X, resp * u, self.covariance_type, shift=self.center)
+            anchored = (anchored_stats(X, resp * u, params["locations"], params["scatters"], self.covariance_type)
+                        if far else anchored_zeros(self.covariance_type, self.n_components, d))
             stats = {"n": resp.sum(axis=0), "sum_u": weighted["n"], "sum_ux": weighted["sum_x"],
-                     "sum_uxx": weighted["sum_xx"], "sum_log_u_minus_u": np.sum(resp * (log_u - u), axis=0)}
+                     "sum_uxx": weighted["sum_xx"], "sum_log_u_minus_u": np.sum(resp * (log_u - u), axis=0),
+                     **anchored}
             total = stats if total is None else add_stats(total, stats)
         assert total is not None
         return total, loglik
@@ -273,7 +287,7 @@ class StudentMixtureModel(EMModel):
         """CM-1 (given ν): ``π_k = n_k/N``; ``μ_k``, ``Σ_k`` by the u-weighted Gaussian M-step with
         the scatter divided by ``n_k`` instead of ``Σ τu``. An empty component keeps its values."""
         n = np.asarray(stats["n"], dtype=float)
-        locations, scatters, empty = self._exact_locations_scatters(stats)
+        locations, scatters, empty = self._exact_locations_scatters(stats, params)
         d = locations.shape[1]
         if self.covariance_type in ("full", "tied"):
             scatters[..., np.arange(d), np.arange(d)] += self.reg_covar
@@ -288,13 +302,17 @@ class StudentMixtureModel(EMModel):
                 scatters[empty] = params["scatters"][empty]
         return {**params, "weights": n / n.sum(), "locations": locations, "scatters": scatters}
 
-    def _exact_locations_scatters(self, stats: Stats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _exact_locations_scatters(self, stats: Stats, params: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """CM-1's locations and scatters before ``reg_covar``, and which components are empty:
         the u-weighted Gaussian M-step, its scatter ``Σ τu (x − μ)(x − μ)ᵀ`` divided by ``n_k``
-        (tied: by ``N``), the maximizer of Q's scatter part."""
+        (tied: by ``N``), the maximizer of Q's scatter part (from the statistics about each
+        component's location when the E-step summed them so: :func:`~emkit.kernels.gaussian.
+        m_step_statistics`)."""
         n, sum_u = np.asarray(stats["n"], dtype=float), np.asarray(stats["sum_u"], dtype=float)
-        weighted = {"n": sum_u, "sum_x": stats["sum_ux"], "sum_xx": stats["sum_uxx"]}
-        locations, scatters = gaussian_m_step(weighted, self.covariance_type, 0.0, shift=self.center)
+        weighted = {"n": sum_u, "sum_x": stats["sum_ux"], "sum_xx": stats["sum_uxx"],
+                    **{key: stats[key] for key in ("anchored_n", "anchored_x", "anchored_xx") if key in stats}}
+        weighted, shift = m_step_statistics(weighted, params["locations"], self.center)
+        locations, scatters = gaussian_m_step(weighted, self.covariance_type, 0.0, shift=shift)
         empty = n <= EMPTY_COMPONENT_TOL * n.sum()
         if self.covariance_type == "tied":
             scatters = scatters * (sum_u.sum() / n.sum())
@@ -310,7 +328,7 @@ class StudentMixtureModel(EMModel):
         if self.reg_covar == 0:
             return None
         n = np.asarray(stats["n"], dtype=float)
-        locations, scatters, empty = self._exact_locations_scatters(stats)
+        locations, scatters, empty = self._exact_locations_scatters(stats, params)
         return covariance_floor(scatters, np.where(empty, 0.0, n), self.reg_covar, self.covariance_type,
                                 locations.shape[1], what="Student-t component",
                                 remedy="increase reg_covar to keep components off single points, decrease it to "

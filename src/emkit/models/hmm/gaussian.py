@@ -21,6 +21,8 @@ from ...engine.model import Params, Regularization, Stats
 from ...engine.stats import add_stats
 from ...kernels.gaussian import (
     MissingPattern,
+    anchored_stats,
+    anchored_zeros,
     check_covariance_type,
     covariance_shape,
     gaussian_m_step,
@@ -28,6 +30,7 @@ from ...kernels.gaussian import (
     gaussian_stats_missing,
     log_gaussian_density,
     log_gaussian_density_missing,
+    m_step_statistics,
     missing_patterns,
     precisions_cholesky,
 )
@@ -39,7 +42,7 @@ from ...kernels.gaussian_features import (
     statistic_features,
 )
 from ...kernels.gaussian_direct import with_limits
-from ...kernels.gaussian_mixture_estep import MixtureTerms
+from ...kernels.gaussian_mixture_estep import MixtureTerms, far_components
 from ...kernels.kmeans import kmeans
 from ...validation import as_float_array, nullable_as_nan
 from ..gaussian_information import (
@@ -92,13 +95,16 @@ class GaussianBlock:
 @dataclass(frozen=True)
 class GaussianCache:
     """What one E-step needs from the parameters: means, covariances, precision factors, the
-    centre of the statistics and the product form ``θ`` about it."""
+    centre of the statistics, the product form ``θ`` about it, and whether a state is so far from
+    the centre in units of its spread that its statistics are also summed about its mean
+    (:func:`~emkit.kernels.gaussian_mixture_estep.far_components`)."""
 
     means: np.ndarray
     covars: np.ndarray
     precisions_cholesky: np.ndarray
     shift: np.ndarray
     terms: MixtureTerms
+    far: bool
 
 
 def check_observations(X, name: str = "X") -> np.ndarray:
@@ -205,8 +211,9 @@ class GaussianEmission(Emission):
         means = np.asarray(params["means"], dtype=float)
         covars = np.asarray(params["covars"], dtype=float)
         centre = self._centre()
-        return GaussianCache(means, covars, precisions_cholesky(covars, self.covariance_type), centre,
-                             component_terms(means, covars, self.covariance_type, centre))
+        terms = component_terms(means, covars, self.covariance_type, centre)
+        return GaussianCache(means, covars, precisions_cholesky(covars, self.covariance_type), centre, terms,
+                             bool(far_components(terms).any()))
 
     def log_likelihood(self, block: GaussianBlock, cache: GaussianCache, out: np.ndarray | None = None) -> np.ndarray:
         """The density of complete rows (one product ``Φ θ`` when the block keeps its
@@ -229,17 +236,20 @@ class GaussianEmission(Emission):
     def stats(self, block: GaussianBlock, posteriors: np.ndarray, cache: GaussianCache) -> Stats:
         """Complete-data statistics of the complete rows (one product ``Φᵀ γ`` when the block
         keeps its features) plus the exact conditional expectations of those of the incomplete
-        rows."""
+        rows, about the centre; and about each state's mean when a state is far from the centre
+        (``anchored_*``, zero otherwise: :func:`~emkit.kernels.gaussian.anchored_stats`)."""
+        anchored = (anchored_stats(block.X, posteriors, cache.means, cache.covars, self.covariance_type) if cache.far
+                    else anchored_zeros(self.covariance_type, posteriors.shape[1], self.n_features))
         if block.features is not None:
-            return feature_stats(block.features, posteriors, self.covariance_type)
+            return {**feature_stats(block.features, posteriors, self.covariance_type), **anchored}
         if block.incomplete is None:
-            return gaussian_stats(block.X, posteriors, self.covariance_type, shift=cache.shift)
+            return {**gaussian_stats(block.X, posteriors, self.covariance_type, shift=cache.shift), **anchored}
         complete = gaussian_stats(block.X[block.complete], posteriors[block.complete], self.covariance_type,
                                   shift=cache.shift)
         incomplete = gaussian_stats_missing(block.X[block.incomplete], posteriors[block.incomplete], cache.means,
                                             cache.covars, self.covariance_type, shift=cache.shift,
                                             patterns=block.patterns)
-        return add_stats(complete, incomplete)
+        return {**add_stats(complete, incomplete), **anchored}
 
     def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
         """``μ_k = c + S_k / n_k`` and the covariances of :func:`gaussian_m_step` (about fixed
@@ -247,8 +257,8 @@ class GaussianEmission(Emission):
         if not {"means", "covars"} & learn:
             return {"means": params["means"], "covars": params["covars"]}
         fixed_means = None if "means" in learn else params["means"]
-        means, covars = gaussian_m_step(stats, self.covariance_type, self.reg_covar, shift=self._centre(),
-                                        means=fixed_means)
+        exact, shift = m_step_statistics(stats, params["means"], self._centre())
+        means, covars = gaussian_m_step(exact, self.covariance_type, self.reg_covar, shift=shift, means=fixed_means)
         if "means" not in learn:
             means = params["means"]
         if "covars" not in learn:
@@ -265,7 +275,8 @@ class GaussianEmission(Emission):
         if self.reg_covar == 0 or "covars" not in learn:
             return None
         fixed_means = None if "means" in learn else params["means"]
-        _, scatter = gaussian_m_step(stats, self.covariance_type, 0.0, shift=self._centre(), means=fixed_means)
+        exact, shift = m_step_statistics(stats, params["means"], self._centre())
+        _, scatter = gaussian_m_step(exact, self.covariance_type, 0.0, shift=shift, means=fixed_means)
         return covariance_floor(scatter, np.where(keep, 0.0, np.asarray(stats["n"], dtype=float)), self.reg_covar,
                                 self.covariance_type, self.n_features, what="state",
                                 remedy="increase reg_covar to keep states off single points, decrease it (e.g. "
