@@ -23,10 +23,10 @@ from .gaussian_mixture_estep import (
     ERROR_FACTOR,
     FLOAT64_TOLERANCE,
     HUGE_LOG_JOINT,
-    IRRELEVANT_LOG_RATIO,
     MixtureTerms,
     diagonal_features,
     full_features,
+    may_be_untrusted,
     mixture_terms,
     untrusted_rows,
 )
@@ -54,10 +54,11 @@ def statistic_features(X: np.ndarray, covariance_type: str, shift: np.ndarray) -
     shift = np.ascontiguousarray(shift, dtype=float)
     rows = np.arange(X.shape[0])
     out = np.empty((n_complete_features(covariance_type, X.shape[1]), X.shape[0]))
+    squares = np.empty(X.shape[0])
     if covariance_type in FULL_TYPES:
-        full_features(X, rows, shift, out)
+        full_features(X, rows, shift, out, squares)
     else:
-        diagonal_features(X, rows, shift, out, False)
+        diagonal_features(X, rows, shift, out, False, squares)
     return out
 
 
@@ -77,11 +78,15 @@ def feature_log_densities(features: np.ndarray, X: np.ndarray, terms: MixtureTer
     :data:`~emkit.kernels.gaussian_direct.LOST` for its nearest."""
     with np.errstate(invalid="ignore", over="ignore"):
         out = np.matmul(features.T, terms.theta[:features.shape[0]], out=out)
-    n = out.shape[0]
-    positions = np.empty(n, dtype=np.int64)
-    count = untrusted_rows(features, out.T, terms.n_features, ERROR_FACTOR * np.finfo(float).eps / 2,
-                           *terms.error_terms, FLOAT64_TOLERANCE, IRRELEVANT_LOG_RATIO, HUGE_LOG_JOINT,
-                           np.empty(n), positions)
+    d = terms.n_features
+    squares = np.einsum("ij,ij->j", features[1:d + 1], features[1:d + 1])
+    error_scale = ERROR_FACTOR * np.finfo(float).eps / 2
+    if not may_be_untrusted(float(squares.max(initial=0.0)), error_scale, terms.error_terms, FLOAT64_TOLERANCE):
+        return out
+    positions = np.empty(out.shape[0], dtype=np.int64)
+    # every state counts (the chain, not the emission alone, decides which states a row may be in)
+    count = untrusted_rows(out.T, squares, error_scale, *terms.error_terms, FLOAT64_TOLERANCE, np.inf, HUGE_LOG_JOINT,
+                           positions)
     if count:
         rows = positions[:count]
         log_q, constant = log_distances(X[rows], terms.locations, terms.covariances, terms.covariance_type)

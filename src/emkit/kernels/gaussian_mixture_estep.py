@@ -43,6 +43,8 @@ responsibilities within 10⁻³ and the log-likelihood of a fit within 10⁻⁵ 
 
 from __future__ import annotations
 
+import contextlib
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
@@ -319,7 +321,8 @@ def _map_rows(X, terms, layout, dtype, n_jobs, normalize: bool) -> tuple[np.ndar
     out = np.empty((X.shape[0], terms.n_components))
     marginal = np.empty(X.shape[0]) if normalize else None
     size, count, workers = _blocking(terms, X.shape[0], None, n_jobs, dtype)
-    buffers = [_Buffers(terms, dtype, size) for _ in range(workers)]
+    # the log-joint of every component is the answer without normalising, so every one must be right
+    buffers = [_Buffers(terms, dtype, size, IRRELEVANT_LOG_RATIO if normalize else np.inf) for _ in range(workers)]
 
     def work(index: int, worker: int) -> None:
         rows, pattern = _block(X, layout, index * size, size, terms.covariance_type)
@@ -497,17 +500,22 @@ class _Buffers:
     length ``b`` (the reductions over components too), and both products are the BLAS-friendly
     ``Θᵀ Φᵀ`` and ``Φᵀ R``."""
 
-    def __init__(self, terms: MixtureTerms, dtype: np.dtype, rows: int) -> None:
+    def __init__(self, terms: MixtureTerms, dtype: np.dtype, rows: int,
+                 irrelevant: float = IRRELEVANT_LOG_RATIO) -> None:
         self.terms, self.dtype = terms, dtype
         d, k = terms.n_features, terms.n_components
         self.full = terms.covariance_type in ("full", "tied")
         self.complete_p = terms.theta.shape[0] if self.full else 1 + 2 * d
         self.theta_t = np.ascontiguousarray(terms.theta.T, dtype=dtype)
-        self.error_scale = ERROR_FACTOR * np.finfo(dtype).eps / 2
+        # float64: a bound on the error; float32: the size compute_dtype's estimate gives it (the
+        # rows within the data's bulk are within FLOAT32_TOLERANCE by that estimate, outliers not)
+        self.error_scale = (ERROR_FACTOR if dtype == np.float64 else 1.0) * np.finfo(dtype).eps / 2
         self.tolerance = FLOAT32_TOLERANCE if dtype == np.float32 else FLOAT64_TOLERANCE
         self.untrusted = np.empty(rows, dtype=np.int64)
         self.squares = np.empty(rows)
         self.far = far_components(terms)
+        self.has_empty = bool(np.isneginf(terms.log_weights).any())
+        self.irrelevant = irrelevant   # components this far below a row's largest log-joint may be imprecise
         self.exact: _ExactRows | None = None
         self.features = np.empty((terms.theta.shape[0], rows), dtype=dtype)
         self.joint = np.empty((k, rows), dtype=dtype)
@@ -541,17 +549,20 @@ class _Buffers:
         float64, in ``self.exact`` (their values in the buffer are rounded to its type)."""
         features = self.features[:, :rows.size]
         out = self.joint[:, :rows.size]
+        squares = self.squares[:rows.size]
         if self.full:
             incomplete = pattern is not None and pattern[-1] >= 0
-            full_features(X, rows, self.terms.shift, features)
+            largest = full_features(X, rows, self.terms.shift, features, squares)
             self.used = features
         else:
-            incomplete = diagonal_features(X, rows, self.terms.shift, features, not layout.complete) > 0
+            missing, largest = diagonal_features(X, rows, self.terms.shift, features, not layout.complete, squares)
+            incomplete = missing > 0
             self.used = features if incomplete else features[:self.complete_p]
         # A component of weight 0 has θ_k[0] = log 0 = −inf (its responsibilities are exact
         # zeros), and a row beyond the float range has infinite features: the product's −inf · 0
         # and inf − inf must not warn (such rows are recomputed below).
-        with np.errstate(invalid="ignore", over="ignore"):
+        suspect = may_be_untrusted(largest, self.error_scale, self.terms.error_terms, self.tolerance)
+        with np.errstate(invalid="ignore", over="ignore") if self.has_empty or suspect else contextlib.nullcontext():
             self.joint_product(self.theta_t[:, :self.used.shape[0]], self.used, out)
         if incomplete and self.full:
             most = int(layout.n_missing.max())
@@ -560,8 +571,8 @@ class _Buffers:
             self.runs = PatternRuns(pattern, layout, self.terms.precision_by_row, self.terms.precision_mean_by_row,
                                     self.whitened)
             self.runs.log_density(features, out)
-        count = untrusted_rows(features, out, self.terms.n_features, self.error_scale, *self.terms.error_terms,
-                               self.tolerance, IRRELEVANT_LOG_RATIO, HUGE_LOG_JOINT, self.squares, self.untrusted)
+        count = 0 if not suspect else untrusted_rows(out, squares, self.error_scale, *self.terms.error_terms,
+                                                     self.tolerance, self.irrelevant, HUGE_LOG_JOINT, self.untrusted)
         self.exact = None
         if count:
             positions = self.untrusted[:count].copy()
@@ -599,6 +610,15 @@ class _Buffers:
             sums.anchored = anchored_stats(X[rows], joint.T.astype(np.float64), self.terms.locations,
                                            self.terms.covariances, self.terms.covariance_type)
         return sums
+
+
+def may_be_untrusted(largest_square: float, error_scale: float, error_terms, tolerance: float) -> bool:
+    """Whether a block whose rows have ``‖y‖² ≤ largest_square`` may hold a row that
+    :func:`untrusted_rows` would pick (its largest bound above ``tolerance``, or not finite)."""
+    constant, linear, quadratic = error_terms
+    bound = error_scale * (constant.max() + linear.max() * math.sqrt(largest_square)
+                           + quadratic.max() * largest_square) if largest_square < math.inf else math.inf
+    return not bound <= tolerance
 
 
 class _ExactRows(NamedTuple):
@@ -649,40 +669,51 @@ def _shift_by_largest(joint, largest, floor):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _shifted_columns(X, rows, shift, out):  # pragma: no cover - compiled
-    """``out[0] = 1`` and ``out[1 + j, r] = y⁰_j = x_j − c_j`` (0 for NaN) of row ``rows[r]``."""
+def _shifted_columns(X, rows, shift, out, squares):  # pragma: no cover - compiled
+    """``out[0] = 1`` and ``out[1 + j, r] = y⁰_j = x_j − c_j`` (0 for NaN) of row ``rows[r]``, and
+    ``squares[r] = ‖y⁰‖²`` (float64); returns the largest of ``squares``."""
     d = X.shape[1]
+    largest = 0.0
     for r in range(rows.size):
         out[0, r] = 1.0
     for r in range(rows.size):
         row = rows[r]
+        total = 0.0
         for j in range(d):
             value = X[row, j]
-            out[1 + j, r] = 0.0 if np.isnan(value) else value - shift[j]
+            y = 0.0 if np.isnan(value) else value - shift[j]
+            out[1 + j, r] = y
+            total += np.float64(y) * np.float64(y)
+        squares[r] = total
+        largest = max(largest, total)
+    return largest
 
 
 @njit(cache=True, nogil=True)
-def full_features(X, rows, shift, out):  # pragma: no cover - compiled
-    """``Φᵀ``: ``out[:, r] = [1, y⁰, (y⁰_i y⁰_j)_{i≤j}]`` (row-major upper triangle) of ``rows[r]``."""
+def full_features(X, rows, shift, out, squares):  # pragma: no cover - compiled
+    """``Φᵀ``: ``out[:, r] = [1, y⁰, (y⁰_i y⁰_j)_{i≤j}]`` (row-major upper triangle) of ``rows[r]``;
+    ``squares`` and the return value as :func:`_shifted_columns`."""
     d = X.shape[1]
     b = rows.size
-    _shifted_columns(X, rows, shift, out)
+    largest = _shifted_columns(X, rows, shift, out, squares)
     position = 1 + d
     for i in range(d):
         for j in range(i, d):
             for r in range(b):
                 out[position, r] = out[1 + i, r] * out[1 + j, r]
             position += 1
+    return largest
 
 
 @njit(cache=True, nogil=True)
-def diagonal_features(X, rows, shift, out, incomplete):  # pragma: no cover - compiled
+def diagonal_features(X, rows, shift, out, incomplete, squares):  # pragma: no cover - compiled
     """``Φᵀ``: ``out[:, r] = [1, y⁰, (y⁰)², 1 − o]`` (``o`` the observed indicator) of ``rows[r]``;
     the ``1 − o`` rows only when ``incomplete`` (the data may have missing values). Returns the
-    number of missing values in the rows (0 when not ``incomplete``)."""
+    number of missing values in the rows (0 when not ``incomplete``) and, as
+    :func:`_shifted_columns`, the largest of ``squares``."""
     d = X.shape[1]
     b = rows.size
-    _shifted_columns(X, rows, shift, out)
+    largest = _shifted_columns(X, rows, shift, out, squares)
     for j in range(d):
         for r in range(b):
             out[1 + d + j, r] = out[1 + j, r] * out[1 + j, r]
@@ -694,33 +725,27 @@ def diagonal_features(X, rows, shift, out, incomplete):  # pragma: no cover - co
                 hole = np.isnan(X[row, j])
                 out[1 + 2 * d + j, r] = 1.0 if hole else 0.0
                 missing += hole
-    return missing
+    return missing, largest
 
 
 @njit(cache=True, nogil=True)
-def untrusted_rows(features, joint, d, error_scale, constant, linear, quadratic, tolerance, irrelevant, huge,
-                   squares, out):  # pragma: no cover - compiled
-    """Rows whose product-form log-joint may be wrong, written to ``out``; returns their count
-    (``squares``: a buffer of at least ``b`` numbers).
+def untrusted_rows(joint, squares, error_scale, constant, linear, quadratic, tolerance, irrelevant, huge,
+                   out):  # pragma: no cover - compiled
+    """Rows whose product-form log-joint ``joint`` (k, b) may be wrong, written to ``out``; returns
+    their count.
 
-    The product adds up, for row ``y`` (``features[1:d+1]``) and component ``k``, terms whose
+    The product adds up, for row ``y`` (``squares[r] = ‖y‖²``) and component ``k``, terms whose
     magnitudes sum to at most ``S_k = a_k + b_k ‖y‖ + c_k ‖y‖²`` (:attr:`MixtureTerms.error_terms`),
     so its rounding error is at most ``e·S_k`` (``e = error_scale``). A row is untrusted when,
     for a component within ``irrelevant`` of the row's largest log-joint, ``e·S_k`` exceeds
     ``tolerance · max(1, |log-joint|)``, when its features or log-joint are not finite, or when
-    its largest log-joint is below ``−huge``. One
-    pass over the rows; the components are looked at only for rows whose largest bound is
-    above the tolerance."""
+    its largest log-joint is below ``−huge``. One pass over the rows; the components are looked
+    at only for rows whose largest bound is above the tolerance (see :func:`may_be_untrusted`
+    for a block's test that saves the pass)."""
     k, b = joint.shape
     a_max = constant.max()
     b_max = linear.max()
     c_max = quadratic.max()
-    for r in range(b):                  # ‖y‖², along the contiguous rows of the features
-        squares[r] = 0.0
-    for j in range(d):
-        for r in range(b):
-            y = np.float64(features[1 + j, r])
-            squares[r] += y * y
     count = 0
     for r in range(b):
         norm = np.sqrt(squares[r])
