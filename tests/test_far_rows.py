@@ -150,13 +150,13 @@ def test_query_points_beyond_the_float_range(covariance_type):
     rng = np.random.default_rng(0)
     X = np.vstack([rng.normal(size=(100, 2)), rng.normal(size=(100, 2)) * 3 + 5])
     model = emkit.GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
-    far = np.array([[1e155, 0.0], [1e200, 1e200], [-1e300, 1e300], [1e30, 0.0]])
+    far = np.array([[1e155, 0.0], [1e200, 1e200], [-1e300, 1e300], [1e308, -1.7e308], [1e30, 0.0]])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         scores, proba = model.score_samples(far), model.predict_proba(far)
-    assert np.all(scores[:3] == -np.inf)
+    assert np.all(scores[:4] == -np.inf)
     params = {"weights": model.weights_, "means": model.means_, "covariances": model.covariances_}
-    assert scores[3] == pytest.approx(logsumexp(scipy_log_joint(far[3:], params, covariance_type)), rel=RTOL)
+    assert scores[4] == pytest.approx(logsumexp(scipy_log_joint(far[4:], params, covariance_type)), rel=RTOL)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
     assert np.all(np.isfinite(proba))
     if covariance_type in ("full", "diag", "spherical"):
@@ -202,7 +202,7 @@ def test_hmm_query_points_beyond_the_float_range(covariance_type):
     rng = np.random.default_rng(0)
     X = np.vstack([rng.normal(size=(100, 2)), rng.normal(size=(100, 2)) * 3 + 5])
     model = emkit.GaussianHMM(2, covariance_type=covariance_type, random_state=0).fit(X)
-    query = np.array([[0.0, 0.0], [1e155, 0.0], [1.0, 1.0], [-1e300, 1e300], [0.0, 0.0]])
+    query = np.array([[0.0, 0.0], [1e155, 0.0], [1.0, 1.0], [-1e300, 1e300], [1e308, 1e308], [0.0, 0.0]])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         score, proba = model.score(query), model.predict_proba(query)
@@ -210,7 +210,22 @@ def test_hmm_query_points_beyond_the_float_range(covariance_type):
     assert score == -np.inf and logprob == -np.inf
     assert np.all(np.isfinite(proba))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
-    assert path.shape == (5,)
+    assert path.shape == (6,)
+
+
+@pytest.mark.parametrize("far", [1e8, 1e12, 1e20, 1e155, 1e308])
+def test_viterbi_path_after_a_far_row(far):
+    """A row far from every state must not absorb the later rows' differences: the Viterbi path
+    is the posterior one (states clearly separated) whatever the first row's magnitude."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(200, 2)), 50 + 0.01 * rng.normal(size=(200, 2))])
+    model = emkit.GaussianHMM(2, random_state=0).fit(X, lengths=[200, 200])
+    model.transmat_ = np.array([[0.9, 0.1], [0.1, 0.9]])
+    query = np.array([[far, 0.0]] + [[0.0, 0.0]] * 3 + [[50.0, 50.0]] * 3 + [[0.0, 0.0]] * 3)
+    near = int(np.argmin(np.abs(model.means_[:, 0])))
+    expected = np.array([near] * 4 + [1 - near] * 3 + [near] * 3)
+    np.testing.assert_array_equal(model.predict(query), expected)
+    np.testing.assert_array_equal(model.predict_proba(query).argmax(axis=1), expected)
 
 
 # ------------------------------------------------------------------------ Student t
@@ -232,7 +247,7 @@ def test_student_query_points_far_away_have_finite_log_densities(covariance_type
     rng = np.random.default_rng(0)
     X = np.vstack([rng.normal(size=(100, 2)), rng.normal(size=(100, 2)) * 3 + 5])
     model = emkit.StudentMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
-    query = np.array([[1e30, 0.0], [1e155, 0.0], [-1e300, 1e300]])
+    query = np.array([[1e30, 0.0], [1e155, 0.0], [-1e300, 1e300], [1e308, 1e308]])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         scores, proba = model.score_samples(query), model.predict_proba(query)
@@ -301,3 +316,28 @@ def test_far_narrow_cluster_matches_scikit_learn():
     order, their_order = np.argsort(ours.means_[:, 0]), np.argsort(theirs.means_[:, 0])
     np.testing.assert_allclose(ours.covariances_[order], theirs.covariances_[their_order], rtol=1e-9)
     assert ours.lower_bound_ == pytest.approx(theirs.lower_bound_, rel=1e-9)
+
+
+def test_online_em_with_a_far_narrow_cluster_uses_the_statistics_about_the_centre(monkeypatch):
+    """partial_fit averages statistics of E-steps at different means: those about each
+    component's own (moving) mean cannot be averaged, so online EM takes the statistics about
+    the centre, as when no component is far (the same numbers to the last bit)."""
+    from emkit.kernels import gaussian_mixture_estep
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(600, 2)), 50 + 0.01 * rng.normal(size=(600, 2))])
+    X = X[rng.permutation(len(X))]
+
+    def stream():
+        model = emkit.GaussianMixture(2, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for part in np.array_split(X, 30):
+                model.partial_fit(part)
+        return model.means_, model.covariances_
+
+    anchored = stream()
+    monkeypatch.setattr(gaussian_mixture_estep, "FAR_TOLERANCE", np.inf)   # never far: centre only
+    about_centre = stream()
+    np.testing.assert_array_equal(anchored[0], about_centre[0])
+    np.testing.assert_array_equal(anchored[1], about_centre[1])

@@ -197,6 +197,46 @@ def test_mixture_specific_fields(fitted, tmp_path):
         emkit.StudentMixture.load(path)
 
 
+@pytest.mark.parametrize("prior, field", [(-5.0, "config.covariance_prior"),
+                                           ([[1.0, 2.0], [2.0, 1.0]], "config.covariance_prior"),
+                                           (0.5, "config.weight_concentration_prior")])
+def test_priors_are_checked_as_fit_checks_them(tmp_path, prior, field):
+    """A covariance prior that is not positive definite, a Dirichlet concentration below 1: the
+    ValueError names the file and the field (fit would refuse them)."""
+    estimator = emkit.GaussianMixture(2, covariance_prior=0.1, random_state=0).fit(gaussian_rows())
+    header, path = saved_json(estimator, tmp_path)
+    key = field.split(".")[1]
+    header["config"][key] = prior
+    rewrite(path, header)
+    with raises_naming(path, field):
+        emkit.GaussianMixture.load(path)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_float32_fits_round_trip(tmp_path, suffix, covariance_type):
+    """A float32 fit keeps float32 attributes through save and load, and scores as fitted (from
+    the float64 parameters behind the rounded attributes)."""
+    X = gaussian_rows().astype(np.float32)
+    estimator = emkit.GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    path = estimator.save(tmp_path / f"m{suffix}")
+    loaded = emkit.GaussianMixture.load(path)
+    assert loaded.means_.dtype == np.float32
+    np.testing.assert_array_equal(loaded.score_samples(X), estimator.score_samples(X))
+
+
+def test_float32_attributes_do_not_change_the_fitted_model():
+    """Covariances rounded to float32 can be far from the fit's (here a nearly singular one): the
+    estimator scores with what it fitted, so its score equals its lower bound."""
+    rng = np.random.default_rng(0)
+    t = rng.normal(size=2000) * 1000
+    X = np.c_[t, t + 0.01 * rng.normal(size=2000)].astype(np.float32)
+    estimator = emkit.GaussianMixture(1, random_state=0).fit(X)
+    assert estimator.score(X) == pytest.approx(estimator.lower_bound_, rel=1e-6)
+    estimator.means_ = estimator.means_ + np.float32(1.0)   # a changed attribute is the model again
+    assert estimator.score(X) < estimator.lower_bound_ - 1.0
+
+
 def test_hmm_specific_fields(fitted, tmp_path):
     estimator, _ = fitted["CategoricalHMM"]
     header, path = saved_json(estimator, tmp_path)

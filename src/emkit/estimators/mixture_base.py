@@ -152,7 +152,7 @@ class MixtureEstimator(EstimatorProtocol):
         """Assign the fitted attributes together (a failed fit leaves the estimator unchanged);
         the arrays are rounded to ``dtype``, the data's (float32 data give float32 attributes, as
         in scikit-learn)."""
-        params = best["params"]
+        params = {name: np.asarray(value, dtype=float) for name, value in best["params"].items()}
         weights, locations, scales = self._keys
         prec_chol = precisions_cholesky(params[scales], self.covariance_type)
         self.weights_ = np.asarray(params[weights], dtype=dtype)
@@ -168,17 +168,29 @@ class MixtureEstimator(EstimatorProtocol):
         self.lower_bounds_ = list(best["lower_bounds"])
         self.n_features_in_ = int(n_features)
         self.result_ = best["result"]
+        # the float64 parameters behind float32 attributes (scoring and saving use them while the
+        # attributes are the ones set here; rounded covariances can even be singular)
+        self._exact = (params, {attribute: getattr(self, attribute).copy() for attribute in self._attributes()})
         if names is not None:
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
 
-    def _fitted_params(self) -> dict[str, np.ndarray]:
-        """The fitted parameters under the model's names (float64, whatever the attributes' dtype)."""
+    def _attributes(self) -> dict[str, str]:
+        """The fitted attributes by the model's parameter names."""
         weights, locations, scales = self._keys
-        out = {weights: self.weights_, locations: self.means_, scales: self.covariances_}
-        out.update((name, getattr(self, attribute)) for name, attribute in self._extra)
-        return {name: np.asarray(value, dtype=float) for name, value in out.items()}
+        return {"weights_": weights, "means_": locations, "covariances_": scales,
+                **{attribute: name for name, attribute in self._extra}}
+
+    def _fitted_params(self) -> dict[str, np.ndarray]:
+        """The fitted parameters under the model's names, float64: those the fit found, unless an
+        attribute was changed since (then the attributes, whatever their dtype)."""
+        exact, snapshot = getattr(self, "_exact", (None, {}))
+        attributes = self._attributes()
+        if exact is not None and all(np.array_equal(getattr(self, attribute), snapshot[attribute])
+                                     for attribute in attributes):
+            return {name: value.copy() for name, value in exact.items()}
+        return {name: np.asarray(getattr(self, attribute), dtype=float) for attribute, name in attributes.items()}
 
     # ------------------------------------------------------------------ checking inputs
     def _check_hyperparameters(self) -> None:
@@ -333,9 +345,9 @@ class MixtureEstimator(EstimatorProtocol):
         config["fitted"] = {"converged_": self.converged_, "n_iter_": self.n_iter_, "lower_bound_": self.lower_bound_,
                             "lower_bounds_": self.lower_bounds_, "n_features_in_": self.n_features_in_,
                             "feature_names_in_": None if getattr(self, "feature_names_in_", None) is None
-                            else list(self.feature_names_in_)}
-        arrays = {"weights_": self.weights_, "means_": self.means_, "covariances_": self.covariances_}
-        arrays.update((attribute, getattr(self, attribute)) for _, attribute in self._extra)
+                            else list(self.feature_names_in_), "dtype": str(self.means_.dtype)}
+        params = self._fitted_params()   # float64, as fitted, also behind float32 attributes
+        arrays = {attribute: params[name] for attribute, name in self._attributes().items()}
         return save_state(path, type(self).__name__, config, arrays)
 
     @classmethod
@@ -357,15 +369,20 @@ class MixtureEstimator(EstimatorProtocol):
         arguments = constructor_arguments(config, cls, path)
         if "frozen" in arguments:
             arguments["frozen"] = name_tuple(arguments["frozen"], "frozen", path)
+        if isinstance(config.get("fitted"), dict):
+            config["fitted"].setdefault("dtype", "float64")   # files written before attributes kept float32
         fitted = fitted_values(config, {"converged_": "bool", "n_iter_": "count", "lower_bound_": "number",
                                         "lower_bounds_": "numbers", "n_features_in_": "positive",
-                                        "feature_names_in_": "names?"}, path)
+                                        "feature_names_in_": "names?", "dtype": "float_dtype"}, path)
         estimator = cls(**arguments)
         d = fitted["n_features_in_"]
         try:
             estimator._check_hyperparameters()
             generator(estimator.random_state)
             estimator._checked_inits(d)
+            model = estimator._new_model({})
+            model.chunk_context({"rows": np.array(float(model.n_components)), "observed": np.ones(d),
+                                 "sum": np.zeros(d), "largest": np.zeros(d)})   # what fit checks once d is known
         except ValueError as error:
             raise ValueError(f"{path}: config.{error}") from None
         weights, locations, scales = cls._keys
@@ -376,14 +393,14 @@ class MixtureEstimator(EstimatorProtocol):
         if len(means_shape) != 2 or means_shape[1] != d:
             raise ValueError(f"{path}: means_: expected shape ({estimator.n_components}, {d}) "
                              f"(n_features_in_ = {d}), got {means_shape}")
-        params = estimator._new_model({}).check_params(params, where=f"{path}: arrays")
+        params = model.check_params(params, where=f"{path}: arrays")
         names = fitted["feature_names_in_"]
         if names is not None and len(names) != d:
             raise ValueError(f"{path}: config.fitted.feature_names_in_: expected {d} names, got {len(names)}")
         estimator._set_fitted({"params": params, "converged": fitted["converged_"], "n_iter": fitted["n_iter_"],
                                "lower_bound": fitted["lower_bound_"], "lower_bounds": fitted["lower_bounds_"],
                                "result": None},
-                              d, None if names is None else np.asarray(names, dtype=object))
+                              d, None if names is None else np.asarray(names, dtype=object), np.dtype(fitted["dtype"]))
         return estimator
 
     # -------------------------------------------------------------------------- verbose

@@ -89,6 +89,7 @@ _FITTED_KINDS = {
     "number": (lambda v: _is_number(v), "a number"),
     "numbers": (lambda v: isinstance(v, list) and all(_is_number(x) for x in v), "a list of numbers"),
     "names": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of strings"),
+    "float_dtype": (lambda v: v in ("float32", "float64"), '"float32" or "float64"'),
 }
 
 

@@ -338,27 +338,33 @@ def anchored_zeros(covariance_type: str, n_components: int, n_features: int) -> 
     """``anchored_n``, ``anchored_x`` and ``anchored_xx`` of :func:`anchored_stats`, all zero (the
     statistics of an E-step that had no component far from its centre)."""
     stats = _empty_stats(check_covariance_type(covariance_type), n_components, n_features)
-    return {"anchored_n": stats["n"], "anchored_x": stats["sum_x"], "anchored_xx": stats["sum_xx"]}
+    return {"anchored_n": stats["n"], "anchored_x": stats["sum_x"], "anchored_xx": stats["sum_xx"],
+            "anchored_at": np.zeros((n_components, n_features))}
 
 
 def anchored_stats(X, resp, anchors, covariances, covariance_type: str) -> dict[str, np.ndarray]:
-    """:func:`gaussian_stats_about` as ``anchored_n``, ``anchored_x`` and ``anchored_xx``: the keys
-    an E-step adds to its statistics about the centre when a component is far from it."""
+    """:func:`gaussian_stats_about` as ``anchored_n``, ``anchored_x`` and ``anchored_xx``, with
+    ``anchored_at = n_k a_k`` (which says about which anchors they are, additively): the keys an
+    E-step adds to its statistics about the centre when a component is far from it."""
     stats = gaussian_stats_about(X, resp, anchors, covariances, covariance_type)
-    return {"anchored_n": stats["n"], "anchored_x": stats["sum_x"], "anchored_xx": stats["sum_xx"]}
+    return {"anchored_n": stats["n"], "anchored_x": stats["sum_x"], "anchored_xx": stats["sum_xx"],
+            "anchored_at": stats["n"][:, None] * np.asarray(anchors, dtype=float)}
 
 
 def m_step_statistics(stats: Mapping[str, np.ndarray], anchors, centre) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The statistics ``n``, ``sum_x``, ``sum_xx`` and their shift for :func:`gaussian_m_step`:
-    those about each component's anchor (``anchored_*``, with ``anchors`` the means of the E-step)
-    when the E-step summed them for every row, else those about ``centre``. (Statistics averaged
-    over several E-steps, as online EM does, are about several anchors: they are used only when
-    every E-step summed them, and then the anchors moved little.)"""
+    those about each component's anchor (``anchored_*``) when the E-step summed them for every
+    row and about ``anchors`` (the means of the E-step, as ``anchored_at / anchored_n`` says),
+    else those about ``centre``. Statistics averaged over E-steps at other means (online EM) are
+    about other anchors, and so are taken about the centre."""
     n = np.asarray(stats["n"], dtype=float)
+    anchors = np.asarray(anchors, dtype=float)
     anchored = np.asarray(stats.get("anchored_n", 0.0), dtype=float)
     if np.any(anchored > 0) and np.allclose(anchored, n, rtol=1e-9, atol=1e-300):
-        return ({"n": n, "sum_x": stats["anchored_x"], "sum_xx": stats["anchored_xx"]},
-                np.asarray(anchors, dtype=float))
+        occupied = anchored > 0
+        at = stats["anchored_at"][occupied] / anchored[occupied, None]
+        if np.all(np.abs(at - anchors[occupied]) <= 1e-12 * (1.0 + np.abs(anchors[occupied]))):
+            return {"n": n, "sum_x": stats["anchored_x"], "sum_xx": stats["anchored_xx"]}, anchors
     return {"n": n, "sum_x": stats["sum_x"], "sum_xx": stats["sum_xx"]}, np.asarray(centre, dtype=float)
 
 

@@ -52,9 +52,9 @@ def log_distances(X: np.ndarray, means: np.ndarray, covariances, covariance_type
         return log_q, constant
     largest = np.maximum(np.nanmax(np.abs(X), axis=1), np.abs(means).max())
     # a power of two (division by it is exact), only for rows whose squares may overflow
-    scale = np.where(largest > SCALE_ABOVE, np.ldexp(1.0, np.frexp(largest)[1]), 1.0)
+    scale = np.where(largest > SCALE_ABOVE, np.ldexp(1.0, np.frexp(largest)[1] - 1), 1.0)   # ≤ largest < 2·scale
     scaled_means = means[None, :, :] / scale[:, None, None]                          # (n, k, d)
-    diff = X[:, None, :] / scale[:, None, None] - scaled_means                       # |diff| ≤ 2
+    diff = X[:, None, :] / scale[:, None, None] - scaled_means                       # |diff| < 4
     holes = np.isnan(X)
     if covariance_type in ("diag", "spherical"):
         variances = np.asarray(covariances, dtype=float)

@@ -18,17 +18,16 @@ import math
 import numpy as np
 
 from .gaussian import check_covariance_type
-from .gaussian_direct import LOST, log_distances, log_posterior
+from .gaussian_direct import LOST
 from .gaussian_mixture_estep import (
     ERROR_FACTOR,
     FLOAT64_TOLERANCE,
-    HUGE_LOG_JOINT,
     MixtureTerms,
     diagonal_features,
+    exact_rows,
     full_features,
     may_be_untrusted,
     mixture_terms,
-    untrusted_rows,
 )
 
 FULL_TYPES = ("full", "tied")
@@ -83,16 +82,12 @@ def feature_log_densities(features: np.ndarray, X: np.ndarray, terms: MixtureTer
     error_scale = ERROR_FACTOR * np.finfo(float).eps / 2
     if not may_be_untrusted(float(squares.max(initial=0.0)), error_scale, terms.error_terms, FLOAT64_TOLERANCE):
         return out
-    positions = np.empty(out.shape[0], dtype=np.int64)
     # every state counts (the chain, not the emission alone, decides which states a row may be in)
-    count = untrusted_rows(out.T, squares, error_scale, *terms.error_terms, FLOAT64_TOLERANCE, np.inf, HUGE_LOG_JOINT,
-                           positions)
-    if count:
-        rows = positions[:count]
-        log_q, constant = log_distances(X[rows], terms.locations, terms.covariances, terms.covariance_type)
-        log_joint, log_resp, _ = log_posterior(constant, log_q)
-        lost = np.isneginf(log_joint).all(axis=1)
-        out[rows] = np.where(lost[:, None], LOST + log_resp, log_joint)
+    exact = exact_rows(out.T, squares, X, None, terms, error_scale, FLOAT64_TOLERANCE, np.inf,
+                       np.empty(out.shape[0], dtype=np.int64))
+    if exact is not None:
+        lost = np.isneginf(exact.log_joint).all(axis=1)
+        out[exact.positions] = np.where(lost[:, None], LOST + exact.log_resp, exact.log_joint)
     return out
 
 

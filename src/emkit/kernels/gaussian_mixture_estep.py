@@ -516,7 +516,7 @@ class _Buffers:
         self.far = far_components(terms)
         self.has_empty = bool(np.isneginf(terms.log_weights).any())
         self.irrelevant = irrelevant   # components this far below a row's largest log-joint may be imprecise
-        self.exact: _ExactRows | None = None
+        self.exact: ExactRows | None = None
         self.features = np.empty((terms.theta.shape[0], rows), dtype=dtype)
         self.joint = np.empty((k, rows), dtype=dtype)
         self.whitened: np.ndarray | None = None  # z (row, ≤ q, k) of incomplete rows (full/tied), made when needed
@@ -571,13 +571,10 @@ class _Buffers:
             self.runs = PatternRuns(pattern, layout, self.terms.precision_by_row, self.terms.precision_mean_by_row,
                                     self.whitened)
             self.runs.log_density(features, out)
-        count = 0 if not suspect else untrusted_rows(out, squares, self.error_scale, *self.terms.error_terms,
-                                                     self.tolerance, self.irrelevant, HUGE_LOG_JOINT, self.untrusted)
-        self.exact = None
-        if count:
-            positions = self.untrusted[:count].copy()
-            self.exact = _ExactRows(positions, *_direct_rows(X[rows[positions]], self.terms))
-            out[:, positions] = self.exact.log_joint.T
+        self.exact = exact_rows(out, squares, X, rows, self.terms, self.error_scale, self.tolerance, self.irrelevant,
+                                self.untrusted) if suspect else None
+        if self.exact is not None:
+            out[:, self.exact.positions] = self.exact.log_joint.T
         return out
 
     def statistics(self, X: np.ndarray, rows: np.ndarray, pattern: np.ndarray | None, layout: MissingLayout,
@@ -621,7 +618,7 @@ def may_be_untrusted(largest_square: float, error_scale: float, error_terms, tol
     return not bound <= tolerance
 
 
-class _ExactRows(NamedTuple):
+class ExactRows(NamedTuple):
     """Rows of a block computed by the direct formula: their ``positions`` in the block, and
     their log-joint ``(b', k)``, log-posteriors ``(b', k)`` and log-densities ``(b',)`` (float64)."""
 
@@ -631,12 +628,21 @@ class _ExactRows(NamedTuple):
     log_marginal: np.ndarray
 
 
-def _direct_rows(X: np.ndarray, terms: MixtureTerms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Log-joint, log-posteriors and log-densities of the rows ``X`` by the direct formula
-    (:mod:`emkit.kernels.gaussian_direct`)."""
-    log_q, constant = log_distances(np.asarray(X, dtype=float), terms.locations, terms.covariances,
+def exact_rows(joint: np.ndarray, squares: np.ndarray, X: np.ndarray, rows: np.ndarray | None, terms: MixtureTerms,
+               error_scale: float, tolerance: float, irrelevant: float, buffer: np.ndarray) -> ExactRows | None:
+    """The rows of a block whose product-form log-joint ``joint`` (k, b) cannot be trusted
+    (:func:`untrusted_rows`, with ``squares[r] = ‖y_r‖²``), computed by the direct formula from
+    ``X[rows]`` (``rows`` None: all of ``X``); None when there are none. ``buffer``: at least
+    ``b`` int64."""
+    count = untrusted_rows(joint, squares, error_scale, *terms.error_terms, tolerance, irrelevant, HUGE_LOG_JOINT,
+                           buffer)
+    if not count:
+        return None
+    positions = buffer[:count].copy()
+    block = X[positions] if rows is None else X[rows[positions]]
+    log_q, constant = log_distances(np.asarray(block, dtype=float), terms.locations, terms.covariances,
                                     terms.covariance_type)
-    return log_posterior(terms.log_weights[None, :] + constant, log_q)
+    return ExactRows(positions, *log_posterior(terms.log_weights[None, :] + constant, log_q))
 
 
 def _check_representable(features: np.ndarray, positions: np.ndarray, rows: np.ndarray) -> None:

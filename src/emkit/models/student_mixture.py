@@ -310,7 +310,7 @@ class StudentMixtureModel(EMModel):
         m_step_statistics`)."""
         n, sum_u = np.asarray(stats["n"], dtype=float), np.asarray(stats["sum_u"], dtype=float)
         weighted = {"n": sum_u, "sum_x": stats["sum_ux"], "sum_xx": stats["sum_uxx"],
-                    **{key: stats[key] for key in ("anchored_n", "anchored_x", "anchored_xx") if key in stats}}
+                    **{key: value for key, value in stats.items() if key.startswith("anchored_")}}
         weighted, shift = m_step_statistics(weighted, params["locations"], self.center)
         locations, scatters = gaussian_m_step(weighted, self.covariance_type, 0.0, shift=shift)
         empty = n <= EMPTY_COMPONENT_TOL * n.sum()

@@ -181,6 +181,12 @@ def viterbi(log_frame: np.ndarray, offsets: np.ndarray, startprob: np.ndarray,
     """
     path = np.empty(log_frame.shape[0], dtype=np.int64)
     seq_logprob = np.empty(offsets.size - 1)
-    kernels.viterbi(log_frame, offsets, safe_log(startprob), safe_log(transmat), path, seq_logprob)
+    # each row's largest log-likelihood taken out first and added back after: a row of huge
+    # magnitude (far from every state) would otherwise absorb the later rows' differences
+    largest = log_frame.max(axis=1)
+    largest[~np.isfinite(largest)] = 0.0
+    kernels.viterbi(log_frame - largest[:, None], offsets, safe_log(startprob), safe_log(transmat), path,
+                    seq_logprob)
+    seq_logprob += np.array([largest[a:b].sum() for a, b in pairwise(offsets)])
     seq_logprob[seq_logprob <= 0.5 * LOST] = -np.inf
     return path, seq_logprob
