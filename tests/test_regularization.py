@@ -84,6 +84,7 @@ class _WrongMeans(GaussianMixtureModel):
         return {**new, "means": new["means"] + 0.5}
 
 
+@pytest.mark.filterwarnings("ignore::emkit.ConvergenceWarning")
 @pytest.mark.parametrize("reg_covar", [0.0, 1e-6])
 def test_a_wrong_m_step_is_still_an_ascent_warning(reg_covar):
     X = np.random.default_rng(0).normal(size=(200, 2))
