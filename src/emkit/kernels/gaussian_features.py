@@ -13,6 +13,7 @@ formulas of :mod:`emkit.kernels.gaussian`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -67,20 +68,28 @@ def component_terms(means: np.ndarray, covariances: np.ndarray, covariance_type:
     return mixture_terms(np.ones(np.shape(means)[0]), means, covariances, covariance_type, shift)
 
 
+def feature_squares(features: np.ndarray, n_features: int) -> np.ndarray:
+    """``‖x_i − c‖²`` of every row from its features (the rows ``1..d`` of ``Φᵀ`` are ``x − c``)."""
+    rows = features[1:n_features + 1]
+    return np.einsum("ij,ij->j", rows, rows)
+
+
 def feature_log_densities(features: np.ndarray, X: np.ndarray, terms: MixtureTerms,
-                          out: np.ndarray | None = None) -> np.ndarray:
+                          out: np.ndarray | None = None, squares: np.ndarray | None = None) -> np.ndarray:
     """``log N(x_i | μ_k, Σ_k) = φ(x_i − c)ᵀ θ_k`` of every row ``X[i]`` and component, shape
     ``(n, k)`` (written into ``out`` when given); rows the product cannot be trusted with (far
     from the centre in units of a component, beyond the float range: see
     :func:`~emkit.kernels.gaussian_mixture_estep.untrusted_rows`) by the direct formula
     (:mod:`emkit.kernels.gaussian_direct`), a row below the float range for every component as
-    :data:`~emkit.kernels.gaussian_direct.LOST` for its nearest."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        out = np.matmul(features.T, terms.theta[:features.shape[0]], out=out)
-    d = terms.n_features
-    squares = np.einsum("ij,ij->j", features[1:d + 1], features[1:d + 1])
+    :data:`~emkit.kernels.gaussian_direct.LOST` for its nearest. ``squares``:
+    :func:`feature_squares` of the features (computed here when None; they do not change
+    between E-steps)."""
+    squares = feature_squares(features, terms.n_features) if squares is None else squares
     error_scale = ERROR_FACTOR * np.finfo(float).eps / 2
-    if not may_be_untrusted(float(squares.max(initial=0.0)), error_scale, terms.error_terms, FLOAT64_TOLERANCE):
+    suspect = may_be_untrusted(float(squares.max(initial=0.0)), error_scale, terms.error_terms, FLOAT64_TOLERANCE)
+    with np.errstate(invalid="ignore", over="ignore") if suspect else contextlib.nullcontext():
+        out = np.matmul(features.T, terms.theta[:features.shape[0]], out=out)
+    if not suspect:
         return out
     # every state counts (the chain, not the emission alone, decides which states a row may be in)
     exact = exact_rows(out.T, squares, X, None, terms, error_scale, FLOAT64_TOLERANCE, np.inf,

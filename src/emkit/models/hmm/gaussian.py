@@ -37,6 +37,7 @@ from ...kernels.gaussian import (
 from ...kernels.gaussian_features import (
     component_terms,
     feature_log_densities,
+    feature_squares,
     feature_stats,
     n_complete_features,
     statistic_features,
@@ -78,6 +79,7 @@ class GaussianBlock:
     incomplete: np.ndarray | None
     patterns: tuple[MissingPattern, ...] | None
     features: np.ndarray | None = None
+    squares: np.ndarray | None = None
 
     @classmethod
     def of(cls, X: np.ndarray, covariance_type: str, centre: np.ndarray) -> GaussianBlock:
@@ -85,8 +87,10 @@ class GaussianBlock:
         missing = np.isnan(X)
         if not missing.any():
             size = 8 * n_complete_features(covariance_type, X.shape[1]) * X.shape[0]
-            features = statistic_features(X, covariance_type, centre) if size <= MAX_FEATURE_BYTES else None
-            return cls(X, None, None, None, features)
+            if size > MAX_FEATURE_BYTES:
+                return cls(X, None, None, None)
+            features = statistic_features(X, covariance_type, centre)
+            return cls(X, None, None, None, features, feature_squares(features, X.shape[1]))
         rows_missing = missing.any(axis=1)
         incomplete = np.flatnonzero(rows_missing)
         return cls(X, np.flatnonzero(~rows_missing), incomplete, missing_patterns(X[incomplete]))
@@ -220,7 +224,7 @@ class GaussianEmission(Emission):
         features); the marginal density of the observed coordinates of the others (1 for a row
         with nothing observed)."""
         if block.features is not None:
-            return feature_log_densities(block.features, block.X, cache.terms, out)
+            return feature_log_densities(block.features, block.X, cache.terms, out, block.squares)
         with np.errstate(over="ignore", invalid="ignore"):
             values = log_gaussian_density(block.X, cache.means, cache.precisions_cholesky, self.covariance_type)
             if block.incomplete is not None:

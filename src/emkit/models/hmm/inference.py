@@ -25,7 +25,7 @@ from .sequences import parallel_map, reusable
 MIN_CHUNK_ROWS = 4096
 
 #: A single long sequence's combination pass is split into up to this many row ranges.
-SEQUENCE_CHUNKS = 4
+SEQUENCE_CHUNKS = 2
 
 
 @dataclass
