@@ -27,7 +27,7 @@ BLOCK_ROWS = 8192
 #: The sequences are cut into up to this many batches, taken by the threads as they come free
 #: (a thread slowed down by another process then does fewer of them). The number does not depend
 #: on the threads, so neither does any sum over batches.
-MAX_BATCHES = 16
+MAX_BATCHES = 8
 
 #: With enough rows, the emission work is cut into at least this many blocks (of at least
 #: :data:`MIN_BLOCK_ROWS` rows), whatever the number of threads.
