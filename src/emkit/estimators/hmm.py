@@ -28,6 +28,7 @@ from ..models.hmm import CategoricalEmission, GaussianEmission, HiddenMarkovMode
 from ..models.hmm.categorical import check_symbols, inferred_n_symbols
 from ..models.hmm.gaussian import check_observations
 from ..models.hmm.model import DECODERS
+from ..validation import check_integer, check_real
 from ..variants.online import OnlineEM
 from ._sklearn_compat import bridged
 from .base import EstimatorProtocol, NotFittedError
@@ -173,15 +174,10 @@ class _BaseHMM(EstimatorProtocol):
             self.result_ = result
 
     def _check_hyperparameters(self) -> None:
-        def integer(value, name: str, low: int) -> None:
-            if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low):
-                raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
-
-        integer(self.n_components, "n_components", 1)
-        integer(self.n_iter, "n_iter", 1)
-        integer(self.n_init, "n_init", 1)
-        if not (isinstance(self.tol, (int, float, np.integer, np.floating)) and np.isfinite(self.tol) and self.tol >= 0):
-            raise ValueError(f"tol: must be a non-negative number, got {self.tol!r}")
+        check_integer(self.n_components, "n_components")
+        check_integer(self.n_iter, "n_iter")
+        check_integer(self.n_init, "n_init")
+        check_real(self.tol, "tol", low=0.0)
         if self.algorithm not in DECODERS:
             raise ValueError(f"algorithm: expected one of {DECODERS}, got {self.algorithm!r}")
         if self.accelerate not in (None, "squarem"):
