@@ -74,6 +74,8 @@ BAD_CALLS = [
      lambda: emkit.CategoricalHMM(2).fit(np.array([[0], [1], [2**64 - 1]], dtype=np.uint64)), "X"),
     ("float symbol 1e20 (was an IndexError)", lambda: emkit.CategoricalHMM(2).fit([[0.0], [1e20]]), "X"),
     ("symbol 10**13 (was 146 TiB)", lambda: emkit.CategoricalHMM(2).fit([[0], [10**13]]), "X"),
+    ("n_features=10**13 (was 146 TiB)", lambda: emkit.CategoricalHMM(2, n_features=10**13).fit([[0], [1]]),
+     "n_features"),
     ("PoissonMixture(10**8) (was GBs)", lambda: emkit.fit(emkit.PoissonMixture(10**8), DEATHS_TABLE), "n_components"),
     ("genetic_linkage counts 1e200", lambda: emkit.fit(genetic_linkage(), [1e200, 18, 20, 34]), "counts"),
     ("transmat_prior=1e308", lambda: emkit.GaussianHMM(2, transmat_prior=1e308).fit(gaussian_rows()),
@@ -126,6 +128,7 @@ def test_bad_call_is_a_value_error_naming_the_argument(call, argument):
 
 @pytest.mark.parametrize("call", [
     pytest.param(lambda: emkit.CategoricalHMM(2).fit([[0], [10**13]]), id="symbol 10**13"),
+    pytest.param(lambda: emkit.CategoricalHMM(2, n_features=10**13).fit([[0], [1]]), id="n_features=10**13"),
     pytest.param(lambda: emkit.fit(emkit.PoissonMixture(10**8), DEATHS_TABLE), id="PoissonMixture(10**8)"),
     pytest.param(lambda: emkit.fit(emkit.PoissonMixture(10**8, data="observations"), raw_poisson_draws()),
                  id="PoissonMixture(10**8) on observations"),

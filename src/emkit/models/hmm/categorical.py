@@ -77,6 +77,10 @@ def inferred_n_symbols(symbols: np.ndarray, name: str = "X") -> int:
     return n_symbols
 
 
+#: Largest emission table (states × symbols) accepted: 2²⁸ probabilities, 2 GiB in float64.
+MAX_TABLE_ENTRIES = 2**28
+
+
 class CategoricalEmission(Emission):
     """Categorical emissions over ``n_symbols`` symbols, with Dirichlet pseudo-counts.
 
@@ -98,6 +102,10 @@ class CategoricalEmission(Emission):
         self._prior = np.ones(0)
 
     def validate(self, n_states: int) -> None:
+        if n_states * self.n_symbols > MAX_TABLE_ENTRIES:
+            raise ValueError(f"n_features: {self.n_symbols} symbols for {n_states} states make emission tables of "
+                             f"{n_states * self.n_symbols:.3g} probabilities ({8 * n_states * self.n_symbols / 2**30:.3g}"
+                             " GiB each); symbols are codes 0..n_features − 1: recode them to the ones that occur")
         self._prior = dirichlet.check_concentration(self.emissionprob_prior, (n_states, self.n_symbols),
                                                     "emissionprob_prior")
 
