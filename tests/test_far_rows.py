@@ -341,3 +341,57 @@ def test_online_em_with_a_far_narrow_cluster_uses_the_statistics_about_the_centr
     about_centre = stream()
     np.testing.assert_array_equal(anchored[0], about_centre[0])
     np.testing.assert_array_equal(anchored[1], about_centre[1])
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_online_em_with_a_narrow_component_far_beyond_rounding(covariance_type):
+    """A component of sd 10⁻³ at 10⁷ (statistics about the centre lose all its variance): online
+    EM averages its statistics about the E-steps' means and finds the batch fit's variance."""
+    rng = np.random.default_rng(0)
+
+    def batch(n):
+        far = rng.integers(0, 2, n).astype(bool)[:, None]
+        return np.where(far, 1e7 + rng.normal(0, 1e-3, (n, 1)), rng.normal(0, 1, (n, 1)))
+
+    data = [batch(500) for _ in range(30)]
+    online = emkit.GaussianMixture(2, covariance_type=covariance_type, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", emkit.ConvergenceWarning)
+        for part in data:
+            online.partial_fit(part)
+    whole = emkit.GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(np.vstack(data))
+    far = int(np.argmax(online.means_[:, 0]))
+    if covariance_type != "tied":
+        variance = np.ravel(online.covariances_[far])[0]
+        assert variance == pytest.approx(np.ravel(whole.covariances_[int(np.argmax(whole.means_[:, 0]))])[0], rel=0.05)
+    assert online.means_[far, 0] == pytest.approx(1e7, abs=1e-3)
+
+
+def test_hmm_long_runs_of_far_rows():
+    """Four hundred rows at 10¹⁵³ (log-densities near −10³⁰⁶, whose sum leaves the float range):
+    no warning, log-likelihood −∞, proper posteriors and the same path by Viterbi and MAP."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (300, 1)), rng.normal(5, 1, (300, 1))])
+    model = emkit.GaussianHMM(2, "diag", random_state=0, n_iter=20).fit(X)
+    query = np.vstack([X[:5], [[1e153]] * 400, X[:5]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        viterbi_logprob, viterbi = model.decode(query)
+        _, posterior_path = model.decode(query, algorithm="map")
+        proba = model.predict_proba(query)
+    assert viterbi_logprob == -np.inf and model.score(query) == -np.inf
+    assert np.all(np.isfinite(proba))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(viterbi[5:405], posterior_path[5:405])
+
+
+def test_float32_data_with_an_outlier_beyond_the_float32_range():
+    """float32 data and a query whose square is beyond float32: no overflow warning."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(300, 2)), rng.normal(size=(300, 2)) + 5]).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = emkit.GaussianMixture(2, random_state=0).fit(np.vstack([X, [[1e20, 1e20]]]).astype(np.float32))
+        scores = model.score_samples(np.array([[1e20, 1e20], [0, 0]], dtype=np.float32))
+        model.predict(np.array([[1e20, 1e20]], dtype=np.float32))
+    assert np.isfinite(scores[1])

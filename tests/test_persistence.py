@@ -237,6 +237,23 @@ def test_float32_attributes_do_not_change_the_fitted_model():
     assert estimator.score(X) < estimator.lower_bound_ - 1.0
 
 
+def test_edited_float32_attributes_and_old_float32_files(tmp_path):
+    """float32 weights sum to one only within float32 rounding: a warm start after editing an
+    attribute, saving it, and a file written before the ``dtype`` field all still work."""
+    X = gaussian_rows().astype(np.float32)
+    estimator = emkit.GaussianMixture(3, random_state=0).fit(X)
+    estimator.means_ = estimator.means_ + np.float32(0.1)
+    loaded = emkit.GaussianMixture.load(estimator.save(tmp_path / "edited.npz"))
+    np.testing.assert_array_equal(loaded.means_, estimator.means_)
+    estimator.warm_start = True
+    estimator.fit(X)
+    header, path = saved_json(emkit.GaussianMixture(3, random_state=0).fit(X), tmp_path)
+    del header["config"]["fitted"]["dtype"]
+    header["arrays"]["weights_"] = np.float32(header["arrays"]["weights_"]).astype(float).tolist()
+    rewrite(path, header)
+    assert emkit.GaussianMixture.load(path).weights_.sum() == pytest.approx(1.0, abs=1e-12)
+
+
 def test_hmm_specific_fields(fitted, tmp_path):
     estimator, _ = fitted["CategoricalHMM"]
     header, path = saved_json(estimator, tmp_path)

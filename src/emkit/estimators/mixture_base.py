@@ -41,6 +41,15 @@ from .base import EstimatorProtocol
 from .persistence import constructor_arguments, fitted_values, load_state, name_tuple, named_arrays, save_state
 
 
+def simplex_weights(weights) -> np.ndarray:
+    """``weights`` renormalised when they sum to one within float32 rounding (``1e-6``, as
+    scikit-learn allows for float32 ``weights_init``): float32 attributes and files written from
+    them; anything further off is left for the parameter checks to refuse."""
+    weights = np.asarray(weights, dtype=float)
+    total = weights.sum() if weights.ndim == 1 and weights.size else np.nan
+    return weights / total if 1e-12 < abs(total - 1.0) <= 1e-6 else weights
+
+
 class MixtureEstimator(EstimatorProtocol):
     """Base class of the mixture estimators ``p(x) = Σ_k π_k p(x | θ_k)`` with location/scale
     components (weights ``weights_``, locations ``means_``, scales ``covariances_``).
@@ -190,7 +199,8 @@ class MixtureEstimator(EstimatorProtocol):
         if exact is not None and all(np.array_equal(getattr(self, attribute), snapshot[attribute])
                                      for attribute in attributes):
             return {name: value.copy() for name, value in exact.items()}
-        return {name: np.asarray(getattr(self, attribute), dtype=float) for attribute, name in attributes.items()}
+        params = {name: np.asarray(getattr(self, attribute), dtype=float) for attribute, name in attributes.items()}
+        return {**params, self._keys[0]: simplex_weights(params[self._keys[0]])}
 
     # ------------------------------------------------------------------ checking inputs
     def _check_hyperparameters(self) -> None:
@@ -345,7 +355,8 @@ class MixtureEstimator(EstimatorProtocol):
         config["fitted"] = {"converged_": self.converged_, "n_iter_": self.n_iter_, "lower_bound_": self.lower_bound_,
                             "lower_bounds_": self.lower_bounds_, "n_features_in_": self.n_features_in_,
                             "feature_names_in_": None if getattr(self, "feature_names_in_", None) is None
-                            else list(self.feature_names_in_), "dtype": str(self.means_.dtype)}
+                            else list(self.feature_names_in_),
+                            "dtype": "float32" if self.means_.dtype == np.float32 else "float64"}
         params = self._fitted_params()   # float64, as fitted, also behind float32 attributes
         arrays = {attribute: params[name] for attribute, name in self._attributes().items()}
         return save_state(path, type(self).__name__, config, arrays)
@@ -387,7 +398,8 @@ class MixtureEstimator(EstimatorProtocol):
             raise ValueError(f"{path}: config.{error}") from None
         weights, locations, scales = cls._keys
         stored = named_arrays(arrays, ["weights_", "means_", "covariances_"] + [a for _, a in cls._extra], path)
-        params = {weights: stored["weights_"], locations: stored["means_"], scales: stored["covariances_"]}
+        params = {weights: simplex_weights(stored["weights_"]), locations: stored["means_"],
+                  scales: stored["covariances_"]}
         params.update((name, stored[attribute]) for name, attribute in cls._extra)
         means_shape = np.shape(stored["means_"])
         if len(means_shape) != 2 or means_shape[1] != d:

@@ -351,21 +351,53 @@ def anchored_stats(X, resp, anchors, covariances, covariance_type: str) -> dict[
             "anchored_at": stats["n"][:, None] * np.asarray(anchors, dtype=float)}
 
 
-def m_step_statistics(stats: Mapping[str, np.ndarray], anchors, centre) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The statistics ``n``, ``sum_x``, ``sum_xx`` and their shift for :func:`gaussian_m_step`:
-    those about each component's anchor (``anchored_*``) when the E-step summed them for every
-    row and about ``anchors`` (the means of the E-step, as ``anchored_at / anchored_n`` says),
-    else those about ``centre``. Statistics averaged over E-steps at other means (online EM) are
-    about other anchors, and so are taken about the centre."""
+def m_step_statistics(stats: Mapping[str, np.ndarray], anchors, centre,
+                      covariance_type: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The statistics ``n``, ``sum_x``, ``sum_xx`` and their shift for :func:`gaussian_m_step`.
+
+    When the E-step summed them about each component's mean too (``anchored_*``, for every row):
+    about those anchors, ``anchored_at / anchored_n`` (the E-step's means ``anchors``, or for
+    statistics averaged over E-steps at several means, as online EM keeps them, their weighted
+    average; the first moments are then exact about it and the second off by the anchors'
+    spread, so they are taken only where the statistics about the centre would lose more than
+    :data:`CENTRE_ROUNDING_LIMIT` of a variance to rounding). Else about ``centre``.
+    """
     n = np.asarray(stats["n"], dtype=float)
-    anchors = np.asarray(anchors, dtype=float)
+    centre = np.asarray(centre, dtype=float)
+    about_centre = {"n": n, "sum_x": stats["sum_x"], "sum_xx": stats["sum_xx"]}, centre
     anchored = np.asarray(stats.get("anchored_n", 0.0), dtype=float)
-    if np.any(anchored > 0) and np.allclose(anchored, n, rtol=1e-9, atol=1e-300):
-        occupied = anchored > 0
-        at = stats["anchored_at"][occupied] / anchored[occupied, None]
-        if np.all(np.abs(at - anchors[occupied]) <= 1e-12 * (1.0 + np.abs(anchors[occupied]))):
-            return {"n": n, "sum_x": stats["anchored_x"], "sum_xx": stats["anchored_xx"]}, anchors
-    return {"n": n, "sum_x": stats["sum_x"], "sum_xx": stats["sum_xx"]}, np.asarray(centre, dtype=float)
+    if not (np.any(anchored > 0) and np.allclose(anchored, n, rtol=1e-9, atol=1e-300)):
+        return about_centre
+    occupied = anchored > 0
+    at = np.array(anchors, dtype=float)
+    at[occupied] = stats["anchored_at"][occupied] / anchored[occupied, None]
+    anchored_stats = {"n": n, "sum_x": stats["anchored_x"], "sum_xx": stats["anchored_xx"]}
+    if np.all(np.abs(at - anchors) <= 1e-12 * (1.0 + np.abs(anchors))):
+        return anchored_stats, at
+    variances = _anchored_variances(stats["anchored_xx"], n, covariance_type, at.shape[1])
+    rounding = np.finfo(float).eps * (at - centre) ** 2 / variances
+    return (anchored_stats, at) if not np.all(rounding[occupied] <= CENTRE_ROUNDING_LIMIT) else about_centre
+
+
+#: Relative rounding error of a variance from statistics about the centre beyond which averaged
+#: statistics about moving anchors are preferred (:func:`m_step_statistics`).
+CENTRE_ROUNDING_LIMIT = 1e-6
+
+
+def _anchored_variances(second: np.ndarray, n: np.ndarray, covariance_type: str, d: int) -> np.ndarray:
+    """Second moments per row about the anchors, per component and coordinate ``(k, d)`` (at
+    least the smallest positive float), from ``anchored_xx`` shaped by ``covariance_type``."""
+    second = np.asarray(second, dtype=float)
+    k = n.size
+    if covariance_type == "full":
+        diagonal = np.diagonal(second, axis1=1, axis2=2) / np.maximum(n, 1e-300)[:, None]
+    elif covariance_type == "tied":
+        diagonal = np.broadcast_to(np.diagonal(second) / max(float(n.sum()), 1e-300), (k, d))
+    elif covariance_type == "diag":
+        diagonal = second / np.maximum(n, 1e-300)[:, None]
+    else:
+        diagonal = np.broadcast_to((second / np.maximum(n, 1e-300) / d)[:, None], (k, d))
+    return np.maximum(diagonal, np.finfo(float).tiny)
 
 
 def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: str, reg_covar: float,

@@ -285,7 +285,7 @@ def far_components(terms: MixtureTerms) -> np.ndarray:
 def compute_dtype(data_dtype, terms: MixtureTerms) -> np.dtype:
     """float32 for float32 data when ``2⁻²⁴ ·`` :func:`rounding_factor` ``≤`` :data:`FLOAT32_TOLERANCE`,
     else float64."""
-    if np.dtype(data_dtype) == np.float32 and np.finfo(np.float32).eps / 2 * rounding_factor(terms) <= FLOAT32_TOLERANCE:
+    if np.dtype(data_dtype) == np.float32 and float(np.finfo(np.float32).eps) / 2 * rounding_factor(terms) <= FLOAT32_TOLERANCE:
         return np.dtype(np.float32)
     return np.dtype(np.float64)
 
@@ -574,7 +574,8 @@ class _Buffers:
         self.exact = exact_rows(out, squares, X, rows, self.terms, self.error_scale, self.tolerance, self.irrelevant,
                                 self.untrusted) if suspect else None
         if self.exact is not None:
-            out[:, self.exact.positions] = self.exact.log_joint.T
+            with np.errstate(over="ignore"):   # into a float32 buffer; callers use the float64 values
+                out[:, self.exact.positions] = self.exact.log_joint.T
         return out
 
     def statistics(self, X: np.ndarray, rows: np.ndarray, pattern: np.ndarray | None, layout: MissingLayout,

@@ -417,7 +417,7 @@ class GaussianMixtureModel(EMModel):
     def _means_covariances(self, stats: Stats, params: Params) -> tuple[np.ndarray, np.ndarray]:
         """Means and covariances of :func:`~emkit.kernels.gaussian.gaussian_m_step`: regularised by
         ``reg_covar``, or the posterior mode under ``covariance_prior``."""
-        stats, shift = m_step_statistics(stats, params["means"], self.center)
+        stats, shift = m_step_statistics(stats, params["means"], self.center, self.covariance_type)
         if self.covariance_prior is not None:
             return gaussian_m_step(stats, self.covariance_type, 0.0, shift=shift, means=self.fixed.get("means"),
                                    prior=self.covariance_prior)
@@ -438,7 +438,7 @@ class GaussianMixtureModel(EMModel):
         if self.covariance_prior is not None or self.reg_covar == 0 or "covariances" in self.fixed:
             return None
         n = np.asarray(stats["n"], dtype=float)
-        exact, shift = m_step_statistics(stats, params["means"], self.center)
+        exact, shift = m_step_statistics(stats, params["means"], self.center, self.covariance_type)
         _, scatter = gaussian_m_step(exact, self.covariance_type, 0.0, shift=shift, means=self.fixed.get("means"))
         return covariance_floor(scatter, np.where(n <= EMPTY_COMPONENT_TOL * n.sum(), 0.0, n), self.reg_covar,
                                 self.covariance_type, np.shape(params["means"])[1], what="Gaussian component",

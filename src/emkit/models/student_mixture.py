@@ -202,7 +202,7 @@ class StudentMixtureModel(EMModel):
         anchors = self.center + np.divide(stats["sum_x"], n[:, None], out=np.zeros_like(stats["sum_x"]),
                                           where=n[:, None] > 0)
         exact, shift = m_step_statistics({**stats, **anchored_stats(data.X, resp, anchors, None, self.covariance_type)},
-                                         anchors, self.center)
+                                         anchors, self.center, self.covariance_type)
         locations, scatters = gaussian_m_step(exact, self.covariance_type, self.reg_covar, shift=shift)
         if np.any(n <= 0):
             warnings.warn(f"component(s) {np.flatnonzero(n <= 0).tolist()} start with no data and weight 0; "
@@ -311,7 +311,7 @@ class StudentMixtureModel(EMModel):
         n, sum_u = np.asarray(stats["n"], dtype=float), np.asarray(stats["sum_u"], dtype=float)
         weighted = {"n": sum_u, "sum_x": stats["sum_ux"], "sum_xx": stats["sum_uxx"],
                     **{key: value for key, value in stats.items() if key.startswith("anchored_")}}
-        weighted, shift = m_step_statistics(weighted, params["locations"], self.center)
+        weighted, shift = m_step_statistics(weighted, params["locations"], self.center, self.covariance_type)
         locations, scatters = gaussian_m_step(weighted, self.covariance_type, 0.0, shift=shift)
         empty = n <= EMPTY_COMPONENT_TOL * n.sum()
         if self.covariance_type == "tied":

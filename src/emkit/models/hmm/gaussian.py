@@ -261,7 +261,7 @@ class GaussianEmission(Emission):
         if not {"means", "covars"} & learn:
             return {"means": params["means"], "covars": params["covars"]}
         fixed_means = None if "means" in learn else params["means"]
-        exact, shift = m_step_statistics(stats, params["means"], self._centre())
+        exact, shift = m_step_statistics(stats, params["means"], self._centre(), self.covariance_type)
         means, covars = gaussian_m_step(exact, self.covariance_type, self.reg_covar, shift=shift, means=fixed_means)
         if "means" not in learn:
             means = params["means"]
@@ -279,7 +279,7 @@ class GaussianEmission(Emission):
         if self.reg_covar == 0 or "covars" not in learn:
             return None
         fixed_means = None if "means" in learn else params["means"]
-        exact, shift = m_step_statistics(stats, params["means"], self._centre())
+        exact, shift = m_step_statistics(stats, params["means"], self._centre(), self.covariance_type)
         _, scatter = gaussian_m_step(exact, self.covariance_type, 0.0, shift=shift, means=fixed_means)
         return covariance_floor(scatter, np.where(keep, 0.0, np.asarray(stats["n"], dtype=float)), self.reg_covar,
                                 self.covariance_type, self.n_features, what="state",

@@ -123,15 +123,19 @@ def scaled_forward_backward(
     else:
         start_counts, trans_counts, occupancy = _concurrent_passes(frame, shift, startprob, transmat, posteriors,
                                                                    log_scales, status, chunks, scratch, n_threads)
+    possible = status == 0.0   # the scaled passes went through (−inf: impossible; NaN: redo in log space)
     seq_loglik = status
     kernels.sum_log_scales(log_scales, offsets, seq_loglik)
+    # a sum of shifts beyond the float range (rows far from every state): posteriors stand, ℓ = −∞
+    beyond = possible & ~(seq_loglik > -np.inf)
+    seq_loglik[beyond] = -np.inf
     for s in np.flatnonzero(np.isnan(seq_loglik)):
         first, stop = int(offsets[s]), int(offsets[s + 1])
         one = np.array([0, stop - first], dtype=np.int64)
         kernels.forward_backward_log(np.ascontiguousarray(recompute(first, stop), dtype=float), one,
                                      safe_log(startprob), safe_log(transmat), posteriors[first:stop], start_counts,
                                      trans_counts, occupancy, seq_loglik[s:s + 1])
-    for s in np.flatnonzero(seq_loglik == -np.inf):
+    for s in np.flatnonzero((seq_loglik == -np.inf) & ~beyond):
         posteriors[offsets[s]:offsets[s + 1]] = np.nan
     seq_loglik[seq_loglik <= 0.5 * LOST] = -np.inf   # a row beyond the float range (posteriors proper)
     return Posterior(posteriors, start_counts, trans_counts, occupancy, seq_loglik)
@@ -187,6 +191,8 @@ def viterbi(log_frame: np.ndarray, offsets: np.ndarray, startprob: np.ndarray,
     largest[~np.isfinite(largest)] = 0.0
     kernels.viterbi(log_frame - largest[:, None], offsets, safe_log(startprob), safe_log(transmat), path,
                     seq_logprob)
-    seq_logprob += np.array([largest[a:b].sum() for a, b in pairwise(offsets)])
+    with np.errstate(over="ignore", invalid="ignore"):   # beyond the float range: −∞ below
+        seq_logprob += np.add.reduceat(largest, offsets[:-1]) if largest.size else 0.0
+    seq_logprob[np.isnan(seq_logprob)] = -np.inf
     seq_logprob[seq_logprob <= 0.5 * LOST] = -np.inf
     return path, seq_logprob
