@@ -130,9 +130,9 @@ def test_cli_selection_table_and_plot(csv_file, tmp_path, capsys):
 
 @pytest.mark.parametrize("content, args, message", [
     ("a,b\n1,2\n3,x\n", ["-k", "1"], "column 'b' is not numeric"),
-    ("a,b\n1,2\n3\n", ["-k", "1"], "line 3"),
+    ("a,b\n1,2\n3,4,5\n", ["-k", "1"], "line 3"),
     ("a,b\n", ["-k", "1"], "header row and at least one data row"),
-    ("a,b\n1,2\n,\n3,4\n", ["-k", "1"], "line 3 has no value"),
+    ("a,b\n1,2\n,\n3,4\n", ["-k", "1"], "row 1 has no observed value"),
     ("a,b\n1,2\n3,4\n", ["-k", "0"], "-k"),
     ("a,b\n1,2\n3,4\n", [], "-k"),
     ("a,b\n1,2\n3,4\n", ["-k", "3"], "n_components"),

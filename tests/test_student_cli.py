@@ -10,7 +10,7 @@ from scipy import stats
 
 from emkit import standard_errors
 from emkit.cli.main import main
-from emkit.cli.student import read_batches
+from emkit.cli.table_input import read_batches
 from emkit.models.student_t import StudentT
 from emkit.variants.ecm import fit_ecm
 

@@ -18,7 +18,7 @@ from ..estimators.gaussian_mixture import GaussianMixture
 from ..kernels.gaussian import COVARIANCE_TYPES
 from ..selection import gmm_select, information_criteria
 from .common import CliError, add_se_options, check_se_options, fitted_standard_errors, se_summary
-from .csv_input import read_csv
+from .table_input import add_input_options, read_table
 
 
 def register(subparsers) -> None:
@@ -28,7 +28,8 @@ def register(subparsers) -> None:
         description="Fit a Gaussian mixture by EM to the columns of a CSV file with a header row; empty or NA "
                     "cells are missing values (exact EM for incomplete data). "
                     "Example: emkit gmm data.csv -k 4 --plot clusters.png")
-    parser.add_argument("data", metavar="DATA.csv", help="CSV file with a header row and numeric columns")
+    parser.add_argument("data", metavar="DATA", help="CSV file with a header row (delimiter detected; empty or NA cells are missing) or Parquet file (.parquet)")
+    add_input_options(parser)
     parser.add_argument("-k", "--components", type=int, default=None, help="number of components")
     parser.add_argument("--covariance", default="full",
                         help=f"covariance structure: {', '.join(COVARIANCE_TYPES)} (comma-separated, or 'all', "
@@ -74,7 +75,7 @@ def _select_range(text: str) -> range:
 
 def run(args: argparse.Namespace) -> int:
     """Read the CSV, fit (or select) the mixture, print the table or JSON, write the plot."""
-    header, X = read_csv(args.data)
+    header, X = read_table(args.data, args.sep, args.encoding).numeric(args.columns)
     selecting = args.select is not None
     types = _covariance_types(args.covariance, selecting)
     if not selecting and args.components is None:

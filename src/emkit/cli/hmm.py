@@ -17,7 +17,7 @@ import numpy as np
 from ..estimators.hmm import CategoricalHMM, GaussianHMM
 from ..kernels.gaussian import COVARIANCE_TYPES
 from .common import CliError, add_se_options, check_se_options, fitted_standard_errors, format_params, se_summary
-from .csv_input import read_csv
+from .table_input import add_input_options, read_table
 
 
 def register(subparsers) -> None:
@@ -26,13 +26,15 @@ def register(subparsers) -> None:
         description="Fit a hidden Markov model by the Baum-Welch algorithm to the columns of a CSV file with a "
                     "header row (rows are time steps; empty or NA cells are missing and marginalised). "
                     "Example: emkit hmm data.csv -k 3 --plot states.png")
-    parser.add_argument("data", metavar="DATA.csv", help="CSV file with a header row and numeric columns")
+    parser.add_argument("data", metavar="DATA", help="CSV file with a header row (delimiter detected; empty or NA cells are missing) or Parquet file (.parquet)")
+    add_input_options(parser)
     parser.add_argument("-k", "--states", type=int, required=True, help="number of hidden states")
     parser.add_argument("--categorical", action="store_true",
-                        help="one column of symbols (numbers, e.g. die faces) instead of Gaussian observations")
-    parser.add_argument("--columns", help="comma-separated columns to use (default: all but --sequence)")
-    parser.add_argument("--sequence", metavar="COLUMN", help="column of sequence ids: consecutive rows with the same "
-                                                             "id form one sequence")
+                        help="one column of symbols (any values: die faces, words, codes) instead of Gaussian "
+                             "observations")
+    parser.add_argument("--sequence", metavar="COLUMN", help="column of sequence ids (any values: numbers, names, "
+                                                             "dates): consecutive rows with the same id form one "
+                                                             "sequence")
     parser.add_argument("--covariance", choices=COVARIANCE_TYPES, default="diag",
                         help="covariance structure of Gaussian states (default diag)")
     parser.add_argument("--reg-covar", type=float, default=1e-6, help="added to covariance diagonals (default 1e-6)")
@@ -53,27 +55,15 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def select_columns(header: list[str], values: np.ndarray, columns: str | None,
-                   sequence: str | None) -> tuple[list[str], np.ndarray, list[int] | None]:
-    """The chosen columns and the sequence lengths (runs of equal ids in ``sequence``)."""
-    lengths = None
-    if sequence is not None:
-        if sequence not in header:
-            raise CliError(f"--sequence: no column {sequence!r} (columns: {', '.join(header)})")
-        ids = values[:, header.index(sequence)]
-        if np.any(np.isnan(ids)):
-            raise CliError(f"--sequence: column {sequence!r} has missing ids")
-        lengths = np.diff(np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1], [True]]))).tolist()
-    names = [name.strip() for name in columns.split(",")] if columns else [h for h in header if h != sequence]
-    unknown = [name for name in names if name not in header]
-    if unknown or not names:
-        raise CliError(f"--columns: no column(s) {unknown} (columns: {', '.join(header)})")
-    return names, values[:, [header.index(name) for name in names]], lengths
-
-
 def run(args: argparse.Namespace) -> int:
-    header, values = read_csv(args.data)
-    names, X, lengths = select_columns(header, values, args.columns, args.sequence)
+    table = read_table(args.data, args.sep, args.encoding)
+    lengths = table.runs(args.sequence) if args.sequence else None
+    exclude = (args.sequence,) if args.sequence else ()
+    symbols = None
+    if args.categorical:
+        names, X, symbols = table.symbols(args.columns, exclude)
+    else:
+        names, X = table.numeric(args.columns, exclude)
     if args.states < 1:
         raise CliError(f"-k: the number of states must be at least 1, got {args.states}")
     if args.max_iter < 1 or args.n_init < 1:
@@ -82,15 +72,9 @@ def run(args: argparse.Namespace) -> int:
     settings = {"transmat_prior": args.transmat_prior, "random_state": args.seed, "n_iter": args.max_iter,
                 "tol": args.tol * X.shape[0], "n_init": args.n_init, "accelerate": args.accelerate,
                 "verbose": args.progress}
-    symbols = None
     if args.categorical:
-        if X.shape[1] != 1:
-            raise CliError(f"--categorical: needs exactly one column of symbols, got {len(names)} ({', '.join(names)});"
-                           " choose one with --columns")
-        symbols = np.unique(X[~np.isnan(X)])
-        codes = np.where(np.isnan(X), np.nan, np.searchsorted(symbols, np.nan_to_num(X)))
-        estimator = CategoricalHMM(args.states, n_features=symbols.size, **settings).fit(codes, lengths)
-        X_model = codes
+        estimator = CategoricalHMM(args.states, n_features=len(symbols), **settings).fit(X, lengths)
+        X_model = X
     else:
         estimator = GaussianHMM(args.states, args.covariance, reg_covar=args.reg_covar, **settings).fit(X, lengths)
         X_model = X
@@ -124,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _emission(estimator, symbols) -> dict:
     if symbols is not None:
-        return {"symbols": symbols.tolist(), "emissionprob": estimator.emissionprob_.tolist()}
+        return {"symbols": list(symbols), "emissionprob": estimator.emissionprob_.tolist()}
     return {"means": estimator.means_.tolist(), "covars": estimator.covars_.tolist()}
 
 
@@ -152,7 +136,7 @@ def _print_report(args, estimator, names, symbols, n_rows, lengths, summary, sta
     print()
     if symbols is not None:
         print("emission probabilities")
-        print("state  " + "  ".join(f"{s:>9g}" for s in symbols))
+        print("state  " + "  ".join(f"{s:>9}" for s in symbols))
         for i in range(k):
             print(f"{i:>5}  " + "  ".join(f"{p:9.6f}" for p in estimator.emissionprob_[i]))
     else:

@@ -8,8 +8,6 @@ whole).
 from __future__ import annotations
 
 import argparse
-import csv
-from typing import Iterator
 
 import numpy as np
 
@@ -19,7 +17,7 @@ from ..models.student_t import StudentT
 from ..variants.ecm import fit_ecm
 from ..variants.online import fit_online
 from .common import CliError, add_fit_options, report
-from .csv_input import read_csv
+from .table_input import add_input_options, read_batches, read_table
 
 METHODS = ("ecme", "ecm", "online")
 
@@ -31,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Fit a multivariate t distribution (-k 1) or a mixture of t distributions to the numeric "
                     "columns of a CSV file with a header row (complete rows only). "
                     "Example: emkit student data.csv -k 2 --method ecme --plot fit.png")
-    parser.add_argument("data", metavar="DATA.csv", help="CSV file with a header row and numeric columns")
+    parser.add_argument("data", metavar="DATA", help="CSV file with a header row (delimiter detected; empty or NA cells are missing) or Parquet file (.parquet)")
+    add_input_options(parser)
     parser.add_argument("-k", "--components", type=int, default=1, help="number of components (default 1)")
     parser.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full",
                         help="scatter structure of a mixture (default full)")
@@ -57,15 +56,16 @@ def run(args: argparse.Namespace) -> int:
             raise CliError("--se, --accelerate and --n-init: not available with --method online")
         if args.batch_size < 1:
             raise CliError(f"--batch-size: must be at least 1, got {args.batch_size}")
-        result = fit_online(model, read_batches(args.data, args.batch_size), step_exponent=args.step_exponent,
+        batches = read_batches(args.data, args.batch_size, args.columns, args.sep, args.encoding)
+        result = fit_online(model, batches, step_exponent=args.step_exponent,
                             verbose=args.progress)
         extra = {"batches": f"{result.n_batches} of {args.batch_size} rows ({result.n_observations:.0f} rows)"}
         return report(result, args, _title(args), extra=None if args.json else extra, figure=_online_figure)
     if args.max_iter < 1 or args.n_init < 1:
         raise CliError("--max-iter and --n-init: must be at least 1")
-    header, X = read_csv(args.data)
+    header, X = read_table(args.data, args.sep, args.encoding).numeric(args.columns)
     if np.isnan(X).any():
-        raise CliError("DATA.csv: has missing cells; the Student-t fit needs complete rows")
+        raise CliError(f"DATA: {args.data} has missing cells in {header}; the Student-t fit needs complete rows")
     args.data = X
     result = fit_ecm(model, X, variant=args.method, tol=args.tol, max_iter=args.max_iter, random_state=args.seed,
                      n_init=args.n_init, accelerate=args.accelerate, verbose=args.progress)
@@ -88,38 +88,6 @@ def _model(args: argparse.Namespace):
 def _title(args: argparse.Namespace) -> str:
     what = "Student-t" if args.components == 1 else f"Mixture of {args.components} Student-t ({args.covariance})"
     return f"{what} by {args.method.upper() if args.method != 'online' else 'online EM'}"
-
-
-def read_batches(path: str, batch_size: int) -> Iterator[np.ndarray]:
-    """Rows of a CSV file with a header row, ``batch_size`` at a time (the file is never whole in
-    memory). Raises CliError naming the line of a bad cell."""
-    try:
-        handle = open(path, newline="")
-    except OSError as error:
-        raise CliError(f"DATA.csv: cannot read {path!r} ({error.strerror})") from None
-    with handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if not header:
-            raise CliError(f"DATA.csv: {path!r} has no header row")
-        rows: list[list[float]] = []
-        for line, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise CliError(f"DATA.csv: line {line} has {len(row)} cells, the header has {len(header)}")
-            try:
-                values = [float(cell) for cell in row]
-            except ValueError:
-                raise CliError(f"DATA.csv: line {line} has a cell that is not a number") from None
-            if not np.all(np.isfinite(values)):
-                raise CliError(f"DATA.csv: line {line} has a missing or infinite value")
-            rows.append(values)
-            if len(rows) == batch_size:
-                yield np.array(rows)
-                rows = []
-        if rows:
-            yield np.array(rows)
 
 
 def _online_figure(result, se, title: str):
