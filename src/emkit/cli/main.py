@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from .common import CliError
@@ -23,14 +25,46 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2 for bad input)."""
+    """Run the command line; returns the exit status (2 for bad input or a file that cannot be
+    written, one line on standard error; 0 when the reader of the output closed the pipe)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        check_output_path(getattr(args, "plot", None), "--plot")
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()   # a closed pipe shows here, not in the interpreter's last flush
+        return status
     except (CliError, ValueError) as error:
         print(f"emkit {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:   # e.g. `emkit gmm data.csv --json | head`: the rest is not wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())   # so that the interpreter's final flush stays quiet
+        return 0
+    except OSError as error:
+        print(f"emkit {args.command}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
+              file=sys.stderr)
+        return 2
+
+
+def check_output_path(path: str | None, option: str) -> None:
+    """Before any work: ``path`` (a file to write) names a file in an existing, writable folder.
+
+    Raises
+    ------
+    CliError
+        Naming ``option`` for a folder, a missing folder or one that cannot be written.
+    """
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise CliError(f"{option}: {path} is a folder; give a file name (e.g. {target / 'figure.png'})")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise CliError(f"{option}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise CliError(f"{option}: cannot write in the folder {folder}")
 
 
 if __name__ == "__main__":  # pragma: no cover
