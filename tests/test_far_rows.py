@@ -19,23 +19,12 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 import emkit
+from gaussian_reference import full_covariances
 from emkit.kernels.gaussian import COVARIANCE_TYPES
 from emkit.kernels.gaussian_mixture_estep import FLOAT32_TOLERANCE
 from emkit.models.gaussian_mixture import GaussianMixtureModel
 
 RTOL = 1e-10
-
-
-def full_covariances(covariances, covariance_type, k, d):
-    """``(k, d, d)`` covariance matrices of any covariance type."""
-    cov = np.asarray(covariances, dtype=float)
-    if covariance_type == "full":
-        return cov
-    if covariance_type == "tied":
-        return np.broadcast_to(cov, (k, d, d))
-    if covariance_type == "diag":
-        return np.stack([np.diag(c) for c in cov])
-    return np.stack([c * np.eye(d) for c in cov])
 
 
 def scipy_log_joint(X, params, covariance_type):

@@ -26,6 +26,7 @@ from emkit.kernels.gaussian import COVARIANCE_TYPES
 from emkit.models.gaussian_mixture import GaussianMixtureModel
 
 from direct_mle import maximize
+from gaussian_reference import full_covariances
 
 
 # ------------------------------------------------------------------ (a) the ascent check
@@ -162,11 +163,7 @@ def test_log_posterior_never_decreases(seed, covariance_type, k, scale, alpha, s
 
 def _log_likelihood_direct(X, model, params):
     """``Σ_i log Σ_k π_k N(x_i | μ_k, Σ_k)`` by scipy (covariances expanded to full matrices)."""
-    d = X.shape[1]
-    covariances = np.asarray(params["covariances"])
-    full = {"full": lambda: covariances, "tied": lambda: np.repeat(covariances[None], model.n_components, axis=0),
-            "diag": lambda: covariances[:, :, None] * np.eye(d),
-            "spherical": lambda: covariances[:, None, None] * np.eye(d)}[model.covariance_type]()
+    full = full_covariances(params["covariances"], model.covariance_type, model.n_components, X.shape[1])
     log_joint = np.column_stack([np.log(np.maximum(w, 1e-300)) + stats.multivariate_normal(m, c).logpdf(X)
                                  for w, m, c in zip(params["weights"], params["means"], full)])
     return float(np.sum(np.logaddexp.reduce(log_joint, axis=1)))

@@ -19,6 +19,7 @@ from emkit.estimators.student_mixture import StudentMixture
 from emkit.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from emkit.models.student_mixture import StudentMixtureModel
 from emkit.variants.ecm import fit_ecm
+from gaussian_reference import full_covariances
 
 
 @pytest.fixture(scope="module")
@@ -27,16 +28,6 @@ def data():
     first = stats.multivariate_t(loc=[0, 0], shape=[[1, 0.3], [0.3, 1]], df=3).rvs(70, random_state=rng)
     second = stats.multivariate_t(loc=[5, 3], shape=[[0.5, 0], [0, 2]], df=8).rvs(50, random_state=rng)
     return np.vstack([first, second])
-
-
-def _full_scatters(scatters, covariance_type, k, d):
-    if covariance_type == "full":
-        return scatters
-    if covariance_type == "tied":
-        return np.broadcast_to(scatters, (k, d, d))
-    if covariance_type == "diag":
-        return np.stack([np.diag(s) for s in scatters])
-    return np.stack([s * np.eye(d) for s in scatters])
 
 
 def _mixture_loglik(X, weights, locations, scatters, dofs):
@@ -51,7 +42,7 @@ def test_loglik_equals_scipy_density(data, covariance_type):
     prepared = model.prepare(data)
     params = model.initial_params(prepared, np.random.default_rng(1))
     _, loglik = model.e_step(prepared, params)
-    scatters = _full_scatters(params["scatters"], covariance_type, 2, 2)
+    scatters = full_covariances(params["scatters"], covariance_type, 2, 2)
     assert loglik == pytest.approx(_mixture_loglik(data, params["weights"], params["locations"], scatters,
                                                    params["dofs"]), rel=1e-12)
 

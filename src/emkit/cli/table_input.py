@@ -67,20 +67,21 @@ class Table:
             of numbers with a cell that is not one (naming its line), an infinite value, or no
             column of numbers at all.
         """
-        columns = {name: _numbers(self.frame[name]) for name in self.columns if name not in exclude}
         if names is not None:
             chosen = [name.strip() for name in names.split(",") if name.strip()]
             unknown = [name for name in chosen if name not in self.columns]
             if unknown or not chosen:
                 raise CliError(f"--columns: no column(s) {unknown or [names]} in {self.path} "
                                f"(columns: {_shown(self.columns)})")
-            text = [name for name in chosen if columns.get(name) is None]
+            columns = {name: _numbers(self.frame[name]) for name in chosen}
+            text = [name for name in chosen if columns[name] is None]
             if text:
                 cells = self.frame[text[0]]
                 first = int(np.argmax(cells.notna().to_numpy())) if cells.notna().any() else 0
                 raise CliError(f"--columns: column {text[0]!r} holds no numbers in {self.path} "
                                f"(line {first_line + first}: {cells.iloc[first]!r})")
         else:
+            columns = {name: _numbers(self.frame[name]) for name in self.columns if name not in exclude}
             chosen = [name for name, values in columns.items() if values is not None]
             left_out = [name for name, values in columns.items() if values is None]
             if not chosen:

@@ -120,6 +120,13 @@ def with_limits(log_densities: np.ndarray, X: np.ndarray, means: np.ndarray, cov
     lost = np.flatnonzero(np.isneginf(log_densities).all(axis=1))
     if lost.size:
         log_q, constant = log_distances(X[lost], means, covariances, covariance_type)
-        _, log_resp, _ = log_posterior(constant, log_q)
-        log_densities[lost] = LOST + log_resp
+        log_densities[lost] = finite_stand_in(*log_posterior(constant, log_q)[:2])
     return log_densities
+
+
+def finite_stand_in(log_joint: np.ndarray, log_resp: np.ndarray) -> np.ndarray:
+    """``log_joint`` (n, k), with each row that is −∞ for every component replaced by its limit
+    ``LOST + log r`` (the posterior of :func:`log_posterior`): a finite stand-in for recursions
+    that need one."""
+    lost = np.isneginf(log_joint).all(axis=1)
+    return np.where(lost[:, None], LOST + log_resp, log_joint)

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from .gaussian import check_covariance_type
-from .gaussian_direct import LOST
+from .gaussian_direct import finite_stand_in
 from .gaussian_mixture_estep import (
     ERROR_FACTOR,
     FLOAT64_TOLERANCE,
@@ -95,8 +95,7 @@ def feature_log_densities(features: np.ndarray, X: np.ndarray, terms: MixtureTer
     exact = exact_rows(out.T, squares, X, None, terms, error_scale, FLOAT64_TOLERANCE, np.inf,
                        np.empty(out.shape[0], dtype=np.int64))
     if exact is not None:
-        lost = np.isneginf(exact.log_joint).all(axis=1)
-        out[exact.positions] = np.where(lost[:, None], LOST + exact.log_resp, exact.log_joint)
+        out[exact.positions] = finite_stand_in(exact.log_joint, exact.log_resp)
     return out
 
 
