@@ -44,7 +44,7 @@ def test_human_output_trace_and_plot(capsys, tmp_path):
     assert main(["alleles", "moth", "carbonaria=85", "insularia=196", "typica=341", "--trace",
                  "--plot", str(figure)]) == 0
     text = capsys.readouterr().out
-    assert "0.07083691" in text and "log-likelihood" in text and "iter" in text
+    assert "0.0708369" in text and "log-likelihood" in text and "iteration" in text
     assert figure.stat().st_size > 10_000
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import math
 
 import matplotlib
@@ -92,12 +93,14 @@ def test_cli_json(csv_file, capsys):
     path, X = csv_file
     assert main(["gmm", str(path), "-k", "3", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert {"params", "loglik", "bic", "n_iter", "converged", "labels"} <= set(payload)
+    assert {"params", "loglik", "criteria", "n_iter", "converged", "labels"} <= set(payload)
     assert set(payload["params"]) == {"weights", "means", "covariances"}
     assert len(payload["labels"]) == len(X)
-    estimator = GaussianMixture(3, tol=1e-10, max_iter=10_000, random_state=0).fit(X)
+    # the API with the command's settings: its defaults, and the floor scaled to the data
+    estimator = GaussianMixture(3, random_state=0, reg_covar=1e-6 * np.nanvar(X, axis=0).min()).fit(X)
+    assert payload["settings"]["reg_covar"] == estimator.reg_covar
     assert payload["loglik"] == pytest.approx(estimator.score(X) * len(X), rel=1e-10)
-    assert payload["bic"] == pytest.approx(estimator.bic(X), rel=1e-10)
+    assert payload["criteria"]["bic"] == pytest.approx(estimator.bic(X), rel=1e-10)
     assert payload["labels"] == estimator.predict(X).tolist()
 
 
@@ -107,14 +110,16 @@ def test_cli_standard_errors(csv_file, capsys):
     path, X = csv_file
     assert main(["gmm", str(path), "-k", "2", "--covariance", "diag", "--se", "sem", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    estimator = GaussianMixture(2, covariance_type="diag", tol=1e-10, max_iter=10_000, random_state=0).fit(X)
+    estimator = GaussianMixture(2, covariance_type="diag", tol=1e-8, random_state=0,
+                                reg_covar=1e-6 * np.nanvar(X, axis=0).min()).fit(X)
+    assert payload["settings"]["tol"] == 1e-8    # the default with --se
     expected = emkit.standard_errors(estimator.result_, X, "sem")
     np.testing.assert_allclose(payload["se"]["means"], expected.se["means"], rtol=1e-8)
     np.testing.assert_allclose(payload["cov"]["matrix"], expected.cov, rtol=1e-8)
     assert payload["cov"]["labels"] == list(expected.labels) and payload["se_method"] == "sem"
     assert main(["gmm", str(path), "-k", "2", "--covariance", "diag", "--se", "hessian"]) == 0
     out = capsys.readouterr().out
-    assert "se(mean)" in out and "standard errors hessian" in out
+    assert "se of means" in out and re.search(r"standard errors\s+hessian", out)
     assert main(["gmm", str(path), "-k", "2", "--se", "louis"]) == 2
     assert "complete rows only" in capsys.readouterr().err
 

@@ -32,13 +32,13 @@ def test_gaussian_json_recovers_the_states(series_csv, capsys):
     means = np.array(out["params"]["means"])
     order = np.argsort(means[:, 0])
     np.testing.assert_allclose(means[order], [[0.0, 1.0], [4.0, -1.0]], atol=0.2)
-    decoded = np.argsort(order)[np.array(out["states"])]
+    decoded = np.argsort(order)[np.array(out["labels"])]
     assert np.mean(decoded == states) > 0.97
     # the same numbers as the estimator on the same data
     X[7, 1] = np.nan
-    estimator = GaussianHMM(2, random_state=0, n_iter=10_000, tol=1e-10 * 300).fit(X, [150, 150])
+    estimator = GaussianHMM(2, random_state=0, reg_covar=1e-6 * np.nanvar(X, axis=0).min()).fit(X, [150, 150])
     assert out["loglik"] == pytest.approx(estimator.score(X, [150, 150]), rel=1e-9)
-    assert out["bic"] == pytest.approx(estimator.bic(X, [150, 150]), rel=1e-9)
+    assert out["criteria"]["bic"] == pytest.approx(estimator.bic(X, [150, 150]), rel=1e-9)
 
 
 def test_categorical_report_and_plot(tmp_path, capsys):
@@ -92,14 +92,14 @@ def test_standard_errors_of_the_fit(series_csv, capsys):
     assert main(["hmm", str(path), "-k", "2", "--sequence", "run", "--se", "sem", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     X[7, 1] = np.nan
-    estimator = GaussianHMM(2, random_state=0, n_iter=10_000, tol=1e-10 * 300).fit(X, [150, 150])
+    estimator = GaussianHMM(2, random_state=0, tol=1e-6, reg_covar=1e-6 * np.nanvar(X, axis=0).min()).fit(X, [150, 150])
     expected = emkit.standard_errors(estimator.result_, (X, [150, 150]), "sem")
     assert out["se_method"] == "sem" and out["cov"]["labels"] == list(expected.labels)
     for name in ("transmat", "means", "covars"):
         np.testing.assert_allclose(out["se"][name], expected.se[name], rtol=1e-6)
     assert main(["hmm", str(path), "-k", "2", "--sequence", "run", "--se", "hessian"]) == 0
     text = capsys.readouterr().out
-    assert "standard errors hessian" in text and re.search(r"transmat\[0,1\]\s+\d\.\d+\s+\d\.\d+", text)
+    assert re.search(r"standard errors\s+hessian", text) and "se of transmat" in text
     assert main(["hmm", str(path), "-k", "2", "--se", "louis"]) == 2
     assert "--se louis" in capsys.readouterr().err
     # one sequence: the start probabilities (on the boundary) are held fixed, the rest have errors

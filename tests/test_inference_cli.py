@@ -49,10 +49,11 @@ def test_poisson_mixture_bootstrap_json(capsys):
 def test_human_table_has_an_se_column_and_the_rate(capsys):
     assert main(MOTH_ARGS + ["--se", "hessian"]) == 0
     text = capsys.readouterr().out
-    header = next(line for line in text.splitlines() if line.startswith("parameters"))
-    assert header.split() == ["parameters", "estimate", "se"]
-    row = next(line for line in text.splitlines() if line.strip().startswith("C "))
-    assert row.split()[1:] == ["0.07083691", "0.00741121"]
+    lines = text.splitlines()
+    header = lines[lines.index("parameters") + 1]
+    assert header.split() == ["estimate", "se"]
+    row = next(line for line in lines if line.strip().startswith("C "))
+    assert row.split()[1:] == ["0.0708369", "0.00741121"]
     assert "EM rate 0.1759" in text
 
 

@@ -59,7 +59,7 @@ def test_mixture_and_online_run(capsys, csv_file, tmp_path):
     assert main(["student", str(path), "--method", "online", "--batch-size", "25", "--json",
                  "--plot", str(figure)]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["n_batches"] == 5 and out["n_observations"] == 120
+    assert out["online"]["n_batches"] == 5 and out["online"]["n_observations"] == 120
     assert figure.stat().st_size > 0
 
 

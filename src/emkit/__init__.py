@@ -2,41 +2,38 @@
 
 One engine (:func:`fit`) fits every model that supplies an E-step returning additive expected
 sufficient statistics and an M-step; the models, estimators, inference and plotting build on it.
+Names are imported on first use, so ``import emkit`` (and the ``emkit`` command's ``--help``) is quick.
 """
 
-from .engine import EMModel, EMResult, Squarem, Trace, fit
-from .exceptions import AscentWarning, ConvergenceWarning, DegenerateComponentWarning, RegularizationWarning
-from .estimators import GaussianMixture
-from .estimators.hmm import CategoricalHMM, GaussianHMM
-from .inference import StandardErrors, standard_errors
-from .models import GeneCounting, GroupedMultinomial, PoissonMixture
-from .selection import gmm_select
-from .variants import fit_ecm, fit_mcem, fit_online
-from .estimators.student_mixture import StudentMixture
+from .lazy_exports import lazy_exports
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "fit",
-    "EMModel",
-    "EMResult",
-    "Trace",
-    "Squarem",
-    "standard_errors",
-    "StandardErrors",
-    "GeneCounting",
-    "GroupedMultinomial",
-    "PoissonMixture",
-    "GaussianMixture",
-    "GaussianHMM",
-    "CategoricalHMM",
-    "gmm_select",
-    "fit_mcem",
-    "fit_ecm",
-    "fit_online",
-    "StudentMixture",
-    "ConvergenceWarning",
-    "AscentWarning",
-    "DegenerateComponentWarning",
-    "RegularizationWarning",
-]
+#: Public name -> the module that defines it (imported on first use).
+EXPORTS = {
+    "fit": ".engine",
+    "EMModel": ".engine",
+    "EMResult": ".engine",
+    "Trace": ".engine",
+    "Squarem": ".engine",
+    "standard_errors": ".inference",
+    "StandardErrors": ".inference",
+    "GeneCounting": ".models",
+    "GroupedMultinomial": ".models",
+    "PoissonMixture": ".models",
+    "GaussianMixture": ".estimators",
+    "GaussianHMM": ".estimators",
+    "CategoricalHMM": ".estimators",
+    "StudentMixture": ".estimators.student_mixture",
+    "gmm_select": ".selection",
+    "fit_mcem": ".variants",
+    "fit_ecm": ".variants",
+    "fit_online": ".variants",
+    "ConvergenceWarning": ".exceptions",
+    "AscentWarning": ".exceptions",
+    "DegenerateComponentWarning": ".exceptions",
+    "RegularizationWarning": ".exceptions",
+}
+
+__all__ = list(EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from ..models.gene_counting import PRESETS
 from .common import CliError, add_fit_options, parse_count, report, run_fit
+
+#: The genetic systems (emkit.models.gene_counting.PRESETS).
+SYSTEMS = ("abo", "moth")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,9 +16,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "alleles", help="allele frequencies from phenotype counts (gene counting)",
         description="Allele frequencies under Hardy-Weinberg equilibrium by gene counting. "
                     "Example: emkit alleles moth carbonaria=85 insularia=196 typica=341")
-    parser.add_argument("system", choices=sorted(PRESETS), help="genetic system: moth (C>I>T) or abo")
+    parser.add_argument("system", choices=SYSTEMS, help="genetic system: moth (alleles C > I > T) or abo (A = B > O)")
     parser.add_argument("counts", nargs="+", metavar="PHENOTYPE=COUNT", help="observed phenotype counts")
-    add_fit_options(parser)
+    add_fit_options(parser, plot_help="write the convergence figure and the EM path on the triangle of allele "
+                                      "frequencies")
     parser.set_defaults(func=run)
 
 
@@ -37,10 +40,14 @@ def parse_phenotype_counts(items: list[str], labels: tuple[str, ...]) -> dict[st
 
 def run(args: argparse.Namespace) -> int:
     """Run ``emkit alleles``: fit, then print the result (exit status 0; bad input raises CliError)."""
+    from ..models.gene_counting import PRESETS
+
     model = PRESETS[args.system]()
     counts = parse_phenotype_counts(args.counts, model.phenotype_labels)
     result = run_fit(model, counts, args)
-    return report(result, args, title=f"Allele frequencies ({args.system}) by gene counting", figure=_figure)
+    return report(result, args, f"Allele frequencies ({args.system}) by gene counting",
+                  {allele: "scalar" for allele in model.alleles}, n_rows=sum(counts.values()),
+                  extra={"counts": counts}, figure=_figure)
 
 
 def _figure(result, se, title: str):

@@ -1,52 +1,87 @@
-"""Options and output shared by the fitting subcommands (fit options, tables, JSON, plots)."""
+"""Options and output shared by the fitting subcommands (fit options, standard errors, reports).
+
+Heavy modules (the engine, inference, plotting) are imported inside the functions that use them,
+so that ``emkit --help`` and each subcommand's ``--help`` start quickly.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..engine import EMModel, EMResult, fit
-from ..engine.model import flatten_named
-from ..inference import METHODS, StandardErrors, standard_errors
+from ..inference.methods import METHODS
+from .output import Payload, Table, parameter_tables, render_tables, summary_lines
+
+if TYPE_CHECKING:
+    from ..engine import EMModel, EMResult
+    from ..inference import StandardErrors
 
 #: ``figure(result, se, title)``: the ``--plot`` figure of a subcommand (a matplotlib Figure).
-FigureMaker = Callable[[EMResult, "StandardErrors | None", str], Any]
+FigureMaker = Callable[["EMResult", "StandardErrors | None", str], Any]
 
 
 class CliError(ValueError):
     """Bad command-line input; printed as one line, exit status 2."""
 
 
-def add_fit_options(parser: argparse.ArgumentParser) -> None:
-    """Options every fitting subcommand takes."""
+def add_fit_options(parser: argparse.ArgumentParser, *, tol: float = 1e-10, max_iter: int = 100_000,
+                    tol_help: str = "relative change of the log-likelihood (or of the parameters) that stops EM",
+                    se_tol: float | None = None, seed: int | None = None, se_note: str = "", trace: bool = True,
+                    plot_help: str = "write the convergence figure") -> None:
+    """Options every fitting subcommand takes, with the defaults of the API call it makes (so that
+    the command and the API give the same answer with the same settings); ``se_tol`` is the
+    default ``--tol`` with ``--se`` where the API's default stops too early for standard errors."""
     group = parser.add_argument_group("fitting")
-    group.add_argument("--tol", type=float, default=1e-10, help="relative log-likelihood change to stop (default 1e-10)")
-    group.add_argument("--max-iter", type=int, default=100_000, help="maximum number of iterations")
-    group.add_argument("--seed", type=int, default=None, help="seed of random starts")
-    group.add_argument("--n-init", type=int, default=1, help="number of starts (the first deterministic)")
-    group.add_argument("--accelerate", choices=["squarem"], default=None, help="accelerate EM with SQUAREM")
-    add_se_options(parser)
+    if se_tol is None:
+        group.add_argument("--tol", type=float, default=tol, help=f"{tol_help} (default: %(default)s)")
+    else:
+        group.add_argument("--tol", type=float, default=None,
+                           help=f"{tol_help} (default: {tol:g}, or {se_tol:g} with --se: standard errors need a "
+                                "converged fit)")
+        parser.set_defaults(default_tol=(tol, se_tol))
+    group.add_argument("--max-iter", type=int, default=max_iter,
+                       help="maximum number of EM iterations per start (default: %(default)s)")
+    group.add_argument("--seed", type=int, default=seed,
+                       help="seed of the random starts (default: %(default)s)" if seed is not None else
+                            "seed of the random starts (default: fresh randomness)")
+    group.add_argument("--n-init", type=int, default=1,
+                       help="number of starts, the best kept (default: %(default)s)")
+    group.add_argument("--accelerate", choices=["squarem"], default=None,
+                       help="accelerate EM with SQUAREM (default: plain EM)")
+    add_se_options(parser, se_note)
     output = parser.add_argument_group("output")
-    output.add_argument("--trace", action="store_true", help="print the iteration table")
-    output.add_argument("--plot", metavar="FILE", help="write the convergence figure (PNG, PDF or SVG)")
-    output.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    output.add_argument("--progress", action="store_true", help="show a progress bar")
+    if trace:
+        output.add_argument("--trace", action="store_true", help="print the table of iterations")
+    output.add_argument("--plot", metavar="FILE", help=f"{plot_help} (.png, .pdf or .svg)")
+    output.add_argument("--json", action="store_true",
+                        help="print one JSON object instead of tables (the README's command-line section "
+                             "documents its keys)")
+    output.add_argument("--progress", action="store_true", help="show progress on standard error")
 
 
 def add_se_options(parser: argparse.ArgumentParser, note: str = "") -> None:
     """``--se METHOD`` and ``--n-boot``."""
     inference = parser.add_argument_group("standard errors")
     inference.add_argument("--se", choices=METHODS, default=None, metavar="METHOD",
-                           help=f"standard errors and covariance of the estimates by {', '.join(METHODS)}{note}")
-    inference.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates for --se bootstrap (default 1000)")
+                           help=f"standard errors and covariance of the estimates by {', '.join(METHODS)}{note} "
+                                "(default: none)")
+    inference.add_argument("--n-boot", type=int, default=1000,
+                           help="bootstrap replicates for --se bootstrap (default: %(default)s)")
 
 
-def check_se_options(args: argparse.Namespace) -> None:
-    """``--n-boot`` at least 2 (checked before fitting)."""
+def check_fit_options(args: argparse.Namespace) -> None:
+    """``--max-iter``, ``--n-init`` at least 1, ``--tol`` not negative and ``--n-boot`` at least 2
+    (checked before reading data or fitting); an omitted ``--tol`` gets its default."""
+    if args.tol is None:
+        args.tol = args.default_tol[args.se is not None]
+    if args.max_iter < 1:
+        raise CliError(f"--max-iter: must be at least 1, got {args.max_iter}")
+    if args.n_init < 1:
+        raise CliError(f"--n-init: must be at least 1, got {args.n_init}")
+    if not args.tol >= 0:
+        raise CliError(f"--tol: must be a non-negative number, got {args.tol}")
     if args.n_boot < 2:
         raise CliError(f"--n-boot: must be at least 2, got {args.n_boot}")
 
@@ -56,6 +91,8 @@ def fitted_standard_errors(result: EMResult, data: Any, args: argparse.Namespace
     what the method cannot do is a :class:`CliError` naming ``--se``."""
     if args.se is None:
         return None
+    from ..inference import standard_errors
+
     try:
         return standard_errors(result, data, args.se, n_boot=args.n_boot, random_state=args.seed, verbose=args.progress)
     except (NotImplementedError, ValueError) as error:
@@ -74,45 +111,72 @@ def parse_count(text: str, name: str) -> int:
 
 
 def run_fit(model: EMModel, data: Any, args: argparse.Namespace, init: dict | None = None) -> EMResult:
-    """Fit with the common options (progress bar on by ``--progress``); ``data`` is kept as
+    """Fit with the common options (progress on by ``--progress``); ``data`` is kept as
     ``args.data`` for the standard errors of :func:`report`."""
-    if args.max_iter < 1:
-        raise CliError(f"--max-iter: must be at least 1, got {args.max_iter}")
-    if args.n_init < 1:
-        raise CliError(f"--n-init: must be at least 1, got {args.n_init}")
-    check_se_options(args)
+    from ..engine import fit
+
+    check_fit_options(args)
     args.data = data
     return fit(model, data, init=init, tol=args.tol, max_iter=args.max_iter, random_state=args.seed,
                n_init=args.n_init, accelerate=args.accelerate, verbose=args.progress)
 
 
-def report(result: EMResult, args: argparse.Namespace, title: str, extra: dict[str, Any] | None = None,
-           figure: FigureMaker | None = None) -> int:
-    """Print the result (table or JSON), with standard errors if ``--se``, the trace if asked, and
-    write the plot if asked (``figure``, default the convergence figure)."""
+def report(result: EMResult, args: argparse.Namespace, title: str, layouts: Mapping[str, str], *,
+           components: Sequence[str] = (), columns: Sequence[str] | None = None, n_rows: int | None = None,
+           n_components: int | None = None, extra: Mapping[str, Any] | None = None,
+           lines: Mapping[str, Any] | None = None, figure: FigureMaker | None = None) -> int:
+    """Print an engine fit: parameter tables laid out by ``layouts`` (see :mod:`emkit.cli.output`)
+    and summary ``lines``, or the JSON object with ``extra`` keys; standard errors with ``--se``,
+    the iterations with ``--trace``, the figure (``figure``, default the convergence figure) with
+    ``--plot``."""
     se = fitted_standard_errors(result, args.data, args)
     if args.plot:
         (figure or _convergence_figure)(result, se, title).savefig(args.plot, dpi=120, bbox_inches="tight")
+    payload = Payload(args.command, title, result.named_params(), result.loglik, result.n_iter,
+                      result.n_evaluations, result.converged, columns=None if columns is None else list(columns),
+                      n_rows=n_rows, n_components=n_components, settings=fit_settings(args),
+                      extra=dict(extra or {}))
+    tables = parameter_tables(result.named_params(), layouts, components=components, columns=columns or (),
+                              se=None if se is None else se.se)
+    return emit(args, payload, tables, se, lines=lines, trace=getattr(args, "trace", False) and result)
+
+
+def fit_settings(args: argparse.Namespace, **more: Any) -> dict[str, Any]:
+    """The settings of the fit, as given or defaulted (the JSON ``settings``)."""
+    settings = {"tol": args.tol, "max_iter": args.max_iter, "n_init": args.n_init, "seed": args.seed,
+                "accelerate": args.accelerate}
+    return {**settings, **more}
+
+
+def emit(args: argparse.Namespace, payload: Payload, tables: Sequence[Table], se: StandardErrors | None, *,
+         lines: Mapping[str, Any] | None = None, trace: Any = None) -> int:
+    """Print ``payload`` as JSON (``--json``, with the standard errors) or as its title, ``tables``,
+    the summary lines and the notes; the trace table of the EMResult ``trace`` when given."""
     if args.json:
-        payload = result.to_dict()
-        payload.update(se.to_dict() if se is not None else {})
-        payload.update(extra or {})
-        json.dump(payload, sys.stdout, indent=2)
-        print()
+        payload.se = se.to_dict() if se is not None else {}
+        payload.write()
         return 0
-    print(title)
-    print(format_params(result.named_params(), None if se is None else se.se))
-    print(f"log-likelihood  {result.loglik:.10f}")
-    print(f"iterations      {result.n_iter} ({result.n_evaluations} EM-map evaluations)"
-          f"{', SQUAREM' if result.accelerate else ''}")
-    print(f"converged       {'yes' if result.converged else 'no'}")
-    if se is not None:
-        print(se_summary(se))
-    for key, value in (extra or {}).items():
-        print(f"{key:<15} {value}")
-    if args.trace:
+    print(payload.model)
+    print()
+    print(render_tables(tables))
+    print()
+    evaluations = f" ({payload.n_evaluations} EM-map evaluations)" if args.accelerate else ""
+    criteria = payload.criteria or {}
+    summary = {
+        "log-likelihood": f"{payload.loglik:.10g}",
+        "BIC": f"{criteria['bic']:.10g} (lower is better; AIC {criteria['aic']:.10g}"
+               + (f", ICL {criteria['icl']:.10g})" if "icl" in criteria else ")") if criteria else None,
+        "iterations": f"{payload.n_iter}{evaluations}{', SQUAREM' if args.accelerate else ''}",
+        "converged": "yes" if payload.converged else f"no (--max-iter {args.max_iter} reached before --tol {args.tol})",
+        **(lines or {}),
+        "standard errors": None if se is None else se_summary(se),
+    }
+    print(summary_lines(summary))
+    for note in payload.notes:
+        print(f"note: {note}")
+    if trace is not None and trace is not False:
         print()
-        print(trace_table(result))
+        print(trace_table(trace))
     return 0
 
 
@@ -122,28 +186,9 @@ def _convergence_figure(result: EMResult, se: StandardErrors | None, title: str)
     return convergence_figure(result, title=title)
 
 
-def format_params(named: dict[str, Any], se: dict[str, Any] | None = None) -> str:
-    """Parameter table: one row per parameter, lists shown per component; with ``se`` (keyed like
-    ``named``), one row per entry with its standard error."""
-    if se is not None:
-        labels, values = flatten_named(named)
-        errors = flatten_named(se)[1]
-        width = max(12, max(len(label) for label in labels) + 2)
-        header = f"{'parameters':<{width + 2}}{'estimate':>12}  {'se':>12}"
-        return "\n".join([header] + [f"  {label:<{width}}{value:>12.8f}  {error:>12.8f}"
-                                     for label, value, error in zip(labels, values, errors)])
-    rows = []
-    for name, value in named.items():
-        if isinstance(value, list):
-            rows.append(f"  {name:<12}" + "  ".join(f"{v:.8f}" for v in np.ravel(value)))
-        else:
-            rows.append(f"  {name:<12}{value:.8f}")
-    return "\n".join(["parameters"] + rows)
-
-
 def se_summary(se: StandardErrors) -> str:
-    """One line: the method, EM's rate of convergence and, for the bootstrap, its replicates."""
-    line = f"{'standard errors':<15} {se.method}"
+    """The method, EM's rate of convergence and, for the bootstrap, its replicates."""
+    line = se.method
     if se.method == "bootstrap":
         line += f" ({se.diagnostics['kind']}, {len(se.replicates)} replicates)"
     if se.rate is not None:
@@ -154,11 +199,8 @@ def se_summary(se: StandardErrors) -> str:
 def trace_table(result: EMResult) -> str:
     """Iteration table: iteration, log-likelihood, its change, and every parameter."""
     columns, table = result.trace.named_table(result.model)
-    header = f"{'iter':>5} {'log-likelihood':>20} {'change':>12} " + " ".join(f"{c:>12}" for c in columns)
-    lines = [header]
-    previous = None
-    for t, (ll, values) in enumerate(zip(result.trace.loglik, table)):
-        change = "" if previous is None else f"{ll - previous:.3e}"
-        lines.append(f"{t:>5} {ll:>20.10f} {change:>12} " + " ".join(f"{x:>12.8f}" for x in values))
-        previous = ll
-    return "\n".join(lines)
+    loglik = np.asarray(result.trace.loglik, dtype=float)
+    change = np.concatenate([[np.nan], np.diff(loglik)])
+    cells = np.column_stack([loglik, change, table])
+    return Table("iteration", [str(t) for t in range(len(loglik))], ["log-likelihood", "change", *columns], cells,
+                 digits=[14, 4] + [10] * len(columns)).render()

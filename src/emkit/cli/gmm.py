@@ -8,47 +8,45 @@ sem`` adds the standard errors of the estimates.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from pathlib import Path
 
 import numpy as np
 
-from ..estimators.gaussian_mixture import GaussianMixture
-from ..kernels.gaussian import COVARIANCE_TYPES
-from ..selection import gmm_select, information_criteria
-from .common import CliError, add_se_options, check_se_options, fitted_standard_errors, se_summary
+from ..kernels.covariance_types import COVARIANCE_TYPES
+from .common import CliError, add_fit_options, check_fit_options, emit, fit_settings, fitted_standard_errors
+from .output import Payload, Table, covariance_layout, parameter_tables
 from .table_input import add_input_options, read_table
+from .units import add_reg_covar_option, covariance_floor
+
+#: Correlation matrices are printed up to this many columns (all of them are in --json).
+MAX_PRINTED_CORRELATIONS = 10
 
 
 def register(subparsers) -> None:
     """Add the ``gmm`` subcommand to the ``emkit`` parser."""
     parser = subparsers.add_parser(
-        "gmm", help="Gaussian mixture clustering of a CSV file (missing cells allowed)",
-        description="Fit a Gaussian mixture by EM to the columns of a CSV file with a header row; empty or NA "
-                    "cells are missing values (exact EM for incomplete data). "
-                    "Example: emkit gmm data.csv -k 4 --plot clusters.png")
-    parser.add_argument("data", metavar="DATA", help="CSV file with a header row (delimiter detected; empty or NA cells are missing) or Parquet file (.parquet)")
+        "gmm", help="Gaussian mixture clustering of a CSV or Parquet file (missing cells allowed)",
+        description="Fit a Gaussian mixture by EM (emkit.GaussianMixture, the same defaults) to the numeric "
+                    "columns of a CSV file with a header row or a Parquet file; empty or NA cells are missing "
+                    "values (exact EM for incomplete data). Columns of text are left out. "
+                    "Example: emkit gmm iris.csv -k 3 --plot clusters.png")
+    parser.add_argument("data", metavar="DATA", help="CSV file with a header row (delimiter detected; empty or NA "
+                                                     "cells are missing) or Parquet file (.parquet)")
     add_input_options(parser)
-    parser.add_argument("-k", "--components", type=int, default=None, help="number of components")
-    parser.add_argument("--covariance", default="full",
-                        help=f"covariance structure: {', '.join(COVARIANCE_TYPES)} (comma-separated, or 'all', "
-                             "with --select)")
-    parser.add_argument("--select", metavar="A:B", help="choose k in A..B (and the covariance) by --criterion")
-    parser.add_argument("--criterion", choices=["bic", "aic", "icl"], default="bic", help="selection criterion")
-    parser.add_argument("--reg-covar", type=float, default=1e-6, help="added to covariance diagonals (default 1e-6)")
-    group = parser.add_argument_group("fitting")
-    group.add_argument("--tol", type=float, default=1e-10,
-                       help="stop when the log-likelihood per row changes by less (default 1e-10)")
-    group.add_argument("--max-iter", type=int, default=10_000, help="maximum number of iterations per start")
-    group.add_argument("--seed", type=int, default=0, help="seed of the k-means starts (default 0)")
-    group.add_argument("--n-init", type=int, default=1, help="number of starts")
-    group.add_argument("--accelerate", choices=["squarem"], default=None, help="accelerate EM with SQUAREM")
-    add_se_options(parser, " (louis: complete rows only)")
-    output = parser.add_argument_group("output")
-    output.add_argument("--plot", metavar="FILE", help="write the clusters, k-means beside, and the BIC curve")
-    output.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    output.add_argument("--progress", action="store_true", help="show a progress bar")
+    model = parser.add_argument_group("model")
+    model.add_argument("-k", "--components", type=int, default=None,
+                       help="number of components (required unless --select)")
+    model.add_argument("--covariance", default="full",
+                       help=f"covariance structure: {', '.join(COVARIANCE_TYPES)}; with --select a comma-separated "
+                            "list or 'all' (default: %(default)s)")
+    model.add_argument("--select", metavar="A:B", help="choose the number of components in A..B (and the covariance "
+                                                       "structure) by --criterion")
+    model.add_argument("--criterion", choices=["bic", "aic", "icl"], default="bic",
+                       help="selection criterion, lower is better (default: %(default)s)")
+    add_reg_covar_option(model)
+    add_fit_options(parser, tol=1e-3, se_tol=1e-8, max_iter=100, seed=0, trace=False,
+                    tol_help="stop when the log-likelihood per row changes by less",
+                    se_note=" (louis: complete rows only)",
+                    plot_help="write the clusters, k-means beside, and the criterion by k")
     parser.set_defaults(func=run)
 
 
@@ -74,25 +72,26 @@ def _select_range(text: str) -> range:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Read the CSV, fit (or select) the mixture, print the table or JSON, write the plot."""
-    header, X = read_table(args.data, args.sep, args.encoding).numeric(args.columns)
+    """Read the data, fit (or select) the mixture, print the tables or JSON, write the plot."""
     selecting = args.select is not None
     types = _covariance_types(args.covariance, selecting)
     if not selecting and args.components is None:
         raise CliError("-k: give the number of components (or --select A:B)")
     if args.components is not None and args.components < 1:
         raise CliError(f"-k: the number of components must be at least 1, got {args.components}")
-    if args.max_iter < 1:
-        raise CliError(f"--max-iter: must be at least 1, got {args.max_iter}")
-    if args.n_init < 1:
-        raise CliError(f"--n-init: must be at least 1, got {args.n_init}")
-    check_se_options(args)
-    settings = dict(tol=args.tol, reg_covar=args.reg_covar, max_iter=args.max_iter, n_init=args.n_init,
+    grid = _select_range(args.select) if selecting else None
+    check_fit_options(args)
+    header, X = read_table(args.data, args.sep, args.encoding).numeric(args.columns)
+    floor = covariance_floor(X, args.reg_covar)
+
+    from ..estimators.gaussian_mixture import GaussianMixture
+    from ..selection import gmm_select, information_criteria
+
+    settings = dict(tol=args.tol, reg_covar=floor.value, max_iter=args.max_iter, n_init=args.n_init,
                     accelerate=args.accelerate, progress=args.progress)
     selection = None
     if selecting:
-        selection = gmm_select(X, _select_range(args.select), types, criterion=args.criterion,
-                               random_state=args.seed, **settings)
+        selection = gmm_select(X, grid, types, criterion=args.criterion, random_state=args.seed, **settings)
         estimator = selection.best
     else:
         estimator = GaussianMixture(args.components, covariance_type=types[0], random_state=args.seed,
@@ -102,57 +101,63 @@ def run(args: argparse.Namespace) -> int:
     se = fitted_standard_errors(estimator.result_, X, args)
     if args.plot:
         _write_plot(args.plot, X, header, estimator, labels, selection, args.seed)
-    if args.json:
-        payload = {
-            "params": {"weights": estimator.weights_.tolist(), "means": estimator.means_.tolist(),
-                       "covariances": estimator.covariances_.tolist()},
-            "covariance_type": estimator.covariance_type, "n_components": estimator.n_components,
-            "loglik": criteria["loglik"], "bic": criteria["bic"], "aic": criteria["aic"], "icl": criteria["icl"],
-            "n_iter": estimator.n_iter_, "converged": estimator.converged_, "columns": header,
-            "labels": labels.tolist(),
-        }
-        if selection is not None:
-            payload["selection"] = selection.to_dict()
-        payload.update(se.to_dict() if se is not None else {})
-        json.dump(payload, sys.stdout, indent=2)
-        print()
-        return 0
-    _print_report(args.data, header, X, estimator, criteria, labels, selection, se)
-    return 0
-
-
-def _print_report(path, header, X, estimator, criteria, labels, selection, se) -> None:
-    n_missing = int(np.isnan(X).sum())
-    missing = f" ({n_missing} missing cells)" if n_missing else ""
-    print(f"Gaussian mixture: {estimator.n_components} component(s), {estimator.covariance_type} covariance, "
-          f"{X.shape[0]} rows x {X.shape[1]} columns of {path}{missing}")
+    result = estimator.result_
+    k = estimator.n_components
+    payload = Payload(
+        args.command, f"Gaussian mixture: {k} component(s), {estimator.covariance_type} covariance",
+        {"weights": estimator.weights_.tolist(), "means": estimator.means_.tolist(),
+         "covariances": estimator.covariances_.tolist()},
+        criteria["loglik"], estimator.n_iter_, result.n_evaluations, estimator.converged_, columns=header,
+        n_rows=X.shape[0], n_components=k, criteria={name: criteria[name] for name in ("bic", "aic", "icl")},
+        settings=fit_settings(args, **floor.settings(), init="k-means on the columns scaled to unit variance"),
+        labels=labels.tolist(), extra={"covariance_type": estimator.covariance_type, "n_missing":
+                                       int(np.isnan(X).sum())})
     if selection is not None:
-        print(f"\nModel selection by {selection.criterion.upper()} (lower is better; * = chosen)")
+        payload.extra["selection"] = selection.to_dict()
+    tables = _tables(estimator, header, labels, se)
+    if selection is not None and not args.json:
+        print(f"Model selection by {selection.criterion.upper()} (lower is better; * = chosen)")
         print(selection.to_text())
-    print()
-    width = len("se(mean)")
-    for j in range(estimator.n_components):
-        print(f"component {j}: weight {estimator.weights_[j]:.6f}, {int(np.sum(labels == j))} rows assigned")
-        print(f"  {'mean':<{width}}  " + "  ".join(f"{m:>12.6g}" for m in estimator.means_[j]))
-        if se is not None:
-            print(f"  {'se(mean)':<{width}}  " + "  ".join(f"{s:>12.6g}" for s in se.se["means"][j])
-                  + f"   (se(weight) {se.se['weights'][j]:.6g})")
-        sd = np.sqrt(_variances(estimator, j))
-        print(f"  {'sd':<{width}}  " + "  ".join(f"{s:>12.6g}" for s in sd))
-    print(f"\ncolumns         {', '.join(header)}")
-    print(f"log-likelihood  {criteria['loglik']:.10f}")
-    print(f"BIC             {criteria['bic']:.6f}   (AIC {criteria['aic']:.6f}, ICL {criteria['icl']:.6f})")
-    print(f"iterations      {estimator.n_iter_}")
-    print(f"converged       {'yes' if estimator.converged_ else 'no'}")
+        print()
+    n_missing = payload.extra["n_missing"]
+    lines = {"data": f"{X.shape[0]} rows x {X.shape[1]} columns of {args.data}"
+                     + (f" ({n_missing} missing cells)" if n_missing else ""),
+             "regularisation": floor.describe()}
+    return emit(args, payload, tables, se, lines=lines)
+
+
+def _tables(estimator, header: list[str], labels: np.ndarray, se) -> list[Table]:
+    """Components (weight, rows assigned), means, standard deviations, correlations; standard
+    errors of the weights and means with ``--se``."""
+    k = estimator.n_components
+    components = [str(j) for j in range(k)]
+    counts = np.bincount(labels, minlength=k)
+    columns = ["weight", "rows assigned"] + (["se(weight)"] if se is not None else [])
+    cells = [estimator.weights_, counts] + ([se.se["weights"]] if se is not None else [])
+    tables = [Table("components", components, columns, np.column_stack(cells))]
+    named = {"means": estimator.means_, "sd": np.sqrt(_variances(estimator))}
+    tables += parameter_tables(named, {"means": "component-column", "sd": "component-column"},
+                               components=components, columns=header)
     if se is not None:
-        print(se_summary(se))
+        tables.append(Table("se of means", components, header, np.asarray(se.se["means"])))
+    d = len(header)
+    if estimator.covariance_type in ("full", "tied") and 1 < d <= MAX_PRINTED_CORRELATIONS:
+        layout = covariance_layout(estimator.covariance_type)
+        tables += parameter_tables({"correlations": _correlations(estimator.covariances_)}, {"correlations": layout},
+                                   components=components, columns=header)
+    return tables
 
 
-def _variances(estimator: GaussianMixture, j: int) -> np.ndarray:
-    cov = estimator.covariances_
-    d = estimator.n_features_in_
-    return {"full": lambda: np.diag(cov[j]), "tied": lambda: np.diag(cov),
-            "diag": lambda: cov[j], "spherical": lambda: np.full(d, cov[j])}[estimator.covariance_type]()
+def _variances(estimator) -> np.ndarray:
+    """Each component's variances, shape ``(k, d)``."""
+    cov, k, d = estimator.covariances_, estimator.n_components, estimator.n_features_in_
+    return {"full": lambda: np.diagonal(cov, axis1=1, axis2=2), "tied": lambda: np.tile(np.diag(cov), (k, 1)),
+            "diag": lambda: cov, "spherical": lambda: np.tile(cov[:, None], (1, d))}[estimator.covariance_type]()
+
+
+def _correlations(covariances: np.ndarray) -> np.ndarray:
+    sd = np.sqrt(np.diagonal(covariances, axis1=-2, axis2=-1))
+    return covariances / (sd[..., :, None] * sd[..., None, :])
 
 
 def _write_plot(path, X, header, estimator, labels, selection, seed) -> None:
@@ -179,4 +184,4 @@ def _write_plot(path, X, header, estimator, labels, selection, seed) -> None:
         figure.text(0.01, 0.01, f"{int((~complete).sum())} rows with missing cells drawn at their conditional means",
                     fontsize="small")
     figure.tight_layout()
-    figure.savefig(Path(path), dpi=120, bbox_inches="tight")
+    figure.savefig(path, dpi=120, bbox_inches="tight")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..models.grouped_multinomial import genetic_linkage
-from ..variants.mcem import fit_mcem
 from .common import CliError, add_fit_options, parse_count, report, run_fit
+
+LAYOUTS = {"theta": "scalar"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,23 +28,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``emkit linkage``: fit, then print the result (exit status 0; bad input raises CliError)."""
+    from ..models.grouped_multinomial import genetic_linkage
+
     counts = [parse_count(c, f"count {i + 1}") for i, c in enumerate(args.counts)]
     title = "Genetic linkage (Dempster, Laird & Rubin 1977)"
     if args.method == "em":
-        return report(run_fit(genetic_linkage(), counts, args), args, title=title)
+        return report(run_fit(genetic_linkage(), counts, args), args, title, LAYOUTS, n_rows=sum(counts),
+                      extra={"counts": counts})
     if args.accelerate is not None or args.n_init != 1:
         raise CliError("--accelerate and --n-init: not available with --method mcem")
     if args.mc_size < 1:
         raise CliError(f"--mc-size: must be at least 1, got {args.mc_size}")
     if not args.mc_tol > 0:
         raise CliError(f"--mc-tol: must be positive, got {args.mc_tol}")
+    from ..variants.mcem import fit_mcem
+
     args.data = counts
     result = fit_mcem(genetic_linkage(), counts, sample_size=args.mc_size, tol=args.mc_tol, max_iter=args.max_iter,
                       random_state=args.seed, verbose=args.progress)
-    extra = {"draws": f"{result.n_draws} in all, {result.sample_sizes[-1]} in the last iteration",
+    lines = {"draws": f"{result.n_draws} in all, {result.sample_sizes[-1]} in the last iteration",
              "Monte Carlo se": f"{result.param_se[-1][0]:.3g} (theta)"}
-    return report(result, args, title=f"{title}, Monte Carlo EM", extra=None if args.json else extra,
-                  figure=_mcem_figure)
+    mcem = {"n_draws": int(result.n_draws), "last_sample_size": int(result.sample_sizes[-1]),
+            "monte_carlo_se": {"theta": float(result.param_se[-1][0])}}
+    return report(result, args, f"{title}, Monte Carlo EM", LAYOUTS, n_rows=sum(counts),
+                  extra={"counts": counts, "mcem": mcem}, lines=lines, figure=_mcem_figure)
 
 
 def _mcem_figure(result, se, title: str):

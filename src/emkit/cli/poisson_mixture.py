@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..models.poisson_mixture import PoissonMixture
 from .common import CliError, add_fit_options, parse_count, report, run_fit
 
 
@@ -48,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
     if args.start_weights is not None:
         init = {"weights": _floats(args.start_weights, "--start-weights"),
                 "rates": _floats(args.start_rates, "--start-rates")}
+    from ..models.poisson_mixture import PoissonMixture
+
     model = PoissonMixture(args.components, data=form)
     result = run_fit(model, data, args, init=init)
-    return report(result, args, title=f"Poisson mixture with {args.components} component(s)")
+    n_rows = sum(data) if form == "frequencies" else len(data)
+    return report(result, args, f"Poisson mixture with {args.components} component(s)",
+                  {"weights": "component", "rates": "component"}, components=[str(j) for j in range(args.components)],
+                  n_rows=n_rows, n_components=args.components, extra={form: data})

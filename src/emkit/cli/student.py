@@ -11,13 +11,11 @@ import argparse
 
 import numpy as np
 
-from ..kernels.gaussian import COVARIANCE_TYPES
-from ..models.student_mixture import DOF_BOUNDS, StudentMixtureModel
-from ..models.student_t import StudentT
-from ..variants.ecm import fit_ecm
-from ..variants.online import fit_online
-from .common import CliError, add_fit_options, report
+from ..kernels.covariance_types import COVARIANCE_TYPES
+from .common import CliError, add_fit_options, check_fit_options, report
+from .output import covariance_layout
 from .table_input import add_input_options, read_batches, read_table
+from .units import covariance_floor
 
 METHODS = ("ecme", "ecm", "online")
 
@@ -31,58 +29,102 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "Example: emkit student data.csv -k 2 --method ecme --plot fit.png")
     parser.add_argument("data", metavar="DATA", help="CSV file with a header row (delimiter detected; empty or NA cells are missing) or Parquet file (.parquet)")
     add_input_options(parser)
-    parser.add_argument("-k", "--components", type=int, default=1, help="number of components (default 1)")
+    parser.add_argument("-k", "--components", type=int, default=1, help="number of components (default: %(default)s)")
     parser.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full",
-                        help="scatter structure of a mixture (default full)")
-    parser.add_argument("--dof", type=float, default=None, help="fix the degrees of freedom (estimated by default)")
-    parser.add_argument("--reg-covar", type=float, default=None,
-                        help="added to the scatter diagonals (default 0 for one t, 1e-6 for a mixture)")
+                        help="scatter structure of a mixture (default: %(default)s)")
+    parser.add_argument("--dof", type=float, default=None,
+                        help="fix the degrees of freedom (default: estimated, per component)")
+    parser.add_argument("--reg-covar", type=float, default=None, metavar="FRACTION",
+                        help="added to the scatter diagonals, as a fraction of the smallest column variance "
+                             "(default: 0 for one t, 1e-6 for a mixture)")
     variants = parser.add_argument_group("method")
     variants.add_argument("--method", choices=METHODS, default="ecme",
-                          help="ECME (dof on the likelihood; default), ECM (dof on Q, i.e. EM), or online EM "
-                               "over batches of the file")
-    variants.add_argument("--batch-size", type=int, default=1000, help="rows per batch for --method online")
+                          help="ECME (dof on the likelihood), ECM (dof on Q, i.e. EM), or online EM over batches "
+                               "of the file (default: %(default)s)")
+    variants.add_argument("--batch-size", type=int, default=1000,
+                          help="rows per batch for --method online (default: %(default)s)")
     variants.add_argument("--step-exponent", type=float, default=0.6,
-                          help="online step sizes t^(-alpha), alpha in (0.5, 1] (default 0.6)")
-    add_fit_options(parser)
+                          help="online step sizes t^(-alpha), alpha in (0.5, 1] (default: %(default)s)")
+    add_fit_options(parser, plot_help="write the convergence figure (online: the estimates by batch)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``emkit student``: fit, then print the result (exit status 0; bad input raises CliError)."""
-    model = _model(args)
+    check_fit_options(args)
     if args.method == "online":
         if args.se is not None or args.accelerate is not None or args.n_init != 1:
             raise CliError("--se, --accelerate and --n-init: not available with --method online")
         if args.batch_size < 1:
             raise CliError(f"--batch-size: must be at least 1, got {args.batch_size}")
+        from ..variants.online import fit_online
+
         batches = read_batches(args.data, args.batch_size, args.columns, args.sep, args.encoding)
-        result = fit_online(model, batches, step_exponent=args.step_exponent,
+        first = next(batches)   # the floor's scale: the first batch's smallest column variance
+        model = _model(args, first)
+        result = fit_online(model, _chained(first, batches), step_exponent=args.step_exponent,
                             verbose=args.progress)
-        extra = {"batches": f"{result.n_batches} of {args.batch_size} rows ({result.n_observations:.0f} rows)"}
-        return report(result, args, _title(args), extra=None if args.json else extra, figure=_online_figure)
-    if args.max_iter < 1 or args.n_init < 1:
-        raise CliError("--max-iter and --n-init: must be at least 1")
+        lines = {"batches": f"{result.n_batches} of {args.batch_size} rows ({result.n_observations:.0f} rows)"}
+        online = {"n_batches": int(result.n_batches), "n_observations": int(result.n_observations),
+                  "batch_size": args.batch_size}
+        columns = args.columns.split(",") if args.columns else [f"column {j}" for j in range(first.shape[1])]
+        return report(result, args, _title(args), _layouts(args), components=_components(args), columns=columns,
+                      n_rows=int(result.n_observations), n_components=args.components, extra={"online": online},
+                      lines=lines, figure=_online_figure)
     header, X = read_table(args.data, args.sep, args.encoding).numeric(args.columns)
     if np.isnan(X).any():
-        raise CliError(f"DATA: {args.data} has missing cells in {header}; the Student-t fit needs complete rows")
-    args.data = X
+        raise CliError(f"DATA: {args.data} has missing cells in {_names(header)}; the Student-t fit needs "
+                       "complete rows")
+    model = _model(args, X)
+    from ..variants.ecm import fit_ecm
+
+    path, args.data = args.data, X
     result = fit_ecm(model, X, variant=args.method, tol=args.tol, max_iter=args.max_iter, random_state=args.seed,
                      n_init=args.n_init, accelerate=args.accelerate, verbose=args.progress)
-    return report(result, args, _title(args), extra=None if args.json else {"columns": ", ".join(header)})
+    lines = {"data": f"{X.shape[0]} rows x {X.shape[1]} columns of {path}",
+             "regularisation": covariance_floor(X, _reg_fraction(args)).describe()}
+    return report(result, args, _title(args), _layouts(args), components=_components(args), columns=header,
+                  n_rows=X.shape[0], n_components=args.components, lines=lines)
 
 
-def _model(args: argparse.Namespace):
+def _names(header: list[str]) -> str:
+    return ", ".join(header) if len(header) <= 5 else ", ".join(header[:5]) + f" and {len(header) - 5} more"
+
+
+def _chained(first, rest):
+    yield first
+    yield from rest
+
+
+def _reg_fraction(args: argparse.Namespace) -> float:
+    return (0.0 if args.components == 1 else 1e-6) if args.reg_covar is None else args.reg_covar
+
+
+def _layouts(args: argparse.Namespace) -> dict[str, str]:
+    """How the parameters of one t, or of a t mixture, are printed."""
+    if args.components == 1:
+        return {"location": "column", "scatter": "matrix", "dof": "scalar"}
+    return {"weights": "component", "locations": "component-column", "scatters": covariance_layout(args.covariance),
+            "dofs": "component"}
+
+
+def _components(args: argparse.Namespace) -> list[str]:
+    return [str(j) for j in range(args.components)] if args.components > 1 else []
+
+
+def _model(args: argparse.Namespace, X: np.ndarray):
+    """The t (``-k 1``) or t mixture the options describe, its floor scaled to the data ``X``."""
+    from ..models.student_mixture import DOF_BOUNDS, StudentMixtureModel
+    from ..models.student_t import StudentT
+
     if args.components < 1:
         raise CliError(f"-k: the number of components must be at least 1, got {args.components}")
     if args.dof is not None and not DOF_BOUNDS[0] <= args.dof <= DOF_BOUNDS[1]:
         raise CliError(f"--dof: must lie in {list(DOF_BOUNDS)}, got {args.dof}")
-    if args.reg_covar is not None and not args.reg_covar >= 0:
-        raise CliError(f"--reg-covar: must be non-negative, got {args.reg_covar}")
+    floor = covariance_floor(X, _reg_fraction(args)).value
     if args.components == 1:
-        return StudentT(args.dof, reg_covar=args.reg_covar or 0.0)
-    return StudentMixtureModel(args.components, args.covariance, dof=args.dof,
-                               reg_covar=1e-6 if args.reg_covar is None else args.reg_covar)
+        return StudentT(args.dof, reg_covar=floor)
+    return StudentMixtureModel(args.components, args.covariance, dof=args.dof, reg_covar=floor)
 
 
 def _title(args: argparse.Namespace) -> str:

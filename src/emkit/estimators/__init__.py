@@ -1,7 +1,15 @@
 """scikit-learn / hmmlearn compatible estimator faces over emkit models and the engine."""
 
-from .base import EstimatorProtocol, NotFittedError
-from .gaussian_mixture import GaussianMixture
-from .hmm import CategoricalHMM, GaussianHMM
+from ..lazy_exports import lazy_exports
 
-__all__ = ["EstimatorProtocol", "NotFittedError", "GaussianMixture", "GaussianHMM", "CategoricalHMM"]
+#: Public name -> the module that defines it (imported on first use).
+EXPORTS = {
+    "EstimatorProtocol": ".base",
+    "NotFittedError": ".base",
+    "GaussianMixture": ".gaussian_mixture",
+    "GaussianHMM": ".hmm",
+    "CategoricalHMM": ".hmm",
+}
+
+__all__ = list(EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

@@ -51,7 +51,8 @@ class GaussianMixture(MixtureEstimator):
     n_init : int, default=1
         Number of initializations; the best is kept.
     init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
-        How the responsibilities are started.
+        How the responsibilities are started (k-means on the columns scaled to unit variance, so
+        that the start does not depend on their units).
     weights_init, means_init, precisions_init : array-like, optional
         User-provided starting weights ``(k,)``, means ``(k, d)`` and precisions (inverse
         covariances, shaped as the covariances).

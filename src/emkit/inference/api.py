@@ -16,10 +16,9 @@ from .free import FreeProblem
 from .hessian import hessian_information
 from .information import covariance_from_information, missing_fraction
 from .louis import louis_information
+from .methods import METHODS
 from .result import StandardErrors
 from .sem import sem_covariance
-
-METHODS = ("louis", "sem", "bootstrap", "hessian")
 
 #: Step of the delta method's difference quotients, as a fraction of each standard error.
 DELTA_STEP = 1e-4

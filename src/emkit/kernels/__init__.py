@@ -5,32 +5,23 @@ four covariance structures, with exact handling of missing coordinates. ``kmeans
 k-means and k-means++ used to start mixtures.
 """
 
-from .gaussian import (
-    COVARIANCE_TYPES,
-    MissingPattern,
-    check_covariance_type,
-    covariance_shape,
-    gaussian_m_step,
-    gaussian_stats,
-    gaussian_stats_missing,
-    impute_conditional_mean,
-    log_gaussian_density,
-    log_gaussian_density_missing,
-    missing_patterns,
-    precisions_cholesky,
-)
+from ..lazy_exports import lazy_exports
 
-__all__ = [
-    "COVARIANCE_TYPES",
-    "MissingPattern",
-    "check_covariance_type",
-    "covariance_shape",
-    "gaussian_m_step",
-    "gaussian_stats",
-    "gaussian_stats_missing",
-    "impute_conditional_mean",
-    "log_gaussian_density",
-    "log_gaussian_density_missing",
-    "missing_patterns",
-    "precisions_cholesky",
-]
+#: Public name -> the module that defines it (imported on first use).
+EXPORTS = {
+    "COVARIANCE_TYPES": ".covariance_types",
+    "MissingPattern": ".gaussian",
+    "check_covariance_type": ".gaussian",
+    "covariance_shape": ".gaussian",
+    "gaussian_m_step": ".gaussian",
+    "gaussian_stats": ".gaussian",
+    "gaussian_stats_missing": ".gaussian",
+    "impute_conditional_mean": ".gaussian",
+    "log_gaussian_density": ".gaussian",
+    "log_gaussian_density_missing": ".gaussian",
+    "missing_patterns": ".gaussian",
+    "precisions_cholesky": ".gaussian",
+}
+
+__all__ = list(EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

@@ -31,9 +31,9 @@ from numba import njit
 from scipy.linalg import solve_triangular
 
 from .covariance_regularization import CovariancePrior
+from .covariance_types import COVARIANCE_TYPES
 from .parallel import single_threaded_blas
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 

@@ -13,6 +13,13 @@ import numpy as np
 from .gaussian import row_blocks
 
 
+def unit_scale(X: np.ndarray) -> np.ndarray:
+    """Each column's standard deviation (1 for a constant column), to run k-means on ``X / scale``:
+    starting values by k-means then do not depend on the units of the columns."""
+    scale = np.std(np.asarray(X, dtype=float), axis=0)
+    return np.where(scale > 0, scale, 1.0)
+
+
 def squared_distances(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
     """``‖x_i − c_j‖²`` for every row and center, shape ``(n, k)`` (by blocks of rows)."""
     out = np.empty((X.shape[0], centers.shape[0]))

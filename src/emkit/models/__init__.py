@@ -1,7 +1,13 @@
 """Models fitted by the EM engine: each supplies starting values, an E-step and an M-step."""
 
-from .gene_counting import GeneCounting
-from .grouped_multinomial import GroupedMultinomial
-from .poisson_mixture import PoissonMixture
+from ..lazy_exports import lazy_exports
 
-__all__ = ["GeneCounting", "GroupedMultinomial", "PoissonMixture"]
+#: Public name -> the module that defines it (imported on first use).
+EXPORTS = {
+    "GeneCounting": ".gene_counting",
+    "GroupedMultinomial": ".grouped_multinomial",
+    "PoissonMixture": ".poisson_mixture",
+}
+
+__all__ = list(EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

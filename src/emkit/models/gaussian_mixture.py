@@ -57,7 +57,7 @@ from ..kernels.gaussian_mixture_estep import (
     mixture_terms,
 )
 from ..kernels.gaussian_mixture_missing import MissingLayout, missing_layout
-from ..kernels.kmeans import kmeans, kmeans_plusplus
+from ..kernels.kmeans import kmeans, kmeans_plusplus, unit_scale
 from ..kernels.parallel import worker_count
 from .hmm import dirichlet
 from .regularization import covariance_floor
@@ -200,12 +200,15 @@ def initial_responsibilities(X: np.ndarray, n_components: int, method: str, rng:
                              sample_weight: np.ndarray | None = None) -> np.ndarray:
     """Starting responsibilities ``(n, k)`` by one of :data:`INIT_METHODS` (scikit-learn's meaning).
 
-    ``kmeans``: one-hot k-means labels; ``k-means++``: one-hot at the k-means++ seeds;
+    ``kmeans``: one-hot k-means labels; ``k-means++``: one-hot at the k-means++ seeds (both on
+    the columns scaled to unit variance, so that the start does not depend on their units);
     ``random``: uniform random rows normalized to one; ``random_from_data``: one-hot at ``k``
     distinct rows drawn with probability ``∝ w_i``. ``X`` must be complete.
     """
     n = X.shape[0]
     resp = np.zeros((n, n_components))
+    if method in ("kmeans", "k-means++"):
+        X = X / unit_scale(X)
     if method == "kmeans":
         _, labels = kmeans(X, n_components, rng, sample_weight)
         resp[np.arange(n), labels] = 1.0

@@ -1,7 +1,15 @@
 """EM variants: Monte Carlo EM, ECM/ECME and online EM drivers over the same models."""
 
-from .ecm import fit_ecm
-from .mcem import MCEMResult, fit_mcem
-from .online import OnlineResult, fit_online
+from ..lazy_exports import lazy_exports
 
-__all__ = ["fit_mcem", "MCEMResult", "fit_ecm", "fit_online", "OnlineResult"]
+#: Public name -> the module that defines it (imported on first use).
+EXPORTS = {
+    "fit_mcem": ".mcem",
+    "MCEMResult": ".mcem",
+    "fit_ecm": ".ecm",
+    "fit_online": ".online",
+    "OnlineResult": ".online",
+}
+
+__all__ = list(EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

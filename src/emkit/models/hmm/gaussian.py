@@ -44,7 +44,7 @@ from ...kernels.gaussian_features import (
 )
 from ...kernels.gaussian_direct import with_limits
 from ...kernels.gaussian_mixture_estep import MixtureTerms, far_components
-from ...kernels.kmeans import kmeans
+from ...kernels.kmeans import kmeans, unit_scale
 from ...validation import as_float_array, nullable_as_nan
 from ..gaussian_information import (
     gaussian_free,
@@ -190,7 +190,7 @@ class GaussianEmission(Emission):
         return self.centre
 
     def initial_params(self, X: np.ndarray, n_states: int, rng: np.random.Generator | None) -> Params:
-        """k-means centres of the complete rows (at most ``KMEANS_ROWS`` of them, evenly spaced;
+        """k-means centres (on columns scaled to unit variance) of the complete rows (at most ``KMEANS_ROWS`` of them, evenly spaced;
         a fixed seed when ``rng`` is None) and the covariance of the data (plus ``reg_covar``)
         for every state."""
         complete = X[~np.isnan(X).any(axis=1)]
@@ -198,7 +198,9 @@ class GaussianEmission(Emission):
             raise ValueError(f"X: {complete.shape[0]} complete rows cannot start {n_states} states; "
                              "give init values or fewer states")
         subsample = complete[::-(-complete.shape[0] // KMEANS_ROWS)]
-        means, _ = kmeans(subsample, n_states, rng if rng is not None else np.random.default_rng(DEFAULT_SEED))
+        scale = unit_scale(subsample)   # starts that do not depend on the units of the columns
+        centres, _ = kmeans(subsample / scale, n_states, rng if rng is not None else np.random.default_rng(DEFAULT_SEED))
+        means = centres * scale
         filled = np.where(np.isnan(X), np.nanmean(X, axis=0), X)
         cov = np.atleast_2d(np.cov(filled, rowvar=False)) + self.reg_covar * np.eye(self.n_features)
         if self.covariance_type == "full":
