@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -128,10 +129,11 @@ def render_tables(tables: Sequence[Table]) -> str:
 
 
 def summary_lines(pairs: Mapping[str, Any]) -> str:
-    """``name  value`` lines, names aligned (None values left out)."""
+    """``name  value`` lines, names aligned, long values wrapped under themselves (None values left out)."""
     items = [(k, v) for k, v in pairs.items() if v is not None]
     width = max(len(k) for k, _ in items) + 2
-    return "\n".join(f"{k:<{width}}{v}" for k, v in items)
+    return "\n".join(textwrap.fill(str(v), LINE_WIDTH, initial_indent=f"{k:<{width}}", subsequent_indent=" " * width)
+                     for k, v in items)
 
 
 @dataclass

@@ -48,8 +48,8 @@ class CovarianceFloor:
         """One line for the printed report."""
         if self.fraction == 0:
             return "none (--reg-covar 0)"
-        return (f"{self.value:.3g} added to covariance diagonals (--reg-covar {self.fraction:g} x "
-                f"{self.variance:.3g}, the smallest column variance)")
+        return (f"{self.value:.3g} on the covariance diagonals = --reg-covar {self.fraction:g} x "
+                f"{self.variance:.3g} (smallest column variance)")
 
 
 def covariance_floor(X: np.ndarray, fraction: float, option: str = "--reg-covar") -> CovarianceFloor:
