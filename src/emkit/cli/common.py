@@ -92,7 +92,9 @@ def report(result: EMResult, args: argparse.Namespace, title: str, extra: dict[s
     write the plot if asked (``figure``, default the convergence figure)."""
     se = fitted_standard_errors(result, args.data, args)
     if args.plot:
-        (figure or _convergence_figure)(result, se, title).savefig(args.plot, dpi=120, bbox_inches="tight")
+        from ..plotting.output import save_figure
+
+        save_figure((figure or _convergence_figure)(result, se, title), args.plot)
     if args.json:
         payload = result.to_dict()
         payload.update(se.to_dict() if se is not None else {})

@@ -18,7 +18,7 @@ from ..estimators.gaussian_mixture import GaussianMixture
 from ..kernels.gaussian import COVARIANCE_TYPES
 from ..selection import gmm_select, information_criteria
 from .common import CliError, add_se_options, check_se_options, fitted_standard_errors, se_summary
-from .table_input import add_input_options, read_table
+from .table_input import add_input_options, label_column, read_table
 
 
 def register(subparsers) -> None:
@@ -46,7 +46,10 @@ def register(subparsers) -> None:
     group.add_argument("--accelerate", choices=["squarem"], default=None, help="accelerate EM with SQUAREM")
     add_se_options(parser, " (louis: complete rows only)")
     output = parser.add_argument_group("output")
-    output.add_argument("--plot", metavar="FILE", help="write the clusters, k-means beside, and the BIC curve")
+    output.add_argument("--plot", metavar="FILE", help="write the clusters, k-means beside, and the BIC curve "
+                                                       "(PNG, PDF or SVG by the extension)")
+    output.add_argument("--label", metavar="COLUMN", help="column of true groups (any values, not fitted) that "
+                                                          "marks the points of --plot")
     output.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     output.add_argument("--progress", action="store_true", help="show a progress bar")
     parser.set_defaults(func=run)
@@ -75,7 +78,9 @@ def _select_range(text: str) -> range:
 
 def run(args: argparse.Namespace) -> int:
     """Read the CSV, fit (or select) the mixture, print the table or JSON, write the plot."""
-    header, X = read_table(args.data, args.sep, args.encoding).numeric(args.columns)
+    table = read_table(args.data, args.sep, args.encoding)
+    truth = label_column(table, args.label, args.columns)
+    header, X = table.numeric(args.columns, exclude=(args.label,) if args.label else ())
     selecting = args.select is not None
     types = _covariance_types(args.covariance, selecting)
     if not selecting and args.components is None:
@@ -101,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     labels = estimator.predict(X)
     se = fitted_standard_errors(estimator.result_, X, args)
     if args.plot:
-        _write_plot(args.plot, X, header, estimator, labels, selection, args.seed)
+        _write_plot(args, X, header, estimator, labels, selection, truth)
     if args.json:
         payload = {
             "params": {"weights": estimator.weights_.tolist(), "means": estimator.means_.tolist(),
@@ -155,28 +160,21 @@ def _variances(estimator: GaussianMixture, j: int) -> np.ndarray:
             "diag": lambda: cov[j], "spherical": lambda: np.full(d, cov[j])}[estimator.covariance_type]()
 
 
-def _write_plot(path, X, header, estimator, labels, selection, seed) -> None:
-    from matplotlib.figure import Figure
-
+def _write_plot(args, X, header, estimator, labels, selection, truth) -> None:
+    """``--plot``: k-means (on the rows with missing cells at their conditional means) beside the
+    mixture, or the histogram of one column, and the selection curve."""
     from ..kernels.kmeans import kmeans
-    from ..plotting.mixture import plot_bic, plot_clusters
+    from ..plotting.mixture import gmm_figure
+    from ..plotting.output import save_figure
 
-    if X.shape[1] < 2:
-        raise CliError("--plot: needs at least two columns")
-    complete = ~np.isnan(X).any(axis=1)
     filled = estimator.impute(X)
-    centers, kmeans_labels = kmeans(filled, estimator.n_components, np.random.default_rng(seed))
-    panels = 3 if selection is not None else 2
-    figure = Figure(figsize=(5.5 * panels, 5))
-    axes = figure.subplots(1, panels)
-    names = header if X.shape[1] == 2 else None
-    projection = plot_clusters(axes[0], filled, kmeans_labels, centers, None, title="k-means", feature_labels=names)
-    plot_clusters(axes[1], filled, labels, estimator.means_, estimator.covariances_, estimator.covariance_type,
-                  title=f"Gaussian mixture ({estimator.covariance_type})", projection=projection)
-    if selection is not None:
-        plot_bic(axes[2], selection.table, selection.criterion)
-    if not complete.all():
-        figure.text(0.01, 0.01, f"{int((~complete).sum())} rows with missing cells drawn at their conditional means",
-                    fontsize="small")
-    figure.tight_layout()
-    figure.savefig(Path(path), dpi=120, bbox_inches="tight")
+    n_filled = int(np.isnan(X).any(axis=1).sum())
+    centers_labels = (kmeans(filled, estimator.n_components, np.random.default_rng(args.seed))
+                      if X.shape[1] > 1 else None)
+    figure = gmm_figure(filled, labels, estimator.means_, estimator.covariances_, estimator.covariance_type,
+                        estimator.weights_, kmeans=centers_labels,
+                        selection_table=selection.table if selection is not None else None,
+                        criterion=selection.criterion if selection is not None else "bic",
+                        truth=truth, truth_name=args.label or "label", feature_names=header,
+                        note=f"{n_filled} rows with missing cells drawn at their conditional means" if n_filled else "")
+    save_figure(figure, args.plot)
