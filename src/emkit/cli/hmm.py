@@ -17,7 +17,7 @@ import numpy as np
 from ..estimators.hmm import CategoricalHMM, GaussianHMM
 from ..kernels.gaussian import COVARIANCE_TYPES
 from .common import CliError, add_se_options, check_se_options, fitted_standard_errors, format_params, se_summary
-from .table_input import add_input_options, read_table
+from .table_input import add_input_options, label_column, read_table
 
 
 def register(subparsers) -> None:
@@ -49,7 +49,10 @@ def register(subparsers) -> None:
     group.add_argument("--accelerate", choices=["squarem"], default=None, help="accelerate EM with SQUAREM")
     add_se_options(parser, " (louis: not for HMMs; bootstrap: whole sequences, or parametric)")
     output = parser.add_argument_group("output")
-    output.add_argument("--plot", metavar="FILE", help="write the series with decoded states and posteriors")
+    output.add_argument("--plot", metavar="FILE", help="write the series with decoded states and posteriors "
+                                                       "(PNG, PDF or SVG by the extension)")
+    output.add_argument("--label", metavar="COLUMN", help="column of true states (any values, not fitted) drawn "
+                                                          "under the decoded ones in --plot")
     output.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     output.add_argument("--progress", action="store_true", help="show a progress bar")
     parser.set_defaults(func=run)
@@ -58,7 +61,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     table = read_table(args.data, args.sep, args.encoding)
     lengths = table.runs(args.sequence) if args.sequence else None
-    exclude = (args.sequence,) if args.sequence else ()
+    truth = label_column(table, args.label, args.columns)
+    exclude = tuple(name for name in (args.sequence, args.label) if name)
     symbols = None
     if args.categorical:
         names, X, symbols = table.symbols(args.columns, exclude)
@@ -87,11 +91,7 @@ def run(args: argparse.Namespace) -> int:
         result = dataclasses.replace(result, model=result.model.fixing(set(held)))
     se = fitted_standard_errors(result, (X_model, lengths), args)
     if args.plot:
-        from ..plotting.hmm import hmm_figure
-
-        title = f"{args.data}: {args.states}-state HMM, Viterbi path shaded"
-        hmm_figure(X, states, posteriors, categorical=args.categorical, feature_labels=names, lengths=lengths,
-                   title=title).savefig(args.plot, dpi=120, bbox_inches="tight")
+        _write_plot(args, table, X, names, symbols, lengths, states, posteriors, truth)
     if args.json:
         payload = _payload(estimator, names, symbols, lengths, summary, states)
         payload.update({**se.to_dict(), "se_held_fixed": held} if se is not None else {})
@@ -151,3 +151,22 @@ def _print_report(args, estimator, names, symbols, n_rows, lengths, summary, sta
     print(f"BIC             {summary['bic']:.6f}   (AIC {summary['aic']:.6f})")
     print(f"iterations      {estimator.n_iter_}")
     print(f"converged       {'yes' if estimator.converged_ else 'no'}")
+
+
+def _write_plot(args, table, X, names, symbols, lengths, states, posteriors, truth) -> None:
+    """``--plot``: each column with the Viterbi path shaded (sequences named by their
+    ``--sequence`` value), the ``--label`` states under it, and the posteriors."""
+    from ..plotting.hmm import hmm_figure
+    from ..plotting.matching import agreement
+    from ..plotting.output import save_figure
+
+    sequence_names = None
+    if lengths is not None:
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
+        sequence_names = [f"{args.sequence} = {value}" for value in table.frame[args.sequence].to_numpy()[starts]]
+    note = (f"decoded state matches --label {args.label} for {agreement(truth, states):.1%} of the steps "
+            "(states matched to its values)" if truth is not None else "")
+    figure = hmm_figure(X, states, posteriors, categorical=args.categorical, feature_labels=names, lengths=lengths,
+                        sequence_names=sequence_names, symbols=symbols, truth=truth, truth_label=args.label or "truth",
+                        title=f"{args.data}: {args.states}-state HMM, Viterbi path shaded", note=note)
+    save_figure(figure, args.plot)

@@ -20,10 +20,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse, Patch
-from scipy.optimize import linear_sum_assignment
 
 from ..kernels.gaussian import covariance_shape
 from .convergence import integer_ticks
+from .matching import disagreement, match_labels
 
 SD_LEVELS = (1.0, 2.0, 3.0)
 
@@ -103,29 +103,6 @@ class Projection:
         return self.axes.T @ (covariance / np.outer(self.scale, self.scale)) @ self.axes
 
 
-def match_labels(reference: np.ndarray, labels: np.ndarray) -> dict[Any, Any]:
-    """The reference value matched to each value of ``labels``: the one-to-one matching that
-    maximises the number of rows where they agree (Hungarian algorithm on the contingency
-    table). Values left unmatched (more of them than reference values) are absent."""
-    ref_values, ref_codes = np.unique(np.asarray(reference), return_inverse=True)
-    values, codes = np.unique(np.asarray(labels), return_inverse=True)
-    counts = np.zeros((len(values), len(ref_values)), dtype=np.int64)
-    np.add.at(counts, (codes.ravel(), ref_codes.ravel()), 1)
-    rows, columns = linear_sum_assignment(counts, maximize=True)
-    return {values[i].item() if hasattr(values[i], "item") else values[i]: ref_values[j] for i, j in zip(rows, columns)}
-
-
-def disagreement(reference: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Rows whose label is not matched (:func:`match_labels`) to their reference value: the
-    misassigned rows, shape ``(n,)`` of bool."""
-    matching = match_labels(reference, labels)
-    return np.array([matching.get(label, _UNMATCHED) != ref for label, ref in
-                     zip(np.asarray(labels).tolist(), np.asarray(reference).tolist())], dtype=bool)
-
-
-_UNMATCHED = object()
-
-
 def add_ellipses(ax, mean: np.ndarray, covariance: np.ndarray, color, levels: Sequence[float] = SD_LEVELS) -> None:
     """Contours ``(x − μ)ᵀ Σ⁻¹ (x − μ) = s²`` for each ``s`` in ``levels`` (2-D ``mean``, ``covariance``)."""
     eigenvalues, eigenvectors = np.linalg.eigh(covariance)
@@ -153,7 +130,7 @@ def plot_clusters(ax, X: np.ndarray, labels: np.ndarray, means: np.ndarray | Non
     groups = np.asarray(truth)[rows] if truth is not None else np.zeros(len(labels))
     group_values = list(np.unique(groups))
     for label in np.unique(labels):
-        colour = COLOURS[int((colour_of or {}).get(label.item(), label)) % len(COLOURS)]
+        colour = COLOURS[int((colour_of or {}).get(label.item(), label.item())) % len(COLOURS)]
         for g, group in enumerate(group_values):
             chosen = (labels == label) & (groups == group)
             ax.scatter(points[chosen, 0], points[chosen, 1], s=12, color=colour, alpha=0.75, linewidths=0,
