@@ -71,8 +71,9 @@ def test_hmm_figure_panels():
     posteriors = rng.dirichlet(np.ones(3), size=50)
     states = posteriors.argmax(axis=1)
     figure = hmm_figure(rng.normal(size=(50, 2)), states, posteriors, truth=states, lengths=[20, 30], title="t")
-    assert len(figure.axes) == 3
-    assert len(figure.axes[0].images) == 1 and len(figure.axes[1].images) == 1
+    assert len(figure.axes) == 5   # a panel per column, the true states, the misses, the posteriors
+    assert [ax.get_ylabel() for ax in figure.axes[:2]] == ["x0", "x1"]
+    assert all(len(ax.images) == 1 for ax in figure.axes[:4])
 
 
 def test_casino_demo_section(tmp_path):

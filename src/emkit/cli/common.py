@@ -131,7 +131,9 @@ def report(result: EMResult, args: argparse.Namespace, title: str, layouts: Mapp
     ``--plot``."""
     se = fitted_standard_errors(result, args.data, args)
     if args.plot:
-        (figure or _convergence_figure)(result, se, title).savefig(args.plot, dpi=120, bbox_inches="tight")
+        from ..plotting.output import save_figure
+
+        save_figure((figure or _convergence_figure)(result, se, title), args.plot)
     payload = Payload(args.command, title, result.named_params(), result.loglik, result.n_iter,
                       result.n_evaluations, result.converged, columns=None if columns is None else list(columns),
                       n_rows=n_rows, n_components=n_components, settings=fit_settings(args),

@@ -14,7 +14,7 @@ import numpy as np
 from ..kernels.covariance_types import COVARIANCE_TYPES
 from .common import CliError, add_fit_options, check_fit_options, emit, fit_settings, fitted_standard_errors
 from .output import Payload, Table, covariance_layout, parameter_tables
-from .table_input import add_input_options, read_table
+from .table_input import add_input_options, label_column, read_table
 from .units import add_reg_covar_option, covariance_floor
 
 #: Correlation matrices are printed up to this many columns (all of them are in --json).
@@ -28,7 +28,7 @@ def register(subparsers) -> None:
         description="Fit a Gaussian mixture by EM (emkit.GaussianMixture, the same defaults) to the numeric "
                     "columns of a CSV file with a header row or a Parquet file; empty or NA cells are missing "
                     "values (exact EM for incomplete data). Columns of text are left out. "
-                    "Example: emkit gmm iris.csv -k 3 --plot clusters.png")
+                    "Example: emkit gmm iris.csv -k 3 --label species --plot clusters.png")
     parser.add_argument("data", metavar="DATA", help="CSV file with a header row (delimiter detected; empty or NA "
                                                      "cells are missing) or Parquet file (.parquet)")
     add_input_options(parser)
@@ -42,6 +42,8 @@ def register(subparsers) -> None:
                                                        "structure) by --criterion")
     model.add_argument("--criterion", choices=["bic", "aic", "icl"], default="bic",
                        help="selection criterion, lower is better (default: %(default)s)")
+    model.add_argument("--label", metavar="COLUMN", help="column of true groups (any values, not fitted) that marks "
+                                                         "the points of --plot")
     add_reg_covar_option(model)
     add_fit_options(parser, tol=1e-3, se_tol=1e-8, max_iter=100, seed=0, trace=False,
                     tol_help="stop when the log-likelihood per row changes by less",
@@ -81,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"-k: the number of components must be at least 1, got {args.components}")
     grid = _select_range(args.select) if selecting else None
     check_fit_options(args)
-    header, X = read_table(args.data, args.sep, args.encoding).numeric(args.columns)
+    table = read_table(args.data, args.sep, args.encoding)
+    truth = label_column(table, args.label, args.columns)
+    header, X = table.numeric(args.columns, exclude=(args.label,) if args.label else ())
     floor = covariance_floor(X, args.reg_covar)
 
     from ..estimators.gaussian_mixture import GaussianMixture
@@ -100,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     labels = estimator.predict(X)
     se = fitted_standard_errors(estimator.result_, X, args)
     if args.plot:
-        _write_plot(args.plot, X, header, estimator, labels, selection, args.seed)
+        _write_plot(args, X, header, estimator, labels, selection, truth)
     result = estimator.result_
     k = estimator.n_components
     payload = Payload(
@@ -160,28 +164,21 @@ def _correlations(covariances: np.ndarray) -> np.ndarray:
     return covariances / (sd[..., :, None] * sd[..., None, :])
 
 
-def _write_plot(path, X, header, estimator, labels, selection, seed) -> None:
-    from matplotlib.figure import Figure
-
+def _write_plot(args, X, header, estimator, labels, selection, truth) -> None:
+    """``--plot``: k-means (on the rows with missing cells at their conditional means) beside the
+    mixture, or the histogram of one column, and the selection curve."""
     from ..kernels.kmeans import kmeans
-    from ..plotting.mixture import plot_bic, plot_clusters
+    from ..plotting.mixture import gmm_figure
+    from ..plotting.output import save_figure
 
-    if X.shape[1] < 2:
-        raise CliError("--plot: needs at least two columns")
-    complete = ~np.isnan(X).any(axis=1)
     filled = estimator.impute(X)
-    centers, kmeans_labels = kmeans(filled, estimator.n_components, np.random.default_rng(seed))
-    panels = 3 if selection is not None else 2
-    figure = Figure(figsize=(5.5 * panels, 5))
-    axes = figure.subplots(1, panels)
-    names = header if X.shape[1] == 2 else None
-    projection = plot_clusters(axes[0], filled, kmeans_labels, centers, None, title="k-means", feature_labels=names)
-    plot_clusters(axes[1], filled, labels, estimator.means_, estimator.covariances_, estimator.covariance_type,
-                  title=f"Gaussian mixture ({estimator.covariance_type})", projection=projection)
-    if selection is not None:
-        plot_bic(axes[2], selection.table, selection.criterion)
-    if not complete.all():
-        figure.text(0.01, 0.01, f"{int((~complete).sum())} rows with missing cells drawn at their conditional means",
-                    fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120, bbox_inches="tight")
+    n_filled = int(np.isnan(X).any(axis=1).sum())
+    centers_labels = (kmeans(filled, estimator.n_components, np.random.default_rng(args.seed))
+                      if X.shape[1] > 1 else None)
+    figure = gmm_figure(filled, labels, estimator.means_, estimator.covariances_, estimator.covariance_type,
+                        estimator.weights_, kmeans=centers_labels,
+                        selection_table=selection.table if selection is not None else None,
+                        criterion=selection.criterion if selection is not None else "bic",
+                        truth=truth, truth_name=args.label or "label", feature_names=header,
+                        note=f"{n_filled} rows with missing cells drawn at their conditional means" if n_filled else "")
+    save_figure(figure, args.plot)

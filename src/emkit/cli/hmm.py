@@ -15,7 +15,7 @@ import numpy as np
 from ..kernels.covariance_types import COVARIANCE_TYPES
 from .common import CliError, add_fit_options, check_fit_options, emit, fit_settings, fitted_standard_errors
 from .output import Payload, Table, parameter_tables
-from .table_input import add_input_options, read_table
+from .table_input import add_input_options, label_column, read_table
 from .units import add_reg_covar_option, covariance_floor
 
 
@@ -40,6 +40,8 @@ def register(subparsers) -> None:
                             "the same id form one sequence (default: one sequence)")
     model.add_argument("--covariance", choices=COVARIANCE_TYPES, default="diag",
                        help="covariance structure of Gaussian states (default: %(default)s)")
+    model.add_argument("--label", metavar="COLUMN", help="column of true states (any values, not fitted) drawn under "
+                                                         "the decoded ones in --plot")
     add_reg_covar_option(model)
     model.add_argument("--transmat-prior", type=float, default=1.0,
                        help="Dirichlet concentration (>= 1) of each transition row; above 1 adds pseudo-counts "
@@ -58,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     check_fit_options(args)
     table = read_table(args.data, args.sep, args.encoding)
     lengths = table.runs(args.sequence) if args.sequence else None
-    exclude = (args.sequence,) if args.sequence else ()
+    truth = label_column(table, args.label, args.columns)
+    exclude = tuple(name for name in (args.sequence, args.label) if name)
     symbols = None
     if args.categorical:
         names, X, symbols = table.symbols(args.columns, exclude)
@@ -82,11 +85,7 @@ def run(args: argparse.Namespace) -> int:
         result = dataclasses.replace(result, model=result.model.fixing(set(held)))
     se = fitted_standard_errors(result, (X, lengths), args)
     if args.plot:
-        from ..plotting.hmm import hmm_figure
-
-        title = f"{args.data}: {args.states}-state HMM, Viterbi path shaded"
-        hmm_figure(X, states, posteriors, categorical=args.categorical, feature_labels=names, lengths=lengths,
-                   title=title).savefig(args.plot, dpi=120, bbox_inches="tight")
+        _write_plot(args, table, X, names, symbols, lengths, states, posteriors, truth)
     k = estimator.n_components
     kind = "categorical" if symbols is not None else f"Gaussian ({estimator.covariance_type} covariance)"
     params = {"startprob": estimator.startprob_.tolist(), "transmat": estimator.transmat_.tolist()}
@@ -136,6 +135,25 @@ def _tables(estimator, names, symbols, states, se) -> list[Table]:
                 if len(columns) == value.shape[1]:
                     tables.append(Table(f"se of {name}", labels, columns, value))
     return tables
+
+
+def _write_plot(args, table, X, names, symbols, lengths, states, posteriors, truth) -> None:
+    """``--plot``: each column with the Viterbi path shaded (sequences named by their
+    ``--sequence`` value), the ``--label`` states under it, and the posteriors."""
+    from ..plotting.hmm import hmm_figure
+    from ..plotting.matching import agreement
+    from ..plotting.output import save_figure
+
+    sequence_names = None
+    if lengths is not None:
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
+        sequence_names = [f"{args.sequence} = {value}" for value in table.frame[args.sequence].to_numpy()[starts]]
+    note = (f"decoded state matches --label {args.label} for {agreement(truth, states):.1%} of the steps "
+            "(states matched to its values)" if truth is not None else "")
+    figure = hmm_figure(X, states, posteriors, categorical=args.categorical, feature_labels=names, lengths=lengths,
+                        sequence_names=sequence_names, symbols=symbols, truth=truth, truth_label=args.label or "truth",
+                        title=f"{args.data}: {args.states}-state HMM, Viterbi path shaded", note=note)
+    save_figure(figure, args.plot)
 
 
 def _plain(symbol):

@@ -10,6 +10,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Sequence
 
+from ..plotting.output import FIGURE_FORMATS
 from .common import CliError
 
 #: Subcommand modules under ``emkit.cli``; each defines ``register(subparsers)``.
@@ -32,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        check_output_path(getattr(args, "plot", None), "--plot")
+        check_output_path(getattr(args, "plot", None), "--plot", FIGURE_FORMATS)
         status = int(args.func(args) or 0)
         sys.stdout.flush()   # a closed pipe shows here, not in the interpreter's last flush
         return status
@@ -49,19 +50,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def check_output_path(path: str | None, option: str) -> None:
-    """Before any work: ``path`` (a file to write) names a file in an existing, writable folder.
+def check_output_path(path: str | None, option: str, formats: Sequence[str] = ()) -> None:
+    """Before any work: ``path`` (a file to write) names a file in an existing, writable folder,
+    with one of the extensions ``formats`` when given.
 
     Raises
     ------
     CliError
-        Naming ``option`` for a folder, a missing folder or one that cannot be written.
+        Naming ``option`` for a folder, a missing folder or one that cannot be written, or an
+        extension not among ``formats``.
     """
     if path is None:
         return
     target = Path(path)
     if target.is_dir():
         raise CliError(f"{option}: {path} is a folder; give a file name (e.g. {target / 'figure.png'})")
+    if formats and target.suffix.lower().lstrip(".") not in formats:
+        raise CliError(f"{option}: cannot tell the format of {path}; give a file name ending in "
+                       f"{', '.join('.' + f for f in formats[:-1])} or .{formats[-1]}")
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise CliError(f"{option}: the folder {folder} does not exist")

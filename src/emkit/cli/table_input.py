@@ -269,3 +269,22 @@ def _shown(names: list[str], most: int = 8) -> str:
 
 def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+
+
+def label_column(table: Table, name: str | None, columns: str | None = None) -> np.ndarray | None:
+    """``--label``: the values of column ``name`` as text (``"NA"`` for a missing cell), the true
+    groups that mark a figure; None without ``--label``.
+
+    Raises
+    ------
+    CliError
+        Naming ``--label`` for a column that does not exist or is also among ``--columns``.
+    """
+    if name is None:
+        return None
+    if name not in table.columns:
+        raise CliError(f"--label: no column {name!r} in {table.path} (columns: {_shown(table.columns)})")
+    if columns is not None and name in [c.strip() for c in columns.split(",")]:
+        raise CliError(f"--label: column {name!r} is also in --columns; a label column is not fitted")
+    _, codes, symbols = table.symbols(name)
+    return np.array(["NA" if np.isnan(code) else str(symbols[int(code)]) for code in codes[:, 0]])

@@ -35,10 +35,12 @@ def run(out: Path) -> str:
     centers, kmeans_labels = kmeans(X, 4, np.random.default_rng(SEED))
     kmeans_order = matched_order(truth["means"], centers)
     kmeans_labels = np.argsort(kmeans_order)[kmeans_labels]
-    mixture_figure(X, groups, means, covariances, title="Four Gaussians: true groups, fitted density contours "
-                   "(1, 2, 3 sd)").savefig(out / "gmm_contours.png", dpi=120, bbox_inches="tight")
+    mixture_figure(X, labels, means, covariances, title="Four Gaussians: fitted components (colour), true groups "
+                   "(shape)", truth=groups, weights=weights).savefig(out / "gmm_contours.png", dpi=120,
+                                                                      bbox_inches="tight")
     kmeans_vs_gmm_figure(X, kmeans_labels, centers[kmeans_order], labels, means, covariances,
-                         title="The same 400 points: k-means beside the Gaussian mixture").savefig(
+                         title="The same 400 points: k-means beside the Gaussian mixture", truth=groups,
+                         weights=weights).savefig(
         out / "gmm_kmeans.png", dpi=120, bbox_inches="tight")
     loglik_figure(gmm.result_, title="Gaussian mixture: log-likelihood by iteration").savefig(
         out / "gmm_loglik.png", dpi=120, bbox_inches="tight")
