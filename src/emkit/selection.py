@@ -140,6 +140,11 @@ def information_criteria(estimator: GaussianMixture, X, sample_weight=None) -> d
 
     ``ℓ = Σ_i w_i log p(x_i)`` at the fitted parameters; see the module docstring for the criteria.
     """
+    return criteria_and_labels(estimator, X, sample_weight)[0]
+
+
+def criteria_and_labels(estimator: GaussianMixture, X, sample_weight=None) -> tuple[dict[str, float], np.ndarray]:
+    """:func:`information_criteria` and ``estimator.predict(X)`` from one pass over ``X``."""
     data = prepare_data(X, sample_weight)
     weights = np.ones(data.X.shape[0]) if data.sample_weight is None else data.sample_weight
     model, params = estimator._model()
@@ -148,5 +153,6 @@ def information_criteria(estimator: GaussianMixture, X, sample_weight=None) -> d
     p = estimator._n_parameters()
     n = float(weights.sum())
     bic = -2.0 * loglik + p * math.log(n)
-    return {"loglik": loglik, "n_parameters": int(p), "bic": bic, "aic": -2.0 * loglik + 2.0 * p,
-            "icl": bic - 2.0 * float(weights @ log_resp.max(axis=1))}
+    criteria = {"loglik": loglik, "n_parameters": int(p), "bic": bic, "aic": -2.0 * loglik + 2.0 * p,
+                "icl": bic - 2.0 * float(weights @ log_resp.max(axis=1))}
+    return criteria, log_resp.argmax(axis=1)

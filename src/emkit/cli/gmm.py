@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     floor = covariance_floor(X, args.reg_covar)
 
     from ..estimators.gaussian_mixture import GaussianMixture
-    from ..selection import gmm_select, information_criteria
+    from ..selection import criteria_and_labels, gmm_select
 
     settings = dict(tol=args.tol, reg_covar=floor.value, max_iter=args.max_iter, n_init=args.n_init,
                     accelerate=args.accelerate, progress=args.progress)
@@ -100,8 +100,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         estimator = GaussianMixture(args.components, covariance_type=types[0], random_state=args.seed,
                                     **settings).fit(X)
-    criteria = information_criteria(estimator, X)
-    labels = estimator.predict(X)
+    criteria, labels = criteria_and_labels(estimator, X)
     se = fitted_standard_errors(estimator.result_, X, args)
     if args.plot:
         _write_plot(args, X, header, estimator, labels, selection, truth)

@@ -67,9 +67,7 @@ def log_distances(X: np.ndarray, means: np.ndarray, covariances, covariance_type
     else:
         covariances = np.broadcast_to(np.asarray(covariances, dtype=float), (k, d, d))
         squares = np.empty((n, k))
-        patterns, inverse = np.unique(holes, axis=0, return_inverse=True)
-        for index, pattern in enumerate(patterns):
-            rows = np.flatnonzero(np.ravel(inverse) == index)
+        for pattern, rows in _patterns(holes):
             observed, missing = np.flatnonzero(~pattern), np.flatnonzero(pattern)
             for j in range(k):
                 factor = _ObservedFactor(covariances[j], observed, missing, f"component {j}")
@@ -130,3 +128,12 @@ def finite_stand_in(log_joint: np.ndarray, log_resp: np.ndarray) -> np.ndarray:
     that need one."""
     lost = np.isneginf(log_joint).all(axis=1)
     return np.where(lost[:, None], LOST + log_resp, log_joint)
+
+
+def _patterns(holes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(pattern, rows)`` for each distinct row of the missing-value mask ``holes`` (one group,
+    without sorting, for complete rows)."""
+    if not holes.any():
+        return [(holes[0], np.arange(holes.shape[0]))]
+    patterns, inverse = np.unique(holes, axis=0, return_inverse=True)
+    return [(pattern, np.flatnonzero(np.ravel(inverse) == index)) for index, pattern in enumerate(patterns)]
