@@ -12,6 +12,7 @@ import numpy as np
 from ..engine import EMModel, EMResult, fit
 from ..engine.model import flatten_named
 from ..inference import METHODS, StandardErrors, standard_errors
+from .diagnostics import fit_notes, print_notes
 
 #: ``figure(result, se, title)``: the ``--plot`` figure of a subcommand (a matplotlib Figure).
 FigureMaker = Callable[[EMResult, "StandardErrors | None", str], Any]
@@ -51,6 +52,39 @@ def check_se_options(args: argparse.Namespace) -> None:
         raise CliError(f"--n-boot: must be at least 2, got {args.n_boot}")
 
 
+def refuse_given(args: argparse.Namespace, dests: tuple[str, ...], reason: str) -> None:
+    """Options that would do nothing in this combination are errors: raise a CliError naming the
+    first of ``dests`` given on the command line (``args.given``, see ``main.given_options``)."""
+    given = getattr(args, "given", {})
+    for dest in dests:
+        if dest in given:
+            raise CliError(f"{given[dest]}: {reason}")
+
+
+def check_rows(X: np.ndarray, k: int, option: str, what: str, path: str) -> None:
+    """``k`` components (or states) need at least ``max(k, 2)`` rows with an observed value.
+
+    Raises
+    ------
+    CliError
+        Naming ``option`` (or ``DATA`` for a file of one row).
+    """
+    rows = int(np.sum(~np.all(np.isnan(X), axis=1))) if X.size else 0
+    if rows < 2:
+        raise CliError(f"DATA: {path} has {rows} row(s) with an observed value; the fit needs at least 2")
+    if k > rows:
+        raise CliError(f"{option}: {k} {what} need at least {k} rows with an observed value; {path} has {rows}")
+
+
+def check_combinations(args: argparse.Namespace) -> None:
+    """Options of every fitting subcommand that do nothing without another: ``--n-boot`` without
+    ``--se bootstrap``, ``--trace`` with ``--json``."""
+    if getattr(args, "se", None) != "bootstrap":
+        refuse_given(args, ("n_boot",), "only used with --se bootstrap")
+    if getattr(args, "json", False):
+        refuse_given(args, ("trace",), "the iteration table is not part of the --json output; leave out one of them")
+
+
 def fitted_standard_errors(result: EMResult, data: Any, args: argparse.Namespace) -> StandardErrors | None:
     """``--se``: :func:`emkit.standard_errors` of ``result`` on ``data`` (None without ``--se``);
     what the method cannot do is a :class:`CliError` naming ``--se``."""
@@ -58,7 +92,9 @@ def fitted_standard_errors(result: EMResult, data: Any, args: argparse.Namespace
         return None
     try:
         return standard_errors(result, data, args.se, n_boot=args.n_boot, random_state=args.seed, verbose=args.progress)
-    except (NotImplementedError, ValueError) as error:
+    except NotImplementedError:
+        raise CliError(f"--se {args.se}: not available for this model; use --se hessian or bootstrap") from None
+    except ValueError as error:
         raise CliError(f"--se {args.se}: {error}") from None
 
 
@@ -91,12 +127,14 @@ def report(result: EMResult, args: argparse.Namespace, title: str, extra: dict[s
     """Print the result (table or JSON), with standard errors if ``--se``, the trace if asked, and
     write the plot if asked (``figure``, default the convergence figure)."""
     se = fitted_standard_errors(result, args.data, args)
+    notes = fit_notes(result)
     if args.plot:
         (figure or _convergence_figure)(result, se, title).savefig(args.plot, dpi=120, bbox_inches="tight")
     if args.json:
         payload = result.to_dict()
         payload.update(se.to_dict() if se is not None else {})
         payload.update(extra or {})
+        payload["notes"] = notes
         json.dump(payload, sys.stdout, indent=2)
         print()
         return 0
@@ -113,6 +151,7 @@ def report(result: EMResult, args: argparse.Namespace, title: str, extra: dict[s
     if args.trace:
         print()
         print(trace_table(result))
+    print_notes(notes)
     return 0
 
 

@@ -17,7 +17,9 @@ import numpy as np
 from ..estimators.gaussian_mixture import GaussianMixture
 from ..kernels.gaussian import COVARIANCE_TYPES
 from ..selection import gmm_select, information_criteria
-from .common import CliError, add_se_options, check_se_options, fitted_standard_errors, se_summary
+from .common import (CliError, add_se_options, check_rows, check_se_options, fitted_standard_errors, refuse_given,
+                     se_summary)
+from .diagnostics import collapse_notes, diagonal_variances, print_notes
 from .table_input import add_input_options, read_table
 
 
@@ -75,13 +77,19 @@ def _select_range(text: str) -> range:
 
 def run(args: argparse.Namespace) -> int:
     """Read the CSV, fit (or select) the mixture, print the table or JSON, write the plot."""
-    header, X = read_table(args.data, args.sep, args.encoding).numeric(args.columns)
     selecting = args.select is not None
+    if selecting:
+        refuse_given(args, ("components",), "--select A:B chooses the number of components; give one or the other")
+    else:
+        refuse_given(args, ("criterion",), "only used with --select A:B")
+    header, X = read_table(args.data, args.sep, args.encoding).numeric(args.columns)
     types = _covariance_types(args.covariance, selecting)
     if not selecting and args.components is None:
         raise CliError("-k: give the number of components (or --select A:B)")
     if args.components is not None and args.components < 1:
         raise CliError(f"-k: the number of components must be at least 1, got {args.components}")
+    check_rows(X, args.components if not selecting else _select_range(args.select)[-1],
+               "-k" if not selecting else "--select", "components", args.data)
     if args.max_iter < 1:
         raise CliError(f"--max-iter: must be at least 1, got {args.max_iter}")
     if args.n_init < 1:
@@ -100,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
     criteria = information_criteria(estimator, X)
     labels = estimator.predict(X)
     se = fitted_standard_errors(estimator.result_, X, args)
+    notes = collapse_notes(diagonal_variances(estimator.covariances_, estimator.covariance_type, estimator.n_components,
+                                              X.shape[1]), args.reg_covar, np.bincount(labels, minlength=estimator.n_components))
     if args.plot:
         _write_plot(args.plot, X, header, estimator, labels, selection, args.seed)
     if args.json:
@@ -114,10 +124,12 @@ def run(args: argparse.Namespace) -> int:
         if selection is not None:
             payload["selection"] = selection.to_dict()
         payload.update(se.to_dict() if se is not None else {})
+        payload["notes"] = notes
         json.dump(payload, sys.stdout, indent=2)
         print()
         return 0
     _print_report(args.data, header, X, estimator, criteria, labels, selection, se)
+    print_notes(notes)
     return 0
 
 

@@ -16,7 +16,9 @@ import numpy as np
 
 from ..estimators.hmm import CategoricalHMM, GaussianHMM
 from ..kernels.gaussian import COVARIANCE_TYPES
-from .common import CliError, add_se_options, check_se_options, fitted_standard_errors, format_params, se_summary
+from .common import (CliError, add_se_options, check_rows, check_se_options, fitted_standard_errors, format_params,
+                     refuse_given, se_summary)
+from .diagnostics import collapse_notes, diagonal_variances, print_notes
 from .table_input import add_input_options, read_table
 
 
@@ -56,6 +58,12 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.categorical:
+        refuse_given(args, ("covariance", "reg_covar"), "applies to Gaussian states, not to --categorical symbols")
+    if args.se == "louis":
+        raise CliError("--se louis: not available for hidden Markov models; use --se sem, hessian or bootstrap")
+    if not 0 <= args.tol < np.inf:
+        raise CliError(f"--tol: must be a non-negative number, got {args.tol}")
     table = read_table(args.data, args.sep, args.encoding)
     lengths = table.runs(args.sequence) if args.sequence else None
     exclude = (args.sequence,) if args.sequence else ()
@@ -66,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         names, X = table.numeric(args.columns, exclude)
     if args.states < 1:
         raise CliError(f"-k: the number of states must be at least 1, got {args.states}")
+    check_rows(X, args.states, "-k", "states", args.data)
     if args.max_iter < 1 or args.n_init < 1:
         raise CliError("--max-iter and --n-init: must be at least 1")
     check_se_options(args)
@@ -86,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
         held = ["startprob"]     # one sequence: its start probabilities are on the boundary, held fixed
         result = dataclasses.replace(result, model=result.model.fixing(set(held)))
     se = fitted_standard_errors(result, (X_model, lengths), args)
+    notes = [] if args.categorical else collapse_notes(
+        diagonal_variances(estimator.covars_, "full", args.states, X.shape[1]), args.reg_covar,
+        np.bincount(states, minlength=args.states), "state")
     if args.plot:
         from ..plotting.hmm import hmm_figure
 
@@ -95,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         payload = _payload(estimator, names, symbols, lengths, summary, states)
         payload.update({**se.to_dict(), "se_held_fixed": held} if se is not None else {})
+        payload["notes"] = notes
         json.dump(payload, sys.stdout, indent=2)
         print()
         return 0
@@ -103,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         print()
         print(format_params(estimator.result_.named_params(), se.se))
         print(se_summary(se) + ("; start probabilities held fixed (one sequence)" if held else ""))
+    print_notes(notes)
     return 0
 
 

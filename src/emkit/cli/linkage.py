@@ -6,7 +6,7 @@ import argparse
 
 from ..models.grouped_multinomial import genetic_linkage
 from ..variants.mcem import fit_mcem
-from .common import CliError, add_fit_options, parse_count, report, run_fit
+from .common import CliError, add_fit_options, parse_count, refuse_given, report, run_fit
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +31,9 @@ def run(args: argparse.Namespace) -> int:
     counts = [parse_count(c, f"count {i + 1}") for i, c in enumerate(args.counts)]
     title = "Genetic linkage (Dempster, Laird & Rubin 1977)"
     if args.method == "em":
+        refuse_given(args, ("mc_size", "mc_tol"), "only used with --method mcem")
         return report(run_fit(genetic_linkage(), counts, args), args, title=title)
+    refuse_given(args, ("tol",), "not used by --method mcem, whose stopping rule is --mc-tol")
     if args.accelerate is not None or args.n_init != 1:
         raise CliError("--accelerate and --n-init: not available with --method mcem")
     if args.mc_size < 1:

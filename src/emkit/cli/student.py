@@ -16,7 +16,8 @@ from ..models.student_mixture import DOF_BOUNDS, StudentMixtureModel
 from ..models.student_t import StudentT
 from ..variants.ecm import fit_ecm
 from ..variants.online import fit_online
-from .common import CliError, add_fit_options, report
+from .common import CliError, add_fit_options, check_rows, refuse_given, report
+from .messages import shown
 from .table_input import add_input_options, read_batches, read_table
 
 METHODS = ("ecme", "ecm", "online")
@@ -50,6 +51,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``emkit student``: fit, then print the result (exit status 0; bad input raises CliError)."""
+    if args.method == "online":
+        refuse_given(args, ("tol", "max_iter", "seed"), "not used by --method online, which makes one pass over "
+                                                         "the file in batches (--batch-size, --step-exponent)")
+    else:
+        refuse_given(args, ("batch_size", "step_exponent"), "only used with --method online")
+    if args.components == 1:
+        refuse_given(args, ("covariance",), "the scatter structure of a mixture (-k 2 or more); one t has a full "
+                                            "scatter matrix")
+    if args.se in ("louis", "sem"):
+        raise CliError(f"--se {args.se}: not available for Student-t fits (they do not give their complete-data "
+                       "information); use --se hessian or bootstrap")
     model = _model(args)
     if args.method == "online":
         if args.se is not None or args.accelerate is not None or args.n_init != 1:
@@ -65,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--max-iter and --n-init: must be at least 1")
     header, X = read_table(args.data, args.sep, args.encoding).numeric(args.columns)
     if np.isnan(X).any():
-        raise CliError(f"DATA: {args.data} has missing cells in {header}; the Student-t fit needs complete rows")
+        raise CliError(f"DATA: {args.data} has missing cells in {shown(header)}; the Student-t fit needs complete rows")
+    check_rows(X, args.components, "-k", "components", args.data)
     args.data = X
     result = fit_ecm(model, X, variant=args.method, tol=args.tol, max_iter=args.max_iter, random_state=args.seed,
                      n_init=args.n_init, accelerate=args.accelerate, verbose=args.progress)
