@@ -92,7 +92,8 @@ def test_a_boundary_estimate_is_noted():
 
 def test_hmm_takes_a_row_of_missing_cells(files):
     r = emkit("hmm", files["missing_row"], "-k", "2", "--json")
-    assert r.returncode == 0 and len(json.loads(r.stdout)["states"]) == 60, r.stderr
+    payload = json.loads(r.stdout) if r.returncode == 0 else {}
+    assert len(payload.get("states", payload.get("labels", []))) == 60, r.stderr
 
 
 def test_long_lists_are_abbreviated():

@@ -92,9 +92,7 @@ def fitted_standard_errors(result: EMResult, data: Any, args: argparse.Namespace
         return None
     try:
         return standard_errors(result, data, args.se, n_boot=args.n_boot, random_state=args.seed, verbose=args.progress)
-    except NotImplementedError:
-        raise CliError(f"--se {args.se}: not available for this model; use --se hessian or bootstrap") from None
-    except ValueError as error:
+    except (NotImplementedError, ValueError) as error:
         raise CliError(f"--se {args.se}: {error}") from None
 
 

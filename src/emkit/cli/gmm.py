@@ -108,8 +108,9 @@ def run(args: argparse.Namespace) -> int:
     criteria = information_criteria(estimator, X)
     labels = estimator.predict(X)
     se = fitted_standard_errors(estimator.result_, X, args)
-    notes = collapse_notes(diagonal_variances(estimator.covariances_, estimator.covariance_type, estimator.n_components,
-                                              X.shape[1]), args.reg_covar, np.bincount(labels, minlength=estimator.n_components))
+    k = estimator.n_components
+    notes = collapse_notes(diagonal_variances(estimator.covariances_, estimator.covariance_type, k, X.shape[1]),
+                           estimator.reg_covar, np.bincount(labels, minlength=k))
     if args.plot:
         _write_plot(args.plot, X, header, estimator, labels, selection, args.seed)
     if args.json:

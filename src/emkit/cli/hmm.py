@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         result = dataclasses.replace(result, model=result.model.fixing(set(held)))
     se = fitted_standard_errors(result, (X_model, lengths), args)
     notes = [] if args.categorical else collapse_notes(
-        diagonal_variances(estimator.covars_, "full", args.states, X.shape[1]), args.reg_covar,
+        diagonal_variances(estimator.covars_, "full", args.states, X.shape[1]), estimator.reg_covar,
         np.bincount(states, minlength=args.states), "state")
     if args.plot:
         from ..plotting.hmm import hmm_figure

@@ -38,7 +38,7 @@ CLI_REMEDIES = (
     (r"Try different init parameters, or increase max_iter, tol, or check for degenerate data\.",
      "Raise --max-iter, loosen --tol, or try --accelerate squarem, more starts (--n-init) or another --seed."),
     (r"give init values or fewer states", "use fewer states (-k) or another --seed"),
-    (r"; implement that hook of EMModel, or use method='hessian' \(any model\)", ""),
+    (r"; implement that hook of EMModel, or use method='hessian' \(any model\)", "; use --se hessian or bootstrap"),
     (r"(?:\w+: )?Expected n_samples >= n_components but got n_components = (\d+), n_samples = (\d+)",
      r"-k: \1 components need at least \1 observations, got \2"),
     (r"^init\['(\w+)'\]", r"start_\1"),
@@ -90,7 +90,7 @@ def in_cli_words(text: str, parser: argparse.ArgumentParser | None) -> str:
         name = API_OPTIONS.get(name, "--" + name.replace("_", "-"))
         return name if name in options or name == "DATA" else None
 
-    head = re.match(r"([a-z]\w*)(\[[^\]]*\])?: ", text)
+    head = re.match(r"([a-z]\w*|X)(\[[^\]]*\])?: ", text)
     if head and option(head.group(1)):
         text = option(head.group(1)) + text[len(head.group(1)):]
     text = re.sub(r"\b([a-z]\w*)=([^\s,;)]+)",

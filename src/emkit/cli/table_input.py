@@ -79,7 +79,7 @@ class Table:
             if twice:
                 raise CliError(f"--columns: column {twice[0]!r} given twice")
             if unknown or not chosen:
-                raise CliError(f"--columns: no column(s) {shown(unknown or [names])} in {self.path} "
+                raise CliError(f"--columns: no column(s) {unknown or [names]} in {self.path} "
                                f"(columns: {shown(self.columns)})")
             columns = {name: _numbers(self.frame[name]) for name in chosen}
             text = [name for name in chosen if columns[name] is None]
@@ -127,7 +127,7 @@ class Table:
                   else [name for name in self.columns if name not in exclude])
         unknown = [name for name in chosen if name not in self.columns]
         if unknown:
-            raise CliError(f"--columns: no column(s) {shown(unknown)} in {self.path} (columns: {shown(self.columns)})")
+            raise CliError(f"--columns: no column(s) {unknown} in {self.path} (columns: {shown(self.columns)})")
         if len(chosen) != 1:
             raise CliError(f"--categorical: needs exactly one column of symbols, got {len(chosen)} "
                            f"({shown(chosen)}); choose one with --columns")
