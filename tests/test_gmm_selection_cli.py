@@ -140,7 +140,7 @@ def test_cli_selection_table_and_plot(csv_file, tmp_path, capsys):
     ("a,b\n1,2\n,\n3,4\n", ["-k", "1"], "row 1 has no observed value"),
     ("a,b\n1,2\n3,4\n", ["-k", "0"], "-k"),
     ("a,b\n1,2\n3,4\n", [], "-k"),
-    ("a,b\n1,2\n3,4\n", ["-k", "3"], "n_components"),
+    ("a,b\n1,2\n3,4\n", ["-k", "3"], "-k: 3 components"),
     ("a,b\n1,2\n3,4\n", ["--select", "3:1"], "--select"),
     ("a,b\n1,2\n3,4\n", ["-k", "1", "--covariance", "full,diag"], "--select"),
 ])

@@ -80,10 +80,43 @@ def check_fit_options(args: argparse.Namespace) -> None:
         raise CliError(f"--max-iter: must be at least 1, got {args.max_iter}")
     if args.n_init < 1:
         raise CliError(f"--n-init: must be at least 1, got {args.n_init}")
-    if not args.tol >= 0:
+    if not 0 <= args.tol < np.inf:
         raise CliError(f"--tol: must be a non-negative number, got {args.tol}")
     if args.n_boot < 2:
         raise CliError(f"--n-boot: must be at least 2, got {args.n_boot}")
+
+
+def refuse_given(args: argparse.Namespace, dests: tuple[str, ...], reason: str) -> None:
+    """Options that would do nothing in this combination are errors: raise a CliError naming the
+    first of ``dests`` given on the command line (``args.given``, see ``main.given_options``)."""
+    given = getattr(args, "given", {})
+    for dest in dests:
+        if dest in given:
+            raise CliError(f"{given[dest]}: {reason}")
+
+
+def check_rows(X: np.ndarray, k: int, option: str, what: str, path: str) -> None:
+    """``k`` components (or states) need at least ``max(k, 2)`` rows with an observed value.
+
+    Raises
+    ------
+    CliError
+        Naming ``option`` (or ``DATA`` for a file of one row).
+    """
+    rows = int(np.sum(~np.all(np.isnan(X), axis=1))) if X.size else 0
+    if rows < 2:
+        raise CliError(f"DATA: {path} has {rows} row(s) with an observed value; the fit needs at least 2")
+    if k > rows:
+        raise CliError(f"{option}: {k} {what} need at least {k} rows with an observed value; {path} has {rows}")
+
+
+def check_combinations(args: argparse.Namespace) -> None:
+    """Options of every fitting subcommand that do nothing without another: ``--n-boot`` without
+    ``--se bootstrap``, ``--trace`` with ``--json``."""
+    if getattr(args, "se", None) != "bootstrap":
+        refuse_given(args, ("n_boot",), "only used with --se bootstrap")
+    if getattr(args, "json", False):
+        refuse_given(args, ("trace",), "the iteration table is not part of the --json output; leave out one of them")
 
 
 def fitted_standard_errors(result: EMResult, data: Any, args: argparse.Namespace) -> StandardErrors | None:
@@ -129,6 +162,8 @@ def report(result: EMResult, args: argparse.Namespace, title: str, layouts: Mapp
     and summary ``lines``, or the JSON object with ``extra`` keys; standard errors with ``--se``,
     the iterations with ``--trace``, the figure (``figure``, default the convergence figure) with
     ``--plot``."""
+    from .diagnostics import fit_notes
+
     se = fitted_standard_errors(result, args.data, args)
     if args.plot:
         from ..plotting.output import save_figure
@@ -137,7 +172,7 @@ def report(result: EMResult, args: argparse.Namespace, title: str, layouts: Mapp
     payload = Payload(args.command, title, result.named_params(), result.loglik, result.n_iter,
                       result.n_evaluations, result.converged, columns=None if columns is None else list(columns),
                       n_rows=n_rows, n_components=n_components, settings=fit_settings(args),
-                      extra=dict(extra or {}))
+                      notes=fit_notes(result), extra=dict(extra or {}))
     tables = parameter_tables(result.named_params(), layouts, components=components, columns=columns or (),
                               se=None if se is None else se.se)
     return emit(args, payload, tables, se, lines=lines, trace=getattr(args, "trace", False) and result)

@@ -12,7 +12,8 @@ import argparse
 import numpy as np
 
 from ..kernels.covariance_types import COVARIANCE_TYPES
-from .common import CliError, add_fit_options, check_fit_options, emit, fit_settings, fitted_standard_errors
+from .common import (CliError, add_fit_options, check_fit_options, check_rows, emit, fit_settings, fitted_standard_errors,
+                     refuse_given)
 from .output import Payload, Table, covariance_layout, parameter_tables
 from .table_input import add_input_options, label_column, read_table
 from .units import add_reg_covar_option, covariance_floor
@@ -76,6 +77,10 @@ def _select_range(text: str) -> range:
 def run(args: argparse.Namespace) -> int:
     """Read the data, fit (or select) the mixture, print the tables or JSON, write the plot."""
     selecting = args.select is not None
+    if selecting:
+        refuse_given(args, ("components",), "--select A:B chooses the number of components; give one or the other")
+    else:
+        refuse_given(args, ("criterion",), "only used with --select A:B")
     types = _covariance_types(args.covariance, selecting)
     if not selecting and args.components is None:
         raise CliError("-k: give the number of components (or --select A:B)")
@@ -86,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     table = read_table(args.data, args.sep, args.encoding)
     truth = label_column(table, args.label, args.columns)
     header, X = table.numeric(args.columns, exclude=(args.label,) if args.label else ())
+    check_rows(X, args.components if not selecting else grid[-1], "-k" if not selecting else "--select", "components",
+               args.data)
     floor = covariance_floor(X, args.reg_covar)
 
     from ..estimators.gaussian_mixture import GaussianMixture
@@ -102,10 +109,14 @@ def run(args: argparse.Namespace) -> int:
                                     **settings).fit(X)
     criteria, labels = criteria_and_labels(estimator, X)
     se = fitted_standard_errors(estimator.result_, X, args)
+    from .diagnostics import collapse_notes, diagonal_variances
+
+    k = estimator.n_components
+    notes = collapse_notes(diagonal_variances(estimator.covariances_, estimator.covariance_type, k, X.shape[1]),
+                           estimator.reg_covar, np.bincount(labels, minlength=k))
     if args.plot:
         _write_plot(args, X, header, estimator, labels, selection, truth)
     result = estimator.result_
-    k = estimator.n_components
     payload = Payload(
         args.command, f"Gaussian mixture: {k} component(s), {estimator.covariance_type} covariance",
         {"weights": estimator.weights_.tolist(), "means": estimator.means_.tolist(),
@@ -113,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         criteria["loglik"], estimator.n_iter_, result.n_evaluations, estimator.converged_, columns=header,
         n_rows=X.shape[0], n_components=k, criteria={name: criteria[name] for name in ("bic", "aic", "icl")},
         settings=fit_settings(args, **floor.settings(), init="k-means on the columns scaled to unit variance"),
-        labels=labels.tolist(), extra={"covariance_type": estimator.covariance_type, "n_missing":
+        labels=labels.tolist(), notes=notes, extra={"covariance_type": estimator.covariance_type, "n_missing":
                                        int(np.isnan(X).sum())})
     if selection is not None:
         payload.extra["selection"] = selection.to_dict()

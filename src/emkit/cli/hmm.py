@@ -13,7 +13,8 @@ import dataclasses
 import numpy as np
 
 from ..kernels.covariance_types import COVARIANCE_TYPES
-from .common import CliError, add_fit_options, check_fit_options, emit, fit_settings, fitted_standard_errors
+from .common import (CliError, add_fit_options, check_fit_options, check_rows, emit, fit_settings, fitted_standard_errors,
+                     refuse_given)
 from .output import Payload, Table, parameter_tables
 from .table_input import add_input_options, label_column, read_table
 from .units import add_reg_covar_option, covariance_floor
@@ -55,6 +56,10 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read the data, fit the HMM, print the tables or JSON, write the plot."""
+    if args.categorical:
+        refuse_given(args, ("covariance", "reg_covar"), "applies to Gaussian states, not to --categorical symbols")
+    if args.se == "louis":
+        raise CliError("--se louis: not available for hidden Markov models; use --se sem, hessian or bootstrap")
     if args.states < 1:
         raise CliError(f"-k: the number of states must be at least 1, got {args.states}")
     check_fit_options(args)
@@ -67,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         names, X, symbols = table.symbols(args.columns, exclude)
     else:
         names, X = table.numeric(args.columns, exclude)
+    check_rows(X, args.states, "-k", "states", args.data)
     floor = covariance_floor(X, args.reg_covar)
 
     from ..estimators.hmm import CategoricalHMM, GaussianHMM
@@ -84,6 +90,11 @@ def run(args: argparse.Namespace) -> int:
         held = ["startprob"]     # one sequence: its start probabilities are on the boundary, held fixed
         result = dataclasses.replace(result, model=result.model.fixing(set(held)))
     se = fitted_standard_errors(result, (X, lengths), args)
+    from .diagnostics import collapse_notes, diagonal_variances
+
+    notes = [] if args.categorical else collapse_notes(
+        diagonal_variances(estimator.covars_, "full", args.states, X.shape[1]), estimator.reg_covar,
+        np.bincount(states, minlength=args.states), "state")
     if args.plot:
         _write_plot(args, table, X, names, symbols, lengths, states, posteriors, truth)
     k = estimator.n_components
@@ -98,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         args.command, f"Hidden Markov model: {k} state(s), {kind} emissions", params, loglik, estimator.n_iter_,
         estimator.result_.n_evaluations, estimator.converged_, columns=names, n_rows=X.shape[0], n_components=k,
         criteria={"bic": estimator.bic(X, lengths), "aic": estimator.aic(X, lengths)},
-        settings=fit_settings(args, transmat_prior=args.transmat_prior, **more), labels=states.tolist(),
+        settings=fit_settings(args, transmat_prior=args.transmat_prior, **more), labels=states.tolist(), notes=notes,
         extra={"lengths": lengths, "symbols": None if symbols is None else [_plain(s) for s in symbols]})
     if se is not None:
         payload.extra["se_held_fixed"] = held

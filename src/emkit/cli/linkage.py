@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import CliError, add_fit_options, parse_count, report, run_fit
+from .common import CliError, add_fit_options, parse_count, refuse_given, report, run_fit
 
 LAYOUTS = {"theta": "scalar"}
 
@@ -33,8 +33,10 @@ def run(args: argparse.Namespace) -> int:
     counts = [parse_count(c, f"count {i + 1}") for i, c in enumerate(args.counts)]
     title = "Genetic linkage (Dempster, Laird & Rubin 1977)"
     if args.method == "em":
+        refuse_given(args, ("mc_size", "mc_tol"), "only used with --method mcem")
         return report(run_fit(genetic_linkage(), counts, args), args, title, LAYOUTS, n_rows=sum(counts),
                       extra={"counts": counts})
+    refuse_given(args, ("tol",), "not used by --method mcem, whose stopping rule is --mc-tol")
     if args.accelerate is not None or args.n_init != 1:
         raise CliError("--accelerate and --n-init: not available with --method mcem")
     if args.mc_size < 1:
@@ -48,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
                       random_state=args.seed, verbose=args.progress)
     lines = {"draws": f"{result.n_draws} in all, {result.sample_sizes[-1]} in the last iteration",
              "Monte Carlo se": f"{result.param_se[-1][0]:.3g} (theta)"}
-    mcem = {"n_draws": int(result.n_draws), "last_sample_size": int(result.sample_sizes[-1]),
-            "monte_carlo_se": {"theta": float(result.param_se[-1][0])}}
+    summary = result.to_dict()
+    mcem = {key: summary[key] for key in ("final_sample_size", "monte_carlo_se", "n_draws")}
     return report(result, args, f"{title}, Monte Carlo EM", LAYOUTS, n_rows=sum(counts),
                   extra={"counts": counts, "mcem": mcem}, lines=lines, figure=_mcem_figure)
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Sequence
 
 from ..plotting.output import FIGURE_FORMATS
-from .common import CliError
+from .common import CliError, check_combinations
+from .messages import in_cli_words, warnings_as_lines
 
 #: Subcommand modules under ``emkit.cli``; each defines ``register(subparsers)``.
 SUBCOMMANDS = ("alleles", "linkage", "poisson_mixture", "gmm", "hmm", "student", "demo")
@@ -29,16 +30,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (2 for bad input or a file that cannot be
-    written, one line on standard error; 0 when the reader of the output closed the pipe)."""
+    written, one line on standard error; 0 when the reader of the output closed the pipe).
+    Warnings print as one line each, in the command line's words."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    subparser = _subparsers(parser)[args.command]
+    args.given = given_options(subparser, parser, argv)
     try:
-        check_output_path(getattr(args, "plot", None), "--plot", FIGURE_FORMATS)
-        status = int(args.func(args) or 0)
+        with warnings_as_lines(subparser):
+            check_combinations(args)
+            check_output_path(getattr(args, "plot", None), "--plot", FIGURE_FORMATS)
+            status = int(args.func(args) or 0)
         sys.stdout.flush()   # a closed pipe shows here, not in the interpreter's last flush
         return status
-    except (CliError, ValueError) as error:
-        print(f"emkit {args.command}: error: {error}", file=sys.stderr)
+    except (CliError, ValueError, NotImplementedError, OverflowError, ZeroDivisionError) as error:
+        print(f"emkit {args.command}: error: {in_cli_words(error, subparser)}", file=sys.stderr)
         return 2
     except BrokenPipeError:   # e.g. `emkit gmm data.csv --json | head`: the rest is not wanted
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -48,6 +54,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"emkit {args.command}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
               file=sys.stderr)
         return 2
+
+
+def given_options(subparser: argparse.ArgumentParser, parser: argparse.ArgumentParser,
+                  argv: Sequence[str] | None) -> dict[str, str]:
+    """The options given on the command line (not left at their defaults), as ``{dest: option}``
+    with the option as the user would name it (``-k``, ``--tol``)."""
+    saved = {id(action): action.default for action in subparser._actions}
+    try:
+        for action in subparser._actions:
+            action.default = argparse.SUPPRESS
+        explicit = vars(parser.parse_args(argv))
+    finally:
+        for action in subparser._actions:
+            action.default = saved[id(action)]
+    return {action.dest: action.option_strings[0] for action in subparser._actions
+            if action.option_strings and action.dest in explicit}
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices
 
 
 def check_output_path(path: str | None, option: str, formats: Sequence[str] = ()) -> None:

@@ -12,7 +12,8 @@ import argparse
 import numpy as np
 
 from ..kernels.covariance_types import COVARIANCE_TYPES
-from .common import CliError, add_fit_options, check_fit_options, report
+from .common import CliError, add_fit_options, check_fit_options, check_rows, refuse_given, report
+from .messages import shown
 from .output import covariance_layout
 from .table_input import add_input_options, read_batches, read_table
 from .units import covariance_floor
@@ -51,6 +52,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``emkit student``: fit, then print the result (exit status 0; bad input raises CliError)."""
+    if args.method == "online":
+        refuse_given(args, ("tol", "max_iter", "seed"), "not used by --method online, which makes one pass over "
+                                                         "the file in batches (--batch-size, --step-exponent)")
+    else:
+        refuse_given(args, ("batch_size", "step_exponent"), "only used with --method online")
+    if args.components == 1:
+        refuse_given(args, ("covariance",), "the scatter structure of a mixture (-k 2 or more); one t has a full "
+                                            "scatter matrix")
+    if args.se in ("louis", "sem"):
+        raise CliError(f"--se {args.se}: not available for Student-t fits (they do not give their complete-data "
+                       "information); use --se hessian or bootstrap")
     check_fit_options(args)
     if args.method == "online":
         if args.se is not None or args.accelerate is not None or args.n_init != 1:
@@ -73,8 +85,9 @@ def run(args: argparse.Namespace) -> int:
                       lines=lines, figure=_online_figure)
     header, X = read_table(args.data, args.sep, args.encoding).numeric(args.columns)
     if np.isnan(X).any():
-        raise CliError(f"DATA: {args.data} has missing cells in {_names(header)}; the Student-t fit needs "
+        raise CliError(f"DATA: {args.data} has missing cells in {shown(header)}; the Student-t fit needs "
                        "complete rows")
+    check_rows(X, args.components, "-k", "components", args.data)
     model = _model(args, X)
     from ..variants.ecm import fit_ecm
 
@@ -85,10 +98,6 @@ def run(args: argparse.Namespace) -> int:
              "regularisation": covariance_floor(X, _reg_fraction(args)).describe()}
     return report(result, args, _title(args), _layouts(args), components=_components(args), columns=header,
                   n_rows=X.shape[0], n_components=args.components, lines=lines)
-
-
-def _names(header: list[str]) -> str:
-    return ", ".join(header) if len(header) <= 5 else ", ".join(header[:5]) + f" and {len(header) - 5} more"
 
 
 def _chained(first, rest):

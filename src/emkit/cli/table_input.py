@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 
 from .common import CliError
+from .messages import shown
 
 if TYPE_CHECKING:  # pandas is imported when a file is read, not when the command starts
     import pandas as pd
@@ -29,6 +30,10 @@ DELIMITERS = ",;\t"
 
 #: Bytes looked at to detect the encoding and the delimiter.
 SAMPLE_BYTES = 1 << 16
+
+#: Distinct symbols a ``--categorical`` column may always have (more only if they are whole
+#: numbers or words, and at most one for every two rows).
+MAX_SYMBOLS = 50
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -70,9 +75,12 @@ class Table:
         if names is not None:
             chosen = [name.strip() for name in names.split(",") if name.strip()]
             unknown = [name for name in chosen if name not in self.columns]
+            twice = [name for name in chosen if chosen.count(name) > 1]
+            if twice:
+                raise CliError(f"--columns: column {twice[0]!r} given twice")
             if unknown or not chosen:
                 raise CliError(f"--columns: no column(s) {unknown or [names]} in {self.path} "
-                               f"(columns: {_shown(self.columns)})")
+                               f"(columns: {shown(self.columns)})")
             columns = {name: _numbers(self.frame[name]) for name in chosen}
             text = [name for name in chosen if columns[name] is None]
             if text:
@@ -85,11 +93,14 @@ class Table:
             chosen = [name for name, values in columns.items() if values is not None]
             left_out = [name for name, values in columns.items() if values is None]
             if not chosen:
-                raise CliError(f"DATA: {self.path} has no column of numbers (columns: {_shown(self.columns)})")
+                raise CliError(f"DATA: {self.path} has no column of numbers (columns: {shown(self.columns)})")
             if left_out:
-                print(f"emkit: note: left out the column(s) {_shown(left_out)} of {self.path}, which do not hold "
+                print(f"emkit: note: left out the column(s) {shown(left_out)} of {self.path}, which do not hold "
                       "numbers (--columns chooses the columns)", file=sys.stderr)
         for name in chosen:
+            if np.isnan(columns[name]).all():
+                raise CliError(f"DATA: column {name!r} of {self.path} has no value (every cell is missing); leave it "
+                               "out with --columns")
             bad = np.flatnonzero(self.frame[name].notna().to_numpy() & np.isnan(columns[name]))
             if bad.size:
                 raise CliError(f"DATA: column {name!r} is not numeric in {self.path} (line {first_line + int(bad[0])}: "
@@ -116,11 +127,12 @@ class Table:
                   else [name for name in self.columns if name not in exclude])
         unknown = [name for name in chosen if name not in self.columns]
         if unknown:
-            raise CliError(f"--columns: no column(s) {unknown} in {self.path} (columns: {_shown(self.columns)})")
+            raise CliError(f"--columns: no column(s) {unknown} in {self.path} (columns: {shown(self.columns)})")
         if len(chosen) != 1:
             raise CliError(f"--categorical: needs exactly one column of symbols, got {len(chosen)} "
-                           f"({_shown(chosen)}); choose one with --columns")
+                           f"({shown(chosen)}); choose one with --columns")
         codes, uniques = pd.factorize(self.frame[chosen[0]], sort=True)
+        _check_symbols(chosen[0], uniques, int((codes >= 0).sum()))
         symbols = [value.item() if hasattr(value, "item") else str(value) for value in uniques]
         return chosen, np.where(codes < 0, np.nan, codes).astype(float)[:, None], symbols
 
@@ -134,7 +146,7 @@ class Table:
             Naming ``option`` for a column that does not exist or has a missing value.
         """
         if name not in self.columns:
-            raise CliError(f"{option}: no column {name!r} in {self.path} (columns: {_shown(self.columns)})")
+            raise CliError(f"{option}: no column {name!r} in {self.path} (columns: {shown(self.columns)})")
         values = self.frame[name]
         if values.isna().any():
             raise CliError(f"{option}: column {name!r} has a missing value (row {int(np.argmax(values.isna()))})")
@@ -229,6 +241,25 @@ def _numbers(values) -> np.ndarray | None:
     return numbers if not np.all(np.isnan(numbers)) else None
 
 
+def _check_symbols(name: str, symbols, n_observed: int) -> None:
+    """A column of symbols has at most ``max(MAX_SYMBOLS, n/2)`` distinct ones, and more than
+    :data:`MAX_SYMBOLS` only when they are not fractional numbers (a measurement, not symbols).
+
+    Raises
+    ------
+    CliError
+        Naming ``--categorical``, suggesting to leave it out.
+    """
+    import pandas as pd
+
+    values = pd.to_numeric(pd.Series(symbols), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    fractional = bool(np.any(np.isfinite(values) & (values != np.round(values))))
+    if len(symbols) > max(MAX_SYMBOLS, n_observed / 2) or (fractional and len(symbols) > MAX_SYMBOLS):
+        raise CliError(f"--categorical: column {name!r} has {len(symbols)} distinct values in {n_observed} rows"
+                       f"{', fractional numbers' if fractional else ''}: a measurement, not symbols; leave out "
+                       "--categorical for Gaussian states")
+
+
 def _sniff_encoding(path: str, encoding: str | None) -> tuple[str, str]:
     """The encoding (given, else UTF-16 by its byte-order mark, else UTF-8 with or without one)
     and the decoded first :data:`SAMPLE_BYTES` of the file."""
@@ -261,12 +292,6 @@ def _sniff_delimiter(sample: str) -> str:
         return ","
 
 
-def _shown(names: list[str], most: int = 8) -> str:
-    """Names joined by commas, at most ``most`` of them."""
-    shown = ", ".join(names[:most])
-    return shown + (f", ... ({len(names)} in all)" if len(names) > most else "")
-
-
 def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
 
@@ -283,7 +308,7 @@ def label_column(table: Table, name: str | None, columns: str | None = None) -> 
     if name is None:
         return None
     if name not in table.columns:
-        raise CliError(f"--label: no column {name!r} in {table.path} (columns: {_shown(table.columns)})")
+        raise CliError(f"--label: no column {name!r} in {table.path} (columns: {shown(table.columns)})")
     if columns is not None and name in [c.strip() for c in columns.split(",")]:
         raise CliError(f"--label: column {name!r} is also in --columns; a label column is not fitted")
     _, codes, symbols = table.symbols(name)
