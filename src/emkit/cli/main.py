@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         check_output_path(getattr(args, "plot", None), "--plot")
-        status = int(args.func(args) or 0)
+        status = _run_with_progress(args) if getattr(args, "progress", False) else int(args.func(args) or 0)
         sys.stdout.flush()   # a closed pipe shows here, not in the interpreter's last flush
         return status
     except (CliError, ValueError) as error:
@@ -47,6 +47,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"emkit {args.command}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
               file=sys.stderr)
         return 2
+
+
+def _run_with_progress(args: argparse.Namespace) -> int:
+    """Run the subcommand with one progress display on standard error for all its stages
+    (reading, initialisation, restarts, EM, selection, bootstrap): ``--progress``."""
+    from ..engine.progress import Progress
+
+    with Progress.of(True) as progress:
+        args.progress = progress
+        return int(args.func(args) or 0)
 
 
 def check_output_path(path: str | None, option: str) -> None:
