@@ -81,8 +81,11 @@ def test_api_verbose_names_restarts_initialisation_and_ends_at_the_iteration_cou
 def test_a_fit_stopped_by_max_iter_ends_there_and_says_so(capsys):
     with pytest.warns(emkit.ConvergenceWarning):
         fit(PoissonMixture(2, data="frequencies"), datasets.hasselblad_deaths(), max_iter=3, verbose=True)
-    line = capsys.readouterr().err.splitlines()[-1]
-    assert line.startswith("EM Poisson mixture (k=2): 3/3 iterations, not converged in max_iter=3, log-lik ")
+    with pytest.warns(emkit.ConvergenceWarning):
+        GaussianMixture(3, max_iter=4, tol=1e-12, random_state=0, progress=True).fit(two_groups())
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[1].startswith("EM Poisson mixture (k=2): 3/3 iterations, not converged in max_iter=3, log-lik ")
+    assert lines[-1].startswith("EM Gaussian mixture (full, k=3): 4/4 iterations, not converged in max_iter=4, ")
 
 
 def test_estimators_count_their_own_iterations(capsys):

@@ -259,11 +259,11 @@ class GaussianMixture(MixtureEstimator):
                 self._say_iteration(1, loglik / total - (previous_bound if previous_bound is not None else -np.inf))
                 result = EMResult(params=start, loglik=loglik, n_iter=0, n_evaluations=1, converged=first_converged,
                                   trace=Trace([loglik], [start]), model=model)
-                progress.conclude("converged" if first_converged else "not converged in max_iter=1")
             else:
                 result = self._engine_fit(model, data, start, previous_bound, total, progress)
                 stats, _ = expected_stats(model, data, result.params)
             progress.advance()   # scikit-learn's last iteration: the M-step after the converged E-step
+            progress.conclude("converged" if result.converged else f"not converged in max_iter={self.max_iter}")
         lower_bounds = [value / total for value in result.trace.loglik]
         self._say_init_ends(lower_bounds[-1], result.converged)
         return {"params": model.m_step(stats, result.params), "lower_bound": lower_bounds[-1],
