@@ -71,7 +71,7 @@ def test_restarts_keep_the_best_and_are_reproducible():
 
 def test_verbose_progress_bar(capsys):
     emkit.fit(genetic_linkage(), datasets.genetic_linkage_counts(), verbose=True)
-    assert "EM GroupedMultinomial" in capsys.readouterr().err
+    assert "EM Grouped multinomial" in capsys.readouterr().err
 
 
 def test_squarem_agrees_with_plain_em_on_gene_counting():

@@ -19,6 +19,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .engine.progress import Progress
 from .estimators.gaussian_mixture import GaussianMixture
 from .kernels.gaussian import COVARIANCE_TYPES
 from .models.gaussian_mixture import prepare_data
@@ -95,7 +96,9 @@ def gmm_select(X, n_components: Iterable[int] = range(1, 10), covariance_types: 
         Seed of the initializations (the same for every candidate).
     **estimator_params
         Passed to :class:`~emkit.GaussianMixture` (e.g. ``n_init``, ``tol``, ``max_iter``,
-        ``reg_covar``).
+        ``reg_covar``). ``progress=True`` (or a shared
+        :class:`~emkit.engine.progress.Progress`) shows one display for the whole grid:
+        "fit 7/36: k=3 diag", then that candidate's initialisation and EM iterations.
 
     Returns
     -------
@@ -111,18 +114,22 @@ def gmm_select(X, n_components: Iterable[int] = range(1, 10), covariance_types: 
     if not types or bad:
         raise ValueError(f"covariance_types: expected some of {COVARIANCE_TYPES}, got {types}")
     table, models = [], {}
-    for covariance_type in types:
-        for k in ks:
-            estimator = GaussianMixture(k, covariance_type=covariance_type, random_state=random_state,
-                                        **estimator_params)
+    grid = [(k, covariance_type) for covariance_type in types for k in ks]
+    with Progress.of(estimator_params.get("progress", False)) as progress:
+        if progress:
+            estimator_params["progress"] = progress
+        for index, (k, covariance_type) in enumerate(grid):
             row = {"n_components": k, "covariance_type": covariance_type, "error": None}
-            try:
-                estimator.fit(X, sample_weight=sample_weight)
-            except ValueError as error:
-                row.update(loglik=math.nan, n_parameters=None, bic=math.nan, aic=math.nan, icl=math.nan,
-                           converged=False, n_iter=None, error=str(error))
-                table.append(row)
-                continue
+            with progress.stage(f"fit {index + 1}/{len(grid)}: k={k} {covariance_type}"):
+                estimator = GaussianMixture(k, covariance_type=covariance_type, random_state=random_state,
+                                            **estimator_params)
+                try:
+                    estimator.fit(X, sample_weight=sample_weight)
+                except ValueError as error:
+                    row.update(loglik=math.nan, n_parameters=None, bic=math.nan, aic=math.nan, icl=math.nan,
+                               converged=False, n_iter=None, error=str(error))
+                    table.append(row)
+                    continue
             row.update(information_criteria(estimator, X, sample_weight))
             row.update(converged=estimator.converged_, n_iter=estimator.n_iter_)
             table.append(row)

@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings_as_lines(subparser):
             check_combinations(args)
             check_output_path(getattr(args, "plot", None), "--plot", FIGURE_FORMATS)
-            status = int(args.func(args) or 0)
+            status = _run_with_progress(args) if getattr(args, "progress", False) else int(args.func(args) or 0)
         sys.stdout.flush()   # a closed pipe shows here, not in the interpreter's last flush
         return status
     except (CliError, ValueError, NotImplementedError, OverflowError, ZeroDivisionError) as error:
@@ -54,6 +54,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"emkit {args.command}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "),
               file=sys.stderr)
         return 2
+
+
+def _run_with_progress(args: argparse.Namespace) -> int:
+    """Run the subcommand with one progress display on standard error for all its stages
+    (reading, initialisation, restarts, EM, selection, bootstrap): ``--progress``."""
+    from ..engine.progress import Progress
+
+    with Progress.of(True) as progress:
+        args.progress = progress
+        return int(args.func(args) or 0)
 
 
 def given_options(subparser: argparse.ArgumentParser, parser: argparse.ArgumentParser,

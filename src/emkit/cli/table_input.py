@@ -155,13 +155,23 @@ class Table:
 
 
 def read_table(path: str, sep: str | None = None, encoding: str | None = None) -> Table:
-    """The table in ``path``: Parquet by its extension, else CSV (see the module).
+    """The table in ``path``: Parquet by its extension, else CSV (see the module); shown as the
+    stage "reading PATH" on the command's progress display (``--progress``).
 
     Raises
     ------
     CliError
         For a file that cannot be read, is not text in the encoding, or holds no data row.
     """
+    from ..engine.progress import active   # the command's display, if any
+
+    with active().stage(f"reading {path}") as progress:
+        table = _read(path, sep, encoding)
+        progress.note(f"{table.frame.shape[0]} rows x {table.frame.shape[1]} columns")
+    return table
+
+
+def _read(path: str, sep: str | None, encoding: str | None) -> Table:
     import pandas as pd
 
     if str(path).lower().endswith(PARQUET_SUFFIXES):

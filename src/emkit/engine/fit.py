@@ -12,7 +12,7 @@ from ..validation import check_callable, check_integer, check_real, random_gener
 from .estep import initial_params, prepare
 from .model import EMModel, Params
 from .monitor import Callback, Monitor
-from .progress import progress_bar
+from .progress import Progress, restart_stage
 from .result import EMResult
 from .squarem import Squarem, run_squarem
 
@@ -30,7 +30,7 @@ def fit(
     random_state: int | np.random.Generator | None = None,
     n_init: int = 1,
     accelerate: str | Squarem | None = None,
-    verbose: bool = False,
+    verbose: bool | Progress = False,
     callback: Callback | None = None,
     check_ascent: bool = True,
 ) -> EMResult:
@@ -74,8 +74,11 @@ def fit(
     accelerate : None, "squarem" or Squarem
         Run SQUAREM on the EM map instead of plain EM (``"squarem"`` is ``Squarem()``: SqS3
         step lengths; pass ``Squarem(scheme="SqS1")`` etc. for other settings).
-    verbose : bool
-        Show a progress bar with the current log-likelihood.
+    verbose : bool or Progress
+        Show the progress on standard error: the initialisation, each start (``n_init > 1``)
+        and the EM iterations with the log-likelihood's relative change against ``tol``
+        (True: a new display; a :class:`~emkit.engine.progress.Progress`: that display,
+        shared with the caller's other stages).
     callback : callable, optional
         ``callback(iteration, params, loglik)`` after every iteration (iteration 0 is the start).
     check_ascent : bool
@@ -95,15 +98,19 @@ def fit(
     data = prepare(model, data)
     best: EMResult | None = None
     finals: list[float] = []
-    for start_index in range(n_init):
-        if start_index == 0:
-            start = model.check_params(init) if init is not None else initial_params(model, data, None)
-        else:
-            start = initial_params(model, data, rng)
-        result = _fit_from(model, data, start, tol, param_tol, tol_scale, max_iter, accelerate, verbose, callback, check_ascent)
-        finals.append(result.loglik)
-        if best is None or result.loglik > best.loglik:
-            best = result
+    with Progress.of(verbose) as progress:
+        for start_index in range(n_init):
+            with restart_stage(progress, start_index, n_init):
+                if start_index == 0 and init is not None:
+                    start = model.check_params(init)
+                else:
+                    with progress.stage("initialisation"):
+                        start = initial_params(model, data, None if start_index == 0 else rng)
+                result = _fit_from(model, data, start, tol, param_tol, tol_scale, max_iter, accelerate, progress,
+                                   callback, check_ascent)
+            finals.append(result.loglik)
+            if best is None or result.loglik > best.loglik:
+                best = result
     assert best is not None
     best.restarts = finals
     if not best.converged:
@@ -116,14 +123,23 @@ def fit(
     return best
 
 
-def _fit_from(model, data, start, tol, param_tol, tol_scale, max_iter, accelerate, verbose, callback, check_ascent) -> EMResult:
-    with progress_bar(verbose, max_iter, type(model).__name__) as progress:
-        monitor = Monitor(model, tol=tol, param_tol=param_tol, tol_scale=tol_scale, callback=callback, progress=progress,
-                          check_ascent=check_ascent, loglik_rounding=model.loglik_rounding(data))
+def em_stage(progress: Progress, model: EMModel):
+    """The EM stage of :func:`fit` on ``progress``: "EM " and the model in words, counting
+    iterations (a caller that opens it around :func:`fit` shares it, see :meth:`Progress.stage`)."""
+    return progress.stage(f"EM {model.describe()}", unit="iteration")
+
+
+def _fit_from(model, data, start, tol, param_tol, tol_scale, max_iter, accelerate, progress: Progress, callback,
+              check_ascent) -> EMResult:
+    with em_stage(progress, model):
+        monitor = Monitor(model, tol=tol, param_tol=param_tol, tol_scale=tol_scale, callback=callback,
+                          progress=progress or None, check_ascent=check_ascent,
+                          loglik_rounding=model.loglik_rounding(data))
         if accelerate is not None:
             converged = run_squarem(model, data, start, monitor, max_iter, accelerate)
         else:
             converged = _run_plain(model, data, start, monitor, max_iter)
+        progress.conclude("converged" if converged else f"not converged in max_iter={max_iter}")
     params = model.canonical(monitor.trace.params[-1])
     return EMResult(
         params=params,

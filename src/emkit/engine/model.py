@@ -12,6 +12,7 @@ equal the statistics of the whole. ``loglik`` is the observed-data log-likelihoo
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -184,6 +185,14 @@ class EMModel(ABC):
         ``named_params(from_free(θ))``, so any smooth transformation may appear here.
         """
         return {name: _jsonable(params[name]) for name in self.param_names}
+
+    def describe(self) -> str:
+        """The model in words, for progress displays (e.g. "Gaussian mixture (full, k=5)").
+
+        Default: the class name in words ("GroupedMultinomial" -> "Grouped multinomial").
+        """
+        words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", type(self).__name__)
+        return " ".join([words[0]] + [w if w.isupper() else w.lower() for w in words[1:]]) if words else "model"
 
     def n_free_parameters(self) -> int:
         """Number of free parameters (for BIC/AIC); models give it (``NotImplementedError`` here)."""

@@ -1,5 +1,8 @@
 """Bookkeeping shared by every EM driver: history, convergence, the ascent check, progress.
 
+``progress`` is a :class:`~emkit.engine.progress.Progress` (None: nothing shown); each recorded
+iteration advances its innermost stage.
+
 The ascent check watches the objective the fit ascends (the log-likelihood, plus the log prior
 of a model with one). An exact M-step never lowers it; a regularised one (a covariance floor) may,
 by at most what the regularisation gave up (:meth:`~emkit.engine.model.EMModel.regularization`):
@@ -101,12 +104,11 @@ class Monitor:
         vector = self.model.to_vector(params) if self.param_tol is not None else None
         if self.callback is not None:
             self.callback(iteration, params, loglik)
-        if self.progress is not None:
-            self.progress.update(1)
-            self.progress.set_postfix(loglik=f"{loglik:.10g}")
         if previous is None:
             self._previous_vector = vector
             self._steps.clear()
+            if self.progress is not None:
+                self.progress.note(f"log-lik {loglik:.10g}")
             return False
         change = loglik - previous
         rounding = max(ASCENT_RTOL * max(1.0, abs(previous)), self.loglik_rounding)
@@ -116,8 +118,23 @@ class Monitor:
         scale = abs(loglik) if self.tol_scale is None else self.tol_scale
         converged = abs(change) <= self.tol * scale
         if self.param_tol is not None:
-            converged = self._parameters_settled(vector, em_rate) and converged
+            settled = self._parameters_settled(vector, em_rate)
+            if self.progress is not None:
+                self._report(loglik, abs(change) / scale if scale > 0 else np.inf, converged and not settled)
+            return settled and converged
+        if self.progress is not None:
+            self._report(loglik, abs(change) / scale if scale > 0 else np.inf, False)
         return converged
+
+    def _report(self, loglik: float, relative_change: float, settling: bool) -> None:
+        """One more iteration on the progress display, with the log-likelihood and its change
+        against ``tol`` (Monte Carlo EM, ``tol=0``, has a rule of its own)."""
+        note = f"log-lik {loglik:.10g}"
+        if self.tol > 0:
+            note += f", change {relative_change:.1e} (tol {self.tol:g})"
+            if settling:
+                note += ", parameters settling"
+        self.progress.advance(note=note)
 
     def _check_decrease(self, iteration: int, previous: float, loglik: float, rounding: float) -> None:
         """Tell a fall of the objective that the regularised M-steps since the last iterate

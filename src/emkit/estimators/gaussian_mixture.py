@@ -2,7 +2,7 @@
 
 Same constructor, attributes, methods, warnings and iterates as scikit-learn (from the same
 start, the log-likelihood after each iteration agrees to round-off), plus missing values (NaN),
-``sample_weight``, frozen parameters, ``impute``, SQUAREM acceleration, a progress bar, the
+``sample_weight``, frozen parameters, ``impute``, SQUAREM acceleration, a progress display, the
 engine's ascent check, and JSON/npz persistence. scikit-learn itself is not needed at run time.
 """
 
@@ -15,6 +15,8 @@ import numpy as np
 
 from ..engine import EMResult, Trace, fit
 from ..engine.estep import ChunkedData, expected_stats
+from ..engine.fit import em_stage
+from ..engine.progress import Progress
 from ..exceptions import ConvergenceWarning
 from ..kernels.covariance_regularization import CovariancePrior
 from ..models.gaussian_mixture import (
@@ -70,8 +72,10 @@ class GaussianMixture(MixtureEstimator):
     accelerate : {None, "squarem"}, default=None
         Run SQUAREM on the EM map (fewer passes over the data; iterates then differ from
         scikit-learn's).
-    progress : bool, default=False
-        Show a progress bar with the current log-likelihood.
+    progress : bool or Progress, default=False
+        Show the initialisation (k-means) and the EM iterations, with the change of the
+        log-likelihood per sample against ``tol``, on standard error (a
+        :class:`~emkit.engine.progress.Progress`: on that display, shared).
     n_jobs : int, optional
         Threads of the E-step and of the predictions (each takes its own blocks of rows, with
         single-threaded BLAS); None: as many as BLAS may use (``threadpoolctl`` limits it).
@@ -140,7 +144,7 @@ class GaussianMixture(MixtureEstimator):
                  reg_covar: float = 1e-6, max_iter: int = 100, n_init: int = 1, init_params: str = "kmeans",
                  weights_init=None, means_init=None, precisions_init=None, random_state=None,
                  warm_start: bool = False, verbose: int = 0, verbose_interval: int = 10,
-                 frozen: tuple[str, ...] = (), accelerate: str | None = None, progress: bool = False,
+                 frozen: tuple[str, ...] = (), accelerate: str | None = None, progress: bool | Progress = False,
                  n_jobs: int | None = None, covariance_prior=None, degrees_of_freedom_prior: float | None = None,
                  weight_concentration_prior=1.0) -> None:
         self.n_components = n_components
@@ -233,36 +237,41 @@ class GaussianMixture(MixtureEstimator):
         return self
 
     def _run(self, model: GaussianMixtureModel, data: GaussianMixtureData | ChunkedData, start: dict,
-             previous_bound: float | None, total: float) -> dict[str, Any]:
+             previous_bound: float | None, total: float, progress: Progress) -> dict[str, Any]:
         """One initialization with scikit-learn's iteration semantics.
 
         scikit-learn's iteration ``t`` evaluates ``ℓ(θ_{t−1})`` (its lower bound) and then steps to
         ``θ_t``; it stops after the step whose evaluation changed by less than ``tol`` per sample.
         The engine stops at the evaluation itself, so ``max_iter − 1`` engine iterations plus one
         final M-step reproduce scikit-learn's iterates, ``n_iter_`` and ``lower_bounds_`` exactly.
-        ``total`` is the total sample weight (the number of rows without weights).
+        ``total`` is the total sample weight (the number of rows without weights). The engine's
+        EM stage on ``progress`` is opened here, so that it counts that last step too and ends
+        at ``n_iter_``.
         """
         if self.max_iter == 0:
             return {"params": start, "lower_bound": -np.inf, "lower_bounds": [], "n_iter": 0, "converged": False,
                     "result": None}
         first_converged = False
-        if self.max_iter == 1 or previous_bound is not None:
-            stats, loglik = expected_stats(model, data, start)
-            first_converged = previous_bound is not None and abs(loglik / total - previous_bound) < self.tol
-        if self.max_iter == 1 or first_converged:
-            self._say_iteration(1, loglik / total - (previous_bound if previous_bound is not None else -np.inf))
-            result = EMResult(params=start, loglik=loglik, n_iter=0, n_evaluations=1, converged=first_converged,
-                              trace=Trace([loglik], [start]), model=model)
-        else:
-            result = self._engine_fit(model, data, start, previous_bound, total)
-            stats, _ = expected_stats(model, data, result.params)
+        with em_stage(progress, model):
+            if self.max_iter == 1 or previous_bound is not None:
+                stats, loglik = expected_stats(model, data, start)
+                first_converged = previous_bound is not None and abs(loglik / total - previous_bound) < self.tol
+            if self.max_iter == 1 or first_converged:
+                self._say_iteration(1, loglik / total - (previous_bound if previous_bound is not None else -np.inf))
+                result = EMResult(params=start, loglik=loglik, n_iter=0, n_evaluations=1, converged=first_converged,
+                                  trace=Trace([loglik], [start]), model=model)
+            else:
+                result = self._engine_fit(model, data, start, previous_bound, total, progress)
+                stats, _ = expected_stats(model, data, result.params)
+            progress.advance()   # scikit-learn's last iteration: the M-step after the converged E-step
+            progress.conclude("converged" if result.converged else f"not converged in max_iter={self.max_iter}")
         lower_bounds = [value / total for value in result.trace.loglik]
         self._say_init_ends(lower_bounds[-1], result.converged)
         return {"params": model.m_step(stats, result.params), "lower_bound": lower_bounds[-1],
                 "lower_bounds": lower_bounds, "n_iter": len(lower_bounds), "converged": result.converged,
                 "result": result}
 
-    def _engine_fit(self, model, data, start, previous_bound, total: float) -> EMResult:
+    def _engine_fit(self, model, data, start, previous_bound, total: float, progress: Progress) -> EMResult:
         previous = [previous_bound * total if previous_bound is not None else -np.inf]
 
         def report(iteration: int, params, loglik: float) -> None:
@@ -273,7 +282,7 @@ class GaussianMixture(MixtureEstimator):
             warnings.filterwarnings("ignore", category=ConvergenceWarning, module=r"emkit\.engine")
             warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
             return fit(model, data, init=start, tol=self.tol, param_tol=None, tol_scale=total,
-                       max_iter=self.max_iter - 1, accelerate=self.accelerate, verbose=self.progress,
+                       max_iter=self.max_iter - 1, accelerate=self.accelerate, verbose=progress,
                        callback=report if self.verbose else None)
 
     # ------------------------------------------------------------------ checking inputs

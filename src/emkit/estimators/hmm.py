@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..engine import EMResult, fit
+from ..engine.progress import Progress, restart_stage
 from ..exceptions import ConvergenceWarning
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape
 from ..models.hmm import CategoricalEmission, GaussianEmission, HiddenMarkovModel
@@ -78,16 +79,19 @@ class _BaseHMM(EstimatorProtocol):
         given = self._given_params()
         rng = None if self.random_state is None else _generator(self.random_state)
         best: EMResult | None = None
-        for attempt in range(self.n_init):
-            start_rng = rng if rng is not None or attempt == 0 else np.random.default_rng()
-            initial = model.initial_params(data, start_rng) if self._initialised() else {}
-            start = model.check_params({**initial, **given})
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
-                result = fit(model, data, init=start, tol=self.tol, param_tol=None, tol_scale=1.0,
-                             max_iter=self.n_iter, accelerate=self.accelerate, verbose=self.verbose)
-            if best is None or result.loglik > best.loglik:
-                best = result
+        with Progress.of(self.verbose) as progress:
+            for attempt in range(self.n_init):
+                start_rng = rng if rng is not None or attempt == 0 else np.random.default_rng()
+                with restart_stage(progress, attempt, self.n_init):
+                    with progress.stage("initialisation"):
+                        initial = model.initial_params(data, start_rng) if self._initialised() else {}
+                        start = model.check_params({**initial, **given})
+                    with warnings.catch_warnings():
+                        warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
+                        result = fit(model, data, init=start, tol=self.tol, param_tol=None, tol_scale=1.0,
+                                     max_iter=self.n_iter, accelerate=self.accelerate, verbose=progress)
+                if best is None or result.loglik > best.loglik:
+                    best = result
         assert best is not None
         if not best.converged:
             warnings.warn(f"Baum-Welch did not converge in n_iter={self.n_iter} iterations (tol={self.tol}); "
@@ -357,8 +361,10 @@ class GaussianHMM(_BaseHMM):
         Maximum number of EM iterations per start (hmmlearn's default is 10).
     tol : float, default=1e-2
         Stop when the log-likelihood changes by at most ``tol`` (hmmlearn's criterion).
-    verbose : bool, default=False
-        Show a progress bar with the current log-likelihood.
+    verbose : bool or Progress, default=False
+        Show the initialisation and the Baum-Welch iterations, with the log-likelihood's change
+        against ``tol``, on standard error (a :class:`~emkit.engine.progress.Progress`: on that
+        display, shared).
     learn : tuple of str, optional
         Parameters re-estimated by EM, among ``"startprob"``, ``"transmat"``, ``"means"``,
         ``"covars"`` (default: all).
@@ -394,7 +400,8 @@ class GaussianHMM(_BaseHMM):
 
     def __init__(self, n_components: int = 1, covariance_type: str = "diag", *, reg_covar: float = 1e-6,
                  startprob_prior=1.0, transmat_prior=1.0, algorithm: str = "viterbi", random_state=None,
-                 n_iter: int = 100, tol: float = 1e-2, verbose: bool = False, learn: tuple[str, ...] | None = None,
+                 n_iter: int = 100, tol: float = 1e-2, verbose: bool | Progress = False,
+                 learn: tuple[str, ...] | None = None,
                  init: tuple[str, ...] | None = None, n_init: int = 1, accelerate: str | None = None,
                  n_jobs: int | None = None) -> None:
         self.n_components = n_components
@@ -482,7 +489,8 @@ class CategoricalHMM(_BaseHMM):
 
     def __init__(self, n_components: int = 1, *, emissionprob_prior=1.0, n_features: int | None = None,
                  startprob_prior=1.0, transmat_prior=1.0, algorithm: str = "viterbi", random_state=None,
-                 n_iter: int = 100, tol: float = 1e-2, verbose: bool = False, learn: tuple[str, ...] | None = None,
+                 n_iter: int = 100, tol: float = 1e-2, verbose: bool | Progress = False,
+                 learn: tuple[str, ...] | None = None,
                  init: tuple[str, ...] | None = None, n_init: int = 1, accelerate: str | None = None,
                  n_jobs: int | None = None) -> None:
         self.n_components = n_components

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.estep import ChunkedData, initial_params, prepare
+from ..engine.progress import Progress, restart_stage
 from ..exceptions import ConvergenceWarning
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape, precisions_cholesky
 from ..models.gaussian_mixture import INIT_METHODS, GaussianMixtureData, prepare_data
@@ -58,7 +59,8 @@ class MixtureEstimator(EstimatorProtocol):
     :meth:`_run`; they store the constructor arguments ``n_components``, ``covariance_type``,
     ``tol``, ``reg_covar``, ``max_iter``, ``n_init``, ``init_params``, ``weights_init``,
     ``means_init``, ``precisions_init``, ``random_state``, ``warm_start``, ``verbose``,
-    ``verbose_interval`` and ``accelerate``.
+    ``verbose_interval``, ``accelerate`` and ``progress`` (bool or a shared
+    :class:`~emkit.engine.progress.Progress`).
     """
 
     _estimator_type = "DensityEstimator"
@@ -79,9 +81,10 @@ class MixtureEstimator(EstimatorProtocol):
         """The EM model with these settings (``inits``: the checked ``*_init`` values)."""
         raise NotImplementedError
 
-    def _run(self, model, data, start: dict, previous_bound: float | None, total: float) -> dict[str, Any]:
-        """One initialization from ``start``: a dict with ``params``, ``lower_bound``,
-        ``lower_bounds``, ``n_iter``, ``converged`` and ``result``."""
+    def _run(self, model, data, start: dict, previous_bound: float | None, total: float,
+             progress: Progress) -> dict[str, Any]:
+        """One initialization from ``start``, its iterations shown on ``progress``: a dict with
+        ``params``, ``lower_bound``, ``lower_bounds``, ``n_iter``, ``converged`` and ``result``."""
         raise NotImplementedError
 
     # --------------------------------------------------------------------------- fitting
@@ -129,12 +132,19 @@ class MixtureEstimator(EstimatorProtocol):
             check_n_features(self, X)
         rng = generator(self.random_state)
         best = None
-        for init in range(1 if warm else self.n_init):
-            self._say_init_begins(init)
-            start = model.check_params(self._fitted_params()) if warm else self._start(model, data, rng, inits)
-            run = self._run(model, data, start, self.lower_bound_ if warm else None, total)
-            if best is None or run["lower_bound"] > best["lower_bound"]:
-                best = run
+        n_init = 1 if warm else self.n_init
+        with Progress.of(self.progress) as progress:
+            for init in range(n_init):
+                self._say_init_begins(init)
+                with restart_stage(progress, init, n_init):
+                    if warm:
+                        start = model.check_params(self._fitted_params())
+                    else:
+                        with progress.stage("initialisation"):
+                            start = self._start(model, data, rng, inits)
+                    run = self._run(model, data, start, self.lower_bound_ if warm else None, total, progress)
+                if best is None or run["lower_bound"] > best["lower_bound"]:
+                    best = run
         assert best is not None
         if not best["converged"] and self.max_iter > 0:
             warnings.warn("Best performing initialization did not converge. Try different init parameters, or "

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.progress import Progress
 from ..exceptions import ConvergenceWarning
 from ..models.gaussian_mixture import GaussianMixtureData
 from ..models.student_mixture import DOF_BOUNDS, DOF_START, StudentMixtureModel
@@ -45,8 +46,9 @@ means_init, precisions_init, random_state, warm_start, verbose, verbose_interval
         ECME maximizes the actual likelihood over ν (fast); ECM maximizes Q (this is EM).
     accelerate : {None, "squarem"}, default=None
         Run SQUAREM on the ECM/ECME map.
-    progress : bool, default=False
-        Show a progress bar.
+    progress : bool or Progress, default=False
+        Show the initialisation and the iterations on standard error (a
+        :class:`~emkit.engine.progress.Progress`: on that display, shared).
 
     Attributes
     ----------
@@ -77,7 +79,7 @@ means_init, precisions_init, random_state, warm_start, verbose, verbose_interval
                  weights_init=None, means_init=None, precisions_init=None, dof: float | None = None,
                  dof_init: float = DOF_START, method: str = "ecme", random_state=None, warm_start: bool = False,
                  verbose: int = 0, verbose_interval: int = 10, accelerate: str | None = None,
-                 progress: bool = False) -> None:
+                 progress: bool | Progress = False) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -105,7 +107,7 @@ means_init, precisions_init, random_state, warm_start, verbose, verbose_interval
                                    init_method=self.init_params, center=center)
 
     def _run(self, model: StudentMixtureModel, data: GaussianMixtureData, start: dict,
-             previous_bound: float | None, total: float) -> dict[str, Any]:
+             previous_bound: float | None, total: float, progress: Progress) -> dict[str, Any]:
         """One run of ECME/ECM (:func:`emkit.fit_ecm`) from ``start``, to ``tol`` per unit weight
         and to ``tol`` relative on the parameters' distance to the fixed point."""
 
@@ -118,7 +120,7 @@ means_init, precisions_init, random_state, warm_start, verbose, verbose_interval
             warnings.filterwarnings("ignore", category=ConvergenceWarning)
             result = fit_ecm(model, data, variant=self.method, init=start, tol=self.tol, param_tol=self.tol,
                              tol_scale=total, max_iter=max(self.max_iter, 1), accelerate=self.accelerate,
-                             verbose=self.progress, callback=report if self.verbose else None)
+                             verbose=progress, callback=report if self.verbose else None)
         lower_bounds = [value / total for value in result.trace.loglik]
         return {"params": result.params, "lower_bound": result.loglik / total, "lower_bounds": lower_bounds,
                 "n_iter": result.n_iter, "converged": result.converged, "result": result}

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..engine.estep import ChunkedData, prepare, score_covariance
 from ..engine.model import unflatten_named
+from ..engine.progress import Progress
 from ..engine.result import EMResult
 from ..exceptions import ConvergenceWarning
 from .bootstrap import KINDS, BootstrapRun, bootstrap
@@ -35,7 +36,7 @@ def standard_errors(
     bootstrap_kind: str = "nonparametric",
     random_state: int | np.random.Generator | None = None,
     workers: int = 1,
-    verbose: bool = False,
+    verbose: bool | Progress = False,
     fit_options: dict[str, Any] | None = None,
     stab_tol: float = 1e-8,
 ) -> StandardErrors:
@@ -71,8 +72,9 @@ def standard_errors(
         Seed of the bootstrap.
     workers : int
         Processes running bootstrap fits (results do not depend on it); 1 for Dask data.
-    verbose : bool
-        Show a progress bar of the bootstrap.
+    verbose : bool or Progress
+        Count the bootstrap replicates on a progress display (a
+        :class:`~emkit.engine.progress.Progress`: that one, shared).
     fit_options : dict, optional
         Options of the bootstrap refits, passed to :func:`emkit.fit` (default: the fit's
         ``accelerate``; tolerances default to ``fit``'s).

@@ -19,6 +19,7 @@ import numpy as np
 from ..engine.estep import resample, simulate
 from ..engine.fit import fit
 from ..engine.model import EMModel, Params
+from ..engine.progress import Progress
 from .free import FreeProblem
 
 KINDS = ("nonparametric", "parametric")
@@ -35,15 +36,14 @@ class BootstrapRun:
     n_unconverged: int
 
 
-def bootstrap(problem: FreeProblem, *, n_boot: int, kind: str, random_state, workers: int, verbose: bool,
-              fit_options: dict[str, Any]) -> BootstrapRun:
+def bootstrap(problem: FreeProblem, *, n_boot: int, kind: str, random_state, workers: int,
+              verbose: bool | Progress, fit_options: dict[str, Any]) -> BootstrapRun:
     """Fit ``n_boot`` bootstrap data sets (see the module docstring); ``workers > 1`` runs them in
-    that many processes; ``verbose`` shows a progress bar."""
+    that many processes; ``verbose`` counts the replicates on a progress display (a
+    :class:`~emkit.engine.progress.Progress`: that one, shared)."""
     seeds = _seed_sequence(random_state).spawn(n_boot)
     one = partial(_replicate, problem.model, problem.data, problem.params, kind == "parametric", fit_options)
-    from tqdm.auto import tqdm
-
-    with tqdm(total=n_boot, desc=f"bootstrap ({kind})", unit="fit", disable=not verbose, leave=False) as progress:
+    with Progress.of(verbose) as progress, progress.stage(f"bootstrap ({kind})", total=n_boot, unit="replicate"):
         if workers == 1:
             outcomes = [_advance(progress, one(seed)) for seed in seeds]
         else:
@@ -76,8 +76,8 @@ def _replicate(model: EMModel, data, params: Params, parametric: bool, fit_optio
     return result.params, result.converged
 
 
-def _advance(progress, outcome):
-    progress.update(1)
+def _advance(progress: Progress, outcome):
+    progress.advance()
     return outcome
 
 

@@ -4,12 +4,16 @@ Both are invariant to the order of the rows and to replacing an integer sample w
 rows: every random choice is an inverse-CDF draw on cumulative weights taken over the rows in
 lexicographic order (identical rows adjacent), so a row of weight ``w`` is chosen exactly when
 one of its ``w`` copies would be, wherever it sits in the data.
+
+Both report to the active progress display (:func:`emkit.engine.progress.active`: a fit's with
+``verbose``), as the stage "k-means" (Lloyd iterations) with its seeding inside.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..engine.progress import active
 from .gaussian import row_blocks
 
 
@@ -55,19 +59,23 @@ def kmeans_plusplus(X, n_clusters: int, rng: np.random.Generator, sample_weight=
     n = X.shape[0]
     weights = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     trials = n_local_trials or 2 + int(np.log(n_clusters))
-    order = np.lexsort(X.T[::-1])
-    indices = np.empty(n_clusters, dtype=int)
-    indices[0] = _draw(weights, order, rng.uniform(size=1))[0]
-    closest = squared_distances(X, X[indices[:1]])[:, 0]
-    for c in range(1, n_clusters):
-        potential = weights * closest
-        if not potential.sum() > 0:  # every positive-weight row is already a center
-            potential = weights
-        candidates = _draw(potential, order, rng.uniform(size=trials))
-        candidate_closest = np.minimum(closest[:, None], squared_distances(X, X[candidates]))
-        best = int(np.argmin(weights @ candidate_closest))
-        indices[c] = candidates[best]
-        closest = candidate_closest[:, best]
+    progress = active()
+    with progress.stage("k-means++ seeding", total=n_clusters, unit="center"):
+        order = np.lexsort(X.T[::-1])
+        indices = np.empty(n_clusters, dtype=int)
+        indices[0] = _draw(weights, order, rng.uniform(size=1))[0]
+        closest = squared_distances(X, X[indices[:1]])[:, 0]
+        progress.advance()
+        for c in range(1, n_clusters):
+            potential = weights * closest
+            if not potential.sum() > 0:  # every positive-weight row is already a center
+                potential = weights
+            candidates = _draw(potential, order, rng.uniform(size=trials))
+            candidate_closest = np.minimum(closest[:, None], squared_distances(X, X[candidates]))
+            best = int(np.argmin(weights @ candidate_closest))
+            indices[c] = candidates[best]
+            closest = candidate_closest[:, best]
+            progress.advance()
     return X[indices].copy(), indices
 
 
@@ -89,20 +97,23 @@ def kmeans(X, n_clusters: int, rng: np.random.Generator, sample_weight=None, max
     origin = np.average(X, axis=0, weights=weights)
     Xc = X - origin
     threshold = tol * float(np.mean(np.average(Xc * Xc, axis=0, weights=weights)))
-    centers, _ = kmeans_plusplus(Xc, n_clusters, rng, weights)
-    labels = np.full(X.shape[0], -1)
-    for _ in range(max_iter):
-        distances = squared_distances(Xc, centers)
-        new_labels = np.argmin(distances, axis=1)
-        if np.array_equal(new_labels, labels):
-            break
-        labels = new_labels
-        new_centers = _weighted_centers(Xc, labels, weights, centers, distances[np.arange(X.shape[0]), labels])
-        shift = float(np.sum((new_centers - centers) ** 2))
-        centers = new_centers
-        if shift <= threshold:
-            labels = np.argmin(squared_distances(Xc, centers), axis=1)
-            break
+    progress = active()
+    with progress.stage("k-means", unit="iteration"):
+        centers, _ = kmeans_plusplus(Xc, n_clusters, rng, weights)
+        labels = np.full(X.shape[0], -1)
+        for _ in range(max_iter):
+            distances = squared_distances(Xc, centers)
+            new_labels = np.argmin(distances, axis=1)
+            if np.array_equal(new_labels, labels):
+                break
+            labels = new_labels
+            new_centers = _weighted_centers(Xc, labels, weights, centers, distances[np.arange(X.shape[0]), labels])
+            shift = float(np.sum((new_centers - centers) ** 2))
+            centers = new_centers
+            progress.advance(note=f"center shift {shift:.2g} (tol {threshold:.2g})" if progress else None)
+            if shift <= threshold:
+                labels = np.argmin(squared_distances(Xc, centers), axis=1)
+                break
     return centers + origin, labels
 
 

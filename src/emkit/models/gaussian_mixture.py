@@ -520,6 +520,10 @@ class GaussianMixtureModel(EMModel):
             return False
         return True
 
+    def describe(self) -> str:
+        """E.g. "Gaussian mixture (full, k=5)"."""
+        return f"Gaussian mixture ({self.covariance_type}, k={self.n_components})"
+
     def named_params(self, params: Params) -> dict[str, Any]:
         """``weights``, ``means`` and ``covariances`` as (nested) lists."""
         return {name: np.asarray(params[name], dtype=float).tolist() for name in self.param_names}

@@ -168,6 +168,10 @@ class PoissonMixture(EMModel):
         order = np.argsort(params["rates"], kind="stable")
         return {"weights": params["weights"][order], "rates": params["rates"][order]}
 
+    def describe(self) -> str:
+        """E.g. "Poisson mixture (k=3)"."""
+        return f"Poisson mixture (k={self.n_components})"
+
     def named_params(self, params: Params) -> dict[str, list[float]]:
         return {"weights": params["weights"].tolist(), "rates": params["rates"].tolist()}
 

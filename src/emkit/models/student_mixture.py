@@ -430,6 +430,10 @@ class StudentMixtureModel(EMModel):
             out["scatters"] = params["scatters"][order]
         return out
 
+    def describe(self) -> str:
+        """E.g. "Student-t mixture (full, k=3)"."""
+        return f"Student-t mixture ({self.covariance_type}, k={self.n_components})"
+
     def named_params(self, params: Params) -> dict[str, Any]:
         return {name: np.asarray(params[name], dtype=float).tolist()
                 for name in ("weights", "locations", "scatters", "dofs")}

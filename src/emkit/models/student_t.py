@@ -106,6 +106,10 @@ class StudentT(EMModel):
     def is_feasible(self, params: Params) -> bool:
         return self.mixture.is_feasible(self._expand(params))
 
+    def describe(self) -> str:
+        """"Student-t" (with its fixed degrees of freedom, if any)."""
+        return "Student-t" if self.dof is None else f"Student-t (dof {self.dof:g})"
+
     def named_params(self, params: Params) -> dict[str, Any]:
         return {"location": np.asarray(params["location"], dtype=float).tolist(),
                 "scatter": np.asarray(params["scatter"], dtype=float).tolist(), "dof": float(params["dof"])}

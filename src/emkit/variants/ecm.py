@@ -127,6 +127,9 @@ class ConditionalMaximization(EMModel):
     def named_params(self, params: Params) -> dict[str, Any]:
         return self.model.named_params(params)
 
+    def describe(self) -> str:
+        return self.model.describe()
+
     def n_free_parameters(self) -> int:
         return self.model.n_free_parameters()
 

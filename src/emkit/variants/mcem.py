@@ -38,7 +38,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy import stats as distributions
 
-from ..engine.progress import progress_bar
+from ..engine.progress import Progress
 from ..engine.model import EMModel, Params, Stats
 from ..engine.monitor import Callback, Monitor
 from ..engine.result import EMResult
@@ -104,7 +104,7 @@ def fit_mcem(
     max_sample_size: int = 1_000_000,
     random_state: int | np.random.Generator | None = None,
     track_loglik: bool = True,
-    verbose: bool = False,
+    verbose: bool | Progress = False,
     callback: Callback | None = None,
 ) -> MCEMResult:
     """Fit ``model`` by Monte Carlo EM with the ascent-based sample-size rule.
@@ -144,8 +144,9 @@ def fit_mcem(
     track_loglik : bool
         Record the observed-data log-likelihood (``model.loglik``) of every iterate; set False
         when the model cannot compute it (the trace then holds NaN).
-    verbose : bool
-        Show a progress bar.
+    verbose : bool or Progress
+        Show the iterations on a progress display (True: a new one; a
+        :class:`~emkit.engine.progress.Progress`: that one, shared).
     callback : callable, optional
         ``callback(iteration, params, loglik)`` after every iteration (iteration 0 is the start).
 
@@ -169,8 +170,9 @@ def fit_mcem(
     params = model.check_params(init) if init is not None else model.initial_params(data, None)
     quantile = distributions.t.ppf
     result_lists: dict[str, list] = {"sample_sizes": [], "delta_q": [], "delta_q_se": [], "param_se": []}
-    with progress_bar(verbose, max_iter, f"{type(model).__name__} (Monte Carlo)") as progress:
-        monitor = Monitor(model, tol=0.0, param_tol=None, callback=callback, progress=progress, check_ascent=False)
+    with Progress.of(verbose) as progress, progress.stage(f"Monte Carlo EM {model.describe()}", unit="iteration"):
+        monitor = Monitor(model, tol=0.0, param_tol=None, callback=callback, progress=progress or None,
+                          check_ascent=False)
         monitor.record(params, _loglik(model, data, params, track_loglik))
         size = sample_size(1) if callable(sample_size) else int(sample_size)
         below, converged, n_draws = 0, False, 0
@@ -196,6 +198,9 @@ def fit_mcem(
             monitor.record(params, _loglik(model, data, params, track_loglik))
             upper = delta + quantile(1.0 - gamma, len(batches) - 1) * se
             below = below + 1 if upper < tol else 0
+            if progress:
+                progress.note(f"log-lik {monitor.trace.loglik[-1]:.10g}, Q-increase bound {upper:.1e} "
+                              f"(tol {tol:g}), {drawn} draws")
             if below >= n_consecutive:
                 converged = True
                 break
@@ -204,6 +209,7 @@ def fit_mcem(
             elif delta > 0:
                 needed = drawn * ((z_alpha + quantile(1.0 - beta, len(batches) - 1)) * se / delta) ** 2
                 size = int(min(max(drawn, math.ceil(needed)), max_sample_size))
+        progress.conclude("converged" if converged else f"stopping rule not met in max_iter={max_iter}")
     if not converged:
         warnings.warn(f"Monte Carlo EM did not meet its stopping rule in max_iter={max_iter} iterations "
                       f"(tol={tol}); increase max_iter or loosen tol", ConvergenceWarning, stacklevel=2)

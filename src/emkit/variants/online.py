@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..engine.estep import expected_stats, initial_params, prepare
-from ..engine.progress import progress_bar
+from ..engine.progress import Progress
 from ..engine.model import EMModel, Params, Stats
 from ..engine.monitor import Callback
 from ..engine.result import EMResult, Trace
@@ -82,7 +82,7 @@ def fit_online(
     averaging: bool = True,
     batch_size: Callable[[Any], float] | None = None,
     max_path: int = 1000,
-    verbose: bool = False,
+    verbose: bool | Progress = False,
     callback: Callback | None = None,
 ) -> OnlineResult:
     """Fit ``model`` by online EM, one M-step per batch of a stream.
@@ -107,8 +107,9 @@ def fit_online(
         ``lambda table: sum(table)`` for a frequency table).
     max_path : int
         Most iterates kept in the trace (at least 2).
-    verbose : bool
-        Show a progress bar (batches).
+    verbose : bool or Progress
+        Show the batches on a progress display (True: a new one; a
+        :class:`~emkit.engine.progress.Progress`: that one, shared).
     callback : callable, optional
         ``callback(batch_index, params, batch_loglik_per_observation)`` after every batch.
 
@@ -120,7 +121,7 @@ def fit_online(
     size_of = batch_size if batch_size is not None else len
     path = _Path(max_path)
     state: OnlineEM | None = None
-    with progress_bar(verbose, None, f"{type(model).__name__} (online)") as progress:
+    with Progress.of(verbose) as progress, progress.stage(f"online EM {model.describe()}", unit="batch"):
         for raw in batches:
             data = prepare(model, raw)
             n_batch = float(size_of(raw))
@@ -132,9 +133,7 @@ def fit_online(
             path.record(state.n_batches, state.params, loglik / n_batch, state.estimate)
             if callback is not None:
                 callback(state.n_batches, state.params, loglik / n_batch)
-            if progress is not None:
-                progress.update(1)
-                progress.set_postfix(loglik=f"{loglik / n_batch:.6g}")
+            progress.advance(note=f"log-lik per observation {loglik / n_batch:.6g}" if progress else None)
     if state is None:
         raise ValueError("batches: the stream is empty")
     path.finish()

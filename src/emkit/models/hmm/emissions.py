@@ -83,6 +83,11 @@ class Emission(ABC):
     def is_feasible(self, params: Params) -> bool:
         """Whether the emission parameters lie in the parameter space."""
 
+    def describe(self) -> str:
+        """The emission distribution in words, e.g. "categorical" (default: the class name
+        without "Emission", lower case)."""
+        return type(self).__name__.removesuffix("Emission").lower() or "custom"
+
     @abstractmethod
     def n_free_parameters(self, n_states: int, learn: frozenset[str]) -> int:
         """Number of free scalar parameters among those in ``learn``."""

@@ -316,6 +316,10 @@ class GaussianEmission(Emission):
             return False
         return True
 
+    def describe(self) -> str:
+        """E.g. "Gaussian diag"."""
+        return f"Gaussian {self.covariance_type}"
+
     def n_free_parameters(self, n_states: int, learn: frozenset[str]) -> int:
         return int(self._learned(n_states, learn).sum())
 

@@ -181,6 +181,10 @@ class HiddenMarkovModel(EMModel):
         return (dirichlet.is_probability_rows(params["startprob"]) and dirichlet.is_probability_rows(params["transmat"])
                 and self.emission.is_feasible(params))
 
+    def describe(self) -> str:
+        """E.g. "hidden Markov model (3 states, Gaussian diag emissions)"."""
+        return f"hidden Markov model ({self.n_states} states, {self.emission.describe()} emissions)"
+
     def n_free_parameters(self) -> int:
         """Free scalars among the learned parameters: ``K − 1`` for ``π``, ``K(K − 1)`` for ``A``,
         and the emission's."""
