@@ -167,10 +167,10 @@ def series_csv(tmp_path):
 
 
 @pytest.mark.parametrize("argv, argument", [
-    (["poisson-mixture", "--counts", ",".join(map(str, DEATHS)), "-k", "100000000"], "n_components"),
-    (["poisson-mixture", "--observations", "1,2", "-k", "3"], "n_components"),
+    (["poisson-mixture", "--counts", ",".join(map(str, DEATHS)), "-k", "100000000"], "-k"),
+    (["poisson-mixture", "--observations", "1,2", "-k", "3"], "-k"),
     (["linkage", "1e200", "18", "20", "34"], "counts"),
-    (["hmm", "SERIES", "-k", "2", "--transmat-prior", "1e308"], "transmat_prior"),
+    (["hmm", "SERIES", "-k", "2", "--transmat-prior", "1e308"], "--transmat-prior"),
 ])
 def test_cli_bad_input_is_one_line_and_status_2(argv, argument, series_csv, capsys):
     argv = [series_csv if a == "SERIES" else a for a in argv]

@@ -136,7 +136,9 @@ def run(args: argparse.Namespace) -> int:
     n_missing = payload.extra["n_missing"]
     lines = {"data": f"{X.shape[0]} rows x {X.shape[1]} columns of {args.data}"
                      + (f" ({n_missing} missing cells)" if n_missing else ""),
-             "regularisation": floor.describe()}
+             "regularisation": floor.describe(),
+             "start": "k-means on the columns scaled to unit variance (--seed "
+                      f"{args.seed}{f', best of --n-init {args.n_init}' if args.n_init > 1 else ''})"}
     return emit(args, payload, tables, se, lines=lines)
 
 

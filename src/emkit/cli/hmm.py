@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
         params["emissionprob"] = estimator.emissionprob_.tolist()
     else:
         params.update(means=estimator.means_.tolist(), covars=estimator.covars_.tolist())
-    more = {} if symbols is not None else {**floor.settings(), "covariance_type": estimator.covariance_type}
+    more = {} if symbols is not None else {**floor.settings(), "covariance_type": estimator.covariance_type,
+                                           "init": "k-means on the columns scaled to unit variance"}
     payload = Payload(
         args.command, f"Hidden Markov model: {k} state(s), {kind} emissions", params, loglik, estimator.n_iter_,
         estimator.result_.n_evaluations, estimator.converged_, columns=names, n_rows=X.shape[0], n_components=k,
@@ -116,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     n_sequences = 1 if lengths is None else len(lengths)
     lines = {"data": f"{X.shape[0]} rows in {n_sequences} sequence(s) of {args.data}",
              "regularisation": None if symbols is not None else floor.describe(),
+             "start": None if symbols is not None else "k-means on the columns scaled to unit variance",
              "se held fixed": "start probabilities (one sequence)" if held else None}
     return emit(args, payload, _tables(estimator, names, symbols, states, se), se, lines=lines)
 
