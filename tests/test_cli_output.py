@@ -117,3 +117,15 @@ def test_help_is_quick():
                               "print(' '.join(sorted(sys.modules)))"], capture_output=True, text=True).stdout.split()
     assert "numba" not in modules and "scipy.stats" not in modules and "pandas" not in modules
     assert elapsed < 2.0   # generous for a loaded CI machine; ~0.3 s here
+
+
+def test_json_puts_long_lists_on_one_line_and_reads_back_the_same():
+    """A million row labels are one line (written by the C encoder); everything reads back equal."""
+    from emkit.cli.output import dumps
+
+    value = {"labels": list(range(1000)), "symbols": ['a"b'] * 30, "means": [[0.5] * 25, [1.5] * 25],
+             "short": [1, 2], "nothing": None, "missing": float("nan")}
+    text = dumps(value)
+    assert json.loads(text)["labels"] == value["labels"] and json.loads(text)["symbols"] == value["symbols"]
+    assert json.loads(text)["means"] == value["means"] and np.isnan(json.loads(text)["missing"])
+    assert len(text.splitlines()) < 20

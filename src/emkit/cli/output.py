@@ -8,6 +8,7 @@ has the same keys (:data:`JSON_KEYS`, documented in the README's command-line se
 from __future__ import annotations
 
 import json
+import re
 import sys
 import textwrap
 from dataclasses import dataclass, field
@@ -21,6 +22,10 @@ LINE_WIDTH = 100
 HEADER_WIDTH = 20
 #: Significant digits of printed estimates.
 DIGITS = 6
+#: Lists longer than this (of numbers or strings) are written on one line of the JSON.
+LONG_LIST = 20
+#: Stands for a long list while the rest of the JSON is indented (no key or value can hold it).
+PLACEHOLDER = "\x00emkit-long-list-"
 
 #: The keys of every ``--json`` object, in order (those that do not apply are null), then any
 #: subcommand-specific ones (``selection``, ``lengths``, ``symbols``, ``online``, ``mcem``) and, with
@@ -166,9 +171,27 @@ class Payload:
 
     def write(self, stream=None) -> None:
         """Print the object (indented) and a newline."""
-        stream = stream or sys.stdout
-        json.dump(self.to_dict(), stream, indent=2, allow_nan=True)
-        stream.write("\n")
+        (stream or sys.stdout).write(dumps(self.to_dict()) + "\n")
+
+
+def dumps(value: Any) -> str:
+    """``value`` as indented JSON, with each list of more than :data:`LONG_LIST` numbers or strings
+    on one line (a million row labels are then one line, written by the C encoder)."""
+    long_lists: list[str] = []
+
+    def collapse(item: Any) -> Any:
+        if isinstance(item, dict):
+            return {key: collapse(entry) for key, entry in item.items()}
+        if isinstance(item, (list, tuple)):
+            if len(item) > LONG_LIST and not any(isinstance(entry, (list, tuple, dict)) for entry in item):
+                long_lists.append(json.dumps(list(item)))
+                return f"{PLACEHOLDER}{len(long_lists) - 1}"
+            return [collapse(entry) for entry in item]
+        return item
+
+    text = json.dumps(collapse(value), indent=2)
+    escaped = re.escape(json.dumps(PLACEHOLDER)[:-1])   # as the encoder writes it, with its opening quote
+    return re.sub(escaped + r'(\d+)"', lambda match: long_lists[int(match.group(1))], text)
 
 
 def _number(value: Any, digits: int = DIGITS) -> str:

@@ -64,6 +64,7 @@ def covariance_floor(X: np.ndarray, fraction: float, option: str = "--reg-covar"
         raise ValueError(f"{option}: must be a non-negative number, got {fraction}")
     with warnings.catch_warnings():   # an all-missing column has no variance: it does not count
         warnings.simplefilter("ignore", RuntimeWarning)
-        variances = np.nanvar(X, axis=0) if X.size else np.array([])
+        variances = (np.array([]) if not X.size else np.nanvar(X, axis=0) if np.isnan(X).any()
+                     else np.var(X, axis=0))
     positive = variances[np.isfinite(variances) & (variances > 0)]
     return CovarianceFloor(float(fraction), float(positive.min()) if positive.size else 1.0)
