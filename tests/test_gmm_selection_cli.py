@@ -98,7 +98,7 @@ def test_cli_json(csv_file, capsys):
     assert len(payload["labels"]) == len(X)
     # the API with the command's settings: its defaults, and the floor scaled to the data
     estimator = GaussianMixture(3, random_state=0, reg_covar=1e-6 * np.nanvar(X, axis=0).min()).fit(X)
-    assert payload["settings"]["reg_covar"] == estimator.reg_covar
+    assert payload["settings"]["reg_covar"] == pytest.approx(estimator.reg_covar, rel=1e-14)
     assert payload["loglik"] == pytest.approx(estimator.score(X) * len(X), rel=1e-10)
     assert payload["criteria"]["bic"] == pytest.approx(estimator.bic(X), rel=1e-10)
     assert payload["labels"] == estimator.predict(X).tolist()

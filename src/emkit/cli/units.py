@@ -62,9 +62,9 @@ def covariance_floor(X: np.ndarray, fraction: float, option: str = "--reg-covar"
     """
     if not (np.isfinite(fraction) and fraction >= 0):
         raise ValueError(f"{option}: must be a non-negative number, got {fraction}")
+    columns = np.asfortranarray(X).T   # contiguous columns: quicker than a reduction over axis 0
     with warnings.catch_warnings():   # an all-missing column has no variance: it does not count
         warnings.simplefilter("ignore", RuntimeWarning)
-        variances = (np.array([]) if not X.size else np.nanvar(X, axis=0) if np.isnan(X).any()
-                     else np.var(X, axis=0))
+        variances = np.array([np.nanvar(column) if np.isnan(column).any() else np.var(column) for column in columns])
     positive = variances[np.isfinite(variances) & (variances > 0)]
     return CovarianceFloor(float(fraction), float(positive.min()) if positive.size else 1.0)
