@@ -7,12 +7,13 @@ so that ``emkit --help`` and each subcommand's ``--help`` start quickly.
 from __future__ import annotations
 
 import argparse
+import textwrap
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from ..inference.methods import METHODS
-from .output import Payload, Table, parameter_tables, render_tables, summary_lines
+from .output import LINE_WIDTH, Payload, Table, parameter_tables, render_tables, summary_lines
 
 if TYPE_CHECKING:
     from ..engine import EMModel, EMResult
@@ -210,7 +211,7 @@ def emit(args: argparse.Namespace, payload: Payload, tables: Sequence[Table], se
     }
     print(summary_lines(summary))
     for note in payload.notes:
-        print(f"note: {note}")
+        print(textwrap.fill(note, LINE_WIDTH, initial_indent="note: ", subsequent_indent="      "))
     if trace is not None and trace is not False:
         print()
         print(trace_table(trace))

@@ -81,18 +81,18 @@ def _feasible(model, theta: np.ndarray, like: dict) -> bool:
 
 
 def collapse_notes(variances: np.ndarray, reg_covar: float, counts: Any = None, what: str = "component") -> list[str]:
-    """Notes for each ``what`` whose smallest variance (``variances[j]``, any shape per component)
-    is on the ``reg_covar`` floor; ``counts[j]``: the rows assigned to it (when known)."""
+    """One note naming each ``what`` whose smallest variance (``variances[j]``, any shape per
+    component) is on the ``reg_covar`` floor; ``counts[j]``: the rows assigned to it (when known)."""
     if not reg_covar > 0:
         return []
-    notes = []
-    for j, variance in enumerate(variances):
-        if float(np.min(variance)) <= FLOOR_FACTOR * reg_covar:
-            points = "a few points" if counts is None else f"{int(counts[j])} point(s)"
-            notes.append(f"degenerate: {what} {j} has collapsed onto {points} (a variance on the "
-                         f"--reg-covar floor {reg_covar:g}); the likelihood is unbounded there, so its value means "
-                         f"little; use fewer {what}s (-k) or a larger --reg-covar")
-    return notes
+    collapsed = [j for j, variance in enumerate(variances) if float(np.min(variance)) <= FLOOR_FACTOR * reg_covar]
+    if not collapsed:
+        return []
+    names = ", ".join(f"{j}" + ("" if counts is None else f" ({int(counts[j])} point(s))") for j in collapsed)
+    plural = "s" if len(collapsed) > 1 else ""
+    return [f"degenerate: {what}{plural} {names} collapsed onto a few points (a variance on the --reg-covar floor "
+            f"{reg_covar:g}); the likelihood is unbounded there, so its value means little; use fewer {what}s (-k) "
+            "or a larger --reg-covar"]
 
 
 def diagonal_variances(covariances: np.ndarray, covariance_type: str, k: int, d: int) -> np.ndarray:
