@@ -129,3 +129,24 @@ def test_json_puts_long_lists_on_one_line_and_reads_back_the_same():
     assert json.loads(text)["labels"] == value["labels"] and json.loads(text)["symbols"] == value["symbols"]
     assert json.loads(text)["means"] == value["means"] and np.isnan(json.loads(text)["missing"])
     assert len(text.splitlines()) < 20
+
+
+def test_bootstrap_refits_stop_at_the_commands_max_iter(monkeypatch, tmp_path):
+    """``--se bootstrap`` refits with the command's ``--max-iter`` (they ran to the engine's
+    100,000 iterations, for hours on a big file); with ``--tol`` too where it is the engine's rule."""
+    import emkit.inference as inference
+    from emkit.cli.main import main
+
+    seen = []
+
+    def spy(result, data, method, **options):
+        seen.append(options["fit_options"])
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(inference, "standard_errors", spy)
+    path = tmp_path / "x.csv"
+    np.savetxt(path, np.random.default_rng(0).normal(size=(50, 2)), delimiter=",", header="a,b", comments="")
+    assert main(["gmm", str(path), "-k", "1", "--se", "bootstrap", "--max-iter", "7"]) == 2
+    assert main(["alleles", "moth", "carbonaria=85", "insularia=196", "typica=341", "--se", "bootstrap",
+                 "--max-iter", "9", "--tol", "1e-6"]) == 2
+    assert seen == [{"max_iter": 7}, {"max_iter": 9, "tol": 1e-6}]

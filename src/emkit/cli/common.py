@@ -122,13 +122,18 @@ def check_combinations(args: argparse.Namespace) -> None:
 
 def fitted_standard_errors(result: EMResult, data: Any, args: argparse.Namespace) -> StandardErrors | None:
     """``--se``: :func:`emkit.standard_errors` of ``result`` on ``data`` (None without ``--se``);
-    what the method cannot do is a :class:`CliError` naming ``--se``."""
+    what the method cannot do is a :class:`CliError` naming ``--se``. Bootstrap refits stop at
+    ``--max-iter`` (and at ``--tol`` where it is the engine's relative rule, not an estimator's)."""
     if args.se is None:
         return None
     from ..inference import standard_errors
 
+    options = {}
+    if args.se == "bootstrap":
+        options = {"max_iter": args.max_iter, **({} if hasattr(args, "default_tol") else {"tol": args.tol})}
     try:
-        return standard_errors(result, data, args.se, n_boot=args.n_boot, random_state=args.seed, verbose=args.progress)
+        return standard_errors(result, data, args.se, n_boot=args.n_boot, random_state=args.seed, verbose=args.progress,
+                               fit_options=options or None)
     except (NotImplementedError, ValueError) as error:
         raise CliError(f"--se {args.se}: {error}") from None
 
