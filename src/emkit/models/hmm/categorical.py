@@ -14,7 +14,7 @@ from ...numerics import safe_log
 from ...validation import MAX_EXACT_INTEGER, nullable_as_nan
 from ..categorical import free_rows, rows_from_free, rows_information, rows_labels
 from . import dirichlet
-from .emissions import Emission
+from ...families.base import Family
 
 #: Code of a missing observation in the prepared symbols.
 MISSING = -1
@@ -81,7 +81,7 @@ def inferred_n_symbols(symbols: np.ndarray, name: str = "X") -> int:
 MAX_TABLE_ENTRIES = 2**28
 
 
-class CategoricalEmission(Emission):
+class CategoricalEmission(Family):
     """Categorical emissions over ``n_symbols`` symbols, with Dirichlet pseudo-counts.
 
     Parameters
@@ -101,12 +101,12 @@ class CategoricalEmission(Emission):
         self.emissionprob_prior = emissionprob_prior
         self._prior = np.ones(0)
 
-    def validate(self, n_states: int) -> None:
-        if n_states * self.n_symbols > MAX_TABLE_ENTRIES:
-            raise ValueError(f"n_features: {self.n_symbols} symbols for {n_states} states make emission tables of "
-                             f"{n_states * self.n_symbols:.3g} probabilities ({8 * n_states * self.n_symbols / 2**30:.3g}"
+    def validate(self, n_components: int) -> None:
+        if n_components * self.n_symbols > MAX_TABLE_ENTRIES:
+            raise ValueError(f"n_features: {self.n_symbols} symbols for {n_components} states make emission tables of "
+                             f"{n_components * self.n_symbols:.3g} probabilities ({8 * n_components * self.n_symbols / 2**30:.3g}"
                              " GiB each); symbols are codes 0..n_features − 1: recode them to the ones that occur")
-        self._prior = dirichlet.check_concentration(self.emissionprob_prior, (n_states, self.n_symbols),
+        self._prior = dirichlet.check_concentration(self.emissionprob_prior, (n_components, self.n_symbols),
                                                     "emissionprob_prior")
 
     def prepare(self, X) -> np.ndarray:
@@ -116,14 +116,14 @@ class CategoricalEmission(Emission):
                              f"(symbols are 0..{self.n_symbols - 1})")
         return symbols
 
-    def initial_params(self, X: np.ndarray, n_states: int, rng: np.random.Generator | None) -> Params:
+    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None) -> Params:
         """Random Dirichlet rows, or (``rng`` None) the overall symbol frequencies tilted
         towards low symbols in the first states and high symbols in the last."""
         if rng is not None:
-            return {"emissionprob": rng.dirichlet(np.ones(self.n_symbols), size=n_states)}
+            return {"emissionprob": rng.dirichlet(np.ones(self.n_symbols), size=n_components)}
         observed = X[X != MISSING]
         frequencies = (np.bincount(observed, minlength=self.n_symbols) + 1.0) / (observed.size + self.n_symbols)
-        tilt = np.outer(np.linspace(-1.0, 1.0, n_states) if n_states > 1 else [0.0],
+        tilt = np.outer(np.linspace(-1.0, 1.0, n_components) if n_components > 1 else [0.0],
                         np.linspace(-1.0, 1.0, self.n_symbols))
         rows = frequencies * np.exp(tilt)
         return {"emissionprob": rows / rows.sum(axis=1, keepdims=True)}
@@ -153,15 +153,15 @@ class CategoricalEmission(Emission):
     def log_prior(self, params: Params) -> float:
         return dirichlet.log_density(params["emissionprob"], self._prior)
 
-    def check_params(self, params: Params, n_states: int) -> Params:
+    def check_params(self, params: Params, n_components: int) -> Params:
         return {"emissionprob": dirichlet.check_probability_rows(
-            params["emissionprob"], (n_states, self.n_symbols), "emissionprob")}
+            params["emissionprob"], (n_components, self.n_symbols), "emissionprob")}
 
     def is_feasible(self, params: Params) -> bool:
         return dirichlet.is_probability_rows(params["emissionprob"])
 
-    def n_free_parameters(self, n_states: int, learn: frozenset[str]) -> int:
-        return n_states * (self.n_symbols - 1) if "emissionprob" in learn else 0
+    def n_free_parameters(self, n_components: int, learn: frozenset[str]) -> int:
+        return n_components * (self.n_symbols - 1) if "emissionprob" in learn else 0
 
     def to_free(self, params: Params, learn: frozenset[str]) -> np.ndarray:
         """Each row's probabilities but the last."""

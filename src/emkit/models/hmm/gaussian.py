@@ -54,7 +54,7 @@ from ..gaussian_information import (
     n_free_covariances,
 )
 from ..regularization import covariance_floor
-from .emissions import Emission
+from ...families.base import Family
 
 #: Seed of the k-means start used when no random generator is given (a deterministic start).
 DEFAULT_SEED = 0
@@ -136,7 +136,7 @@ def check_observations(X, name: str = "X") -> np.ndarray:
     return array
 
 
-class GaussianEmission(Emission):
+class GaussianEmission(Family):
     """Multivariate normal emissions of ``n_features`` dimensions.
 
     Parameters
@@ -189,28 +189,28 @@ class GaussianEmission(Emission):
             raise ValueError("GaussianEmission: no centre yet; call prepare(X) on the data first")
         return self.centre
 
-    def initial_params(self, X: np.ndarray, n_states: int, rng: np.random.Generator | None) -> Params:
+    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None) -> Params:
         """k-means centres (on columns scaled to unit variance) of the complete rows (at most ``KMEANS_ROWS`` of them, evenly spaced;
         a fixed seed when ``rng`` is None) and the covariance of the data (plus ``reg_covar``)
         for every state."""
         complete = X[~np.isnan(X).any(axis=1)]
-        if complete.shape[0] < n_states:
-            raise ValueError(f"X: {complete.shape[0]} complete rows cannot start {n_states} states; "
+        if complete.shape[0] < n_components:
+            raise ValueError(f"X: {complete.shape[0]} complete rows cannot start {n_components} states; "
                              "give init values or fewer states")
         subsample = complete[::-(-complete.shape[0] // KMEANS_ROWS)]
         scale = unit_scale(subsample)   # starts that do not depend on the units of the columns
-        centres, _ = kmeans(subsample / scale, n_states, rng if rng is not None else np.random.default_rng(DEFAULT_SEED))
+        centres, _ = kmeans(subsample / scale, n_components, rng if rng is not None else np.random.default_rng(DEFAULT_SEED))
         means = centres * scale
         filled = np.where(np.isnan(X), np.nanmean(X, axis=0), X)
         cov = np.atleast_2d(np.cov(filled, rowvar=False)) + self.reg_covar * np.eye(self.n_features)
         if self.covariance_type == "full":
-            covars = np.tile(cov, (n_states, 1, 1))
+            covars = np.tile(cov, (n_components, 1, 1))
         elif self.covariance_type == "tied":
             covars = cov
         elif self.covariance_type == "diag":
-            covars = np.tile(np.diag(cov), (n_states, 1))
+            covars = np.tile(np.diag(cov), (n_components, 1))
         else:
-            covars = np.full(n_states, np.diag(cov).mean())
+            covars = np.full(n_components, np.diag(cov).mean())
         return {"means": means, "covars": covars}
 
     def precompute(self, params: Params) -> GaussianCache:
@@ -289,13 +289,13 @@ class GaussianEmission(Emission):
                                        "well below the data's variances) to move the fit closer to maximum "
                                        "likelihood, or fit fewer states")
 
-    def check_params(self, params: Params, n_states: int) -> Params:
+    def check_params(self, params: Params, n_components: int) -> Params:
         d = self.n_features
         means = np.array(params["means"], dtype=float)
-        if means.shape != (n_states, d) or not np.all(np.isfinite(means)):
-            raise ValueError(f"means: expected finite values of shape ({n_states}, {d}), got shape {means.shape}")
+        if means.shape != (n_components, d) or not np.all(np.isfinite(means)):
+            raise ValueError(f"means: expected finite values of shape ({n_components}, {d}), got shape {means.shape}")
         covars = np.array(params["covars"], dtype=float)
-        expected = covariance_shape(self.covariance_type, n_states, d)
+        expected = covariance_shape(self.covariance_type, n_components, d)
         if covars.shape != expected:
             raise ValueError(f"covars: expected shape {expected} for covariance_type={self.covariance_type!r}, "
                              f"got {covars.shape}")
@@ -320,13 +320,13 @@ class GaussianEmission(Emission):
         """E.g. "Gaussian diag"."""
         return f"Gaussian {self.covariance_type}"
 
-    def n_free_parameters(self, n_states: int, learn: frozenset[str]) -> int:
-        return int(self._learned(n_states, learn).sum())
+    def n_free_parameters(self, n_components: int, learn: frozenset[str]) -> int:
+        return int(self._learned(n_components, learn).sum())
 
-    def _learned(self, n_states: int, learn: frozenset[str]) -> np.ndarray:
+    def _learned(self, n_components: int, learn: frozenset[str]) -> np.ndarray:
         """Which entries of ``(means, free covariance entries)`` are learned."""
-        covariances = n_free_covariances(self.covariance_type, n_states, self.n_features)
-        return np.concatenate([np.full(n_states * self.n_features, "means" in learn),
+        covariances = n_free_covariances(self.covariance_type, n_components, self.n_features)
+        return np.concatenate([np.full(n_components * self.n_features, "means" in learn),
                                np.full(covariances, "covars" in learn)])
 
     def to_free(self, params: Params, learn: frozenset[str]) -> np.ndarray:
@@ -365,13 +365,13 @@ class GaussianEmission(Emission):
             out[rows] = params["means"][k] + noise[rows] @ factors[k].T
         return out
 
-    def full_covariances(self, covars: np.ndarray, n_states: int) -> np.ndarray:
+    def full_covariances(self, covars: np.ndarray, n_components: int) -> np.ndarray:
         """Every state's covariance as a (K, d, d) array, whatever the covariance type."""
         covars = np.asarray(covars, dtype=float)
         d = self.n_features
         if self.covariance_type == "full":
             return covars.copy()
         if self.covariance_type == "tied":
-            return np.tile(covars, (n_states, 1, 1))
+            return np.tile(covars, (n_components, 1, 1))
         variances = covars if self.covariance_type == "diag" else np.repeat(covars[:, None], d, axis=1)
         return variances[:, :, None] * np.eye(d)

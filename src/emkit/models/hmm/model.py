@@ -1,7 +1,7 @@
 """Hidden Markov models fitted by the Baum–Welch algorithm (EM) through the emkit engine.
 
 The hidden chain ``z_1 → z_2 → …`` has initial distribution ``π`` and transition matrix ``A``;
-observations are independent given the states, ``x_t | z_t = k ~ p_k`` (the :class:`Emission`).
+observations are independent given the states, ``x_t | z_t = k ~ p_k`` (the :class:`Family`).
 E-step (forward–backward, compiled): the posteriors ``γ_t(k) = p(z_t = k | x)`` and
 ``ξ_t(i, j) = p(z_t = i, z_{t+1} = j | x)`` give the additive statistics
 
@@ -35,7 +35,7 @@ from ...engine.stats import sum_stats
 from ...exceptions import DegenerateComponentWarning
 from ..categorical import free_rows, rows_from_free, rows_information, rows_labels
 from . import dirichlet
-from .emissions import Emission
+from ...families.base import Family
 from .inference import Posterior, scale_frame, scaled_forward_backward, viterbi
 from .kernels import sample_states
 from .sequences import (
@@ -58,7 +58,7 @@ class HiddenMarkovModel(EMModel):
 
     Parameters
     ----------
-    emission : Emission
+    emission : Family
         Distribution of the observations given the state (e.g. ``CategoricalEmission``).
     n_states : int
         Number of hidden states ``K``.
@@ -76,7 +76,7 @@ class HiddenMarkovModel(EMModel):
     the sequence lengths (one sequence when omitted).
     """
 
-    def __init__(self, emission: Emission, n_states: int, *, startprob_prior: float | np.ndarray = 1.0,
+    def __init__(self, emission: Family, n_states: int, *, startprob_prior: float | np.ndarray = 1.0,
                  transmat_prior: float | np.ndarray = 1.0, learn=None, n_jobs: int | None = None) -> None:
         if not (isinstance(n_states, (int, np.integer)) and n_states >= 1):
             raise ValueError(f"n_components: the number of states must be a positive integer, got {n_states!r}")
@@ -162,7 +162,7 @@ class HiddenMarkovModel(EMModel):
                 + self.emission.log_prior(params))
 
     def regularization(self, stats: Stats, params: Params) -> Regularization | None:
-        """The emission's (:meth:`Emission.regularization`), states without visits left out."""
+        """The emission's (:meth:`Family.regularization`), states without visits left out."""
         occupancy = stats["occupancy"]
         return self.emission.regularization(stats, params, self.learn,
                                             occupancy <= EMPTY_STATE_RTOL * occupancy.sum())
@@ -202,7 +202,7 @@ class HiddenMarkovModel(EMModel):
 
     def to_free(self, params: Params) -> np.ndarray:
         """The learned ``π`` and rows of ``A`` but their last entries, then the emission's free
-        scalars (:meth:`Emission.to_free`)."""
+        scalars (:meth:`Family.to_free`)."""
         chain = [free_rows(params[name]) for name in ("startprob", "transmat") if name in self.learn]
         return np.concatenate(chain + [self.emission.to_free(params, self.learn)])
 
@@ -225,7 +225,7 @@ class HiddenMarkovModel(EMModel):
     def complete_information(self, stats: Stats, params: Params) -> np.ndarray:
         """Block diagonal: ``π``'s categorical information of the expected start counts, each row
         of ``A``'s of its expected transition counts, the emission's
-        (:meth:`Emission.complete_information`); the Dirichlet priors add their pseudo-counts
+        (:meth:`Family.complete_information`); the Dirichlet priors add their pseudo-counts
         ``a − 1``, ``b − 1`` (0 for the default flat priors), as they do to the M-step and to the
         log-likelihood that the other methods differentiate."""
         priors = {"startprob": self.startprob_prior, "transmat": self.transmat_prior}

@@ -1,10 +1,11 @@
-"""The interface between a hidden Markov model and the distribution of its observations.
+"""The interface of a component family: the distribution of an observation given its latent class.
 
-A :class:`~emkit.models.hmm.model.HiddenMarkovModel` owns the hidden chain (start and transition
-probabilities, forward–backward); an :class:`Emission` owns ``p(x_t | z_t = k)``: the frame
-log-likelihoods, the expected sufficient statistics given the posteriors ``γ_t(k)``, and the
-M-step for its own parameters. Missing observations are the emission's business: it gives them
-log-likelihood 0 (a NaN row) or marginalises the missing coordinates.
+A latent model owns the latent layer: a :class:`~emkit.models.hmm.model.HiddenMarkovModel` the
+hidden chain (start and transition probabilities, forward–backward), a mixture its weights. A
+:class:`Family` owns ``p(x_i | z_i = k)`` for all ``K`` components at once: the rows' log-likelihoods,
+the expected sufficient statistics given the posteriors ``γ_i(k)`` (additive over rows), and the
+M-step for its own parameters. Missing cells are the family's business: it gives a row with
+nothing observed log-likelihood 0 (a NaN row) or marginalises the missing coordinates.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from ...engine.model import Params, Regularization, Stats
+from ..engine.model import Params, Regularization, Stats
 
 
-class Emission(ABC):
-    """Distribution of an observation given the hidden state, with its EM pieces.
+class Family(ABC):
+    """Distribution of an observation given its component (mixture) or hidden state (HMM), with its
+    EM pieces.
 
     Subclasses list their parameter names in :attr:`param_names` (keys of the params dict shared
     with the chain's ``startprob`` and ``transmat``) and their statistics in :attr:`stat_names`.
@@ -27,8 +29,8 @@ class Emission(ABC):
     #: Keys of the emission parameters in the params dictionary.
     param_names: tuple[str, ...] = ()
 
-    def validate(self, n_states: int) -> None:
-        """Check the emission's own settings (e.g. prior shapes) for ``n_states`` states."""
+    def validate(self, n_components: int) -> None:
+        """Check the emission's own settings (e.g. prior shapes) for ``n_components`` states."""
 
     @abstractmethod
     def prepare(self, X: Any) -> np.ndarray:
@@ -40,7 +42,7 @@ class Emission(ABC):
         return X
 
     @abstractmethod
-    def initial_params(self, X: np.ndarray, n_states: int, rng: np.random.Generator | None) -> Params:
+    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None) -> Params:
         """Starting emission parameters: deterministic when ``rng`` is None."""
 
     def precompute(self, params: Params) -> Any:
@@ -76,7 +78,7 @@ class Emission(ABC):
         return None
 
     @abstractmethod
-    def check_params(self, params: Params, n_states: int) -> Params:
+    def check_params(self, params: Params, n_components: int) -> Params:
         """Validated emission parameters (float arrays); ``ValueError`` naming the bad key."""
 
     @abstractmethod
@@ -84,12 +86,12 @@ class Emission(ABC):
         """Whether the emission parameters lie in the parameter space."""
 
     def describe(self) -> str:
-        """The emission distribution in words, e.g. "categorical" (default: the class name
-        without "Emission", lower case)."""
+        """The family in words, e.g. "categorical" (default: the class name without "Emission",
+        lower case)."""
         return type(self).__name__.removesuffix("Emission").lower() or "custom"
 
     @abstractmethod
-    def n_free_parameters(self, n_states: int, learn: frozenset[str]) -> int:
+    def n_free_parameters(self, n_components: int, learn: frozenset[str]) -> int:
         """Number of free scalar parameters among those in ``learn``."""
 
     @abstractmethod
