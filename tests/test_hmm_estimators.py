@@ -9,7 +9,7 @@ from hmm_fixtures import random_gaussian_params as gaussian_start
 from hmmlearn import hmm as hmmlearn
 
 from emkit import CategoricalHMM, GaussianHMM
-from emkit.estimators.base import NotFittedError
+from emkit.exceptions import NotFittedError
 from emkit.exceptions import ConvergenceWarning
 
 

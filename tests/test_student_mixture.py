@@ -13,7 +13,7 @@ from scipy.special import expit, logsumexp
 import emkit
 from emkit import fit
 from emkit.engine.stats import add_stats
-from emkit.estimators.base import NotFittedError
+from emkit.exceptions import NotFittedError
 from emkit.estimators.gaussian_mixture import GaussianMixture
 from emkit.estimators.student_mixture import StudentMixture
 from emkit.exceptions import ConvergenceWarning, DegenerateComponentWarning

@@ -28,3 +28,11 @@ class RegularizationWarning(UserWarning):
 
 class DegenerateComponentWarning(UserWarning):
     """A mixture component or hidden state received (almost) no weight; see ``reg_covar``."""
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A method that needs a fitted estimator was called before ``fit``.
+
+    When scikit-learn is imported, the error raised is also an instance of
+    ``sklearn.exceptions.NotFittedError``.
+    """

@@ -28,7 +28,7 @@ import dask.array as da
 import numpy as np
 from dask.delayed import Delayed, delayed
 
-from .estep import ChunkedData
+from .chunked import ChunkedData
 from .model import EMModel, Params, Stats
 from .stats import add_stats
 

@@ -5,7 +5,7 @@ from ..lazy_exports import lazy_exports
 #: Public name -> the module that defines it (imported on first use).
 EXPORTS = {
     "EstimatorProtocol": ".base",
-    "NotFittedError": ".base",
+    "NotFittedError": "..exceptions",
     "GaussianMixture": ".gaussian_mixture",
     "GaussianHMM": ".hmm",
     "CategoricalHMM": ".hmm",

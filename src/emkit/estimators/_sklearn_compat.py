@@ -43,7 +43,6 @@ def __getattr__(name: str) -> type:
 
 
 def _known_bases() -> dict[str, type]:
-    from ..exceptions import ConvergenceWarning
-    from .base import NotFittedError
+    from ..exceptions import ConvergenceWarning, NotFittedError
 
     return {"ConvergenceWarning": ConvergenceWarning, "NotFittedError": NotFittedError}

@@ -14,15 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..exceptions import NotFittedError
 from ._sklearn_compat import bridged
-
-
-class NotFittedError(ValueError, AttributeError):
-    """A method that needs a fitted estimator was called before ``fit``.
-
-    When scikit-learn is imported, the error raised is also an instance of
-    ``sklearn.exceptions.NotFittedError``.
-    """
 
 
 class EstimatorProtocol:

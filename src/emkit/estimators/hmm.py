@@ -32,7 +32,8 @@ from ..models.hmm.model import DECODERS
 from ..validation import check_integer, check_real
 from ..variants.online import OnlineEM
 from ._sklearn_compat import bridged
-from .base import EstimatorProtocol, NotFittedError
+from ..exceptions import NotFittedError
+from .base import EstimatorProtocol
 from ._common import generator as _generator, jsonable as _jsonable
 from .persistence import constructor_arguments, fitted_values, load_state, name_tuple, named_arrays, save_state
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from ...engine.model import Params, Stats
+from ...families.base import Family
 from ...numerics import safe_log
 from ...validation import MAX_EXACT_INTEGER, nullable_as_nan
 from ..categorical import free_rows, rows_from_free, rows_information, rows_labels
 from . import dirichlet
-from ...families.base import Family
 
 #: Code of a missing observation in the prepared symbols.
 MISSING = -1

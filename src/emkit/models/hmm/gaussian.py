@@ -19,6 +19,7 @@ import numpy as np
 
 from ...engine.model import Params, Regularization, Stats
 from ...engine.stats import add_stats
+from ...families.base import Family
 from ...kernels.gaussian import (
     MissingPattern,
     anchored_stats,
@@ -54,7 +55,6 @@ from ..gaussian_information import (
     n_free_covariances,
 )
 from ..regularization import covariance_floor
-from ...families.base import Family
 
 #: Seed of the k-means start used when no random generator is given (a deterministic start).
 DEFAULT_SEED = 0

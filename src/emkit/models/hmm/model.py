@@ -33,9 +33,9 @@ from scipy.linalg import block_diag
 from ...engine.model import EMModel, Params, Regularization, Stats
 from ...engine.stats import sum_stats
 from ...exceptions import DegenerateComponentWarning
+from ...families.base import Family
 from ..categorical import free_rows, rows_from_free, rows_information, rows_labels
 from . import dirichlet
-from ...families.base import Family
 from .inference import Posterior, scale_frame, scaled_forward_backward, viterbi
 from .kernels import sample_states
 from .sequences import (
