@@ -18,7 +18,8 @@ from emkit.kernels.gaussian_features import (
     feature_stats,
     statistic_features,
 )
-from emkit.models.hmm import inference, kernels
+from emkit.kernels import hmm as kernels
+from emkit.models.hmm import inference
 
 
 def random_problem(rng, n_states, lengths, spread=3.0, zeros=False):

@@ -2,7 +2,8 @@
 
 ``gaussian``: Gaussian log-densities, weighted sufficient statistics and their M-step for the
 four covariance structures, with exact handling of missing coordinates. ``kmeans``: weighted
-k-means and k-means++ used to start mixtures.
+k-means and k-means++ used to start mixtures. ``hmm``: the compiled forward–backward, Viterbi
+and sampling recursions of hidden Markov models.
 """
 
 from ..lazy_exports import lazy_exports

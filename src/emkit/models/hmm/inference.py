@@ -1,6 +1,6 @@
 """Forward–backward and Viterbi over a batch of sequences, given the frame log-likelihoods.
 
-These wrap the compiled kernels of :mod:`.kernels`: they allocate the outputs, exponentiate the
+These wrap the compiled kernels of :mod:`emkit.kernels.hmm`: they allocate the outputs, exponentiate the
 shifted frame log-likelihoods with NumPy's vectorised exponential, run the forward and backward
 passes (at the same time, in two threads, for one long sequence) and their combination, and redo
 in log space any sequence on which the scaled recursion underflowed.
@@ -17,7 +17,7 @@ import numpy as np
 
 from ...kernels.gaussian_direct import LOST
 from ...numerics import safe_log
-from . import kernels
+from ...kernels import hmm as kernels
 
 from .sequences import parallel_map, reusable
 

@@ -37,7 +37,7 @@ from ...families.base import Family
 from ..categorical import free_rows, rows_from_free, rows_information, rows_labels
 from . import dirichlet
 from .inference import Posterior, scale_frame, scaled_forward_backward, viterbi
-from .kernels import sample_states
+from ...kernels.hmm import sample_states
 from .sequences import (
     Batch,
     Block,
