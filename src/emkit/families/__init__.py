@@ -2,9 +2,17 @@
 
 One interface (:class:`Family`) serves the mixtures and the hidden Markov models: rows'
 log-likelihoods for all components, additive expected statistics, the M-step, starting values,
-sampling, free parameters for standard errors.
+sampling, free parameters for standard errors. The families are imported on first use.
 """
 
+from ..lazy_exports import lazy_exports
 from .base import Family
 
-__all__ = ["Family"]
+#: Public name -> the module that defines it (imported on first use).
+EXPORTS = {
+    "Bernoulli": ".bernoulli",
+    "Poisson": ".poisson",
+}
+
+__all__ = ["Family", *EXPORTS]
+__getattr__, __dir__ = lazy_exports(__name__, {"Family": ".base", **EXPORTS})

@@ -1,0 +1,75 @@
+"""Poisson family: given component ``k`` the ``d`` columns are independent counts,
+``x_j ~ Poisson(λ_kj)``.
+
+``log p(x | k) = Σ_j (x_j log λ_kj − λ_kj − log x_j!)`` over the observed cells (a NaN cell is
+missing and adds nothing); statistics ``n_kj = Σ γ_ik``, ``s_kj = Σ γ_ik x_ij`` over the observed
+cells, M-step ``λ_kj = s_kj / n_kj`` (:mod:`.columns`). A rate of 0 is a legitimate estimate (a
+column that is 0 wherever the component has weight); a positive count then has log-likelihood
+``−inf`` under that component, never NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import gammaln
+
+from ..engine.model import Params
+from .columns import ColumnBlock, ColumnMeans, sum_x_log
+
+
+class Poisson(ColumnMeans):
+    """Independent Poisson counts in ``n_features`` columns.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of columns ``d``.
+
+    The parameter is ``lambdas`` (K, d), hmmlearn's name: the rate of each column in each
+    component. Observations are non-negative whole numbers as floats, NaN for a missing cell.
+    """
+
+    param = "lambdas"
+    param_names = ("lambdas",)
+    kind = "non-negative integer counts"
+    space = "finite non-negative rates"
+
+    @staticmethod
+    def bad_cells(values: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return (values < 0) | (values != np.round(values))
+
+    def row_constant(self, values: np.ndarray) -> np.ndarray:
+        """``−Σ_j log x_ij!`` (0 for missing cells, given as 0)."""
+        return -gammaln(values + 1.0).sum(axis=1)
+
+    def describe(self) -> str:
+        return "Poisson"
+
+    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None) -> Params:
+        """Each column's mean ``m_j`` spread over the components, ``λ_kj = m_j (½ + k/(K−1))``
+        (``rng`` None), or ``λ_kj = m_j · Gamma(2, ½)`` draws (mean ``m_j``)."""
+        mean = self.observed_mean(X)
+        if rng is not None:
+            return {"lambdas": mean * rng.gamma(2.0, 0.5, size=(n_components, self.n_features))}
+        spread = 0.5 + np.arange(n_components) / max(n_components - 1, 1) if n_components > 1 else np.ones(1)
+        return {"lambdas": np.outer(spread, mean)}
+
+    def log_likelihood(self, block: ColumnBlock, cache: Params, out: np.ndarray | None = None) -> np.ndarray:
+        """``Σ_j x_ij log λ_kj − Σ_j λ_kj − Σ_j log x_ij!`` over the observed cells."""
+        rates = np.asarray(cache["lambdas"], dtype=float)
+        exposure = rates.sum(axis=1) if block.observed is None else block.observed @ rates.T
+        values = sum_x_log(block.values, rates) - exposure + block.constant[:, None]
+        if out is None:
+            return values
+        out[...] = values
+        return out
+
+    @staticmethod
+    def cell_information(weights: np.ndarray, sums: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """``s_kj / λ_kj²``."""
+        return sums / values**2
+
+    def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
+        """Counts ``Poisson(λ_{z_i j})`` as floats, shape (n, d)."""
+        return rng.poisson(np.asarray(params["lambdas"], dtype=float)[states]).astype(float)
