@@ -1,0 +1,369 @@
+"""Finite mixtures of any component family, fitted by EM through the emkit engine.
+
+``p(x) = Σ_k π_k p_k(x)`` with ``p_k`` the :class:`~emkit.families.Family`'s distribution of
+component ``k``; the component labels are the missing data. E-step, on blocks of rows (in
+threads): the family's ``log p(x_i | k)`` for all ``K`` components, the responsibilities
+``γ_ik = π_k p(x_i | k) / p(x_i)`` (log-sum-exp), and the additive statistics
+
+* ``counts[k] = Σ_i w_i γ_ik`` and the family's ``Σ_i w_i γ_ik T(x_i)``
+
+(``w_i`` the sample weights, 1 without); ``ℓ = Σ_i w_i log p(x_i)``. A row with nothing observed
+has family log-likelihood 0 in every component, hence ``log p(x_i) = 0``. M-step: the Dirichlet
+posterior mode ``π_k ∝ counts_k + α_k − 1`` (``α = weights_prior``; 1 is maximum likelihood)
+and the family's M-step.
+
+With ``weights_prior`` above 1 (or a family prior), the objective EM ascends, and the engine
+monitors and reports, is ``ℓ(θ) + log p(θ)`` (:meth:`MixtureModel.log_prior`).
+
+Empty components: a component whose expected count is at most :data:`EMPTY_COMPONENT_RTOL` of
+the total keeps its family parameters (its statistics are round-off of the other components')
+and gets the weight of the exact M-step, ``counts_k / Σ counts`` (zero to round-off), with a
+``DegenerateComponentWarning``. Its weight is not forced to exactly 0: an exact zero would be a
+structural zero that no later E-step could revive, and the exact M-step keeps EM's ascent
+property exact. Components are not reordered (a face may sort them).
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.linalg import block_diag
+
+from ..engine.model import EMModel, Params, Regularization, Stats
+from ..engine.stats import sum_stats
+from ..exceptions import DegenerateComponentWarning
+from ..families.base import Family
+from ..models.categorical import categorical_scores, free_rows, rows_from_free, rows_information, rows_labels
+from ..models.hmm import dirichlet
+from ..models.hmm.sequences import Block, Sequences, default_n_jobs, parallel_map
+from ..numerics import safe_log
+
+#: A component whose expected count is at most this fraction of the total is empty (its
+#: statistics are then round-off of the other components').
+EMPTY_COMPONENT_RTOL = 1e-12
+
+#: Louis's missing information takes the rows' complete-data scores in slices of at most this
+#: many numbers (rows × components × free parameters).
+SCORE_BLOCK_NUMBERS = 1 << 22
+
+#: Step of the central differences of the rows' log-densities, as a fraction of each free family
+#: parameter's complete-data standard error ``1/√I_c,jj`` (the rows' densities vary on a scale
+#: ``√n`` times larger, so the truncation error is negligible and the round-off small).
+SCORE_STEP = 1e-3
+
+
+@dataclass(frozen=True)
+class MixtureData:
+    """Rows prepared by the family, their sample weights (None: all 1) and the row blocks of the
+    E-step (each with the family's :meth:`~emkit.families.Family.block_data`)."""
+
+    X: np.ndarray
+    sample_weight: np.ndarray | None
+    blocks: list[Block]
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+    def weights_of(self, block: Block) -> np.ndarray | None:
+        """The sample weights of the rows of ``block`` (None: all 1)."""
+        return None if self.sample_weight is None else self.sample_weight[block.start:block.stop]
+
+
+def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
+    """``sample_weight`` as finite non-negative floats of shape ``(n_samples,)``, not all zero.
+
+    Raises
+    ------
+    ValueError
+        Naming ``sample_weight`` and what is wrong.
+    """
+    if sample_weight is None:
+        return None
+    try:
+        weights = np.array(sample_weight, dtype=float, copy=True)
+    except (TypeError, ValueError):
+        raise ValueError(f"sample_weight: expected numbers, got {type(sample_weight).__name__}") from None
+    if weights.shape != (n_samples,):
+        raise ValueError(f"sample_weight: expected shape ({n_samples},), got {weights.shape}")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError("sample_weight: weights must be finite and non-negative")
+    if not weights.sum() > 0:
+        raise ValueError("sample_weight: all weights are zero; nothing to fit")
+    return weights
+
+
+class MixtureModel(EMModel):
+    """Mixture of ``n_components`` components of one family.
+
+    Parameters
+    ----------
+    family : Family
+        Distribution of an observation given its component (e.g. ``CategoricalEmission``).
+    n_components : int
+        Number of components ``K``.
+    weights_prior : float or array of shape (K,)
+        Dirichlet concentrations ``α ≥ 1`` of the weights (pseudo-counts ``α − 1``; 1 is
+        maximum likelihood).
+    learn : iterable of str, optional
+        Parameters re-estimated by the M-step (default: ``weights`` and all of the family's);
+        the others stay at their starting values.
+    n_jobs : int, optional
+        Number of threads over which the row blocks are spread (default: the number of CPUs;
+        the results do not depend on it).
+
+    Data are ``X`` or ``(X, sample_weight)``; parameters are ``weights`` (K,) and the family's.
+    """
+
+    def __init__(self, family: Family, n_components: int, *, weights_prior: float | np.ndarray = 1.0,
+                 learn=None, n_jobs: int | None = None) -> None:
+        if not isinstance(family, Family):
+            raise ValueError(f"family: expected an emkit.families.Family, got {type(family).__name__}")
+        if not (isinstance(n_components, (int, np.integer)) and not isinstance(n_components, bool)
+                and n_components >= 1):
+            raise ValueError(f"n_components: the number of components must be a positive integer, got {n_components!r}")
+        self.family = family
+        self.n_components = int(n_components)
+        self.param_names = ("weights",) + tuple(family.param_names)
+        self.weights_prior = dirichlet.check_concentration(weights_prior, (self.n_components,), "weights_prior")
+        family.validate(self.n_components)
+        self.learn = frozenset(self.param_names if learn is None else learn)
+        unknown = sorted(self.learn - set(self.param_names))
+        if unknown:
+            raise ValueError(f"learn: unknown parameter(s) {unknown}; expected names among {list(self.param_names)}")
+        self.n_jobs = default_n_jobs(n_jobs)
+
+    # ----------------------------------------------------------------- data
+    def prepare(self, data: Any) -> MixtureData:
+        """:class:`MixtureData` from ``X`` or ``(X, sample_weight)`` (prepared data pass through)."""
+        if isinstance(data, MixtureData):
+            return data
+        X, sample_weight = data if isinstance(data, tuple) and len(data) == 2 else (data, None)
+        X = self.family.prepare(X)
+        return self._data(X, check_sample_weight(sample_weight, X.shape[0]))
+
+    def _data(self, X: np.ndarray, sample_weight: np.ndarray | None) -> MixtureData:
+        """Prepared rows cut into the blocks of the HMM's blocking policy (one sequence of rows)."""
+        rows = Sequences.build(X, np.array([0, X.shape[0]], dtype=np.int64), 1, self.family.block_data)
+        return MixtureData(X, sample_weight, rows.blocks)
+
+    # ----------------------------------------------------------------- the EM pieces
+    def initial_params(self, data: MixtureData, rng: np.random.Generator | None = None) -> Params:
+        """Equal weights and the family's starting values (deterministic when ``rng`` is None)."""
+        k = self.n_components
+        return {"weights": np.full(k, 1.0 / k), **self.family.initial_params(data.X, k, rng)}
+
+    def e_step(self, data: MixtureData, params: Params) -> tuple[Stats, float]:
+        """``counts`` and the family's statistics of the weighted responsibilities, summed over
+        row blocks (in threads, summed in block order), and ``Σ_i w_i log p(x_i)`` (the engine
+        adds :meth:`log_prior`)."""
+        cache = self.family.precompute(params)
+        log_weights = safe_log(np.asarray(params["weights"], dtype=float))
+
+        def block(b: Block) -> tuple[Stats, float]:
+            resp, log_marginal = self._posterior(b.data, cache, log_weights)
+            weights = data.weights_of(b)
+            if weights is not None:
+                resp *= weights[:, None]
+            family_stats = self.family.stats(b.data, resp, cache)
+            if "counts" in family_stats:
+                raise ValueError(f"family: {type(self.family).__name__}'s statistic 'counts' clashes with the "
+                                 "mixture's; rename it")
+            return {"counts": resp.sum(axis=0), **family_stats}, _weighted_sum(log_marginal, weights)
+
+        parts = parallel_map(block, data.blocks, self.n_jobs)
+        return sum_stats(stats for stats, _ in parts), float(sum(loglik for _, loglik in parts))
+
+    def m_step(self, stats: Stats, params: Params) -> Params:
+        """``π_k ∝ counts_k + α_k − 1`` (a weight that is exactly 0 stays 0) and the family's
+        M-step; an empty component keeps its family parameters, with a warning naming it."""
+        counts = np.asarray(stats["counts"], dtype=float)
+        empty = self._empty(counts)
+        if np.any(empty):
+            warnings.warn(
+                f"mixture component(s) {np.flatnonzero(empty).tolist()} received no weight (expected counts "
+                f"{counts[empty].tolist()}); they keep their {self.family.describe()} parameters with weight "
+                "0. Remedy: fewer components (n_components), weights_prior > 1 (Dirichlet pseudo-counts), or "
+                "another start (n_init)", DegenerateComponentWarning, stacklevel=4)
+        out = dict(params)
+        if "weights" in self.learn:
+            out["weights"], _ = dirichlet.posterior_mode(counts, self.weights_prior, params["weights"])
+        out.update(self.family.m_step(stats, params, self.learn, empty))
+        return out
+
+    def log_prior(self, params: Params) -> float:
+        """``Σ_k (α_k − 1) log π_k`` plus the family's log prior."""
+        return dirichlet.log_density(params["weights"], self.weights_prior) + self.family.log_prior(params)
+
+    def regularization(self, stats: Stats, params: Params) -> Regularization | None:
+        """The family's (:meth:`Family.regularization`), empty components left out."""
+        return self.family.regularization(stats, params, self.learn,
+                                          self._empty(np.asarray(stats["counts"], dtype=float)))
+
+    @staticmethod
+    def _empty(counts: np.ndarray) -> np.ndarray:
+        return counts <= EMPTY_COMPONENT_RTOL * counts.sum()
+
+    # ----------------------------------------------------------------- parameters
+    def check_params(self, params: Params) -> Params:
+        missing = [name for name in self.param_names if name not in params]
+        if missing:
+            raise ValueError(f"init: missing parameter(s) {missing}; expected {list(self.param_names)}")
+        k = self.n_components
+        return {"weights": dirichlet.check_probability_rows(params["weights"], (k,), "weights"),
+                **self.family.check_params(params, k)}
+
+    def is_feasible(self, params: Params) -> bool:
+        return dirichlet.is_probability_rows(params["weights"]) and self.family.is_feasible(params)
+
+    def describe(self) -> str:
+        """E.g. "mixture of 3 categorical"."""
+        return f"mixture of {self.n_components} {self.family.describe()}"
+
+    def n_free_parameters(self) -> int:
+        """``K − 1`` for the weights (when learned) and the family's."""
+        k = self.n_components
+        return (k - 1) * ("weights" in self.learn) + self.family.n_free_parameters(k, self.learn)
+
+    # ------------------------------------------------ free parameters (for standard errors)
+    def fixing(self, names: set[str] | frozenset[str]) -> MixtureModel:
+        """A copy that holds ``names`` at their values: their entries leave the free parameters."""
+        model = copy.copy(self)
+        model.learn = self.learn - frozenset(names)
+        return model
+
+    def to_free(self, params: Params) -> np.ndarray:
+        """The learned weights but the last, then the family's free scalars."""
+        weights = [free_rows(params["weights"])] if "weights" in self.learn else []
+        return np.concatenate(weights + [np.asarray(self.family.to_free(params, self.learn), dtype=float)])
+
+    def from_free(self, free: np.ndarray, like: Params) -> Params:
+        free = np.asarray(free, dtype=float)
+        out, start = dict(like), 0
+        if "weights" in self.learn:
+            start = self.n_components - 1
+            out["weights"] = rows_from_free(free[:start], (self.n_components,))
+        out.update(self.family.from_free(free[start:], like, self.learn))
+        return out
+
+    def free_labels(self, params: Params) -> tuple[str, ...]:
+        weights = rows_labels("weights", (self.n_components,)) if "weights" in self.learn else []
+        return tuple(weights + list(self.family.free_labels(params, self.learn)))
+
+    def complete_information(self, stats: Stats, params: Params) -> np.ndarray:
+        """Block diagonal: the weights' categorical information of ``counts`` (plus the prior's
+        pseudo-counts ``α − 1``, as in the M-step) and the family's
+        (:meth:`Family.complete_information`)."""
+        weights = ([rows_information(np.asarray(stats["counts"], dtype=float) + self.weights_prior - 1.0,
+                                     np.asarray(params["weights"], dtype=float))]
+                   if "weights" in self.learn else [])
+        return block_diag(*weights, self.family.complete_information(stats, params, self.learn))
+
+    def score_covariance(self, data: Any, params: Params) -> np.ndarray:
+        """Louis's missing information ``Σ_i w_i Σ_k γ_ik (s_ik − s̄_i)(s_ik − s̄_i)ᵀ``.
+
+        ``s_ik`` is row ``i``'s complete-data score under component ``k`` in the free
+        parameters: exact for the weights (``∂ log π_k``), and for the family's parameters the
+        central differences of ``log p(x_i | k)`` (the family gives no row scores), with steps
+        :data:`SCORE_STEP` of each parameter's complete-data standard error (halved until both
+        points are feasible). Rows in slices of at most :data:`SCORE_BLOCK_NUMBERS` scores.
+        """
+        data = self.prepare(data)
+        k = self.n_components
+        caches, steps = self._shifted_caches(data, params)
+        weight_scores = (categorical_scores(np.asarray(params["weights"], dtype=float)).T
+                         if "weights" in self.learn else np.zeros((k, 0)))
+        size = weight_scores.shape[1] + steps.size
+        total = np.zeros((size, size))
+        cache = self.family.precompute(params)
+        log_weights = safe_log(np.asarray(params["weights"], dtype=float))
+        rows = max(1, SCORE_BLOCK_NUMBERS // (k * max(size, 1)))
+        for start in range(0, data.n_samples, rows):
+            block = self.family.block_data(data.X[start:start + rows])
+            resp, _ = self._posterior(block, cache, log_weights)
+            family_scores = [(self.family.log_likelihood(block, plus) - self.family.log_likelihood(block, minus))
+                             / (2.0 * h) for (plus, minus), h in zip(caches, steps)]
+            scores = np.concatenate([np.broadcast_to(weight_scores, resp.shape + weight_scores.shape[1:]),
+                                     np.stack(family_scores, axis=2) if family_scores
+                                     else np.zeros(resp.shape + (0,))], axis=2)
+            centred = scores - np.einsum("ik,ikp->ip", resp, scores)[:, None, :]
+            mass = resp if data.sample_weight is None else resp * data.sample_weight[start:start + rows, None]
+            scaled = (centred * np.sqrt(mass)[:, :, None]).reshape(-1, size)
+            total += scaled.T @ scaled
+        return total
+
+    def _shifted_caches(self, data: MixtureData, params: Params) -> tuple[list[tuple[Any, Any]], np.ndarray]:
+        """The family's precomputed caches at ``θ_f ± h_j e_j`` for each free family parameter,
+        and the steps ``h_j``."""
+        theta = np.asarray(self.family.to_free(params, self.learn), dtype=float)
+        if theta.size == 0:
+            return [], theta
+        stats, _ = self.e_step(data, params)
+        curvature = np.diag(np.atleast_2d(self.family.complete_information(stats, params, self.learn)))
+        steps = np.where(curvature > 0, SCORE_STEP / np.sqrt(np.where(curvature > 0, curvature, 1.0)),
+                         SCORE_STEP * (1.0 + np.abs(theta)))
+        caches = []
+        for j in range(theta.size):
+            for _ in range(60):
+                shifted = [self.family.from_free(theta + sign * steps[j] * np.eye(theta.size)[j], params, self.learn)
+                           for sign in (1.0, -1.0)]
+                if all(self.family.is_feasible({**params, **point}) for point in shifted):
+                    break
+                steps[j] /= 2.0
+            else:
+                raise ValueError(f"standard_errors: no feasible difference step for {self.free_labels(params)[j]}")
+            caches.append(tuple(self.family.precompute({**params, **point}) for point in shifted))
+        return caches, steps
+
+    def resample(self, data: Any, rng: np.random.Generator) -> MixtureData:
+        """The rows (with their weights) drawn with replacement, prepared."""
+        data = self.prepare(data)
+        rows = rng.integers(0, data.n_samples, size=data.n_samples)
+        return self._data(data.X[rows], None if data.sample_weight is None else data.sample_weight[rows])
+
+    # ----------------------------------------------------------------- inference
+    def responsibilities(self, data: Any, params: Params) -> tuple[np.ndarray, np.ndarray]:
+        """``γ_ik = p(z_i = k | x_i)`` (n, K) and ``log p(x_i)`` (n,) of every row (no sample
+        weights); a row that no component can produce has ``γ_i = 0`` and ``log p(x_i) = −inf``."""
+        data = self.prepare(data)
+        cache = self.family.precompute(params)
+        log_weights = safe_log(np.asarray(params["weights"], dtype=float))
+        parts = parallel_map(lambda b: self._posterior(b.data, cache, log_weights), data.blocks, self.n_jobs)
+        return np.concatenate([resp for resp, _ in parts]), np.concatenate([log_p for _, log_p in parts])
+
+    def predict(self, data: Any, params: Params) -> np.ndarray:
+        """The most probable component of every row, ``argmax_k γ_ik``."""
+        return self.responsibilities(data, params)[0].argmax(axis=1)
+
+    def sample(self, params: Params, n_samples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``n_samples`` observations and their components: ``z ~ π``, then ``x ~ p(· | z)``."""
+        labels = rng.choice(self.n_components, size=n_samples, p=np.asarray(params["weights"], dtype=float))
+        return self.family.sample(labels, params, rng), labels
+
+    # ----------------------------------------------------------------- internals
+    def _posterior(self, block: Any, cache: Any, log_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Responsibilities (n, K) and ``log p(x_i)`` (n,) of the rows of a block, by
+        log-sum-exp of ``log π_k + log p(x_i | k)``."""
+        log_joint = self.family.log_likelihood(block, cache) + log_weights
+        top = log_joint.max(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            shifted = np.exp(log_joint - top[:, None])
+            total = shifted.sum(axis=1)
+            resp = shifted / total[:, None]
+            log_marginal = top + np.log(total)
+        impossible = ~np.isfinite(top)
+        if impossible.any():  # every component gives the row density 0 (or the family gave NaN)
+            resp[impossible] = 0.0
+            log_marginal[impossible] = top[impossible]
+        return resp, log_marginal
+
+
+def _weighted_sum(values: np.ndarray, weights: np.ndarray | None) -> float:
+    """``Σ_i w_i v_i`` with rows of weight 0 left out (so that ``0 · (−inf)`` is 0)."""
+    if weights is None:
+        return float(values.sum())
+    return float(values[weights > 0] @ weights[weights > 0])
