@@ -2,8 +2,8 @@
 
 Every model is exported here (imported on first use): the seed's examples (gene counting, the
 grouped multinomial, the Poisson mixture), the Gaussian and Student-t mixtures, one multivariate
-t, the probit random-intercept model (Monte Carlo EM) and the hidden Markov model over any
-:class:`~emkit.families.Family`.
+t, the probit random-intercept model (Monte Carlo EM), and the mixture and the hidden Markov
+model over any :class:`~emkit.families.Family`.
 """
 
 from ..lazy_exports import lazy_exports
@@ -18,6 +18,7 @@ EXPORTS = {
     "StudentT": ".student_t",
     "ProbitRandomIntercept": ".random_intercept",
     "HiddenMarkovModel": ".hmm",
+    "MixtureModel": "..latent.mixture",
 }
 
 __all__ = list(EXPORTS)
