@@ -9,6 +9,7 @@ EXPORTS = {
     "GaussianMixture": ".gaussian_mixture",
     "GaussianHMM": ".hmm",
     "CategoricalHMM": ".hmm",
+    "PoissonHMM": ".hmm",
 }
 
 __all__ = list(EXPORTS)

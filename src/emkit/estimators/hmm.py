@@ -1,8 +1,9 @@
-"""``GaussianHMM`` and ``CategoricalHMM``: hmmlearn's interface over emkit's HMMs and engine.
+"""``GaussianHMM``, ``CategoricalHMM`` and ``PoissonHMM``: hmmlearn's interface over emkit's HMMs
+and engine.
 
 The methods and fitted attributes are hmmlearn's (``fit(X, lengths)``, ``score``,
 ``score_samples``, ``predict``, ``predict_proba``, ``decode``, ``sample``, ``bic``, ``aic``;
-``startprob_``, ``transmat_``, ``means_``, ``covars_``, ``emissionprob_``), and from the same start
+``startprob_``, ``transmat_``, ``means_``, ``covars_``, ``emissionprob_``, ``lambdas_``), and from the same start
 the log-likelihood of every iteration equals hmmlearn's. Differences: which parameters are
 started and which are re-estimated are keyword tuples (``init=("means",)``,
 ``learn=("transmat", "means")``) instead of letter strings; sequences are processed in parallel
@@ -24,6 +25,7 @@ import numpy as np
 from ..engine import EMResult, fit
 from ..engine.progress import Progress, restart_stage
 from ..exceptions import ConvergenceWarning
+from ..families.poisson import Poisson
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape
 from ..models.hmm import CategoricalEmission, GaussianEmission, HiddenMarkovModel
 from ..models.hmm.categorical import check_symbols, inferred_n_symbols
@@ -40,7 +42,7 @@ from .persistence import constructor_arguments, fitted_values, load_state, name_
 CHAIN_PARAMS = ("startprob", "transmat")
 
 class _BaseHMM(EstimatorProtocol):
-    """What Gaussian and categorical HMM estimators share: fitting, inference, sampling, criteria.
+    """What the HMM estimators (Gaussian, categorical, Poisson) share: fitting, inference, sampling, criteria.
 
     Subclasses give the emission (:meth:`_emission`), the names of their emission parameters
     (:attr:`_emission_params`, with attributes ``<name>_``) and their input check (:meth:`_data`).
@@ -537,3 +539,68 @@ class CategoricalHMM(_BaseHMM):
         if emissionprob.ndim != 2:
             raise ValueError(f"emissionprob_: expected shape (n_components, n_features), got {emissionprob.shape}")
         return emissionprob.shape[1]
+
+
+class PoissonHMM(_BaseHMM):
+    """Hidden Markov model with Poisson emissions: given state ``k`` the ``n_features`` columns
+    are independent counts, ``x_tj ~ Poisson(λ_kj)`` (:class:`emkit.families.Poisson`).
+
+    ``X`` holds non-negative integer counts, shape (n_samples, n_features) (NaN: a missing cell,
+    marginalised). Parameters as :class:`GaussianHMM`, with ``lambdas`` as the emission parameter
+    (in ``learn``/``init``); the M-step is the maximum-likelihood rate ``λ_kj = Σ_t γ_t(k) x_tj /
+    Σ_t γ_t(k)`` over the observed cells (hmmlearn's gamma prior on the rates is not offered; this
+    is hmmlearn's estimate at its defaults ``lambdas_prior=0``, ``lambdas_weight=0``). The start of
+    ``lambdas`` spreads each column's mean over the states (``random_state`` None) or draws
+    ``mean · Gamma(2, ½)``; :meth:`sample` returns the counts as floats.
+
+    Attributes
+    ----------
+    lambdas_ : ndarray of shape (n_components, n_features)
+        The rate of each column in each state.
+    """
+
+    _emission_params = ("lambdas",)
+
+    def __init__(self, n_components: int = 1, *, startprob_prior=1.0, transmat_prior=1.0,
+                 algorithm: str = "viterbi", random_state=None, n_iter: int = 100, tol: float = 1e-2,
+                 verbose: bool | Progress = False, learn: tuple[str, ...] | None = None,
+                 init: tuple[str, ...] | None = None, n_init: int = 1, accelerate: str | None = None,
+                 n_jobs: int | None = None) -> None:
+        self.n_components = n_components
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.learn = learn
+        self.init = init
+        self.n_init = n_init
+        self.accelerate = accelerate
+        self.n_jobs = n_jobs
+
+    def _input_tags(self) -> dict[str, bool]:
+        return {"allow_nan": True, "positive_only": True}
+
+    def _emission(self, n_features: int) -> Poisson:
+        return Poisson(n_features)
+
+    def _emission_attributes(self) -> dict[str, np.ndarray | None]:
+        return {"lambdas": getattr(self, "lambdas_", None)}
+
+    def _set_emission(self, params: dict[str, np.ndarray]) -> None:
+        self.lambdas_ = params["lambdas"]
+
+    def _data(self, X) -> np.ndarray:
+        """``X``'s shape and missing cells checked (the counts themselves by :meth:`Poisson.prepare`)."""
+        return check_observations(X)
+
+    def _n_features_of(self, X: np.ndarray) -> int:
+        return X.shape[1]
+
+    def _n_features_of_params(self, params) -> int:
+        lambdas = np.asarray(params["lambdas"])
+        if lambdas.ndim != 2:
+            raise ValueError(f"lambdas_: expected shape (n_components, n_features), got {lambdas.shape}")
+        return lambdas.shape[1]
