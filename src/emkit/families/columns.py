@@ -94,7 +94,7 @@ class ColumnMeans(Family):
         bad = np.isinf(array) | self.bad_cells(np.where(missing, 0.0, array))
         if bad.any():
             row, column = np.argwhere(bad)[0]
-            raise ValueError(f"X: expected {self.kind} (NaN for missing), got {array[row, column]!r} in row {row}, "
+            raise ValueError(f"X: expected {self.kind} (NaN for missing), got {float(array[row, column])!r} in row {row}, "
                              f"column {column}")
         never = np.flatnonzero(missing.all(axis=0))
         if never.size:
