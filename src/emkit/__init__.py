@@ -24,6 +24,7 @@ EXPORTS = {
     "GaussianMixture": ".estimators",
     "GaussianHMM": ".estimators",
     "CategoricalHMM": ".estimators",
+    "Mixture": ".estimators",
     "StudentMixture": ".estimators.student_mixture",
     "gmm_select": ".selection",
     "fit_mcem": ".variants",

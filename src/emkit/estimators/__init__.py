@@ -9,6 +9,7 @@ EXPORTS = {
     "GaussianMixture": ".gaussian_mixture",
     "GaussianHMM": ".hmm",
     "CategoricalHMM": ".hmm",
+    "Mixture": ".mixture",
 }
 
 __all__ = list(EXPORTS)
