@@ -10,6 +10,7 @@ EXPORTS = {
     "GaussianHMM": ".hmm",
     "CategoricalHMM": ".hmm",
     "PoissonHMM": ".hmm",
+    "Mixture": ".mixture",
 }
 
 __all__ = list(EXPORTS)

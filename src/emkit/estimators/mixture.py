@@ -1,0 +1,316 @@
+"""``Mixture``: the scikit-learn estimator for a finite mixture of any component family.
+
+``p(x) = Σ_k π_k p(x | θ_k)`` with ``p(· | θ_k)`` an :class:`emkit.families.Family` (Poisson
+counts, Bernoulli items, ...), over :class:`emkit.latent.MixtureModel` and the engine. The face
+only checks its arguments and maps attributes: the engine runs the EM iterations, the restarts
+(``n_init``) and the stopping rule; the model computes responsibilities, log-densities and draws.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+from ..engine import EMResult, Squarem, fit
+from ..engine.progress import Progress
+from ..exceptions import ConvergenceWarning
+from ..families.base import Family
+from ..latent.mixture import MixtureData, MixtureModel, check_sample_weight
+from ..validation import check_integer, check_real
+from ._common import generator
+from ._sklearn_compat import bridged
+from ._validation import check_feature_names, feature_names
+from .base import EstimatorProtocol
+
+#: How the first start is drawn: the family's deterministic start, or the family's random one.
+INIT_METHODS = ("family", "random")
+
+
+class Mixture(EstimatorProtocol):
+    """Finite mixture of one component family, fitted by EM: ``p(x) = Σ_k π_k p(x | θ_k)``.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components ``K``.
+    family : Family or callable
+        Distribution of a row given its component: an :class:`emkit.families.Family` instance
+        such as ``families.Poisson(3)`` or ``families.Bernoulli(5)``, or a callable
+        ``family(n_features) -> Family`` such as the class ``families.Poisson`` itself, which
+        :meth:`fit` calls with the number of columns of ``X``.
+    weights_prior : float or array-like of shape (n_components,), default=1.0
+        Dirichlet concentrations ``α ≥ 1`` of the weights, ``π_k ∝ n_k + α_k − 1`` (1: maximum
+        likelihood).
+    tol : float, default=1e-3
+        scikit-learn's stopping rule: stop when the mean log-likelihood per unit of sample weight
+        changes by at most ``tol``, ``|ℓ_t − ℓ_{t−1}| ≤ tol · Σ_i w_i``.
+    max_iter : int, default=100
+        Maximum number of EM iterations per start.
+    n_init : int, default=1
+        Number of starts; the one with the highest log-likelihood is kept.
+    init_params : {"family", "random"}, default="family"
+        The first start: ``"family"``, the family's deterministic start (equal weights, e.g.
+        column means spread apart); ``"random"``, the family's random start. Further starts are
+        always random.
+    random_state : int, numpy Generator or RandomState, optional
+        Seed of the random starts and of :meth:`sample`.
+    verbose : bool or Progress, default=False
+        Show the starts and EM iterations on standard error (a
+        :class:`~emkit.engine.progress.Progress`: on that display, shared).
+    accelerate : {None, "squarem"} or Squarem, default=None
+        Run SQUAREM on the EM map (fewer passes over the data).
+    n_jobs : int, optional
+        Threads over which the row blocks of the E-step are spread (default: the number of CPUs;
+        results do not depend on it).
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    <param>_ : ndarray
+        Each of the family's parameters under its name with a trailing underscore, e.g.
+        ``lambdas_`` (Poisson rates) or ``probs_`` (Bernoulli probabilities), shape
+        ``(n_components, n_features)`` for these two.
+    params_ : dict
+        All parameters under the model's names (``"weights"`` and the family's), read from the
+        attributes above.
+    model_ : emkit.latent.MixtureModel
+        The fitted model (its family, ``n_free_parameters()``, standard errors, ...).
+    converged_ : bool
+        Whether the best start met ``tol`` within ``max_iter`` iterations.
+    n_iter_ : int
+        Number of EM iterations of the best start.
+    lower_bound_ : float
+        Log-likelihood per unit of sample weight at the returned parameters (plus the weights'
+        log prior when ``weights_prior`` exceeds 1: the objective EM ascends).
+    lower_bounds_ : list of float
+        The same at every iterate of the best start, its start included.
+    n_features_in_ : int
+        Number of columns of the data seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names seen in ``fit`` (only when ``X`` was a data frame with string names).
+    result_ : EMResult
+        The engine's result for the best start (trace, the final log-likelihood of every start).
+
+    Notes
+    -----
+    A NaN cell is missing: every method marginalises it (exact EM for incomplete data), and a row
+    with nothing observed has density 1 in every component. A row that no component can produce
+    (e.g. a 1 where every component has probability 0) has ``score_samples`` ``−inf`` and
+    ``predict_proba`` 0 in every column. Components are not reordered.
+    """
+
+    _estimator_type = "DensityEstimator"
+    _fitted_attribute = "model_"
+
+    def __init__(self, n_components: int = 1, *, family: Family | Callable[[int], Family],
+                 weights_prior=1.0, tol: float = 1e-3, max_iter: int = 100, n_init: int = 1,
+                 init_params: str = "family", random_state=None, verbose: bool | Progress = False,
+                 accelerate: str | Squarem | None = None, n_jobs: int | None = None) -> None:
+        self.n_components = n_components
+        self.family = family
+        self.weights_prior = weights_prior
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.random_state = random_state
+        self.verbose = verbose
+        self.accelerate = accelerate
+        self.n_jobs = n_jobs
+
+    def _input_tags(self) -> dict[str, bool]:
+        return {"allow_nan": True}
+
+    # --------------------------------------------------------------------------- fitting
+    def fit(self, X, y=None, sample_weight=None) -> Mixture:
+        """Estimate the parameters by EM (``n_init`` starts, the best kept).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows as the family takes them (NaN: a missing cell).
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights; integer weights give the fit on repeated rows.
+
+        Returns
+        -------
+        self
+
+        Notes
+        -----
+        On any error the estimator is left as it was.
+        """
+        self._fit(X, sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None) -> np.ndarray:
+        """Fit, then return the most probable component ``argmax_k γ_ik`` of each row of ``X``."""
+        data = self._fit(X, sample_weight)
+        return self.model_.predict(data, self.params_)
+
+    def _fit(self, X, sample_weight) -> MixtureData:
+        """Fit and set the attributes; the prepared data (for :meth:`fit_predict`)."""
+        self._check_hyperparameters()
+        names = feature_names(X)
+        model = MixtureModel(self._family(X), self.n_components, weights_prior=self.weights_prior,
+                             n_jobs=self.n_jobs)
+        data = model.prepare((X, sample_weight))
+        if data.n_samples < self.n_components:
+            raise ValueError(f"n_components: Expected n_samples >= n_components but got n_components = "
+                             f"{self.n_components}, n_samples = {data.n_samples}")
+        total = float(data.n_samples if data.sample_weight is None else data.sample_weight.sum())
+        rng = generator(self.random_state)
+        init = model.initial_params(data, rng) if self.init_params == "random" else None
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
+            result = fit(model, data, init=init, tol=self.tol, param_tol=None, tol_scale=total,
+                         max_iter=self.max_iter, random_state=rng, n_init=self.n_init, accelerate=self.accelerate,
+                         verbose=self.verbose)
+        if not result.converged:
+            warnings.warn(f"Best performing initialization did not converge in max_iter={self.max_iter} iterations "
+                          f"(tol={self.tol}); increase max_iter or tol, or use accelerate='squarem'",
+                          bridged(ConvergenceWarning), stacklevel=3)
+        self._set_fitted(model, result, total, data.X.shape[1], names)
+        return data
+
+    def _set_fitted(self, model: MixtureModel, result: EMResult, total: float, n_features: int, names) -> None:
+        """Assign the fitted attributes together (a failed fit leaves the estimator unchanged);
+        a previous fit's family attributes go."""
+        if hasattr(self, "model_"):
+            for name in self.model_.family.param_names:
+                self.__dict__.pop(f"{name}_", None)
+        self.weights_ = np.asarray(result.params["weights"], dtype=float)
+        for name in model.family.param_names:
+            setattr(self, f"{name}_", np.asarray(result.params[name], dtype=float))
+        self.model_ = model
+        self.converged_ = bool(result.converged)
+        self.n_iter_ = int(result.n_iter)
+        self.lower_bound_ = float(result.loglik) / total
+        self.lower_bounds_ = [float(value) / total for value in result.trace.loglik]
+        self.n_features_in_ = int(n_features)
+        self.result_ = result
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    @property
+    def params_(self) -> dict[str, np.ndarray]:
+        """The parameters under the model's names, from ``weights_`` and the ``<param>_``
+        attributes."""
+        self._check_is_fitted()
+        names = self.model_.param_names
+        return {name: getattr(self, f"{name}_") for name in names}
+
+    # ------------------------------------------------------------------ checking inputs
+    def _check_hyperparameters(self) -> None:
+        """ValueError naming the first constructor argument out of its domain (before the data
+        are touched; ``weights_prior`` and ``n_jobs`` are checked by the model)."""
+        check_integer(self.n_components, "n_components")
+        check_real(self.tol, "tol", low=0.0)
+        check_integer(self.max_iter, "max_iter")
+        check_integer(self.n_init, "n_init")
+        if self.init_params not in INIT_METHODS:
+            raise ValueError(f"init_params: expected one of {INIT_METHODS}, got {self.init_params!r}")
+        if not (self.accelerate in (None, "squarem") or isinstance(self.accelerate, Squarem)):
+            raise ValueError(f"accelerate: expected None, 'squarem' or a Squarem(...), got {self.accelerate!r}")
+        generator(self.random_state)
+        if not (isinstance(self.family, Family) or callable(self.family)):
+            raise ValueError(f"family: expected an emkit.families.Family (e.g. families.Poisson(n_features)) or a "
+                             f"callable family(n_features) such as families.Poisson, got {self.family!r}")
+
+    def _family(self, X) -> Family:
+        """The family instance, or the callable's family for the number of columns of ``X``."""
+        if isinstance(self.family, Family):
+            return self.family
+        n_features = _n_columns(X)
+        try:
+            family = self.family(n_features)
+        except TypeError as error:
+            raise ValueError(f"family: calling {self.family!r} with n_features={n_features} failed ({error}); give "
+                             "a Family instance or a callable family(n_features)") from None
+        if not isinstance(family, Family):
+            raise ValueError(f"family: {self.family!r}({n_features}) gave {type(family).__name__}, not an "
+                             "emkit.families.Family")
+        return family
+
+    def _fitted(self, X) -> tuple[MixtureModel, dict[str, np.ndarray]]:
+        """The fitted model and its parameters (checked: they may have been set by hand), after
+        comparing the column names of ``X`` with those of ``fit``."""
+        self._check_is_fitted()
+        check_feature_names(self, X)
+        return self.model_, self.model_.check_params(self.params_)
+
+    # -------------------------------------------------------------------------- inference
+    def score_samples(self, X) -> np.ndarray:
+        """``log p(x_i)`` of each row, shape (n_samples,) (missing cells marginalised)."""
+        model, params = self._fitted(X)
+        return model.responsibilities(X, params)[1]
+
+    def score(self, X, y=None, sample_weight=None) -> float:
+        """Mean log-likelihood per row, ``Σ_i w_i log p(x_i) / Σ_i w_i`` (rows of weight 0 left
+        out; all weights 1 without ``sample_weight``)."""
+        log_density = self.score_samples(X)
+        weights = check_sample_weight(sample_weight, log_density.shape[0])
+        if weights is None:
+            return float(log_density.mean())
+        kept = weights > 0
+        return float(log_density[kept] @ weights[kept] / weights.sum())
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Responsibilities ``γ_ik = p(z_i = k | x_i)``, shape (n_samples, n_components)."""
+        model, params = self._fitted(X)
+        return model.responsibilities(X, params)[0]
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable component ``argmax_k γ_ik`` of each row."""
+        model, params = self._fitted(X)
+        return model.predict(X, params)
+
+    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n_samples`` rows from the fitted mixture: ``z ~ π``, then ``x ~ p(· | θ_z)``.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        labels : ndarray of shape (n_samples,)
+            The component of each row (rows in the order drawn, not grouped by component).
+        """
+        self._check_is_fitted()
+        n_samples = check_integer(n_samples, "n_samples")
+        return self.model_.sample(self.model_.check_params(self.params_), n_samples, generator(self.random_state))
+
+    def _n_parameters(self) -> int:
+        """Number of free parameters, ``K − 1`` weights and the family's."""
+        self._check_is_fitted()
+        return self.model_.n_free_parameters()
+
+    def bic(self, X) -> float:
+        """Bayesian information criterion ``−2 Σ_i log p(x_i) + p log n`` (``p`` free parameters,
+        ``n`` rows)."""
+        log_density = self.score_samples(X)
+        return -2.0 * float(log_density.sum()) + self._n_parameters() * np.log(log_density.shape[0])
+
+    def aic(self, X) -> float:
+        """Akaike information criterion ``−2 Σ_i log p(x_i) + 2p``."""
+        return -2.0 * float(self.score_samples(X).sum()) + 2.0 * self._n_parameters()
+
+
+def _n_columns(X: Any) -> int:
+    """Number of columns of ``X`` (1 for a 1-D array).
+
+    Raises
+    ------
+    ValueError
+        Naming ``X`` when it is neither a 1-D nor a 2-D array-like.
+    """
+    try:
+        shape = np.shape(X)
+    except ValueError:
+        raise ValueError("X: expected a 2-D array (n_samples, n_features); the rows have different lengths") from None
+    if len(shape) not in (1, 2):
+        raise ValueError(f"X: expected a 2-D array (n_samples, n_features), got shape {shape}")
+    return 1 if len(shape) == 1 else int(shape[1])
