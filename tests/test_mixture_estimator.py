@@ -266,3 +266,10 @@ def test_bad_arguments_of_the_methods_are_named():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert face.predict(X_COUNTS[:2]).shape == (2,)
+
+
+def test_families_show_their_arguments_in_the_estimators_repr():
+    from emkit.families import Bernoulli, Poisson
+
+    assert repr(Poisson(3)) == "Poisson(n_features=3)"
+    assert "family=Bernoulli(n_features=6)" in repr(emkit.Mixture(2, family=Bernoulli(6)))

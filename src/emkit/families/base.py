@@ -10,6 +10,7 @@ nothing observed log-likelihood 0 (a NaN row) or marginalises the missing coordi
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -84,6 +85,13 @@ class Family(ABC):
     @abstractmethod
     def is_feasible(self, params: Params) -> bool:
         """Whether the emission parameters lie in the parameter space."""
+
+    def __repr__(self) -> str:
+        """``Name(argument=value, ...)`` from the constructor's arguments kept under their names
+        (as scikit-learn shows estimators), e.g. ``Poisson(n_features=3)``."""
+        names = [name for name in inspect.signature(type(self).__init__).parameters if name != "self"]
+        arguments = ", ".join(f"{name}={getattr(self, name)!r}" for name in names if hasattr(self, name))
+        return f"{type(self).__name__}({arguments})"
 
     def describe(self) -> str:
         """The family in words, e.g. "categorical" (default: the class name without "Emission",
