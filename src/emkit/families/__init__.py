@@ -12,6 +12,7 @@ from .base import Family
 EXPORTS = {
     "Bernoulli": ".bernoulli",
     "Poisson": ".poisson",
+    "Product": ".product",
 }
 
 __all__ = ["Family", *EXPORTS]
