@@ -273,3 +273,26 @@ def test_families_show_their_arguments_in_the_estimators_repr():
 
     assert repr(Poisson(3)) == "Poisson(n_features=3)"
     assert "family=Bernoulli(n_features=6)" in repr(emkit.Mixture(2, family=Bernoulli(6)))
+
+
+def test_a_mapping_of_columns_to_families_fits_mixed_rows_as_their_product():
+    """``Mixture(k, family={column(s): family})`` on a DataFrame is the mixture of the families'
+    Product over those columns (same iterates as building the Product by hand), with callables
+    given the group's number of columns."""
+    from emkit.families import Bernoulli, Poisson, Product
+
+    rng = np.random.default_rng(4)
+    z = rng.integers(0, 2, 300)
+    frame = pd.DataFrame({"visits": rng.poisson(np.where(z == 1, 6.0, 1.5)).astype(float),
+                          "smoker": (rng.random(300) < np.where(z == 1, 0.7, 0.2)).astype(float),
+                          "married": (rng.random(300) < np.where(z == 1, 0.4, 0.6)).astype(float),
+                          "id": np.arange(300.0)})
+    mapped = emkit.Mixture(2, family={"visits": Poisson, ("smoker", "married"): Bernoulli}, tol=1e-8,
+                           max_iter=500).fit(frame)
+    product = Product([(("visits",), Poisson(1)), (("smoker", "married"), Bernoulli(2))])
+    direct = emkit.Mixture(2, family=product, tol=1e-8, max_iter=500).fit(frame)
+    assert mapped.lower_bound_ == pytest.approx(direct.lower_bound_, rel=1e-12)
+    np.testing.assert_allclose(mapped.params_["visits:lambdas"], direct.params_["visits:lambdas"], rtol=1e-10)
+    assert sorted(mapped.params_["visits:lambdas"].ravel()) == pytest.approx([1.5, 6.0], rel=0.3)
+    with pytest.raises(ValueError, match="^family: "):
+        emkit.Mixture(2, family={"visits": "poisson"}).fit(frame)

@@ -9,6 +9,7 @@ only checks its arguments and maps attributes: the engine runs the EM iterations
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import numpy as np
@@ -35,11 +36,15 @@ class Mixture(EstimatorProtocol):
     ----------
     n_components : int, default=1
         Number of mixture components ``K``.
-    family : Family or callable
+    family : Family, callable or mapping
         Distribution of a row given its component: an :class:`emkit.families.Family` instance
         such as ``families.Poisson(3)`` or ``families.Bernoulli(5)``, or a callable
         ``family(n_features) -> Family`` such as the class ``families.Poisson`` itself, which
-        :meth:`fit` calls with the number of columns of ``X``.
+        :meth:`fit` calls with the number of columns of ``X``. For mixed-type rows, a mapping of
+        column groups to families (each a Family or such a callable, called with the group's
+        number of columns): DataFrame column names or integer indices, one or a tuple per group,
+        e.g. ``{"age": families.Poisson, ("smoker", "married"): families.Bernoulli}`` — the
+        rows' distribution is then their :class:`~emkit.families.Product`.
     weights_prior : float or array-like of shape (n_components,), default=1.0
         Dirichlet concentrations ``α ≥ 1`` of the weights, ``π_k ∝ n_k + α_k − 1`` (1: maximum
         likelihood).
@@ -173,7 +178,7 @@ class Mixture(EstimatorProtocol):
             warnings.warn(f"Best performing initialization did not converge in max_iter={self.max_iter} iterations "
                           f"(tol={self.tol}); increase max_iter or tol, or use accelerate='squarem'",
                           bridged(ConvergenceWarning), stacklevel=3)
-        self._set_fitted(model, result, total, data.X.shape[1], names)
+        self._set_fitted(model, result, total, _n_columns(X), names)
         return data
 
     def _set_fitted(self, model: MixtureModel, result: EMResult, total: float, n_features: int, names) -> None:
@@ -218,24 +223,23 @@ class Mixture(EstimatorProtocol):
         if not (self.accelerate in (None, "squarem") or isinstance(self.accelerate, Squarem)):
             raise ValueError(f"accelerate: expected None, 'squarem' or a Squarem(...), got {self.accelerate!r}")
         generator(self.random_state)
-        if not (isinstance(self.family, Family) or callable(self.family)):
-            raise ValueError(f"family: expected an emkit.families.Family (e.g. families.Poisson(n_features)) or a "
-                             f"callable family(n_features) such as families.Poisson, got {self.family!r}")
+        if not (isinstance(self.family, (Family, Mapping)) or callable(self.family)):
+            raise ValueError(f"family: expected an emkit.families.Family (e.g. families.Poisson(n_features)), a "
+                             f"callable family(n_features) such as families.Poisson, or a mapping of columns to "
+                             f"them, got {self.family!r}")
 
     def _family(self, X) -> Family:
-        """The family instance, or the callable's family for the number of columns of ``X``."""
-        if isinstance(self.family, Family):
-            return self.family
-        n_features = _n_columns(X)
-        try:
-            family = self.family(n_features)
-        except TypeError as error:
-            raise ValueError(f"family: calling {self.family!r} with n_features={n_features} failed ({error}); give "
-                             "a Family instance or a callable family(n_features)") from None
-        if not isinstance(family, Family):
-            raise ValueError(f"family: {self.family!r}({n_features}) gave {type(family).__name__}, not an "
-                             "emkit.families.Family")
-        return family
+        """The family instance, the callable's family for the number of columns of ``X``, or the
+        product of a mapping's families over their column groups."""
+        if isinstance(self.family, Mapping):
+            from ..families.product import Product
+
+            parts = []
+            for columns, family in self.family.items():
+                group = columns if isinstance(columns, tuple) else (columns,)
+                parts.append((group, _built(family, len(group))))
+            return Product(parts)
+        return _built(self.family, _n_columns(X))
 
     def _fitted(self, X) -> tuple[MixtureModel, dict[str, np.ndarray]]:
         """The fitted model and its parameters (checked: they may have been set by hand), after
@@ -314,3 +318,24 @@ def _n_columns(X: Any) -> int:
     if len(shape) not in (1, 2):
         raise ValueError(f"X: expected a 2-D array (n_samples, n_features), got shape {shape}")
     return 1 if len(shape) == 1 else int(shape[1])
+
+
+def _built(family: Any, n_features: int) -> Family:
+    """``family`` itself when it is a :class:`Family`, else ``family(n_features)``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``family`` when the call fails or does not give a Family.
+    """
+    if isinstance(family, Family):
+        return family
+    try:
+        built = family(n_features)
+    except TypeError as error:
+        raise ValueError(f"family: calling {family!r} with n_features={n_features} failed ({error}); give "
+                         "a Family instance, a callable family(n_features) or a mapping of columns to them") from None
+    if not isinstance(built, Family):
+        raise ValueError(f"family: {family!r}({n_features}) gave {type(built).__name__}, not an "
+                         "emkit.families.Family")
+    return built
