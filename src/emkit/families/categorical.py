@@ -251,7 +251,8 @@ class Categorical(Family):
         if probs.shape != (n_components, self.n_entries):
             raise ValueError(f"{self.param}: expected shape {(n_components, self.n_entries)}, got {probs.shape}")
         for j, column in enumerate(self.columns()):
-            name = self.param if self.n_columns == 1 else f"{self.param} (column {j}: entries {column.start}:{column.stop})"
+            name = (self.param if self.n_columns == 1
+                    else f"{self.param} (column {j}: entries {column.start}:{column.stop})")
             _dirichlet().check_probability_rows(probs[:, column], (n_components, column.stop - column.start), name)
         return {self.param: probs}
 
