@@ -11,6 +11,7 @@ from .base import Family
 #: Public name -> the module that defines it (imported on first use).
 EXPORTS = {
     "Bernoulli": ".bernoulli",
+    "Categorical": ".categorical",
     "Poisson": ".poisson",
     "Product": ".product",
 }
