@@ -6,7 +6,7 @@ emissions with one column. ``log p(x | k) = Σ_j log p_kj(x_j)`` over the observ
 cell is missing and adds nothing); the statistics are the expected category counts
 ``N_kj(c) = Σ_{i: x_ij = c} γ_ik``; the M-step is the Dirichlet posterior mode
 ``p_kj(c) ∝ N_kj(c) + α_kj(c) − 1`` (``α = prior``; 1 is maximum likelihood), which adds
-``Σ (α − 1) log p`` to the objective EM ascends (:mod:`emkit.models.hmm.dirichlet`).
+``Σ (α − 1) log p`` to the objective EM ascends (:mod:`emkit.families.dirichlet`).
 
 The parameter is one table ``probs`` of shape (K, Σ_j m_j): the columns' probability rows side by
 side, column ``j`` in entries ``offsets[j] : offsets[j + 1]``. A probability that is exactly 0
@@ -24,6 +24,7 @@ from ..engine.model import Params, Stats
 from ..models.categorical import categorical_information
 from ..numerics import safe_log
 from ..validation import MAX_EXACT_INTEGER, as_float_array, nullable_as_nan
+from . import dirichlet
 from .base import Family
 
 #: Code of a missing observation in the prepared symbols.
@@ -66,15 +67,6 @@ def check_symbols(X, name: str = "X") -> np.ndarray:
     return np.where(missing, MISSING, values).astype(np.int64)
 
 
-def _dirichlet():
-    """:mod:`emkit.models.hmm.dirichlet`, imported on use: importing the ``emkit.models.hmm``
-    package imports its ``CategoricalEmission``, a subclass of :class:`Categorical`, so a
-    module-level import would be circular."""
-    from ..models.hmm import dirichlet
-
-    return dirichlet
-
-
 class Categorical(Family):
     """Independent categorical columns, column ``j`` with ``n_categories[j]`` categories.
 
@@ -113,7 +105,7 @@ class Categorical(Family):
         self.offsets = np.concatenate([[0], np.cumsum(self.n_categories)]).astype(np.int64)
         self.prior = prior
         if np.ndim(prior) == 0:
-            _dirichlet().check_concentration(prior, (1, self.n_entries), self.prior_name)
+            dirichlet.check_concentration(prior, (1, self.n_entries), self.prior_name)
 
     @property
     def n_columns(self) -> int:
@@ -136,7 +128,7 @@ class Categorical(Family):
 
     def concentration(self, n_components: int) -> np.ndarray:
         """The Dirichlet concentrations as a (K, Σ m_j) array; ``ValueError`` naming the prior."""
-        return _dirichlet().check_concentration(self.prior, (n_components, self.n_entries), self.prior_name)
+        return dirichlet.check_concentration(self.prior, (n_components, self.n_entries), self.prior_name)
 
     def validate(self, n_components: int) -> None:
         if n_components * self.n_entries > MAX_TABLE_ENTRIES:
@@ -236,14 +228,14 @@ class Categorical(Family):
         prior = self.concentration(previous.shape[0])
         probs = np.empty(previous.shape)
         for column in self.columns():
-            probs[:, column], _ = _dirichlet().posterior_mode(stats[self.stat][:, column], prior[:, column],
+            probs[:, column], _ = dirichlet.posterior_mode(stats[self.stat][:, column], prior[:, column],
                                                            previous[:, column])
         return {self.param: np.where(keep[:, None], previous, probs)}
 
     def log_prior(self, params: Params) -> float:
         """``Σ (α − 1) log p`` over the entries that are not structural zeros."""
         probs = np.asarray(params[self.param], dtype=float)
-        return _dirichlet().log_density(probs, self.concentration(probs.shape[0]))
+        return dirichlet.log_density(probs, self.concentration(probs.shape[0]))
 
     # ------------------------------------------------------------------ parameters
     def check_params(self, params: Params, n_components: int) -> Params:
@@ -253,12 +245,12 @@ class Categorical(Family):
         for j, column in enumerate(self.columns()):
             name = (self.param if self.n_columns == 1
                     else f"{self.param} (column {j}: entries {column.start}:{column.stop})")
-            _dirichlet().check_probability_rows(probs[:, column], (n_components, column.stop - column.start), name)
+            dirichlet.check_probability_rows(probs[:, column], (n_components, column.stop - column.start), name)
         return {self.param: probs}
 
     def is_feasible(self, params: Params) -> bool:
         probs = np.asarray(params[self.param], dtype=float)
-        return all(_dirichlet().is_probability_rows(probs[:, column]) for column in self.columns())
+        return all(dirichlet.is_probability_rows(probs[:, column]) for column in self.columns())
 
     def n_free_parameters(self, n_components: int, learn: frozenset[str]) -> int:
         return n_components * (self.n_entries - self.n_columns) if self.param in learn else 0

@@ -38,7 +38,7 @@ from ..engine.stats import sum_stats
 from ..exceptions import DegenerateComponentWarning
 from ..families.base import Family
 from ..models.categorical import categorical_scores, free_rows, rows_from_free, rows_information, rows_labels
-from ..models.hmm import dirichlet
+from ..families import dirichlet
 from ..models.hmm.sequences import Block, Sequences, default_n_jobs, parallel_map
 from ..numerics import safe_log
 

@@ -59,7 +59,7 @@ from ..kernels.gaussian_mixture_estep import (
 from ..kernels.gaussian_mixture_missing import MissingLayout, missing_layout
 from ..kernels.kmeans import kmeans, kmeans_plusplus, unit_scale
 from ..kernels.parallel import worker_count
-from .hmm import dirichlet
+from ..families import dirichlet
 from .regularization import covariance_floor
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -399,7 +399,7 @@ class GaussianMixtureModel(EMModel):
     def m_step(self, stats: Stats, params: Params) -> Params:
         """``π_k = n_k/Σn``, ``μ_k``, ``Σ_k`` by :func:`~emkit.kernels.gaussian.gaussian_m_step`
         (scatter about the fixed means when those are fixed); with priors, the posterior modes
-        ``π_k ∝ n_k + α_k − 1`` (:func:`~emkit.models.hmm.dirichlet.posterior_mode`; a weight that
+        ``π_k ∝ n_k + α_k − 1`` (:func:`~emkit.families.dirichlet.posterior_mode`; a weight that
         is exactly 0 stays 0) and the covariances' of ``covariance_prior``. A component with no
         expected count keeps its mean and covariance and raises a warning."""
         n = np.asarray(stats["n"], dtype=float)

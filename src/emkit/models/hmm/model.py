@@ -35,7 +35,7 @@ from ...engine.stats import sum_stats
 from ...exceptions import DegenerateComponentWarning
 from ...families.base import Family
 from ..categorical import free_rows, rows_from_free, rows_information, rows_labels
-from . import dirichlet
+from ...families import dirichlet
 from .inference import Posterior, scale_frame, scaled_forward_backward, viterbi
 from ...kernels.hmm import sample_states
 from .sequences import (

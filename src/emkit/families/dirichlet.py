@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...validation import MAX_EXACT_INTEGER
+from ..validation import MAX_EXACT_INTEGER
 
 #: How far from one the sum of a row of probabilities may be.
 SUM_TOLERANCE = 1e-8
