@@ -385,3 +385,17 @@ def test_description():
     family = Product([([0, 2], Poisson(2)), (1, CategoricalEmission(3))])
     assert family.describe() == "product of Poisson on columns 0, 2, categorical on column 1"
     assert MixtureModel(family, 2).describe() == f"mixture of 2 {family.describe()}"
+
+
+def test_hmm_simulation_keeps_each_parts_missing_cells():
+    """The parametric bootstrap's data sets (HiddenMarkovModel.simulate) carry the observed data's
+    missing cells, column by column, through a Product (it failed on the structured rows)."""
+    rng = np.random.default_rng(8)
+    X = np.column_stack([(rng.random(120) < 0.4).astype(float), rng.poisson(3.0, 120).astype(float)])
+    X[[3, 50], 1] = np.nan
+    X[9, 0] = np.nan
+    model = HiddenMarkovModel(Product([((1,), Poisson(1)), ((0,), Bernoulli(1))]), 2)
+    params = model.initial_params(model.prepare(X), None)
+    simulated, lengths = model.simulate(params, X, rng)
+    np.testing.assert_array_equal(np.isnan(simulated), np.isnan(X))
+    assert lengths.tolist() == [120]

@@ -86,6 +86,12 @@ class Family(ABC):
     def is_feasible(self, params: Params) -> bool:
         """Whether the emission parameters lie in the parameter space."""
 
+    def missing_cells(self, X: np.ndarray) -> np.ndarray:
+        """Which cells of prepared rows ``X`` are missing, as a boolean (n, d) shaped like the
+        rows :meth:`sample` draws (NaN in float rows, negative codes in integer rows)."""
+        missing = np.isnan(X) if np.issubdtype(X.dtype, np.floating) else X < 0
+        return missing.reshape(X.shape[0], -1)
+
     def __repr__(self) -> str:
         """``Name(argument=value, ...)`` from the constructor's arguments kept under their names
         (as scikit-learn shows estimators), e.g. ``Poisson(n_features=3)``."""

@@ -243,6 +243,17 @@ class Product(Family):
     def n_free_parameters(self, n_components: int, learn: frozenset[str]) -> int:
         return sum(part.family.n_free_parameters(n_components, part.learn(learn)) for part in self.parts)
 
+    def missing_cells(self, X: np.ndarray) -> np.ndarray:
+        """Each part's missing cells in its columns, shape (n, D), as :meth:`sample` places them."""
+        out = np.empty((X.shape[0], self.n_columns), dtype=bool)
+        start = 0
+        for part in self.parts:
+            width = len(part.columns)
+            where = list(part.columns) if not self.by_name else slice(start, start + width)
+            out[:, where] = part.family.missing_cells(X[part.field])
+            start += width
+        return out
+
     def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
         """Each part's draws in its columns (drawing from ``rng`` in part order), as floats of
         shape (n, D): the columns of ``X``, or the named columns in the parts' order."""

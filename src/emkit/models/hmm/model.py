@@ -255,8 +255,7 @@ class HiddenMarkovModel(EMModel):
         data = self.prepare(like_data)
         lengths = np.diff(data.offsets)
         X = np.concatenate([self.sample(params, int(length), rng)[0] for length in lengths]).astype(float)
-        missing = np.isnan(data.X) if np.issubdtype(data.X.dtype, np.floating) else data.X < 0
-        X[missing.reshape(X.shape)] = np.nan
+        X[self.emission.missing_cells(data.X).reshape(X.shape)] = np.nan
         return X, lengths
 
     # ----------------------------------------------------------------- inference
