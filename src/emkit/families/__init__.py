@@ -11,6 +11,9 @@ from .base import Family
 #: Public name -> the module that defines it (imported on first use).
 EXPORTS = {
     "Bernoulli": ".bernoulli",
+    "Exponential": ".exponential",
+    "Gamma": ".gamma",
+    "Multinomial": ".multinomial",
     "Poisson": ".poisson",
 }
 
