@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import scipy.stats
 from direct_mle import complex_step_gradient, maximize
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import optimize
 from scipy.special import gammaln, loggamma, logsumexp
@@ -274,9 +274,13 @@ def test_statistics_of_two_halves_add_to_those_of_the_whole(name):
 
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), name=st.sampled_from(list(CASES)), k=st.integers(1, 3))
+@example(seed=311, name="gamma", k=2)       # a component collapses in one column (shape ~ 4e7)
+@example(seed=316, name="gamma", k=3)       # the same in the HMM (shape ~ 2e6)
+@example(seed=291, name="multinomial", k=3)  # a perfect fit: log-likelihood 0 to round-off
 def test_em_ascends_from_random_starts(seed, name, k):
     """Mixture (its E- and M-steps by hand) and HMM (through emkit.fit) from random starts on
-    small random data, with missing cells (rows for the multinomial)."""
+    small random data, with missing cells (rows for the multinomial), including components that
+    collapse (the gamma likelihood is unbounded as a shape grows on nearly equal values)."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(10, 40))
     if name == "multinomial":
@@ -301,7 +305,7 @@ def test_em_ascends_from_random_starts(seed, name, k):
         hmm = emkit.fit(HiddenMarkovModel(family, k), (X, [n // 2, n - n // 2]), random_state=rng, max_iter=15)
     for values in (np.array(trace), np.array(hmm.trace.loglik)):
         assert np.all(np.isfinite(values))
-        assert np.all(np.diff(values) >= -1e-10 * np.abs(values[1:])), values
+        assert np.all(np.diff(values) >= -1e-10 * np.maximum(1.0, np.abs(values[1:]))), values
     assert model.is_feasible(params) and family.is_feasible(hmm.params)
 
 
