@@ -5,10 +5,9 @@
 observed cells (a NaN cell is missing and adds nothing), evaluated per cell as
 ``c(a) − a D(b x / a) − log x`` with ``c(a) = a log a − a − log Γ(a)`` and
 ``D(t) = t − 1 − log t ≥ 0``: the textbook form cancels terms of size ``a`` (round-off ``a ε``
-per cell, 1e-8 at a collapsing component's ``a ~ 1e8``, enough to break EM's ascent there), this
-one only terms of size ``√a``. Statistics per component and column,
-over the observed cells: ``n_kj = Σ γ_ik``, ``s_kj = Σ γ_ik x_ij`` (:mod:`.columns`) and
-``l_kj = Σ γ_ik log x_ij``.
+per cell: 1e-8 where a collapsing component reaches ``a ~ 1e8``, enough to break EM's ascent),
+this one terms of size ``√a``. Statistics per component and column, over the observed cells:
+``n_kj = Σ γ_ik``, ``s_kj = Σ γ_ik x_ij`` (:mod:`.columns`) and ``l_kj = Σ γ_ik log x_ij``.
 
 M-step (Minka, *Estimating a Gamma distribution*, 2002): with the weighted mean ``m = s/n`` the
 shape solves ``log a − ψ(a) = log m − l/n`` (a convex, decreasing equation in ``log a``, solved
@@ -82,10 +81,10 @@ def newton_in_log(equation: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray,
                   start: np.ndarray) -> np.ndarray:
     """The root ``a > 0`` of ``f(log a) = 0``, elementwise, by Newton's method in ``u = log a``.
 
-    ``equation(a, which)`` gives ``f`` and ``df/du`` at ``a`` for the elements ``which`` (a mask). ``f`` is monotone and convex or concave
-    in ``u`` (both equations here), so after one step the iterates approach the root from one side
-    with shrinking steps; an element stops when its step is below round-off of ``u`` or no longer
-    shrinks (the round-off floor of ``f``).
+    ``equation(a, which)`` gives ``f`` and ``df/du`` at ``a`` for the elements ``which`` (a
+    mask). ``f`` is monotone and convex or concave in ``u`` (both equations here), so after one
+    step the iterates approach the root from one side with shrinking steps; an element stops
+    when its step is below round-off of ``u`` or no longer shrinks (the round-off floor of ``f``).
 
     Raises
     ------
@@ -100,7 +99,8 @@ def newton_in_log(equation: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray,
         step = -value / slope
         u[active] += step
         size = np.abs(step)
-        done = (size <= 4.0 * EPS * np.maximum(1.0, np.abs(u[active]))) | ((step_number >= 2) & (size >= previous[active]))
+        stalled = (step_number >= 2) & (size >= previous[active])
+        done = (size <= 4.0 * EPS * np.maximum(1.0, np.abs(u[active]))) | stalled
         previous[active] = size
         active[np.flatnonzero(active)[done]] = False
         if not active.any():
@@ -202,7 +202,8 @@ class Gamma(ColumnFamily):
         return out
 
     def stats(self, block: GammaBlock, posteriors: np.ndarray, cache) -> Stats:
-        """The weights and sums of :class:`ColumnFamily` and ``column_log_sums[k, j] = Σ γ_ik log x_ij``."""
+        """The weights and sums of :class:`ColumnFamily` and
+        ``column_log_sums[k, j] = Σ γ_ik log x_ij``."""
         return {**super().stats(block, posteriors, cache), "column_log_sums": posteriors.T @ block.logs}
 
     def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
@@ -235,8 +236,9 @@ class Gamma(ColumnFamily):
         for name in self.param_names:
             values = np.array(params[name], dtype=float)
             if values.shape != (n_components, self.n_features) or not np.all(np.isfinite(values) & (values > 0)):
-                raise ValueError(f"{name}: expected finite positive values of shape ({n_components}, {self.n_features}),"
-                                 f" got {np.array2string(values, threshold=20)} of shape {values.shape}")
+                raise ValueError(f"{name}: expected finite positive values of shape ({n_components}, "
+                                 f"{self.n_features}), got {np.array2string(values, threshold=20)} of shape "
+                                 f"{values.shape}")
             out[name] = values
         return out
 
