@@ -12,6 +12,9 @@ from .base import Family
 EXPORTS = {
     "Bernoulli": ".bernoulli",
     "Categorical": ".categorical",
+    "Exponential": ".exponential",
+    "Gamma": ".gamma",
+    "Multinomial": ".multinomial",
     "Poisson": ".poisson",
     "Product": ".product",
 }

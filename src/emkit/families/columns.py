@@ -1,5 +1,8 @@
-"""Families of independent columns with one mean parameter each (Poisson rates, Bernoulli
-probabilities): what they share.
+"""Families of independent columns (Poisson, Bernoulli, exponential, gamma): what they share.
+
+:class:`ColumnFamily` holds the data half (validated rows, NaN cells, blocks, the weights and
+sums of the observed cells); :class:`ColumnMeans` adds one mean parameter per column and
+component (Poisson rates, Bernoulli probabilities), as follows.
 
 Given component ``k`` the ``d`` columns are independent, column ``j`` with mean ``θ_kj``; a NaN
 cell is missing and marginalised (it contributes nothing). The expected statistics are, per
@@ -47,22 +50,16 @@ def sum_x_log(counts: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
-class ColumnMeans(Family):
-    """A family of ``n_features`` independent columns, each with one mean parameter per component.
+class ColumnFamily(Family):
+    """A family of ``n_features`` independent columns (the data half): validated rows with NaN
+    for missing cells, their blocks, and the statistics ``n_kj`` (``column_weights``) and
+    ``s_kj`` (``column_sums``) over the observed cells.
 
-    Subclasses name their parameter (:attr:`param`), check a cell's values (:meth:`bad_cells`),
-    and give the log-likelihood, the information of the weighted cells, the parameter space and
-    sampling.
+    Subclasses check a cell's values (:meth:`bad_cells`) and give the parameters.
     """
 
-    #: Name of the (K, d) parameter of the means (``param_names == (param,)``).
-    param: str = ""
     #: What the observations are, for error messages (e.g. "non-negative integer counts").
     kind: str = ""
-    #: The parameter space in words, for error messages.
-    space: str = ""
-    #: Largest value of a mean (the M-step clips round-off beyond it).
-    upper_bound: float = np.inf
 
     def __init__(self, n_features: int) -> None:
         if not (isinstance(n_features, (int, np.integer)) and not isinstance(n_features, bool) and n_features >= 1):
@@ -73,7 +70,8 @@ class ColumnMeans(Family):
     @staticmethod
     @abstractmethod
     def bad_cells(values: np.ndarray) -> np.ndarray:
-        """Which finite cells are not valid observations (boolean, shape of ``values``)."""
+        """Which finite cells are not valid observations (boolean, shape of ``values``; missing
+        cells are given as 0 and not counted)."""
 
     def prepare(self, X) -> np.ndarray:
         """``X`` as a float64 (n, d) array, NaN for missing cells (a 1-D array is one column).
@@ -91,7 +89,7 @@ class ColumnMeans(Family):
             raise ValueError(f"X: expected a 2-D array (n_samples, {self.n_features}) of {self.kind}, "
                              f"got shape {np.shape(X)}")
         missing = np.isnan(array)
-        bad = np.isinf(array) | self.bad_cells(np.where(missing, 0.0, array))
+        bad = np.isinf(array) | (~missing & self.bad_cells(np.where(missing, 0.0, array)))
         if bad.any():
             row, column = np.argwhere(bad)[0]
             raise ValueError(f"X: expected {self.kind} (NaN for missing), got {float(array[row, column])!r} in row {row}, "
@@ -128,6 +126,23 @@ class ColumnMeans(Family):
             weights = posteriors.T @ block.observed
         return {"column_weights": weights, "column_sums": posteriors.T @ block.values}
 
+
+class ColumnMeans(ColumnFamily):
+    """A family of ``n_features`` independent columns, each with one mean parameter per component.
+
+    Subclasses name their parameter (:attr:`param`), check a cell's values (:meth:`bad_cells`),
+    and give the log-likelihood, the information of the weighted cells, the parameter space and
+    sampling.
+    """
+
+    #: Name of the (K, d) parameter of the means (``param_names == (param,)``).
+    param: str = ""
+    #: The parameter space in words, for error messages.
+    space: str = ""
+    #: Largest value of a mean (the M-step clips round-off beyond it).
+    upper_bound: float = np.inf
+
+    # ------------------------------------------------------------------ EM
     def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
         """``θ_kj = s_kj / n_kj``; components in ``keep`` and cells without weight keep theirs."""
         previous = params[self.param]
