@@ -105,7 +105,7 @@ class Categorical(Family):
         self.offsets = np.concatenate([[0], np.cumsum(self.n_categories)]).astype(np.int64)
         self.prior = prior
         if np.ndim(prior) == 0:
-            dirichlet.check_concentration(prior, (1, self.n_entries), self.prior_name)
+            dirichlet.check_concentration(prior, (1, 1), self.prior_name)   # a number: no table yet
 
     @property
     def n_columns(self) -> int:
