@@ -55,6 +55,22 @@ class _BaseHMM(EstimatorProtocol):
     def _param_names(self) -> tuple[str, ...]:
         return CHAIN_PARAMS + self._emission_params
 
+    def _emission_attributes(self) -> dict[str, np.ndarray | None]:
+        """The emission parameters as set on the estimator (``<name>_``; None when unset)."""
+        return {name: getattr(self, f"{name}_", None) for name in self._emission_params}
+
+    def _set_emission(self, params: dict[str, np.ndarray]) -> None:
+        for name in self._emission_params:
+            setattr(self, f"{name}_", params[name])
+
+    def _n_features_of_params(self, params) -> int:
+        """Columns of the first emission parameter, a (n_components, n_features) table."""
+        name = self._emission_params[0]
+        table = np.asarray(params[name])
+        if table.ndim != 2:
+            raise ValueError(f"{name}_: expected shape (n_components, n_features), got {table.shape}")
+        return table.shape[1]
+
     # ----------------------------------------------------------------------------- fitting
     def fit(self, X, lengths=None) -> _BaseHMM:
         """Estimate the parameters by the Baum–Welch algorithm (EM), ``n_init`` starts.
@@ -518,12 +534,6 @@ class CategoricalHMM(_BaseHMM):
     def _emission(self, n_features: int) -> CategoricalEmission:
         return CategoricalEmission(n_features, self.emissionprob_prior)
 
-    def _emission_attributes(self) -> dict[str, np.ndarray | None]:
-        return {"emissionprob": getattr(self, "emissionprob_", None)}
-
-    def _set_emission(self, params: dict[str, np.ndarray]) -> None:
-        self.emissionprob_ = params["emissionprob"]
-
     def _data(self, X) -> np.ndarray:
         return check_symbols(X)
 
@@ -533,12 +543,6 @@ class CategoricalHMM(_BaseHMM):
         if "emissionprob" not in self._initialised() and getattr(self, "emissionprob_", None) is not None:
             return np.shape(self.emissionprob_)[1]
         return inferred_n_symbols(X)
-
-    def _n_features_of_params(self, params) -> int:
-        emissionprob = np.asarray(params["emissionprob"])
-        if emissionprob.ndim != 2:
-            raise ValueError(f"emissionprob_: expected shape (n_components, n_features), got {emissionprob.shape}")
-        return emissionprob.shape[1]
 
 
 class PoissonHMM(_BaseHMM):
@@ -586,21 +590,9 @@ class PoissonHMM(_BaseHMM):
     def _emission(self, n_features: int) -> Poisson:
         return Poisson(n_features)
 
-    def _emission_attributes(self) -> dict[str, np.ndarray | None]:
-        return {"lambdas": getattr(self, "lambdas_", None)}
-
-    def _set_emission(self, params: dict[str, np.ndarray]) -> None:
-        self.lambdas_ = params["lambdas"]
-
     def _data(self, X) -> np.ndarray:
         """``X``'s shape and missing cells checked (the counts themselves by :meth:`Poisson.prepare`)."""
         return check_observations(X)
 
     def _n_features_of(self, X: np.ndarray) -> int:
         return X.shape[1]
-
-    def _n_features_of_params(self, params) -> int:
-        lambdas = np.asarray(params["lambdas"])
-        if lambdas.ndim != 2:
-            raise ValueError(f"lambdas_: expected shape (n_components, n_features), got {lambdas.shape}")
-        return lambdas.shape[1]
