@@ -25,6 +25,7 @@ EXPORTS = {
     "GaussianHMM": ".estimators",
     "CategoricalHMM": ".estimators",
     "PoissonHMM": ".estimators",
+    "GMMHMM": ".estimators",
     "Mixture": ".estimators",
     "StudentMixture": ".estimators.student_mixture",
     "gmm_select": ".selection",

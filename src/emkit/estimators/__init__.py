@@ -10,6 +10,7 @@ EXPORTS = {
     "GaussianHMM": ".hmm",
     "CategoricalHMM": ".hmm",
     "PoissonHMM": ".hmm",
+    "GMMHMM": ".hmm",
     "Mixture": ".mixture",
 }
 

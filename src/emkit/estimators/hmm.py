@@ -1,9 +1,9 @@
-"""``GaussianHMM``, ``CategoricalHMM`` and ``PoissonHMM``: hmmlearn's interface over emkit's HMMs
+"""``GaussianHMM``, ``CategoricalHMM``, ``PoissonHMM`` and ``GMMHMM``: hmmlearn's interface over emkit's HMMs
 and engine.
 
 The methods and fitted attributes are hmmlearn's (``fit(X, lengths)``, ``score``,
 ``score_samples``, ``predict``, ``predict_proba``, ``decode``, ``sample``, ``bic``, ``aic``;
-``startprob_``, ``transmat_``, ``means_``, ``covars_``, ``emissionprob_``, ``lambdas_``), and from the same start
+``startprob_``, ``transmat_``, ``means_``, ``covars_``, ``weights_``, ``emissionprob_``, ``lambdas_``), and from the same start
 the log-likelihood of every iteration equals hmmlearn's. Differences: which parameters are
 started and which are re-estimated are keyword tuples (``init=("means",)``,
 ``learn=("transmat", "means")``) instead of letter strings; sequences are processed in parallel
@@ -25,6 +25,7 @@ import numpy as np
 from ..engine import EMResult, fit
 from ..engine.progress import Progress, restart_stage
 from ..exceptions import ConvergenceWarning
+from ..families.finite_mixture import FiniteMixture
 from ..families.poisson import Poisson
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape
 from ..models.hmm import CategoricalEmission, GaussianEmission, HiddenMarkovModel
@@ -596,3 +597,128 @@ class PoissonHMM(_BaseHMM):
 
     def _n_features_of(self, X: np.ndarray) -> int:
         return X.shape[1]
+
+
+class GMMHMM(_BaseHMM):
+    """Hidden Markov model with Gaussian-mixture emissions: given state ``k``,
+    ``x_t ~ Σ_m w_km N(μ_km, Σ_km)`` (hmmlearn's ``GMMHMM``; the emission is
+    :class:`emkit.families.FiniteMixture` of a Gaussian family with ``K·n_mix`` components).
+
+    Parameters as :class:`GaussianHMM`, with ``weights``, ``means`` and ``covars`` as the emission
+    parameters (in ``learn``/``init``) and:
+
+    Parameters
+    ----------
+    n_mix : int, default=1
+        Number of Gaussian components ``M`` of each state's mixture.
+    covariance_type : {"diag", "full", "spherical"}, default="diag"
+        Covariance structure of each mixture component. hmmlearn's ``"tied"`` (the ``M``
+        components of a state share one covariance) is not offered: the Gaussian family ties
+        across all ``K·M`` components, a different model; it raises a ``ValueError``.
+    weights_prior : float or array of shape (n_components, n_mix), default=1.0
+        Dirichlet concentrations (``≥ 1``) of each state's mixture weights.
+
+    The M-step is exact: each component's covariance is its scatter about its *new* mean
+    (hmmlearn's ``GMMHMM`` takes the scatter about the previous iteration's means, so its iterates
+    differ while the means move; both have the same fixed points). hmmlearn's normal and
+    inverse-gamma/Wishart priors (``means_prior``, ``covars_prior``, ...) are not offered;
+    covariances are regularised by ``reg_covar`` instead (``min_covar`` only enters hmmlearn's
+    start). The start is k-means with ``K·M`` centres (hmmlearn runs k-means within each state's
+    k-means cluster), equal weights and the data's covariance.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components, n_mix)
+    means_ : ndarray of shape (n_components, n_mix, n_features)
+    covars_ : ndarray
+        Shape (n_components, n_mix, n_features, n_features) for "full",
+        (n_components, n_mix, n_features) for "diag", (n_components, n_mix) for "spherical".
+    """
+
+    _emission_params = ("weights", "means", "covars")
+
+    def __init__(self, n_components: int = 1, n_mix: int = 1, covariance_type: str = "diag", *,
+                 reg_covar: float = 1e-6, weights_prior=1.0, startprob_prior=1.0, transmat_prior=1.0,
+                 algorithm: str = "viterbi", random_state=None, n_iter: int = 100, tol: float = 1e-2,
+                 verbose: bool | Progress = False, learn: tuple[str, ...] | None = None,
+                 init: tuple[str, ...] | None = None, n_init: int = 1, accelerate: str | None = None,
+                 n_jobs: int | None = None) -> None:
+        self.n_components = n_components
+        self.n_mix = n_mix
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.weights_prior = weights_prior
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.learn = learn
+        self.init = init
+        self.n_init = n_init
+        self.accelerate = accelerate
+        self.n_jobs = n_jobs
+
+    def _input_tags(self) -> dict[str, bool]:
+        return {"allow_nan": True}
+
+    def _check_hyperparameters(self) -> None:
+        super()._check_hyperparameters()
+        self._check_mixture()
+
+    def _check_mixture(self) -> None:
+        """``n_mix`` and ``covariance_type``; ``ValueError`` naming the bad one."""
+        check_integer(self.n_mix, "n_mix")
+        if self.covariance_type == "tied":
+            raise ValueError("covariance_type: 'tied' (the n_mix components of a state sharing one covariance) is "
+                             "not offered by GMMHMM; use 'full', 'diag' or 'spherical'")
+        if self.covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type: expected one of ('full', 'diag', 'spherical'), "
+                             f"got {self.covariance_type!r}")
+
+    def _emission(self, n_features: int) -> FiniteMixture:
+        self._check_mixture()
+        return FiniteMixture(GaussianEmission(n_features, self.covariance_type, self.reg_covar), self.n_mix,
+                             self.weights_prior, weights_name="weights")
+
+    def _emission_attributes(self) -> dict[str, np.ndarray | None]:
+        """``weights_`` and ``means_``/``covars_`` with their (state, mix) axes joined, as the
+        emission's ``K·M`` components (a table of another shape passes as it is, for the checks)."""
+        out = {"weights": getattr(self, "weights_", None)}
+        for name in ("means", "covars"):
+            value = getattr(self, f"{name}_", None)
+            if value is not None:
+                value = np.asarray(value, dtype=float)
+                if value.ndim >= 2 and value.shape[:2] == (self.n_components, self.n_mix):
+                    value = FiniteMixture.flat(value)
+            out[name] = value
+        return out
+
+    def _set_emission(self, params: dict[str, np.ndarray]) -> None:
+        per_state = (self.n_components, self.n_mix)
+        self.weights_ = params["weights"]
+        self.means_ = np.reshape(params["means"], per_state + np.shape(params["means"])[1:])
+        self.covars_ = np.reshape(params["covars"], per_state + np.shape(params["covars"])[1:])
+
+    def _data(self, X) -> np.ndarray:
+        return check_observations(X)
+
+    def _n_features_of(self, X: np.ndarray) -> int:
+        return X.shape[1]
+
+    def _n_features_of_params(self, params) -> int:
+        """``n_features`` of ``means`` (K·M, d); ``ValueError`` naming the attribute whose shape is
+        not hmmlearn's."""
+        k, m = self.n_components, self.n_mix
+        means = np.asarray(params["means"])
+        if means.ndim != 2 or means.shape[0] != k * m:
+            raise ValueError(f"means_: expected shape (n_components, n_mix, n_features) = ({k}, {m}, d), got "
+                             f"{means.shape}")
+        d = means.shape[1]
+        expected = covariance_shape(self.covariance_type, k * m, d)
+        if np.shape(params["covars"]) != expected:
+            raise ValueError(f"covars_: expected shape {(k, m) + expected[1:]} for covariance_type="
+                             f"{self.covariance_type!r}, got {np.shape(params['covars'])}")
+        return d

@@ -13,6 +13,7 @@ EXPORTS = {
     "Bernoulli": ".bernoulli",
     "Categorical": ".categorical",
     "Exponential": ".exponential",
+    "FiniteMixture": ".finite_mixture",
     "Gamma": ".gamma",
     "Multinomial": ".multinomial",
     "Poisson": ".poisson",

@@ -1,0 +1,238 @@
+"""FiniteMixture (a mixture of a family as a family) and emkit.GMMHMM: one sub-component is the
+inner family, one component is the plain mixture, hmmlearn's GMMHMM (run here) from the same
+start, halves add to the whole, ascent, bad settings named."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hmmlearn import hmm as hmmlearn
+
+import emkit
+from emkit import GMMHMM
+from emkit.exceptions import ConvergenceWarning, DegenerateComponentWarning
+from emkit.families import FiniteMixture, Poisson
+from emkit.latent import MixtureModel
+from emkit.models.hmm import GaussianEmission, HiddenMarkovModel
+
+K, M, D = 2, 2, 2
+LENGTHS = [160, 140]
+TRUTH = {"startprob": np.array([0.6, 0.4]), "transmat": np.array([[0.9, 0.1], [0.2, 0.8]]),
+         "weights": np.array([[0.3, 0.7], [0.5, 0.5]]),
+         "means": np.array([[[0.0, 0.0], [4.0, 0.0]], [[0.0, 6.0], [5.0, 6.0]]]),
+         "covars": np.array([[[1.0, 0.5], [0.6, 1.2]], [[0.8, 1.0], [1.5, 0.7]]])}
+
+
+def set_params(estimator, params):
+    for name, value in params.items():
+        setattr(estimator, f"{name}_", np.array(value, dtype=float))
+    return estimator
+
+
+def simulate(lengths=LENGTHS, seed=0):
+    """Sequences drawn by hmmlearn's GMMHMM (an independent sampler)."""
+    source = set_params(hmmlearn.GMMHMM(K, M, covariance_type="diag"), TRUTH)
+    rng = np.random.RandomState(seed)
+    return np.concatenate([source.sample(n, random_state=rng)[0] for n in lengths])
+
+
+def start(covariance_type, seed=1):
+    rng = np.random.default_rng(seed)
+    params = {"startprob": rng.dirichlet(np.ones(K) * 3), "transmat": rng.dirichlet(np.ones(K) * 3, size=K),
+              "weights": rng.dirichlet(np.ones(M) * 3, size=K),
+              "means": TRUTH["means"] + rng.normal(scale=0.5, size=(K, M, D))}
+    variances = rng.uniform(0.7, 1.5, size=(K, M, D))
+    params["covars"] = variances if covariance_type == "diag" else variances[..., None] * np.eye(D) + 0.1 * (
+        1 - np.eye(D))
+    return params
+
+
+def fit_trace(model, data, init, n_iter):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return emkit.fit(model, data, init=init, tol=0.0, param_tol=None, max_iter=n_iter)
+
+
+# ------------------------------------------------------------------ the family against its pieces
+@pytest.mark.parametrize("latent", ["hmm", "mixture"])
+def test_one_sub_component_is_the_inner_family(latent):
+    """``FiniteMixture(inner, 1)`` gives the inner family's iterates, as HMM emission and as
+    mixture component."""
+    X = simulate()
+    data = (X, LENGTHS) if latent == "hmm" else X
+    build = ((lambda family: HiddenMarkovModel(family, K)) if latent == "hmm"
+             else (lambda family: MixtureModel(family, K)))
+    plain = build(GaussianEmission(D, "full", reg_covar=0.0))
+    mixed = build(FiniteMixture(GaussianEmission(D, "full", reg_covar=0.0), 1))
+    init = {name: value for name, value in start("full").items() if name != "weights"}
+    init["means"], init["covars"] = init["means"][:, 0], init["covars"][:, 0]
+    init.update({"weights": np.array([0.4, 0.6])} if latent == "mixture" else {})
+    ours, theirs = fit_trace(mixed, data, {**init, "mix_weights": np.ones((K, 1))}, 8), fit_trace(plain, data, init, 8)
+    np.testing.assert_allclose(ours.trace.loglik, theirs.trace.loglik, rtol=1e-12)
+    for name in theirs.params:
+        np.testing.assert_allclose(ours.params[name], theirs.params[name], rtol=1e-12, atol=1e-12)
+    assert mixed.n_free_parameters() == plain.n_free_parameters()
+
+
+def test_one_component_of_two_is_the_plain_two_component_mixture():
+    """``MixtureModel(FiniteMixture(Gaussian diag, 2), 1)`` is a two-component Gaussian mixture."""
+    X = simulate()
+    init = start("diag")
+    weights, means, covars = init["weights"][0], init["means"][0], init["covars"][0]
+    nested = MixtureModel(FiniteMixture(GaussianEmission(D, "diag", reg_covar=0.0), 2), 1)
+    plain = MixtureModel(GaussianEmission(D, "diag", reg_covar=0.0), 2)
+    ours = fit_trace(nested, X, {"weights": np.ones(1), "mix_weights": weights[None], "means": means,
+                                 "covars": covars}, 10)
+    theirs = fit_trace(plain, X, {"weights": weights, "means": means, "covars": covars}, 10)
+    np.testing.assert_allclose(ours.trace.loglik, theirs.trace.loglik, rtol=1e-12)
+    np.testing.assert_allclose(ours.params["mix_weights"][0], theirs.params["weights"], rtol=1e-12)
+    for name in ("means", "covars"):
+        np.testing.assert_allclose(ours.params[name], theirs.params[name], rtol=1e-12)
+    assert nested.n_free_parameters() == plain.n_free_parameters()
+
+
+# ------------------------------------------------------------------ GMMHMM against hmmlearn
+def pair(covariance_type, params, n_iter, tol=0.0):
+    """emkit's and hmmlearn's GMMHMM at the same start; hmmlearn's priors at their neutral
+    defaults (weights_prior=1, means_weight=0, covars_prior/covars_weight None: plain MLE for
+    diag and full)."""
+    learn = tuple({"s": "startprob", "t": "transmat", "m": "means", "c": "covars", "w": "weights"}[c] for c in params)
+    ours = GMMHMM(K, M, covariance_type, reg_covar=0.0, n_iter=n_iter, tol=tol, init=(), learn=learn)
+    theirs = hmmlearn.GMMHMM(K, M, covariance_type=covariance_type, n_iter=n_iter, tol=tol if tol else -np.inf,
+                             init_params="", params=params, implementation="log")
+    init = start(covariance_type)
+    return set_params(ours, init), set_params(theirs, init)
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full"])
+@pytest.mark.parametrize("params", ["stcw", "stmw"])
+def test_matches_hmmlearn_from_the_same_start(covariance_type, params):
+    """Every iteration's log-likelihood and the estimates equal hmmlearn's. hmmlearn's covariance
+    update is the scatter about the previous means, which is the M-step only while the means
+    stay where they are: so means or covariances are held here (the next tests cover both)."""
+    X = simulate()
+    ours, theirs = pair(covariance_type, params, 6)
+    assert ours.score(X, LENGTHS) == pytest.approx(theirs.score(X, LENGTHS), rel=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X, LENGTHS)
+    theirs.fit(X, LENGTHS)
+    assert ours.n_iter_ == 6
+    np.testing.assert_allclose(ours.lower_bounds_[:-1], theirs.monitor_.history, rtol=1e-10)
+    for name in ("startprob_", "transmat_", "weights_", "means_", "covars_"):
+        assert getattr(ours, name).shape == getattr(theirs, name).shape
+        np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(ours.predict_proba(X, LENGTHS), theirs.predict_proba(X, LENGTHS), atol=1e-10)
+    np.testing.assert_array_equal(ours.predict(X, LENGTHS), theirs.predict(X, LENGTHS))
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full"])
+def test_one_step_with_everything_learned_differs_from_hmmlearn_by_the_mean_shift(covariance_type):
+    """All parameters learned: the same start log-likelihood, the same weights and means after one
+    step, and hmmlearn's covariances are ours plus ``(μ_new − μ_old)(μ_new − μ_old)ᵀ`` (its scatter
+    about the previous means)."""
+    X = simulate()
+    ours, theirs = pair(covariance_type, "stmcw", 1)
+    old_means = ours.means_.copy()
+    with pytest.warns(ConvergenceWarning):
+        ours.fit(X, LENGTHS)
+    theirs.fit(X, LENGTHS)
+    assert ours.lower_bounds_[0] == pytest.approx(theirs.monitor_.history[0], rel=1e-12)
+    for name in ("startprob_", "transmat_", "weights_", "means_"):
+        np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name), rtol=1e-10, atol=1e-12)
+    shift = ours.means_ - old_means
+    outer = shift ** 2 if covariance_type == "diag" else shift[..., :, None] * shift[..., None, :]
+    np.testing.assert_allclose(ours.covars_ + outer, theirs.covars_, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full"])
+def test_converges_to_hmmlearns_fixed_point(covariance_type):
+    """Both maps have the same fixed points: fitted to convergence from the same start, the
+    log-likelihood and the parameters agree."""
+    X = simulate()
+    ours, theirs = pair(covariance_type, "stmcw", 2000, tol=1e-12)
+    ours.fit(X, LENGTHS)
+    theirs.fit(X, LENGTHS)
+    assert ours.converged_ and theirs.monitor_.converged
+    assert ours.score(X, LENGTHS) == pytest.approx(theirs.score(X, LENGTHS), rel=1e-12)
+    for name in ("startprob_", "transmat_", "weights_", "means_", "covars_"):
+        np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name), rtol=1e-6, atol=1e-8)
+
+
+# ------------------------------------------------------------------ the family's contract
+def test_statistics_of_two_halves_add_to_those_of_the_whole():
+    X = simulate()
+    model = HiddenMarkovModel(FiniteMixture(GaussianEmission(D, "full"), M), K)
+    whole = model.prepare((X, LENGTHS))   # sets the Gaussian centre, kept for the halves
+    params = model.check_params({**start("full"), "means": start("full")["means"].reshape(K * M, D),
+                                 "covars": start("full")["covars"].reshape(K * M, D, D),
+                                 "mix_weights": start("full")["weights"]})
+    stats, loglik = model.e_step(whole, params)
+    first, second = (model.e_step(model.prepare((X[s], [n])), params)
+                     for s, n in ((slice(None, 160), 160), (slice(160, None), 140)))
+    assert first[1] + second[1] == pytest.approx(loglik, rel=1e-13)
+    assert set(stats) >= {"mix_counts", "occupancy"}
+    for key in stats:
+        np.testing.assert_allclose(first[0][key] + second[0][key], stats[key], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(stats["mix_counts"].sum(axis=1), stats["occupancy"], rtol=1e-12)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 2), m=st.integers(1, 3))
+def test_em_ascends_from_random_starts(seed, k, m):
+    """Mixtures of Poisson sub-components as HMM emissions, random small data and starts."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(10, 40))
+    X = rng.poisson(rng.uniform(0.5, 6.0, size=2), size=(n, 2)).astype(float)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    X[0] = np.where(np.isnan(X[0]), 1.0, X[0])
+    family = FiniteMixture(Poisson(2), m)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", DegenerateComponentWarning)
+        result = emkit.fit(HiddenMarkovModel(family, k), (X, [n // 2, n - n // 2]), random_state=rng, max_iter=25)
+    loglik = np.array(result.trace.loglik)
+    assert np.all(np.isfinite(loglik))
+    assert np.all(np.diff(loglik) >= -1e-10 * np.maximum(1.0, np.abs(loglik[1:])))
+    assert family.is_feasible(result.params)
+
+
+def test_free_parameters_round_trip_and_sample_shapes(tmp_path):
+    family = FiniteMixture(GaussianEmission(D, "diag"), M)
+    params = {"mix_weights": TRUTH["weights"], "means": TRUTH["means"].reshape(K * M, D),
+              "covars": TRUTH["covars"].reshape(K * M, D)}
+    learn = frozenset(family.param_names)
+    free = family.to_free(params, learn)
+    assert free.size == family.n_free_parameters(K, learn) == len(family.free_labels(params, learn)) == K * (M - 1) + 16
+    back = family.from_free(free, params, learn)
+    for name in params:
+        np.testing.assert_allclose(back[name], params[name], rtol=1e-15)
+    assert family.describe() == "mixture of 2 Gaussian diag"
+    model = set_params(GMMHMM(K, M, random_state=0), TRUTH)
+    X, states = model.sample(4000)
+    assert X.shape == (4000, D) and states.shape == (4000,)
+    np.testing.assert_allclose(X[states == 1].mean(axis=0), TRUTH["weights"][1] @ TRUTH["means"][1], atol=0.15)
+    loaded = GMMHMM.load(model.save(tmp_path / "model.npz"))
+    for name in ("weights_", "means_", "covars_"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name))
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"n_mix": 0}, "n_mix"), ({"n_mix": 1.5}, "n_mix"), ({"n_mix": True}, "n_mix"),
+    ({"covariance_type": "tied"}, "covariance_type"), ({"covariance_type": "box"}, "covariance_type"),
+])
+def test_bad_settings_are_named(arguments, message):
+    X = simulate()
+    estimator = GMMHMM(K, **{"n_mix": M, **arguments})
+    with pytest.raises(ValueError, match=message):
+        estimator.fit(X, LENGTHS)
+    assert not hasattr(estimator, "means_")
+    with pytest.raises(ValueError, match="n_mix"):
+        FiniteMixture(Poisson(1), 0)
+    wrong = set_params(GMMHMM(K, M), {**TRUTH, "means": TRUTH["means"][:, 0]})
+    with pytest.raises(ValueError, match="means_"):
+        wrong.score(X, LENGTHS)
