@@ -3,8 +3,9 @@ and engine.
 
 The methods and fitted attributes are hmmlearn's (``fit(X, lengths)``, ``score``,
 ``score_samples``, ``predict``, ``predict_proba``, ``decode``, ``sample``, ``bic``, ``aic``;
-``startprob_``, ``transmat_``, ``means_``, ``covars_``, ``weights_``, ``emissionprob_``, ``lambdas_``), and from the same start
-the log-likelihood of every iteration equals hmmlearn's. Differences: which parameters are
+``startprob_``, ``transmat_``, ``means_``, ``covars_``, ``weights_``, ``emissionprob_``,
+``lambdas_``), and from the same start the log-likelihood of every iteration equals hmmlearn's
+(for ``GMMHMM`` while means or covariances are held: see its notes). Differences: which parameters are
 started and which are re-estimated are keyword tuples (``init=("means",)``,
 ``learn=("transmat", "means")``) instead of letter strings; sequences are processed in parallel
 threads; missing observations (NaN) are allowed; the Dirichlet priors must be ``≥ 1``; Gaussian
