@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -18,12 +19,24 @@ from ..engine import EMResult, Squarem, fit
 from ..engine.progress import Progress
 from ..exceptions import ConvergenceWarning
 from ..families.base import Family
+from ..families import dirichlet
 from ..latent.mixture import MixtureData, MixtureModel, check_sample_weight
 from ..validation import check_integer, check_real
-from ._common import generator
+from ..variants.online import OnlineEM
+from ._common import generator, jsonable
 from ._sklearn_compat import bridged
 from ._validation import check_feature_names, feature_names
 from .base import EstimatorProtocol
+from .persistence import (
+    constructor_arguments,
+    family_from_record,
+    family_record,
+    fitted_values,
+    load_state,
+    name_tuple,
+    named_arrays,
+    save_state,
+)
 
 #: How the first start is drawn: the family's deterministic start, or the family's random one.
 INIT_METHODS = ("family", "random")
@@ -59,6 +72,16 @@ class Mixture(EstimatorProtocol):
         The first start: ``"family"``, the family's deterministic start (equal weights, e.g.
         column means spread apart); ``"random"``, the family's random start. Further starts are
         always random.
+    weights_init : array-like of shape (n_components,), optional
+        Starting weights (on the simplex), used by every start instead of the start's own.
+    params_init : dict, optional
+        Starting values of some or all of the family's parameters under its names (e.g.
+        ``{"lambdas": L}`` for ``Poisson``, ``{"visits:lambdas": L}`` for a mapping's part),
+        used by every start instead of the start's own.
+    learn : tuple of str, optional
+        Parameters re-estimated by EM, among ``"weights"`` and the family's names (default:
+        all); the others keep their starting values (``weights_init``/``params_init`` when given,
+        else the start's). Free parameters (``bic``, standard errors) count the learned ones only.
     random_state : int, numpy Generator or RandomState, optional
         Seed of the random starts and of :meth:`sample`.
     verbose : bool or Progress, default=False
@@ -104,6 +127,11 @@ class Mixture(EstimatorProtocol):
     with nothing observed has density 1 in every component. A row that no component can produce
     (e.g. a 1 where every component has probability 0) has ``score_samples`` ``−inf`` and
     ``predict_proba`` 0 in every column. Components are not reordered.
+
+    Standard errors of a fit (the learned parameters only) come from the engine:
+    ``emkit.standard_errors(est.result_, X, method)`` with ``method`` one of ``"louis"``,
+    ``"sem"``, ``"bootstrap"``, ``"hessian"`` (``X`` as given to ``fit``; ``(X, sample_weight)``
+    for a weighted fit). ``result_`` is None after :meth:`partial_fit` and :meth:`load`.
     """
 
     _estimator_type = "DensityEstimator"
@@ -111,7 +139,8 @@ class Mixture(EstimatorProtocol):
 
     def __init__(self, n_components: int = 1, *, family: Family | Callable[[int], Family],
                  weights_prior=1.0, tol: float = 1e-3, max_iter: int = 100, n_init: int = 1,
-                 init_params: str = "family", random_state=None, verbose: bool | Progress = False,
+                 init_params: str = "family", weights_init=None, params_init: Mapping[str, Any] | None = None,
+                 learn: tuple[str, ...] | None = None, random_state=None, verbose: bool | Progress = False,
                  accelerate: str | Squarem | None = None, n_jobs: int | None = None) -> None:
         self.n_components = n_components
         self.family = family
@@ -120,6 +149,9 @@ class Mixture(EstimatorProtocol):
         self.max_iter = max_iter
         self.n_init = n_init
         self.init_params = init_params
+        self.weights_init = weights_init
+        self.params_init = params_init
+        self.learn = learn
         self.random_state = random_state
         self.verbose = verbose
         self.accelerate = accelerate
@@ -160,15 +192,14 @@ class Mixture(EstimatorProtocol):
         """Fit and set the attributes; the prepared data (for :meth:`fit_predict`)."""
         self._check_hyperparameters()
         names = feature_names(X)
-        model = MixtureModel(self._family(X), self.n_components, weights_prior=self.weights_prior,
-                             n_jobs=self.n_jobs)
+        model = self._model(self._family(X))
         data = model.prepare((X, sample_weight))
         if data.n_samples < self.n_components:
             raise ValueError(f"n_components: Expected n_samples >= n_components but got n_components = "
                              f"{self.n_components}, n_samples = {data.n_samples}")
-        total = float(data.n_samples if data.sample_weight is None else data.sample_weight.sum())
+        total = _total_weight(data)
         rng = generator(self.random_state)
-        init = model.initial_params(data, rng) if self.init_params == "random" else None
+        init = _checked_start(model, model.initial_params(data, rng if self.init_params == "random" else None))
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
             result = fit(model, data, init=init, tol=self.tol, param_tol=None, tol_scale=total,
@@ -178,23 +209,90 @@ class Mixture(EstimatorProtocol):
             warnings.warn(f"Best performing initialization did not converge in max_iter={self.max_iter} iterations "
                           f"(tol={self.tol}); increase max_iter or tol, or use accelerate='squarem'",
                           bridged(ConvergenceWarning), stacklevel=3)
-        self._set_fitted(model, result, total, _n_columns(X), names)
+        self._set_fitted(model, result.params, converged=result.converged, n_iter=result.n_iter,
+                         lower_bound=float(result.loglik) / total,
+                         lower_bounds=[float(value) / total for value in result.trace.loglik],
+                         n_features=_n_columns(X), names=names, result=result)
+        self._online_ = None
         return data
 
-    def _set_fitted(self, model: MixtureModel, result: EMResult, total: float, n_features: int, names) -> None:
+    def partial_fit(self, X, y=None, sample_weight=None) -> Mixture:
+        """One step of online EM (Cappé & Moulines 2009) on a batch of rows.
+
+        Keeps a running average of the expected sufficient statistics per unit weight,
+        ``s_t = s_{t−1} + γ_t (S(batch_t; θ_{t−1}) / n_t − s_{t−1})`` with ``γ_t = t^(−0.6)``, and
+        sets the parameters to the M-step of ``N_t s_t`` (``N_t``: weight seen so far), as
+        :func:`emkit.fit_online` does (:class:`emkit.variants.online.OnlineEM`). A stream of
+        batches from one mixture approaches the batch (``fit``) estimate of their union.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The batch (NaN: a missing cell).
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights of the batch's rows (not all zero).
+
+        Returns
+        -------
+        self
+
+        Notes
+        -----
+        The first call starts from the fitted parameters when there are any (after ``fit`` or
+        ``load``), else as :meth:`fit` starts its first start (``init_params``,
+        ``weights_init``, ``params_init``, ``random_state``) on this batch, which then needs at
+        least ``n_components`` rows; later batches may have any number of rows. ``learn`` holds
+        parameters as in ``fit``. ``lower_bounds_`` holds each batch's log-likelihood per unit
+        weight at the parameters before its step, ``n_iter_`` the number of steps, ``result_``
+        is None; a later :meth:`fit` ends the stream. On any error the estimator is left as it
+        was.
+        """
+        self._check_hyperparameters()
+        state: OnlineEM | None = getattr(self, "_online_", None)
+        if state is None:
+            fitted = self.__sklearn_is_fitted__()
+            if fitted:
+                check_feature_names(self, X)
+            model = self._model(self._family(X))
+            data = model.prepare((X, sample_weight))
+            if fitted:
+                start = model.check_params(self.params_)
+            elif data.n_samples < self.n_components:
+                raise ValueError(f"n_components: Expected n_samples >= n_components but got n_components = "
+                                 f"{self.n_components}, n_samples = {data.n_samples} in the first partial_fit batch")
+            else:
+                rng = generator(self.random_state) if self.init_params == "random" else None
+                start = _checked_start(model, model.initial_params(data, rng))
+            state, history, names, n_features = OnlineEM(model, start), [], feature_names(X), _n_columns(X)
+        else:
+            check_feature_names(self, X)
+            data, history = state.model.prepare((X, sample_weight)), list(self.lower_bounds_)
+            names, n_features = getattr(self, "feature_names_in_", None), self.n_features_in_
+        total = _total_weight(data)
+        loglik = state.step(data, total)
+        self._set_fitted(state.model, state.params, converged=False, n_iter=state.n_batches,
+                         lower_bound=loglik / total, lower_bounds=history + [loglik / total], n_features=n_features,
+                         names=names, result=None)
+        self._online_ = state
+        return self
+
+    def _set_fitted(self, model: MixtureModel, params: dict[str, np.ndarray], *, converged: bool, n_iter: int,
+                    lower_bound: float, lower_bounds: list[float], n_features: int, names,
+                    result: EMResult | None) -> None:
         """Assign the fitted attributes together (a failed fit leaves the estimator unchanged);
         a previous fit's family attributes go."""
         if hasattr(self, "model_"):
             for name in self.model_.family.param_names:
                 self.__dict__.pop(f"{name}_", None)
-        self.weights_ = np.asarray(result.params["weights"], dtype=float)
+        self.weights_ = np.asarray(params["weights"], dtype=float)
         for name in model.family.param_names:
-            setattr(self, f"{name}_", np.asarray(result.params[name], dtype=float))
+            setattr(self, f"{name}_", np.asarray(params[name], dtype=float))
         self.model_ = model
-        self.converged_ = bool(result.converged)
-        self.n_iter_ = int(result.n_iter)
-        self.lower_bound_ = float(result.loglik) / total
-        self.lower_bounds_ = [float(value) / total for value in result.trace.loglik]
+        self.converged_ = bool(converged)
+        self.n_iter_ = int(n_iter)
+        self.lower_bound_ = float(lower_bound)
+        self.lower_bounds_ = [float(value) for value in lower_bounds]
         self.n_features_in_ = int(n_features)
         self.result_ = result
         if names is not None:
@@ -223,6 +321,12 @@ class Mixture(EstimatorProtocol):
         if not (self.accelerate in (None, "squarem") or isinstance(self.accelerate, Squarem)):
             raise ValueError(f"accelerate: expected None, 'squarem' or a Squarem(...), got {self.accelerate!r}")
         generator(self.random_state)
+        if self.learn is not None and (isinstance(self.learn, str) or not isinstance(self.learn, (tuple, list))
+                                       or not all(isinstance(name, str) for name in self.learn)):
+            raise ValueError(f"learn: expected a tuple of parameter names, e.g. ('weights',), got {self.learn!r}")
+        if self.params_init is not None and not isinstance(self.params_init, Mapping):
+            raise ValueError(f"params_init: expected a dict of the family's parameters by name, got "
+                             f"{type(self.params_init).__name__}")
         if not (isinstance(self.family, (Family, Mapping)) or callable(self.family)):
             raise ValueError(f"family: expected an emkit.families.Family (e.g. families.Poisson(n_features)), a "
                              f"callable family(n_features) such as families.Poisson, or a mapping of columns to "
@@ -240,6 +344,35 @@ class Mixture(EstimatorProtocol):
                 parts.append((group, _built(family, len(group))))
             return Product(parts)
         return _built(self.family, _n_columns(X))
+
+    def _model(self, family: Family) -> MixtureModel:
+        """The mixture of ``family`` with these settings, its starts holding ``weights_init`` and
+        ``params_init``.
+
+        Raises
+        ------
+        ValueError
+            Naming ``weights_init`` or ``params_init`` when they are not the weights or names of
+            the family's parameters (their values are checked with the start, :func:`_checked_start`),
+            or ``learn``/``weights_prior``/``n_jobs`` (by the model).
+        """
+        given = {}
+        if self.weights_init is not None:
+            try:
+                given["weights"] = dirichlet.check_probability_rows(self.weights_init, (self.n_components,),
+                                                                    "weights_init")
+            except (TypeError, ValueError) as error:
+                message = str(error)
+                raise ValueError(message if message.startswith("weights_init") else f"weights_init: expected "
+                                 f"{self.n_components} numbers, got {self.weights_init!r}") from None
+        if self.params_init is not None:
+            unknown = sorted(set(self.params_init) - set(family.param_names))
+            if unknown:
+                raise ValueError(f"params_init: unknown parameter(s) {unknown}; expected names among "
+                                 f"{list(family.param_names)} (the weights go in weights_init)")
+            given.update(self.params_init)
+        return GivenStartMixtureModel(family, self.n_components, given=given, weights_prior=self.weights_prior,
+                                      learn=self.learn, n_jobs=self.n_jobs)
 
     def _fitted(self, X) -> tuple[MixtureModel, dict[str, np.ndarray]]:
         """The fitted model and its parameters (checked: they may have been set by hand), after
@@ -301,6 +434,141 @@ class Mixture(EstimatorProtocol):
     def aic(self, X) -> float:
         """Akaike information criterion ``−2 Σ_i log p(x_i) + 2p``."""
         return -2.0 * float(self.score_samples(X).sum()) + 2.0 * self._n_parameters()
+
+    # ------------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the constructor arguments, the parameters and the fitted scalars to ``path``
+        (``.npz`` by suffix, else JSON; never pickle).
+
+        The family is stored as the fitted one (a callable or a mapping of columns as the family
+        it built: the loaded estimator's ``family`` is that Family, e.g. the
+        :class:`~emkit.families.Product`). A ``random_state`` that is not an int, a ``verbose``
+        display and a :class:`~emkit.engine.Squarem` object are not stored (None, False, None).
+
+        Raises
+        ------
+        ValueError
+            Naming ``family`` when it is not one of emkit's families (a class of one's own cannot
+            be rebuilt by :meth:`load`).
+        """
+        self._check_is_fitted()
+        config = {name: jsonable(value) for name, value in self.get_params(deep=False).items()}
+        config["family"] = family_record(self.model_.family)
+        if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
+            config["random_state"] = None
+        config["verbose"] = self.verbose if isinstance(self.verbose, bool) else False
+        if self.params_init is not None:
+            config["params_init"] = {name: np.asarray(value, dtype=float).tolist()
+                                     for name, value in self.params_init.items()}
+        config["fitted"] = {"converged_": self.converged_, "n_iter_": self.n_iter_, "lower_bound_": self.lower_bound_,
+                            "lower_bounds_": self.lower_bounds_, "n_features_in_": self.n_features_in_,
+                            "feature_names_in_": None if getattr(self, "feature_names_in_", None) is None
+                            else [str(name) for name in self.feature_names_in_]}
+        params = self.model_.check_params(self.params_)
+        return save_state(path, type(self).__name__, config, {f"{name}_": value for name, value in params.items()})
+
+    @classmethod
+    def load(cls, path: str | Path) -> Mixture:
+        """Read an estimator written by :meth:`save` (predictions identical to the saved one).
+
+        Everything ``fit`` checks is checked again: the family (one of emkit's, rebuilt by its
+        constructor), the constructor arguments, ``weights_init``/``params_init``, the parameters
+        (:meth:`emkit.latent.MixtureModel.check_params`: shapes, weights on the simplex, each
+        family's parameter space) and the fitted scalars.
+
+        Raises
+        ------
+        ValueError
+            When the file is not a saved ``Mixture`` or a value is out of its domain; the message
+            names the file and the field (e.g. ``arrays.lambdas_``).
+        """
+        path = Path(path)
+        config, arrays = load_state(path, cls.__name__)
+        arguments = constructor_arguments(config, cls, path)
+        if "family" not in arguments:
+            raise ValueError(f"{path}: config.family: missing")
+        family = family_from_record(arguments["family"], "config.family", path)
+        arguments["family"] = family
+        if "learn" in arguments:
+            arguments["learn"] = name_tuple(arguments["learn"], "learn", path)
+        if arguments.get("params_init") is not None and not isinstance(arguments["params_init"], dict):
+            raise ValueError(f"{path}: config.params_init: expected an object of parameters by name")
+        fitted = fitted_values(config, {"converged_": "bool", "n_iter_": "count", "lower_bound_": "number",
+                                        "lower_bounds_": "numbers", "n_features_in_": "positive",
+                                        "feature_names_in_": "names?"}, path)
+        estimator = cls(**arguments)
+        try:
+            estimator._check_hyperparameters()
+            model = estimator._model(family)
+        except ValueError as error:
+            raise ValueError(f"{path}: config.{error}") from None
+        stored = named_arrays(arrays, [f"{name}_" for name in model.param_names], path)
+        try:
+            params = model.check_params({name: stored[f"{name}_"] for name in model.param_names})
+        except ValueError as error:
+            raise ValueError(f"{path}: {_attribute_message(str(error), model.param_names)}") from None
+        try:
+            _checked_start(model, model.initial_params_from(params))
+        except ValueError as error:
+            raise ValueError(f"{path}: config.{error}") from None
+        names = fitted["feature_names_in_"]
+        d = fitted["n_features_in_"]
+        if names is not None and len(names) != d:
+            raise ValueError(f"{path}: config.fitted.feature_names_in_: expected {d} names, got {len(names)}")
+        estimator._set_fitted(model, params, converged=fitted["converged_"], n_iter=fitted["n_iter_"],
+                              lower_bound=fitted["lower_bound_"], lower_bounds=fitted["lower_bounds_"], n_features=d,
+                              names=None if names is None else np.asarray(names, dtype=object), result=None)
+        return estimator
+
+
+class GivenStartMixtureModel(MixtureModel):
+    """A :class:`~emkit.latent.MixtureModel` whose every start (the engine's restarts included)
+    holds the user's ``given`` starting values over the family's own.
+
+    Parameters
+    ----------
+    family, n_components, weights_prior, learn, n_jobs
+        As :class:`~emkit.latent.MixtureModel`.
+    given : dict
+        Starting values by parameter name (checked with each start).
+    """
+
+    def __init__(self, family: Family, n_components: int, *, given: dict[str, Any], **options: Any) -> None:
+        super().__init__(family, n_components, **options)
+        self.given = dict(given)
+
+    def initial_params(self, data: MixtureData, rng: np.random.Generator | None = None) -> dict[str, Any]:
+        """The model's start (deterministic when ``rng`` is None) with the given values over it."""
+        return self.initial_params_from(super().initial_params(data, rng))
+
+    def initial_params_from(self, start: dict[str, Any]) -> dict[str, Any]:
+        """``start`` with the given values over it."""
+        return {**start, **self.given}
+
+
+def _checked_start(model: MixtureModel, start: dict[str, Any]) -> dict[str, Any]:
+    """``model.check_params(start)``; an error (only the given values can be wrong: the family's
+    starts are valid) names ``weights_init`` or ``params_init``."""
+    try:
+        return model.check_params(start)
+    except (TypeError, ValueError) as error:
+        message = str(error)
+        argument = "weights_init" if message.startswith("weights") else "params_init"
+        raise ValueError(f"{argument}: {message}") from None
+
+
+def _attribute_message(message: str, names: tuple[str, ...]) -> str:
+    """A parameter check's message (``"lambdas: ..."``) naming the parameter's stored array
+    (``"arrays.lambdas_: ..."``)."""
+    for name in sorted(names, key=len, reverse=True):
+        if message.startswith(name) and message[len(name):len(name) + 1] in (":", " "):
+            return f"arrays.{name}_{message[len(name):]}"
+    return f"arrays: {message}"
+
+
+def _total_weight(data: MixtureData) -> float:
+    """``Σ_i w_i`` (the number of rows without sample weights)."""
+    return float(data.n_samples if data.sample_weight is None else data.sample_weight.sum())
 
 
 def _n_columns(X: Any) -> int:

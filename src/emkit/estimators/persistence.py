@@ -8,6 +8,7 @@ string, and is read back with ``allow_pickle=False``.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import zipfile
@@ -126,6 +127,106 @@ def named_arrays(arrays: dict[str, np.ndarray], names: list[str], path: Path) ->
     if extra:
         raise ValueError(f"{path}: arrays: unknown array(s) {extra}")
     return {name: arrays[name] for name in names}
+
+
+# ------------------------------------------------------------------------------- families
+def _family_classes() -> dict[str, type]:
+    """The families a file may name: emkit's (:mod:`emkit.families`, and the Gaussian emission),
+    by class name."""
+    from .. import families
+    from ..models.hmm.gaussian import GaussianEmission
+
+    return {**{name: getattr(families, name) for name in families.EXPORTS}, "GaussianEmission": GaussianEmission}
+
+
+def family_record(family: Any, field: str = "family") -> dict[str, Any]:
+    """A JSON record of one of emkit's families: ``{"name": class name, "arguments": {...}}``
+    with its constructor arguments (those its ``repr`` shows); a :class:`~emkit.families.Product`
+    records ``parts`` as ``[[columns, record], ...]``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``field`` when the family is not one of emkit's (a user's own class cannot be
+        rebuilt from a file) or an argument is not numbers, names or families.
+    """
+    name = type(family).__name__
+    if _family_classes().get(name) is not type(family):
+        raise ValueError(f"{field}: {name} is not one of emkit's families ({', '.join(sorted(_family_classes()))}); "
+                         "only those can be saved and rebuilt by load")
+    if name == "Product":
+        return {"name": name, "arguments": {"parts": [[list(part.columns), family_record(part.family, field)]
+                                                      for part in family.parts]}}
+    arguments = {}
+    for argument in inspect.signature(type(family).__init__).parameters:
+        if argument == "self":
+            continue
+        if not hasattr(family, argument):
+            raise ValueError(f"{field}: {name} does not keep its argument {argument!r}; it cannot be saved")
+        arguments[argument] = _argument_record(getattr(family, argument), f"{field}.{argument}")
+    return {"name": name, "arguments": arguments}
+
+
+def _argument_record(value: Any, field: str) -> Any:
+    """A family's constructor argument as JSON: numbers, strings, None, (nested) lists, arrays as
+    lists, and families as ``{"family": record}``."""
+    from ..families.base import Family
+
+    if isinstance(value, Family):
+        return {"family": family_record(value, field)}
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        return value.tolist()
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_argument_record(item, field) for item in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise ValueError(f"{field}: a {type(value).__name__} cannot be saved")
+
+
+def family_from_record(record: Any, field: str, path: Path) -> Any:
+    """The family a :func:`family_record` describes (its constructor checks the arguments).
+
+    Raises
+    ------
+    ValueError
+        Naming the file and ``field`` when the record is not an object with a known ``name`` and
+        an ``arguments`` object, or the family's constructor refuses an argument.
+    """
+    if not (isinstance(record, dict) and set(record) == {"name", "arguments"}
+            and isinstance(record["arguments"], dict)):
+        raise ValueError(f"{path}: {field}: expected an object {{\"name\": ..., \"arguments\": {{...}}}}, "
+                         f"got {_shown(record)}")
+    classes = _family_classes()
+    name, arguments = record["name"], dict(record["arguments"])
+    if not isinstance(name, str) or name not in classes:
+        raise ValueError(f"{path}: {field}.name: unknown family {_shown(name)}; expected one of {sorted(classes)}")
+    if name == "Product":
+        parts = arguments.get("parts")
+        if set(arguments) != {"parts"} or not (isinstance(parts, list) and all(
+                isinstance(part, list) and len(part) == 2 for part in parts)):
+            raise ValueError(f"{path}: {field}.arguments.parts: expected a list of [columns, family] pairs, got "
+                             f"{_shown(parts)}")
+        arguments["parts"] = [(columns, family_from_record(part, f"{field}.parts[{index}]", path))
+                              for index, (columns, part) in enumerate(parts)]
+    else:
+        arguments = {key: _argument_value(value, f"{field}.arguments.{key}", path) for key, value in arguments.items()}
+    try:
+        return classes[name](**arguments)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: {field}: {name}: {error}") from None
+
+
+def _argument_value(value: Any, field: str, path: Path) -> Any:
+    """Inverse of :func:`_argument_record` (lists stay lists)."""
+    if isinstance(value, dict):
+        if set(value) != {"family"}:
+            raise ValueError(f"{path}: {field}: expected a number, a list or {{\"family\": ...}}, got {_shown(value)}")
+        return family_from_record(value["family"], field, path)
+    if isinstance(value, list):
+        return [_argument_value(item, field, path) for item in value]
+    return value
 
 
 # ------------------------------------------------------------------------------- reading
