@@ -26,14 +26,15 @@ from emkit.engine.stats import add_stats
 from emkit.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from emkit.families import Bernoulli, Poisson, Product
 from emkit.latent import MixtureModel
-from emkit.models.hmm import CategoricalEmission, GaussianEmission, HiddenMarkovModel
+from emkit.families.gaussian import Gaussian
+from emkit.models.hmm import CategoricalEmission, HiddenMarkovModel
 
 TIGHT = {"tol": 1e-14, "param_tol": 1e-12, "max_iter": 20_000}
 
 
 def mixed_family(reg_covar: float = 0.0) -> Product:
     """Two Gaussian columns, one Poisson count, one Bernoulli item."""
-    return Product([([0, 1], GaussianEmission(2, "diag", reg_covar=reg_covar)), (2, Poisson(1)), (3, Bernoulli(1))])
+    return Product([([0, 1], Gaussian(2, "diag", reg_covar=reg_covar)), (2, Poisson(1)), (3, Bernoulli(1))])
 
 
 def mixed_rows(n: int, seed: int, missing: float = 0.05) -> np.ndarray:
@@ -194,7 +195,7 @@ def test_a_product_of_one_family_is_that_family(kind, case):
         X = mixed_rows(400, seed=7)[:, :2]
         X[:3] = np.nan
         X[3:6] = 0.5
-        make = lambda: GaussianEmission(2, "full")  # noqa: E731
+        make = lambda: Gaussian(2, "full")  # noqa: E731
     elif case == "categorical":
         X = rng.integers(0, 4, 400).astype(float)
         X[rng.random(400) < 0.05] = np.nan
@@ -233,7 +234,7 @@ def test_named_dataframe_columns_give_the_same_fit_as_indices():
     pd = pytest.importorskip("pandas")
     X = mixed_rows(300, seed=9)
     frame = pd.DataFrame({"id": np.arange(300), "visits": X[:, 2], "x": X[:, 0], "smoker": X[:, 3], "y": X[:, 1]})
-    named = Product([(["x", "y"], GaussianEmission(2, "diag")), ("visits", Poisson(1)), ("smoker", Bernoulli(1))])
+    named = Product([(["x", "y"], Gaussian(2, "diag")), ("visits", Poisson(1)), ("smoker", Bernoulli(1))])
     assert named.param_names == ("x,y:means", "x,y:covars", "visits:lambdas", "smoker:probs")
     assert named.describe() == ("product of Gaussian diag on columns x, y, Poisson on column visits, "
                                 "Bernoulli on column smoker")
@@ -251,7 +252,7 @@ def test_named_dataframe_columns_give_the_same_fit_as_indices():
 def test_statistics_of_two_halves_add_up_to_the_whole():
     X = mixed_rows(20_000, seed=10)  # several row blocks
     weights = np.random.default_rng(11).uniform(0.0, 2.0, X.shape[0])
-    model = MixtureModel(Product([([0, 1], GaussianEmission(2, "full")), (2, Poisson(1)), (3, Bernoulli(1))]), 3)
+    model = MixtureModel(Product([([0, 1], Gaussian(2, "full")), (2, Poisson(1)), (3, Bernoulli(1))]), 3)
     params = model.initial_params(model.prepare((X, weights)), np.random.default_rng(12))
     whole, loglik = model.e_step(model.prepare((X, weights)), params)
     cut = 7_777
@@ -364,7 +365,7 @@ def test_one_family_object_in_two_parts_is_refused():
 
 def test_regularization_is_that_of_the_regularised_part_under_its_label():
     X = mixed_rows(200, seed=17)
-    gaussian = GaussianEmission(2, "diag", reg_covar=0.5)
+    gaussian = Gaussian(2, "diag", reg_covar=0.5)
     family = Product([(2, Poisson(1)), ([0, 1], gaussian), (3, Bernoulli(1))])
     model = MixtureModel(family, 2)
     params = model.initial_params(model.prepare(X), np.random.default_rng(18))

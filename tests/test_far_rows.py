@@ -171,12 +171,12 @@ def test_hmm_emission_log_densities_equal_the_direct_formula(covariance_type, d,
                                                               log_outlier, seed):
     """The Gaussian HMM's emission log-densities (product form over features computed once)
     as scipy's, for every state (the chain decides which states matter), whatever the geometry."""
-    from emkit.models.hmm.gaussian import GaussianEmission
+    from emkit.families.gaussian import Gaussian
 
     rng = np.random.default_rng(seed)
     params = random_params(rng, covariance_type, 3, d, 10.0 ** np.array(log_offsets), 10.0 ** np.array(log_scales))
     X = rows_around(rng, params, covariance_type, 20, rng.normal(size=d) * 10.0 ** log_outlier)
-    emission = GaussianEmission(d, covariance_type)
+    emission = Gaussian(d, covariance_type)
     block = emission.block_data(emission.prepare(X))
     got = emission.log_likelihood(block, emission.precompute({"means": params["means"],
                                                               "covars": params["covariances"]}))

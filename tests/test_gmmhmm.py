@@ -17,7 +17,8 @@ from emkit import GMMHMM
 from emkit.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from emkit.families import FiniteMixture, Poisson
 from emkit.latent import MixtureModel
-from emkit.models.hmm import GaussianEmission, HiddenMarkovModel
+from emkit.families.gaussian import Gaussian
+from emkit.models.hmm import HiddenMarkovModel
 
 K, M, D = 2, 2, 2
 LENGTHS = [160, 140]
@@ -66,8 +67,8 @@ def test_one_sub_component_is_the_inner_family(latent):
     data = (X, LENGTHS) if latent == "hmm" else X
     build = ((lambda family: HiddenMarkovModel(family, K)) if latent == "hmm"
              else (lambda family: MixtureModel(family, K)))
-    plain = build(GaussianEmission(D, "full", reg_covar=0.0))
-    mixed = build(FiniteMixture(GaussianEmission(D, "full", reg_covar=0.0), 1))
+    plain = build(Gaussian(D, "full", reg_covar=0.0))
+    mixed = build(FiniteMixture(Gaussian(D, "full", reg_covar=0.0), 1))
     init = {name: value for name, value in start("full").items() if name != "weights"}
     init["means"], init["covars"] = init["means"][:, 0], init["covars"][:, 0]
     init.update({"weights": np.array([0.4, 0.6])} if latent == "mixture" else {})
@@ -83,8 +84,8 @@ def test_one_component_of_two_is_the_plain_two_component_mixture():
     X = simulate()
     init = start("diag")
     weights, means, covars = init["weights"][0], init["means"][0], init["covars"][0]
-    nested = MixtureModel(FiniteMixture(GaussianEmission(D, "diag", reg_covar=0.0), 2), 1)
-    plain = MixtureModel(GaussianEmission(D, "diag", reg_covar=0.0), 2)
+    nested = MixtureModel(FiniteMixture(Gaussian(D, "diag", reg_covar=0.0), 2), 1)
+    plain = MixtureModel(Gaussian(D, "diag", reg_covar=0.0), 2)
     ours = fit_trace(nested, X, {"weights": np.ones(1), "mix_weights": weights[None], "means": means,
                                  "covars": covars}, 10)
     theirs = fit_trace(plain, X, {"weights": weights, "means": means, "covars": covars}, 10)
@@ -166,7 +167,7 @@ def test_converges_to_hmmlearns_fixed_point(covariance_type):
 # ------------------------------------------------------------------ the family's contract
 def test_statistics_of_two_halves_add_to_those_of_the_whole():
     X = simulate()
-    model = HiddenMarkovModel(FiniteMixture(GaussianEmission(D, "full"), M), K)
+    model = HiddenMarkovModel(FiniteMixture(Gaussian(D, "full"), M), K)
     whole = model.prepare((X, LENGTHS))   # sets the Gaussian centre, kept for the halves
     params = model.check_params({**start("full"), "means": start("full")["means"].reshape(K * M, D),
                                  "covars": start("full")["covars"].reshape(K * M, D, D),
@@ -202,7 +203,7 @@ def test_em_ascends_from_random_starts(seed, k, m):
 
 
 def test_free_parameters_round_trip_and_sample_shapes(tmp_path):
-    family = FiniteMixture(GaussianEmission(D, "diag"), M)
+    family = FiniteMixture(Gaussian(D, "diag"), M)
     params = {"mix_weights": TRUTH["weights"], "means": TRUTH["means"].reshape(K * M, D),
               "covars": TRUTH["covars"].reshape(K * M, D)}
     learn = frozenset(family.param_names)

@@ -15,7 +15,8 @@ from scipy.stats import multivariate_normal
 import emkit
 from emkit.engine import add_stats
 from emkit.exceptions import DegenerateComponentWarning
-from emkit.models.hmm import CategoricalEmission, GaussianEmission, HiddenMarkovModel
+from emkit.families.gaussian import Gaussian
+from emkit.models.hmm import CategoricalEmission, HiddenMarkovModel
 from emkit.models.hmm.sequences import MAX_BATCHES
 
 
@@ -25,14 +26,14 @@ def categorical_params(rng, k, m):
 
 
 def full_covariance(params, covariance_type, state, d):
-    return GaussianEmission(d, covariance_type).full_covariances(params["covars"], len(params["startprob"]))[state]
+    return Gaussian(d, covariance_type).full_covariances(params["covars"], len(params["startprob"]))[state]
 
 
 # --------------------------------------------------------------------- additivity of statistics
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_statistics_of_two_sequence_sets_add_up(covariance_type):
     rng = np.random.default_rng(0)
-    model = HiddenMarkovModel(GaussianEmission(2, covariance_type), 3, n_jobs=1)
+    model = HiddenMarkovModel(Gaussian(2, covariance_type), 3, n_jobs=1)
     params = gaussian_params(rng, 3, 2, covariance_type)
     X = rng.normal(size=(50, 2))
     X[[3, 17], 1] = np.nan
@@ -56,8 +57,8 @@ def test_threads_give_the_statistics_of_one_thread_bit_for_bit(lengths):
     params = gaussian_params(rng, 3, 2, "full")
     X = rng.normal(size=(3000, 2))
     X[rng.random(X.shape) < 0.05] = np.nan
-    one = HiddenMarkovModel(GaussianEmission(2, "full"), 3, n_jobs=1)
-    many = HiddenMarkovModel(GaussianEmission(2, "full"), 3, n_jobs=3)
+    one = HiddenMarkovModel(Gaussian(2, "full"), 3, n_jobs=1)
+    many = HiddenMarkovModel(Gaussian(2, "full"), 3, n_jobs=3)
     data = many.prepare((X, lengths))
     assert len(data.blocks) >= 2 and 1 <= len(data.batches) <= min(MAX_BATCHES, len(lengths))
     stats_1, ll_1 = one.e_step(one.prepare((X, lengths)), params)
@@ -102,7 +103,7 @@ def test_gaussian_score_with_missing_coordinates_against_brute_force(covariance_
     params = gaussian_params(rng, k, d, covariance_type)
     X = rng.normal(size=(6, d))
     X[1, 0] = X[2, [0, 2]] = X[4] = np.nan
-    model = HiddenMarkovModel(GaussianEmission(d, covariance_type), k)
+    model = HiddenMarkovModel(Gaussian(d, covariance_type), k)
     loglik, posteriors = model.score_samples(X, params)
     log_frame = np.zeros((6, k))
     for t in range(6):
@@ -145,7 +146,7 @@ def test_gaussian_baum_welch_never_decreases_the_likelihood(seed, k, covariance_
     if missing:
         X[rng.random(X.shape) < 0.15] = np.nan
         X[0] = [0.0, 0.0]
-    model = HiddenMarkovModel(GaussianEmission(2, covariance_type, reg_covar=0.0), k, n_jobs=1)
+    model = HiddenMarkovModel(Gaussian(2, covariance_type, reg_covar=0.0), k, n_jobs=1)
     data = model.prepare((X, [n // 2, n - n // 2]))
     params = model.initial_params(data, rng)
     previous = -np.inf
@@ -262,7 +263,7 @@ def test_state_with_no_way_out_keeps_its_row_with_a_warning():
 def test_learn_holds_the_other_parameters_fixed():
     rng = np.random.default_rng(7)
     params = gaussian_params(rng, 2, 2, "diag")
-    model = HiddenMarkovModel(GaussianEmission(2, "diag"), 2, learn=("transmat", "covars"))
+    model = HiddenMarkovModel(Gaussian(2, "diag"), 2, learn=("transmat", "covars"))
     X = rng.normal(size=(40, 2))
     data = model.prepare(X)
     new = model.m_step(model.e_step(data, params)[0], params)
@@ -299,7 +300,7 @@ def test_bad_input_errors_name_the_argument():
     with pytest.raises(ValueError, match="transmat"):
         model.check_params({"startprob": [0.5, 0.5], "transmat": [[0.5, 0.6], [0.5, 0.5]],
                             "emissionprob": [[0.5, 0.5], [0.5, 0.5]]})
-    gaussian = HiddenMarkovModel(GaussianEmission(2, "full"), 2)
+    gaussian = HiddenMarkovModel(Gaussian(2, "full"), 2)
     with pytest.raises(ValueError, match="X: contains infinity"):
         gaussian.prepare(np.array([[0.0, np.inf]]))
     with pytest.raises(ValueError, match="X: feature 1 has no observed value"):

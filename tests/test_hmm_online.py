@@ -5,7 +5,8 @@ import pytest
 
 from emkit import CategoricalHMM, GaussianHMM
 from emkit.exceptions import ConvergenceWarning
-from emkit.models.hmm import CategoricalEmission, GaussianEmission, HiddenMarkovModel
+from emkit.families.gaussian import Gaussian
+from emkit.models.hmm import CategoricalEmission, HiddenMarkovModel
 from emkit.variants.online import fit_online
 
 START = {"startprob": np.full(3, 1 / 3), "transmat": np.full((3, 3), 0.1) + 0.7 * np.eye(3)}
@@ -40,7 +41,7 @@ def test_partial_fit_is_fit_online_one_batch_at_a_time(covariance_type):
     for X, lengths in batches:
         estimator.partial_fit(X, lengths)
         path.append(estimator.means_.copy())
-    model = HiddenMarkovModel(GaussianEmission(2, covariance_type, 1e-6), 3)
+    model = HiddenMarkovModel(Gaussian(2, covariance_type, 1e-6), 3)
     online = fit_online(model, batches, init=start, averaging=False, batch_size=lambda batch: len(batch[0]))
     assert estimator.n_iter_ == online.n_iter == 8
     for name in ("startprob", "transmat", "means", "covars"):

@@ -12,7 +12,7 @@ import emkit
 from emkit import GaussianHMM
 from emkit.kernels.gaussian import COVARIANCE_TYPES
 from emkit.models.hmm.categorical import CategoricalEmission
-from emkit.models.hmm.gaussian import GaussianEmission
+from emkit.families.gaussian import Gaussian
 from emkit.models.hmm.model import HiddenMarkovModel
 
 CHAIN = {"startprob": np.array([0.6, 0.4]), "transmat": np.array([[0.9, 0.1], [0.2, 0.8]])}
@@ -25,7 +25,7 @@ COVARS = {"diag": np.array([[1.0, 0.5], [0.7, 1.2]]),
 def gaussian_problem(covariance_type, n_sequences=4, length=150, seed=0, learn=("transmat", "means", "covars")):
     """Sequences drawn from a two-state Gaussian HMM and the fit from the truth (the start
     probabilities, which a few sequences put on the boundary, are not learned)."""
-    model = HiddenMarkovModel(GaussianEmission(2, covariance_type, reg_covar=0.0), 2, learn=learn)
+    model = HiddenMarkovModel(Gaussian(2, covariance_type, reg_covar=0.0), 2, learn=learn)
     truth = {**CHAIN, "means": np.array([[0.0, 0.0], [2.0, 1.0]]), "covars": COVARS[covariance_type]}
     rng = np.random.default_rng(seed)
     X = np.concatenate([model.sample(truth, length, rng)[0] for _ in range(n_sequences)])

@@ -22,7 +22,7 @@ from emkit.engine.stats import add_stats
 from emkit.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from emkit.latent import MixtureModel
 from emkit.models.hmm.categorical import CategoricalEmission
-from emkit.models.hmm.gaussian import GaussianEmission
+from emkit.families.gaussian import Gaussian
 
 TIGHT = {"tol": 1e-14, "param_tol": 1e-12, "max_iter": 20_000}
 
@@ -57,7 +57,7 @@ def test_gaussian_family_mixture_equals_gaussian_mixture_from_the_same_start(cov
                                      precisions_init=precisions, **options).fit(X)
 
     def ours(**options):
-        model = MixtureModel(GaussianEmission(2, covariance_type), 3)
+        model = MixtureModel(Gaussian(2, covariance_type), 3)
         return emkit.fit(model, X, init={"weights": weights, "means": means, "covars": covars}, **options)
 
     with warnings.catch_warnings():
@@ -75,9 +75,9 @@ def test_gaussian_family_mixture_equals_gaussian_mixture_from_the_same_start(cov
 def test_integer_sample_weights_equal_repeated_rows():
     X = three_clusters(120, 2, missing=True)
     counts = np.random.default_rng(3).integers(0, 4, X.shape[0])
-    model = MixtureModel(GaussianEmission(2, "diag"), 2)
+    model = MixtureModel(Gaussian(2, "diag"), 2)
     weighted = emkit.fit(model, (X, counts.astype(float)), **TIGHT)
-    repeated = emkit.fit(MixtureModel(GaussianEmission(2, "diag"), 2), np.repeat(X, counts, axis=0),
+    repeated = emkit.fit(MixtureModel(Gaussian(2, "diag"), 2), np.repeat(X, counts, axis=0),
                          init=weighted.params, **TIGHT)
     assert weighted.loglik == pytest.approx(repeated.loglik, rel=1e-12)
     for name in ("weights", "means", "covars"):
@@ -146,7 +146,7 @@ def test_statistics_of_two_halves_add_up_to_the_whole(case):
     rng = np.random.default_rng(8)
     if case == "gaussian":
         X = three_clusters(20_000, 9, missing=True)  # several row blocks
-        model = MixtureModel(GaussianEmission(2, "full"), 3)
+        model = MixtureModel(Gaussian(2, "full"), 3)
     else:
         X = rng.integers(0, 5, 20_000).astype(float)
         X[rng.random(X.size) < 0.05] = np.nan
@@ -184,7 +184,7 @@ def test_em_never_decreases_the_objective(seed, k, gaussian, weights_prior):
         X = rng.normal(size=(60, 2)) * rng.uniform(0.5, 3.0, 2) + rng.integers(0, 2, (60, 1)) * 3.0
         X[rng.random(X.shape) < 0.1] = np.nan
         X[np.isnan(X).all(axis=1), 0] = 0.0
-        model = MixtureModel(GaussianEmission(2, "diag"), k, weights_prior=weights_prior)
+        model = MixtureModel(Gaussian(2, "diag"), k, weights_prior=weights_prior)
     else:
         X = rng.integers(0, 4, 60)
         model = MixtureModel(CategoricalEmission(4), k, weights_prior=weights_prior)
@@ -203,7 +203,7 @@ def test_an_empty_component_keeps_its_parameters_with_weight_zero(gaussian):
     # component 2 gets responsibilities ~1e-60: below the empty threshold, yet not exactly 0
     if gaussian:  # component 2 starts twelve standard deviations away
         X = rng.normal(size=(80, 2))
-        model = MixtureModel(GaussianEmission(2, "diag"), 3)
+        model = MixtureModel(Gaussian(2, "diag"), 3)
         params = {"weights": np.array([0.5, 0.3, 0.2]), "means": np.array([[-1.0, 0.0], [1.0, 0.0], [12.0, 12.0]]),
                   "covars": np.ones((3, 2))}
         family = "means"
@@ -225,7 +225,7 @@ def test_an_empty_component_keeps_its_parameters_with_weight_zero(gaussian):
 def test_louis_standard_errors_equal_the_hessians(case):
     if case == "gaussian-full":
         X = three_clusters(400, 12, missing=False)
-        model = MixtureModel(GaussianEmission(2, "full", reg_covar=0.0), 3)
+        model = MixtureModel(Gaussian(2, "full", reg_covar=0.0), 3)
         result = emkit.fit(model, X, **TIGHT)
     else:
         rng = np.random.default_rng(13)
@@ -245,7 +245,7 @@ def test_parameters_description_sampling_and_responsibilities():
     model = MixtureModel(CategoricalEmission(4), 3)
     params = {"weights": np.array([0.2, 0.3, 0.5]), "emissionprob": np.full((3, 4), 0.25)}
     assert model.describe() == "mixture of 3 categorical"
-    assert MixtureModel(GaussianEmission(2, "diag"), 2).describe() == "mixture of 2 Gaussian diag"
+    assert MixtureModel(Gaussian(2, "diag"), 2).describe() == "mixture of 2 Gaussian diag"
     free = model.to_free(params)
     assert free.size == len(model.free_labels(params)) == model.n_free_parameters() == 2 + 3 * 3
     restored = model.from_free(free, params)

@@ -10,7 +10,8 @@ import pytest
 
 import emkit
 from emkit.models.gaussian_mixture import GaussianMixtureModel
-from emkit.models.hmm import GaussianEmission, HiddenMarkovModel
+from emkit.families.gaussian import Gaussian
+from emkit.models.hmm import HiddenMarkovModel
 
 pd = pytest.importorskip("pandas")
 
@@ -39,7 +40,7 @@ def quiet(call):
     ("GaussianHMM.decode", lambda X: emkit.GaussianHMM(2, random_state=0).fit(X).decode(X)[1]),
     ("emkit.fit GaussianMixtureModel", lambda X: emkit.fit(GaussianMixtureModel(2), X, random_state=0).loglik),
     ("emkit.fit HiddenMarkovModel",
-     lambda X: emkit.fit(HiddenMarkovModel(GaussianEmission(2, "diag"), 2), X, random_state=0).loglik),
+     lambda X: emkit.fit(HiddenMarkovModel(Gaussian(2, "diag"), 2), X, random_state=0).loglik),
 ])
 def test_nullable_frame_with_na_equals_the_array_with_nan(name, run):
     df, X = frame()

@@ -29,9 +29,10 @@ from ..exceptions import ConvergenceWarning
 from ..families.finite_mixture import FiniteMixture
 from ..families.poisson import Poisson
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape
-from ..models.hmm import CategoricalEmission, GaussianEmission, HiddenMarkovModel
+from ..families.gaussian import Gaussian
+from ..models.hmm import CategoricalEmission, HiddenMarkovModel
 from ..models.hmm.categorical import check_symbols, inferred_n_symbols
-from ..models.hmm.gaussian import check_observations
+from ..families.gaussian import check_observations
 from ..models.hmm.model import DECODERS
 from ..validation import check_integer, check_real
 from ..variants.online import OnlineEM
@@ -457,10 +458,10 @@ class GaussianHMM(_BaseHMM):
     def covars_(self, value) -> None:
         self._covars_ = np.array(value, dtype=float)
 
-    def _emission(self, n_features: int) -> GaussianEmission:
+    def _emission(self, n_features: int) -> Gaussian:
         if self.covariance_type not in COVARIANCE_TYPES:
             raise ValueError(f"covariance_type: expected one of {COVARIANCE_TYPES}, got {self.covariance_type!r}")
-        return GaussianEmission(n_features, self.covariance_type, self.reg_covar)
+        return Gaussian(n_features, self.covariance_type, self.reg_covar)
 
     def _emission_attributes(self) -> dict[str, np.ndarray | None]:
         return {"means": getattr(self, "means_", None), "covars": getattr(self, "_covars_", None)}
@@ -681,7 +682,7 @@ class GMMHMM(_BaseHMM):
 
     def _emission(self, n_features: int) -> FiniteMixture:
         self._check_mixture()
-        return FiniteMixture(GaussianEmission(n_features, self.covariance_type, self.reg_covar), self.n_mix,
+        return FiniteMixture(Gaussian(n_features, self.covariance_type, self.reg_covar), self.n_mix,
                              self.weights_prior, weights_name="weights")
 
     def _emission_attributes(self) -> dict[str, np.ndarray | None]:

@@ -131,12 +131,10 @@ def named_arrays(arrays: dict[str, np.ndarray], names: list[str], path: Path) ->
 
 # ------------------------------------------------------------------------------- families
 def _family_classes() -> dict[str, type]:
-    """The families a file may name: emkit's (:mod:`emkit.families`, and the Gaussian emission),
-    by class name."""
+    """The families a file may name: emkit's (:mod:`emkit.families`), by class name."""
     from .. import families
-    from ..models.hmm.gaussian import GaussianEmission
 
-    return {**{name: getattr(families, name) for name in families.EXPORTS}, "GaussianEmission": GaussianEmission}
+    return {name: getattr(families, name) for name in families.EXPORTS}
 
 
 def family_record(family: Any, field: str = "family") -> dict[str, Any]:

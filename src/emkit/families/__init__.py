@@ -15,6 +15,7 @@ EXPORTS = {
     "Exponential": ".exponential",
     "FiniteMixture": ".finite_mixture",
     "Gamma": ".gamma",
+    "Gaussian": ".gaussian",
     "Multinomial": ".multinomial",
     "Poisson": ".poisson",
     "Product": ".product",

@@ -64,7 +64,7 @@ class FiniteMixture(Family):
 
     Examples
     --------
-    >>> FiniteMixture(GaussianEmission(2, "full"), 3)   # parameters mix_weights, means, covars
+    >>> FiniteMixture(Gaussian(2, "full"), 3)   # parameters mix_weights, means, covars
     """
 
     def __init__(self, inner: Family, n_mix: int, weights_prior: float | np.ndarray = 1.0,

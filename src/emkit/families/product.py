@@ -79,7 +79,7 @@ class Product(Family):
 
     Examples
     --------
-    >>> Product([([0, 1], GaussianEmission(2, "diag")), (2, Poisson(1)), (3, Bernoulli(1))])
+    >>> Product([([0, 1], Gaussian(2, "diag")), (2, Poisson(1)), (3, Bernoulli(1))])
     ... # parameters "0:means", "0:covars", "1:lambdas", "2:probs"
 
     Prepared rows are a structured array with one field per part (the part's own prepared rows),

@@ -5,8 +5,7 @@ owns the distribution of the observations given the state.
 """
 
 from .categorical import CategoricalEmission
-from .gaussian import GaussianEmission
 from .model import HiddenMarkovModel
 from .sequences import Sequences
 
-__all__ = ["CategoricalEmission", "GaussianEmission", "HiddenMarkovModel", "Sequences"]
+__all__ = ["CategoricalEmission", "HiddenMarkovModel", "Sequences"]

@@ -1,7 +1,8 @@
-"""Gaussian emissions: ``x_t | z_t = k ~ N(μ_k, Σ_k)`` with full, diag, spherical or tied ``Σ``.
+"""Gaussian family: ``x_i | z_i = k ~ N(μ_k, Σ_k)`` with full, diag, spherical or tied ``Σ`` (an
+HMM's emissions, a mixture's components).
 
 All Gaussian numerics (densities, statistics, the M-step, missing coordinates) are those of
-:mod:`emkit.kernels`; this module only adapts them to the HMM. Statistics are
+:mod:`emkit.kernels`; this module only adapts them to the family interface. Statistics are
 ``n_k = Σ_t γ_t(k)``, ``Σ_t γ_t(k) E[x_t − c]`` and the second moments about a *fixed* centre
 ``c`` (the mean of the first data prepared, or given): fixed, so that statistics of different
 E-steps and data sets add up (online EM averages them) and so that the features of the data
@@ -17,10 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...engine.model import Params, Regularization, Stats
-from ...engine.stats import add_stats
-from ...families.base import Family
-from ...kernels.gaussian import (
+from ..engine.model import Params, Regularization, Stats
+from ..engine.stats import add_stats
+from ..kernels.gaussian import (
     MissingPattern,
     anchored_stats,
     anchored_zeros,
@@ -35,7 +35,7 @@ from ...kernels.gaussian import (
     missing_patterns,
     precisions_cholesky,
 )
-from ...kernels.gaussian_features import (
+from ..kernels.gaussian_features import (
     component_terms,
     feature_log_densities,
     feature_squares,
@@ -43,18 +43,19 @@ from ...kernels.gaussian_features import (
     n_complete_features,
     statistic_features,
 )
-from ...kernels.gaussian_direct import with_limits
-from ...kernels.gaussian_mixture_estep import MixtureTerms, far_components
-from ...kernels.kmeans import kmeans, unit_scale
-from ...validation import as_float_array, nullable_as_nan
-from ..gaussian_information import (
+from ..kernels.gaussian_direct import with_limits
+from ..kernels.gaussian_mixture_estep import MixtureTerms, far_components
+from ..kernels.kmeans import kmeans, unit_scale
+from ..validation import as_float_array, nullable_as_nan
+from ..models.gaussian_information import (
     gaussian_free,
     gaussian_free_labels,
     gaussian_from_free,
     gaussian_information,
     n_free_covariances,
 )
-from ..regularization import covariance_floor
+from ..models.regularization import covariance_floor
+from .base import Family
 
 #: Seed of the k-means start used when no random generator is given (a deterministic start).
 DEFAULT_SEED = 0
@@ -136,8 +137,8 @@ def check_observations(X, name: str = "X") -> np.ndarray:
     return array
 
 
-class GaussianEmission(Family):
-    """Multivariate normal emissions of ``n_features`` dimensions.
+class Gaussian(Family):
+    """Multivariate normal observations of ``n_features`` dimensions given the component or state.
 
     Parameters
     ----------
@@ -186,7 +187,7 @@ class GaussianEmission(Family):
 
     def _centre(self) -> np.ndarray:
         if self.centre is None:
-            raise ValueError("GaussianEmission: no centre yet; call prepare(X) on the data first")
+            raise ValueError("Gaussian: no centre yet; call prepare(X) on the data first")
         return self.centre
 
     def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None) -> Params:
