@@ -37,6 +37,21 @@ class Family(ABC):
     def prepare(self, X: Any) -> np.ndarray:
         """Validated observations as the other methods expect them (one row per time step)."""
 
+    def prepare_chunk(self, X: Any) -> np.ndarray:
+        """One chunk of a data set held in chunks (Dask), validated like :meth:`prepare` but
+        without the checks that only the whole data can pass (a column never observed) and
+        without setting data-derived state (that is :meth:`chunk_context`'s). Default: :meth:`prepare`."""
+        return self.prepare(X)
+
+    def chunk_summary(self, X: np.ndarray) -> Stats | None:
+        """An additive summary of one chunk's rows (from :meth:`prepare_chunk`) that
+        :meth:`chunk_context` needs, e.g. per-column sums for a centre (None: none)."""
+        return None
+
+    def chunk_context(self, summary: Stats | None) -> None:
+        """Set data-derived state from the summed :meth:`chunk_summary` of all chunks, once,
+        before the chunks are prepared (as :meth:`prepare` sets it from in-memory data)."""
+
     def block_data(self, X: np.ndarray) -> Any:
         """A block of prepared rows as :meth:`log_likelihood` and :meth:`stats` take them
         (computed once per data set; the rows themselves by default)."""

@@ -73,8 +73,10 @@ class ColumnFamily(Family):
         """Which finite cells are not valid observations (boolean, shape of ``values``; missing
         cells are given as 0 and not counted)."""
 
-    def prepare(self, X) -> np.ndarray:
-        """``X`` as a float64 (n, d) array, NaN for missing cells (a 1-D array is one column).
+    def prepare(self, X, *, whole_data: bool = True) -> np.ndarray:
+        """``X`` as a float64 (n, d) array, NaN for missing cells (a 1-D array is one column);
+        ``whole_data=False`` (one chunk of the data) leaves out the check that every column is
+        observed.
 
         Raises
         ------
@@ -94,10 +96,13 @@ class ColumnFamily(Family):
             row, column = np.argwhere(bad)[0]
             raise ValueError(f"X: expected {self.kind} (NaN for missing), got {float(array[row, column])!r} in row {row}, "
                              f"column {column}")
-        never = np.flatnonzero(missing.all(axis=0))
-        if never.size:
+        never = np.flatnonzero(missing.all(axis=0)) if whole_data else ()
+        if len(never):
             raise ValueError(f"X: column {int(never[0])} has no observed value (all NaN)")
         return np.ascontiguousarray(array)
+
+    def prepare_chunk(self, X) -> np.ndarray:
+        return self.prepare(X, whole_data=False)
 
     def block_data(self, X: np.ndarray) -> ColumnBlock:
         missing = np.isnan(X)

@@ -109,6 +109,15 @@ class FiniteMixture(Family):
     def prepare(self, X: Any) -> np.ndarray:
         return self.inner.prepare(X)
 
+    def prepare_chunk(self, X: Any) -> np.ndarray:
+        return self.inner.prepare_chunk(X)
+
+    def chunk_summary(self, X: np.ndarray) -> Stats | None:
+        return self.inner.chunk_summary(X)
+
+    def chunk_context(self, summary: Stats | None) -> None:
+        self.inner.chunk_context(summary)
+
     def block_data(self, X: np.ndarray) -> Any:
         return self.inner.block_data(X)
 

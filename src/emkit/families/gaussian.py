@@ -112,9 +112,10 @@ class GaussianCache:
     far: bool
 
 
-def check_observations(X, name: str = "X") -> np.ndarray:
+def check_observations(X, name: str = "X", *, whole_data: bool = True) -> np.ndarray:
     """``X`` as a C-contiguous float64 (n, d) array (not copied when it is one already), NaN
-    allowed (missing), no infinities.
+    allowed (missing), no infinities (``whole_data=False``, one chunk of the data: a feature
+    may be missing throughout).
 
     Raises
     ------
@@ -131,8 +132,8 @@ def check_observations(X, name: str = "X") -> np.ndarray:
         return array
     if np.any(np.isinf(array)):
         raise ValueError(f"{name}: contains infinity; only NaN (missing) is allowed besides finite numbers")
-    never = np.flatnonzero(np.isnan(array).all(axis=0))
-    if never.size:
+    never = np.flatnonzero(np.isnan(array).all(axis=0)) if whole_data else ()
+    if len(never):
         raise ValueError(f"{name}: feature {int(never[0])} has no observed value (all NaN)")
     return array
 
@@ -181,6 +182,23 @@ class Gaussian(Family):
         if self.centre is None:
             self.centre = np.nanmean(array, axis=0) if np.isnan(array).any() else np.einsum("ij->j", array) / len(array)
         return array
+
+    def prepare_chunk(self, X) -> np.ndarray:
+        """Validated rows of one chunk (a feature may be missing throughout; no centre set)."""
+        array = check_observations(X, whole_data=False)
+        if array.shape[1] != self.n_features:
+            raise ValueError(f"X: expected {self.n_features} features, got {array.shape[1]}")
+        return array
+
+    def chunk_summary(self, X: np.ndarray) -> Stats:
+        """Per feature, the number ``observed`` and the ``sum`` of the observed values."""
+        observed = ~np.isnan(X)
+        return {"observed": observed.sum(axis=0).astype(float), "sum": np.where(observed, X, 0.0).sum(axis=0)}
+
+    def chunk_context(self, summary: Stats) -> None:
+        """:attr:`centre` (when not given): the mean of the observed values, ``sum / observed``."""
+        if self.centre is None:
+            self.centre = summary["sum"] / np.maximum(summary["observed"], 1.0)
 
     def block_data(self, X: np.ndarray) -> GaussianBlock:
         return GaussianBlock.of(X, self.covariance_type, self._centre())

@@ -110,13 +110,29 @@ class Product(Family):
             Naming ``X`` when it does not have the parts' columns (``D`` columns, or a DataFrame
             with the named ones), or a part rejects its columns (with the part and its columns).
         """
+        return self._prepare(X, whole_data=True)
+
+    def prepare_chunk(self, X: Any) -> np.ndarray:
+        """Each part's :meth:`~Family.prepare_chunk` of its columns (one chunk of the data)."""
+        return self._prepare(X, whole_data=False)
+
+    def chunk_summary(self, X: np.ndarray) -> Stats:
+        """Each part's summary of its field, under the part's prefix."""
+        return {f"{part.field}:{key}": value for part in self.parts
+                for key, value in (part.family.chunk_summary(np.ascontiguousarray(X[part.field])) or {}).items()}
+
+    def chunk_context(self, summary: Stats | None) -> None:
+        for part in self.parts:
+            part.family.chunk_context(part.stats(summary or {}) or None)
+
+    def _prepare(self, X: Any, whole_data: bool) -> np.ndarray:
         if isinstance(X, np.ndarray) and X.dtype.names == tuple(part.field for part in self.parts):
             return X
         groups = [self._columns_of(X, part) for part in self.parts]
         prepared = []
         for part, group in zip(self.parts, groups):
             try:
-                rows = np.asarray(part.family.prepare(group))
+                rows = np.asarray(part.family.prepare(group) if whole_data else part.family.prepare_chunk(group))
             except ValueError as error:
                 error.args = (f"{error.args[0] if error.args else error} (in part {part.field}: "
                               f"{_columns_text(part.columns)} of X)",) + error.args[1:]

@@ -50,10 +50,11 @@ EMPTY_COMPONENT_RTOL = 1e-12
 #: many numbers (rows × components × free parameters).
 SCORE_BLOCK_NUMBERS = 1 << 22
 
-#: Step of the central differences of the rows' log-densities, as a fraction of each free family
-#: parameter's complete-data standard error ``1/√I_c,jj`` (the rows' densities vary on a scale
-#: ``√n`` times larger, so the truncation error is negligible and the round-off small).
-SCORE_STEP = 1e-3
+#: Step of the central differences of the rows' log-densities, as a fraction of the scale
+#: ``√(Σ_i w_i / I_c,jj)`` on which one row's density varies with free family parameter ``j``
+#: (truncation error ~ step², round-off ~ ε/step: both about 1e-10). Per row, so that the steps
+#: hardly depend on which rows are summed (chunks of the data give the whole data's sum).
+SCORE_STEP = 1e-5
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,9 @@ class MixtureData:
         return None if self.sample_weight is None else self.sample_weight[block.start:block.stop]
 
 
-def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
-    """``sample_weight`` as finite non-negative floats of shape ``(n_samples,)``, not all zero.
+def check_sample_weight(sample_weight, n_samples: int, *, whole_data: bool = True) -> np.ndarray | None:
+    """``sample_weight`` as finite non-negative floats of shape ``(n_samples,)``, not all zero
+    (``whole_data=False``, one chunk of the data: may be all zero).
 
     Raises
     ------
@@ -92,7 +94,7 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
         raise ValueError(f"sample_weight: expected shape ({n_samples},), got {weights.shape}")
     if not np.all(np.isfinite(weights)) or np.any(weights < 0):
         raise ValueError("sample_weight: weights must be finite and non-negative")
-    if not weights.sum() > 0:
+    if whole_data and not weights.sum() > 0:
         raise ValueError("sample_weight: all weights are zero; nothing to fit")
     return weights
 
@@ -145,6 +147,42 @@ class MixtureModel(EMModel):
         X, sample_weight = data if isinstance(data, tuple) and len(data) == 2 else (data, None)
         X = self.family.prepare(X)
         return self._data(X, check_sample_weight(sample_weight, X.shape[0]))
+
+    # ------------------------------------------------------- data held in chunks (Dask)
+    def chunk_summary(self, chunk: Any) -> Stats:
+        """Of one raw chunk (rows of ``X``, or of ``(X, sample_weight)``): its total sample
+        ``weight``, the number of rows ``observed`` in each column and the family's summary
+        (:meth:`Family.chunk_summary`, under ``family:``), all additive over chunks."""
+        X, weights = self._chunk_rows(chunk)
+        family = {f"family:{key}": value for key, value in (self.family.chunk_summary(X) or {}).items()}
+        return {"weight": np.array(float(X.shape[0] if weights is None else weights.sum())),
+                "observed": (~self.family.missing_cells(X)).sum(axis=0).astype(float), **family}
+
+    def chunk_context(self, summary: Stats) -> None:
+        """The whole-data checks that :meth:`prepare` makes in memory (every column observed
+        somewhere, some positive weight), then the family's data-derived state
+        (:meth:`Family.chunk_context`, e.g. a Gaussian centre), set once before the chunks are
+        prepared."""
+        never = np.flatnonzero(np.asarray(summary["observed"]) <= 0)
+        if never.size:
+            raise ValueError(f"X: column {int(never[0])} has no observed value (all NaN) in any chunk")
+        if not summary["weight"] > 0:
+            raise ValueError("sample_weight: all weights are zero; nothing to fit")
+        family = {key.removeprefix("family:"): value for key, value in summary.items() if key.startswith("family:")}
+        self.family.chunk_context(family or None)
+
+    def prepare_chunk(self, chunk: Any, context: Any = None) -> MixtureData:
+        """One chunk as :class:`MixtureData`, validated by the family's
+        :meth:`~Family.prepare_chunk` (a column may be missing throughout one chunk, and its
+        weights may all be zero: :meth:`chunk_context` checks the whole data)."""
+        if isinstance(chunk, MixtureData):
+            return chunk
+        return self._data(*self._chunk_rows(chunk))
+
+    def _chunk_rows(self, chunk: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        X, sample_weight = chunk if isinstance(chunk, tuple) and len(chunk) == 2 else (chunk, None)
+        X = self.family.prepare_chunk(X)
+        return X, check_sample_weight(sample_weight, X.shape[0], whole_data=False)
 
     def _data(self, X: np.ndarray, sample_weight: np.ndarray | None) -> MixtureData:
         """Prepared rows cut into the blocks of the HMM's blocking policy (one sequence of rows)."""
@@ -269,8 +307,8 @@ class MixtureModel(EMModel):
         ``s_ik`` is row ``i``'s complete-data score under component ``k`` in the free
         parameters: exact for the weights (``∂ log π_k``), and for the family's parameters the
         central differences of ``log p(x_i | k)`` (the family gives no row scores), with steps
-        :data:`SCORE_STEP` of each parameter's complete-data standard error (halved until both
-        points are feasible). Rows in slices of at most :data:`SCORE_BLOCK_NUMBERS` scores.
+        :data:`SCORE_STEP` of each parameter's scale per row ``√(Σ_i w_i / I_c,jj)`` (halved
+        until both points are feasible). Rows in slices of at most :data:`SCORE_BLOCK_NUMBERS` scores.
         """
         data = self.prepare(data)
         k = self.n_components
@@ -304,6 +342,7 @@ class MixtureModel(EMModel):
             return [], theta
         stats, _ = self.e_step(data, params)
         curvature = np.diag(np.atleast_2d(self.family.complete_information(stats, params, self.learn)))
+        curvature = curvature / max(float(np.sum(stats["counts"])), np.finfo(float).tiny)
         steps = np.where(curvature > 0, SCORE_STEP / np.sqrt(np.where(curvature > 0, curvature, 1.0)),
                          SCORE_STEP * (1.0 + np.abs(theta)))
         caches = []
