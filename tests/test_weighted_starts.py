@@ -146,3 +146,15 @@ def test_mixture_default_start_weighted_fit_takes_the_iterates_of_repeated_rows(
     np.testing.assert_allclose(weighted.lower_bounds_, repeated.lower_bounds_, rtol=1e-11)
     for name, value in repeated.params_.items():
         np.testing.assert_allclose(weighted.params_[name], value, rtol=1e-8, atol=1e-10, err_msg=name)
+
+
+def test_gaussian_start_covariance_is_numpys_with_frequency_weights():
+    """Divisor ``W − 1`` (``np.cov``'s ``fweights``), at least ``W/2``: normalised weights give
+    twice the maximum likelihood covariance, never a division by ``W − 1 ≈ 0``."""
+    X = DATA["normal"][~np.isnan(DATA["normal"]).any(axis=1)]
+    weights = np.random.default_rng(4).integers(0, 4, size=X.shape[0])
+    np.testing.assert_allclose(gaussian.start_covariance(X, weights.astype(float)),
+                               np.cov(X, rowvar=False, fweights=weights), rtol=1e-12)
+    normalised = weights / weights.sum()
+    np.testing.assert_allclose(gaussian.start_covariance(X, normalised),
+                               2.0 * np.cov(X, rowvar=False, aweights=normalised, ddof=0), rtol=1e-12)
