@@ -58,8 +58,25 @@ class Family(ABC):
         return X
 
     @abstractmethod
-    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None) -> Params:
-        """Starting emission parameters: deterministic when ``rng`` is None."""
+    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None,
+                       sample_weight: np.ndarray | None = None) -> Params:
+        """Starting emission parameters from the prepared rows ``X``: deterministic when ``rng`` is
+        None.
+
+        ``sample_weight`` (shape (n,), non-negative; None: all 1) weighs the rows as copies: an
+        integer weight ``w_i`` gives the start of the data with row ``i`` repeated ``w_i`` times
+        (0: left out), to round-off. A family may leave the argument out: it then starts from
+        the unweighted rows (:meth:`weighted_initial_params`).
+        """
+
+    def weighted_initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None,
+                                sample_weight: np.ndarray | None = None) -> Params:
+        """:meth:`initial_params` with ``sample_weight`` when given and the family takes it (what
+        latent models and combinators call: a family written without weighted starts starts
+        from the unweighted rows, as before)."""
+        if sample_weight is None or "sample_weight" not in inspect.signature(self.initial_params).parameters:
+            return self.initial_params(X, n_components, rng)
+        return self.initial_params(X, n_components, rng, sample_weight=sample_weight)
 
     def precompute(self, params: Params) -> Any:
         """Quantities derived from ``params`` once per E-step (e.g. Cholesky factors)."""

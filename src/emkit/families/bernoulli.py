@@ -42,13 +42,14 @@ class Bernoulli(ColumnMeans):
     def describe(self) -> str:
         return "Bernoulli"
 
-    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None) -> Params:
-        """Each column's frequency ``m_j`` tilted apart, ``p_kj = m_j + t_k min(m_j, 1 − m_j)``
+    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None,
+                       sample_weight: np.ndarray | None = None) -> Params:
+        """Each column's (weighted) frequency ``m_j`` tilted apart, ``p_kj = m_j + t_k min(m_j, 1 − m_j)``
         with ``t_k`` evenly spaced in ``[−½, ½]`` (``rng`` None), or uniform draws in
         ``[¼, ¾]``."""
         if rng is not None:
             return {"probs": rng.uniform(0.25, 0.75, size=(n_components, self.n_features))}
-        mean = self.observed_mean(X)
+        mean = self.observed_mean(X, sample_weight)
         tilt = np.linspace(-0.5, 0.5, n_components) if n_components > 1 else np.zeros(1)
         return {"probs": mean + np.outer(tilt, np.minimum(mean, 1.0 - mean))}
 

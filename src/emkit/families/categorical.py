@@ -179,18 +179,22 @@ class Categorical(Family):
         return np.where(codes == MISSING, self.n_entries, codes + self.offsets[:-1])
 
     # ------------------------------------------------------------------ EM
-    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None) -> Params:
+    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None,
+                       sample_weight: np.ndarray | None = None) -> Params:
         """Flat-Dirichlet rows for each column, or (``rng`` None) each column's category
-        frequencies (plus one) tilted towards low codes in the first components and high codes
-        in the last."""
+        frequencies (weighted counts of the observed cells, plus one) tilted towards low codes in
+        the first components and high codes in the last."""
         codes = X.reshape(X.shape[0], -1)
         rows = []
         for j, m in enumerate(self.n_categories):
             if rng is not None:
                 rows.append(rng.dirichlet(np.ones(m), size=n_components))
                 continue
-            observed = codes[:, j][codes[:, j] != MISSING]
-            frequencies = (np.bincount(observed, minlength=m) + 1.0) / (observed.size + m)
+            present = codes[:, j] != MISSING
+            weights = None if sample_weight is None else sample_weight[present]
+            counts = np.bincount(codes[present, j], weights, minlength=m)
+            total = present.sum() if weights is None else weights.sum()
+            frequencies = (counts + 1.0) / (total + m)
             tilt = np.outer(np.linspace(-1.0, 1.0, n_components) if n_components > 1 else [0.0],
                             np.linspace(-1.0, 1.0, m))
             column = frequencies * np.exp(tilt)

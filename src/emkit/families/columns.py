@@ -50,6 +50,29 @@ def sum_x_log(counts: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
+def observed_mean(X: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
+    """Mean of the observed (non-NaN) cells of each column, ``m_j = Σ_i w_i x_ij / Σ_i w_i`` over
+    the rows ``i`` where ``x_ij`` is observed (``w_i = 1`` without ``sample_weight``), shape (d,).
+
+    Integer weights give the mean of the rows repeated that many times (to round-off).
+
+    Raises
+    ------
+    ValueError
+        Naming ``sample_weight`` when a column has no observed cell of positive weight.
+    """
+    observed = ~np.isnan(X)
+    values = np.where(observed, X, 0.0)
+    if sample_weight is None:
+        return values.sum(axis=0) / observed.sum(axis=0)
+    weights = np.asarray(sample_weight, dtype=float)
+    totals = weights @ observed
+    empty = np.flatnonzero(~(totals > 0))
+    if empty.size:
+        raise ValueError(f"sample_weight: column {int(empty[0])} has no observed value of positive weight")
+    return (weights @ values) / totals
+
+
 class ColumnFamily(Family):
     """A family of ``n_features`` independent columns (the data half): validated rows with NaN
     for missing cells, their blocks, and the statistics ``n_kj`` (``column_weights``) and
@@ -116,10 +139,10 @@ class ColumnFamily(Family):
         cells given as 0 must add nothing); None when there is none."""
         return None
 
-    def observed_mean(self, X: np.ndarray) -> np.ndarray:
-        """Mean of the observed cells of each column, shape (d,)."""
-        observed = ~np.isnan(X)
-        return np.where(observed, X, 0.0).sum(axis=0) / observed.sum(axis=0)
+    def observed_mean(self, X: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
+        """Weighted mean of the observed cells of each column, shape (d,)
+        (:func:`observed_mean`)."""
+        return observed_mean(X, sample_weight)
 
     # ------------------------------------------------------------------ EM
     def stats(self, block: ColumnBlock, posteriors: np.ndarray, cache) -> Stats:

@@ -39,10 +39,11 @@ class Exponential(ColumnMeans):
     def describe(self) -> str:
         return "exponential"
 
-    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None) -> Params:
-        """Each column's mean ``m_j`` spread over the components, ``β_kj = 1 / (m_j (½ + k/(K−1)))``
+    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None,
+                       sample_weight: np.ndarray | None = None) -> Params:
+        """Each column's (weighted) mean ``m_j`` spread over the components, ``β_kj = 1 / (m_j (½ + k/(K−1)))``
         (``rng`` None), or ``β_kj = 1 / (m_j · Gamma(2, ½))`` draws."""
-        mean = self.observed_mean(X)
+        mean = self.observed_mean(X, sample_weight)
         if rng is not None:
             return {"rates": 1.0 / (mean * rng.gamma(2.0, 0.5, size=(n_components, self.n_features)))}
         spread = 0.5 + np.arange(n_components) / max(n_components - 1, 1) if n_components > 1 else np.ones(1)

@@ -125,10 +125,12 @@ class FiniteMixture(Family):
         return self.inner.missing_cells(X)
 
     # ------------------------------------------------------------------ EM
-    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None) -> Params:
-        """Equal weights ``1/M`` and the inner family's start for ``K·M`` components."""
+    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None,
+                       sample_weight: np.ndarray | None = None) -> Params:
+        """Equal weights ``1/M`` and the inner family's start for ``K·M`` components (from the
+        same weighted rows)."""
         return {self.weights_name: np.full((n_components, self.n_mix), 1.0 / self.n_mix),
-                **self.inner.initial_params(X, n_components * self.n_mix, rng)}
+                **self.inner.weighted_initial_params(X, n_components * self.n_mix, rng, sample_weight)}
 
     def precompute(self, params: Params) -> tuple[np.ndarray, Any]:
         """``log w`` (K, M) and the inner family's cache."""

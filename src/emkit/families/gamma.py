@@ -165,12 +165,14 @@ class Gamma(ColumnFamily):
         logs = np.log(np.where(block.values > 0, block.values, 1.0))
         return GammaBlock(block.values, block.observed, -logs.sum(axis=1), logs)
 
-    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None) -> Params:
-        """Each column's moment shape ``a_j = m_j² / v_j`` (1 when ``v_j = 0``) and mean ``m_j``
-        spread over the components, ``m_kj = m_j (½ + k/(K−1))``, rate ``a_j / m_kj`` (``rng``
-        None); or means ``m_j · Gamma(2, ½)`` and shapes ``a_j · U(½, 2)`` drawn."""
-        mean = self.observed_mean(X)
-        variance = np.nanmean((X - mean) ** 2, axis=0)
+    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None,
+                       sample_weight: np.ndarray | None = None) -> Params:
+        """Each column's moment shape ``a_j = m_j² / v_j`` (1 when ``v_j = 0``; ``m_j`` and ``v_j``
+        the weighted mean and variance of the observed cells) and mean ``m_j`` spread over the
+        components, ``m_kj = m_j (½ + k/(K−1))``, rate ``a_j / m_kj`` (``rng`` None); or means
+        ``m_j · Gamma(2, ½)`` and shapes ``a_j · U(½, 2)`` drawn."""
+        mean = self.observed_mean(X, sample_weight)
+        variance = self.observed_mean((X - mean) ** 2, sample_weight)
         shape = np.where(variance > 0, mean**2 / np.where(variance > 0, variance, 1.0), 1.0)
         size = (n_components, self.n_features)
         if rng is not None:

@@ -56,6 +56,7 @@ from ..models.gaussian_information import (
 )
 from ..models.regularization import covariance_floor
 from .base import Family
+from .columns import observed_mean
 
 #: Seed of the k-means start used when no random generator is given (a deterministic start).
 DEFAULT_SEED = 0
@@ -138,6 +139,41 @@ def check_observations(X, name: str = "X", *, whole_data: bool = True) -> np.nda
     return array
 
 
+def kmeans_rows(complete: np.ndarray, sample_weight: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The rows the k-means start looks at, with their weights: every ``s``-th row,
+    ``s = ⌈n / KMEANS_ROWS⌉``; with weights (total ``W``), all rows when ``W ≤ KMEANS_ROWS``, else
+    the same systematic sample of the rows taken as copies (row ``i`` covers ``[c_i, c_i + w_i)``,
+    ``c_i = Σ_{j<i} w_j``, and gets weight ``#{m : c_i ≤ m s < c_i + w_i}``, ``s = ⌈W / KMEANS_ROWS⌉``):
+    for integer weights, exactly the rows that ``np.repeat(complete, w)[::s]`` picks."""
+    if sample_weight is None:
+        return complete[::-(-complete.shape[0] // KMEANS_ROWS)], None
+    total = float(sample_weight.sum())
+    if total <= KMEANS_ROWS:
+        return complete, sample_weight
+    step = np.ceil(total / KMEANS_ROWS)
+    ends = np.cumsum(sample_weight)
+    starts = np.concatenate([[0.0], ends[:-1]])
+    picks = np.ceil(ends / step) - np.ceil(starts / step)
+    return complete[picks > 0], picks[picks > 0]
+
+
+def start_covariance(X: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
+    """Covariance of the rows with each missing cell filled with its column's observed mean, (d, d).
+
+    Unweighted: ``np.cov`` (divisor ``n − 1``). Weighted (frequency weights, total ``W``):
+    ``Σ_i w_i (x_i − m)(x_i − m)ᵀ / max(W − 1, W/2)`` with ``m`` the weighted mean: that of the
+    rows repeated ``w_i`` times for integer weights, and never more than twice the maximum
+    likelihood estimate (weights summing to under 2, e.g. normalised ones).
+    """
+    if sample_weight is None:
+        filled = np.where(np.isnan(X), np.nanmean(X, axis=0), X)
+        return np.atleast_2d(np.cov(filled, rowvar=False))
+    filled = np.where(np.isnan(X), observed_mean(X, sample_weight), X)
+    total = float(sample_weight.sum())
+    centred = filled - (sample_weight @ filled) / total
+    return (centred.T * sample_weight) @ centred / max(total - 1.0, total / 2.0)
+
+
 class Gaussian(Family):
     """Multivariate normal observations of ``n_features`` dimensions given the component or state.
 
@@ -208,20 +244,30 @@ class Gaussian(Family):
             raise ValueError("Gaussian: no centre yet; call prepare(X) on the data first")
         return self.centre
 
-    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None) -> Params:
-        """k-means centres (on columns scaled to unit variance) of the complete rows (at most ``KMEANS_ROWS`` of them, evenly spaced;
-        a fixed seed when ``rng`` is None) and the covariance of the data (plus ``reg_covar``)
-        for every state."""
-        complete = X[~np.isnan(X).any(axis=1)]
+    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None,
+                       sample_weight: np.ndarray | None = None) -> Params:
+        """k-means centres (on columns scaled to unit variance) of the complete rows (at most
+        ``KMEANS_ROWS`` of them, evenly spaced: :func:`kmeans_rows`; a fixed seed when ``rng`` is
+        None) and the covariance of the data (missing cells filled with their column's mean; plus
+        ``reg_covar``) for every state.
+
+        With ``sample_weight``, weighted k-means of the complete rows of positive weight and the
+        frequency-weighted covariance (:func:`start_covariance`): integer weights give the start
+        of the rows repeated as often (copies adjacent, ``np.repeat``), random starts included
+        (weighted k-means draws do not depend on the order of the rows).
+        """
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        usable = ~np.isnan(X).any(axis=1) if weights is None else ~np.isnan(X).any(axis=1) & (weights > 0)
+        complete = X[usable]
         if complete.shape[0] < n_components:
-            raise ValueError(f"X: {complete.shape[0]} complete rows cannot start {n_components} states; "
-                             "give init values or fewer states")
-        subsample = complete[::-(-complete.shape[0] // KMEANS_ROWS)]
-        scale = unit_scale(subsample)   # starts that do not depend on the units of the columns
-        centres, _ = kmeans(subsample / scale, n_components, rng if rng is not None else np.random.default_rng(DEFAULT_SEED))
+            raise ValueError(f"X: {complete.shape[0]} complete rows{'' if weights is None else ' of positive weight'} "
+                             f"cannot start {n_components} states; give init values or fewer states")
+        rows, row_weights = kmeans_rows(complete, None if weights is None else weights[usable])
+        scale = unit_scale(rows, row_weights)   # starts that do not depend on the units of the columns
+        centres, _ = kmeans(rows / scale, n_components, rng if rng is not None else np.random.default_rng(DEFAULT_SEED),
+                            row_weights)
         means = centres * scale
-        filled = np.where(np.isnan(X), np.nanmean(X, axis=0), X)
-        cov = np.atleast_2d(np.cov(filled, rowvar=False)) + self.reg_covar * np.eye(self.n_features)
+        cov = start_covariance(X, weights) + self.reg_covar * np.eye(self.n_features)
         if self.covariance_type == "full":
             covars = np.tile(cov, (n_components, 1, 1))
         elif self.covariance_type == "tied":

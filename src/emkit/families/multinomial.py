@@ -100,14 +100,19 @@ class Multinomial(Family):
         counts = np.where(np.isnan(X).any(axis=1, keepdims=True), 0.0, X)
         return CountBlock(counts, gammaln(counts.sum(axis=1) + 1.0) - gammaln(counts + 1.0).sum(axis=1))
 
-    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None) -> Params:
-        """Random Dirichlet rows, or (``rng`` None) the overall category frequencies (plus one
-        pseudo-count each) tilted towards low categories in the first components and high ones in
-        the last."""
+    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None,
+                       sample_weight: np.ndarray | None = None) -> Params:
+        """Random Dirichlet rows, or (``rng`` None) the overall category frequencies (the weighted
+        counts of the observed rows plus one pseudo-count each) tilted towards low categories in
+        the first components and high ones in the last."""
         m = self.n_categories
         if rng is not None:
             return {"emissionprob": rng.dirichlet(np.ones(m), size=n_components)}
-        totals = np.nansum(X[~np.isnan(X).any(axis=1)], axis=0) + 1.0
+        observed = ~np.isnan(X).any(axis=1)
+        if sample_weight is None:
+            totals = np.nansum(X[observed], axis=0) + 1.0
+        else:
+            totals = sample_weight[observed] @ X[observed] + 1.0
         tilt = np.outer(np.linspace(-1.0, 1.0, n_components) if n_components > 1 else [0.0], np.linspace(-1.0, 1.0, m))
         rows = totals / totals.sum() * np.exp(tilt)
         return {"emissionprob": rows / rows.sum(axis=1, keepdims=True)}

@@ -178,11 +178,13 @@ class Product(Family):
         return tuple(part.family.block_data(np.ascontiguousarray(X[part.field])) for part in self.parts)
 
     # ------------------------------------------------------------------ EM
-    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None) -> Params:
-        """Each part's starting values from its own columns (drawing from ``rng`` in part order)."""
+    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None,
+                       sample_weight: np.ndarray | None = None) -> Params:
+        """Each part's starting values from its own columns and the rows' weights (drawing from
+        ``rng`` in part order)."""
         out: Params = {}
         for part in self.parts:
-            out.update(part.named(part.family.initial_params(X[part.field], n_components, rng)))
+            out.update(part.named(part.family.weighted_initial_params(X[part.field], n_components, rng, sample_weight)))
         return out
 
     def precompute(self, params: Params) -> tuple[Any, ...]:

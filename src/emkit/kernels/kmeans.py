@@ -17,10 +17,16 @@ from ..engine.progress import active
 from .gaussian import row_blocks
 
 
-def unit_scale(X: np.ndarray) -> np.ndarray:
-    """Each column's standard deviation (1 for a constant column), to run k-means on ``X / scale``:
-    starting values by k-means then do not depend on the units of the columns."""
-    scale = np.std(np.asarray(X, dtype=float), axis=0)
+def unit_scale(X: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
+    """Each column's standard deviation (weighted by ``sample_weight``: that of the rows repeated
+    as often; 1 for a constant column), to run k-means on ``X / scale``: starting values by
+    k-means then do not depend on the units of the columns."""
+    X = np.asarray(X, dtype=float)
+    if sample_weight is None:
+        scale = np.std(X, axis=0)
+    else:
+        mean = np.average(X, axis=0, weights=sample_weight)
+        scale = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=sample_weight))
     return np.where(scale > 0, scale, 1.0)
 
 

@@ -191,9 +191,11 @@ class MixtureModel(EMModel):
 
     # ----------------------------------------------------------------- the EM pieces
     def initial_params(self, data: MixtureData, rng: np.random.Generator | None = None) -> Params:
-        """Equal weights and the family's starting values (deterministic when ``rng`` is None)."""
+        """Equal weights and the family's starting values from the weighted rows (deterministic
+        when ``rng`` is None)."""
         k = self.n_components
-        return {"weights": np.full(k, 1.0 / k), **self.family.initial_params(data.X, k, rng)}
+        start = self.family.weighted_initial_params(data.X, k, rng, data.sample_weight)
+        return {"weights": np.full(k, 1.0 / k), **start}
 
     def e_step(self, data: MixtureData, params: Params) -> tuple[Stats, float]:
         """``counts`` and the family's statistics of the weighted responsibilities, summed over
