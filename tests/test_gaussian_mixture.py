@@ -253,3 +253,16 @@ def test_engine_fit_of_the_model_and_named_parameters():
     assert np.shape(named["means"]) == (3, 3)
     assert model.n_free_parameters() == 2 + 9 + 9
     assert isinstance(emkit.GaussianMixture(), GaussianMixture)
+
+
+def test_the_kmeans_start_of_integer_weights_is_that_of_repeated_rows():
+    """The k-means start scales the columns by their weighted spread (it used the unweighted rows),
+    so integer weights start exactly where the repeated rows do."""
+    from emkit.models.gaussian_mixture import initial_responsibilities
+
+    rng = np.random.default_rng(5)
+    X = np.vstack([rng.normal(size=(40, 2)) * [1.0, 30.0], rng.normal(size=(40, 2)) * [5.0, 1.0] + 8.0])
+    counts = np.where(np.arange(80) < 40, 6, 1)
+    weighted = initial_responsibilities(X, 3, "kmeans", np.random.default_rng(0), counts.astype(float))
+    repeated = initial_responsibilities(np.repeat(X, counts, axis=0), 3, "kmeans", np.random.default_rng(0))
+    np.testing.assert_array_equal(np.repeat(weighted, counts, axis=0), repeated)

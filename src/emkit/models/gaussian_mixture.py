@@ -208,7 +208,7 @@ def initial_responsibilities(X: np.ndarray, n_components: int, method: str, rng:
     n = X.shape[0]
     resp = np.zeros((n, n_components))
     if method in ("kmeans", "k-means++"):
-        X = X / unit_scale(X)
+        X = X / unit_scale(X, sample_weight)
     if method == "kmeans":
         _, labels = kmeans(X, n_components, rng, sample_weight)
         resp[np.arange(n), labels] = 1.0
