@@ -25,21 +25,20 @@ import numpy as np
 
 from ..engine import EMResult, fit
 from ..engine.progress import Progress, restart_stage
-from ..exceptions import ConvergenceWarning
+from ..exceptions import ConvergenceWarning, NotFittedError
+from ..families.categorical import check_symbols
 from ..families.finite_mixture import FiniteMixture
+from ..families.gaussian import Gaussian, check_observations
 from ..families.poisson import Poisson
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape
-from ..families.gaussian import Gaussian
 from ..models.hmm import CategoricalEmission, HiddenMarkovModel
-from ..models.hmm.categorical import check_symbols, inferred_n_symbols
-from ..families.gaussian import check_observations
+from ..models.hmm.categorical import inferred_n_symbols
 from ..models.hmm.model import DECODERS
 from ..validation import check_integer, check_real
 from ..variants.online import OnlineEM
-from ._sklearn_compat import bridged
-from ..exceptions import NotFittedError
-from .base import EstimatorProtocol
 from ._common import generator as _generator, jsonable as _jsonable
+from ._sklearn_compat import bridged
+from .base import EstimatorProtocol
 from .persistence import constructor_arguments, fitted_values, load_state, name_tuple, named_arrays, save_state
 
 CHAIN_PARAMS = ("startprob", "transmat")

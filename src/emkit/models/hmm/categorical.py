@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...engine.model import Params
-from ...families.categorical import MAX_TABLE_ENTRIES, MISSING, Categorical, check_symbols
+from ...families.categorical import MISSING, Categorical, check_symbols
 
-__all__ = ["CategoricalEmission", "MAX_TABLE_ENTRIES", "MIN_SYMBOL_BOUND", "MISSING", "check_symbols",
-           "inferred_n_symbols"]
+__all__ = ["CategoricalEmission", "MIN_SYMBOL_BOUND", "check_symbols", "inferred_n_symbols"]
 
 #: Without ``n_features``, the number of symbols ``max(X) + 1`` may be at most the number of
 #: observations or this, whichever is larger: a larger symbol is an id, not a code, and would
