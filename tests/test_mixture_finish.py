@@ -1,6 +1,8 @@
 """MixtureModel's parametric bootstrap (``simulate``), ``emkit.Mixture`` on Dask input, and a
 Multinomial chunk in which every row is missing."""
 
+import contextlib
+
 import dask
 import dask.array as da
 import numpy as np
@@ -54,3 +56,62 @@ def test_parametric_bootstrap_standard_errors_agree_with_louis():
     assert boot.diagnostics["kind"] == "parametric" and boot.diagnostics["n_failed"] == 0
     for name in louis.se:
         np.testing.assert_allclose(boot.se[name], louis.se[name], rtol=0.2)
+
+
+# --------------------------------------------------------------------- 2. emkit.Mixture on Dask
+N, CHUNK = 600, 150
+
+
+@contextlib.contextmanager
+def task_rows():
+    """The number of rows of every table (array, data frame or prepared chunk) that a Dask task
+    gives while in the block."""
+    rows = []
+
+    def record(key, result, *_):
+        tables = [getattr(part, "X", part) for part in (result if isinstance(result, tuple) else (result,))]
+        rows.extend(table.shape[0] for table in tables if getattr(table, "ndim", 0) == 2)
+
+    with dask.callbacks.Callback(posttask=record):
+        yield rows
+
+
+def assert_same_estimates(on_dask, in_memory):
+    assert on_dask.n_iter_ == in_memory.n_iter_ and on_dask.n_features_in_ == in_memory.n_features_in_
+    np.testing.assert_allclose(on_dask.weights_, in_memory.weights_, rtol=1e-10)
+    for name in in_memory.model_.family.param_names:
+        np.testing.assert_allclose(getattr(on_dask, f"{name}_"), getattr(in_memory, f"{name}_"), rtol=1e-10)
+    np.testing.assert_allclose(on_dask.lower_bound_, in_memory.lower_bound_, rtol=1e-10)
+
+
+def test_mixture_on_a_dask_array_fits_on_chunks_and_equals_the_in_memory_fit():
+    X = poisson_rows(N, seed=4)
+    X[:CHUNK, 1] = np.nan  # a column missing throughout the first chunk
+    weights = np.random.default_rng(5).uniform(0.5, 2.0, N)
+    options = dict(family=families.Poisson, tol=1e-8, max_iter=300)
+    in_memory = emkit.Mixture(2, **options).fit(X, sample_weight=weights)
+    rows = da.from_array(X, chunks=(CHUNK, 2))
+    with task_rows() as rows_per_task:
+        on_dask = emkit.Mixture(2, **options).fit(rows, sample_weight=da.from_array(weights, chunks=CHUNK))
+    assert 0 < max(rows_per_task) <= CHUNK  # fitted on chunks: the rows are never gathered
+    assert in_memory.converged_ and on_dask.converged_
+    assert_same_estimates(on_dask, in_memory)
+    # predictions on Dask input are Dask arrays equal to those on the rows in memory
+    for method in ("score_samples", "predict_proba", "predict"):
+        lazy = getattr(on_dask, method)(rows)
+        assert isinstance(lazy, da.Array)
+        np.testing.assert_allclose(lazy.compute(), getattr(in_memory, method)(X), rtol=1e-9)
+    np.testing.assert_allclose(on_dask.score(rows), in_memory.score(X), rtol=1e-9)
+    assert isinstance(on_dask.fit_predict(rows), da.Array)
+
+
+def test_mixture_on_a_dask_dataframe_keeps_the_feature_names():
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(poisson_rows(N, seed=6), columns=["visits", "calls"])
+    in_memory = emkit.Mixture(2, family=families.Poisson, tol=1e-8).fit(frame)
+    with task_rows() as rows_per_task:
+        on_dask = emkit.Mixture(2, family=families.Poisson, tol=1e-8).fit(dd.from_pandas(frame, npartitions=4))
+    assert 0 < max(rows_per_task) <= N / 4
+    assert list(on_dask.feature_names_in_) == ["visits", "calls"]
+    assert_same_estimates(on_dask, in_memory)
