@@ -115,3 +115,28 @@ def test_mixture_on_a_dask_dataframe_keeps_the_feature_names():
     assert 0 < max(rows_per_task) <= N / 4
     assert list(on_dask.feature_names_in_) == ["visits", "calls"]
     assert_same_estimates(on_dask, in_memory)
+
+
+# --------------------------------------------------------------------- 3. Multinomial chunks
+def multinomial_rows(n, seed):
+    """Count vectors of 10 trials over 3 categories from two components."""
+    rng = np.random.default_rng(seed)
+    z = rng.random(n) < 0.4
+    return np.where(z[:, None], rng.multinomial(10, [0.6, 0.3, 0.1], n), rng.multinomial(10, [0.1, 0.3, 0.6], n)).astype(float)
+
+
+def test_multinomial_mixture_on_dask_with_a_chunk_of_missing_rows_equals_the_in_memory_fit():
+    X = multinomial_rows(N, seed=7)
+    X[CHUNK:2 * CHUNK, 0] = np.nan  # every row of the second chunk is missing (a NaN misses the whole row)
+    in_memory = emkit.fit(MixtureModel(families.Multinomial(3, n_trials=10), 2), X, tol=1e-10)
+    on_dask = emkit.fit(MixtureModel(families.Multinomial(3, n_trials=10), 2), da.from_array(X, chunks=(CHUNK, 3)),
+                        tol=1e-10)
+    assert on_dask.converged and on_dask.n_iter == in_memory.n_iter > 3
+    np.testing.assert_allclose(on_dask.params["weights"], in_memory.params["weights"], rtol=1e-10)
+    np.testing.assert_allclose(on_dask.params["emissionprob"], in_memory.params["emissionprob"], rtol=1e-10)
+    # the whole-data check still holds: no observed row in any chunk
+    X[:, 0] = np.nan
+    with pytest.raises(ValueError, match="no observed value"):
+        emkit.fit(MixtureModel(families.Multinomial(3, n_trials=10), 2), da.from_array(X, chunks=(CHUNK, 3)))
+    with pytest.raises(ValueError, match="every row has a missing"):
+        emkit.fit(MixtureModel(families.Multinomial(3, n_trials=10), 2), X)
