@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..engine import EMResult, Squarem, fit
+from ..engine.estep import ChunkedData, initial_params, prepare
 from ..engine.progress import Progress
 from ..exceptions import ConvergenceWarning
 from ..families.base import Family
@@ -24,6 +25,7 @@ from ..latent.mixture import MixtureData, MixtureModel, check_sample_weight
 from ..validation import check_integer, check_real
 from ..variants.online import OnlineEM
 from ._common import generator, jsonable
+from ._dask import dask_rows, dask_weights, is_dask, map_rows
 from ._sklearn_compat import bridged
 from ._validation import check_feature_names, feature_names
 from .base import EstimatorProtocol
@@ -166,11 +168,14 @@ class Mixture(EstimatorProtocol):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows as the family takes them (NaN: a missing cell).
+        X : array-like of shape (n_samples, n_features), or a Dask array or DataFrame
+            Rows as the family takes them (NaN: a missing cell). Dask input is fitted chunk by
+            chunk (the engine's :class:`~emkit.engine.dask.DaskData`), starting from its bounded
+            sample of rows (``start_data``: all rows when there are few).
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
-            Non-negative weights; integer weights give the fit on repeated rows.
+            Non-negative weights; integer weights give the fit on repeated rows (a Dask or
+            in-memory vector for Dask ``X``).
 
         Returns
         -------
@@ -184,22 +189,26 @@ class Mixture(EstimatorProtocol):
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None) -> np.ndarray:
-        """Fit, then return the most probable component ``argmax_k γ_ik`` of each row of ``X``."""
+        """Fit, then return the most probable component ``argmax_k γ_ik`` of each row of ``X``
+        (a Dask array for Dask input)."""
         data = self._fit(X, sample_weight)
+        if isinstance(data, ChunkedData):
+            return self.predict(X)
         return self.model_.predict(data, self.params_)
 
-    def _fit(self, X, sample_weight) -> MixtureData:
+    def _fit(self, X, sample_weight) -> MixtureData | ChunkedData:
         """Fit and set the attributes; the prepared data (for :meth:`fit_predict`)."""
         self._check_hyperparameters()
         names = feature_names(X)
         model = self._model(self._family(X))
-        data = model.prepare((X, sample_weight))
-        if data.n_samples < self.n_components:
+        data = _prepared(model, X, sample_weight)
+        n_samples = data.n_observations if isinstance(data, ChunkedData) else data.n_samples
+        if n_samples < self.n_components:
             raise ValueError(f"n_components: Expected n_samples >= n_components but got n_components = "
-                             f"{self.n_components}, n_samples = {data.n_samples}")
+                             f"{self.n_components}, n_samples = {n_samples}")
         total = _total_weight(data)
         rng = generator(self.random_state)
-        init = _checked_start(model, model.initial_params(data, rng if self.init_params == "random" else None))
+        init = _checked_start(model, initial_params(model, data, rng if self.init_params == "random" else None))
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
             result = fit(model, data, init=init, tol=self.tol, param_tol=None, tol_scale=total,
@@ -382,10 +391,20 @@ class Mixture(EstimatorProtocol):
         return self.model_, self.model_.check_params(self.params_)
 
     # -------------------------------------------------------------------------- inference
-    def score_samples(self, X) -> np.ndarray:
-        """``log p(x_i)`` of each row, shape (n_samples,) (missing cells marginalised)."""
+    def _rows(self, X, function: Callable[..., np.ndarray], n_columns: int | None = None, dtype=float):
+        """``function(data, model, params)`` of the rows of ``X`` (same features as in ``fit``);
+        on Dask input, mapped over its row chunks (each prepared as a chunk: a column may be
+        missing throughout one) and returned as a Dask array."""
         model, params = self._fitted(X)
-        return model.responsibilities(X, params)[1]
+        if is_dask(X):
+            rows = dask_rows(X, estimator_name=type(self).__name__)
+            return map_rows(rows, _on_chunk, function, model, params, n_columns=n_columns, dtype=dtype)
+        return function(X, model, params)
+
+    def score_samples(self, X) -> np.ndarray:
+        """``log p(x_i)`` of each row, shape (n_samples,) (missing cells marginalised); a Dask
+        array for Dask ``X`` (likewise :meth:`predict_proba` and :meth:`predict`)."""
+        return self._rows(X, _log_density)
 
     def score(self, X, y=None, sample_weight=None) -> float:
         """Mean log-likelihood per row, ``Σ_i w_i log p(x_i) / Σ_i w_i`` (rows of weight 0 left
@@ -399,13 +418,11 @@ class Mixture(EstimatorProtocol):
 
     def predict_proba(self, X) -> np.ndarray:
         """Responsibilities ``γ_ik = p(z_i = k | x_i)``, shape (n_samples, n_components)."""
-        model, params = self._fitted(X)
-        return model.responsibilities(X, params)[0]
+        return self._rows(X, _responsibilities, n_columns=self.n_components)
 
     def predict(self, X) -> np.ndarray:
         """The most probable component ``argmax_k γ_ik`` of each row."""
-        model, params = self._fitted(X)
-        return model.predict(X, params)
+        return self._rows(X, _most_probable, dtype=np.int64)
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n_samples`` rows from the fitted mixture: ``z ~ π``, then ``x ~ p(· | θ_z)``.
@@ -566,9 +583,43 @@ def _attribute_message(message: str, names: tuple[str, ...]) -> str:
     return f"arrays: {message}"
 
 
-def _total_weight(data: MixtureData) -> float:
-    """``Σ_i w_i`` (the number of rows without sample weights)."""
+def _prepared(model: MixtureModel, X, sample_weight) -> MixtureData | ChunkedData:
+    """The model's data: in memory, or chunked on Dask for a Dask ``X`` (the engine's
+    :class:`~emkit.engine.dask.DaskData`, checked on the whole data by the model's chunk hooks)."""
+    if is_dask(X):
+        return prepare(model, X if sample_weight is None else (X, dask_weights(sample_weight, X)))
+    return model.prepare((X, sample_weight))
+
+
+def _total_weight(data: MixtureData | ChunkedData) -> float:
+    """``Σ_i w_i`` (the number of rows without sample weights), summed over the chunks of Dask data."""
+    if isinstance(data, ChunkedData):
+        return float(data.chunk_sum(_chunk_weight))
+    return _chunk_weight(None, data)
+
+
+def _chunk_weight(model: MixtureModel | None, data: MixtureData) -> float:
     return float(data.n_samples if data.sample_weight is None else data.sample_weight.sum())
+
+
+def _on_chunk(rows: np.ndarray, function: Callable[..., np.ndarray], model: MixtureModel, params) -> np.ndarray:
+    """``function`` of one chunk of rows, prepared as a chunk (:meth:`MixtureModel.prepare_chunk`)."""
+    return function(model.prepare_chunk(rows), model, params)
+
+
+def _log_density(data, model: MixtureModel, params) -> np.ndarray:
+    """``log p(x_i)`` of each row."""
+    return model.responsibilities(data, params)[1]
+
+
+def _responsibilities(data, model: MixtureModel, params) -> np.ndarray:
+    """``γ_ik``, shape (n, K)."""
+    return model.responsibilities(data, params)[0]
+
+
+def _most_probable(data, model: MixtureModel, params) -> np.ndarray:
+    """``argmax_k γ_ik`` of each row."""
+    return model.predict(data, params)
 
 
 def _n_columns(X: Any) -> int:
@@ -580,7 +631,7 @@ def _n_columns(X: Any) -> int:
         Naming ``X`` when it is neither a 1-D nor a 2-D array-like.
     """
     try:
-        shape = np.shape(X)
+        shape = (X.shape[0], len(X.columns)) if is_dask(X) and hasattr(X, "columns") else np.shape(X)
     except ValueError:
         raise ValueError("X: expected a 2-D array (n_samples, n_features); the rows have different lengths") from None
     if len(shape) not in (1, 2):

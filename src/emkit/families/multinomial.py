@@ -65,15 +65,17 @@ class Multinomial(Family):
         return "multinomial"
 
     # ------------------------------------------------------------------ data
-    def prepare(self, X) -> np.ndarray:
-        """``X`` as a float64 (n, m) array of counts; rows with a NaN are missing (kept as NaN).
+    def prepare(self, X, *, whole_data: bool = True) -> np.ndarray:
+        """``X`` as a float64 (n, m) array of counts; rows with a NaN are missing (kept as NaN);
+        ``whole_data=False`` (one chunk of the data) leaves out the check that some row is
+        observed (the latent model checks the whole data once, from the chunks' summaries).
 
         Raises
         ------
         ValueError
             Naming ``X`` when it is not (n, n_categories) numbers, a cell is not a non-negative
             whole number (with the first such row and column), a row's sum differs from
-            ``n_trials`` (with the first such row), or every row is missing.
+            ``n_trials`` (with the first such row), or every row is missing (whole data only).
         """
         array = as_float_array(nullable_as_nan(X), "X")
         if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] != self.n_categories:
@@ -87,7 +89,7 @@ class Multinomial(Family):
             raise ValueError(f"X: expected non-negative integer counts (NaN for a missing row), got "
                              f"{array[row, column]!r} in row {row}, column {column}")
         observed = ~missing.any(axis=1)
-        if not observed.any():
+        if whole_data and not observed.any():
             raise ValueError("X: every row has a missing (NaN) count; a row with a NaN is missing as a whole")
         if self.n_trials is not None:
             wrong = np.flatnonzero(observed & (values.sum(axis=1) != self.n_trials))
@@ -95,6 +97,10 @@ class Multinomial(Family):
                 raise ValueError(f"X: row {int(wrong[0])} sums to {values[wrong[0]].sum():g} counts, not "
                                  f"n_trials={self.n_trials}")
         return np.ascontiguousarray(np.where(observed[:, None], array, np.nan))
+
+    def prepare_chunk(self, X) -> np.ndarray:
+        """One chunk of the data as :meth:`prepare` gives it; every row may be missing."""
+        return self.prepare(X, whole_data=False)
 
     def block_data(self, X: np.ndarray) -> CountBlock:
         counts = np.where(np.isnan(X).any(axis=1, keepdims=True), 0.0, X)

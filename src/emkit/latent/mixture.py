@@ -366,6 +366,15 @@ class MixtureModel(EMModel):
         rows = rng.integers(0, data.n_samples, size=data.n_samples)
         return self._data(data.X[rows], None if data.sample_weight is None else data.sample_weight[rows])
 
+    def simulate(self, params: Params, like_data: Any, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        """The parametric bootstrap: as many rows drawn from the model (``z ~ π``, ``x ~ p(· | z)``)
+        as ``like_data`` holds, with its missing cells (missing completely at random) and its
+        sample weights, as ``(X, sample_weight)``."""
+        data = self.prepare(like_data)
+        X = self.sample(params, data.n_samples, rng)[0].astype(float)
+        X[self.family.missing_cells(data.X).reshape(X.shape)] = np.nan
+        return X, None if data.sample_weight is None else data.sample_weight.copy()
+
     # ----------------------------------------------------------------- inference
     def responsibilities(self, data: Any, params: Params) -> tuple[np.ndarray, np.ndarray]:
         """``γ_ik = p(z_i = k | x_i)`` (n, K) and ``log p(x_i)`` (n,) of every row (no sample
