@@ -22,7 +22,8 @@ from emkit.engine.stats import add_stats
 from emkit.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from emkit.families import Categorical
 from emkit.latent import MixtureModel
-from emkit.models.hmm import CategoricalEmission, HiddenMarkovModel
+from emkit.families.categorical import CategoricalEmission
+from emkit.latent.hmm import HiddenMarkovModel
 
 TIGHT = {"tol": 1e-14, "param_tol": 1e-12, "max_iter": 20_000}
 SIZES = (3, 2, 4, 3)

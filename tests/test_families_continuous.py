@@ -26,7 +26,7 @@ from emkit.engine.stats import add_stats
 from emkit.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from emkit.families import Exponential, Gamma, Multinomial
 from emkit.latent import MixtureModel
-from emkit.models.hmm import HiddenMarkovModel
+from emkit.latent.hmm import HiddenMarkovModel
 
 TIGHT = {"tol": 1e-14, "param_tol": 1e-12, "max_iter": 20_000}
 CHAIN = {"startprob": np.array([0.6, 0.4]), "transmat": np.array([[0.9, 0.1], [0.2, 0.8]])}

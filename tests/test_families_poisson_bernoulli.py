@@ -18,7 +18,7 @@ from scipy.special import gammaln
 import emkit
 from emkit.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from emkit.families import Bernoulli, Poisson
-from emkit.models.hmm import HiddenMarkovModel
+from emkit.latent.hmm import HiddenMarkovModel
 
 CHAIN = {"startprob": np.array([0.6, 0.4]), "transmat": np.array([[0.85, 0.15], [0.25, 0.75]])}
 

@@ -27,7 +27,8 @@ from emkit.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from emkit.families import Bernoulli, Poisson, Product
 from emkit.latent import MixtureModel
 from emkit.families.gaussian import Gaussian
-from emkit.models.hmm import CategoricalEmission, HiddenMarkovModel
+from emkit.families.categorical import CategoricalEmission
+from emkit.latent.hmm import HiddenMarkovModel
 
 TIGHT = {"tol": 1e-14, "param_tol": 1e-12, "max_iter": 20_000}
 

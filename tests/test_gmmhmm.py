@@ -18,7 +18,7 @@ from emkit.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from emkit.families import FiniteMixture, Poisson
 from emkit.latent import MixtureModel
 from emkit.families.gaussian import Gaussian
-from emkit.models.hmm import HiddenMarkovModel
+from emkit.latent.hmm import HiddenMarkovModel
 
 K, M, D = 2, 2, 2
 LENGTHS = [160, 140]

@@ -19,7 +19,7 @@ from emkit.kernels.gaussian_features import (
     statistic_features,
 )
 from emkit.kernels import hmm as kernels
-from emkit.models.hmm import inference
+from emkit.latent import hmm_inference as inference
 
 
 def random_problem(rng, n_states, lengths, spread=3.0, zeros=False):

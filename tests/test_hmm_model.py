@@ -16,8 +16,9 @@ import emkit
 from emkit.engine import add_stats
 from emkit.exceptions import DegenerateComponentWarning
 from emkit.families.gaussian import Gaussian
-from emkit.models.hmm import CategoricalEmission, HiddenMarkovModel
-from emkit.models.hmm.sequences import MAX_BATCHES
+from emkit.families.categorical import CategoricalEmission
+from emkit.latent.hmm import HiddenMarkovModel
+from emkit.latent.sequences import MAX_BATCHES
 
 
 def categorical_params(rng, k, m):

@@ -6,7 +6,8 @@ import pytest
 from emkit import CategoricalHMM, GaussianHMM
 from emkit.exceptions import ConvergenceWarning
 from emkit.families.gaussian import Gaussian
-from emkit.models.hmm import CategoricalEmission, HiddenMarkovModel
+from emkit.families.categorical import CategoricalEmission
+from emkit.latent.hmm import HiddenMarkovModel
 from emkit.variants.online import fit_online
 
 START = {"startprob": np.full(3, 1 / 3), "transmat": np.full((3, 3), 0.1) + 0.7 * np.eye(3)}

@@ -11,9 +11,9 @@ import pytest
 import emkit
 from emkit import GaussianHMM
 from emkit.kernels.gaussian import COVARIANCE_TYPES
-from emkit.models.hmm.categorical import CategoricalEmission
+from emkit.families.categorical import CategoricalEmission
 from emkit.families.gaussian import Gaussian
-from emkit.models.hmm.model import HiddenMarkovModel
+from emkit.latent.hmm import HiddenMarkovModel
 
 CHAIN = {"startprob": np.array([0.6, 0.4]), "transmat": np.array([[0.9, 0.1], [0.2, 0.8]])}
 COVARS = {"diag": np.array([[1.0, 0.5], [0.7, 1.2]]),

@@ -21,7 +21,7 @@ import emkit
 from emkit.engine.stats import add_stats
 from emkit.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from emkit.latent import MixtureModel
-from emkit.models.hmm.categorical import CategoricalEmission
+from emkit.families.categorical import CategoricalEmission
 from emkit.families.gaussian import Gaussian
 
 TIGHT = {"tol": 1e-14, "param_tol": 1e-12, "max_iter": 20_000}

@@ -11,7 +11,7 @@ import pytest
 import emkit
 from emkit.models.gaussian_mixture import GaussianMixtureModel
 from emkit.families.gaussian import Gaussian
-from emkit.models.hmm import HiddenMarkovModel
+from emkit.latent.hmm import HiddenMarkovModel
 
 pd = pytest.importorskip("pandas")
 

@@ -26,14 +26,12 @@ import numpy as np
 from ..engine import EMResult, fit
 from ..engine.progress import Progress, restart_stage
 from ..exceptions import ConvergenceWarning, NotFittedError
-from ..families.categorical import check_symbols
+from ..families.categorical import MISSING, CategoricalEmission, check_symbols
 from ..families.finite_mixture import FiniteMixture
 from ..families.gaussian import Gaussian, check_observations
 from ..families.poisson import Poisson
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape
-from ..models.hmm import CategoricalEmission, HiddenMarkovModel
-from ..models.hmm.categorical import inferred_n_symbols
-from ..models.hmm.model import DECODERS
+from ..latent.hmm import DECODERS, HiddenMarkovModel
 from ..validation import check_integer, check_real
 from ..variants.online import OnlineEM
 from ._common import generator as _generator, jsonable as _jsonable
@@ -42,6 +40,30 @@ from .base import EstimatorProtocol
 from .persistence import constructor_arguments, fitted_values, load_state, name_tuple, named_arrays, save_state
 
 CHAIN_PARAMS = ("startprob", "transmat")
+
+#: Without ``n_features``, the number of symbols ``max(X) + 1`` may be at most the number of
+#: observations or this, whichever is larger: a larger symbol is an id, not a code, and would
+#: make the emission table (``K`` rows of ``max(X) + 1`` floats) outgrow the data.
+MIN_SYMBOL_BOUND = 2 ** 16
+
+
+def inferred_n_symbols(symbols: np.ndarray, name: str = "X") -> int:
+    """The number of symbols implied by prepared ``symbols``: ``max + 1`` (1 when all are missing).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` when ``max + 1`` exceeds both the number of observations and
+        :data:`MIN_SYMBOL_BOUND` (set ``n_features`` to allow it).
+    """
+    observed = symbols[symbols != MISSING]
+    n_symbols = int(observed.max()) + 1 if observed.size else 1
+    if n_symbols > max(symbols.size, MIN_SYMBOL_BOUND):
+        raise ValueError(f"{name}: symbol {n_symbols - 1} would make {n_symbols} symbols for {symbols.size} "
+                         f"observation(s); symbols are codes 0..n_features − 1: recode them "
+                         "(np.unique(X, return_inverse=True)) or set n_features")
+    return n_symbols
+
 
 class _BaseHMM(EstimatorProtocol):
     """What the HMM estimators (Gaussian, categorical, Poisson) share: fitting, inference, sampling, criteria.

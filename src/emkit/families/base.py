@@ -1,6 +1,6 @@
 """The interface of a component family: the distribution of an observation given its latent class.
 
-A latent model owns the latent layer: a :class:`~emkit.models.hmm.model.HiddenMarkovModel` the
+A latent model owns the latent layer: a :class:`~emkit.latent.hmm.HiddenMarkovModel` the
 hidden chain (start and transition probabilities, forward–backward), a mixture its weights. A
 :class:`Family` owns ``p(x_i | z_i = k)`` for all ``K`` components at once: the rows' log-likelihoods,
 the expected sufficient statistics given the posteriors ``γ_i(k)`` (additive over rows), and the

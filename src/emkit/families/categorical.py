@@ -315,3 +315,44 @@ class Categorical(Family):
             codes[:, j] = np.minimum((cumulative <= uniforms[:, j:j + 1] * cumulative[:, -1:]).sum(axis=1),
                                      probs.shape[1] - 1)
         return codes
+
+
+class CategoricalEmission(Categorical):
+    """Categorical emissions over ``n_symbols`` symbols, with Dirichlet pseudo-counts.
+
+    Parameters
+    ----------
+    n_symbols : int
+        Number of symbols ``M`` (observations are ``0, …, M−1``).
+    emissionprob_prior : float or array of shape (K, M)
+        Dirichlet concentrations ``β ≥ 1`` of each row of ``emissionprob``.
+    """
+
+    param = "emissionprob"
+    param_names = ("emissionprob",)
+    stat = "symbol_counts"
+    prior_name = "emissionprob_prior"
+
+    def __init__(self, n_symbols: int, emissionprob_prior: float | np.ndarray = 1.0) -> None:
+        if not (isinstance(n_symbols, (int, np.integer)) and not isinstance(n_symbols, bool) and n_symbols >= 1):
+            raise ValueError(f"n_features: the number of symbols must be a positive integer, got {n_symbols!r}")
+        super().__init__([int(n_symbols)], emissionprob_prior)
+        self.n_symbols = int(n_symbols)
+        self.emissionprob_prior = emissionprob_prior
+
+    def too_large(self, n_components: int) -> str:
+        return (f"n_features: {self.n_symbols} symbols for {n_components} states make emission tables of "
+                f"{n_components * self.n_symbols:.3g} probabilities ({8 * n_components * self.n_symbols / 2**30:.3g}"
+                " GiB each); symbols are codes 0..n_features − 1: recode them to the ones that occur")
+
+    def prepare(self, X) -> np.ndarray:
+        """The symbols as a 1-D int64 array, ``MISSING`` (−1) for a missing one."""
+        symbols = check_symbols(X)
+        if symbols.max() >= self.n_symbols:
+            raise ValueError(f"X: symbol {int(symbols.max())} is out of range for n_features={self.n_symbols} "
+                             f"(symbols are 0..{self.n_symbols - 1})")
+        return symbols
+
+    def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
+        """Symbols as ints, shape (n, 1)."""
+        return self.sample_codes(states, params, rng)

@@ -1,9 +1,19 @@
 """Latent layers over a component family (:class:`emkit.families.Family`).
 
-:class:`MixtureModel` owns the mixture weights and the responsibilities; the hidden Markov model
-(:class:`emkit.models.hmm.HiddenMarkovModel`) owns the hidden chain. The same families serve both.
+:class:`MixtureModel` owns the mixture weights and the responsibilities, :class:`HiddenMarkovModel`
+the hidden chain (start and transition probabilities, forward–backward, Viterbi); the same
+families serve both. ``sequences`` cuts the rows into blocks and batches for threads.
 """
 
-from .mixture import MixtureData, MixtureModel
+from ..lazy_exports import lazy_exports
 
-__all__ = ["MixtureData", "MixtureModel"]
+#: Public name -> the module that defines it (imported on first use).
+EXPORTS = {
+    "MixtureData": ".mixture",
+    "MixtureModel": ".mixture",
+    "HiddenMarkovModel": ".hmm",
+    "Sequences": ".sequences",
+}
+
+__all__ = list(EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

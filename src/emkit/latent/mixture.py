@@ -39,7 +39,7 @@ from ..exceptions import DegenerateComponentWarning
 from ..families.base import Family
 from ..models.categorical import categorical_scores, free_rows, rows_from_free, rows_information, rows_labels
 from ..families import dirichlet
-from ..models.hmm.sequences import Block, Sequences, default_n_jobs, parallel_map
+from .sequences import Block, Sequences, default_n_jobs, parallel_map
 from ..numerics import safe_log
 
 #: A component whose expected count is at most this fraction of the total is empty (its

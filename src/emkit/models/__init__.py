@@ -17,7 +17,7 @@ EXPORTS = {
     "StudentMixtureModel": ".student_mixture",
     "StudentT": ".student_t",
     "ProbitRandomIntercept": ".random_intercept",
-    "HiddenMarkovModel": ".hmm",
+    "HiddenMarkovModel": "..latent.hmm",
     "MixtureModel": "..latent.mixture",
 }
 

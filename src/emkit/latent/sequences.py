@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ...kernels.parallel import run_in_threads
+from ..kernels.parallel import run_in_threads
 
 T = TypeVar("T")
 

@@ -15,9 +15,9 @@ from itertools import pairwise
 
 import numpy as np
 
-from ...kernels.gaussian_direct import LOST
-from ...numerics import safe_log
-from ...kernels import hmm as kernels
+from ..kernels.gaussian_direct import LOST
+from ..numerics import safe_log
+from ..kernels import hmm as kernels
 
 from .sequences import parallel_map, reusable
 

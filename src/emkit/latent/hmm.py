@@ -30,14 +30,14 @@ from typing import Any
 import numpy as np
 from scipy.linalg import block_diag
 
-from ...engine.model import EMModel, Params, Regularization, Stats
-from ...engine.stats import sum_stats
-from ...exceptions import DegenerateComponentWarning
-from ...families.base import Family
-from ..categorical import free_rows, rows_from_free, rows_information, rows_labels
-from ...families import dirichlet
-from .inference import Posterior, scale_frame, scaled_forward_backward, viterbi
-from ...kernels.hmm import sample_states
+from ..engine.model import EMModel, Params, Regularization, Stats
+from ..engine.stats import sum_stats
+from ..exceptions import DegenerateComponentWarning
+from ..families import dirichlet
+from ..families.base import Family
+from ..kernels.hmm import sample_states
+from ..models.categorical import free_rows, rows_from_free, rows_information, rows_labels
+from .hmm_inference import Posterior, scale_frame, scaled_forward_backward, viterbi
 from .sequences import (
     Batch,
     Block,
