@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +19,7 @@ import emkit as api
 from emkit.cli.main import build_parser
 from emkit.cli.output import JSON_KEYS, LINE_WIDTH, Table
 
-ROOT_EXAMPLES = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples"
+ROOT_EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -109,10 +112,6 @@ def test_help_is_quick():
     done = emkit("--help")
     elapsed = time.perf_counter() - start
     assert done.returncode == 0 and "gmm" in done.stdout
-    probe = emkit.__module__  # noqa: F841  (the runner is importable)
-    import subprocess
-    import sys
-
     modules = subprocess.run([sys.executable, "-c", "import sys, emkit.cli.main as m; m.build_parser(); "
                               "print(' '.join(sorted(sys.modules)))"], capture_output=True, text=True).stdout.split()
     assert "numba" not in modules and "scipy.stats" not in modules and "pandas" not in modules

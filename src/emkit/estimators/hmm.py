@@ -95,6 +95,16 @@ class _BaseHMM(EstimatorProtocol):
             raise ValueError(f"{name}_: expected shape (n_components, n_features), got {table.shape}")
         return table.shape[1]
 
+    def _input_tags(self) -> dict[str, bool]:
+        return {"allow_nan": True}
+
+    def _data(self, X) -> np.ndarray:
+        """``X``'s shape and missing cells checked (the values themselves by the family's ``prepare``)."""
+        return check_observations(X)
+
+    def _n_features_of(self, X: np.ndarray) -> int:
+        return X.shape[1]
+
     # ----------------------------------------------------------------------------- fitting
     def fit(self, X, lengths=None) -> _BaseHMM:
         """Estimate the parameters by the Baum–Welch algorithm (EM), ``n_init`` starts.
@@ -463,9 +473,6 @@ class GaussianHMM(_BaseHMM):
         self.accelerate = accelerate
         self.n_jobs = n_jobs
 
-    def _input_tags(self) -> dict[str, bool]:
-        return {"allow_nan": True}
-
     @property
     def covars_(self) -> np.ndarray:
         """Covariance matrices, shape (n_components, n_features, n_features)."""
@@ -490,12 +497,6 @@ class GaussianHMM(_BaseHMM):
     def _set_emission(self, params: dict[str, np.ndarray]) -> None:
         self.means_ = params["means"]
         self._covars_ = params["covars"]
-
-    def _data(self, X) -> np.ndarray:
-        return check_observations(X)
-
-    def _n_features_of(self, X: np.ndarray) -> int:
-        return X.shape[1]
 
     def _n_features_of_params(self, params) -> int:
         means = np.asarray(params["means"])
@@ -614,13 +615,6 @@ class PoissonHMM(_BaseHMM):
     def _emission(self, n_features: int) -> Poisson:
         return Poisson(n_features)
 
-    def _data(self, X) -> np.ndarray:
-        """``X``'s shape and missing cells checked (the counts themselves by :meth:`Poisson.prepare`)."""
-        return check_observations(X)
-
-    def _n_features_of(self, X: np.ndarray) -> int:
-        return X.shape[1]
-
 
 class GMMHMM(_BaseHMM):
     """Hidden Markov model with Gaussian-mixture emissions: given state ``k``,
@@ -684,9 +678,6 @@ class GMMHMM(_BaseHMM):
         self.accelerate = accelerate
         self.n_jobs = n_jobs
 
-    def _input_tags(self) -> dict[str, bool]:
-        return {"allow_nan": True}
-
     def _check_hyperparameters(self) -> None:
         super()._check_hyperparameters()
         self._check_mixture()
@@ -724,12 +715,6 @@ class GMMHMM(_BaseHMM):
         self.weights_ = params["weights"]
         self.means_ = np.reshape(params["means"], per_state + np.shape(params["means"])[1:])
         self.covars_ = np.reshape(params["covars"], per_state + np.shape(params["covars"])[1:])
-
-    def _data(self, X) -> np.ndarray:
-        return check_observations(X)
-
-    def _n_features_of(self, X: np.ndarray) -> int:
-        return X.shape[1]
 
     def _n_features_of_params(self, params) -> int:
         """``n_features`` of ``means`` (K·M, d); ``ValueError`` naming the attribute whose shape is

@@ -19,6 +19,15 @@ import numpy as np
 from ..engine.model import Params, Regularization, Stats
 
 
+def written(values: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``values`` copied into ``out`` and ``out`` returned, or ``values`` when ``out`` is None (the
+    ``out`` convention of :meth:`Family.log_likelihood`)."""
+    if out is None:
+        return values
+    out[...] = values
+    return out
+
+
 class Family(ABC):
     """Distribution of an observation given its component (mixture) or hidden state (HMM), with its
     EM pieces.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine.model import Params
+from .base import written
 from .columns import ColumnBlock, ColumnMeans, sum_x_log
 
 
@@ -58,10 +59,7 @@ class Bernoulli(ColumnMeans):
         probs = np.asarray(cache["probs"], dtype=float)
         zeros = (1.0 if block.observed is None else block.observed) - block.values
         values = sum_x_log(block.values, probs) + sum_x_log(zeros, 1.0 - probs)
-        if out is None:
-            return values
-        out[...] = values
-        return out
+        return written(values, out)
 
     @staticmethod
     def cell_information(weights: np.ndarray, sums: np.ndarray, values: np.ndarray) -> np.ndarray:

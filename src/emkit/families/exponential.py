@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine.model import Params, Stats
+from .base import written
 from .columns import ColumnBlock, ColumnMeans
 
 
@@ -55,10 +56,7 @@ class Exponential(ColumnMeans):
         log_rates = np.log(rates)
         normaliser = log_rates.sum(axis=1) if block.observed is None else block.observed @ log_rates.T
         values = normaliser - block.values @ rates.T
-        if out is None:
-            return values
-        out[...] = values
-        return out
+        return written(values, out)
 
     def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
         """``β_kj = n_kj / s_kj``; components in ``keep`` and cells without weight keep theirs."""

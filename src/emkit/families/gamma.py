@@ -27,6 +27,7 @@ import numpy as np
 from scipy.special import digamma, gammaln, polygamma
 
 from ..engine.model import Params, Stats
+from .base import written
 from .columns import ColumnBlock, ColumnFamily
 
 #: ``B_2, B_4, …, B_12``: Bernoulli numbers of the asymptotic series of ``log a − ψ(a)``.
@@ -198,10 +199,7 @@ class Gamma(ColumnFamily):
             if observed is not None:
                 excess[observed == 0] = 0.0
             values[:, k] -= (excess - np.log1p(excess)) @ shapes[k]
-        if out is None:
-            return values
-        out[...] = values
-        return out
+        return written(values, out)
 
     def stats(self, block: GammaBlock, posteriors: np.ndarray, cache) -> Stats:
         """The weights and sums of :class:`ColumnFamily` and

@@ -55,7 +55,7 @@ from ..models.gaussian_information import (
     n_free_covariances,
 )
 from ..models.regularization import covariance_floor
-from .base import Family
+from .base import Family, written
 from .columns import observed_mean
 
 #: Seed of the k-means start used when no random generator is given (a deterministic start).
@@ -299,10 +299,7 @@ class Gaussian(Family):
                                                                         cache.covars, self.covariance_type,
                                                                         block.patterns)
         values = with_limits(values, block.X, cache.means, cache.covars, self.covariance_type)
-        if out is None:
-            return values
-        out[...] = values
-        return out
+        return written(values, out)
 
     def stats(self, block: GaussianBlock, posteriors: np.ndarray, cache: GaussianCache) -> Stats:
         """Complete-data statistics of the complete rows (one product ``Φᵀ γ`` when the block

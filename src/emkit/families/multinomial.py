@@ -20,7 +20,7 @@ from ..engine.model import Params, Stats
 from ..models.categorical import free_rows, rows_from_free, rows_information, rows_labels
 from ..validation import as_float_array, nullable_as_nan
 from . import dirichlet
-from .base import Family
+from .base import Family, written
 from .columns import sum_x_log
 
 
@@ -127,10 +127,7 @@ class Multinomial(Family):
     def log_likelihood(self, block: CountBlock, cache: Params, out: np.ndarray | None = None) -> np.ndarray:
         """``log N_i! − Σ_j log x_ij! + Σ_j x_ij log p_kj`` (0 for a missing row)."""
         values = sum_x_log(block.counts, np.asarray(cache["emissionprob"], dtype=float)) + block.constant[:, None]
-        if out is None:
-            return values
-        out[...] = values
-        return out
+        return written(values, out)
 
     def stats(self, block: CountBlock, posteriors: np.ndarray, cache) -> Stats:
         """``category_counts[k, j] = Σ γ_ik x_ij``."""

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from ..engine.model import Params
+from .base import written
 from .columns import ColumnBlock, ColumnMeans, sum_x_log
 
 
@@ -61,10 +62,7 @@ class Poisson(ColumnMeans):
         rates = np.asarray(cache["lambdas"], dtype=float)
         exposure = rates.sum(axis=1) if block.observed is None else block.observed @ rates.T
         values = sum_x_log(block.values, rates) - exposure + block.constant[:, None]
-        if out is None:
-            return values
-        out[...] = values
-        return out
+        return written(values, out)
 
     @staticmethod
     def cell_information(weights: np.ndarray, sums: np.ndarray, values: np.ndarray) -> np.ndarray:
