@@ -159,3 +159,27 @@ def random_generator(random_state: Any, name: str = "random_state") -> np.random
         return np.random.default_rng(int(random_state))
     raise ValueError(f"{name}: expected None, a non-negative int, a numpy Generator or RandomState, "
                      f"got {random_state!r}")
+
+
+def check_sample_weight(sample_weight, n_samples: int, *, whole_data: bool = True) -> np.ndarray | None:
+    """``sample_weight`` as finite non-negative floats of shape ``(n_samples,)``, not all zero
+    (``whole_data=False``, one chunk of the data: may be all zero).
+
+    Raises
+    ------
+    ValueError
+        Naming ``sample_weight`` and what is wrong.
+    """
+    if sample_weight is None:
+        return None
+    try:
+        weights = np.array(sample_weight, dtype=float, copy=True)
+    except (TypeError, ValueError):
+        raise ValueError(f"sample_weight: expected numbers, got {type(sample_weight).__name__}") from None
+    if weights.shape != (n_samples,):
+        raise ValueError(f"sample_weight: expected shape ({n_samples},), got {weights.shape}")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError("sample_weight: weights must be finite and non-negative")
+    if whole_data and not weights.sum() > 0:
+        raise ValueError("sample_weight: all weights are zero; nothing to fit")
+    return weights

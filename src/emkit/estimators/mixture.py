@@ -21,8 +21,8 @@ from ..engine.progress import Progress
 from ..exceptions import ConvergenceWarning
 from ..families.base import Family
 from ..families import dirichlet
-from ..latent.mixture import MixtureData, MixtureModel, check_sample_weight
-from ..validation import check_integer, check_real
+from ..latent.mixture import MixtureData, MixtureModel
+from ..validation import check_integer, check_real, check_sample_weight
 from ..variants.online import OnlineEM
 from ._common import generator, jsonable
 from ._dask import dask_rows, dask_weights, is_dask, map_rows

@@ -36,11 +36,12 @@ from scipy.linalg import block_diag
 from ..engine.model import EMModel, Params, Regularization, Stats
 from ..engine.stats import sum_stats
 from ..exceptions import DegenerateComponentWarning
+from ..families import dirichlet
 from ..families.base import Family
 from ..models.categorical import categorical_scores, free_rows, rows_from_free, rows_information, rows_labels
-from ..families import dirichlet
-from .sequences import Block, Sequences, default_n_jobs, parallel_map
 from ..numerics import safe_log
+from ..validation import check_sample_weight
+from .sequences import Block, Sequences, default_n_jobs, parallel_map
 
 #: A component whose expected count is at most this fraction of the total is empty (its
 #: statistics are then round-off of the other components').
@@ -73,30 +74,6 @@ class MixtureData:
     def weights_of(self, block: Block) -> np.ndarray | None:
         """The sample weights of the rows of ``block`` (None: all 1)."""
         return None if self.sample_weight is None else self.sample_weight[block.start:block.stop]
-
-
-def check_sample_weight(sample_weight, n_samples: int, *, whole_data: bool = True) -> np.ndarray | None:
-    """``sample_weight`` as finite non-negative floats of shape ``(n_samples,)``, not all zero
-    (``whole_data=False``, one chunk of the data: may be all zero).
-
-    Raises
-    ------
-    ValueError
-        Naming ``sample_weight`` and what is wrong.
-    """
-    if sample_weight is None:
-        return None
-    try:
-        weights = np.array(sample_weight, dtype=float, copy=True)
-    except (TypeError, ValueError):
-        raise ValueError(f"sample_weight: expected numbers, got {type(sample_weight).__name__}") from None
-    if weights.shape != (n_samples,):
-        raise ValueError(f"sample_weight: expected shape ({n_samples},), got {weights.shape}")
-    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
-        raise ValueError("sample_weight: weights must be finite and non-negative")
-    if whole_data and not weights.sum() > 0:
-        raise ValueError("sample_weight: all weights are zero; nothing to fit")
-    return weights
 
 
 class MixtureModel(EMModel):

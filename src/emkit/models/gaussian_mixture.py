@@ -25,7 +25,7 @@ from scipy.linalg import block_diag
 from ..engine.model import EMModel, Params, Regularization, Stats
 from ..exceptions import DegenerateComponentWarning
 from ..numerics import all_finite
-from ..validation import nullable_as_nan
+from ..validation import check_sample_weight, nullable_as_nan
 from .categorical import categorical_information, categorical_scores, free_probabilities, full_probabilities
 from .gaussian_information import (
     component_draws,
@@ -161,15 +161,7 @@ def prepare_data(X, sample_weight=None) -> GaussianMixtureData:
     complete = all_finite(X)
     if not complete:
         _check_missing(X)
-    weights = None
-    if sample_weight is not None:
-        weights = np.array(sample_weight, dtype=float, copy=True)
-        if weights.shape != (X.shape[0],):
-            raise ValueError(f"sample_weight: expected shape ({X.shape[0]},), got {weights.shape}")
-        if not np.all(np.isfinite(weights)) or np.any(weights < 0):
-            raise ValueError("sample_weight: weights must be finite and non-negative")
-        if not weights.sum() > 0:
-            raise ValueError("sample_weight: all weights are zero; nothing to fit")
+    weights = check_sample_weight(sample_weight, X.shape[0])
     blocks = tuple((slice(start, min(start + BLOCK_ROWS, X.shape[0])),
                     not complete and bool(np.isnan(X[start:start + BLOCK_ROWS]).any()))
                    for start in range(0, X.shape[0], BLOCK_ROWS))
