@@ -14,6 +14,7 @@ import numpy as np
 from ..kernels.covariance_types import COVARIANCE_TYPES
 from .common import (CliError, add_fit_options, check_fit_options, check_rows, emit, fit_settings, fitted_standard_errors,
                      refuse_given)
+from .diagnostics import collapse_notes, diagonal_variances
 from .output import Payload, Table, covariance_layout, parameter_tables
 from .table_input import add_input_options, label_column, read_table
 from .units import add_reg_covar_option, covariance_floor
@@ -109,8 +110,6 @@ def run(args: argparse.Namespace) -> int:
                                     **settings).fit(X)
     criteria, labels = criteria_and_labels(estimator, X)
     se = fitted_standard_errors(estimator.result_, X, args)
-    from .diagnostics import collapse_notes, diagonal_variances
-
     k = estimator.n_components
     notes = collapse_notes(diagonal_variances(estimator.covariances_, estimator.covariance_type, k, X.shape[1]),
                            estimator.reg_covar, np.bincount(labels, minlength=k))
@@ -151,7 +150,8 @@ def _tables(estimator, header: list[str], labels: np.ndarray, se) -> list[Table]
     columns = ["weight", "rows assigned"] + (["se(weight)"] if se is not None else [])
     cells = [estimator.weights_, counts] + ([se.se["weights"]] if se is not None else [])
     tables = [Table("components", components, columns, np.column_stack(cells))]
-    named = {"means": estimator.means_, "sd": np.sqrt(_variances(estimator))}
+    variances = diagonal_variances(estimator.covariances_, estimator.covariance_type, k, len(header))
+    named = {"means": estimator.means_, "sd": np.sqrt(variances)}
     tables += parameter_tables(named, {"means": "component-column", "sd": "component-column"},
                                components=components, columns=header)
     if se is not None:
@@ -162,13 +162,6 @@ def _tables(estimator, header: list[str], labels: np.ndarray, se) -> list[Table]
         tables += parameter_tables({"correlations": _correlations(estimator.covariances_)}, {"correlations": layout},
                                    components=components, columns=header)
     return tables
-
-
-def _variances(estimator) -> np.ndarray:
-    """Each component's variances, shape ``(k, d)``."""
-    cov, k, d = estimator.covariances_, estimator.n_components, estimator.n_features_in_
-    return {"full": lambda: np.diagonal(cov, axis1=1, axis2=2), "tied": lambda: np.tile(np.diag(cov), (k, 1)),
-            "diag": lambda: cov, "spherical": lambda: np.tile(cov[:, None], (1, d))}[estimator.covariance_type]()
 
 
 def _correlations(covariances: np.ndarray) -> np.ndarray:
