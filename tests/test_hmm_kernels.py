@@ -9,14 +9,16 @@ from scipy.special import logsumexp
 
 from emkit.kernels.gaussian import (
     gaussian_stats,
+    gaussian_stats_missing,
     log_gaussian_density,
+    log_gaussian_density_missing,
     precisions_cholesky,
 )
-from emkit.kernels.gaussian_features import (
-    component_terms,
-    feature_log_densities,
-    feature_stats,
-    statistic_features,
+from emkit.kernels.gaussian_mixture_estep import (
+    component_log_densities,
+    component_statistics,
+    mixture_terms,
+    row_features,
 )
 from emkit.kernels import hmm as kernels
 from emkit.latent import hmm_inference as inference
@@ -216,9 +218,12 @@ def test_split_single_sequence_equals_one_thread_and_the_log_kernel(n_threads, m
     np.testing.assert_allclose(split.posteriors, one.posteriors, atol=1e-10)
 
 
+@pytest.mark.parametrize("missing", [False, True])
 @pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical", "tied"])
-def test_feature_products_equal_the_direct_gaussian_formulas(covariance_type):
-    """``Φ θ`` and ``Φᵀ R`` about a far centre against the direct densities and statistics."""
+def test_feature_products_equal_the_direct_gaussian_formulas(covariance_type, missing):
+    """``Φ θ`` and ``Φᵀ R`` about a far centre (the Gaussian family's kernel, with its corrections
+    for missing coordinates) against the direct densities and statistics of
+    :mod:`emkit.kernels.gaussian`, the rows in their own order."""
     rng = np.random.default_rng(3)
     k, d, n = 3, 3, 200
     a = rng.normal(size=(k, d, d))
@@ -227,17 +232,22 @@ def test_feature_products_equal_the_direct_gaussian_formulas(covariance_type):
               "spherical": rng.uniform(0.5, 2.0, k)}[covariance_type]
     means = rng.normal(size=(k, d)) + 50.0
     X = rng.normal(size=(n, d)) * 2.0 + 50.0
-    centre = X.mean(axis=0)
-    features = statistic_features(X, covariance_type, centre)
-    expected = log_gaussian_density(X, means, precisions_cholesky(covars, covariance_type), covariance_type)
-    got = feature_log_densities(features, X, component_terms(means, covars, covariance_type, centre))
+    if missing:
+        X[rng.uniform(size=(n, d)) < 0.25] = np.nan
+        X[np.isnan(X).all(axis=1), 0] = 50.0
+    centre = np.nanmean(X, axis=0)
+    features = row_features(X, covariance_type, centre)
+    terms = mixture_terms(np.ones(k), means, covars, covariance_type, centre)
+    if missing:
+        expected = log_gaussian_density_missing(X, means, covars, covariance_type)
+    else:
+        expected = log_gaussian_density(X, means, precisions_cholesky(covars, covariance_type), covariance_type)
+    got = component_log_densities(X, features, terms)
     np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-10)
     resp = rng.dirichlet(np.ones(k), size=n)
-    stats = feature_stats(features, resp, covariance_type)
-    direct = gaussian_stats(X, resp, covariance_type, shift=centre)
-    assert stats.keys() == direct.keys()
-    for key in stats:
+    stats = component_statistics(X, features, terms, resp)
+    direct = (gaussian_stats_missing(X, resp, means, covars, covariance_type, shift=centre) if missing
+              else gaussian_stats(X, resp, covariance_type, shift=centre))
+    for key in direct:
         assert stats[key].shape == direct[key].shape
         np.testing.assert_allclose(stats[key], direct[key], rtol=1e-11, atol=1e-10, err_msg=key)
-    with pytest.raises(ValueError, match="X: .*no NaN"):
-        statistic_features(np.where(X > 52, np.nan, X), covariance_type, centre)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -100,6 +100,17 @@ class Family(ABC):
     @abstractmethod
     def stats(self, block: Any, posteriors: np.ndarray, cache: Any) -> Stats:
         """Expected sufficient statistics ``Σ_t γ_t(k) T(x_t)``, additive over time steps."""
+
+    def mixture_pass(self, cache: Any, weights: np.ndarray) -> Callable[[Any, np.ndarray | None], tuple[Stats, float]] | None:
+        """A fused E-step for a mixture with ``weights`` (K,), or None (the default: the mixture
+        takes :meth:`log_likelihood`, normalises, then takes :meth:`stats`).
+
+        The callable maps a block (from :meth:`block_data`) and its rows' sample weights (None:
+        all 1) to ``(stats, ℓ)``: ``counts[k] = Σ_i w_i γ_ik`` with the family's statistics of the
+        weighted responsibilities, and ``ℓ = Σ_i w_i log Σ_k π_k p(x_i | k)``, exactly what the
+        three steps give (a family offers it when one pass over the block is faster).
+        """
+        return None
 
     @abstractmethod
     def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:

@@ -6,10 +6,13 @@ All Gaussian numerics (densities, statistics, the M-step, missing coordinates) a
 ``n_k = Σ_t γ_t(k)``, ``Σ_t γ_t(k) E[x_t − c]`` and the second moments about a *fixed* centre
 ``c`` (the mean of the first data prepared, or given): fixed, so that statistics of different
 E-steps and data sets add up (online EM averages them) and so that the features of the data
-(:mod:`emkit.kernels.gaussian_features`) are computed once per data set, leaving one matrix
-product for the log-densities and one for the statistics per E-step. NaN coordinates are
-replaced by their conditional expectations under each state (the exact E-step for incomplete
-data), and a row with nothing observed has likelihood one.
+are computed once per data set, leaving one matrix product for the log-densities and one for the
+statistics per E-step. The kernel is the Gaussian mixture's
+(:mod:`emkit.kernels.gaussian_mixture_estep`: the product form, its error-bounded direct fallback,
+its missing-value corrections); a mixture of Gaussians runs its fused pass
+(:meth:`Gaussian.mixture_pass`). NaN coordinates are replaced by their conditional expectations
+under each state (the exact E-step for incomplete data), and a row with nothing observed has
+likelihood one.
 """
 
 from __future__ import annotations
@@ -19,32 +22,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine.model import Params, Regularization, Stats
-from ..engine.stats import add_stats
 from ..kernels.gaussian import (
-    MissingPattern,
-    anchored_stats,
-    anchored_zeros,
     check_covariance_type,
     covariance_shape,
     gaussian_m_step,
-    gaussian_stats,
-    gaussian_stats_missing,
-    log_gaussian_density,
-    log_gaussian_density_missing,
     m_step_statistics,
-    missing_patterns,
     precisions_cholesky,
 )
-from ..kernels.gaussian_features import (
-    component_terms,
-    feature_log_densities,
-    feature_squares,
-    feature_stats,
-    n_complete_features,
-    statistic_features,
+from ..kernels.gaussian_mixture_estep import (
+    MixtureTerms,
+    RowFeatures,
+    block_e_step,
+    component_log_densities,
+    component_statistics,
+    mixture_terms,
+    row_features,
 )
-from ..kernels.gaussian_direct import with_limits
-from ..kernels.gaussian_mixture_estep import MixtureTerms, far_components
+from ..kernels.gaussian_mixture_missing import MissingLayout, missing_layout
 from ..kernels.kmeans import kmeans, unit_scale
 from ..validation import as_float_array, nullable_as_nan
 from ..models.gaussian_information import (
@@ -64,53 +58,25 @@ DEFAULT_SEED = 0
 #: The k-means start looks at no more than this many rows.
 KMEANS_ROWS = 20_000
 
-#: The features of a block of complete rows are kept when they take at most this many bytes
-#: (else its densities and statistics are computed from the rows at every E-step).
-MAX_FEATURE_BYTES = 256 * 2**20
-
 
 @dataclass(frozen=True)
 class GaussianBlock:
-    """Rows of observations split into complete and incomplete rows (with the missingness
-    patterns of the incomplete ones), so that a few NaN do not slow down the complete rows; a
-    block of complete rows keeps its features ``Φᵀ`` about the emission's centre (when they fit
-    in ``MAX_FEATURE_BYTES``)."""
+    """A block of rows and their missingness patterns (computed once; the features of the rows
+    are computed at each pass, into memory the cache keeps: faster than reading features
+    computed once, measured on mixtures and HMMs)."""
 
     X: np.ndarray
-    complete: np.ndarray | None
-    incomplete: np.ndarray | None
-    patterns: tuple[MissingPattern, ...] | None
-    features: np.ndarray | None = None
-    squares: np.ndarray | None = None
-
-    @classmethod
-    def of(cls, X: np.ndarray, covariance_type: str, centre: np.ndarray) -> GaussianBlock:
-        """The block of rows ``X``; no index arrays when every row is complete."""
-        missing = np.isnan(X)
-        if not missing.any():
-            size = 8 * n_complete_features(covariance_type, X.shape[1]) * X.shape[0]
-            if size > MAX_FEATURE_BYTES:
-                return cls(X, None, None, None)
-            features = statistic_features(X, covariance_type, centre)
-            return cls(X, None, None, None, features, feature_squares(features, X.shape[1]))
-        rows_missing = missing.any(axis=1)
-        incomplete = np.flatnonzero(rows_missing)
-        return cls(X, np.flatnonzero(~rows_missing), incomplete, missing_patterns(X[incomplete]))
+    layout: MissingLayout
 
 
 @dataclass(frozen=True)
 class GaussianCache:
-    """What one E-step needs from the parameters: means, covariances, precision factors, the
-    centre of the statistics, the product form ``θ`` about it, and whether a state is so far from
-    the centre in units of its spread that its statistics are also summed about its mean
-    (:func:`~emkit.kernels.gaussian_mixture_estep.far_components`)."""
+    """What one E-step needs from the parameters: means, covariances and the product form about
+    the centre of the statistics, every weight 1 (:class:`~emkit.kernels.gaussian_mixture_estep.MixtureTerms`)."""
 
     means: np.ndarray
     covars: np.ndarray
-    precisions_cholesky: np.ndarray
-    shift: np.ndarray
     terms: MixtureTerms
-    far: bool
 
 
 def check_observations(X, name: str = "X", *, whole_data: bool = True) -> np.ndarray:
@@ -237,7 +203,7 @@ class Gaussian(Family):
             self.centre = summary["sum"] / np.maximum(summary["observed"], 1.0)
 
     def block_data(self, X: np.ndarray) -> GaussianBlock:
-        return GaussianBlock.of(X, self.covariance_type, self._centre())
+        return GaussianBlock(X, missing_layout(X))
 
     def _centre(self) -> np.ndarray:
         if self.centre is None:
@@ -281,43 +247,37 @@ class Gaussian(Family):
     def precompute(self, params: Params) -> GaussianCache:
         means = np.asarray(params["means"], dtype=float)
         covars = np.asarray(params["covars"], dtype=float)
-        centre = self._centre()
-        terms = component_terms(means, covars, self.covariance_type, centre)
-        return GaussianCache(means, covars, precisions_cholesky(covars, self.covariance_type), centre, terms,
-                             bool(far_components(terms).any()))
+        k = means.shape[0]
+        return GaussianCache(means, covars, mixture_terms(np.ones(k), means, covars, self.covariance_type, self._centre()))
+
+    def _features(self, block: GaussianBlock) -> RowFeatures:
+        return row_features(block.X, self.covariance_type, self._centre(), block.layout)
 
     def log_likelihood(self, block: GaussianBlock, cache: GaussianCache, out: np.ndarray | None = None) -> np.ndarray:
-        """The density of complete rows (one product ``Φ θ`` when the block keeps its
-        features); the marginal density of the observed coordinates of the others (1 for a row
-        with nothing observed)."""
-        if block.features is not None:
-            return feature_log_densities(block.features, block.X, cache.terms, out, block.squares)
-        with np.errstate(over="ignore", invalid="ignore"):
-            values = log_gaussian_density(block.X, cache.means, cache.precisions_cholesky, self.covariance_type)
-            if block.incomplete is not None:
-                values[block.incomplete] = log_gaussian_density_missing(block.X[block.incomplete], cache.means,
-                                                                        cache.covars, self.covariance_type,
-                                                                        block.patterns)
-        values = with_limits(values, block.X, cache.means, cache.covars, self.covariance_type)
-        return written(values, out)
+        """The marginal density of the observed coordinates of every row (1 for a row with
+        nothing observed): one product ``Φ θ`` and the kernel's corrections for missing
+        coordinates and for rows the product cannot be trusted with
+        (:func:`~emkit.kernels.gaussian_mixture_estep.component_log_densities`)."""
+        return component_log_densities(block.X, self._features(block), cache.terms, out)
 
     def stats(self, block: GaussianBlock, posteriors: np.ndarray, cache: GaussianCache) -> Stats:
-        """Complete-data statistics of the complete rows (one product ``Φᵀ γ`` when the block
-        keeps its features) plus the exact conditional expectations of those of the incomplete
-        rows, about the centre; and about each state's mean when a state is far from the centre
-        (``anchored_*``, zero otherwise: :func:`~emkit.kernels.gaussian.anchored_stats`)."""
-        anchored = (anchored_stats(block.X, posteriors, cache.means, cache.covars, self.covariance_type) if cache.far
-                    else anchored_zeros(self.covariance_type, posteriors.shape[1], self.n_features))
-        if block.features is not None:
-            return {**feature_stats(block.features, posteriors, self.covariance_type), **anchored}
-        if block.incomplete is None:
-            return {**gaussian_stats(block.X, posteriors, self.covariance_type, shift=cache.shift), **anchored}
-        complete = gaussian_stats(block.X[block.complete], posteriors[block.complete], self.covariance_type,
-                                  shift=cache.shift)
-        incomplete = gaussian_stats_missing(block.X[block.incomplete], posteriors[block.incomplete], cache.means,
-                                            cache.covars, self.covariance_type, shift=cache.shift,
-                                            patterns=block.patterns)
-        return {**add_stats(complete, incomplete), **anchored}
+        """Complete-data statistics about the centre, ``Φᵀ γ``, with the exact conditional
+        expectations of missing coordinates; and about each state's mean when a state is far
+        from the centre (``anchored_*``, zero otherwise)
+        (:func:`~emkit.kernels.gaussian_mixture_estep.component_statistics`)."""
+        return component_statistics(block.X, self._features(block), cache.terms, posteriors)
+
+    def mixture_pass(self, cache: GaussianCache, weights: np.ndarray):
+        """The fused E-step of a Gaussian mixture with ``weights``: the log-joint, the
+        responsibilities and ``Φᵀ R`` in one pass per block
+        (:func:`~emkit.kernels.gaussian_mixture_estep.block_e_step`)."""
+        terms = mixture_terms(weights, cache.means, cache.covars, self.covariance_type, self._centre())
+
+        def run(block: GaussianBlock, sample_weight: np.ndarray | None) -> tuple[Stats, float]:
+            stats, loglik = block_e_step(block.X, self._features(block), terms, sample_weight)
+            return {"counts": stats["n"].copy(), **stats}, loglik
+
+        return run
 
     def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
         """``μ_k = c + S_k / n_k`` and the covariances of :func:`gaussian_m_step` (about fixed

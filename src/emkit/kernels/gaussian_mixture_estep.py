@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import NamedTuple
 
@@ -53,7 +53,7 @@ import numpy as np
 from numba import njit
 
 from .gaussian import LOG_2PI, anchored_stats, anchored_zeros, check_covariance_type, precisions_cholesky
-from .gaussian_direct import log_distances, log_posterior
+from .gaussian_direct import finite_stand_in, log_distances, log_posterior
 from .gaussian_mixture_missing import (
     MissingLayout,
     MissingSums,
@@ -160,6 +160,11 @@ class MixtureTerms:
     def n_components(self) -> int:
         """``k``."""
         return int(self.theta.shape[1])
+
+    @cached_property
+    def far(self) -> np.ndarray:
+        """:func:`far_components` (computed once)."""
+        return far_components(self)
 
     @cached_property
     def error_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -326,7 +331,7 @@ def _map_rows(X, terms, layout, dtype, n_jobs, normalize: bool) -> tuple[np.ndar
 
     def work(index: int, worker: int) -> None:
         rows, pattern = _block(X, layout, index * size, size, terms.covariance_type)
-        joint = buffers[worker].log_joint(X, rows, pattern, layout)
+        joint = buffers[worker].log_joint(X, buffers[worker].fill(X, rows, pattern, layout))
         exact = buffers[worker].exact
         if normalize:
             if exact is not None:
@@ -395,7 +400,7 @@ def mixture_e_step(X: np.ndarray, terms: MixtureTerms, sample_weight: np.ndarray
     def work(index: int, worker: int) -> _Totals:
         rows, pattern = _block(X, layout, index * size, size, terms.covariance_type)
         weights = None if sample_weight is None else sample_weight[rows]
-        return buffers[worker].statistics(X, rows, pattern, layout, weights)
+        return buffers[worker].statistics(X, buffers[worker].fill(X, rows, pattern, layout), weights)
 
     for_each_block(count, workers, work, totals.add)
     return totals.statistics(), totals.loglik
@@ -511,13 +516,14 @@ class _Buffers:
         # rows within the data's bulk are within FLOAT32_TOLERANCE by that estimate, outliers not)
         self.error_scale = (ERROR_FACTOR if dtype == np.float64 else 1.0) * np.finfo(dtype).eps / 2
         self.tolerance = FLOAT32_TOLERANCE if dtype == np.float32 else FLOAT64_TOLERANCE
+        self.rows = rows
         self.untrusted = np.empty(rows, dtype=np.int64)
-        self.squares = np.empty(rows)
-        self.far = far_components(terms)
+        self.squares: np.ndarray | None = None   # ‖y⁰‖² and the features, allocated on first use
+        self.far = terms.far
         self.has_empty = bool(np.isneginf(terms.log_weights).any())
         self.irrelevant = irrelevant   # components this far below a row's largest log-joint may be imprecise
         self.exact: ExactRows | None = None
-        self.features = np.empty((terms.theta.shape[0], rows), dtype=dtype)
+        self.features: np.ndarray | None = None
         self.joint = np.empty((k, rows), dtype=dtype)
         self.whitened: np.ndarray | None = None  # z (row, ≤ q, k) of incomplete rows (full/tied), made when needed
         self.runs: PatternRuns | None = None
@@ -541,73 +547,186 @@ class _Buffers:
         resp_panels, resp_rest = _panels(resp)
         return np.matmul(panels, resp_panels.transpose(0, 2, 1)).sum(axis=0) + rest @ resp_rest.T
 
-    def log_joint(self, X: np.ndarray, rows: np.ndarray, pattern: np.ndarray | None,
-                  layout: MissingLayout) -> np.ndarray:
-        """``log π_k + log N(x_i,o | ...)`` of the block's rows, shape ``(k, b)`` (a view of the
-        buffer); the features used are left in ``self.used``, and the rows the product form
+    def fill(self, X: np.ndarray, rows: np.ndarray, pattern: np.ndarray | None, layout: MissingLayout) -> RowFeatures:
+        """The features of the block's rows, in this thread's buffer (:func:`row_features`)."""
+        if self.features is None:
+            self.features = np.empty((self.terms.theta.shape[0], self.rows), dtype=self.dtype)
+            self.squares = np.empty(self.rows)
+        return _fill(X, rows, pattern, layout, self.terms.covariance_type, self.terms.shift,
+                     self.features[:, :rows.size], self.squares[:rows.size])
+
+    def log_joint(self, X: np.ndarray, block: RowFeatures) -> np.ndarray:
+        """``log π_k + log N(x_i,o | ...)`` of the rows of ``block``, shape ``(k, b)`` (a view of
+        the buffer); the features used are left in ``self.used``, and the rows the product form
         cannot be trusted with (:func:`untrusted_rows`), computed by the direct formula in
         float64, in ``self.exact`` (their values in the buffer are rounded to its type)."""
-        features = self.features[:, :rows.size]
-        out = self.joint[:, :rows.size]
-        squares = self.squares[:rows.size]
-        if self.full:
-            incomplete = pattern is not None and pattern[-1] >= 0
-            largest = full_features(X, rows, self.terms.shift, features, squares)
-            self.used = features
-        else:
-            missing, largest = diagonal_features(X, rows, self.terms.shift, features, not layout.complete, squares)
-            incomplete = missing > 0
-            self.used = features if incomplete else features[:self.complete_p]
+        out = self.joint[:, :block.rows.size]
+        self.used = block.features
         # A component of weight 0 has θ_k[0] = log 0 = −inf (its responsibilities are exact
         # zeros), and a row beyond the float range has infinite features: the product's −inf · 0
         # and inf − inf must not warn (such rows are recomputed below).
-        suspect = may_be_untrusted(largest, self.error_scale, self.terms.error_terms, self.tolerance)
+        suspect = may_be_untrusted(block.largest, self.error_scale, self.terms.error_terms, self.tolerance)
         with np.errstate(invalid="ignore", over="ignore") if self.has_empty or suspect else contextlib.nullcontext():
             self.joint_product(self.theta_t[:, :self.used.shape[0]], self.used, out)
-        if incomplete and self.full:
-            most = int(layout.n_missing.max())
-            if self.whitened is None or self.whitened.shape[1] < most:
-                self.whitened = np.empty((self.features.shape[1], most, self.terms.n_components))
-            self.runs = PatternRuns(pattern, layout, self.terms.precision_by_row, self.terms.precision_mean_by_row,
-                                    self.whitened)
-            self.runs.log_density(features, out)
-        self.exact = exact_rows(out, squares, X, rows, self.terms, self.error_scale, self.tolerance, self.irrelevant,
-                                self.untrusted) if suspect else None
+        self.runs = self.pattern_runs(block)
+        if self.runs is not None:
+            self.runs.log_density(self.used, out)
+        self.exact = exact_rows(out, block.squares, X, block.rows, self.terms, self.error_scale, self.tolerance,
+                                self.irrelevant, self.untrusted) if suspect else None
         if self.exact is not None:
             with np.errstate(over="ignore"):   # into a float32 buffer; callers use the float64 values
                 out[:, self.exact.positions] = self.exact.log_joint.T
         return out
 
-    def statistics(self, X: np.ndarray, rows: np.ndarray, pattern: np.ndarray | None, layout: MissingLayout,
-                   weights: np.ndarray | None) -> _Totals:
+    def pattern_runs(self, block: RowFeatures) -> PatternRuns | None:
+        """The runs of incomplete rows of a block with full or tied components (None: none)."""
+        if not (self.full and block.incomplete):
+            return None
+        most = int(block.layout.n_missing.max())
+        if self.whitened is None or self.whitened.shape[0] < block.rows.size or self.whitened.shape[1] < most:
+            self.whitened = np.empty((max(self.rows, block.rows.size), most, self.terms.n_components))
+        return PatternRuns(block.pattern, block.layout, self.terms.precision_by_row,
+                           self.terms.precision_mean_by_row, self.whitened)
+
+    def statistics(self, X: np.ndarray, block: RowFeatures, weights: np.ndarray | None) -> _Totals:
         """The sums of one block: responsibilities ``R`` (in place of the log-joint, with
         negligible ones set to 0, see :func:`_exp_relative`), ``Φᵀ R``, the log-likelihood, the
-        missing-value corrections."""
-        joint = self.log_joint(X, rows, pattern, layout)
+        missing-value corrections (``weights``: those of the block's rows, in its order)."""
+        joint = self.log_joint(X, block)
         exact = self.exact
         if exact is not None:
-            _check_representable(self.used, exact.positions, rows)
+            _check_representable(self.used, exact.positions, block.rows)
             joint[:, exact.positions] = exact.log_resp.T
         largest = _exp_relative(joint)
         total = joint.sum(axis=0)
         log_marginal = largest.astype(np.float64) + np.log(total.astype(np.float64))
         if exact is not None:
             log_marginal[exact.positions] = exact.log_marginal
-        incomplete = self.full and pattern is not None and pattern[-1] >= 0
-        sums = _Totals(self.terms, missing=incomplete)
+        sums = _Totals(self.terms, missing=self.runs is not None)
         if weights is None:
             sums.loglik = float(log_marginal.sum())
             joint /= total
         else:
             sums.loglik = float(weights @ log_marginal)
             joint *= (weights / total).astype(self.dtype)
-        sums.products[:self.used.shape[0]] = self.statistics_product(self.used, joint)
-        if incomplete:
-            self.runs.statistics(self.used, joint, sums.missing)
-        if self.far.any():
-            sums.anchored = anchored_stats(X[rows], joint.T.astype(np.float64), self.terms.locations,
-                                           self.terms.covariances, self.terms.covariance_type)
+        self.add_products(X, block, joint, sums)
         return sums
+
+    def given_statistics(self, X: np.ndarray, block: RowFeatures, resp: np.ndarray) -> _Totals:
+        """The sums ``Φᵀ R`` (and the missing-value corrections) of one block for given
+        posteriors ``resp`` (k, b), in the block's order."""
+        self.used = block.features
+        self.runs = self.pattern_runs(block)
+        if self.runs is not None:   # the whitened rows the corrections need
+            self.runs.log_density(self.used, np.zeros((self.terms.n_components, block.rows.size)))
+        sums = _Totals(self.terms, missing=self.runs is not None)
+        self.add_products(X, block, resp, sums)
+        return sums
+
+    def add_products(self, X: np.ndarray, block: RowFeatures, resp: np.ndarray, sums: _Totals) -> None:
+        """``Φᵀ R``, the missing-value corrections and the far components' statistics about their
+        means, of responsibilities ``resp`` (k, b), into ``sums``."""
+        sums.products[:self.used.shape[0]] = self.statistics_product(self.used, resp)
+        if self.runs is not None:
+            self.runs.statistics(self.used, resp, sums.missing)
+        if self.far.any():
+            sums.anchored = anchored_stats(X[block.rows], resp.T.astype(np.float64), self.terms.locations,
+                                           self.terms.covariances, self.terms.covariance_type)
+
+
+@dataclass(frozen=True)
+class RowFeatures:
+    """The features ``Φᵀ`` of rows of ``X`` about a centre (data alone: rows visited at every
+    E-step, an HMM's, compute them once).
+
+    Attributes
+    ----------
+    rows : ndarray of int
+        The rows' positions in ``X``, in the order of the columns of ``features`` (layout order:
+        complete rows, then incomplete rows grouped by pattern, for full/tied with missing values).
+    pattern : ndarray of int or None
+        The pattern of each column (−1 complete; None when not needed).
+    layout : MissingLayout
+    features : ndarray (p, b)
+        ``φ(y⁰)`` of each row (the ``1 − o`` rows only when a value is missing, diag/spherical).
+    squares : ndarray (b,)
+        ``‖y⁰‖²`` of each row (float64), and ``largest`` their maximum.
+    incomplete : bool
+        Whether a row has a missing value.
+    unobserved : ndarray of int or None
+        The positions in ``X`` of the rows with nothing observed (their density is 1).
+    """
+
+    rows: np.ndarray
+    pattern: np.ndarray | None
+    layout: MissingLayout
+    features: np.ndarray
+    squares: np.ndarray
+    largest: float
+    incomplete: bool
+    unobserved: np.ndarray | None = None
+
+
+def row_features(X: np.ndarray, covariance_type: str, shift: np.ndarray,
+                 layout: MissingLayout | None = None) -> RowFeatures:
+    """:class:`RowFeatures` of all rows of ``X`` (float64, NaN = missing) about ``shift``
+    (``layout``: :func:`missing_layout` of ``X``, computed here when None)."""
+    layout = missing_layout(X) if layout is None else layout
+    rows, pattern = _block(X, layout, 0, X.shape[0], covariance_type)
+    features = np.empty((n_statistic_features(covariance_type, X.shape[1]), X.shape[0]))
+    block = _fill(X, rows, pattern, layout, covariance_type, np.ascontiguousarray(shift, dtype=float), features,
+                  np.empty(X.shape[0]))
+    empty_patterns = np.flatnonzero(layout.n_missing == X.shape[1])
+    if not empty_patterns.size:
+        return block
+    return replace(block, unobserved=layout.order[np.isin(layout.row_pattern, empty_patterns)])
+
+
+def _fill(X, rows, pattern, layout, covariance_type, shift, features, squares) -> RowFeatures:
+    """:class:`RowFeatures` of ``X[rows]`` written into ``features`` and ``squares``."""
+    if covariance_type in ("full", "tied"):
+        largest = full_features(X, rows, shift, features, squares)
+        return RowFeatures(rows, pattern, layout, features, squares, largest,
+                           pattern is not None and pattern[-1] >= 0)
+    missing, largest = diagonal_features(X, rows, shift, features, not layout.complete, squares)
+    d = X.shape[1]
+    return RowFeatures(rows, pattern, layout, features if missing > 0 else features[:1 + 2 * d], squares, largest,
+                       missing > 0)
+
+
+def component_log_densities(X: np.ndarray, block: RowFeatures, terms: MixtureTerms,
+                            out: np.ndarray | None = None) -> np.ndarray:
+    """``log N(x_i,o | μ_k,o, Σ_k,oo)`` (terms with every weight 1) of the rows of ``block``, shape
+    ``(n, k)`` in the order of ``X``, written into ``out`` when given. Every component's value is
+    right (no component is irrelevant: an HMM's chain, not the emission, decides which states a
+    row may be in); a row below the float range for every component gets the finite stand-in
+    :data:`~emkit.kernels.gaussian_direct.LOST` for its nearest."""
+    buffers = _Buffers(terms, np.dtype(np.float64), block.rows.size, np.inf)
+    joint = buffers.log_joint(X, block)
+    out = np.empty((X.shape[0], terms.n_components)) if out is None else out
+    out[block.rows] = joint.T
+    if buffers.exact is not None:
+        out[block.rows[buffers.exact.positions]] = finite_stand_in(buffers.exact.log_joint, buffers.exact.log_resp)
+    if block.unobserved is not None:
+        out[block.unobserved] = 0.0
+    return out
+
+
+def component_statistics(X: np.ndarray, block: RowFeatures, terms: MixtureTerms,
+                         resp: np.ndarray) -> dict[str, np.ndarray]:
+    """The statistics of :func:`mixture_e_step` (about ``terms.shift``) of the rows of ``block``
+    for given posteriors ``resp`` (n, k) in the order of ``X``."""
+    buffers = _Buffers(terms, np.dtype(np.float64), block.rows.size)
+    return buffers.given_statistics(X, block, np.ascontiguousarray(resp[block.rows].T)).statistics()
+
+
+def block_e_step(X: np.ndarray, block: RowFeatures, terms: MixtureTerms,
+                 weights: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], float]:
+    """:func:`mixture_e_step` of the rows of ``block`` (features computed beforehand), with the
+    sample ``weights`` of the rows of ``X`` (None: all 1)."""
+    buffers = _Buffers(terms, np.dtype(np.float64), block.rows.size)
+    totals = buffers.statistics(X, block, None if weights is None else weights[block.rows])
+    return totals.statistics(), totals.loglik
 
 
 def may_be_untrusted(largest_square: float, error_scale: float, error_terms, tolerance: float) -> bool:

@@ -179,9 +179,13 @@ class MixtureModel(EMModel):
         row blocks (in threads, summed in block order), and ``Σ_i w_i log p(x_i)`` (the engine
         adds :meth:`log_prior`)."""
         cache = self.family.precompute(params)
-        log_weights = safe_log(np.asarray(params["weights"], dtype=float))
+        weights = np.asarray(params["weights"], dtype=float)
+        fused = self.family.mixture_pass(cache, weights)
+        log_weights = safe_log(weights)
 
         def block(b: Block) -> tuple[Stats, float]:
+            if fused is not None:
+                return fused(b.data, data.weights_of(b))
             resp, log_marginal = self._posterior(b.data, cache, log_weights)
             weights = data.weights_of(b)
             if weights is not None:
