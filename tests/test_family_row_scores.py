@@ -120,7 +120,8 @@ def mixture_fit(name: str):
         X[rng.random(X.shape) < 0.05] = np.nan
     elif name == "categorical":
         family = Categorical((3, 2, 3))
-        probs = {False: [[0.6, 0.3, 0.1], [0.7, 0.3], [0.2, 0.3, 0.5]], True: [[0.1, 0.2, 0.7], [0.2, 0.8], [0.6, 0.3, 0.1]]}
+        probs = {False: [[0.6, 0.3, 0.1], [0.7, 0.3], [0.2, 0.3, 0.5]],
+                 True: [[0.1, 0.2, 0.7], [0.2, 0.8], [0.6, 0.3, 0.1]]}
         X = np.array([[rng.choice(len(p), p=p) for p in probs[bool(label)]] for label in z], dtype=float)
         X[rng.random(X.shape) < 0.1] = np.nan
         model = MixtureModel(family, 2)

@@ -43,7 +43,8 @@ def by_component(scores: np.ndarray) -> np.ndarray:
 def safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """``numerator / denominator`` broadcast, 0 where the denominator is not positive (a
     probability or rate of 0, whose component cannot produce the rows that would divide by it)."""
-    numerator, denominator = np.broadcast_arrays(np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float))
+    numerator, denominator = np.broadcast_arrays(np.asarray(numerator, dtype=float),
+                                                 np.asarray(denominator, dtype=float))
     return np.divide(numerator, denominator, out=np.zeros(numerator.shape), where=denominator > 0)
 
 
