@@ -28,6 +28,26 @@ def written(values: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     return out
 
 
+def by_component(scores: np.ndarray) -> np.ndarray:
+    """Scores of each component's own parameters placed in that component's entries of the free
+    parameters: ``scores`` (n, K, ..., q) becomes (n, K, ..., K·q), zero outside row ``k``'s
+    block ``k·q : (k+1)·q`` (the layout of per-component parameters flattened component by
+    component)."""
+    n, k = scores.shape[:2]
+    out = np.zeros(scores.shape[:-1] + (k, scores.shape[-1]))
+    for component in range(k):
+        out[:, component, ..., component, :] = scores[:, component]
+    return out.reshape(scores.shape[:-1] + (k * scores.shape[-1],))
+
+
+def safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """``numerator / denominator`` broadcast, 0 where the denominator is not positive (a
+    probability or rate of 0, whose component cannot produce the rows that would divide by it)."""
+    numerator, denominator = np.broadcast_arrays(np.asarray(numerator, dtype=float),
+                                                 np.asarray(denominator, dtype=float))
+    return np.divide(numerator, denominator, out=np.zeros(numerator.shape), where=denominator > 0)
+
+
 class Family(ABC):
     """Distribution of an observation given its component (mixture) or hidden state (HMM), with its
     EM pieces.
@@ -180,3 +200,23 @@ class Family(ABC):
     def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
         """Expected complete-data information of the emission in :meth:`to_free`'s entries."""
         raise NotImplementedError(f"{type(self).__name__} does not give its complete-data information")
+
+    def row_scores(self, block: Any, params: Params, learn: frozenset[str]) -> np.ndarray | None:
+        """Each row's complete-data score under each component, ``s_ik = ∂/∂θ log p(x_i | z_i = k)``
+        in :meth:`to_free`'s entries, shape (n, K, p), for the rows of ``block`` (from
+        :meth:`block_data`); a marginalised (missing) cell adds 0.
+
+        The scores of the same complete data as :meth:`complete_information`'s (Louis's missing
+        information is their covariance given the data). None, the default: the family gives
+        none, and a latent model differentiates :meth:`log_likelihood` numerically instead.
+        """
+        return None
+
+    def within_score_covariance(self, block: Any, posteriors: np.ndarray, params: Params,
+                                learn: frozenset[str]) -> np.ndarray | None:
+        """``Σ_i Σ_k γ_ik Cov[S_c | x_i, z_i = k]`` in :meth:`to_free`'s entries, (p, p): the
+        missing information of latent variables inside a component (a
+        :class:`~emkit.families.FiniteMixture`'s sub-component), which :meth:`row_scores`
+        (their conditional mean) leaves out. None, the default: the complete data given the
+        component are the row itself."""
+        return None

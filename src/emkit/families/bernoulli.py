@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine.model import Params
-from .base import written
+from .base import safe_ratio, written
 from .columns import ColumnBlock, ColumnMeans, sum_x_log
 
 
@@ -60,6 +60,11 @@ class Bernoulli(ColumnMeans):
         zeros = (1.0 if block.observed is None else block.observed) - block.values
         values = sum_x_log(block.values, probs) + sum_x_log(zeros, 1.0 - probs)
         return written(values, out)
+
+    @staticmethod
+    def cell_scores(x: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """``x/p − (1 − x)/(1 − p)``."""
+        return safe_ratio(x, values) - safe_ratio(1.0 - x, 1.0 - values)
 
     @staticmethod
     def cell_information(weights: np.ndarray, sums: np.ndarray, values: np.ndarray) -> np.ndarray:

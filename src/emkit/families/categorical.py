@@ -25,7 +25,7 @@ from ..models.categorical import categorical_information
 from ..numerics import safe_log
 from ..validation import MAX_EXACT_INTEGER, as_float_array, nullable_as_nan
 from . import dirichlet
-from .base import Family
+from .base import Family, by_component, safe_ratio
 
 #: Code of a missing observation in the prepared symbols.
 MISSING = -1
@@ -291,6 +291,24 @@ class Categorical(Family):
             return [f"{self.param}[{i},{c}]" for i in range(k) for c in range(self.n_categories[0] - 1)]
         return [f"{self.param}[{i},{j},{c}]" for i in range(k) for j, m in enumerate(self.n_categories)
                 for c in range(m - 1)]
+
+    def row_scores(self, block: np.ndarray, params: Params, learn: frozenset[str]) -> np.ndarray:
+        """``Σ_j ∂/∂θ log p_kj(x_ij)`` over the observed cells: ``1/p_kj(c)`` in the entry of an
+        observed category ``c`` below the column's last, ``−1/p_kj(last)`` in all the column's
+        entries for its last category (:func:`~emkit.models.categorical.categorical_scores`), in
+        component ``k``'s entries, shape (n, K, K·Σ_j (m_j − 1))."""
+        probs = np.asarray(params[self.param], dtype=float)
+        k = probs.shape[0]
+        if self.param not in learn:
+            return np.zeros((block.shape[0], k, 0))
+        inverse = safe_ratio(1.0, probs)
+        table = np.zeros((k, self.n_entries + 1, self.n_entries - self.n_columns))  # last row: missing cells
+        for j, column in enumerate(self.columns()):
+            entries, free = np.arange(column.start, column.stop - 1), np.arange(column.start - j, column.stop - 1 - j)
+            table[:, entries, free] = inverse[:, entries]
+            table[:, column.stop - 1, free] = -inverse[:, column.stop - 1, None]
+        scores = sum(table[:, block[:, j]] for j in range(block.shape[1]))
+        return by_component(np.transpose(scores, (1, 0, 2)))
 
     def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
         """Block diagonal over components and columns: the categorical information of the

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..engine.model import Params, Stats
 from ..validation import as_float_array, nullable_as_nan
-from .base import Family
+from .base import Family, by_component
 
 
 @dataclass(frozen=True)
@@ -218,6 +218,27 @@ class ColumnMeans(ColumnFamily):
             return np.zeros((0, 0))
         values = np.asarray(params[self.param], dtype=float)
         return np.diag(self.cell_information(stats["column_weights"], stats["column_sums"], values).ravel())
+
+    def row_scores(self, block: ColumnBlock, params: Params, learn: frozenset[str]) -> np.ndarray | None:
+        """``∂/∂θ_kj log p(x_i | k)``: each observed cell's :meth:`cell_scores` in its component's
+        entry (0 for a missing cell and for the other components' entries), shape (n, K, K·d);
+        None when the family gives no :meth:`cell_scores`."""
+        values = np.asarray(params[self.param], dtype=float)
+        if self.param not in learn:
+            return np.zeros((block.values.shape[0], values.shape[0], 0))
+        cells = self.cell_scores(block.values[:, None, :], values[None])
+        if cells is None:
+            return None
+        if block.observed is not None:
+            cells = cells * block.observed[:, None, :]
+        return by_component(cells)
+
+    @staticmethod
+    def cell_scores(x: np.ndarray, values: np.ndarray) -> np.ndarray | None:
+        """``∂/∂θ log p(x | θ)`` of one cell, broadcast over ``x`` (n, 1, d) and the means
+        ``values`` (1, K, d); None, the default: not given (a latent model then differentiates
+        the log-likelihood numerically)."""
+        return None
 
     @staticmethod
     @abstractmethod

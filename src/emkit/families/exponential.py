@@ -72,6 +72,11 @@ class Exponential(ColumnMeans):
         return bool(np.all(np.isfinite(rates)) and np.all(rates > 0))
 
     @staticmethod
+    def cell_scores(x: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """``1/β − x``."""
+        return 1.0 / values - x
+
+    @staticmethod
     def cell_information(weights: np.ndarray, sums: np.ndarray, values: np.ndarray) -> np.ndarray:
         """``n_kj / β_kj²``."""
         return weights / values**2

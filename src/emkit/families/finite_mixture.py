@@ -36,7 +36,7 @@ from ..models.categorical import free_rows, rows_from_free, rows_information, ro
 from ..numerics import safe_log
 from ..validation import check_integer
 from . import dirichlet
-from .base import Family
+from .base import Family, by_component, safe_ratio
 
 #: A sub-component whose expected count is at most this fraction of the total is empty.
 EMPTY_SUBCOMPONENT_RTOL = 1e-12
@@ -265,6 +265,56 @@ class FiniteMixture(Family):
         weights = (rows_labels(self.weights_name, np.shape(params[self.weights_name]))
                    if self.weights_name in learn else [])
         return weights + list(self.inner.free_labels(self._inner(params), learn))
+
+    def row_scores(self, block: Any, params: Params, learn: frozenset[str]) -> np.ndarray | None:
+        """``E[s_ikm | x_i, z_i = k] = Σ_m r_ikm s_ikm``, shape (n, K, p), with ``s_ikm`` the score of
+        the complete data ``(x_i, k, m)`` (:meth:`sub_scores`): the complete data of
+        :meth:`complete_information` hold the sub-component, so Louis's missing information adds
+        its spread given the component, :meth:`within_score_covariance`. None when the inner
+        family gives no row scores."""
+        sub = self.sub_scores(block, params, learn)
+        return None if sub is None else np.einsum("ikm,ikmp->ikp", sub[1], sub[0])
+
+    def within_score_covariance(self, block: Any, posteriors: np.ndarray, params: Params,
+                                learn: frozenset[str]) -> np.ndarray:
+        """``Σ_i Σ_k γ_ik Σ_m r_ikm (s_ikm − s̄_ik)(s_ikm − s̄_ik)ᵀ``, ``s̄_ik = Σ_m r_ikm s_ikm``: the
+        missing information of the sub-component given the row and its component.
+
+        Raises
+        ------
+        NotImplementedError
+            When the inner family gives no row scores (without them Louis's missing
+            information would leave this term out).
+        """
+        sub = self.sub_scores(block, params, learn)
+        if sub is None:
+            raise NotImplementedError(f"{self.inner.describe()} gives no row_scores, which Louis's missing information "
+                                      "of a FiniteMixture needs (use method='hessian' or 'sem')")
+        scores, resp = sub
+        centred = scores - np.einsum("ikm,ikmp->ikp", resp, scores)[:, :, None, :]
+        scaled = centred * np.sqrt(posteriors[:, :, None] * resp)[..., None]
+        flat = scaled.reshape(-1, scores.shape[-1])
+        return flat.T @ flat
+
+    def sub_scores(self, block: Any, params: Params, learn: frozenset[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The complete-data scores ``s_ikm = ∂/∂θ [log w_km + log p(x_i | k, m)]`` in
+        :meth:`to_free`'s entries, shape (n, K, M, p), and the responsibilities ``r_ikm``
+        (n, K, M); None when the inner family gives no row scores."""
+        inner = self.inner.row_scores(block, self._inner(params), learn)
+        if inner is None:
+            return None
+        weights = np.asarray(params[self.weights_name], dtype=float)
+        k, m = weights.shape
+        _, resp = self._log_normalize(self._joint(block, self.precompute(params)))
+        inner = inner.reshape(inner.shape[0], k, m, -1)
+        if self.weights_name not in learn:
+            return inner, resp
+        inverse = safe_ratio(1.0, weights)
+        table = np.zeros((k, m, m - 1))  # ∂/∂θ_k log w_km in the free weights (w_k1..w_k,M−1) of row k
+        table[:, np.arange(m - 1), np.arange(m - 1)] = inverse[:, :-1]
+        table[:, m - 1, :] = -inverse[:, -1:]
+        own = by_component(np.broadcast_to(table, (inner.shape[0], k, m, m - 1)))
+        return np.concatenate([own, inner], axis=3), resp
 
     def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
         """Block diagonal: each component's weights' categorical information of ``mix_counts``

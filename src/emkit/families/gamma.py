@@ -27,7 +27,7 @@ import numpy as np
 from scipy.special import digamma, gammaln, polygamma
 
 from ..engine.model import Params, Stats
-from .base import written
+from .base import by_component, written
 from .columns import ColumnBlock, ColumnFamily
 
 #: ``B_2, B_4, …, B_12``: Bernoulli numbers of the asymptotic series of ``log a − ψ(a)``.
@@ -268,6 +268,19 @@ class Gamma(ColumnFamily):
     def free_labels(self, params: Params, learn: frozenset[str]) -> list[str]:
         k, d = np.shape(params["shapes"])
         return [f"{name}[{i}][{j}]" for name in self._learned(learn) for i in range(k) for j in range(d)]
+
+    def row_scores(self, block: GammaBlock, params: Params, learn: frozenset[str]) -> np.ndarray:
+        """Per observed cell ``∂/∂a = log b − ψ(a) + log x`` and ``∂/∂b = a/b − x`` (0 for a missing
+        cell), the learned shapes' then the learned rates' in :meth:`to_free`'s order, shape
+        (n, K, p)."""
+        shapes, rates = np.asarray(params["shapes"], dtype=float), np.asarray(params["rates"], dtype=float)
+        observed = 1.0 if block.observed is None else block.observed[:, None, :]
+        scores = [np.zeros((block.values.shape[0], shapes.shape[0], 0))]
+        if "shapes" in learn:
+            scores.append(by_component(((np.log(rates) - digamma(shapes))[None] + block.logs[:, None, :]) * observed))
+        if "rates" in learn:
+            scores.append(by_component(((shapes / rates)[None] - block.values[:, None, :]) * observed))
+        return np.concatenate(scores, axis=2)
 
     def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
         """Per cell ``n [[ψ'(a), −1/b], [−1/b, a/b²]]`` in (shape, rate), arranged as

@@ -20,7 +20,7 @@ from ..engine.model import Params, Stats
 from ..models.categorical import free_rows, rows_from_free, rows_information, rows_labels
 from ..validation import as_float_array, nullable_as_nan
 from . import dirichlet
-from .base import Family, written
+from .base import Family, by_component, safe_ratio, written
 from .columns import sum_x_log
 
 
@@ -164,6 +164,16 @@ class Multinomial(Family):
 
     def free_labels(self, params: Params, learn: frozenset[str]) -> list[str]:
         return rows_labels("emissionprob", np.shape(params["emissionprob"])) if "emissionprob" in learn else []
+
+    def row_scores(self, block: CountBlock, params: Params, learn: frozenset[str]) -> np.ndarray:
+        """``x_ij / p_kj − x_im / p_km`` (``j < m``, the last category ``m``) in component ``k``'s
+        entries, shape (n, K, K·(m − 1)); 0 for a missing row."""
+        probs = np.asarray(params["emissionprob"], dtype=float)
+        if "emissionprob" not in learn:
+            return np.zeros((block.counts.shape[0], probs.shape[0], 0))
+        counts = block.counts[:, None, :]
+        return by_component(safe_ratio(counts[..., :-1], probs[None, :, :-1])
+                            - safe_ratio(counts[..., -1:], probs[None, :, -1:]))
 
     def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
         """Per component, the categorical information of its expected category counts."""

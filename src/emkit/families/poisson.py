@@ -14,7 +14,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from ..engine.model import Params
-from .base import written
+from .base import safe_ratio, written
 from .columns import ColumnBlock, ColumnMeans, sum_x_log
 
 
@@ -63,6 +63,11 @@ class Poisson(ColumnMeans):
         exposure = rates.sum(axis=1) if block.observed is None else block.observed @ rates.T
         values = sum_x_log(block.values, rates) - exposure + block.constant[:, None]
         return written(values, out)
+
+    @staticmethod
+    def cell_scores(x: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """``x/λ − 1``."""
+        return safe_ratio(x, values) - 1.0
 
     @staticmethod
     def cell_information(weights: np.ndarray, sums: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -308,6 +308,32 @@ class Product(Family):
         return [f"{part.label}:{label}" for part in self.parts
                 for label in part.family.free_labels(part.params(params), part.learn(learn))]
 
+    def row_scores(self, block: tuple[Any, ...], params: Params, learn: frozenset[str]) -> np.ndarray | None:
+        """The parts' row scores side by side (:meth:`to_free`'s order; ``log p(x | k)`` is their
+        sum); None when a part gives none."""
+        scores = [part.family.row_scores(data, part.params(params), part.learn(learn))
+                  for part, data in zip(self.parts, block)]
+        return None if any(score is None for score in scores) else np.concatenate(scores, axis=2)
+
+    def within_score_covariance(self, block: tuple[Any, ...], posteriors: np.ndarray, params: Params,
+                                learn: frozenset[str]) -> np.ndarray | None:
+        """Block diagonal: the parts' (their latent variables are independent given the row and
+        the component); None when no part has any."""
+        parts = []
+        for part, data in zip(self.parts, block):
+            own, own_learn = part.params(params), part.learn(learn)
+            parts.append((part.family.within_score_covariance(data, posteriors, own, own_learn),
+                          np.size(part.family.to_free(own, own_learn))))
+        if all(within is None for within, _ in parts):
+            return None
+        out = np.zeros((sum(size for _, size in parts),) * 2)
+        start = 0
+        for within, size in parts:
+            if within is not None:
+                out[start:start + size, start:start + size] = within
+            start += size
+        return out
+
     def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
         """Block diagonal: the parts' complete-data information (independent given the
         component, so no cross terms)."""

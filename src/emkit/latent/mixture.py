@@ -285,37 +285,51 @@ class MixtureModel(EMModel):
         return block_diag(*weights, self.family.complete_information(stats, params, self.learn))
 
     def score_covariance(self, data: Any, params: Params) -> np.ndarray:
-        """Louis's missing information ``Σ_i w_i Σ_k γ_ik (s_ik − s̄_i)(s_ik − s̄_i)ᵀ``.
+        """Louis's missing information ``Σ_i w_i Σ_k γ_ik (s_ik − s̄_i)(s_ik − s̄_i)ᵀ``, plus the
+        family's own (:meth:`Family.within_score_covariance`, e.g. a sub-component's).
 
         ``s_ik`` is row ``i``'s complete-data score under component ``k`` in the free
-        parameters: exact for the weights (``∂ log π_k``), and for the family's parameters the
-        central differences of ``log p(x_i | k)`` (the family gives no row scores), with steps
-        :data:`SCORE_STEP` of each parameter's scale per row ``√(Σ_i w_i / I_c,jj)`` (halved
-        until both points are feasible). Rows in slices of at most :data:`SCORE_BLOCK_NUMBERS` scores.
+        parameters: exact for the weights (``∂ log π_k``), and for the family's parameters its
+        :meth:`Family.row_scores`; a family that gives none gets the central differences of
+        ``log p(x_i | k)``, with steps :data:`SCORE_STEP` of each parameter's scale per row
+        ``√(Σ_i w_i / I_c,jj)`` (halved until both points are feasible). Rows in slices of at
+        most :data:`SCORE_BLOCK_NUMBERS` scores.
         """
         data = self.prepare(data)
         k = self.n_components
-        caches, steps = self._shifted_caches(data, params)
         weight_scores = (categorical_scores(np.asarray(params["weights"], dtype=float)).T
                          if "weights" in self.learn else np.zeros((k, 0)))
-        size = weight_scores.shape[1] + steps.size
+        size = weight_scores.shape[1] + np.size(self.family.to_free(params, self.learn))
         total = np.zeros((size, size))
         cache = self.family.precompute(params)
         log_weights = safe_log(np.asarray(params["weights"], dtype=float))
+        differences = None  # the shifted caches and steps, made when the family gives no row scores
         rows = max(1, SCORE_BLOCK_NUMBERS // (k * max(size, 1)))
         for start in range(0, data.n_samples, rows):
             block = self.family.block_data(data.X[start:start + rows])
             resp, _ = self._posterior(block, cache, log_weights)
-            family_scores = [(self.family.log_likelihood(block, plus) - self.family.log_likelihood(block, minus))
-                             / (2.0 * h) for (plus, minus), h in zip(caches, steps)]
+            family_scores = self.family.row_scores(block, params, self.learn)
+            if family_scores is None:
+                if differences is None:
+                    differences = self._shifted_caches(data, params)
+                family_scores = self._difference_scores(block, *differences, resp.shape)
             scores = np.concatenate([np.broadcast_to(weight_scores, resp.shape + weight_scores.shape[1:]),
-                                     np.stack(family_scores, axis=2) if family_scores
-                                     else np.zeros(resp.shape + (0,))], axis=2)
+                                     family_scores], axis=2)
             centred = scores - np.einsum("ik,ikp->ip", resp, scores)[:, None, :]
             mass = resp if data.sample_weight is None else resp * data.sample_weight[start:start + rows, None]
             scaled = (centred * np.sqrt(mass)[:, :, None]).reshape(-1, size)
             total += scaled.T @ scaled
+            within = self.family.within_score_covariance(block, mass, params, self.learn)
+            if within is not None:
+                total[weight_scores.shape[1]:, weight_scores.shape[1]:] += within
         return total
+
+    def _difference_scores(self, block: Any, caches: list[tuple[Any, Any]], steps: np.ndarray,
+                           shape: tuple[int, int]) -> np.ndarray:
+        """``(log p(x_i | k; θ + h_j e_j) − log p(x_i | k; θ − h_j e_j)) / 2h_j``, shape (n, K, p)."""
+        scores = [(self.family.log_likelihood(block, plus) - self.family.log_likelihood(block, minus)) / (2.0 * h)
+                  for (plus, minus), h in zip(caches, steps)]
+        return np.stack(scores, axis=2) if scores else np.zeros(shape + (0,))
 
     def _shifted_caches(self, data: MixtureData, params: Params) -> tuple[list[tuple[Any, Any]], np.ndarray]:
         """The family's precomputed caches at ``θ_f ± h_j e_j`` for each free family parameter,

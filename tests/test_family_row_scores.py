@@ -1,0 +1,167 @@
+"""``Family.row_scores``: closed-form complete-data scores of each row under each component, and
+Louis's standard errors of :class:`~emkit.latent.MixtureModel` from them.
+
+Checked against independent computations: the central differences of the family's own
+``log_likelihood`` in the free parameters (``to_free`` / ``from_free``), with learned subsets and
+missing cells; Louis's covariance against the numerical Hessian of the observed-data
+log-likelihood (``method="hessian"``), including a :class:`~emkit.families.FiniteMixture`, whose
+complete data hold the sub-component (its missing information is more than the spread of the
+row scores); and that the exact path makes no finite differences (one ``precompute``).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+import emkit
+from emkit.families import Bernoulli, Categorical, Exponential, FiniteMixture, Gamma, Multinomial, Poisson, Product
+from emkit.latent import MixtureModel
+
+TIGHT = {"tol": 1e-14, "param_tol": 1e-12, "max_iter": 20_000, "accelerate": "squarem"}
+K = 3
+
+
+def with_missing(X: np.ndarray, rng: np.random.Generator, fraction: float = 0.15) -> np.ndarray:
+    X = np.array(X, dtype=float)
+    X[rng.random(X.shape) < fraction] = np.nan
+    X[0] = np.nan  # a row with nothing observed
+    return X
+
+
+def case(name: str, rng: np.random.Generator):
+    """A family, data with missing cells (n = 40) and parameters for ``K`` components."""
+    n = 40
+    if name == "poisson":
+        return Poisson(3), with_missing(rng.poisson(3.0, (n, 3)), rng), {"lambdas": rng.uniform(0.5, 6.0, (K, 3))}
+    if name == "bernoulli":
+        return Bernoulli(3), with_missing(rng.random((n, 3)) < 0.4, rng), {"probs": rng.uniform(0.1, 0.9, (K, 3))}
+    if name == "exponential":
+        return Exponential(2), with_missing(rng.exponential(2.0, (n, 2)), rng), {"rates": rng.uniform(0.2, 2.0, (K, 2))}
+    if name == "gamma":
+        return (Gamma(2), with_missing(rng.gamma(2.0, 1.5, (n, 2)), rng),
+                {"shapes": rng.uniform(0.5, 4.0, (K, 2)), "rates": rng.uniform(0.3, 2.0, (K, 2))})
+    if name == "categorical":
+        sizes = (3, 2, 4)
+        X = np.column_stack([rng.integers(0, m, n) for m in sizes])
+        probs = np.concatenate([rng.dirichlet(np.ones(m), K) for m in sizes], axis=1)
+        return Categorical(sizes), with_missing(X, rng), {"probs": probs}
+    if name == "multinomial":
+        X = rng.multinomial(7, [0.2, 0.5, 0.3], n).astype(float)
+        X[[0, 3, 7]] = np.nan  # missing rows
+        return Multinomial(3), X, {"emissionprob": rng.dirichlet(np.ones(3), K)}
+    if name == "product":
+        family = Product([([0, 1], Gamma(2)), (2, Poisson(1)), ([3, 4], Categorical((2, 3)))])
+        X = np.column_stack([rng.gamma(2.0, 1.0, (n, 2)), rng.poisson(2.0, n), rng.integers(0, 2, n),
+                             rng.integers(0, 3, n)])
+        params = {"0:shapes": rng.uniform(0.5, 4.0, (K, 2)), "0:rates": rng.uniform(0.3, 2.0, (K, 2)),
+                  "1:lambdas": rng.uniform(0.5, 5.0, (K, 1)),
+                  "2:probs": np.concatenate([rng.dirichlet(np.ones(2), K), rng.dirichlet(np.ones(3), K)], axis=1)}
+        return family, with_missing(X, rng), params
+    assert name == "finite-mixture"
+    return (FiniteMixture(Poisson(2), 2), with_missing(rng.poisson(3.0, (n, 2)), rng),
+            {"mix_weights": rng.dirichlet(np.ones(2), K), "lambdas": rng.uniform(0.5, 6.0, (2 * K, 2))})
+
+
+LEARN = {
+    "poisson": [{"lambdas"}, set()],
+    "bernoulli": [{"probs"}],
+    "exponential": [{"rates"}],
+    "gamma": [{"shapes", "rates"}, {"shapes"}, {"rates"}],
+    "categorical": [{"probs"}],
+    "multinomial": [{"emissionprob"}],
+    "product": [{"0:shapes", "0:rates", "1:lambdas", "2:probs"}, {"0:rates", "2:probs"}],
+    "finite-mixture": [{"mix_weights", "lambdas"}, {"lambdas"}, {"mix_weights"}],
+}
+
+
+def difference_scores(family, block, params, learn, step=1e-6):
+    """Central differences of ``log p(x_i | k)`` in each free parameter, shape (n, K, p)."""
+    theta = np.asarray(family.to_free(params, learn), dtype=float)
+    shape = family.log_likelihood(block, family.precompute(params)).shape
+    columns = []
+    for j in range(theta.size):
+        h = step * (1.0 + abs(theta[j]))
+        values = []
+        for sign in (1.0, -1.0):
+            shifted = theta.copy()
+            shifted[j] += sign * h
+            point = {**params, **family.from_free(shifted, params, learn)}
+            values.append(family.log_likelihood(block, family.precompute(point)))
+        columns.append((values[0] - values[1]) / (2.0 * h))
+    return np.stack(columns, axis=2) if columns else np.zeros(shape + (0,))
+
+
+@pytest.mark.parametrize("name, learn", [(name, frozenset(learn)) for name, subsets in LEARN.items()
+                                         for learn in subsets])
+def test_row_scores_are_the_derivatives_of_the_log_likelihood(name, learn):
+    rng = np.random.default_rng(zlib.crc32(f"{name}{sorted(learn)}".encode()))
+    family, X, params = case(name, rng)
+    params = family.check_params(params, K)
+    block = family.block_data(family.prepare(X))
+    scores = family.row_scores(block, params, learn)
+    expected = difference_scores(family, block, params, learn)
+    assert scores.shape == expected.shape == (X.shape[0], K, np.size(family.to_free(params, learn)))
+    np.testing.assert_allclose(scores, expected, rtol=1e-7, atol=1e-7 * (1.0 + np.abs(expected).max(initial=0.0)))
+    np.testing.assert_allclose(scores[0], 0.0, atol=1e-12)  # nothing observed: the score is 0
+
+
+def mixture_fit(name: str):
+    """A two-component fit and its data (MLE to round-off)."""
+    rng = np.random.default_rng(5)
+    n = 300
+    z = rng.random(n) < 0.4
+    if name == "product":
+        family = Product([([0, 1], Gamma(2)), (2, Poisson(1)), (3, Bernoulli(1))])
+        X = np.column_stack([rng.gamma(np.where(z, 6.0, 2.0)[:, None], 1.0, (n, 2)), rng.poisson(np.where(z, 5.0, 1.5)),
+                             rng.random(n) < np.where(z, 0.7, 0.25)]).astype(float)
+        X[rng.random(X.shape) < 0.05] = np.nan
+    elif name == "categorical":
+        family = Categorical((3, 2, 3))
+        probs = {False: [[0.6, 0.3, 0.1], [0.7, 0.3], [0.2, 0.3, 0.5]],
+                 True: [[0.1, 0.2, 0.7], [0.2, 0.8], [0.6, 0.3, 0.1]]}
+        X = np.array([[rng.choice(len(p), p=p) for p in probs[bool(label)]] for label in z], dtype=float)
+        X[rng.random(X.shape) < 0.1] = np.nan
+        model = MixtureModel(family, 2)
+        init = {"weights": np.array([0.6, 0.4]), "probs": np.array([np.concatenate(probs[False]),
+                                                                    np.concatenate(probs[True])])}
+        return model, X, emkit.fit(model, X, init=init, **TIGHT)
+    elif name == "exponential":
+        family = Exponential(2)
+        X = rng.exponential(np.where(z, 5.0, 0.7)[:, None], (n, 2))
+    else:
+        assert name == "finite-mixture"
+        family = FiniteMixture(Poisson(1), 2)
+        m = rng.random(n) < 0.5
+        rates = np.array([[1.0, 4.0], [9.0, 16.0]])
+        X = rng.poisson(rates[z.astype(int), m.astype(int)])[:, None].astype(float)
+        model = MixtureModel(family, 2)
+        init = {"weights": np.array([0.6, 0.4]), "mix_weights": np.full((2, 2), 0.5), "lambdas": rates.reshape(4, 1)}
+        return model, X, emkit.fit(model, X, init=init, **TIGHT)
+    model = MixtureModel(family, 2)
+    return model, X, emkit.fit(model, X, random_state=1, n_init=3, **TIGHT)
+
+
+@pytest.mark.parametrize("name", ["product", "categorical", "exponential", "finite-mixture"])
+def test_louis_standard_errors_equal_the_hessians(name):
+    model, X, result = mixture_fit(name)
+    louis = emkit.standard_errors(result, X, method="louis")
+    hessian = emkit.standard_errors(result, X, method="hessian")
+    assert louis.labels == hessian.labels and len(louis.labels) == model.n_free_parameters()
+    np.testing.assert_allclose(louis.cov, hessian.cov, rtol=1e-5, atol=1e-9 * np.abs(hessian.cov).max())
+
+
+@pytest.mark.parametrize("name", ["product", "finite-mixture"])
+def test_louis_uses_the_row_scores_not_differences(name, monkeypatch):
+    """The exact path evaluates the family at the estimate only (finite differences
+    precompute it at ``θ ± h e_j`` for every free parameter)."""
+    model, X, result = mixture_fit(name)
+    points = []
+    precompute = model.family.precompute
+    monkeypatch.setattr(model.family, "precompute", lambda params: points.append(params) or precompute(params))
+    model.score_covariance(X, result.params)
+    assert points
+    for point in points:
+        assert all(np.array_equal(point[name], result.params[name]) for name in model.family.param_names)
