@@ -251,3 +251,45 @@ def test_free_parameters_round_trip_and_bad_parameters_are_refused():
     with pytest.raises(ValueError, match="dof"):
         StudentT(2, dof=-1.0)
     assert not family.is_feasible({**params, "dofs": np.array([3.0, np.nan])})
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_complete_information_is_the_negative_hessian_of_q(covariance_type):
+    """``−∂²Q/∂θ²`` by central differences of Q written from the rows (γ and the u-moments at
+    the E-step's parameters held fixed) in the free parameters."""
+    rng = np.random.default_rng(16)
+    X = t_sample(40, seed=17)
+    family = StudentT(2, covariance_type)
+    family.prepare(X)
+    params = family.initial_params(X, 2, rng)
+    params["means"] = params["means"] + rng.normal(0.0, 0.3, params["means"].shape)
+    posteriors = rng.dirichlet(np.ones(2), size=len(X))
+    stats = family.stats(family.block_data(X), posteriors, family.precompute(params))
+    scatters = family._gaussian.full_covariances(params["covars"], 2)
+    d0 = np.stack([np.einsum("ni,ni->n", X - params["means"][k], np.linalg.solve(scatters[k], (X - params["means"][k]).T).T)
+                   for k in range(2)], axis=1)
+    u = (params["dofs"] + 2) / (params["dofs"] + d0)
+    log_u = scipy.special.digamma(0.5 * (params["dofs"] + 2)) - np.log(0.5 * (params["dofs"] + d0))
+    learn = frozenset(family.param_names)
+
+    def q(free):
+        p = family.from_free(free, params, learn)
+        full = family._gaussian.full_covariances(p["covars"], 2)
+        total = 0.0
+        for k in range(2):
+            diff = X - p["means"][k]
+            delta = np.einsum("ni,ni->n", diff, np.linalg.solve(full[k], diff.T).T)
+            nu = p["dofs"][k]
+            total += posteriors[:, k] @ (-0.5 * np.linalg.slogdet(full[k])[1] - 0.5 * u[:, k] * delta
+                                         + 0.5 * nu * np.log(0.5 * nu) - scipy.special.gammaln(0.5 * nu)
+                                         + 0.5 * nu * (log_u[:, k] - u[:, k]))
+        return total
+
+    free = family.to_free(params, learn)
+    h = 1e-4
+    hessian = np.empty((free.size, free.size))
+    for a in range(free.size):
+        for b in range(free.size):
+            ea, eb = np.eye(free.size)[a] * h, np.eye(free.size)[b] * h
+            hessian[a, b] = (q(free + ea + eb) - q(free + ea - eb) - q(free - ea + eb) + q(free - ea - eb)) / (4 * h * h)
+    np.testing.assert_allclose(family.complete_information(stats, params, learn), -hessian, rtol=1e-5, atol=1e-5)

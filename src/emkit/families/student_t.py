@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import polygamma
 
 from ..engine.model import Params, Regularization, Stats
 from ..engine.stats import add_stats
@@ -37,7 +38,7 @@ from ..kernels.student_t import (
     t_locations_scatters,
     t_stats_missing,
 )
-from ..models.gaussian_information import full_matrices
+from ..models.gaussian_information import full_matrices, gaussian_information
 from ..models.regularization import covariance_floor
 from .base import Family, written
 from .gaussian import Gaussian
@@ -300,6 +301,39 @@ class StudentT(Family):
         k = np.shape(params["means"])[0]
         dofs = [f"dofs[{j}]" for j in range(k)] if self._learns_dofs(learn) else []
         return self._gaussian.free_labels(params, learn) + dofs
+
+    def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
+        """Expected information of the complete data ``(z, u, x)`` in :meth:`to_free`'s entries:
+        the Gaussian information of the u-weighted statistics (``I_μμ = Σγu Σ⁻¹``, …), whose
+        ``−½ n log|Σ|`` part counts ``Σγ`` rather than ``Σγu`` (the difference added as the
+        information of statistics with that count and no scatter, its ``μμ`` block left out), and
+        ``n_k (ψ′(ν_k/2)/4 − 1/(2ν_k))`` for each learned ``ν_k`` (no cross terms: Q separates)."""
+        means = np.asarray(params["means"], dtype=float)
+        k, d = means.shape
+        centre = self._centre()
+        n, sum_u = np.asarray(stats["n"], dtype=float), np.asarray(stats["sum_u"], dtype=float)
+        weighted = {"n": sum_u, "sum_x": stats["sum_ux"], "sum_xx": stats["sum_uxx"]}
+        information = gaussian_information(weighted, means, params["covars"], self.covariance_type, centre)
+        shortfall, offsets = n - sum_u, means - centre
+        second = {"full": np.einsum("k,ki,kj->kij", shortfall, offsets, offsets),
+                  "tied": np.einsum("k,ki,kj->ij", shortfall, offsets, offsets),
+                  "diag": shortfall[:, None] * offsets ** 2,
+                  "spherical": shortfall * np.einsum("ki,ki->k", offsets, offsets)}[self.covariance_type]
+        log_det_part = gaussian_information({"n": shortfall, "sum_x": shortfall[:, None] * offsets, "sum_xx": second},
+                                            means, params["covars"], self.covariance_type, centre)
+        log_det_part[:k * d] = 0.0
+        log_det_part[:, :k * d] = 0.0
+        information = information + log_det_part
+        kept = self._gaussian._learned(k, learn)
+        information = information[np.ix_(kept, kept)]
+        if not self._learns_dofs(learn):
+            return information
+        dofs = np.asarray(params["dofs"], dtype=float)
+        dof_block = np.diag(n * (polygamma(1, 0.5 * dofs) / 4.0 - 0.5 / dofs))
+        size = information.shape[0]
+        out = np.zeros((size + k, size + k))
+        out[:size, :size], out[size:, size:] = information, dof_block
+        return out
 
     def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
         """``x = μ_k + L_k ε / √u`` with ``Σ_k = L_k L_kᵀ``, standard normal ``ε`` and
