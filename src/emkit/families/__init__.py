@@ -19,6 +19,7 @@ EXPORTS = {
     "Multinomial": ".multinomial",
     "Poisson": ".poisson",
     "Product": ".product",
+    "StudentT": ".student_t",
 }
 
 __all__ = ["Family", *EXPORTS]

@@ -27,26 +27,30 @@ import warnings
 from typing import Any, Callable
 
 import numpy as np
-from scipy.optimize import brentq, minimize_scalar
-from scipy.special import digamma, gammaln
 
 from ..engine.model import EMModel, Params, Regularization, Stats
 from ..engine.stats import add_stats
 from ..exceptions import DegenerateComponentWarning
 from ..kernels.gaussian import (
-    LOG_2PI,
     anchored_stats,
     anchored_zeros,
     check_covariance_type,
     covariance_shape,
     gaussian_m_step,
     gaussian_stats,
-    log_det_precision_cholesky,
-    log_gaussian_density,
     m_step_statistics,
     precisions_cholesky,
 )
-from ..kernels.gaussian_direct import log_distances
+from ..kernels.student_t import (  # noqa: F401 (DOF_BOUNDS, DOF_START: imported from here by the faces)
+    DOF_BOUNDS,
+    DOF_START,
+    dof_from_expected,
+    latent_weight_moments,
+    log_t_density,
+    maximize_dof,
+    t_distances,
+    t_locations_scatters,
+)
 from ..kernels.gaussian_mixture_estep import far_components, mixture_terms
 from ..numerics import log_normalize, safe_log
 from .categorical import free_probabilities, full_probabilities
@@ -67,59 +71,6 @@ from .gaussian_mixture import (
     prepare_data,
     resample_rows,
 )
-
-#: Degrees of freedom are kept in this interval (the upper end is practically Gaussian).
-DOF_BOUNDS = (1e-2, 1e3)
-
-#: Starting degrees of freedom of the default start.
-DOF_START = 10.0
-
-
-# ---------------------------------------------------------------------------- t kernels
-def log_t_density(log_delta: np.ndarray, log_det_precision: np.ndarray, dofs: np.ndarray,
-                  n_features: int) -> np.ndarray:
-    """``log t_ν(x | μ, Σ)`` from the logs of the squared Mahalanobis distances ``log δ`` (n, k),
-    ``log|Σ|^{-1/2}`` per component and ``ν`` (k,): ``log(1 + δ/ν)`` is taken as
-    ``logaddexp(0, log δ − log ν)``, finite for rows far beyond the float range."""
-    d = n_features
-    constant = gammaln(0.5 * (dofs + d)) - gammaln(0.5 * dofs) - 0.5 * d * np.log(np.pi * dofs)
-    return constant + log_det_precision - 0.5 * (dofs + d) * np.logaddexp(0.0, log_delta - np.log(dofs))
-
-
-def latent_weight_moments(delta: np.ndarray, dofs: np.ndarray, n_features: int) -> tuple[np.ndarray, np.ndarray]:
-    """``E[u | x]`` and ``E[log u | x]`` under ``u | x ~ Gamma((ν+d)/2, rate (ν+δ)/2)``."""
-    shape = 0.5 * (dofs + n_features)
-    rate = 0.5 * (dofs + delta)
-    return shape / rate, digamma(shape) - np.log(rate)
-
-
-def dof_from_expected(mean_log_u_minus_u: np.ndarray) -> np.ndarray:
-    """ECM's ν-step: the root of ``log(ν/2) − ψ(ν/2) + 1 + c = 0`` for each ``c = E(log u − u)``
-    per observation (Q is concave in ν; the root is clipped to :data:`DOF_BOUNDS`)."""
-    low, high = np.log(DOF_BOUNDS[0]), np.log(DOF_BOUNDS[1])
-
-    def equation(log_dof: float, c: float) -> float:
-        half = 0.5 * np.exp(log_dof)
-        return np.log(half) - digamma(half) + 1.0 + c
-
-    out = np.empty(np.shape(mean_log_u_minus_u))
-    for k, c in enumerate(np.ravel(mean_log_u_minus_u)):
-        if equation(high, c) >= 0:
-            out.flat[k] = DOF_BOUNDS[1]
-        elif equation(low, c) <= 0:
-            out.flat[k] = DOF_BOUNDS[0]
-        else:
-            out.flat[k] = np.exp(brentq(equation, low, high, args=(c,), xtol=1e-14, rtol=1e-14))
-    return out
-
-
-def maximize_dof(objective: Callable[[float], float], current: float) -> float:
-    """ECME's ν-step: argmax of ``objective(ν)`` over :data:`DOF_BOUNDS` (bounded Brent search in
-    log ν), or ``current`` when the search finds nothing better (so the step never descends)."""
-    found = minimize_scalar(lambda log_dof: -objective(float(np.exp(log_dof))), method="bounded",
-                            bounds=(np.log(DOF_BOUNDS[0]), np.log(DOF_BOUNDS[1])), options={"xatol": 1e-10})
-    candidate = float(np.exp(found.x))
-    return candidate if objective(candidate) > objective(current) else current
 
 
 # ---------------------------------------------------------------------------- the model
@@ -221,17 +172,7 @@ class StudentMixtureModel(EMModel):
         ``δ = 2(log|P| − log N(x | μ, Σ)) − d log 2π`` from the shared Gaussian kernel; rows
         where that overflows (beyond the float range) by the overflow-safe
         :func:`~emkit.kernels.gaussian_direct.log_distances`."""
-        precisions = precisions_cholesky(params["scatters"], self.covariance_type)
-        d = X.shape[1]
-        log_det = np.broadcast_to(log_det_precision_cholesky(precisions, self.covariance_type, d),
-                                  (self.n_components,))
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            log_normal = log_gaussian_density(X, params["locations"], precisions, self.covariance_type)
-            log_delta = np.log(np.maximum(2.0 * (log_det - log_normal) - d * LOG_2PI, 0.0))
-        far = np.flatnonzero(~(log_delta < np.inf).all(axis=1))
-        if far.size:
-            log_delta[far] = log_distances(X[far], params["locations"], params["scatters"], self.covariance_type)[0]
-        return log_delta, log_det
+        return t_distances(X, params["locations"], params["scatters"], self.covariance_type)
 
     def log_joint(self, X: np.ndarray, params: Params) -> tuple[np.ndarray, np.ndarray]:
         """``log π_k + log t_{ν_k}(x_i | μ_k, Σ_k)`` (n, k) and the distances ``δ`` (n, k)."""
@@ -308,17 +249,9 @@ class StudentMixtureModel(EMModel):
         (tied: by ``N``), the maximizer of Q's scatter part (from the statistics about each
         component's location when the E-step summed them so: :func:`~emkit.kernels.gaussian.
         m_step_statistics`)."""
-        n, sum_u = np.asarray(stats["n"], dtype=float), np.asarray(stats["sum_u"], dtype=float)
-        weighted = {"n": sum_u, "sum_x": stats["sum_ux"], "sum_xx": stats["sum_uxx"],
-                    **{key: value for key, value in stats.items() if key.startswith("anchored_")}}
-        weighted, shift = m_step_statistics(weighted, params["locations"], self.center, self.covariance_type)
-        locations, scatters = gaussian_m_step(weighted, self.covariance_type, 0.0, shift=shift)
+        n = np.asarray(stats["n"], dtype=float)
         empty = n <= EMPTY_COMPONENT_TOL * n.sum()
-        if self.covariance_type == "tied":
-            scatters = scatters * (sum_u.sum() / n.sum())
-        else:
-            ratio = sum_u / np.where(empty, 1.0, n)
-            scatters = scatters * ratio.reshape((-1,) + (1,) * (scatters.ndim - 1))
+        locations, scatters = t_locations_scatters(stats, params["locations"], self.center, self.covariance_type, empty)
         return locations, scatters, empty
 
     def regularization(self, stats: Stats, params: Params) -> Regularization | None:

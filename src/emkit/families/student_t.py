@@ -1,0 +1,345 @@
+"""Student-t family: ``x_i | z_i = k ~ t_{ν_k}(μ_k, Σ_k)`` with full, diag, spherical or tied ``Σ``
+(robust mixture components and HMM emissions).
+
+The t is the Gaussian scale mixture ``x | z = k, u ~ N(μ_k, Σ_k/u)``, ``u ~ Gamma(ν_k/2, rate ν_k/2)``;
+with the weights ``u`` as missing data besides the labels, EM is exact (Peel & McLachlan 2000):
+``E[u] = (ν+d)/(ν+δ)``, ``E[log u] = ψ((ν+d)/2) − log((ν+δ)/2)``, the additive statistics
+``n_k = Σ γ``, ``Σ γu``, ``Σ γu (x−c)``, ``Σ γu (x−c)(x−c)ᵀ`` about a fixed centre ``c`` and
+``Σ γ (E log u − E u)``; the M-step gives ``μ``, ``Σ`` in closed form (the u-weighted Gaussian
+M-step with the scatter over ``n_k``) and each ``ν_k`` from the 1-D equation
+``log(ν/2) − ψ(ν/2) + 1 + Σγ(E log u − E u)/n_k = 0``. All t numerics are those of
+:mod:`emkit.kernels.student_t` (shared with :class:`~emkit.models.student_mixture.StudentMixtureModel`,
+whose ECME step on the observed likelihood needs the data and stays there); the data handling,
+starts, parameter checks and free parameters of ``μ``, ``Σ`` are the :class:`~emkit.families.Gaussian`
+family's. Missing cells are marginalised: the observed coordinates are t with ``d_o`` dimensions,
+``u`` is weighted by them, and the missing ones enter through their conditional moments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import polygamma
+
+from ..engine.model import Params, Regularization, Stats
+from ..engine.stats import add_stats
+from ..kernels.gaussian import anchored_stats, anchored_zeros, gaussian_stats
+from ..kernels.gaussian_features import component_terms
+from ..kernels.gaussian_mixture_estep import far_components
+from ..kernels.student_t import (
+    DOF_BOUNDS,
+    DOF_START,
+    dof_from_expected,
+    latent_weight_moments,
+    log_t_density,
+    t_distances,
+    t_distances_missing,
+    t_locations_scatters,
+    t_stats_missing,
+)
+from ..models.gaussian_information import full_matrices, gaussian_information
+from ..models.regularization import covariance_floor
+from .base import Family, written
+from .gaussian import Gaussian
+
+
+@dataclass(frozen=True)
+class StudentTBlock:
+    """Rows split into complete and incomplete ones (index arrays None when all are complete)."""
+
+    X: np.ndarray
+    complete: np.ndarray | None
+    incomplete: np.ndarray | None
+
+    @classmethod
+    def of(cls, X: np.ndarray) -> StudentTBlock:
+        rows_missing = np.isnan(X).any(axis=1)
+        if not rows_missing.any():
+            return cls(X, None, None)
+        return cls(X, np.flatnonzero(~rows_missing), np.flatnonzero(rows_missing))
+
+
+@dataclass(frozen=True)
+class StudentTCache:
+    """What one E-step needs from the parameters: locations, scatters (also as full matrices for
+    the conditional moments of missing cells), degrees of freedom and whether a component is so
+    far from the centre that its statistics are also summed about its location."""
+
+    means: np.ndarray
+    covars: np.ndarray
+    full_covars: np.ndarray
+    dofs: np.ndarray
+    far: bool
+
+
+class StudentT(Family):
+    """Multivariate Student-t components ``t_{ν_k}(μ_k, Σ_k)``.
+
+    Parameters
+    ----------
+    n_features : int
+        Dimension ``d`` of the rows.
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="diag"
+        Structure of the scatter matrices ``Σ_k`` (the Gaussian family's shapes and default).
+    dof : float, optional
+        Degrees of freedom shared by every component and held fixed (in ``[0.01, 1000]``);
+        estimated, one ``ν_k`` per component, when None.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every scatter matrix.
+    centre : array of shape (n_features,), optional
+        Fixed origin of the statistics (default: the mean of the first data prepared).
+
+    Parameters of a fit: ``means`` (the locations, (K, d)), ``covars`` (the scatters, shaped by
+    ``covariance_type``) and ``dofs`` (K,) when estimated.
+    """
+
+    def __init__(self, n_features: int, covariance_type: str = "diag", dof: float | None = None,
+                 reg_covar: float = 1e-6, centre: np.ndarray | None = None) -> None:
+        self._gaussian = Gaussian(n_features, covariance_type, reg_covar, centre)
+        if dof is not None and not (np.isscalar(dof) and DOF_BOUNDS[0] <= dof <= DOF_BOUNDS[1]):
+            raise ValueError(f"dof: must be None (estimated) or a number in {list(DOF_BOUNDS)}, got {dof!r}")
+        self.n_features = self._gaussian.n_features
+        self.covariance_type = self._gaussian.covariance_type
+        self.dof = None if dof is None else float(dof)
+        self.reg_covar = self._gaussian.reg_covar
+        self.param_names = ("means", "covars") + (("dofs",) if self.dof is None else ())
+
+    @property
+    def centre(self) -> np.ndarray | None:
+        """The fixed origin of the statistics (set by the first :meth:`prepare` when not given)."""
+        return self._gaussian.centre
+
+    def describe(self) -> str:
+        """E.g. "Student-t full" or "Student-t diag (dof 4)"."""
+        return f"Student-t {self.covariance_type}" + ("" if self.dof is None else f" (dof {self.dof:g})")
+
+    # ------------------------------------------------------------------ data (the Gaussian family's)
+    def prepare(self, X) -> np.ndarray:
+        """Validated float rows (NaN missing); the first call sets :attr:`centre`."""
+        return self._gaussian.prepare(X)
+
+    def prepare_chunk(self, X) -> np.ndarray:
+        return self._gaussian.prepare_chunk(X)
+
+    def chunk_summary(self, X: np.ndarray) -> Stats:
+        return self._gaussian.chunk_summary(X)
+
+    def chunk_context(self, summary: Stats) -> None:
+        self._gaussian.chunk_context(summary)
+
+    def block_data(self, X: np.ndarray) -> StudentTBlock:
+        return StudentTBlock.of(X)
+
+    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None,
+                       sample_weight: np.ndarray | None = None) -> Params:
+        """The Gaussian family's (weighted) k-means start for ``means`` and ``covars``; ``ν`` =
+        :data:`~emkit.kernels.student_t.DOF_START` (a random start draws it from (2, 30))."""
+        start = self._gaussian.initial_params(X, n_components, rng, sample_weight)
+        if self.dof is None:
+            start["dofs"] = np.full(n_components, DOF_START) if rng is None else rng.uniform(2.0, 30.0, n_components)
+        return start
+
+    def _dofs(self, params: Params, n_components: int) -> np.ndarray:
+        if self.dof is not None:
+            return np.full(n_components, self.dof)
+        return np.asarray(params["dofs"], dtype=float)
+
+    # ------------------------------------------------------------------ E-step
+    def precompute(self, params: Params) -> StudentTCache:
+        means = np.asarray(params["means"], dtype=float)
+        covars = np.asarray(params["covars"], dtype=float)
+        k = means.shape[0]
+        far = bool(far_components(component_terms(means, covars, self.covariance_type, self._centre())).any())
+        return StudentTCache(means, covars, full_matrices(covars, self.covariance_type, k, self.n_features),
+                             self._dofs(params, k), far)
+
+    def _centre(self) -> np.ndarray:
+        return self._gaussian._centre()
+
+    def _distances(self, block: StudentTBlock, cache: StudentTCache):
+        """``log δ`` (n, k), ``log|Σ|^{-1/2}`` and the observed dimension of every row."""
+        if block.incomplete is None:
+            return t_distances(block.X, cache.means, cache.covars, self.covariance_type) + (self.n_features,)
+        n, k = block.X.shape[0], cache.means.shape[0]
+        log_delta, log_det = np.empty((n, k)), np.empty((n, k))
+        dims = np.full((n, 1), float(self.n_features))
+        log_delta[block.complete], log_det[block.complete] = t_distances(block.X[block.complete], cache.means,
+                                                                         cache.covars, self.covariance_type)
+        log_delta[block.incomplete], log_det[block.incomplete], dims[block.incomplete] = t_distances_missing(
+            block.X[block.incomplete], cache.means, cache.covars, self.covariance_type)
+        return log_delta, log_det, dims
+
+    def log_likelihood(self, block: StudentTBlock, cache: StudentTCache, out: np.ndarray | None = None) -> np.ndarray:
+        """``log t_{ν_k}(x_o | μ_k,o, Σ_k,oo)`` over each row's observed coordinates (0: none)."""
+        log_delta, log_det, dims = self._distances(block, cache)
+        return written(log_t_density(log_delta, log_det, cache.dofs, dims), out)
+
+    def stats(self, block: StudentTBlock, posteriors: np.ndarray, cache: StudentTCache) -> Stats:
+        """``n``, ``sum_u``, ``sum_ux``, ``sum_uxx`` (about :attr:`centre`; also about each location,
+        ``anchored_*``, when a component is far from it) and ``sum_log_u_minus_u``."""
+        log_delta, _, dims = self._distances(block, cache)
+        with np.errstate(over="ignore"):
+            u, log_u = latent_weight_moments(np.exp(log_delta), cache.dofs, dims)
+        weights = posteriors * u
+        k, d = cache.means.shape
+        about = {"n": posteriors.sum(axis=0),
+                 "sum_log_u_minus_u": np.where(posteriors > 0, posteriors * (log_u - u), 0.0).sum(axis=0)}
+        if block.incomplete is None:
+            weighted = gaussian_stats(block.X, weights, self.covariance_type, shift=self._centre())
+            anchored = (anchored_stats(block.X, weights, cache.means, cache.covars, self.covariance_type)
+                        if cache.far else anchored_zeros(self.covariance_type, k, d))
+        else:
+            weighted = self._split_stats(block, posteriors, u, cache, np.broadcast_to(self._centre(), (k, d)))
+            anchored = anchored_zeros(self.covariance_type, k, d)
+            if cache.far:
+                own = self._split_stats(block, posteriors, u, cache, cache.means)
+                anchored = {"anchored_n": own["n"], "anchored_x": own["sum_x"], "anchored_xx": own["sum_xx"],
+                            "anchored_at": own["n"][:, None] * cache.means}
+        return {**about, "sum_u": weighted["n"], "sum_ux": weighted["sum_x"], "sum_uxx": weighted["sum_xx"],
+                **anchored}
+
+    def _split_stats(self, block: StudentTBlock, posteriors: np.ndarray, u: np.ndarray, cache: StudentTCache,
+                     shifts: np.ndarray) -> Stats:
+        """The u-weighted statistics of a block with incomplete rows, about ``shifts`` (k, d)."""
+        complete, incomplete = block.complete, block.incomplete
+        weights = posteriors[complete] * u[complete]
+        if np.all(shifts == shifts[0]):
+            whole = gaussian_stats(block.X[complete], weights, self.covariance_type, shift=shifts[0])
+        else:
+            whole = anchored_stats(block.X[complete], weights, shifts, cache.covars, self.covariance_type)
+            whole = {"n": whole["anchored_n"], "sum_x": whole["anchored_x"], "sum_xx": whole["anchored_xx"]}
+        missing = t_stats_missing(block.X[incomplete], posteriors[incomplete], u[incomplete], cache.means,
+                                  cache.full_covars, shifts, self.covariance_type)
+        return add_stats(whole, missing)
+
+    # ------------------------------------------------------------------ M-step
+    def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
+        """``μ``, ``Σ`` from :func:`~emkit.kernels.student_t.t_locations_scatters` (+ ``reg_covar``),
+        then each learned ``ν_k`` from :func:`~emkit.kernels.student_t.dof_from_expected`;
+        components in ``keep`` keep their parameters."""
+        out = {name: params[name] for name in self.param_names}
+        if {"means", "covars"} & learn:
+            means, covars = self._exact_means_covars(stats, params, learn, keep)
+            d = self.n_features
+            if self.covariance_type in ("full", "tied"):
+                covars[..., np.arange(d), np.arange(d)] += self.reg_covar
+            else:
+                covars = covars + self.reg_covar
+            if "means" in learn:
+                out["means"] = np.where(keep[:, None], params["means"], means)
+            if "covars" in learn:
+                out["covars"] = covars if self.covariance_type == "tied" else np.where(
+                    keep.reshape((-1,) + (1,) * (covars.ndim - 1)), params["covars"], covars)
+        if self.dof is None and "dofs" in learn:
+            n = np.asarray(stats["n"], dtype=float)
+            mean = np.asarray(stats["sum_log_u_minus_u"], dtype=float) / np.where(keep, 1.0, n)
+            out["dofs"] = np.where(keep, params["dofs"], dof_from_expected(mean))
+        return out
+
+    def _exact_means_covars(self, stats: Stats, params: Params, learn: frozenset[str],
+                            keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        fixed = None if "means" in learn else np.asarray(params["means"], dtype=float)
+        return t_locations_scatters(stats, np.asarray(params["means"], dtype=float), self._centre(),
+                                    self.covariance_type, keep, fixed_locations=fixed)
+
+    def regularization(self, stats: Stats, params: Params, learn: frozenset[str],
+                       keep: np.ndarray) -> Regularization | None:
+        """What ``reg_covar`` gave up (:func:`~emkit.models.regularization.covariance_floor` with Q's
+        scatter part ``−(n_k/2)(log|Σ| + tr(Σ⁻¹ C_k))``); None when it is 0 or ``covars`` is not learned."""
+        if self.reg_covar == 0 or "covars" not in learn:
+            return None
+        _, scatters = self._exact_means_covars(stats, params, learn, keep)
+        return covariance_floor(scatters, np.where(keep, 0.0, np.asarray(stats["n"], dtype=float)), self.reg_covar,
+                                self.covariance_type, self.n_features, what="Student-t component",
+                                remedy="increase reg_covar to keep components off single points, decrease it to "
+                                       "move the fit closer to maximum likelihood, or fit fewer components")
+
+    # ------------------------------------------------------------------ parameter space
+    def check_params(self, params: Params, n_components: int) -> Params:
+        """The Gaussian family's checks of ``means`` and ``covars``; ``dofs`` (K,) in
+        ``[0.01, 1000]`` when estimated."""
+        out = self._gaussian.check_params(params, n_components)
+        if self.dof is None:
+            dofs = np.array(params["dofs"], dtype=float)
+            if dofs.shape != (n_components,) or not np.all((dofs >= DOF_BOUNDS[0]) & (dofs <= DOF_BOUNDS[1])):
+                raise ValueError(f"dofs: expected {n_components} degrees of freedom in {list(DOF_BOUNDS)}, "
+                                 f"got {dofs.tolist()}")
+            out["dofs"] = dofs
+        return out
+
+    def is_feasible(self, params: Params) -> bool:
+        if not self._gaussian.is_feasible(params):
+            return False
+        if self.dof is None:
+            dofs = np.asarray(params["dofs"], dtype=float)
+            return bool(np.all((dofs >= DOF_BOUNDS[0]) & (dofs <= DOF_BOUNDS[1])))
+        return True
+
+    def n_free_parameters(self, n_components: int, learn: frozenset[str]) -> int:
+        """The Gaussian family's count plus ``K`` when the degrees of freedom are learned."""
+        return self._gaussian.n_free_parameters(n_components, learn) + (n_components if self._learns_dofs(learn)
+                                                                          else 0)
+
+    def _learns_dofs(self, learn: frozenset[str]) -> bool:
+        return self.dof is None and "dofs" in learn
+
+    def to_free(self, params: Params, learn: frozenset[str]) -> np.ndarray:
+        """The Gaussian family's free ``means`` and ``covars`` entries, then ``ν`` when learned."""
+        dofs = [np.asarray(params["dofs"], dtype=float)] if self._learns_dofs(learn) else []
+        return np.concatenate([self._gaussian.to_free(params, learn), *dofs])
+
+    def from_free(self, free: np.ndarray, like: Params, learn: frozenset[str]) -> Params:
+        k = np.shape(like["means"])[0]
+        count = self._gaussian.n_free_parameters(k, learn)
+        out = {**{name: like[name] for name in self.param_names}, **self._gaussian.from_free(free[:count], like, learn)}
+        if self._learns_dofs(learn):
+            out["dofs"] = np.array(free[count:], dtype=float)
+        return out
+
+    def free_labels(self, params: Params, learn: frozenset[str]) -> list[str]:
+        k = np.shape(params["means"])[0]
+        dofs = [f"dofs[{j}]" for j in range(k)] if self._learns_dofs(learn) else []
+        return self._gaussian.free_labels(params, learn) + dofs
+
+    def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
+        """Expected information of the complete data ``(z, u, x)`` in :meth:`to_free`'s entries:
+        the Gaussian information of the u-weighted statistics (``I_μμ = Σγu Σ⁻¹``, …), whose
+        ``−½ n log|Σ|`` part counts ``Σγ`` rather than ``Σγu`` (the difference added as the
+        information of statistics with that count and no scatter, its ``μμ`` block left out), and
+        ``n_k (ψ′(ν_k/2)/4 − 1/(2ν_k))`` for each learned ``ν_k`` (no cross terms: Q separates)."""
+        means = np.asarray(params["means"], dtype=float)
+        k, d = means.shape
+        centre = self._centre()
+        n, sum_u = np.asarray(stats["n"], dtype=float), np.asarray(stats["sum_u"], dtype=float)
+        weighted = {"n": sum_u, "sum_x": stats["sum_ux"], "sum_xx": stats["sum_uxx"]}
+        information = gaussian_information(weighted, means, params["covars"], self.covariance_type, centre)
+        shortfall, offsets = n - sum_u, means - centre
+        second = {"full": np.einsum("k,ki,kj->kij", shortfall, offsets, offsets),
+                  "tied": np.einsum("k,ki,kj->ij", shortfall, offsets, offsets),
+                  "diag": shortfall[:, None] * offsets ** 2,
+                  "spherical": shortfall * np.einsum("ki,ki->k", offsets, offsets)}[self.covariance_type]
+        log_det_part = gaussian_information({"n": shortfall, "sum_x": shortfall[:, None] * offsets, "sum_xx": second},
+                                            means, params["covars"], self.covariance_type, centre)
+        log_det_part[:k * d] = 0.0
+        log_det_part[:, :k * d] = 0.0
+        information = information + log_det_part
+        kept = self._gaussian._learned(k, learn)
+        information = information[np.ix_(kept, kept)]
+        if not self._learns_dofs(learn):
+            return information
+        dofs = np.asarray(params["dofs"], dtype=float)
+        dof_block = np.diag(n * (polygamma(1, 0.5 * dofs) / 4.0 - 0.5 / dofs))
+        size = information.shape[0]
+        out = np.zeros((size + k, size + k))
+        out[:size, :size], out[size:, size:] = information, dof_block
+        return out
+
+    def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
+        """``x = μ_k + L_k ε / √u`` with ``Σ_k = L_k L_kᵀ``, standard normal ``ε`` and
+        ``u ~ Gamma(ν_k/2, rate ν_k/2)`` (the Gaussian family's draw, rescaled)."""
+        states = np.asarray(states)
+        means = np.asarray(params["means"], dtype=float)
+        gaussian = self._gaussian.sample(states, params, rng)
+        dofs = self._dofs(params, means.shape[0])[states]
+        return means[states] + (gaussian - means[states]) / np.sqrt(rng.gamma(0.5 * dofs, 2.0 / dofs))[:, None]

@@ -1,0 +1,177 @@
+"""Multivariate Student-t numerics shared by the t mixture model and the t family.
+
+``log t_ν(x | μ, Σ) = log Γ((ν+d)/2) − log Γ(ν/2) − (d/2) log(νπ) − ½ log|Σ| − ((ν+d)/2) log(1 + δ/ν)``,
+``δ = (x−μ)ᵀΣ⁻¹(x−μ)``; the t is the Gaussian scale mixture ``x | u ~ N(μ, Σ/u)``,
+``u ~ Gamma(ν/2, rate ν/2)``, so ``u | x ~ Gamma((ν+d)/2, rate (ν+δ)/2)``. With missing
+coordinates every formula holds for the observed ones (``d → d_o``, ``δ`` and ``Σ`` restricted to
+them), and given ``u`` and ``x_o`` the missing ones are ``N(x̂_m, C/u)`` with the Gaussian
+conditional mean ``x̂_m`` and covariance ``C = Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import numpy as np
+from scipy.optimize import brentq, minimize_scalar
+from scipy.special import digamma, gammaln
+
+from .gaussian import (
+    LOG_2PI,
+    _ObservedFactor,
+    gaussian_m_step,
+    log_det_precision_cholesky,
+    log_gaussian_density,
+    m_step_statistics,
+    missing_patterns,
+    precisions_cholesky,
+)
+from .gaussian_direct import log_distances
+
+#: Degrees of freedom are kept in this interval (the upper end is practically Gaussian).
+DOF_BOUNDS = (1e-2, 1e3)
+
+#: Starting degrees of freedom of the default start.
+DOF_START = 10.0
+
+
+def log_t_density(log_delta: np.ndarray, log_det_precision: np.ndarray, dofs: np.ndarray,
+                  n_features: int | np.ndarray) -> np.ndarray:
+    """``log t_ν(x | μ, Σ)`` from the logs of the squared Mahalanobis distances ``log δ`` (n, k),
+    ``log|Σ|^{-1/2}`` per component (or per row and component) and ``ν`` (k,): ``log(1 + δ/ν)`` is
+    taken as ``logaddexp(0, log δ − log ν)``, finite for rows far beyond the float range.
+    ``n_features`` may be per row, shape (n, 1) (the observed coordinates; 0 gives density 1)."""
+    d = n_features
+    constant = gammaln(0.5 * (dofs + d)) - gammaln(0.5 * dofs) - 0.5 * d * np.log(np.pi * dofs)
+    return constant + log_det_precision - 0.5 * (dofs + d) * np.logaddexp(0.0, log_delta - np.log(dofs))
+
+
+def latent_weight_moments(delta: np.ndarray, dofs: np.ndarray,
+                          n_features: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``E[u | x]`` and ``E[log u | x]`` under ``u | x ~ Gamma((ν+d)/2, rate (ν+δ)/2)``."""
+    shape = 0.5 * (dofs + n_features)
+    rate = 0.5 * (dofs + delta)
+    return shape / rate, digamma(shape) - np.log(rate)
+
+
+def dof_from_expected(mean_log_u_minus_u: np.ndarray) -> np.ndarray:
+    """ECM's ν-step: the root of ``log(ν/2) − ψ(ν/2) + 1 + c = 0`` for each ``c = E(log u − u)``
+    per observation (Q is concave in ν; the root is clipped to :data:`DOF_BOUNDS`)."""
+    low, high = np.log(DOF_BOUNDS[0]), np.log(DOF_BOUNDS[1])
+
+    def equation(log_dof: float, c: float) -> float:
+        half = 0.5 * np.exp(log_dof)
+        return np.log(half) - digamma(half) + 1.0 + c
+
+    out = np.empty(np.shape(mean_log_u_minus_u))
+    for k, c in enumerate(np.ravel(mean_log_u_minus_u)):
+        if equation(high, c) >= 0:
+            out.flat[k] = DOF_BOUNDS[1]
+        elif equation(low, c) <= 0:
+            out.flat[k] = DOF_BOUNDS[0]
+        else:
+            out.flat[k] = np.exp(brentq(equation, low, high, args=(c,), xtol=1e-14, rtol=1e-14))
+    return out
+
+
+def maximize_dof(objective: Callable[[float], float], current: float) -> float:
+    """ECME's ν-step: argmax of ``objective(ν)`` over :data:`DOF_BOUNDS` (bounded Brent search in
+    log ν), or ``current`` when the search finds nothing better (so the step never descends)."""
+    found = minimize_scalar(lambda log_dof: -objective(float(np.exp(log_dof))), method="bounded",
+                            bounds=(np.log(DOF_BOUNDS[0]), np.log(DOF_BOUNDS[1])), options={"xatol": 1e-10})
+    candidate = float(np.exp(found.x))
+    return candidate if objective(candidate) > objective(current) else current
+
+
+def t_distances(X: np.ndarray, locations: np.ndarray, scatters: np.ndarray,
+                covariance_type: str) -> tuple[np.ndarray, np.ndarray]:
+    """Logs of the squared Mahalanobis distances ``log δ`` (n, k) of complete rows and
+    ``log|Σ_k|^{-1/2}`` (k,).
+
+    ``δ = 2(log|P| − log N(x | μ, Σ)) − d log 2π`` from the shared Gaussian kernel; rows where
+    that overflows (beyond the float range) by the overflow-safe
+    :func:`~emkit.kernels.gaussian_direct.log_distances`."""
+    precisions = precisions_cholesky(scatters, covariance_type)
+    d = X.shape[1]
+    k = np.shape(locations)[0]
+    log_det = np.broadcast_to(log_det_precision_cholesky(precisions, covariance_type, d), (k,))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        log_normal = log_gaussian_density(X, locations, precisions, covariance_type)
+        log_delta = np.log(np.maximum(2.0 * (log_det - log_normal) - d * LOG_2PI, 0.0))
+    far = np.flatnonzero(~(log_delta < np.inf).all(axis=1))
+    if far.size:
+        log_delta[far] = log_distances(X[far], locations, scatters, covariance_type)[0]
+    return log_delta, log_det
+
+
+def t_distances_missing(X: np.ndarray, locations: np.ndarray, scatters: np.ndarray,
+                        covariance_type: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For rows with NaN: ``log δ`` over each row's observed coordinates (n, k; −∞ for a row with
+    nothing observed), ``log|Σ_k,oo|^{-1/2}`` (n, k) and the number of observed coordinates (n, 1)."""
+    observed = ~np.isnan(X)
+    n_observed = observed.sum(axis=1)
+    k = np.shape(locations)[0]
+    log_delta = np.full((X.shape[0], k), -np.inf)
+    log_det = np.zeros((X.shape[0], k))
+    some = np.flatnonzero(n_observed > 0)
+    if some.size:
+        log_q, constant = log_distances(X[some], locations, scatters, covariance_type)
+        log_delta[some] = log_q
+        log_det[some] = constant + 0.5 * n_observed[some, None] * LOG_2PI
+    return log_delta, log_det, n_observed[:, None].astype(float)
+
+
+def t_stats_missing(X: np.ndarray, resp: np.ndarray, u: np.ndarray, locations: np.ndarray,
+                    full_scatters: np.ndarray, shifts: np.ndarray,
+                    covariance_type: str) -> dict[str, np.ndarray]:
+    """The u-weighted statistics of rows with NaN (the exact E-step of the complete data
+    ``(x_m, u)``): ``Σ γu``, ``Σ γu (x̂ − s_k)`` and ``Σ [γu (x̂ − s_k)(x̂ − s_k)ᵀ + γ C_k]``
+    (``C_k`` on the missing block; ``E[u x_m x_mᵀ] = E[u] x̂ x̂ᵀ + C``), shaped by ``covariance_type``.
+
+    ``resp`` and ``u`` are (n, k), ``full_scatters`` (k, d, d), ``shifts`` (k, d) the origin of
+    each component's statistics."""
+    n, d = X.shape
+    k = resp.shape[1]
+    total = {"n": (resp * u).sum(axis=0), "sum_x": np.zeros((k, d)), "sum_xx": np.zeros((k, d, d))}
+    for pattern in missing_patterns(X):
+        o, m, rows = pattern.observed, pattern.missing, pattern.rows
+        expected = np.empty((rows.size, d))
+        for j in range(k):
+            factor = _ObservedFactor(full_scatters[j], o, m, f"component {j}")
+            z = factor.whiten(X[np.ix_(rows, o)] - locations[j, o])
+            expected[:, o] = X[np.ix_(rows, o)] - shifts[j, o]
+            expected[:, m] = locations[j, m] - shifts[j, m] + factor.conditional_offset(z)
+            weight = resp[rows, j] * u[rows, j]
+            total["sum_x"][j] += weight @ expected
+            total["sum_xx"][j] += (expected * weight[:, None]).T @ expected
+            total["sum_xx"][j][np.ix_(m, m)] += resp[rows, j].sum() * factor.conditional_cov
+    if covariance_type == "tied":
+        total["sum_xx"] = total["sum_xx"].sum(axis=0)
+    elif covariance_type == "diag":
+        total["sum_xx"] = np.diagonal(total["sum_xx"], axis1=1, axis2=2).copy()
+    elif covariance_type == "spherical":
+        total["sum_xx"] = np.trace(total["sum_xx"], axis1=1, axis2=2)
+    return total
+
+
+def t_locations_scatters(stats: Mapping[str, np.ndarray], locations: np.ndarray, centre: np.ndarray,
+                         covariance_type: str, empty: np.ndarray,
+                         fixed_locations: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The locations and scatters maximizing Q given ν, before any ``reg_covar``: the
+    u-weighted Gaussian M-step of ``sum_u``, ``sum_ux``, ``sum_uxx`` (about ``centre``, or about
+    each location when the E-step summed them so: :func:`~emkit.kernels.gaussian.m_step_statistics`),
+    its scatter ``Σ γu (x − μ)(x − μ)ᵀ`` divided by ``n_k = Σ γ`` (tied: by ``N``); ``empty``
+    components are not rescaled (their values are the caller's to replace). With
+    ``fixed_locations``, the scatters about them (and those locations)."""
+    n, sum_u = np.asarray(stats["n"], dtype=float), np.asarray(stats["sum_u"], dtype=float)
+    weighted = {"n": sum_u, "sum_x": stats["sum_ux"], "sum_xx": stats["sum_uxx"],
+                **{key: value for key, value in stats.items() if key.startswith("anchored_")}}
+    weighted, shift = m_step_statistics(weighted, locations, centre, covariance_type)
+    new_locations, scatters = gaussian_m_step(weighted, covariance_type, 0.0, shift=shift,
+                                                means=fixed_locations)
+    if covariance_type == "tied":
+        scatters = scatters * (sum_u.sum() / n.sum())
+    else:
+        ratio = sum_u / np.where(empty, 1.0, n)
+        scatters = scatters * ratio.reshape((-1,) + (1,) * (scatters.ndim - 1))
+    return new_locations, scatters
