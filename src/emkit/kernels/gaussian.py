@@ -38,13 +38,14 @@ from .covariance_structures import (
     cholesky_factor as _cholesky,
     covariance_structure,
 )
-from .covariance_types import COVARIANCE_TYPES
+from .covariance_types import COVARIANCE_TYPES  # noqa: F401  (re-exported: callers import it from here)
 
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
 #: Rows per block are chosen so that a block holds about this many numbers.
 BLOCK_ELEMENTS = 1 << 18
+
 
 # --------------------------------------------------------------------------------- helpers
 def check_covariance_type(covariance_type: CovarianceType) -> CovarianceType:
