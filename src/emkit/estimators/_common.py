@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.linalg import solve_triangular
 
+from ..kernels.covariance_structures import CovarianceType, covariance_structure
 from ..validation import random_generator as generator  # noqa: F401  (the estimators' name for it)
 
 
@@ -29,34 +29,14 @@ def float_array(value, name: str, shape: tuple[int, ...], label: str | None = No
     return array
 
 
-def covariances_from_precisions(precisions: np.ndarray, covariance_type: str) -> np.ndarray:
+def covariances_from_precisions(precisions: np.ndarray, covariance_type: CovarianceType) -> np.ndarray:
     """``Σ = Λ⁻¹`` through the Cholesky factor of ``Λ`` (``Λ = L Lᵀ``, ``Σ = L⁻ᵀ L⁻¹``)."""
-    if covariance_type in ("diag", "spherical"):
-        if np.any(precisions <= 0):
-            raise ValueError(f"precisions_init: '{covariance_type} precision' should be positive")
-        return 1.0 / precisions
-    matrices = precisions if covariance_type == "full" else precisions[None]
-    out = []
-    for matrix in matrices:
-        if not np.allclose(matrix, matrix.T):
-            raise ValueError(f"precisions_init: '{covariance_type} precision' should be symmetric, positive-definite")
-        try:
-            lower = np.linalg.cholesky(matrix)
-        except np.linalg.LinAlgError:
-            raise ValueError(f"precisions_init: '{covariance_type} precision' should be symmetric, "
-                             "positive-definite") from None
-        inverse_factor = solve_triangular(lower, np.eye(matrix.shape[0]), lower=True, check_finite=False)
-        out.append(inverse_factor.T @ inverse_factor)
-    return np.stack(out) if covariance_type == "full" else out[0]
+    return covariance_structure(covariance_type).covariances_from_precisions(precisions)
 
 
-def precisions(prec_chol: np.ndarray, covariance_type: str) -> np.ndarray:
+def precisions(prec_chol: np.ndarray, covariance_type: CovarianceType) -> np.ndarray:
     """Precisions ``Λ = P Pᵀ`` from their Cholesky factors ``P`` (squares for diag/spherical)."""
-    if covariance_type == "full":
-        return np.einsum("kij,klj->kil", prec_chol, prec_chol)
-    if covariance_type == "tied":
-        return prec_chol @ prec_chol.T
-    return prec_chol ** 2
+    return covariance_structure(covariance_type).precisions(prec_chol)
 
 
 def jsonable(value: Any) -> Any:

@@ -1,7 +1,8 @@
 """Numeric kernels shared by the models (no model or engine imports here).
 
 ``gaussian``: Gaussian log-densities, weighted sufficient statistics and their M-step for the
-four covariance structures, with exact handling of missing coordinates. ``kmeans``: weighted
+covariance structures of ``covariance_structures`` (strategy objects; scikit-learn's four by
+name), with exact handling of missing coordinates. ``kmeans``: weighted
 k-means and k-means++ used to start mixtures. ``hmm``: the compiled forward–backward, Viterbi
 and sampling recursions of hidden Markov models.
 """
@@ -11,6 +12,8 @@ from ..lazy_exports import lazy_exports
 #: Public name -> the module that defines it (imported on first use).
 EXPORTS = {
     "COVARIANCE_TYPES": ".covariance_types",
+    "CovarianceStructure": ".covariance_structures",
+    "covariance_structure": ".covariance_structures",
     "MissingPattern": ".gaussian",
     "check_covariance_type": ".gaussian",
     "covariance_shape": ".gaussian",

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .covariance_structures import CovarianceType, covariance_structure
+
 
 @dataclass(frozen=True)
 class CovariancePrior:
@@ -41,9 +43,11 @@ class CovariancePrior:
     scale: float | np.ndarray
     dof: float | None = None
 
-    def resolved(self, covariance_type: str, n_features: int, name: str = "covariance_prior") -> tuple[np.ndarray, float]:
+    def resolved(self, covariance_type: CovarianceType, n_features: int,
+                 name: str = "covariance_prior") -> tuple[np.ndarray, float]:
         """``(Ψ, ν)`` for this structure and ``d``; ``ValueError`` naming ``name`` (or
         ``degrees_of_freedom_prior``) when out of range."""
+        structure = covariance_structure(covariance_type)
         d = n_features
         try:
             scale = np.array(self.scale, dtype=float)
@@ -51,62 +55,39 @@ class CovariancePrior:
             raise ValueError(f"{name}: expected a positive number or an array, got {self.scale!r}") from None
         if not np.all(np.isfinite(scale)):
             raise ValueError(f"{name}: must be finite, got {self.scale!r}")
-        expected = {"full": (d, d), "tied": (d, d), "diag": (d,), "spherical": ()}[covariance_type]
-        if scale.ndim == 0 and covariance_type in ("full", "tied"):
-            scale = scale * np.eye(d)
-        elif scale.ndim == 0 and covariance_type == "diag":
-            scale = np.full(d, float(scale))
+        expected = structure.prior_shape(d)
+        if scale.ndim == 0:
+            scale = structure.prior_scale(scale, d)
         if scale.shape != expected:
             raise ValueError(f"{name}: expected a number or shape {expected} for covariance_type="
-                             f"{covariance_type!r}, got shape {scale.shape}")
-        if covariance_type in ("full", "tied"):
-            if not np.allclose(scale, scale.T) or np.any(np.linalg.eigvalsh(0.5 * (scale + scale.T)) <= 0):
-                raise ValueError(f"{name}: the scale matrix must be symmetric positive definite")
-        elif np.any(scale <= 0):
-            raise ValueError(f"{name}: must be positive, got {self.scale!r}")
+                             f"{structure.name!r}, got shape {scale.shape}")
+        structure.check_prior_scale(scale, self.scale, name)
         dof = float(d + 2) if self.dof is None else self.dof
-        lowest = d - 1.0 if covariance_type in ("full", "tied") else 0.0
+        lowest = structure.prior_lowest_dof(d)
         if not (isinstance(dof, (int, float, np.integer, np.floating)) and not isinstance(dof, bool)
                 and np.isfinite(dof) and dof > lowest):
             raise ValueError(f"degrees_of_freedom_prior: must be a number > {lowest:g} for covariance_type="
-                             f"{covariance_type!r} (d = {d}), got {self.dof!r}")
+                             f"{structure.name!r} (d = {d}), got {self.dof!r}")
         return scale, float(dof)
 
-    def posterior_mode(self, scatter: np.ndarray, counts: np.ndarray, covariance_type: str,
+    def posterior_mode(self, scatter: np.ndarray, counts: np.ndarray, covariance_type: CovarianceType,
                        n_features: int) -> np.ndarray:
         """Covariances maximizing ``Σ_k Q_k(Σ_k) + log p(Σ)`` from the exact M-step's ``C``
         (``scatter``, shaped as the covariances; spherical: ``c_k = tr C_k/d``) and the counts
         ``n_k`` of shape ``(k,)``."""
-        scale, dof = self.resolved(covariance_type, n_features)
-        counts = np.asarray(counts, dtype=float)
-        d = n_features
-        if covariance_type == "full":
-            return (counts[:, None, None] * scatter + scale) / (counts + dof + d + 1.0)[:, None, None]
-        if covariance_type == "tied":
-            total = counts.sum()
-            return (total * scatter + scale) / (total + dof + d + 1.0)
-        if covariance_type == "diag":
-            return (counts[:, None] * scatter + scale) / (counts + dof + 2.0)[:, None]
-        return (counts * d * scatter + scale) / (counts * d + dof + 2.0)
+        structure = covariance_structure(covariance_type)
+        scale, dof = self.resolved(structure, n_features)
+        return structure.posterior_mode(scatter, np.asarray(counts, dtype=float), scale, dof, n_features)
 
-    def log_density(self, covariances: np.ndarray, covariance_type: str, n_features: int) -> float:
+    def log_density(self, covariances: np.ndarray, covariance_type: CovarianceType, n_features: int) -> float:
         """``log p(Σ)`` summed over the components, up to a constant."""
-        scale, dof = self.resolved(covariance_type, n_features)
-        covariances = np.asarray(covariances, dtype=float)
-        if covariance_type in ("full", "tied"):
-            matrices = covariances.reshape((-1, n_features, n_features))
-            factors = np.linalg.cholesky(matrices)
-            log_det = 2.0 * np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
-            # tr(Ψ Σ⁻¹) = ‖L⁻¹ Ψ^{1/2}‖²_F with Σ = L Lᵀ, Ψ = R Rᵀ.
-            root = np.linalg.cholesky(scale)
-            solved = np.linalg.solve(factors, np.broadcast_to(root, matrices.shape))
-            trace = np.einsum("kij,kij->k", solved, solved)
-            return float(np.sum(-0.5 * (dof + n_features + 1.0) * log_det - 0.5 * trace))
-        return float(np.sum(-(0.5 * dof + 1.0) * np.log(covariances) - 0.5 * scale / covariances))
+        structure = covariance_structure(covariance_type)
+        scale, dof = self.resolved(structure, n_features)
+        return structure.prior_log_density(covariances, scale, dof, n_features)
 
 
 def floor_shortfall(scatter: np.ndarray, counts: np.ndarray, reg_covar: float,
-                    covariance_type: str) -> tuple[np.ndarray, np.ndarray]:
+                    covariance_type: CovarianceType) -> tuple[np.ndarray, np.ndarray]:
     """What the floor ``reg_covar`` gives up in ``Q``, per component, and the smallest variance.
 
     Parameters
@@ -130,14 +111,7 @@ def floor_shortfall(scatter: np.ndarray, counts: np.ndarray, reg_covar: float,
     """
     counts = np.asarray(counts, dtype=float)
     scatter = np.asarray(scatter, dtype=float)
-    if covariance_type == "full":
-        values = np.linalg.eigvalsh(scatter)
-    elif covariance_type == "tied":
-        values, counts = np.linalg.eigvalsh(scatter)[None, :], np.array([counts.sum()])
-    elif covariance_type == "diag":
-        values = scatter
-    else:
-        values = scatter[:, None]
+    values, counts = covariance_structure(covariance_type).floor_values(scatter, counts)
     positive = values > 0
     ratio = reg_covar / np.where(positive, values, 1.0)
     terms = np.where(positive, np.log1p(ratio) - ratio / (1.0 + ratio), np.inf if reg_covar > 0 else 0.0)

@@ -1,3 +1,6 @@
-"""The names of the covariance structures of Gaussian components (scikit-learn's four)."""
+"""The names of the covariance structures of Gaussian components (scikit-learn's four), the
+public spellings of ``covariance_type`` (:mod:`emkit.kernels.covariance_structures` owns them)."""
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+from .covariance_structures import STRUCTURES
+
+COVARIANCE_TYPES = tuple(STRUCTURES)

@@ -31,8 +31,14 @@ from numba import njit
 from scipy.linalg import solve_triangular
 
 from .covariance_regularization import CovariancePrior
-from .covariance_types import COVARIANCE_TYPES
-from .parallel import single_threaded_blas
+from .covariance_structures import (
+    ILL_DEFINED_COVARIANCE,
+    CovarianceStructure,
+    CovarianceType,
+    cholesky_factor as _cholesky,
+    covariance_structure,
+)
+from .covariance_types import COVARIANCE_TYPES  # noqa: F401  (re-exported: callers import it from here)
 
 
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -40,29 +46,18 @@ LOG_2PI = float(np.log(2.0 * np.pi))
 #: Rows per block are chosen so that a block holds about this many numbers.
 BLOCK_ELEMENTS = 1 << 18
 
-ILL_DEFINED_COVARIANCE = (
-    "Fitting the mixture model failed because some components have ill-defined empirical "
-    "covariance (for instance caused by singleton or collapsed samples). Try to decrease the "
-    "number of components, increase reg_covar, or scale the input data."
-)
-
 
 # --------------------------------------------------------------------------------- helpers
-def check_covariance_type(covariance_type: str) -> str:
-    """Return ``covariance_type`` if it is one of :data:`COVARIANCE_TYPES`, else raise ValueError."""
-    if covariance_type not in COVARIANCE_TYPES:
-        raise ValueError(f"covariance_type: expected one of {COVARIANCE_TYPES}, got {covariance_type!r}")
+def check_covariance_type(covariance_type: CovarianceType) -> CovarianceType:
+    """Return ``covariance_type`` if it is one of :data:`COVARIANCE_TYPES` (or a
+    :class:`~emkit.kernels.covariance_structures.CovarianceStructure`), else raise ValueError."""
+    covariance_structure(covariance_type)
     return covariance_type
 
 
-def covariance_shape(covariance_type: str, n_components: int, n_features: int) -> tuple[int, ...]:
+def covariance_shape(covariance_type: CovarianceType, n_components: int, n_features: int) -> tuple[int, ...]:
     """Shape of the covariance array: ``(k, d, d)``, ``(d, d)``, ``(k, d)`` or ``(k,)``."""
-    return {
-        "full": (n_components, n_features, n_features),
-        "tied": (n_features, n_features),
-        "diag": (n_components, n_features),
-        "spherical": (n_components,),
-    }[check_covariance_type(covariance_type)]
+    return covariance_structure(covariance_type).shape(n_components, n_features)
 
 
 def row_blocks(n_rows: int, n_columns: int) -> Iterator[slice]:
@@ -97,19 +92,20 @@ def _check_resp(resp, n_rows: int) -> np.ndarray:
     return resp
 
 
-def _diagonal_variances(covariances, covariance_type: str, n_components: int, n_features: int) -> np.ndarray:
-    """Per-coordinate variances ``(k, d)`` of a diag or spherical covariance array (checked > 0)."""
+def _diagonal_variances(covariances, structure: CovarianceStructure, n_components: int,
+                        n_features: int) -> np.ndarray:
+    """Per-coordinate variances ``(k, d)`` of a diagonal structure's covariance array (checked > 0)."""
     cov = np.asarray(covariances, dtype=float)
-    if cov.shape != covariance_shape(covariance_type, n_components, n_features):
-        raise ValueError(f"covariances: expected shape {covariance_shape(covariance_type, n_components, n_features)} "
-                         f"for covariance_type={covariance_type!r}, got {cov.shape}")
+    if cov.shape != structure.shape(n_components, n_features):
+        raise ValueError(f"covariances: expected shape {structure.shape(n_components, n_features)} "
+                         f"for covariance_type={structure.name!r}, got {cov.shape}")
     if not np.all(np.isfinite(cov)) or np.any(cov <= 0):
         raise ValueError(f"covariances: variances must be positive and finite. {ILL_DEFINED_COVARIANCE}")
-    return np.broadcast_to(cov[:, None], (n_components, n_features)) if covariance_type == "spherical" else cov
+    return structure.diagonal_variances(cov, n_components, n_features)
 
 
 # -------------------------------------------------------------------- complete-data kernels
-def precisions_cholesky(covariances, covariance_type: str) -> np.ndarray:
+def precisions_cholesky(covariances, covariance_type: CovarianceType) -> np.ndarray:
     """Cholesky factors of the precisions, ``P`` with ``Σ⁻¹ = P Pᵀ``, shaped like ``covariances``.
 
     For full/tied, ``Σ = L Lᵀ`` (Cholesky) and ``P = L⁻ᵀ`` by a triangular solve; for
@@ -121,70 +117,16 @@ def precisions_cholesky(covariances, covariance_type: str) -> np.ndarray:
         When a covariance is not positive definite (or not finite); the message names the
         component and the remedy (increase ``reg_covar``).
     """
-    check_covariance_type(covariance_type)
-    cov = np.asarray(covariances, dtype=float)
-    if covariance_type == "full":
-        if cov.ndim != 3 or cov.shape[1] != cov.shape[2]:
-            raise ValueError(f"covariances: expected shape (k, d, d) for 'full', got {cov.shape}")
-        return _precision_cholesky_matrices(cov, [f"component {k}" for k in range(len(cov))])
-    if covariance_type == "tied":
-        if cov.ndim != 2 or cov.shape[0] != cov.shape[1]:
-            raise ValueError(f"covariances: expected shape (d, d) for 'tied', got {cov.shape}")
-        return _precision_cholesky_matrices(cov[None], ["the tied covariance"])[0]
-    expected_ndim = 2 if covariance_type == "diag" else 1
-    if cov.ndim != expected_ndim:
-        raise ValueError(f"covariances: expected a {expected_ndim}-D array for {covariance_type!r}, "
-                         f"got shape {cov.shape}")
-    bad = ~np.isfinite(cov) | (cov <= 0)
-    if np.any(bad):
-        component = int(np.argwhere(bad)[0][0])
-        raise ValueError(f"covariances: the variance of component {component} is not positive. "
-                         f"{ILL_DEFINED_COVARIANCE}")
-    return 1.0 / np.sqrt(cov)
+    structure = covariance_structure(covariance_type)
+    return structure.precisions_cholesky(np.asarray(covariances, dtype=float))
 
 
-def _cholesky(matrix: np.ndarray, what: str) -> np.ndarray:
-    """Lower Cholesky factor, or a ValueError naming ``what`` and the ``reg_covar`` remedy."""
-    if not np.all(np.isfinite(matrix)):
-        raise ValueError(f"covariances: {what} has non-finite entries. {ILL_DEFINED_COVARIANCE}")
-    try:
-        return np.linalg.cholesky(matrix)
-    except np.linalg.LinAlgError:
-        raise ValueError(f"covariances: the covariance of {what} is not positive definite. "
-                         f"{ILL_DEFINED_COVARIANCE}") from None
-
-
-def _precision_cholesky_matrices(cov: np.ndarray, names: list[str]) -> np.ndarray:
-    """``P_k = L_k⁻ᵀ`` for a stack of covariances ``Σ_k = L_k L_kᵀ`` (one batched Cholesky; the
-    triangular solves with single-threaded BLAS: a multithreaded BLAS call on a tiny matrix can
-    take milliseconds); a failure names its matrix (``names``) and the remedy."""
-    try:
-        if not np.all(np.isfinite(cov)):
-            raise np.linalg.LinAlgError
-        lower = np.linalg.cholesky(cov)
-    except np.linalg.LinAlgError:
-        for matrix, name in zip(cov, names):
-            _cholesky(matrix, name)  # raises the ValueError naming the matrix
-        raise ValueError(f"covariances: not positive definite. {ILL_DEFINED_COVARIANCE}") from None
-    identity = np.eye(cov.shape[-1])
-    with single_threaded_blas():
-        return np.stack([solve_triangular(factor, identity, lower=True, check_finite=False).T for factor in lower]) \
-            if len(lower) else np.empty_like(lower)
-
-
-def log_det_precision_cholesky(prec_chol: np.ndarray, covariance_type: str, n_features: int) -> np.ndarray:
+def log_det_precision_cholesky(prec_chol: np.ndarray, covariance_type: CovarianceType, n_features: int) -> np.ndarray:
     """``log det P_k = −½ log det Σ_k`` for each component (a scalar for tied)."""
-    check_covariance_type(covariance_type)
-    if covariance_type == "full":
-        return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
-    if covariance_type == "tied":
-        return np.log(np.diagonal(prec_chol)).sum()
-    if covariance_type == "diag":
-        return np.log(prec_chol).sum(axis=1)
-    return n_features * np.log(prec_chol)
+    return covariance_structure(covariance_type).log_det_precision_cholesky(prec_chol, n_features)
 
 
-def log_gaussian_density(X, means, precisions_cholesky: np.ndarray, covariance_type: str) -> np.ndarray:
+def log_gaussian_density(X, means, precisions_cholesky: np.ndarray, covariance_type: CovarianceType) -> np.ndarray:
     """``log N(x_i | μ_k, Σ_k)`` for every row and component, shape ``(n, k)``.
 
     ``log N = −½ d log 2π + log det P_k − ½ ‖(x_i − μ_k)ᵀ P_k‖²`` (the difference is formed
@@ -196,18 +138,15 @@ def log_gaussian_density(X, means, precisions_cholesky: np.ndarray, covariance_t
     if means.ndim != 2 or means.shape[1] != d:
         raise ValueError(f"means: expected shape (k, {d}), got {means.shape}")
     k = means.shape[0]
+    structure = covariance_structure(covariance_type)
     pc = np.asarray(precisions_cholesky, dtype=float)
-    if pc.shape != covariance_shape(covariance_type, k, d):
-        raise ValueError(f"precisions_cholesky: expected shape {covariance_shape(covariance_type, k, d)}, "
-                         f"got {pc.shape}")
+    if pc.shape != structure.shape(k, d):
+        raise ValueError(f"precisions_cholesky: expected shape {structure.shape(k, d)}, got {pc.shape}")
     out = np.empty((n, k))
     X, means = np.ascontiguousarray(X), np.ascontiguousarray(means)
-    constant = -0.5 * d * LOG_2PI + np.broadcast_to(log_det_precision_cholesky(pc, covariance_type, d), (k,))
-    if covariance_type in ("full", "tied"):
-        _log_density_factors(X, means, np.ascontiguousarray(np.broadcast_to(pc, (k, d, d))), constant, out)
-    else:
-        scales = pc if covariance_type == "diag" else np.repeat(pc[:, None], d, axis=1)
-        _log_density_diagonal(X, means, np.ascontiguousarray(scales), constant, out)
+    constant = -0.5 * d * LOG_2PI + np.broadcast_to(structure.log_det_precision_cholesky(pc, d), (k,))
+    kernel = _log_density_diagonal if structure.diagonal else _log_density_factors
+    kernel(X, means, structure.density_factors(pc, k, d), constant, out)
     return out
 
 
@@ -246,7 +185,7 @@ def _log_density_diagonal(X, means, scales, constant, out):  # pragma: no cover 
             out[i, k] = constant[k] - 0.5 * total
 
 
-def gaussian_stats(X, resp, covariance_type: str, shift=None) -> dict[str, np.ndarray]:
+def gaussian_stats(X, resp, covariance_type: CovarianceType, shift=None) -> dict[str, np.ndarray]:
     """Weighted sufficient statistics of complete data about ``shift``.
 
     With ``y_i = x_i − c``: ``n_k = Σ_i r_ik``, ``sum_x_k = Σ_i r_ik y_i`` and ``sum_xx``:
@@ -263,41 +202,30 @@ def gaussian_stats(X, resp, covariance_type: str, shift=None) -> dict[str, np.nd
     shift : array of shape (d,), optional
         The fixed origin ``c`` of the statistics (zero by default).
     """
-    check_covariance_type(covariance_type)
+    structure = covariance_structure(covariance_type)
     X = _as_matrix(X)
     n, d = X.shape
     resp = _check_resp(resp, n)
     shift = _shift(shift, d)
-    stats = _empty_stats(covariance_type, resp.shape[1], d)
+    stats = _empty_stats(structure, resp.shape[1], d)
     for rows in row_blocks(n, d):
         block = X[rows] - shift
-        _accumulate_complete(stats, block, resp[rows], covariance_type)
+        _accumulate_complete(stats, block, resp[rows], structure)
     return stats
 
 
-def _empty_stats(covariance_type: str, k: int, d: int) -> dict[str, np.ndarray]:
-    second = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[covariance_type]
-    return {"n": np.zeros(k), "sum_x": np.zeros((k, d)), "sum_xx": np.zeros(second)}
+def _empty_stats(structure: CovarianceStructure, k: int, d: int) -> dict[str, np.ndarray]:
+    return {"n": np.zeros(k), "sum_x": np.zeros((k, d)), "sum_xx": np.zeros(structure.shape(k, d))}
 
 
-def _accumulate_complete(stats: dict, block: np.ndarray, resp: np.ndarray, covariance_type: str) -> None:
+def _accumulate_complete(stats: dict, block: np.ndarray, resp: np.ndarray, structure: CovarianceStructure) -> None:
     """Add the statistics of one block of shifted complete rows to ``stats`` (in place)."""
     stats["n"] += resp.sum(axis=0)
     stats["sum_x"] += resp.T @ block
-    if covariance_type == "full":
-        for j in range(resp.shape[1]):
-            weighted = block * np.sqrt(resp[:, j])[:, None]
-            stats["sum_xx"][j] += weighted.T @ weighted
-    elif covariance_type == "tied":
-        weighted = block * np.sqrt(resp.sum(axis=1))[:, None]
-        stats["sum_xx"] += weighted.T @ weighted
-    elif covariance_type == "diag":
-        stats["sum_xx"] += resp.T @ (block * block)
-    else:
-        stats["sum_xx"] += resp.T @ np.einsum("ij,ij->i", block, block)
+    structure.accumulate_second(stats["sum_xx"], block, resp)
 
 
-def gaussian_stats_about(X, resp, anchors, covariances, covariance_type: str) -> dict[str, np.ndarray]:
+def gaussian_stats_about(X, resp, anchors, covariances, covariance_type: CovarianceType) -> dict[str, np.ndarray]:
     """The statistics of each component about its own anchor ``a_k`` (its mean at the E-step).
 
     ``n_k = Σ_i r_ik``, ``sum_x_k = Σ_i r_ik E[x_i − a_k]`` and ``sum_xx`` of
@@ -307,42 +235,42 @@ def gaussian_stats_about(X, resp, anchors, covariances, covariance_type: str) ->
     (``sum_xx/n − m mᵀ`` cancels); about its own mean it does not. ``covariances`` (by
     ``covariance_type``) are needed only when ``X`` has NaN.
     """
-    check_covariance_type(covariance_type)
+    structure = covariance_structure(covariance_type)
     X = _as_matrix(X)
     n, d = X.shape
     anchors = np.asarray(anchors, dtype=float)
     k = anchors.shape[0]
     resp = _check_resp(resp, n)
     missing = bool(np.isnan(X).any())
-    single = "full" if covariance_type == "tied" else covariance_type
-    patterns = missing_patterns(X) if missing and single == "full" else None
-    out = _empty_stats(covariance_type, k, d)
+    single = structure.component_structure
+    patterns = missing_patterns(X) if missing and not single.diagonal else None
+    out = _empty_stats(structure, k, d)
     for j in range(k):
         if missing:
             cov = np.asarray(covariances, dtype=float)
-            cov = cov[None] if covariance_type == "tied" else cov[j:j + 1]
+            cov = cov[None] if structure.shared else cov[j:j + 1]
             one = gaussian_stats_missing(X, resp[:, j:j + 1], anchors[j:j + 1], cov, single, shift=anchors[j],
                                          patterns=patterns)
         else:
             one = gaussian_stats(X, resp[:, j:j + 1], single, shift=anchors[j])
         out["n"][j] = one["n"][0]
         out["sum_x"][j] = one["sum_x"][0]
-        if covariance_type == "tied":
+        if structure.shared:
             out["sum_xx"] += one["sum_xx"][0]
         else:
             out["sum_xx"][j] = one["sum_xx"][0]
     return out
 
 
-def anchored_zeros(covariance_type: str, n_components: int, n_features: int) -> dict[str, np.ndarray]:
+def anchored_zeros(covariance_type: CovarianceType, n_components: int, n_features: int) -> dict[str, np.ndarray]:
     """``anchored_n``, ``anchored_x`` and ``anchored_xx`` of :func:`anchored_stats`, all zero (the
     statistics of an E-step that had no component far from its centre)."""
-    stats = _empty_stats(check_covariance_type(covariance_type), n_components, n_features)
+    stats = _empty_stats(covariance_structure(covariance_type), n_components, n_features)
     return {"anchored_n": stats["n"], "anchored_x": stats["sum_x"], "anchored_xx": stats["sum_xx"],
             "anchored_at": np.zeros((n_components, n_features))}
 
 
-def anchored_stats(X, resp, anchors, covariances, covariance_type: str) -> dict[str, np.ndarray]:
+def anchored_stats(X, resp, anchors, covariances, covariance_type: CovarianceType) -> dict[str, np.ndarray]:
     """:func:`gaussian_stats_about` as ``anchored_n``, ``anchored_x`` and ``anchored_xx``, with
     ``anchored_at = n_k a_k`` (which says about which anchors they are, additively): the keys an
     E-step adds to its statistics about the centre when a component is far from it."""
@@ -352,7 +280,7 @@ def anchored_stats(X, resp, anchors, covariances, covariance_type: str) -> dict[
 
 
 def m_step_statistics(stats: Mapping[str, np.ndarray], anchors, centre,
-                      covariance_type: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+                      covariance_type: CovarianceType) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The statistics ``n``, ``sum_x``, ``sum_xx`` and their shift for :func:`gaussian_m_step`.
 
     When the E-step summed them about each component's mean too (``anchored_*``, for every row):
@@ -384,23 +312,15 @@ def m_step_statistics(stats: Mapping[str, np.ndarray], anchors, centre,
 CENTRE_ROUNDING_LIMIT = 1e-6
 
 
-def _anchored_variances(second: np.ndarray, n: np.ndarray, covariance_type: str, d: int) -> np.ndarray:
+def _anchored_variances(second: np.ndarray, n: np.ndarray, covariance_type: CovarianceType, d: int) -> np.ndarray:
     """Second moments per row about the anchors, per component and coordinate ``(k, d)`` (at
     least the smallest positive float), from ``anchored_xx`` shaped by ``covariance_type``."""
     second = np.asarray(second, dtype=float)
-    k = n.size
-    if covariance_type == "full":
-        diagonal = np.diagonal(second, axis1=1, axis2=2) / np.maximum(n, 1e-300)[:, None]
-    elif covariance_type == "tied":
-        diagonal = np.broadcast_to(np.diagonal(second) / max(float(n.sum()), 1e-300), (k, d))
-    elif covariance_type == "diag":
-        diagonal = second / np.maximum(n, 1e-300)[:, None]
-    else:
-        diagonal = np.broadcast_to((second / np.maximum(n, 1e-300) / d)[:, None], (k, d))
+    diagonal = covariance_structure(covariance_type).anchored_variances(second, n, d)
     return np.maximum(diagonal, np.finfo(float).tiny)
 
 
-def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: str, reg_covar: float,
+def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: CovarianceType, reg_covar: float,
                     shift=None, means=None, prior: CovariancePrior | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Means and covariances maximizing the expected complete-data log-likelihood.
 
@@ -438,7 +358,7 @@ def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: str, reg_c
         ``reg_covar·I`` (the prior's mode with a prior); callers decide what an empty component
         means for them.
     """
-    check_covariance_type(covariance_type)
+    structure = covariance_structure(covariance_type)
     if not (np.isfinite(reg_covar) and reg_covar >= 0):
         raise ValueError(f"reg_covar: must be a non-negative number, got {reg_covar!r}")
     if prior is not None and reg_covar != 0:
@@ -459,24 +379,9 @@ def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: str, reg_c
         if centre.shape != (k, d):
             raise ValueError(f"means: expected shape ({k}, {d}), got {centre.shape}")
     delta = m - centre
-    if covariance_type == "full":
-        cov = (sum_xx / denominator[:, None, None] - np.einsum("ki,kj->kij", m, m)
-               + np.einsum("ki,kj->kij", delta, delta))
-        cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
-        cov[:, np.arange(d), np.arange(d)] += reg_covar
-    elif covariance_type == "tied":
-        total = n.sum()
-        if not total > 0:
-            raise ValueError("stats: the total weight n is zero; nothing to estimate a covariance from")
-        cov = (sum_xx - np.einsum("k,ki,kj->ij", n, m, m) + np.einsum("k,ki,kj->ij", n, delta, delta)) / total
-        cov = 0.5 * (cov + cov.T)
-        cov[np.arange(d), np.arange(d)] += reg_covar
-    elif covariance_type == "diag":
-        cov = sum_xx / denominator[:, None] - m * m + delta * delta + reg_covar
-    else:
-        cov = (sum_xx / denominator - np.einsum("ki,ki->k", m, m) + np.einsum("ki,ki->k", delta, delta)) / d + reg_covar
+    cov = structure.m_step(n, sum_xx, m, delta, denominator, reg_covar)
     if prior is not None:
-        cov = prior.posterior_mode(cov, n, covariance_type, d)
+        cov = prior.posterior_mode(cov, n, structure, d)
     return centre + shift, cov
 
 
@@ -542,28 +447,28 @@ class _ObservedFactor:
         return (self.cross.T @ z).T
 
 
-def _factors(covariances, covariance_type: str, pattern: MissingPattern, k: int) -> list[_ObservedFactor]:
+def _factors(covariances, structure: CovarianceStructure, pattern: MissingPattern, k: int) -> list[_ObservedFactor]:
     """One factor per component (full) or one shared (tied), for this pattern."""
     cov = np.asarray(covariances, dtype=float)
-    if covariance_type == "tied":
+    if structure.shared:
         shared = _ObservedFactor(cov, pattern.observed, pattern.missing, "the tied covariance")
         return [shared] * k
     return [_ObservedFactor(cov[j], pattern.observed, pattern.missing, f"component {j}") for j in range(k)]
 
 
 def _check_missing_inputs(X, means, covariances, covariance_type, patterns):
-    check_covariance_type(covariance_type)
+    structure = covariance_structure(covariance_type)
     X = _as_matrix(X)
     means = np.asarray(means, dtype=float)
     d = X.shape[1]
     if means.ndim != 2 or means.shape[1] != d:
         raise ValueError(f"means: expected shape (k, {d}), got {means.shape}")
-    expected = covariance_shape(covariance_type, means.shape[0], d)
+    expected = structure.shape(means.shape[0], d)
     if np.shape(covariances) != expected:
         raise ValueError(f"covariances: expected shape {expected}, got {np.shape(covariances)}")
-    if covariance_type in ("full", "tied") and patterns is None:
+    if not structure.diagonal and patterns is None:
         patterns = missing_patterns(X)
-    return X, means, patterns
+    return X, means, patterns, structure
 
 
 def _pattern_row_blocks(pattern: MissingPattern, d: int) -> Iterator[np.ndarray]:
@@ -571,7 +476,7 @@ def _pattern_row_blocks(pattern: MissingPattern, d: int) -> Iterator[np.ndarray]
         yield pattern.rows[part]
 
 
-def log_gaussian_density_missing(X, means, covariances, covariance_type: str,
+def log_gaussian_density_missing(X, means, covariances, covariance_type: CovarianceType,
                                  patterns: tuple[MissingPattern, ...] | None = None) -> np.ndarray:
     """``log N(x_i,o | μ_k,o, Σ_k,oo)``: the marginal log-density of each row's observed coordinates.
 
@@ -579,12 +484,12 @@ def log_gaussian_density_missing(X, means, covariances, covariance_type: str,
     NaN give exactly :func:`log_gaussian_density`. ``patterns`` (from :func:`missing_patterns`)
     saves regrouping the rows on every call (full/tied only).
     """
-    X, means, patterns = _check_missing_inputs(X, means, covariances, covariance_type, patterns)
+    X, means, patterns, structure = _check_missing_inputs(X, means, covariances, covariance_type, patterns)
     n, d = X.shape
     k = means.shape[0]
     out = np.empty((n, k))
-    if covariance_type in ("diag", "spherical"):
-        var = _diagonal_variances(covariances, covariance_type, k, d)
+    if structure.diagonal:
+        var = _diagonal_variances(covariances, structure, k, d)
         log_var = np.log(var)
         for rows in row_blocks(n, d):
             observed = ~np.isnan(X[rows])
@@ -595,7 +500,7 @@ def log_gaussian_density_missing(X, means, covariances, covariance_type: str,
                 out[rows, j] = -0.5 * (n_observed * LOG_2PI + observed @ log_var[j] + (diff * diff) @ (1.0 / var[j]))
         return out
     for pattern in patterns:
-        factors = _factors(covariances, covariance_type, pattern, k)
+        factors = _factors(covariances, structure, pattern, k)
         for rows in _pattern_row_blocks(pattern, d):
             observed_values = X[np.ix_(rows, pattern.observed)]
             for j in range(k):
@@ -604,7 +509,7 @@ def log_gaussian_density_missing(X, means, covariances, covariance_type: str,
     return out
 
 
-def gaussian_stats_missing(X, resp, means, covariances, covariance_type: str, shift=None,
+def gaussian_stats_missing(X, resp, means, covariances, covariance_type: CovarianceType, shift=None,
                            patterns: tuple[MissingPattern, ...] | None = None) -> dict[str, np.ndarray]:
     """Expected sufficient statistics of incomplete data (the exact E-step), about ``shift``.
 
@@ -614,16 +519,16 @@ def gaussian_stats_missing(X, resp, means, covariances, covariance_type: str, sh
     ``E[x xᵀ | x_o] = E[x|x_o] E[x|x_o]ᵀ + (Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om on the missing block)``.
     ``means``/``covariances`` are the parameters of the E-step (the ones that gave ``resp``).
     """
-    X, means, patterns = _check_missing_inputs(X, means, covariances, covariance_type, patterns)
+    X, means, patterns, structure = _check_missing_inputs(X, means, covariances, covariance_type, patterns)
     n, d = X.shape
     k = means.shape[0]
     resp = _check_resp(resp, n)
     if resp.shape[1] != k:
         raise ValueError(f"resp: expected {k} columns (one per component), got {resp.shape[1]}")
     shift = _shift(shift, d)
-    stats = _empty_stats(covariance_type, k, d)
-    if covariance_type in ("diag", "spherical"):
-        var = _diagonal_variances(covariances, covariance_type, k, d)
+    stats = _empty_stats(structure, k, d)
+    if structure.diagonal:
+        var = _diagonal_variances(covariances, structure, k, d)
         for rows in row_blocks(n, d):
             missing = np.isnan(X[rows])
             shifted = np.where(missing, 0.0, X[rows]) - shift
@@ -633,10 +538,10 @@ def gaussian_stats_missing(X, resp, means, covariances, covariance_type: str, sh
                 r = resp[rows, j]
                 stats["n"][j] += r.sum()
                 stats["sum_x"][j] += r @ expected
-                stats["sum_xx"][j] += r @ (second if covariance_type == "diag" else second.sum(axis=1))
+                stats["sum_xx"][j] += r @ structure.reduce_diagonal_second(second)
         return stats
     for pattern in patterns:
-        factors = _factors(covariances, covariance_type, pattern, k)
+        factors = _factors(covariances, structure, pattern, k)
         o, m = pattern.observed, pattern.missing
         for rows in _pattern_row_blocks(pattern, d):
             observed_values = X[np.ix_(rows, o)]
@@ -651,26 +556,23 @@ def gaussian_stats_missing(X, resp, means, covariances, covariance_type: str, sh
                 second[np.ix_(m, m)] += r.sum() * factors[j].conditional_cov
                 stats["n"][j] += r.sum()
                 stats["sum_x"][j] += r @ expected
-                if covariance_type == "full":
-                    stats["sum_xx"][j] += second
-                else:
-                    stats["sum_xx"] += second
+                structure.add_component_second(stats["sum_xx"], j, second)
     return stats
 
 
-def impute_conditional_mean(X, resp, means, covariances, covariance_type: str,
+def impute_conditional_mean(X, resp, means, covariances, covariance_type: CovarianceType,
                             patterns: tuple[MissingPattern, ...] | None = None) -> np.ndarray:
     """``X`` with each NaN replaced by its conditional mean under the mixture.
 
     ``x̂_m = Σ_k r_ik (μ_k,m + Σ_k,mo Σ_k,oo⁻¹ (x_o − μ_k,o))`` where ``resp`` are the posterior
     component probabilities given the observed coordinates (rows summing to one).
     """
-    X, means, patterns = _check_missing_inputs(X, means, covariances, covariance_type, patterns)
+    X, means, patterns, structure = _check_missing_inputs(X, means, covariances, covariance_type, patterns)
     n, d = X.shape
     k = means.shape[0]
     resp = _check_resp(resp, n)
     filled = X.copy()
-    if covariance_type in ("diag", "spherical"):
+    if structure.diagonal:
         missing = np.isnan(X)
         rows = np.flatnonzero(missing.any(axis=1))
         conditional = resp[rows] @ means
@@ -679,7 +581,7 @@ def impute_conditional_mean(X, resp, means, covariances, covariance_type: str,
     for pattern in patterns:
         if not pattern.missing.size:
             continue
-        factors = _factors(covariances, covariance_type, pattern, k)
+        factors = _factors(covariances, structure, pattern, k)
         o, m = pattern.observed, pattern.missing
         for rows in _pattern_row_blocks(pattern, d):
             observed_values = X[np.ix_(rows, o)]

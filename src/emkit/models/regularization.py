@@ -12,13 +12,14 @@ import numpy as np
 
 from ..engine.model import Regularization
 from ..kernels.covariance_regularization import floor_shortfall
+from ..kernels.covariance_structures import CovarianceType, covariance_structure
 
 #: A component has collapsed onto the floor when the smallest variance its data give is below
 #: this fraction of ``reg_covar`` (the floor then makes up over 90% of that variance).
 COLLAPSE_FRACTION = 0.1
 
 
-def covariance_floor(scatter: np.ndarray, counts: np.ndarray, reg_covar: float, covariance_type: str,
+def covariance_floor(scatter: np.ndarray, counts: np.ndarray, reg_covar: float, covariance_type: CovarianceType,
                      n_features: int, *, what: str, remedy: str) -> Regularization | None:
     """The :class:`~emkit.engine.model.Regularization` of covariances ``C + reg_covar·I``.
 
@@ -43,10 +44,11 @@ def covariance_floor(scatter: np.ndarray, counts: np.ndarray, reg_covar: float, 
     if reg_covar == 0:
         return None
     counts = np.asarray(counts, dtype=float)
-    weights = counts * n_features if covariance_type == "spherical" else counts
-    shortfall, smallest = floor_shortfall(scatter, weights, reg_covar, covariance_type)
-    if covariance_type == "tied":
-        labels, active = ["the tied covariance"], [counts.sum() > 0]
+    structure = covariance_structure(covariance_type)
+    weights = structure.floor_weights(counts, n_features)
+    shortfall, smallest = floor_shortfall(scatter, weights, reg_covar, structure)
+    if structure.shared:
+        labels, active = [f"the {structure.name} covariance"], [counts.sum() > 0]
     else:
         labels, active = [f"{what} {k}" for k in range(len(smallest))], counts > 0
     collapsed = tuple(f"{label} collapsed (its smallest variance is {value:.3g} before the floor, "
