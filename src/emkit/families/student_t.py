@@ -25,8 +25,7 @@ from scipy.special import polygamma
 from ..engine.model import Params, Regularization, Stats
 from ..engine.stats import add_stats
 from ..kernels.gaussian import anchored_stats, anchored_zeros, gaussian_stats
-from ..kernels.gaussian_features import component_terms
-from ..kernels.gaussian_mixture_estep import far_components
+from ..kernels.gaussian_mixture_estep import mixture_terms
 from ..kernels.student_t import (
     DOF_BOUNDS,
     DOF_START,
@@ -150,7 +149,7 @@ class StudentT(Family):
         means = np.asarray(params["means"], dtype=float)
         covars = np.asarray(params["covars"], dtype=float)
         k = means.shape[0]
-        far = bool(far_components(component_terms(means, covars, self.covariance_type, self._centre())).any())
+        far = bool(mixture_terms(np.ones(k), means, covars, self.covariance_type, self._centre()).far.any())
         return StudentTCache(means, covars, full_matrices(covars, self.covariance_type, k, self.n_features),
                              self._dofs(params, k), far)
 
