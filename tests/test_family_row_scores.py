@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 import emkit
-from emkit.families import Bernoulli, Categorical, Exponential, FiniteMixture, Gamma, Multinomial, Poisson, Product
+from emkit.families import (Bernoulli, Categorical, Exponential, FiniteMixture, Gamma, Gaussian, Multinomial, Poisson,
+                            Product, StudentT)
 from emkit.latent import MixtureModel
 
 TIGHT = {"tol": 1e-14, "param_tol": 1e-12, "max_iter": 20_000, "accelerate": "squarem"}
@@ -165,3 +166,37 @@ def test_louis_uses_the_row_scores_not_differences(name, monkeypatch):
     assert points
     for point in points:
         assert all(np.array_equal(point[name], result.params[name]) for name in model.family.param_names)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_gaussian_row_scores_are_the_derivatives_and_give_the_hessians_errors(covariance_type):
+    """The Gaussian family's exact scores (complete rows) against central differences, and
+    Louis's covariance of a two-component fit against the numerical Hessian's."""
+    rng = np.random.default_rng(11)
+    z = rng.random(200) < 0.4
+    X = rng.normal(size=(200, 2)) * np.where(z, 0.7, 1.3)[:, None] + np.where(z, 3.0, 0.0)[:, None]
+    family = Gaussian(2, covariance_type)
+    model = MixtureModel(family, 2)
+    result = emkit.fit(model, X, random_state=1, **TIGHT)
+    learn = frozenset({"means", "covars"})
+    block = family.block_data(family.prepare(X))
+    expected = difference_scores(family, block, result.params, learn)
+    np.testing.assert_allclose(family.row_scores(block, result.params, learn), expected, rtol=1e-6,
+                               atol=1e-7 * np.abs(expected).max())
+    louis = emkit.standard_errors(result, X, method="louis")
+    hessian = emkit.standard_errors(result, X, method="hessian")
+    np.testing.assert_allclose(louis.cov, hessian.cov, rtol=1e-5, atol=1e-9 * np.abs(hessian.cov).max())
+
+
+def test_louis_refuses_what_the_row_scores_cannot_give():
+    """Gaussian rows with missing cells and the t family (latent scales u) would get too small
+    standard errors from the row scores alone: Louis says so and names the other methods."""
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.standard_t(4, size=(150, 2)), rng.standard_t(4, size=(150, 2)) + 5.0])
+    result = emkit.fit(MixtureModel(StudentT(2, "diag"), 2), X, random_state=0)
+    with pytest.raises(NotImplementedError, match="hessian"):
+        emkit.standard_errors(result, X, method="louis")
+    X[3, 1] = np.nan
+    result = emkit.fit(MixtureModel(Gaussian(2, "diag"), 2), X, random_state=0)
+    with pytest.raises(NotImplementedError, match="complete rows"):
+        emkit.standard_errors(result, X, method="louis")

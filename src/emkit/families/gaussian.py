@@ -46,6 +46,7 @@ from ..models.gaussian_information import (
     gaussian_free_labels,
     gaussian_from_free,
     gaussian_information,
+    gaussian_scores,
     n_free_covariances,
 )
 from ..models.regularization import covariance_floor
@@ -367,6 +368,17 @@ class Gaussian(Family):
         k, d = np.shape(params["means"])
         labels = gaussian_free_labels("means", "covars", self.covariance_type, k, d)
         return [label for label, kept in zip(labels, self._learned(k, learn)) if kept]
+
+    def row_scores(self, block: GaussianBlock, params: Params, learn: frozenset[str]) -> np.ndarray:
+        """``∂/∂θ log N(x_i | μ_k, Σ_k)`` in the learned free entries
+        (:func:`~emkit.models.gaussian_information.gaussian_scores`), complete rows only (with
+        missing cells the complete data hold the missing coordinates, whose scores' spread this
+        does not give)."""
+        if not block.layout.complete:
+            raise NotImplementedError("Louis's method for Gaussian components takes complete rows only (use "
+                                      "method='sem', 'hessian' or 'bootstrap' with missing values)")
+        scores = gaussian_scores(block.X, params["means"], params["covars"], self.covariance_type)
+        return scores[:, :, self._learned(len(params["means"]), learn)]
 
     def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
         """:func:`~emkit.models.gaussian_information.gaussian_information` of the states'

@@ -301,6 +301,13 @@ class StudentT(Family):
         dofs = [f"dofs[{j}]" for j in range(k)] if self._learns_dofs(learn) else []
         return self._gaussian.free_labels(params, learn) + dofs
 
+    def row_scores(self, block: StudentTBlock, params: Params, learn: frozenset[str]) -> np.ndarray:
+        """Not given: the complete data hold the latent scales ``u``, so Louis's missing
+        information needs the scores' spread over ``u`` given each row as well, which is not
+        computed (the scores of ``log p(x_i | k)`` alone would understate the standard errors)."""
+        raise NotImplementedError("Louis's method is not available for the t family (its complete data hold the "
+                                  "latent scales u); use method='hessian', 'sem' or 'bootstrap'")
+
     def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
         """Expected information of the complete data ``(z, u, x)`` in :meth:`to_free`'s entries:
         the Gaussian information of the u-weighted statistics (``I_μμ = Σγu Σ⁻¹``, …), whose
