@@ -29,6 +29,7 @@ from ..kernels.gaussian import (
     m_step_statistics,
     precisions_cholesky,
 )
+from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian_mixture_estep import (
     MixtureTerms,
     RowFeatures,
@@ -60,14 +61,17 @@ DEFAULT_SEED = 0
 KMEANS_ROWS = 20_000
 
 
-@dataclass(frozen=True)
+@dataclass
 class GaussianBlock:
-    """A block of rows and their missingness patterns (computed once; the features of the rows
-    are computed at each pass, into memory the cache keeps: faster than reading features
-    computed once, measured on mixtures and HMMs)."""
+    """A block of rows and their missingness patterns (computed once), and the features of the
+    rows about the family's centre once a two-pass E-step (log-densities, then statistics: an
+    HMM's) has computed them, for diagonal structures (a few numbers per row). Full and tied
+    features (``d(d+1)/2`` per row) and a mixture's fused pass take fresh features each time,
+    into memory the cache keeps: faster than reading stored ones (measured)."""
 
     X: np.ndarray
     layout: MissingLayout
+    features: RowFeatures | None = None
 
 
 @dataclass(frozen=True)
@@ -251,8 +255,15 @@ class Gaussian(Family):
         k = means.shape[0]
         return GaussianCache(means, covars, mixture_terms(np.ones(k), means, covars, self.covariance_type, self._centre()))
 
-    def _features(self, block: GaussianBlock) -> RowFeatures:
-        return row_features(block.X, self.covariance_type, self._centre(), block.layout)
+    def _features(self, block: GaussianBlock, keep: bool = True) -> RowFeatures:
+        """The block's features: those kept, or computed (and kept when ``keep`` and the
+        structure is diagonal)."""
+        if block.features is not None:
+            return block.features
+        features = row_features(block.X, self.covariance_type, self._centre(), block.layout)
+        if keep and covariance_structure(self.covariance_type).diagonal:
+            block.features = features
+        return features
 
     def log_likelihood(self, block: GaussianBlock, cache: GaussianCache, out: np.ndarray | None = None) -> np.ndarray:
         """The marginal density of the observed coordinates of every row (1 for a row with
@@ -275,7 +286,7 @@ class Gaussian(Family):
         terms = mixture_terms(weights, cache.means, cache.covars, self.covariance_type, self._centre())
 
         def run(block: GaussianBlock, sample_weight: np.ndarray | None) -> tuple[Stats, float]:
-            stats, loglik = block_e_step(block.X, self._features(block), terms, sample_weight)
+            stats, loglik = block_e_step(block.X, self._features(block, keep=False), terms, sample_weight)
             return {"counts": stats["n"].copy(), **stats}, loglik
 
         return run

@@ -700,13 +700,24 @@ def component_log_densities(X: np.ndarray, block: RowFeatures, terms: MixtureTer
     ``(n, k)`` in the order of ``X``, written into ``out`` when given. Every component's value is
     right (no component is irrelevant: an HMM's chain, not the emission, decides which states a
     row may be in); a row below the float range for every component gets the finite stand-in
-    :data:`~emkit.kernels.gaussian_direct.LOST` for its nearest."""
-    buffers = _Buffers(terms, np.dtype(np.float64), block.rows.size, np.inf)
-    joint = buffers.log_joint(X, block)
+    :data:`~emkit.kernels.gaussian_direct.LOST` for its nearest. Rows in their own order (no
+    pattern groups) take one product straight into ``out``."""
     out = np.empty((X.shape[0], terms.n_components)) if out is None else out
-    out[block.rows] = joint.T
-    if buffers.exact is not None:
-        out[block.rows[buffers.exact.positions]] = finite_stand_in(buffers.exact.log_joint, buffers.exact.log_resp)
+    if block.pattern is None:
+        error_scale = ERROR_FACTOR * np.finfo(float).eps / 2
+        suspect = may_be_untrusted(block.largest, error_scale, terms.error_terms, FLOAT64_TOLERANCE)
+        with np.errstate(invalid="ignore", over="ignore") if suspect else contextlib.nullcontext():
+            np.matmul(block.features.T, terms.theta[:block.features.shape[0]], out=out)
+        exact = exact_rows(out.T, block.squares, X, None, terms, error_scale, FLOAT64_TOLERANCE, np.inf,
+                           np.empty(X.shape[0], dtype=np.int64)) if suspect else None
+        rows = None if exact is None else exact.positions
+    else:
+        buffers = _Buffers(terms, np.dtype(np.float64), block.rows.size, np.inf)
+        out[block.rows] = buffers.log_joint(X, block).T
+        exact = buffers.exact
+        rows = None if exact is None else block.rows[exact.positions]
+    if exact is not None:
+        out[rows] = finite_stand_in(exact.log_joint, exact.log_resp)
     if block.unobserved is not None:
         out[block.unobserved] = 0.0
     return out
@@ -715,7 +726,14 @@ def component_log_densities(X: np.ndarray, block: RowFeatures, terms: MixtureTer
 def component_statistics(X: np.ndarray, block: RowFeatures, terms: MixtureTerms,
                          resp: np.ndarray) -> dict[str, np.ndarray]:
     """The statistics of :func:`mixture_e_step` (about ``terms.shift``) of the rows of ``block``
-    for given posteriors ``resp`` (n, k) in the order of ``X``."""
+    for given posteriors ``resp`` (n, k) in the order of ``X`` (rows in their own order: one
+    product ``Φᵀ R``)."""
+    if block.pattern is None:
+        sums = _Totals(terms)
+        sums.products[:block.features.shape[0]] = block.features @ resp
+        if terms.far.any():
+            sums.anchored = anchored_stats(X, resp, terms.locations, terms.covariances, terms.covariance_type)
+        return sums.statistics()
     buffers = _Buffers(terms, np.dtype(np.float64), block.rows.size)
     return buffers.given_statistics(X, block, np.ascontiguousarray(resp[block.rows].T)).statistics()
 
