@@ -161,7 +161,8 @@ def test_auto_persist_follows_the_memory_budget(client, monkeypatch):
 def test_start_comes_from_a_bounded_random_sample(client):
     records = two_poissons(5000)
     data = DaskData(emkit.PoissonMixture(2), da.from_array(records, chunks=1000), sample_rows=300)
-    values, counts = data.start_data()
+    sample = data.start_data()  # prepared: the distinct values as rows, their frequencies as weights
+    values, counts = sample.X[:, 0], sample.sample_weight
     assert counts.sum() == 300
     full = np.bincount(records)
     assert np.all(counts <= full[values.astype(int)])
@@ -169,7 +170,7 @@ def test_start_comes_from_a_bounded_random_sample(client):
     assert abs(values @ counts / 300 - records.mean()) < 4 * records.std() / np.sqrt(300)
     # Deterministic: the default start does not depend on the run.
     again = DaskData(emkit.PoissonMixture(2), da.from_array(records, chunks=1000), sample_rows=300).start_data()
-    np.testing.assert_array_equal(again[1], counts)
+    np.testing.assert_array_equal(again.sample_weight, counts)
 
 
 @pytest.mark.filterwarnings("ignore:n_components=2 exceeds")
@@ -204,8 +205,9 @@ def test_louis_and_sem_on_dask_equal_in_memory(client):
 
 
 def table_of_chunk(model, chunk):
-    """The frequencies of the values 0..39 in a prepared chunk ``(values, counts)``."""
-    values, counts = chunk
+    """The frequencies of the values 0..39 in a prepared chunk (rows: the distinct values,
+    weights: their frequencies)."""
+    values, counts = chunk.X[:, 0], chunk.sample_weight
     table = np.zeros(40)
     np.add.at(table, values.astype(int), counts)
     return table
