@@ -114,6 +114,22 @@ def test_gene_counting_records_equal_in_memory_and_published_moth_values(client)
     np.testing.assert_allclose(on_dask.params["freq"][:2], [0.07084, 0.18874], atol=5e-6)
 
 
+def test_gene_counting_parametric_bootstrap_on_records_reads_its_simulated_tables():
+    """A simulated chunk is a phenotype table, prepared by ``prepare_chunk`` like the records'
+    chunks (a failed replicate raises here)."""
+    counts = datasets.peppered_moth_counts()
+    labels = np.repeat(list(counts), list(counts.values()))
+    with dask.config.set(scheduler="threads"):
+        records = da.from_array(labels, chunks=200)
+        fitted = emkit.fit(peppered_moth(), records)
+        boot = emkit.standard_errors(fitted, records, method="bootstrap", bootstrap_kind="parametric", n_boot=8,
+                                     random_state=0)
+        louis = emkit.standard_errors(fitted, records, method="louis")
+    assert boot.diagnostics["n_failed"] == 0
+    ratio = np.sqrt(np.diag(boot.cov) / np.diag(louis.cov))
+    assert np.all((ratio > 0.3) & (ratio < 3.0)), ratio
+
+
 def test_delayed_chunks_with_an_empty_one_and_threaded_scheduler():
     records = two_poissons(1500)
     chunks = [dask.delayed(records[i:j]) for i, j in ((0, 700), (700, 700), (700, 1500))]
