@@ -192,7 +192,8 @@ def test_hasselblad_as_frequencies_mapping_and_observations_gives_the_published_
         np.testing.assert_array_equal(result.params["rates"], fits[0].params["rates"])
         np.testing.assert_array_equal(result.params["weights"], fits[0].params["weights"])
     assert fits[0].loglik == pytest.approx(-1989.9458598829644, rel=1e-15)
-    np.testing.assert_allclose(fits[0].params["rates"], [1.2560951011576915, 2.6634043566727414], rtol=1e-13)
+    # SQUAREM stops within 1e-10 of the MLE; the digits below that are rounding (PoissonMixture over MixtureModel)
+    np.testing.assert_allclose(fits[0].params["rates"], [1.2560951011576915, 2.6634043566727414], rtol=1e-10)
     np.testing.assert_allclose(fits[0].params["weights"][0], 0.3599, atol=5e-5)
 
 

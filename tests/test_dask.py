@@ -114,6 +114,22 @@ def test_gene_counting_records_equal_in_memory_and_published_moth_values(client)
     np.testing.assert_allclose(on_dask.params["freq"][:2], [0.07084, 0.18874], atol=5e-6)
 
 
+def test_gene_counting_parametric_bootstrap_on_records_reads_its_simulated_tables():
+    """A simulated chunk is a phenotype table, prepared by ``prepare_chunk`` like the records'
+    chunks (a failed replicate raises here)."""
+    counts = datasets.peppered_moth_counts()
+    labels = np.repeat(list(counts), list(counts.values()))
+    with dask.config.set(scheduler="threads"):
+        records = da.from_array(labels, chunks=200)
+        fitted = emkit.fit(peppered_moth(), records)
+        boot = emkit.standard_errors(fitted, records, method="bootstrap", bootstrap_kind="parametric", n_boot=8,
+                                     random_state=0)
+        louis = emkit.standard_errors(fitted, records, method="louis")
+    assert boot.diagnostics["n_failed"] == 0
+    ratio = np.sqrt(np.diag(boot.cov) / np.diag(louis.cov))
+    assert np.all((ratio > 0.3) & (ratio < 3.0)), ratio
+
+
 def test_delayed_chunks_with_an_empty_one_and_threaded_scheduler():
     records = two_poissons(1500)
     chunks = [dask.delayed(records[i:j]) for i, j in ((0, 700), (700, 700), (700, 1500))]
@@ -161,7 +177,8 @@ def test_auto_persist_follows_the_memory_budget(client, monkeypatch):
 def test_start_comes_from_a_bounded_random_sample(client):
     records = two_poissons(5000)
     data = DaskData(emkit.PoissonMixture(2), da.from_array(records, chunks=1000), sample_rows=300)
-    values, counts = data.start_data()
+    sample = data.start_data()  # prepared: the distinct values as rows, their frequencies as weights
+    values, counts = sample.X[:, 0], sample.sample_weight
     assert counts.sum() == 300
     full = np.bincount(records)
     assert np.all(counts <= full[values.astype(int)])
@@ -169,7 +186,7 @@ def test_start_comes_from_a_bounded_random_sample(client):
     assert abs(values @ counts / 300 - records.mean()) < 4 * records.std() / np.sqrt(300)
     # Deterministic: the default start does not depend on the run.
     again = DaskData(emkit.PoissonMixture(2), da.from_array(records, chunks=1000), sample_rows=300).start_data()
-    np.testing.assert_array_equal(again[1], counts)
+    np.testing.assert_array_equal(again.sample_weight, counts)
 
 
 @pytest.mark.filterwarnings("ignore:n_components=2 exceeds")
@@ -204,8 +221,9 @@ def test_louis_and_sem_on_dask_equal_in_memory(client):
 
 
 def table_of_chunk(model, chunk):
-    """The frequencies of the values 0..39 in a prepared chunk ``(values, counts)``."""
-    values, counts = chunk
+    """The frequencies of the values 0..39 in a prepared chunk (rows: the distinct values,
+    weights: their frequencies)."""
+    values, counts = chunk.X[:, 0], chunk.sample_weight
     table = np.zeros(40)
     np.add.at(table, values.astype(int), counts)
     return table

@@ -121,3 +121,42 @@ def test_bad_mapping_keys_and_aliased_init():
     init["weights"][:], init["rates"][:] = 0.5, 9.0
     np.testing.assert_array_equal(result.trace.params[0]["weights"], [0.3, 0.7])
     np.testing.assert_array_equal(result.trace.params[0]["rates"], [1.0, 2.5])
+
+
+def test_face_over_the_mixture_of_the_poisson_family_iterate_by_iterate():
+    """PoissonMixture is MixtureModel(Poisson(1), K) on the table's values as rows weighted by
+    their frequencies, with the components ordered by rate: the same trace, and the same
+    empty-component policy (its warning)."""
+    from emkit import families
+    from emkit.latent import MixtureModel
+
+    values = np.flatnonzero(COUNTS).astype(float)
+    mixture = MixtureModel(families.Poisson(1), 2, order_by="lambdas", n_jobs=1)
+    start = {"weights": np.array([0.7, 0.3]), "lambdas": np.array([[2.5], [1.0]])}
+    options = dict(tol=0, param_tol=None, max_iter=40)
+    with pytest.warns(emkit.ConvergenceWarning):
+        face = emkit.fit(emkit.PoissonMixture(2, data="frequencies"), COUNTS,
+                         init={"weights": [0.7, 0.3], "rates": [2.5, 1.0]}, **options)
+        direct = emkit.fit(mixture, (values[:, None], COUNTS[COUNTS > 0]), init=start, **options)
+    np.testing.assert_array_equal(face.trace.loglik, direct.trace.loglik)
+    np.testing.assert_array_equal(face.params["rates"], direct.params["lambdas"][:, 0])
+    np.testing.assert_array_equal(face.params["weights"], direct.params["weights"])
+    assert face.params["rates"][0] < face.params["rates"][1]  # sorted by the mixture's order_by
+    with pytest.warns(emkit.DegenerateComponentWarning, match=r"mixture component\(s\) \[2\] received no weight"), \
+            pytest.warns(emkit.ConvergenceWarning):
+        emkit.fit(emkit.PoissonMixture(3, data="frequencies"), COUNTS, max_iter=3, tol=0, param_tol=None,
+                  init={"weights": [0.4, 0.3, 0.3], "rates": [1.0, 2.5, 60.0]})
+
+
+def test_mixture_order_by_sorts_components_lexicographically():
+    from emkit import families
+    from emkit.latent import MixtureModel
+
+    model = MixtureModel(families.Poisson(2), 3, order_by="lambdas")
+    params = {"weights": np.array([0.2, 0.3, 0.5]), "lambdas": np.array([[2.0, 1.0], [1.0, 5.0], [1.0, 4.0]])}
+    ordered = model.canonical(params)
+    np.testing.assert_array_equal(ordered["lambdas"], [[1.0, 4.0], [1.0, 5.0], [2.0, 1.0]])
+    np.testing.assert_array_equal(ordered["weights"], [0.5, 0.3, 0.2])
+    assert MixtureModel(families.Poisson(2), 3).canonical(params) is params  # no order_by: unchanged
+    with pytest.raises(ValueError, match="^order_by: "):
+        MixtureModel(families.Poisson(2), 3, order_by="rates")

@@ -150,11 +150,13 @@ class DaskData(ChunkedData):
         return self._derived(raw, totals[totals > 0])
 
     def simulate(self, params: Params, rng: np.random.Generator) -> "DaskData":
-        """The parametric bootstrap: each chunk replaced by ``model.prepare(model.simulate(params,
-        chunk))``, as many observations drawn from the model as the chunk holds."""
+        """The parametric bootstrap: each chunk replaced by ``model.prepare_chunk(model.simulate(params,
+        chunk), context)``, as many observations drawn from the model as the chunk holds, prepared
+        like the data's chunks (a simulated chunk, like the chunk it copies, need not pass the
+        whole-data checks, e.g. a column missing throughout it)."""
         seeds = np.random.SeedSequence(int(rng.integers(2**63))).spawn(len(self._chunks))
         params_node = self._ship(params)
-        chunks = [delayed(_simulate_chunk)(self._model_node, chunk, params_node, seed)
+        chunks = [delayed(_simulate_chunk)(self._model_node, chunk, params_node, seed, self._context_node)
                   for chunk, seed in zip(self._chunks, seeds)]
         return self._derived(None, self._lengths.copy(), chunks)
 
@@ -298,8 +300,8 @@ def _summary(model: EMModel, chunk: Any) -> Stats | None:
     return model.chunk_summary(chunk) if _length(chunk) > 0 else None
 
 
-def _simulate_chunk(model: EMModel, chunk: Any, params: Params, seed: np.random.SeedSequence) -> Any:
-    return model.prepare(model.simulate(params, chunk, np.random.default_rng(seed)))
+def _simulate_chunk(model: EMModel, chunk: Any, params: Params, seed: np.random.SeedSequence, context: Any) -> Any:
+    return model.prepare_chunk(model.simulate(params, chunk, np.random.default_rng(seed)), context)
 
 
 def _bundle(*parts: Any) -> tuple:

@@ -267,7 +267,8 @@ class EMModel(ABC):
 
     def simulate(self, params: Params, like_data: Any, rng: np.random.Generator) -> Any:
         """One parametric bootstrap data set: as many observations as ``like_data`` (prepared)
-        drawn from the model at ``params``, in a form :meth:`prepare` accepts."""
+        drawn from the model at ``params``, in a form :meth:`prepare` accepts and, for data held
+        in chunks (where ``like_data`` is one prepared chunk), :meth:`prepare_chunk` too."""
         raise NotImplementedError(f"{type(self).__name__} does not simulate data")
 
 

@@ -20,7 +20,11 @@ the total keeps its family parameters (its statistics are round-off of the other
 and gets the weight of the exact M-step, ``counts_k / Σ counts`` (zero to round-off), with a
 ``DegenerateComponentWarning``. Its weight is not forced to exactly 0: an exact zero would be a
 structural zero that no later E-step could revive, and the exact M-step keeps EM's ascent
-property exact. Components are not reordered (a face may sort them).
+property exact.
+
+Order: components are labels, so a fit is one of ``K!`` equivalent relabellings. By default
+they are not reordered; with ``order_by`` (a family parameter) :meth:`MixtureModel.canonical`
+sorts them by its rows, the one ordering rule every face that sorts its components uses.
 """
 
 from __future__ import annotations
@@ -75,6 +79,13 @@ class MixtureData:
         """The sample weights of the rows of ``block`` (None: all 1)."""
         return None if self.sample_weight is None else self.sample_weight[block.start:block.stop]
 
+    @classmethod
+    def build(cls, family: Family, X: np.ndarray, sample_weight: np.ndarray | None) -> MixtureData:
+        """Rows already prepared by ``family`` (and checked weights) cut into the blocks of the
+        HMM's blocking policy (one sequence of rows); the number of components plays no part."""
+        rows = Sequences.build(X, np.array([0, X.shape[0]], dtype=np.int64), 1, family.block_data)
+        return cls(X, sample_weight, rows.blocks)
+
 
 class MixtureModel(EMModel):
     """Mixture of ``n_components`` components of one family.
@@ -94,12 +105,18 @@ class MixtureModel(EMModel):
     n_jobs : int, optional
         Number of threads over which the row blocks are spread (default: the number of CPUs;
         the results do not depend on it).
+    order_by : str, optional
+        A family parameter whose rows give the canonical order of the components
+        (:meth:`canonical`: increasing, lexicographically over the row's entries), e.g.
+        ``"lambdas"`` for Poisson components by increasing rate. For families whose every
+        parameter is per component (first axis ``K``). None (default): components are not
+        reordered.
 
     Data are ``X`` or ``(X, sample_weight)``; parameters are ``weights`` (K,) and the family's.
     """
 
     def __init__(self, family: Family, n_components: int, *, weights_prior: float | np.ndarray = 1.0,
-                 learn=None, n_jobs: int | None = None) -> None:
+                 learn=None, n_jobs: int | None = None, order_by: str | None = None) -> None:
         if not isinstance(family, Family):
             raise ValueError(f"family: expected an emkit.families.Family, got {type(family).__name__}")
         if not (isinstance(n_components, (int, np.integer)) and not isinstance(n_components, bool)
@@ -115,6 +132,10 @@ class MixtureModel(EMModel):
         if unknown:
             raise ValueError(f"learn: unknown parameter(s) {unknown}; expected names among {list(self.param_names)}")
         self.n_jobs = default_n_jobs(n_jobs)
+        if order_by is not None and order_by not in family.param_names:
+            raise ValueError(f"order_by: expected one of the family's parameters {list(family.param_names)}, "
+                             f"got {order_by!r}")
+        self.order_by = order_by
 
     # ----------------------------------------------------------------- data
     def prepare(self, data: Any) -> MixtureData:
@@ -162,9 +183,7 @@ class MixtureModel(EMModel):
         return X, check_sample_weight(sample_weight, X.shape[0], whole_data=False)
 
     def _data(self, X: np.ndarray, sample_weight: np.ndarray | None) -> MixtureData:
-        """Prepared rows cut into the blocks of the HMM's blocking policy (one sequence of rows)."""
-        rows = Sequences.build(X, np.array([0, X.shape[0]], dtype=np.int64), 1, self.family.block_data)
-        return MixtureData(X, sample_weight, rows.blocks)
+        return MixtureData.build(self.family, X, sample_weight)
 
     # ----------------------------------------------------------------- the EM pieces
     def initial_params(self, data: MixtureData, rng: np.random.Generator | None = None) -> Params:
@@ -240,6 +259,21 @@ class MixtureModel(EMModel):
 
     def is_feasible(self, params: Params) -> bool:
         return dirichlet.is_probability_rows(params["weights"]) and self.family.is_feasible(params)
+
+    def canonical(self, params: Params) -> Params:
+        """The components sorted by the rows of ``params[order_by]`` (stable, lexicographic:
+        ties by the next entry), the weights and every family parameter permuted along their
+        first axis; ``params`` unchanged without ``order_by``."""
+        if self.order_by is None:
+            return params
+        k = self.n_components
+        shared = [name for name in self.param_names if np.shape(params[name])[:1] != (k,)]
+        if shared:
+            raise ValueError(f"order_by: parameter(s) {shared} are not per component (first axis {k}); "
+                             "such a family cannot be ordered by order_by")
+        key = np.asarray(params[self.order_by], dtype=float).reshape(k, -1)
+        order = np.lexsort(key.T[::-1])
+        return {**params, **{name: np.asarray(params[name])[order] for name in self.param_names}}
 
     def describe(self) -> str:
         """E.g. "mixture of 3 categorical"."""

@@ -192,7 +192,10 @@ class GeneCounting(EMModel):
 
     def prepare_chunk(self, chunk, context=None) -> np.ndarray:
         """Phenotype counts (in :attr:`phenotype_labels` order) of one chunk of records, one
-        phenotype label per row (a Series, a one-column DataFrame or a 1-D array)."""
+        phenotype label per row (a Series, a one-column DataFrame or a 1-D array), or of a table
+        ``{phenotype: count}`` (a simulated chunk, :meth:`simulate`)."""
+        if isinstance(chunk, Mapping):
+            return self.prepare(chunk)
         return tabulate_labels(chunk, self.phenotype_labels, "X")
 
     def initial_params(self, data, rng: np.random.Generator | None = None) -> Params:
@@ -274,9 +277,11 @@ class GeneCounting(EMModel):
         """Multinomial resampling of the phenotype counts."""
         return resample_counts(data, rng)
 
-    def simulate(self, params: Params, like_data: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Phenotype counts of ``N`` individuals drawn under Hardy–Weinberg at ``params``."""
-        return rng.multinomial(int(like_data.sum()), self.phenotype_probabilities(params["freq"])).astype(float)
+    def simulate(self, params: Params, like_data: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
+        """Phenotype counts of ``N`` individuals drawn under Hardy–Weinberg at ``params``, as a table
+        ``{phenotype: count}`` (which :meth:`prepare` and :meth:`prepare_chunk` both read)."""
+        counts = rng.multinomial(int(like_data.sum()), self.phenotype_probabilities(params["freq"])).astype(float)
+        return dict(zip(self.phenotype_labels, counts.tolist()))
 
 
 def peppered_moth() -> GeneCounting:

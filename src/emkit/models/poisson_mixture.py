@@ -1,26 +1,28 @@
 """Mixture of K Poisson distributions fitted to counts: a frequency table or the observations.
 
-``P(x) = Σ_k π_k e^{−λ_k} λ_k^x / x!``. The component labels are the missing data.
-E-step: responsibilities ``r_xk ∝ π_k Pois(x; λ_k)`` (in log space) and the sufficient
-statistics ``N_k = Σ_x n_x r_xk``, ``S_k = Σ_x n_x r_xk x``; M-step: ``π_k = N_k / N``,
-``λ_k = S_k / N_k``.
+``P(x) = Σ_k π_k e^{−λ_k} λ_k^x / x!``. A face over :class:`~emkit.latent.MixtureModel` with the
+one-column :class:`~emkit.families.Poisson` family: the table's distinct values ``x`` are the
+rows and their frequencies ``n_x`` the sample weights, so the E-step's statistics are
+``N_k = Σ_x n_x r_xk``, ``S_k = Σ_x n_x r_xk x`` and the M-step ``π_k = N_k / N``,
+``λ_k = S_k / N_k``. Responsibilities, the empty-component policy, the canonical order
+(increasing rate), the information and the sampler are the mixture's; this face reads the
+table, names the parameters ``weights`` and ``rates`` (K,), starts at the data's quantiles and
+bootstraps tables.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Mapping
+from functools import cached_property
+from typing import Any, Mapping
 
 import numpy as np
-from scipy.linalg import block_diag
-from scipy.special import gammaln
 
 from ..engine.model import EMModel, Params, Stats
-from ..exceptions import DegenerateComponentWarning
-from ..numerics import log_normalize, safe_log
+from ..families.poisson import Poisson
+from ..latent.mixture import MixtureData, MixtureModel
 from ..validation import check_counts, check_integer, check_probability_vector
-from .categorical import (categorical_information, categorical_scores, free_probabilities, full_probabilities,
-                          resample_counts)
+from .categorical import resample_counts
 from .records import tabulate_counts
 
 #: What a sequence given as data holds: the frequencies of the values 0, 1, 2, ..., or one
@@ -44,7 +46,8 @@ class PoissonMixture(EMModel):
         needs no declaration, and data held by Dask (:func:`emkit.fit` on a Dask DataFrame,
         Series or array) are always observations, one per row.
 
-    The log-likelihood is that of the individual observations, ``Σ_x n_x log P(x)``.
+    The log-likelihood is that of the individual observations, ``Σ_x n_x log P(x)``. Fitted
+    components are sorted by increasing rate.
     """
 
     param_names = ("weights", "rates")
@@ -55,9 +58,18 @@ class PoissonMixture(EMModel):
             raise ValueError(f"data: expected 'frequencies' (a table of counts of 0, 1, 2, ...) or 'observations' "
                              f"(one observed count per entry), got {data!r}")
         self.data = data
+        self.family = Poisson(1)
 
-    def prepare(self, data) -> tuple[np.ndarray, np.ndarray]:
-        """Frequency table as ``(values, counts)`` arrays, cells with zero count dropped.
+    @cached_property
+    def mixture(self) -> MixtureModel:
+        """The model fitted, ``MixtureModel(Poisson(1), K)`` ordered by rate (built on first use,
+        so that a ``K`` beyond the observations is refused before anything of size ``K`` exists)."""
+        return MixtureModel(self.family, self.n_components, order_by="lambdas", n_jobs=1)
+
+    # ------------------------------------------------------------------ data
+    def prepare(self, data: Any) -> MixtureData:
+        """The frequency table as rows: the distinct values (cells with zero count dropped), their
+        frequencies the sample weights.
 
         Raises
         ------
@@ -65,12 +77,10 @@ class PoissonMixture(EMModel):
             Naming ``data`` when a sequence is given and the model does not say what it holds,
             or ``counts`` for a bad table.
         """
+        if isinstance(data, MixtureData):
+            return data
         if isinstance(data, Mapping):
-            try:
-                values = np.asarray(list(data.keys()), dtype=float)
-            except (TypeError, ValueError):
-                raise ValueError(f"counts: values must be non-negative integers, got {list(data.keys())}") from None
-            counts = check_counts(list(data.values()), "counts")
+            values, counts = _mapping_table(data)
         elif self.data == "frequencies":
             counts = check_counts(data, "counts")
             values = np.arange(counts.size, dtype=float)
@@ -84,21 +94,25 @@ class PoissonMixture(EMModel):
                              f"PoissonMixture({self.n_components}, data='frequencies') or "
                              f"PoissonMixture({self.n_components}, data='observations') (or pass a mapping "
                              "{value: frequency})")
-        if np.any(values < 0) or np.any(values != np.round(values)):
-            raise ValueError(f"counts: values must be non-negative integers, got {values.tolist()}")
         keep = counts > 0
         if int(keep.sum()) < self.n_components <= counts.sum():  # more than counts.sum(): initial_params refuses
             warnings.warn(f"n_components={self.n_components} exceeds the {int(keep.sum())} distinct observed values; "
                           "the mixture is not identifiable", UserWarning, stacklevel=3)
-        return values[keep], counts[keep]
+        return self._rows(values[keep], counts[keep])
 
-    def prepare_chunk(self, chunk, context=None) -> tuple[np.ndarray, np.ndarray]:
-        """The frequency table ``(values, counts)`` of one chunk of records (one observed count
-        per row: a Series, a one-column DataFrame or a 1-D array, whatever :attr:`data` says);
-        possibly empty."""
-        return tabulate_counts(chunk, "X")
+    def prepare_chunk(self, chunk: Any, context: Any = None) -> MixtureData:
+        """One chunk of records (one observed count per row: a Series, a one-column DataFrame or a
+        1-D array, whatever :attr:`data` says) or a table ``{value: frequency}`` (a simulated
+        chunk) as rows; possibly empty."""
+        if isinstance(chunk, MixtureData):
+            return chunk
+        return self._rows(*(_mapping_table(chunk) if isinstance(chunk, Mapping) else tabulate_counts(chunk, "X")))
 
-    def initial_params(self, data, rng: np.random.Generator | None = None) -> Params:
+    def _rows(self, values: np.ndarray, counts: np.ndarray) -> MixtureData:
+        return MixtureData.build(self.family, np.ascontiguousarray(values, dtype=float)[:, None], counts)
+
+    # ------------------------------------------------------------------ the EM pieces
+    def initial_params(self, data: Any, rng: np.random.Generator | None = None) -> Params:
         """Equal weights and rates at the ``(k+½)/K`` quantiles of the data by default;
         flat-Dirichlet weights and rates ``mean·Gamma(2, ½)`` for a random start.
 
@@ -109,7 +123,7 @@ class PoissonMixture(EMModel):
             rule), before anything of size ``K`` is allocated. Later batches of a stream may be
             smaller: only the data that start a fit are checked.
         """
-        values, counts = data
+        values, counts = data.X[:, 0], data.sample_weight
         k = self.n_components
         if k > counts.sum():
             raise ValueError(f"n_components: Expected n_samples >= n_components but got n_components = {k}, "
@@ -126,29 +140,14 @@ class PoissonMixture(EMModel):
             weights = rng.dirichlet(np.ones(k))
         return {"weights": weights, "rates": np.maximum(rates, 1e-6)}
 
-    def log_joint(self, values: np.ndarray, params: Params) -> np.ndarray:
-        """``log π_k + x log λ_k − λ_k − log x!`` for each value (rows) and component (columns)."""
-        rates = params["rates"]
-        return (safe_log(params["weights"]) + values[:, None] * np.log(rates) - rates
-                - gammaln(values + 1.0)[:, None])
-
-    def e_step(self, data, params: Params) -> tuple[Stats, float]:
-        """``N_k = Σ n_x r_xk``, ``S_k = Σ n_x r_xk x``, ``ℓ = Σ n_x log P(x)``."""
-        values, counts = data
-        log_resp, log_marginal = log_normalize(self.log_joint(values, params))
-        weighted = counts[:, None] * np.exp(log_resp)
-        stats = {"n": weighted.sum(axis=0), "sum_x": values @ weighted}
-        return stats, float(counts @ log_marginal)
+    def e_step(self, data: Any, params: Params) -> tuple[Stats, float]:
+        """The mixture's statistics (``counts`` ``N_k``; ``column_sums`` ``S_k``) and ``Σ n_x log P(x)``."""
+        return self.mixture.e_step(data, _family_params(params))
 
     def m_step(self, stats: Stats, params: Params) -> Params:
-        """``π_k = N_k / N``, ``λ_k = S_k / N_k`` (a component with no weight keeps its rate)."""
-        n, sum_x = stats["n"], stats["sum_x"]
-        empty = n <= 1e-12 * n.sum()
-        if np.any(empty):
-            warnings.warn(f"Poisson component(s) {np.flatnonzero(empty).tolist()} received no weight; "
-                          "they are kept with weight 0 (fit fewer components)", DegenerateComponentWarning, stacklevel=4)
-        rates = np.where(empty, params["rates"], sum_x / np.where(empty, 1.0, n))
-        return {"weights": n / n.sum(), "rates": np.maximum(rates, 1e-300)}
+        """``π_k = N_k / N``, ``λ_k = S_k / N_k``; an empty component keeps its rate (the
+        mixture's policy, with its warning)."""
+        return _face_params(self.mixture.m_step(stats, _family_params(params)))
 
     def check_params(self, params: Params) -> Params:
         k = self.n_components
@@ -159,62 +158,74 @@ class PoissonMixture(EMModel):
         return {"weights": weights, "rates": rates}
 
     def is_feasible(self, params: Params) -> bool:
-        w, lam = params["weights"], params["rates"]
-        return bool(np.all(np.isfinite(w)) and np.all(w >= 0) and abs(w.sum() - 1) < 1e-9
-                    and np.all(np.isfinite(lam)) and np.all(lam > 0))
+        return self.mixture.is_feasible(_family_params(params))
 
     def canonical(self, params: Params) -> Params:
-        """Components sorted by increasing rate."""
-        order = np.argsort(params["rates"], kind="stable")
-        return {"weights": params["weights"][order], "rates": params["rates"][order]}
+        """Components sorted by increasing rate (the mixture's ``order_by``)."""
+        return _face_params(self.mixture.canonical(_family_params(params)))
 
     def describe(self) -> str:
         """E.g. "Poisson mixture (k=3)"."""
         return f"Poisson mixture (k={self.n_components})"
 
     def named_params(self, params: Params) -> dict[str, list[float]]:
-        return {"weights": params["weights"].tolist(), "rates": params["rates"].tolist()}
+        return {"weights": np.asarray(params["weights"]).tolist(), "rates": np.asarray(params["rates"]).tolist()}
 
     def n_free_parameters(self) -> int:
-        return 2 * self.n_components - 1
+        return self.mixture.n_free_parameters()
 
     # ------------------------------------------------------------ inference hooks
     def to_free(self, params: Params) -> np.ndarray:
         """``(π_1, ..., π_{K−1}, λ_1, ..., λ_K)``."""
-        return np.concatenate([free_probabilities(params["weights"]), params["rates"]])
+        return self.mixture.to_free(_family_params(params))
 
     def from_free(self, free: np.ndarray, like: Params | None = None) -> Params:
         k = self.n_components
-        return {"weights": full_probabilities(free[:k - 1]), "rates": np.array(free[k - 1:], dtype=float)}
+        like = {"weights": np.full(k, 1.0 / k), "rates": np.ones(k)} if like is None else like
+        return _face_params(self.mixture.from_free(free, _family_params(like)))
 
     def free_labels(self, params: Params | None = None) -> tuple[str, ...]:
         k = self.n_components
         return tuple(f"weights[{i}]" for i in range(k - 1)) + tuple(f"rates[{i}]" for i in range(k))
 
     def complete_information(self, stats: Stats, params: Params) -> np.ndarray:
-        """Block diagonal: the weights' ``diag(N_k/π_k²) + (N_K/π_K²) 11ᵀ`` and ``diag(S_k/λ_k²)``."""
-        return block_diag(categorical_information(stats["n"], params["weights"]),
-                          np.diag(stats["sum_x"] / params["rates"] ** 2))
+        """The mixture's: the weights' ``diag(N_k/π_k²) + (N_K/π_K²) 11ᵀ`` and ``diag(S_k/λ_k²)``."""
+        return self.mixture.complete_information(stats, _family_params(params))
 
-    def latent_class_scores(self, data, params: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Distinct values, responsibilities and the component scores: weights
-        ``∂/∂θ log π_k`` and rates ``(x/λ_k − 1) e_k``."""
-        values, counts = data
-        log_resp, _ = log_normalize(self.log_joint(values, params))
-        k = self.n_components
-        weight_scores = np.broadcast_to(categorical_scores(params["weights"]).T, (values.size, k, k - 1))
-        rate_scores = np.eye(k) * (values[:, None] / params["rates"] - 1.0)[:, :, None]
-        return counts, np.exp(log_resp), np.concatenate([weight_scores, rate_scores], axis=2)
+    def score_covariance(self, data: Any, params: Params) -> np.ndarray:
+        """Louis's missing information, the mixture's (the table's rows weighted by their frequencies)."""
+        return self.mixture.score_covariance(data, _family_params(params))
 
-    def resample(self, data, rng: np.random.Generator) -> dict[float, float]:
-        """Multinomial resampling of the frequency table, as ``{value: count}``."""
-        values, counts = data
-        return dict(zip(values.tolist(), resample_counts(counts, rng).tolist()))
+    def resample(self, data: Any, rng: np.random.Generator) -> dict[float, float]:
+        """Multinomial resampling of the frequency table (``N`` observations drawn with
+        replacement), as ``{value: count}``."""
+        return dict(zip(data.X[:, 0].tolist(), resample_counts(data.sample_weight, rng).tolist()))
 
-    def simulate(self, params: Params, like_data, rng: np.random.Generator) -> dict[float, float]:
-        """Frequency table of ``N`` draws, as ``{value: count}``: labels from the weights, then
-        Poisson(λ_label)."""
-        per_component = rng.multinomial(int(like_data[1].sum()), params["weights"])
-        draws = np.concatenate([rng.poisson(lam, size=n) for lam, n in zip(params["rates"], per_component)])
+    def simulate(self, params: Params, like_data: Any, rng: np.random.Generator) -> dict[float, float]:
+        """Frequency table of as many draws from the mixture as ``like_data`` holds observations
+        (:meth:`MixtureModel.sample`), as ``{value: count}``."""
+        n = int(round(float(like_data.sample_weight.sum())))
+        draws = self.mixture.sample(_family_params(params), n, rng)[0][:, 0]
         values, counts = np.unique(draws, return_counts=True)
-        return dict(zip(values.astype(float).tolist(), counts.astype(float).tolist()))
+        return dict(zip(values.tolist(), counts.astype(float).tolist()))
+
+
+def _mapping_table(table: Mapping) -> tuple[np.ndarray, np.ndarray]:
+    """``{value: frequency}`` as ``(values, counts)`` float arrays; ``ValueError`` naming ``counts``."""
+    try:
+        values = np.asarray(list(table.keys()), dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"counts: values must be non-negative integers, got {list(table.keys())}") from None
+    if np.any(~np.isfinite(values)) or np.any(values < 0) or np.any(values != np.round(values)):
+        raise ValueError(f"counts: values must be non-negative integers, got {values.tolist()}")
+    return values, check_counts(list(table.values()), "counts")
+
+
+def _family_params(params: Params) -> Params:
+    """The face's ``weights``, ``rates`` (K,) as the mixture's ``weights``, ``lambdas`` (K, 1)."""
+    return {"weights": params["weights"], "lambdas": np.asarray(params["rates"], dtype=float)[:, None]}
+
+
+def _face_params(params: Params) -> Params:
+    """Inverse of :func:`_family_params`."""
+    return {"weights": params["weights"], "rates": np.asarray(params["lambdas"], dtype=float)[:, 0]}
