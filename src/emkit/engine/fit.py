@@ -9,7 +9,7 @@ from typing import Any, Callable, Union
 import numpy as np
 
 from ..exceptions import ConvergenceWarning
-from ..validation import check_callable, check_integer, check_real, random_generator
+from ..validation import check_callable, check_integer, random_generator
 from .estep import initial_params, prepare
 from .model import EMModel, Params
 from .monitor import Callback, Monitor

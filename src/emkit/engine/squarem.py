@@ -67,8 +67,8 @@ def step_length(r: np.ndarray, v: np.ndarray, scheme: str) -> float:
     raise ValueError(f"scheme: expected one of {STEP_LENGTHS}, got {scheme!r}")
 
 
-def run_squarem(model: EMModel, data, params: Params, stats: Stats, loglik: float, monitor: Monitor, max_iter: int,
-                settings: Squarem) -> tuple[bool, Stats]:
+def run_squarem(model: EMModel, data, params: Params, stats: Stats, loglik: float, monitor: Monitor,
+                max_iter: int, settings: Squarem) -> tuple[bool, Stats]:
     """Iterate SQUAREM cycles from ``params`` (already evaluated and recorded: ``stats``,
     ``loglik``) while ``monitor.n_iter < max_iter``, recording each accepted point in ``monitor``.
 

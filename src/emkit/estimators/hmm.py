@@ -138,8 +138,8 @@ class _BaseHMM(EstimatorProtocol):
             """The engine's ``init(rng)``: the learned parameters from the model's starting values
             (its deterministic default for the first start without ``random_state``), the others
             from ``given``."""
-            first = next(starts) == 0
-            initial = model.initial_params(data, None if first and not seeded else rng) if self._initialised() else {}
+            default = next(starts) == 0 and not seeded
+            initial = model.initial_params(data, None if default else rng) if self._initialised() else {}
             return {**initial, **given}
 
         with Progress.of(self.verbose) as progress, warnings.catch_warnings():
