@@ -154,7 +154,8 @@ def _start(model: EMModel, data, init: Init, index: int, rng: np.random.Generato
 
 def em_stage(progress: Progress, model: EMModel):
     """The EM stage of :func:`fit` on ``progress``: "EM " and the model in words, counting
-    iterations (a caller that opens it around :func:`fit` shares it, see :meth:`Progress.stage`)."""
+    iterations (a caller that opens it around :func:`fit` shares it, see :meth:`Progress.stage`;
+    a run under scikit-learn's order counts its final M-step in it too)."""
     return progress.stage(f"EM {model.describe()}", unit="iteration")
 
 

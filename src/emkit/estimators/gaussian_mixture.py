@@ -241,7 +241,7 @@ class GaussianMixture(MixtureEstimator):
         return fit(model, data, stopping=PerSampleChange(self.tol, total, previous_bound), max_iter=self.max_iter,
                    accelerate=self.accelerate, verbose=progress,
                    callback=self._iteration_report(total, previous_bound) if self.verbose else None,
-                   restart_callback=self._restart_report(total), **starts)
+                   restart_callback=self._restart_report(total) if self.verbose else None, **starts)
 
     def _iteration_report(self, total: float, previous_bound: float | None):
         """The engine's callback that prints scikit-learn's verbose iteration lines (the change
