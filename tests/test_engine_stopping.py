@@ -136,6 +136,14 @@ def test_bad_stopping_rules_are_refused():
         emkit.PerSampleChange(1e-3, 0.0)
     with pytest.raises(ValueError, match="tol"):
         emkit.RelativeChange(-1.0)
+    with pytest.raises(ValueError, match="previous"):
+        emkit.PerSampleChange(1e-3, 10.0, previous=np.nan)
+    # a warm start after max_iter=0 (bound −∞) is not converged at its first evaluation
+    X = two_groups()
+    with pytest.warns(emkit.ConvergenceWarning, match="max_iter=2"):
+        after_nothing = emkit.fit(OneDimensionalMixture(), X, init=START, max_iter=2,
+                                  stopping=emkit.PerSampleChange(1e-3, len(X), previous=-np.inf))
+    assert after_nothing.n_iter == 2 and after_nothing.n_evaluations == 2
 
 
 def test_relative_change_is_what_tol_builds():

@@ -156,7 +156,7 @@ class PerSampleChange(StoppingRule):
     previous : float, optional
         A warm start's previous ``ℓ/n`` (scikit-learn's ``lower_bound_``): the first evaluation
         is compared with it (strictly below ``tol``: converged at once, only the final M-step
-        is taken).
+        is taken); −∞ (the bound of a fit with ``max_iter=0``) is never within ``tol``.
     """
 
     tol: float = 1e-3
@@ -167,8 +167,8 @@ class PerSampleChange(StoppingRule):
     def __post_init__(self) -> None:
         check_real(self.tol, "tol", low=0.0)
         check_real(self.n_samples, "n_samples", low=0.0, low_open=True)
-        if self.previous is not None and not np.isfinite(self.previous):
-            raise ValueError(f"previous: expected a finite mean log-likelihood, got {self.previous!r}")
+        if self.previous is not None and (np.isnan(self.previous) or self.previous == np.inf):
+            raise ValueError(f"previous: expected a mean log-likelihood or -inf, got {self.previous!r}")
 
     def start(self) -> RunCheck:
         return _PerSampleRun(self)
