@@ -185,7 +185,7 @@ def _fit_from(model, data, start, stopping: StoppingRule, max_iter: int, acceler
     return EMResult(
         params=model.canonical(params),
         loglik=monitor.trace.loglik[-1],
-        n_iter=monitor.n_iter + stopping.final_m_step,
+        n_iter=monitor.n_iter + int(stopping.final_m_step),
         n_evaluations=monitor.n_evaluations,
         converged=converged,
         trace=monitor.trace,
