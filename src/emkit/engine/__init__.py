@@ -5,5 +5,6 @@ from .model import EMModel, Params, Regularization, Stats
 from .result import EMResult, Trace
 from .squarem import Squarem
 from .stats import add_stats, scale_stats, sum_stats
+from .stopping import PerSampleChange, RelativeChange, StoppingRule
 
-__all__ = ["fit", "EMModel", "Params", "Regularization", "Stats", "EMResult", "Trace", "Squarem", "add_stats", "scale_stats", "sum_stats"]
+__all__ = ["fit", "EMModel", "Params", "Regularization", "Stats", "EMResult", "Trace", "Squarem", "StoppingRule", "RelativeChange", "PerSampleChange", "add_stats", "scale_stats", "sum_stats"]

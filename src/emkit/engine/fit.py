@@ -3,35 +3,41 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from functools import partial
+from typing import Any, Callable, Union
 
 import numpy as np
 
 from ..exceptions import ConvergenceWarning
-from ..validation import check_callable, check_integer, check_real, random_generator
+from ..validation import check_callable, check_integer, random_generator
 from .estep import initial_params, prepare
 from .model import EMModel, Params
 from .monitor import Callback, Monitor
 from .progress import Progress, restart_stage
-from .result import EMResult
+from .result import EMResult, Trace
 from .squarem import Squarem, run_squarem
+from .stopping import RelativeChange, StoppingRule
 
+Init = Union[Params, Callable[[np.random.Generator], Params], None]
+RestartCallback = Callable[[int, EMResult], None]
 
 
 def fit(
     model: EMModel,
     data: Any,
     *,
-    init: Params | None = None,
+    init: Init = None,
     tol: float = 1e-10,
     param_tol: float | None = 1e-10,
     tol_scale: float | None = None,
+    stopping: StoppingRule | None = None,
     max_iter: int = 100_000,
     random_state: int | np.random.Generator | None = None,
     n_init: int = 1,
     accelerate: str | Squarem | None = None,
     verbose: bool | Progress = False,
     callback: Callback | None = None,
+    restart_callback: RestartCallback | None = None,
     check_ascent: bool = True,
 ) -> EMResult:
     """Fit ``model`` to ``data`` by the EM algorithm.
@@ -51,8 +57,11 @@ def fit(
         chunked by rows, a Dask DataFrame or Series, a list of ``dask.delayed`` chunks, or a
         :class:`~emkit.engine.dask.DaskData`): the E-step then runs chunk by chunk on the active
         Dask scheduler and the M-step here (see :mod:`emkit.engine.dask`).
-    init : dict, optional
-        Starting parameters for the first start; the model's deterministic default otherwise.
+    init : dict or callable, optional
+        Starting parameters of the first start (the others are the model's random starts); or
+        ``init(rng) -> params``, called for every start with the one generator of
+        ``random_state`` (start ``i`` gets it after starts ``0..i−1`` drew from it); None: the
+        model's deterministic default for the first start.
     tol : float
         Stop when the relative change of the log-likelihood, ``|ℓ_t − ℓ_{t−1}| / |ℓ_t|``, is at
         most ``tol`` (and the parameters have settled, see ``param_tol``).
@@ -62,15 +71,20 @@ def fit(
         most ``param_tol·(1 + |θ|)``. The defaults give about ten significant digits even when
         EM crawls; None stops on the log-likelihood alone.
     tol_scale : float, optional
-        Compare the log-likelihood change with ``tol·tol_scale`` instead of ``tol·|ℓ|`` (e.g.
-        ``tol_scale=n`` for scikit-learn's per-sample absolute criterion).
+        Compare the log-likelihood change with ``tol·tol_scale`` instead of ``tol·|ℓ|``.
+    stopping : StoppingRule, optional
+        The stopping rule (:mod:`emkit.engine.stopping`) in place of ``tol``, ``param_tol`` and
+        ``tol_scale`` (which build :class:`~emkit.engine.stopping.RelativeChange`), e.g.
+        :class:`~emkit.engine.stopping.PerSampleChange` for scikit-learn's rule and order of
+        steps.
     max_iter : int
-        Maximum number of iterations per start; reaching it warns with ``ConvergenceWarning``.
+        Maximum number of iterations (M-steps) per start; reaching it warns with
+        ``ConvergenceWarning``.
     random_state : int or numpy Generator, optional
-        Seed of the random starts used when ``n_init > 1``.
+        Seed of the random starts (those after the first, or all of a callable ``init``).
     n_init : int
-        Number of starts (the first from ``init`` or the default, the rest random); the run with
-        the highest log-likelihood is returned.
+        Number of starts; the run with the highest final objective (``loglik``) is returned,
+        the first of equals.
     accelerate : None, "squarem" or Squarem
         Run SQUAREM on the EM map instead of plain EM (``"squarem"`` is ``Squarem()``: SqS3
         step lengths; pass ``Squarem(scheme="SqS1")`` etc. for other settings).
@@ -80,7 +94,9 @@ def fit(
         (True: a new display; a :class:`~emkit.engine.progress.Progress`: that display,
         shared with the caller's other stages).
     callback : callable, optional
-        ``callback(iteration, params, loglik)`` after every iteration (iteration 0 is the start).
+        ``callback(iteration, params, loglik)`` after every evaluation (iteration 0 is the start).
+    restart_callback : callable, optional
+        ``restart_callback(index, result)`` after each start (index from 0) with its result.
     check_ascent : bool
         Watch the objective (the log-likelihood, plus the model's log prior when it has one):
         a decrease beyond round-off warns ``AscentWarning`` (a wrong E- or M-step), unless the
@@ -90,9 +106,14 @@ def fit(
     Returns
     -------
     EMResult
-        The estimates, their log-likelihood, iteration counts and the trace of the best start.
+        The estimates, their log-likelihood, iteration counts and the trace of the best start;
+        ``restarts`` holds the final objective of every start.
     """
-    _check_fit_arguments(tol, param_tol, tol_scale, max_iter, n_init, callback)
+    if stopping is None:
+        stopping = RelativeChange(tol, param_tol, tol_scale)
+    elif not isinstance(stopping, StoppingRule):
+        raise ValueError(f"stopping: expected a StoppingRule (emkit.engine.stopping), got {stopping!r}")
+    _check_fit_arguments(max_iter, n_init, callback, restart_callback, stopping)
     accelerate = _acceleration(accelerate)
     rng = random_generator(random_state)
     data = prepare(model, data)
@@ -101,13 +122,11 @@ def fit(
     with Progress.of(verbose) as progress:
         for start_index in range(n_init):
             with restart_stage(progress, start_index, n_init):
-                if start_index == 0 and init is not None:
-                    start = model.check_params(init)
-                else:
-                    with progress.stage("initialisation"):
-                        start = initial_params(model, data, None if start_index == 0 else rng)
-                result = _fit_from(model, data, start, tol, param_tol, tol_scale, max_iter, accelerate, progress,
-                                   callback, check_ascent)
+                start = _start(model, data, init, start_index, rng, progress)
+                result = _fit_from(model, data, start, stopping, max_iter, accelerate, progress, callback,
+                                   check_ascent)
+            if restart_callback is not None:
+                restart_callback(start_index, result)
             finals.append(result.loglik)
             if best is None or result.loglik > best.loglik:
                 best = result
@@ -115,7 +134,7 @@ def fit(
     best.restarts = finals
     if not best.converged:
         warnings.warn(
-            f"EM did not converge in max_iter={max_iter} iterations (tol={tol}); increase max_iter, "
+            f"EM did not converge in max_iter={max_iter} iterations ({stopping.describe()}); increase max_iter, "
             f"loosen tol, or use accelerate='squarem'",
             ConvergenceWarning,
             stacklevel=2,
@@ -123,46 +142,68 @@ def fit(
     return best
 
 
+def _start(model: EMModel, data, init: Init, index: int, rng: np.random.Generator, progress: Progress) -> Params:
+    """The starting parameters of start ``index`` (see ``init`` in :func:`fit`)."""
+    if index == 0 and init is not None and not callable(init):
+        return model.check_params(init)
+    with progress.stage("initialisation"):
+        if callable(init):
+            return model.check_params(init(rng))
+        return initial_params(model, data, None if index == 0 else rng)
+
+
 def em_stage(progress: Progress, model: EMModel):
     """The EM stage of :func:`fit` on ``progress``: "EM " and the model in words, counting
-    iterations (a caller that opens it around :func:`fit` shares it, see :meth:`Progress.stage`)."""
+    iterations (a caller that opens it around :func:`fit` shares it, see :meth:`Progress.stage`;
+    a run under scikit-learn's order counts its final M-step in it too)."""
     return progress.stage(f"EM {model.describe()}", unit="iteration")
 
 
-def _fit_from(model, data, start, tol, param_tol, tol_scale, max_iter, accelerate, progress: Progress, callback,
+def _fit_from(model, data, start, stopping: StoppingRule, max_iter: int, accelerate, progress: Progress, callback,
               check_ascent) -> EMResult:
+    """One run from ``start``. Under a rule with ``final_m_step`` (scikit-learn's order), the
+    iterations stop one short of ``max_iter`` and the M-step from the last evaluation ends the
+    run (none at all for ``max_iter=0``)."""
+    accelerated = None if accelerate is None else "squarem"
+    if stopping.final_m_step and max_iter == 0:
+        return EMResult(params=start, loglik=-np.inf, n_iter=0, n_evaluations=0, converged=False, trace=Trace(),
+                        model=model, accelerate=accelerated)
     with em_stage(progress, model):
-        monitor = Monitor(model, tol=tol, param_tol=param_tol, tol_scale=tol_scale, callback=callback,
-                          progress=progress or None, check_ascent=check_ascent,
-                          loglik_rounding=model.loglik_rounding(data))
-        if accelerate is not None:
-            converged = run_squarem(model, data, start, monitor, max_iter, accelerate)
-        else:
-            converged = _run_plain(model, data, start, monitor, max_iter)
+        monitor = Monitor(model, stopping=stopping, callback=callback, progress=progress or None,
+                          check_ascent=check_ascent, loglik_rounding=model.loglik_rounding(data))
+        stats, loglik = monitor.evaluate(data, start)
+        converged = monitor.record(start, loglik)
+        iterations = max_iter - 1 if stopping.final_m_step else max_iter
+        if not converged:
+            run = _run_plain if accelerate is None else partial(run_squarem, settings=accelerate)
+            converged, stats = run(model, data, start, stats, loglik, monitor, iterations)
+        params = monitor.trace.params[-1]
+        if stopping.final_m_step:
+            params = model.m_step(stats, params)
+            progress.advance()
         progress.conclude("converged" if converged else f"not converged in max_iter={max_iter}")
-    params = model.canonical(monitor.trace.params[-1])
     return EMResult(
-        params=params,
+        params=model.canonical(params),
         loglik=monitor.trace.loglik[-1],
-        n_iter=monitor.n_iter,
+        n_iter=monitor.n_iter + int(stopping.final_m_step),
         n_evaluations=monitor.n_evaluations,
         converged=converged,
         trace=monitor.trace,
         model=model,
-        accelerate=None if accelerate is None else "squarem",
+        accelerate=accelerated,
     )
 
 
-def _run_plain(model: EMModel, data, start: Params, monitor: Monitor, max_iter: int) -> bool:
-    params = start
-    stats, loglik = monitor.evaluate(data, params)
-    monitor.record(params, loglik)
+def _run_plain(model: EMModel, data, params: Params, stats, loglik: float, monitor: Monitor,
+               max_iter: int) -> tuple[bool, Any]:
+    """Plain EM from ``params`` (already evaluated and recorded: ``stats``, ``loglik``) while
+    ``monitor.n_iter < max_iter``; whether it converged, and the statistics of the last iterate."""
     while monitor.n_iter < max_iter:
         params = monitor.m_step(stats, params)
         stats, loglik = monitor.evaluate(data, params)
         if monitor.record(params, loglik):
-            return True
-    return False
+            return True, stats
+    return False, stats
 
 
 def _acceleration(accelerate) -> Squarem | None:
@@ -173,13 +214,10 @@ def _acceleration(accelerate) -> Squarem | None:
     raise ValueError(f"accelerate: expected None, 'squarem' or a Squarem(...), got {accelerate!r}")
 
 
-def _check_fit_arguments(tol, param_tol, tol_scale, max_iter, n_init, callback) -> None:
-    """``ValueError`` naming the first bad argument (before the data are touched)."""
-    check_real(tol, "tol", low=0.0)
-    if param_tol is not None:
-        check_real(param_tol, "param_tol", low=0.0)
-    if tol_scale is not None:
-        check_real(tol_scale, "tol_scale", low=0.0, low_open=True)
-    check_integer(max_iter, "max_iter")
+def _check_fit_arguments(max_iter, n_init, callback, restart_callback, stopping: StoppingRule) -> None:
+    """``ValueError`` naming the first bad argument (before the data are touched); ``max_iter``
+    may be 0 under scikit-learn's order of steps (nothing evaluated)."""
+    check_integer(max_iter, "max_iter", low=0 if stopping.final_m_step else 1)
     check_integer(n_init, "n_init")
     check_callable(callback, "callback")
+    check_callable(restart_callback, "restart_callback")

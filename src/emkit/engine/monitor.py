@@ -21,6 +21,7 @@ from ..exceptions import AscentWarning, RegularizationWarning
 from .estep import expected_stats
 from .model import EMModel, Params, Stats
 from .result import Trace
+from .stopping import StoppingRule
 
 Callback = Callable[[int, Params, float], None]
 
@@ -29,43 +30,28 @@ ASCENT_RTOL = 1e-10
 
 
 class Monitor:
-    """Record iterates of one EM run and decide when it has converged.
-
-    Convergence needs both of:
-
-    * ``|ℓ_t − ℓ_{t−1}| ≤ tol·s`` with ``s = |ℓ_t|`` (relative change of the observed-data
-      log-likelihood) or ``s = tol_scale`` when given (e.g. the number of observations, for a
-      per-observation absolute criterion);
-    * when ``param_tol`` is not None, ``|θ_t,i − θ_{t−1},i| / (1 − ĉ) ≤ param_tol·(1 + |θ_t,i|)``
-      for every parameter, where ``ĉ = ‖θ_t − θ_{t−1}‖ / ‖θ_{t−1} − θ_{t−2}‖`` estimates EM's
-      linear rate, so that the left side bounds the distance to the fixed point. A slow EM
-      (rate near one) therefore runs until it is truly close, not merely slow.
-    """
+    """Record iterates of one EM run and ask its stopping rule (:mod:`emkit.engine.stopping`)
+    whether it has converged."""
 
     def __init__(
         self,
         model: EMModel,
         *,
-        tol: float,
-        param_tol: float | None,
-        tol_scale: float | None = None,
+        stopping: StoppingRule,
         callback: Callback | None,
         progress=None,
         check_ascent: bool = True,
         loglik_rounding: float = 0.0,
     ) -> None:
         self.model = model
-        self.tol = tol
-        self.param_tol = param_tol
-        self.tol_scale = tol_scale
+        self.stopping = stopping
+        self._run = stopping.start()
         self.callback = callback
         self.progress = progress
         self.check_ascent = check_ascent
         self.loglik_rounding = loglik_rounding
         self.trace = Trace()
         self.n_evaluations = 0
-        self._previous_vector: np.ndarray | None = None
-        self._previous_step = np.inf
         self._steps: list[tuple[Stats, Params]] = []
         self._reported_collapse = False
 
@@ -101,37 +87,30 @@ class Monitor:
         previous = self.trace.loglik[-1] if self.trace.loglik else None
         self.trace.append(params, loglik)
         iteration = self.n_iter
-        vector = self.model.to_vector(params) if self.param_tol is not None else None
+        vector = self.model.to_vector(params) if self.stopping.uses_parameters else None
         if self.callback is not None:
             self.callback(iteration, params, loglik)
         if previous is None:
-            self._previous_vector = vector
             self._steps.clear()
             if self.progress is not None:
                 self.progress.note(f"log-lik {loglik:.10g}")
-            return False
+            return self._run.first(loglik, vector).converged
         change = loglik - previous
         rounding = max(ASCENT_RTOL * max(1.0, abs(previous)), self.loglik_rounding)
         if self.check_ascent and change < -rounding:
             self._check_decrease(iteration, previous, loglik, rounding)
         self._steps.clear()
-        scale = abs(loglik) if self.tol_scale is None else self.tol_scale
-        converged = abs(change) <= self.tol * scale
-        if self.param_tol is not None:
-            settled = self._parameters_settled(vector, em_rate)
-            if self.progress is not None:
-                self._report(loglik, abs(change) / scale if scale > 0 else np.inf, converged and not settled)
-            return settled and converged
+        verdict = self._run.next(previous, loglik, vector, em_rate)
         if self.progress is not None:
-            self._report(loglik, abs(change) / scale if scale > 0 else np.inf, False)
-        return converged
+            self._report(loglik, verdict.change, verdict.settling)
+        return verdict.converged
 
     def _report(self, loglik: float, relative_change: float, settling: bool) -> None:
         """One more iteration on the progress display, with the log-likelihood and its change
         against ``tol`` (Monte Carlo EM, ``tol=0``, has a rule of its own)."""
         note = f"log-lik {loglik:.10g}"
-        if self.tol > 0:
-            note += f", change {relative_change:.1e} (tol {self.tol:g})"
+        if self.stopping.tol > 0:
+            note += f", change {relative_change:.1e} (tol {self.stopping.tol:g})"
             if settling:
                 note += ", parameters settling"
         self.progress.advance(note=note)
@@ -164,15 +143,3 @@ class Monitor:
             AscentWarning,
             stacklevel=6,
         )
-
-    def _parameters_settled(self, vector: np.ndarray, em_rate: float | None) -> bool:
-        step = np.abs(vector - self._previous_vector)
-        step_norm = float(np.linalg.norm(step))
-        if em_rate is not None:
-            rate = min(em_rate, 1.0)
-        else:
-            rate = min(step_norm / self._previous_step, 1.0) if self._previous_step > 0 else 0.0
-        self._previous_vector, self._previous_step = vector, step_norm
-        if rate >= 1.0:
-            return bool(step_norm == 0.0)
-        return bool(np.all(step / (1.0 - rate) <= self.param_tol * (1.0 + np.abs(vector))))

@@ -44,9 +44,10 @@ class EMResult:
     Attributes
     ----------
     params : dict
-        The estimates (the last iterate).
+        The estimates (the last iterate; under scikit-learn's order of steps,
+        :class:`~emkit.engine.stopping.PerSampleChange`, one M-step past it).
     loglik : float
-        Observed-data log-likelihood at ``params``.
+        Observed-data log-likelihood at the last iterate (at ``params``, but for that order).
     n_iter : int
         Number of EM iterations (M-steps; an accelerated step counts as one iteration).
     n_evaluations : int

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .estep import expected_stats
-from .model import EMModel, Params
+from .model import EMModel, Params, Stats
 from .monitor import Monitor
 
 STEP_LENGTHS = ("SqS1", "SqS2", "SqS3")
@@ -67,15 +67,14 @@ def step_length(r: np.ndarray, v: np.ndarray, scheme: str) -> float:
     raise ValueError(f"scheme: expected one of {STEP_LENGTHS}, got {scheme!r}")
 
 
-def run_squarem(model: EMModel, data, start: Params, monitor: Monitor, max_iter: int, settings: Squarem) -> bool:
-    """Iterate SQUAREM cycles from ``start``, recording each accepted point in ``monitor``.
+def run_squarem(model: EMModel, data, params: Params, stats: Stats, loglik: float, monitor: Monitor,
+                max_iter: int, settings: Squarem) -> tuple[bool, Stats]:
+    """Iterate SQUAREM cycles from ``params`` (already evaluated and recorded: ``stats``,
+    ``loglik``) while ``monitor.n_iter < max_iter``, recording each accepted point in ``monitor``.
 
-    Returns whether the monitor's convergence criterion was met within ``max_iter`` cycles.
+    Returns whether the monitor's stopping rule was met, and the statistics of the last point.
     """
     scheme, step_min, step_max, step_factor = settings.scheme, settings.step_min, settings.step_max, settings.step_factor
-    params = start
-    stats, loglik = monitor.evaluate(data, params)
-    monitor.record(params, loglik)
     while monitor.n_iter < max_iter:
         p1 = monitor.m_step(stats, params)
         s1, l1 = monitor.evaluate(data, p1)
@@ -102,8 +101,8 @@ def run_squarem(model: EMModel, data, start: Params, monitor: Monitor, max_iter:
             params = monitor.m_step(candidate[1], candidate[0])
             stats, loglik = monitor.evaluate(data, params)
         if monitor.record(params, loglik, em_rate=em_rate):
-            return True
-    return False
+            return True, stats
+    return False, stats
 
 
 def _accept_if_ascent(model: EMModel, data, params: Params, floor: float, monitor: Monitor):

@@ -8,16 +8,13 @@ engine's ascent check, and JSON/npz persistence. scikit-learn itself is not need
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 
-from ..engine import EMResult, Trace, fit
-from ..engine.estep import ChunkedData, expected_stats
-from ..engine.fit import em_stage
+from ..engine import EMResult, PerSampleChange, fit
+from ..engine.estep import ChunkedData
 from ..engine.progress import Progress
-from ..exceptions import ConvergenceWarning
 from ..kernels.covariance_regularization import CovariancePrior
 from ..models.gaussian_mixture import (
     GaussianMixtureData,
@@ -236,54 +233,37 @@ class GaussianMixture(MixtureEstimator):
         self._online_ = state
         return self
 
-    def _run(self, model: GaussianMixtureModel, data: GaussianMixtureData | ChunkedData, start: dict,
-             previous_bound: float | None, total: float, progress: Progress) -> dict[str, Any]:
-        """One initialization with scikit-learn's iteration semantics.
+    def _engine_fit(self, model: GaussianMixtureModel, data: GaussianMixtureData | ChunkedData, total: float,
+                    previous_bound: float | None, progress: Progress, **starts: Any) -> EMResult:
+        """The engine under scikit-learn's rule (:class:`~emkit.engine.stopping.PerSampleChange`:
+        the change of the log-likelihood per unit weight, scikit-learn's order of steps and warm
+        start), so that iterates, ``n_iter_`` and ``lower_bounds_`` are scikit-learn's."""
+        return fit(model, data, stopping=PerSampleChange(self.tol, total, previous_bound), max_iter=self.max_iter,
+                   accelerate=self.accelerate, verbose=progress,
+                   callback=self._iteration_report(total, previous_bound) if self.verbose else None,
+                   restart_callback=self._restart_report(total) if self.verbose else None, **starts)
 
-        scikit-learn's iteration ``t`` evaluates ``ℓ(θ_{t−1})`` (its lower bound) and then steps to
-        ``θ_t``; it stops after the step whose evaluation changed by less than ``tol`` per sample.
-        The engine stops at the evaluation itself, so ``max_iter − 1`` engine iterations plus one
-        final M-step reproduce scikit-learn's iterates, ``n_iter_`` and ``lower_bounds_`` exactly.
-        ``total`` is the total sample weight (the number of rows without weights). The engine's
-        EM stage on ``progress`` is opened here, so that it counts that last step too and ends
-        at ``n_iter_``.
-        """
-        if self.max_iter == 0:
-            return {"params": start, "lower_bound": -np.inf, "lower_bounds": [], "n_iter": 0, "converged": False,
-                    "result": None}
-        first_converged = False
-        with em_stage(progress, model):
-            if self.max_iter == 1 or previous_bound is not None:
-                stats, loglik = expected_stats(model, data, start)
-                first_converged = previous_bound is not None and abs(loglik / total - previous_bound) < self.tol
-            if self.max_iter == 1 or first_converged:
-                self._say_iteration(1, loglik / total - (previous_bound if previous_bound is not None else -np.inf))
-                result = EMResult(params=start, loglik=loglik, n_iter=0, n_evaluations=1, converged=first_converged,
-                                  trace=Trace([loglik], [start]), model=model)
-            else:
-                result = self._engine_fit(model, data, start, previous_bound, total, progress)
-                stats, _ = expected_stats(model, data, result.params)
-            progress.advance()   # scikit-learn's last iteration: the M-step after the converged E-step
-            progress.conclude("converged" if result.converged else f"not converged in max_iter={self.max_iter}")
-        lower_bounds = [value / total for value in result.trace.loglik]
-        self._say_init_ends(lower_bounds[-1], result.converged)
-        return {"params": model.m_step(stats, result.params), "lower_bound": lower_bounds[-1],
-                "lower_bounds": lower_bounds, "n_iter": len(lower_bounds), "converged": result.converged,
-                "result": result}
-
-    def _engine_fit(self, model, data, start, previous_bound, total: float, progress: Progress) -> EMResult:
-        previous = [previous_bound * total if previous_bound is not None else -np.inf]
+    def _iteration_report(self, total: float, previous_bound: float | None):
+        """The engine's callback that prints scikit-learn's verbose iteration lines (the change
+        per unit weight; the first from a warm start's previous bound, else from −∞)."""
+        previous = [np.inf]
 
         def report(iteration: int, params, loglik: float) -> None:
+            if iteration == 0:
+                previous[0] = previous_bound * total if previous_bound is not None else -np.inf
             self._say_iteration(iteration + 1, (loglik - previous[0]) / total)
             previous[0] = loglik
 
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=ConvergenceWarning, module=r"emkit\.engine")
-            warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
-            return fit(model, data, init=start, tol=self.tol, param_tol=None, tol_scale=total,
-                       max_iter=self.max_iter - 1, accelerate=self.accelerate, verbose=progress,
-                       callback=report if self.verbose else None)
+        return report
+
+    def _restart_report(self, total: float):
+        """The engine's restart callback: scikit-learn's verbose line at the end of each start."""
+
+        def report(index: int, result: EMResult) -> None:
+            if self.max_iter > 0:
+                self._say_init_ends(result.loglik / total, result.converged)
+
+        return report
 
     # ------------------------------------------------------------------ checking inputs
     def _check_hyperparameters(self) -> None:

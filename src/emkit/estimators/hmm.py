@@ -18,13 +18,14 @@ returns ``Σ_t log max_k γ_t(k)`` (hmmlearn returns ``Σ_t max_k γ_t(k)``).
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..engine import EMResult, fit
-from ..engine.progress import Progress, restart_stage
+from ..engine.progress import Progress
 from ..exceptions import ConvergenceWarning, NotFittedError
 from ..families.categorical import MISSING, CategoricalEmission, check_symbols
 from ..families.finite_mixture import FiniteMixture
@@ -130,22 +131,22 @@ class _BaseHMM(EstimatorProtocol):
         model = self._model(self._n_features_of(self._data(X)))
         data = model.prepare((X, lengths))
         given = self._given_params()
-        rng = None if self.random_state is None else _generator(self.random_state)
-        best: EMResult | None = None
-        with Progress.of(self.verbose) as progress:
-            for attempt in range(self.n_init):
-                start_rng = rng if rng is not None or attempt == 0 else np.random.default_rng()
-                with restart_stage(progress, attempt, self.n_init):
-                    with progress.stage("initialisation"):
-                        initial = model.initial_params(data, start_rng) if self._initialised() else {}
-                        start = model.check_params({**initial, **given})
-                    with warnings.catch_warnings():
-                        warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
-                        result = fit(model, data, init=start, tol=self.tol, param_tol=None, tol_scale=1.0,
-                                     max_iter=self.n_iter, accelerate=self.accelerate, verbose=progress)
-                if best is None or result.loglik > best.loglik:
-                    best = result
-        assert best is not None
+        seeded = self.random_state is not None
+        starts = itertools.count()
+
+        def start(rng: np.random.Generator) -> dict[str, np.ndarray]:
+            """The engine's ``init(rng)``: the learned parameters from the model's starting values
+            (its deterministic default for the first start without ``random_state``), the others
+            from ``given``."""
+            default = next(starts) == 0 and not seeded
+            initial = model.initial_params(data, None if default else rng) if self._initialised() else {}
+            return {**initial, **given}
+
+        with Progress.of(self.verbose) as progress, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
+            best = fit(model, data, init=start, random_state=_generator(self.random_state) if seeded else None, n_init=self.n_init,
+                       tol=self.tol, param_tol=None, tol_scale=1.0, max_iter=self.n_iter, accelerate=self.accelerate,
+                       verbose=progress)
         if not best.converged:
             warnings.warn(f"Baum-Welch did not converge in n_iter={self.n_iter} iterations (tol={self.tol}); "
                           "increase n_iter or use accelerate='squarem'", bridged(ConvergenceWarning), stacklevel=2)

@@ -1,25 +1,28 @@
 """The scikit-learn face shared by emkit's mixture estimators (Gaussian and Student-t).
 
 :class:`MixtureEstimator` holds what does not depend on the component family: checking the
-constructor arguments and ``*_init`` values, the ``n_init``/``warm_start`` loop around one run of
-the engine, the fitted attributes, predictions (NumPy or Dask rows), sampling, information
-criteria, persistence and verbose output. A subclass names its model's parameters and supplies
-the model (:meth:`MixtureEstimator._new_model`) and one run (:meth:`MixtureEstimator._run`).
+constructor arguments and ``*_init`` values, scikit-learn's starts (``n_init``, ``warm_start``) for
+the engine, which runs them, the fitted attributes, predictions (NumPy or Dask rows), sampling,
+information criteria, persistence and verbose output. A subclass names its model's parameters
+and supplies the model (:meth:`MixtureEstimator._new_model`) and the engine's call with its
+stopping rule (:meth:`MixtureEstimator._engine_fit`).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from ..engine.estep import ChunkedData, initial_params, prepare
-from ..engine.progress import Progress, restart_stage
+from ..engine.progress import Progress
+from ..engine.result import EMResult
 from ..exceptions import ConvergenceWarning
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape, precisions_cholesky
 from ..models.gaussian_mixture import INIT_METHODS, GaussianMixtureData, prepare_data
@@ -56,7 +59,7 @@ class MixtureEstimator(EstimatorProtocol):
     components (weights ``weights_``, locations ``means_``, scales ``covariances_``).
 
     Subclasses set :attr:`_keys` and :attr:`_extra`, and implement :meth:`_new_model` and
-    :meth:`_run`; they store the constructor arguments ``n_components``, ``covariance_type``,
+    :meth:`_engine_fit`; they store the constructor arguments ``n_components``, ``covariance_type``,
     ``tol``, ``reg_covar``, ``max_iter``, ``n_init``, ``init_params``, ``weights_init``,
     ``means_init``, ``precisions_init``, ``random_state``, ``warm_start``, ``verbose``,
     ``verbose_interval``, ``accelerate`` and ``progress`` (bool or a shared
@@ -81,10 +84,11 @@ class MixtureEstimator(EstimatorProtocol):
         """The EM model with these settings (``inits``: the checked ``*_init`` values)."""
         raise NotImplementedError
 
-    def _run(self, model, data, start: dict, previous_bound: float | None, total: float,
-             progress: Progress) -> dict[str, Any]:
-        """One initialization from ``start``, its iterations shown on ``progress``: a dict with
-        ``params``, ``lower_bound``, ``lower_bounds``, ``n_iter``, ``converged`` and ``result``."""
+    def _engine_fit(self, model, data, total: float, previous_bound: float | None, progress: Progress,
+                    **starts: Any) -> EMResult:
+        """The engine's fit (every start, the best kept) with the estimator's stopping rule and
+        verbose output: ``starts`` are the engine's ``init``, ``n_init`` and ``random_state``,
+        ``total`` the data's total weight, ``previous_bound`` a warm start's ``lower_bound_``."""
         raise NotImplementedError
 
     # --------------------------------------------------------------------------- fitting
@@ -131,34 +135,42 @@ class MixtureEstimator(EstimatorProtocol):
         if warm:
             check_n_features(self, X)
         rng = generator(self.random_state)
-        best = None
-        n_init = 1 if warm else self.n_init
-        with Progress.of(self.progress) as progress:
-            for init in range(n_init):
-                self._say_init_begins(init)
-                with restart_stage(progress, init, n_init):
-                    if warm:
-                        start = model.check_params(self._fitted_params())
-                    else:
-                        with progress.stage("initialisation"):
-                            start = self._start(model, data, rng, inits)
-                    run = self._run(model, data, start, self.lower_bound_ if warm else None, total, progress)
-                if best is None or run["lower_bound"] > best["lower_bound"]:
-                    best = run
-        assert best is not None
-        if not best["converged"] and self.max_iter > 0:
+        if warm:
+            self._say_init_begins(0)
+            starts = {"init": model.check_params(self._fitted_params()), "n_init": 1}
+        else:
+            starts = {"init": self._starts(model, data, inits), "n_init": self.n_init}
+        with Progress.of(self.progress) as progress, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
+            result = self._engine_fit(model, data, total, self.lower_bound_ if warm else None, progress,
+                                      random_state=rng, **starts)
+        if not result.converged and self.max_iter > 0:
             warnings.warn("Best performing initialization did not converge. Try different init parameters, or "
                           "increase max_iter, tol, or check for degenerate data.", bridged(ConvergenceWarning),
                           stacklevel=3)
-        self._set_fitted(best, d, names, X.dtype)
+        self._set_fitted({"params": result.params, "converged": result.converged, "n_iter": result.n_iter,
+                          "lower_bound": result.loglik / total,
+                          "lower_bounds": [value / total for value in result.trace.loglik], "result": result},
+                         d, names, X.dtype)
         self._online_ = None
-        return model, data, best["params"]
+        return model, data, result.params
 
     def _prepared(self, model, X, sample_weight):
         """The model's data: in memory, or chunked on Dask for a Dask ``X``."""
         if is_dask(X):
             return prepare(model, X if sample_weight is None else (X, dask_weights(sample_weight, X)))
         return model.prepare(prepare_data(X, sample_weight))
+
+    def _starts(self, model, data, inits: dict) -> Callable[[np.random.Generator], dict]:
+        """The engine's ``init(rng)``: scikit-learn's start of each initialization in turn (the
+        verbose output says which)."""
+        index = itertools.count()
+
+        def start(rng: np.random.Generator) -> dict:
+            self._say_init_begins(next(index))
+            return self._start(model, data, rng, inits)
+
+        return start
 
     def _start(self, model, data, rng: np.random.Generator, inits: dict) -> dict:
         """scikit-learn's start: parameters from the initial responsibilities, overridden by the

@@ -10,13 +10,12 @@ component, estimated unless ``dof`` fixes them) and the fitting ``method`` (ECME
 from __future__ import annotations
 
 import sys
-import warnings
 from typing import Any
 
 import numpy as np
 
 from ..engine.progress import Progress
-from ..exceptions import ConvergenceWarning
+from ..engine.result import EMResult
 from ..models.gaussian_mixture import GaussianMixtureData
 from ..models.student_mixture import DOF_BOUNDS, DOF_START, StudentMixtureModel
 from ..variants.ecm import VARIANTS, fit_ecm
@@ -106,24 +105,19 @@ means_init, precisions_init, random_state, warm_start, verbose, verbose_interval
         return StudentMixtureModel(self.n_components, self.covariance_type, dof=self.dof, reg_covar=self.reg_covar,
                                    init_method=self.init_params, center=center)
 
-    def _run(self, model: StudentMixtureModel, data: GaussianMixtureData, start: dict,
-             previous_bound: float | None, total: float, progress: Progress) -> dict[str, Any]:
-        """One run of ECME/ECM (:func:`emkit.fit_ecm`) from ``start``, to ``tol`` per unit weight
-        and to ``tol`` relative on the parameters' distance to the fixed point."""
+    def _engine_fit(self, model: StudentMixtureModel, data: GaussianMixtureData, total: float,
+                    previous_bound: float | None, progress: Progress, **starts: Any) -> EMResult:
+        """ECME/ECM (:func:`emkit.fit_ecm`) to ``tol`` per unit weight and to ``tol`` relative on
+        the parameters' distance to the fixed point (``previous_bound`` plays no part)."""
 
         def report(iteration: int, params, loglik: float) -> None:
             if iteration % self.verbose_interval == 0:
                 print(f"  Iteration {iteration}\t lower bound {loglik / total:.6f}")
                 sys.stdout.flush()
 
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=ConvergenceWarning)
-            result = fit_ecm(model, data, variant=self.method, init=start, tol=self.tol, param_tol=self.tol,
-                             tol_scale=total, max_iter=max(self.max_iter, 1), accelerate=self.accelerate,
-                             verbose=progress, callback=report if self.verbose else None)
-        lower_bounds = [value / total for value in result.trace.loglik]
-        return {"params": result.params, "lower_bound": result.loglik / total, "lower_bounds": lower_bounds,
-                "n_iter": result.n_iter, "converged": result.converged, "result": result}
+        return fit_ecm(model, data, variant=self.method, tol=self.tol, param_tol=self.tol, tol_scale=total,
+                       max_iter=max(self.max_iter, 1), accelerate=self.accelerate, verbose=progress,
+                       callback=report if self.verbose else None, **starts)
 
     # ------------------------------------------------------------------ checking inputs
     def _check_hyperparameters(self) -> None:

@@ -43,6 +43,7 @@ from ..engine.model import EMModel, Params, Stats
 from ..engine.monitor import Callback, Monitor
 from ..engine.result import EMResult
 from ..engine.stats import scale_stats, sum_stats
+from ..engine.stopping import RelativeChange
 from ..exceptions import ConvergenceWarning
 
 Schedule = Callable[[int], int]
@@ -171,7 +172,7 @@ def fit_mcem(
     quantile = distributions.t.ppf
     result_lists: dict[str, list] = {"sample_sizes": [], "delta_q": [], "delta_q_se": [], "param_se": []}
     with Progress.of(verbose) as progress, progress.stage(f"Monte Carlo EM {model.describe()}", unit="iteration"):
-        monitor = Monitor(model, tol=0.0, param_tol=None, callback=callback, progress=progress or None,
+        monitor = Monitor(model, stopping=RelativeChange(tol=0.0, param_tol=None), callback=callback, progress=progress or None,
                           check_ascent=False)
         monitor.record(params, _loglik(model, data, params, track_loglik))
         size = sample_size(1) if callable(sample_size) else int(sample_size)
