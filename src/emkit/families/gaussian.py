@@ -304,7 +304,7 @@ class Gaussian(Family):
         if "covars" not in learn:
             covars = params["covars"]
         means = np.where(keep[:, None], params["means"], means)
-        if self.covariance_type != "tied":
+        if not covariance_structure(self.covariance_type).shared:
             covars = np.where(keep.reshape((-1,) + (1,) * (covars.ndim - 1)), params["covars"], covars)
         return {"means": means, "covars": covars}
 
@@ -333,7 +333,7 @@ class Gaussian(Family):
         if covars.shape != expected:
             raise ValueError(f"covars: expected shape {expected} for covariance_type={self.covariance_type!r}, "
                              f"got {covars.shape}")
-        if self.covariance_type in ("full", "tied") and not np.allclose(covars, np.swapaxes(covars, -1, -2)):
+        if not covariance_structure(self.covariance_type).diagonal and not np.allclose(covars, np.swapaxes(covars, -1, -2)):
             raise ValueError("covars: covariance matrices must be symmetric")
         try:
             precisions_cholesky(covars, self.covariance_type)
@@ -412,11 +412,5 @@ class Gaussian(Family):
 
     def full_covariances(self, covars: np.ndarray, n_components: int) -> np.ndarray:
         """Every state's covariance as a (K, d, d) array, whatever the covariance type."""
-        covars = np.asarray(covars, dtype=float)
-        d = self.n_features
-        if self.covariance_type == "full":
-            return covars.copy()
-        if self.covariance_type == "tied":
-            return np.tile(covars, (n_components, 1, 1))
-        variances = covars if self.covariance_type == "diag" else np.repeat(covars[:, None], d, axis=1)
-        return variances[:, :, None] * np.eye(d)
+        return covariance_structure(self.covariance_type).full_matrices(np.asarray(covars, dtype=float), n_components,
+                                                                        self.n_features)
