@@ -51,7 +51,7 @@ from ..models.gaussian_information import (
     n_free_covariances,
 )
 from ..models.regularization import covariance_floor
-from .base import Family, written
+from .base import Family
 from .columns import observed_mean
 
 #: Seed of the k-means start used when no random generator is given (a deterministic start).
