@@ -255,10 +255,11 @@ def test_statistics_of_two_halves_add_up_to_the_whole():
     weights = np.random.default_rng(11).uniform(0.0, 2.0, X.shape[0])
     model = MixtureModel(Product([([0, 1], Gaussian(2, "full")), (2, Poisson(1)), (3, Bernoulli(1))]), 3)
     params = model.initial_params(model.prepare((X, weights)), np.random.default_rng(12))
-    whole, loglik = model.e_step(model.prepare((X, weights)), params)
+    data = model.prepare((X, weights))
+    whole, loglik = model.e_step(data, params)
     cut = 7_777
-    first, loglik_first = model.e_step(model.prepare((X[:cut], weights[:cut])), params)
-    second, loglik_second = model.e_step(model.prepare((X[cut:], weights[cut:])), params)
+    first, loglik_first = model.e_step(model.prepare_chunk((X[:cut], weights[:cut]), data.context), params)
+    second, loglik_second = model.e_step(model.prepare_chunk((X[cut:], weights[cut:]), data.context), params)
     halves = add_stats(first, second)
     assert {"counts", "0:n", "1:column_sums", "2:column_weights"} <= set(whole) == set(halves)
     for key in whole:

@@ -181,8 +181,10 @@ def test_statistics_of_two_halves_add_to_those_of_the_whole(covariance_type):
     params = family.initial_params(family.prepare(X), 2, np.random.default_rng(11))
     posteriors = np.random.default_rng(12).dirichlet(np.ones(2), size=len(X))
     cache = family.precompute(params)
-    whole = family.stats(family.block_data(X), posteriors, cache)
-    halves = [family.stats(family.block_data(X[s]), posteriors[s], cache) for s in (slice(None, 37), slice(37, None))]
+    centre = family.data_context(family.prepare(X))   # the whole data's, for the halves too
+    whole = family.stats(family.block_data(X, centre), posteriors, cache)
+    halves = [family.stats(family.block_data(X[s], centre), posteriors[s], cache)
+              for s in (slice(None, 37), slice(37, None))]
     summed = add_stats(*halves)
     assert set(summed) == set(whole)
     for key in whole:

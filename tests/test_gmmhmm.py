@@ -168,12 +168,12 @@ def test_converges_to_hmmlearns_fixed_point(covariance_type):
 def test_statistics_of_two_halves_add_to_those_of_the_whole():
     X = simulate()
     model = HiddenMarkovModel(FiniteMixture(Gaussian(D, "full"), M), K)
-    whole = model.prepare((X, LENGTHS))   # sets the Gaussian centre, kept for the halves
+    whole = model.prepare((X, LENGTHS))   # its Gaussian centre is the halves' too
     params = model.check_params({**start("full"), "means": start("full")["means"].reshape(K * M, D),
                                  "covars": start("full")["covars"].reshape(K * M, D, D),
                                  "mix_weights": start("full")["weights"]})
     stats, loglik = model.e_step(whole, params)
-    first, second = (model.e_step(model.prepare((X[s], [n])), params)
+    first, second = (model.e_step(model.prepare_chunk((X[s], [n]), whole.context), params)
                      for s, n in ((slice(None, 160), 160), (slice(160, None), 140)))
     assert first[1] + second[1] == pytest.approx(loglik, rel=1e-13)
     assert set(stats) >= {"mix_counts", "occupancy"}

@@ -40,9 +40,10 @@ def test_statistics_of_two_sequence_sets_add_up(covariance_type):
     X[[3, 17], 1] = np.nan
     X[20] = np.nan
     first, second = (X[:20], [8, 12]), (X[20:], [30])
-    stats_a, ll_a = model.e_step(model.prepare(first), params)
-    stats_b, ll_b = model.e_step(model.prepare(second), params)
-    stats, ll = model.e_step(model.prepare((X, [8, 12, 30])), params)
+    whole = model.prepare((X, [8, 12, 30]))
+    stats_a, ll_a = model.e_step(model.prepare_chunk(first, whole.context), params)   # the whole data's centre
+    stats_b, ll_b = model.e_step(model.prepare_chunk(second, whole.context), params)
+    stats, ll = model.e_step(whole, params)
     total = add_stats(stats_a, stats_b)
     assert total.keys() == stats.keys()
     for key in stats:

@@ -153,10 +153,11 @@ def test_statistics_of_two_halves_add_up_to_the_whole(case):
         model = MixtureModel(CategoricalEmission(5), 3)
     weights = rng.uniform(0.0, 2.0, X.shape[0])
     params = model.initial_params(model.prepare((X, weights)), np.random.default_rng(10))
-    whole, loglik = model.e_step(model.prepare((X, weights)), params)
+    data = model.prepare((X, weights))
+    whole, loglik = model.e_step(data, params)
     cut = 7_777
-    first, loglik_first = model.e_step(model.prepare((X[:cut], weights[:cut])), params)
-    second, loglik_second = model.e_step(model.prepare((X[cut:], weights[cut:])), params)
+    first, loglik_first = model.e_step(model.prepare_chunk((X[:cut], weights[:cut]), data.context), params)
+    second, loglik_second = model.e_step(model.prepare_chunk((X[cut:], weights[cut:]), data.context), params)
     halves = add_stats(first, second)
     assert set(halves) == set(whole) and "counts" in whole
     for key in whole:
@@ -274,3 +275,29 @@ def test_parameters_description_sampling_and_responsibilities():
 def test_bad_arguments_name_themselves(call, name):
     with pytest.raises(ValueError, match=f"^{name}"):
         call()
+
+
+@pytest.mark.parametrize("family", [Gaussian(2, "full"), emkit.families.StudentT(2, "diag"),
+                                    emkit.families.Product([([0, 1], Gaussian(2, "diag"))])],
+                         ids=["gaussian", "student-t", "product"])
+def test_families_are_values_that_data_leave_unchanged(family):
+    """Fitting changes nothing on a family: its centre of statistics lives with each prepared data
+    set (and a chunked or streamed one's context), so one family serves data sets far apart, each
+    fitted as by a family of its own."""
+    rng = np.random.default_rng(21)
+    near = np.concatenate([rng.normal(size=(150, 2)), rng.normal(size=(150, 2)) + 4.0])
+    far = near * 1e-3 + 1e6
+    before = repr(family), {key: repr(value) for key, value in vars(family).items()}
+    shared = [emkit.fit(MixtureModel(family, 2), X, random_state=0).params for X in (near, far)]
+    assert (repr(family), {key: repr(value) for key, value in vars(family).items()}) == before
+    fresh = emkit.fit(MixtureModel(type(family)(**_arguments(family)), 2), far, random_state=0).params
+    for name in fresh:
+        np.testing.assert_allclose(shared[1][name], fresh[name], rtol=1e-12, err_msg=name)
+    assert MixtureModel(family, 2).prepare(far).context is not None   # kept with the data
+
+
+def _arguments(family):
+    """The constructor arguments of a family (a new, equal one)."""
+    if isinstance(family, emkit.families.Product):
+        return {"parts": [([0, 1], Gaussian(2, "diag"))]}
+    return {"n_features": family.n_features, "covariance_type": family.covariance_type}

@@ -195,9 +195,9 @@ class _BaseHMM(EstimatorProtocol):
             else:
                 rng = None if self.random_state is None else _generator(self.random_state)
                 start = {**(model.initial_params(data, rng) if self._initialised() else {}), **self._given_params()}
-            state, history = OnlineEM(model, model.check_params(start)), []
+            state, history = OnlineEM(model, model.check_params(start), context=data.context), []
         else:
-            data, history = state.model.prepare((X, lengths)), list(self.lower_bounds_)
+            data, history = state.prepare((X, lengths)), list(self.lower_bounds_)
         loglik = state.step(data, data.n_samples)
         self._set_fitted(state.params, None)
         self._online_ = state

@@ -273,10 +273,11 @@ class Mixture(EstimatorProtocol):
             else:
                 rng = generator(self.random_state) if self.init_params == "random" else None
                 start = _checked_start(model, model.initial_params(data, rng))
-            state, history, names, n_features = OnlineEM(model, start), [], feature_names(X), _n_columns(X)
+            state, history, names, n_features = (OnlineEM(model, start, context=data.context), [], feature_names(X),
+                                                 _n_columns(X))
         else:
             check_feature_names(self, X)
-            data, history = state.model.prepare((X, sample_weight)), list(self.lower_bounds_)
+            data, history = state.prepare((X, sample_weight)), list(self.lower_bounds_)
             names, n_features = getattr(self, "feature_names_in_", None), self.n_features_in_
         total = _total_weight(data)
         loglik = state.step(data, total)

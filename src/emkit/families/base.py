@@ -19,6 +19,13 @@ import numpy as np
 from ..engine.model import Params, Regularization, Stats
 
 
+def block_maker(family: "Family", context: Any) -> Callable[[np.ndarray], Any]:
+    """``rows -> family.block_data(rows, context)`` (without ``context`` when it is None)."""
+    if context is None:
+        return family.block_data
+    return lambda rows: family.block_data(rows, context)
+
+
 def written(values: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     """``values`` copied into ``out`` and ``out`` returned, or ``values`` when ``out`` is None (the
     ``out`` convention of :meth:`Family.log_likelihood`)."""
@@ -68,22 +75,34 @@ class Family(ABC):
 
     def prepare_chunk(self, X: Any) -> np.ndarray:
         """One chunk of a data set held in chunks (Dask), validated like :meth:`prepare` but
-        without the checks that only the whole data can pass (a column never observed) and
-        without setting data-derived state (that is :meth:`chunk_context`'s). Default: :meth:`prepare`."""
+        without the checks that only the whole data can pass (a column never observed).
+        Default: :meth:`prepare`."""
         return self.prepare(X)
+
+    def data_context(self, X: np.ndarray) -> Any:
+        """What the blocks of a data set need from the whole data (e.g. a Gaussian's centre of
+        statistics), from its prepared rows in memory; None (the default): nothing.
+
+        A family is an immutable value: the latent model keeps the context with its prepared
+        data and hands it to :meth:`block_data`, and a stream of batches (online EM) keeps the
+        first batch's."""
+        return None
 
     def chunk_summary(self, X: np.ndarray) -> Stats | None:
         """An additive summary of one chunk's rows (from :meth:`prepare_chunk`) that
         :meth:`chunk_context` needs, e.g. per-column sums for a centre (None: none)."""
         return None
 
-    def chunk_context(self, summary: Stats | None) -> None:
-        """Set data-derived state from the summed :meth:`chunk_summary` of all chunks, once,
-        before the chunks are prepared (as :meth:`prepare` sets it from in-memory data)."""
+    def chunk_context(self, summary: Stats | None) -> Any:
+        """:meth:`data_context` of a data set held in chunks, from the summed
+        :meth:`chunk_summary` of all chunks (None, the default: nothing)."""
+        return None
 
-    def block_data(self, X: np.ndarray) -> Any:
+    def block_data(self, X: np.ndarray, context: Any = None) -> Any:
         """A block of prepared rows as :meth:`log_likelihood` and :meth:`stats` take them
-        (computed once per data set; the rows themselves by default)."""
+        (computed once per data set; the rows themselves by default), made with the data set's
+        ``context`` (:meth:`data_context`; passed only when not None, so a family without one may
+        define ``block_data(self, X)``)."""
         return X
 
     @abstractmethod

@@ -36,7 +36,7 @@ from ..models.categorical import free_rows, rows_from_free, rows_information, ro
 from ..numerics import safe_log
 from ..validation import check_integer
 from . import dirichlet
-from .base import Family, by_component, safe_ratio
+from .base import Family, block_maker, by_component, safe_ratio
 
 #: A sub-component whose expected count is at most this fraction of the total is empty.
 EMPTY_SUBCOMPONENT_RTOL = 1e-12
@@ -115,11 +115,14 @@ class FiniteMixture(Family):
     def chunk_summary(self, X: np.ndarray) -> Stats | None:
         return self.inner.chunk_summary(X)
 
-    def chunk_context(self, summary: Stats | None) -> None:
-        self.inner.chunk_context(summary)
+    def data_context(self, X: np.ndarray) -> Any:
+        return self.inner.data_context(X)
 
-    def block_data(self, X: np.ndarray) -> Any:
-        return self.inner.block_data(X)
+    def chunk_context(self, summary: Stats | None) -> Any:
+        return self.inner.chunk_context(summary)
+
+    def block_data(self, X: np.ndarray, context: Any = None) -> Any:
+        return block_maker(self.inner, context)(X)
 
     def missing_cells(self, X: np.ndarray) -> np.ndarray:
         return self.inner.missing_cells(X)

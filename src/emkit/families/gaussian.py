@@ -17,7 +17,7 @@ likelihood one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -63,25 +63,47 @@ KMEANS_ROWS = 20_000
 
 @dataclass
 class GaussianBlock:
-    """A block of rows and their missingness patterns (computed once), and the features of the
-    rows about the family's centre once a two-pass E-step (log-densities, then statistics: an
-    HMM's) has computed them, for diagonal structures (a few numbers per row). Full and tied
-    features (``d(d+1)/2`` per row) and a mixture's fused pass take fresh features each time,
-    into memory the cache keeps: faster than reading stored ones (measured)."""
+    """A block of rows, their missingness patterns and the data set's centre of statistics
+    (computed once), and the features of the rows about it once a two-pass E-step
+    (log-densities, then statistics: an HMM's) has computed them, for diagonal structures (a few
+    numbers per row). Full and tied features (``d(d+1)/2`` per row) and a mixture's fused pass
+    take fresh features each time, into memory the cache keeps: faster than reading stored ones
+    (measured)."""
 
     X: np.ndarray
     layout: MissingLayout
+    centre: np.ndarray
     features: RowFeatures | None = None
 
 
 @dataclass(frozen=True)
 class GaussianCache:
-    """What one E-step needs from the parameters: means, covariances and the product form about
-    the centre of the statistics, every weight 1 (:class:`~emkit.kernels.gaussian_mixture_estep.MixtureTerms`)."""
+    """What one E-step needs from the parameters: means, covariances, and the product form
+    (every weight 1) about a data set's centre, made once per centre
+    (:class:`~emkit.kernels.gaussian_mixture_estep.MixtureTerms`)."""
 
     means: np.ndarray
     covars: np.ndarray
-    terms: MixtureTerms
+    covariance_type: str
+    made: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def terms(self, centre: np.ndarray, weights: np.ndarray | None = None) -> MixtureTerms:
+        """The product form about ``centre`` (with mixture ``weights``; None: all 1), made on
+        first use for each centre array (the blocks of a data set share one)."""
+        key = (id(centre), None if weights is None else weights.tobytes())
+        found = self.made.get(key)
+        if found is None or found[0] is not centre:
+            k = self.means.shape[0]
+            found = self.made[key] = (centre, mixture_terms(np.ones(k) if weights is None else weights, self.means,
+                                                            self.covars, self.covariance_type, centre))
+        return found[1]
+
+
+def statistics_centre(stats: Stats) -> np.ndarray:
+    """The centre the statistics were summed about: ``centre_weight / Σ_k n_k`` (every block of a
+    data set adds ``(Σ_k n_k) c`` for its centre ``c``, one for the whole data set)."""
+    total = float(np.sum(stats["n"]))
+    return np.asarray(stats["centre_weight"], dtype=float) / (total if total > 0 else 1.0)
 
 
 def check_observations(X, name: str = "X", *, whole_data: bool = True) -> np.ndarray:
@@ -158,10 +180,11 @@ class Gaussian(Family):
         Added to the diagonal of every covariance estimate: the remedy when a state collapses
         onto a few points.
     centre : array of shape (n_features,), optional
-        Fixed origin ``c`` of the statistics; by default the mean of the observed values of the
-        first data given to :meth:`prepare` (set then, and kept).
+        Fixed origin ``c`` of the statistics; by default each data set's mean of its observed
+        values (:meth:`data_context`, kept with the prepared data, not on the family).
 
-    Parameters are ``means`` (K, d) and ``covars`` (shape by ``covariance_type``).
+    Parameters are ``means`` (K, d) and ``covars`` (shape by ``covariance_type``). The family is
+    an immutable value: preparing data changes nothing on it.
     """
 
     param_names = ("means", "covars")
@@ -181,14 +204,22 @@ class Gaussian(Family):
             raise ValueError(f"centre: expected {self.n_features} finite numbers, got {centre!r}")
 
     def prepare(self, X) -> np.ndarray:
-        """Validated observations; the first call sets :attr:`centre` (when not given) to the
-        mean of their observed values."""
+        """Validated observations (:func:`check_observations`) of ``n_features`` columns."""
         array = check_observations(X)
         if array.shape[1] != self.n_features:
             raise ValueError(f"X: expected {self.n_features} features, got {array.shape[1]}")
-        if self.centre is None:
-            self.centre = np.nanmean(array, axis=0) if np.isnan(array).any() else np.einsum("ij->j", array) / len(array)
         return array
+
+    def data_context(self, X: np.ndarray) -> np.ndarray:
+        """The centre of the statistics: the given :attr:`centre`, else the mean of the observed
+        values of the prepared rows ``X`` (0 for a column with none: a chunk of the data)."""
+        if self.centre is not None:
+            return self.centre
+        missing = np.isnan(X)
+        if not missing.any():
+            return np.einsum("ij->j", X) / len(X)
+        observed = (~missing).sum(axis=0)
+        return np.where(observed > 0, np.where(missing, 0.0, X).sum(axis=0) / np.maximum(observed, 1), 0.0)
 
     def prepare_chunk(self, X) -> np.ndarray:
         """Validated rows of one chunk (a feature may be missing throughout; no centre set)."""
@@ -202,18 +233,17 @@ class Gaussian(Family):
         observed = ~np.isnan(X)
         return {"observed": observed.sum(axis=0).astype(float), "sum": np.where(observed, X, 0.0).sum(axis=0)}
 
-    def chunk_context(self, summary: Stats) -> None:
-        """:attr:`centre` (when not given): the mean of the observed values, ``sum / observed``."""
-        if self.centre is None:
-            self.centre = summary["sum"] / np.maximum(summary["observed"], 1.0)
+    def chunk_context(self, summary: Stats) -> np.ndarray:
+        """The centre of data held in chunks: the given :attr:`centre`, else the mean of the
+        observed values, ``sum / observed``."""
+        if self.centre is not None:
+            return self.centre
+        return summary["sum"] / np.maximum(summary["observed"], 1.0)
 
-    def block_data(self, X: np.ndarray) -> GaussianBlock:
-        return GaussianBlock(X, missing_layout(X))
-
-    def _centre(self) -> np.ndarray:
-        if self.centre is None:
-            raise ValueError("Gaussian: no centre yet; call prepare(X) on the data first")
-        return self.centre
+    def block_data(self, X: np.ndarray, context: np.ndarray | None = None) -> GaussianBlock:
+        """The rows with their missingness patterns and the data set's centre ``context`` (the
+        rows' own :meth:`data_context` when None: a block on its own)."""
+        return GaussianBlock(X, missing_layout(X), self.data_context(X) if context is None else context)
 
     def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None,
                        sample_weight: np.ndarray | None = None) -> Params:
@@ -252,15 +282,14 @@ class Gaussian(Family):
     def precompute(self, params: Params) -> GaussianCache:
         means = np.asarray(params["means"], dtype=float)
         covars = np.asarray(params["covars"], dtype=float)
-        k = means.shape[0]
-        return GaussianCache(means, covars, mixture_terms(np.ones(k), means, covars, self.covariance_type, self._centre()))
+        return GaussianCache(means, covars, self.covariance_type)
 
     def _features(self, block: GaussianBlock, keep: bool = True) -> RowFeatures:
         """The block's features: those kept, or computed (and kept when ``keep`` and the
         structure is diagonal)."""
         if block.features is not None:
             return block.features
-        features = row_features(block.X, self.covariance_type, self._centre(), block.layout)
+        features = row_features(block.X, self.covariance_type, block.centre, block.layout)
         if keep and covariance_structure(self.covariance_type).diagonal:
             block.features = features
         return features
@@ -270,24 +299,27 @@ class Gaussian(Family):
         nothing observed): one product ``Φ θ`` and the kernel's corrections for missing
         coordinates and for rows the product cannot be trusted with
         (:func:`~emkit.kernels.gaussian_mixture_estep.component_log_densities`)."""
-        return component_log_densities(block.X, self._features(block), cache.terms, out)
+        return component_log_densities(block.X, self._features(block), cache.terms(block.centre), out)
 
     def stats(self, block: GaussianBlock, posteriors: np.ndarray, cache: GaussianCache) -> Stats:
         """Complete-data statistics about the centre, ``Φᵀ γ``, with the exact conditional
         expectations of missing coordinates; and about each state's mean when a state is far
         from the centre (``anchored_*``, zero otherwise)
-        (:func:`~emkit.kernels.gaussian_mixture_estep.component_statistics`)."""
-        return component_statistics(block.X, self._features(block), cache.terms, posteriors)
+        (:func:`~emkit.kernels.gaussian_mixture_estep.component_statistics`); ``centre_weight``,
+        ``(Σ_k n_k) c``, tells the M-step the centre (:func:`statistics_centre`)."""
+        stats = component_statistics(block.X, self._features(block), cache.terms(block.centre), posteriors)
+        return {**stats, "centre_weight": stats["n"].sum() * block.centre}
 
     def mixture_pass(self, cache: GaussianCache, weights: np.ndarray):
         """The fused E-step of a Gaussian mixture with ``weights``: the log-joint, the
         responsibilities and ``Φᵀ R`` in one pass per block
         (:func:`~emkit.kernels.gaussian_mixture_estep.block_e_step`)."""
-        terms = mixture_terms(weights, cache.means, cache.covars, self.covariance_type, self._centre())
+        weights = np.asarray(weights, dtype=float)
 
         def run(block: GaussianBlock, sample_weight: np.ndarray | None) -> tuple[Stats, float]:
-            stats, loglik = block_e_step(block.X, self._features(block, keep=False), terms, sample_weight)
-            return {"counts": stats["n"].copy(), **stats}, loglik
+            stats, loglik = block_e_step(block.X, self._features(block, keep=False), cache.terms(block.centre, weights),
+                                         sample_weight)
+            return {"counts": stats["n"].copy(), **stats, "centre_weight": stats["n"].sum() * block.centre}, loglik
 
         return run
 
@@ -297,7 +329,7 @@ class Gaussian(Family):
         if not {"means", "covars"} & learn:
             return {"means": params["means"], "covars": params["covars"]}
         fixed_means = None if "means" in learn else params["means"]
-        exact, shift = m_step_statistics(stats, params["means"], self._centre(), self.covariance_type)
+        exact, shift = m_step_statistics(stats, params["means"], statistics_centre(stats), self.covariance_type)
         means, covars = gaussian_m_step(exact, self.covariance_type, self.reg_covar, shift=shift, means=fixed_means)
         if "means" not in learn:
             means = params["means"]
@@ -315,7 +347,7 @@ class Gaussian(Family):
         if self.reg_covar == 0 or "covars" not in learn:
             return None
         fixed_means = None if "means" in learn else params["means"]
-        exact, shift = m_step_statistics(stats, params["means"], self._centre(), self.covariance_type)
+        exact, shift = m_step_statistics(stats, params["means"], statistics_centre(stats), self.covariance_type)
         _, scatter = gaussian_m_step(exact, self.covariance_type, 0.0, shift=shift, means=fixed_means)
         return covariance_floor(scatter, np.where(keep, 0.0, np.asarray(stats["n"], dtype=float)), self.reg_covar,
                                 self.covariance_type, self.n_features, what="state",
@@ -395,7 +427,7 @@ class Gaussian(Family):
         """:func:`~emkit.models.gaussian_information.gaussian_information` of the states'
         Gaussians from their statistics about :attr:`centre`, learned entries only."""
         information = gaussian_information(stats, params["means"], params["covars"], self.covariance_type,
-                                           self._centre())
+                                           statistics_centre(stats))
         kept = self._learned(len(params["means"]), learn)
         return information[np.ix_(kept, kept)]
 

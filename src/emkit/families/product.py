@@ -28,7 +28,7 @@ import numpy as np
 from scipy.linalg import block_diag
 
 from ..engine.model import Params, Regularization, Stats
-from .base import Family
+from .base import Family, block_maker
 
 Columns = tuple[int, ...] | tuple[str, ...]
 
@@ -121,9 +121,15 @@ class Product(Family):
         return {f"{part.field}:{key}": value for part in self.parts
                 for key, value in (part.family.chunk_summary(np.ascontiguousarray(X[part.field])) or {}).items()}
 
-    def chunk_context(self, summary: Stats | None) -> None:
-        for part in self.parts:
-            part.family.chunk_context(part.stats(summary or {}) or None)
+    def data_context(self, X: np.ndarray) -> tuple[Any, ...] | None:
+        """Each part's :meth:`~Family.data_context` of its field (None when no part has one)."""
+        contexts = tuple(part.family.data_context(np.ascontiguousarray(X[part.field])) for part in self.parts)
+        return None if all(context is None for context in contexts) else contexts
+
+    def chunk_context(self, summary: Stats | None) -> tuple[Any, ...] | None:
+        """Each part's :meth:`~Family.chunk_context` of its summary (None when no part has one)."""
+        contexts = tuple(part.family.chunk_context(part.stats(summary or {}) or None) for part in self.parts)
+        return None if all(context is None for context in contexts) else contexts
 
     def _prepare(self, X: Any, whole_data: bool) -> np.ndarray:
         if isinstance(X, np.ndarray) and X.dtype.names == tuple(part.field for part in self.parts):
@@ -173,9 +179,11 @@ class Product(Family):
     def _names(self) -> list[str]:
         return [str(column) for part in self.parts for column in part.columns]
 
-    def block_data(self, X: np.ndarray) -> tuple[Any, ...]:
-        """Each part's :meth:`~Family.block_data` of its field of the rows."""
-        return tuple(part.family.block_data(np.ascontiguousarray(X[part.field])) for part in self.parts)
+    def block_data(self, X: np.ndarray, context: tuple[Any, ...] | None = None) -> tuple[Any, ...]:
+        """Each part's :meth:`~Family.block_data` of its field of the rows (with its context)."""
+        contexts = context or (None,) * len(self.parts)
+        return tuple(block_maker(part.family, part_context)(np.ascontiguousarray(X[part.field]))
+                     for part, part_context in zip(self.parts, contexts))
 
     # ------------------------------------------------------------------ EM
     def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None,

@@ -17,7 +17,7 @@ family's. Missing cells are marginalised: the observed coordinates are t with ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import polygamma
@@ -40,23 +40,25 @@ from ..kernels.student_t import (
 from ..models.gaussian_information import full_matrices, gaussian_information
 from ..models.regularization import covariance_floor
 from .base import Family, written
-from .gaussian import Gaussian
+from .gaussian import Gaussian, statistics_centre
 
 
 @dataclass(frozen=True)
 class StudentTBlock:
-    """Rows split into complete and incomplete ones (index arrays None when all are complete)."""
+    """Rows split into complete and incomplete ones (index arrays None when all are complete),
+    and the data set's centre of statistics."""
 
     X: np.ndarray
     complete: np.ndarray | None
     incomplete: np.ndarray | None
+    centre: np.ndarray
 
     @classmethod
-    def of(cls, X: np.ndarray) -> StudentTBlock:
+    def of(cls, X: np.ndarray, centre: np.ndarray) -> StudentTBlock:
         rows_missing = np.isnan(X).any(axis=1)
         if not rows_missing.any():
-            return cls(X, None, None)
-        return cls(X, np.flatnonzero(~rows_missing), np.flatnonzero(rows_missing))
+            return cls(X, None, None, centre)
+        return cls(X, np.flatnonzero(~rows_missing), np.flatnonzero(rows_missing), centre)
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,17 @@ class StudentTCache:
     covars: np.ndarray
     full_covars: np.ndarray
     dofs: np.ndarray
-    far: bool
+    covariance_type: str
+    made: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def far(self, centre: np.ndarray) -> bool:
+        """Whether a component is far from ``centre`` (made once per centre array)."""
+        found = self.made.get(id(centre))
+        if found is None or found[0] is not centre:
+            k = self.means.shape[0]
+            far = bool(mixture_terms(np.ones(k), self.means, self.covars, self.covariance_type, centre).far.any())
+            found = self.made[id(centre)] = (centre, far)
+        return found[1]
 
 
 class StudentT(Family):
@@ -106,7 +118,7 @@ class StudentT(Family):
 
     @property
     def centre(self) -> np.ndarray | None:
-        """The fixed origin of the statistics (set by the first :meth:`prepare` when not given)."""
+        """The given origin of the statistics (None: each data set's mean, :meth:`data_context`)."""
         return self._gaussian.centre
 
     def describe(self) -> str:
@@ -115,8 +127,12 @@ class StudentT(Family):
 
     # ------------------------------------------------------------------ data (the Gaussian family's)
     def prepare(self, X) -> np.ndarray:
-        """Validated float rows (NaN missing); the first call sets :attr:`centre`."""
+        """Validated float rows (NaN missing)."""
         return self._gaussian.prepare(X)
+
+    def data_context(self, X: np.ndarray) -> np.ndarray:
+        """The centre of the statistics (the Gaussian family's)."""
+        return self._gaussian.data_context(X)
 
     def prepare_chunk(self, X) -> np.ndarray:
         return self._gaussian.prepare_chunk(X)
@@ -124,11 +140,11 @@ class StudentT(Family):
     def chunk_summary(self, X: np.ndarray) -> Stats:
         return self._gaussian.chunk_summary(X)
 
-    def chunk_context(self, summary: Stats) -> None:
-        self._gaussian.chunk_context(summary)
+    def chunk_context(self, summary: Stats) -> np.ndarray:
+        return self._gaussian.chunk_context(summary)
 
-    def block_data(self, X: np.ndarray) -> StudentTBlock:
-        return StudentTBlock.of(X)
+    def block_data(self, X: np.ndarray, context: np.ndarray | None = None) -> StudentTBlock:
+        return StudentTBlock.of(X, self.data_context(X) if context is None else context)
 
     def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None,
                        sample_weight: np.ndarray | None = None) -> Params:
@@ -149,12 +165,8 @@ class StudentT(Family):
         means = np.asarray(params["means"], dtype=float)
         covars = np.asarray(params["covars"], dtype=float)
         k = means.shape[0]
-        far = bool(mixture_terms(np.ones(k), means, covars, self.covariance_type, self._centre()).far.any())
         return StudentTCache(means, covars, full_matrices(covars, self.covariance_type, k, self.n_features),
-                             self._dofs(params, k), far)
-
-    def _centre(self) -> np.ndarray:
-        return self._gaussian._centre()
+                             self._dofs(params, k), self.covariance_type)
 
     def _distances(self, block: StudentTBlock, cache: StudentTCache):
         """``log δ`` (n, k), ``log|Σ|^{-1/2}`` and the observed dimension of every row."""
@@ -182,21 +194,22 @@ class StudentT(Family):
             u, log_u = latent_weight_moments(np.exp(log_delta), cache.dofs, dims)
         weights = posteriors * u
         k, d = cache.means.shape
+        far = cache.far(block.centre)
         about = {"n": posteriors.sum(axis=0),
                  "sum_log_u_minus_u": np.where(posteriors > 0, posteriors * (log_u - u), 0.0).sum(axis=0)}
         if block.incomplete is None:
-            weighted = gaussian_stats(block.X, weights, self.covariance_type, shift=self._centre())
+            weighted = gaussian_stats(block.X, weights, self.covariance_type, shift=block.centre)
             anchored = (anchored_stats(block.X, weights, cache.means, cache.covars, self.covariance_type)
-                        if cache.far else anchored_zeros(self.covariance_type, k, d))
+                        if far else anchored_zeros(self.covariance_type, k, d))
         else:
-            weighted = self._split_stats(block, posteriors, u, cache, np.broadcast_to(self._centre(), (k, d)))
+            weighted = self._split_stats(block, posteriors, u, cache, np.broadcast_to(block.centre, (k, d)))
             anchored = anchored_zeros(self.covariance_type, k, d)
-            if cache.far:
+            if far:
                 own = self._split_stats(block, posteriors, u, cache, cache.means)
                 anchored = {"anchored_n": own["n"], "anchored_x": own["sum_x"], "anchored_xx": own["sum_xx"],
                             "anchored_at": own["n"][:, None] * cache.means}
         return {**about, "sum_u": weighted["n"], "sum_ux": weighted["sum_x"], "sum_uxx": weighted["sum_xx"],
-                **anchored}
+                **anchored, "centre_weight": about["n"].sum() * block.centre}
 
     def _split_stats(self, block: StudentTBlock, posteriors: np.ndarray, u: np.ndarray, cache: StudentTCache,
                      shifts: np.ndarray) -> Stats:
@@ -239,7 +252,7 @@ class StudentT(Family):
     def _exact_means_covars(self, stats: Stats, params: Params, learn: frozenset[str],
                             keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         fixed = None if "means" in learn else np.asarray(params["means"], dtype=float)
-        return t_locations_scatters(stats, np.asarray(params["means"], dtype=float), self._centre(),
+        return t_locations_scatters(stats, np.asarray(params["means"], dtype=float), statistics_centre(stats),
                                     self.covariance_type, keep, fixed_locations=fixed)
 
     def regularization(self, stats: Stats, params: Params, learn: frozenset[str],
@@ -316,7 +329,7 @@ class StudentT(Family):
         ``n_k (ψ′(ν_k/2)/4 − 1/(2ν_k))`` for each learned ``ν_k`` (no cross terms: Q separates)."""
         means = np.asarray(params["means"], dtype=float)
         k, d = means.shape
-        centre = self._centre()
+        centre = statistics_centre(stats)
         n, sum_u = np.asarray(stats["n"], dtype=float), np.asarray(stats["sum_u"], dtype=float)
         weighted = {"n": sum_u, "sum_x": stats["sum_ux"], "sum_xx": stats["sum_uxx"]}
         information = gaussian_information(weighted, means, params["covars"], self.covariance_type, centre)

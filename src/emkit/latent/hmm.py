@@ -34,7 +34,7 @@ from ..engine.model import EMModel, Params, Regularization, Stats
 from ..engine.stats import sum_stats
 from ..exceptions import DegenerateComponentWarning
 from ..families import dirichlet
-from ..families.base import Family
+from ..families.base import Family, block_maker
 from ..kernels.hmm import sample_states
 from ..models.categorical import free_rows, rows_from_free, rows_information, rows_labels
 from .hmm_inference import Posterior, scale_frame, scaled_forward_backward, viterbi
@@ -100,7 +100,21 @@ class HiddenMarkovModel(EMModel):
             return data
         X, lengths = data if isinstance(data, tuple) else (data, None)
         X = self.emission.prepare(X)
-        return Sequences.build(X, check_lengths(lengths, X.shape[0]), self.n_jobs, self.emission.block_data)
+        return self._sequences(X, lengths, self.emission.data_context(X))
+
+    def prepare_chunk(self, chunk: Any, context: Any = None) -> Sequences:
+        """A later part of the data (a batch of online EM), validated by the family's
+        :meth:`~emkit.families.Family.prepare_chunk` and made with the first part's ``context``
+        (None: its own)."""
+        if isinstance(chunk, Sequences):
+            return chunk
+        X, lengths = chunk if isinstance(chunk, tuple) else (chunk, None)
+        X = self.emission.prepare_chunk(X)
+        return self._sequences(X, lengths, self.emission.data_context(X) if context is None else context)
+
+    def _sequences(self, X: np.ndarray, lengths: Any, context: Any) -> Sequences:
+        return Sequences.build(X, check_lengths(lengths, X.shape[0]), self.n_jobs, block_maker(self.emission, context),
+                               context)
 
     # ----------------------------------------------------------------- the EM pieces
     def initial_params(self, data: Sequences, rng: np.random.Generator | None = None) -> Params:
@@ -337,7 +351,7 @@ class HiddenMarkovModel(EMModel):
         def batch(b: Batch) -> Posterior:
             def recompute(first: int, stop: int) -> np.ndarray:
                 rows = data.X[b.start + first:b.start + stop]
-                return self.emission.log_likelihood(self.emission.block_data(rows), cache)
+                return self.emission.log_likelihood(block_maker(self.emission, data.context)(rows), cache)
 
             return scaled_forward_backward(frame[b.start:b.stop], shift[b.start:b.stop], b.offsets, startprob,
                                            transmat, recompute, posteriors[b.start:b.stop], b.workspace, n_threads)

@@ -41,7 +41,7 @@ from ..engine.model import EMModel, Params, Regularization, Stats
 from ..engine.stats import sum_stats
 from ..exceptions import DegenerateComponentWarning
 from ..families import dirichlet
-from ..families.base import Family
+from ..families.base import Family, block_maker
 from ..models.categorical import categorical_scores, free_rows, rows_from_free, rows_information, rows_labels
 from ..numerics import safe_log
 from ..validation import check_sample_weight
@@ -64,12 +64,15 @@ SCORE_STEP = 1e-5
 
 @dataclass(frozen=True)
 class MixtureData:
-    """Rows prepared by the family, their sample weights (None: all 1) and the row blocks of the
-    E-step (each with the family's :meth:`~emkit.families.Family.block_data`)."""
+    """Rows prepared by the family, their sample weights (None: all 1), the row blocks of the
+    E-step (each with the family's :meth:`~emkit.families.Family.block_data`) and the ``context``
+    they were made with (what the family takes from the whole data, e.g. a Gaussian centre:
+    :meth:`~emkit.families.Family.data_context`)."""
 
     X: np.ndarray
     sample_weight: np.ndarray | None
     blocks: list[Block]
+    context: Any = None
 
     @property
     def n_samples(self) -> int:
@@ -80,11 +83,13 @@ class MixtureData:
         return None if self.sample_weight is None else self.sample_weight[block.start:block.stop]
 
     @classmethod
-    def build(cls, family: Family, X: np.ndarray, sample_weight: np.ndarray | None) -> MixtureData:
+    def build(cls, family: Family, X: np.ndarray, sample_weight: np.ndarray | None,
+              context: Any = None) -> MixtureData:
         """Rows already prepared by ``family`` (and checked weights) cut into the blocks of the
-        HMM's blocking policy (one sequence of rows); the number of components plays no part."""
-        rows = Sequences.build(X, np.array([0, X.shape[0]], dtype=np.int64), 1, family.block_data)
-        return cls(X, sample_weight, rows.blocks)
+        HMM's blocking policy (one sequence of rows), made with ``context``; the number of
+        components plays no part."""
+        rows = Sequences.build(X, np.array([0, X.shape[0]], dtype=np.int64), 1, block_maker(family, context))
+        return cls(X, sample_weight, rows.blocks, context)
 
 
 class MixtureModel(EMModel):
@@ -144,7 +149,7 @@ class MixtureModel(EMModel):
             return data
         X, sample_weight = data if isinstance(data, tuple) and len(data) == 2 else (data, None)
         X = self.family.prepare(X)
-        return self._data(X, check_sample_weight(sample_weight, X.shape[0]))
+        return self._data(X, check_sample_weight(sample_weight, X.shape[0]), self.family.data_context(X))
 
     # ------------------------------------------------------- data held in chunks (Dask)
     def chunk_summary(self, chunk: Any) -> Stats:
@@ -156,34 +161,36 @@ class MixtureModel(EMModel):
         return {"weight": np.array(float(X.shape[0] if weights is None else weights.sum())),
                 "observed": (~self.family.missing_cells(X)).sum(axis=0).astype(float), **family}
 
-    def chunk_context(self, summary: Stats) -> None:
+    def chunk_context(self, summary: Stats) -> Any:
         """The whole-data checks that :meth:`prepare` makes in memory (every column observed
-        somewhere, some positive weight), then the family's data-derived state
-        (:meth:`Family.chunk_context`, e.g. a Gaussian centre), set once before the chunks are
-        prepared."""
+        somewhere, some positive weight), then the family's context of the whole data
+        (:meth:`Family.chunk_context`, e.g. a Gaussian centre), which every chunk is prepared
+        with."""
         never = np.flatnonzero(np.asarray(summary["observed"]) <= 0)
         if never.size:
             raise ValueError(f"X: column {int(never[0])} has no observed value (all NaN) in any chunk")
         if not summary["weight"] > 0:
             raise ValueError("sample_weight: all weights are zero; nothing to fit")
         family = {key.removeprefix("family:"): value for key, value in summary.items() if key.startswith("family:")}
-        self.family.chunk_context(family or None)
+        return self.family.chunk_context(family or None)
 
     def prepare_chunk(self, chunk: Any, context: Any = None) -> MixtureData:
         """One chunk as :class:`MixtureData`, validated by the family's
         :meth:`~Family.prepare_chunk` (a column may be missing throughout one chunk, and its
-        weights may all be zero: :meth:`chunk_context` checks the whole data)."""
+        weights may all be zero: :meth:`chunk_context` checks the whole data), its blocks made
+        with the whole data's ``context`` (or a stream's first batch's; None: the chunk's own)."""
         if isinstance(chunk, MixtureData):
             return chunk
-        return self._data(*self._chunk_rows(chunk))
+        X, sample_weight = self._chunk_rows(chunk)
+        return self._data(X, sample_weight, self.family.data_context(X) if context is None else context)
 
     def _chunk_rows(self, chunk: Any) -> tuple[np.ndarray, np.ndarray | None]:
         X, sample_weight = chunk if isinstance(chunk, tuple) and len(chunk) == 2 else (chunk, None)
         X = self.family.prepare_chunk(X)
         return X, check_sample_weight(sample_weight, X.shape[0], whole_data=False)
 
-    def _data(self, X: np.ndarray, sample_weight: np.ndarray | None) -> MixtureData:
-        return MixtureData.build(self.family, X, sample_weight)
+    def _data(self, X: np.ndarray, sample_weight: np.ndarray | None, context: Any) -> MixtureData:
+        return MixtureData.build(self.family, X, sample_weight, context)
 
     # ----------------------------------------------------------------- the EM pieces
     def initial_params(self, data: MixtureData, rng: np.random.Generator | None = None) -> Params:
@@ -340,7 +347,7 @@ class MixtureModel(EMModel):
         differences = None  # the shifted caches and steps, made when the family gives no row scores
         rows = max(1, SCORE_BLOCK_NUMBERS // (k * max(size, 1)))
         for start in range(0, data.n_samples, rows):
-            block = self.family.block_data(data.X[start:start + rows])
+            block = block_maker(self.family, data.context)(data.X[start:start + rows])
             resp, _ = self._posterior(block, cache, log_weights)
             family_scores = self.family.row_scores(block, params, self.learn)
             if family_scores is None:
@@ -393,7 +400,7 @@ class MixtureModel(EMModel):
         """The rows (with their weights) drawn with replacement, prepared."""
         data = self.prepare(data)
         rows = rng.integers(0, data.n_samples, size=data.n_samples)
-        return self._data(data.X[rows], None if data.sample_weight is None else data.sample_weight[rows])
+        return self._data(data.X[rows], None if data.sample_weight is None else data.sample_weight[rows], data.context)
 
     def simulate(self, params: Params, like_data: Any, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
         """The parametric bootstrap: as many rows drawn from the model (``z ~ π``, ``x ~ p(· | z)``)

@@ -120,6 +120,9 @@ class Sequences:
     n_threads : int
         Number of threads the batches and blocks are spread over (they, and so the results, do
         not depend on it).
+    context : object
+        What the emission family took from the whole data (e.g. a Gaussian's centre of
+        statistics: :meth:`~emkit.families.Family.data_context`); every block was made with it.
     """
 
     X: np.ndarray
@@ -128,10 +131,11 @@ class Sequences:
     blocks: list[Block] = field(repr=False)
     n_threads: int = 1
     workspace: dict = field(default_factory=dict, repr=False, compare=False)
+    context: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(cls, X: np.ndarray, offsets: np.ndarray, n_threads: int,
-              block_data: Callable[[np.ndarray], Any]) -> Sequences:
+              block_data: Callable[[np.ndarray], Any], context: Any = None) -> Sequences:
         """At most :data:`MAX_BATCHES` batches; blocks of at most ``BLOCK_ROWS`` rows (at least
         :data:`MIN_BLOCKS` when there are enough rows); ``block_data(rows)`` gives each
         :attr:`Block.data`. Neither depends on ``n_threads``."""
@@ -144,7 +148,7 @@ class Sequences:
         n_blocks = max(1, -(-n_rows // BLOCK_ROWS), min(MIN_BLOCKS, n_rows // MIN_BLOCK_ROWS))
         edges = np.unique(np.linspace(0, n_rows, n_blocks + 1).astype(int))
         blocks = [Block(int(a), int(b), block_data(X[a:b])) for a, b in pairwise(edges)]
-        return cls(X, offsets, batches, blocks, n_threads)
+        return cls(X, offsets, batches, blocks, n_threads, context=context)
 
     @property
     def n_samples(self) -> int:

@@ -123,11 +123,12 @@ def fit_online(
     state: OnlineEM | None = None
     with Progress.of(verbose) as progress, progress.stage(f"online EM {model.describe()}", unit="batch"):
         for raw in batches:
-            data = prepare(model, raw)
+            data = prepare(model, raw) if state is None else state.prepare(raw)
             n_batch = float(size_of(raw))
             if state is None:
                 params = model.check_params(init) if init is not None else initial_params(model, data, None)
-                state = OnlineEM(model, params, step_exponent=step_exponent, warmup=warmup, averaging=averaging)
+                state = OnlineEM(model, params, step_exponent=step_exponent, warmup=warmup, averaging=averaging,
+                                 context=getattr(data, "context", None))
                 path.record(0, params, float("nan"), params)
             loglik = state.step(data, n_batch)
             path.record(state.n_batches, state.params, loglik / n_batch, state.estimate)
@@ -164,17 +165,26 @@ class OnlineEM:
         Number of first batches that only accumulate statistics.
     averaging : bool
         Keep the tail Polyak–Ruppert average of the iterates as :attr:`estimate`.
+    context : object, optional
+        The first batch's prepared data's ``context`` (e.g. a Gaussian family's centre of
+        statistics): :meth:`prepare` prepares the later batches with it, so that the running
+        statistics of every batch are about the same centre.
     """
 
     def __init__(self, model: EMModel, params: Params, *, step_exponent: float = 0.6, warmup: int = 0,
-                 averaging: bool = False) -> None:
+                 averaging: bool = False, context: Any = None) -> None:
         _check_arguments(step_exponent, warmup, 2)
-        self.model, self.params = model, params
+        self.model, self.params, self.context = model, params, context
         self.step_exponent, self.warmup = step_exponent, warmup
         self.running: Stats | None = None
         self.n_batches, self.n_steps, self.n_seen = 0, 0, 0.0
         self.score = float("nan")
         self._tail = _TailAverage() if averaging else None
+
+    def prepare(self, raw: Any) -> Any:
+        """A later batch prepared as a chunk of the stream whose first batch gave :attr:`context`
+        (``model.prepare_chunk(raw, context)``; the model's own preparation without one)."""
+        return prepare(self.model, raw) if self.context is None else self.model.prepare_chunk(raw, self.context)
 
     @property
     def estimate(self) -> Params:
