@@ -118,6 +118,15 @@ def test_lookup_gives_singletons_and_refuses_unknown_names():
             covariance_structure(bad)
 
 
+@pytest.mark.parametrize("name", COVARIANCE_TYPES)
+def test_the_number_of_features_is_read_back_from_a_covariance_array_where_its_shape_holds_it(name):
+    structure = covariance_structure(name)
+    for k, d in ((3, 2), (1, 4), (2, 1)):
+        found = structure.n_features_of(np.zeros(structure.shape(k, d)))
+        assert found == (None if len(structure.shape(k, d)) == 1 else d)
+    assert (structure.n_features_of(np.zeros(structure.shape(3, 2))) is None) == (name == "spherical")
+
+
 class UnitIdentity(CovarianceStructure):
     """mclust's EII with λ = 1: every covariance is the identity, nothing to estimate (shape ())."""
 

@@ -259,6 +259,18 @@ def test_given_rates_stay_fixed_in_every_start_and_the_weights_are_their_closed_
     assert frozen.lower_bound_ * len(X) == pytest.approx(-found.fun, abs=1e-8)
 
 
+def test_starting_values_go_to_the_engines_starts_and_the_model_is_a_plain_mixture_model(tmp_path):
+    """``weights_init``/``params_init`` reach every start through the engine's ``init(rng)``: the
+    fitted (and the loaded) model is the plain :class:`MixtureModel`, with no starting values in it."""
+    X = poisson_counts(120, 13)
+    given = emkit.Mixture(2, family=families.Poisson(2), weights_init=[0.4, 0.6],
+                          params_init={"lambdas": np.ones((2, 2))}, learn=("lambdas",), n_init=2, random_state=0,
+                          n_jobs=1).fit(X)
+    loaded = emkit.Mixture.load(given.save(tmp_path / "given.json"))
+    assert type(given.model_) is MixtureModel and type(loaded.model_) is MixtureModel
+    np.testing.assert_array_equal(given.weights_, [0.4, 0.6])
+
+
 @pytest.mark.parametrize("arguments, name", [
     (dict(weights_init=[0.7, 0.7]), "weights_init"),
     (dict(weights_init=[1.0]), "weights_init"),

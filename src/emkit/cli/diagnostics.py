@@ -19,6 +19,7 @@ import numpy as np
 
 from ..engine import EMResult
 from ..engine.model import flatten_named
+from ..kernels.covariance_structures import covariance_structure
 
 #: How close to the boundary (relative step in the free parameters) counts as on it.
 BOUNDARY_DISTANCE = 1e-4
@@ -95,18 +96,6 @@ def collapse_notes(variances: np.ndarray, reg_covar: float, counts: Any = None, 
             "or a larger --reg-covar"]
 
 
-def diagonal_variances(covariances: np.ndarray, covariance_type: str, k: int, d: int) -> np.ndarray:
-    """Each component's variances ``(k, d)`` from covariances of any structure."""
-    covariances = np.asarray(covariances, dtype=float)
-    if covariance_type == "full":
-        return np.diagonal(covariances, axis1=1, axis2=2)
-    if covariance_type == "tied":
-        return np.tile(np.diag(covariances), (k, 1))
-    if covariance_type == "diag":
-        return covariances.reshape(k, d)
-    return np.repeat(covariances.reshape(k, 1), d, axis=1)
-
-
 def fit_notes(result: EMResult) -> list[str]:
     """The notes of a fit of the engine: :func:`boundary_notes`, and :func:`collapse_notes` for a
     mixture with ``reg_covar`` (e.g. of Student-t components)."""
@@ -116,6 +105,7 @@ def fit_notes(result: EMResult) -> list[str]:
     if getattr(model, "covariance_type", None) is not None and scatters is not None and "weights" in params:
         k = len(params["weights"])
         d = np.shape(params.get("locations", params.get("means")))[-1]
-        notes += collapse_notes(diagonal_variances(scatters, model.covariance_type, k, d),
-                                getattr(model, "reg_covar", 0.0))
+        variances = covariance_structure(model.covariance_type).diagonal_variances(np.asarray(scatters, dtype=float),
+                                                                                   k, d)
+        notes += collapse_notes(variances, getattr(model, "reg_covar", 0.0))
     return notes

@@ -11,10 +11,11 @@ import argparse
 
 import numpy as np
 
+from ..kernels.covariance_structures import covariance_structure
 from ..kernels.covariance_types import COVARIANCE_TYPES
 from .common import (CliError, add_fit_options, check_fit_options, check_rows, emit, fit_settings, fitted_standard_errors,
                      refuse_given)
-from .diagnostics import collapse_notes, diagonal_variances
+from .diagnostics import collapse_notes
 from .output import Payload, Table, covariance_layout, parameter_tables
 from .table_input import add_input_options, label_column, read_table
 from .units import add_reg_covar_option, covariance_floor
@@ -111,8 +112,9 @@ def run(args: argparse.Namespace) -> int:
     criteria, labels = criteria_and_labels(estimator, X)
     se = fitted_standard_errors(estimator.result_, X, args)
     k = estimator.n_components
-    notes = collapse_notes(diagonal_variances(estimator.covariances_, estimator.covariance_type, k, X.shape[1]),
-                           estimator.reg_covar, np.bincount(labels, minlength=k))
+    variances = covariance_structure(estimator.covariance_type).diagonal_variances(estimator.covariances_, k,
+                                                                                   X.shape[1])
+    notes = collapse_notes(variances, estimator.reg_covar, np.bincount(labels, minlength=k))
     if args.plot:
         _write_plot(args, X, header, estimator, labels, selection, truth)
     result = estimator.result_
@@ -150,14 +152,15 @@ def _tables(estimator, header: list[str], labels: np.ndarray, se) -> list[Table]
     columns = ["weight", "rows assigned"] + (["se(weight)"] if se is not None else [])
     cells = [estimator.weights_, counts] + ([se.se["weights"]] if se is not None else [])
     tables = [Table("components", components, columns, np.column_stack(cells))]
-    variances = diagonal_variances(estimator.covariances_, estimator.covariance_type, k, len(header))
+    structure = covariance_structure(estimator.covariance_type)
+    variances = structure.diagonal_variances(estimator.covariances_, k, len(header))
     named = {"means": estimator.means_, "sd": np.sqrt(variances)}
     tables += parameter_tables(named, {"means": "component-column", "sd": "component-column"},
                                components=components, columns=header)
     if se is not None:
         tables.append(Table("se of means", components, header, np.asarray(se.se["means"])))
     d = len(header)
-    if estimator.covariance_type in ("full", "tied") and 1 < d <= MAX_PRINTED_CORRELATIONS:
+    if not structure.diagonal and 1 < d <= MAX_PRINTED_CORRELATIONS:
         layout = covariance_layout(estimator.covariance_type)
         tables += parameter_tables({"correlations": _correlations(estimator.covariances_)}, {"correlations": layout},
                                    components=components, columns=header)

@@ -90,10 +90,10 @@ def run(args: argparse.Namespace) -> int:
         held = ["startprob"]     # one sequence: its start probabilities are on the boundary, held fixed
         result = dataclasses.replace(result, model=result.model.fixing(set(held)))
     se = fitted_standard_errors(result, (X, lengths), args)
-    from .diagnostics import collapse_notes, diagonal_variances
+    from .diagnostics import collapse_notes
 
     notes = [] if args.categorical else collapse_notes(
-        diagonal_variances(estimator.covars_, "full", args.states, X.shape[1]), estimator.reg_covar,
+        np.diagonal(estimator.covars_, axis1=1, axis2=2), estimator.reg_covar,
         np.bincount(states, minlength=args.states), "state")
     if args.plot:
         _write_plot(args, table, X, names, symbols, lengths, states, posteriors, truth)

@@ -31,6 +31,7 @@ from ..families.categorical import MISSING, CategoricalEmission, check_symbols
 from ..families.finite_mixture import FiniteMixture
 from ..families.gaussian import Gaussian, check_observations
 from ..families.poisson import Poisson
+from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape
 from ..latent.hmm import DECODERS, HiddenMarkovModel
 from ..validation import check_integer, check_real
@@ -480,7 +481,7 @@ class GaussianHMM(_BaseHMM):
         covars = getattr(self, "_covars_", None)
         if covars is None:
             raise AttributeError("covars_ is not set")
-        d = np.shape(self.means_)[1] if self.covariance_type == "spherical" else covars.shape[-1]
+        d = covariance_structure(self.covariance_type).n_features_of(covars) or np.shape(self.means_)[1]
         return self._emission(d).full_covariances(covars, self.n_components)
 
     @covars_.setter
@@ -686,12 +687,12 @@ class GMMHMM(_BaseHMM):
     def _check_mixture(self) -> None:
         """``n_mix`` and ``covariance_type``; ``ValueError`` naming the bad one."""
         check_integer(self.n_mix, "n_mix")
-        if self.covariance_type == "tied":
-            raise ValueError("covariance_type: 'tied' (the n_mix components of a state sharing one covariance) is "
-                             "not offered by GMMHMM; use 'full', 'diag' or 'spherical'")
         if self.covariance_type not in COVARIANCE_TYPES:
             raise ValueError(f"covariance_type: expected one of ('full', 'diag', 'spherical'), "
                              f"got {self.covariance_type!r}")
+        if covariance_structure(self.covariance_type).shared:
+            raise ValueError(f"covariance_type: {self.covariance_type!r} (the n_mix components of a state sharing "
+                             "one covariance) is not offered by GMMHMM; use 'full', 'diag' or 'spherical'")
 
     def _emission(self, n_features: int) -> FiniteMixture:
         self._check_mixture()

@@ -8,6 +8,7 @@ only checks its arguments and maps attributes: the engine runs the EM iterations
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -200,20 +201,18 @@ class Mixture(EstimatorProtocol):
         """Fit and set the attributes; the prepared data (for :meth:`fit_predict`)."""
         self._check_hyperparameters()
         names = feature_names(X)
-        model = self._model(self._family(X))
+        model, given = self._model(self._family(X))
         data = _prepared(model, X, sample_weight)
         n_samples = data.n_observations if isinstance(data, ChunkedData) else data.n_samples
         if n_samples < self.n_components:
             raise ValueError(f"n_components: Expected n_samples >= n_components but got n_components = "
                              f"{self.n_components}, n_samples = {n_samples}")
         total = _total_weight(data)
-        rng = generator(self.random_state)
-        init = _checked_start(model, initial_params(model, data, rng if self.init_params == "random" else None))
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
-            result = fit(model, data, init=init, tol=self.tol, param_tol=None, tol_scale=total,
-                         max_iter=self.max_iter, random_state=rng, n_init=self.n_init, accelerate=self.accelerate,
-                         verbose=self.verbose)
+            result = fit(model, data, init=self._starts(model, data, given), tol=self.tol, param_tol=None,
+                         tol_scale=total, max_iter=self.max_iter, random_state=generator(self.random_state),
+                         n_init=self.n_init, accelerate=self.accelerate, verbose=self.verbose)
         if not result.converged:
             warnings.warn(f"Best performing initialization did not converge in max_iter={self.max_iter} iterations "
                           f"(tol={self.tol}); increase max_iter or tol, or use accelerate='squarem'",
@@ -263,7 +262,7 @@ class Mixture(EstimatorProtocol):
             fitted = self.__sklearn_is_fitted__()
             if fitted:
                 check_feature_names(self, X)
-            model = self._model(self._family(X))
+            model, given = self._model(self._family(X))
             data = model.prepare((X, sample_weight))
             if fitted:
                 start = model.check_params(self.params_)
@@ -272,7 +271,7 @@ class Mixture(EstimatorProtocol):
                                  f"{self.n_components}, n_samples = {data.n_samples} in the first partial_fit batch")
             else:
                 rng = generator(self.random_state) if self.init_params == "random" else None
-                start = _checked_start(model, model.initial_params(data, rng))
+                start = _given_start(model, model.initial_params(data, rng), given)
             state, history, names, n_features = (OnlineEM(model, start, context=data.context), [], feature_names(X),
                                                  _n_columns(X))
         else:
@@ -355,15 +354,15 @@ class Mixture(EstimatorProtocol):
             return Product(parts)
         return _built(self.family, _n_columns(X))
 
-    def _model(self, family: Family) -> MixtureModel:
-        """The mixture of ``family`` with these settings, its starts holding ``weights_init`` and
-        ``params_init``.
+    def _model(self, family: Family) -> tuple[MixtureModel, dict[str, Any]]:
+        """The mixture of ``family`` with these settings, and the starting values that every
+        start holds over its own (``weights_init`` and ``params_init`` by parameter name).
 
         Raises
         ------
         ValueError
             Naming ``weights_init`` or ``params_init`` when they are not the weights or names of
-            the family's parameters (their values are checked with the start, :func:`_checked_start`),
+            the family's parameters (their values are checked with the start, :func:`_given_start`),
             or ``learn``/``weights_prior``/``n_jobs`` (by the model).
         """
         given = {}
@@ -381,8 +380,21 @@ class Mixture(EstimatorProtocol):
                 raise ValueError(f"params_init: unknown parameter(s) {unknown}; expected names among "
                                  f"{list(family.param_names)} (the weights go in weights_init)")
             given.update(self.params_init)
-        return GivenStartMixtureModel(family, self.n_components, given=given, weights_prior=self.weights_prior,
-                                      learn=self.learn, n_jobs=self.n_jobs)
+        model = MixtureModel(family, self.n_components, weights_prior=self.weights_prior, learn=self.learn,
+                             n_jobs=self.n_jobs)
+        return model, given
+
+    def _starts(self, model: MixtureModel, data: MixtureData | ChunkedData,
+                given: dict[str, Any]) -> Callable[[np.random.Generator], dict[str, Any]]:
+        """The engine's ``init(rng)``, called once per start: the model's start (the first one
+        deterministic under ``init_params="family"``, the others random) with ``given`` over it."""
+        starts = itertools.count()
+
+        def start(rng: np.random.Generator) -> dict[str, Any]:
+            deterministic = next(starts) == 0 and self.init_params == "family"
+            return _given_start(model, initial_params(model, data, None if deterministic else rng), given)
+
+        return start
 
     def _fitted(self, X) -> tuple[MixtureModel, dict[str, np.ndarray]]:
         """The fitted model and its parameters (checked: they may have been set by hand), after
@@ -517,7 +529,7 @@ class Mixture(EstimatorProtocol):
         estimator = cls(**arguments)
         try:
             estimator._check_hyperparameters()
-            model = estimator._model(family)
+            model, given = estimator._model(family)
         except ValueError as error:
             raise ValueError(f"{path}: config.{error}") from None
         stored = named_arrays(arrays, [f"{name}_" for name in model.param_names], path)
@@ -526,7 +538,7 @@ class Mixture(EstimatorProtocol):
         except ValueError as error:
             raise ValueError(f"{path}: {_attribute_message(str(error), model.param_names)}") from None
         try:
-            _checked_start(model, model.initial_params_from(params))
+            _given_start(model, params, given)
         except ValueError as error:
             raise ValueError(f"{path}: config.{error}") from None
         names = fitted["feature_names_in_"]
@@ -539,36 +551,12 @@ class Mixture(EstimatorProtocol):
         return estimator
 
 
-class GivenStartMixtureModel(MixtureModel):
-    """A :class:`~emkit.latent.MixtureModel` whose every start (the engine's restarts included)
-    holds the user's ``given`` starting values over the family's own.
-
-    Parameters
-    ----------
-    family, n_components, weights_prior, learn, n_jobs
-        As :class:`~emkit.latent.MixtureModel`.
-    given : dict
-        Starting values by parameter name (checked with each start).
-    """
-
-    def __init__(self, family: Family, n_components: int, *, given: dict[str, Any], **options: Any) -> None:
-        super().__init__(family, n_components, **options)
-        self.given = dict(given)
-
-    def initial_params(self, data: MixtureData, rng: np.random.Generator | None = None) -> dict[str, Any]:
-        """The model's start (deterministic when ``rng`` is None) with the given values over it."""
-        return self.initial_params_from(super().initial_params(data, rng))
-
-    def initial_params_from(self, start: dict[str, Any]) -> dict[str, Any]:
-        """``start`` with the given values over it."""
-        return {**start, **self.given}
-
-
-def _checked_start(model: MixtureModel, start: dict[str, Any]) -> dict[str, Any]:
-    """``model.check_params(start)``; an error (only the given values can be wrong: the family's
-    starts are valid) names ``weights_init`` or ``params_init``."""
+def _given_start(model: MixtureModel, start: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """``start`` with the ``given`` values over it, checked (``model.check_params``); an error
+    (only the given values can be wrong: the family's starts are valid) names ``weights_init``
+    or ``params_init``."""
     try:
-        return model.check_params(start)
+        return model.check_params({**start, **given})
     except (TypeError, ValueError) as error:
         message = str(error)
         argument = "weights_init" if message.startswith("weights") else "params_init"

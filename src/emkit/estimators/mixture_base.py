@@ -24,6 +24,7 @@ from ..engine.estep import ChunkedData, initial_params, prepare
 from ..engine.progress import Progress
 from ..engine.result import EMResult
 from ..exceptions import ConvergenceWarning
+from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape, precisions_cholesky
 from ..models.gaussian_mixture import INIT_METHODS, GaussianMixtureData, prepare_data
 from ._common import (
@@ -333,15 +334,13 @@ class MixtureEstimator(EstimatorProtocol):
         rng = generator(self.random_state)
         weights = np.asarray(self.weights_, dtype=float)
         counts = rng.multinomial(n_samples, weights / weights.sum())
+        structure = covariance_structure(self.covariance_type)
         rows = []
         for j, count in enumerate(counts):
             z = rng.standard_normal((count, self.n_features_in_))
             scale = self._sample_scale(rng, j, count)
-            if self.covariance_type in ("full", "tied"):
-                scatter = self.covariances_[j] if self.covariance_type == "full" else self.covariances_
-                z = z @ np.linalg.cholesky(scatter).T
-            else:
-                z = z * np.sqrt(self.covariances_[j])
+            own = self.covariances_ if structure.shared else self.covariances_[j]
+            z = z * np.sqrt(own) if structure.diagonal else z @ np.linalg.cholesky(own).T
             rows.append(self.means_[j] + z / scale)
         return np.vstack(rows), np.repeat(np.arange(self.n_components), counts)
 

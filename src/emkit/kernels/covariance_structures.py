@@ -91,6 +91,11 @@ class CovarianceStructure:
         """Shape of the covariance array (and of the second-moment statistics)."""
         raise NotImplementedError
 
+    def n_features_of(self, covariances: np.ndarray) -> int | None:
+        """The number of features ``d`` that a covariance array of :meth:`shape` shows (its last
+        axis), None when the shape does not hold it (spherical: ``(k,)``)."""
+        return int(np.shape(covariances)[-1])
+
     @property
     def component_structure(self) -> "CovarianceStructure":
         """The structure of one component's own covariance (tied: full)."""
@@ -559,6 +564,9 @@ class Spherical(_VarianceStructure):
 
     def shape(self, n_components, n_features):
         return (n_components,)
+
+    def n_features_of(self, covariances):
+        return None
 
     def log_det_precision_cholesky(self, prec_chol, n_features):
         return n_features * np.log(prec_chol)

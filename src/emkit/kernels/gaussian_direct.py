@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import solve_triangular
 
+from .covariance_structures import CovarianceType, covariance_structure
 from .gaussian import LOG_2PI, _ObservedFactor, precisions_cholesky
 
 #: The log-density given to the nearest components of a row whose log-densities are all below
@@ -34,7 +35,8 @@ LOST = -1e300
 SCALE_ABOVE = 1e150
 
 
-def log_distances(X: np.ndarray, means: np.ndarray, covariances, covariance_type: str) -> tuple[np.ndarray, np.ndarray]:
+def log_distances(X: np.ndarray, means: np.ndarray, covariances,
+                  covariance_type: CovarianceType) -> tuple[np.ndarray, np.ndarray]:
     """``(log q, constant)``, both ``(n, k)``: ``log q_ik = log ‖L_k,o⁻¹ (x_i,o − μ_k,o)‖²`` over the
     observed (non-NaN) coordinates of each row (−∞ where ``x = μ``) and
     ``constant_ik = −½ |o_i| log 2π − ½ log det Σ_k,o_i o_i``.
@@ -56,16 +58,16 @@ def log_distances(X: np.ndarray, means: np.ndarray, covariances, covariance_type
     scaled_means = means[None, :, :] / scale[:, None, None]                          # (n, k, d)
     diff = X[:, None, :] / scale[:, None, None] - scaled_means                       # |diff| < 4
     holes = np.isnan(X)
-    if covariance_type in ("diag", "spherical"):
-        variances = np.asarray(covariances, dtype=float)
-        variances = np.broadcast_to(variances[:, None] if covariance_type == "spherical" else variances, (k, d))
+    structure = covariance_structure(covariance_type)
+    if structure.diagonal:
+        variances = structure.diagonal_variances(np.asarray(covariances, dtype=float), k, d)
         scales = precisions_cholesky(variances, "diag")                           # 1/σ (k, d)
         z = np.where(holes[:, None, :], 0.0, diff) * scales[None]
         observed = (~holes).astype(float)
         constant[:] = -0.5 * (observed.sum(axis=1)[:, None] * LOG_2PI + observed @ np.log(variances).T)
         squares = np.einsum("nkd,nkd->nk", z, z)
     else:
-        covariances = np.broadcast_to(np.asarray(covariances, dtype=float), (k, d, d))
+        covariances = structure.full_matrices(covariances, k, d)
         squares = np.empty((n, k))
         for pattern, rows in _patterns(holes):
             observed, missing = np.flatnonzero(~pattern), np.flatnonzero(pattern)
@@ -111,7 +113,7 @@ def log_posterior(base: np.ndarray, log_q: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def with_limits(log_densities: np.ndarray, X: np.ndarray, means: np.ndarray, covariances,
-                covariance_type: str) -> np.ndarray:
+                covariance_type: CovarianceType) -> np.ndarray:
     """``log_densities`` (n, k) of the rows ``X`` (log N of each component, as the direct
     formula gives them), with each row that is −∞ for every component replaced by its limit:
     :data:`LOST` for the components of smallest ``q`` (:func:`log_distances`), −∞ for the others."""

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse, Patch
 
-from ..kernels.gaussian import covariance_shape
+from ..kernels.covariance_structures import CovarianceType, covariance_structure
 from .convergence import integer_ticks
 from .matching import disagreement, match_labels
 
@@ -41,19 +41,15 @@ COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:
 BIC_SPAN = 3.0
 
 
-def full_covariances(covariances: np.ndarray, covariance_type: str, n_components: int, n_features: int) -> np.ndarray:
-    """Any covariance layout as ``(k, d, d)`` matrices."""
+def full_covariances(covariances: np.ndarray, covariance_type: CovarianceType, n_components: int,
+                     n_features: int) -> np.ndarray:
+    """Any covariance layout as ``(k, d, d)`` matrices (:meth:`CovarianceStructure.full_matrices`)."""
+    structure = covariance_structure(covariance_type)
     cov = np.asarray(covariances, dtype=float)
-    if cov.shape != covariance_shape(covariance_type, n_components, n_features):
-        raise ValueError(f"covariances: expected shape {covariance_shape(covariance_type, n_components, n_features)} "
-                         f"for {covariance_type!r}, got {cov.shape}")
-    if covariance_type == "full":
-        return cov
-    if covariance_type == "tied":
-        return np.broadcast_to(cov, (n_components, n_features, n_features)).copy()
-    if covariance_type == "diag":
-        return np.stack([np.diag(c) for c in cov])
-    return cov[:, None, None] * np.eye(n_features)
+    expected = structure.shape(n_components, n_features)
+    if cov.shape != expected:
+        raise ValueError(f"covariances: expected shape {expected} for {covariance_type!r}, got {cov.shape}")
+    return structure.full_matrices(cov, n_components, n_features)
 
 
 class Projection:
