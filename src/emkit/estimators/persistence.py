@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ..kernels.covariance_regularization import CovariancePrior
+
 FORMAT = "emkit-estimator"
 VERSION = 1
 
@@ -167,11 +169,15 @@ def family_record(family: Any, field: str = "family") -> dict[str, Any]:
 
 def _argument_record(value: Any, field: str) -> Any:
     """A family's constructor argument as JSON: numbers, strings, None, (nested) lists, arrays as
-    lists, and families as ``{"family": record}``."""
+    lists, families as ``{"family": record}`` and a covariance prior as
+    ``{"covariance_prior": {"scale": ..., "dof": ...}}``."""
     from ..families.base import Family
 
     if isinstance(value, Family):
         return {"family": family_record(value, field)}
+    if isinstance(value, CovariancePrior):
+        return {"covariance_prior": {"scale": _argument_record(value.scale, field),
+                                     "dof": _argument_record(value.dof, field)}}
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
         return value.tolist()
     if isinstance(value, (np.integer, np.floating)):
@@ -219,8 +225,14 @@ def family_from_record(record: Any, field: str, path: Path) -> Any:
 def _argument_value(value: Any, field: str, path: Path) -> Any:
     """Inverse of :func:`_argument_record` (lists stay lists)."""
     if isinstance(value, dict):
+        if set(value) == {"covariance_prior"} and isinstance(value["covariance_prior"], dict) and set(
+                value["covariance_prior"]) == {"scale", "dof"}:
+            prior = value["covariance_prior"]   # the family's constructor checks it
+            scale = np.asarray(prior["scale"], dtype=float) if isinstance(prior["scale"], list) else prior["scale"]
+            return CovariancePrior(scale, prior["dof"])
         if set(value) != {"family"}:
-            raise ValueError(f"{path}: {field}: expected a number, a list or {{\"family\": ...}}, got {_shown(value)}")
+            raise ValueError(f"{path}: {field}: expected a number, a list, {{\"family\": ...}} or "
+                             f"{{\"covariance_prior\": {{\"scale\": ..., \"dof\": ...}}}}, got {_shown(value)}")
         return family_from_record(value["family"], field, path)
     if isinstance(value, list):
         return [_argument_value(item, field, path) for item in value]

@@ -29,6 +29,7 @@ from ..kernels.gaussian import (
     m_step_statistics,
     precisions_cholesky,
 )
+from ..kernels.covariance_regularization import CovariancePrior
 from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian_mixture_estep import (
     MixtureTerms,
@@ -182,15 +183,23 @@ class Gaussian(Family):
     centre : array of shape (n_features,), optional
         Fixed origin ``c`` of the statistics; by default each data set's mean of its observed
         values (:meth:`data_context`, kept with the prepared data, not on the family).
+    covariance_prior : CovariancePrior, optional
+        Conjugate prior on the covariances (inverse-Wishart for full and tied, inverse-gamma on
+        each variance for diag and spherical:
+        :class:`~emkit.kernels.covariance_regularization.CovariancePrior`), replacing
+        ``reg_covar``: the M-step is the posterior mode and the objective EM ascends includes
+        :meth:`log_prior`.
+    covariance_name : {"covars", "covariances"}, default="covars"
+        The name of the covariance parameter: hmmlearn's ``covars`` or scikit-learn's
+        ``covariances``.
 
-    Parameters are ``means`` (K, d) and ``covars`` (shape by ``covariance_type``). The family is
-    an immutable value: preparing data changes nothing on it.
+    Parameters are ``means`` (K, d) and the covariances (shape by ``covariance_type``). The family
+    is an immutable value: preparing data changes nothing on it.
     """
 
-    param_names = ("means", "covars")
-
     def __init__(self, n_features: int, covariance_type: str = "diag", reg_covar: float = 1e-6,
-                 centre: np.ndarray | None = None) -> None:
+                 centre: np.ndarray | None = None, covariance_prior: CovariancePrior | None = None,
+                 covariance_name: str = "covars") -> None:
         if not (isinstance(n_features, (int, np.integer)) and n_features >= 1):
             raise ValueError(f"n_features: must be a positive integer, got {n_features!r}")
         if not (np.isfinite(reg_covar) and reg_covar >= 0):
@@ -202,6 +211,15 @@ class Gaussian(Family):
         if self.centre is not None and (self.centre.shape != (self.n_features,)
                                         or not np.all(np.isfinite(self.centre))):
             raise ValueError(f"centre: expected {self.n_features} finite numbers, got {centre!r}")
+        if covariance_prior is not None:
+            if not isinstance(covariance_prior, CovariancePrior):
+                raise ValueError(f"covariance_prior: expected a CovariancePrior or None, got {covariance_prior!r}")
+            covariance_prior.resolved(self.covariance_type, self.n_features)   # ValueError naming the argument
+        self.covariance_prior = covariance_prior
+        if covariance_name not in ("covars", "covariances"):
+            raise ValueError(f"covariance_name: expected 'covars' or 'covariances', got {covariance_name!r}")
+        self.covariance_name = covariance_name
+        self.param_names = ("means", covariance_name)
 
     def prepare(self, X) -> np.ndarray:
         """Validated observations (:func:`check_observations`) of ``n_features`` columns."""
@@ -277,11 +295,11 @@ class Gaussian(Family):
             covars = np.tile(np.diag(cov), (n_components, 1))
         else:
             covars = np.full(n_components, np.diag(cov).mean())
-        return {"means": means, "covars": covars}
+        return {"means": means, self.covariance_name: covars}
 
     def precompute(self, params: Params) -> GaussianCache:
         means = np.asarray(params["means"], dtype=float)
-        covars = np.asarray(params["covars"], dtype=float)
+        covars = np.asarray(params[self.covariance_name], dtype=float)
         return GaussianCache(means, covars, self.covariance_type)
 
     def _features(self, block: GaussianBlock, keep: bool = True) -> RowFeatures:
@@ -326,25 +344,31 @@ class Gaussian(Family):
     def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
         """``μ_k = c + S_k / n_k`` and the covariances of :func:`gaussian_m_step` (about fixed
         means when ``means`` is not learned); empty states keep their parameters."""
-        if not {"means", "covars"} & learn:
-            return {"means": params["means"], "covars": params["covars"]}
+        if not {"means", self.covariance_name} & learn:
+            return {"means": params["means"], self.covariance_name: params[self.covariance_name]}
         fixed_means = None if "means" in learn else params["means"]
         exact, shift = m_step_statistics(stats, params["means"], statistics_centre(stats), self.covariance_type)
-        means, covars = gaussian_m_step(exact, self.covariance_type, self.reg_covar, shift=shift, means=fixed_means)
+        if self.covariance_prior is not None:
+            means, covars = gaussian_m_step(exact, self.covariance_type, 0.0, shift=shift, means=fixed_means,
+                                            prior=self.covariance_prior)
+        else:
+            means, covars = gaussian_m_step(exact, self.covariance_type, self.reg_covar, shift=shift,
+                                            means=fixed_means)
         if "means" not in learn:
             means = params["means"]
-        if "covars" not in learn:
-            covars = params["covars"]
+        if self.covariance_name not in learn:
+            covars = params[self.covariance_name]
         means = np.where(keep[:, None], params["means"], means)
         if not covariance_structure(self.covariance_type).shared:
-            covars = np.where(keep.reshape((-1,) + (1,) * (covars.ndim - 1)), params["covars"], covars)
-        return {"means": means, "covars": covars}
+            covars = np.where(keep.reshape((-1,) + (1,) * (covars.ndim - 1)), params[self.covariance_name], covars)
+        return {"means": means, self.covariance_name: covars}
 
     def regularization(self, stats: Stats, params: Params, learn: frozenset[str],
                        keep: np.ndarray) -> Regularization | None:
         """What ``reg_covar`` gave up (:func:`~emkit.models.regularization.covariance_floor`; states
-        in ``keep`` left out); None when it is 0 or the covariances are not learned."""
-        if self.reg_covar == 0 or "covars" not in learn:
+        in ``keep`` left out); None when it is 0, with a covariance prior (an exact MAP step) or
+        when the covariances are not learned."""
+        if self.reg_covar == 0 or self.covariance_prior is not None or self.covariance_name not in learn:
             return None
         fixed_means = None if "means" in learn else params["means"]
         exact, shift = m_step_statistics(stats, params["means"], statistics_centre(stats), self.covariance_type)
@@ -355,29 +379,35 @@ class Gaussian(Family):
                                        "well below the data's variances) to move the fit closer to maximum "
                                        "likelihood, or fit fewer states")
 
+    def log_prior(self, params: Params) -> float:
+        """The covariance prior's ``log p(Σ)`` (0 without one)."""
+        if self.covariance_prior is None:
+            return 0.0
+        return self.covariance_prior.log_density(params[self.covariance_name], self.covariance_type, self.n_features)
+
     def check_params(self, params: Params, n_components: int) -> Params:
         d = self.n_features
         means = np.array(params["means"], dtype=float)
         if means.shape != (n_components, d) or not np.all(np.isfinite(means)):
             raise ValueError(f"means: expected finite values of shape ({n_components}, {d}), got shape {means.shape}")
-        covars = np.array(params["covars"], dtype=float)
+        covars = np.array(params[self.covariance_name], dtype=float)
         expected = covariance_shape(self.covariance_type, n_components, d)
         if covars.shape != expected:
-            raise ValueError(f"covars: expected shape {expected} for covariance_type={self.covariance_type!r}, "
+            raise ValueError(f"{self.covariance_name}: expected shape {expected} for covariance_type={self.covariance_type!r}, "
                              f"got {covars.shape}")
         if not covariance_structure(self.covariance_type).diagonal and not np.allclose(covars, np.swapaxes(covars, -1, -2)):
-            raise ValueError("covars: covariance matrices must be symmetric")
+            raise ValueError(f"{self.covariance_name}: covariance matrices must be symmetric")
         try:
             precisions_cholesky(covars, self.covariance_type)
         except ValueError as error:
-            raise ValueError(f"covars: {error}") from None
-        return {"means": means, "covars": covars}
+            raise ValueError(f"{self.covariance_name}: {error}") from None
+        return {"means": means, self.covariance_name: covars}
 
     def is_feasible(self, params: Params) -> bool:
         if not np.all(np.isfinite(params["means"])):
             return False
         try:
-            precisions_cholesky(params["covars"], self.covariance_type)
+            precisions_cholesky(params[self.covariance_name], self.covariance_type)
         except ValueError:
             return False
         return True
@@ -393,23 +423,23 @@ class Gaussian(Family):
         """Which entries of ``(means, free covariance entries)`` are learned."""
         covariances = n_free_covariances(self.covariance_type, n_components, self.n_features)
         return np.concatenate([np.full(n_components * self.n_features, "means" in learn),
-                               np.full(covariances, "covars" in learn)])
+                               np.full(covariances, self.covariance_name in learn)])
 
     def to_free(self, params: Params, learn: frozenset[str]) -> np.ndarray:
         """The learned means and free covariance entries (lower triangles, variances)."""
         kept = self._learned(len(params["means"]), learn)
-        return gaussian_free(params["means"], params["covars"], self.covariance_type)[kept]
+        return gaussian_free(params["means"], params[self.covariance_name], self.covariance_type)[kept]
 
     def from_free(self, free: np.ndarray, like: Params, learn: frozenset[str]) -> Params:
         k, d = np.shape(like["means"])
-        values = gaussian_free(like["means"], like["covars"], self.covariance_type)
+        values = gaussian_free(like["means"], like[self.covariance_name], self.covariance_type)
         values[self._learned(k, learn)] = free
         means, covars = gaussian_from_free(values, self.covariance_type, k, d)
-        return {"means": means, "covars": covars}
+        return {"means": means, self.covariance_name: covars}
 
     def free_labels(self, params: Params, learn: frozenset[str]) -> list[str]:
         k, d = np.shape(params["means"])
-        labels = gaussian_free_labels("means", "covars", self.covariance_type, k, d)
+        labels = gaussian_free_labels("means", self.covariance_name, self.covariance_type, k, d)
         return [label for label, kept in zip(labels, self._learned(k, learn)) if kept]
 
     def row_scores(self, block: GaussianBlock, params: Params, learn: frozenset[str]) -> np.ndarray:
@@ -420,13 +450,13 @@ class Gaussian(Family):
         if not block.layout.complete:
             raise NotImplementedError("Louis's method for Gaussian components takes complete rows only (use "
                                       "method='sem', 'hessian' or 'bootstrap' with missing values)")
-        scores = gaussian_scores(block.X, params["means"], params["covars"], self.covariance_type)
+        scores = gaussian_scores(block.X, params["means"], params[self.covariance_name], self.covariance_type)
         return scores[:, :, self._learned(len(params["means"]), learn)]
 
     def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
         """:func:`~emkit.models.gaussian_information.gaussian_information` of the states'
         Gaussians from their statistics about :attr:`centre`, learned entries only."""
-        information = gaussian_information(stats, params["means"], params["covars"], self.covariance_type,
+        information = gaussian_information(stats, params["means"], params[self.covariance_name], self.covariance_type,
                                            statistics_centre(stats))
         kept = self._learned(len(params["means"]), learn)
         return information[np.ix_(kept, kept)]
@@ -436,7 +466,7 @@ class Gaussian(Family):
         d = self.n_features
         noise = rng.standard_normal((states.size, d))
         out = np.empty((states.size, d))
-        factors = np.linalg.cholesky(self.full_covariances(params["covars"], np.shape(params["means"])[0]))
+        factors = np.linalg.cholesky(self.full_covariances(params[self.covariance_name], np.shape(params["means"])[0]))
         for k in np.unique(states):
             rows = states == k
             out[rows] = params["means"][k] + noise[rows] @ factors[k].T
