@@ -437,6 +437,13 @@ class Mixture(EstimatorProtocol):
         """The most probable component ``argmax_k γ_ik`` of each row."""
         return self._rows(X, _most_probable, dtype=np.int64)
 
+    def impute(self, X) -> np.ndarray:
+        """``X`` (as floats) with each missing cell replaced by its conditional mean given the
+        row's observed cells, ``Σ_k γ_ik E[x_ij | x_i,o, z_i = k]`` (components' means for
+        families whose columns are independent given the component; the Gaussian's and the t's
+        regression on the observed cells)."""
+        return self._rows(X, _imputed, n_columns=self.n_features_in_)
+
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n_samples`` rows from the fitted mixture: ``z ~ π``, then ``x ~ p(· | θ_z)``.
 
@@ -604,6 +611,11 @@ def _log_density(data, model: MixtureModel, params) -> np.ndarray:
 def _responsibilities(data, model: MixtureModel, params) -> np.ndarray:
     """``γ_ik``, shape (n, K)."""
     return model.responsibilities(data, params)[0]
+
+
+def _imputed(data, model: MixtureModel, params) -> np.ndarray:
+    """The rows with their missing cells filled."""
+    return model.impute(data, params)
 
 
 def _most_probable(data, model: MixtureModel, params) -> np.ndarray:

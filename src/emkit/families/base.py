@@ -177,6 +177,23 @@ class Family(ABC):
     def is_feasible(self, params: Params) -> bool:
         """Whether the emission parameters lie in the parameter space."""
 
+    def component_means(self, params: Params) -> np.ndarray:
+        """``E[x_j | z = k]`` of every column under every component, shape (K, d) (what
+        :meth:`conditional_means` fills missing cells from when the columns are independent
+        given the component)."""
+        raise NotImplementedError(f"{type(self).__name__} does not give its components' means, so its missing cells "
+                                  "cannot be imputed")
+
+    def conditional_means(self, X: np.ndarray, posteriors: np.ndarray, params: Params) -> np.ndarray:
+        """Prepared float rows ``X`` with each missing cell replaced by its conditional mean given
+        the row's observed cells, ``Σ_k γ_ik E[x_ij | x_i,o, z_i = k]`` (``posteriors`` ``γ``, shape
+        (n, K)). Default, for columns independent given the component: ``Σ_k γ_ik E[x_j | z = k]``
+        (:meth:`component_means`)."""
+        missing = self.missing_cells(X).reshape(np.shape(X))
+        if not missing.any():
+            return np.array(X, dtype=float)
+        return np.where(missing, posteriors @ np.asarray(self.component_means(params), dtype=float), X)
+
     def missing_cells(self, X: np.ndarray) -> np.ndarray:
         """Which cells of prepared rows ``X`` are missing, as a boolean (n, d) shaped like the
         rows :meth:`sample` draws (NaN in float rows, negative codes in integer rows)."""

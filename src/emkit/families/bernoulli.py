@@ -71,6 +71,10 @@ class Bernoulli(ColumnMeans):
         """``s_kj / p_kj² + (n_kj − s_kj) / (1 − p_kj)²``."""
         return sums / values**2 + (weights - sums) / (1.0 - values) ** 2
 
+    def component_means(self, params: Params) -> np.ndarray:
+        """``E[x_j | z = k] = p_kj``."""
+        return np.asarray(params["probs"], dtype=float)
+
     def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
         """0/1 draws as floats, shape (n, d)."""
         probs = np.asarray(params["probs"], dtype=float)[states]

@@ -81,6 +81,10 @@ class Exponential(ColumnMeans):
         """``n_kj / β_kj²``."""
         return weights / values**2
 
+    def component_means(self, params: Params) -> np.ndarray:
+        """``E[x_j | z = k] = 1 / β_kj``."""
+        return 1.0 / np.asarray(params["rates"], dtype=float)
+
     def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
         """Draws ``Exp(β_{z_i j})``, shape (n, d)."""
         return rng.exponential(1.0 / np.asarray(params["rates"], dtype=float)[states])

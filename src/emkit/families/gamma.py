@@ -293,6 +293,10 @@ class Gamma(ColumnFamily):
         return np.block([[np.diag(blocks[row, column].ravel()) for column in learned] for row in learned]
                         ) if learned else np.zeros((0, 0))
 
+    def component_means(self, params: Params) -> np.ndarray:
+        """``E[x_j | z = k] = a_kj / b_kj``."""
+        return np.asarray(params["shapes"], dtype=float) / np.asarray(params["rates"], dtype=float)
+
     def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
         """Draws ``Gamma(a_{z_i j}, b_{z_i j})``, shape (n, d)."""
         shapes = np.asarray(params["shapes"], dtype=float)[states]

@@ -26,6 +26,7 @@ from ..kernels.gaussian import (
     check_covariance_type,
     covariance_shape,
     gaussian_m_step,
+    impute_conditional_mean,
     m_step_statistics,
     precisions_cholesky,
 )
@@ -460,6 +461,14 @@ class Gaussian(Family):
                                            statistics_centre(stats))
         kept = self._learned(len(params["means"]), learn)
         return information[np.ix_(kept, kept)]
+
+    def conditional_means(self, X: np.ndarray, posteriors: np.ndarray, params: Params) -> np.ndarray:
+        """``x̂_m = Σ_k γ_ik (μ_k,m + Σ_k,mo Σ_k,oo⁻¹ (x_o − μ_k,o))`` for the missing cells
+        (:func:`~emkit.kernels.gaussian.impute_conditional_mean`)."""
+        if not np.isnan(X).any():
+            return np.array(X, dtype=float)
+        return impute_conditional_mean(X, posteriors, params["means"], params[self.covariance_name],
+                                       self.covariance_type)
 
     def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
         """``x = μ_k + L_k ε`` with ``Σ_k = L_k L_kᵀ`` and standard normal ``ε``."""

@@ -74,6 +74,10 @@ class Poisson(ColumnMeans):
         """``s_kj / λ_kj²``."""
         return sums / values**2
 
+    def component_means(self, params: Params) -> np.ndarray:
+        """``E[x_j | z = k] = λ_kj``."""
+        return np.asarray(params["lambdas"], dtype=float)
+
     def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
         """Counts ``Poisson(λ_{z_i j})`` as floats, shape (n, d)."""
         return rng.poisson(np.asarray(params["lambdas"], dtype=float)[states]).astype(float)

@@ -179,6 +179,12 @@ class Product(Family):
     def _names(self) -> list[str]:
         return [str(column) for part in self.parts for column in part.columns]
 
+    def conditional_means(self, X: np.ndarray, posteriors: np.ndarray, params: Params) -> np.ndarray:
+        """Not given yet: the parts' columns are of different kinds (imputing a mixed table is a
+        later step)."""
+        raise NotImplementedError("impute: a Product family's mixed columns are not imputed yet; impute each part's "
+                                  "columns with a mixture of that part's family")
+
     def block_data(self, X: np.ndarray, context: tuple[Any, ...] | None = None) -> tuple[Any, ...]:
         """Each part's :meth:`~Family.block_data` of its field of the rows (with its context)."""
         contexts = context or (None,) * len(self.parts)

@@ -354,6 +354,11 @@ class StudentT(Family):
         out[:size, :size], out[size:, size:] = information, dof_block
         return out
 
+    def conditional_means(self, X: np.ndarray, posteriors: np.ndarray, params: Params) -> np.ndarray:
+        """As a Gaussian's (a t's conditional mean given the observed cells has the same form;
+        it exists for ``ν > 1``, and is the conditional median for any ``ν``)."""
+        return self._gaussian.conditional_means(X, posteriors, params)
+
     def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
         """``x = μ_k + L_k ε / √u`` with ``Σ_k = L_k L_kᵀ``, standard normal ``ε`` and
         ``u ~ Gamma(ν_k/2, rate ν_k/2)`` (the Gaussian family's draw, rescaled)."""

@@ -421,6 +421,20 @@ class MixtureModel(EMModel):
         parts = parallel_map(lambda b: self._posterior(b.data, cache, log_weights), data.blocks, self.n_jobs)
         return np.concatenate([resp for resp, _ in parts]), np.concatenate([log_p for _, log_p in parts])
 
+    def impute(self, data: Any, params: Params) -> np.ndarray:
+        """The rows with each missing cell replaced by its conditional mean given the row's
+        observed cells, ``Σ_k γ_ik E[x_ij | x_i,o, z_i = k]`` (:meth:`Family.conditional_means`;
+        a float copy)."""
+        data = self.prepare(data)
+        cache = self.family.precompute(params)
+        log_weights = safe_log(np.asarray(params["weights"], dtype=float))
+
+        def block(b: Block) -> np.ndarray:
+            return self.family.conditional_means(data.X[b.start:b.stop], self._posterior(b.data, cache, log_weights)[0],
+                                                 params)
+
+        return np.concatenate(parallel_map(block, data.blocks, self.n_jobs))
+
     def predict(self, data: Any, params: Params) -> np.ndarray:
         """The most probable component of every row, ``argmax_k γ_ik``."""
         return self.responsibilities(data, params)[0].argmax(axis=1)
