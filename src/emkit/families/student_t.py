@@ -18,6 +18,7 @@ family's. Missing cells are marginalised: the observed coordinates are t with ``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy.special import polygamma
@@ -349,3 +350,17 @@ class StudentT(Family):
         gaussian = self._gaussian.sample(states, params, rng)
         dofs = self._dofs(params, means.shape[0])[states]
         return means[states] + (gaussian - means[states]) / np.sqrt(rng.gamma(0.5 * dofs, 2.0 / dofs))[:, None]
+
+    # ------------------------------------------------------------------ ECME (added for the t mixture's face)
+    def dof_log_likelihood(self, block: StudentTBlock, cache: StudentTCache) -> Callable[[int, float], np.ndarray]:
+        """``(k, ν) ↦ log t_ν(x_i | μ_k, Σ_k)`` for the rows of ``block`` (n,), with the distances
+        computed once: ECME's ν-steps evaluate the observed likelihood at many ``ν_k`` for fixed
+        ``μ``, ``Σ`` (:class:`~emkit.models.student_mixture.StudentMixtureModel`)."""
+        log_delta, log_det, dims = self._distances(block, cache)
+        log_det = np.broadcast_to(log_det, log_delta.shape)
+        dims = np.broadcast_to(dims, log_delta.shape)
+
+        def log_density(component: int, dof: float) -> np.ndarray:
+            return log_t_density(log_delta[:, component], log_det[:, component], dof, dims[:, component])
+
+        return log_density
