@@ -357,10 +357,9 @@ class StudentT(Family):
         computed once: ECME's ν-steps evaluate the observed likelihood at many ``ν_k`` for fixed
         ``μ``, ``Σ`` (:class:`~emkit.models.student_mixture.StudentMixtureModel`)."""
         log_delta, log_det, dims = self._distances(block, cache)
-        log_det = np.broadcast_to(log_det, log_delta.shape)
-        dims = np.broadcast_to(dims, log_delta.shape)
+        dims = dims if np.ndim(dims) == 0 else dims[:, 0]   # one dimension for all rows, or each row's
 
         def log_density(component: int, dof: float) -> np.ndarray:
-            return log_t_density(log_delta[:, component], log_det[:, component], dof, dims[:, component])
+            return log_t_density(log_delta[:, component], log_det[..., component], dof, dims)
 
         return log_density
