@@ -18,7 +18,6 @@ family's. Missing cells are marginalised: the observed coordinates are t with ``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.special import polygamma
@@ -352,14 +351,23 @@ class StudentT(Family):
         return means[states] + (gaussian - means[states]) / np.sqrt(rng.gamma(0.5 * dofs, 2.0 / dofs))[:, None]
 
     # ------------------------------------------------------------------ ECME (added for the t mixture's face)
-    def dof_log_likelihood(self, block: StudentTBlock, cache: StudentTCache) -> Callable[[int, float], np.ndarray]:
-        """``(k, ν) ↦ log t_ν(x_i | μ_k, Σ_k)`` for the rows of ``block`` (n,), with the distances
-        computed once: ECME's ν-steps evaluate the observed likelihood at many ``ν_k`` for fixed
+    def distances(self, block: StudentTBlock, cache: StudentTCache) -> StudentTDistances:
+        """The rows' distances to every component, from which ``log t_ν(x_i | μ_k, Σ_k)`` follows
+        for any ``ν``: ECME's ν-steps evaluate the observed likelihood at many ``ν_k`` for fixed
         ``μ``, ``Σ`` (:class:`~emkit.models.student_mixture.StudentMixtureModel`)."""
         log_delta, log_det, dims = self._distances(block, cache)
-        dims = dims if np.ndim(dims) == 0 else dims[:, 0]   # one dimension for all rows, or each row's
+        return StudentTDistances(log_delta, log_det, dims if np.ndim(dims) == 0 else dims[:, 0])
 
-        def log_density(component: int, dof: float) -> np.ndarray:
-            return log_t_density(log_delta[:, component], log_det[..., component], dof, dims)
 
-        return log_density
+@dataclass(frozen=True)
+class StudentTDistances:
+    """``log δ`` (n, K), ``log|Σ_k|^{-1/2}`` ((K,) or per row (n, K)) and the observed dimension
+    (one for all rows, or (n,)) of a block of rows."""
+
+    log_delta: np.ndarray
+    log_det: np.ndarray
+    dims: np.ndarray | int
+
+    def log_density(self, component: int, dof: float) -> np.ndarray:
+        """``log t_ν(x_i | μ_k, Σ_k)`` (n,) of component ``k`` with ``ν = dof``."""
+        return log_t_density(self.log_delta[:, component], self.log_det[..., component], dof, self.dims)

@@ -216,7 +216,8 @@ class StudentMixtureModel(EMModel):
         if self.dof is not None:
             return params
         family = self._of(params).family
-        log_density = family.dof_log_likelihood(family.block_data(data.X), family.precompute(_family_params(params)))
+        distances = family.distances(family.block_data(data.X), family.precompute(_family_params(params)))
+        log_density = distances.log_density
         log_weights = safe_log(np.asarray(params["weights"], dtype=float))
         sample_weight = data.sample_weight
         dofs = np.array(params["dofs"], dtype=float)
