@@ -16,8 +16,7 @@ import numpy as np
 
 from ..engine.progress import Progress
 from ..engine.result import EMResult
-from ..models.gaussian_mixture import GaussianMixtureData
-from ..models.student_mixture import DOF_BOUNDS, DOF_START, StudentMixtureModel
+from ..models.student_mixture import DOF_BOUNDS, DOF_START, StudentMixtureData, StudentMixtureModel
 from ..variants.ecm import VARIANTS, fit_ecm
 from .mixture_base import MixtureEstimator, check_number
 
@@ -101,11 +100,12 @@ means_init, precisions_init, random_state, warm_start, verbose, verbose_interval
 
     # --------------------------------------------------------------------------- fitting
     def _new_model(self, inits: dict[str, np.ndarray], center: np.ndarray | None = None) -> StudentMixtureModel:
-        """The t mixture model (``dof`` fixes the degrees of freedom)."""
+        """The t mixture model (``dof`` fixes the degrees of freedom), a face over
+        ``MixtureModel(StudentT(...), K)``."""
         return StudentMixtureModel(self.n_components, self.covariance_type, dof=self.dof, reg_covar=self.reg_covar,
                                    init_method=self.init_params, center=center)
 
-    def _engine_fit(self, model: StudentMixtureModel, data: GaussianMixtureData, total: float,
+    def _engine_fit(self, model: StudentMixtureModel, data: StudentMixtureData, total: float,
                     previous_bound: float | None, progress: Progress, **starts: Any) -> EMResult:
         """ECME/ECM (:func:`emkit.fit_ecm`) to ``tol`` per unit weight and to ``tol`` relative on
         the parameters' distance to the fixed point (``previous_bound`` plays no part)."""

@@ -367,3 +367,25 @@ class StudentT(Family):
         gaussian = self._gaussian.sample(states, params, rng)
         dofs = self._dofs(params, means.shape[0])[states]
         return means[states] + (gaussian - means[states]) / np.sqrt(rng.gamma(0.5 * dofs, 2.0 / dofs))[:, None]
+
+    # ------------------------------------------------------------------ ECME (added for the t mixture's face)
+    def distances(self, block: StudentTBlock, cache: StudentTCache) -> StudentTDistances:
+        """The rows' distances to every component, from which ``log t_ν(x_i | μ_k, Σ_k)`` follows
+        for any ``ν``: ECME's ν-steps evaluate the observed likelihood at many ``ν_k`` for fixed
+        ``μ``, ``Σ`` (:class:`~emkit.models.student_mixture.StudentMixtureModel`)."""
+        log_delta, log_det, dims = self._distances(block, cache)
+        return StudentTDistances(log_delta, log_det, dims if np.ndim(dims) == 0 else dims[:, 0])
+
+
+@dataclass(frozen=True)
+class StudentTDistances:
+    """``log δ`` (n, K), ``log|Σ_k|^{-1/2}`` ((K,) or per row (n, K)) and the observed dimension
+    (one for all rows, or (n,)) of a block of rows."""
+
+    log_delta: np.ndarray
+    log_det: np.ndarray
+    dims: np.ndarray | int
+
+    def log_density(self, component: int, dof: float) -> np.ndarray:
+        """``log t_ν(x_i | μ_k, Σ_k)`` (n,) of component ``k`` with ``ν = dof``."""
+        return log_t_density(self.log_delta[:, component], self.log_det[..., component], dof, self.dims)

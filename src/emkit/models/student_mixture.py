@@ -1,19 +1,17 @@
 """Mixture of K multivariate Student-t distributions, with unknown degrees of freedom.
 
-``p(x) = Σ_k π_k t_{ν_k}(x | μ_k, Σ_k)`` with ``log t_ν(x | μ, Σ) = log Γ((ν+d)/2) − log Γ(ν/2)
-− (d/2) log(νπ) − ½ log|Σ| − ((ν+d)/2) log(1 + δ/ν)`` and ``δ = (x−μ)ᵀΣ⁻¹(x−μ)``. The t is a
-Gaussian scale mixture, ``x | z = k, u ~ N(μ_k, Σ_k/u)``, ``u ~ Gamma(ν_k/2, rate ν_k/2)``, so the
-missing data are the labels z and the weights u (Peel & McLachlan 2000). E-step:
-responsibilities ``τ_ik``, ``E[u_ik] = (ν_k+d)/(ν_k+δ_ik)`` and ``E[log u_ik] = ψ((ν_k+d)/2) −
-log((ν_k+δ_ik)/2)``; additive statistics ``n_k = Σ τ``, the u-weighted Gaussian statistics
-``Σ τu``, ``Σ τu(x−c)``, ``Σ τu(x−c)(x−c)ᵀ`` about a fixed centre c, and ``Σ τ(E log u − E u)``.
+``p(x) = Σ_k π_k t_{ν_k}(x | μ_k, Σ_k)``. A face over :class:`~emkit.latent.MixtureModel` with the
+:class:`~emkit.families.StudentT` family (the t as a Gaussian scale mixture, the missing data the
+labels z and the weights u; Peel & McLachlan 2000): responsibilities, weights, the
+empty-component policy, the canonical order (by location), the complete-data information,
+resampling and simulation are the mixture's, the E-step statistics and the M-step of
+``μ``, ``Σ`` and ``ν`` the family's. This face names the parameters ``weights``, ``locations``,
+``scatters`` and ``dofs``, starts from responsibilities (``init_method``) and gives the
+conditional maximizations of :func:`emkit.fit_ecm`:
 
-Conditional maximizations (:func:`emkit.fit_ecm`):
-
-* CM-1: ``π_k = n_k/N``, ``μ_k`` the u-weighted mean, ``Σ_k = Σ τu(x−μ_k)(x−μ_k)ᵀ / n_k`` (+
-  ``reg_covar``) given ν — the u-weighted Gaussian M-step of :mod:`emkit.kernels.gaussian`,
-  rescaled from ``Σ τu`` to ``n_k``, for every covariance type;
-* CM-2 (ECM, on Q): ``ν_k`` solves ``log(ν/2) − ψ(ν/2) + 1 + Σ τ(E log u − E u)/n_k = 0``;
+* CM-1: ``π_k = n_k/N``, ``μ_k``, ``Σ_k`` given ν (the mixture's M-step with ν held);
+* CM-2 (ECM, on Q): the family's ν-step, ``ν_k`` solving
+  ``log(ν/2) − ψ(ν/2) + 1 + Σ τ(E log u − E u)/n_k = 0``;
 * CM-2 (ECME, on ℓ): each ``ν_k`` in turn maximizes the observed mixture log-likelihood given
   everything else (a bounded 1-D search, never worse than the current value).
 
@@ -24,16 +22,16 @@ Q separates into the (π, μ, Σ) and ν parts, so ECM's cycle is also the exact
 from __future__ import annotations
 
 import warnings
+from dataclasses import fields
 from typing import Any, Callable
 
 import numpy as np
 
 from ..engine.model import EMModel, Params, Regularization, Stats
-from ..engine.stats import add_stats
 from ..exceptions import DegenerateComponentWarning
+from ..families.student_t import StudentT
 from ..kernels.gaussian import (
     anchored_stats,
-    anchored_zeros,
     check_covariance_type,
     covariance_shape,
     gaussian_m_step,
@@ -41,36 +39,18 @@ from ..kernels.gaussian import (
     m_step_statistics,
     precisions_cholesky,
 )
-from ..kernels.student_t import (  # noqa: F401 (DOF_BOUNDS, DOF_START: imported from here by the faces)
-    DOF_BOUNDS,
-    DOF_START,
-    dof_from_expected,
-    latent_weight_moments,
-    log_t_density,
-    maximize_dof,
-    t_distances,
-    t_locations_scatters,
-)
-from ..kernels.gaussian_mixture_estep import far_components, mixture_terms
-from ..numerics import log_normalize, safe_log
-from .categorical import free_probabilities, full_probabilities
-from .gaussian_information import (
-    component_draws,
-    gaussian_free,
-    gaussian_free_labels,
-    gaussian_from_free,
-    n_free_covariances,
-)
-from .regularization import covariance_floor
-from .gaussian_mixture import (
-    check_magnitude,
-    EMPTY_COMPONENT_TOL,
-    GaussianMixtureData,
-    INIT_METHODS,
-    initial_responsibilities,
-    prepare_data,
-    resample_rows,
-)
+from ..kernels.student_t import DOF_BOUNDS, DOF_START, maximize_dof  # DOF_*: also imported from here by the faces
+from ..latent.mixture import MixtureData, MixtureModel
+from ..numerics import safe_log
+from .gaussian_mixture import INIT_METHODS, check_magnitude, initial_responsibilities, prepare_data
+
+class StudentMixtureData(MixtureData):
+    """The mixture's prepared rows, with their total weight (as the estimator faces read it)."""
+
+    @property
+    def total_weight(self) -> float:
+        """``Σ w_i`` (the number of rows without weights)."""
+        return float(self.X.shape[0] if self.sample_weight is None else self.sample_weight.sum())
 
 
 # ---------------------------------------------------------------------------- the model
@@ -116,15 +96,45 @@ class StudentMixtureModel(EMModel):
         self.init_method = init_method
         self.center = None if center is None else np.array(center, dtype=float)
         self.param_names = ("weights", "locations", "scatters") + (("dofs",) if dof is None else ())
+        self._mixture: MixtureModel | None = None
+        if self.center is not None:
+            self._mixture_for(self.center.size)
 
     @property
     def n_features(self) -> int | None:
-        """Number of features, known once a center is set."""
-        return None if self.center is None else int(self.center.size)
+        """Number of features, known once a center is set or data are prepared."""
+        return None if self._mixture is None else int(self._mixture.family.n_features)
+
+    @property
+    def mixture(self) -> MixtureModel:
+        """``MixtureModel(StudentT(d, ...), K, order_by="means")``, built when the number of
+        features ``d`` is known (from ``center`` or the first data prepared)."""
+        if self._mixture is None:
+            raise ValueError("StudentMixtureModel: the number of features is unknown until prepare() has seen data")
+        return self._mixture
+
+    def _mixture_for(self, n_features: int) -> MixtureModel:
+        """:attr:`mixture`, built for ``n_features`` on first use (with :attr:`center` as the
+        family's centre); ValueError naming ``X`` for rows of another width."""
+        if self._mixture is None:
+            family = StudentT(n_features, self.covariance_type, dof=self.dof, reg_covar=self.reg_covar,
+                              centre=self.center)
+            self._mixture = MixtureModel(family, self.n_components, order_by="means")
+        elif self._mixture.family.n_features != n_features:
+            raise ValueError(f"X: expected {self._mixture.family.n_features} features, got {n_features}")
+        return self._mixture
+
+    def _of(self, params: Params) -> MixtureModel:
+        """The mixture for parameters (its width from their locations)."""
+        return self._mixture_for(np.shape(params["locations"])[1])
 
     # ------------------------------------------------------------------------ data, starts
-    def prepare(self, data: Any) -> GaussianMixtureData:
-        """Validate ``X`` or ``(X, sample_weight)`` (no NaN); set :attr:`center` on first use."""
+    def prepare(self, data: Any) -> StudentMixtureData:
+        """Validate ``X`` or ``(X, sample_weight)`` (no NaN); the first data set the centre of
+        the statistics (their weighted mean, unless :attr:`center` was given). Prepared data
+        pass through."""
+        if isinstance(data, MixtureData):
+            return data
         prepared = prepare_data(*data) if isinstance(data, tuple) and len(data) == 2 else prepare_data(data)
         if prepared.has_missing:
             raise ValueError("X: contains NaN; the Student-t mixture needs complete rows (drop or impute them)")
@@ -134,26 +144,26 @@ class StudentMixtureModel(EMModel):
         if n_rows < self.n_components:
             raise ValueError(f"n_components: {self.n_components} components need at least as many samples (with "
                              f"positive weight), got {n_rows}")
-        if self.center is None:
+        if self._mixture is None and self.center is None:
             self.center = np.average(prepared.X, axis=0, weights=weights)
-        elif self.center.shape != (prepared.X.shape[1],):
-            raise ValueError(f"X: expected {self.center.size} features, got {prepared.X.shape[1]}")
-        return prepared
+        rows = self._mixture_for(prepared.X.shape[1]).prepare((prepared.X, weights))
+        return StudentMixtureData(**{field.name: getattr(rows, field.name) for field in fields(rows)})
 
-    def initial_params(self, data: GaussianMixtureData, rng: np.random.Generator | None = None) -> Params:
+    def initial_params(self, data: MixtureData, rng: np.random.Generator | None = None) -> Params:
         """Gaussian M-step from starting responsibilities (``init_method``; seed 0 when ``rng`` is
         None) and ν = :data:`DOF_START` (or the fixed ν); a random start draws ν from (2, 30)."""
         generator = np.random.default_rng(0) if rng is None else rng
         resp = initial_responsibilities(data.X, self.n_components, self.init_method, generator, data.sample_weight)
         if data.sample_weight is not None:
             resp = resp * data.sample_weight[:, None]
-        stats = gaussian_stats(data.X, resp, self.covariance_type, shift=self.center)
+        centre = np.average(data.X, axis=0, weights=data.sample_weight)
+        stats = gaussian_stats(data.X, resp, self.covariance_type, shift=centre)
         n = stats["n"]
         # two passes: the scatter about each component's mean (exact for narrow components far from the centre)
-        anchors = self.center + np.divide(stats["sum_x"], n[:, None], out=np.zeros_like(stats["sum_x"]),
-                                          where=n[:, None] > 0)
+        anchors = centre + np.divide(stats["sum_x"], n[:, None], out=np.zeros_like(stats["sum_x"]),
+                                     where=n[:, None] > 0)
         exact, shift = m_step_statistics({**stats, **anchored_stats(data.X, resp, anchors, None, self.covariance_type)},
-                                         anchors, self.center, self.covariance_type)
+                                         anchors, centre, self.covariance_type)
         locations, scatters = gaussian_m_step(exact, self.covariance_type, self.reg_covar, shift=shift)
         if np.any(n <= 0):
             warnings.warn(f"component(s) {np.flatnonzero(n <= 0).tolist()} start with no data and weight 0; "
@@ -165,55 +175,15 @@ class StudentMixtureModel(EMModel):
             dofs = np.full(k, DOF_START) if rng is None else rng.uniform(2.0, 30.0, size=k)
         return {"weights": n / n.sum(), "locations": locations, "scatters": scatters, "dofs": dofs}
 
-    # ------------------------------------------------------------------------ E-step
-    def _distances(self, X: np.ndarray, params: Params) -> tuple[np.ndarray, np.ndarray]:
-        """Logs of the squared Mahalanobis distances ``log δ`` (n, k) and ``log|Σ_k|^{-1/2}`` (k,).
+    # ------------------------------------------------------------------------ E-step, M-step
+    def e_step(self, data: MixtureData, params: Params) -> tuple[Stats, float]:
+        """The mixture's statistics (``counts``; the family's ``n``, ``sum_u``, ``sum_ux``,
+        ``sum_uxx`` about the centre, ``sum_log_u_minus_u``) and ``ℓ = Σ_i w_i log p(x_i)``."""
+        return self.mixture.e_step(data, _family_params(params))
 
-        ``δ = 2(log|P| − log N(x | μ, Σ)) − d log 2π`` from the shared Gaussian kernel; rows
-        where that overflows (beyond the float range) by the overflow-safe
-        :func:`~emkit.kernels.gaussian_direct.log_distances`."""
-        return t_distances(X, params["locations"], params["scatters"], self.covariance_type)
-
-    def log_joint(self, X: np.ndarray, params: Params) -> tuple[np.ndarray, np.ndarray]:
-        """``log π_k + log t_{ν_k}(x_i | μ_k, Σ_k)`` (n, k) and the distances ``δ`` (n, k)."""
-        log_delta, log_det = self._distances(X, params)
-        log_joint = log_t_density(log_delta, log_det, params["dofs"], X.shape[1]) + safe_log(params["weights"])
-        with np.errstate(over="ignore"):
-            return log_joint, np.exp(log_delta)
-
-    def e_step(self, data: GaussianMixtureData, params: Params) -> tuple[Stats, float]:
-        """Statistics ``n``, ``sum_u``, ``sum_ux``, ``sum_uxx`` (about :attr:`center`),
-        ``sum_log_u_minus_u``; ``ℓ = Σ_i w_i log Σ_k π_k t_{ν_k}(x_i)``, by row blocks."""
-        total: Stats | None = None
-        loglik = 0.0
-        d = data.X.shape[1]
-        far = far_components(mixture_terms(params["weights"], params["locations"], params["scatters"],
-                                           self.covariance_type, self.center)).any()
-        for rows, _ in data.blocks:
-            X = data.X[rows]
-            log_joint, delta = self.log_joint(X, params)
-            log_resp, log_marginal = log_normalize(log_joint)
-            resp = np.exp(log_resp)
-            if data.sample_weight is not None:
-                resp *= data.sample_weight[rows, None]
-                loglik += float(data.sample_weight[rows] @ log_marginal)
-            else:
-                loglik += float(log_marginal.sum())
-            u, log_u = latent_weight_moments(delta, params["dofs"], d)
-            weighted = gaussian_stats(X, resp * u, self.covariance_type, shift=self.center)
-            anchored = (anchored_stats(X, resp * u, params["locations"], params["scatters"], self.covariance_type)
-                        if far else anchored_zeros(self.covariance_type, self.n_components, d))
-            stats = {"n": resp.sum(axis=0), "sum_u": weighted["n"], "sum_ux": weighted["sum_x"],
-                     "sum_uxx": weighted["sum_xx"], "sum_log_u_minus_u": np.sum(resp * (log_u - u), axis=0),
-                     **anchored}
-            total = stats if total is None else add_stats(total, stats)
-        assert total is not None
-        return total, loglik
-
-    # ------------------------------------------------------------------------ CM-steps
     def m_step(self, stats: Stats, params: Params) -> Params:
-        """The exact M-step: CM-1 then ECM's ν-step (Q separates, so this is EM)."""
-        return self.cm_dofs_expected(None, stats, self.cm_weights_locations_scatters(None, stats, params))
+        """The exact M-step, the mixture's: CM-1 and ECM's ν-step at once (Q separates)."""
+        return _face_params(self._of(params).m_step(stats, _family_params(params)))
 
     def conditional_steps(self, variant: str) -> tuple[Callable[[Any, Stats, Params], Params], ...]:
         """CM-steps for :func:`emkit.fit_ecm`: CM-1, then ν on Q (``"ecm"``) or on ℓ (``"ecme"``)."""
@@ -225,85 +195,62 @@ class StudentMixtureModel(EMModel):
         return self.cm_weights_locations_scatters, dof_step
 
     def cm_weights_locations_scatters(self, data: Any, stats: Stats, params: Params) -> Params:
-        """CM-1 (given ν): ``π_k = n_k/N``; ``μ_k``, ``Σ_k`` by the u-weighted Gaussian M-step with
-        the scatter divided by ``n_k`` instead of ``Σ τu``. An empty component keeps its values."""
-        n = np.asarray(stats["n"], dtype=float)
-        locations, scatters, empty = self._exact_locations_scatters(stats, params)
-        d = locations.shape[1]
-        if self.covariance_type in ("full", "tied"):
-            scatters[..., np.arange(d), np.arange(d)] += self.reg_covar
-        else:
-            scatters = scatters + self.reg_covar
-        if np.any(empty):
-            warnings.warn(f"Student-t component(s) {np.flatnonzero(empty).tolist()} received no weight; they keep "
-                          "their location and scatter with weight 0 (fit fewer components or start elsewhere)",
-                          DegenerateComponentWarning, stacklevel=4)
-            locations[empty] = params["locations"][empty]
-            if self.covariance_type != "tied":
-                scatters[empty] = params["scatters"][empty]
-        return {**params, "weights": n / n.sum(), "locations": locations, "scatters": scatters}
-
-    def _exact_locations_scatters(self, stats: Stats, params: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """CM-1's locations and scatters before ``reg_covar``, and which components are empty:
-        the u-weighted Gaussian M-step, its scatter ``Σ τu (x − μ)(x − μ)ᵀ`` divided by ``n_k``
-        (tied: by ``N``), the maximizer of Q's scatter part (from the statistics about each
-        component's location when the E-step summed them so: :func:`~emkit.kernels.gaussian.
-        m_step_statistics`)."""
-        n = np.asarray(stats["n"], dtype=float)
-        empty = n <= EMPTY_COMPONENT_TOL * n.sum()
-        locations, scatters = t_locations_scatters(stats, params["locations"], self.center, self.covariance_type, empty)
-        return locations, scatters, empty
-
-    def regularization(self, stats: Stats, params: Params) -> Regularization | None:
-        """What ``reg_covar`` gave up in CM-1 (:func:`~emkit.models.regularization.covariance_floor`
-        with Q's scatter part ``−(n_k/2)(log|Σ| + tr(Σ⁻¹ C_k))``); the ν-steps after it only raise
-        the objective. None when ``reg_covar`` is 0."""
-        if self.reg_covar == 0:
-            return None
-        n = np.asarray(stats["n"], dtype=float)
-        locations, scatters, empty = self._exact_locations_scatters(stats, params)
-        return covariance_floor(scatters, np.where(empty, 0.0, n), self.reg_covar, self.covariance_type,
-                                locations.shape[1], what="Student-t component",
-                                remedy="increase reg_covar to keep components off single points, decrease it to "
-                                       "move the fit closer to maximum likelihood, or fit fewer components")
+        """CM-1 (given ν): the mixture's M-step of the weights, locations and scatters; an empty
+        component keeps its values (the mixture's policy and warning)."""
+        held = self._of(params).fixing({"dofs"})
+        return _face_params(held.m_step(stats, _family_params(params)))
 
     def cm_dofs_expected(self, data: Any, stats: Stats, params: Params) -> Params:
-        """ECM's ν-step on Q: each ν_k from :func:`dof_from_expected` (fixed ν kept)."""
+        """ECM's ν-step on Q: the family's (:meth:`~emkit.families.StudentT.m_step` of ``dofs``
+        alone); an empty component keeps its ν."""
         if self.dof is not None:
             return params
-        n = np.asarray(stats["n"], dtype=float)
-        occupied = n > EMPTY_COMPONENT_TOL * n.sum()
-        mean = np.asarray(stats["sum_log_u_minus_u"], dtype=float) / np.where(occupied, n, 1.0)
-        dofs = np.where(occupied, dof_from_expected(mean), params["dofs"])
+        mixture = self._of(params)
+        empty = mixture._empty(np.asarray(stats["counts"], dtype=float))
+        dofs = mixture.family.m_step(stats, _family_params(params), frozenset({"dofs"}), empty)["dofs"]
         return {**params, "dofs": dofs}
 
-    def cm_dofs_likelihood(self, data: GaussianMixtureData, stats: Stats, params: Params) -> Params:
-        """ECME's ν-steps on ℓ: for k = 1..K in turn, ``ν_k = argmax ℓ`` given all other values."""
+    def cm_dofs_likelihood(self, data: MixtureData, stats: Stats, params: Params) -> Params:
+        """ECME's ν-steps on ℓ: for k = 1..K in turn, ``ν_k = argmax ℓ`` given all other values
+        (:func:`~emkit.kernels.student_t.maximize_dof` over the family's densities)."""
         if self.dof is not None:
             return params
-        d = data.X.shape[1]
-        log_delta, log_det = self._distances(data.X, params)
-        log_weights = safe_log(params["weights"])
+        family = self._of(params).family
+        distances = family.distances(family.block_data(data.X), family.precompute(_family_params(params)))
+        log_density = distances.log_density
+        log_weights = safe_log(np.asarray(params["weights"], dtype=float))
         sample_weight = data.sample_weight
         dofs = np.array(params["dofs"], dtype=float)
+        columns = [log_density(k, dofs[k]) + log_weights[k] for k in range(self.n_components)]
         for k in range(self.n_components):
-            log_components = log_t_density(log_delta, log_det, dofs, d) + log_weights
-            others = np.delete(log_components, k, axis=1)
-            rest = np.logaddexp.reduce(others, axis=1) if others.shape[1] else np.full(log_delta.shape[0], -np.inf)
+            others = columns[:k] + columns[k + 1:]
+            rest = np.logaddexp.reduce(np.stack(others, axis=1), axis=1) if others else np.full(data.X.shape[0],
+                                                                                                  -np.inf)
 
             def objective(dof: float, k: int = k, rest: np.ndarray = rest) -> float:
-                own = log_t_density(log_delta[:, k], log_det[k], dof, d) + log_weights[k]
-                values = np.logaddexp(rest, own)
+                values = np.logaddexp(rest, log_density(k, dof) + log_weights[k])
                 return float(values.sum() if sample_weight is None else sample_weight @ values)
 
             dofs[k] = maximize_dof(objective, float(dofs[k]))
+            columns[k] = log_density(k, dofs[k]) + log_weights[k]
         return {**params, "dofs": dofs}
 
+    def regularization(self, stats: Stats, params: Params) -> Regularization | None:
+        """What ``reg_covar`` gave up in CM-1 (the mixture's, from the family); the ν-steps
+        after it only raise the objective. None when ``reg_covar`` is 0."""
+        return self._of(params).regularization(stats, _family_params(params))
+
     # ------------------------------------------------------------------------ beyond the contract
-    def responsibilities(self, data: GaussianMixtureData, params: Params) -> tuple[np.ndarray, np.ndarray]:
-        """``(log τ_ik, log p(x_i))`` for every row."""
-        parts = [log_normalize(self.log_joint(data.X[rows], params)[0]) for rows, _ in data.blocks]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    def responsibilities(self, data: Any, params: Params) -> tuple[np.ndarray, np.ndarray]:
+        """``(log τ_ik, log p(x_i))`` for every row (the mixture's responsibilities); rows are
+        only checked as rows (query points far beyond the fitted data have finite densities)."""
+        mixture = self._of(params)
+        if not isinstance(data, MixtureData):
+            rows = prepare_data(*data) if isinstance(data, tuple) and len(data) == 2 else prepare_data(data)
+            data = MixtureData.build(mixture.family, rows.X, rows.sample_weight)
+        resp, log_marginal = mixture.responsibilities(data, _family_params(params))
+        with np.errstate(divide="ignore"):
+            return np.log(resp), log_marginal
 
     # ------------------------------------------------------------------------ parameter space
     def check_params(self, params: Params, where: str = "init") -> Params:
@@ -343,25 +290,19 @@ class StudentMixtureModel(EMModel):
     def is_feasible(self, params: Params) -> bool:
         if not all(np.all(np.isfinite(params[name])) for name in ("weights", "locations", "scatters", "dofs")):
             return False
-        weights, dofs = params["weights"], params["dofs"]
-        if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-9:
-            return False
-        if np.any(dofs < DOF_BOUNDS[0]) or np.any(dofs > DOF_BOUNDS[1]):
-            return False
-        try:
-            precisions_cholesky(params["scatters"], self.covariance_type)
-        except ValueError:
-            return False
-        return True
+        return self._of(params).is_feasible(_family_params(params))
 
     def canonical(self, params: Params) -> Params:
-        """Components sorted by their locations (lexicographically)."""
-        order = np.lexsort(params["locations"].T[::-1])
-        out = {**params, "weights": params["weights"][order], "locations": params["locations"][order],
-               "dofs": params["dofs"][order]}
-        if self.covariance_type != "tied":
-            out["scatters"] = params["scatters"][order]
-        return out
+        """Components sorted by their locations (lexicographically: the mixture's ``order_by``);
+        a tied scatter, shared by every component, is left as it is."""
+        family = _family_params(params)
+        shared = family.pop("covars") if self.covariance_type == "tied" else None
+        if shared is not None:   # the mixture permutes every parameter along its first axis
+            family["covars"] = np.zeros(self.n_components)
+        ordered = self._of(params).canonical(family)
+        if shared is not None:
+            ordered["covars"] = shared
+        return _face_params(ordered)
 
     def describe(self) -> str:
         """E.g. "Student-t mixture (full, k=3)"."""
@@ -371,50 +312,54 @@ class StudentMixtureModel(EMModel):
         return {name: np.asarray(params[name], dtype=float).tolist()
                 for name in ("weights", "locations", "scatters", "dofs")}
 
-    # ------------------------------------------------------------ inference hooks
+    # ------------------------------------------------------------ inference hooks (the mixture's)
     def to_free(self, params: Params) -> np.ndarray:
-        """``(π_1, ..., π_{k−1})``, the locations and the free scatter entries
-        (:func:`~emkit.models.gaussian_information.gaussian_free`), and ``ν`` when estimated."""
-        parts = [free_probabilities(params["weights"]),
-                 gaussian_free(params["locations"], params["scatters"], self.covariance_type)]
-        return np.concatenate(parts + ([np.asarray(params["dofs"], dtype=float)] if "dofs" in self.param_names else []))
+        """``(π_1, ..., π_{k−1})``, the locations and the free scatter entries, and ``ν`` when
+        estimated (the mixture's free parameters)."""
+        return self._of(params).to_free(_family_params(params))
 
     def from_free(self, free: np.ndarray, like: Params) -> Params:
-        k, d = self.n_components, np.shape(like["locations"])[1]
-        free = np.asarray(free, dtype=float)
-        end = k - 1 + gaussian_free(like["locations"], like["scatters"], self.covariance_type).size
-        locations, scatters = gaussian_from_free(free[k - 1:end], self.covariance_type, k, d)
-        out = {**like, "weights": full_probabilities(free[:k - 1]), "locations": locations, "scatters": scatters}
-        if "dofs" in self.param_names:
-            out["dofs"] = free[end:].copy()
-        return out
+        return _face_params(self._of(like).from_free(free, _family_params(like)))
 
     def free_labels(self, params: Params) -> tuple[str, ...]:
-        k, d = self.n_components, np.shape(params["locations"])[1]
-        dofs = [f"dofs[{j}]" for j in range(k)] if "dofs" in self.param_names else []
-        return tuple([f"weights[{j}]" for j in range(k - 1)]
-                     + gaussian_free_labels("locations", "scatters", self.covariance_type, k, d) + dofs)
+        """``weights[j]``, ``locations[k,i]``, ``scatters[k,...]`` and ``dofs[k]``."""
+        labels = self._of(params).free_labels(_family_params(params))
+        return tuple(label.replace("means[", "locations[", 1).replace("covars[", "scatters[", 1) for label in labels)
 
-    def resample(self, data: Any, rng: np.random.Generator):
-        """The rows drawn with replacement (:func:`~emkit.models.gaussian_mixture.resample_rows`)."""
-        return resample_rows(self.prepare(data), rng)
+    def complete_information(self, stats: Stats, params: Params) -> np.ndarray:
+        """The mixture's: the weights' and the family's complete-data information of ``(z, u, x)``."""
+        return self._of(params).complete_information(stats, _family_params(params))
+
+    def score_covariance(self, data: Any, params: Params) -> np.ndarray:
+        """The mixture's Louis covariance, which the t family refuses (its complete data hold the
+        latent scales ``u``): NotImplementedError saying which methods apply."""
+        return self._of(params).score_covariance(data, _family_params(params))
+
+    def resample(self, data: Any, rng: np.random.Generator) -> MixtureData:
+        """The rows (with their weights) drawn with replacement (the mixture's)."""
+        return self.mixture.resample(self.prepare(data), rng)
 
     def simulate(self, params: Params, like_data: Any, rng: np.random.Generator):
-        """As many rows drawn from the mixture (with ``like_data``'s weights): a component by
-        its weight, then ``x = μ + L z / √u`` with ``Σ = L Lᵀ``, ``z`` standard normal and
-        ``u ~ Gamma(ν/2, rate ν/2)``."""
-        data = self.prepare(like_data)
-        labels, noise = component_draws(params["weights"], params["scatters"], self.covariance_type,
-                                        data.X.shape[1], data.X.shape[0], rng)
-        dofs = np.asarray(params["dofs"], dtype=float)[labels]
-        X = params["locations"][labels] + noise / np.sqrt(rng.gamma(0.5 * dofs, 2.0 / dofs))[:, None]
-        return X if data.sample_weight is None else (X, data.sample_weight)
+        """As many rows drawn from the mixture as ``like_data`` holds, with its weights (the
+        mixture's: a component by its weight, then ``x = μ + L z / √u``)."""
+        return self._of(params).simulate(_family_params(params), self.prepare(like_data), rng)
 
     def n_free_parameters(self) -> int:
         """``(k−1) + k·d + scatter entries + k`` (the last only when ν is estimated); needs the
         number of features (set by :meth:`prepare`)."""
-        d = self.n_features
-        if d is None:
+        if self._mixture is None:
             raise ValueError("n_free_parameters: the number of features is unknown until prepare() has seen data")
-        k = self.n_components
-        return (k - 1) + k * d + n_free_covariances(self.covariance_type, k, d) + (k if self.dof is None else 0)
+        return self._mixture.n_free_parameters()
+
+
+def _family_params(params: Params) -> Params:
+    """The face's ``locations``, ``scatters`` as the family's ``means``, ``covars`` (``weights``
+    and ``dofs`` keep their names)."""
+    out = {"weights": params["weights"], "means": params["locations"], "covars": params["scatters"]}
+    return {**out, "dofs": params["dofs"]} if "dofs" in params else out
+
+
+def _face_params(params: Params) -> Params:
+    """Inverse of :func:`_family_params`."""
+    out = {"weights": params["weights"], "locations": params["means"], "scatters": params["covars"]}
+    return {**out, "dofs": params["dofs"]} if "dofs" in params else out
