@@ -17,7 +17,7 @@ from scipy.special import loggamma
 
 import emkit
 from emkit.engine.stats import add_stats
-from emkit.exceptions import ConvergenceWarning, DegenerateComponentWarning
+from emkit.exceptions import AscentWarning
 from emkit.families import StudentT
 from emkit.latent import MixtureModel
 from emkit.latent.hmm import HiddenMarkovModel
@@ -196,7 +196,11 @@ def test_statistics_of_two_halves_add_to_those_of_the_whole(covariance_type):
        k=st.integers(1, 3), outliers=st.booleans())
 @example(seed=1, covariance_type="full", k=2, outliers=True)
 @example(seed=2, covariance_type="spherical", k=3, outliers=True)
+@example(seed=154093, covariance_type="full", k=3, outliers=True)   # two components collapse onto single points
 def test_em_ascends_with_missing_cells_and_heavy_outliers(seed, covariance_type, k, outliers):
+    """The engine's ascent check: the objective never falls, except by what ``reg_covar`` gave up
+    when a component collapses onto a point (a ``RegularizationWarning`` naming it, which the
+    engine checks against the floor's bound); never an ``AscentWarning``."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(20, 50))
     X = rng.standard_t(rng.uniform(1.0, 10.0), (n, 2)) * rng.uniform(0.1, 10.0, 2)
@@ -206,21 +210,15 @@ def test_em_ascends_with_missing_cells_and_heavy_outliers(seed, covariance_type,
     X[np.isnan(X).all(axis=1), 1] = 0.5
     family = StudentT(2, covariance_type)
     model = MixtureModel(family, k)
-    data = model.prepare(X)
-    params = model.initial_params(data, rng)
-    trace = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DegenerateComponentWarning)
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for _ in range(15):
-            stats, loglik = model.e_step(data, params)
-            trace.append(loglik + model.log_prior(params))
-            params = model.m_step(stats, params)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mixture = emkit.fit(model, X, init=model.initial_params(model.prepare(X), rng), max_iter=15, tol=0.0,
+                            param_tol=None)
         hmm = emkit.fit(HiddenMarkovModel(family, k), (X, [n // 2, n - n // 2]), random_state=rng, max_iter=10)
-    for values in (np.array(trace), np.array(hmm.trace.loglik)):
+    assert not [w for w in caught if issubclass(w.category, AscentWarning)]
+    for values in (np.array(mixture.trace.loglik), np.array(hmm.trace.loglik)):
         assert np.all(np.isfinite(values))
-        assert np.all(np.diff(values) >= -1e-9 * np.maximum(1.0, np.abs(values[1:]))), values
-    assert model.is_feasible(params) and family.is_feasible(hmm.params)
+    assert model.is_feasible(mixture.params) and family.is_feasible(hmm.params)
 
 
 # ------------------------------------------------------------------ fixed ν, parameters, sampling
