@@ -301,3 +301,15 @@ def _arguments(family):
     if isinstance(family, emkit.families.Product):
         return {"parts": [([0, 1], Gaussian(2, "diag"))]}
     return {"n_features": family.n_features, "covariance_type": family.covariance_type}
+
+
+def test_the_canonical_order_leaves_a_shared_parameter_as_it_is():
+    """A tied covariance (d = k = 2, so its first axis could pass for the components') is shared
+    by every component: reordering the components moves the means and weights, not it."""
+    model = MixtureModel(Gaussian(2, "tied"), 2, order_by="means")
+    tied = np.array([[2.0, 0.3], [0.3, 1.0]])
+    params = {"weights": np.array([0.3, 0.7]), "means": np.array([[5.0, 0.0], [1.0, 0.0]]), "covars": tied}
+    ordered = model.canonical(params)
+    np.testing.assert_array_equal(ordered["means"], [[1.0, 0.0], [5.0, 0.0]])
+    np.testing.assert_array_equal(ordered["weights"], [0.7, 0.3])
+    np.testing.assert_array_equal(ordered["covars"], tied)

@@ -177,6 +177,12 @@ class Family(ABC):
     def is_feasible(self, params: Params) -> bool:
         """Whether the emission parameters lie in the parameter space."""
 
+    def shared_params(self) -> frozenset[str]:
+        """Parameters shared by every component (not indexed by component on their first axis,
+        e.g. a tied covariance); a latent model's reordering of the components leaves them as
+        they are. Default: none."""
+        return frozenset()
+
     def component_means(self, params: Params) -> np.ndarray:
         """``E[x_j | z = k]`` of every column under every component, shape (K, d) (what
         :meth:`conditional_means` fills missing cells from when the columns are independent

@@ -380,6 +380,10 @@ class Gaussian(Family):
                                        "well below the data's variances) to move the fit closer to maximum "
                                        "likelihood, or fit fewer states")
 
+    def shared_params(self) -> frozenset[str]:
+        """The covariance when tied."""
+        return frozenset({self.covariance_name}) if covariance_structure(self.covariance_type).shared else frozenset()
+
     def log_prior(self, params: Params) -> float:
         """The covariance prior's ``log p(Σ)`` (0 without one)."""
         if self.covariance_prior is None:

@@ -354,6 +354,10 @@ class StudentT(Family):
         out[:size, :size], out[size:, size:] = information, dof_block
         return out
 
+    def shared_params(self) -> frozenset[str]:
+        """The scatter when tied."""
+        return self._gaussian.shared_params()
+
     def conditional_means(self, X: np.ndarray, posteriors: np.ndarray, params: Params) -> np.ndarray:
         """As a Gaussian's (a t's conditional mean given the observed cells has the same form;
         it exists for ``ν > 1``, and is the conditional median for any ``ν``)."""

@@ -269,18 +269,20 @@ class MixtureModel(EMModel):
 
     def canonical(self, params: Params) -> Params:
         """The components sorted by the rows of ``params[order_by]`` (stable, lexicographic:
-        ties by the next entry), the weights and every family parameter permuted along their
-        first axis; ``params`` unchanged without ``order_by``."""
+        ties by the next entry), the weights and every family parameter not shared by all
+        components (:meth:`Family.shared_params`) permuted along their first axis; ``params``
+        unchanged without ``order_by``."""
         if self.order_by is None:
             return params
         k = self.n_components
-        shared = [name for name in self.param_names if np.shape(params[name])[:1] != (k,)]
-        if shared:
-            raise ValueError(f"order_by: parameter(s) {shared} are not per component (first axis {k}); "
-                             "such a family cannot be ordered by order_by")
+        per_component = [name for name in self.param_names if name not in self.family.shared_params()]
+        wrong = [name for name in per_component if np.shape(params[name])[:1] != (k,)]
+        if wrong:
+            raise ValueError(f"order_by: parameter(s) {wrong} are not per component (first axis {k}) and the family "
+                             "does not name them shared; such a family cannot be ordered by order_by")
         key = np.asarray(params[self.order_by], dtype=float).reshape(k, -1)
         order = np.lexsort(key.T[::-1])
-        return {**params, **{name: np.asarray(params[name])[order] for name in self.param_names}}
+        return {**params, **{name: np.asarray(params[name])[order] for name in per_component}}
 
     def describe(self) -> str:
         """E.g. "mixture of 3 categorical"."""

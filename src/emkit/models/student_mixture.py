@@ -295,14 +295,7 @@ class StudentMixtureModel(EMModel):
     def canonical(self, params: Params) -> Params:
         """Components sorted by their locations (lexicographically: the mixture's ``order_by``);
         a tied scatter, shared by every component, is left as it is."""
-        family = _family_params(params)
-        shared = family.pop("covars") if self.covariance_type == "tied" else None
-        if shared is not None:   # the mixture permutes every parameter along its first axis
-            family["covars"] = np.zeros(self.n_components)
-        ordered = self._of(params).canonical(family)
-        if shared is not None:
-            ordered["covars"] = shared
-        return _face_params(ordered)
+        return _face_params(self._of(params).canonical(_family_params(params)))
 
     def describe(self) -> str:
         """E.g. "Student-t mixture (full, k=3)"."""
