@@ -74,12 +74,25 @@ def dof_from_expected(mean_log_u_minus_u: np.ndarray) -> np.ndarray:
     return out
 
 
+#: ECME's ν-step first looks at this many values of ``log ν`` evenly spread over
+#: :data:`DOF_BOUNDS` (ℓ(ν) can have more than one maximum), then refines the best.
+DOF_GRID = 25
+
+
 def maximize_dof(objective: Callable[[float], float], current: float) -> float:
-    """ECME's ν-step: argmax of ``objective(ν)`` over :data:`DOF_BOUNDS` (bounded Brent search in
-    log ν), or ``current`` when the search finds nothing better (so the step never descends)."""
+    """ECME's ν-step: argmax of ``objective(ν)`` over :data:`DOF_BOUNDS`, or ``current`` when
+    nothing better is found (so the step never descends).
+
+    ``objective`` is evaluated at :data:`DOF_GRID` values of ``log ν`` across the bounds (a
+    bounded search alone can stop at a local maximum: ℓ(ν) of a mixture is not always
+    unimodal), then a bounded Brent search in ``log ν`` refines the best between its neighbours."""
+    grid = np.linspace(np.log(DOF_BOUNDS[0]), np.log(DOF_BOUNDS[1]), DOF_GRID)
+    values = np.array([objective(float(np.exp(log_dof))) for log_dof in grid])
+    best = int(np.argmax(np.where(np.isnan(values), -np.inf, values)))
     found = minimize_scalar(lambda log_dof: -objective(float(np.exp(log_dof))), method="bounded",
-                            bounds=(np.log(DOF_BOUNDS[0]), np.log(DOF_BOUNDS[1])), options={"xatol": 1e-10})
-    candidate = float(np.exp(found.x))
+                            bounds=(grid[max(best - 1, 0)], grid[min(best + 1, DOF_GRID - 1)]),
+                            options={"xatol": 1e-10})
+    candidate = float(np.exp(found.x)) if -found.fun >= values[best] else float(np.exp(grid[best]))
     return candidate if objective(candidate) > objective(current) else current
 
 
