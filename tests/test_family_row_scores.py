@@ -15,11 +15,14 @@ import zlib
 
 import numpy as np
 import pytest
+from scipy import integrate, stats
+from scipy.special import gammaln
 
 import emkit
 from emkit.families import (Bernoulli, Categorical, Exponential, FiniteMixture, Gamma, Gaussian, Multinomial, Poisson,
                             Product, StudentT)
 from emkit.latent import MixtureModel
+from gaussian_reference import full_covariances
 
 TIGHT = {"tol": 1e-14, "param_tol": 1e-12, "max_iter": 20_000, "accelerate": "squarem"}
 K = 3
@@ -188,15 +191,106 @@ def test_gaussian_row_scores_are_the_derivatives_and_give_the_hessians_errors(co
     np.testing.assert_allclose(louis.cov, hessian.cov, rtol=1e-5, atol=1e-9 * np.abs(hessian.cov).max())
 
 
+def t_parameters(covariance_type: str, rng: np.random.Generator) -> dict:
+    """Locations, scatters shaped by ``covariance_type`` and degrees of freedom of ``K`` 2-D t components."""
+    factors = rng.normal(size=(K, 2, 2)) * 0.5 + np.eye(2)
+    full = factors @ factors.transpose(0, 2, 1) + 0.2 * np.eye(2)
+    covars = {"full": full, "tied": full[0], "diag": np.diagonal(full, axis1=1, axis2=2).copy(),
+              "spherical": np.trace(full, axis1=1, axis2=2) / 2.0}[covariance_type]
+    return {"means": rng.normal(scale=2.0, size=(K, 2)), "covars": covars, "dofs": rng.uniform(1.5, 12.0, K)}
+
+
+def t_complete_coefficients(x, mean, covariance, dof):
+    """``log N(x | μ, Σ/u) + log Gamma(u | ν/2, rate ν/2) = α + β u + γ log u``: ``(α, β, γ)``."""
+    d = x.size
+    distance = (x - mean) @ np.linalg.solve(covariance, x - mean)
+    return np.array([-0.5 * d * np.log(2 * np.pi) - 0.5 * np.linalg.slogdet(covariance)[1]
+                     + 0.5 * dof * np.log(0.5 * dof) - gammaln(0.5 * dof),
+                     -0.5 * distance - 0.5 * dof, 0.5 * d + 0.5 * dof - 1.0])
+
+
+def t_component(family, params, component):
+    """Location, full scatter and degrees of freedom of one component."""
+    scatter = full_covariances(params["covars"], family.covariance_type, K, family.n_features)[component]
+    dof = params["dofs"][component] if family.dof is None else family.dof
+    return params["means"][component], scatter, dof
+
+
+def t_complete_scores(family, x, params, learn, component, step=1e-5):
+    """The complete-data score of ``(x, k, u)`` in the free parameters by central differences of
+    :func:`t_complete_coefficients`, as the coefficients of ``(1, u, log u)``, shape (p, 3)."""
+    theta = np.asarray(family.to_free(params, learn), dtype=float)
+    columns = []
+    for j in range(theta.size):
+        h = step * (1.0 + abs(theta[j]))
+        values = []
+        for sign in (1.0, -1.0):
+            shifted = theta.copy()
+            shifted[j] += sign * h
+            point = {**params, **family.from_free(shifted, params, learn)}
+            values.append(t_complete_coefficients(x, *t_component(family, point, component)))
+        columns.append((values[0] - values[1]) / (2.0 * h))
+    return np.array(columns)
+
+
+@pytest.mark.parametrize("covariance_type, dof, learn", [
+    ("full", None, {"means", "covars", "dofs"}), ("tied", None, {"means", "covars", "dofs"}),
+    ("diag", 4.0, {"means", "covars"}), ("spherical", None, {"covars", "dofs"}), ("full", None, {"dofs"})])
+def test_t_row_scores_are_the_conditional_means_of_the_complete_scores(covariance_type, dof, learn):
+    """``row_scores`` = ``E[S_c | x_i, k]`` and ``within_score_covariance`` = ``Cov[S_c | x_i, k]``
+    over the latent scale ``u``, by numerical integration against ``p(u | x, k) = p(x, u | k) /
+    t_ν(x | μ_k, Σ_k)`` (scipy's t density) of the complete-data scores by central differences."""
+    rng = np.random.default_rng(zlib.crc32(f"{covariance_type}{dof}{sorted(learn)}".encode()))
+    family = StudentT(2, covariance_type, dof=dof)
+    params = family.check_params(t_parameters(covariance_type, rng), K)
+    learn = frozenset(learn)
+    X = np.vstack([rng.standard_t(3.0, size=(2, 2)), [[9.0, -7.0]]])
+    scores = family.row_scores(family.block_data(X), params, learn)
+    assert scores.shape == (3, K, np.size(family.to_free(params, learn)))
+    for i, x in enumerate(X):
+        for k in range(K):
+            location, scatter, dof_k = t_component(family, params, k)
+            log_t = stats.multivariate_t(loc=location, shape=scatter, df=dof_k).logpdf(x)
+            own = t_complete_coefficients(x, location, scatter, dof_k)
+            coefficients = t_complete_scores(family, x, params, learn, k)
+
+            def moments(u):
+                density = np.exp(own[0] + own[1] * u + own[2] * np.log(u) - log_t)
+                score = coefficients @ np.array([1.0, u, np.log(u)])
+                return density * np.concatenate([[1.0], score, np.outer(score, score).ravel()])
+
+            integral, _ = integrate.quad_vec(moments, 0.0, np.inf, epsabs=1e-13, epsrel=1e-11)
+            p = coefficients.shape[0]
+            expected = integral[1:1 + p]
+            covariance = integral[1 + p:].reshape(p, p) - np.outer(expected, expected)
+            np.testing.assert_allclose(integral[0], 1.0, rtol=1e-9)
+            np.testing.assert_allclose(scores[i, k], expected, rtol=1e-6, atol=1e-7 * (1.0 + np.abs(expected).max()))
+            within = family.within_score_covariance(family.block_data(X[i:i + 1]), np.eye(K)[[k]], params, learn)
+            np.testing.assert_allclose(within, covariance, rtol=1e-6, atol=1e-7 * (1.0 + np.abs(covariance).max()))
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("dof", [None, 4.0])
+def test_t_louis_standard_errors_equal_the_hessians(covariance_type, dof):
+    """Louis's covariance of a two-component t fit (ν learned or fixed) against the numerical
+    Hessian of the observed-data log-likelihood."""
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.standard_t(4, size=(150, 2)), rng.standard_t(4, size=(150, 2)) * [0.7, 1.4] + 5.0])
+    result = emkit.fit(MixtureModel(StudentT(2, covariance_type, dof=dof, reg_covar=0.0), 2), X, random_state=0,
+                       **TIGHT)
+    louis = emkit.standard_errors(result, X, method="louis")
+    hessian = emkit.standard_errors(result, X, method="hessian")
+    assert louis.labels == hessian.labels and (louis.labels[-1] == "dofs[1]") == (dof is None)
+    np.testing.assert_allclose(louis.cov, hessian.cov, rtol=1e-5, atol=1e-9 * np.abs(hessian.cov).max())
+
+
 def test_louis_refuses_what_the_row_scores_cannot_give():
-    """Gaussian rows with missing cells and the t family (latent scales u) would get too small
-    standard errors from the row scores alone: Louis says so and names the other methods."""
+    """Gaussian and t rows with missing cells (the complete data hold them too) would get too
+    small standard errors from the row scores alone: Louis says so and names the other methods."""
     rng = np.random.default_rng(1)
     X = np.concatenate([rng.standard_t(4, size=(150, 2)), rng.standard_t(4, size=(150, 2)) + 5.0])
-    result = emkit.fit(MixtureModel(StudentT(2, "diag"), 2), X, random_state=0)
-    with pytest.raises(NotImplementedError, match="hessian"):
-        emkit.standard_errors(result, X, method="louis")
     X[3, 1] = np.nan
-    result = emkit.fit(MixtureModel(Gaussian(2, "diag"), 2), X, random_state=0)
-    with pytest.raises(NotImplementedError, match="complete rows"):
-        emkit.standard_errors(result, X, method="louis")
+    for family in (Gaussian(2, "diag"), StudentT(2, "diag")):
+        result = emkit.fit(MixtureModel(family, 2), X, random_state=0)
+        with pytest.raises(NotImplementedError, match="complete rows.*hessian"):
+            emkit.standard_errors(result, X, method="louis")

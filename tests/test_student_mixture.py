@@ -354,17 +354,30 @@ def test_ecme_dof_step_ascends_and_maximizes_each_dof(seed, covariance_type, com
         assert collapsed or loglik(current) >= best - 1e-9 * abs(best)
 
 
-def test_sem_standard_errors_equal_the_hessians_and_louis_is_refused():
-    """The mixture's complete-data information gives SEM (EM's rate matrix), which agrees with
-    the numerical Hessian of the observed likelihood; Louis's method is refused by the t family
-    (its complete data hold the latent scales u), with the methods that apply."""
+def test_sem_and_louis_standard_errors_equal_the_hessians():
+    """The mixture's complete-data information gives SEM (EM's rate matrix) and Louis's method
+    (the t family's exact scores over the latent scales u), both of which agree with the
+    numerical Hessian of the observed likelihood."""
     rng = np.random.default_rng(31)
     X = np.vstack([rng.standard_t(5.0, size=(300, 2)), rng.standard_t(5.0, size=(300, 2)) + [6.0, 3.0]])
     result = fit_ecm(StudentMixtureModel(2, "diag", reg_covar=0.0), X, variant="ecme", tol=1e-13, param_tol=1e-12,
                      max_iter=5000, random_state=0)
     hessian = emkit.standard_errors(result, X, method="hessian")
     sem = emkit.standard_errors(result, X, method="sem")
-    assert sem.labels == hessian.labels and sem.labels[-2:] == ("dofs[0]", "dofs[1]")
+    louis = emkit.standard_errors(result, X, method="louis")
+    assert sem.labels == louis.labels == hessian.labels and sem.labels[-2:] == ("dofs[0]", "dofs[1]")
     np.testing.assert_allclose(np.sqrt(np.diag(sem.cov)), np.sqrt(np.diag(hessian.cov)), rtol=1e-5)
-    with pytest.raises(NotImplementedError, match="Louis's method is not available for the t family"):
-        emkit.standard_errors(result, X, method="louis")
+    np.testing.assert_allclose(louis.cov, hessian.cov, rtol=1e-5, atol=1e-9 * np.abs(hessian.cov).max())
+
+
+def test_the_faces_louis_standard_errors_equal_the_hessians():
+    """``StudentMixture(...).fit(X)`` then Louis's standard errors of its ``result_``, full
+    scatters and ν estimated: the numerical Hessian's."""
+    rng = np.random.default_rng(32)
+    X = np.vstack([rng.standard_t(5.0, size=(150, 2)), rng.standard_t(5.0, size=(150, 2)) + [6.0, 3.0]])
+    est = StudentMixture(2, covariance_type="full", reg_covar=0.0, tol=1e-13, max_iter=5000, random_state=0,
+                         accelerate="squarem").fit(X)
+    louis = emkit.standard_errors(est.result_, X, method="louis")
+    hessian = emkit.standard_errors(est.result_, X, method="hessian")
+    assert louis.labels == hessian.labels and louis.labels[-1] == "dofs[1]"
+    np.testing.assert_allclose(louis.cov, hessian.cov, rtol=1e-5, atol=1e-9 * np.abs(hessian.cov).max())

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import polygamma
+from scipy.special import digamma, polygamma
 
 from ..engine.model import Params, Regularization, Stats
 from ..engine.stats import add_stats
@@ -31,13 +31,14 @@ from ..kernels.student_t import (
     DOF_START,
     dof_from_expected,
     latent_weight_moments,
+    latent_weight_posterior,
     log_t_density,
     t_distances,
     t_distances_missing,
     t_locations_scatters,
     t_stats_missing,
 )
-from ..models.gaussian_information import full_matrices, gaussian_information
+from ..models.gaussian_information import full_matrices, gaussian_information, gaussian_scores
 from ..models.regularization import covariance_floor
 from .base import Family, written
 from .gaussian import Gaussian, statistics_centre
@@ -315,11 +316,64 @@ class StudentT(Family):
         return self._gaussian.free_labels(params, learn) + dofs
 
     def row_scores(self, block: StudentTBlock, params: Params, learn: frozenset[str]) -> np.ndarray:
-        """Not given: the complete data hold the latent scales ``u``, so Louis's missing
-        information needs the scores' spread over ``u`` given each row as well, which is not
-        computed (the scores of ``log p(x_i | k)`` alone would understate the standard errors)."""
-        raise NotImplementedError("Louis's method is not available for the t family (its complete data hold the "
-                                  "latent scales u); use method='hessian', 'sem' or 'bootstrap'")
+        """``E[S_c | x_i, z_i = k] = a_k + b_ik E[u] + c_k E[log u]`` (n, K, p) in :meth:`to_free`'s
+        entries: the conditional mean of the score of the complete data ``(x_i, k, u)``
+        (:meth:`latent_scale_scores`), with ``E[u] = α/β``, ``E[log u] = ψ(α) − log β``; its spread
+        over ``u`` is :meth:`within_score_covariance`. Complete rows only.
+
+        Raises
+        ------
+        NotImplementedError
+            For rows with missing cells (the complete data then hold them too).
+        """
+        constant, linear, logarithmic, shape, log_rate = self.latent_scale_scores(block, params, learn)
+        mean_u = shape * np.exp(-log_rate)
+        mean_log_u = digamma(shape) - log_rate
+        return constant + linear * mean_u[:, :, None] + logarithmic * mean_log_u[:, :, None]
+
+    def within_score_covariance(self, block: StudentTBlock, posteriors: np.ndarray, params: Params,
+                                learn: frozenset[str]) -> np.ndarray:
+        """``Σ_i Σ_k γ_ik Cov[S_c | x_i, k]`` with ``Cov[S_c | x_i, k] = Var[u] b bᵀ + Cov[u, log u] (b cᵀ
+        + c bᵀ) + Var[log u] c cᵀ``, ``Var[u] = α/β²``, ``Cov[u, log u] = 1/β``, ``Var[log u] = ψ′(α)``:
+        written ``f fᵀ + (ψ′(α) − 1/α) c cᵀ`` with ``f = b √α/β + c/√α`` (complete rows only)."""
+        constant, linear, logarithmic, shape, log_rate = self.latent_scale_scores(block, params, learn)
+        spread = (linear * (np.sqrt(shape) * np.exp(-log_rate))[:, :, None]
+                  + logarithmic / np.sqrt(shape)[:, :, None]) * np.sqrt(posteriors)[:, :, None]
+        flat = spread.reshape(-1, spread.shape[-1])
+        rest = np.einsum("ik,ik->k", posteriors, polygamma(1, shape) - 1.0 / shape)
+        return flat.T @ flat + logarithmic[0].T @ (logarithmic[0] * rest[:, None])
+
+    def latent_scale_scores(self, block: StudentTBlock, params: Params, learn: frozenset[str]):
+        """The complete-data score ``S_c(u) = ∂/∂θ log[N(x_i | μ_k, Σ_k/u) Gamma(u | ν_k/2, ν_k/2)]
+        = a_k + b_ik u + c_k log u`` in :meth:`to_free`'s entries and ``u``'s conditional
+        distribution ``Gamma(α_ik, rate β_ik)`` given the row and component: ``(a, b, c, α, log β)``,
+        ``a`` and ``c`` shaped (1, K, p), ``b`` (n, K, p), ``α`` and ``log β`` (n, K).
+
+        ``log N(x | μ, Σ/u) = log N(√u (x − μ) | 0, Σ) + (d/2) log u``: ``b`` is the Gaussian
+        score's part quadratic in ``x − μ`` (``Σ⁻¹(x − μ)``, ``½ vᵀE_t v``), ``a`` the rest (its value
+        at ``x = μ``, ``−½ tr Σ⁻¹E_t``); in ``ν``, ``½ log(ν/2) + ½ − ½ ψ(ν/2) − ½ u + ½ log u``.
+        """
+        if block.incomplete is not None:
+            raise NotImplementedError("Louis's method for t components takes complete rows only (use "
+                                      "method='sem', 'hessian' or 'bootstrap' with missing values)")
+        means = np.asarray(params["means"], dtype=float)
+        k = means.shape[0]
+        kept = self._gaussian._learned(k, learn)
+        covars = np.asarray(params["covars"], dtype=float)
+        at_means = gaussian_scores(means, means, covars, self.covariance_type)[np.arange(k), np.arange(k)]
+        constant = at_means[None, :, kept]
+        linear = gaussian_scores(block.X, means, covars, self.covariance_type)[:, :, kept] - constant
+        logarithmic = np.zeros_like(constant)
+        cache = self.precompute(params)
+        log_delta, _, dims = self._distances(block, cache)
+        shape, log_rate = latent_weight_posterior(log_delta, cache.dofs, dims)
+        if self._learns_dofs(learn):
+            dofs, own = cache.dofs, np.eye(k)[None]
+            half = 0.5 * (np.log(0.5 * dofs) + 1.0 - digamma(0.5 * dofs))
+            constant = np.concatenate([constant, own * half], axis=2)
+            linear = np.concatenate([linear, np.broadcast_to(-0.5 * own, linear.shape[:2] + (k,))], axis=2)
+            logarithmic = np.concatenate([logarithmic, 0.5 * own], axis=2)
+        return constant, linear, logarithmic, shape, log_rate
 
     def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
         """Expected information of the complete data ``(z, u, x)`` in :meth:`to_free`'s entries:

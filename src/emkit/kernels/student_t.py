@@ -54,6 +54,14 @@ def latent_weight_moments(delta: np.ndarray, dofs: np.ndarray,
     return shape / rate, digamma(shape) - np.log(rate)
 
 
+def latent_weight_posterior(log_delta: np.ndarray, dofs: np.ndarray,
+                            n_features: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shape ``α = (ν+d)/2`` and log rate ``log β = log((ν+δ)/2)`` of ``u | x ~ Gamma(α, rate β)``
+    from ``log δ`` (finite for rows far beyond the float range), broadcast to ``log δ``'s shape."""
+    shape = np.broadcast_to(0.5 * (dofs + n_features), np.shape(log_delta))
+    return shape, np.logaddexp(np.log(dofs), log_delta) - np.log(2.0)
+
+
 def dof_from_expected(mean_log_u_minus_u: np.ndarray) -> np.ndarray:
     """ECM's ν-step: the root of ``log(ν/2) − ψ(ν/2) + 1 + c = 0`` for each ``c = E(log u − u)``
     per observation (Q is concave in ν; the root is clipped to :data:`DOF_BOUNDS`)."""
