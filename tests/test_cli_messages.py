@@ -46,7 +46,6 @@ ERRORS = [
     (["hmm", "{data}", "-k", "2", "--columns", "a", "--categorical", "--reg-covar", "0.1"], "--reg-covar"),
     (["hmm", "{floats}", "-k", "2", "--categorical"], "--categorical"),
     (["hmm", "{data}", "-k", "2", "--se", "louis"], "--se louis"),
-    (["student", "{data}", "--se", "louis"], "--se louis"),
     (["student", "{data}", "--batch-size", "10"], "--batch-size"),
     (["student", "{data}", "--method", "online", "--tol", "1e-3"], "--tol"),
     (["linkage", "125", "18", "20", "34", "--method", "mcem", "--tol", "1e-3"], "--tol"),

@@ -60,9 +60,6 @@ def run(args: argparse.Namespace) -> int:
     if args.components == 1:
         refuse_given(args, ("covariance",), "the scatter structure of a mixture (-k 2 or more); one t has a full "
                                             "scatter matrix")
-    if args.se in ("louis", "sem"):
-        raise CliError(f"--se {args.se}: not available for Student-t fits (they do not give their complete-data "
-                       "information); use --se hessian or bootstrap")
     check_fit_options(args)
     if args.method == "online":
         if args.se is not None or args.accelerate is not None or args.n_init != 1:

@@ -324,8 +324,8 @@ class StudentMixtureModel(EMModel):
         return self._of(params).complete_information(stats, _family_params(params))
 
     def score_covariance(self, data: Any, params: Params) -> np.ndarray:
-        """The mixture's Louis covariance, which the t family refuses (its complete data hold the
-        latent scales ``u``): NotImplementedError saying which methods apply."""
+        """The mixture's Louis covariance (exact: the t family's scores and their spread over the
+        latent scales ``u``; complete rows only)."""
         return self._of(params).score_covariance(data, _family_params(params))
 
     def resample(self, data: Any, rng: np.random.Generator) -> MixtureData:
