@@ -279,6 +279,19 @@ def anchored_stats(X, resp, anchors, covariances, covariance_type: CovarianceTyp
             "anchored_at": stats["n"][:, None] * np.asarray(anchors, dtype=float)}
 
 
+def responsibility_statistics(X, weighted, centre, covariance_type: CovarianceType) -> tuple[dict[str, np.ndarray],
+                                                                                           np.ndarray]:
+    """The statistics of complete rows ``X`` with weighted responsibilities ``weighted`` (a start
+    from responsibilities) in two passes: about ``centre``, then about each component's weighted
+    mean (exact for narrow components far from the centre; an empty component about the centre).
+    Returns the statistics (with the ``anchored_*`` keys) and the means, the anchors, for
+    :func:`m_step_statistics`."""
+    stats = gaussian_stats(X, weighted, covariance_type, shift=centre)
+    n = stats["n"][:, None]
+    anchors = centre + np.divide(stats["sum_x"], n, out=np.zeros_like(stats["sum_x"]), where=n > 0)
+    return {**stats, **anchored_stats(X, weighted, anchors, None, covariance_type)}, anchors
+
+
 def m_step_statistics(stats: Mapping[str, np.ndarray], anchors, centre,
                       covariance_type: CovarianceType) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The statistics ``n``, ``sum_x``, ``sum_xx`` and their shift for :func:`gaussian_m_step`.

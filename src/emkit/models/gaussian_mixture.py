@@ -38,13 +38,13 @@ from .gaussian_information import (
 )
 from ..kernels.covariance_regularization import CovariancePrior
 from ..kernels.gaussian import (
-    anchored_stats,
     check_covariance_type,
     covariance_shape,
     gaussian_m_step,
     gaussian_stats,
     impute_conditional_mean,
     m_step_statistics,
+    responsibility_statistics,
     precisions_cholesky,
 )
 from ..kernels.gaussian_mixture_estep import (
@@ -351,12 +351,7 @@ class GaussianMixtureModel(EMModel):
     def params_from_responsibilities(self, X: np.ndarray, resp: np.ndarray, sample_weight=None) -> Params:
         """One M-step from given responsibilities of complete rows (fixed values kept)."""
         weighted = resp if sample_weight is None else resp * sample_weight[:, None]
-        stats = gaussian_stats(X, weighted, self.covariance_type, shift=self.center)
-        # two passes, the scatter about each component's mean (exact for narrow components far
-        # from the centre); empty components about the centre
-        n = stats["n"][:, None]
-        anchors = self.center + np.divide(stats["sum_x"], n, out=np.zeros_like(stats["sum_x"]), where=n > 0)
-        stats = {**stats, **anchored_stats(X, weighted, anchors, None, self.covariance_type)}
+        stats, anchors = responsibility_statistics(X, weighted, self.center, self.covariance_type)
         empty = stats["n"] <= 0
         if np.any(empty):
             warnings.warn(f"component(s) {np.flatnonzero(empty).tolist()} start with no data and weight 0 "

@@ -31,13 +31,12 @@ from ..engine.model import EMModel, Params, Regularization, Stats
 from ..exceptions import DegenerateComponentWarning
 from ..families.student_t import StudentT
 from ..kernels.gaussian import (
-    anchored_stats,
     check_covariance_type,
     covariance_shape,
     gaussian_m_step,
-    gaussian_stats,
     m_step_statistics,
     precisions_cholesky,
+    responsibility_statistics,
 )
 from ..kernels.student_t import DOF_BOUNDS, DOF_START, maximize_dof  # DOF_*: also imported from here by the faces
 from ..latent.mixture import MixtureData, MixtureModel
@@ -157,13 +156,9 @@ class StudentMixtureModel(EMModel):
         if data.sample_weight is not None:
             resp = resp * data.sample_weight[:, None]
         centre = np.average(data.X, axis=0, weights=data.sample_weight)
-        stats = gaussian_stats(data.X, resp, self.covariance_type, shift=centre)
+        stats, anchors = responsibility_statistics(data.X, resp, centre, self.covariance_type)
         n = stats["n"]
-        # two passes: the scatter about each component's mean (exact for narrow components far from the centre)
-        anchors = centre + np.divide(stats["sum_x"], n[:, None], out=np.zeros_like(stats["sum_x"]),
-                                     where=n[:, None] > 0)
-        exact, shift = m_step_statistics({**stats, **anchored_stats(data.X, resp, anchors, None, self.covariance_type)},
-                                         anchors, centre, self.covariance_type)
+        exact, shift = m_step_statistics(stats, anchors, centre, self.covariance_type)
         locations, scatters = gaussian_m_step(exact, self.covariance_type, self.reg_covar, shift=shift)
         if np.any(n <= 0):
             warnings.warn(f"component(s) {np.flatnonzero(n <= 0).tolist()} start with no data and weight 0; "
