@@ -96,8 +96,8 @@ def test_start_comes_from_a_bounded_sample_and_reaches_the_same_optimum(client):
     assert np.all(np.isin(sample.X[:, 0], X[:, 0]))
     start = initial_params(model, data)
     on_dask = emkit.fit(model, data, init=start, accelerate="squarem")
-    # The center is the whole data's mean, computed by a tree sum on the workers.
-    np.testing.assert_allclose(model.center, X.mean(axis=0), rtol=1e-13)
+    # The centre of statistics is the whole data's mean, computed by a tree sum on the workers.
+    np.testing.assert_allclose(data.context, X.mean(axis=0), rtol=1e-13)
     in_memory = emkit.fit(GaussianMixtureModel(4, "full"), X, accelerate="squarem")
     np.testing.assert_allclose(on_dask.loglik, in_memory.loglik, rtol=1e-9)
     order = [np.lexsort(result.params["means"].T) for result in (on_dask, in_memory)]

@@ -16,7 +16,7 @@ import emkit
 from emkit import DegenerateComponentWarning, GaussianMixture, fit
 from emkit.engine import add_stats
 from emkit.kernels.gaussian import COVARIANCE_TYPES
-from emkit.kernels import gaussian_mixture_estep as estep_kernels
+from emkit.latent import sequences
 from emkit.models.gaussian_mixture import GaussianMixtureModel
 
 
@@ -39,8 +39,8 @@ def test_stats_of_halves_add_up_to_the_whole(covariance_type, with_missing):
     whole = model.prepare((X, weights))
     params = model.initial_params(whole)
     stats, loglik = model.e_step(whole, params)
-    first = model.prepare((X[:37], weights[:37]))
-    second = model.prepare((X[37:], weights[37:]))
+    first = model.prepare_chunk((X[:37], weights[:37]), whole.context)   # the whole data's centre
+    second = model.prepare_chunk((X[37:], weights[37:]), whole.context)
     s1, l1 = model.e_step(first, params)
     s2, l2 = model.e_step(second, params)
     for key, value in add_stats(s1, s2).items():
@@ -50,26 +50,19 @@ def test_stats_of_halves_add_up_to_the_whole(covariance_type, with_missing):
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_row_blocks_give_the_same_e_step(monkeypatch, covariance_type):
-    """The E-step's statistics do not depend on how its kernel cuts the rows into blocks (it used
-    to patch a block size the E-step never reads): one block, then blocks of 16 rows."""
+    """The E-step's statistics do not depend on how the rows are cut into blocks (the mixture's
+    blocks, :mod:`emkit.latent.sequences`): one block, then blocks of 16 rows."""
     X = blobs()
     X[::7, 1] = np.nan
     model = GaussianMixtureModel(3, covariance_type)
     data = model.prepare(X)
     params = model.initial_params(data)
-    counts = []
-    blocking = estep_kernels._blocking
-
-    def counted(*args, **kwargs):
-        size, count, threads = blocking(*args, **kwargs)
-        counts.append(count)
-        return size, count, threads
-
-    monkeypatch.setattr(estep_kernels, "_blocking", counted)
     stats, loglik = model.e_step(data, params)
-    monkeypatch.setattr(estep_kernels, "MIN_BLOCK_ROWS", 16)
-    stats_b, loglik_b = model.e_step(data, params)
-    assert counts == [1, -(-X.shape[0] // 16)]
+    monkeypatch.setattr(sequences, "BLOCK_ROWS", 16)
+    monkeypatch.setattr(sequences, "MIN_BLOCK_ROWS", 16)
+    cut = model.prepare(X)
+    stats_b, loglik_b = model.e_step(cut, params)
+    assert (len(data.blocks), len(cut.blocks)) == (1, -(-X.shape[0] // 16))
     assert loglik_b == pytest.approx(loglik, rel=1e-13)
     for key in stats:
         np.testing.assert_allclose(stats_b[key], stats[key], rtol=1e-12, atol=1e-9)

@@ -91,8 +91,8 @@ def test_batches_smaller_than_n_components_after_the_first():
 
 def by_hand(stream, init, centre_from) -> OnlineEM:
     model = GaussianMixtureModel(4, "full")
-    model.prepare(prepare_data(centre_from, None))
-    state = OnlineEM(model, model.check_params(init))
+    first = model.prepare(prepare_data(centre_from, None))   # the stream's centre of statistics
+    state = OnlineEM(model, model.check_params(init), context=first.context)
     for batch in stream:
-        state.step(model.prepare_chunk(prepare_data(batch, None)), len(batch))
+        state.step(state.prepare(prepare_data(batch, None)), len(batch))
     return state

@@ -15,7 +15,7 @@ from scipy.stats import multivariate_normal
 import emkit
 from emkit.kernels.gaussian import COVARIANCE_TYPES
 from emkit.models.gaussian_information import full_matrices
-from emkit.models import gaussian_mixture
+from emkit.latent import mixture as latent_mixture
 from emkit.models.gaussian_mixture import GaussianMixtureModel
 
 
@@ -52,7 +52,7 @@ def test_louis_sums_its_scores_over_row_slices(monkeypatch):
                        random_state=0)
     model, params = result.model, result.params
     whole = model.score_covariance((X, weights), params)
-    monkeypatch.setattr(gaussian_mixture, "SCORE_BLOCK_NUMBERS", 7 * 2 * model.to_free(params).size)
+    monkeypatch.setattr(latent_mixture, "SCORE_BLOCK_NUMBERS", 7 * 2 * model.to_free(params).size)
     np.testing.assert_allclose(model.score_covariance((X, weights), params), whole, rtol=1e-12, atol=1e-12)
 
 
@@ -204,7 +204,7 @@ def test_free_parameters_and_information_for_any_shape(k, d, covariance_type, se
     n = 100.0 * params["weights"]
     matrices = full_matrices(covariances, covariance_type, k, d)
     second = n[:, None, None] * (matrices + np.einsum("ki,kj->kij", params["means"], params["means"]))
-    stats = {"n": n, "sum_x": n[:, None] * params["means"],
+    stats = {"counts": n, "centre_weight": np.zeros(d), "n": n, "sum_x": n[:, None] * params["means"],
              "sum_xx": {"full": second, "tied": second.sum(axis=0),
                         "diag": np.diagonal(second, axis1=1, axis2=2),
                         "spherical": np.trace(second, axis1=1, axis2=2)}[covariance_type]}

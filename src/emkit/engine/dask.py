@@ -106,6 +106,12 @@ class DaskData(ChunkedData):
         return int(self._lengths.sum())
 
     @property
+    def context(self) -> Any:
+        """The whole data's context, ``model.chunk_context`` of the summed chunk summaries (e.g.
+        a Gaussian centre of statistics), which every chunk is prepared with."""
+        return self._context
+
+    @property
     def n_chunks(self) -> int:
         """Number of (non-empty) chunks."""
         return len(self._chunks)

@@ -219,12 +219,12 @@ class GaussianMixture(MixtureEstimator):
                                  f"n_samples = {X.shape[0]} in the first partial_fit batch")
             else:
                 start = self._start(model, data, generator(self.random_state), inits)
-            state, history = OnlineEM(model, start), []
+            state, history = OnlineEM(model, start, context=data.context), []
         else:
             # a later batch only adds statistics: any number of rows (one, for streaming), and
             # a feature it does not observe is fine (the whole-data checks were the first batch's)
             check_n_features(self, X)
-            data, history = state.model.prepare_chunk(prepare_data(X, sample_weight)), list(self.lower_bounds_)
+            data, history = state.prepare(prepare_data(X, sample_weight)), list(self.lower_bounds_)
         total = total_weight(data)
         loglik = state.step(data, total)
         self._set_fitted({"params": state.params, "converged": False, "n_iter": state.n_batches,

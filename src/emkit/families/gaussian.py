@@ -37,6 +37,7 @@ from ..kernels.gaussian_mixture_estep import (
     RowFeatures,
     block_e_step,
     component_log_densities,
+    compute_dtype,
     component_statistics,
     mixture_terms,
     row_features,
@@ -58,6 +59,11 @@ from .columns import observed_mean
 
 #: Seed of the k-means start used when no random generator is given (a deterministic start).
 DEFAULT_SEED = 0
+
+#: What to do when a component or state collapses onto the ``reg_covar`` floor.
+FLOOR_REMEDY = ("give the covariances a conjugate prior (covariance_prior=..., MAP-EM, whose objective never "
+                "decreases), or change reg_covar (larger keeps components off single points, smaller moves the "
+                "fit closer to maximum likelihood), or fit fewer components")
 
 #: The k-means start looks at no more than this many rows.
 KMEANS_ROWS = 20_000
@@ -303,13 +309,13 @@ class Gaussian(Family):
         covars = np.asarray(params[self.covariance_name], dtype=float)
         return GaussianCache(means, covars, self.covariance_type)
 
-    def _features(self, block: GaussianBlock, keep: bool = True) -> RowFeatures:
-        """The block's features: those kept, or computed (and kept when ``keep`` and the
-        structure is diagonal)."""
+    def _features(self, block: GaussianBlock) -> RowFeatures:
+        """The block's features for a two-pass E-step: those kept, or computed (and kept when
+        the structure is diagonal)."""
         if block.features is not None:
             return block.features
         features = row_features(block.X, self.covariance_type, block.centre, block.layout)
-        if keep and covariance_structure(self.covariance_type).diagonal:
+        if covariance_structure(self.covariance_type).diagonal:
             block.features = features
         return features
 
@@ -336,8 +342,10 @@ class Gaussian(Family):
         weights = np.asarray(weights, dtype=float)
 
         def run(block: GaussianBlock, sample_weight: np.ndarray | None) -> tuple[Stats, float]:
-            stats, loglik = block_e_step(block.X, self._features(block, keep=False), cache.terms(block.centre, weights),
-                                         sample_weight)
+            terms = cache.terms(block.centre, weights)
+            features = row_features(block.X, self.covariance_type, block.centre, block.layout,
+                                    compute_dtype(block.X.dtype, terms))   # float32 rows: float32 where accurate
+            stats, loglik = block_e_step(block.X, features, terms, sample_weight)
             return {"counts": stats["n"].copy(), **stats, "centre_weight": stats["n"].sum() * block.centre}, loglik
 
         return run
@@ -375,10 +383,7 @@ class Gaussian(Family):
         exact, shift = m_step_statistics(stats, params["means"], statistics_centre(stats), self.covariance_type)
         _, scatter = gaussian_m_step(exact, self.covariance_type, 0.0, shift=shift, means=fixed_means)
         return covariance_floor(scatter, np.where(keep, 0.0, np.asarray(stats["n"], dtype=float)), self.reg_covar,
-                                self.covariance_type, self.n_features, what="state",
-                                remedy="increase reg_covar to keep states off single points, decrease it (e.g. "
-                                       "well below the data's variances) to move the fit closer to maximum "
-                                       "likelihood, or fit fewer states")
+                                self.covariance_type, self.n_features, what="Gaussian component", remedy=FLOOR_REMEDY)
 
     def shared_params(self) -> frozenset[str]:
         """The covariance when tied."""

@@ -668,12 +668,13 @@ class RowFeatures:
 
 
 def row_features(X: np.ndarray, covariance_type: str, shift: np.ndarray,
-                 layout: MissingLayout | None = None) -> RowFeatures:
-    """:class:`RowFeatures` of all rows of ``X`` (float64, NaN = missing) about ``shift``
-    (``layout``: :func:`missing_layout` of ``X``, computed here when None)."""
+                 layout: MissingLayout | None = None, dtype=np.float64) -> RowFeatures:
+    """:class:`RowFeatures` of all rows of ``X`` (NaN = missing) about ``shift``, in ``dtype``
+    (float32 for the float32 arithmetic of :func:`compute_dtype`); ``layout``:
+    :func:`missing_layout` of ``X``, computed here when None."""
     layout = missing_layout(X) if layout is None else layout
     rows, pattern = _block(X, layout, 0, X.shape[0], covariance_type)
-    features = np.empty((n_statistic_features(covariance_type, X.shape[1]), X.shape[0]))
+    features = np.empty((n_statistic_features(covariance_type, X.shape[1]), X.shape[0]), dtype=dtype)
     block = _fill(X, rows, pattern, layout, covariance_type, np.ascontiguousarray(shift, dtype=float), features,
                   np.empty(X.shape[0]))
     empty_patterns = np.flatnonzero(layout.n_missing == X.shape[1])
@@ -740,9 +741,9 @@ def component_statistics(X: np.ndarray, block: RowFeatures, terms: MixtureTerms,
 
 def block_e_step(X: np.ndarray, block: RowFeatures, terms: MixtureTerms,
                  weights: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], float]:
-    """:func:`mixture_e_step` of the rows of ``block`` (features computed beforehand), with the
-    sample ``weights`` of the rows of ``X`` (None: all 1)."""
-    buffers = _Buffers(terms, np.dtype(np.float64), block.rows.size)
+    """:func:`mixture_e_step` of the rows of ``block`` (features computed beforehand, their dtype
+    the arithmetic's), with the sample ``weights`` of the rows of ``X`` (None: all 1)."""
+    buffers = _Buffers(terms, block.features.dtype, block.rows.size)
     totals = buffers.statistics(X, block, None if weights is None else weights[block.rows])
     return totals.statistics(), totals.loglik
 

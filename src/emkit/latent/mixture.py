@@ -42,6 +42,7 @@ from ..engine.stats import sum_stats
 from ..exceptions import DegenerateComponentWarning
 from ..families import dirichlet
 from ..families.base import Family, block_maker
+from ..kernels.gaussian_direct import LOST
 from ..models.categorical import categorical_scores, free_rows, rows_from_free, rows_information, rows_labels
 from ..numerics import safe_log
 from ..validation import check_sample_weight
@@ -449,7 +450,10 @@ class MixtureModel(EMModel):
     # ----------------------------------------------------------------- internals
     def _posterior(self, block: Any, cache: Any, log_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Responsibilities (n, K) and ``log p(x_i)`` (n,) of the rows of a block, by
-        log-sum-exp of ``log π_k + log p(x_i | k)``."""
+        log-sum-exp of ``log π_k + log p(x_i | k)``. A row whose densities are below the float
+        range for every component (a family's finite stand-ins at
+        :data:`~emkit.kernels.gaussian_direct.LOST`, which keep the limit of its posteriors) has
+        ``log p(x_i) = −inf``."""
         log_joint = self.family.log_likelihood(block, cache) + log_weights
         top = log_joint.max(axis=1)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -461,6 +465,7 @@ class MixtureModel(EMModel):
         if impossible.any():  # every component gives the row density 0 (or the family gave NaN)
             resp[impossible] = 0.0
             log_marginal[impossible] = top[impossible]
+        log_marginal[log_marginal <= 0.5 * LOST] = -np.inf
         return resp, log_marginal
 
 

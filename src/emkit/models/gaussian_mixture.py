@@ -15,62 +15,28 @@ rows grouped by missingness pattern, and float32 arithmetic for float32 data whe
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import Any, Mapping
 
 import numpy as np
-from scipy.linalg import block_diag
 
 from ..engine.model import EMModel, Params, Regularization, Stats
 from ..exceptions import DegenerateComponentWarning
-from ..numerics import all_finite
-from ..validation import check_sample_weight, nullable_as_nan
-from .categorical import categorical_information, categorical_scores, free_probabilities, full_probabilities
-from .gaussian_information import (
-    component_draws,
-    gaussian_free,
-    gaussian_free_labels,
-    gaussian_from_free,
-    gaussian_information,
-    gaussian_scores,
-    n_free_covariances,
-)
+from ..families import dirichlet
+from ..families.gaussian import Gaussian
 from ..kernels.covariance_regularization import CovariancePrior
-from ..kernels.gaussian import (
-    check_covariance_type,
-    covariance_shape,
-    gaussian_m_step,
-    gaussian_stats,
-    impute_conditional_mean,
-    m_step_statistics,
-    responsibility_statistics,
-    precisions_cholesky,
-)
-from ..kernels.gaussian_mixture_estep import (
-    FLOAT32_TOLERANCE,
-    MixtureTerms,
-    compute_dtype,
-    mixture_e_step,
-    mixture_log_joint,
-    mixture_posterior,
-    mixture_terms,
-)
+from ..kernels.gaussian import check_covariance_type, covariance_shape, precisions_cholesky, responsibility_statistics
+from ..kernels.gaussian_mixture_estep import FLOAT32_TOLERANCE
 from ..kernels.gaussian_mixture_missing import MissingLayout, missing_layout
 from ..kernels.kmeans import kmeans, kmeans_plusplus, unit_scale
 from ..kernels.parallel import worker_count
-from ..families import dirichlet
-from .regularization import covariance_floor
+from ..latent.mixture import MixtureData, MixtureModel
+from ..numerics import all_finite
+from ..validation import check_sample_weight, nullable_as_nan
+from .gaussian_information import component_draws
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
-
-#: What to do when a component collapses onto the ``reg_covar`` floor.
-FLOOR_REMEDY = ("give the covariances a conjugate prior (covariance_prior=..., MAP-EM, whose objective never "
-                "decreases), or change reg_covar (larger keeps components off single points, smaller moves the "
-                "fit closer to maximum likelihood), or fit fewer components")
-
-#: A component whose expected count is below this fraction of the total is empty.
-EMPTY_COMPONENT_TOL = 1e-12
 
 #: Fitting needs the squares of the data (about their mean) in the float range; scoring does not.
 MAX_MAGNITUDE = 1e150
@@ -78,9 +44,6 @@ MAX_MAGNITUDE = 1e150
 #: Rows per block for models that process the rows in blocks (the Gaussian-mixture kernels
 #: choose their own cache-sized blocks).
 BLOCK_ROWS = 1 << 16
-
-#: Louis's method computes the complete-data scores of row slices of at most this many numbers.
-SCORE_BLOCK_NUMBERS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -219,8 +182,32 @@ def initial_responsibilities(X: np.ndarray, n_components: int, method: str, rng:
     return resp
 
 
+class GaussianRows(MixtureData):
+    """The rows of a Gaussian mixture as :class:`~emkit.latent.MixtureData` (float64, or float32
+    when given so), with what the estimator faces read of them."""
+
+    @property
+    def has_missing(self) -> bool:
+        """Whether any coordinate is missing."""
+        return bool(np.isnan(self.X).any())
+
+    @property
+    def total_weight(self) -> float:
+        """``Σ w_i`` (the number of rows without weights)."""
+        return float(self.X.shape[0] if self.sample_weight is None else self.sample_weight.sum())
+
+
 class GaussianMixtureModel(EMModel):
-    """K-component Gaussian mixture for rows of ``X`` (NaN = missing), fitted by :func:`emkit.fit`.
+    """K-component Gaussian mixture for rows of ``X`` (NaN = missing), fitted by :func:`emkit.fit`:
+    a face over :class:`~emkit.latent.MixtureModel` with the :class:`~emkit.families.Gaussian`
+    family (scikit-learn's names: ``weights``, ``means``, ``covariances``).
+
+    The mixture owns the responsibilities, the weights (and their Dirichlet prior), the
+    empty-component policy, the free parameters, the information and Louis's method; the family
+    the Gaussian kernel (the product form with its error-bounded direct fallback, float32
+    arithmetic for float32 data where accurate), the M-step (and the covariance prior) and the
+    imputation. This model adds scikit-learn's starts from responsibilities (``init_method``),
+    the data checks of a Gaussian mixture and ``fixed`` values.
 
     Parameters
     ----------
@@ -244,17 +231,16 @@ class GaussianMixtureModel(EMModel):
         Parameters held at the given values during fitting, among ``weights``, ``means``,
         ``covariances`` (the M-step maximizes over the others given them).
     center : array of shape (d,), optional
-        The fixed origin of the sufficient statistics; by default the weighted mean of the
-        observed values of the first data :meth:`prepare` sees (kept afterwards, so statistics
-        of any row blocks of any data add up).
+        The fixed origin of the statistics; by default each data set's weighted mean of its
+        observed values (kept with the prepared data: a Dask data set's is summed over its chunks
+        first, :meth:`chunk_context`).
     n_jobs : int, optional
-        Threads of the E-step (each takes its own blocks of rows, with single-threaded BLAS);
-        None: as many as BLAS may use (see ``threadpoolctl``).
+        Threads of the E-step (each takes its own blocks of rows); None: one per CPU.
 
-    Data are an array ``X``, a pair ``(X, sample_weight)`` or a :class:`GaussianMixtureData`;
-    on Dask (:mod:`emkit.engine.dask`), a Dask array or a pair of row-aligned Dask arrays, whose
-    center is summed over the chunks first (:meth:`chunk_summary`, :meth:`chunk_context`).
-    Parameters are ``{"weights": (k,), "means": (k, d), "covariances": shape by type}``.
+    Data are an array ``X``, a pair ``(X, sample_weight)``, a :class:`GaussianMixtureData` or
+    prepared :class:`GaussianRows`; on Dask (:mod:`emkit.engine.dask`), a Dask array or a pair
+    of row-aligned Dask arrays. Parameters are ``{"weights": (k,), "means": (k, d),
+    "covariances": shape by type}``.
     """
 
     param_names = ("weights", "means", "covariances")
@@ -288,30 +274,59 @@ class GaussianMixtureModel(EMModel):
         if n_jobs is not None:
             worker_count(n_jobs, 1)  # raises ValueError naming n_jobs
         self.n_jobs = n_jobs
+        self._mixture: MixtureModel | None = None
+        if self.center is not None:
+            self._mixture_for(self.center.size)
 
-    # ------------------------------------------------------------------------------ data
+    # ------------------------------------------------------------------------------ the layer
     @property
     def n_features(self) -> int | None:
-        """Number of features, known once a center is set."""
-        return None if self.center is None else int(self.center.size)
+        """Number of features, known once a center is given or data are prepared."""
+        return None if self._mixture is None else int(self._mixture.family.n_features)
 
-    def prepare(self, data) -> GaussianMixtureData:
-        """Validate the data (see :func:`prepare_data` and :meth:`chunk_context`); set
-        :attr:`center` on first use."""
-        data = _as_data(data)
-        self.chunk_context(self.chunk_summary(data))
-        return data
+    @property
+    def mixture(self) -> MixtureModel:
+        """``MixtureModel(Gaussian(d, ...), K)``, built when the number of features is known."""
+        if self._mixture is None:
+            raise ValueError("GaussianMixtureModel: the number of features is unknown until prepare() has seen data")
+        return self._mixture
+
+    def _mixture_for(self, n_features: int) -> MixtureModel:
+        """:attr:`mixture`, built for ``n_features`` on first use; ValueError naming ``X`` for rows
+        of another width."""
+        if self._mixture is None:
+            family = Gaussian(n_features, self.covariance_type, self.reg_covar, centre=self.center,
+                              covariance_prior=self.covariance_prior, covariance_name="covariances")
+            self._mixture = MixtureModel(family, self.n_components, weights_prior=self.weight_concentration,
+                                         learn=set(self.param_names) - set(self.fixed), n_jobs=self.n_jobs)
+        elif self._mixture.family.n_features != n_features:
+            raise ValueError(f"X: expected {self._mixture.family.n_features} features, got {n_features}")
+        return self._mixture
+
+    def _of(self, params: Params) -> MixtureModel:
+        """The mixture for parameters (its width from their means)."""
+        return self._mixture_for(np.shape(params["means"])[1])
+
+    # ------------------------------------------------------------------------------ data
+    def prepare(self, data) -> GaussianRows:
+        """Validate the data (:func:`prepare_data`) with the whole-data checks of
+        :meth:`chunk_context`; their centre of statistics is their weighted mean of the observed
+        values (or :attr:`center`)."""
+        if isinstance(data, GaussianRows):
+            return data
+        rows = _as_data(data)
+        return self._rows(rows.X, rows.sample_weight, self.chunk_context(self.chunk_summary(rows)))
 
     def chunk_summary(self, chunk) -> Stats:
         """Of ``X``, ``(X, sample_weight)`` or a chunk of them (validated by :func:`prepare_data`):
-        ``rows`` with positive weight, and per feature ``observed = Σ_i w_i [x_ij observed]`` and
-        ``sum = Σ_i w_i x_ij`` over the observed values (additive over row blocks)."""
+        ``rows`` with positive weight, and per feature ``observed = Σ_i w_i [x_ij observed]``,
+        ``sum = Σ_i w_i x_ij`` over the observed values and ``largest`` (additive over row blocks)."""
         return _as_data(chunk).summary
 
-    def chunk_context(self, summary: Stats) -> None:
+    def chunk_context(self, summary: Stats) -> np.ndarray:
         """Whole-data checks (at least ``n_components`` rows with positive weight, every feature
-        observed, the number of features) and, on first use, :attr:`center`: the weighted mean
-        of the observed values of each feature, ``sum / observed``."""
+        observed, magnitudes whose squares fit, the fixed values' shapes); returns the centre of
+        the statistics, :attr:`center` or the weighted mean of the observed values."""
         n_rows = int(summary["rows"])
         if n_rows < self.n_components:
             raise ValueError(f"n_components: {self.n_components} components need at least as many samples "
@@ -322,143 +337,116 @@ class GaussianMixtureModel(EMModel):
             raise ValueError(f"X: feature {int(empty_columns[0])} has no observed value (all NaN); nothing to "
                              "estimate its mean from")
         check_magnitude(summary["largest"])
-        if self.center is None:
-            self.center = summary["sum"] / observed
-        elif self.center.shape != observed.shape:
-            raise ValueError(f"X: expected {self.center.size} features, got {observed.size}")
+        self._mixture_for(observed.size)
         for name, value in self.fixed.items():
             self._check_one(name, value, observed.size, "fixed")
-        if self.covariance_prior is not None:
-            self.covariance_prior.resolved(self.covariance_type, observed.size)
+        return self.center if self.center is not None else summary["sum"] / observed
 
-    def prepare_chunk(self, chunk, context=None) -> GaussianMixtureData:
+    def prepare_chunk(self, chunk, context=None) -> GaussianRows:
         """One chunk of rows (``X`` or ``(X, sample_weight)`` blocks) validated by
-        :func:`prepare_data`; the whole-data checks are :meth:`chunk_context`'s."""
-        data = _as_data(chunk)
-        if data.X.shape[1] != self.center.size:
-            raise ValueError(f"X: expected {self.center.size} features, got {data.X.shape[1]}")
-        return data
+        :func:`prepare_data`, made with the whole data's centre ``context`` (None: its own)."""
+        if isinstance(chunk, GaussianRows):
+            return chunk
+        rows = _as_data(chunk)
+        self._mixture_for(rows.X.shape[1])
+        return self._rows(rows.X, rows.sample_weight, self._centre_of(rows) if context is None else context)
+
+    def _rows(self, X: np.ndarray, sample_weight: np.ndarray | None, centre: np.ndarray) -> GaussianRows:
+        built = MixtureData.build(self._mixture_for(X.shape[1]).family, X, sample_weight, centre)
+        return GaussianRows(**{field.name: getattr(built, field.name) for field in fields(built)})
+
+    def _centre_of(self, rows: GaussianMixtureData) -> np.ndarray:
+        """:attr:`center`, or the rows' weighted mean of their observed values (0 where none)."""
+        if self.center is not None:
+            return self.center
+        summary = rows.summary
+        return np.where(summary["observed"] > 0, summary["sum"] / np.maximum(summary["observed"], 1e-300), 0.0)
+
+    def _query(self, data) -> GaussianRows:
+        """Rows to score or predict: only checked as rows (no whole-data checks)."""
+        if isinstance(data, GaussianRows):
+            return data
+        rows = _as_data(data)
+        return self._rows(rows.X, rows.sample_weight, self._centre_of(rows))
 
     # ---------------------------------------------------------------------- the mathematics
-    def initial_params(self, data: GaussianMixtureData, rng: np.random.Generator | None = None) -> Params:
+    def initial_params(self, data: GaussianRows, rng: np.random.Generator | None = None) -> Params:
         """Parameters from starting responsibilities (:func:`initial_responsibilities`, missing
-        values filled with the feature means); the fixed seed 0 when ``rng`` is None."""
+        values filled with the centre); the fixed seed 0 when ``rng`` is None."""
         generator = np.random.default_rng(0) if rng is None else rng
-        X = np.where(np.isnan(data.X), self.center, data.X) if data.has_missing else data.X
+        X = np.where(np.isnan(data.X), data.context, data.X) if data.has_missing else data.X
         resp = initial_responsibilities(X, self.n_components, self.init_method, generator, data.sample_weight)
-        return self.params_from_responsibilities(X, resp, data.sample_weight)
+        return self.params_from_responsibilities(X, resp, data.sample_weight, data.context)
 
-    def params_from_responsibilities(self, X: np.ndarray, resp: np.ndarray, sample_weight=None) -> Params:
-        """One M-step from given responsibilities of complete rows (fixed values kept)."""
+    def params_from_responsibilities(self, X: np.ndarray, resp: np.ndarray, sample_weight=None,
+                                     centre: np.ndarray | None = None) -> Params:
+        """One M-step from given responsibilities of complete rows (fixed values kept), the
+        statistics about ``centre`` (default: the rows' weighted mean) then each component's mean."""
         weighted = resp if sample_weight is None else resp * sample_weight[:, None]
-        stats, anchors = responsibility_statistics(X, weighted, self.center, self.covariance_type)
+        centre = np.average(X, axis=0, weights=sample_weight) if centre is None else centre
+        stats, anchors = responsibility_statistics(X, weighted, centre, self.covariance_type)
         empty = stats["n"] <= 0
         if np.any(empty):
             warnings.warn(f"component(s) {np.flatnonzero(empty).tolist()} start with no data and weight 0 "
                           "(fewer distinct rows than components?); fit fewer components", DegenerateComponentWarning,
                           stacklevel=3)
-        means, covariances = self._means_covariances(stats, {"means": anchors})
-        params = {"weights": stats["n"] / stats["n"].sum(), "means": means, "covariances": covariances}
+        family = self._mixture_for(X.shape[1]).family
+        fitted = family.m_step({**stats, "centre_weight": stats["n"].sum() * centre},
+                               {"means": anchors, "covariances": self.fixed.get(
+                                   "covariances", np.zeros(covariance_shape(self.covariance_type, *anchors.shape)))},
+                               frozenset({"means", "covariances"} - set(self.fixed)), np.zeros(len(anchors), bool))
+        params = {"weights": stats["n"] / stats["n"].sum(), **fitted}
         params.update({name: value.copy() for name, value in self.fixed.items()})
         return params
 
-    def terms(self, params: Params) -> MixtureTerms:
-        """The parameters in the product form of the E-step, about :attr:`center`
-        (:func:`~emkit.kernels.gaussian_mixture_estep.mixture_terms`)."""
-        return mixture_terms(params["weights"], params["means"], params["covariances"], self.covariance_type,
-                             self.center)
-
-    def log_joint(self, data: GaussianMixtureData, params: Params) -> np.ndarray:
+    def log_joint(self, data, params: Params) -> np.ndarray:
         """``log π_k + log N(x_i,o | μ_k,o, Σ_k,oo)`` for every row, shape ``(n, k)``."""
-        terms = self.terms(params)
-        return mixture_log_joint(data.X, terms, layout=data.layout, dtype=compute_dtype(data.X.dtype, terms),
-                                 n_jobs=self.n_jobs)
+        data = self._query(data)
+        mixture = self._of(params)
+        cache = mixture.family.precompute(params)
+        return np.concatenate([mixture.family.log_likelihood(block.data, cache) for block in data.blocks]) + np.log(
+            np.asarray(params["weights"], dtype=float))
 
-    def e_step(self, data: GaussianMixtureData, params: Params) -> tuple[Stats, float]:
-        """Expected statistics about :attr:`center` (those of
-        :func:`~emkit.kernels.gaussian.gaussian_stats`, or of its missing-value counterpart, of the
-        weighted responsibilities) and ``ℓ = Σ_i w_i log Σ_k π_k N(x_i,o | ...)``, by
-        :func:`~emkit.kernels.gaussian_mixture_estep.mixture_e_step` (blocks of rows, in threads)."""
-        terms = self.terms(params)
-        return mixture_e_step(data.X, terms, data.sample_weight, layout=data.layout,
-                              dtype=compute_dtype(data.X.dtype, terms), n_jobs=self.n_jobs)
+    def e_step(self, data: GaussianRows, params: Params) -> tuple[Stats, float]:
+        """The mixture's E-step: ``counts`` and the family's statistics about the data's centre
+        (the fused pass of the Gaussian kernel, in threads over row blocks) and
+        ``ℓ = Σ_i w_i log Σ_k π_k N(x_i,o | ...)``."""
+        return self.mixture.e_step(data, params)
 
     def m_step(self, stats: Stats, params: Params) -> Params:
-        """``π_k = n_k/Σn``, ``μ_k``, ``Σ_k`` by :func:`~emkit.kernels.gaussian.gaussian_m_step`
-        (scatter about the fixed means when those are fixed); with priors, the posterior modes
-        ``π_k ∝ n_k + α_k − 1`` (:func:`~emkit.families.dirichlet.posterior_mode`; a weight that
-        is exactly 0 stays 0) and the covariances' of ``covariance_prior``. A component with no
-        expected count keeps its mean and covariance and raises a warning."""
-        n = np.asarray(stats["n"], dtype=float)
-        means, covariances = self._means_covariances(stats, params)
-        weights, _ = dirichlet.posterior_mode(n, self.weight_concentration, params["weights"])
-        empty = n <= EMPTY_COMPONENT_TOL * n.sum()
-        if np.any(empty):
-            warnings.warn(f"Gaussian component(s) {np.flatnonzero(empty).tolist()} received no weight; they keep "
-                          "their mean and covariance with weight 0 (fit fewer components or start elsewhere)",
-                          DegenerateComponentWarning, stacklevel=4)
-            means[empty] = params["means"][empty]
-            if self.covariance_type != "tied":
-                covariances[empty] = params["covariances"][empty]
-        new = {"weights": weights, "means": means, "covariances": covariances}
+        """The mixture's M-step (the weights' posterior mode, the family's means and covariances;
+        an empty component keeps its mean and covariance with a warning), fixed values kept."""
+        new = self._of(params).m_step(stats, params)
         new.update({name: value.copy() for name, value in self.fixed.items()})
         return new
 
-    def _means_covariances(self, stats: Stats, params: Params) -> tuple[np.ndarray, np.ndarray]:
-        """Means and covariances of :func:`~emkit.kernels.gaussian.gaussian_m_step`: regularised by
-        ``reg_covar``, or the posterior mode under ``covariance_prior``."""
-        stats, shift = m_step_statistics(stats, params["means"], self.center, self.covariance_type)
-        if self.covariance_prior is not None:
-            return gaussian_m_step(stats, self.covariance_type, 0.0, shift=shift, means=self.fixed.get("means"),
-                                   prior=self.covariance_prior)
-        return gaussian_m_step(stats, self.covariance_type, self.reg_covar, shift=shift,
-                               means=self.fixed.get("means"))
-
     def log_prior(self, params: Params) -> float:
         """``Σ_k (α_k − 1) log π_k`` plus the covariance prior's ``log p(Σ)`` (0 without priors)."""
-        value = dirichlet.log_density(params["weights"], self.weight_concentration)
-        if self.covariance_prior is not None:
-            value += self.covariance_prior.log_density(params["covariances"], self.covariance_type,
-                                                       np.shape(params["means"])[1])
-        return value
+        return self._of(params).log_prior(params)
 
     def regularization(self, stats: Stats, params: Params) -> Regularization | None:
-        """What ``reg_covar`` gave up (:func:`~emkit.models.regularization.covariance_floor`); None
-        with a covariance prior (an exact MAP step), ``reg_covar = 0`` or fixed covariances."""
-        if self.covariance_prior is not None or self.reg_covar == 0 or "covariances" in self.fixed:
-            return None
-        n = np.asarray(stats["n"], dtype=float)
-        exact, shift = m_step_statistics(stats, params["means"], self.center, self.covariance_type)
-        _, scatter = gaussian_m_step(exact, self.covariance_type, 0.0, shift=shift, means=self.fixed.get("means"))
-        return covariance_floor(scatter, np.where(n <= EMPTY_COMPONENT_TOL * n.sum(), 0.0, n), self.reg_covar,
-                                self.covariance_type, np.shape(params["means"])[1], what="Gaussian component",
-                                remedy=FLOOR_REMEDY)
+        """What ``reg_covar`` gave up (the family's); None with a covariance prior, ``reg_covar = 0``
+        or fixed covariances."""
+        return self._of(params).regularization(stats, params)
 
     def loglik_rounding(self, data) -> float:
         """For float32 data, which the E-step may compute in float32 (when every log-density is
         then within :data:`~emkit.kernels.gaussian_mixture_estep.FLOAT32_TOLERANCE`):
         ``FLOAT32_TOLERANCE · Σ w_i``; else 0."""
-        if isinstance(data, GaussianMixtureData) and data.X.dtype == np.float32:
+        if isinstance(data, GaussianRows) and data.X.dtype == np.float32:
             return FLOAT32_TOLERANCE * data.total_weight
         return 0.0
 
     # ---------------------------------------------------------------- beyond the contract
-    def responsibilities(self, data: GaussianMixtureData, params: Params) -> tuple[np.ndarray, np.ndarray]:
+    def responsibilities(self, data, params: Params) -> tuple[np.ndarray, np.ndarray]:
         """``(log r_ik, log p(x_i,o))`` for every row (posterior given the observed coordinates)."""
-        terms = self.terms(params)
-        return mixture_posterior(data.X, terms, layout=data.layout, dtype=compute_dtype(data.X.dtype, terms),
-                                 n_jobs=self.n_jobs)
+        resp, log_marginal = self._of(params).responsibilities(self._query(data), params)
+        with np.errstate(divide="ignore"):
+            return np.log(resp), log_marginal
 
-    def impute(self, data: GaussianMixtureData, params: Params) -> np.ndarray:
+    def impute(self, data, params: Params) -> np.ndarray:
         """``X`` with NaN replaced by ``E[x_m | x_o]`` under the mixture (a float64 copy)."""
-        filled = np.array(data.X, dtype=float)
-        terms = self.terms(params)
-        for rows, has_missing in data.blocks:
-            if has_missing:
-                log_resp, _ = mixture_posterior(filled[rows], terms, n_jobs=self.n_jobs)
-                filled[rows] = impute_conditional_mean(filled[rows], np.exp(log_resp), params["means"],
-                                                       params["covariances"], self.covariance_type)
-        return filled
+        return self._of(params).impute(self._query(data), params)
 
     # ------------------------------------------------------------------ parameter handling
     def _check_one(self, name: str, value, d: int, where: str) -> np.ndarray:
@@ -518,97 +506,41 @@ class GaussianMixtureModel(EMModel):
     def n_free_parameters(self) -> int:
         """``(k−1) + k·d + covariance entries`` (``k·d(d+1)/2``, ``d(d+1)/2``, ``k·d`` or ``k``),
         less the fixed parameters; needs the number of features (set by :meth:`prepare`)."""
-        d = self.n_features
-        if d is None:
+        if self._mixture is None:
             raise ValueError("n_free_parameters: the number of features is unknown until prepare() has seen data")
-        return int(self._kept(d).sum())
+        return self._mixture.n_free_parameters()
 
-
-    # ------------------------------------------------------------ inference hooks
-    def _all_free(self, params: Params) -> np.ndarray:
-        """The free entries of all parameters, fixed ones included: weights, means, covariances."""
-        return np.concatenate([free_probabilities(params["weights"]),
-                               gaussian_free(params["means"], params["covariances"], self.covariance_type)])
-
-    def _kept(self, d: int) -> np.ndarray:
-        """Which entries of :meth:`_all_free` are not fixed."""
-        k = self.n_components
-        sizes = {"weights": k - 1, "means": k * d, "covariances": n_free_covariances(self.covariance_type, k, d)}
-        return np.concatenate([np.full(sizes[name], name not in self.fixed) for name in self.param_names])
-
+    # ------------------------------------------------------------ inference hooks (the mixture's)
     def to_free(self, params: Params) -> np.ndarray:
-        """``(π_1, ..., π_{k−1})``, the means and the free covariance entries (lower triangles,
-        variances: :func:`~emkit.models.gaussian_information.gaussian_free`), without the fixed
-        parameters."""
-        return self._all_free(params)[self._kept(np.shape(params["means"])[1])]
+        """The learned weights but the last, the means and the free covariance entries."""
+        return self._of(params).to_free(params)
 
     def from_free(self, free: np.ndarray, like: Params) -> Params:
         """Inverse of :meth:`to_free`; fixed parameters from the model."""
-        k, d = self.n_components, np.shape(like["means"])[1]
-        values = self._all_free(like)
-        values[self._kept(d)] = free
-        means, covariances = gaussian_from_free(values[k - 1:], self.covariance_type, k, d)
-        out = {"weights": full_probabilities(values[:k - 1]), "means": means, "covariances": covariances}
+        out = self._of(like).from_free(free, like)
         out.update({name: value.copy() for name, value in self.fixed.items()})
         return out
 
     def free_labels(self, params: Params) -> tuple[str, ...]:
         """``weights[j]`` (j < k−1), ``means[j,i]`` and ``covariances[...]`` of the free entries."""
-        k, d = self.n_components, np.shape(params["means"])[1]
-        labels = [f"weights[{j}]" for j in range(k - 1)] + gaussian_free_labels("means", "covariances",
-                                                                               self.covariance_type, k, d)
-        return tuple(label for label, kept in zip(labels, self._kept(d)) if kept)
+        return self._of(params).free_labels(params)
 
     def complete_information(self, stats: Stats, params: Params) -> np.ndarray:
-        """Expected complete-data information in the free parameters, from the statistics at
-        ``params``: the weights' block and the components' (:func:`~emkit.models.
-        gaussian_information.gaussian_information`; exact for any ``params``, and with missing
-        values, whose statistics hold the conditional moments)."""
-        d = np.shape(params["means"])[1]
-        information = block_diag(categorical_information(np.asarray(stats["n"], dtype=float), params["weights"]),
-                                 gaussian_information(stats, params["means"], params["covariances"],
-                                                      self.covariance_type, self.center))
-        keep = self._kept(d)
-        return information[np.ix_(keep, keep)]
-
-    def latent_class_scores(self, data, params: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Rows, their responsibilities and the complete-data score of each row under each
-        component, in the free parameters (complete rows only: Louis's method with missing
-        values would need the scores' conditional moments too)."""
-        data = _as_data(data)
-        if data.has_missing:
-            raise NotImplementedError("Louis's method for a Gaussian mixture takes complete rows only (use "
-                                      "method='sem', 'hessian' or 'bootstrap' with missing values)")
-        X = np.asarray(data.X, dtype=float)
-        weight_scores = np.broadcast_to(categorical_scores(params["weights"]).T, (X.shape[0], self.n_components,
-                                                                                 self.n_components - 1))
-        scores = np.concatenate([weight_scores, gaussian_scores(X, params["means"], params["covariances"],
-                                                                self.covariance_type)], axis=2)
-        counts = np.ones(X.shape[0]) if data.sample_weight is None else data.sample_weight
-        return counts, np.exp(self.responsibilities(data, params)[0]), scores[:, :, self._kept(X.shape[1])]
+        """The mixture's complete-data information (the weights' and the Gaussian family's)."""
+        return self._of(params).complete_information(stats, params)
 
     def score_covariance(self, data, params: Params) -> np.ndarray:
-        """Louis's missing information ``Σ_i w_i Σ_k r_ik (s_ik − s̄_i)(s_ik − s̄_i)ᵀ`` of
-        :meth:`latent_class_scores`, over row slices whose scores take at most
-        :data:`SCORE_BLOCK_NUMBERS` numbers (the scores of all rows at once are ``n·k·p``)."""
-        data = _as_data(data)
-        size = self.to_free(params).size
-        rows = max(1, SCORE_BLOCK_NUMBERS // (self.n_components * max(size, 1)))
-        total = np.zeros((size, size))
-        for start in range(0, data.X.shape[0], rows):
-            block = slice(start, start + rows)
-            part = data.X[block] if data.sample_weight is None else (data.X[block], data.sample_weight[block])
-            total += super().score_covariance(part, params)
-        return total
+        """Louis's missing information, the mixture's (exact row scores; complete rows only)."""
+        return self._of(params).score_covariance(self.prepare(data), params)
 
     def resample(self, data, rng: np.random.Generator):
         """The rows drawn with replacement (:func:`resample_rows`)."""
-        return resample_rows(_as_data(data), rng)
+        return resample_rows(self._query(data), rng)
 
     def simulate(self, params: Params, like_data, rng: np.random.Generator):
         """As many rows drawn from the mixture, with the missing cells of ``like_data`` (missing
         completely at random) and its weights."""
-        data = _as_data(like_data)
+        data = self._query(like_data)
         labels, noise = component_draws(params["weights"], params["covariances"], self.covariance_type,
                                         data.X.shape[1], data.X.shape[0], rng)
         X = params["means"][labels] + noise
