@@ -17,6 +17,7 @@ likelihood one.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,7 +36,7 @@ from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian_mixture_estep import (
     MixtureTerms,
     RowFeatures,
-    block_e_step,
+    BlockPass,
     component_log_densities,
     compute_dtype,
     component_statistics,
@@ -338,14 +339,17 @@ class Gaussian(Family):
     def mixture_pass(self, cache: GaussianCache, weights: np.ndarray):
         """The fused E-step of a Gaussian mixture with ``weights``: the log-joint, the
         responsibilities and ``Φᵀ R`` in one pass per block
-        (:func:`~emkit.kernels.gaussian_mixture_estep.block_e_step`)."""
+        (:class:`~emkit.kernels.gaussian_mixture_estep.BlockPass`, one per thread)."""
         weights = np.asarray(weights, dtype=float)
+        threads = threading.local()   # one BlockPass per thread and E-step, reused for its blocks
 
         def run(block: GaussianBlock, sample_weight: np.ndarray | None) -> tuple[Stats, float]:
             terms = cache.terms(block.centre, weights)
-            features = row_features(block.X, self.covariance_type, block.centre, block.layout,
-                                    compute_dtype(block.X.dtype, terms))   # float32 rows: float32 where accurate
-            stats, loglik = block_e_step(block.X, features, terms, sample_weight)
+            dtype = compute_dtype(block.X.dtype, terms)   # float32 rows: float32 where accurate
+            passes = getattr(threads, "passes", None)
+            if passes is None or passes.terms is not terms or passes.dtype != dtype:
+                passes = threads.passes = BlockPass(terms, dtype)
+            stats, loglik = passes(block.X, block.layout, sample_weight)
             return {"counts": stats["n"].copy(), **stats, "centre_weight": stats["n"].sum() * block.centre}, loglik
 
         return run

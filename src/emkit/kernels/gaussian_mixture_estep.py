@@ -668,13 +668,12 @@ class RowFeatures:
 
 
 def row_features(X: np.ndarray, covariance_type: str, shift: np.ndarray,
-                 layout: MissingLayout | None = None, dtype=np.float64) -> RowFeatures:
-    """:class:`RowFeatures` of all rows of ``X`` (NaN = missing) about ``shift``, in ``dtype``
-    (float32 for the float32 arithmetic of :func:`compute_dtype`); ``layout``:
-    :func:`missing_layout` of ``X``, computed here when None."""
+                 layout: MissingLayout | None = None) -> RowFeatures:
+    """:class:`RowFeatures` of all rows of ``X`` (NaN = missing) about ``shift``, float64
+    (``layout``: :func:`missing_layout` of ``X``, computed here when None)."""
     layout = missing_layout(X) if layout is None else layout
     rows, pattern = _block(X, layout, 0, X.shape[0], covariance_type)
-    features = np.empty((n_statistic_features(covariance_type, X.shape[1]), X.shape[0]), dtype=dtype)
+    features = np.empty((n_statistic_features(covariance_type, X.shape[1]), X.shape[0]))
     block = _fill(X, rows, pattern, layout, covariance_type, np.ascontiguousarray(shift, dtype=float), features,
                   np.empty(X.shape[0]))
     empty_patterns = np.flatnonzero(layout.n_missing == X.shape[1])
@@ -739,13 +738,33 @@ def component_statistics(X: np.ndarray, block: RowFeatures, terms: MixtureTerms,
     return buffers.given_statistics(X, block, np.ascontiguousarray(resp[block.rows].T)).statistics()
 
 
-def block_e_step(X: np.ndarray, block: RowFeatures, terms: MixtureTerms,
+class BlockPass:
+    """One thread's buffers for the fused E-step of a mixture over blocks of rows (made once per
+    E-step and thread, reused for its blocks: the features are written into memory the cache
+    keeps, as :func:`mixture_e_step` does).
+
+    Parameters
+    ----------
+    terms : MixtureTerms
+        The mixture's product form (with its weights).
+    dtype : numpy dtype
+        Of the arithmetic (:func:`compute_dtype`).
+    """
+
+    def __init__(self, terms: MixtureTerms, dtype) -> None:
+        self.terms, self.dtype = terms, np.dtype(dtype)
+        self.buffers: _Buffers | None = None
+
+    def __call__(self, X: np.ndarray, layout: MissingLayout,
                  weights: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], float]:
-    """:func:`mixture_e_step` of the rows of ``block`` (features computed beforehand, their dtype
-    the arithmetic's), with the sample ``weights`` of the rows of ``X`` (None: all 1)."""
-    buffers = _Buffers(terms, block.features.dtype, block.rows.size)
-    totals = buffers.statistics(X, block, None if weights is None else weights[block.rows])
-    return totals.statistics(), totals.loglik
+        """The statistics of :func:`mixture_e_step` about ``terms.shift`` and the log-likelihood of
+        the block of rows ``X`` (its :func:`missing_layout`), with their sample ``weights``."""
+        if self.buffers is None or self.buffers.rows < X.shape[0]:
+            self.buffers = _Buffers(self.terms, self.dtype, X.shape[0])
+        rows, pattern = _block(X, layout, 0, X.shape[0], self.terms.covariance_type)
+        block = self.buffers.fill(X, rows, pattern, layout)
+        totals = self.buffers.statistics(X, block, None if weights is None else weights[rows])
+        return totals.statistics(), totals.loglik
 
 
 def may_be_untrusted(largest_square: float, error_scale: float, error_terms, tolerance: float) -> bool:
