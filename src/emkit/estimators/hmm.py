@@ -217,12 +217,12 @@ class _BaseHMM(EstimatorProtocol):
 
     def _given_params(self, names: tuple[str, ...]) -> dict[str, np.ndarray]:
         """Starting values of the parameters among ``names`` (the model's) left out of ``init``
-        (from the attributes)."""
-        given = {}
+        (from the attributes: ``<name>_``, also for a family not known before the fit)."""
+        given, attributes = {}, self._attribute_params()
         for name in names:
             if self.init is None or name in self.init:
                 continue
-            value = self._attribute_params().get(name)
+            value = attributes[name] if name in attributes else getattr(self, f"{name}_", None)
             if value is None:
                 raise ValueError(f"init: {name!r} is not in init, so it starts from {name}_, which is not set; "
                                  f"set {name}_ before fit or add {name!r} to init")
