@@ -381,3 +381,19 @@ def test_a_callable_family_is_not_fitted_before_fit():
     assert not estimator.__sklearn_is_fitted__()
     with pytest.raises(NotFittedError, match="not fitted"):
         estimator.predict(np.ones((3, 2)))
+
+
+def test_a_failed_refit_changes_nothing_and_clone_keeps_the_family():
+    from sklearn.base import clone
+
+    X = CASES["poisson"][2](np.random.default_rng(20), 60)
+    estimator = emkit.HMM(2, family=families.Poisson, random_state=0).fit(X)
+    before = {name: value.copy() for name, value in attributes(estimator).items()}
+    family, lower_bounds = estimator.family_, estimator.lower_bounds_
+    with pytest.raises(ValueError, match="^X"):
+        estimator.set_params(family=families.Bernoulli).fit(X)   # counts are not 0/1
+    assert estimator.family_ is family and estimator.lower_bounds_ == lower_bounds
+    for name, value in before.items():
+        np.testing.assert_array_equal(getattr(estimator, f"{name}_"), value)
+    copy = clone(emkit.HMM(3, family=MIXED, n_init=2))
+    assert copy.get_params()["family"] == MIXED and not hasattr(copy, "family_")
