@@ -29,6 +29,8 @@ EXPORTS = {
     "CategoricalHMM": ".estimators",
     "PoissonHMM": ".estimators",
     "GMMHMM": ".estimators",
+    "MultinomialHMM": ".estimators",
+    "HMM": ".estimators",
     "Mixture": ".estimators",
     "StudentMixture": ".estimators.student_mixture",
     "gmm_select": ".selection",

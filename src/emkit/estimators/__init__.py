@@ -11,6 +11,8 @@ EXPORTS = {
     "CategoricalHMM": ".hmm",
     "PoissonHMM": ".hmm",
     "GMMHMM": ".hmm",
+    "MultinomialHMM": ".hmm",
+    "HMM": ".family_hmm",
     "Mixture": ".mixture",
 }
 

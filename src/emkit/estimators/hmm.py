@@ -1,5 +1,5 @@
-"""``GaussianHMM``, ``CategoricalHMM``, ``PoissonHMM`` and ``GMMHMM``: hmmlearn's interface over emkit's HMMs
-and engine.
+"""``GaussianHMM``, ``CategoricalHMM``, ``PoissonHMM``, ``MultinomialHMM`` and ``GMMHMM``: hmmlearn's
+interface over emkit's HMMs and engine (:class:`~emkit.estimators.family_hmm.HMM`: any family).
 
 The methods and fitted attributes are hmmlearn's (``fit(X, lengths)``, ``score``,
 ``score_samples``, ``predict``, ``predict_proba``, ``decode``, ``sample``, ``bic``, ``aic``;
@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from ..exceptions import ConvergenceWarning, NotFittedError
 from ..families.categorical import MISSING, CategoricalEmission, check_symbols
 from ..families.finite_mixture import FiniteMixture
 from ..families.gaussian import Gaussian, check_observations
+from ..families.multinomial import Multinomial
 from ..families.poisson import Poisson
 from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape
@@ -76,6 +78,9 @@ class _BaseHMM(EstimatorProtocol):
 
     _estimator_type = "DensityEstimator"
     _emission_params: tuple[str, ...] = ()
+    #: The fitted scalars that :meth:`save` writes and :meth:`load` reads, with their kinds
+    #: (:func:`~emkit.estimators.persistence.fitted_values`).
+    _fitted_fields = {"lower_bounds_": "numbers?", "n_iter_": "count?", "converged_": "bool?"}
 
     @property
     def _param_names(self) -> tuple[str, ...]:
@@ -129,9 +134,10 @@ class _BaseHMM(EstimatorProtocol):
         error the estimator is left as it was.
         """
         self._check_hyperparameters()
-        model = self._model(self._n_features_of(self._data(X)))
+        n_features = self._n_features_of(self._data(X))
+        model = self._model(n_features)
         data = model.prepare((X, lengths))
-        given = self._given_params()
+        given = self._given_params(model.param_names)
         seeded = self.random_state is not None
         starts = itertools.count()
 
@@ -140,7 +146,7 @@ class _BaseHMM(EstimatorProtocol):
             (its deterministic default for the first start without ``random_state``), the others
             from ``given``."""
             default = next(starts) == 0 and not seeded
-            initial = model.initial_params(data, None if default else rng) if self._initialised() else {}
+            initial = model.initial_params(data, None if default else rng) if self._starts_any() else {}
             return {**initial, **given}
 
         with Progress.of(self.verbose) as progress, warnings.catch_warnings():
@@ -151,7 +157,7 @@ class _BaseHMM(EstimatorProtocol):
         if not best.converged:
             warnings.warn(f"Baum-Welch did not converge in n_iter={self.n_iter} iterations (tol={self.tol}); "
                           "increase n_iter or use accelerate='squarem'", bridged(ConvergenceWarning), stacklevel=2)
-        self._set_fitted(best.params, best)
+        self._set_fitted(best.params, best, model, n_features)
         self._online_ = None
         return self
 
@@ -189,43 +195,49 @@ class _BaseHMM(EstimatorProtocol):
         self._check_hyperparameters()
         state = getattr(self, "_online_", None)
         if state is None:
-            model = self._model(self._n_features_of(self._data(X)))
+            n_features = self._n_features_of(self._data(X))
+            model = self._model(n_features)
             data = model.prepare((X, lengths))
             if self.__sklearn_is_fitted__():
                 start = self._attribute_params()
             else:
                 rng = None if self.random_state is None else _generator(self.random_state)
-                start = {**(model.initial_params(data, rng) if self._initialised() else {}), **self._given_params()}
+                start = {**(model.initial_params(data, rng) if self._starts_any() else {}),
+                         **self._given_params(model.param_names)}
             state, history = OnlineEM(model, model.check_params(start), context=data.context), []
         else:
-            data, history = state.prepare((X, lengths)), list(self.lower_bounds_)
+            data, history, n_features = state.prepare((X, lengths)), list(self.lower_bounds_), self.n_features_
         loglik = state.step(data, data.n_samples)
-        self._set_fitted(state.params, None)
+        self._set_fitted(state.params, None, state.model, n_features)
         self._online_ = state
         self.lower_bounds_ = history + [loglik]
         self.n_iter_ = state.n_batches
         self.converged_ = False
         return self
 
-    def _given_params(self) -> dict[str, np.ndarray]:
-        """Starting values of the parameters left out of ``init`` (from the attributes)."""
-        given = {}
-        for name in self._param_names:
-            if name in self._initialised():
+    def _given_params(self, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Starting values of the parameters among ``names`` (the model's) left out of ``init``
+        (from the attributes: ``<name>_``, also for a family not known before the fit)."""
+        given, attributes = {}, self._attribute_params()
+        for name in names:
+            if self.init is None or name in self.init:
                 continue
-            value = self._attribute_params().get(name)
+            value = attributes[name] if name in attributes else getattr(self, f"{name}_", None)
             if value is None:
                 raise ValueError(f"init: {name!r} is not in init, so it starts from {name}_, which is not set; "
                                  f"set {name}_ before fit or add {name!r} to init")
             given[name] = value
         return given
 
-    def _set_fitted(self, params: dict[str, np.ndarray], result: EMResult | None) -> None:
-        """Assign the fitted attributes together (a failed fit leaves the estimator unchanged)."""
+    def _set_fitted(self, params: dict[str, np.ndarray], result: EMResult | None, model: HiddenMarkovModel,
+                    n_features: int) -> None:
+        """Assign the fitted attributes together (a failed fit leaves the estimator unchanged);
+        ``model`` is the fitted model (whose emission :class:`HMM` keeps), ``n_features`` the
+        number of features it was made for."""
         self.startprob_ = params["startprob"]
         self.transmat_ = params["transmat"]
         self._set_emission(params)
-        self.n_features_ = self._n_features_of_params(params)
+        self.n_features_ = n_features
         if result is not None:
             self.lower_bounds_ = list(result.trace.loglik)
             self.n_iter_ = int(result.n_iter)
@@ -241,23 +253,33 @@ class _BaseHMM(EstimatorProtocol):
             raise ValueError(f"algorithm: expected one of {DECODERS}, got {self.algorithm!r}")
         if self.accelerate not in (None, "squarem"):
             raise ValueError(f"accelerate: expected None or 'squarem', got {self.accelerate!r}")
+        self._check_param_names(self._param_names)
+
+    def _check_param_names(self, param_names: tuple[str, ...]) -> None:
+        """``learn`` and ``init``: None or tuples of names among ``param_names``."""
         for option in ("learn", "init"):
             names = getattr(self, option)
             if names is None:
                 continue
-            if isinstance(names, str) or not all(name in self._param_names for name in names):
-                raise ValueError(f"{option}: expected a tuple of names among {self._param_names}, got {names!r}")
-
-    def _learned(self) -> tuple[str, ...]:
-        return self._param_names if self.learn is None else tuple(self.learn)
+            if isinstance(names, str) or not all(name in param_names for name in names):
+                raise ValueError(f"{option}: expected a tuple of names among {param_names}, got {names!r}")
 
     def _initialised(self) -> tuple[str, ...]:
         return self._param_names if self.init is None else tuple(self.init)
 
+    def _starts_any(self) -> bool:
+        """Whether ``fit`` starts some parameter itself (``init`` is not empty)."""
+        return self.init is None or len(self.init) > 0
+
     # ------------------------------------------------------------------------ the model
     def _model(self, n_features: int) -> HiddenMarkovModel:
-        return HiddenMarkovModel(self._emission(n_features), self.n_components, startprob_prior=self.startprob_prior,
-                                 transmat_prior=self.transmat_prior, learn=self._learned(), n_jobs=self.n_jobs)
+        return self._chain_model(self._emission(n_features))
+
+    def _chain_model(self, emission) -> HiddenMarkovModel:
+        """The hidden Markov model of ``emission`` with these settings (priors, ``learn``, threads)."""
+        return HiddenMarkovModel(emission, self.n_components, startprob_prior=self.startprob_prior,
+                                 transmat_prior=self.transmat_prior,
+                                 learn=None if self.learn is None else tuple(self.learn), n_jobs=self.n_jobs)
 
     def _fitted_model(self) -> tuple[HiddenMarkovModel, dict[str, np.ndarray]]:
         """The model at the current attributes (fitted, or set by hand)."""
@@ -342,12 +364,28 @@ class _BaseHMM(EstimatorProtocol):
     def save(self, path: str | Path) -> Path:
         """Write the constructor arguments and parameters to ``path`` (``.json`` or ``.npz``)."""
         _, params = self._fitted_model()
+        config = self._saved_arguments()
+        config["fitted"] = {name: _jsonable(getattr(self, name, None)) for name in self._fitted_fields}
+        return save_state(path, type(self).__name__, config, {f"{name}_": value for name, value in params.items()})
+
+    def _saved_arguments(self) -> dict[str, Any]:
+        """The constructor arguments as JSON (a ``random_state`` that is not an int as None)."""
         config = {name: _jsonable(value) for name, value in self.get_params(deep=False).items()}
         if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
             config["random_state"] = None
-        config["fitted"] = {name: _jsonable(getattr(self, name, None))
-                            for name in ("lower_bounds_", "n_iter_", "converged_")}
-        return save_state(path, type(self).__name__, config, {f"{name}_": value for name, value in params.items()})
+        return config
+
+    @classmethod
+    def _stored_arguments(cls, arguments: dict[str, Any], path: Path) -> dict[str, Any]:
+        """The constructor arguments read by :meth:`load` (``learn``/``init`` lists as tuples)."""
+        for name in ("learn", "init"):
+            if name in arguments:
+                arguments[name] = name_tuple(arguments[name], name, path)
+        return arguments
+
+    def _stored_n_features(self, params: dict[str, np.ndarray], fitted: dict[str, Any]) -> int:
+        """The number of features of loaded parameters (those of the emission tables)."""
+        return self._n_features_of_params(params)
 
     @classmethod
     def load(cls, path: str | Path) -> _BaseHMM:
@@ -365,12 +403,8 @@ class _BaseHMM(EstimatorProtocol):
         """
         path = Path(path)
         config, arrays = load_state(path, cls.__name__)
-        arguments = constructor_arguments(config, cls, path)
-        for name in ("learn", "init"):
-            if name in arguments:
-                arguments[name] = name_tuple(arguments[name], name, path)
-        fitted = fitted_values(config, {"lower_bounds_": "numbers?", "n_iter_": "count?", "converged_": "bool?"},
-                               path)
+        arguments = cls._stored_arguments(constructor_arguments(config, cls, path), path)
+        fitted = fitted_values(config, cls._fitted_fields, path)
         estimator = cls(**arguments)
         try:
             estimator._check_hyperparameters()
@@ -380,7 +414,7 @@ class _BaseHMM(EstimatorProtocol):
         stored = named_arrays(arrays, [f"{name}_" for name in estimator._param_names], path)
         params = {name[:-1]: value for name, value in stored.items()}
         try:
-            n_features = estimator._n_features_of_params(params)
+            n_features = estimator._stored_n_features(params, fitted)
             if getattr(estimator, "n_features", None) not in (None, n_features):
                 raise ValueError(f"n_features: the constructor argument is {estimator.n_features} but the "
                                  f"parameters have {n_features} features")
@@ -388,7 +422,7 @@ class _BaseHMM(EstimatorProtocol):
             params = model.check_params(params)
         except ValueError as error:
             raise ValueError(f"{path}: arrays: {error}") from None
-        estimator._set_fitted(params, None)
+        estimator._set_fitted(params, None, model, n_features)
         for name, value in fitted.items():
             if value is not None:
                 setattr(estimator, name, value)
@@ -616,6 +650,65 @@ class PoissonHMM(_BaseHMM):
 
     def _emission(self, n_features: int) -> Poisson:
         return Poisson(n_features)
+
+
+class MultinomialHMM(_BaseHMM):
+    """Hidden Markov model with multinomial emissions (hmmlearn 0.3's ``MultinomialHMM``): given
+    state ``k`` a row of counts over ``n_features`` categories is ``x_t ~ Multinomial(N_t, p_k)``
+    with ``p_k = emissionprob_[k]`` (:class:`emkit.families.Multinomial`).
+
+    ``X`` holds non-negative integer counts, shape (n_samples, n_features); a row with a NaN is
+    missing as a whole. Parameters as :class:`GaussianHMM`, with ``emissionprob`` as the emission
+    parameter (in ``learn``/``init``) and:
+
+    Parameters
+    ----------
+    n_trials : int, optional
+        The number of trials ``N`` of every row, checked against the row sums; needed by
+        :meth:`sample`. None: each row's own sum (hmmlearn's per-row array of trials).
+
+    The M-step is ``p_kj ∝ Σ_t γ_t(k) x_tj``, hmmlearn's; from the same start the log-likelihood
+    of every iteration equals hmmlearn's. The start of ``emissionprob`` tilts the overall category
+    frequencies apart (``random_state`` None) or draws flat-Dirichlet rows.
+
+    Attributes
+    ----------
+    emissionprob_ : ndarray of shape (n_components, n_features)
+        The category probabilities of each state.
+    """
+
+    _emission_params = ("emissionprob",)
+
+    def __init__(self, n_components: int = 1, n_trials: int | None = None, *, startprob_prior=1.0,
+                 transmat_prior=1.0, algorithm: str = "viterbi", random_state=None, n_iter: int = 100,
+                 tol: float = 1e-2, verbose: bool | Progress = False, learn: tuple[str, ...] | None = None,
+                 init: tuple[str, ...] | None = None, n_init: int = 1, accelerate: str | None = None,
+                 n_jobs: int | None = None) -> None:
+        self.n_components = n_components
+        self.n_trials = n_trials
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.learn = learn
+        self.init = init
+        self.n_init = n_init
+        self.accelerate = accelerate
+        self.n_jobs = n_jobs
+
+    def _input_tags(self) -> dict[str, bool]:
+        return {"allow_nan": True, "positive_only": True}
+
+    def _check_hyperparameters(self) -> None:
+        super()._check_hyperparameters()
+        if self.n_trials is not None:
+            check_integer(self.n_trials, "n_trials", low=0)
+
+    def _emission(self, n_features: int) -> Multinomial:
+        return Multinomial(n_features, self.n_trials)
 
 
 class GMMHMM(_BaseHMM):

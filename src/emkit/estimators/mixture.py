@@ -27,6 +27,7 @@ from ..validation import check_integer, check_real, check_sample_weight
 from ..variants.online import OnlineEM
 from ._common import generator, jsonable
 from ._dask import dask_rows, dask_weights, is_dask, map_rows
+from ._family_argument import built_family, check_family_argument, n_columns
 from ._sklearn_compat import bridged
 from ._validation import check_feature_names, feature_names
 from .base import EstimatorProtocol
@@ -220,7 +221,7 @@ class Mixture(EstimatorProtocol):
         self._set_fitted(model, result.params, converged=result.converged, n_iter=result.n_iter,
                          lower_bound=float(result.loglik) / total,
                          lower_bounds=[float(value) / total for value in result.trace.loglik],
-                         n_features=_n_columns(X), names=names, result=result)
+                         n_features=n_columns(X), names=names, result=result)
         self._online_ = None
         return data
 
@@ -273,7 +274,7 @@ class Mixture(EstimatorProtocol):
                 rng = generator(self.random_state) if self.init_params == "random" else None
                 start = _given_start(model, model.initial_params(data, rng), given)
             state, history, names, n_features = (OnlineEM(model, start, context=data.context), [], feature_names(X),
-                                                 _n_columns(X))
+                                                 n_columns(X))
         else:
             check_feature_names(self, X)
             data, history = state.prepare((X, sample_weight)), list(self.lower_bounds_)
@@ -336,23 +337,12 @@ class Mixture(EstimatorProtocol):
         if self.params_init is not None and not isinstance(self.params_init, Mapping):
             raise ValueError(f"params_init: expected a dict of the family's parameters by name, got "
                              f"{type(self.params_init).__name__}")
-        if not (isinstance(self.family, (Family, Mapping)) or callable(self.family)):
-            raise ValueError(f"family: expected an emkit.families.Family (e.g. families.Poisson(n_features)), a "
-                             f"callable family(n_features) such as families.Poisson, or a mapping of columns to "
-                             f"them, got {self.family!r}")
+        check_family_argument(self.family)
 
     def _family(self, X) -> Family:
         """The family instance, the callable's family for the number of columns of ``X``, or the
         product of a mapping's families over their column groups."""
-        if isinstance(self.family, Mapping):
-            from ..families.product import Product
-
-            parts = []
-            for columns, family in self.family.items():
-                group = columns if isinstance(columns, tuple) else (columns,)
-                parts.append((group, _built(family, len(group))))
-            return Product(parts)
-        return _built(self.family, _n_columns(X))
+        return built_family(self.family, None if isinstance(self.family, Mapping) else n_columns(X))
 
     def _model(self, family: Family) -> tuple[MixtureModel, dict[str, Any]]:
         """The mixture of ``family`` with these settings, and the starting values that every
@@ -621,41 +611,3 @@ def _imputed(data, model: MixtureModel, params) -> np.ndarray:
 def _most_probable(data, model: MixtureModel, params) -> np.ndarray:
     """``argmax_k γ_ik`` of each row."""
     return model.predict(data, params)
-
-
-def _n_columns(X: Any) -> int:
-    """Number of columns of ``X`` (1 for a 1-D array).
-
-    Raises
-    ------
-    ValueError
-        Naming ``X`` when it is neither a 1-D nor a 2-D array-like.
-    """
-    try:
-        shape = (X.shape[0], len(X.columns)) if is_dask(X) and hasattr(X, "columns") else np.shape(X)
-    except ValueError:
-        raise ValueError("X: expected a 2-D array (n_samples, n_features); the rows have different lengths") from None
-    if len(shape) not in (1, 2):
-        raise ValueError(f"X: expected a 2-D array (n_samples, n_features), got shape {shape}")
-    return 1 if len(shape) == 1 else int(shape[1])
-
-
-def _built(family: Any, n_features: int) -> Family:
-    """``family`` itself when it is a :class:`Family`, else ``family(n_features)``.
-
-    Raises
-    ------
-    ValueError
-        Naming ``family`` when the call fails or does not give a Family.
-    """
-    if isinstance(family, Family):
-        return family
-    try:
-        built = family(n_features)
-    except TypeError as error:
-        raise ValueError(f"family: calling {family!r} with n_features={n_features} failed ({error}); give "
-                         "a Family instance, a callable family(n_features) or a mapping of columns to them") from None
-    if not isinstance(built, Family):
-        raise ValueError(f"family: {family!r}({n_features}) gave {type(built).__name__}, not an "
-                         "emkit.families.Family")
-    return built

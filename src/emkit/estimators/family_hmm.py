@@ -1,0 +1,201 @@
+"""``HMM``: hmmlearn's interface for a hidden Markov model whose emission is any family.
+
+``p(x, z) = π_{z_1} Π_t A_{z_{t−1} z_t} Π_t p(x_t | θ_{z_t})`` with ``p(· | θ_k)`` an
+:class:`emkit.families.Family` (Poisson counts, Bernoulli items, a Student t, a mixed-type
+:class:`~emkit.families.Product`, ...), over :class:`emkit.latent.HiddenMarkovModel` and the
+engine. The methods are :class:`~emkit.estimators.hmm.GaussianHMM`'s; this module only builds the
+family from the ``family=`` argument (as :class:`~emkit.Mixture` does) and keeps the fitted one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..engine.progress import Progress
+from ..exceptions import NotFittedError
+from ..families.base import Family
+from ..latent.hmm import HiddenMarkovModel
+from ._family_argument import built_family, check_family_argument, n_columns, needs_data
+from ._sklearn_compat import bridged
+from .hmm import _BaseHMM
+from .persistence import family_from_record, family_record
+
+
+class HMM(_BaseHMM):
+    """Hidden Markov model with any emission family, fitted by Baum–Welch (EM).
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of hidden states ``K``.
+    family : Family, callable or mapping
+        Distribution of an observation given its state, as for :class:`emkit.Mixture`: an
+        :class:`emkit.families.Family` instance (``families.Bernoulli(5)``), a callable
+        ``family(n_features) -> Family`` (the class ``families.Poisson`` itself, called with the
+        number of columns of ``X``), or for mixed-type rows a mapping of column groups (DataFrame
+        names or integer indices, one or a tuple per group) to either, whose
+        :class:`~emkit.families.Product` is the emission.
+    startprob_prior, transmat_prior : float or array, default=1.0
+        Dirichlet concentrations (``≥ 1``) of ``startprob_`` and of each row of ``transmat_``.
+    algorithm : {"viterbi", "map"}, default="viterbi"
+        Decoder of :meth:`predict`.
+    random_state : int, numpy Generator or RandomState, optional
+        Seed of the random starts and of :meth:`sample`; None gives the family's deterministic
+        first start.
+    n_iter : int, default=100
+        Maximum number of EM iterations per start.
+    tol : float, default=1e-2
+        Stop when the log-likelihood changes by at most ``tol`` (hmmlearn's criterion).
+    verbose : bool or Progress, default=False
+        Show the starts and the Baum–Welch iterations on standard error.
+    learn : tuple of str, optional
+        Parameters re-estimated by EM, among ``"startprob"``, ``"transmat"`` and the family's
+        names (default: all).
+    init : tuple of str, optional
+        Parameters started by :meth:`fit` (default: all); the others start from the attributes
+        (``<param>_``) set beforehand.
+    n_init : int, default=1
+        Number of starts; the best is kept.
+    accelerate : {None, "squarem"}, default=None
+        Run SQUAREM on the Baum–Welch map.
+    n_jobs : int, optional
+        Threads over which the sequences are spread (default: the number of CPUs).
+
+    Attributes
+    ----------
+    startprob_ : ndarray of shape (n_components,)
+    transmat_ : ndarray of shape (n_components, n_components)
+    <param>_ : ndarray
+        Each of the family's parameters under its name with a trailing underscore, e.g.
+        ``lambdas_`` (Poisson rates) or ``probs_`` (Bernoulli probabilities), shape
+        ``(n_components, n_features)`` for these two; a mapping's parts as ``"<column>:<name>_"``
+        (read them with ``getattr``).
+    family_ : Family
+        The fitted emission family (the callable's or the mapping's, as built for ``X``).
+    lower_bounds_ : list of float
+        Log-likelihood (plus log prior, when priors are set) of every iterate of the best start.
+    n_iter_ : int
+    converged_ : bool
+    n_features_ : int
+        Number of columns of the data seen in ``fit``.
+    result_ : EMResult
+        The engine's result for the best start: standard errors of the learned parameters with
+        ``emkit.standard_errors(est.result_, (X, lengths), method)``.
+
+    Notes
+    -----
+    NaN cells are missing (marginalised as the family does). :meth:`save` stores the fitted
+    family as a record (one of emkit's families only); the loaded estimator's ``family`` is that
+    Family.
+    """
+
+    _fitted_fields = {**_BaseHMM._fitted_fields, "n_features_": "positive?"}
+
+    def __init__(self, n_components: int = 1, *, family: Family | Callable[[int], Family],
+                 startprob_prior=1.0, transmat_prior=1.0, algorithm: str = "viterbi", random_state=None,
+                 n_iter: int = 100, tol: float = 1e-2, verbose: bool | Progress = False,
+                 learn: tuple[str, ...] | None = None, init: tuple[str, ...] | None = None, n_init: int = 1,
+                 accelerate: str | None = None, n_jobs: int | None = None) -> None:
+        self.n_components = n_components
+        self.family = family
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.learn = learn
+        self.init = init
+        self.n_init = n_init
+        self.accelerate = accelerate
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------- the family
+    def _fitted_family(self) -> Family | None:
+        """The fitted family; before a fit, the ``family`` argument's when it needs no data (an
+        instance or a mapping); else None."""
+        fitted = getattr(self, "family_", None)
+        if fitted is not None:
+            return fitted
+        return None if needs_data(self.family) else built_family(self.family, None)
+
+    @property
+    def _emission_params(self) -> tuple[str, ...]:
+        family = self._fitted_family()
+        return () if family is None else tuple(family.param_names)
+
+    def _emission(self, n_features: int) -> Family:
+        return built_family(self.family, n_features)
+
+    def _data(self, X) -> Any:
+        """``X`` as given: the family checks it (a mapping reads DataFrame columns by name)."""
+        return X
+
+    def _n_features_of(self, X) -> int:
+        return n_columns(X)
+
+    def _input_tags(self) -> dict[str, bool]:
+        return {"allow_nan": True}
+
+    # ------------------------------------------------------------------- checks
+    def _check_hyperparameters(self) -> None:
+        check_family_argument(self.family)
+        super()._check_hyperparameters()
+
+    def _check_param_names(self, param_names: tuple[str, ...]) -> None:
+        """``learn`` and ``init``: None or tuples of names (checked against the family's names
+        by :meth:`_model`, once the family is built for the data)."""
+        for option in ("learn", "init"):
+            names = getattr(self, option)
+            if names is not None and (isinstance(names, str) or not all(isinstance(name, str) for name in names)):
+                raise ValueError(f"{option}: expected a tuple of parameter names, e.g. ('transmat',), got {names!r}")
+
+    def _model(self, n_features: int) -> HiddenMarkovModel:
+        model = super()._model(n_features)
+        super()._check_param_names(model.param_names)
+        return model
+
+    def _fitted_model(self) -> tuple[HiddenMarkovModel, dict[str, np.ndarray]]:
+        self._check_is_fitted()
+        model = self._chain_model(self._fitted_family())
+        return model, model.check_params(self._attribute_params())
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self._fitted_family() is not None and super().__sklearn_is_fitted__()
+
+    def _check_is_fitted(self) -> None:
+        if self._fitted_family() is None:
+            raise bridged(NotFittedError)(
+                f"This {type(self).__name__} instance is not fitted yet (its family is a callable of the number of "
+                "features). Call 'fit' with appropriate arguments before using this estimator.")
+        super()._check_is_fitted()
+
+    def _set_fitted(self, params: dict[str, np.ndarray], result, model: HiddenMarkovModel,
+                    n_features: int | None) -> None:
+        """The base's attributes, the fitted family as ``family_``; a previous family's
+        ``<param>_`` attributes go."""
+        for name in self._emission_params:
+            self.__dict__.pop(f"{name}_", None)
+        self.family_ = model.emission
+        super()._set_fitted(params, result, model, n_features)
+
+    # ------------------------------------------------------------------- persistence
+    def _saved_arguments(self) -> dict[str, Any]:
+        """The base's, with the fitted family as a record (ValueError naming ``family`` when it
+        is not one of emkit's)."""
+        return {**super()._saved_arguments(), "family": family_record(self._fitted_family())}
+
+    @classmethod
+    def _stored_arguments(cls, arguments: dict[str, Any], path: Path) -> dict[str, Any]:
+        if "family" not in arguments:
+            raise ValueError(f"{path}: config.family: missing")
+        arguments = super()._stored_arguments(arguments, path)
+        arguments["family"] = family_from_record(arguments["family"], "config.family", path)
+        return arguments
+
+    def _stored_n_features(self, params: dict[str, np.ndarray], fitted: dict[str, Any]) -> int | None:
+        return fitted["n_features_"]
