@@ -17,13 +17,13 @@ from scipy.stats import multivariate_normal
 
 import emkit
 from emkit import GaussianMixture
+from emkit.engine import add_stats
 from emkit.exceptions import AscentWarning, ConvergenceWarning, DegenerateComponentWarning
 from emkit.kernels import gaussian_mixture_estep as ke
 from emkit.kernels.gaussian import COVARIANCE_TYPES
 from emkit.kernels.gaussian_mixture_missing import LONG_RUN, missing_layout
 from emkit.kernels.parallel import (
     blas_threads,
-    for_each_block,
     single_threaded_blas,
     worker_count,
 )
@@ -31,6 +31,26 @@ from emkit.models.gaussian_mixture import GaussianMixtureModel
 from emkit.numerics import all_finite
 
 EPS = np.finfo(float).eps
+
+
+def e_step(X, terms, sample_weight=None, *, rows_per_block=None, dtype=np.float64):
+    """The fused E-step of the kernel (:class:`~emkit.kernels.gaussian_mixture_estep.BlockPass`)
+    over consecutive blocks of ``rows_per_block`` rows (all rows in one by default), summed in
+    block order, as a mixture's E-step sums its blocks."""
+    rows = X.shape[0] if rows_per_block is None else rows_per_block
+    passes = ke.BlockPass(terms, dtype)
+    total, loglik = None, 0.0
+    for start in range(0, X.shape[0], rows):
+        block = X[start:start + rows]
+        weights = None if sample_weight is None else sample_weight[start:start + rows]
+        stats, part = passes(block, missing_layout(block), weights)
+        total, loglik = (stats if total is None else add_stats(total, stats)), loglik + part
+    return total, loglik
+
+
+def log_joint(X, terms):
+    """``log π_k + log N(x_i,o | ...)`` of every row by the kernel (every component exact)."""
+    return ke.component_log_densities(X, ke.row_features(X, terms.covariance_type, terms.shift), terms)
 
 
 def problem(covariance_type, seed=0, n=60, d=3, k=3, offset=0.0, scales=None, tight=False):
@@ -85,7 +105,7 @@ def test_log_joint_equals_the_direct_formula(covariance_type, offset, scales, ti
     error stays within the documented bound, a small multiple of ε times ``rounding_factor``."""
     X, weights, means, cov, full = problem(covariance_type, offset=offset, scales=scales, tight=tight)
     terms = ke.mixture_terms(weights, means, cov, covariance_type, X.mean(axis=0))
-    ours = ke.mixture_log_joint(X, terms)
+    ours = log_joint(X, terms)
     reference = np.stack([direct_log_density(X, means[j], full[j]) for j in range(3)], axis=1) + np.log(weights)
     bound = 64 * EPS * ke.rounding_factor(terms)
     assert np.max(np.abs(ours - reference)) <= bound
@@ -153,7 +173,7 @@ def test_e_step_equals_explicit_conditional_expectations(covariance_type, missin
     sample_weight = rng.uniform(0.0, 2.0, size=len(X))
     shift = np.nanmean(X, axis=0)
     terms = ke.mixture_terms(weights, means, cov, covariance_type, shift)
-    ours, loglik = ke.mixture_e_step(X, terms, sample_weight, rows_per_block=7)
+    ours, loglik = e_step(X, terms, sample_weight, rows_per_block=7)
     reference, reference_ll = explicit_statistics(X, sample_weight, weights, means, full, covariance_type, shift)
     assert loglik == pytest.approx(reference_ll, rel=1e-12)
     for key, value in reference.items():
@@ -178,14 +198,14 @@ def test_products_in_panels_equal_explicit_conditional_expectations(covariance_t
     terms = ke.mixture_terms(weights, means, cov, covariance_type, shift)
     reference, reference_ll = explicit_statistics(X, sample_weight, weights, means, full, covariance_type, shift)
     for rows in (2 * ke.PANEL_COLUMNS + 5, n):
-        ours, loglik = ke.mixture_e_step(X, terms, sample_weight, rows_per_block=rows, n_jobs=1)
+        ours, loglik = e_step(X, terms, sample_weight, rows_per_block=rows)
         assert loglik == pytest.approx(reference_ll, rel=1e-12)
         for key, value in reference.items():
             np.testing.assert_allclose(ours[key], value, rtol=1e-10, atol=1e-9 * np.abs(value).max())
     if missing == 0.0:
         direct = np.column_stack([np.log(w) + direct_log_density(X, m, c) for w, m, c in zip(weights, means, full)])
         # the log-joint makes 4 blocks for one thread: rows enough for blocks of several panels
-        np.testing.assert_allclose(ke.mixture_log_joint(np.tile(X, (4, 1)), terms, n_jobs=1),
+        np.testing.assert_allclose(log_joint(np.tile(X, (4, 1)), terms),
                                    np.tile(direct, (4, 1)), rtol=1e-10)
 
 
@@ -199,7 +219,7 @@ def test_blocks_with_and_without_missing_values_equal_explicit_expectations(cova
     shift = np.nanmean(X, axis=0)
     terms = ke.mixture_terms(weights, means, cov, covariance_type, shift)
     sample_weight = np.ones(len(X))
-    ours, loglik = ke.mixture_e_step(X, terms, sample_weight, rows_per_block=10, n_jobs=2)
+    ours, loglik = e_step(X, terms, sample_weight, rows_per_block=10)
     reference, reference_ll = explicit_statistics(X, sample_weight, weights, means, full, covariance_type, shift)
     assert loglik == pytest.approx(reference_ll, rel=1e-12)
     for key, value in reference.items():
@@ -216,7 +236,7 @@ def test_long_runs_of_one_pattern_equal_explicit_conditional_expectations(covari
     sample_weight = rng.uniform(0.5, 1.5, size=len(X))
     shift = np.nanmean(X, axis=0)
     terms = ke.mixture_terms(weights, means, cov, covariance_type, shift)
-    ours, loglik = ke.mixture_e_step(X, terms, sample_weight)
+    ours, loglik = e_step(X, terms, sample_weight)
     reference, reference_ll = explicit_statistics(X, sample_weight, weights, means, full, covariance_type, shift)
     assert loglik == pytest.approx(reference_ll, rel=1e-12)
     for key, value in reference.items():
@@ -225,33 +245,32 @@ def test_long_runs_of_one_pattern_equal_explicit_conditional_expectations(covari
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_posterior_is_the_normalized_log_joint(covariance_type):
+    """The model's responsibilities (the mixture's normalisation of the family's densities)
+    against the kernel's log-joint normalised by scipy's logsumexp."""
     X, weights, means, cov, _ = problem(covariance_type, seed=6)
     X[::5, 1] = np.nan
-    terms = ke.mixture_terms(weights, means, cov, covariance_type, np.nanmean(X, axis=0))
-    joint = ke.mixture_log_joint(X, terms)
-    log_resp, log_marginal = ke.mixture_posterior(X, terms)
+    shift = np.nanmean(X, axis=0)
+    joint = log_joint(X, ke.mixture_terms(weights, means, cov, covariance_type, shift))
+    model = GaussianMixtureModel(3, covariance_type, center=shift)
+    log_resp, log_marginal = model.responsibilities(X, {"weights": weights, "means": means, "covariances": cov})
     np.testing.assert_allclose(log_marginal, logsumexp(joint, axis=1), rtol=1e-13)
     np.testing.assert_allclose(log_resp, joint - logsumexp(joint, axis=1, keepdims=True), atol=1e-12)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_blocks_and_threads_do_not_change_the_statistics(covariance_type):
-    """Any block size gives the same sums up to round-off; the number of threads, exactly the
-    same numbers (the blocks' sums are added in block order)."""
+def test_blocks_do_not_change_the_statistics(covariance_type):
+    """Any block size gives the same sums up to round-off (the number of threads, exactly the
+    same numbers: tests/test_thread_determinism.py)."""
     X, weights, means, cov, _ = problem(covariance_type, seed=7, n=300, d=4, k=3)
     X[np.random.default_rng(8).random(X.shape) < 0.15] = np.nan
     terms = ke.mixture_terms(weights, means, cov, covariance_type, np.nanmean(X, axis=0))
     layout = missing_layout(X)
-    reference, reference_ll = ke.mixture_e_step(X, terms, layout=layout, n_jobs=1)
+    reference, reference_ll = e_step(X, terms)
     for rows in (1, 5, 64, 1000):
-        stats, loglik = ke.mixture_e_step(X, terms, layout=layout, rows_per_block=rows, n_jobs=1)
+        stats, loglik = e_step(X, terms, rows_per_block=rows)
         assert loglik == pytest.approx(reference_ll, rel=1e-13)
         for key in reference:
             np.testing.assert_allclose(stats[key], reference[key], rtol=1e-12, atol=1e-10)
-        threaded, threaded_ll = ke.mixture_e_step(X, terms, layout=layout, rows_per_block=rows, n_jobs=3)
-        assert threaded_ll == loglik
-        for key in reference:
-            np.testing.assert_array_equal(threaded[key], stats[key])
 
 
 def test_negligible_responsibilities_are_exact_zeros():
@@ -260,7 +279,7 @@ def test_negligible_responsibilities_are_exact_zeros():
     means = np.array([[0.0], [60.0]])
     terms = ke.mixture_terms(np.array([0.5, 0.5]), means, np.array([[[1.0]], [[1.0]]]), "full", np.zeros(1))
     X = np.array([[18.0]])  # log N(18 | 0, 1) − log N(18 | 60, 1) = 1800 − 60·18 = 720
-    stats, loglik = ke.mixture_e_step(X, terms)
+    stats, loglik = e_step(X, terms)
     assert np.exp(-720.0) > 0.0                     # representable, but subnormal
     assert stats["n"][1] == 0.0 and stats["sum_x"][1, 0] == 0.0
     assert stats["n"][0] == 1.0 and stats["sum_x"][0, 0] == 18.0
@@ -270,8 +289,7 @@ def test_negligible_responsibilities_are_exact_zeros():
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("n_jobs", [1, 2])
-def test_a_component_of_weight_zero_gets_no_responsibility(covariance_type, dtype, n_jobs):
+def test_a_component_of_weight_zero_gets_no_responsibility(covariance_type, dtype):
     """``log 0 = −inf`` in ``θ``: the component's responsibilities are exact zeros, the others'
     statistics, log-likelihood and posteriors are those of the mixture without it, over many
     blocks (each thread goes through the product's guard again)."""
@@ -282,17 +300,19 @@ def test_a_component_of_weight_zero_gets_no_responsibility(covariance_type, dtyp
     kept_cov = cov if covariance_type == "tied" else cov[kept]
     terms = ke.mixture_terms(zero, means, cov, covariance_type, X.mean(axis=0))
     reference_terms = ke.mixture_terms(zero[kept], means[kept], kept_cov, covariance_type, X.mean(axis=0))
-    stats, loglik = ke.mixture_e_step(X, terms, dtype=dtype, rows_per_block=256, n_jobs=n_jobs)
-    reference, reference_loglik = ke.mixture_e_step(X, reference_terms, dtype=dtype, rows_per_block=256,
-                                                    n_jobs=n_jobs)
+    stats, loglik = e_step(X, terms, dtype=dtype, rows_per_block=256)
+    reference, reference_loglik = e_step(X, reference_terms, dtype=dtype, rows_per_block=256)
     assert stats["n"][1] == 0.0 and np.all(stats["sum_x"][1] == 0.0)
     tolerance = 1e-12 if dtype == np.float64 else 1e-5
     assert loglik == pytest.approx(reference_loglik, rel=tolerance)
     for key in ("n", "sum_x"):
         np.testing.assert_allclose(stats[key][kept], reference[key], rtol=tolerance, atol=tolerance)
-    log_resp, log_marginal = ke.mixture_posterior(X, terms, dtype=dtype, n_jobs=n_jobs)
+    params = {"weights": zero, "means": means, "covariances": cov}
+    log_resp, log_marginal = GaussianMixtureModel(3, covariance_type).responsibilities(X, params)
     assert np.all(np.isneginf(log_resp[:, 1]))
-    np.testing.assert_allclose(log_marginal, ke.mixture_posterior(X, reference_terms, dtype=dtype)[1], rtol=tolerance)
+    kept_params = {"weights": zero[kept], "means": means[kept], "covariances": kept_cov}
+    np.testing.assert_allclose(log_marginal, GaussianMixtureModel(2, covariance_type).responsibilities(
+        X, kept_params)[1], rtol=tolerance)
 
 
 def test_a_fit_with_an_empty_component_goes_on_with_its_weight_at_zero():
@@ -403,18 +423,7 @@ def test_missing_layout_groups_rows_by_pattern():
     assert missing_layout(X[[0, 4]]).complete
 
 
-def test_for_each_block_combines_in_order_and_reraises():
-    seen = []
-    for_each_block(50, 3, lambda index, worker: index, seen.append)
-    assert seen == list(range(50))
-
-    def failing(index, worker):
-        if index == 7:
-            raise ArithmeticError("block 7")
-        return index
-
-    with pytest.raises(ArithmeticError, match="block 7"):
-        for_each_block(20, 2, failing, lambda result: None)
+def test_n_jobs_is_checked():
     with pytest.raises(ValueError, match="n_jobs"):
         worker_count(0, 5)
     with pytest.raises(ValueError, match="n_jobs"):

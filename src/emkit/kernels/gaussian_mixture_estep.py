@@ -13,9 +13,12 @@ with ``θ_k = [log π_k − ½ d log 2π + log det P_k − ½ m_kᵀ Λ_k m_k, �
 components is one product ``L = Φ Θ`` and, after ``r_ik = exp(L_ik − log Σ_j exp L_ij)`` (in
 place), the expected sufficient statistics of the block are one product ``Rᵀ Φ``. No loop over
 components, no ``n × d`` temporary per component; the temporaries are a block of features and a
-block of responsibilities per thread, so memory does not grow with ``n``. Blocks are shared out
-to threads (:mod:`emkit.kernels.parallel`, single-threaded BLAS in each) and their sums added in
-block order, so the result does not depend on the number of threads.
+block of responsibilities per thread (:class:`BlockPass`), so memory does not grow with ``n``.
+The latent layer cuts the rows into blocks and shares them out to threads
+(:mod:`emkit.latent.sequences`: one blocking policy for mixtures and HMMs), adding their sums in
+block order, so the result does not depend on the number of threads. An HMM's emissions, whose
+posteriors come from the chain, take the two products apart (:func:`component_log_densities`,
+:func:`component_statistics`).
 
 Missing values (NaN): ``y`` is taken as 0 at the missing coordinates (``y⁰``) and ``o`` is the
 indicator of the observed ones.
@@ -60,12 +63,6 @@ from .gaussian_mixture_missing import (
     PatternRuns,
     missing_layout,
 )
-from .parallel import for_each_block, worker_count
-
-#: A block of features takes about this many bytes (2¹⁹ numbers in float64, twice as many in
-#: float32): large enough that the per-block work in Python is small next to the products,
-#: small enough for the cache.
-BLOCK_BYTES = 1 << 22
 
 #: With few features (at most :data:`PANEL_FEATURES`: diag and spherical covariances up to
 #: d = 21, full and tied up to d = 9), the two products of a block go in panels of this many
@@ -295,60 +292,7 @@ def compute_dtype(data_dtype, terms: MixtureTerms) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def block_rows(covariance_type: str, n_features: int, dtype=np.float64) -> int:
-    """Rows per block so that a block of features of ``dtype`` takes about :data:`BLOCK_BYTES`."""
-    row_bytes = n_statistic_features(covariance_type, n_features) * np.dtype(dtype).itemsize
-    return max(16, BLOCK_BYTES // row_bytes)
-
-
 # ------------------------------------------------------------------------------ the passes
-def mixture_log_joint(X: np.ndarray, terms: MixtureTerms, *, layout: MissingLayout | None = None,
-                      dtype=None, n_jobs: int | None = None) -> np.ndarray:
-    """``log π_k + log N(x_i,o | μ_k,o, Σ_k,oo)`` of every row (NaN = missing), shape ``(n, k)``, float64.
-
-    ``layout``: :func:`missing_layout` of ``X`` (computed here when None); ``dtype`` of the
-    arithmetic, float64 by default (see :func:`compute_dtype`); ``n_jobs`` threads
-    (:func:`emkit.kernels.parallel.worker_count`).
-    """
-    return _map_rows(X, terms, layout, dtype, n_jobs, normalize=False)[0]
-
-
-def mixture_posterior(X: np.ndarray, terms: MixtureTerms, *, layout: MissingLayout | None = None,
-                      dtype=None, n_jobs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(log r_ik, log p(x_i,o))``: log-posteriors of the components ``(n, k)`` and log-densities
-    ``(n,)`` of every row, float64 (arguments as :func:`mixture_log_joint`)."""
-    return _map_rows(X, terms, layout, dtype, n_jobs, normalize=True)
-
-
-def _map_rows(X, terms, layout, dtype, n_jobs, normalize: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    layout = missing_layout(X) if layout is None else layout
-    dtype = np.dtype(np.float64 if dtype is None else dtype)
-    out = np.empty((X.shape[0], terms.n_components))
-    marginal = np.empty(X.shape[0]) if normalize else None
-    size, count, workers = _blocking(terms, X.shape[0], None, n_jobs, dtype)
-    # the log-joint of every component is the answer without normalising, so every one must be right
-    buffers = [_Buffers(terms, dtype, size, IRRELEVANT_LOG_RATIO if normalize else np.inf) for _ in range(workers)]
-
-    def work(index: int, worker: int) -> None:
-        rows, pattern = _block(X, layout, index * size, size, terms.covariance_type)
-        joint = buffers[worker].log_joint(X, buffers[worker].fill(X, rows, pattern, layout))
-        exact = buffers[worker].exact
-        if normalize:
-            if exact is not None:
-                joint[:, exact.positions] = exact.log_resp.T
-            log_marginal = _log_sum_exp(joint)
-            joint -= log_marginal.astype(dtype)
-            if exact is not None:
-                log_marginal[exact.positions] = exact.log_marginal
-            marginal[rows] = log_marginal
-        out[rows] = joint.T
-        if exact is not None:
-            out[rows[exact.positions]] = exact.log_resp if normalize else exact.log_joint
-
-    for_each_block(count, workers, work)
-    return out, marginal
-
-
 def _exp_relative(joint: np.ndarray) -> np.ndarray:
     """``exp(joint − max_k joint[k])`` of each column, in place (returns the maxima).
 
@@ -366,70 +310,6 @@ def _exp_relative(joint: np.ndarray) -> np.ndarray:
     return largest
 
 
-def _log_sum_exp(joint: np.ndarray) -> np.ndarray:
-    """``log Σ_k exp joint[k, i]`` of each column, float64 (``joint`` is left unchanged)."""
-    scaled = joint.copy()
-    largest = _exp_relative(scaled)
-    return largest.astype(np.float64) + np.log(scaled.sum(axis=0, dtype=np.float64))
-
-
-def mixture_e_step(X: np.ndarray, terms: MixtureTerms, sample_weight: np.ndarray | None = None, *,
-                   layout: MissingLayout | None = None, dtype=None, rows_per_block: int | None = None,
-                   n_jobs: int | None = None) -> tuple[dict[str, np.ndarray], float]:
-    """Expected sufficient statistics about ``terms.shift`` and the observed-data log-likelihood.
-
-    Returns ``(stats, loglik)`` with ``stats = {"n": Σ_i w_i r_ik, "sum_x": Σ_i w_i r_ik E[y_i],
-    "sum_xx": Σ_i w_i r_ik E[y_i y_iᵀ] (full), its sum over k (tied), diagonal (diag) or trace
-    (spherical)}`` (float64; ``y = x − c`` and the expectations given the observed coordinates
-    under component ``k``) and ``loglik = Σ_i w_i log Σ_k π_k N(x_i,o | μ_k,o, Σ_k,oo)``: the
-    statistics of :func:`emkit.kernels.gaussian.gaussian_stats` (or ``gaussian_stats_missing``)
-    of the responsibilities, computed block by block (``rows_per_block``, default
-    :func:`block_rows`; the result does not depend on it beyond round-off, and not at all on
-    ``n_jobs``: the blocks' sums are added in block order).
-
-    ``layout``: :func:`missing_layout` of ``X`` (computed here when None); ``dtype`` of the
-    arithmetic, float64 by default (see :func:`compute_dtype`); ``n_jobs`` threads
-    (:func:`emkit.kernels.parallel.worker_count`).
-    """
-    layout = missing_layout(X) if layout is None else layout
-    dtype = np.dtype(np.float64 if dtype is None else dtype)
-    size, count, workers = _blocking(terms, X.shape[0], rows_per_block, n_jobs, dtype)
-    buffers = [_Buffers(terms, dtype, size) for _ in range(workers)]
-    totals = _Totals(terms)
-
-    def work(index: int, worker: int) -> _Totals:
-        rows, pattern = _block(X, layout, index * size, size, terms.covariance_type)
-        weights = None if sample_weight is None else sample_weight[rows]
-        return buffers[worker].statistics(X, buffers[worker].fill(X, rows, pattern, layout), weights)
-
-    for_each_block(count, workers, work, totals.add)
-    return totals.statistics(), totals.loglik
-
-
-#: With the default block size, the rows make at least this many blocks (when blocks of
-#: :data:`MIN_BLOCK_ROWS` rows allow), so that up to four threads get four blocks each and a
-#: thread slowed by other work can be made up for. The blocks do not depend on the number of
-#: threads, so neither does any sum (they are added in block order).
-MIN_BLOCKS = 16
-
-#: Rows of the smallest default block.
-MIN_BLOCK_ROWS = 256
-
-
-def _blocking(terms: MixtureTerms, n: int, rows: int | None, n_jobs: int | None,
-              dtype: np.dtype) -> tuple[int, int, int]:
-    """``(rows per block, number of blocks, threads)``: ``rows`` when given, else
-    :func:`block_rows` (for the arithmetic's ``dtype``), made smaller for small ``n`` so that
-    there are :data:`MIN_BLOCKS` blocks (not below :data:`MIN_BLOCK_ROWS` rows); the blocks
-    depend on ``n`` alone, never on the threads."""
-    if rows is None:
-        balanced = -(-n // MIN_BLOCKS)
-        rows = min(block_rows(terms.covariance_type, terms.n_features, dtype), max(MIN_BLOCK_ROWS, balanced))
-    size = max(1, min(n, rows))
-    count = -(-n // size)
-    return size, count, worker_count(n_jobs, count)
-
-
 def _block(X: np.ndarray, layout: MissingLayout, start: int, size: int,
            covariance_type: str) -> tuple[np.ndarray, np.ndarray | None]:
     """The row indices of the block of ``size`` rows at ``start`` and their patterns: in layout
@@ -442,8 +322,8 @@ def _block(X: np.ndarray, layout: MissingLayout, start: int, size: int,
 
 
 class _Totals:
-    """Sums over blocks: ``Φᵀ R`` (shape ``(p, k)``), the log-likelihood and, for full/tied, what
-    the missing-value corrections add (arrays indexed by component on their last axis)."""
+    """The sums of a block: ``Φᵀ R`` (shape ``(p, k)``), the log-likelihood and, for full/tied,
+    what the missing-value corrections add (arrays indexed by component on their last axis)."""
 
     def __init__(self, terms: MixtureTerms, missing: bool = False) -> None:
         self.terms = terms
@@ -452,17 +332,6 @@ class _Totals:
         self.loglik = 0.0
         self.missing = MissingSums(d, k) if missing else None
         self.anchored = anchored_zeros(terms.covariance_type, k, d)
-
-    def add(self, other: _Totals) -> None:
-        """Add the sums of ``other`` (the next block)."""
-        self.products += other.products
-        self.loglik += other.loglik
-        for key, value in other.anchored.items():
-            self.anchored[key] += value
-        if other.missing is not None:
-            if self.missing is None:
-                self.missing = MissingSums(self.terms.n_features, self.terms.n_components)
-            self.missing.add(other.missing)
 
     def statistics(self) -> dict[str, np.ndarray]:
         """The sums unpacked into ``n``, ``sum_x`` and ``sum_xx`` (float64), with the statistics
@@ -725,7 +594,7 @@ def component_log_densities(X: np.ndarray, block: RowFeatures, terms: MixtureTer
 
 def component_statistics(X: np.ndarray, block: RowFeatures, terms: MixtureTerms,
                          resp: np.ndarray) -> dict[str, np.ndarray]:
-    """The statistics of :func:`mixture_e_step` (about ``terms.shift``) of the rows of ``block``
+    """The statistics of :class:`BlockPass` (about ``terms.shift``) of the rows of ``block``
     for given posteriors ``resp`` (n, k) in the order of ``X`` (rows in their own order: one
     product ``Φᵀ R``)."""
     if block.pattern is None:
@@ -741,7 +610,7 @@ def component_statistics(X: np.ndarray, block: RowFeatures, terms: MixtureTerms,
 class BlockPass:
     """One thread's buffers for the fused E-step of a mixture over blocks of rows (made once per
     E-step and thread, reused for its blocks: the features are written into memory the cache
-    keeps, as :func:`mixture_e_step` does).
+    keeps).
 
     Parameters
     ----------
@@ -757,8 +626,9 @@ class BlockPass:
 
     def __call__(self, X: np.ndarray, layout: MissingLayout,
                  weights: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], float]:
-        """The statistics of :func:`mixture_e_step` about ``terms.shift`` and the log-likelihood of
-        the block of rows ``X`` (its :func:`missing_layout`), with their sample ``weights``."""
+        """The statistics about ``terms.shift`` (``n``, ``sum_x``, ``sum_xx`` by structure, with the
+        far components' ``anchored_*``) and the log-likelihood of the block of rows ``X`` (its
+        :func:`missing_layout`), with their sample ``weights``."""
         if self.buffers is None or self.buffers.rows < X.shape[0]:
             self.buffers = _Buffers(self.terms, self.dtype, X.shape[0])
         rows, pattern = _block(X, layout, 0, X.shape[0], self.terms.covariance_type)

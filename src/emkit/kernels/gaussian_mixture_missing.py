@@ -94,12 +94,6 @@ class MissingSums:
         self.cross = np.zeros((d, d, k))
         self.block = np.zeros((d, d, k))
 
-    def add(self, other: MissingSums) -> None:
-        """Add ``other``'s sums."""
-        self.x += other.x
-        self.cross += other.cross
-        self.block += other.block
-
     def second_moments(self) -> np.ndarray:
         """The addition to ``Σ r E[y yᵀ]``, shape ``(k, d, d)``."""
         cross = np.moveaxis(self.cross, 2, 0)

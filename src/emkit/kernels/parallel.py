@@ -9,7 +9,6 @@ blocks' results are combined in block order, so the sums do not depend on which 
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -102,34 +101,3 @@ def run_in_threads(function: Callable[[int], None], workers: int) -> None:
     for error in errors:
         if error is not None:
             raise error
-
-
-def for_each_block(count: int, workers: int, work: Callable[[int, int], T],
-                   combine: Callable[[T], None] | None = None) -> None:
-    """``work(index, worker)`` for every ``index < count`` on ``workers`` threads (``worker`` is the
-    thread's number, for its own buffers), each taking the next index when it is free;
-    ``combine(result)`` is called with the results in index order. An exception in any block is
-    re-raised here (the other threads stop taking blocks)."""
-    indices = itertools.count()  # its next() is atomic
-    lock = threading.Lock()
-    pending: dict[int, T] = {}
-    state = {"next": 0, "failed": False}
-
-    def loop(worker: int) -> None:
-        try:
-            while True:
-                index = next(indices)
-                if index >= count or state["failed"]:
-                    return
-                result = work(index, worker)
-                if combine is not None:
-                    with lock:
-                        pending[index] = result
-                        while state["next"] in pending:
-                            combine(pending.pop(state["next"]))
-                            state["next"] += 1
-        except BaseException:
-            state["failed"] = True
-            raise
-
-    run_in_threads(loop, workers)
