@@ -171,3 +171,18 @@ def test_a_new_structure_plugs_into_the_m_step_and_densities():
     missing[0, 1] = np.nan
     expected[0] = [stats.multivariate_normal(mu[[0, 2]], np.eye(2)).logpdf(X[0, [0, 2]]) for mu in means]
     np.testing.assert_allclose(log_gaussian_density_missing(missing, means, cov, structure), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["full", "tied", "diag", "spherical"])
+def test_a_start_from_one_matrix_has_the_structures_shape_and_its_information(name):
+    """``from_matrix``: the matrix itself (full: for each component), its diagonal, or its mean
+    variance — compared entry by entry with the full matrices it stands for."""
+    structure = covariance_structure(name)
+    matrix = np.array([[2.0, 0.3, 0.1], [0.3, 1.0, 0.2], [0.1, 0.2, 3.0]])
+    covariances = structure.from_matrix(matrix, 4)
+    assert covariances.shape == structure.shape(4, 3)
+    full = structure.full_matrices(covariances, 4, 3)
+    expected = {"full": matrix, "tied": matrix, "diag": np.diag(np.diag(matrix)),
+                "spherical": np.eye(3) * np.diag(matrix).mean()}[name]
+    for component in full:
+        np.testing.assert_array_equal(component, expected)

@@ -295,14 +295,7 @@ class Gaussian(Family):
                             row_weights)
         means = centres * scale
         cov = start_covariance(X, weights) + self.reg_covar * np.eye(self.n_features)
-        if self.covariance_type == "full":
-            covars = np.tile(cov, (n_components, 1, 1))
-        elif self.covariance_type == "tied":
-            covars = cov
-        elif self.covariance_type == "diag":
-            covars = np.tile(np.diag(cov), (n_components, 1))
-        else:
-            covars = np.full(n_components, np.diag(cov).mean())
+        covars = covariance_structure(self.covariance_type).from_matrix(cov, n_components)
         return {"means": means, self.covariance_name: covars}
 
     def precompute(self, params: Params) -> GaussianCache:
@@ -496,5 +489,5 @@ class Gaussian(Family):
 
     def full_covariances(self, covars: np.ndarray, n_components: int) -> np.ndarray:
         """Every state's covariance as a (K, d, d) array, whatever the covariance type."""
-        return covariance_structure(self.covariance_type).full_matrices(np.asarray(covars, dtype=float), n_components,
-                                                                        self.n_features)
+        return np.array(covariance_structure(self.covariance_type).full_matrices(np.asarray(covars, dtype=float),
+                                                                                 n_components, self.n_features))

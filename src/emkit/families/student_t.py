@@ -24,6 +24,7 @@ from scipy.special import digamma, polygamma
 
 from ..engine.model import Params, Regularization, Stats
 from ..engine.stats import add_stats
+from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian import anchored_stats, anchored_zeros, gaussian_stats
 from ..kernels.gaussian_mixture_estep import mixture_terms
 from ..kernels.student_t import (
@@ -235,14 +236,15 @@ class StudentT(Family):
         if {"means", "covars"} & learn:
             means, covars = self._exact_means_covars(stats, params, learn, keep)
             d = self.n_features
-            if self.covariance_type in ("full", "tied"):
+            structure = covariance_structure(self.covariance_type)
+            if not structure.diagonal:
                 covars[..., np.arange(d), np.arange(d)] += self.reg_covar
             else:
                 covars = covars + self.reg_covar
             if "means" in learn:
                 out["means"] = np.where(keep[:, None], params["means"], means)
             if "covars" in learn:
-                out["covars"] = covars if self.covariance_type == "tied" else np.where(
+                out["covars"] = covars if structure.shared else np.where(
                     keep.reshape((-1,) + (1,) * (covars.ndim - 1)), params["covars"], covars)
         if self.dof is None and "dofs" in learn:
             n = np.asarray(stats["n"], dtype=float)

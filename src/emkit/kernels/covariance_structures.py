@@ -118,6 +118,11 @@ class CovarianceStructure:
         """Every component's covariance as a ``(k, d, d)`` matrix."""
         raise NotImplementedError
 
+    def from_matrix(self, matrix: np.ndarray, n_components: int) -> np.ndarray:
+        """Every component's covariance in this structure's shape from one ``(d, d)`` matrix (a
+        start): the matrix itself, its diagonal, or its mean variance."""
+        raise NotImplementedError
+
     def sampling_factors(self, covariances: np.ndarray, n_components: int, n_features: int) -> np.ndarray:
         """``L_k`` with ``Σ_k = L_k L_kᵀ``, shape ``(k, d, d)``: a draw is ``μ_k + L_k z``."""
         return np.linalg.cholesky(self.full_matrices(covariances, n_components, n_features))
@@ -376,6 +381,9 @@ class Full(_MatrixStructure):
     def full_matrices(self, covariances, n_components, n_features):
         return np.asarray(covariances, dtype=float)
 
+    def from_matrix(self, matrix, n_components):
+        return np.tile(matrix, (n_components, 1, 1))
+
     def precisions(self, prec_chol):
         return np.einsum("kij,klj->kil", prec_chol, prec_chol)
 
@@ -448,6 +456,9 @@ class Tied(_MatrixStructure):
     def full_matrices(self, covariances, n_components, n_features):
         return np.broadcast_to(np.asarray(covariances, dtype=float), (n_components, n_features, n_features))
 
+    def from_matrix(self, matrix, n_components):
+        return np.array(matrix, dtype=float)
+
     def precisions(self, prec_chol):
         return prec_chol @ prec_chol.T
 
@@ -504,6 +515,9 @@ class Diag(_VarianceStructure):
 
     def shape(self, n_components, n_features):
         return (n_components, n_features)
+
+    def from_matrix(self, matrix, n_components):
+        return np.tile(np.diag(matrix), (n_components, 1))
 
     def log_det_precision_cholesky(self, prec_chol, n_features):
         return np.log(prec_chol).sum(axis=1)
@@ -564,6 +578,9 @@ class Spherical(_VarianceStructure):
 
     def shape(self, n_components, n_features):
         return (n_components,)
+
+    def from_matrix(self, matrix, n_components):
+        return np.full(n_components, np.diag(matrix).mean())
 
     def n_features_of(self, covariances):
         return None
