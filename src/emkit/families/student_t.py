@@ -25,8 +25,23 @@ from scipy.special import digamma, polygamma
 from ..engine.model import Params, Regularization, Stats
 from ..engine.stats import add_stats
 from ..kernels.covariance_structures import covariance_structure
-from ..kernels.gaussian import anchored_stats, anchored_zeros, gaussian_stats
-from ..kernels.gaussian_mixture_estep import mixture_terms
+from ..kernels.gaussian import (
+    LOG_2PI,
+    anchored_stats,
+    anchored_zeros,
+    gaussian_stats,
+    log_det_precision_cholesky,
+    precisions_cholesky,
+)
+from ..kernels.gaussian_direct import LOST, log_distances
+from ..kernels.gaussian_mixture_estep import (
+    MixtureTerms,
+    RowFeatures,
+    component_log_densities,
+    component_statistics,
+    mixture_terms,
+    row_features,
+)
 from ..kernels.student_t import (
     DOF_BOUNDS,
     DOF_START,
@@ -34,7 +49,6 @@ from ..kernels.student_t import (
     latent_weight_moments,
     latent_weight_posterior,
     log_t_density,
-    t_distances,
     t_distances_missing,
     t_locations_scatters,
     t_stats_missing,
@@ -62,6 +76,11 @@ class StudentTBlock:
             return cls(X, None, None, centre)
         return cls(X, np.flatnonzero(~rows_missing), np.flatnonzero(rows_missing), centre)
 
+    def complete_features(self, covariance_type: str) -> tuple[np.ndarray, RowFeatures]:
+        """The complete rows and their features about the centre (the Gaussian kernel's)."""
+        rows = self.X if self.complete is None else self.X[self.complete]
+        return rows, row_features(rows, covariance_type, self.centre)
+
 
 @dataclass(frozen=True)
 class StudentTCache:
@@ -76,14 +95,20 @@ class StudentTCache:
     covariance_type: str
     made: dict = field(default_factory=dict, repr=False, compare=False)
 
-    def far(self, centre: np.ndarray) -> bool:
-        """Whether a component is far from ``centre`` (made once per centre array)."""
+    def terms(self, centre: np.ndarray) -> MixtureTerms:
+        """The scatters' Gaussian product form about ``centre`` (every weight 1), made once per
+        centre array."""
         found = self.made.get(id(centre))
         if found is None or found[0] is not centre:
             k = self.means.shape[0]
-            far = bool(mixture_terms(np.ones(k), self.means, self.covars, self.covariance_type, centre).far.any())
-            found = self.made[id(centre)] = (centre, far)
+            found = self.made[id(centre)] = (centre, mixture_terms(np.ones(k), self.means, self.covars,
+                                                                   self.covariance_type, centre))
         return found[1]
+
+    def far(self, centre: np.ndarray) -> bool:
+        """Whether a component is so far from ``centre`` that its statistics are also summed
+        about its location."""
+        return bool(self.terms(centre).far.any())
 
 
 class StudentT(Family):
@@ -171,17 +196,35 @@ class StudentT(Family):
                              self._dofs(params, k), self.covariance_type)
 
     def _distances(self, block: StudentTBlock, cache: StudentTCache):
-        """``log δ`` (n, k), ``log|Σ|^{-1/2}`` and the observed dimension of every row."""
+        """``log δ`` (n, k), ``log|Σ|^{-1/2}`` and the observed dimension of every row: complete
+        rows by the Gaussian kernel's product form (:func:`_kernel_distances`), incomplete ones by
+        the direct formulas of their observed coordinates."""
         if block.incomplete is None:
-            return t_distances(block.X, cache.means, cache.covars, self.covariance_type) + (self.n_features,)
+            return self._kernel_distances(block, cache) + (self.n_features,)
         n, k = block.X.shape[0], cache.means.shape[0]
         log_delta, log_det = np.empty((n, k)), np.empty((n, k))
         dims = np.full((n, 1), float(self.n_features))
-        log_delta[block.complete], log_det[block.complete] = t_distances(block.X[block.complete], cache.means,
-                                                                         cache.covars, self.covariance_type)
+        log_delta[block.complete], log_det[block.complete] = self._kernel_distances(block, cache)
         log_delta[block.incomplete], log_det[block.incomplete], dims[block.incomplete] = t_distances_missing(
             block.X[block.incomplete], cache.means, cache.covars, self.covariance_type)
         return log_delta, log_det, dims
+
+    def _kernel_distances(self, block: StudentTBlock, cache: StudentTCache) -> tuple[np.ndarray, np.ndarray]:
+        """``log δ`` of the complete rows from the Gaussian kernel's ``log N(x | μ_k, Σ_k)``,
+        ``δ = 2(log|P_k| − log N) − d log 2π``; rows whose density is below the float range (the
+        kernel's stand-ins) by the overflow-safe direct formula."""
+        rows, features = block.complete_features(self.covariance_type)
+        terms = cache.terms(block.centre)
+        log_normal = component_log_densities(rows, features, terms)
+        log_det = np.broadcast_to(log_det_precision_cholesky(precisions_cholesky(cache.covars, self.covariance_type),
+                                                             self.covariance_type, self.n_features),
+                                  (cache.means.shape[0],))
+        with np.errstate(divide="ignore"):
+            log_delta = np.log(np.maximum(2.0 * (log_det - log_normal) - self.n_features * LOG_2PI, 0.0))
+        lost = np.flatnonzero((log_normal <= 0.5 * LOST).any(axis=1))
+        if lost.size:
+            log_delta[lost] = log_distances(rows[lost], cache.means, cache.covars, self.covariance_type)[0]
+        return log_delta, log_det
 
     def log_likelihood(self, block: StudentTBlock, cache: StudentTCache, out: np.ndarray | None = None) -> np.ndarray:
         """``log t_{ν_k}(x_o | μ_k,o, Σ_k,oo)`` over each row's observed coordinates (0: none)."""
@@ -199,10 +242,10 @@ class StudentT(Family):
         far = cache.far(block.centre)
         about = {"n": posteriors.sum(axis=0),
                  "sum_log_u_minus_u": np.where(posteriors > 0, posteriors * (log_u - u), 0.0).sum(axis=0)}
-        if block.incomplete is None:
-            weighted = gaussian_stats(block.X, weights, self.covariance_type, shift=block.centre)
-            anchored = (anchored_stats(block.X, weights, cache.means, cache.covars, self.covariance_type)
-                        if far else anchored_zeros(self.covariance_type, k, d))
+        if block.incomplete is None:   # the Gaussian kernel's Φᵀ(γu), with the far components' anchored sums
+            rows, features = block.complete_features(self.covariance_type)
+            weighted = component_statistics(rows, features, cache.terms(block.centre), weights)
+            anchored = {key: value for key, value in weighted.items() if key.startswith("anchored_")}
         else:
             weighted = self._split_stats(block, posteriors, u, cache, np.broadcast_to(block.centre, (k, d)))
             anchored = anchored_zeros(self.covariance_type, k, d)

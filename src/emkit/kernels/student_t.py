@@ -20,11 +20,8 @@ from .gaussian import (
     LOG_2PI,
     _ObservedFactor,
     gaussian_m_step,
-    log_det_precision_cholesky,
-    log_gaussian_density,
     m_step_statistics,
     missing_patterns,
-    precisions_cholesky,
 )
 from .gaussian_direct import log_distances
 
@@ -102,27 +99,6 @@ def maximize_dof(objective: Callable[[float], float], current: float) -> float:
                             options={"xatol": 1e-10})
     candidate = float(np.exp(found.x)) if -found.fun >= values[best] else float(np.exp(grid[best]))
     return candidate if objective(candidate) > objective(current) else current
-
-
-def t_distances(X: np.ndarray, locations: np.ndarray, scatters: np.ndarray,
-                covariance_type: str) -> tuple[np.ndarray, np.ndarray]:
-    """Logs of the squared Mahalanobis distances ``log δ`` (n, k) of complete rows and
-    ``log|Σ_k|^{-1/2}`` (k,).
-
-    ``δ = 2(log|P| − log N(x | μ, Σ)) − d log 2π`` from the shared Gaussian kernel; rows where
-    that overflows (beyond the float range) by the overflow-safe
-    :func:`~emkit.kernels.gaussian_direct.log_distances`."""
-    precisions = precisions_cholesky(scatters, covariance_type)
-    d = X.shape[1]
-    k = np.shape(locations)[0]
-    log_det = np.broadcast_to(log_det_precision_cholesky(precisions, covariance_type, d), (k,))
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        log_normal = log_gaussian_density(X, locations, precisions, covariance_type)
-        log_delta = np.log(np.maximum(2.0 * (log_det - log_normal) - d * LOG_2PI, 0.0))
-    far = np.flatnonzero(~(log_delta < np.inf).all(axis=1))
-    if far.size:
-        log_delta[far] = log_distances(X[far], locations, scatters, covariance_type)[0]
-    return log_delta, log_det
 
 
 def t_distances_missing(X: np.ndarray, locations: np.ndarray, scatters: np.ndarray,
