@@ -81,7 +81,7 @@ def dof_from_expected(mean_log_u_minus_u: np.ndarray) -> np.ndarray:
 
 #: ECME's ν-step first looks at this many values of ``log ν`` evenly spread over
 #: :data:`DOF_BOUNDS` (ℓ(ν) can have more than one maximum), then refines the best.
-DOF_GRID = 25
+DOF_GRID = 17
 
 
 def maximize_dof(objective: Callable[[float], float], current: float) -> float:
