@@ -140,7 +140,8 @@ class Family(ABC):
     def stats(self, block: Any, posteriors: np.ndarray, cache: Any) -> Stats:
         """Expected sufficient statistics ``Σ_t γ_t(k) T(x_t)``, additive over time steps."""
 
-    def mixture_pass(self, cache: Any, weights: np.ndarray) -> Callable[[Any, np.ndarray | None], tuple[Stats, float]] | None:
+    def mixture_pass(self, cache: Any,
+                     weights: np.ndarray) -> Callable[[Any, np.ndarray | None], tuple[Stats, float]] | None:
         """A fused E-step for a mixture with ``weights`` (K,), or None (the default: the mixture
         takes :meth:`log_likelihood`, normalises, then takes :meth:`stats`).
 
