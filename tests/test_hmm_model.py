@@ -7,7 +7,7 @@ import pytest
 from hmm_brute import brute_force, forward_loglik
 from hmm_fixtures import COVARIANCE_TYPES
 from hmm_fixtures import random_gaussian_params as gaussian_params
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from scipy import optimize
 from scipy.stats import multivariate_normal
@@ -139,6 +139,7 @@ def test_map_decoding_and_viterbi_on_a_model():
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 3), covariance_type=st.sampled_from(COVARIANCE_TYPES),
        n=st.integers(16, 40), missing=st.booleans())
+@example(seed=9602, k=3, covariance_type="full", n=18, missing=True)   # an untrusted row with nothing observed
 def test_gaussian_baum_welch_never_decreases_the_likelihood(seed, k, covariance_type, n, missing):
     """Exact M-steps (``reg_covar=0``; ``reg_covar > 0`` perturbs the M-step, so EM with it need
     not ascend); a run whose covariance degenerates (not positive, or collapsing below 1e-30) is

@@ -52,7 +52,8 @@ def log_distances(X: np.ndarray, means: np.ndarray, covariances,
     constant = np.empty((n, k))
     if n == 0:
         return log_q, constant
-    largest = np.maximum(np.nanmax(np.abs(X), axis=1), np.abs(means).max())
+    # fmax skips NaN quietly: a row with nothing observed (density 1, set by the callers) gets the means' size
+    largest = np.fmax(np.fmax.reduce(np.abs(X), axis=1), np.abs(means).max())
     # a power of two (division by it is exact), only for rows whose squares may overflow
     scale = np.where(largest > SCALE_ABOVE, np.ldexp(1.0, np.frexp(largest)[1] - 1), 1.0)   # ≤ largest < 2·scale
     scaled_means = means[None, :, :] / scale[:, None, None]                          # (n, k, d)
