@@ -81,10 +81,10 @@ LEARN = {
 }
 
 
-def difference_scores(family, block, params, learn, step=1e-6):
-    """Central differences of ``log p(x_i | k)`` in each free parameter, shape (n, K, p)."""
+def central_differences(family, params, learn, function, step):
+    """``[(f(θ + h e_j) − f(θ − h e_j)) / 2h for each free parameter j]`` of ``function(point)``,
+    with ``h = step (1 + |θ_j|)`` through ``to_free`` / ``from_free``."""
     theta = np.asarray(family.to_free(params, learn), dtype=float)
-    shape = family.log_likelihood(block, family.precompute(params)).shape
     columns = []
     for j in range(theta.size):
         h = step * (1.0 + abs(theta[j]))
@@ -92,9 +92,16 @@ def difference_scores(family, block, params, learn, step=1e-6):
         for sign in (1.0, -1.0):
             shifted = theta.copy()
             shifted[j] += sign * h
-            point = {**params, **family.from_free(shifted, params, learn)}
-            values.append(family.log_likelihood(block, family.precompute(point)))
+            values.append(function({**params, **family.from_free(shifted, params, learn)}))
         columns.append((values[0] - values[1]) / (2.0 * h))
+    return columns
+
+
+def difference_scores(family, block, params, learn, step=1e-6):
+    """Central differences of ``log p(x_i | k)`` in each free parameter, shape (n, K, p)."""
+    shape = family.log_likelihood(block, family.precompute(params)).shape
+    columns = central_differences(family, params, learn,
+                                  lambda point: family.log_likelihood(block, family.precompute(point)), step)
     return np.stack(columns, axis=2) if columns else np.zeros(shape + (0,))
 
 
@@ -219,18 +226,8 @@ def t_component(family, params, component):
 def t_complete_scores(family, x, params, learn, component, step=1e-5):
     """The complete-data score of ``(x, k, u)`` in the free parameters by central differences of
     :func:`t_complete_coefficients`, as the coefficients of ``(1, u, log u)``, shape (p, 3)."""
-    theta = np.asarray(family.to_free(params, learn), dtype=float)
-    columns = []
-    for j in range(theta.size):
-        h = step * (1.0 + abs(theta[j]))
-        values = []
-        for sign in (1.0, -1.0):
-            shifted = theta.copy()
-            shifted[j] += sign * h
-            point = {**params, **family.from_free(shifted, params, learn)}
-            values.append(t_complete_coefficients(x, *t_component(family, point, component)))
-        columns.append((values[0] - values[1]) / (2.0 * h))
-    return np.array(columns)
+    return np.array(central_differences(
+        family, params, learn, lambda point: t_complete_coefficients(x, *t_component(family, point, component)), step))
 
 
 @pytest.mark.parametrize("covariance_type, dof, learn", [

@@ -15,6 +15,7 @@ from hmmlearn import hmm as hmmlearn
 from scipy.stats import binom, poisson
 
 import emkit
+from hmm_fixtures import assert_inference_agrees
 from emkit import families
 from emkit.exceptions import ConvergenceWarning, NotFittedError
 from emkit.latent import HiddenMarkovModel
@@ -240,21 +241,7 @@ def test_multinomial_hmm_equals_hmmlearn_from_the_same_start(n_trials):
     np.testing.assert_allclose(ours.lower_bounds_[:-1], theirs.monitor_.history, rtol=1e-10)
     for name in ("emissionprob", "transmat", "startprob"):
         np.testing.assert_allclose(getattr(ours, f"{name}_"), getattr(theirs, f"{name}_"), rtol=1e-10, atol=1e-14)
-    assert ours.score(X, LENGTHS) == pytest.approx(theirs.score(counts, LENGTHS), rel=1e-12)
-    for algorithm in ("viterbi", "map"):
-        logprob, states = ours.decode(X, LENGTHS, algorithm=algorithm)
-        their_logprob, their_states = theirs.decode(counts, LENGTHS, algorithm=algorithm)
-        np.testing.assert_array_equal(states, their_states)
-        if algorithm == "viterbi":
-            assert logprob == pytest.approx(their_logprob, rel=1e-12)
-    np.testing.assert_array_equal(ours.predict(X, LENGTHS), theirs.predict(counts, LENGTHS))
-    np.testing.assert_allclose(ours.predict_proba(X, LENGTHS), theirs.predict_proba(counts, LENGTHS), atol=1e-12)
-    logprob, posteriors = ours.score_samples(X, LENGTHS)
-    their_logprob, their_posteriors = theirs.score_samples(counts, LENGTHS)
-    assert logprob == pytest.approx(their_logprob, rel=1e-12)
-    np.testing.assert_allclose(posteriors, their_posteriors, atol=1e-12)
-    assert ours.bic(X, LENGTHS) == pytest.approx(theirs.bic(counts, LENGTHS), rel=1e-12)
-    assert ours.aic(X, LENGTHS) == pytest.approx(theirs.aic(counts, LENGTHS), rel=1e-12)
+    assert_inference_agrees(ours, theirs, X, counts, LENGTHS)
 
 
 def test_multinomial_hmm_is_the_hmm_of_the_multinomial_family():

@@ -13,6 +13,7 @@ from scipy.special import logsumexp
 from scipy.stats import poisson
 
 import emkit
+from hmm_fixtures import assert_inference_agrees
 from emkit import PoissonHMM
 from emkit.exceptions import ConvergenceWarning
 
@@ -60,21 +61,7 @@ def test_matches_hmmlearn_from_the_same_start():
     np.testing.assert_allclose(ours.transmat_, theirs.transmat_, rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(ours.startprob_, theirs.startprob_, rtol=1e-10, atol=1e-14)
 
-    assert ours.score(X, lengths) == pytest.approx(theirs.score(counts, lengths), rel=1e-12)
-    for algorithm in ("viterbi", "map"):
-        logprob, states = ours.decode(X, lengths, algorithm=algorithm)
-        their_logprob, their_states = theirs.decode(counts, lengths, algorithm=algorithm)
-        np.testing.assert_array_equal(states, their_states)
-        if algorithm == "viterbi":
-            assert logprob == pytest.approx(their_logprob, rel=1e-12)
-    np.testing.assert_array_equal(ours.predict(X, lengths), theirs.predict(counts, lengths))
-    np.testing.assert_allclose(ours.predict_proba(X, lengths), theirs.predict_proba(counts, lengths), atol=1e-12)
-    logprob, posteriors = ours.score_samples(X, lengths)
-    their_logprob, their_posteriors = theirs.score_samples(counts, lengths)
-    assert logprob == pytest.approx(their_logprob, rel=1e-12)
-    np.testing.assert_allclose(posteriors, their_posteriors, atol=1e-12)
-    assert ours.bic(X, lengths) == pytest.approx(theirs.bic(counts, lengths), rel=1e-12)
-    assert ours.aic(X, lengths) == pytest.approx(theirs.aic(counts, lengths), rel=1e-12)
+    assert_inference_agrees(ours, theirs, X, counts, lengths)
 
 
 def test_fit_from_its_own_start_recovers_the_truth():

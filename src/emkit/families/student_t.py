@@ -195,26 +195,29 @@ class StudentT(Family):
         return StudentTCache(means, covars, full_matrices(covars, self.covariance_type, k, self.n_features),
                              self._dofs(params, k), self.covariance_type)
 
-    def _distances(self, block: StudentTBlock, cache: StudentTCache):
+    def _distances(self, block: StudentTBlock, cache: StudentTCache,
+                   complete: tuple[np.ndarray, RowFeatures] | None = None):
         """``log δ`` (n, k), ``log|Σ|^{-1/2}`` and the observed dimension of every row: complete
-        rows by the Gaussian kernel's product form (:func:`_kernel_distances`), incomplete ones by
-        the direct formulas of their observed coordinates."""
+        rows by the Gaussian kernel's product form (:func:`_kernel_distances`; ``complete``: their
+        :meth:`StudentTBlock.complete_features` when already made), incomplete ones by the direct
+        formulas of their observed coordinates."""
+        complete = block.complete_features(self.covariance_type) if complete is None else complete
         if block.incomplete is None:
-            return self._kernel_distances(block, cache) + (self.n_features,)
+            return self._kernel_distances(*complete, block.centre, cache) + (self.n_features,)
         n, k = block.X.shape[0], cache.means.shape[0]
         log_delta, log_det = np.empty((n, k)), np.empty((n, k))
         dims = np.full((n, 1), float(self.n_features))
-        log_delta[block.complete], log_det[block.complete] = self._kernel_distances(block, cache)
+        log_delta[block.complete], log_det[block.complete] = self._kernel_distances(*complete, block.centre, cache)
         log_delta[block.incomplete], log_det[block.incomplete], dims[block.incomplete] = t_distances_missing(
             block.X[block.incomplete], cache.means, cache.covars, self.covariance_type)
         return log_delta, log_det, dims
 
-    def _kernel_distances(self, block: StudentTBlock, cache: StudentTCache) -> tuple[np.ndarray, np.ndarray]:
-        """``log δ`` of the complete rows from the Gaussian kernel's ``log N(x | μ_k, Σ_k)``,
-        ``δ = 2(log|P_k| − log N) − d log 2π``; rows whose density is below the float range (the
-        kernel's stand-ins) by the overflow-safe direct formula."""
-        rows, features = block.complete_features(self.covariance_type)
-        terms = cache.terms(block.centre)
+    def _kernel_distances(self, rows: np.ndarray, features: RowFeatures, centre: np.ndarray,
+                          cache: StudentTCache) -> tuple[np.ndarray, np.ndarray]:
+        """``log δ`` of complete ``rows`` (their ``features`` about ``centre``) from the Gaussian
+        kernel's ``log N(x | μ_k, Σ_k)``, ``δ = 2(log|P_k| − log N) − d log 2π``; rows whose density
+        is below the float range (the kernel's stand-ins) by the overflow-safe direct formula."""
+        terms = cache.terms(centre)
         log_normal = component_log_densities(rows, features, terms)
         log_det = np.broadcast_to(log_det_precision_cholesky(precisions_cholesky(cache.covars, self.covariance_type),
                                                              self.covariance_type, self.n_features),
@@ -234,22 +237,21 @@ class StudentT(Family):
     def stats(self, block: StudentTBlock, posteriors: np.ndarray, cache: StudentTCache) -> Stats:
         """``n``, ``sum_u``, ``sum_ux``, ``sum_uxx`` (about :attr:`centre`; also about each location,
         ``anchored_*``, when a component is far from it) and ``sum_log_u_minus_u``."""
-        log_delta, _, dims = self._distances(block, cache)
+        complete = block.complete_features(self.covariance_type)   # for the distances and the statistics
+        log_delta, _, dims = self._distances(block, cache, complete)
         with np.errstate(over="ignore"):
             u, log_u = latent_weight_moments(np.exp(log_delta), cache.dofs, dims)
         weights = posteriors * u
         k, d = cache.means.shape
-        far = cache.far(block.centre)
         about = {"n": posteriors.sum(axis=0),
                  "sum_log_u_minus_u": np.where(posteriors > 0, posteriors * (log_u - u), 0.0).sum(axis=0)}
         if block.incomplete is None:   # the Gaussian kernel's Φᵀ(γu), with the far components' anchored sums
-            rows, features = block.complete_features(self.covariance_type)
-            weighted = component_statistics(rows, features, cache.terms(block.centre), weights)
+            weighted = component_statistics(*complete, cache.terms(block.centre), weights)
             anchored = {key: value for key, value in weighted.items() if key.startswith("anchored_")}
         else:
             weighted = self._split_stats(block, posteriors, u, cache, np.broadcast_to(block.centre, (k, d)))
             anchored = anchored_zeros(self.covariance_type, k, d)
-            if far:
+            if cache.far(block.centre):
                 own = self._split_stats(block, posteriors, u, cache, cache.means)
                 anchored = {"anchored_n": own["n"], "anchored_x": own["sum_x"], "anchored_xx": own["sum_xx"],
                             "anchored_at": own["n"][:, None] * cache.means}
