@@ -193,10 +193,11 @@ class Gaussian(Family):
         values (:meth:`data_context`, kept with the prepared data, not on the family).
     covariance_prior : CovariancePrior, optional
         Conjugate prior on the covariances (inverse-Wishart for full and tied, inverse-gamma on
-        each variance for diag and spherical:
+        each variance for diag and spherical; per-component scales, improper forms and a prior
+        on the means ``N(m, Σ/κ)`` as hmmlearn's:
         :class:`~emkit.kernels.covariance_regularization.CovariancePrior`), replacing
-        ``reg_covar``: the M-step is the posterior mode and the objective EM ascends includes
-        :meth:`log_prior`.
+        ``reg_covar``: the M-step is the joint posterior mode and the objective EM ascends
+        includes :meth:`log_prior`.
     covariance_name : {"covars", "covariances"}, default="covars"
         The name of the covariance parameter: hmmlearn's ``covars`` or scikit-learn's
         ``covariances``.
@@ -228,6 +229,12 @@ class Gaussian(Family):
             raise ValueError(f"covariance_name: expected 'covars' or 'covariances', got {covariance_name!r}")
         self.covariance_name = covariance_name
         self.param_names = ("means", covariance_name)
+
+    def validate(self, n_components: int) -> None:
+        """A covariance prior's per-component scales and prior on the means fit ``K`` components."""
+        if self.covariance_prior is not None:
+            self.covariance_prior.resolved(self.covariance_type, self.n_features, n_components=n_components)
+            self.covariance_prior.mean_prior(self.covariance_type, n_components, self.n_features)
 
     def prepare(self, X) -> np.ndarray:
         """Validated observations (:func:`check_observations`) of ``n_features`` columns."""
@@ -387,10 +394,12 @@ class Gaussian(Family):
         return frozenset({self.covariance_name}) if covariance_structure(self.covariance_type).shared else frozenset()
 
     def log_prior(self, params: Params) -> float:
-        """The covariance prior's ``log p(Σ)`` (0 without one)."""
+        """The conjugate prior's ``log p(μ, Σ)`` (0 without one): the log density its M-step
+        maximises, improper ones included."""
         if self.covariance_prior is None:
             return 0.0
-        return self.covariance_prior.log_density(params[self.covariance_name], self.covariance_type, self.n_features)
+        return self.covariance_prior.log_density(params[self.covariance_name], self.covariance_type, self.n_features,
+                                                 means=params["means"])
 
     def check_params(self, params: Params, n_components: int) -> Params:
         d = self.n_features

@@ -3,7 +3,9 @@
 
 ``log p(x | k) = Σ_j (x_j log λ_kj − λ_kj − log x_j!)`` over the observed cells (a NaN cell is
 missing and adds nothing); statistics ``n_kj = Σ γ_ik``, ``s_kj = Σ γ_ik x_ij`` over the observed
-cells, M-step ``λ_kj = s_kj / n_kj`` (:mod:`.columns`). A rate of 0 is a legitimate estimate (a
+cells, M-step ``λ_kj = s_kj / n_kj`` (:mod:`.columns`); with a Gamma prior, ``log p(λ) = Σ (α_kj log λ_kj −
+β_kj λ_kj)`` (hmmlearn's ``lambdas_prior`` ``α`` and ``lambdas_weight`` ``β``), the mode
+``λ_kj = (s_kj + α_kj) / (n_kj + β_kj)``. A rate of 0 is a legitimate estimate (a
 column that is 0 wherever the component has weight); a positive count then has log-likelihood
 ``−inf`` under that component, never NaN.
 """
@@ -11,7 +13,7 @@ column that is 0 wherever the component has weight); a positive count then has l
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import gammaln
+from scipy.special import gammaln, xlogy
 
 from ..engine.model import Params
 from .base import safe_ratio, written
@@ -25,6 +27,10 @@ class Poisson(ColumnMeans):
     ----------
     n_features : int
         Number of columns ``d``.
+    prior_counts, prior_exposure : float or array broadcasting to (K, d), default=0
+        ``α ≥ 0`` and ``β ≥ 0`` of the Gamma prior ``log p(λ) = Σ (α log λ − β λ)`` (hmmlearn's
+        ``lambdas_prior`` and ``lambdas_weight``; 0 is maximum likelihood): ``α`` pseudo-counts
+        over an exposure of ``β`` pseudo-rows.
 
     The parameter is ``lambdas`` (K, d), hmmlearn's name: the rate of each column in each
     component. Observations are non-negative whole numbers as floats, NaN for a missing cell.
@@ -34,6 +40,58 @@ class Poisson(ColumnMeans):
     param_names = ("lambdas",)
     kind = "non-negative integer counts"
     space = "finite non-negative rates"
+
+    def __init__(self, n_features: int, prior_counts: float | np.ndarray = 0.0,
+                 prior_exposure: float | np.ndarray = 0.0) -> None:
+        super().__init__(n_features)
+        for value, name in ((prior_counts, "prior_counts"), (prior_exposure, "prior_exposure")):
+            try:
+                array = np.asarray(value, dtype=float)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name}: expected a non-negative number or array, got {value!r}") from None
+            if not (np.all(np.isfinite(array)) and np.all(array >= 0)):
+                raise ValueError(f"{name}: must be finite and non-negative, got {value!r}")
+        self.prior_counts = prior_counts
+        self.prior_exposure = prior_exposure
+
+    def validate(self, n_components: int) -> None:
+        """The prior's arrays broadcast to ``(K, d)``."""
+        self.gamma_prior(n_components)
+
+    def gamma_prior(self, n_components: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(α, β)`` broadcast to ``(K, d)``; None when both are 0 (no prior). ValueError naming
+        the option that does not broadcast."""
+        shape = (n_components, self.n_features)
+        arrays = []
+        for value, name in ((self.prior_counts, "prior_counts"), (self.prior_exposure, "prior_exposure")):
+            try:
+                arrays.append(np.broadcast_to(np.asarray(value, dtype=float), shape))
+            except ValueError:
+                raise ValueError(f"{name}: expected a number or an array broadcasting to {shape}, "
+                                 f"got shape {np.shape(value)}") from None
+        return None if not (np.any(arrays[0]) or np.any(arrays[1])) else (arrays[0], arrays[1])
+
+    def m_step(self, stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
+        """``λ_kj = (s_kj + α_kj) / (n_kj + β_kj)``; components in ``keep`` and cells without
+        weight keep theirs."""
+        previous = params["lambdas"]
+        prior = self.gamma_prior(np.shape(previous)[0])
+        if prior is None or "lambdas" not in learn:
+            return super().m_step(stats, params, learn, keep)
+        counts, exposure = prior
+        weights = stats["column_weights"]
+        empty = keep[:, None] | (weights <= 0)
+        rates = (stats["column_sums"] + counts) / np.where(empty, 1.0, weights + exposure)
+        return {"lambdas": np.where(empty, previous, rates)}
+
+    def log_prior(self, params: Params) -> float:
+        """``Σ (α log λ − β λ)`` (0 without a prior)."""
+        rates = np.asarray(params["lambdas"], dtype=float)
+        prior = self.gamma_prior(rates.shape[0])
+        if prior is None:
+            return 0.0
+        counts, exposure = prior
+        return float(np.sum(xlogy(counts, rates) - exposure * rates))
 
     @staticmethod
     def bad_cells(values: np.ndarray) -> np.ndarray:

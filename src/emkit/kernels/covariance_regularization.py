@@ -10,6 +10,15 @@ weighted scatter ``C_k``, which is singular when a component collapses onto a po
   (diag: ``(n_k C_kjj + ψ_j)/(n_k + ν + 2)``, spherical: ``(n_k d c_k + ψ)/(n_k d + ν + 2)`` with
   ``c_k = tr C_k/d``; tied pools the scatter over ``N = Σ n_k``): an exact MAP step, so EM never
   decreases the log-posterior, and every covariance stays positive definite.
+* **Mean prior and improper forms** (hmmlearn's, :mod:`emkit.estimators._hmmlearn_priors`): the
+  same :class:`CovariancePrior` may add ``μ_k | Σ_k ~ N(m_k, Σ_k/κ_k)`` without its normaliser,
+  ``−½ κ_k (μ_k − m_k)ᵀ Σ_k⁻¹ (μ_k − m_k)`` (diag and spherical: ``−½ Σ_j κ_kj (μ_kj − m_kj)²/σ²``),
+  per-component scales ``Ψ_k``, and (``proper=False``) a positive semi-definite ``Ψ`` with any
+  exponent ``c = ν + d + 1`` (diag and spherical: ``c = ν + 2``) of
+  ``log p = −(c/2) log|Σ| − ½ tr(Ψ Σ⁻¹)``. The M-step is then the joint mode, ``μ_k = (κ_k m_k +
+  Σ_i γ_ik x_i)/(κ_k + n_k)`` and the covariance mode above with ``Ψ_k + κ_k (μ_k − m_k)(μ_k −
+  m_k)ᵀ`` in place of ``Ψ_k`` (the mean prior is scaled by ``Σ``, so the two updates decouple);
+  :meth:`CovariancePrior.log_density` is the log density this step maximises.
 * **Floor** ``reg_covar`` (scikit-learn's): ``Σ_k = C_k + εI``. Not the maximizer of any fixed
   objective; it gives up ``Q_k(C_k) − Q_k(C_k + εI) = (n_k/2) Σ_i [log(1 + ε/λ_i) − ε/(λ_i + ε)]``
   over the eigenvalues ``λ_i`` of ``C_k`` (:func:`floor_shortfall`), the most the log-likelihood
@@ -27,26 +36,41 @@ from .covariance_structures import CovarianceType, covariance_structure
 
 @dataclass(frozen=True)
 class CovariancePrior:
-    """Conjugate prior on the covariances of a Gaussian family (see the module notes).
+    """Conjugate prior on the covariances (and optionally the means) of a Gaussian family (see
+    the module notes).
 
     Parameters
     ----------
     scale : float or array
         ``Ψ``: a positive number (``Ψ = scale·I``, or ``ψ = scale`` per variance), or an array
         shaped like one covariance of the structure: ``(d, d)`` positive definite for full and
-        tied, ``(d,)`` positive for diag, a number for spherical.
+        tied, ``(d,)`` positive for diag, a number for spherical; or one such per component
+        (``(k, d, d)``, ``(k, d)``, ``(k,)``; not for tied).
     dof : float, optional
         ``ν``; default ``d + 2`` (mclust's ``defaultPrior``). Must exceed ``d − 1`` for full and
-        tied (a proper inverse-Wishart) and 0 for diag and spherical.
+        tied (a proper inverse-Wishart) and 0 for diag and spherical. The exponent of ``|Σ|`` is
+        ``c/2`` with ``c = ν + d + 1`` (full, tied) or ``c = ν + 2`` (diag, spherical).
+    mean, mean_weight : float or array, optional
+        ``m`` and ``κ ≥ 0`` of the prior ``−½ κ_k (μ_k − m_k)ᵀ Σ_k⁻¹ (μ_k − m_k)`` on the means,
+        each broadcast to ``(k, d)`` (``κ`` per feature for diag and spherical; one per
+        component for full and tied). Default: no prior on the means (``κ = 0``).
+    proper : bool, default=True
+        False allows an improper prior, hmmlearn's: ``Ψ`` positive semi-definite (non-negative
+        variances) and any finite ``ν`` (the M-step needs ``n_k + c > 0``, spherical
+        ``n_k d + c > 0``, and a positive definite numerator).
     """
 
     scale: float | np.ndarray
     dof: float | None = None
+    mean: float | np.ndarray = 0.0
+    mean_weight: float | np.ndarray = 0.0
+    proper: bool = True
 
     def resolved(self, covariance_type: CovarianceType, n_features: int,
-                 name: str = "covariance_prior") -> tuple[np.ndarray, float]:
-        """``(Ψ, ν)`` for this structure and ``d``; ``ValueError`` naming ``name`` (or
-        ``degrees_of_freedom_prior``) when out of range."""
+                 name: str = "covariance_prior", n_components: int | None = None) -> tuple[np.ndarray, float]:
+        """``(Ψ, ν)`` for this structure and ``d`` (``Ψ`` of one covariance, or one per
+        component); ``ValueError`` naming ``name`` (or ``degrees_of_freedom_prior``) when out of
+        range, or when ``n_components`` is given and per-component scales are not that many."""
         structure = covariance_structure(covariance_type)
         d = n_features
         try:
@@ -58,31 +82,85 @@ class CovariancePrior:
         expected = structure.prior_shape(d)
         if scale.ndim == 0:
             scale = structure.prior_scale(scale, d)
-        if scale.shape != expected:
+        per_component = not structure.shared and scale.ndim == len(expected) + 1 and scale.shape[1:] == expected
+        if scale.shape != expected and not per_component:
             raise ValueError(f"{name}: expected a number or shape {expected} for covariance_type="
                              f"{structure.name!r}, got shape {scale.shape}")
-        structure.check_prior_scale(scale, self.scale, name)
+        if per_component and n_components is not None and scale.shape[0] != n_components:
+            raise ValueError(f"{name}: expected {n_components} per-component scales, got {scale.shape[0]}")
+        for one in (scale if per_component else scale[None]):
+            structure.check_prior_scale(one, self.scale, name, self.proper)
         dof = float(d + 2) if self.dof is None else self.dof
-        lowest = structure.prior_lowest_dof(d)
+        lowest = structure.prior_lowest_dof(d) if self.proper else -np.inf
         if not (isinstance(dof, (int, float, np.integer, np.floating)) and not isinstance(dof, bool)
                 and np.isfinite(dof) and dof > lowest):
-            raise ValueError(f"degrees_of_freedom_prior: must be a number > {lowest:g} for covariance_type="
-                             f"{structure.name!r} (d = {d}), got {self.dof!r}")
+            raise ValueError(f"degrees_of_freedom_prior: must be a {'number > ' if self.proper else 'finite number'}"
+                             f"{f'{lowest:g}' if self.proper else ''} for covariance_type={structure.name!r} (d = {d}), "
+                             f"got {self.dof!r}")
         return scale, float(dof)
 
-    def posterior_mode(self, scatter: np.ndarray, counts: np.ndarray, covariance_type: CovarianceType,
-                       n_features: int) -> np.ndarray:
-        """Covariances maximizing ``Σ_k Q_k(Σ_k) + log p(Σ)`` from the exact M-step's ``C``
-        (``scatter``, shaped as the covariances; spherical: ``c_k = tr C_k/d``) and the counts
-        ``n_k`` of shape ``(k,)``."""
-        structure = covariance_structure(covariance_type)
-        scale, dof = self.resolved(structure, n_features)
-        return structure.posterior_mode(scatter, np.asarray(counts, dtype=float), scale, dof, n_features)
+    def mean_prior(self, covariance_type: CovarianceType, n_components: int,
+                   n_features: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(m, κ)`` broadcast to ``(k, d)``, None without a prior on the means; ValueError
+        naming ``means_prior`` or ``means_weight`` when out of range."""
+        shape = (n_components, n_features)
+        arrays = []
+        for value, what in ((self.mean, "means_prior"), (self.mean_weight, "means_weight")):
+            try:
+                arrays.append(np.array(np.broadcast_to(np.asarray(value, dtype=float), shape)))
+            except (TypeError, ValueError):
+                raise ValueError(f"{what}: expected a number or an array broadcasting to {shape}, "
+                                 f"got {value!r}") from None
+        mean, weight = arrays
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(weight)) and np.all(weight >= 0)):
+            raise ValueError("means_prior, means_weight: must be finite, and means_weight non-negative")
+        if not np.any(weight > 0):
+            return None
+        if not covariance_structure(covariance_type).diagonal and np.any(weight != weight[:, :1]):
+            raise ValueError("means_weight: one weight per component for full and tied covariances "
+                             "(the prior is N(m, Σ/κ))")
+        return mean, weight
 
-    def log_density(self, covariances: np.ndarray, covariance_type: CovarianceType, n_features: int) -> float:
-        """``log p(Σ)`` summed over the components, up to a constant."""
+    def joint_mode(self, stats: dict, shift: np.ndarray, covariance_type: CovarianceType,
+                   n_features: int) -> np.ndarray | None:
+        """The means' mode ``c + (κ (m − c) + sum_x)/(κ + n)`` from statistics about the shift
+        ``c``; None without a prior on the means."""
+        n = np.asarray(stats["n"], dtype=float)
+        prior = self.mean_prior(covariance_type, n.size, n_features)
+        if prior is None:
+            return None
+        mean, weight = prior
+        return shift + (weight * (mean - shift) + np.asarray(stats["sum_x"], dtype=float)) / (weight + n[:, None])
+
+    def _scale_with_means(self, structure, scale: np.ndarray, means: np.ndarray | None, n_components: int,
+                          n_features: int) -> np.ndarray:
+        """``Ψ_k`` plus the mean prior's ``κ_k (μ_k − m_k)(μ_k − m_k)ᵀ`` (shaped by the structure)."""
+        prior = None if means is None else self.mean_prior(structure, n_components, n_features)
+        if prior is None:
+            return scale
+        mean, weight = prior
+        return scale + structure.mean_prior_scale(weight, np.asarray(means, dtype=float) - mean)
+
+    def posterior_mode(self, scatter: np.ndarray, counts: np.ndarray, covariance_type: CovarianceType,
+                       n_features: int, means: np.ndarray | None = None) -> np.ndarray:
+        """Covariances maximizing ``Σ_k Q_k(Σ_k) + log p(μ, Σ)`` from the exact M-step's ``C``
+        about ``means`` (``scatter``, shaped as the covariances; spherical: ``c_k = tr C_k/d``),
+        the counts ``n_k`` of shape ``(k,)`` and the means (needed with a prior on them)."""
         structure = covariance_structure(covariance_type)
-        scale, dof = self.resolved(structure, n_features)
+        counts = np.asarray(counts, dtype=float)
+        scale, dof = self.resolved(structure, n_features, n_components=counts.size)
+        scale = self._scale_with_means(structure, scale, means, counts.size, n_features)
+        return structure.posterior_mode(scatter, counts, scale, dof, n_features)
+
+    def log_density(self, covariances: np.ndarray, covariance_type: CovarianceType, n_features: int,
+                    means: np.ndarray | None = None) -> float:
+        """``log p(Σ)`` (with ``means``, ``log p(μ, Σ)``) summed over the components, up to a
+        constant."""
+        structure = covariance_structure(covariance_type)
+        n_components = None if means is None else int(np.shape(means)[0])
+        scale, dof = self.resolved(structure, n_features, n_components=n_components)
+        if means is not None:
+            scale = self._scale_with_means(structure, scale, means, n_components, n_features)
         return structure.prior_log_density(covariances, scale, dof, n_features)
 
 

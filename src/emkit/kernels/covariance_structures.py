@@ -177,12 +177,24 @@ class CovarianceStructure:
         """``Ψ`` from a number (``scale·I``, or ``scale`` per variance)."""
         raise NotImplementedError
 
-    def check_prior_scale(self, scale: np.ndarray, given, name: str) -> None:
-        """ValueError naming ``name`` when ``Ψ`` is not positive (definite)."""
+    def check_prior_scale(self, scale: np.ndarray, given, name: str, proper: bool = True) -> None:
+        """ValueError naming ``name`` when ``Ψ`` is not positive (definite); not negative (positive
+        semi-definite) when not ``proper``."""
         raise NotImplementedError
 
     def prior_lowest_dof(self, n_features: int) -> float:
         """The degrees of freedom ``ν`` must exceed this."""
+        raise NotImplementedError
+
+    def prior_exponent_offset(self, n_features: int) -> float:
+        """``c − ν``, where ``c/2`` is the exponent of ``|Σ|`` (of ``σ²`` for variances) in
+        ``log p(Σ) = −(c/2) log|Σ| − ½ tr(Ψ Σ⁻¹)``."""
+        raise NotImplementedError
+
+    def mean_prior_scale(self, weight: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """What the prior ``μ_k | Σ_k ~ N(m_k, Σ_k/κ_k)`` adds to ``Ψ``: ``κ_k δ_k δ_kᵀ`` with
+        ``δ_k = μ_k − m_k`` (``weight`` and ``offsets`` of shape ``(k, d)``), shaped like the
+        scales (per component; tied: summed)."""
         raise NotImplementedError
 
     def posterior_mode(self, scatter: np.ndarray, counts: np.ndarray, scale: np.ndarray, dof: float,
@@ -284,21 +296,29 @@ class _MatrixStructure(CovarianceStructure):
     def prior_scale(self, scale, n_features):
         return scale * np.eye(n_features)
 
-    def check_prior_scale(self, scale, given, name):
-        if not np.allclose(scale, scale.T) or np.any(np.linalg.eigvalsh(0.5 * (scale + scale.T)) <= 0):
+    def check_prior_scale(self, scale, given, name, proper=True):
+        if not np.allclose(scale, scale.T):
+            raise ValueError(f"{name}: the scale matrix must be symmetric")
+        values = np.linalg.eigvalsh(0.5 * (scale + scale.T))
+        if proper and np.any(values <= 0):
             raise ValueError(f"{name}: the scale matrix must be symmetric positive definite")
+        if np.any(values < -1e-12 * max(1.0, float(np.abs(values).max()))):
+            raise ValueError(f"{name}: the scale matrix must be symmetric positive semi-definite")
 
     def prior_lowest_dof(self, n_features):
         return n_features - 1.0
+
+    def prior_exponent_offset(self, n_features):
+        return n_features + 1.0
 
     def prior_log_density(self, covariances, scale, dof, n_features):
         matrices = np.asarray(covariances, dtype=float).reshape((-1, n_features, n_features))
         factors = np.linalg.cholesky(matrices)
         log_det = 2.0 * np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
-        # tr(Ψ Σ⁻¹) = ‖L⁻¹ Ψ^{1/2}‖²_F with Σ = L Lᵀ, Ψ = R Rᵀ.
-        root = np.linalg.cholesky(scale)
-        solved = np.linalg.solve(factors, np.broadcast_to(root, matrices.shape))
-        trace = np.einsum("kij,kij->k", solved, solved)
+        # tr(Ψ Σ⁻¹) = tr(L⁻¹ Ψ L⁻ᵀ) with Σ = L Lᵀ (Ψ positive semi-definite, one or one per matrix).
+        left = np.linalg.solve(factors, np.broadcast_to(scale, matrices.shape))
+        trace = np.einsum("kij,kij->k", np.linalg.solve(factors, np.swapaxes(left, 1, 2)),
+                          np.broadcast_to(np.eye(n_features), matrices.shape))
         return float(np.sum(-0.5 * (dof + n_features + 1.0) * log_det - 0.5 * trace))
 
 
@@ -341,12 +361,15 @@ class _VarianceStructure(CovarianceStructure):
     def from_free(self, free, n_components, n_features):
         return np.asarray(free, dtype=float).reshape(self.shape(n_components, n_features)).copy()
 
-    def check_prior_scale(self, scale, given, name):
-        if np.any(scale <= 0):
-            raise ValueError(f"{name}: must be positive, got {given!r}")
+    def check_prior_scale(self, scale, given, name, proper=True):
+        if np.any(scale <= 0) if proper else np.any(scale < 0):
+            raise ValueError(f"{name}: must be {'positive' if proper else 'non-negative'}, got {given!r}")
 
     def prior_lowest_dof(self, n_features):
         return 0.0
+
+    def prior_exponent_offset(self, n_features):
+        return 2.0
 
     def prior_log_density(self, covariances, scale, dof, n_features):
         covariances = np.asarray(covariances, dtype=float)
@@ -411,6 +434,9 @@ class Full(_MatrixStructure):
 
     def posterior_mode(self, scatter, counts, scale, dof, n_features):
         return (counts[:, None, None] * scatter + scale) / (counts + dof + n_features + 1.0)[:, None, None]
+
+    def mean_prior_scale(self, weight, offsets):
+        return weight[:, :1, None] * np.einsum("ki,kj->kij", offsets, offsets)
 
     def floor_values(self, scatter, counts):
         return np.linalg.eigvalsh(scatter), counts
@@ -489,6 +515,9 @@ class Tied(_MatrixStructure):
         total = counts.sum()
         return (total * scatter + scale) / (total + dof + n_features + 1.0)
 
+    def mean_prior_scale(self, weight, offsets):
+        return np.einsum("k,ki,kj->ij", weight[:, 0], offsets, offsets)
+
     def floor_values(self, scatter, counts):
         return np.linalg.eigvalsh(scatter)[None, :], np.array([counts.sum()])
 
@@ -551,6 +580,9 @@ class Diag(_VarianceStructure):
 
     def posterior_mode(self, scatter, counts, scale, dof, n_features):
         return (counts[:, None] * scatter + scale) / (counts + dof + 2.0)[:, None]
+
+    def mean_prior_scale(self, weight, offsets):
+        return weight * offsets * offsets
 
     def floor_values(self, scatter, counts):
         return scatter, counts
@@ -619,6 +651,9 @@ class Spherical(_VarianceStructure):
 
     def posterior_mode(self, scatter, counts, scale, dof, n_features):
         return (counts * n_features * scatter + scale) / (counts * n_features + dof + 2.0)
+
+    def mean_prior_scale(self, weight, offsets):
+        return np.einsum("ki,ki,ki->k", weight, offsets, offsets)
 
     def floor_values(self, scatter, counts):
         return scatter[:, None], counts

@@ -362,7 +362,8 @@ def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: Covariance
         the exact conditional maximization when the means are held fixed.
 
     prior : CovariancePrior, optional
-        Inverse-Wishart (full, tied) or inverse-gamma (diag, spherical) prior on the covariances.
+        Inverse-Wishart (full, tied) or inverse-gamma (diag, spherical) prior on the covariances,
+        with its prior on the means if any (the means are then the joint mode, unless fixed).
 
     Returns
     -------
@@ -391,10 +392,13 @@ def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: Covariance
         centre = np.asarray(means, dtype=float) - shift
         if centre.shape != (k, d):
             raise ValueError(f"means: expected shape ({k}, {d}), got {centre.shape}")
+    if means is None and prior is not None:   # the means' mode under a prior on them (None: none)
+        mode = prior.joint_mode({"n": n, "sum_x": sum_x}, shift, structure, d)
+        centre = m if mode is None else mode - shift
     delta = m - centre
     cov = structure.m_step(n, sum_xx, m, delta, denominator, reg_covar)
     if prior is not None:
-        cov = prior.posterior_mode(cov, n, structure, d)
+        cov = prior.posterior_mode(cov, n, structure, d, means=centre + shift)
     return centre + shift, cov
 
 
