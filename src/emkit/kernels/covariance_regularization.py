@@ -88,8 +88,7 @@ class CovariancePrior:
                              f"{structure.name!r}, got shape {scale.shape}")
         if per_component and n_components is not None and scale.shape[0] != n_components:
             raise ValueError(f"{name}: expected {n_components} per-component scales, got {scale.shape[0]}")
-        for one in (scale if per_component else scale[None]):
-            structure.check_prior_scale(one, self.scale, name, self.proper)
+        structure.check_prior_scale(scale, self.scale, name, self.proper)
         dof = float(d + 2) if self.dof is None else self.dof
         lowest = structure.prior_lowest_dof(d) if self.proper else -np.inf
         if not (isinstance(dof, (int, float, np.integer, np.floating)) and not isinstance(dof, bool)

@@ -178,8 +178,8 @@ class CovarianceStructure:
         raise NotImplementedError
 
     def check_prior_scale(self, scale: np.ndarray, given, name: str, proper: bool = True) -> None:
-        """ValueError naming ``name`` when ``Ψ`` is not positive (definite); not negative (positive
-        semi-definite) when not ``proper``."""
+        """ValueError naming ``name`` when ``Ψ`` (one, or a stack of per-component ones) is not
+        positive (definite); not negative (positive semi-definite) when not ``proper``."""
         raise NotImplementedError
 
     def prior_lowest_dof(self, n_features: int) -> float:
@@ -297,9 +297,10 @@ class _MatrixStructure(CovarianceStructure):
         return scale * np.eye(n_features)
 
     def check_prior_scale(self, scale, given, name, proper=True):
-        if not np.allclose(scale, scale.T):
+        transposed = np.swapaxes(scale, -1, -2)
+        if not np.allclose(scale, transposed):
             raise ValueError(f"{name}: the scale matrix must be symmetric")
-        values = np.linalg.eigvalsh(0.5 * (scale + scale.T))
+        values = np.linalg.eigvalsh(0.5 * (scale + transposed))
         if proper and np.any(values <= 0):
             raise ValueError(f"{name}: the scale matrix must be symmetric positive definite")
         if np.any(values < -1e-12 * max(1.0, float(np.abs(values).max()))):
