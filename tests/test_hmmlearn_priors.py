@@ -78,7 +78,8 @@ def test_gaussian_hmm_matches_hmmlearn_with_its_priors(covariance_type, priors):
     for name in ("means", "transmat", "startprob"):
         np.testing.assert_allclose(ours.params[name], getattr(theirs, name + "_"), rtol=1e-10, atol=1e-13)
     # hmmlearn's monitor_.history is the log-likelihood without the log prior; emkit's trace adds it.
-    assert ours.trace.loglik[0] - model.log_prior(start) == pytest.approx(theirs.monitor_.history[0], rel=1e-12)
+    plain = [loglik - model.log_prior(params) for loglik, params in zip(ours.trace.loglik, ours.trace.params)]
+    np.testing.assert_allclose(plain[:N_ITER], theirs.monitor_.history, rtol=1e-10)
     assert ours.loglik - model.log_prior(ours.params) == pytest.approx(theirs.score(X, LENGTHS), rel=1e-10)
 
 
@@ -234,3 +235,28 @@ def test_proper_priors_keep_their_rules():
     with pytest.raises(ValueError, match="degrees_of_freedom_prior"):
         CovariancePrior(1.0, dof=-3.0).resolved("full", 2)
     CovariancePrior(np.ones((2, 2)), dof=-3.0, proper=False).resolved("full", 2)
+
+
+def test_poisson_hmm_prior_step_against_hmmlearns_formula():
+    """One step from the same start, several states, hmmlearn's Gamma prior: emkit's rates are
+    the mode ``(α + s_k)/(β + n_k)``; hmmlearn 0.3.3's are ``(α + N s_k/n_k)/(β + N)`` with ``N``
+    the occupancy of all states (stats['post'].sum()), a different number."""
+    rng = np.random.default_rng(9)
+    k, d = 3, 2
+    X = rng.poisson(rng.uniform(1.0, 9.0, size=(sum(LENGTHS), d))).astype(float)
+    start = {"startprob": rng.dirichlet(np.ones(k)), "transmat": rng.dirichlet(np.ones(k), size=k),
+             "lambdas": rng.uniform(1.0, 8.0, size=(k, d))}
+    alpha, beta = rng.uniform(0.5, 3.0, (k, d)), 1.7
+    theirs = fit_theirs(hmmlearn.PoissonHMM(k, n_iter=1, tol=-np.inf, init_params="", params="l", implementation="log",
+                                            lambdas_prior=alpha, lambdas_weight=beta), X.astype(int), LENGTHS, start)
+    posteriors = set_params(hmmlearn.PoissonHMM(k), start).predict_proba(X.astype(int), LENGTHS)
+    sums, counts = posteriors.T @ X, posteriors.sum(axis=0)[:, None]
+    total = counts.sum()
+    np.testing.assert_allclose(theirs.lambdas_, (alpha + total * sums / counts) / (beta + total), rtol=1e-10)
+    family = Poisson(d, **poisson_hmm_prior(k, d, lambdas_prior=alpha, lambdas_weight=beta))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = emkit.fit(HiddenMarkovModel(family, k, learn=("lambdas",)), (X, LENGTHS), init=start, tol=0.0,
+                         param_tol=None, max_iter=1)
+    np.testing.assert_allclose(ours.params["lambdas"], (alpha + sums) / (beta + counts), rtol=1e-10)
+    assert np.max(np.abs(ours.params["lambdas"] - theirs.lambdas_)) > 1e-3
