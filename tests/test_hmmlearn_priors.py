@@ -260,3 +260,23 @@ def test_poisson_hmm_prior_step_against_hmmlearns_formula():
                          param_tol=None, max_iter=1)
     np.testing.assert_allclose(ours.params["lambdas"], (alpha + sums) / (beta + counts), rtol=1e-10)
     assert np.max(np.abs(ours.params["lambdas"] - theirs.lambdas_)) > 1e-3
+
+
+def test_families_with_these_priors_survive_their_json_record(tmp_path):
+    """family_record/family_from_record (save and load) keep the prior on the means, the
+    per-component scales, the improper form and the Poisson Gamma prior."""
+    import json
+
+    from emkit.estimators.persistence import family_from_record, family_record
+
+    rng = np.random.default_rng(11)
+    families = [Gaussian(2, "diag", covariance_prior=gaussian_hmm_prior("diag", 3, 2, means_prior=1.0,
+                                                                        means_weight=rng.uniform(0.1, 1.0, (3, 2)),
+                                                                        covars_prior=rng.uniform(0.1, 1.0, (3, 2)))),
+                Poisson(2, **poisson_hmm_prior(3, 2, lambdas_prior=rng.uniform(0.5, 2.0, (3, 2)), lambdas_weight=0.5))]
+    params = [{"means": rng.normal(size=(3, 2)), "covars": rng.uniform(0.5, 2.0, (3, 2))},
+              {"lambdas": rng.uniform(1.0, 3.0, (3, 2))}]
+    for family, values in zip(families, params):
+        loaded = family_from_record(json.loads(json.dumps(family_record(family))), "family", tmp_path)
+        assert loaded.log_prior(values) == pytest.approx(family.log_prior(values), rel=1e-14)
+        assert family.log_prior(values) != 0.0

@@ -170,14 +170,19 @@ def family_record(family: Any, field: str = "family") -> dict[str, Any]:
 def _argument_record(value: Any, field: str) -> Any:
     """A family's constructor argument as JSON: numbers, strings, None, (nested) lists, arrays as
     lists, families as ``{"family": record}`` and a covariance prior as
-    ``{"covariance_prior": {"scale": ..., "dof": ...}}``."""
+    ``{"covariance_prior": {"scale": ..., "dof": ...}}`` (with ``mean``, ``mean_weight`` and
+    ``proper`` when they are not the defaults)."""
     from ..families.base import Family
 
     if isinstance(value, Family):
         return {"family": family_record(value, field)}
     if isinstance(value, CovariancePrior):
-        return {"covariance_prior": {"scale": _argument_record(value.scale, field),
-                                     "dof": _argument_record(value.dof, field)}}
+        record = {"scale": _argument_record(value.scale, field), "dof": _argument_record(value.dof, field)}
+        if not (np.all(np.asarray(value.mean_weight) == 0) and value.proper):
+            record.update(mean=_argument_record(np.asarray(value.mean, dtype=float), field),
+                          mean_weight=_argument_record(np.asarray(value.mean_weight, dtype=float), field),
+                          proper=bool(value.proper))
+        return {"covariance_prior": record}
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
         return value.tolist()
     if isinstance(value, (np.integer, np.floating)):
@@ -226,10 +231,10 @@ def _argument_value(value: Any, field: str, path: Path) -> Any:
     """Inverse of :func:`_argument_record` (lists stay lists)."""
     if isinstance(value, dict):
         if set(value) == {"covariance_prior"} and isinstance(value["covariance_prior"], dict) and set(
-                value["covariance_prior"]) == {"scale", "dof"}:
-            prior = value["covariance_prior"]   # the family's constructor checks it
-            scale = np.asarray(prior["scale"], dtype=float) if isinstance(prior["scale"], list) else prior["scale"]
-            return CovariancePrior(scale, prior["dof"])
+                value["covariance_prior"]) in ({"scale", "dof"}, {"scale", "dof", "mean", "mean_weight", "proper"}):
+            prior = {key: np.asarray(item, dtype=float) if isinstance(item, list) else item
+                     for key, item in value["covariance_prior"].items()}   # the family's constructor checks it
+            return CovariancePrior(**prior)
         if set(value) != {"family"}:
             raise ValueError(f"{path}: {field}: expected a number, a list, {{\"family\": ...}} or "
                              f"{{\"covariance_prior\": {{\"scale\": ..., \"dof\": ...}}}}, got {_shown(value)}")
