@@ -224,6 +224,10 @@ def test_keywords_out_of_range_are_named():
         gmm_hmm_priors("tied", 2, 2, 2)
     with pytest.raises(ValueError, match="prior_counts"):
         Poisson(2, prior_counts=-1.0)
+    with pytest.raises(ValueError, match="covariance_prior.mean_weight"):
+        HiddenMarkovModel(Gaussian(2, "diag", covariance_prior=CovariancePrior(1.0, mean_weight=-1.0)), 3)
+    with pytest.raises(ValueError, match="covariance_prior.mean_weight"):   # N(m, Σ/κ) needs one κ per component
+        HiddenMarkovModel(Gaussian(2, "full", covariance_prior=CovariancePrior(1.0, mean_weight=[1.0, 2.0])), 3)
     with pytest.raises(ValueError, match="covariance_prior"):   # per-component scales for the wrong K
         HiddenMarkovModel(Gaussian(2, "diag", covariance_prior=CovariancePrior(np.ones((4, 2)))), 3)
 

@@ -101,10 +101,10 @@ class CovariancePrior:
     def mean_prior(self, covariance_type: CovarianceType, n_components: int,
                    n_features: int) -> tuple[np.ndarray, np.ndarray] | None:
         """``(m, κ)`` broadcast to ``(k, d)``, None without a prior on the means; ValueError
-        naming ``means_prior`` or ``means_weight`` when out of range."""
+        naming ``covariance_prior.mean`` or ``.mean_weight`` when out of range."""
         shape = (n_components, n_features)
         arrays = []
-        for value, what in ((self.mean, "means_prior"), (self.mean_weight, "means_weight")):
+        for value, what in ((self.mean, "covariance_prior.mean"), (self.mean_weight, "covariance_prior.mean_weight")):
             try:
                 arrays.append(np.array(np.broadcast_to(np.asarray(value, dtype=float), shape)))
             except (TypeError, ValueError):
@@ -112,24 +112,26 @@ class CovariancePrior:
                                  f"got {value!r}") from None
         mean, weight = arrays
         if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(weight)) and np.all(weight >= 0)):
-            raise ValueError("means_prior, means_weight: must be finite, and means_weight non-negative")
+            raise ValueError("covariance_prior.mean, covariance_prior.mean_weight: must be finite, and mean_weight "
+                             "non-negative")
         if not np.any(weight > 0):
             return None
         if not covariance_structure(covariance_type).diagonal and np.any(weight != weight[:, :1]):
-            raise ValueError("means_weight: one weight per component for full and tied covariances "
-                             "(the prior is N(m, Σ/κ))")
+            raise ValueError("covariance_prior.mean_weight: one weight per component for full and tied "
+                             "covariances (the prior is N(m, Σ/κ))")
         return mean, weight
 
-    def joint_mode(self, stats: dict, shift: np.ndarray, covariance_type: CovarianceType,
-                   n_features: int) -> np.ndarray | None:
-        """The means' mode ``c + (κ (m − c) + sum_x)/(κ + n)`` from statistics about the shift
-        ``c``; None without a prior on the means."""
-        n = np.asarray(stats["n"], dtype=float)
-        prior = self.mean_prior(covariance_type, n.size, n_features)
+    def mean_mode(self, n: np.ndarray, sum_x: np.ndarray, shift: np.ndarray,
+                  covariance_type: CovarianceType) -> np.ndarray | None:
+        """The means' mode ``c + (κ (m − c) + sum_x)/(κ + n)`` from the counts ``n`` (k,) and
+        the first moments ``sum_x`` (k, d) about the shift ``c`` (an empty component without a
+        prior on its mean: ``c``); None without a prior on the means."""
+        prior = self.mean_prior(covariance_type, n.size, sum_x.shape[1])
         if prior is None:
             return None
         mean, weight = prior
-        return shift + (weight * (mean - shift) + np.asarray(stats["sum_x"], dtype=float)) / (weight + n[:, None])
+        total = weight + n[:, None]
+        return shift + (weight * (mean - shift) + sum_x) / np.where(total > 0, total, 1.0)
 
     def _scale_with_means(self, structure, scale: np.ndarray, means: np.ndarray | None, n_components: int,
                           n_features: int) -> np.ndarray:
@@ -149,7 +151,10 @@ class CovariancePrior:
         counts = np.asarray(counts, dtype=float)
         scale, dof = self.resolved(structure, n_features, n_components=counts.size)
         scale = self._scale_with_means(structure, scale, means, counts.size, n_features)
-        return structure.posterior_mode(scatter, counts, scale, dof, n_features)
+        if self.proper:
+            return structure.posterior_mode(scatter, counts, scale, dof, n_features)
+        with np.errstate(divide="ignore", invalid="ignore"):   # an empty component's n_k + c may be 0: callers keep it
+            return structure.posterior_mode(scatter, counts, scale, dof, n_features)
 
     def log_density(self, covariances: np.ndarray, covariance_type: CovarianceType, n_features: int,
                     means: np.ndarray | None = None) -> float:

@@ -393,7 +393,7 @@ def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: Covariance
         if centre.shape != (k, d):
             raise ValueError(f"means: expected shape ({k}, {d}), got {centre.shape}")
     if means is None and prior is not None:   # the means' mode under a prior on them (None: none)
-        mode = prior.joint_mode({"n": n, "sum_x": sum_x}, shift, structure, d)
+        mode = prior.mean_mode(n, sum_x, shift, structure)
         centre = m if mode is None else mode - shift
     delta = m - centre
     cov = structure.m_step(n, sum_xx, m, delta, denominator, reg_covar)
