@@ -18,10 +18,13 @@ Cholesky factor of ``Σ`` (no explicit inverse).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
 from ..kernels.covariance_structures import CovarianceType, covariance_structure
+from ..kernels.gaussian import conditional_gaussians, missing_patterns
 
 
 def covariance_basis(covariance_type: CovarianceType, n_features: int) -> np.ndarray:
@@ -159,6 +162,120 @@ def gaussian_scores(X: np.ndarray, means: np.ndarray, covariances: np.ndarray,
         offset = first + structure.free_offset(j, width)
         scores[:, j, offset:offset + width] = covariance_scores
     return scores
+
+
+@dataclass(frozen=True)
+class ConditionalResiduals:
+    """Rows with missing cells under each component ``k``, as the scores of the complete data
+    (the rows with their missing coordinates) need them: ``y = x − μ_k`` is normal given the
+    observed coordinates, with mean ``ŷ`` (the missing cells at their conditional means) and
+    covariance ``Ĉ`` (``Cov[x_m | x_o, k]`` on the missing block, 0 elsewhere).
+
+    Attributes
+    ----------
+    whitened : ndarray, shape (n, k, d)
+        ``w_ik = Σ_k⁻¹ ŷ_ik``.
+    spread : ndarray, shape (n_patterns, k, d, d)
+        ``G_pk = Σ_k⁻¹ Ĉ_pk Σ_k⁻¹`` of each missingness pattern (0 for complete rows).
+    pattern : ndarray of int, shape (n,)
+        Each row's pattern.
+    """
+
+    whitened: np.ndarray
+    spread: np.ndarray
+    pattern: np.ndarray
+
+
+def conditional_residuals(X: np.ndarray, means: np.ndarray, covariances: np.ndarray,
+                          covariance_type: CovarianceType) -> ConditionalResiduals:
+    """:class:`ConditionalResiduals` of the rows ``X`` (NaN missing), computed once per
+    missingness pattern and component (:func:`~emkit.kernels.gaussian.missing_patterns`)."""
+    X, means = np.asarray(X, dtype=float), np.asarray(means, dtype=float)
+    k, d = means.shape
+    matrices = covariance_structure(covariance_type).full_matrices(covariances, k, d)
+    factors = [cho_factor(matrix, lower=True) for matrix in matrices]
+    patterns = missing_patterns(X)
+    whitened = np.empty((X.shape[0], k, d))
+    spread = np.zeros((len(patterns), k, d, d))
+    row_pattern = np.empty(X.shape[0], dtype=np.int64)
+    for p, pattern in enumerate(patterns):
+        completed, conditional = conditional_gaussians(X, pattern, means, matrices)
+        row_pattern[pattern.rows] = p
+        for j, factor in enumerate(factors):
+            whitened[pattern.rows, j] = cho_solve(factor, (completed[j] - means[j]).T).T
+            if pattern.missing.size:
+                embedded = np.zeros((d, d))
+                embedded[np.ix_(pattern.missing, pattern.missing)] = conditional[j]
+                spread[p, j] = cho_solve(factor, cho_solve(factor, embedded).T)
+    return ConditionalResiduals(whitened, 0.5 * (spread + np.swapaxes(spread, 2, 3)), row_pattern)
+
+
+def conditional_scores(residuals: ConditionalResiduals, covariances: np.ndarray,
+                       covariance_type: CovarianceType) -> tuple[np.ndarray, np.ndarray]:
+    """``E[S_c | x_o, k]`` of ``log N(x | μ_k, Σ_k)`` in :func:`gaussian_free`'s entries, split in
+    two, each shaped ``(n, k, k·d + T)``: the score at ``ŷ`` (``w``, ``½ (wᵀE_t w − tr Σ⁻¹E_t)``)
+    and what the missing coordinates' spread adds, ``½ tr(E_t G)`` (``E[yᵀ B y] = ŷᵀ B ŷ + tr(B Ĉ)``)."""
+    whitened = residuals.whitened
+    n, k, d = whitened.shape
+    structure = covariance_structure(covariance_type)
+    basis = structure.basis(d)
+    width = basis.shape[0]
+    matrices = structure.full_matrices(covariances, k, d)
+    first = k * d
+    at_mean = np.zeros((n, k, first + structure.n_free(k, d)))
+    spread = np.zeros_like(at_mean)
+    traces = 0.5 * np.einsum("tij,pkji->pkt", basis, residuals.spread)[residuals.pattern]
+    for j in range(k):
+        factor = cho_factor(matrices[j], lower=True)
+        own = np.einsum("tii->t", np.stack([cho_solve(factor, e) for e in basis]))
+        at_mean[:, j, j * d:(j + 1) * d] = whitened[:, j]
+        offset = first + structure.free_offset(j, width)
+        at_mean[:, j, offset:offset + width] = 0.5 * (np.einsum("ni,tij,nj->nt", whitened[:, j], basis,
+                                                                whitened[:, j]) - own)
+        spread[:, j, offset:offset + width] = traces[:, j]
+    return at_mean, spread
+
+
+def conditional_score_covariance(residuals: ConditionalResiduals, covariance_type: CovarianceType,
+                                 linear: np.ndarray, quadratic: np.ndarray) -> np.ndarray:
+    """``Σ_i Σ_k Cov[S_c | x_i,o, k]`` weighted, in :func:`gaussian_free`'s entries: with ``y = ŷ + e``,
+    ``e ~ N(0, Ĉ)``, the score ``(Σ⁻¹y, ½ yᵀ B_t y − …)``, ``B_t = Σ⁻¹E_tΣ⁻¹``, has the linear part
+    ``(Σ⁻¹e, ŷᵀB_t e)`` and the quadratic part ``½ eᵀB_t e``, uncorrelated (odd Gaussian moments
+    vanish), of covariances (Isserlis)
+
+        [[G, G E_t w], [·, wᵀE_s G E_t w]]   and   ½ tr(E_s G E_t G),
+
+    weighted by ``linear`` (n, k) and ``quadratic`` (n, k) respectively: both ``γ_ik`` for a
+    Gaussian; a t component's latent scale scales the linear part by ``E[u]``. Sums over the rows
+    of each pattern first (``Σ r``, ``Σ r w``, ``Σ r w wᵀ``)."""
+    whitened = residuals.whitened
+    n, k, d = whitened.shape
+    structure = covariance_structure(covariance_type)
+    basis = structure.basis(d)
+    width = basis.shape[0]
+    first = k * d
+    size = first + structure.n_free(k, d)
+    out = np.zeros((size, size))
+    pattern, patterns = residuals.pattern, residuals.spread.shape[0]
+    for j in range(k):
+        mean = slice(j * d, (j + 1) * d)
+        offset = first + structure.free_offset(j, width)
+        covariance = slice(offset, offset + width)
+        w, r = whitened[:, j], linear[:, j]
+        counts = np.bincount(pattern, weights=r, minlength=patterns)
+        sums, seconds = np.zeros((patterns, d)), np.zeros((patterns, d, d))
+        np.add.at(sums, pattern, r[:, None] * w)
+        np.add.at(seconds, pattern, np.einsum("n,ni,nl->nil", r, w, w))
+        squares = np.bincount(pattern, weights=quadratic[:, j], minlength=patterns)
+        spread = residuals.spread[:, j]
+        spread_basis = np.einsum("tij,pjl->ptil", basis, spread)                      # E_t G
+        out[mean, mean] += np.einsum("p,pij->ij", counts, spread)
+        mixed = np.einsum("pij,tjl,pl->it", spread, basis, sums)                      # G E_t Σ r w
+        out[mean, covariance] += mixed
+        out[covariance, mean] += mixed.T
+        out[covariance, covariance] += (np.einsum("psij,tjl,pli->st", spread_basis, basis, seconds)
+                                        + 0.5 * np.einsum("p,psij,ptji->st", squares, spread_basis, spread_basis))
+    return out
 
 
 def _scatters(stats, m: np.ndarray, structure) -> np.ndarray:
