@@ -464,7 +464,7 @@ class Gaussian(Family):
             return scores[:, :, kept]
         covars = params[self.covariance_name]
         at_mean, spread = conditional_scores(
-            conditional_residuals(block.X, params["means"], covars, self.covariance_type), covars, self.covariance_type)
+            conditional_residuals(block.X, block.layout, params["means"], covars, self.covariance_type), covars, self.covariance_type)
         return (at_mean + spread)[:, :, kept]
 
     def within_score_covariance(self, block: GaussianBlock, posteriors: np.ndarray, params: Params,
@@ -475,7 +475,8 @@ class Gaussian(Family):
         if block.layout.complete:
             return None
         kept = self._learned(len(params["means"]), learn)
-        residuals = conditional_residuals(block.X, params["means"], params[self.covariance_name], self.covariance_type)
+        residuals = conditional_residuals(block.X, block.layout, params["means"], params[self.covariance_name],
+                                          self.covariance_type)
         within = conditional_score_covariance(residuals, self.covariance_type, posteriors, posteriors)
         return within[np.ix_(kept, kept)]
 

@@ -34,6 +34,7 @@ from ..kernels.gaussian import (
     precisions_cholesky,
 )
 from ..kernels.gaussian_direct import LOST, log_distances
+from ..kernels.gaussian_mixture_missing import missing_layout
 from ..kernels.gaussian_mixture_estep import (
     MixtureTerms,
     RowFeatures,
@@ -428,7 +429,7 @@ class StudentT(Family):
             residuals = None
             linear = gaussian_scores(block.X, means, covars, self.covariance_type)[:, :, kept] - constant
         else:
-            residuals = conditional_residuals(block.X, means, covars, self.covariance_type)
+            residuals = conditional_residuals(block.X, missing_layout(block.X), means, covars, self.covariance_type)
             at_mean, missing = conditional_scores(residuals, covars, self.covariance_type)
             linear = at_mean[:, :, kept] - constant
             constant = constant + missing[:, :, kept]

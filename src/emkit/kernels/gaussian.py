@@ -604,21 +604,3 @@ def impute_conditional_mean(X, resp, means, covariances, covariance_type: Covari
                 total += resp[rows, j][:, None] * (means[j, m] + factors[j].conditional_offset(z))
             filled[np.ix_(rows, m)] = total
     return filled
-
-
-def conditional_gaussians(X, pattern: MissingPattern, means: np.ndarray,
-                          matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The rows of ``pattern`` given their observed coordinates, under each component with full
-    covariance ``matrices[k]``: ``E[x | x_o, z = k]`` (the row, its missing coordinates set to
-    ``μ_k,m + Σ_k,mo Σ_k,oo⁻¹ (x_o − μ_k,o)``), shape ``(k, b, d)``, and ``Cov[x_m | x_o, z = k] =
-    Σ_k,mm − Σ_k,mo Σ_k,oo⁻¹ Σ_k,om``, shape ``(k, q, q)``."""
-    X, means = _as_matrix(X), np.asarray(means, dtype=float)
-    o, m = pattern.observed, pattern.missing
-    rows = X[pattern.rows]
-    completed = np.repeat(rows[None], means.shape[0], axis=0)
-    spreads = np.empty((means.shape[0], m.size, m.size))
-    for j, matrix in enumerate(matrices):
-        factor = _ObservedFactor(matrix, o, m, f"component {j}")
-        completed[j][:, m] = means[j, m] + factor.conditional_offset(factor.whiten(rows[:, o] - means[j, o]))
-        spreads[j] = factor.conditional_cov
-    return completed, spreads

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
 from ..kernels.covariance_structures import CovarianceType, covariance_structure
-from ..kernels.gaussian import conditional_gaussians, missing_patterns
+from ..kernels.gaussian_mixture_missing import MissingLayout
 
 
 def covariance_basis(covariance_type: CovarianceType, n_features: int) -> np.ndarray:
@@ -175,10 +175,10 @@ class ConditionalResiduals:
     ----------
     whitened : ndarray, shape (n, k, d)
         ``w_ik = Σ_k⁻¹ ŷ_ik``.
-    spread : ndarray, shape (n_patterns, k, d, d)
-        ``G_pk = Σ_k⁻¹ Ĉ_pk Σ_k⁻¹`` of each missingness pattern (0 for complete rows).
+    spread : ndarray, shape (n_patterns + 1, k, d, d)
+        ``G_pk = Σ_k⁻¹ Ĉ_pk Σ_k⁻¹`` of each missingness pattern, the last one 0 (complete rows).
     pattern : ndarray of int, shape (n,)
-        Each row's pattern.
+        Each row's pattern (−1: complete).
     """
 
     whitened: np.ndarray
@@ -186,27 +186,39 @@ class ConditionalResiduals:
     pattern: np.ndarray
 
 
-def conditional_residuals(X: np.ndarray, means: np.ndarray, covariances: np.ndarray,
+def conditional_residuals(X: np.ndarray, layout: MissingLayout, means: np.ndarray, covariances: np.ndarray,
                           covariance_type: CovarianceType) -> ConditionalResiduals:
-    """:class:`ConditionalResiduals` of the rows ``X`` (NaN missing), computed once per
-    missingness pattern and component (:func:`~emkit.kernels.gaussian.missing_patterns`)."""
+    """:class:`ConditionalResiduals` of the rows ``X`` (NaN missing) grouped by pattern in
+    ``layout`` (:func:`~emkit.kernels.gaussian_mixture_missing.missing_layout`).
+
+    With the precision ``Λ = Σ⁻¹`` and the missing coordinates ``M`` of a pattern,
+    ``Cov[y_M | x_o] = Λ_MM⁻¹``, so ``G = Λ_·M Λ_MM⁻¹ Λ_M·`` (one Cholesky factor of ``Λ_MM`` per
+    pattern and component), and ``w = Λ ŷ = (Λ − G) y⁰`` with ``y⁰`` the residual with 0 at the
+    missing coordinates (``w`` is 0 there: the conditional mean minimises the quadratic form).
+    """
     X, means = np.asarray(X, dtype=float), np.asarray(means, dtype=float)
     k, d = means.shape
-    matrices = covariance_structure(covariance_type).full_matrices(covariances, k, d)
-    factors = [cho_factor(matrix, lower=True) for matrix in matrices]
-    patterns = missing_patterns(X)
+    structure = covariance_structure(covariance_type)
+    precisions = structure.full_matrices(structure.precisions(structure.precisions_cholesky(
+        np.asarray(covariances, dtype=float))), k, d)
+    n_patterns = layout.n_missing.size
+    spread = np.zeros((n_patterns + 1, k, d, d))
     whitened = np.empty((X.shape[0], k, d))
-    spread = np.zeros((len(patterns), k, d, d))
-    row_pattern = np.empty(X.shape[0], dtype=np.int64)
-    for p, pattern in enumerate(patterns):
-        completed, conditional = conditional_gaussians(X, pattern, means, matrices)
-        row_pattern[pattern.rows] = p
-        for j, factor in enumerate(factors):
-            whitened[pattern.rows, j] = cho_solve(factor, (completed[j] - means[j]).T).T
-            if pattern.missing.size:
-                embedded = np.zeros((d, d))
-                embedded[np.ix_(pattern.missing, pattern.missing)] = conditional[j]
-                spread[p, j] = cho_solve(factor, cho_solve(factor, embedded).T)
+    row_pattern = np.full(X.shape[0], -1, dtype=np.int64)
+    if layout.complete:
+        groups = [np.arange(X.shape[0])]
+    else:
+        row_pattern[layout.order] = layout.row_pattern
+        bounds = np.searchsorted(layout.row_pattern, np.arange(-1, n_patterns + 1))
+        groups = [layout.order[bounds[p]:bounds[p + 1]] for p in range(n_patterns + 1)]
+    for p, rows in enumerate(groups, start=-1):
+        if p >= 0:
+            missing = layout.missing[p, :layout.n_missing[p]]
+            for j, precision in enumerate(precisions):
+                factor = cho_factor(precision[np.ix_(missing, missing)], lower=True)
+                spread[p, j] = precision[:, missing] @ cho_solve(factor, precision[missing])
+        residuals = np.nan_to_num(X[rows][:, None, :] - means, nan=0.0)
+        whitened[rows] = np.einsum("nki,kij->nkj", residuals, precisions - spread[p])
     return ConditionalResiduals(whitened, 0.5 * (spread + np.swapaxes(spread, 2, 3)), row_pattern)
 
 
@@ -256,18 +268,19 @@ def conditional_score_covariance(residuals: ConditionalResiduals, covariance_typ
     first = k * d
     size = first + structure.n_free(k, d)
     out = np.zeros((size, size))
-    pattern, patterns = residuals.pattern, residuals.spread.shape[0]
+    incomplete = np.flatnonzero(residuals.pattern >= 0)   # complete rows add nothing (G = 0)
+    pattern, patterns = residuals.pattern[incomplete], residuals.spread.shape[0] - 1
     for j in range(k):
         mean = slice(j * d, (j + 1) * d)
         offset = first + structure.free_offset(j, width)
         covariance = slice(offset, offset + width)
-        w, r = whitened[:, j], linear[:, j]
+        w, r = whitened[incomplete, j], linear[incomplete, j]
         counts = np.bincount(pattern, weights=r, minlength=patterns)
         sums, seconds = np.zeros((patterns, d)), np.zeros((patterns, d, d))
         np.add.at(sums, pattern, r[:, None] * w)
         np.add.at(seconds, pattern, np.einsum("n,ni,nl->nil", r, w, w))
-        squares = np.bincount(pattern, weights=quadratic[:, j], minlength=patterns)
-        spread = residuals.spread[:, j]
+        squares = np.bincount(pattern, weights=quadratic[incomplete, j], minlength=patterns)
+        spread = residuals.spread[:patterns, j]
         spread_basis = np.einsum("tij,pjl->ptil", basis, spread)                      # E_t G
         out[mean, mean] += np.einsum("p,pij->ij", counts, spread)
         mixed = np.einsum("pij,tjl,pl->it", spread, basis, sums)                      # G E_t Σ r w
