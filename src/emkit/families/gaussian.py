@@ -463,8 +463,8 @@ class Gaussian(Family):
             scores = gaussian_scores(block.X, params["means"], params[self.covariance_name], self.covariance_type)
             return scores[:, :, kept]
         covars = params[self.covariance_name]
-        at_mean, spread = conditional_scores(
-            conditional_residuals(block.X, block.layout, params["means"], covars, self.covariance_type), covars, self.covariance_type)
+        residuals = conditional_residuals(block.X, block.layout, params["means"], covars, self.covariance_type)
+        at_mean, spread = conditional_scores(residuals, covars, self.covariance_type)
         return (at_mean + spread)[:, :, kept]
 
     def within_score_covariance(self, block: GaussianBlock, posteriors: np.ndarray, params: Params,

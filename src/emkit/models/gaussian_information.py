@@ -13,7 +13,10 @@ complete-data log-likelihood of the rows with responsibilities ``r_i`` under one
 with ``n = Σ r_i``, ``g = Σ r_i (x_i − μ)`` and ``W = Σ r_i (x_i − μ)(x_i − μ)ᵀ`` (so ``½ n
 tr(A_s A_t)`` at the M-step's fixed point ``W = nΣ``, ``g = 0``); and the score of one row is
 ``Σ⁻¹(x − μ)`` and ``½ (vᵀ E_t v − tr A_t)`` with ``v = Σ⁻¹(x − μ)``. Solves go through the
-Cholesky factor of ``Σ`` (no explicit inverse).
+Cholesky factor of ``Σ`` (no explicit inverse). A row with missing cells has as scores their
+conditional means given its observed cells, and their conditional covariance is Louis's missing
+information inside a component (:func:`conditional_scores`, :func:`conditional_score_covariance`,
+from the blocks of the precision per missingness pattern).
 """
 
 from __future__ import annotations
@@ -283,11 +286,13 @@ def conditional_score_covariance(residuals: ConditionalResiduals, covariance_typ
         spread = residuals.spread[:patterns, j]
         spread_basis = np.einsum("tij,pjl->ptil", basis, spread)                      # E_t G
         out[mean, mean] += np.einsum("p,pij->ij", counts, spread)
-        mixed = np.einsum("pij,tjl,pl->it", spread, basis, sums)                      # G E_t Σ r w
+        mixed = np.einsum("pij,ptj->it", spread, np.einsum("tjl,pl->ptj", basis, sums))   # G E_t Σ r w
         out[mean, covariance] += mixed
         out[covariance, mean] += mixed.T
-        out[covariance, covariance] += (np.einsum("psij,tjl,pli->st", spread_basis, basis, seconds)
-                                        + 0.5 * np.einsum("p,psij,ptji->st", squares, spread_basis, spread_basis))
+        second_basis = np.einsum("tij,pjl->ptil", basis, seconds)                     # E_t Σ r w wᵀ
+        out[covariance, covariance] += (np.einsum("psij,ptji->st", spread_basis, second_basis)
+                                        + 0.5 * np.einsum("psij,ptji->st", spread_basis * squares[:, None, None, None],
+                                                          spread_basis))
     return out
 
 
