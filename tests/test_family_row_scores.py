@@ -64,6 +64,15 @@ def case(name: str, rng: np.random.Generator):
                   "1:lambdas": rng.uniform(0.5, 5.0, (K, 1)),
                   "2:probs": np.concatenate([rng.dirichlet(np.ones(2), K), rng.dirichlet(np.ones(3), K)], axis=1)}
         return family, with_missing(X, rng), params
+    if name.startswith("gaussian-"):
+        covariance_type = name.removeprefix("gaussian-")
+        params = t_parameters(covariance_type, rng, n_features=3)
+        return (Gaussian(3, covariance_type), with_missing(rng.normal(size=(n, 3)) * 2.0, rng),
+                {"means": params["means"], "covars": params["covars"]})
+    if name.startswith("student-t-"):
+        covariance_type = name.removeprefix("student-t-")
+        return (StudentT(3, covariance_type), with_missing(rng.standard_t(3.0, (n, 3)) * 2.0, rng),
+                t_parameters(covariance_type, rng, 3))
     assert name == "finite-mixture"
     return (FiniteMixture(Poisson(2), 2), with_missing(rng.poisson(3.0, (n, 2)), rng),
             {"mix_weights": rng.dirichlet(np.ones(2), K), "lambdas": rng.uniform(0.5, 6.0, (2 * K, 2))})
@@ -78,6 +87,14 @@ LEARN = {
     "multinomial": [{"emissionprob"}],
     "product": [{"0:shapes", "0:rates", "1:lambdas", "2:probs"}, {"0:rates", "2:probs"}],
     "finite-mixture": [{"mix_weights", "lambdas"}, {"lambdas"}, {"mix_weights"}],
+    # rows with missing cells: E[S_c | x_o, k] is the derivative of log p(x_o | k) (Fisher's identity)
+    "gaussian-full": [{"means", "covars"}, {"covars"}],
+    "gaussian-tied": [{"means", "covars"}],
+    "gaussian-diag": [{"means", "covars"}],
+    "gaussian-spherical": [{"means", "covars"}],
+    "student-t-full": [{"means", "covars", "dofs"}],
+    "student-t-tied": [{"means", "covars"}],
+    "student-t-spherical": [{"covars", "dofs"}],
 }
 
 
@@ -198,13 +215,15 @@ def test_gaussian_row_scores_are_the_derivatives_and_give_the_hessians_errors(co
     np.testing.assert_allclose(louis.cov, hessian.cov, rtol=1e-5, atol=1e-9 * np.abs(hessian.cov).max())
 
 
-def t_parameters(covariance_type: str, rng: np.random.Generator) -> dict:
-    """Locations, scatters shaped by ``covariance_type`` and degrees of freedom of ``K`` 2-D t components."""
-    factors = rng.normal(size=(K, 2, 2)) * 0.5 + np.eye(2)
-    full = factors @ factors.transpose(0, 2, 1) + 0.2 * np.eye(2)
+def t_parameters(covariance_type: str, rng: np.random.Generator, n_features: int = 2) -> dict:
+    """Locations, scatters shaped by ``covariance_type`` and degrees of freedom of ``K`` t components
+    (a Gaussian family takes the first two)."""
+    d = n_features
+    factors = rng.normal(size=(K, d, d)) * 0.5 + np.eye(d)
+    full = factors @ factors.transpose(0, 2, 1) + 0.2 * np.eye(d)
     covars = {"full": full, "tied": full[0], "diag": np.diagonal(full, axis1=1, axis2=2).copy(),
-              "spherical": np.trace(full, axis1=1, axis2=2) / 2.0}[covariance_type]
-    return {"means": rng.normal(scale=2.0, size=(K, 2)), "covars": covars, "dofs": rng.uniform(1.5, 12.0, K)}
+              "spherical": np.trace(full, axis1=1, axis2=2) / d}[covariance_type]
+    return {"means": rng.normal(scale=2.0, size=(K, d)), "covars": covars, "dofs": rng.uniform(1.5, 12.0, K)}
 
 
 def t_complete_coefficients(x, mean, covariance, dof):
@@ -281,13 +300,61 @@ def test_t_louis_standard_errors_equal_the_hessians(covariance_type, dof):
     np.testing.assert_allclose(louis.cov, hessian.cov, rtol=1e-5, atol=1e-9 * np.abs(hessian.cov).max())
 
 
-def test_louis_refuses_what_the_row_scores_cannot_give():
-    """Gaussian and t rows with missing cells (the complete data hold them too) would get too
-    small standard errors from the row scores alone: Louis says so and names the other methods."""
+def missing_cells_fit(family, X: np.ndarray, seed: int = 0):
+    """``X`` with about 20% of its cells missing (every row keeps one) and a tight two-component fit."""
+    rng = np.random.default_rng(seed)
+    X = np.array(X, dtype=float)
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[np.isnan(X).all(axis=1), 0] = np.nanmean(X[:, 0])
+    model = MixtureModel(family, 2)
+    return model, X, emkit.fit(model, X, random_state=1, n_init=2, **TIGHT)
+
+
+def assert_louis_equals_the_hessian(result, X):
+    louis = emkit.standard_errors(result, X, method="louis")
+    hessian = emkit.standard_errors(result, X, method="hessian")
+    assert louis.labels == hessian.labels
+    np.testing.assert_allclose(louis.cov, hessian.cov, rtol=1e-5, atol=1e-9 * np.abs(hessian.cov).max())
+
+
+def two_groups(n: int = 240, d: int = 3, seed: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Correlated 3-D rows in two groups (about 40% in the second), and the groups."""
+    rng = np.random.default_rng(seed)
+    z = rng.random(n) < 0.4
+    mixing = np.array([[1.0, 0.5, 0.0], [0.0, 1.0, -0.4], [0.3, 0.0, 1.0]])[:d, :d]
+    return rng.normal(size=(n, d)) @ mixing * np.where(z, 0.7, 1.2)[:, None] + np.where(z, 3.5, 0.0)[:, None], z
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_gaussian_louis_with_missing_cells_equals_the_hessians(covariance_type):
+    """Rows with missing cells: their complete data hold the missing coordinates, whose spread given
+    the row (Isserlis: ``G``, ``G E_t w``, ``wᵀE_s G E_t w + ½ tr(E_s G E_t G)``) is part of Louis's
+    missing information (the GaussianMixture face: tests/test_gmm_standard_errors.py)."""
+    X, _ = two_groups(n=200)
+    model, X, result = missing_cells_fit(Gaussian(3, covariance_type, reg_covar=0.0), X)
+    assert 0.15 < np.isnan(X).mean() < 0.25 and (np.isnan(X).sum(axis=1) == 2).any()
+    assert_louis_equals_the_hessian(result, X)
+
+
+@pytest.mark.parametrize("name", ["product", "finite-mixture"])
+def test_louis_with_missing_gaussian_cells_in_a_combinator_equals_the_hessians(name):
+    """A Gaussian block with missing cells beside a Poisson column (Product), and Gaussian
+    sub-components (FiniteMixture: the inner family's missing cells add to its sub-components')."""
+    X, z = two_groups(n=300, d=2, seed=3)
+    if name == "product":
+        counts = np.random.default_rng(4).poisson(np.where(z, 5.0, 1.5)).astype(float)
+        family = Product([([0, 1], Gaussian(2, "full", reg_covar=0.0)), (2, Poisson(1))])
+        model, X, result = missing_cells_fit(family, np.column_stack([X, counts]))
+    else:
+        model, X, result = missing_cells_fit(FiniteMixture(Gaussian(2, "diag", reg_covar=0.0), 2), X)
+    assert_louis_equals_the_hessian(result, X)
+
+
+@pytest.mark.parametrize("covariance_type, dof", [("full", None), ("diag", 4.0)])
+def test_t_louis_with_missing_cells_equals_the_hessians(covariance_type, dof):
+    """Given the latent scale ``u`` the missing cells are ``N(x̂, Ĉ/u)``: their spread, ``√u``
+    times the Gaussian's linear part and its quadratic part, adds to the spread over ``u``."""
     rng = np.random.default_rng(1)
-    X = np.concatenate([rng.standard_t(4, size=(150, 2)), rng.standard_t(4, size=(150, 2)) + 5.0])
-    X[3, 1] = np.nan
-    for family in (Gaussian(2, "diag"), StudentT(2, "diag")):
-        result = emkit.fit(MixtureModel(family, 2), X, random_state=0)
-        with pytest.raises(NotImplementedError, match="complete rows.*hessian"):
-            emkit.standard_errors(result, X, method="louis")
+    X = np.concatenate([rng.standard_t(4, size=(60, 2)), rng.standard_t(4, size=(60, 2)) * [0.7, 1.4] + 5.0])
+    _, X, result = missing_cells_fit(StudentT(2, covariance_type, dof=dof, reg_covar=0.0), X)
+    assert_louis_equals_the_hessian(result, X)

@@ -106,7 +106,7 @@ def test_cli_json(csv_file, capsys):
 
 def test_cli_standard_errors(csv_file, capsys):
     """--se sem on data with missing cells: the JSON's se and cov are those of
-    emkit.standard_errors on the same fit; the table shows them; louis names its limit."""
+    emkit.standard_errors on the same fit; the table shows them; louis agrees with the Hessian."""
     path, X = csv_file
     assert main(["gmm", str(path), "-k", "2", "--covariance", "diag", "--se", "sem", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
@@ -120,8 +120,11 @@ def test_cli_standard_errors(csv_file, capsys):
     assert main(["gmm", str(path), "-k", "2", "--covariance", "diag", "--se", "hessian"]) == 0
     out = capsys.readouterr().out
     assert "se of means" in out and re.search(r"standard errors\s+hessian", out)
-    assert main(["gmm", str(path), "-k", "2", "--se", "louis"]) == 2
-    assert "complete rows only" in capsys.readouterr().err
+    assert main(["gmm", str(path), "-k", "2", "--covariance", "diag", "--se", "louis", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)   # missing cells: Louis gives the Hessian's errors
+    hessian = emkit.standard_errors(estimator.result_, X, "hessian")
+    np.testing.assert_allclose(payload["se"]["means"], hessian.se["means"], rtol=1e-4)
+    np.testing.assert_allclose(payload["cov"]["matrix"], hessian.cov, rtol=1e-3, atol=1e-6 * np.abs(hessian.cov).max())
 
 
 def test_cli_selection_table_and_plot(csv_file, tmp_path, capsys):

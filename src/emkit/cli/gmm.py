@@ -50,7 +50,6 @@ def register(subparsers) -> None:
     add_reg_covar_option(model)
     add_fit_options(parser, tol=1e-3, se_tol=1e-8, max_iter=100, seed=0, trace=False,
                     tol_help="stop when the log-likelihood per row changes by less",
-                    se_note=" (louis: complete rows only)",
                     plot_help="write the clusters, k-means beside, and the criterion by k")
     parser.set_defaults(func=run)
 

@@ -281,7 +281,9 @@ class FiniteMixture(Family):
     def within_score_covariance(self, block: Any, posteriors: np.ndarray, params: Params,
                                 learn: frozenset[str]) -> np.ndarray:
         """``Σ_i Σ_k γ_ik Σ_m r_ikm (s_ikm − s̄_ik)(s_ikm − s̄_ik)ᵀ``, ``s̄_ik = Σ_m r_ikm s_ikm``: the
-        missing information of the sub-component given the row and its component.
+        missing information of the sub-component given the row and its component; plus the inner
+        family's own (:meth:`Family.within_score_covariance` with the sub-components' masses
+        ``γ_ik r_ikm``).
 
         Raises
         ------
@@ -295,9 +297,14 @@ class FiniteMixture(Family):
                                       "of a FiniteMixture needs (use method='hessian' or 'sem')")
         scores, resp = sub
         centred = scores - np.einsum("ikm,ikmp->ikp", resp, scores)[:, :, None, :]
-        scaled = centred * np.sqrt(posteriors[:, :, None] * resp)[..., None]
+        mass = posteriors[:, :, None] * resp
+        scaled = centred * np.sqrt(mass)[..., None]
         flat = scaled.reshape(-1, scores.shape[-1])
-        return flat.T @ flat
+        total = flat.T @ flat
+        inner = self.inner.within_score_covariance(block, mass.reshape(mass.shape[0], -1), self._inner(params), learn)
+        if inner is not None:  # the inner family's own latent variables (e.g. missing cells)
+            total[-inner.shape[0]:, -inner.shape[0]:] += inner
+        return total
 
     def sub_scores(self, block: Any, params: Params, learn: frozenset[str]) -> tuple[np.ndarray, np.ndarray] | None:
         """The complete-data scores ``s_ikm = ∂/∂θ [log w_km + log p(x_i | k, m)]`` in

@@ -47,6 +47,9 @@ from ..kernels.gaussian_mixture_missing import MissingLayout, missing_layout
 from ..kernels.kmeans import kmeans, unit_scale
 from ..validation import as_float_array, nullable_as_nan
 from ..models.gaussian_information import (
+    conditional_residuals,
+    conditional_score_covariance,
+    conditional_scores,
     gaussian_free,
     gaussian_free_labels,
     gaussian_from_free,
@@ -459,15 +462,32 @@ class Gaussian(Family):
         return [label for label, kept in zip(labels, self._learned(k, learn)) if kept]
 
     def row_scores(self, block: GaussianBlock, params: Params, learn: frozenset[str]) -> np.ndarray:
-        """``∂/∂θ log N(x_i | μ_k, Σ_k)`` in the learned free entries
-        (:func:`~emkit.models.gaussian_information.gaussian_scores`), complete rows only (with
-        missing cells the complete data hold the missing coordinates, whose scores' spread this
-        does not give)."""
-        if not block.layout.complete:
-            raise NotImplementedError("Louis's method for Gaussian components takes complete rows only (use "
-                                      "method='sem', 'hessian' or 'bootstrap' with missing values)")
-        scores = gaussian_scores(block.X, params["means"], params[self.covariance_name], self.covariance_type)
-        return scores[:, :, self._learned(len(params["means"]), learn)]
+        """``E[∂/∂θ log N(x_i | μ_k, Σ_k) | x_i,o, z_i = k]`` in the learned free entries: for
+        complete rows :func:`~emkit.models.gaussian_information.gaussian_scores`; the complete
+        data of a row with missing cells hold them too, and its score's conditional mean is
+        :func:`~emkit.models.gaussian_information.conditional_scores` (their spread given the
+        component is :meth:`within_score_covariance`)."""
+        kept = self._learned(len(params["means"]), learn)
+        if block.layout.complete:
+            scores = gaussian_scores(block.X, params["means"], params[self.covariance_name], self.covariance_type)
+            return scores[:, :, kept]
+        covars = params[self.covariance_name]
+        residuals = conditional_residuals(block.X, block.layout, params["means"], covars, self.covariance_type)
+        at_mean, spread = conditional_scores(residuals, covars, self.covariance_type)
+        return (at_mean + spread)[:, :, kept]
+
+    def within_score_covariance(self, block: GaussianBlock, posteriors: np.ndarray, params: Params,
+                                learn: frozenset[str]) -> np.ndarray | None:
+        """``Σ_i Σ_k γ_ik Cov[S_c | x_i,o, k]`` over the missing cells
+        (:func:`~emkit.models.gaussian_information.conditional_score_covariance`), learned
+        entries only; None when no cell is missing."""
+        if block.layout.complete:
+            return None
+        kept = self._learned(len(params["means"]), learn)
+        residuals = conditional_residuals(block.X, block.layout, params["means"], params[self.covariance_name],
+                                          self.covariance_type)
+        within = conditional_score_covariance(residuals, self.covariance_type, posteriors, posteriors)
+        return within[np.ix_(kept, kept)]
 
     def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
         """:func:`~emkit.models.gaussian_information.gaussian_information` of the states'

@@ -34,6 +34,7 @@ from ..kernels.gaussian import (
     precisions_cholesky,
 )
 from ..kernels.gaussian_direct import LOST, log_distances
+from ..kernels.gaussian_mixture_missing import missing_layout
 from ..kernels.gaussian_mixture_estep import (
     MixtureTerms,
     RowFeatures,
@@ -53,7 +54,14 @@ from ..kernels.student_t import (
     t_locations_scatters,
     t_stats_missing,
 )
-from ..models.gaussian_information import full_matrices, gaussian_information, gaussian_scores
+from ..models.gaussian_information import (
+    conditional_residuals,
+    conditional_score_covariance,
+    conditional_scores,
+    full_matrices,
+    gaussian_information,
+    gaussian_scores,
+)
 from ..models.regularization import covariance_floor
 from .base import Family, written
 from .gaussian import Gaussian, statistics_centre
@@ -363,64 +371,78 @@ class StudentT(Family):
         return self._gaussian.free_labels(params, learn) + dofs
 
     def row_scores(self, block: StudentTBlock, params: Params, learn: frozenset[str]) -> np.ndarray:
-        """``E[S_c | x_i, z_i = k] = a_k + b_ik E[u] + c_k E[log u]`` (n, K, p) in :meth:`to_free`'s
-        entries: the conditional mean of the score of the complete data ``(x_i, k, u)``
-        (:meth:`latent_scale_scores`), with ``E[u] = α/β``, ``E[log u] = ψ(α) − log β``; its spread
-        over ``u`` is :meth:`within_score_covariance`. Complete rows only.
-
-        Raises
-        ------
-        NotImplementedError
-            For rows with missing cells (the complete data then hold them too).
-        """
-        constant, linear, logarithmic, shape, log_rate = self.latent_scale_scores(block, params, learn)
+        """``E[S_c | x_i, z_i = k] = a_ik + b_ik E[u] + c_k E[log u]`` (n, K, p) in :meth:`to_free`'s
+        entries: the conditional mean of the score of the complete data ``(x_i, k, u)`` (with the
+        missing cells of ``x_i``: :meth:`latent_scale_scores`), with ``E[u] = α/β``, ``E[log u] =
+        ψ(α) − log β``; its spread over ``u`` and the missing cells is :meth:`within_score_covariance`."""
+        constant, linear, logarithmic, shape, log_rate, _ = self.latent_scale_scores(block, params, learn)
         mean_u = shape * np.exp(-log_rate)
         mean_log_u = digamma(shape) - log_rate
         return constant + linear * mean_u[:, :, None] + logarithmic * mean_log_u[:, :, None]
 
     def within_score_covariance(self, block: StudentTBlock, posteriors: np.ndarray, params: Params,
                                 learn: frozenset[str]) -> np.ndarray:
-        """``Σ_i Σ_k γ_ik Cov[S_c | x_i, k]`` with ``Cov[S_c | x_i, k] = Var[u] b bᵀ + Cov[u, log u] (b cᵀ
-        + c bᵀ) + Var[log u] c cᵀ``, ``Var[u] = α/β²``, ``Cov[u, log u] = 1/β``, ``Var[log u] = ψ′(α)``:
-        written ``f fᵀ + (ψ′(α) − 1/α) c cᵀ`` with ``f = b √α/β + c/√α`` (complete rows only)."""
-        constant, linear, logarithmic, shape, log_rate = self.latent_scale_scores(block, params, learn)
+        """``Σ_i Σ_k γ_ik Cov[S_c | x_i, k]``. Over ``u``: ``Var[u] b bᵀ + Cov[u, log u] (b cᵀ + c bᵀ) +
+        Var[log u] c cᵀ``, ``Var[u] = α/β²``, ``Cov[u, log u] = 1/β``, ``Var[log u] = ψ′(α)``: written
+        ``f fᵀ + (ψ′(α) − 1/α) c cᵀ`` with ``f = b √α/β + c/√α``. Over the missing cells, ``x_m − x̂ =
+        ε/√u`` with ``ε ~ N(0, Ĉ)`` independent of ``u``: the Gaussian score's linear part in ``ε``
+        scaled by ``√u`` and its quadratic part, uncorrelated with the rest, add the Gaussian's
+        conditional covariance with linear weights ``γ E[u]``
+        (:func:`~emkit.models.gaussian_information.conditional_score_covariance`)."""
+        constant, linear, logarithmic, shape, log_rate, residuals = self.latent_scale_scores(block, params, learn)
         spread = (linear * (np.sqrt(shape) * np.exp(-log_rate))[:, :, None]
                   + logarithmic / np.sqrt(shape)[:, :, None]) * np.sqrt(posteriors)[:, :, None]
         flat = spread.reshape(-1, spread.shape[-1])
         rest = np.einsum("ik,ik->k", posteriors, polygamma(1, shape) - 1.0 / shape)
-        return flat.T @ flat + logarithmic[0].T @ (logarithmic[0] * rest[:, None])
+        within = flat.T @ flat + logarithmic[0].T @ (logarithmic[0] * rest[:, None])
+        if residuals is not None:
+            kept = self._gaussian._learned(np.shape(params["means"])[0], learn)
+            missing = conditional_score_covariance(residuals, self.covariance_type,
+                                                   posteriors * shape * np.exp(-log_rate), posteriors)
+            within[:kept.sum(), :kept.sum()] += missing[np.ix_(kept, kept)]
+        return within
 
     def latent_scale_scores(self, block: StudentTBlock, params: Params, learn: frozenset[str]):
         """The complete-data score ``S_c(u) = ∂/∂θ log[N(x_i | μ_k, Σ_k/u) Gamma(u | ν_k/2, ν_k/2)]
-        = a_k + b_ik u + c_k log u`` in :meth:`to_free`'s entries and ``u``'s conditional
-        distribution ``Gamma(α_ik, rate β_ik)`` given the row and component: ``(a, b, c, α, log β)``,
-        ``a`` and ``c`` shaped (1, K, p), ``b`` (n, K, p), ``α`` and ``log β`` (n, K).
+        = a_ik + b_ik u + c_k log u`` in :meth:`to_free`'s entries, averaged over the missing cells
+        given ``u``, and ``u``'s conditional distribution ``Gamma(α_ik, rate β_ik)`` given the row
+        and component: ``(a, b, c, α, log β, residuals)``, ``c`` shaped (1, K, p), ``a`` (1, K, p)
+        for complete rows, else (n, K, p), ``b`` (n, K, p), ``α`` and ``log β`` (n, K), and the
+        :class:`~emkit.models.gaussian_information.ConditionalResiduals` of the rows (None when
+        no cell is missing).
 
         ``log N(x | μ, Σ/u) = log N(√u (x − μ) | 0, Σ) + (d/2) log u``: ``b`` is the Gaussian
         score's part quadratic in ``x − μ`` (``Σ⁻¹(x − μ)``, ``½ vᵀE_t v``), ``a`` the rest (its value
         at ``x = μ``, ``−½ tr Σ⁻¹E_t``); in ``ν``, ``½ log(ν/2) + ½ − ½ ψ(ν/2) − ½ u + ½ log u``.
+        Given ``u``, ``x_m ~ N(x̂, Ĉ/u)``: ``b`` is taken at ``x̂`` and ``a`` gains ``½ tr(E_t G)``
+        (:func:`~emkit.models.gaussian_information.conditional_scores`: ``u`` times the spread
+        ``Ĉ/u``).
         """
-        if block.incomplete is not None:
-            raise NotImplementedError("Louis's method for t components takes complete rows only (use "
-                                      "method='sem', 'hessian' or 'bootstrap' with missing values)")
         means = np.asarray(params["means"], dtype=float)
         k = means.shape[0]
         kept = self._gaussian._learned(k, learn)
         covars = np.asarray(params["covars"], dtype=float)
         at_means = gaussian_scores(means, means, covars, self.covariance_type)[np.arange(k), np.arange(k)]
         constant = at_means[None, :, kept]
-        linear = gaussian_scores(block.X, means, covars, self.covariance_type)[:, :, kept] - constant
         logarithmic = np.zeros_like(constant)
+        if block.incomplete is None:
+            residuals = None
+            linear = gaussian_scores(block.X, means, covars, self.covariance_type)[:, :, kept] - constant
+        else:
+            residuals = conditional_residuals(block.X, missing_layout(block.X), means, covars, self.covariance_type)
+            at_mean, missing = conditional_scores(residuals, covars, self.covariance_type)
+            linear = at_mean[:, :, kept] - constant
+            constant = constant + missing[:, :, kept]
         cache = self.precompute(params)
         log_delta, _, dims = self._distances(block, cache)
         shape, log_rate = latent_weight_posterior(log_delta, cache.dofs, dims)
         if self._learns_dofs(learn):
             dofs, own = cache.dofs, np.eye(k)[None]
             half = 0.5 * (np.log(0.5 * dofs) + 1.0 - digamma(0.5 * dofs))
-            constant = np.concatenate([constant, own * half], axis=2)
+            constant = np.concatenate([constant, np.broadcast_to(own * half, constant.shape[:2] + (k,))], axis=2)
             linear = np.concatenate([linear, np.broadcast_to(-0.5 * own, linear.shape[:2] + (k,))], axis=2)
             logarithmic = np.concatenate([logarithmic, 0.5 * own], axis=2)
-        return constant, linear, logarithmic, shape, log_rate
+        return constant, linear, logarithmic, shape, log_rate, residuals
 
     def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
         """Expected information of the complete data ``(z, u, x)`` in :meth:`to_free`'s entries:
