@@ -153,6 +153,20 @@ class CovarianceStructure:
         (diagonal structures)."""
         raise NotImplementedError
 
+    def reduce_component_second(self, second: np.ndarray) -> np.ndarray:
+        """Per-component second moments as ``sum_xx`` keeps them: ``(k, d, d)`` matrices
+        (matrix structures; tied: summed over the components) or ``(k, d)`` coordinates
+        (diagonal structures; spherical: summed over them)."""
+        return second
+
+    def scaled(self, covariances: np.ndarray, numerators: np.ndarray, denominators: np.ndarray,
+               skip: np.ndarray) -> np.ndarray:
+        """``Σ_k · a_k / b_k`` for each component (``b_k`` taken as 1 for the components in ``skip``,
+        e.g. empty ones); a shared covariance: ``Σ · Σ_k a_k / Σ_k b_k``. E.g. the t family's
+        u-weighted scatter divided by ``n_k`` instead of ``Σ γu``."""
+        ratio = numerators / np.where(skip, 1.0, denominators)
+        return covariances * ratio.reshape((-1,) + (1,) * (np.ndim(covariances) - 1))
+
     def m_step(self, n: np.ndarray, sum_xx: np.ndarray, m: np.ndarray, delta: np.ndarray,
                denominator: np.ndarray, reg_covar: float) -> np.ndarray:
         """Covariances maximizing the expected complete-data log-likelihood, plus ``reg_covar·I``.
@@ -472,6 +486,12 @@ class Tied(_MatrixStructure):
     def add_component_second(self, sum_xx, component, second):
         sum_xx += second
 
+    def reduce_component_second(self, second):
+        return second.sum(axis=0)
+
+    def scaled(self, covariances, numerators, denominators, skip):
+        return covariances * (numerators.sum() / denominators.sum())
+
     def m_step(self, n, sum_xx, m, delta, denominator, reg_covar):
         d = m.shape[1]
         total = n.sum()
@@ -601,6 +621,9 @@ class Spherical(_VarianceStructure):
         sum_xx += resp.T @ np.einsum("ij,ij->i", block, block)
 
     def reduce_diagonal_second(self, second):
+        return second.sum(axis=1)
+
+    def reduce_component_second(self, second):
         return second.sum(axis=1)
 
     def m_step(self, n, sum_xx, m, delta, denominator, reg_covar):
