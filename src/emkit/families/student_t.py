@@ -385,10 +385,8 @@ class StudentT(Family):
         weighted = {"n": sum_u, "sum_x": stats["sum_ux"], "sum_xx": stats["sum_uxx"]}
         information = gaussian_information(weighted, means, params["covars"], self.covariance_type, centre)
         shortfall, offsets = n - sum_u, means - centre
-        second = {"full": np.einsum("k,ki,kj->kij", shortfall, offsets, offsets),
-                  "tied": np.einsum("k,ki,kj->ij", shortfall, offsets, offsets),
-                  "diag": shortfall[:, None] * offsets ** 2,
-                  "spherical": shortfall * np.einsum("ki,ki->k", offsets, offsets)}[self.covariance_type]
+        second = covariance_structure(self.covariance_type).second_of_matrices(
+            np.einsum("k,ki,kj->kij", shortfall, offsets, offsets))
         log_det_part = gaussian_information({"n": shortfall, "sum_x": shortfall[:, None] * offsets, "sum_xx": second},
                                             means, params["covars"], self.covariance_type, centre)
         log_det_part[:k * d] = 0.0

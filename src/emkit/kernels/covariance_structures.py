@@ -149,15 +149,14 @@ class CovarianceStructure:
         raise NotImplementedError
 
     def reduce_diagonal_second(self, second: np.ndarray) -> np.ndarray:
-        """Per-row second moments ``(b, d)`` of the coordinates as ``sum_xx`` keeps them
-        (diagonal structures)."""
+        """Second moments ``(b, d)`` of the coordinates per row (or per component) as ``sum_xx``
+        keeps them (diagonal structures)."""
         raise NotImplementedError
 
-    def reduce_component_second(self, second: np.ndarray) -> np.ndarray:
-        """Per-component second moments as ``sum_xx`` keeps them: ``(k, d, d)`` matrices
-        (matrix structures; tied: summed over the components) or ``(k, d)`` coordinates
-        (diagonal structures; spherical: summed over them)."""
-        return second
+    def second_of_matrices(self, matrices: np.ndarray) -> np.ndarray:
+        """Per-component ``(k, d, d)`` second-moment matrices as ``sum_xx`` keeps them (tied: their
+        sum; diag: their diagonals; spherical: their traces)."""
+        raise NotImplementedError
 
     def scaled(self, covariances: np.ndarray, numerators: np.ndarray, denominators: np.ndarray,
                skip: np.ndarray) -> np.ndarray:
@@ -412,6 +411,9 @@ class Full(_MatrixStructure):
     def add_component_second(self, sum_xx, component, second):
         sum_xx[component] += second
 
+    def second_of_matrices(self, matrices):
+        return matrices
+
     def m_step(self, n, sum_xx, m, delta, denominator, reg_covar):
         d = m.shape[1]
         cov = (sum_xx / denominator[:, None, None] - np.einsum("ki,kj->kij", m, m)
@@ -486,8 +488,8 @@ class Tied(_MatrixStructure):
     def add_component_second(self, sum_xx, component, second):
         sum_xx += second
 
-    def reduce_component_second(self, second):
-        return second.sum(axis=0)
+    def second_of_matrices(self, matrices):
+        return matrices.sum(axis=0)
 
     def scaled(self, covariances, numerators, denominators, skip):
         return covariances * (numerators.sum() / denominators.sum())
@@ -557,6 +559,9 @@ class Diag(_VarianceStructure):
     def reduce_diagonal_second(self, second):
         return second
 
+    def second_of_matrices(self, matrices):
+        return np.diagonal(matrices, axis1=1, axis2=2).copy()
+
     def m_step(self, n, sum_xx, m, delta, denominator, reg_covar):
         return sum_xx / denominator[:, None] - m * m + delta * delta + reg_covar
 
@@ -623,8 +628,8 @@ class Spherical(_VarianceStructure):
     def reduce_diagonal_second(self, second):
         return second.sum(axis=1)
 
-    def reduce_component_second(self, second):
-        return second.sum(axis=1)
+    def second_of_matrices(self, matrices):
+        return np.trace(matrices, axis1=1, axis2=2)
 
     def m_step(self, n, sum_xx, m, delta, denominator, reg_covar):
         d = m.shape[1]

@@ -363,7 +363,7 @@ class _Totals:
             if self.missing is not None:
                 sum_x += self.missing.x.T
                 second += self.missing.second_moments()
-            return {"n": n, "sum_x": sum_x, "sum_xx": structure.reduce_component_second(second), **self.anchored}
+            return {"n": n, "sum_x": sum_x, "sum_xx": structure.second_of_matrices(second), **self.anchored}
         missing_weight = products[:, 2 * d + 1:]
         sum_x += terms.means * missing_weight
         if self.conditional_missing is None:
@@ -371,7 +371,7 @@ class _Totals:
         else:
             second = (products[:, d + 1:2 * d + 1] + terms.means ** 2 * missing_weight
                       + terms.variances * self.conditional_missing)
-        return {"n": n, "sum_x": sum_x, "sum_xx": structure.reduce_component_second(second), **self.anchored}
+        return {"n": n, "sum_x": sum_x, "sum_xx": structure.reduce_diagonal_second(second), **self.anchored}
 
 
 def _panels(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
