@@ -12,7 +12,11 @@ M-step with the scatter over ``n_k``) and each ``ν_k`` from the 1-D equation
 whose ECME step on the observed likelihood needs the data and stays there); the data handling,
 starts, parameter checks and free parameters of ``μ``, ``Σ`` are the :class:`~emkit.families.Gaussian`
 family's. Missing cells are marginalised: the observed coordinates are t with ``d_o`` dimensions,
-``u`` is weighted by them, and the missing ones enter through their conditional moments.
+``u`` is weighted by them, and the missing ones enter through their conditional moments. Every row,
+complete or not, runs on the one Gaussian kernel (:mod:`emkit.kernels.gaussian_mixture_estep`):
+``δ_o = 2(log|Σ_oo|^{-1/2} − log N(x_o)) − d_o log 2π`` from its marginal densities and log-dets,
+the u-weighted statistics from its missing-value algorithm with weights ``γu`` (``γ`` for the
+conditional covariances), far rows by its overflow-safe direct formula.
 """
 
 from __future__ import annotations
@@ -52,20 +56,17 @@ from .gaussian import Gaussian, statistics_centre
 
 @dataclass(frozen=True)
 class StudentTBlock:
-    """Rows split into complete and incomplete ones (index arrays None when all are complete),
-    and the data set's centre of statistics."""
+    """Rows, the incomplete ones among them (an index array; None when all are complete) and the
+    data set's centre of statistics."""
 
     X: np.ndarray
-    complete: np.ndarray | None
     incomplete: np.ndarray | None
     centre: np.ndarray
 
     @classmethod
     def of(cls, X: np.ndarray, centre: np.ndarray) -> StudentTBlock:
         rows_missing = np.isnan(X).any(axis=1)
-        if not rows_missing.any():
-            return cls(X, None, None, centre)
-        return cls(X, np.flatnonzero(~rows_missing), np.flatnonzero(rows_missing), centre)
+        return cls(X, np.flatnonzero(rows_missing) if rows_missing.any() else None, centre)
 
     def features(self, covariance_type: str) -> RowFeatures:
         """The rows' features about the centre (the Gaussian kernel's, with its missing-value layout)."""

@@ -13,7 +13,8 @@ callers take without change. scikit-learn's four, the public spellings of ``cova
 Each structure gives: the shape of its parameters; precision Cholesky factors ``P`` (``Σ⁻¹ = P
 Pᵀ``, upper triangular for matrices, ``1/σ`` for variances) and ``log det P``; the weighted second
 moments an E-step adds up and the M-step from them (with ``reg_covar``, and the posterior mode of
-the conjugate prior :class:`~emkit.kernels.covariance_regularization.CovariancePrior`); what the
+the conjugate prior :class:`~emkit.kernels.covariance_regularization.CovariancePrior`), the
+reduction of per-component second-moment matrices to them and the rescaling of a scatter; what the
 floor ``reg_covar`` gives up; the free entries (flat vector, labels, basis ``E_t`` with ``Σ = Σ_t
 θ_t E_t``) with the scatter that the complete-data information needs; full ``(k, d, d)``
 matrices, sampling factors and per-coordinate variances. :func:`covariance_structure` maps a name

@@ -31,6 +31,13 @@ indicator of the observed ones.
   incomplete row, and the statistics completed with the conditional moments; rows are grouped
   by missingness pattern once (:mod:`emkit.kernels.gaussian_mixture_missing`).
 
+:func:`observed_log_det_precisions` gives ``log det Σ_k,oo`` of each row beside its marginal
+log-density, so the t family reads its Mahalanobis distances off the kernel, and
+:func:`component_statistics` weighs the conditional covariances apart when asked (the t family's
+u-weighted statistics). Which features and corrections apply is the covariance structure's to say
+(:attr:`~emkit.kernels.covariance_structures.CovarianceStructure.diagonal`, its factors and its
+reductions), not a switch on ``covariance_type``.
+
 Accuracy: the product form adds up terms of size ``|y|ᵀ|Λ_k||y|`` about the centre, so its
 rounding error in a log-density is about ``ε·|y|ᵀ|Λ_k||y|`` (``ε`` the unit round-off) where the
 direct formula has ``ε·(y − m_k)ᵀΛ_k(y − m_k)``; with the centre at the data mean this is ``ε``

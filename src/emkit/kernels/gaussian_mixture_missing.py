@@ -9,6 +9,11 @@ marginal log-density of the observed coordinates is the product's value plus
 The statistics ``Φᵀ R`` miss ``r f`` (first moments), ``r (f y⁰ᵀ + y⁰ fᵀ)`` and ``r (f fᵀ + A⁻¹)``
 (second moments).
 
+With ``det Σ = det Σ_oo / det A``, the log-determinant of the observed block is ``log det Σ_oo =
+log det Σ + 2 Σ log G_jj`` (:func:`pattern_log_dets`: the t family's Mahalanobis distances of the
+observed coordinates come from it and the marginal log-density). The statistics may weigh the
+conditional covariances ``A⁻¹`` apart from the first moments (the t family: ``γ`` beside ``γu``).
+
 Rows are grouped by missingness pattern once (:func:`missing_layout`), so ``G``, ``A⁻¹`` and the
 rows of ``Λ`` that ``w`` needs are computed once per run of rows with one pattern. A long run
 (at least :data:`LONG_RUN` rows) takes matrix products for ``w`` and for the cross moments
