@@ -12,7 +12,11 @@ M-step with the scatter over ``n_k``) and each ``ν_k`` from the 1-D equation
 whose ECME step on the observed likelihood needs the data and stays there); the data handling,
 starts, parameter checks and free parameters of ``μ``, ``Σ`` are the :class:`~emkit.families.Gaussian`
 family's. Missing cells are marginalised: the observed coordinates are t with ``d_o`` dimensions,
-``u`` is weighted by them, and the missing ones enter through their conditional moments.
+``u`` is weighted by them, and the missing ones enter through their conditional moments. Every row,
+complete or not, runs on the one Gaussian kernel (:mod:`emkit.kernels.gaussian_mixture_estep`):
+``δ_o = 2(log|Σ_oo|^{-1/2} − log N(x_o)) − d_o log 2π`` from its marginal densities and log-dets,
+the u-weighted statistics from its missing-value algorithm with weights ``γu`` (``γ`` for the
+conditional covariances), far rows by its overflow-safe direct formula.
 """
 
 from __future__ import annotations
@@ -23,16 +27,8 @@ import numpy as np
 from scipy.special import digamma, polygamma
 
 from ..engine.model import Params, Regularization, Stats
-from ..engine.stats import add_stats
 from ..kernels.covariance_structures import covariance_structure
-from ..kernels.gaussian import (
-    LOG_2PI,
-    anchored_stats,
-    anchored_zeros,
-    gaussian_stats,
-    log_det_precision_cholesky,
-    precisions_cholesky,
-)
+from ..kernels.gaussian import LOG_2PI
 from ..kernels.gaussian_direct import LOST, log_distances
 from ..kernels.gaussian_mixture_missing import missing_layout
 from ..kernels.gaussian_mixture_estep import (
@@ -41,6 +37,7 @@ from ..kernels.gaussian_mixture_estep import (
     component_log_densities,
     component_statistics,
     mixture_terms,
+    observed_log_det_precisions,
     row_features,
 )
 from ..kernels.student_t import (
@@ -50,15 +47,12 @@ from ..kernels.student_t import (
     latent_weight_moments,
     latent_weight_posterior,
     log_t_density,
-    t_distances_missing,
     t_locations_scatters,
-    t_stats_missing,
 )
 from ..models.gaussian_information import (
     conditional_residuals,
     conditional_score_covariance,
     conditional_scores,
-    full_matrices,
     gaussian_information,
     gaussian_scores,
 )
@@ -69,36 +63,30 @@ from .gaussian import Gaussian, statistics_centre
 
 @dataclass(frozen=True)
 class StudentTBlock:
-    """Rows split into complete and incomplete ones (index arrays None when all are complete),
-    and the data set's centre of statistics."""
+    """Rows, the incomplete ones among them (an index array; None when all are complete) and the
+    data set's centre of statistics."""
 
     X: np.ndarray
-    complete: np.ndarray | None
     incomplete: np.ndarray | None
     centre: np.ndarray
 
     @classmethod
     def of(cls, X: np.ndarray, centre: np.ndarray) -> StudentTBlock:
         rows_missing = np.isnan(X).any(axis=1)
-        if not rows_missing.any():
-            return cls(X, None, None, centre)
-        return cls(X, np.flatnonzero(~rows_missing), np.flatnonzero(rows_missing), centre)
+        return cls(X, np.flatnonzero(rows_missing) if rows_missing.any() else None, centre)
 
-    def complete_features(self, covariance_type: str) -> tuple[np.ndarray, RowFeatures]:
-        """The complete rows and their features about the centre (the Gaussian kernel's)."""
-        rows = self.X if self.complete is None else self.X[self.complete]
-        return rows, row_features(rows, covariance_type, self.centre)
+    def features(self, covariance_type: str) -> RowFeatures:
+        """The rows' features about the centre (the Gaussian kernel's, with its missing-value layout)."""
+        return row_features(self.X, covariance_type, self.centre)
 
 
 @dataclass(frozen=True)
 class StudentTCache:
-    """What one E-step needs from the parameters: locations, scatters (also as full matrices for
-    the conditional moments of missing cells), degrees of freedom and whether a component is so
-    far from the centre that its statistics are also summed about its location."""
+    """What one E-step needs from the parameters: locations, scatters, degrees of freedom and
+    their Gaussian product form about a centre (:meth:`terms`)."""
 
     means: np.ndarray
     covars: np.ndarray
-    full_covars: np.ndarray
     dofs: np.ndarray
     covariance_type: str
     made: dict = field(default_factory=dict, repr=False, compare=False)
@@ -112,11 +100,6 @@ class StudentTCache:
             found = self.made[id(centre)] = (centre, mixture_terms(np.ones(k), self.means, self.covars,
                                                                    self.covariance_type, centre))
         return found[1]
-
-    def far(self, centre: np.ndarray) -> bool:
-        """Whether a component is so far from ``centre`` that its statistics are also summed
-        about its location."""
-        return bool(self.terms(centre).far.any())
 
 
 class StudentT(Family):
@@ -200,42 +183,30 @@ class StudentT(Family):
         means = np.asarray(params["means"], dtype=float)
         covars = np.asarray(params["covars"], dtype=float)
         k = means.shape[0]
-        return StudentTCache(means, covars, full_matrices(covars, self.covariance_type, k, self.n_features),
-                             self._dofs(params, k), self.covariance_type)
+        return StudentTCache(means, covars, self._dofs(params, k), self.covariance_type)
 
-    def _distances(self, block: StudentTBlock, cache: StudentTCache,
-                   complete: tuple[np.ndarray, RowFeatures] | None = None):
-        """``log δ`` (n, k), ``log|Σ|^{-1/2}`` and the observed dimension of every row: complete
-        rows by the Gaussian kernel's product form (:func:`_kernel_distances`; ``complete``: their
-        :meth:`StudentTBlock.complete_features` when already made), incomplete ones by the direct
-        formulas of their observed coordinates."""
-        complete = block.complete_features(self.covariance_type) if complete is None else complete
+    def _distances(self, block: StudentTBlock, cache: StudentTCache, features: RowFeatures | None = None):
+        """``log δ`` (n, k), ``log|Σ_oo|^{-1/2}`` ((k,), or (n, k) with missing cells) and the observed
+        dimension ``d_o`` (``d``, or (n, 1)) of every row over its observed coordinates, from the
+        Gaussian kernel (``features``: :meth:`StudentTBlock.features` when already made): its
+        ``log N(x_o | μ_k,o, Σ_k,oo) = −½(d_o log 2π + log|Σ_k,oo| + δ)`` and its ``log|Σ_k,oo|``
+        (:func:`~emkit.kernels.gaussian_mixture_estep.observed_log_det_precisions`); rows whose
+        density is below the float range (the kernel's stand-ins) by the overflow-safe direct
+        formula. A row with nothing observed has ``δ = 0`` (``log δ = −∞``) and ``d_o = 0``."""
+        features = block.features(self.covariance_type) if features is None else features
+        terms = cache.terms(block.centre)
+        log_normal = component_log_densities(block.X, features, terms)
         if block.incomplete is None:
-            return self._kernel_distances(*complete, block.centre, cache) + (self.n_features,)
-        n, k = block.X.shape[0], cache.means.shape[0]
-        log_delta, log_det = np.empty((n, k)), np.empty((n, k))
-        dims = np.full((n, 1), float(self.n_features))
-        log_delta[block.complete], log_det[block.complete] = self._kernel_distances(*complete, block.centre, cache)
-        log_delta[block.incomplete], log_det[block.incomplete], dims[block.incomplete] = t_distances_missing(
-            block.X[block.incomplete], cache.means, cache.covars, self.covariance_type)
-        return log_delta, log_det, dims
-
-    def _kernel_distances(self, rows: np.ndarray, features: RowFeatures, centre: np.ndarray,
-                          cache: StudentTCache) -> tuple[np.ndarray, np.ndarray]:
-        """``log δ`` of complete ``rows`` (their ``features`` about ``centre``) from the Gaussian
-        kernel's ``log N(x | μ_k, Σ_k)``, ``δ = 2(log|P_k| − log N) − d log 2π``; rows whose density
-        is below the float range (the kernel's stand-ins) by the overflow-safe direct formula."""
-        terms = cache.terms(centre)
-        log_normal = component_log_densities(rows, features, terms)
-        log_det = np.broadcast_to(log_det_precision_cholesky(precisions_cholesky(cache.covars, self.covariance_type),
-                                                             self.covariance_type, self.n_features),
-                                  (cache.means.shape[0],))
+            log_det, dims = terms.log_det_precision, self.n_features
+        else:
+            log_det = observed_log_det_precisions(block.X, features, terms)
+            dims = (self.n_features - np.isnan(block.X).sum(axis=1, keepdims=True)).astype(float)
         with np.errstate(divide="ignore"):
-            log_delta = np.log(np.maximum(2.0 * (log_det - log_normal) - self.n_features * LOG_2PI, 0.0))
+            log_delta = np.log(np.maximum(2.0 * (log_det - log_normal) - dims * LOG_2PI, 0.0))
         lost = np.flatnonzero((log_normal <= 0.5 * LOST).any(axis=1))
         if lost.size:
-            log_delta[lost] = log_distances(rows[lost], cache.means, cache.covars, self.covariance_type)[0]
-        return log_delta, log_det
+            log_delta[lost] = log_distances(block.X[lost], cache.means, cache.covars, self.covariance_type)[0]
+        return log_delta, log_det, dims
 
     def log_likelihood(self, block: StudentTBlock, cache: StudentTCache, out: np.ndarray | None = None) -> np.ndarray:
         """``log t_{ν_k}(x_o | μ_k,o, Σ_k,oo)`` over each row's observed coordinates (0: none)."""
@@ -245,40 +216,19 @@ class StudentT(Family):
     def stats(self, block: StudentTBlock, posteriors: np.ndarray, cache: StudentTCache) -> Stats:
         """``n``, ``sum_u``, ``sum_ux``, ``sum_uxx`` (about :attr:`centre`; also about each location,
         ``anchored_*``, when a component is far from it) and ``sum_log_u_minus_u``."""
-        complete = block.complete_features(self.covariance_type)   # for the distances and the statistics
-        log_delta, _, dims = self._distances(block, cache, complete)
+        features = block.features(self.covariance_type)   # for the distances and the statistics
+        log_delta, _, dims = self._distances(block, cache, features)
         with np.errstate(over="ignore"):
             u, log_u = latent_weight_moments(np.exp(log_delta), cache.dofs, dims)
-        weights = posteriors * u
-        k, d = cache.means.shape
         about = {"n": posteriors.sum(axis=0),
                  "sum_log_u_minus_u": np.where(posteriors > 0, posteriors * (log_u - u), 0.0).sum(axis=0)}
-        if block.incomplete is None:   # the Gaussian kernel's Φᵀ(γu), with the far components' anchored sums
-            weighted = component_statistics(*complete, cache.terms(block.centre), weights)
-            anchored = {key: value for key, value in weighted.items() if key.startswith("anchored_")}
-        else:
-            weighted = self._split_stats(block, posteriors, u, cache, np.broadcast_to(block.centre, (k, d)))
-            anchored = anchored_zeros(self.covariance_type, k, d)
-            if cache.far(block.centre):
-                own = self._split_stats(block, posteriors, u, cache, cache.means)
-                anchored = {"anchored_n": own["n"], "anchored_x": own["sum_x"], "anchored_xx": own["sum_xx"],
-                            "anchored_at": own["n"][:, None] * cache.means}
+        # The Gaussian kernel's statistics with weights γu (its conditional covariances of missing
+        # cells weighted by γ), with the far components' sums about their locations (anchored_*).
+        weighted = component_statistics(block.X, features, cache.terms(block.centre), posteriors * u,
+                                        None if block.incomplete is None else posteriors)
+        anchored = {key: value for key, value in weighted.items() if key.startswith("anchored_")}
         return {**about, "sum_u": weighted["n"], "sum_ux": weighted["sum_x"], "sum_uxx": weighted["sum_xx"],
                 **anchored, "centre_weight": about["n"].sum() * block.centre}
-
-    def _split_stats(self, block: StudentTBlock, posteriors: np.ndarray, u: np.ndarray, cache: StudentTCache,
-                     shifts: np.ndarray) -> Stats:
-        """The u-weighted statistics of a block with incomplete rows, about ``shifts`` (k, d)."""
-        complete, incomplete = block.complete, block.incomplete
-        weights = posteriors[complete] * u[complete]
-        if np.all(shifts == shifts[0]):
-            whole = gaussian_stats(block.X[complete], weights, self.covariance_type, shift=shifts[0])
-        else:
-            whole = anchored_stats(block.X[complete], weights, shifts, cache.covars, self.covariance_type)
-            whole = {"n": whole["anchored_n"], "sum_x": whole["anchored_x"], "sum_xx": whole["anchored_xx"]}
-        missing = t_stats_missing(block.X[incomplete], posteriors[incomplete], u[incomplete], cache.means,
-                                  cache.full_covars, shifts, self.covariance_type)
-        return add_stats(whole, missing)
 
     # ------------------------------------------------------------------ M-step
     def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
@@ -457,10 +407,8 @@ class StudentT(Family):
         weighted = {"n": sum_u, "sum_x": stats["sum_ux"], "sum_xx": stats["sum_uxx"]}
         information = gaussian_information(weighted, means, params["covars"], self.covariance_type, centre)
         shortfall, offsets = n - sum_u, means - centre
-        second = {"full": np.einsum("k,ki,kj->kij", shortfall, offsets, offsets),
-                  "tied": np.einsum("k,ki,kj->ij", shortfall, offsets, offsets),
-                  "diag": shortfall[:, None] * offsets ** 2,
-                  "spherical": shortfall * np.einsum("ki,ki->k", offsets, offsets)}[self.covariance_type]
+        second = covariance_structure(self.covariance_type).second_of_matrices(
+            np.einsum("k,ki,kj->kij", shortfall, offsets, offsets))
         log_det_part = gaussian_information({"n": shortfall, "sum_x": shortfall[:, None] * offsets, "sum_xx": second},
                                             means, params["covars"], self.covariance_type, centre)
         log_det_part[:k * d] = 0.0

@@ -13,7 +13,8 @@ callers take without change. scikit-learn's four, the public spellings of ``cova
 Each structure gives: the shape of its parameters; precision Cholesky factors ``P`` (``Σ⁻¹ = P
 Pᵀ``, upper triangular for matrices, ``1/σ`` for variances) and ``log det P``; the weighted second
 moments an E-step adds up and the M-step from them (with ``reg_covar``, and the posterior mode of
-the conjugate prior :class:`~emkit.kernels.covariance_regularization.CovariancePrior`); what the
+the conjugate prior :class:`~emkit.kernels.covariance_regularization.CovariancePrior`), the
+reduction of per-component second-moment matrices to them and the rescaling of a scatter; what the
 floor ``reg_covar`` gives up; the free entries (flat vector, labels, basis ``E_t`` with ``Σ = Σ_t
 θ_t E_t``) with the scatter that the complete-data information needs; full ``(k, d, d)``
 matrices, sampling factors and per-coordinate variances. :func:`covariance_structure` maps a name
@@ -149,9 +150,22 @@ class CovarianceStructure:
         raise NotImplementedError
 
     def reduce_diagonal_second(self, second: np.ndarray) -> np.ndarray:
-        """Per-row second moments ``(b, d)`` of the coordinates as ``sum_xx`` keeps them
-        (diagonal structures)."""
+        """Second moments ``(b, d)`` of the coordinates per row (or per component) as ``sum_xx``
+        keeps them (diagonal structures)."""
         raise NotImplementedError
+
+    def second_of_matrices(self, matrices: np.ndarray) -> np.ndarray:
+        """Per-component ``(k, d, d)`` second-moment matrices as ``sum_xx`` keeps them (tied: their
+        sum; diag: their diagonals; spherical: their traces)."""
+        raise NotImplementedError
+
+    def scaled(self, covariances: np.ndarray, numerators: np.ndarray, denominators: np.ndarray,
+               skip: np.ndarray) -> np.ndarray:
+        """``Σ_k · a_k / b_k`` for each component (``b_k`` taken as 1 for the components in ``skip``,
+        e.g. empty ones); a shared covariance: ``Σ · Σ_k a_k / Σ_k b_k``. E.g. the t family's
+        u-weighted scatter divided by ``n_k`` instead of ``Σ γu``."""
+        ratio = numerators / np.where(skip, 1.0, denominators)
+        return covariances * ratio.reshape((-1,) + (1,) * (np.ndim(covariances) - 1))
 
     def m_step(self, n: np.ndarray, sum_xx: np.ndarray, m: np.ndarray, delta: np.ndarray,
                denominator: np.ndarray, reg_covar: float) -> np.ndarray:
@@ -422,6 +436,9 @@ class Full(_MatrixStructure):
     def add_component_second(self, sum_xx, component, second):
         sum_xx[component] += second
 
+    def second_of_matrices(self, matrices):
+        return matrices
+
     def m_step(self, n, sum_xx, m, delta, denominator, reg_covar):
         d = m.shape[1]
         cov = (sum_xx / denominator[:, None, None] - np.einsum("ki,kj->kij", m, m)
@@ -499,6 +516,12 @@ class Tied(_MatrixStructure):
     def add_component_second(self, sum_xx, component, second):
         sum_xx += second
 
+    def second_of_matrices(self, matrices):
+        return matrices.sum(axis=0)
+
+    def scaled(self, covariances, numerators, denominators, skip):
+        return covariances * (numerators.sum() / denominators.sum())
+
     def m_step(self, n, sum_xx, m, delta, denominator, reg_covar):
         d = m.shape[1]
         total = n.sum()
@@ -566,6 +589,9 @@ class Diag(_VarianceStructure):
 
     def reduce_diagonal_second(self, second):
         return second
+
+    def second_of_matrices(self, matrices):
+        return np.diagonal(matrices, axis1=1, axis2=2).copy()
 
     def m_step(self, n, sum_xx, m, delta, denominator, reg_covar):
         return sum_xx / denominator[:, None] - m * m + delta * delta + reg_covar
@@ -635,6 +661,9 @@ class Spherical(_VarianceStructure):
 
     def reduce_diagonal_second(self, second):
         return second.sum(axis=1)
+
+    def second_of_matrices(self, matrices):
+        return np.trace(matrices, axis1=1, axis2=2)
 
     def m_step(self, n, sum_xx, m, delta, denominator, reg_covar):
         d = m.shape[1]

@@ -225,7 +225,8 @@ def _accumulate_complete(stats: dict, block: np.ndarray, resp: np.ndarray, struc
     structure.accumulate_second(stats["sum_xx"], block, resp)
 
 
-def gaussian_stats_about(X, resp, anchors, covariances, covariance_type: CovarianceType) -> dict[str, np.ndarray]:
+def gaussian_stats_about(X, resp, anchors, covariances, covariance_type: CovarianceType,
+                         conditional=None) -> dict[str, np.ndarray]:
     """The statistics of each component about its own anchor ``a_k`` (its mean at the E-step).
 
     ``n_k = Σ_i r_ik``, ``sum_x_k = Σ_i r_ik E[x_i − a_k]`` and ``sum_xx`` of
@@ -233,7 +234,8 @@ def gaussian_stats_about(X, resp, anchors, covariances, covariance_type: Covaria
     components), the conditional expectations of NaN coordinates under ``N(a_k, Σ_k)``. About
     one shift for all, a narrow component far from it loses the digits of its covariance
     (``sum_xx/n − m mᵀ`` cancels); about its own mean it does not. ``covariances`` (by
-    ``covariance_type``) are needed only when ``X`` has NaN.
+    ``covariance_type``) are needed only when ``X`` has NaN; ``conditional``: as
+    :func:`gaussian_stats_missing`'s.
     """
     structure = covariance_structure(covariance_type)
     X = _as_matrix(X)
@@ -250,7 +252,8 @@ def gaussian_stats_about(X, resp, anchors, covariances, covariance_type: Covaria
             cov = np.asarray(covariances, dtype=float)
             cov = cov[None] if structure.shared else cov[j:j + 1]
             one = gaussian_stats_missing(X, resp[:, j:j + 1], anchors[j:j + 1], cov, single, shift=anchors[j],
-                                         patterns=patterns)
+                                         patterns=patterns,
+                                         conditional=None if conditional is None else conditional[:, j:j + 1])
         else:
             one = gaussian_stats(X, resp[:, j:j + 1], single, shift=anchors[j])
         out["n"][j] = one["n"][0]
@@ -270,11 +273,12 @@ def anchored_zeros(covariance_type: CovarianceType, n_components: int, n_feature
             "anchored_at": np.zeros((n_components, n_features))}
 
 
-def anchored_stats(X, resp, anchors, covariances, covariance_type: CovarianceType) -> dict[str, np.ndarray]:
+def anchored_stats(X, resp, anchors, covariances, covariance_type: CovarianceType,
+                   conditional=None) -> dict[str, np.ndarray]:
     """:func:`gaussian_stats_about` as ``anchored_n``, ``anchored_x`` and ``anchored_xx``, with
     ``anchored_at = n_k a_k`` (which says about which anchors they are, additively): the keys an
     E-step adds to its statistics about the centre when a component is far from it."""
-    stats = gaussian_stats_about(X, resp, anchors, covariances, covariance_type)
+    stats = gaussian_stats_about(X, resp, anchors, covariances, covariance_type, conditional)
     return {"anchored_n": stats["n"], "anchored_x": stats["sum_x"], "anchored_xx": stats["sum_xx"],
             "anchored_at": stats["n"][:, None] * np.asarray(anchors, dtype=float)}
 
@@ -527,7 +531,8 @@ def log_gaussian_density_missing(X, means, covariances, covariance_type: Covaria
 
 
 def gaussian_stats_missing(X, resp, means, covariances, covariance_type: CovarianceType, shift=None,
-                           patterns: tuple[MissingPattern, ...] | None = None) -> dict[str, np.ndarray]:
+                           patterns: tuple[MissingPattern, ...] | None = None,
+                           conditional=None) -> dict[str, np.ndarray]:
     """Expected sufficient statistics of incomplete data (the exact E-step), about ``shift``.
 
     As :func:`gaussian_stats` with each row's complete-data statistics replaced by their
@@ -535,6 +540,8 @@ def gaussian_stats_missing(X, resp, means, covariances, covariance_type: Covaria
     ``E[x | x_o] = (x_o, μ_m + Σ_mo Σ_oo⁻¹ (x_o − μ_o))`` and
     ``E[x xᵀ | x_o] = E[x|x_o] E[x|x_o]ᵀ + (Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om on the missing block)``.
     ``means``/``covariances`` are the parameters of the E-step (the ones that gave ``resp``).
+    ``conditional`` (n, k): the weights of the conditional covariances in place of ``resp``
+    (the t family's ``γ`` beside ``resp = γu``).
     """
     X, means, patterns, structure = _check_missing_inputs(X, means, covariances, covariance_type, patterns)
     n, d = X.shape
@@ -542,6 +549,7 @@ def gaussian_stats_missing(X, resp, means, covariances, covariance_type: Covaria
     resp = _check_resp(resp, n)
     if resp.shape[1] != k:
         raise ValueError(f"resp: expected {k} columns (one per component), got {resp.shape[1]}")
+    conditional = resp if conditional is None else np.asarray(conditional, dtype=float)
     shift = _shift(shift, d)
     stats = _empty_stats(structure, k, d)
     if structure.diagonal:
@@ -551,11 +559,14 @@ def gaussian_stats_missing(X, resp, means, covariances, covariance_type: Covaria
             shifted = np.where(missing, 0.0, X[rows]) - shift
             for j in range(k):
                 expected = np.where(missing, means[j] - shift, shifted)
-                second = expected * expected + missing * var[j]
                 r = resp[rows, j]
                 stats["n"][j] += r.sum()
                 stats["sum_x"][j] += r @ expected
-                stats["sum_xx"][j] += r @ structure.reduce_diagonal_second(second)
+                if conditional is resp:
+                    stats["sum_xx"][j] += r @ structure.reduce_diagonal_second(expected * expected + missing * var[j])
+                else:
+                    stats["sum_xx"][j] += (r @ structure.reduce_diagonal_second(expected * expected)
+                                           + conditional[rows, j] @ structure.reduce_diagonal_second(missing * var[j]))
         return stats
     for pattern in patterns:
         factors = _factors(covariances, structure, pattern, k)
@@ -570,7 +581,7 @@ def gaussian_stats_missing(X, resp, means, covariances, covariance_type: Covaria
                 r = resp[rows, j]
                 weighted = expected * np.sqrt(r)[:, None]
                 second = weighted.T @ weighted
-                second[np.ix_(m, m)] += r.sum() * factors[j].conditional_cov
+                second[np.ix_(m, m)] += conditional[rows, j].sum() * factors[j].conditional_cov
                 stats["n"][j] += r.sum()
                 stats["sum_x"][j] += r @ expected
                 structure.add_component_second(stats["sum_xx"], j, second)

@@ -31,6 +31,13 @@ indicator of the observed ones.
   incomplete row, and the statistics completed with the conditional moments; rows are grouped
   by missingness pattern once (:mod:`emkit.kernels.gaussian_mixture_missing`).
 
+:func:`observed_log_det_precisions` gives ``log det Σ_k,oo`` of each row beside its marginal
+log-density, so the t family reads its Mahalanobis distances off the kernel, and
+:func:`component_statistics` weighs the conditional covariances apart when asked (the t family's
+u-weighted statistics). Which features and corrections apply is the covariance structure's to say
+(:attr:`~emkit.kernels.covariance_structures.CovarianceStructure.diagonal`, its factors and its
+reductions), not a switch on ``covariance_type``.
+
 Accuracy: the product form adds up terms of size ``|y|ᵀ|Λ_k||y|`` about the centre, so its
 rounding error in a log-density is about ``ε·|y|ᵀ|Λ_k||y|`` (``ε`` the unit round-off) where the
 direct formula has ``ε·(y − m_k)ᵀΛ_k(y − m_k)``; with the centre at the data mean this is ``ε``
@@ -55,6 +62,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from .covariance_structures import CovarianceStructure, covariance_structure
 from .gaussian import LOG_2PI, anchored_stats, anchored_zeros, check_covariance_type, precisions_cholesky
 from .gaussian_direct import finite_stand_in, log_distances, log_posterior
 from .gaussian_mixture_missing import (
@@ -62,6 +70,7 @@ from .gaussian_mixture_missing import (
     MissingSums,
     PatternRuns,
     missing_layout,
+    pattern_log_dets,
 )
 
 #: With few features (at most :data:`PANEL_FEATURES`: diag and spherical covariances up to
@@ -121,6 +130,8 @@ class MixtureTerms:
         ``σ²_kj = Σ_k,jj``, the variance of each coordinate under each component.
     log_weights : ndarray (k,)
         ``log π_k``.
+    log_det_precision : ndarray (k,)
+        ``log det P_k = −½ log det Σ_k``.
     locations : ndarray (k, d)
         ``μ_k`` as given, and
     covariances : ndarray
@@ -135,8 +146,14 @@ class MixtureTerms:
     precision_mean: np.ndarray | None
     variances: np.ndarray
     log_weights: np.ndarray
+    log_det_precision: np.ndarray
     locations: np.ndarray
     covariances: np.ndarray
+
+    @property
+    def structure(self) -> CovarianceStructure:
+        """The covariance structure named by :attr:`covariance_type`."""
+        return covariance_structure(self.covariance_type)
 
     @property
     def n_features(self) -> int:
@@ -189,9 +206,10 @@ class MixtureTerms:
 
 
 def n_statistic_features(covariance_type: str, n_features: int) -> int:
-    """Length ``p`` of ``φ(y)``: ``1 + d + d(d+1)/2`` (full, tied) or ``1 + 3d`` (diag, spherical)."""
+    """Length ``p`` of ``φ(y)``: ``1 + 3d`` (diagonal structures: diag, spherical) or
+    ``1 + d + d(d+1)/2`` (matrix structures: full, tied)."""
     d = n_features
-    return 1 + d + d * (d + 1) // 2 if check_covariance_type(covariance_type) in ("full", "tied") else 1 + 3 * d
+    return 1 + 3 * d if covariance_structure(covariance_type).diagonal else 1 + d + d * (d + 1) // 2
 
 
 def mixture_terms(weights, means, covariances, covariance_type: str, shift) -> MixtureTerms:
@@ -228,9 +246,11 @@ def mixture_terms(weights, means, covariances, covariance_type: str, shift) -> M
 def _product_terms(m, factors, log_weights, means, covariances, covariance_type, shift) -> MixtureTerms:
     """:func:`mixture_terms` from ``m = μ − c`` and the precision factors."""
     k, d = m.shape
+    structure = covariance_structure(covariance_type)
     theta = np.empty((n_statistic_features(covariance_type, d), k))
-    if covariance_type in ("full", "tied"):
-        factors = np.broadcast_to(factors, (k, d, d))
+    log_det_precision = np.ascontiguousarray(np.broadcast_to(structure.log_det_precision_cholesky(factors, d), (k,)))
+    factors = structure.density_factors(factors, k, d)
+    if not structure.diagonal:
         whitened = np.einsum("kd,kde->ke", m, factors)                 # P_kᵀ m_k
         precision = np.einsum("kij,klj->kil", factors, factors)        # Λ_k = P_k P_kᵀ
         precision_mean = np.einsum("kij,kj->ki", factors, whitened)    # Λ_k m_k
@@ -243,19 +263,17 @@ def _product_terms(m, factors, log_weights, means, covariances, covariance_type,
         theta[d + 1:] = quadratic.T
         variances = np.broadcast_to(np.diagonal(np.asarray(covariances, dtype=float), axis1=-2, axis2=-1), (k, d))
         return MixtureTerms(covariance_type, shift, theta, m, np.ascontiguousarray(precision),
-                            np.ascontiguousarray(precision_mean), variances, log_weights, means,
+                            np.ascontiguousarray(precision_mean), variances, log_weights, log_det_precision, means,
                             np.asarray(covariances, dtype=float))
     variances = 1.0 / factors ** 2
-    variances = np.ascontiguousarray(np.broadcast_to(variances[:, None] if covariance_type == "spherical"
-                                                     else variances, (k, d)))
     precision = 1.0 / variances
     theta[0] = (log_weights - 0.5 * d * LOG_2PI - 0.5 * np.log(variances).sum(axis=1)
                 - 0.5 * np.einsum("kj,kj->k", precision * m, m))
     theta[1:d + 1] = (precision * m).T
     theta[d + 1:2 * d + 1] = -0.5 * precision.T
     theta[2 * d + 1:] = (0.5 * precision * m * m + 0.5 * (LOG_2PI + np.log(variances))).T
-    return MixtureTerms(covariance_type, shift, theta, m, None, None, variances, log_weights, means,
-                        np.asarray(covariances, dtype=float))
+    return MixtureTerms(covariance_type, shift, theta, m, None, None, variances, log_weights, log_det_precision,
+                        means, np.asarray(covariances, dtype=float))
 
 
 def rounding_factors(terms: MixtureTerms) -> np.ndarray:
@@ -316,14 +334,16 @@ def _block(X: np.ndarray, layout: MissingLayout, start: int, size: int,
     order for full and tied covariances with missing values, else in the data's order (the
     features of diag and spherical ones take missing values row by row) with patterns None."""
     stop = min(start + size, X.shape[0])
-    if layout.complete or covariance_type not in ("full", "tied"):
+    if layout.complete or covariance_structure(covariance_type).diagonal:
         return np.arange(start, stop), None
     return layout.order[start:stop], layout.row_pattern[start:stop]
 
 
 class _Totals:
     """The sums of a block: ``Φᵀ R`` (shape ``(p, k)``), the log-likelihood and, for full/tied,
-    what the missing-value corrections add (arrays indexed by component on their last axis)."""
+    what the missing-value corrections add (arrays indexed by component on their last axis);
+    for diag/spherical, ``conditional_missing`` (``(k, d)``, None: the ``1 − o`` part of
+    ``Φᵀ R``) weighs the conditional variances of the missing coordinates."""
 
     def __init__(self, terms: MixtureTerms, missing: bool = False) -> None:
         self.terms = terms
@@ -331,6 +351,7 @@ class _Totals:
         self.products = np.zeros((terms.theta.shape[0], k))
         self.loglik = 0.0
         self.missing = MissingSums(d, k) if missing else None
+        self.conditional_missing: np.ndarray | None = None
         self.anchored = anchored_zeros(terms.covariance_type, k, d)
 
     def statistics(self) -> dict[str, np.ndarray]:
@@ -340,7 +361,8 @@ class _Totals:
         d, k = terms.n_features, terms.n_components
         n = products[:, 0].copy()
         sum_x = products[:, 1:d + 1].copy()
-        if terms.covariance_type in ("full", "tied"):
+        structure = terms.structure
+        if not structure.diagonal:
             rows, columns = np.triu_indices(d)
             second = np.zeros((k, d, d))
             second[:, rows, columns] = products[:, d + 1:]
@@ -348,13 +370,15 @@ class _Totals:
             if self.missing is not None:
                 sum_x += self.missing.x.T
                 second += self.missing.second_moments()
-            return {"n": n, "sum_x": sum_x, "sum_xx": second.sum(axis=0) if terms.covariance_type == "tied" else second,
-                    **self.anchored}
+            return {"n": n, "sum_x": sum_x, "sum_xx": structure.second_of_matrices(second), **self.anchored}
         missing_weight = products[:, 2 * d + 1:]
         sum_x += terms.means * missing_weight
-        second = products[:, d + 1:2 * d + 1] + (terms.means ** 2 + terms.variances) * missing_weight
-        return {"n": n, "sum_x": sum_x, "sum_xx": second.sum(axis=1) if terms.covariance_type == "spherical" else second,
-                **self.anchored}
+        if self.conditional_missing is None:
+            second = products[:, d + 1:2 * d + 1] + (terms.means ** 2 + terms.variances) * missing_weight
+        else:
+            second = (products[:, d + 1:2 * d + 1] + terms.means ** 2 * missing_weight
+                      + terms.variances * self.conditional_missing)
+        return {"n": n, "sum_x": sum_x, "sum_xx": structure.reduce_diagonal_second(second), **self.anchored}
 
 
 def _panels(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -378,7 +402,7 @@ class _Buffers:
                  irrelevant: float = IRRELEVANT_LOG_RATIO) -> None:
         self.terms, self.dtype = terms, dtype
         d, k = terms.n_features, terms.n_components
-        self.full = terms.covariance_type in ("full", "tied")
+        self.full = not terms.structure.diagonal
         self.complete_p = terms.theta.shape[0] if self.full else 1 + 2 * d
         self.theta_t = np.ascontiguousarray(terms.theta.T, dtype=dtype)
         # float64: a bound on the error; float32: the size compute_dtype's estimate gives it (the
@@ -481,26 +505,30 @@ class _Buffers:
         self.add_products(X, block, joint, sums)
         return sums
 
-    def given_statistics(self, X: np.ndarray, block: RowFeatures, resp: np.ndarray) -> _Totals:
+    def given_statistics(self, X: np.ndarray, block: RowFeatures, resp: np.ndarray,
+                         conditional: np.ndarray | None = None) -> _Totals:
         """The sums ``Φᵀ R`` (and the missing-value corrections) of one block for given
-        posteriors ``resp`` (k, b), in the block's order."""
+        posteriors ``resp`` (k, b), in the block's order (``conditional``: as
+        :func:`component_statistics`'s, (k, b))."""
         self.used = block.features
         self.runs = self.pattern_runs(block)
         if self.runs is not None:   # the whitened rows the corrections need
             self.runs.log_density(self.used, np.zeros((self.terms.n_components, block.rows.size)))
         sums = _Totals(self.terms, missing=self.runs is not None)
-        self.add_products(X, block, resp, sums)
+        self.add_products(X, block, resp, sums, conditional)
         return sums
 
-    def add_products(self, X: np.ndarray, block: RowFeatures, resp: np.ndarray, sums: _Totals) -> None:
+    def add_products(self, X: np.ndarray, block: RowFeatures, resp: np.ndarray, sums: _Totals,
+                     conditional: np.ndarray | None = None) -> None:
         """``Φᵀ R``, the missing-value corrections and the far components' statistics about their
         means, of responsibilities ``resp`` (k, b), into ``sums``."""
         sums.products[:self.used.shape[0]] = self.statistics_product(self.used, resp)
         if self.runs is not None:
-            self.runs.statistics(self.used, resp, sums.missing)
+            self.runs.statistics(self.used, resp, sums.missing, conditional)
         if self.far.any():
             sums.anchored = anchored_stats(X[block.rows], resp.T.astype(np.float64), self.terms.locations,
-                                           self.terms.covariances, self.terms.covariance_type)
+                                           self.terms.covariances, self.terms.covariance_type,
+                                           conditional=None if conditional is None else conditional.T)
 
 
 @dataclass(frozen=True)
@@ -553,7 +581,7 @@ def row_features(X: np.ndarray, covariance_type: str, shift: np.ndarray,
 
 def _fill(X, rows, pattern, layout, covariance_type, shift, features, squares) -> RowFeatures:
     """:class:`RowFeatures` of ``X[rows]`` written into ``features`` and ``squares``."""
-    if covariance_type in ("full", "tied"):
+    if not covariance_structure(covariance_type).diagonal:
         largest = full_features(X, rows, shift, features, squares)
         return RowFeatures(rows, pattern, layout, features, squares, largest,
                            pattern is not None and pattern[-1] >= 0)
@@ -592,19 +620,50 @@ def component_log_densities(X: np.ndarray, block: RowFeatures, terms: MixtureTer
     return out
 
 
-def component_statistics(X: np.ndarray, block: RowFeatures, terms: MixtureTerms,
-                         resp: np.ndarray) -> dict[str, np.ndarray]:
+def component_statistics(X: np.ndarray, block: RowFeatures, terms: MixtureTerms, resp: np.ndarray,
+                         conditional: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The statistics of :class:`BlockPass` (about ``terms.shift``) of the rows of ``block``
     for given posteriors ``resp`` (n, k) in the order of ``X`` (rows in their own order: one
-    product ``Φᵀ R``)."""
+    product ``Φᵀ R``).
+
+    ``conditional`` (n, k): the weights of the conditional covariance ``C`` of the missing
+    coordinates in ``sum_xx`` (default ``resp``): ``Σ_i [r_i E[x|x_o] E[x|x_o]ᵀ + c_i C]``. The t
+    family's u-weighted statistics take ``r = γu``, ``c = γ``, as ``x_m | u, x_o ~ N(x̂_m, C/u)``
+    gives ``E[u x_m x_mᵀ | x_o] = E[u] x̂_m x̂_mᵀ + C``."""
     if block.pattern is None:
         sums = _Totals(terms)
         sums.products[:block.features.shape[0]] = block.features @ resp
+        if conditional is not None and block.incomplete:   # diag/spherical: features 1 − o
+            sums.conditional_missing = (block.features[-terms.n_features:] @ conditional).T
         if terms.far.any():
-            sums.anchored = anchored_stats(X, resp, terms.locations, terms.covariances, terms.covariance_type)
+            sums.anchored = anchored_stats(X, resp, terms.locations, terms.covariances, terms.covariance_type,
+                                           conditional=conditional)
         return sums.statistics()
     buffers = _Buffers(terms, np.dtype(np.float64), block.rows.size)
-    return buffers.given_statistics(X, block, np.ascontiguousarray(resp[block.rows].T)).statistics()
+    ordered = None if conditional is None else np.ascontiguousarray(conditional[block.rows].T)
+    return buffers.given_statistics(X, block, np.ascontiguousarray(resp[block.rows].T), ordered).statistics()
+
+
+def observed_log_det_precisions(X: np.ndarray, block: RowFeatures, terms: MixtureTerms) -> np.ndarray:
+    """``log det Σ_k,oo^{-1/2}`` over each row's observed coordinates, shape ``(n, k)`` in the order
+    of ``X`` (0 for a row with nothing observed), from the missing-value algorithm's factors:
+    ``log det P_k`` plus, for diag/spherical, ``½ Σ_{j missing} log σ²_kj`` (the features ``1 − o``
+    times the terms), for full/tied, the pattern's ``−½ log det Λ_k,MM``
+    (:func:`~emkit.kernels.gaussian_mixture_missing.pattern_log_dets`). With
+    ``log N(x_o) = −½ (d_o log 2π + log det Σ_oo + δ_o)`` it gives the Mahalanobis distance ``δ_o``."""
+    out = np.empty((X.shape[0], terms.n_components))
+    out[:] = terms.log_det_precision
+    if not block.incomplete:
+        return out
+    if terms.structure.diagonal:
+        out += block.features[-terms.n_features:].T @ (0.5 * np.log(terms.variances)).T
+    else:
+        by_pattern = pattern_log_dets(block.layout, terms.precision_by_row)
+        incomplete = block.pattern >= 0
+        out[block.rows[incomplete]] += by_pattern[block.pattern[incomplete]]
+    if block.unobserved is not None:
+        out[block.unobserved] = 0.0
+    return out
 
 
 class BlockPass:

@@ -9,6 +9,11 @@ marginal log-density of the observed coordinates is the product's value plus
 The statistics ``Φᵀ R`` miss ``r f`` (first moments), ``r (f y⁰ᵀ + y⁰ fᵀ)`` and ``r (f fᵀ + A⁻¹)``
 (second moments).
 
+With ``det Σ = det Σ_oo / det A``, the log-determinant of the observed block is ``log det Σ_oo =
+log det Σ + 2 Σ log G_jj`` (:func:`pattern_log_dets`: the t family's Mahalanobis distances of the
+observed coordinates come from it and the marginal log-density). The statistics may weigh the
+conditional covariances ``A⁻¹`` apart from the first moments (the t family: ``γ`` beside ``γu``).
+
 Rows are grouped by missingness pattern once (:func:`missing_layout`), so ``G``, ``A⁻¹`` and the
 rows of ``Λ`` that ``w`` needs are computed once per run of rows with one pattern. A long run
 (at least :data:`LONG_RUN` rows) takes matrix products for ``w`` and for the cross moments
@@ -119,12 +124,22 @@ class PatternRuns:
         _runs_log_density(features, self.pattern, layout.missing, layout.n_missing, self.precision,
                           self.precision_mean, out, self.whitened, LONG_RUN)
 
-    def statistics(self, features: np.ndarray, resp: np.ndarray, sums: MissingSums) -> None:
+    def statistics(self, features: np.ndarray, resp: np.ndarray, sums: MissingSums,
+                   conditional: np.ndarray | None = None) -> None:
         """Add to ``sums`` what the missing coordinates of the incomplete rows add, given the
-        (weighted) responsibilities ``resp[c, i]`` (after :meth:`log_density`)."""
+        (weighted) responsibilities ``resp[c, i]`` (after :meth:`log_density`); the conditional
+        covariances ``A⁻¹`` are weighted by ``conditional[c, i]`` when given (else by ``resp``)."""
         layout = self.layout
         _runs_statistics(features, self.pattern, layout.missing, layout.n_missing, self.precision, resp,
-                         self.whitened, sums.x, sums.cross, sums.block, LONG_RUN)
+                         resp if conditional is None else conditional, self.whitened, sums.x, sums.cross,
+                         sums.block, LONG_RUN)
+
+
+def pattern_log_dets(layout: MissingLayout, precision: np.ndarray) -> np.ndarray:
+    """``−Σ_a log G_c,aa = −½ log det Λ_c,MM`` for each pattern and component, shape
+    ``(n_patterns, k)`` (``precision[i, j, c] = Λ_c,ij``): with ``det Σ = det Σ_oo / det Λ_MM``,
+    ``log det Σ_c,oo^{-1/2}`` of a row is ``log det P_c`` plus its pattern's value."""
+    return _pattern_log_dets(layout.missing, layout.n_missing, precision)
 
 
 # ----------------------------------------------------------------------- compiled kernels
@@ -183,6 +198,22 @@ def _pattern_setup(m, q, precision, precision_mean, lower, reciprocal, gathered,
             correction[c] *= reciprocal[a, c]
     for c in range(k):
         correction[c] = 0.5 * q * LOG_2PI + np.log(correction[c])
+
+
+@njit(cache=True, nogil=True)
+def _pattern_log_dets(missing, n_missing, precision):  # pragma: no cover - compiled
+    """:func:`pattern_log_dets`."""
+    d, _, k = precision.shape
+    lower = np.empty((d, d, k))
+    reciprocal = np.empty((d, k))
+    out = np.zeros((n_missing.size, k))
+    for p in range(n_missing.size):
+        q = n_missing[p]
+        _pattern_cholesky(missing[p], q, precision, lower, reciprocal)
+        for a in range(q):
+            for c in range(k):
+                out[p, c] -= np.log(lower[a, a, c])
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -315,11 +346,11 @@ def _long_run_log_density(features, start, end, q, gathered, gathered_mean, lowe
 
 
 @njit(cache=True, nogil=True)
-def _runs_statistics(features, row_pattern, missing, n_missing, precision, resp, whitened, sum_x, cross, block,
-                     long_run):  # pragma: no cover - compiled
+def _runs_statistics(features, row_pattern, missing, n_missing, precision, resp, conditional, whitened, sum_x, cross,
+                     block, long_run):  # pragma: no cover - compiled
     """For the incomplete rows, with ``r = resp[c, i]`` and ``f = −G⁻ᵀ z`` (``z`` from
     :func:`_runs_log_density`): ``r f`` into ``sum_x[M]``, ``r f y⁰ᵀ`` into ``cross[M]``,
-    ``r f fᵀ`` and (once per run, times its ``Σ r``) ``A⁻¹`` into ``block[M, M]``; runs of at
+    ``r f fᵀ`` and (once per run, times its ``Σ conditional[c, i]``) ``A⁻¹`` into ``block[M, M]``; runs of at
     least ``long_run`` rows by :func:`_long_run_statistics`, the others row by row."""
     d, _, k = precision.shape
     lower = np.empty((d, d, k))
@@ -341,8 +372,8 @@ def _runs_statistics(features, row_pattern, missing, n_missing, precision, resp,
         _pattern_cholesky(m, q, precision, lower, reciprocal)
         _pattern_inverse(q, lower, reciprocal, inverse)
         if end - start >= long_run:
-            _long_run_statistics(features, start, end, q, m, lower, reciprocal, inverse, resp, whitened, sum_x,
-                                 cross, block)
+            _long_run_statistics(features, start, end, q, m, lower, reciprocal, inverse, resp, conditional, whitened,
+                                 sum_x, cross, block)
             start = end
             continue
         for c in range(k):
@@ -359,7 +390,7 @@ def _runs_statistics(features, row_pattern, missing, n_missing, precision, resp,
                     f[a, c] *= reciprocal[a, c]
             for c in range(k):
                 r[c] = resp[c, i]
-                total[c] += r[c]
+                total[c] += conditional[c, i]
             for a in range(q):
                 ma = m[a]
                 for c in range(k):
@@ -381,8 +412,8 @@ def _runs_statistics(features, row_pattern, missing, n_missing, precision, resp,
 
 
 @njit(cache=True, nogil=True)
-def _long_run_statistics(features, start, end, q, m, lower, reciprocal, inverse, resp, whitened, sum_x, cross,
-                         block):  # pragma: no cover - compiled
+def _long_run_statistics(features, start, end, q, m, lower, reciprocal, inverse, resp, conditional, whitened, sum_x,
+                         cross, block):  # pragma: no cover - compiled
     """:func:`_runs_statistics` for a long run: ``f`` and ``r f`` of all its rows with rows
     ``(a, c)``, and the cross moments as one product ``(r f) y⁰ᵀ``."""
     d = cross.shape[1]
@@ -420,7 +451,7 @@ def _long_run_statistics(features, start, end, q, m, lower, reciprocal, inverse,
     for c in range(k):
         total = 0.0
         for i in range(length):
-            total += resp[c, start + i]
+            total += conditional[c, start + i]
         for a in range(q):
             wa = weighted[a * k + c]
             for e in range(q):

@@ -16,14 +16,8 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import digamma, gammaln
 
-from .gaussian import (
-    LOG_2PI,
-    _ObservedFactor,
-    gaussian_m_step,
-    m_step_statistics,
-    missing_patterns,
-)
-from .gaussian_direct import log_distances
+from .covariance_structures import covariance_structure
+from .gaussian import gaussian_m_step, m_step_statistics
 
 #: Degrees of freedom are kept in this interval (the upper end is practically Gaussian).
 DOF_BOUNDS = (1e-2, 1e3)
@@ -101,56 +95,6 @@ def maximize_dof(objective: Callable[[float], float], current: float) -> float:
     return candidate if objective(candidate) > objective(current) else current
 
 
-def t_distances_missing(X: np.ndarray, locations: np.ndarray, scatters: np.ndarray,
-                        covariance_type: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For rows with NaN: ``log δ`` over each row's observed coordinates (n, k; −∞ for a row with
-    nothing observed), ``log|Σ_k,oo|^{-1/2}`` (n, k) and the number of observed coordinates (n, 1)."""
-    observed = ~np.isnan(X)
-    n_observed = observed.sum(axis=1)
-    k = np.shape(locations)[0]
-    log_delta = np.full((X.shape[0], k), -np.inf)
-    log_det = np.zeros((X.shape[0], k))
-    some = np.flatnonzero(n_observed > 0)
-    if some.size:
-        log_q, constant = log_distances(X[some], locations, scatters, covariance_type)
-        log_delta[some] = log_q
-        log_det[some] = constant + 0.5 * n_observed[some, None] * LOG_2PI
-    return log_delta, log_det, n_observed[:, None].astype(float)
-
-
-def t_stats_missing(X: np.ndarray, resp: np.ndarray, u: np.ndarray, locations: np.ndarray,
-                    full_scatters: np.ndarray, shifts: np.ndarray,
-                    covariance_type: str) -> dict[str, np.ndarray]:
-    """The u-weighted statistics of rows with NaN (the exact E-step of the complete data
-    ``(x_m, u)``): ``Σ γu``, ``Σ γu (x̂ − s_k)`` and ``Σ [γu (x̂ − s_k)(x̂ − s_k)ᵀ + γ C_k]``
-    (``C_k`` on the missing block; ``E[u x_m x_mᵀ] = E[u] x̂ x̂ᵀ + C``), shaped by ``covariance_type``.
-
-    ``resp`` and ``u`` are (n, k), ``full_scatters`` (k, d, d), ``shifts`` (k, d) the origin of
-    each component's statistics."""
-    n, d = X.shape
-    k = resp.shape[1]
-    total = {"n": (resp * u).sum(axis=0), "sum_x": np.zeros((k, d)), "sum_xx": np.zeros((k, d, d))}
-    for pattern in missing_patterns(X):
-        o, m, rows = pattern.observed, pattern.missing, pattern.rows
-        expected = np.empty((rows.size, d))
-        for j in range(k):
-            factor = _ObservedFactor(full_scatters[j], o, m, f"component {j}")
-            z = factor.whiten(X[np.ix_(rows, o)] - locations[j, o])
-            expected[:, o] = X[np.ix_(rows, o)] - shifts[j, o]
-            expected[:, m] = locations[j, m] - shifts[j, m] + factor.conditional_offset(z)
-            weight = resp[rows, j] * u[rows, j]
-            total["sum_x"][j] += weight @ expected
-            total["sum_xx"][j] += (expected * weight[:, None]).T @ expected
-            total["sum_xx"][j][np.ix_(m, m)] += resp[rows, j].sum() * factor.conditional_cov
-    if covariance_type == "tied":
-        total["sum_xx"] = total["sum_xx"].sum(axis=0)
-    elif covariance_type == "diag":
-        total["sum_xx"] = np.diagonal(total["sum_xx"], axis1=1, axis2=2).copy()
-    elif covariance_type == "spherical":
-        total["sum_xx"] = np.trace(total["sum_xx"], axis1=1, axis2=2)
-    return total
-
-
 def t_locations_scatters(stats: Mapping[str, np.ndarray], locations: np.ndarray, centre: np.ndarray,
                          covariance_type: str, empty: np.ndarray,
                          fixed_locations: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -166,9 +110,4 @@ def t_locations_scatters(stats: Mapping[str, np.ndarray], locations: np.ndarray,
     weighted, shift = m_step_statistics(weighted, locations, centre, covariance_type)
     new_locations, scatters = gaussian_m_step(weighted, covariance_type, 0.0, shift=shift,
                                                 means=fixed_locations)
-    if covariance_type == "tied":
-        scatters = scatters * (sum_u.sum() / n.sum())
-    else:
-        ratio = sum_u / np.where(empty, 1.0, n)
-        scatters = scatters * ratio.reshape((-1,) + (1,) * (scatters.ndim - 1))
-    return new_locations, scatters
+    return new_locations, covariance_structure(covariance_type).scaled(scatters, sum_u, n, empty)
