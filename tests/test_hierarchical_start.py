@@ -198,3 +198,40 @@ def test_cached_tree_key_depends_on_the_data():
     X = rng.normal(size=(20, 2))
     assert cached_tree(X, "VVV") is cached_tree(X.copy(), "VVV")
     assert cached_tree(X, "VVV") is not cached_tree(X[::-1], "VVV")
+
+
+def _mclust_order_ward(Z: np.ndarray) -> list[tuple[int, int]]:
+    """Ward merges as mclust's Fortran orders them, by full rescans: every pair's cost in
+    packed order (1,2), (1,3), (2,3), ..., the last of the equal minima merged into the lower
+    slot and the last slot moved into the freed one (the cost arithmetic as the kernel's, so
+    that exact ties stay exact)."""
+    slots = [(1.0, Z[i].astype(float).copy(), i) for i in range(len(Z))]
+    merges = []
+    while len(slots) > 1:
+        best, pick = np.inf, None
+        for j in range(1, len(slots)):
+            for i in range(j):
+                (na, ma, _), (nb, mb, _) = slots[i], slots[j]
+                gap = 0.0
+                for a, b in zip(ma, mb):
+                    gap += (a - b) * (a - b)
+                cost = na * nb / (na + nb) * gap
+                if cost <= best:
+                    best, pick = cost, (i, j)
+        i, j = pick
+        (na, ma, la), (nb, mb, lb) = slots[i], slots[j]
+        merges.append((min(la, lb), max(la, lb)))
+        slots[i] = (na + nb, (na * ma + nb * mb) / (na + nb), min(la, lb))
+        slots[j] = slots[-1]
+        slots.pop()
+    return merges
+
+
+def test_ties_follow_mclusts_packed_order_throughout():
+    """An integer grid: most merge costs tie exactly; the kernel's per-column minima pick what
+    mclust's full rescan picks at every step."""
+    grid = np.array([[x, y] for x in range(5) for y in range(4)], dtype=float)
+    rng = np.random.default_rng(6)
+    for Z in (grid, grid[rng.permutation(len(grid))], np.arange(9.0)[:, None]):
+        tree = agglomerate(Z, "EII")
+        assert [tuple(m) for m in tree.merges] == _mclust_order_ward(Z)

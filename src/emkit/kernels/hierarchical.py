@@ -17,8 +17,11 @@ for ``g`` starting clusters), each merge recomputes only the merged cluster's ro
 the merged scatter is ``W_i + W_j + n_i n_j/(n_i+n_j) (x̄_i − x̄_j)(x̄_i − x̄_j)ᵀ``) and the
 per-column minima, so the whole tree costs ``O(g² p³)`` instead of the naive ``O(g³ p³)``.
 Ties go as in mclust's Fortran: the merged cluster takes the lower slot, the last slot moves
-into the freed one, and among equal costs the last pair in the packed order ``(1,2), (1,3),
-(2,3), (1,4), …`` wins.
+into the freed one, among equal costs the last pair in the packed order ``(1,2), (1,3),
+(2,3), (1,4), …`` wins, and the costs are formed in its order of operations (scaled sums
+``√n x̄``, ``(x_i − x_j)/√2`` for two singletons), so that integer data tie where they tie there
+(the determinants, from Cholesky factors rather than mclust's Givens updates, may differ in
+the last bits). Memory: three packed ``g(g−1)/2`` arrays (48 MB for mclust's 2000 rows).
 
 :func:`mclust_start_labels` is mclust's default start of ``Mclust``/``mclustBIC``: the data
 transformed as ``hcUse = "SVD"`` (:func:`svd_transform`), ``"VVV"`` (``"EII"`` when ``n ≤ p``),
@@ -40,6 +43,9 @@ MODELS = {"EII": 0, "E": 0, "VVV": 1, "V": 2}
 
 #: mclust.options("subset"): above this many rows the tree is grown on a random subset.
 SUBSET_SIZE = 2000
+
+#: 1/√2 as mclust's Fortran writes it.
+SQRT_HALF = 0.7071067811865476
 
 #: Trees kept for reuse (a selection grid fits every k and covariance type on the same data).
 _CACHE_SIZE = 8
@@ -199,35 +205,57 @@ def _log_det_or_nan(matrix, scratch):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _merged(model, a, b, count, mean, trace, scatter, alpha, beta, work, scratch):  # pragma: no cover
-    """``(term, trace)`` of the union of slots ``a`` and ``b`` (``work`` receives its scatter for
-    VVV)."""
+def _merged(model, a, b, count, loc, trace, term, scatter, alpha, beta, work, scratch, work_v):  # pragma: no cover
+    """``(change, term, trace)`` of the union of slots ``a < b``: the criterion's change, the
+    union's term and trace (``work`` receives its scatter for VVV, ``work_v`` the vector ``v``).
+
+    Ward (``model`` 0; ``loc`` the means): ``n_a n_b/(n_a+n_b) ‖x̄_a − x̄_b‖²`` directly. VVV and V
+    (``loc`` the scaled sums ``√n x̄``, as mclust keeps them): ``v = √(n_b/n) loc_a − √(n_a/n) loc_b``
+    (``(x_a − x_b)/√2`` for two VVV singletons), ``tr = (tr_a + tr_b) + ‖v‖²`` and
+    ``change = T − (T_a + T_b)``, in mclust's order of operations, so that equal costs tie as
+    they do there.
+    """
     na, nb = count[a], count[b]
     nab = na + nb
-    factor = na * nb / nab
-    p = mean.shape[1]
+    p = loc.shape[1]
+    if model == 0:
+        factor = na * nb / nab
+        gap = 0.0
+        for j in range(p):
+            delta = loc[a, j] - loc[b, j]
+            gap += delta * delta
+        tr = trace[a] + trace[b] + factor * gap
+        return factor * gap, tr, tr
+    if model == 1 and na == 1.0 and nb == 1.0:
+        for j in range(p):
+            work_v[j] = (loc[a, j] - loc[b, j]) * SQRT_HALF
+    else:
+        q = 1.0 / nab
+        sa, sb = np.sqrt(na * q), np.sqrt(nb * q)
+        for j in range(p):
+            work_v[j] = sb * loc[a, j] - sa * loc[b, j]
     gap = 0.0
     for j in range(p):
-        delta = mean[a, j] - mean[b, j]
-        gap += delta * delta
-    tr = trace[a] + trace[b] + factor * gap
-    if model == 0:
-        return tr, tr
+        gap += work_v[j] * work_v[j]
+    tr = (trace[a] + trace[b]) + gap
     if model == 2:
-        return nab * np.log((tr + alpha) / nab), tr
+        t = nab * np.log((tr + alpha) / nab)
+        return t - (term[a] + term[b]), t, tr
     penalty = beta * (tr + alpha) / nab
     if nab <= p:
-        return nab * np.log(penalty), tr
+        t = nab * np.log(penalty)
+        return t - (term[a] + term[b]), t, tr
     for i in range(p):
-        di = mean[a, i] - mean[b, i]
         for j in range(p):
-            work[i, j] = (scatter[a, i, j] + scatter[b, i, j] + factor * di * (mean[a, j] - mean[b, j])) / nab
+            work[i, j] = (scatter[a, i, j] + scatter[b, i, j] + work_v[i] * work_v[j]) / nab
     log_det = _log_det_or_nan(work, scratch)
     if np.isnan(log_det) or tr == 0.0:
-        return nab * np.log(penalty), tr
-    log_penalty = np.log(penalty)
-    high = max(log_det, log_penalty)
-    return nab * (high + np.log(np.exp(log_det - high) + np.exp(log_penalty - high))), tr
+        t = nab * np.log(penalty)
+    else:
+        log_penalty = np.log(penalty)
+        high = max(log_det, log_penalty)
+        t = nab * (high + np.log(np.exp(log_det - high) + np.exp(log_penalty - high)))
+    return t - (term[a] + term[b]), t, tr
 
 
 @njit(cache=True, nogil=True)
@@ -254,7 +282,7 @@ def _rescan(j, cost, col_min, col_arg):  # pragma: no cover - compiled
 def _agglomerate(Z, model, n_merges, alpha, beta):  # pragma: no cover - compiled
     n, p = Z.shape
     count = np.ones(n)
-    mean = Z.copy()
+    loc = Z.copy()  # means (Ward) or scaled sums √n·x̄ (VVV, V), which are the rows at first
     trace = np.zeros(n)
     term = np.zeros(n)
     singleton = 0.0 if model == 0 else np.log(alpha * beta) if model == 1 else np.log(alpha)
@@ -263,14 +291,15 @@ def _agglomerate(Z, model, n_merges, alpha, beta):  # pragma: no cover - compile
     label = np.arange(n)
     work = np.zeros((p, p))
     scratch = np.zeros((p, p))
+    vector = np.zeros(p)
     cost = np.empty(n * (n - 1) // 2)
     merged_term = np.empty(n * (n - 1) // 2)
     merged_trace = np.empty(n * (n - 1) // 2)
     for j in range(1, n):
         for i in range(j):
-            t, tr = _merged(model, i, j, count, mean, trace, scatter, alpha, beta, work, scratch)
+            change, t, tr = _merged(model, i, j, count, loc, trace, term, scatter, alpha, beta, work, scratch, vector)
             k = _at(i, j)
-            cost[k] = t - term[i] - term[j]
+            cost[k] = change
             merged_term[k] = t
             merged_trace[k] = tr
     col_min = np.full(n, np.inf)
@@ -280,6 +309,7 @@ def _agglomerate(Z, model, n_merges, alpha, beta):  # pragma: no cover - compile
     merges = np.empty((n_merges, 2), dtype=np.int64)
     costs = np.empty(n_merges)
     size = n
+    last_merged = -1
     for step in range(n_merges):
         best = np.inf
         jopt = -1
@@ -292,26 +322,43 @@ def _agglomerate(Z, model, n_merges, alpha, beta):  # pragma: no cover - compile
         merges[step, 0] = min(label[iopt], label[jopt])
         merges[step, 1] = max(label[iopt], label[jopt])
         costs[step] = best
-        # the union into slot iopt
+        # the union into slot iopt (mclust recomputes the term of a pair away from the last
+        # merge as cost + (T_i + T_j))
         na, nb = count[iopt], count[jopt]
         nab = na + nb
+        merged = merged_term[k]
+        if model == 1 and step > 0 and iopt != last_merged and jopt != last_merged:
+            merged = best + (term[iopt] + term[jopt])
         if model == 1:
-            factor = na * nb / nab
+            if na == 1.0 and nb == 1.0:
+                for a in range(p):
+                    work[0, a] = (loc[iopt, a] - loc[jopt, a]) * SQRT_HALF
+            else:
+                q = 1.0 / nab
+                si, sj = np.sqrt(na * q), np.sqrt(nb * q)
+                for a in range(p):
+                    work[0, a] = sj * loc[iopt, a] - si * loc[jopt, a]
             for a in range(p):
                 for b in range(p):
-                    scatter[iopt, a, b] += scatter[jopt, a, b] + factor * (mean[iopt, a] - mean[jopt, a]) * (
-                        mean[iopt, b] - mean[jopt, b])
-        for a in range(p):
-            mean[iopt, a] = (na * mean[iopt, a] + nb * mean[jopt, a]) / nab
+                    scatter[iopt, a, b] += scatter[jopt, a, b] + work[0, a] * work[0, b]
+        if model == 0:
+            for a in range(p):
+                loc[iopt, a] = (na * loc[iopt, a] + nb * loc[jopt, a]) / nab
+        else:
+            q = 1.0 / nab
+            si, sj = np.sqrt(na * q), np.sqrt(nb * q)
+            for a in range(p):
+                loc[iopt, a] = si * loc[iopt, a] + sj * loc[jopt, a]
         count[iopt] = nab
-        term[iopt] = merged_term[k]
+        term[iopt] = merged
         trace[iopt] = merged_trace[k]
+        last_merged = iopt
         label[iopt] = min(label[iopt], label[jopt])
         # the last slot moves into the freed one
         last = size - 1
         if jopt != last:
             count[jopt] = count[last]
-            mean[jopt] = mean[last]
+            loc[jopt] = loc[last]
             trace[jopt] = trace[last]
             term[jopt] = term[last]
             label[jopt] = label[last]
@@ -333,9 +380,9 @@ def _agglomerate(Z, model, n_merges, alpha, beta):  # pragma: no cover - compile
             if other == iopt:
                 continue
             a, b = (other, iopt) if other < iopt else (iopt, other)
-            t, tr = _merged(model, a, b, count, mean, trace, scatter, alpha, beta, work, scratch)
+            change, t, tr = _merged(model, a, b, count, loc, trace, term, scatter, alpha, beta, work, scratch, vector)
             kk = _at(a, b)
-            cost[kk] = t - term[a] - term[b]
+            cost[kk] = change
             merged_term[kk] = t
             merged_trace[kk] = tr
         # the column minima
