@@ -75,7 +75,10 @@ def diabetes():
     """The Reaven–Miller diabetes data: 145 non-obese adults, ``class`` (``"Normal"``,
     ``"Chemical"``, ``"Overt"``: 76, 36, 33) and three measurements, ``glucose`` and ``insulin``
     (areas under the plasma glucose and insulin curves) and ``sspg`` (steady-state plasma
-    glucose), as R's ``mclust::diabetes``.
+    glucose), as R's ``mclust::diabetes`` (the values of its ``data/diabetes.R``, which mclust's
+    published analyses up to version 5 use). mclust 6's vignette "corrects" them before use:
+    it renames the three measurements ``fpg``, ``glucose``, ``insulin`` and sets the 104th
+    value of the second (here ``insulin``, 45) to 455; do the same to reproduce its numbers.
 
     Returns
     -------
