@@ -147,6 +147,19 @@ def test_the_tree_is_computed_once_for_every_k_and_type(monkeypatch):
     assert len(calls) == 1
 
 
+def test_gmm_select_grows_one_tree_for_its_grid(monkeypatch):
+    from emkit import gmm_select
+
+    rng = np.random.default_rng(7)
+    X = np.vstack([rng.normal(size=(30, 2)), rng.normal(size=(30, 2)) + 6])
+    calls = []
+    original = hierarchical.agglomerate
+    monkeypatch.setattr(hierarchical, "agglomerate", lambda *a, **k: calls.append(1) or original(*a, **k))
+    hierarchical._trees.clear()
+    result = gmm_select(X, n_components=range(1, 4), init_params="hc")
+    assert len(calls) == 1 and len(result.table) == 12
+
+
 def test_large_data_start_from_mclusts_subset(monkeypatch):
     """Above mclust's subset size the tree is grown on a random subset; the other rows start
     with zero responsibilities, so that the first M-step uses the subset only."""
