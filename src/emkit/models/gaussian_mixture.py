@@ -163,7 +163,8 @@ def initial_responsibilities(X: np.ndarray, n_components: int, method: str, rng:
     distinct rows drawn with probability ``∝ w_i``; ``hc``: mclust's default start, one-hot at
     the classes of model-based hierarchical clustering (:func:`~emkit.kernels.hierarchical.mclust_start_labels`;
     rows outside its subset, for more than 2000 rows, get zero rows, so that the first M-step uses
-    the subset as mclust's does). ``X`` must be complete.
+    the subset as mclust's does; the tree ignores ``sample_weight``, as mclust has none, and
+    ``rng`` only draws that subset). ``X`` must be complete.
     """
     n = X.shape[0]
     resp = np.zeros((n, n_components))
