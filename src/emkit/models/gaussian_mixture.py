@@ -30,6 +30,7 @@ from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian import check_covariance_type, covariance_shape, precisions_cholesky, responsibility_statistics
 from ..kernels.gaussian_mixture_estep import FLOAT32_TOLERANCE
 from ..kernels.gaussian_mixture_missing import MissingLayout, missing_layout
+from ..kernels.hierarchical import mclust_start_labels
 from ..kernels.kmeans import kmeans, kmeans_plusplus, unit_scale
 from ..kernels.parallel import worker_count
 from ..latent.mixture import MixtureData, MixtureModel
@@ -37,7 +38,7 @@ from ..numerics import all_finite
 from ..validation import check_sample_weight, nullable_as_nan
 from .gaussian_information import component_draws
 
-INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "hc")
 
 #: Fitting needs the squares of the data (about their mean) in the float range; scoring does not.
 MAX_MAGNITUDE = 1e150
@@ -159,7 +160,11 @@ def initial_responsibilities(X: np.ndarray, n_components: int, method: str, rng:
     ``kmeans``: one-hot k-means labels; ``k-means++``: one-hot at the k-means++ seeds (both on
     the columns scaled to unit variance, so that the start does not depend on their units);
     ``random``: uniform random rows normalized to one; ``random_from_data``: one-hot at ``k``
-    distinct rows drawn with probability ``∝ w_i``. ``X`` must be complete.
+    distinct rows drawn with probability ``∝ w_i``; ``hc``: mclust's default start, one-hot at
+    the classes of model-based hierarchical clustering (:func:`~emkit.kernels.hierarchical.mclust_start_labels`;
+    rows outside its subset, for more than 2000 rows, get zero rows, so that the first M-step uses
+    the subset as mclust's does; the tree ignores ``sample_weight``, as mclust has none, and
+    ``rng`` only draws that subset). ``X`` must be complete.
     """
     n = X.shape[0]
     resp = np.zeros((n, n_components))
@@ -178,6 +183,9 @@ def initial_responsibilities(X: np.ndarray, n_components: int, method: str, rng:
         p = None if sample_weight is None else sample_weight / sample_weight.sum()
         indices = rng.choice(n, size=n_components, replace=False, p=p)
         resp[indices, np.arange(n_components)] = 1.0
+    elif method == "hc":
+        rows, labels = mclust_start_labels(X, n_components, rng)
+        resp[rows, labels] = 1.0
     else:
         raise ValueError(f"init_params: expected one of {INIT_METHODS}, got {method!r}")
     return resp
