@@ -20,7 +20,7 @@ from ..families.base import Family
 from ..latent.hmm import HiddenMarkovModel
 from ._family_argument import built_family, check_family_argument, n_columns, needs_data
 from ._sklearn_compat import bridged
-from .hmm import _BaseHMM
+from .hmm import CHAIN_PARAMS, _BaseHMM
 from ._hmm_monitor import ConvergenceMonitor
 from .persistence import family_from_record, family_record, name_tuple
 
@@ -157,12 +157,13 @@ class HMM(_BaseHMM):
         return None if names is None else tuple(names)
 
     def _model(self, n_features: int) -> HiddenMarkovModel:
-        model = super()._model(n_features)
+        family = self._emission(n_features)
+        param_names = CHAIN_PARAMS + tuple(family.param_names)
         for option in ("params", "init_params"):
             names = self._names_of(option)
-            if names is not None and not set(names) <= set(model.param_names):
-                raise ValueError(f"{option}: expected a tuple of names among {model.param_names}, got {names!r}")
-        return model
+            if names is not None and not set(names) <= set(param_names):
+                raise ValueError(f"{option}: expected a tuple of names among {param_names}, got {names!r}")
+        return self._chain_model(family)
 
     def _fitted_model(self) -> tuple[HiddenMarkovModel, dict[str, np.ndarray]]:
         self._check_is_fitted()

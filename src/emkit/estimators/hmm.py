@@ -141,6 +141,9 @@ class _BaseHMM(EstimatorProtocol):
 
     _estimator_type = "DensityEstimator"
     _emission_params: tuple[str, ...] = ()
+    #: hmmlearn's forward-backward implementation (a constructor argument of the hmmlearn-named
+    #: classes); emkit has one, in log space.
+    implementation = "log"
     #: The fitted scalars that :meth:`save` writes and :meth:`load` reads, with their kinds
     #: (:func:`~emkit.estimators.persistence.fitted_values`).
     _fitted_fields = {"lower_bounds_": "numbers?", "n_iter_": "count?", "converged_": "bool?"}
@@ -278,8 +281,8 @@ class _BaseHMM(EstimatorProtocol):
             else:
                 rng = None if self.random_state is None else _generator(self.random_state)
                 given = self._given_params(model.param_names)
-                start = {**(model.initial_params(data, rng) if len(given) < len(model.param_names) else {}),
-                         **given}
+                start = {**(self._started(model.initial_params(data, rng)) if len(given) < len(model.param_names)
+                            else {}), **given}
             state, history = OnlineEM(model, model.check_params(start), context=data.context), []
         else:
             data, history, n_features = state.prepare((X, lengths)), list(self.lower_bounds_), self.n_features_
