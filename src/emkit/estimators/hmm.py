@@ -1,21 +1,29 @@
-"""``GaussianHMM``, ``CategoricalHMM``, ``PoissonHMM``, ``MultinomialHMM`` and ``GMMHMM``: hmmlearn's
-interface over emkit's HMMs and engine (:class:`~emkit.estimators.family_hmm.HMM`: any family).
+"""``GaussianHMM``, ``CategoricalHMM``, ``PoissonHMM``, ``MultinomialHMM`` and ``GMMHMM``: hmmlearn
+0.3's interface over emkit's HMMs and engine (:class:`~emkit.estimators.family_hmm.HMM`: any family).
 
-The methods and fitted attributes are hmmlearn's (``fit(X, lengths)``, ``score``,
-``score_samples``, ``predict``, ``predict_proba``, ``decode``, ``sample``, ``bic``, ``aic``;
-``startprob_``, ``transmat_``, ``means_``, ``covars_``, ``weights_``, ``emissionprob_``,
-``lambdas_``), and from the same start the log-likelihood of every iteration equals hmmlearn's
-(for ``GMMHMM`` while means or covariances are held: see its notes). Differences: which parameters are
-started and which are re-estimated are keyword tuples (``init=("means",)``,
-``learn=("transmat", "means")``) instead of letter strings; sequences are processed in parallel
-threads; missing observations (NaN) are allowed; the Dirichlet priors must be ``≥ 1``; Gaussian
-covariances are regularised by ``reg_covar`` (hmmlearn's ``covars_prior``/``means_prior`` are not
-offered); ``lower_bounds_`` holds the log-likelihood of every iterate *including the returned
-one* (hmmlearn's ``monitor_.history`` is ``lower_bounds_[:-1]``), and a fit that meets ``tol``
-returns the iterate that met it (hmmlearn takes one more M-step); ``decode(algorithm="map")``
-returns ``Σ_t log max_k γ_t(k)`` (hmmlearn returns ``Σ_t max_k γ_t(k)``).
+The constructors take hmmlearn's arguments in hmmlearn's order with hmmlearn's defaults
+(``n_iter=10``, ``tol=1e-2``, ``params``/``init_params`` letter strings, ``implementation``,
+``min_covar``, the prior keywords); emkit's extras (``n_init``, ``accelerate``, ``n_jobs``) follow
+as keywords. The methods and attributes are hmmlearn's (``fit(X, lengths)``, ``score``,
+``score_samples``, ``predict``, ``predict_proba``, ``decode``, ``sample``, ``bic``, ``aic``,
+``get_stationary_distribution``; ``monitor_``, ``n_features``, ``startprob_``, ``transmat_``,
+``means_``, ``covars_``, ``weights_``, ``emissionprob_``, ``lambdas_``), and ``fit`` follows
+hmmlearn's steps (each iteration reports the log-likelihood to ``monitor_``, then takes the M-step;
+it stops when ``monitor_.converged``), so from the same start the log-likelihood of every iteration
+and the estimates equal hmmlearn's (for ``GMMHMM`` while means or covariances are held: see its
+notes). Differences: ``implementation="scaling"`` gives the same exact log-space answer as
+``"log"`` (where hmmlearn's scaling underflows and raises, emkit answers); sequences are processed
+in parallel threads; missing observations (NaN) are allowed; the Dirichlet priors must be ``≥ 1``;
+without ``random_state`` the start is emkit's deterministic one (hmmlearn draws it from NumPy's
+global state); ``decode(algorithm="map")`` returns hmmlearn's ``Σ_t max_k γ_t(k)``.
+
+Not yet wired (accepted, stored, hmmlearn's defaults; the conjugate priors are being added at the
+family level): ``means_prior``, ``means_weight``, ``covars_prior``, ``covars_weight``
+(``GaussianHMM``, ``GMMHMM``), ``weights_prior`` beyond a Dirichlet ``≥ 1`` (``GMMHMM``),
+``lambdas_prior``, ``lambdas_weight`` (``PoissonHMM``). Until then ``covars_prior=0`` gives the
+exact maximum-likelihood M-step and any other value a ``1e-6`` floor on the variances
+(:func:`covariance_floor`).
 """
-
 from __future__ import annotations
 
 import itertools
@@ -262,7 +270,7 @@ class _BaseHMM(EstimatorProtocol):
         Notes
         -----
         The first call starts the stream from the current parameters when all are set (after
-        ``fit``, or by hand), else as :meth:`fit` starts (``init``, ``random_state``) on this
+        ``fit``, or by hand), else as :meth:`fit` starts (``init_params``, ``random_state``) on this
         batch. Gaussian statistics are taken about a centre fixed at the first batch (the mean
         of its observed values), so that statistics of different batches add up exactly. A later
         :meth:`fit` ends the stream. ``lower_bounds_`` holds the log-likelihood of each batch at
@@ -380,7 +388,7 @@ class _BaseHMM(EstimatorProtocol):
         return self._chain_model(self._emission(n_features))
 
     def _chain_model(self, emission) -> HiddenMarkovModel:
-        """The hidden Markov model of ``emission`` with these settings (priors, ``learn``, threads)."""
+        """The hidden Markov model of ``emission`` with these settings (priors, ``params``, threads)."""
         return HiddenMarkovModel(emission, self.n_components, startprob_prior=self.startprob_prior,
                                  transmat_prior=self.transmat_prior,
                                  learn=self._learned(), n_jobs=self.n_jobs)
@@ -556,29 +564,35 @@ class GaussianHMM(_BaseHMM):
         Number of hidden states.
     covariance_type : {"diag", "full", "spherical", "tied"}, default="diag"
         Covariance structure (hmmlearn's).
-    reg_covar : float, default=1e-6
-        Added to the diagonal of every covariance estimate (raise it when a state collapses).
+    min_covar : float, default=1e-3
+        hmmlearn's: added to the diagonal of the started covariances (it does not floor the
+        M-step as emkit's ``reg_covar`` did; ``covars_prior`` regularises the M-step).
     startprob_prior, transmat_prior : float or array, default=1.0
         Dirichlet concentrations (``≥ 1``) of ``startprob_`` and of each row of ``transmat_``;
         values above 1 add pseudo-counts, so states that are never visited keep proper rows.
+    means_prior, means_weight, covars_prior, covars_weight : float or array
+        hmmlearn's normal / inverse-gamma (Wishart) prior on the means and covariances
+        (defaults 0, 0, 1e-2, 1). Stored; not yet wired (see the module notes).
     algorithm : {"viterbi", "map"}, default="viterbi"
         Decoder of :meth:`predict`.
     random_state : int, numpy Generator or RandomState, optional
-        Seed of the start (k-means) and of :meth:`sample`; None gives a deterministic start.
-    n_iter : int, default=100
-        Maximum number of EM iterations per start (hmmlearn's default is 10).
+        Seed of the start (k-means) and of :meth:`sample`; None gives emkit's deterministic
+        start (hmmlearn's comes from NumPy's global state) and samples from NumPy's global state.
+    n_iter : int, default=10
+        Maximum number of Baum–Welch iterations per start (0: :meth:`fit` only starts).
     tol : float, default=1e-2
-        Stop when the log-likelihood changes by at most ``tol`` (hmmlearn's criterion).
+        Converged when an iteration gains less than ``tol`` log-likelihood (hmmlearn's rule, decided
+        by :attr:`monitor_`).
     verbose : bool or Progress, default=False
-        Show the initialisation and the Baum-Welch iterations, with the log-likelihood's change
-        against ``tol``, on standard error (a :class:`~emkit.engine.progress.Progress`: on that
-        display, shared).
-    learn : tuple of str, optional
-        Parameters re-estimated by EM, among ``"startprob"``, ``"transmat"``, ``"means"``,
-        ``"covars"`` (default: all).
-    init : tuple of str, optional
-        Parameters started by :meth:`fit` (default: all); the others start from the attributes
-        set beforehand.
+        Show the initialisation and the Baum-Welch iterations on standard error (a
+        :class:`~emkit.engine.progress.Progress`: on that display, shared).
+    params : str, default="stmc"
+        Parameters re-estimated by EM: ``s`` startprob, ``t`` transmat, ``m`` means, ``c`` covars.
+    init_params : str, default="stmc"
+        Parameters started by :meth:`fit` from the data; the others keep the attributes set
+        beforehand, or are started when not set (hmmlearn's rule, with its log messages).
+    implementation : {"log", "scaling"}, default="log"
+        hmmlearn's choice of forward-backward; both give emkit's one exact log-space answer.
     n_init : int, default=1
         Number of starts (the first from ``random_state``, the others random); the best is kept.
     accelerate : {None, "squarem"}, default=None
@@ -594,12 +608,18 @@ class GaussianHMM(_BaseHMM):
     covars_ : ndarray of shape (n_components, n_features, n_features)
         Covariance matrices (full, whatever the type, as in hmmlearn); set it in the compact
         shape of ``covariance_type`` (``(K,)``, ``(K, d)``, ``(K, d, d)`` or ``(d, d)``).
+    monitor_ : ConvergenceMonitor
+        hmmlearn's monitor: ``history`` (the log-likelihood, plus log prior, reported by each
+        iteration of the best start), ``iter``, ``converged``; replace it by a subclass to change
+        the rule.
     lower_bounds_ : list of float
-        Log-likelihood (plus log prior, when priors are set) of every iterate of the best start.
+        ``list(monitor_.history)``; the fitted parameters are one M-step past its last value.
     n_iter_ : int
         Number of EM iterations of the best start.
     converged_ : bool
-    n_features_ : int
+        Whether the last iteration gained less than ``tol``.
+    n_features : int
+        Number of features, set by :meth:`fit` (hmmlearn's; also ``n_features_``).
     result_ : EMResult
         The engine's result (trace of parameters, number of passes over the data).
     """
@@ -681,15 +701,16 @@ class CategoricalHMM(_BaseHMM):
     probability ``emissionprob_[k, m]``.
 
     ``X`` holds integer symbols ``0, …, n_features − 1`` in one column, shape (n_samples, 1)
-    (NaN: missing). Parameters as :class:`GaussianHMM`, with ``emissionprob`` as the emission
-    parameter (in ``learn``/``init``) and:
+    (NaN: missing). Parameters as :class:`GaussianHMM` (``params``/``init_params`` default
+    ``"ste"``, ``e`` for ``emissionprob``) and:
 
     Parameters
     ----------
     emissionprob_prior : float or array of shape (n_components, n_features), default=1.0
         Dirichlet concentrations (``≥ 1``) of each row of ``emissionprob_``.
     n_features : int, optional
-        Number of symbols; by default one more than the largest symbol in ``fit``'s ``X``.
+        Number of symbols; by default one more than the largest symbol in ``fit``'s ``X`` (set by
+        :meth:`fit`, as hmmlearn does).
 
     Attributes
     ----------
@@ -745,10 +766,11 @@ class PoissonHMM(_BaseHMM):
     are independent counts, ``x_tj ~ Poisson(λ_kj)`` (:class:`emkit.families.Poisson`).
 
     ``X`` holds non-negative integer counts, shape (n_samples, n_features) (NaN: a missing cell,
-    marginalised). Parameters as :class:`GaussianHMM`, with ``lambdas`` as the emission parameter
-    (in ``learn``/``init``); the M-step is the maximum-likelihood rate ``λ_kj = Σ_t γ_t(k) x_tj /
-    Σ_t γ_t(k)`` over the observed cells (hmmlearn's gamma prior on the rates is not offered; this
-    is hmmlearn's estimate at its defaults ``lambdas_prior=0``, ``lambdas_weight=0``). The start of
+    marginalised). Parameters as :class:`GaussianHMM` (``params``/``init_params`` default
+    ``"stl"``, ``l`` for ``lambdas``); the M-step is the maximum-likelihood rate ``λ_kj = Σ_t
+    γ_t(k) x_tj / Σ_t γ_t(k)`` over the observed cells, hmmlearn's estimate at its defaults
+    ``lambdas_prior=0``, ``lambdas_weight=0`` (its gamma prior is accepted and stored, not yet
+    wired: see the module notes). The start of
     ``lambdas`` spreads each column's mean over the states (``random_state`` None) or draws
     ``mean · Gamma(2, ½)``; :meth:`sample` returns the counts as floats.
 
@@ -798,14 +820,15 @@ class MultinomialHMM(_BaseHMM):
     with ``p_k = emissionprob_[k]`` (:class:`emkit.families.Multinomial`).
 
     ``X`` holds non-negative integer counts, shape (n_samples, n_features); a row with a NaN is
-    missing as a whole. Parameters as :class:`GaussianHMM`, with ``emissionprob`` as the emission
-    parameter (in ``learn``/``init``) and:
+    missing as a whole. Parameters as :class:`GaussianHMM` (``params``/``init_params`` default
+    ``"ste"``, ``e`` for ``emissionprob``) and:
 
     Parameters
     ----------
     n_trials : int, optional
         The number of trials ``N`` of every row, checked against the row sums; needed by
-        :meth:`sample`. None: each row's own sum (hmmlearn's per-row array of trials).
+        :meth:`sample`. None: each row's own sum (what hmmlearn's per-row array of trials says;
+        an array is not yet accepted).
 
     The M-step is ``p_kj ∝ Σ_t γ_t(k) x_tj``, hmmlearn's; from the same start the log-likelihood
     of every iteration equals hmmlearn's. The start of ``emissionprob`` tilts the overall category
@@ -859,8 +882,8 @@ class GMMHMM(_BaseHMM):
     ``x_t ~ Σ_m w_km N(μ_km, Σ_km)`` (hmmlearn's ``GMMHMM``; the emission is
     :class:`emkit.families.FiniteMixture` of a Gaussian family with ``K·n_mix`` components).
 
-    Parameters as :class:`GaussianHMM`, with ``weights``, ``means`` and ``covars`` as the emission
-    parameters (in ``learn``/``init``) and:
+    Parameters as :class:`GaussianHMM` in hmmlearn's order (``n_mix`` second, ``covariance_type``
+    after ``algorithm``; ``params``/``init_params`` default ``"stmcw"``, ``w`` for ``weights``) and:
 
     Parameters
     ----------
@@ -876,9 +899,8 @@ class GMMHMM(_BaseHMM):
     The M-step is exact: each component's covariance is its scatter about its *new* mean
     (hmmlearn's ``GMMHMM`` takes the scatter about the previous iteration's means, so its iterates
     differ while the means move; both have the same fixed points). hmmlearn's normal and
-    inverse-gamma/Wishart priors (``means_prior``, ``covars_prior``, ...) are not offered;
-    covariances are regularised by ``reg_covar`` instead (``min_covar`` only enters hmmlearn's
-    start). The start is k-means with ``K·M`` centres (hmmlearn runs k-means within each state's
+    inverse-gamma/Wishart priors (``means_prior``, ``covars_prior``, ...) are accepted and stored,
+    not yet wired (see the module notes); ``min_covar`` is added to the started covariances. The start is k-means with ``K·M`` centres (hmmlearn runs k-means within each state's
     k-means cluster), equal weights and the data's covariance.
 
     Attributes
