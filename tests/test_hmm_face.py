@@ -217,7 +217,7 @@ def test_partial_fit_steps_online_em():
 
 
 # ------------------------------------------------------------------------- MultinomialHMM
-@pytest.mark.parametrize("n_trials", [None, 15], ids=["trials-per-row", "fixed-trials"])
+@pytest.mark.parametrize("n_trials", [None, "array", 15], ids=["trials-per-row", "trials-array", "fixed-trials"])
 def test_multinomial_hmm_equals_hmmlearn_from_the_same_start(n_trials):
     """Same start: every iteration's log-likelihood (1e-10), the estimates, score, decoding,
     posteriors, bic and aic equal hmmlearn's MultinomialHMM."""
@@ -226,8 +226,10 @@ def test_multinomial_hmm_equals_hmmlearn_from_the_same_start(n_trials):
              "emissionprob": np.array([[0.6, 0.2, 0.1, 0.1], [0.1, 0.5, 0.2, 0.2], [0.1, 0.1, 0.2, 0.6]])}
     X = np.concatenate([HiddenMarkovModel(families.Multinomial(4, n_trials=15), 3).sample(truth, n, rng)[0]
                         for n in LENGTHS])
-    if n_trials is None:  # rows with their own numbers of trials
+    if n_trials != 15:  # rows with their own numbers of trials (given as hmmlearn's array, or not)
         X = X + rng.multinomial(3, [0.25] * 4, size=len(X)) * (rng.random((len(X), 1)) < 0.5)
+    if n_trials == "array":
+        n_trials = X.sum(axis=1).astype(int)
     start = {"startprob": rng.dirichlet(np.ones(3)), "transmat": rng.dirichlet(np.ones(3), size=3),
              "emissionprob": rng.dirichlet(np.ones(4), size=3)}
     n_iter = 12
@@ -238,7 +240,7 @@ def test_multinomial_hmm_equals_hmmlearn_from_the_same_start(n_trials):
     with pytest.warns(ConvergenceWarning, match="n_iter=12"):
         ours.fit(X, LENGTHS)
     theirs.fit(counts, LENGTHS)
-    assert ours.n_iter_ == n_iter and ours.n_trials == n_trials
+    assert ours.n_iter_ == n_iter and ours.n_trials is n_trials
     np.testing.assert_allclose(ours.lower_bounds_, theirs.monitor_.history, rtol=1e-10)
     for name in ("emissionprob", "transmat", "startprob"):
         np.testing.assert_allclose(getattr(ours, f"{name}_"), getattr(theirs, f"{name}_"), rtol=1e-10, atol=1e-14)

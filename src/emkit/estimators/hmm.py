@@ -825,10 +825,10 @@ class MultinomialHMM(_BaseHMM):
 
     Parameters
     ----------
-    n_trials : int, optional
-        The number of trials ``N`` of every row, checked against the row sums; needed by
-        :meth:`sample`. None: each row's own sum (what hmmlearn's per-row array of trials says;
-        an array is not yet accepted).
+    n_trials : int or array of int, optional
+        The number of trials ``N`` of every row (an int) or of each row (an array, hmmlearn's),
+        checked against the row sums by :meth:`fit`; :meth:`sample` needs one number for all
+        rows. None: each row's own sum.
 
     The M-step is ``p_kj ∝ Σ_t γ_t(k) x_tj``, hmmlearn's; from the same start the log-likelihood
     of every iteration equals hmmlearn's. The start of ``emissionprob`` tilts the overall category
@@ -870,11 +870,43 @@ class MultinomialHMM(_BaseHMM):
 
     def _check_hyperparameters(self) -> None:
         super()._check_hyperparameters()
-        if self.n_trials is not None:
-            check_integer(self.n_trials, "n_trials", low=0)
+        self._trials()
+
+    def _trials(self) -> np.ndarray | None:
+        """``n_trials`` checked: None, or an int (every row) or a 1-D array (one per row) of
+        non-negative integers, as an array."""
+        if self.n_trials is None:
+            return None
+        trials = np.asarray(self.n_trials)
+        if trials.ndim > 1 or trials.size == 0 or trials.dtype.kind not in "iuf" \
+                or not np.all((trials >= 0) & (trials == np.round(trials))):
+            raise ValueError(f"n_trials: expected a non-negative integer or a 1-D array of them, got {self.n_trials!r}")
+        return trials.astype(np.int64)
+
+    def _common_trials(self) -> int | None:
+        """The number of trials of every row when ``n_trials`` gives one (an int, or an array of
+        equal values); None otherwise (each row its own sum)."""
+        trials = self._trials()
+        return None if trials is None or np.any(trials != trials.flat[0]) else int(trials.flat[0])
+
+    def _data(self, X) -> np.ndarray:
+        """``X`` checked; with ``n_trials`` an array, one entry per row equal to the row's sum
+        (hmmlearn's check)."""
+        X = check_observations(X)
+        trials = self._trials()
+        if trials is not None and trials.ndim == 1:
+            if trials.size != X.shape[0]:
+                raise ValueError(f"n_trials: expected one number of trials per row of X ({X.shape[0]}), "
+                                 f"got {trials.size}")
+            sums = X.sum(axis=1)
+            wrong = np.flatnonzero(~np.isnan(sums) & (sums != trials))
+            if wrong.size:
+                raise ValueError(f"X: row {wrong[0]} sums to {sums[wrong[0]]:g} counts, not n_trials[{wrong[0]}]="
+                                 f"{trials[wrong[0]]}")
+        return X
 
     def _emission(self, n_features: int) -> Multinomial:
-        return Multinomial(n_features, self.n_trials)
+        return Multinomial(n_features, self._common_trials())
 
 
 class GMMHMM(_BaseHMM):
