@@ -208,3 +208,79 @@ def test_convergence_warning_and_clone():
     model = GaussianHMM(3, "full", params="m", n_jobs=1)
     copy = clone(model)
     assert copy.get_params() == model.get_params()
+
+
+# ------------------------------------------------------------------ hmmlearn's interface (issue 16)
+def test_hmmlearn_constructor_defaults_and_order():
+    """Every hmmlearn 0.3.3 keyword with its default, in its order, then emkit's extras."""
+    import inspect
+
+    import emkit
+
+    for name in ("GaussianHMM", "CategoricalHMM", "PoissonHMM", "MultinomialHMM", "GMMHMM"):
+        ours, theirs = getattr(emkit, name), getattr(hmmlearn, name)
+        mine = inspect.signature(ours.__init__).parameters
+        their = inspect.signature(theirs.__init__).parameters
+        assert list(mine)[:len(their)] == list(their)
+        assert all(mine[key].default == their[key].default for key in their)
+        assert list(mine)[len(their):] == ["n_init", "accelerate", "n_jobs"]
+
+
+def test_start_only_log_messages_and_monitor(caplog):
+    """``n_iter=0`` only starts; hmmlearn's log messages; a replaced monitor_ decides the stop."""
+    rng = np.random.default_rng(11)
+    X, lengths = gaussian_data(rng)
+    start_only = GaussianHMM(3, n_iter=0, random_state=0).fit(X, lengths)
+    started = GaussianHMM(3, n_iter=1, random_state=0)
+    started.n_iter = 0
+    assert list(start_only.monitor_.history) == [] and start_only.lower_bounds_ == []
+    np.testing.assert_array_equal(start_only.means_, started.fit(X, lengths).means_)
+    model = GaussianHMM(3, random_state=0)
+    model.startprob_ = np.full(3, 1 / 3)
+    with caplog.at_level("WARNING"):
+        model.fit(X, lengths)
+        GaussianHMM(3, "full", n_iter=1, random_state=0).fit(X[:4])
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("'startprob_' attribute is set, it will be overwritten" in text for text in messages)
+    assert any("degenerate solution" in text for text in messages)
+
+    class StopAtThree(type(model.monitor_)):
+        @property
+        def converged(self):
+            return self.iter == 3
+
+    model = GaussianHMM(3, random_state=0, n_iter=50)
+    model.monitor_ = StopAtThree(model.tol, model.n_iter, False)
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X, lengths)
+    reference = GaussianHMM(3, random_state=0, n_iter=3, tol=0.0)
+    with pytest.warns(ConvergenceWarning):
+        reference.fit(X, lengths)
+    assert model.monitor_.iter == 3 and list(model.monitor_.history) == list(reference.monitor_.history)
+    np.testing.assert_array_equal(model.means_, reference.means_)
+
+
+def test_global_random_state_covars_shapes_and_stationary_distribution():
+    rng = np.random.default_rng(12)
+    X, lengths = gaussian_data(rng)
+    fits = []
+    for _ in range(2):
+        np.random.seed(3)
+        fitted = GaussianHMM(3, "spherical").fit(X, lengths)
+        fits.append((fitted.means_, fitted.sample(20)[0]))
+    for first, second in zip(*fits):
+        np.testing.assert_array_equal(first, second)
+    for value in ([1.0, 2.0, 3.0], [[1.0], [2.0], [3.0]], [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]):
+        fitted.covars_ = value
+        np.testing.assert_array_equal(fitted._covars_, [1.0, 2.0, 3.0])
+    for value, what in [([1.0, 2.0], "length n_components"), ([[1.0, 2.0], [2.0, 2.0], [3.0, 3.0]], "one variance"),
+                        ([1.0, -2.0, 3.0], "positive")]:
+        with pytest.raises(ValueError, match=f"covars_: .*{what}"):
+            fitted.covars_ = value
+    with pytest.raises(ValueError, match="covariance_type"):
+        GaussianHMM(2, covariance_type="box").covars_ = []
+    transmat = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.3, 0.3, 0.4]])
+    fitted.transmat_ = transmat
+    stationary = fitted.get_stationary_distribution()
+    np.testing.assert_allclose(stationary @ transmat, stationary, atol=1e-14)
+    np.testing.assert_allclose(stationary, np.linalg.matrix_power(transmat, 200)[0], atol=1e-12)

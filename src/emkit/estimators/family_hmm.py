@@ -94,6 +94,7 @@ class HMM(_BaseHMM):
     """
 
     _fitted_fields = {**_BaseHMM._fitted_fields, "n_features_": "positive?"}
+    _start_from_global_state = False
 
     def __init__(self, n_components: int = 1, *, family: Family | Callable[[int], Family],
                  startprob_prior=1.0, transmat_prior=1.0, algorithm: str = "viterbi", random_state=None,

@@ -14,8 +14,8 @@ and the estimates equal hmmlearn's (for ``GMMHMM`` while means or covariances ar
 notes). Differences: ``implementation="scaling"`` gives the same exact log-space answer as
 ``"log"`` (where hmmlearn's scaling underflows and raises, emkit answers); sequences are processed
 in parallel threads; missing observations (NaN) are allowed; the Dirichlet priors must be ``≥ 1``;
-without ``random_state`` the start is emkit's deterministic one (hmmlearn draws it from NumPy's
-global state); ``decode(algorithm="map")`` returns hmmlearn's ``Σ_t max_k γ_t(k)``.
+without ``random_state`` the start is drawn from NumPy's global state as hmmlearn's is (not the
+same draws: emkit's start is its own k-means); ``decode(algorithm="map")`` returns hmmlearn's ``Σ_t max_k γ_t(k)``.
 
 Not yet wired (accepted, stored, hmmlearn's defaults; the conjugate priors are being added at the
 family level): ``means_prior``, ``means_weight``, ``covars_prior``, ``covars_weight``
@@ -216,22 +216,21 @@ class _BaseHMM(EstimatorProtocol):
         data = model.prepare((X, lengths))
         given = self._given_params(model.param_names)
         self._log_degenerate(model, data.n_samples * n_features)
-        seeded = self.random_state is not None
+        generator = self._start_generator()
         starts = itertools.count()
 
         def start(rng: np.random.Generator) -> dict[str, np.ndarray]:
             """The engine's ``init(rng)``: the started parameters from the model's starting values
-            (its deterministic default for the first start without ``random_state``), the others
-            from ``given``."""
-            default = next(starts) == 0 and not seeded
+            (its deterministic default for the first start without a generator), the others from
+            ``given``."""
+            default = next(starts) == 0 and generator is None
             initial = model.initial_params(data, None if default else rng) if len(given) < len(model.param_names) else {}
             return {**self._started(initial), **given}
 
         monitor = self.monitor_
         with Progress.of(self.verbose) as progress, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
-            best = fit(model, data, init=start, random_state=_generator(self.random_state) if seeded else None,
-                       n_init=self.n_init, stopping=MonitorRule(monitor), max_iter=self.n_iter,
+            best = fit(model, data, init=start, random_state=generator, n_init=self.n_init, stopping=MonitorRule(monitor), max_iter=self.n_iter,
                        accelerate=self.accelerate, verbose=progress)
         history = list(best.trace.loglik)
         if list(monitor.history) != history:     # n_init > 1: the monitor saw the last start, not the best
@@ -287,7 +286,7 @@ class _BaseHMM(EstimatorProtocol):
             if self.__sklearn_is_fitted__():
                 start = self._attribute_params()
             else:
-                rng = None if self.random_state is None else _generator(self.random_state)
+                rng = self._start_generator()
                 given = self._given_params(model.param_names)
                 start = {**(self._started(model.initial_params(data, rng)) if len(given) < len(model.param_names)
                             else {}), **given}
@@ -318,6 +317,18 @@ class _BaseHMM(EstimatorProtocol):
                 continue
             given[name] = value
         return given
+
+    #: Without ``random_state``, start from NumPy's global state (hmmlearn's, as scikit-learn's
+    #: ``check_random_state(None)``); False: the model's deterministic first start.
+    _start_from_global_state = True
+
+    def _start_generator(self) -> np.random.Generator | None:
+        """The generator of the starts: ``random_state``'s; without it, one drawn from NumPy's
+        global state (so ``np.random.seed`` makes the fit repeatable), or None (the model's
+        deterministic first start) where :attr:`_start_from_global_state` is False."""
+        if self.random_state is not None:
+            return _generator(self.random_state)
+        return _generator(np.random.mtrand._rand) if self._start_from_global_state else None
 
     def _started(self, initial: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The model's starting values as this estimator starts them (the Gaussian ones add ``min_covar``)."""
@@ -576,8 +587,8 @@ class GaussianHMM(_BaseHMM):
     algorithm : {"viterbi", "map"}, default="viterbi"
         Decoder of :meth:`predict`.
     random_state : int, numpy Generator or RandomState, optional
-        Seed of the start (k-means) and of :meth:`sample`; None gives emkit's deterministic
-        start (hmmlearn's comes from NumPy's global state) and samples from NumPy's global state.
+        Seed of the start (k-means) and of :meth:`sample`; None: both draw from NumPy's global
+        state (hmmlearn's rule; ``np.random.seed`` makes them repeatable).
     n_iter : int, default=10
         Maximum number of Baum–Welch iterations per start (0: :meth:`fit` only starts).
     tol : float, default=1e-2
