@@ -25,7 +25,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "hmm", help="hidden Markov model of a CSV or Parquet time series (Gaussian or categorical)",
         description="Fit a hidden Markov model by the Baum-Welch algorithm (emkit.HMM with a Gaussian family "
-                    "floored by --reg-covar, or emkit.CategoricalHMM) to the columns of a CSV file with a header row or "
+                    "floored by --reg-covar, or emkit.CategoricalHMM) to the columns of a CSV file with a header "
+                    "row or "
                     "a Parquet file. Rows are time steps; empty or NA cells are missing and marginalised. "
                     "Example: emkit hmm returns.csv -k 2 --columns logret --sequence asset --plot states.png")
     parser.add_argument("data", metavar="DATA", help="CSV file with a header row (delimiter detected; empty or NA "

@@ -96,11 +96,13 @@ def checked_covars(value, covariance_type: str, n_components: int) -> np.ndarray
         Naming ``covariance_type`` or ``covars_`` and what is wrong.
     """
     if covariance_type not in ("spherical", "tied", "diag", "full"):
-        raise ValueError(f"covariance_type: expected one of 'spherical', 'tied', 'diag', 'full', got {covariance_type!r}")
+        raise ValueError("covariance_type: expected one of 'spherical', 'tied', 'diag', 'full', "
+                         f"got {covariance_type!r}")
     covars = np.array(value, dtype=float)
     if covariance_type == "spherical":
         if covars.ndim == 0 or len(covars) != n_components:
-            raise ValueError(f"covars_: 'spherical' covars have length n_components={n_components}, got shape {covars.shape}")
+            raise ValueError(f"covars_: 'spherical' covars have length n_components={n_components}, "
+                             f"got shape {covars.shape}")
         rows = covars.reshape(n_components, -1)
         if rows.shape[1] == 0 or not np.all(rows == rows[:, :1]):
             raise ValueError("covars_: 'spherical' covars must hold one variance per state")
@@ -109,7 +111,8 @@ def checked_covars(value, covariance_type: str, n_components: int) -> np.ndarray
     if covars.ndim != expected_ndim or (expected_ndim >= 2 and covariance_type != "diag"
                                         and covars.shape[-1] != covars.shape[-2]):
         shape = {"diag": "(n_components, n_dim)", "tied": "(n_dim, n_dim)", "full": "(n_components, n_dim, n_dim)"}
-        raise ValueError(f"covars_: {covariance_type!r} covars must have shape {shape[covariance_type]}, got {covars.shape}")
+        raise ValueError(f"covars_: {covariance_type!r} covars must have shape {shape[covariance_type]}, "
+                         f"got {covars.shape}")
     if not np.all(np.isfinite(covars)):
         raise ValueError("covars_: expected finite values")
     if covariance_type in ("spherical", "diag"):
@@ -224,13 +227,15 @@ class _BaseHMM(EstimatorProtocol):
             (its deterministic default for the first start without a generator), the others from
             ``given``."""
             default = next(starts) == 0 and generator is None
-            initial = model.initial_params(data, None if default else rng) if len(given) < len(model.param_names) else {}
+            needed = len(given) < len(model.param_names)
+            initial = model.initial_params(data, None if default else rng) if needed else {}
             return {**self._started(initial), **given}
 
         monitor = self.monitor_
         with Progress.of(self.verbose) as progress, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
-            best = fit(model, data, init=start, random_state=generator, n_init=self.n_init, stopping=MonitorRule(monitor), max_iter=self.n_iter,
+            best = fit(model, data, init=start, random_state=generator, n_init=self.n_init,
+                       stopping=MonitorRule(monitor), max_iter=self.n_iter,
                        accelerate=self.accelerate, verbose=progress)
         history = list(best.trace.loglik)
         if list(monitor.history) != history:     # n_init > 1: the monitor saw the last start, not the best
@@ -943,7 +948,8 @@ class GMMHMM(_BaseHMM):
     (hmmlearn's ``GMMHMM`` takes the scatter about the previous iteration's means, so its iterates
     differ while the means move; both have the same fixed points). hmmlearn's normal and
     inverse-gamma/Wishart priors (``means_prior``, ``covars_prior``, ...) are accepted and stored,
-    not yet wired (see the module notes); ``min_covar`` is added to the started covariances. The start is k-means with ``K·M`` centres (hmmlearn runs k-means within each state's
+    not yet wired (see the module notes); ``min_covar`` is added to the started covariances. The
+    start is k-means with ``K·M`` centres (hmmlearn runs k-means within each state's
     k-means cluster), equal weights and the data's covariance.
 
     Attributes
@@ -962,8 +968,8 @@ class GMMHMM(_BaseHMM):
                  transmat_prior=1.0, weights_prior=1.0, means_prior=0.0, means_weight=0.0, covars_prior=None,
                  covars_weight=None, algorithm: str = "viterbi", covariance_type: str = "diag", random_state=None,
                  n_iter: int = 10, tol: float = 1e-2, verbose: bool | Progress = False, params: str = "stmcw",
-                 init_params: str = "stmcw", implementation: str = "log", *, n_init: int = 1, accelerate: str | None = None,
-                 n_jobs: int | None = None) -> None:
+                 init_params: str = "stmcw", implementation: str = "log", *, n_init: int = 1,
+                 accelerate: str | None = None, n_jobs: int | None = None) -> None:
         self.n_components = n_components
         self.n_mix = n_mix
         self.min_covar = min_covar
@@ -1004,7 +1010,8 @@ class GMMHMM(_BaseHMM):
 
     def _emission(self, n_features: int) -> FiniteMixture:
         self._check_mixture()
-        return FiniteMixture(Gaussian(n_features, self.covariance_type, covariance_floor(self.covars_prior)), self.n_mix,
+        gaussian = Gaussian(n_features, self.covariance_type, covariance_floor(self.covars_prior))
+        return FiniteMixture(gaussian, self.n_mix,
                              self.weights_prior, weights_name="weights")
 
     def _started(self, initial: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
