@@ -231,13 +231,13 @@ def test_streams_and_bootstrap_of_small_batches_still_work():
 def test_hmm_lengths_in_every_integer_form_give_the_same_numbers(lengths):
     X = gaussian_rows()
     model = emkit.GaussianHMM(2, random_state=0).fit(X, lengths=lengths)
-    assert model.score(X, lengths) == pytest.approx(-186.24197931356258, rel=1e-13)
+    assert model.score(X, lengths) == pytest.approx(-186.24152387587426, rel=1e-13)
 
 
 def test_categorical_symbols_that_are_codes_still_work():
     S = symbol_rows(90)
     model = emkit.CategoricalHMM(2, random_state=0).fit(S, lengths=[30, 60])
-    assert model.score(S, [30, 60]) == pytest.approx(-123.97616245576019, rel=1e-13)
+    assert model.score(S, [30, 60]) == pytest.approx(-123.97039902488902, rel=1e-13)
     same = emkit.CategoricalHMM(2, random_state=0).fit(S.astype(np.uint64), lengths=[30, 60])
     np.testing.assert_array_equal(same.emissionprob_, model.emissionprob_)
     with_missing = S.astype(float)

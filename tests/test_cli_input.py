@@ -132,7 +132,8 @@ def test_hmm_with_a_date_column_and_named_sequences(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["lengths"] == [300, 300] and out["columns"] == ["logret"]
     X = frame[["logret"]].to_numpy()
-    reference = emkit.GaussianHMM(2, "diag", random_state=0, reg_covar=1e-6 * X.var(axis=0).min()).fit(X, [300, 300])
+    family = emkit.families.Gaussian(X.shape[1], "diag", 1e-6 * X.var(axis=0).min())
+    reference = emkit.HMM(2, family=family, random_state=0).fit(X, [300, 300])
     assert out["loglik"] == pytest.approx(reference.score(X, [300, 300]), rel=1e-9)
     # without --columns: the date and asset columns are named as left out
     assert main(["hmm", str(path), "-k", "2", "--sequence", "asset"]) == 0

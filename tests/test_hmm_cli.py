@@ -8,6 +8,7 @@ import pytest
 
 import emkit
 from emkit import GaussianHMM
+from emkit.families import Gaussian
 from emkit.cli.main import main
 from emkit.plotting.hmm import hmm_figure
 
@@ -36,7 +37,7 @@ def test_gaussian_json_recovers_the_states(series_csv, capsys):
     assert np.mean(decoded == states) > 0.97
     # the same numbers as the estimator on the same data
     X[7, 1] = np.nan
-    estimator = GaussianHMM(2, random_state=0, reg_covar=1e-6 * np.nanvar(X, axis=0).min()).fit(X, [150, 150])
+    estimator = emkit.HMM(2, family=Gaussian(2, "diag", 1e-6 * np.nanvar(X, axis=0).min()), random_state=0).fit(X, [150, 150])
     assert out["loglik"] == pytest.approx(estimator.score(X, [150, 150]), rel=1e-9)
     assert out["criteria"]["bic"] == pytest.approx(estimator.bic(X, [150, 150]), rel=1e-9)
 
@@ -93,7 +94,7 @@ def test_standard_errors_of_the_fit(series_csv, capsys):
     assert main(["hmm", str(path), "-k", "2", "--sequence", "run", "--se", "sem", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     X[7, 1] = np.nan
-    estimator = GaussianHMM(2, random_state=0, tol=1e-6, reg_covar=1e-6 * np.nanvar(X, axis=0).min()).fit(X, [150, 150])
+    estimator = emkit.HMM(2, family=Gaussian(2, "diag", 1e-6 * np.nanvar(X, axis=0).min()), random_state=0, tol=1e-6).fit(X, [150, 150])
     expected = emkit.standard_errors(estimator.result_, (X, [150, 150]), "sem")
     assert out["se_method"] == "sem" and out["cov"]["labels"] == list(expected.labels)
     for name in ("transmat", "means", "covars"):

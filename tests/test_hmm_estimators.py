@@ -27,11 +27,11 @@ def gaussian_data(rng, n=240, d=2):
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_gaussian_matches_hmmlearn(covariance_type):
     """Same start: score, every iteration's log-likelihood, the estimates, Viterbi, posteriors,
-    BIC and AIC equal hmmlearn's (its covars_prior set to 0, emkit's reg_covar to 0)."""
+    BIC and AIC equal hmmlearn's (covars_prior set to 0 in both: the exact M-step)."""
     rng = np.random.default_rng(0)
     X, lengths = gaussian_data(rng)
     start = gaussian_start(rng, 3, 2, covariance_type)
-    ours = set_params(GaussianHMM(3, covariance_type, reg_covar=0.0, n_iter=12, tol=0.0, init=()), start)
+    ours = set_params(GaussianHMM(3, covariance_type, covars_prior=0.0, n_iter=12, tol=0.0, init_params=""), start)
     theirs = set_params(hmmlearn.GaussianHMM(3, covariance_type, n_iter=12, tol=-np.inf, init_params="",
                                              covars_prior=0.0, implementation="scaling"), start)
     assert ours.score(X, lengths) == pytest.approx(theirs.score(X, lengths), rel=1e-12)
@@ -39,8 +39,9 @@ def test_gaussian_matches_hmmlearn(covariance_type):
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours.fit(X, lengths)
     theirs.fit(X, lengths)
-    np.testing.assert_allclose(ours.lower_bounds_[:-1], theirs.monitor_.history, rtol=1e-12)
-    assert ours.n_iter_ == 12 and len(ours.lower_bounds_) == 13
+    np.testing.assert_allclose(ours.lower_bounds_, theirs.monitor_.history, rtol=1e-12)
+    np.testing.assert_allclose(ours.monitor_.history, theirs.monitor_.history, rtol=1e-12)
+    assert ours.n_iter_ == 12 and len(ours.lower_bounds_) == 12
     np.testing.assert_allclose(ours.transmat_, theirs.transmat_, atol=1e-10)
     np.testing.assert_allclose(ours.means_, theirs.means_, atol=1e-10)
     their_covars = theirs._covars_[:, 0] if covariance_type == "spherical" else theirs.covars_
@@ -61,7 +62,7 @@ def test_categorical_matches_hmmlearn():
     lengths = [50, 70, 30]
     start = {"startprob": rng.dirichlet(np.ones(3)), "transmat": rng.dirichlet(np.ones(3), size=3),
              "emissionprob": rng.dirichlet(np.ones(4), size=3)}
-    ours = set_params(CategoricalHMM(3, n_iter=15, tol=0.0, init=()), start)
+    ours = set_params(CategoricalHMM(3, n_iter=15, tol=0.0, init_params=""), start)
     theirs = set_params(hmmlearn.CategoricalHMM(3, n_iter=15, tol=-np.inf, init_params="",
                                                 implementation="log"), start)
     assert ours.score(X, lengths) == pytest.approx(theirs.score(X, lengths), rel=1e-13)
@@ -69,7 +70,7 @@ def test_categorical_matches_hmmlearn():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours.fit(X, lengths)
     theirs.fit(X, lengths)
-    np.testing.assert_allclose(ours.lower_bounds_[:-1], theirs.monitor_.history, rtol=1e-12)
+    np.testing.assert_allclose(ours.lower_bounds_, theirs.monitor_.history, rtol=1e-12)
     np.testing.assert_allclose(ours.emissionprob_, theirs.emissionprob_, atol=1e-12)
     np.testing.assert_allclose(ours.startprob_, theirs.startprob_, atol=1e-12)
     np.testing.assert_array_equal(ours.predict(X, lengths), theirs.predict(X, lengths))
@@ -121,17 +122,17 @@ def test_init_and_learn_keywords():
     rng = np.random.default_rng(5)
     X, lengths = gaussian_data(rng)
     means = np.array([[0.0, 0.0], [2.5, 2.5], [5.0, 5.0]])
-    model = GaussianHMM(3, init=("startprob", "transmat", "covars"), learn=("startprob", "transmat", "covars"))
-    with pytest.raises(ValueError, match="init: 'means' is not in init"):
-        model.fit(X, lengths)
+    model = GaussianHMM(3, init_params="stc", params="stc", random_state=0)
+    model.fit(X, lengths)      # means_ not set: started anyway (hmmlearn's rule)
+    assert model.means_.shape == (3, 2)
     model.means_ = means
     model.fit(X, lengths)
     np.testing.assert_array_equal(model.means_, means)
     assert model._n_parameters() == 2 + 6 + 6
-    with pytest.raises(ValueError, match="learn"):
-        GaussianHMM(2, learn="stmc").fit(X)
-    with pytest.raises(ValueError, match="init"):
-        GaussianHMM(2, init=("weights",)).fit(X)
+    with pytest.raises(ValueError, match="params: expected a string of letters"):
+        GaussianHMM(2, params=("means",)).fit(X)
+    with pytest.raises(ValueError, match="init_params: expected a string of letters"):
+        GaussianHMM(2, init_params=None).fit(X)
 
 
 def test_failed_fit_leaves_the_estimator_unchanged():
@@ -166,12 +167,12 @@ def test_sample_decode_and_attributes():
 def test_save_and_load_round_trip(tmp_path):
     rng = np.random.default_rng(8)
     X, lengths = gaussian_data(rng)
-    model = GaussianHMM(3, "tied", random_state=0, transmat_prior=2.0, learn=("transmat", "means", "covars"),
+    model = GaussianHMM(3, "tied", random_state=0, transmat_prior=2.0, params="tmc",
                         n_iter=300).fit(X, lengths)
     for name in ("model.json", "model.npz"):
         loaded = GaussianHMM.load(model.save(tmp_path / name))
         assert loaded.score(X, lengths) == model.score(X, lengths)
-        assert loaded.learn == ("transmat", "means", "covars")
+        assert loaded.params == "tmc" and loaded.implementation == "log"
         assert loaded.lower_bounds_ == model.lower_bounds_
     categorical = CategoricalHMM(2, random_state=0).fit(rng.integers(0, 3, size=(40, 1)))
     loaded = CategoricalHMM.load(categorical.save(tmp_path / "c.json"))
@@ -182,10 +183,11 @@ def test_not_fitted_and_bad_hyperparameters():
     X = np.zeros((10, 1))
     with pytest.raises(NotFittedError):
         GaussianHMM(2).score(X)
-    for kwargs, name in [({"n_components": 0}, "n_components"), ({"n_iter": 0}, "n_iter"), ({"tol": -1}, "tol"),
+    for kwargs, name in [({"n_components": 0}, "n_components"), ({"n_iter": -1}, "n_iter"), ({"tol": -1}, "tol"),
                          ({"algorithm": "best"}, "algorithm"), ({"accelerate": "aitken"}, "accelerate"),
                          ({"covariance_type": "banded"}, "covariance_type"), ({"transmat_prior": 0.5}, "transmat_prior"),
-                         ({"n_jobs": 0}, "n_jobs")]:
+                         ({"n_jobs": 0}, "n_jobs"),
+                         ({"implementation": "fast"}, "implementation")]:
         with pytest.raises(ValueError, match=name):
             GaussianHMM(**{"n_components": 2, **kwargs}).fit(np.arange(20.0)[:, None])
     with pytest.raises(ValueError, match="emissionprob_prior"):
@@ -203,6 +205,82 @@ def test_convergence_warning_and_clone():
         GaussianHMM(3, n_iter=2, tol=0.0).fit(X, lengths)
     from sklearn.base import clone
 
-    model = GaussianHMM(3, "full", learn=("means",), n_jobs=1)
+    model = GaussianHMM(3, "full", params="m", n_jobs=1)
     copy = clone(model)
     assert copy.get_params() == model.get_params()
+
+
+# ------------------------------------------------------------------ hmmlearn's interface (issue 16)
+def test_hmmlearn_constructor_defaults_and_order():
+    """Every hmmlearn 0.3.3 keyword with its default, in its order, then emkit's extras."""
+    import inspect
+
+    import emkit
+
+    for name in ("GaussianHMM", "CategoricalHMM", "PoissonHMM", "MultinomialHMM", "GMMHMM"):
+        ours, theirs = getattr(emkit, name), getattr(hmmlearn, name)
+        mine = inspect.signature(ours.__init__).parameters
+        their = inspect.signature(theirs.__init__).parameters
+        assert list(mine)[:len(their)] == list(their)
+        assert all(mine[key].default == their[key].default for key in their)
+        assert list(mine)[len(their):] == ["n_init", "accelerate", "n_jobs"]
+
+
+def test_start_only_log_messages_and_monitor(caplog):
+    """``n_iter=0`` only starts; hmmlearn's log messages; a replaced monitor_ decides the stop."""
+    rng = np.random.default_rng(11)
+    X, lengths = gaussian_data(rng)
+    start_only = GaussianHMM(3, n_iter=0, random_state=0).fit(X, lengths)
+    started = GaussianHMM(3, n_iter=1, random_state=0)
+    started.n_iter = 0
+    assert list(start_only.monitor_.history) == [] and start_only.lower_bounds_ == []
+    np.testing.assert_array_equal(start_only.means_, started.fit(X, lengths).means_)
+    model = GaussianHMM(3, random_state=0)
+    model.startprob_ = np.full(3, 1 / 3)
+    with caplog.at_level("WARNING"):
+        model.fit(X, lengths)
+        GaussianHMM(3, "full", n_iter=1, random_state=0).fit(X[:4])
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("'startprob_' attribute is set, it will be overwritten" in text for text in messages)
+    assert any("degenerate solution" in text for text in messages)
+
+    class StopAtThree(type(model.monitor_)):
+        @property
+        def converged(self):
+            return self.iter == 3
+
+    model = GaussianHMM(3, random_state=0, n_iter=50)
+    model.monitor_ = StopAtThree(model.tol, model.n_iter, False)
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X, lengths)
+    reference = GaussianHMM(3, random_state=0, n_iter=3, tol=0.0)
+    with pytest.warns(ConvergenceWarning):
+        reference.fit(X, lengths)
+    assert model.monitor_.iter == 3 and list(model.monitor_.history) == list(reference.monitor_.history)
+    np.testing.assert_array_equal(model.means_, reference.means_)
+
+
+def test_global_random_state_covars_shapes_and_stationary_distribution():
+    rng = np.random.default_rng(12)
+    X, lengths = gaussian_data(rng)
+    fits = []
+    for _ in range(2):
+        np.random.seed(3)
+        fitted = GaussianHMM(3, "spherical").fit(X, lengths)
+        fits.append((fitted.means_, fitted.sample(20)[0]))
+    for first, second in zip(*fits):
+        np.testing.assert_array_equal(first, second)
+    for value in ([1.0, 2.0, 3.0], [[1.0], [2.0], [3.0]], [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]):
+        fitted.covars_ = value
+        np.testing.assert_array_equal(fitted._covars_, [1.0, 2.0, 3.0])
+    for value, what in [([1.0, 2.0], "length n_components"), ([[1.0, 2.0], [2.0, 2.0], [3.0, 3.0]], "one variance"),
+                        ([1.0, -2.0, 3.0], "positive")]:
+        with pytest.raises(ValueError, match=f"covars_: .*{what}"):
+            fitted.covars_ = value
+    with pytest.raises(ValueError, match="covariance_type"):
+        GaussianHMM(2, covariance_type="box").covars_ = []
+    transmat = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.3, 0.3, 0.4]])
+    fitted.transmat_ = transmat
+    stationary = fitted.get_stationary_distribution()
+    np.testing.assert_allclose(stationary @ transmat, stationary, atol=1e-14)
+    np.testing.assert_allclose(stationary, np.linalg.matrix_power(transmat, 200)[0], atol=1e-12)

@@ -24,7 +24,8 @@ def gaussian_truth() -> GaussianHMM:
 
 def gaussian_start(estimator: GaussianHMM, truth: GaussianHMM) -> GaussianHMM:
     estimator.startprob_, estimator.transmat_ = START["startprob"], START["transmat"]
-    estimator.means_, estimator.covars_ = truth.means_ + 0.7, np.ones((3, 2))
+    estimator.means_ = truth.means_ + 0.7
+    estimator.covars_ = np.tile(np.eye(2), (3, 1, 1)) if estimator.covariance_type == "full" else np.ones((3, 2))
     return estimator
 
 
@@ -33,9 +34,8 @@ def test_partial_fit_is_fit_online_one_batch_at_a_time(covariance_type):
     """Same iterates as ``fit_online`` (no averaging) over the same batches from the same start."""
     truth = gaussian_truth()
     batches = [(truth.sample(60, random_state=i)[0], [25, 35]) for i in range(8)]
-    estimator = GaussianHMM(3, covariance_type, init=())
+    estimator = GaussianHMM(3, covariance_type, init_params="")
     gaussian_start(estimator, truth)
-    estimator.covars_ = np.tile(np.eye(2), (3, 1, 1)) if covariance_type == "full" else np.ones((3, 2))
     start = {"startprob": estimator.startprob_, "transmat": estimator.transmat_, "means": estimator.means_,
              "covars": estimator._covars_}
     path = []
@@ -56,7 +56,7 @@ def test_categorical_partial_fit_is_fit_online_one_batch_at_a_time():
     rng = np.random.default_rng(2)
     batches = [rng.integers(0, 4, size=(50, 1)) for _ in range(6)]
     start = {**START, "emissionprob": rng.dirichlet(np.ones(4), size=3)}
-    estimator = CategoricalHMM(3, n_features=4, init=())
+    estimator = CategoricalHMM(3, n_features=4, init_params="")
     estimator.startprob_, estimator.transmat_, estimator.emissionprob_ = (start[name] for name in
                                                                           ("startprob", "transmat", "emissionprob"))
     for X in batches:
@@ -72,10 +72,10 @@ def test_stream_from_a_known_hmm_approaches_the_batch_fit():
     the same start: the error shrinks from the start's 0.7 to the stream's noise level."""
     truth = gaussian_truth()
     batches = [truth.sample(400, random_state=i)[0] for i in range(100)]
-    online = gaussian_start(GaussianHMM(3, "diag", init=()), truth)
+    online = gaussian_start(GaussianHMM(3, "diag", init_params=""), truth)
     for X in batches:
         online.partial_fit(X)
-    whole = gaussian_start(GaussianHMM(3, "diag", init=(), tol=1e-8, n_iter=1000), truth)
+    whole = gaussian_start(GaussianHMM(3, "diag", init_params="", tol=1e-8, n_iter=1000), truth)
     whole.fit(np.vstack(batches), [400] * len(batches))
     assert np.max(np.abs(truth.means_ + 0.7 - whole.means_)) > 0.6
     assert np.max(np.abs(online.means_ - whole.means_)) < 0.06

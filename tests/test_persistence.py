@@ -273,9 +273,9 @@ def test_hmm_specific_fields(fitted, tmp_path):
         emkit.CategoricalHMM.load(path)
     gaussian, _ = fitted["GaussianHMM"]
     header, path = saved_json(gaussian, tmp_path)
-    header["config"]["learn"] = "stmc"
+    header["config"]["params"] = ["means"]
     rewrite(path, header)
-    with raises_naming(path, "config.learn"):
+    with raises_naming(path, "config.params"):
         emkit.GaussianHMM.load(path)
 
 

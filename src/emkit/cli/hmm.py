@@ -24,8 +24,9 @@ def register(subparsers) -> None:
     """Add the ``hmm`` subcommand to the ``emkit`` parser."""
     parser = subparsers.add_parser(
         "hmm", help="hidden Markov model of a CSV or Parquet time series (Gaussian or categorical)",
-        description="Fit a hidden Markov model by the Baum-Welch algorithm (emkit.GaussianHMM or "
-                    "emkit.CategoricalHMM, the same defaults) to the columns of a CSV file with a header row or "
+        description="Fit a hidden Markov model by the Baum-Welch algorithm (emkit.HMM with a Gaussian family "
+                    "floored by --reg-covar, or emkit.CategoricalHMM) to the columns of a CSV file with a header "
+                    "row or "
                     "a Parquet file. Rows are time steps; empty or NA cells are missing and marginalised. "
                     "Example: emkit hmm returns.csv -k 2 --columns logret --sequence asset --plot states.png")
     parser.add_argument("data", metavar="DATA", help="CSV file with a header row (delimiter detected; empty or NA "
@@ -75,14 +76,19 @@ def run(args: argparse.Namespace) -> int:
     check_rows(X, args.states, "-k", "states", args.data)
     floor = covariance_floor(X, args.reg_covar)
 
-    from ..estimators.hmm import CategoricalHMM, GaussianHMM
+    from ..estimators.family_hmm import HMM
+    from ..estimators.hmm import CategoricalHMM
+    from ..families.gaussian import Gaussian
 
     settings = {"transmat_prior": args.transmat_prior, "random_state": args.seed, "n_iter": args.max_iter,
                 "tol": args.tol, "n_init": args.n_init, "accelerate": args.accelerate, "verbose": args.progress}
+    covars = None     # the full covariance matrices of Gaussian states
     if args.categorical:
         estimator = CategoricalHMM(args.states, n_features=len(symbols), **settings).fit(X, lengths)
-    else:
-        estimator = GaussianHMM(args.states, args.covariance, reg_covar=floor.value, **settings).fit(X, lengths)
+    else:     # the Gaussian family with the CLI's floor (GaussianHMM regularises as hmmlearn, by covars_prior)
+        family = Gaussian(X.shape[1], args.covariance, floor.value)
+        estimator = HMM(args.states, family=family, **settings).fit(X, lengths)
+        covars = family.full_covariances(estimator.covars_, args.states)
     loglik, posteriors = estimator.score_samples(X, lengths)
     _, states = estimator.decode(X, lengths)
     result, held = estimator.result_, []
@@ -93,18 +99,18 @@ def run(args: argparse.Namespace) -> int:
     from .diagnostics import collapse_notes
 
     notes = [] if args.categorical else collapse_notes(
-        np.diagonal(estimator.covars_, axis1=1, axis2=2), estimator.reg_covar,
+        np.diagonal(covars, axis1=1, axis2=2), floor.value,
         np.bincount(states, minlength=args.states), "state")
     if args.plot:
         _write_plot(args, table, X, names, symbols, lengths, states, posteriors, truth)
     k = estimator.n_components
-    kind = "categorical" if symbols is not None else f"Gaussian ({estimator.covariance_type} covariance)"
+    kind = "categorical" if symbols is not None else f"Gaussian ({args.covariance} covariance)"
     params = {"startprob": estimator.startprob_.tolist(), "transmat": estimator.transmat_.tolist()}
     if symbols is not None:
         params["emissionprob"] = estimator.emissionprob_.tolist()
     else:
-        params.update(means=estimator.means_.tolist(), covars=estimator.covars_.tolist())
-    more = {} if symbols is not None else {**floor.settings(), "covariance_type": estimator.covariance_type,
+        params.update(means=estimator.means_.tolist(), covars=covars.tolist())
+    more = {} if symbols is not None else {**floor.settings(), "covariance_type": args.covariance,
                                            "init": "k-means on the columns scaled to unit variance"}
     payload = Payload(
         args.command, f"Hidden Markov model: {k} state(s), {kind} emissions", params, loglik, estimator.n_iter_,
@@ -119,10 +125,10 @@ def run(args: argparse.Namespace) -> int:
              "regularisation": None if symbols is not None else floor.describe(),
              "start": None if symbols is not None else "k-means on the columns scaled to unit variance",
              "se held fixed": "start probabilities (one sequence)" if held else None}
-    return emit(args, payload, _tables(estimator, names, symbols, states, se), se, lines=lines)
+    return emit(args, payload, _tables(estimator, covars, names, symbols, states, se), se, lines=lines)
 
 
-def _tables(estimator, names, symbols, states, se) -> list[Table]:
+def _tables(estimator, covars, names, symbols, states, se) -> list[Table]:
     """States (start probability, decoded visits), transition matrix, emission parameters; their
     standard errors with ``--se``."""
     k = estimator.n_components
@@ -134,7 +140,7 @@ def _tables(estimator, names, symbols, states, se) -> list[Table]:
         tables.append(Table("emission probabilities (row: state, column: symbol)", labels,
                             [str(s) for s in symbols], estimator.emissionprob_))
     else:
-        sd = np.sqrt(np.diagonal(estimator.covars_, axis1=1, axis2=2))
+        sd = np.sqrt(np.diagonal(covars, axis1=1, axis2=2))
         tables += parameter_tables({"means": estimator.means_, "sd": sd},
                                    {"means": "component-column", "sd": "component-column"},
                                    components=labels, columns=names)

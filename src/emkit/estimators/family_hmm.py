@@ -20,8 +20,9 @@ from ..families.base import Family
 from ..latent.hmm import HiddenMarkovModel
 from ._family_argument import built_family, check_family_argument, n_columns, needs_data
 from ._sklearn_compat import bridged
-from .hmm import _BaseHMM
-from .persistence import family_from_record, family_record
+from .hmm import CHAIN_PARAMS, _BaseHMM
+from ._hmm_monitor import ConvergenceMonitor
+from .persistence import family_from_record, family_record, name_tuple
 
 
 class HMM(_BaseHMM):
@@ -51,12 +52,12 @@ class HMM(_BaseHMM):
         Stop when the log-likelihood changes by at most ``tol`` (hmmlearn's criterion).
     verbose : bool or Progress, default=False
         Show the starts and the Baum–Welch iterations on standard error.
-    learn : tuple of str, optional
+    params : tuple of str, optional
         Parameters re-estimated by EM, among ``"startprob"``, ``"transmat"`` and the family's
-        names (default: all).
-    init : tuple of str, optional
+        names (default: all); hmmlearn's ``params`` by name, as a family's parameters have no letters.
+    init_params : tuple of str, optional
         Parameters started by :meth:`fit` (default: all); the others start from the attributes
-        (``<param>_``) set beforehand.
+        (``<param>_``) set beforehand, or are started when not set (hmmlearn's rule).
     n_init : int, default=1
         Number of starts; the best is kept.
     accelerate : {None, "squarem"}, default=None
@@ -93,12 +94,13 @@ class HMM(_BaseHMM):
     """
 
     _fitted_fields = {**_BaseHMM._fitted_fields, "n_features_": "positive?"}
+    _start_from_global_state = False
 
     def __init__(self, n_components: int = 1, *, family: Family | Callable[[int], Family],
                  startprob_prior=1.0, transmat_prior=1.0, algorithm: str = "viterbi", random_state=None,
                  n_iter: int = 100, tol: float = 1e-2, verbose: bool | Progress = False,
-                 learn: tuple[str, ...] | None = None, init: tuple[str, ...] | None = None, n_init: int = 1,
-                 accelerate: str | None = None, n_jobs: int | None = None) -> None:
+                 params: tuple[str, ...] | None = None, init_params: tuple[str, ...] | None = None,
+                 n_init: int = 1, accelerate: str | None = None, n_jobs: int | None = None) -> None:
         self.n_components = n_components
         self.family = family
         self.startprob_prior = startprob_prior
@@ -108,11 +110,12 @@ class HMM(_BaseHMM):
         self.n_iter = n_iter
         self.tol = tol
         self.verbose = verbose
-        self.learn = learn
-        self.init = init
+        self.params = params
+        self.init_params = init_params
         self.n_init = n_init
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     # ------------------------------------------------------------------- the family
     def _fitted_family(self) -> Family | None:
@@ -146,18 +149,22 @@ class HMM(_BaseHMM):
         check_family_argument(self.family)
         super()._check_hyperparameters()
 
-    def _check_param_names(self, param_names: tuple[str, ...]) -> None:
-        """``learn`` and ``init``: None or tuples of names (checked against the family's names
-        by :meth:`_model`, once the family is built for the data)."""
-        for option in ("learn", "init"):
-            names = getattr(self, option)
-            if names is not None and (isinstance(names, str) or not all(isinstance(name, str) for name in names)):
-                raise ValueError(f"{option}: expected a tuple of parameter names, e.g. ('transmat',), got {names!r}")
+    def _names_of(self, option: str) -> tuple[str, ...] | None:
+        """``params`` or ``init_params``: None (all) or a tuple of names (checked against the
+        family's names by :meth:`_model`, once the family is built for the data)."""
+        names = getattr(self, option)
+        if names is not None and (isinstance(names, str) or not all(isinstance(name, str) for name in names)):
+            raise ValueError(f"{option}: expected a tuple of parameter names, e.g. ('transmat',), got {names!r}")
+        return None if names is None else tuple(names)
 
     def _model(self, n_features: int) -> HiddenMarkovModel:
-        model = super()._model(n_features)
-        super()._check_param_names(model.param_names)
-        return model
+        family = self._emission(n_features)
+        param_names = CHAIN_PARAMS + tuple(family.param_names)
+        for option in ("params", "init_params"):
+            names = self._names_of(option)
+            if names is not None and not set(names) <= set(param_names):
+                raise ValueError(f"{option}: expected a tuple of names among {param_names}, got {names!r}")
+        return self._chain_model(family)
 
     def _fitted_model(self) -> tuple[HiddenMarkovModel, dict[str, np.ndarray]]:
         self._check_is_fitted()
@@ -194,6 +201,9 @@ class HMM(_BaseHMM):
         if "family" not in arguments:
             raise ValueError(f"{path}: config.family: missing")
         arguments = super()._stored_arguments(arguments, path)
+        for name in ("params", "init_params"):
+            if name in arguments:
+                arguments[name] = name_tuple(arguments[name], name, path)
         arguments["family"] = family_from_record(arguments["family"], "config.family", path)
         return arguments
 

@@ -1,24 +1,33 @@
-"""``GaussianHMM``, ``CategoricalHMM``, ``PoissonHMM``, ``MultinomialHMM`` and ``GMMHMM``: hmmlearn's
-interface over emkit's HMMs and engine (:class:`~emkit.estimators.family_hmm.HMM`: any family).
+"""``GaussianHMM``, ``CategoricalHMM``, ``PoissonHMM``, ``MultinomialHMM`` and ``GMMHMM``: hmmlearn
+0.3's interface over emkit's HMMs and engine (:class:`~emkit.estimators.family_hmm.HMM`: any family).
 
-The methods and fitted attributes are hmmlearn's (``fit(X, lengths)``, ``score``,
-``score_samples``, ``predict``, ``predict_proba``, ``decode``, ``sample``, ``bic``, ``aic``;
-``startprob_``, ``transmat_``, ``means_``, ``covars_``, ``weights_``, ``emissionprob_``,
-``lambdas_``), and from the same start the log-likelihood of every iteration equals hmmlearn's
-(for ``GMMHMM`` while means or covariances are held: see its notes). Differences: which parameters are
-started and which are re-estimated are keyword tuples (``init=("means",)``,
-``learn=("transmat", "means")``) instead of letter strings; sequences are processed in parallel
-threads; missing observations (NaN) are allowed; the Dirichlet priors must be ``≥ 1``; Gaussian
-covariances are regularised by ``reg_covar`` (hmmlearn's ``covars_prior``/``means_prior`` are not
-offered); ``lower_bounds_`` holds the log-likelihood of every iterate *including the returned
-one* (hmmlearn's ``monitor_.history`` is ``lower_bounds_[:-1]``), and a fit that meets ``tol``
-returns the iterate that met it (hmmlearn takes one more M-step); ``decode(algorithm="map")``
-returns ``Σ_t log max_k γ_t(k)`` (hmmlearn returns ``Σ_t max_k γ_t(k)``).
+The constructors take hmmlearn's arguments in hmmlearn's order with hmmlearn's defaults
+(``n_iter=10``, ``tol=1e-2``, ``params``/``init_params`` letter strings, ``implementation``,
+``min_covar``, the prior keywords); emkit's extras (``n_init``, ``accelerate``, ``n_jobs``) follow
+as keywords. The methods and attributes are hmmlearn's (``fit(X, lengths)``, ``score``,
+``score_samples``, ``predict``, ``predict_proba``, ``decode``, ``sample``, ``bic``, ``aic``,
+``get_stationary_distribution``; ``monitor_``, ``n_features``, ``startprob_``, ``transmat_``,
+``means_``, ``covars_``, ``weights_``, ``emissionprob_``, ``lambdas_``), and ``fit`` follows
+hmmlearn's steps (each iteration reports the log-likelihood to ``monitor_``, then takes the M-step;
+it stops when ``monitor_.converged``), so from the same start the log-likelihood of every iteration
+and the estimates equal hmmlearn's (for ``GMMHMM`` while means or covariances are held: see its
+notes). Differences: ``implementation="scaling"`` gives the same exact log-space answer as
+``"log"`` (where hmmlearn's scaling underflows and raises, emkit answers); sequences are processed
+in parallel threads; missing observations (NaN) are allowed; the Dirichlet priors must be ``≥ 1``;
+without ``random_state`` the start is drawn from NumPy's global state as hmmlearn's is (not the
+same draws: emkit's start is its own k-means); ``decode(algorithm="map")`` returns hmmlearn's ``Σ_t max_k γ_t(k)``.
+
+Not yet wired (accepted, stored, hmmlearn's defaults; the conjugate priors are being added at the
+family level): ``means_prior``, ``means_weight``, ``covars_prior``, ``covars_weight``
+(``GaussianHMM``, ``GMMHMM``), ``weights_prior`` beyond a Dirichlet ``≥ 1`` (``GMMHMM``),
+``lambdas_prior``, ``lambdas_weight`` (``PoissonHMM``). Until then ``covars_prior=0`` gives the
+exact maximum-likelihood M-step and any other value a ``1e-6`` floor on the variances
+(:func:`covariance_floor`).
 """
-
 from __future__ import annotations
 
 import itertools
+import logging
 import warnings
 from pathlib import Path
 from typing import Any
@@ -38,17 +47,82 @@ from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape
 from ..latent.hmm import DECODERS, HiddenMarkovModel
 from ..validation import check_integer, check_real
 from ..variants.online import OnlineEM
+from ._hmm_monitor import ConvergenceMonitor, MonitorRule
 from ._common import generator as _generator, jsonable as _jsonable
 from ._sklearn_compat import bridged
 from .base import EstimatorProtocol
-from .persistence import constructor_arguments, fitted_values, load_state, name_tuple, named_arrays, save_state
+from .persistence import constructor_arguments, fitted_values, load_state, named_arrays, save_state
 
 CHAIN_PARAMS = ("startprob", "transmat")
+#: hmmlearn's letters of the chain's parameters in ``params`` and ``init_params``.
+CHAIN_LETTERS = {"s": "startprob", "t": "transmat"}
+#: hmmlearn's forward-backward implementations; emkit computes both in log space (one exact answer).
+IMPLEMENTATIONS = ("log", "scaling")
+
+_log = logging.getLogger(__name__)
 
 #: Without ``n_features``, the number of symbols ``max(X) + 1`` may be at most the number of
 #: observations or this, whichever is larger: a larger symbol is an id, not a code, and would
 #: make the emission table (``K`` rows of ``max(X) + 1`` floats) outgrow the data.
 MIN_SYMBOL_BOUND = 2 ** 16
+
+
+def covariance_floor(covars_prior) -> float:
+    """The Gaussian family's ``reg_covar`` that stands in for hmmlearn's covariance prior until the
+    conjugate priors are wired into the family (``hmm-priors``): 0, the exact maximum-likelihood
+    M-step, when ``covars_prior`` is 0; else a floor of ``1e-6`` on the variances."""
+    return 0.0 if np.all(np.asarray(0.0 if covars_prior is None else covars_prior) == 0) and covars_prior is not None \
+        else 1e-6
+
+
+def with_min_covar(initial: dict[str, np.ndarray], covariance_type: str, min_covar: float) -> dict[str, np.ndarray]:
+    """hmmlearn's ``min_covar``: added to the diagonal of the started covariances (``initial["covars"]``)."""
+    if "covars" not in initial:
+        return initial
+    covars = np.asarray(initial["covars"], dtype=float)
+    square = covariance_type in ("full", "tied")
+    return {**initial, "covars": covars + min_covar * (np.eye(covars.shape[-1]) if square else 1.0)}
+
+
+def checked_covars(value, covariance_type: str, n_components: int) -> np.ndarray:
+    """``covars_`` as set by a user, checked as hmmlearn checks it, in the compact shape of
+    ``covariance_type``: "spherical" takes any array of ``n_components`` equal-valued rows
+    (``(K,)``, ``(K, 1)``, ``(K, d)``, ...) and keeps ``(K,)``; "diag" ``(K, d)`` positive; "full"
+    ``(K, d, d)`` and "tied" ``(d, d)`` symmetric positive-definite.
+
+    Raises
+    ------
+    ValueError
+        Naming ``covariance_type`` or ``covars_`` and what is wrong.
+    """
+    if covariance_type not in ("spherical", "tied", "diag", "full"):
+        raise ValueError("covariance_type: expected one of 'spherical', 'tied', 'diag', 'full', "
+                         f"got {covariance_type!r}")
+    covars = np.array(value, dtype=float)
+    if covariance_type == "spherical":
+        if covars.ndim == 0 or len(covars) != n_components:
+            raise ValueError(f"covars_: 'spherical' covars have length n_components={n_components}, "
+                             f"got shape {covars.shape}")
+        rows = covars.reshape(n_components, -1)
+        if rows.shape[1] == 0 or not np.all(rows == rows[:, :1]):
+            raise ValueError("covars_: 'spherical' covars must hold one variance per state")
+        covars = rows[:, 0]
+    expected_ndim = {"spherical": 1, "diag": 2, "tied": 2, "full": 3}[covariance_type]
+    if covars.ndim != expected_ndim or (expected_ndim >= 2 and covariance_type != "diag"
+                                        and covars.shape[-1] != covars.shape[-2]):
+        shape = {"diag": "(n_components, n_dim)", "tied": "(n_dim, n_dim)", "full": "(n_components, n_dim, n_dim)"}
+        raise ValueError(f"covars_: {covariance_type!r} covars must have shape {shape[covariance_type]}, "
+                         f"got {covars.shape}")
+    if not np.all(np.isfinite(covars)):
+        raise ValueError("covars_: expected finite values")
+    if covariance_type in ("spherical", "diag"):
+        if np.any(covars <= 0):
+            raise ValueError(f"covars_: {covariance_type!r} covars must be positive")
+    else:
+        for matrix in covars.reshape((-1,) + covars.shape[-2:]):
+            if not np.allclose(matrix, matrix.T) or np.any(np.linalg.eigvalsh(matrix) <= 0):
+                raise ValueError(f"covars_: {covariance_type!r} covars must be symmetric, positive-definite")
+    return covars
 
 
 def inferred_n_symbols(symbols: np.ndarray, name: str = "X") -> int:
@@ -78,6 +152,9 @@ class _BaseHMM(EstimatorProtocol):
 
     _estimator_type = "DensityEstimator"
     _emission_params: tuple[str, ...] = ()
+    #: hmmlearn's forward-backward implementation (a constructor argument of the hmmlearn-named
+    #: classes); emkit has one, in log space.
+    implementation = "log"
     #: The fitted scalars that :meth:`save` writes and :meth:`load` reads, with their kinds
     #: (:func:`~emkit.estimators.persistence.fitted_values`).
     _fitted_fields = {"lower_bounds_": "numbers?", "n_iter_": "count?", "converged_": "bool?"}
@@ -129,35 +206,48 @@ class _BaseHMM(EstimatorProtocol):
 
         Notes
         -----
-        Parameters left out of ``init`` start from the values already set as attributes
-        (``means_`` etc.); parameters left out of ``learn`` keep their starting values. On any
-        error the estimator is left as it was.
+        hmmlearn's steps: the parameters named in ``init_params``, and those not set as attributes
+        (``means_`` etc.), are started from the data (a set attribute that is overwritten is
+        logged); then each of at most ``n_iter`` iterations evaluates the log-likelihood (plus log
+        prior), reports it to :attr:`monitor_`, takes an M-step of the parameters in ``params``
+        and stops when the monitor has converged (``n_iter=0``: the start only). On any error the
+        estimator is left as it was.
         """
         self._check_hyperparameters()
         n_features = self._n_features_of(self._data(X))
         model = self._model(n_features)
         data = model.prepare((X, lengths))
         given = self._given_params(model.param_names)
-        seeded = self.random_state is not None
+        self._log_degenerate(model, data.n_samples * n_features)
+        generator = self._start_generator()
         starts = itertools.count()
 
         def start(rng: np.random.Generator) -> dict[str, np.ndarray]:
-            """The engine's ``init(rng)``: the learned parameters from the model's starting values
-            (its deterministic default for the first start without ``random_state``), the others
-            from ``given``."""
-            default = next(starts) == 0 and not seeded
-            initial = model.initial_params(data, None if default else rng) if self._starts_any() else {}
-            return {**initial, **given}
+            """The engine's ``init(rng)``: the started parameters from the model's starting values
+            (its deterministic default for the first start without a generator), the others from
+            ``given``."""
+            default = next(starts) == 0 and generator is None
+            needed = len(given) < len(model.param_names)
+            initial = model.initial_params(data, None if default else rng) if needed else {}
+            return {**self._started(initial), **given}
 
+        monitor = self.monitor_
         with Progress.of(self.verbose) as progress, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
-            best = fit(model, data, init=start, random_state=_generator(self.random_state) if seeded else None, n_init=self.n_init,
-                       tol=self.tol, param_tol=None, tol_scale=1.0, max_iter=self.n_iter, accelerate=self.accelerate,
-                       verbose=progress)
-        if not best.converged:
+            best = fit(model, data, init=start, random_state=generator, n_init=self.n_init,
+                       stopping=MonitorRule(monitor), max_iter=self.n_iter,
+                       accelerate=self.accelerate, verbose=progress)
+        history = list(best.trace.loglik)
+        if list(monitor.history) != history:     # n_init > 1: the monitor saw the last start, not the best
+            monitor._reset()
+            monitor.history.extend(history)
+            monitor.iter = len(history)
+        met_tol = len(history) >= 2 and history[-1] - history[-2] < self.tol
+        if self.n_iter > 0 and not met_tol:
             warnings.warn(f"Baum-Welch did not converge in n_iter={self.n_iter} iterations (tol={self.tol}); "
                           "increase n_iter or use accelerate='squarem'", bridged(ConvergenceWarning), stacklevel=2)
         self._set_fitted(best.params, best, model, n_features)
+        self.converged_ = met_tol
         self._online_ = None
         return self
 
@@ -184,7 +274,7 @@ class _BaseHMM(EstimatorProtocol):
         Notes
         -----
         The first call starts the stream from the current parameters when all are set (after
-        ``fit``, or by hand), else as :meth:`fit` starts (``init``, ``random_state``) on this
+        ``fit``, or by hand), else as :meth:`fit` starts (``init_params``, ``random_state``) on this
         batch. Gaussian statistics are taken about a centre fixed at the first batch (the mean
         of its observed values), so that statistics of different batches add up exactly. A later
         :meth:`fit` ends the stream. ``lower_bounds_`` holds the log-likelihood of each batch at
@@ -201,9 +291,10 @@ class _BaseHMM(EstimatorProtocol):
             if self.__sklearn_is_fitted__():
                 start = self._attribute_params()
             else:
-                rng = None if self.random_state is None else _generator(self.random_state)
-                start = {**(model.initial_params(data, rng) if self._starts_any() else {}),
-                         **self._given_params(model.param_names)}
+                rng = self._start_generator()
+                given = self._given_params(model.param_names)
+                start = {**(self._started(model.initial_params(data, rng)) if len(given) < len(model.param_names)
+                            else {}), **given}
             state, history = OnlineEM(model, model.check_params(start), context=data.context), []
         else:
             data, history, n_features = state.prepare((X, lengths)), list(self.lower_bounds_), self.n_features_
@@ -216,18 +307,44 @@ class _BaseHMM(EstimatorProtocol):
         return self
 
     def _given_params(self, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-        """Starting values of the parameters among ``names`` (the model's) left out of ``init``
-        (from the attributes: ``<name>_``, also for a family not known before the fit)."""
-        given, attributes = {}, self._attribute_params()
+        """Starting values of the parameters among ``names`` (the model's) that ``fit`` does not
+        start: those left out of ``init_params`` and set as attributes (``<name>_``, also for a
+        family not known before the fit). hmmlearn's rule and log message: a parameter in
+        ``init_params`` is started even when set, one not set is started anyway."""
+        given, attributes, started = {}, self._attribute_params(), self._initialised()
         for name in names:
-            if self.init is None or name in self.init:
-                continue
             value = attributes[name] if name in attributes else getattr(self, f"{name}_", None)
             if value is None:
-                raise ValueError(f"init: {name!r} is not in init, so it starts from {name}_, which is not set; "
-                                 f"set {name}_ before fit or add {name!r} to init")
+                continue
+            if started is None or name in started:
+                _log.warning("Even though the %r attribute is set, it will be overwritten during initialization "
+                             "because 'init_params' contains %r", f"{name}_", self._code_of(name))
+                continue
             given[name] = value
         return given
+
+    #: Without ``random_state``, start from NumPy's global state (hmmlearn's, as scikit-learn's
+    #: ``check_random_state(None)``); False: the model's deterministic first start.
+    _start_from_global_state = True
+
+    def _start_generator(self) -> np.random.Generator | None:
+        """The generator of the starts: ``random_state``'s; without it, one drawn from NumPy's
+        global state (so ``np.random.seed`` makes the fit repeatable), or None (the model's
+        deterministic first start) where :attr:`_start_from_global_state` is False."""
+        if self.random_state is not None:
+            return _generator(self.random_state)
+        return _generator(np.random.mtrand._rand) if self._start_from_global_state else None
+
+    def _started(self, initial: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The model's starting values as this estimator starts them (the Gaussian ones add ``min_covar``)."""
+        return initial
+
+    def _log_degenerate(self, model: HiddenMarkovModel, n_values: int) -> None:
+        """hmmlearn's log message when the data hold fewer values than the learned free scalars."""
+        n_free = model.n_free_parameters()
+        if n_values < n_free:
+            _log.warning("Fitting a model with %d free scalar parameters with only %d data points will result in a "
+                         "degenerate solution.", n_free, n_values)
 
     def _set_fitted(self, params: dict[str, np.ndarray], result: EMResult | None, model: HiddenMarkovModel,
                     n_features: int) -> None:
@@ -238,6 +355,7 @@ class _BaseHMM(EstimatorProtocol):
         self.transmat_ = params["transmat"]
         self._set_emission(params)
         self.n_features_ = n_features
+        self.n_features = n_features
         if result is not None:
             self.lower_bounds_ = list(result.trace.loglik)
             self.n_iter_ = int(result.n_iter)
@@ -246,40 +364,50 @@ class _BaseHMM(EstimatorProtocol):
 
     def _check_hyperparameters(self) -> None:
         check_integer(self.n_components, "n_components")
-        check_integer(self.n_iter, "n_iter")
+        check_integer(self.n_iter, "n_iter", low=0)
         check_integer(self.n_init, "n_init")
         check_real(self.tol, "tol", low=0.0)
         if self.algorithm not in DECODERS:
             raise ValueError(f"algorithm: expected one of {DECODERS}, got {self.algorithm!r}")
+        if self.implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"implementation: expected one of {IMPLEMENTATIONS}, got {self.implementation!r}")
         if self.accelerate not in (None, "squarem"):
             raise ValueError(f"accelerate: expected None or 'squarem', got {self.accelerate!r}")
-        self._check_param_names(self._param_names)
+        self._learned()
+        self._initialised()
 
-    def _check_param_names(self, param_names: tuple[str, ...]) -> None:
-        """``learn`` and ``init``: None or tuples of names among ``param_names``."""
-        for option in ("learn", "init"):
-            names = getattr(self, option)
-            if names is None:
-                continue
-            if isinstance(names, str) or not all(name in param_names for name in names):
-                raise ValueError(f"{option}: expected a tuple of names among {param_names}, got {names!r}")
+    #: hmmlearn's letters of the emission parameters (``"m"``: ``means``, ...).
+    _letters: dict[str, str] = {}
+
+    def _names_of(self, option: str) -> tuple[str, ...]:
+        """The parameters that ``params`` or ``init_params`` (``option``) name: hmmlearn's letters,
+        ``"s"`` startprob, ``"t"`` transmat and the class's; other letters name nothing (hmmlearn
+        ignores them too)."""
+        value = getattr(self, option)
+        table = {**CHAIN_LETTERS, **self._letters}
+        if not isinstance(value, str):
+            raise ValueError(f"{option}: expected a string of letters among {''.join(table)!r}, got {value!r}")
+        return tuple(name for letter, name in table.items() if letter in value)
+
+    def _code_of(self, name: str) -> str:
+        """The letter of parameter ``name`` (its name where it has none)."""
+        return next((letter for letter, named in {**CHAIN_LETTERS, **self._letters}.items() if named == name), name)
+
+    def _learned(self) -> tuple[str, ...]:
+        return self._names_of("params")
 
     def _initialised(self) -> tuple[str, ...]:
-        return self._param_names if self.init is None else tuple(self.init)
-
-    def _starts_any(self) -> bool:
-        """Whether ``fit`` starts some parameter itself (``init`` is not empty)."""
-        return self.init is None or len(self.init) > 0
+        return self._names_of("init_params")
 
     # ------------------------------------------------------------------------ the model
     def _model(self, n_features: int) -> HiddenMarkovModel:
         return self._chain_model(self._emission(n_features))
 
     def _chain_model(self, emission) -> HiddenMarkovModel:
-        """The hidden Markov model of ``emission`` with these settings (priors, ``learn``, threads)."""
+        """The hidden Markov model of ``emission`` with these settings (priors, ``params``, threads)."""
         return HiddenMarkovModel(emission, self.n_components, startprob_prior=self.startprob_prior,
                                  transmat_prior=self.transmat_prior,
-                                 learn=None if self.learn is None else tuple(self.learn), n_jobs=self.n_jobs)
+                                 learn=self._learned(), n_jobs=self.n_jobs)
 
     def _fitted_model(self) -> tuple[HiddenMarkovModel, dict[str, np.ndarray]]:
         """The model at the current attributes (fitted, or set by hand)."""
@@ -317,12 +445,16 @@ class _BaseHMM(EstimatorProtocol):
         return self.score_samples(X, lengths)[1]
 
     def decode(self, X, lengths=None, algorithm: str | None = None) -> tuple[float, np.ndarray]:
-        """Most likely states: ``"viterbi"`` (the best path, with ``max_z log p(X, z)``) or
-        ``"map"`` (the most probable state of each step, with ``Σ_t log max_k γ_t(k)``)."""
+        """Most likely states and hmmlearn's score of them: ``"viterbi"`` (the best path, with
+        ``max_z log p(X, z)``) or ``"map"`` (the most probable state of each step, with
+        hmmlearn's ``Σ_t max_k γ_t(k)``, a sum of probabilities, not a log-probability)."""
         algorithm = algorithm or self.algorithm
         if algorithm not in DECODERS:
             raise ValueError(f"algorithm: expected one of {DECODERS}, got {algorithm!r}")
         model, params = self._fitted_model()
+        if algorithm == "map":
+            posteriors = model.score_samples((X, lengths), params)[1]
+            return float(posteriors.max(axis=1).sum()), posteriors.argmax(axis=1)
         return model.decode((X, lengths), params, algorithm)
 
     def predict(self, X, lengths=None) -> np.ndarray:
@@ -332,6 +464,10 @@ class _BaseHMM(EstimatorProtocol):
     def sample(self, n_samples: int = 1, random_state=None, currstate: int | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
         """Draw one sequence: ``z_1 ~ π`` (or ``currstate``), ``z_t ~ A[z_{t−1}]``, ``x_t ~ p(x | z_t)``.
+
+        ``random_state`` None uses the estimator's; when that is None too, the draws come from
+        NumPy's global state (as scikit-learn's ``check_random_state``), so ``np.random.seed``
+        makes them repeatable.
 
         Returns
         -------
@@ -344,8 +480,18 @@ class _BaseHMM(EstimatorProtocol):
         if currstate is not None and not (isinstance(currstate, (int, np.integer))
                                           and 0 <= currstate < self.n_components):
             raise ValueError(f"currstate: expected a state in 0..{self.n_components - 1}, got {currstate!r}")
-        rng = _generator(self.random_state if random_state is None else random_state)
+        if random_state is None:
+            random_state = self.random_state
+        rng = _generator(np.random.mtrand._rand if random_state is None else random_state)
         return model.sample(params, int(n_samples), rng, start_state=currstate)
+
+    def get_stationary_distribution(self) -> np.ndarray:
+        """The stationary distribution ``π_∞`` of the chain: ``π_∞ A = π_∞``, ``Σ π_∞ = 1`` (the left
+        eigenvector of ``transmat_`` for its eigenvalue of largest real part, hmmlearn's)."""
+        self._check_is_fitted()
+        eigenvalues, eigenvectors = np.linalg.eig(np.asarray(self.transmat_, dtype=float).T)
+        vector = np.real_if_close(eigenvectors[:, np.argmax(eigenvalues.real)])
+        return vector / vector.sum()
 
     def _n_parameters(self) -> int:
         model, _ = self._fitted_model()
@@ -377,10 +523,7 @@ class _BaseHMM(EstimatorProtocol):
 
     @classmethod
     def _stored_arguments(cls, arguments: dict[str, Any], path: Path) -> dict[str, Any]:
-        """The constructor arguments read by :meth:`load` (``learn``/``init`` lists as tuples)."""
-        for name in ("learn", "init"):
-            if name in arguments:
-                arguments[name] = name_tuple(arguments[name], name, path)
+        """The constructor arguments read by :meth:`load`."""
         return arguments
 
     def _stored_n_features(self, params: dict[str, np.ndarray], fitted: dict[str, Any]) -> int:
@@ -437,29 +580,35 @@ class GaussianHMM(_BaseHMM):
         Number of hidden states.
     covariance_type : {"diag", "full", "spherical", "tied"}, default="diag"
         Covariance structure (hmmlearn's).
-    reg_covar : float, default=1e-6
-        Added to the diagonal of every covariance estimate (raise it when a state collapses).
+    min_covar : float, default=1e-3
+        hmmlearn's: added to the diagonal of the started covariances (it does not floor the
+        M-step as emkit's ``reg_covar`` did; ``covars_prior`` regularises the M-step).
     startprob_prior, transmat_prior : float or array, default=1.0
         Dirichlet concentrations (``≥ 1``) of ``startprob_`` and of each row of ``transmat_``;
         values above 1 add pseudo-counts, so states that are never visited keep proper rows.
+    means_prior, means_weight, covars_prior, covars_weight : float or array
+        hmmlearn's normal / inverse-gamma (Wishart) prior on the means and covariances
+        (defaults 0, 0, 1e-2, 1). Stored; not yet wired (see the module notes).
     algorithm : {"viterbi", "map"}, default="viterbi"
         Decoder of :meth:`predict`.
     random_state : int, numpy Generator or RandomState, optional
-        Seed of the start (k-means) and of :meth:`sample`; None gives a deterministic start.
-    n_iter : int, default=100
-        Maximum number of EM iterations per start (hmmlearn's default is 10).
+        Seed of the start (k-means) and of :meth:`sample`; None: both draw from NumPy's global
+        state (hmmlearn's rule; ``np.random.seed`` makes them repeatable).
+    n_iter : int, default=10
+        Maximum number of Baum–Welch iterations per start (0: :meth:`fit` only starts).
     tol : float, default=1e-2
-        Stop when the log-likelihood changes by at most ``tol`` (hmmlearn's criterion).
+        Converged when an iteration gains less than ``tol`` log-likelihood (hmmlearn's rule, decided
+        by :attr:`monitor_`).
     verbose : bool or Progress, default=False
-        Show the initialisation and the Baum-Welch iterations, with the log-likelihood's change
-        against ``tol``, on standard error (a :class:`~emkit.engine.progress.Progress`: on that
-        display, shared).
-    learn : tuple of str, optional
-        Parameters re-estimated by EM, among ``"startprob"``, ``"transmat"``, ``"means"``,
-        ``"covars"`` (default: all).
-    init : tuple of str, optional
-        Parameters started by :meth:`fit` (default: all); the others start from the attributes
-        set beforehand.
+        Show the initialisation and the Baum-Welch iterations on standard error (a
+        :class:`~emkit.engine.progress.Progress`: on that display, shared).
+    params : str, default="stmc"
+        Parameters re-estimated by EM: ``s`` startprob, ``t`` transmat, ``m`` means, ``c`` covars.
+    init_params : str, default="stmc"
+        Parameters started by :meth:`fit` from the data; the others keep the attributes set
+        beforehand, or are started when not set (hmmlearn's rule, with its log messages).
+    implementation : {"log", "scaling"}, default="log"
+        hmmlearn's choice of forward-backward; both give emkit's one exact log-space answer.
     n_init : int, default=1
         Number of starts (the first from ``random_state``, the others random); the best is kept.
     accelerate : {None, "squarem"}, default=None
@@ -475,39 +624,53 @@ class GaussianHMM(_BaseHMM):
     covars_ : ndarray of shape (n_components, n_features, n_features)
         Covariance matrices (full, whatever the type, as in hmmlearn); set it in the compact
         shape of ``covariance_type`` (``(K,)``, ``(K, d)``, ``(K, d, d)`` or ``(d, d)``).
+    monitor_ : ConvergenceMonitor
+        hmmlearn's monitor: ``history`` (the log-likelihood, plus log prior, reported by each
+        iteration of the best start), ``iter``, ``converged``; replace it by a subclass to change
+        the rule.
     lower_bounds_ : list of float
-        Log-likelihood (plus log prior, when priors are set) of every iterate of the best start.
+        ``list(monitor_.history)``; the fitted parameters are one M-step past its last value.
     n_iter_ : int
         Number of EM iterations of the best start.
     converged_ : bool
-    n_features_ : int
+        Whether the last iteration gained less than ``tol``.
+    n_features : int
+        Number of features, set by :meth:`fit` (hmmlearn's; also ``n_features_``).
     result_ : EMResult
         The engine's result (trace of parameters, number of passes over the data).
     """
 
     _emission_params = ("means", "covars")
+    _letters = {"m": "means", "c": "covars"}
 
-    def __init__(self, n_components: int = 1, covariance_type: str = "diag", *, reg_covar: float = 1e-6,
-                 startprob_prior=1.0, transmat_prior=1.0, algorithm: str = "viterbi", random_state=None,
-                 n_iter: int = 100, tol: float = 1e-2, verbose: bool | Progress = False,
-                 learn: tuple[str, ...] | None = None,
-                 init: tuple[str, ...] | None = None, n_init: int = 1, accelerate: str | None = None,
+    def __init__(self, n_components: int = 1, covariance_type: str = "diag", min_covar: float = 1e-3,
+                 startprob_prior=1.0, transmat_prior=1.0, means_prior=0, means_weight=0, covars_prior=1e-2,
+                 covars_weight=1,
+                 algorithm: str = "viterbi", random_state=None, n_iter: int = 10, tol: float = 1e-2,
+                 verbose: bool | Progress = False, params: str = "stmc", init_params: str = "stmc",
+                 implementation: str = "log", *, n_init: int = 1, accelerate: str | None = None,
                  n_jobs: int | None = None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
-        self.reg_covar = reg_covar
+        self.min_covar = min_covar
         self.startprob_prior = startprob_prior
         self.transmat_prior = transmat_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
         self.algorithm = algorithm
         self.random_state = random_state
         self.n_iter = n_iter
         self.tol = tol
         self.verbose = verbose
-        self.learn = learn
-        self.init = init
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
         self.n_init = n_init
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     @property
     def covars_(self) -> np.ndarray:
@@ -515,17 +678,21 @@ class GaussianHMM(_BaseHMM):
         covars = getattr(self, "_covars_", None)
         if covars is None:
             raise AttributeError("covars_ is not set")
-        d = covariance_structure(self.covariance_type).n_features_of(covars) or np.shape(self.means_)[1]
+        d = (covariance_structure(self.covariance_type).n_features_of(covars) or getattr(self, "n_features", None)
+             or np.shape(self.means_)[1])
         return self._emission(d).full_covariances(covars, self.n_components)
 
     @covars_.setter
     def covars_(self, value) -> None:
-        self._covars_ = np.array(value, dtype=float)
+        self._covars_ = checked_covars(value, self.covariance_type, self.n_components)
 
     def _emission(self, n_features: int) -> Gaussian:
         if self.covariance_type not in COVARIANCE_TYPES:
             raise ValueError(f"covariance_type: expected one of {COVARIANCE_TYPES}, got {self.covariance_type!r}")
-        return Gaussian(n_features, self.covariance_type, self.reg_covar)
+        return Gaussian(n_features, self.covariance_type, covariance_floor(self.covars_prior))
+
+    def _started(self, initial: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return with_min_covar(initial, self.covariance_type, self.min_covar)
 
     def _emission_attributes(self) -> dict[str, np.ndarray | None]:
         return {"means": getattr(self, "means_", None), "covars": getattr(self, "_covars_", None)}
@@ -550,15 +717,16 @@ class CategoricalHMM(_BaseHMM):
     probability ``emissionprob_[k, m]``.
 
     ``X`` holds integer symbols ``0, …, n_features − 1`` in one column, shape (n_samples, 1)
-    (NaN: missing). Parameters as :class:`GaussianHMM`, with ``emissionprob`` as the emission
-    parameter (in ``learn``/``init``) and:
+    (NaN: missing). Parameters as :class:`GaussianHMM` (``params``/``init_params`` default
+    ``"ste"``, ``e`` for ``emissionprob``) and:
 
     Parameters
     ----------
     emissionprob_prior : float or array of shape (n_components, n_features), default=1.0
         Dirichlet concentrations (``≥ 1``) of each row of ``emissionprob_``.
     n_features : int, optional
-        Number of symbols; by default one more than the largest symbol in ``fit``'s ``X``.
+        Number of symbols; by default one more than the largest symbol in ``fit``'s ``X`` (set by
+        :meth:`fit`, as hmmlearn does).
 
     Attributes
     ----------
@@ -566,28 +734,31 @@ class CategoricalHMM(_BaseHMM):
     """
 
     _emission_params = ("emissionprob",)
+    _letters = {"e": "emissionprob"}
 
-    def __init__(self, n_components: int = 1, *, emissionprob_prior=1.0, n_features: int | None = None,
-                 startprob_prior=1.0, transmat_prior=1.0, algorithm: str = "viterbi", random_state=None,
-                 n_iter: int = 100, tol: float = 1e-2, verbose: bool | Progress = False,
-                 learn: tuple[str, ...] | None = None,
-                 init: tuple[str, ...] | None = None, n_init: int = 1, accelerate: str | None = None,
-                 n_jobs: int | None = None) -> None:
+    def __init__(self, n_components: int = 1, startprob_prior=1.0, transmat_prior=1.0, *, emissionprob_prior=1.0,
+                 n_features: int | None = None,
+                 algorithm: str = "viterbi", random_state=None, n_iter: int = 10, tol: float = 1e-2,
+                 verbose: bool | Progress = False, params: str = "ste", init_params: str = "ste",
+                 implementation: str = "log", n_init: int = 1,
+                 accelerate: str | None = None, n_jobs: int | None = None) -> None:
         self.n_components = n_components
-        self.emissionprob_prior = emissionprob_prior
-        self.n_features = n_features
         self.startprob_prior = startprob_prior
         self.transmat_prior = transmat_prior
+        self.emissionprob_prior = emissionprob_prior
+        self.n_features = n_features
         self.algorithm = algorithm
         self.random_state = random_state
         self.n_iter = n_iter
         self.tol = tol
         self.verbose = verbose
-        self.learn = learn
-        self.init = init
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
         self.n_init = n_init
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     def _input_tags(self) -> dict[str, bool]:
         return {"allow_nan": True, "categorical": True}
@@ -611,10 +782,11 @@ class PoissonHMM(_BaseHMM):
     are independent counts, ``x_tj ~ Poisson(λ_kj)`` (:class:`emkit.families.Poisson`).
 
     ``X`` holds non-negative integer counts, shape (n_samples, n_features) (NaN: a missing cell,
-    marginalised). Parameters as :class:`GaussianHMM`, with ``lambdas`` as the emission parameter
-    (in ``learn``/``init``); the M-step is the maximum-likelihood rate ``λ_kj = Σ_t γ_t(k) x_tj /
-    Σ_t γ_t(k)`` over the observed cells (hmmlearn's gamma prior on the rates is not offered; this
-    is hmmlearn's estimate at its defaults ``lambdas_prior=0``, ``lambdas_weight=0``). The start of
+    marginalised). Parameters as :class:`GaussianHMM` (``params``/``init_params`` default
+    ``"stl"``, ``l`` for ``lambdas``); the M-step is the maximum-likelihood rate ``λ_kj = Σ_t
+    γ_t(k) x_tj / Σ_t γ_t(k)`` over the observed cells, hmmlearn's estimate at its defaults
+    ``lambdas_prior=0``, ``lambdas_weight=0`` (its gamma prior is accepted and stored, not yet
+    wired: see the module notes). The start of
     ``lambdas`` spreads each column's mean over the states (``random_state`` None) or draws
     ``mean · Gamma(2, ½)``; :meth:`sample` returns the counts as floats.
 
@@ -625,25 +797,31 @@ class PoissonHMM(_BaseHMM):
     """
 
     _emission_params = ("lambdas",)
+    _letters = {"l": "lambdas"}
 
-    def __init__(self, n_components: int = 1, *, startprob_prior=1.0, transmat_prior=1.0,
-                 algorithm: str = "viterbi", random_state=None, n_iter: int = 100, tol: float = 1e-2,
-                 verbose: bool | Progress = False, learn: tuple[str, ...] | None = None,
-                 init: tuple[str, ...] | None = None, n_init: int = 1, accelerate: str | None = None,
+    def __init__(self, n_components: int = 1, startprob_prior=1.0, transmat_prior=1.0, lambdas_prior=0.0,
+                 lambdas_weight=0.0,
+                 algorithm: str = "viterbi", random_state=None, n_iter: int = 10, tol: float = 1e-2,
+                 verbose: bool | Progress = False, params: str = "stl", init_params: str = "stl",
+                 implementation: str = "log", *, n_init: int = 1, accelerate: str | None = None,
                  n_jobs: int | None = None) -> None:
         self.n_components = n_components
         self.startprob_prior = startprob_prior
         self.transmat_prior = transmat_prior
+        self.lambdas_prior = lambdas_prior
+        self.lambdas_weight = lambdas_weight
         self.algorithm = algorithm
         self.random_state = random_state
         self.n_iter = n_iter
         self.tol = tol
         self.verbose = verbose
-        self.learn = learn
-        self.init = init
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
         self.n_init = n_init
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     def _input_tags(self) -> dict[str, bool]:
         return {"allow_nan": True, "positive_only": True}
@@ -658,14 +836,15 @@ class MultinomialHMM(_BaseHMM):
     with ``p_k = emissionprob_[k]`` (:class:`emkit.families.Multinomial`).
 
     ``X`` holds non-negative integer counts, shape (n_samples, n_features); a row with a NaN is
-    missing as a whole. Parameters as :class:`GaussianHMM`, with ``emissionprob`` as the emission
-    parameter (in ``learn``/``init``) and:
+    missing as a whole. Parameters as :class:`GaussianHMM` (``params``/``init_params`` default
+    ``"ste"``, ``e`` for ``emissionprob``) and:
 
     Parameters
     ----------
-    n_trials : int, optional
-        The number of trials ``N`` of every row, checked against the row sums; needed by
-        :meth:`sample`. None: each row's own sum (hmmlearn's per-row array of trials).
+    n_trials : int or array of int, optional
+        The number of trials ``N`` of every row (an int) or of each row (an array, hmmlearn's),
+        checked against the row sums by :meth:`fit`; :meth:`sample` needs one number for all
+        rows. None: each row's own sum.
 
     The M-step is ``p_kj ∝ Σ_t γ_t(k) x_tj``, hmmlearn's; from the same start the log-likelihood
     of every iteration equals hmmlearn's. The start of ``emissionprob`` tilts the overall category
@@ -678,11 +857,12 @@ class MultinomialHMM(_BaseHMM):
     """
 
     _emission_params = ("emissionprob",)
+    _letters = {"e": "emissionprob"}
 
-    def __init__(self, n_components: int = 1, n_trials: int | None = None, *, startprob_prior=1.0,
-                 transmat_prior=1.0, algorithm: str = "viterbi", random_state=None, n_iter: int = 100,
-                 tol: float = 1e-2, verbose: bool | Progress = False, learn: tuple[str, ...] | None = None,
-                 init: tuple[str, ...] | None = None, n_init: int = 1, accelerate: str | None = None,
+    def __init__(self, n_components: int = 1, n_trials=None, startprob_prior=1.0, transmat_prior=1.0,
+                 algorithm: str = "viterbi", random_state=None, n_iter: int = 10, tol: float = 1e-2,
+                 verbose: bool | Progress = False, params: str = "ste", init_params: str = "ste",
+                 implementation: str = "log", *, n_init: int = 1, accelerate: str | None = None,
                  n_jobs: int | None = None) -> None:
         self.n_components = n_components
         self.n_trials = n_trials
@@ -693,22 +873,56 @@ class MultinomialHMM(_BaseHMM):
         self.n_iter = n_iter
         self.tol = tol
         self.verbose = verbose
-        self.learn = learn
-        self.init = init
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
         self.n_init = n_init
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     def _input_tags(self) -> dict[str, bool]:
         return {"allow_nan": True, "positive_only": True}
 
     def _check_hyperparameters(self) -> None:
         super()._check_hyperparameters()
-        if self.n_trials is not None:
-            check_integer(self.n_trials, "n_trials", low=0)
+        self._trials()
+
+    def _trials(self) -> np.ndarray | None:
+        """``n_trials`` checked: None, or an int (every row) or a 1-D array (one per row) of
+        non-negative integers, as an array."""
+        if self.n_trials is None:
+            return None
+        trials = np.asarray(self.n_trials)
+        if trials.ndim > 1 or trials.size == 0 or trials.dtype.kind not in "iuf" \
+                or not np.all((trials >= 0) & (trials == np.round(trials))):
+            raise ValueError(f"n_trials: expected a non-negative integer or a 1-D array of them, got {self.n_trials!r}")
+        return trials.astype(np.int64)
+
+    def _common_trials(self) -> int | None:
+        """The number of trials of every row when ``n_trials`` gives one (an int, or an array of
+        equal values); None otherwise (each row its own sum)."""
+        trials = self._trials()
+        return None if trials is None or np.any(trials != trials.flat[0]) else int(trials.flat[0])
+
+    def _data(self, X) -> np.ndarray:
+        """``X`` checked; with ``n_trials`` an array, one entry per row equal to the row's sum
+        (hmmlearn's check)."""
+        X = check_observations(X)
+        trials = self._trials()
+        if trials is not None and trials.ndim == 1:
+            if trials.size != X.shape[0]:
+                raise ValueError(f"n_trials: expected one number of trials per row of X ({X.shape[0]}), "
+                                 f"got {trials.size}")
+            sums = X.sum(axis=1)
+            wrong = np.flatnonzero(~np.isnan(sums) & (sums != trials))
+            if wrong.size:
+                raise ValueError(f"X: row {wrong[0]} sums to {sums[wrong[0]]:g} counts, not n_trials[{wrong[0]}]="
+                                 f"{trials[wrong[0]]}")
+        return X
 
     def _emission(self, n_features: int) -> Multinomial:
-        return Multinomial(n_features, self.n_trials)
+        return Multinomial(n_features, self._common_trials())
 
 
 class GMMHMM(_BaseHMM):
@@ -716,8 +930,8 @@ class GMMHMM(_BaseHMM):
     ``x_t ~ Σ_m w_km N(μ_km, Σ_km)`` (hmmlearn's ``GMMHMM``; the emission is
     :class:`emkit.families.FiniteMixture` of a Gaussian family with ``K·n_mix`` components).
 
-    Parameters as :class:`GaussianHMM`, with ``weights``, ``means`` and ``covars`` as the emission
-    parameters (in ``learn``/``init``) and:
+    Parameters as :class:`GaussianHMM` in hmmlearn's order (``n_mix`` second, ``covariance_type``
+    after ``algorithm``; ``params``/``init_params`` default ``"stmcw"``, ``w`` for ``weights``) and:
 
     Parameters
     ----------
@@ -733,9 +947,9 @@ class GMMHMM(_BaseHMM):
     The M-step is exact: each component's covariance is its scatter about its *new* mean
     (hmmlearn's ``GMMHMM`` takes the scatter about the previous iteration's means, so its iterates
     differ while the means move; both have the same fixed points). hmmlearn's normal and
-    inverse-gamma/Wishart priors (``means_prior``, ``covars_prior``, ...) are not offered;
-    covariances are regularised by ``reg_covar`` instead (``min_covar`` only enters hmmlearn's
-    start). The start is k-means with ``K·M`` centres (hmmlearn runs k-means within each state's
+    inverse-gamma/Wishart priors (``means_prior``, ``covars_prior``, ...) are accepted and stored,
+    not yet wired (see the module notes); ``min_covar`` is added to the started covariances. The
+    start is k-means with ``K·M`` centres (hmmlearn runs k-means within each state's
     k-means cluster), equal weights and the data's covariance.
 
     Attributes
@@ -748,30 +962,37 @@ class GMMHMM(_BaseHMM):
     """
 
     _emission_params = ("weights", "means", "covars")
+    _letters = {"w": "weights", "m": "means", "c": "covars"}
 
-    def __init__(self, n_components: int = 1, n_mix: int = 1, covariance_type: str = "diag", *,
-                 reg_covar: float = 1e-6, weights_prior=1.0, startprob_prior=1.0, transmat_prior=1.0,
-                 algorithm: str = "viterbi", random_state=None, n_iter: int = 100, tol: float = 1e-2,
-                 verbose: bool | Progress = False, learn: tuple[str, ...] | None = None,
-                 init: tuple[str, ...] | None = None, n_init: int = 1, accelerate: str | None = None,
-                 n_jobs: int | None = None) -> None:
+    def __init__(self, n_components: int = 1, n_mix: int = 1, min_covar: float = 1e-3, startprob_prior=1.0,
+                 transmat_prior=1.0, weights_prior=1.0, means_prior=0.0, means_weight=0.0, covars_prior=None,
+                 covars_weight=None, algorithm: str = "viterbi", covariance_type: str = "diag", random_state=None,
+                 n_iter: int = 10, tol: float = 1e-2, verbose: bool | Progress = False, params: str = "stmcw",
+                 init_params: str = "stmcw", implementation: str = "log", *, n_init: int = 1,
+                 accelerate: str | None = None, n_jobs: int | None = None) -> None:
         self.n_components = n_components
         self.n_mix = n_mix
-        self.covariance_type = covariance_type
-        self.reg_covar = reg_covar
-        self.weights_prior = weights_prior
+        self.min_covar = min_covar
         self.startprob_prior = startprob_prior
         self.transmat_prior = transmat_prior
+        self.weights_prior = weights_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self.covariance_type = covariance_type
         self.algorithm = algorithm
         self.random_state = random_state
         self.n_iter = n_iter
         self.tol = tol
         self.verbose = verbose
-        self.learn = learn
-        self.init = init
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
         self.n_init = n_init
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     def _check_hyperparameters(self) -> None:
         super()._check_hyperparameters()
@@ -789,8 +1010,12 @@ class GMMHMM(_BaseHMM):
 
     def _emission(self, n_features: int) -> FiniteMixture:
         self._check_mixture()
-        return FiniteMixture(Gaussian(n_features, self.covariance_type, self.reg_covar), self.n_mix,
+        gaussian = Gaussian(n_features, self.covariance_type, covariance_floor(self.covars_prior))
+        return FiniteMixture(gaussian, self.n_mix,
                              self.weights_prior, weights_name="weights")
+
+    def _started(self, initial: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return with_min_covar(initial, self.covariance_type, self.min_covar)
 
     def _emission_attributes(self) -> dict[str, np.ndarray | None]:
         """``weights_`` and ``means_``/``covars_`` with their (state, mix) axes joined, as the
