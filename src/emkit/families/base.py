@@ -26,6 +26,16 @@ def block_maker(family: "Family", context: Any) -> Callable[[np.ndarray], Any]:
     return lambda rows: family.block_data(rows, context)
 
 
+def _is_default(value: Any, default: Any) -> bool:
+    """Whether a family's argument ``value`` equals its constructor's ``default`` (arrays by value)."""
+    if default is inspect.Parameter.empty:
+        return False
+    try:
+        return bool(np.array_equal(np.asarray(value), np.asarray(default))) and type(value) is type(default)
+    except (TypeError, ValueError):
+        return value is default
+
+
 def written(values: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     """``values`` copied into ``out`` and ``out`` returned, or ``values`` when ``out`` is None (the
     ``out`` convention of :meth:`Family.log_likelihood`)."""
@@ -208,10 +218,13 @@ class Family(ABC):
         return missing.reshape(X.shape[0], -1)
 
     def __repr__(self) -> str:
-        """``Name(argument=value, ...)`` from the constructor's arguments kept under their names
-        (as scikit-learn shows estimators), e.g. ``Poisson(n_features=3)``."""
-        names = [name for name in inspect.signature(type(self).__init__).parameters if name != "self"]
-        arguments = ", ".join(f"{name}={getattr(self, name)!r}" for name in names if hasattr(self, name))
+        """``Name(argument=value, ...)`` from the constructor's arguments kept under their names,
+        those left at their defaults omitted (as scikit-learn shows estimators), e.g.
+        ``Poisson(n_features=3)``."""
+        parameters = inspect.signature(type(self).__init__).parameters.values()
+        arguments = ", ".join(f"{p.name}={getattr(self, p.name)!r}" for p in parameters
+                              if p.name != "self" and hasattr(self, p.name)
+                              and not _is_default(getattr(self, p.name), p.default))
         return f"{type(self).__name__}({arguments})"
 
     def describe(self) -> str:
