@@ -294,34 +294,20 @@ class GaussianMixtureModel(EMModel):
         if n_jobs is not None:
             worker_count(n_jobs, 1)  # raises ValueError naming n_jobs
         self.n_jobs = n_jobs
-        self._mixture: MixtureModel | None = None
         if self.center is not None:
-            self._mixture_for(self.center.size)
+            self._mixture_for(self.center.size)   # raises ValueError naming a centre that is not finite
 
     # ------------------------------------------------------------------------------ the layer
-    @property
-    def n_features(self) -> int | None:
-        """Number of features, known once a center is given or data are prepared."""
-        return None if self._mixture is None else int(self._mixture.family.n_features)
-
-    @property
-    def mixture(self) -> MixtureModel:
-        """``MixtureModel(Gaussian(d, ...), K)``, built when the number of features is known."""
-        if self._mixture is None:
-            raise ValueError("GaussianMixtureModel: the number of features is unknown until prepare() has seen data")
-        return self._mixture
-
     def _mixture_for(self, n_features: int) -> MixtureModel:
-        """:attr:`mixture`, built for ``n_features`` on first use; ValueError naming ``X`` for rows
-        of another width."""
-        if self._mixture is None:
-            family = Gaussian(n_features, self.covariance_type, self.reg_covar, centre=self.center,
-                              covariance_prior=self.covariance_prior, covariance_name="covariances")
-            self._mixture = MixtureModel(family, self.n_components, weights_prior=self.weight_concentration,
-                                         learn=set(self.param_names) - set(self.fixed), n_jobs=self.n_jobs)
-        elif self._mixture.family.n_features != n_features:
-            raise ValueError(f"X: expected {self._mixture.family.n_features} features, got {n_features}")
-        return self._mixture
+        """``MixtureModel(Gaussian(n_features, ...), K)`` for rows of ``n_features`` columns (made
+        on each call, about 20 µs: the model keeps nothing of the data it sees, so one model
+        serves data of any width); ValueError naming ``X`` for a width other than :attr:`center`'s."""
+        if self.center is not None and self.center.size != n_features:
+            raise ValueError(f"X: expected {self.center.size} features (the size of center), got {n_features}")
+        family = Gaussian(n_features, self.covariance_type, self.reg_covar, centre=self.center,
+                          covariance_prior=self.covariance_prior, covariance_name="covariances")
+        return MixtureModel(family, self.n_components, weights_prior=self.weight_concentration,
+                            learn=set(self.param_names) - set(self.fixed), n_jobs=self.n_jobs)
 
     def _of(self, params: Params) -> MixtureModel:
         """The mixture for parameters (its width from their means)."""
@@ -441,7 +427,7 @@ class GaussianMixtureModel(EMModel):
         """The mixture's E-step: ``counts`` and the family's statistics about the data's centre
         (the fused pass of the Gaussian kernel, in threads over row blocks) and
         ``ℓ = Σ_i w_i log Σ_k π_k N(x_i,o | ...)``."""
-        return self.mixture.e_step(data, params)
+        return self._of(params).e_step(data, params)
 
     def m_step(self, stats: Stats, params: Params) -> Params:
         """The mixture's M-step (the weights' posterior mode, the family's means and covariances;
@@ -507,7 +493,7 @@ class GaussianMixtureModel(EMModel):
         if missing:
             raise ValueError(f"{where}: missing parameter(s) {missing}; expected {list(self.param_names)}")
         means = np.asarray(params["means"], dtype=float)
-        d = self.n_features or (means.shape[1] if means.ndim == 2 else -1)
+        d = self.center.size if self.center is not None else (means.shape[1] if means.ndim == 2 else -1)
         out = {name: self._check_one(name, params[name], d, where) for name in self.param_names}
         for name, value in self.fixed.items():
             if not np.allclose(out[name], value, rtol=1e-12, atol=0):
@@ -535,12 +521,15 @@ class GaussianMixtureModel(EMModel):
         """``weights``, ``means`` and ``covariances`` as (nested) lists."""
         return {name: np.asarray(params[name], dtype=float).tolist() for name in self.param_names}
 
-    def n_free_parameters(self) -> int:
+    def n_free_parameters(self, n_features: int | None = None) -> int:
         """``(k−1) + k·d + covariance entries`` (``k·d(d+1)/2``, ``d(d+1)/2``, ``k·d`` or ``k``),
-        less the fixed parameters; needs the number of features (set by :meth:`prepare`)."""
-        if self._mixture is None:
-            raise ValueError("n_free_parameters: the number of features is unknown until prepare() has seen data")
-        return self._mixture.n_free_parameters()
+        less the fixed parameters, for ``d = n_features`` (default: the size of :attr:`center`;
+        the model is tied to no data width otherwise)."""
+        if n_features is None:
+            if self.center is None:
+                raise ValueError("n_features: needed to count the free parameters of a model without center")
+            n_features = self.center.size
+        return self._mixture_for(int(n_features)).n_free_parameters()
 
     # ------------------------------------------------------------ inference hooks (the mixture's)
     def to_free(self, params: Params) -> np.ndarray:
