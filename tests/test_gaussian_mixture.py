@@ -244,7 +244,7 @@ def test_engine_fit_of_the_model_and_named_parameters():
     named = result.named_params()
     assert set(named) == {"weights", "means", "covariances"}
     assert np.shape(named["means"]) == (3, 3)
-    assert model.n_free_parameters() == 2 + 9 + 9
+    assert model.n_free_parameters(3) == 2 + 9 + 9
     assert isinstance(emkit.GaussianMixture(), GaussianMixture)
 
 

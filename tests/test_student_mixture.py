@@ -88,11 +88,13 @@ def test_ecm_and_ecme_reach_the_same_fixed_point(data):
 
 
 def test_statistics_add_over_halves(data):
+    """Halves prepared as chunks about the whole data's centre (``prepare_chunk``) add up."""
     model = StudentMixtureModel(2, "diag")
-    params = model.initial_params(model.prepare(data))
-    whole, ll = model.e_step(model.prepare(data), params)
-    a, la = model.e_step(model.prepare(data[::2]), params)
-    b, lb = model.e_step(model.prepare(data[1::2]), params)
+    prepared = model.prepare(data)
+    params = model.initial_params(prepared)
+    whole, ll = model.e_step(prepared, params)
+    a, la = model.e_step(model.prepare_chunk(data[::2], prepared.context), params)
+    b, lb = model.e_step(model.prepare_chunk(data[1::2], prepared.context), params)
     for key, value in add_stats(a, b).items():
         np.testing.assert_allclose(value, whole[key], rtol=1e-11, atol=1e-11)
     assert la + lb == pytest.approx(ll, rel=1e-13)
@@ -248,7 +250,7 @@ def test_free_parameters_with_estimated_dofs_round_trip():
         warnings.simplefilter("ignore", ConvergenceWarning)    # any point of the space will do
         params = emkit.fit(model, X, tol=1e-6, max_iter=50, random_state=0).params
     free = model.to_free(params)
-    assert free.size == model.n_free_parameters() == len(model.free_labels(params))
+    assert free.size == model.n_free_parameters(2) == len(model.free_labels(params))
     assert model.free_labels(params)[-2:] == ("dofs[0]", "dofs[1]")
     back = model.from_free(free, params)
     for name in model.param_names:
@@ -278,7 +280,7 @@ def test_ecm_iterates_are_the_mixture_of_the_t_familys(data, covariance_type, do
     face only renames ``locations``/``scatters``); ECM's ν-step is the family's."""
     face = StudentMixtureModel(2, covariance_type, dof=dof)
     face_data = face.prepare(data)
-    mixture = MixtureModel(StudentT(2, covariance_type, dof=dof, centre=face.center), 2)
+    mixture = MixtureModel(StudentT(2, covariance_type, dof=dof, centre=face_data.context), 2)
     mixture_data = mixture.prepare(data)
     face_params = face.initial_params(face_data)
     params = {"weights": face_params["weights"], "means": face_params["locations"],

@@ -86,11 +86,13 @@ def test_loglik_equals_scipy_density(data):
 
 
 def test_statistics_add_over_halves(data):
+    """Halves prepared as chunks about the whole data's centre (``prepare_chunk``) add up."""
     model = StudentT()
-    params = model.initial_params(model.prepare(data))
-    whole, ll = model.e_step(model.prepare(data), params)
-    a, la = model.e_step(model.prepare(data[:25]), params)
-    b, lb = model.e_step(model.prepare(data[25:]), params)
+    prepared = model.prepare(data)
+    params = model.initial_params(prepared)
+    whole, ll = model.e_step(prepared, params)
+    a, la = model.e_step(model.prepare_chunk(data[:25], prepared.context), params)
+    b, lb = model.e_step(model.prepare_chunk(data[25:], prepared.context), params)
     for key, value in add_stats(a, b).items():
         np.testing.assert_allclose(value, whole[key], rtol=1e-12, atol=1e-12)
     assert la + lb == pytest.approx(ll, rel=1e-13)
@@ -211,7 +213,7 @@ def test_free_parameters_round_trip_and_count(data):
     for model in (StudentT(), StudentT(dof=4.0)):
         params = fit_ecm(model, data, variant="ecme").params
         free = model.to_free(params)
-        assert free.size == model.n_free_parameters() == len(model.free_labels(params))
+        assert free.size == model.n_free_parameters(data.shape[1]) == len(model.free_labels(params))
         assert ("dof" in model.free_labels(params)) == (model.dof is None)
         back = model.from_free(free, params)
         for name in ("location", "scatter", "dof"):

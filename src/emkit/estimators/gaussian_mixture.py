@@ -297,7 +297,7 @@ class GaussianMixture(MixtureEstimator):
     def _n_parameters(self) -> int:
         """Number of free parameters (frozen ones excluded)."""
         self._check_is_fitted()
-        return self._new_model(self._fitted_params(), center=np.zeros(self.n_features_in_)).n_free_parameters()
+        return self._new_model(self._fitted_params()).n_free_parameters(self.n_features_in_)
 
     # -------------------------------------------------------------------------- methods
     def impute(self, X) -> np.ndarray:

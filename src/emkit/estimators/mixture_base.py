@@ -351,7 +351,7 @@ class MixtureEstimator(EstimatorProtocol):
     def _n_parameters(self) -> int:
         """Number of free parameters."""
         self._check_is_fitted()
-        return self._new_model({}, center=np.zeros(self.n_features_in_)).n_free_parameters()
+        return self._new_model({}).n_free_parameters(self.n_features_in_)
 
     def bic(self, X) -> float:
         """Bayesian information criterion ``−2 log L + p log n`` on ``X`` (lower is better)."""

@@ -82,6 +82,14 @@ from .gaussian_mixture_missing import (
 PANEL_COLUMNS = 1024
 PANEL_FEATURES = 64
 
+#: :class:`BlockPass` takes a block of rows in passes whose features take at most about this
+#: many bytes (at least :data:`MIN_PASS_ROWS` rows), and the direct formula takes its rows in
+#: slices whose ``(rows, k, d)`` temporaries take at most about as many: a thread's buffers then
+#: stay cache-sized, whatever the size of the blocks it is given (the memory of a fit stays
+#: about that of its data).
+PASS_BYTES = 1 << 20
+MIN_PASS_ROWS = 256
+
 #: Largest estimated absolute rounding error of a float32 log-density accepted by
 #: :func:`compute_dtype` (beyond it, float32 data are computed in float64).
 FLOAT32_TOLERANCE = 1e-3
@@ -688,12 +696,18 @@ class BlockPass:
         """The statistics about ``terms.shift`` (``n``, ``sum_x``, ``sum_xx`` by structure, with the
         far components' ``anchored_*``) and the log-likelihood of the block of rows ``X`` (its
         :func:`missing_layout`), with their sample ``weights``."""
-        if self.buffers is None or self.buffers.rows < X.shape[0]:
-            self.buffers = _Buffers(self.terms, self.dtype, X.shape[0])
-        rows, pattern = _block(X, layout, 0, X.shape[0], self.terms.covariance_type)
-        block = self.buffers.fill(X, rows, pattern, layout)
-        totals = self.buffers.statistics(X, block, None if weights is None else weights[rows])
-        return totals.statistics(), totals.loglik
+        size = min(X.shape[0], max(MIN_PASS_ROWS, PASS_BYTES // (self.terms.theta.shape[0] * self.dtype.itemsize)))
+        if self.buffers is None or self.buffers.rows < size:
+            self.buffers = _Buffers(self.terms, self.dtype, size)
+        statistics, loglik = None, 0.0
+        for start in range(0, X.shape[0], size):   # in passes of `size` rows, in layout order
+            rows, pattern = _block(X, layout, start, size, self.terms.covariance_type)
+            block = self.buffers.fill(X, rows, pattern, layout)
+            totals = self.buffers.statistics(X, block, None if weights is None else weights[rows])
+            sums = totals.statistics()
+            statistics = sums if statistics is None else {key: statistics[key] + value for key, value in sums.items()}
+            loglik += totals.loglik
+        return statistics, loglik
 
 
 def may_be_untrusted(largest_square: float, error_scale: float, error_terms, tolerance: float) -> bool:
@@ -726,10 +740,16 @@ def exact_rows(joint: np.ndarray, squares: np.ndarray, X: np.ndarray, rows: np.n
     if not count:
         return None
     positions = buffer[:count].copy()
-    block = X[positions] if rows is None else X[rows[positions]]
-    log_q, constant = log_distances(np.asarray(block, dtype=float), terms.locations, terms.covariances,
-                                    terms.covariance_type)
-    return ExactRows(positions, *log_posterior(terms.log_weights[None, :] + constant, log_q))
+    found = ([], [], [])
+    step = max(1, PASS_BYTES // (32 * terms.n_components * terms.n_features))   # four (rows, k, d) temporaries
+    for start in range(0, count, step):
+        some = positions[start:start + step]
+        block = X[some] if rows is None else X[rows[some]]
+        log_q, constant = log_distances(np.asarray(block, dtype=float), terms.locations, terms.covariances,
+                                        terms.covariance_type)
+        for values, part in zip(found, log_posterior(terms.log_weights[None, :] + constant, log_q)):
+            values.append(part)
+    return ExactRows(positions, *(np.concatenate(values) for values in found))
 
 
 def _check_representable(features: np.ndarray, positions: np.ndarray, rows: np.ndarray) -> None:

@@ -86,12 +86,14 @@ def kmeans_plusplus(X, n_clusters: int, rng: np.random.Generator, sample_weight=
 
 
 def kmeans(X, n_clusters: int, rng: np.random.Generator, sample_weight=None, max_iter: int = 300,
-           tol: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+           tol: float = 1e-4, scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Weighted k-means by Lloyd's algorithm from a k-means++ seeding.
 
     Minimizes ``Σ_i w_i ‖x_i − c_{label_i}‖²``; stops when the squared center shift is at most
     ``tol`` times the mean (weighted) variance of the features, or the labels stop changing. An
-    empty cluster is moved to the row farthest from its center.
+    empty cluster is moved to the row farthest from its center. ``scale`` (d,): cluster the
+    columns divided by it (e.g. :func:`unit_scale`; one working copy of ``X``, centred and
+    scaled in place), the centers given back in the units of ``X``.
 
     Returns
     -------
@@ -102,7 +104,9 @@ def kmeans(X, n_clusters: int, rng: np.random.Generator, sample_weight=None, max
     weights = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     origin = np.average(X, axis=0, weights=weights)
     Xc = X - origin
-    threshold = tol * float(np.mean(np.average(Xc * Xc, axis=0, weights=weights)))
+    if scale is not None:
+        Xc /= scale
+    threshold = tol * float(np.mean(np.einsum("ij,ij,i->j", Xc, Xc, weights) / weights.sum()))   # no (n, d) temporary
     progress = active()
     with progress.stage("k-means", unit="iteration"):
         centers, _ = kmeans_plusplus(Xc, n_clusters, rng, weights)
@@ -120,7 +124,7 @@ def kmeans(X, n_clusters: int, rng: np.random.Generator, sample_weight=None, max
             if shift <= threshold:
                 labels = np.argmin(squared_distances(Xc, centers), axis=1)
                 break
-    return centers + origin, labels
+    return (centers if scale is None else centers * scale) + origin, labels
 
 
 def _weighted_centers(Xc: np.ndarray, labels: np.ndarray, weights: np.ndarray, centers: np.ndarray,

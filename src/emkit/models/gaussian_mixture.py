@@ -15,7 +15,7 @@ rows grouped by missingness pattern, and float32 arithmetic for float32 data whe
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Mapping
 
@@ -26,7 +26,6 @@ from ..exceptions import DegenerateComponentWarning
 from ..families import dirichlet
 from ..families.gaussian import Gaussian
 from ..kernels.covariance_regularization import CovariancePrior
-from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian import check_covariance_type, covariance_shape, precisions_cholesky, responsibility_statistics
 from ..kernels.gaussian_mixture_estep import FLOAT32_TOLERANCE
 from ..kernels.gaussian_mixture_missing import MissingLayout, missing_layout
@@ -168,13 +167,11 @@ def initial_responsibilities(X: np.ndarray, n_components: int, method: str, rng:
     """
     n = X.shape[0]
     resp = np.zeros((n, n_components))
-    if method in ("kmeans", "k-means++"):
-        X = X / unit_scale(X, sample_weight)
     if method == "kmeans":
-        _, labels = kmeans(X, n_components, rng, sample_weight)
+        _, labels = kmeans(X, n_components, rng, sample_weight, scale=unit_scale(X, sample_weight))
         resp[np.arange(n), labels] = 1.0
     elif method == "k-means++":
-        _, indices = kmeans_plusplus(X, n_components, rng, sample_weight)
+        _, indices = kmeans_plusplus(X / unit_scale(X, sample_weight), n_components, rng, sample_weight)
         resp[indices, np.arange(n_components)] = 1.0
     elif method == "random":
         resp = rng.uniform(size=(n, n_components))
@@ -194,25 +191,12 @@ def initial_responsibilities(X: np.ndarray, n_components: int, method: str, rng:
 @dataclass(frozen=True)
 class GaussianRows(MixtureData):
     """The rows of a Gaussian mixture as :class:`~emkit.latent.MixtureData` (float64, or float32
-    when given so), with what the estimator faces read of them.
+    when given so), in the order given, with what the estimator faces read of them.
 
-    ``order``: for full and tied covariances with missing values, the rows are kept grouped by
-    missingness pattern (complete rows first: the layout of
-    :func:`~emkit.kernels.gaussian_mixture_missing.missing_layout`), so that each block's
-    patterns form long runs (their corrections are then matrix products); ``X[i]`` is the
-    given row ``order[i]``, and row-wise results are put back in the given order. None: the
-    given order.
+    The rows are not copied into missingness-pattern order: each row block's layout groups its
+    own rows by pattern (:func:`~emkit.kernels.gaussian_mixture_missing.missing_layout`), which
+    the E-step reads through (a copy of the data would double the memory of a fit).
     """
-
-    order: np.ndarray | None = None
-
-    def in_given_order(self, values: np.ndarray) -> np.ndarray:
-        """Row-wise ``values`` (first axis the rows of :attr:`X`) in the order the rows were given."""
-        if self.order is None:
-            return values
-        out = np.empty_like(values)
-        out[self.order] = values
-        return out
 
     @property
     def has_missing(self) -> bool:
@@ -302,34 +286,20 @@ class GaussianMixtureModel(EMModel):
         if n_jobs is not None:
             worker_count(n_jobs, 1)  # raises ValueError naming n_jobs
         self.n_jobs = n_jobs
-        self._mixture: MixtureModel | None = None
         if self.center is not None:
-            self._mixture_for(self.center.size)
+            self._mixture_for(self.center.size)   # raises ValueError naming a centre that is not finite
 
     # ------------------------------------------------------------------------------ the layer
-    @property
-    def n_features(self) -> int | None:
-        """Number of features, known once a center is given or data are prepared."""
-        return None if self._mixture is None else int(self._mixture.family.n_features)
-
-    @property
-    def mixture(self) -> MixtureModel:
-        """``MixtureModel(Gaussian(d, ...), K)``, built when the number of features is known."""
-        if self._mixture is None:
-            raise ValueError("GaussianMixtureModel: the number of features is unknown until prepare() has seen data")
-        return self._mixture
-
     def _mixture_for(self, n_features: int) -> MixtureModel:
-        """:attr:`mixture`, built for ``n_features`` on first use; ValueError naming ``X`` for rows
-        of another width."""
-        if self._mixture is None:
-            family = Gaussian(n_features, self.covariance_type, self.reg_covar, centre=self.center,
-                              covariance_prior=self.covariance_prior, covariance_name="covariances")
-            self._mixture = MixtureModel(family, self.n_components, weights_prior=self.weight_concentration,
-                                         learn=set(self.param_names) - set(self.fixed), n_jobs=self.n_jobs)
-        elif self._mixture.family.n_features != n_features:
-            raise ValueError(f"X: expected {self._mixture.family.n_features} features, got {n_features}")
-        return self._mixture
+        """``MixtureModel(Gaussian(n_features, ...), K)`` for rows of ``n_features`` columns (made
+        on each call, about 20 µs: the model keeps nothing of the data it sees, so one model
+        serves data of any width); ValueError naming ``X`` for a width other than :attr:`center`'s."""
+        if self.center is not None and self.center.size != n_features:
+            raise ValueError(f"X: expected {self.center.size} features (the size of center), got {n_features}")
+        family = Gaussian(n_features, self.covariance_type, self.reg_covar, centre=self.center,
+                          covariance_prior=self.covariance_prior, covariance_name="covariances")
+        return MixtureModel(family, self.n_components, weights_prior=self.weight_concentration,
+                            learn=set(self.param_names) - set(self.fixed), n_jobs=self.n_jobs)
 
     def _of(self, params: Params) -> MixtureModel:
         """The mixture for parameters (its width from their means)."""
@@ -343,7 +313,7 @@ class GaussianMixtureModel(EMModel):
         if isinstance(data, GaussianRows):
             return data
         rows = _as_data(data)
-        return self._rows(rows.X, rows.sample_weight, self.chunk_context(self.chunk_summary(rows)), grouped=True)
+        return self._rows(rows.X, rows.sample_weight, self.chunk_context(self.chunk_summary(rows)))
 
     def chunk_summary(self, chunk) -> Stats:
         """Of ``X``, ``(X, sample_weight)`` or a chunk of them (validated by :func:`prepare_data`):
@@ -377,21 +347,11 @@ class GaussianMixtureModel(EMModel):
             return chunk
         rows = _as_data(chunk)
         self._mixture_for(rows.X.shape[1])
-        return self._rows(rows.X, rows.sample_weight, self._centre_of(rows) if context is None else context,
-                          grouped=True)
+        return self._rows(rows.X, rows.sample_weight, self._centre_of(rows) if context is None else context)
 
-    def _rows(self, X: np.ndarray, sample_weight: np.ndarray | None, centre: np.ndarray,
-              grouped: bool = False) -> GaussianRows:
-        """The rows as :class:`GaussianRows`; ``grouped``: by missingness pattern (full and tied
-        covariances with missing values, data that are fitted)."""
-        order = None
-        if grouped and not covariance_structure(self.covariance_type).diagonal:
-            order = missing_layout(X).order
-            if order is not None:
-                X = X[order]
-                sample_weight = None if sample_weight is None else sample_weight[order]
-        built = MixtureData.build(self._mixture_for(X.shape[1]).family, X, sample_weight, centre)
-        return GaussianRows(**{field.name: getattr(built, field.name) for field in fields(built)}, order=order)
+    def _rows(self, X: np.ndarray, sample_weight: np.ndarray | None, centre: np.ndarray) -> GaussianRows:
+        """The rows as :class:`GaussianRows` (their blocks made with the centre ``centre``)."""
+        return GaussianRows.build(self._mixture_for(X.shape[1]).family, X, sample_weight, centre)
 
     def _centre_of(self, rows: GaussianMixtureData) -> np.ndarray:
         """:attr:`center`, or the rows' weighted mean of their observed values (0 where none)."""
@@ -443,13 +403,13 @@ class GaussianMixtureModel(EMModel):
         mixture = self._of(params)
         cache = mixture.family.precompute(params)
         joint = np.concatenate([mixture.family.log_likelihood(block.data, cache) for block in data.blocks])
-        return data.in_given_order(joint + np.log(np.asarray(params["weights"], dtype=float)))
+        return joint + np.log(np.asarray(params["weights"], dtype=float))
 
     def e_step(self, data: GaussianRows, params: Params) -> tuple[Stats, float]:
         """The mixture's E-step: ``counts`` and the family's statistics about the data's centre
         (the fused pass of the Gaussian kernel, in threads over row blocks) and
         ``ℓ = Σ_i w_i log Σ_k π_k N(x_i,o | ...)``."""
-        return self.mixture.e_step(data, params)
+        return self._of(params).e_step(data, params)
 
     def m_step(self, stats: Stats, params: Params) -> Params:
         """The mixture's M-step (the weights' posterior mode, the family's means and covariances;
@@ -481,12 +441,12 @@ class GaussianMixtureModel(EMModel):
         data = self._query(data)
         resp, log_marginal = self._of(params).responsibilities(data, params)
         with np.errstate(divide="ignore"):
-            return data.in_given_order(np.log(resp)), data.in_given_order(log_marginal)
+            return np.log(resp), log_marginal
 
     def impute(self, data, params: Params) -> np.ndarray:
         """``X`` with NaN replaced by ``E[x_m | x_o]`` under the mixture (a float64 copy)."""
         data = self._query(data)
-        return data.in_given_order(self._of(params).impute(data, params))
+        return self._of(params).impute(data, params)
 
     # ------------------------------------------------------------------ parameter handling
     def _check_one(self, name: str, value, d: int, where: str) -> np.ndarray:
@@ -515,7 +475,7 @@ class GaussianMixtureModel(EMModel):
         if missing:
             raise ValueError(f"{where}: missing parameter(s) {missing}; expected {list(self.param_names)}")
         means = np.asarray(params["means"], dtype=float)
-        d = self.n_features or (means.shape[1] if means.ndim == 2 else -1)
+        d = self.center.size if self.center is not None else (means.shape[1] if means.ndim == 2 else -1)
         out = {name: self._check_one(name, params[name], d, where) for name in self.param_names}
         for name, value in self.fixed.items():
             if not np.allclose(out[name], value, rtol=1e-12, atol=0):
@@ -543,12 +503,15 @@ class GaussianMixtureModel(EMModel):
         """``weights``, ``means`` and ``covariances`` as (nested) lists."""
         return {name: np.asarray(params[name], dtype=float).tolist() for name in self.param_names}
 
-    def n_free_parameters(self) -> int:
+    def n_free_parameters(self, n_features: int | None = None) -> int:
         """``(k−1) + k·d + covariance entries`` (``k·d(d+1)/2``, ``d(d+1)/2``, ``k·d`` or ``k``),
-        less the fixed parameters; needs the number of features (set by :meth:`prepare`)."""
-        if self._mixture is None:
-            raise ValueError("n_free_parameters: the number of features is unknown until prepare() has seen data")
-        return self._mixture.n_free_parameters()
+        less the fixed parameters, for ``d = n_features`` (default: the size of :attr:`center`;
+        the model is tied to no data width otherwise)."""
+        if n_features is None:
+            if self.center is None:
+                raise ValueError("n_features: needed to count the free parameters of a model without center")
+            n_features = self.center.size
+        return self._mixture_for(int(n_features)).n_free_parameters()
 
     # ------------------------------------------------------------ inference hooks (the mixture's)
     def to_free(self, params: Params) -> np.ndarray:

@@ -22,7 +22,6 @@ Q separates into the (π, μ, Σ) and ν parts, so ECM's cycle is also the exact
 from __future__ import annotations
 
 import warnings
-from dataclasses import fields
 from typing import Any, Callable
 
 import numpy as np
@@ -70,8 +69,9 @@ class StudentMixtureModel(EMModel):
         Starting responsibilities (the deterministic default uses a fixed seed); ν starts at
         :data:`DOF_START`.
     center : array of shape (d,), optional
-        Fixed origin of the statistics; by default the (weighted) mean of the first data
-        :meth:`prepare` sees, kept afterwards so statistics of any batches add up.
+        Fixed origin of the statistics; by default each data set's weighted mean (kept with the
+        prepared data; a stream's later batches are prepared about its first batch's,
+        :meth:`prepare_chunk`).
 
     Data are an array ``X`` (no missing values) or a pair ``(X, sample_weight)``. Parameters:
     ``weights`` (k,), ``locations`` (k, d), ``scatters`` (shape by type), ``dofs`` (k,).
@@ -95,33 +95,18 @@ class StudentMixtureModel(EMModel):
         self.init_method = init_method
         self.center = None if center is None else np.array(center, dtype=float)
         self.param_names = ("weights", "locations", "scatters") + (("dofs",) if dof is None else ())
-        self._mixture: MixtureModel | None = None
         if self.center is not None:
-            self._mixture_for(self.center.size)
-
-    @property
-    def n_features(self) -> int | None:
-        """Number of features, known once a center is set or data are prepared."""
-        return None if self._mixture is None else int(self._mixture.family.n_features)
-
-    @property
-    def mixture(self) -> MixtureModel:
-        """``MixtureModel(StudentT(d, ...), K, order_by="means")``, built when the number of
-        features ``d`` is known (from ``center`` or the first data prepared)."""
-        if self._mixture is None:
-            raise ValueError("StudentMixtureModel: the number of features is unknown until prepare() has seen data")
-        return self._mixture
+            self._mixture_for(self.center.size)   # raises ValueError naming a centre that is not finite
 
     def _mixture_for(self, n_features: int) -> MixtureModel:
-        """:attr:`mixture`, built for ``n_features`` on first use (with :attr:`center` as the
-        family's centre); ValueError naming ``X`` for rows of another width."""
-        if self._mixture is None:
-            family = StudentT(n_features, self.covariance_type, dof=self.dof, reg_covar=self.reg_covar,
-                              centre=self.center)
-            self._mixture = MixtureModel(family, self.n_components, order_by="means")
-        elif self._mixture.family.n_features != n_features:
-            raise ValueError(f"X: expected {self._mixture.family.n_features} features, got {n_features}")
-        return self._mixture
+        """``MixtureModel(StudentT(n_features, ...), K, order_by="means")`` for rows of
+        ``n_features`` columns (made on each call, about 20 µs: the model keeps nothing of the
+        data it sees, so one model serves data of any width); ValueError naming ``X`` for a
+        width other than :attr:`center`'s."""
+        if self.center is not None and self.center.size != n_features:
+            raise ValueError(f"X: expected {self.center.size} features (the size of center), got {n_features}")
+        family = StudentT(n_features, self.covariance_type, dof=self.dof, reg_covar=self.reg_covar, centre=self.center)
+        return MixtureModel(family, self.n_components, order_by="means")
 
     def _of(self, params: Params) -> MixtureModel:
         """The mixture for parameters (its width from their locations)."""
@@ -129,12 +114,17 @@ class StudentMixtureModel(EMModel):
 
     # ------------------------------------------------------------------------ data, starts
     def prepare(self, data: Any) -> StudentMixtureData:
-        """Validate ``X`` or ``(X, sample_weight)`` (no NaN); the first data set the centre of
-        the statistics (their weighted mean, unless :attr:`center` was given). Prepared data
-        pass through."""
-        if isinstance(data, MixtureData):
-            return data
-        prepared = prepare_data(*data) if isinstance(data, tuple) and len(data) == 2 else prepare_data(data)
+        """Validate ``X`` or ``(X, sample_weight)`` (no NaN); the centre of the statistics is
+        :attr:`center` or the data's weighted mean, kept with the prepared data (its
+        ``context``). Prepared data pass through."""
+        return self.prepare_chunk(data)
+
+    def prepare_chunk(self, chunk: Any, context: np.ndarray | None = None) -> StudentMixtureData:
+        """As :meth:`prepare`, with the centre ``context`` (e.g. a stream's first batch's, so that
+        the statistics of all batches are about one centre and add up; None: the data's own)."""
+        if isinstance(chunk, MixtureData):
+            return chunk
+        prepared = prepare_data(*chunk) if isinstance(chunk, tuple) and len(chunk) == 2 else prepare_data(chunk)
         if prepared.has_missing:
             raise ValueError("X: contains NaN; the Student-t mixture needs complete rows (drop or impute them)")
         check_magnitude(prepared.summary["largest"])
@@ -143,10 +133,11 @@ class StudentMixtureModel(EMModel):
         if n_rows < self.n_components:
             raise ValueError(f"n_components: {self.n_components} components need at least as many samples (with "
                              f"positive weight), got {n_rows}")
-        if self._mixture is None and self.center is None:
-            self.center = np.average(prepared.X, axis=0, weights=weights)
-        rows = self._mixture_for(prepared.X.shape[1]).prepare((prepared.X, weights))
-        return StudentMixtureData(**{field.name: getattr(rows, field.name) for field in fields(rows)})
+        family = self._mixture_for(prepared.X.shape[1]).family
+        X = family.prepare(prepared.X)
+        if context is None:
+            context = self.center if self.center is not None else np.average(X, axis=0, weights=weights)
+        return StudentMixtureData.build(family, X, weights, context)
 
     def initial_params(self, data: MixtureData, rng: np.random.Generator | None = None) -> Params:
         """Gaussian M-step from starting responsibilities (``init_method``; seed 0 when ``rng`` is
@@ -174,7 +165,7 @@ class StudentMixtureModel(EMModel):
     def e_step(self, data: MixtureData, params: Params) -> tuple[Stats, float]:
         """The mixture's statistics (``counts``; the family's ``n``, ``sum_u``, ``sum_ux``,
         ``sum_uxx`` about the centre, ``sum_log_u_minus_u``) and ``ℓ = Σ_i w_i log p(x_i)``."""
-        return self.mixture.e_step(data, _family_params(params))
+        return self._of(params).e_step(data, _family_params(params))
 
     def m_step(self, stats: Stats, params: Params) -> Params:
         """The exact M-step, the mixture's: CM-1 and ECM's ν-step at once (Q separates)."""
@@ -260,7 +251,7 @@ class StudentMixtureModel(EMModel):
             raise ValueError(f"{where}: missing parameter(s) {missing}; expected {list(self.param_names)}")
         k = self.n_components
         locations = np.asarray(given["locations"], dtype=float)
-        d = self.n_features or (locations.shape[1] if locations.ndim == 2 else -1)
+        d = self.center.size if self.center is not None else (locations.shape[1] if locations.ndim == 2 else -1)
         expected = {"weights": (k,), "locations": (k, d), "scatters": covariance_shape(self.covariance_type, k, d),
                     "dofs": (k,)}
         out = {}
@@ -325,19 +316,23 @@ class StudentMixtureModel(EMModel):
 
     def resample(self, data: Any, rng: np.random.Generator) -> MixtureData:
         """The rows (with their weights) drawn with replacement (the mixture's)."""
-        return self.mixture.resample(self.prepare(data), rng)
+        data = self.prepare(data)
+        return self._mixture_for(data.X.shape[1]).resample(data, rng)
 
     def simulate(self, params: Params, like_data: Any, rng: np.random.Generator):
         """As many rows drawn from the mixture as ``like_data`` holds, with its weights (the
         mixture's: a component by its weight, then ``x = μ + L z / √u``)."""
         return self._of(params).simulate(_family_params(params), self.prepare(like_data), rng)
 
-    def n_free_parameters(self) -> int:
-        """``(k−1) + k·d + scatter entries + k`` (the last only when ν is estimated); needs the
-        number of features (set by :meth:`prepare`)."""
-        if self._mixture is None:
-            raise ValueError("n_free_parameters: the number of features is unknown until prepare() has seen data")
-        return self._mixture.n_free_parameters()
+    def n_free_parameters(self, n_features: int | None = None) -> int:
+        """``(k−1) + k·d + scatter entries + k`` (the last only when ν is estimated) for
+        ``d = n_features`` (default: the size of :attr:`center`; the model is tied to no data
+        width otherwise)."""
+        if n_features is None:
+            if self.center is None:
+                raise ValueError("n_features: needed to count the free parameters of a model without center")
+            n_features = self.center.size
+        return self._mixture_for(int(n_features)).n_free_parameters()
 
 
 def _family_params(params: Params) -> Params:

@@ -63,9 +63,14 @@ class StudentT(EMModel):
     # ------------------------------------------------------------ the contract
     def prepare(self, data: Any) -> GaussianMixtureData:
         """Validate ``X`` or ``(X, sample_weight)``; a 1-D ``X`` is one feature."""
-        if isinstance(data, tuple) and len(data) == 2:
-            return self.mixture.prepare((_as_rows(data[0]), data[1]))
-        return self.mixture.prepare(_as_rows(data))
+        return self.prepare_chunk(data)
+
+    def prepare_chunk(self, chunk: Any, context: np.ndarray | None = None) -> GaussianMixtureData:
+        """As :meth:`prepare`, about the centre ``context`` (the mixture's
+        :meth:`~emkit.models.student_mixture.StudentMixtureModel.prepare_chunk`)."""
+        if isinstance(chunk, tuple) and len(chunk) == 2:
+            return self.mixture.prepare_chunk((_as_rows(chunk[0]), chunk[1]), context)
+        return self.mixture.prepare_chunk(_as_rows(chunk), context)
 
     def initial_params(self, data: GaussianMixtureData, rng: np.random.Generator | None = None) -> Params:
         """Sample mean and covariance, ν = 10 (a random start draws ν from (2, 30))."""
@@ -114,9 +119,10 @@ class StudentT(EMModel):
         return {"location": np.asarray(params["location"], dtype=float).tolist(),
                 "scatter": np.asarray(params["scatter"], dtype=float).tolist(), "dof": float(params["dof"])}
 
-    def n_free_parameters(self) -> int:
-        """``d + d(d+1)/2`` (+1 when ν is estimated); needs the number of features."""
-        return self.mixture.n_free_parameters()
+    def n_free_parameters(self, n_features: int | None = None) -> int:
+        """``d + d(d+1)/2`` (+1 when ν is estimated) for ``d = n_features`` (default: the size of
+        ``center``)."""
+        return self.mixture.n_free_parameters(n_features)
 
     # ------------------------------------------------------------ inference hooks (the mixture's, k = 1)
     def to_free(self, params: Params) -> np.ndarray:
