@@ -34,6 +34,8 @@ EXPORTS = {
     "Mixture": ".estimators",
     "StudentMixture": ".estimators.student_mixture",
     "gmm_select": ".selection",
+    "bootstrap_lrt": ".bootstrap_lrt",
+    "BootstrapLRT": ".bootstrap_lrt",
     "fit_mcem": ".variants",
     "fit_ecm": ".variants",
     "fit_online": ".variants",

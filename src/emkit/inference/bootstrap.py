@@ -41,7 +41,7 @@ def bootstrap(problem: FreeProblem, *, n_boot: int, kind: str, random_state, wor
     """Fit ``n_boot`` bootstrap data sets (see the module docstring); ``workers > 1`` runs them in
     that many processes; ``verbose`` counts the replicates on a progress display (a
     :class:`~emkit.engine.progress.Progress`: that one, shared)."""
-    seeds = _seed_sequence(random_state).spawn(n_boot)
+    seeds = seed_sequence(random_state).spawn(n_boot)
     one = partial(_replicate, problem.model, problem.data, problem.params, kind == "parametric", fit_options)
     with Progress.of(verbose) as progress, progress.stage(f"bootstrap ({kind})", total=n_boot, unit="replicate"):
         if workers == 1:
@@ -81,7 +81,8 @@ def _advance(progress: Progress, outcome):
     return outcome
 
 
-def _seed_sequence(random_state) -> np.random.SeedSequence:
+def seed_sequence(random_state) -> np.random.SeedSequence:
+    """The root of the replicates' seeds: from None, an int, or a draw of a numpy Generator."""
     if isinstance(random_state, np.random.Generator):
         return np.random.SeedSequence(int(random_state.integers(2**63)))
     if random_state is None or isinstance(random_state, (int, np.integer)):
