@@ -32,6 +32,7 @@ EXPORTS = {
     "MultinomialHMM": ".estimators",
     "HMM": ".estimators",
     "Mixture": ".estimators",
+    "MixtureDiscriminant": ".estimators.mixture_discriminant",
     "StudentMixture": ".estimators.student_mixture",
     "gmm_select": ".selection",
     "bootstrap_lrt": ".bootstrap_lrt",
