@@ -57,7 +57,8 @@ def test_progress_counts_the_replicates(capsys):
     assert "bootstrap LRT 1 vs 2: 3/3 replicates" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argument, value", [("max_components", 0), ("n_boot", 0), ("level", 1.5), ("n_jobs", 0)])
+@pytest.mark.parametrize("argument, value", [("max_components", 0), ("n_boot", 0), ("level", 1.5), ("n_jobs", 0),
+                                             ("X", [["a", "b"], ["c", "d"]])])
 def test_bad_arguments_are_errors_naming_them(argument, value):
     with pytest.raises(ValueError, match=f"^{argument}: "):
-        emkit.bootstrap_lrt(two_gaussians(20), **{argument: value})
+        emkit.bootstrap_lrt(**{"X": two_gaussians(20), argument: value})

@@ -23,6 +23,7 @@ import numpy as np
 
 from .density import simulate
 from .engine.progress import Progress
+from .estimators._validation import check_array
 from .estimators.gaussian_mixture import GaussianMixture
 from .inference.bootstrap import seed_sequence
 from .validation import check_integer, check_real
@@ -123,7 +124,7 @@ def bootstrap_lrt(X, covariance_type: str = "full", max_components: int = 8, n_b
     workers = _workers(n_jobs)
     if "random_state" in estimator_params:
         raise ValueError("random_state: pass it to bootstrap_lrt itself (it seeds the fits and the replicates)")
-    X = np.asarray(X, dtype=float)
+    X = check_array(X, estimator_name="bootstrap_lrt", ensure_min_samples=2)
     root = seed_sequence(random_state)
     fit_seed = int(root.spawn(1)[0].generate_state(1)[0])
 
@@ -141,7 +142,8 @@ def bootstrap_lrt(X, covariance_type: str = "full", max_components: int = 8, n_b
                 seeds = root.spawn(1)[0].spawn(n_boot)
                 one = partial(_replicate, null, alternative, len(X))
                 with progress.stage(f"bootstrap LRT {g} vs {g + 1}", total=n_boot, unit="replicate"):
-                    outcomes = map(one, seeds) if pool is None else pool.map(one, seeds, chunksize=max(1, n_boot // (8 * workers)))
+                    outcomes = (map(one, seeds) if pool is None
+                                else pool.map(one, seeds, chunksize=max(1, n_boot // (8 * workers))))
                     boot = np.array([_counted(progress, value) for value in outcomes])
                 valid = boot[np.isfinite(boot)]
                 tests.append(g)
