@@ -221,6 +221,11 @@ class MixtureDiscriminant(EstimatorProtocol):
         joint = self._log_joint(X)
         return joint - logsumexp(joint, axis=1, keepdims=True)
 
+    def score_samples(self, X) -> np.ndarray:
+        """``log Σ_c τ_c f_c(x_i)``, the density of each row under the classes' mixture (summed:
+        mclust's ``logLik`` of an MclustDA or EDDA fit)."""
+        return logsumexp(self._log_joint(X), axis=1)
+
     def predict(self, X) -> np.ndarray:
         """The most probable class of each row."""
         joint = self._log_joint(X)
