@@ -95,6 +95,23 @@ def resample(model: EMModel, data: Any, rng: np.random.Generator) -> Any:
     return model.resample(data, rng)
 
 
+def reweight(model: EMModel, data: Any, factors: np.ndarray) -> Any:
+    """``data`` with its observations' weights multiplied by ``factors`` (``model.reweight``;
+    data in memory only)."""
+    if isinstance(data, ChunkedData):
+        raise ValueError("bootstrap_kind: the weighted likelihood bootstrap and the jackknife need the data in "
+                         "memory, not on Dask")
+    return model.reweight(data, factors)
+
+
+def n_observations(model: EMModel, data: Any) -> int:
+    """``model.n_observations`` of data in memory (see :func:`reweight`)."""
+    if isinstance(data, ChunkedData):
+        raise ValueError("bootstrap_kind: the weighted likelihood bootstrap and the jackknife need the data in "
+                         "memory, not on Dask")
+    return model.n_observations(data)
+
+
 def simulate(model: EMModel, params: Params, data: Any, rng: np.random.Generator) -> Any:
     """One parametric bootstrap data set like ``data`` (``model.simulate``, or chunk by chunk)."""
     if isinstance(data, ChunkedData):

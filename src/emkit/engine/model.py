@@ -265,6 +265,17 @@ class EMModel(ABC):
         :meth:`prepare`) drawn with replacement, in a form :meth:`prepare` accepts."""
         raise NotImplementedError(f"{type(self).__name__} does not resample its data")
 
+    def n_observations(self, data: Any) -> int:
+        """Number of observations of ``data`` (as returned by :meth:`prepare`): the length of
+        the ``factors`` of :meth:`reweight`."""
+        raise NotImplementedError(f"{type(self).__name__} does not reweight its data")
+
+    def reweight(self, data: Any, factors: np.ndarray) -> Any:
+        """``data`` (prepared) with the weight of observation ``i`` multiplied by ``factors[i]``
+        (0 leaves it out), in a form :meth:`prepare` accepts: the weighted likelihood bootstrap
+        and the jackknife."""
+        raise NotImplementedError(f"{type(self).__name__} does not reweight its data")
+
     def simulate(self, params: Params, like_data: Any, rng: np.random.Generator) -> Any:
         """One parametric bootstrap data set: as many observations as ``like_data`` (prepared)
         drawn from the model at ``params``, in a form :meth:`prepare` accepts and, for data held

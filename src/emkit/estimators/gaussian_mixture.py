@@ -14,6 +14,7 @@ import numpy as np
 
 from ..engine import EMResult, PerSampleChange, fit
 from ..engine.estep import ChunkedData
+from ..density import HDR_SAMPLES, hdr_levels, mixture_cdf
 from ..engine.progress import Progress
 from ..kernels.covariance_regularization import CovariancePrior
 from ..models.gaussian_mixture import (
@@ -303,6 +304,17 @@ class GaussianMixture(MixtureEstimator):
     def impute(self, X) -> np.ndarray:
         """``X`` with each NaN replaced by its conditional mean ``E[x_m | x_o]`` under the mixture."""
         return self._rows(X, _imputed, n_columns=self.n_features_in_)
+
+    def cdf(self, X) -> np.ndarray:
+        """Distribution function ``Σ_k π_k Φ((x − μ_k)/σ_k)`` of a one-dimensional fit at ``X``
+        (:func:`emkit.density.mixture_cdf`; ValueError naming X for more features)."""
+        return mixture_cdf(self, X)
+
+    def hdr_levels(self, probs, X=None, *, n_samples: int = HDR_SAMPLES, random_state=None) -> np.ndarray:
+        """Density levels whose upper sets hold probability ``probs`` (mclust's ``hdrlevels``):
+        quantiles of the fitted density at ``n_samples`` simulated points, or at ``X``
+        (:func:`emkit.density.hdr_levels`)."""
+        return hdr_levels(self, probs, X, n_samples=n_samples, random_state=random_state)
 
 
 # ------------------------------------------------------------------------------ helpers

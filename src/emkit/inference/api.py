@@ -66,8 +66,13 @@ def standard_errors(
         Hessian of the observed-data log-likelihood (any model; a cross-check).
     n_boot : int
         Number of bootstrap replicates.
-    bootstrap_kind : {"nonparametric", "parametric"}
-        Resample the observations, or simulate from the fitted model.
+    bootstrap_kind : {"nonparametric", "parametric", "weighted", "jackknife"}
+        mclust's ``MclustBootstrap`` types (:mod:`emkit.inference.bootstrap`): resample the
+        observations; simulate from the fitted model; the weighted likelihood bootstrap
+        (Dirichlet weights on the observations; needs the model's ``reweight``); or the
+        jackknife (``n`` refits, each leaving one observation out; ``n_boot`` is not used),
+        whose covariance is ``(n−1)/n Σ_i (θ̂_(i) − θ̄)(θ̂_(i) − θ̄)ᵀ`` and whose intervals are Wald
+        intervals. Every refit starts at the MLE, so mixture components keep their labels.
     random_state : int or numpy Generator, optional
         Seed of the bootstrap.
     workers : int
@@ -173,15 +178,17 @@ def _from_bootstrap(problem: FreeProblem, run: BootstrapRun, kind: str, n_boot: 
         warnings.warn(f"standard_errors: {run.n_failed} bootstrap fit(s) failed and were left out, "
                       f"{run.n_unconverged} did not converge (pass fit_options={{'max_iter': ...}} or "
                       "{'accelerate': 'squarem'})", ConvergenceWarning, stacklevel=3)
-    reported_cov = np.atleast_2d(np.cov(run.reported, rowvar=False))
+    # the jackknife's (m−1)/m Σ (θ_i − θ̄)² over its m fits is (m−1)²/m times their sample variance
+    inflation = (len(run.free) - 1) ** 2 / len(run.free) if kind == "jackknife" else 1.0
+    reported_cov = inflation * np.atleast_2d(np.cov(run.reported, rowvar=False))
     return StandardErrors(
         method="bootstrap", labels=problem.labels, estimate=problem.estimate,
-        cov=np.atleast_2d(np.cov(run.free, rowvar=False)),
+        cov=inflation * np.atleast_2d(np.cov(run.free, rowvar=False)),
         se=unflatten_named(problem.named, _sqrt_diagonal(reported_cov)),
         reported_labels=problem.reported_labels, reported_estimate=problem.reported(problem.estimate),
         reported_cov=reported_cov, rate=None if on_boundary else _information_rate(problem, None),
-        replicates=run.reported,
-        diagnostics={"kind": kind, "n_boot": n_boot, "n_failed": run.n_failed, "n_unconverged": run.n_unconverged},
+        replicates=None if kind == "jackknife" else run.reported,
+        diagnostics={"kind": kind, "n_boot": len(run.free) + run.n_failed if kind == "jackknife" else n_boot, "n_failed": run.n_failed, "n_unconverged": run.n_unconverged},
     )
 
 

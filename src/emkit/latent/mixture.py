@@ -405,6 +405,15 @@ class MixtureModel(EMModel):
         rows = rng.integers(0, data.n_samples, size=data.n_samples)
         return self._data(data.X[rows], None if data.sample_weight is None else data.sample_weight[rows], data.context)
 
+    def n_observations(self, data: Any) -> int:
+        return self.prepare(data).n_samples
+
+    def reweight(self, data: Any, factors: np.ndarray) -> MixtureData:
+        """The rows with their weights times ``factors``, prepared."""
+        data = self.prepare(data)
+        weights = factors if data.sample_weight is None else data.sample_weight * factors
+        return self._data(data.X, weights, data.context)
+
     def simulate(self, params: Params, like_data: Any, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
         """The parametric bootstrap: as many rows drawn from the model (``z ~ π``, ``x ~ p(· | z)``)
         as ``like_data`` holds, with its missing cells (missing completely at random) and its

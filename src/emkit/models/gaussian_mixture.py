@@ -540,6 +540,14 @@ class GaussianMixtureModel(EMModel):
         """The rows drawn with replacement (:func:`resample_rows`)."""
         return resample_rows(self._query(data), rng)
 
+    def n_observations(self, data) -> int:
+        return self._query(data).X.shape[0]
+
+    def reweight(self, data, factors: np.ndarray):
+        """The rows with their weights times ``factors`` (``(X, sample_weight)``)."""
+        rows = self._query(data)
+        return rows.X, factors if rows.sample_weight is None else rows.sample_weight * factors
+
     def simulate(self, params: Params, like_data, rng: np.random.Generator):
         """As many rows drawn from the mixture, with the missing cells of ``like_data`` (missing
         completely at random) and its weights."""
