@@ -167,7 +167,7 @@ class MixtureDiscriminant(EstimatorProtocol):
                     loglik = float(np.sum(model.responsibilities(X, params)[1]))
             except (ValueError, FloatingPointError, np.linalg.LinAlgError):
                 continue
-            n_parameters = model.n_free_parameters() - (n_classes - 1)   # the proportions are given
+            n_parameters = model.n_free_parameters(X.shape[1]) - (n_classes - 1)   # the proportions are given
             bic = -2.0 * loglik + n_parameters * np.log(len(X))
             if np.isfinite(bic) and (best is None or bic < best["bic"]):
                 best = {"bic": bic, "model": model, "params": params, "covariance_type": covariance_type}
