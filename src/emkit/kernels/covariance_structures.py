@@ -708,8 +708,12 @@ class Spherical(_VarianceStructure):
 
 FULL, TIED, DIAG, SPHERICAL = Full(), Tied(), Diag(), Spherical()
 
-#: The structures by their ``covariance_type`` spelling (scikit-learn's four).
+#: The structures by their ``covariance_type`` spelling: scikit-learn's four, mclust's names for
+#: them (the same objects), and mclust's other models, one line per module that adds some.
 STRUCTURES: dict[str, CovarianceStructure] = {s.name: s for s in (FULL, TIED, DIAG, SPHERICAL)}
+from .covariance_models import CLOSED_FORM_MODELS, SKLEARN_ALIASES  # noqa: E402  (they subclass the above)
+STRUCTURES.update({alias: STRUCTURES[name] for alias, name in SKLEARN_ALIASES.items()})
+STRUCTURES.update({s.name: s for s in CLOSED_FORM_MODELS})
 
 CovarianceType = Union[str, CovarianceStructure]
 
