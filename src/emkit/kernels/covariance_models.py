@@ -60,10 +60,12 @@ def _unsupported(model: str, what: str, instead: str) -> ValueError:
     return ValueError(f"covariance_type {model!r}: {what}; {instead}")
 
 
-def _no_basis(model: str) -> ValueError:
-    return _unsupported(model, "its covariances are not a linear span of fixed matrices (a shared volume, "
-                        "shape or orientation), so the Louis and complete-data information are not available",
-                        "use method='bootstrap' (or 'hessian') for standard errors")
+def _no_basis(model: str) -> NotImplementedError:
+    """What :func:`emkit.standard_errors` reports for a hook the model lacks (NotImplementedError)."""
+    return NotImplementedError(f"covariance_type {model!r}: its covariances are not a linear span of fixed "
+                               "matrices (a shared volume, shape or orientation), so the Louis and complete-data "
+                               "information are not available; use method='bootstrap' (or 'hessian') for "
+                               "standard errors")
 
 
 class _ClosedFormModel:
@@ -185,8 +187,9 @@ class EVI(_ClosedFormModel, Diag):
     name = "EVI"
 
     def _constrained(self, covariances, n):
-        volumes = _geometric_mean(covariances)                      # |diag W_k / n_k|^{1/d}
-        return _pooled(volumes, n) * covariances / volumes[:, None]
+        volumes = np.where(n > 0, _geometric_mean(covariances), 1.0)   # |diag W_k / n_k|^{1/d}
+        shapes = np.where((n > 0)[:, None], covariances / volumes[:, None], 1.0)   # empty: A_k = I
+        return _pooled(volumes, n) * shapes
 
     def to_free(self, covariances):
         """``log λ`` and each component's first ``d − 1`` log shapes."""
@@ -262,7 +265,9 @@ class EVV(_ClosedFormModel, Full):
         d = covariances.shape[-1]
         sign, log_det = np.linalg.slogdet(covariances)
         volumes = np.where(sign > 0, np.exp(log_det / d), np.nan)   # |W_k / n_k|^{1/d}
-        return _pooled(volumes, n) * covariances / volumes[:, None, None]
+        volumes = np.where(n > 0, volumes, 1.0)
+        shapes = np.where((n > 0)[:, None, None], covariances / volumes[:, None, None], np.eye(d))  # empty: C_k = I
+        return _pooled(volumes, n) * shapes
 
     def to_free(self, covariances):
         """``log λ`` and each ``C_k``'s Cholesky factor: its first ``d − 1`` log diagonal entries
