@@ -325,3 +325,17 @@ def test_empty_component_keeps_the_constraint():
     assert isinstance(covariance_structure("EVV"), EVV)
     assert np.all(np.isfinite(cov))
     np.testing.assert_allclose(np.linalg.det(cov), np.linalg.det(cov[0]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("model", CLOSED)
+def test_free_parameters_round_trip_with_mclust_counts(model):
+    """``from_free(to_free(Σ)) = Σ`` with as many free entries as mclust counts (the bootstrap and
+    the numerical Hessian work in them)."""
+    k, d = 3, 3
+    counts, means, scatters = weighted_problem(7, k, d)
+    structure = covariance_structure(model)
+    raw = scatters + counts[:, None, None] * np.einsum("ki,kj->kij", means, means)
+    cov = structure.m_step(counts, structure.second_of_matrices(raw), means, np.zeros_like(means), counts, 0.0)
+    free = structure.to_free(cov)
+    assert free.size == mclust_n_free(model, k, d) == len(structure.free_labels("covariances", k, d))
+    np.testing.assert_allclose(structure.from_free(free, k, d), cov, rtol=1e-10, atol=1e-12)

@@ -62,9 +62,11 @@ def _unsupported(model: str, what: str, instead: str) -> ValueError:
 
 def _no_basis(model: str) -> NotImplementedError:
     """What :func:`emkit.standard_errors` reports for a hook the model lacks (NotImplementedError)."""
-    return NotImplementedError(f"covariance_type {model!r}: its covariances are not a linear span of fixed "
-                               "matrices (a shared volume, shape or orientation), so the Louis and complete-data "
-                               "information are not available; use method='bootstrap' (or 'hessian') for "
+    why = ("its variance is one parameter shared by every component, which the Louis and complete-data "
+           "information's per-component layout does not take yet" if model in ("EII", "E", "EEI") else
+           "its covariances are not a linear span of fixed matrices (a volume, shape or orientation shared "
+           "under a nonlinear constraint), which the Louis and complete-data information need")
+    return NotImplementedError(f"covariance_type {model!r}: {why}; use method='bootstrap' or 'hessian' for "
                                "standard errors")
 
 
