@@ -339,3 +339,17 @@ def test_free_parameters_round_trip_with_mclust_counts(model):
     free = structure.to_free(cov)
     assert free.size == mclust_n_free(model, k, d) == len(structure.free_labels("covariances", k, d))
     np.testing.assert_allclose(structure.from_free(free, k, d), cov, rtol=1e-10, atol=1e-12)
+
+
+def test_fit_with_an_emptied_component_keeps_the_constraint(iris):
+    """A start that leaves a component without rows: the fitted EII variances stay equal and
+    the EVV volumes too (the family does not keep the empty component's old covariance)."""
+    means_init = np.vstack([iris[:2].mean(axis=0), iris[50:].mean(axis=0), iris[0] + 1e3])
+    for model, shape in (("EII", (3,)), ("EVV", (3, 4, 4))):
+        fitted = GaussianMixture(3, covariance_type=model, means_init=means_init, max_iter=5, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            fitted.fit(iris)
+        assert fitted.weights_[2] < 1e-12 and fitted.covariances_.shape == shape
+        volumes = np.ravel(fitted.covariances_) if model == "EII" else np.linalg.det(fitted.covariances_)
+        np.testing.assert_allclose(volumes, volumes[0], rtol=1e-10)

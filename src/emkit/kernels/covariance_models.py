@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .covariance_structures import Diag, Full, Spherical
+from .covariance_structures import SKLEARN_ALIASES, STRUCTURES, Diag, Full, Spherical
 
 #: mclust's models in its order (``mclust.options("emModelNames")``), univariate first.
 MCLUST_MODEL_NAMES = ("E", "V", "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE",
                       "EEV", "VEV", "EVV", "VVV")
 
-#: scikit-learn's names as mclust's models.
-SKLEARN_ALIASES = {"VVV": "full", "EEE": "tied", "VVI": "diag", "VII": "spherical"}
+__all__ = ["CLOSED_FORM_MODELS", "MCLUST_MODEL_NAMES", "SKLEARN_ALIASES", "mclust_n_free"]
 
 
 def mclust_n_free(name: str, n_components: int, n_features: int) -> int:
@@ -89,6 +88,11 @@ class _ClosedFormModel:
 
     def n_free(self, n_components, n_features):
         return mclust_n_free(self.name, n_components, n_features)
+
+    def keep_components(self, previous, new, keep):
+        """``new``: the M-step couples the components (an empty one gets the shared volume and an
+        identity shape), so keeping one at its previous value would break the constraint."""
+        return new
 
     def scaled(self, covariances, numerators, denominators, skip):
         raise _unsupported(self.name, "the t family's scatter step rescales each component's covariance on its "
@@ -298,3 +302,4 @@ class EVV(_ClosedFormModel, Full):
 
 #: The closed-form models, registered in :data:`~emkit.kernels.covariance_structures.STRUCTURES`.
 CLOSED_FORM_MODELS = (UnivariateE(), UnivariateV(), EII(), EEI(), EVI(), EEV(), EVV())
+STRUCTURES.update({model.name: model for model in CLOSED_FORM_MODELS})
