@@ -34,7 +34,6 @@ from ..families.gaussian import Gaussian, check_observations
 from ..families.multinomial import Multinomial
 from ..families.poisson import Poisson
 from ..kernels.covariance_structures import covariance_structure
-from ..kernels.covariance_types import KNOWN_COVARIANCE_TYPES
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape
 from ..latent.hmm import DECODERS, HiddenMarkovModel
 from ..validation import check_integer, check_real
@@ -524,8 +523,7 @@ class GaussianHMM(_BaseHMM):
         self._covars_ = np.array(value, dtype=float)
 
     def _emission(self, n_features: int) -> Gaussian:
-        if self.covariance_type not in KNOWN_COVARIANCE_TYPES:
-            raise ValueError(f"covariance_type: expected one of {KNOWN_COVARIANCE_TYPES}, got {self.covariance_type!r}")
+        covariance_structure(self.covariance_type)   # ValueError naming covariance_type (any mclust name is one)
         return Gaussian(n_features, self.covariance_type, self.reg_covar)
 
     def _emission_attributes(self) -> dict[str, np.ndarray | None]:
