@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from ..kernels.covariance_types import KNOWN_COVARIANCE_TYPES
+from ..kernels.covariance_types import COVARIANCE_TYPES
 from .common import (CliError, add_fit_options, check_fit_options, check_rows, emit, fit_settings, fitted_standard_errors,
                      refuse_given)
 from .output import Payload, Table, parameter_tables
@@ -39,7 +39,7 @@ def register(subparsers) -> None:
     model.add_argument("--sequence", metavar="COLUMN",
                        help="column of sequence ids (any values: numbers, names, dates): consecutive rows with "
                             "the same id form one sequence (default: one sequence)")
-    model.add_argument("--covariance", choices=KNOWN_COVARIANCE_TYPES, default="diag",
+    model.add_argument("--covariance", choices=COVARIANCE_TYPES, default="diag",
                        help="covariance structure of Gaussian states (default: %(default)s)")
     model.add_argument("--label", metavar="COLUMN", help="column of true states (any values, not fitted) drawn under "
                                                          "the decoded ones in --plot")

@@ -523,7 +523,8 @@ class GaussianHMM(_BaseHMM):
         self._covars_ = np.array(value, dtype=float)
 
     def _emission(self, n_features: int) -> Gaussian:
-        covariance_structure(self.covariance_type)   # ValueError naming covariance_type (any mclust name is one)
+        if self.covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type: expected one of {COVARIANCE_TYPES}, got {self.covariance_type!r}")
         return Gaussian(n_features, self.covariance_type, self.reg_covar)
 
     def _emission_attributes(self) -> dict[str, np.ndarray | None]:
