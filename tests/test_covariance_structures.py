@@ -113,7 +113,7 @@ def test_lookup_gives_singletons_and_refuses_unknown_names():
         structure = covariance_structure(name)
         assert structure is covariance_structure(name) is covariance_structure(structure)
         assert structure.name == name
-    for bad in ("ful", "EII", 3, None, ["full"]):
+    for bad in ("ful", "XII", 3, None, ["full"]):
         with pytest.raises(ValueError, match="covariance_type"):
             covariance_structure(bad)
 

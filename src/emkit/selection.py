@@ -21,7 +21,7 @@ import numpy as np
 
 from .engine.progress import Progress
 from .estimators.gaussian_mixture import GaussianMixture
-from .kernels.gaussian import COVARIANCE_TYPES
+from .kernels.covariance_types import COVARIANCE_TYPES, KNOWN_COVARIANCE_TYPES, mclust_types
 from .models.gaussian_mixture import prepare_data
 
 CRITERIA = ("bic", "aic", "icl")
@@ -54,9 +54,13 @@ class SelectionResult:
     best_row: dict[str, Any]
     models: dict[tuple[int, str], GaussianMixture] = field(repr=False)
 
-    def to_text(self) -> str:
-        """The table as aligned text, the best row marked with ``*``."""
-        header = f"{'k':>3} {'covariance':<10} {'log-lik':>14} {'params':>6} {'BIC':>14} {'AIC':>14} {'ICL':>14}"
+    def to_text(self, mclust_sign: bool = False) -> str:
+        """The table as aligned text, the best row marked with ``*``; ``mclust_sign``: the criteria
+        negated as mclust prints them (``2ℓ − p log n``, higher is better)."""
+        sign = -1.0 if mclust_sign else 1.0
+        names = ("-BIC", "-AIC", "-ICL") if mclust_sign else ("BIC", "AIC", "ICL")
+        header = (f"{'k':>3} {'covariance':<10} {'log-lik':>14} {'params':>6} {names[0]:>14} {names[1]:>14} "
+                  f"{names[2]:>14}")
         lines = [header]
         for row in self.table:
             mark = "*" if row is self.best_row else " "
@@ -64,7 +68,8 @@ class SelectionResult:
                 lines.append(f"{row['n_components']:>3} {row['covariance_type']:<10} failed: {row['error']}")
                 continue
             lines.append(f"{row['n_components']:>3} {row['covariance_type']:<10} {row['loglik']:>14.4f} "
-                         f"{row['n_parameters']:>6} {row['bic']:>14.4f} {row['aic']:>14.4f} {row['icl']:>14.4f} {mark}")
+                         f"{row['n_parameters']:>6} {sign * row['bic']:>14.4f} {sign * row['aic']:>14.4f} "
+                         f"{sign * row['icl']:>14.4f} {mark}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,7 +80,7 @@ class SelectionResult:
         return {"criterion": self.criterion, "table": [clean(row) for row in self.table], "best": clean(self.best_row)}
 
 
-def gmm_select(X, n_components: Iterable[int] = range(1, 10), covariance_types: Iterable[str] = COVARIANCE_TYPES,
+def gmm_select(X, n_components: Iterable[int] = range(1, 10), covariance_types: Iterable[str] | str = COVARIANCE_TYPES,
                *, criterion: str = "bic", sample_weight=None, random_state: Any = 0,
                **estimator_params: Any) -> SelectionResult:
     """Fit a Gaussian mixture for every ``(k, covariance_type)`` and pick the lowest criterion.
@@ -86,8 +91,10 @@ def gmm_select(X, n_components: Iterable[int] = range(1, 10), covariance_types: 
         Data (NaN = missing, handled by the exact EM for incomplete data).
     n_components : iterable of int
         Numbers of components to try.
-    covariance_types : iterable of str
-        Among "full", "tied", "diag", "spherical".
+    covariance_types : iterable of str, or "mclust"
+        Among "full", "tied", "diag", "spherical" and mclust's models ("EII", ..., "VVV"; "E", "V"
+        for one column); "mclust": every mclust model for the data's number of columns (with the
+        default ``n_components`` this is mclust's grid ``G = 1..9``).
     criterion : {"bic", "aic", "icl"}
         What chooses the best model (lower is better).
     sample_weight : array-like of shape (n_samples,), optional
@@ -107,12 +114,13 @@ def gmm_select(X, n_components: Iterable[int] = range(1, 10), covariance_types: 
     if criterion not in CRITERIA:
         raise ValueError(f"criterion: expected one of {CRITERIA}, got {criterion!r}")
     ks = [int(k) for k in n_components]
-    types = list(covariance_types)
+    types = list(mclust_types(np.shape(X)[-1]) if isinstance(covariance_types, str) and covariance_types == "mclust"
+                 else covariance_types)
     if not ks or any(k < 1 for k in ks):
         raise ValueError(f"n_components: expected positive integers, got {ks}")
-    bad = [t for t in types if t not in COVARIANCE_TYPES]
+    bad = [t for t in types if t not in KNOWN_COVARIANCE_TYPES]
     if not types or bad:
-        raise ValueError(f"covariance_types: expected some of {COVARIANCE_TYPES}, got {types}")
+        raise ValueError(f"covariance_types: expected 'mclust' or some of {KNOWN_COVARIANCE_TYPES}, got {types}")
     table, models = [], {}
     grid = [(k, covariance_type) for covariance_type in types for k in ks]
     with Progress.of(estimator_params.get("progress", False)) as progress:

@@ -12,7 +12,7 @@ import argparse
 import numpy as np
 
 from ..kernels.covariance_structures import covariance_structure
-from ..kernels.covariance_types import COVARIANCE_TYPES
+from ..kernels.covariance_types import COVARIANCE_TYPES, KNOWN_COVARIANCE_TYPES, MCLUST_TYPES
 from .common import (CliError, add_fit_options, check_fit_options, check_rows, emit, fit_settings, fitted_standard_errors,
                      refuse_given)
 from .diagnostics import collapse_notes
@@ -39,8 +39,9 @@ def register(subparsers) -> None:
     model.add_argument("-k", "--components", type=int, default=None,
                        help="number of components (required unless --select)")
     model.add_argument("--covariance", default="full",
-                       help=f"covariance structure: {', '.join(COVARIANCE_TYPES)}; with --select a comma-separated "
-                            "list or 'all' (default: %(default)s)")
+                       help=f"covariance structure: {', '.join(COVARIANCE_TYPES)} or an mclust model "
+                            f"({', '.join(MCLUST_TYPES)}); with --select a comma-separated list, 'all' "
+                            "(scikit-learn's four) or 'mclust' (every mclust model) (default: %(default)s)")
     model.add_argument("--select", metavar="A:B", help="choose the number of components in A..B (and the covariance "
                                                        "structure) by --criterion")
     model.add_argument("--criterion", choices=["bic", "aic", "icl"], default="bic",
@@ -54,11 +55,15 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _covariance_types(text: str, selecting: bool) -> list[str]:
+def _covariance_types(text: str, selecting: bool) -> list[str] | str:
+    if text == "mclust":   # gmm_select picks the univariate or multivariate ones by the data
+        if not selecting:
+            raise CliError("--covariance: 'mclust' (every mclust model) needs --select")
+        return text
     types = list(COVARIANCE_TYPES) if text == "all" else [t.strip() for t in text.split(",")]
-    bad = [t for t in types if t not in COVARIANCE_TYPES]
+    bad = [t for t in types if t not in KNOWN_COVARIANCE_TYPES]
     if bad or not types:
-        raise CliError(f"--covariance: expected {', '.join(COVARIANCE_TYPES)} or all, got {text!r}")
+        raise CliError(f"--covariance: expected {', '.join(KNOWN_COVARIANCE_TYPES)}, all or mclust, got {text!r}")
     if len(types) > 1 and not selecting:
         raise CliError("--covariance: several covariance structures need --select")
     return types

@@ -40,8 +40,12 @@ LAYOUTS = ("scalar", "component", "component-column", "column", "matrix", "compo
 
 def covariance_layout(covariance_type: str) -> str:
     """The :data:`LAYOUTS` entry of covariances (or t scatters) of ``covariance_type``."""
-    return {"full": "component-matrix", "tied": "matrix", "diag": "component-column",
-            "spherical": "component"}[covariance_type]
+    from ..kernels.covariance_structures import covariance_structure
+
+    structure = covariance_structure(covariance_type)
+    if structure.diagonal:
+        return "component" if len(structure.shape(1, 1)) == 1 else "component-column"
+    return "matrix" if structure.shared else "component-matrix"
 
 
 @dataclass

@@ -375,8 +375,7 @@ class Gaussian(Family):
         if self.covariance_name not in learn:
             covars = params[self.covariance_name]
         means = np.where(keep[:, None], params["means"], means)
-        if not covariance_structure(self.covariance_type).shared:
-            covars = np.where(keep.reshape((-1,) + (1,) * (covars.ndim - 1)), params[self.covariance_name], covars)
+        covars = covariance_structure(self.covariance_type).keep_components(params[self.covariance_name], covars, keep)
         return {"means": means, self.covariance_name: covars}
 
     def regularization(self, stats: Stats, params: Params, learn: frozenset[str],

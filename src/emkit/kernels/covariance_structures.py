@@ -182,6 +182,13 @@ class CovarianceStructure:
         """Second moments per row about the anchors per component and coordinate ``(k, d)``."""
         raise NotImplementedError
 
+    def keep_components(self, previous: np.ndarray, new: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """``new`` with the components in ``keep`` (e.g. empty ones) back at ``previous`` (a shared
+        covariance: ``new``)."""
+        if self.shared:
+            return new
+        return np.where(keep.reshape((-1,) + (1,) * (np.ndim(new) - 1)), previous, new)
+
     # ---------------------------------------------------------------- conjugate prior
     def prior_shape(self, n_features: int) -> tuple[int, ...]:
         """Shape of the prior scale ``Ψ`` (one covariance of the structure)."""
@@ -708,8 +715,16 @@ class Spherical(_VarianceStructure):
 
 FULL, TIED, DIAG, SPHERICAL = Full(), Tied(), Diag(), Spherical()
 
-#: The structures by their ``covariance_type`` spelling (scikit-learn's four).
+#: The structures by their ``covariance_type`` spelling: scikit-learn's four, mclust's names for
+#: them (the same objects), and mclust's other models, one line per module that adds some.
 STRUCTURES: dict[str, CovarianceStructure] = {s.name: s for s in (FULL, TIED, DIAG, SPHERICAL)}
+
+#: mclust's names for scikit-learn's four.
+SKLEARN_ALIASES = {"VVV": "full", "EEE": "tied", "VVI": "diag", "VII": "spherical"}
+STRUCTURES.update({alias: STRUCTURES[name] for alias, name in SKLEARN_ALIASES.items()})
+
+# Modules of mclust's models subclass the structures above and add theirs to STRUCTURES when imported.
+from . import covariance_models  # noqa: E402,F401  (EII, EEI, EVI, EEV, EVV, E, V)
 
 CovarianceType = Union[str, CovarianceStructure]
 
