@@ -250,7 +250,7 @@ class MixtureModel(EMModel):
         if np.any(empty):
             warnings.warn(
                 f"mixture component(s) {np.flatnonzero(empty).tolist()} received no weight (expected counts "
-                f"{counts[empty].tolist()}); they keep their {self.family.describe()} parameters with weight "
+                f"{counts[:self.n_components][empty].tolist()}); they keep their {self.family.describe()} parameters with weight "
                 "0. Remedy: fewer components (n_components), weights_prior > 1 (Dirichlet pseudo-counts), or "
                 "another start (n_init)", DegenerateComponentWarning, stacklevel=4)
         out = dict(params)
