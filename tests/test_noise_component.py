@@ -251,3 +251,10 @@ def test_bad_noise_arguments_name_the_argument():
     assert not hasattr(estimator, "weights_")
     with pytest.raises(ValueError, match="noise: partial_fit"):
         GaussianMixture(2, noise=True).partial_fit(X)
+
+
+def test_dask_input_is_refused_with_noise():
+    da = pytest.importorskip("dask.array")
+    X, _ = _clusters_with_noise()
+    with pytest.raises(ValueError, match="noise: Dask"):
+        GaussianMixture(2, noise=True).fit(da.from_array(X, chunks=100))
