@@ -258,3 +258,18 @@ def test_dask_input_is_refused_with_noise():
     X, _ = _clusters_with_noise()
     with pytest.raises(ValueError, match="noise: Dask"):
         GaussianMixture(2, noise=True).fit(da.from_array(X, chunks=100))
+
+
+def test_louis_standard_errors_with_noise_match_the_hessian():
+    """Louis's method (the noise column's complete-data scores: only the weights') against the
+    numerical Hessian of the observed-data log-likelihood, with the noise weight among the
+    free parameters."""
+    from emkit.inference.api import standard_errors
+
+    rng = np.random.default_rng(3)
+    X = np.concatenate([rng.normal(-2.0, 0.7, 60), rng.normal(3.0, 1.0, 50), rng.uniform(-12, 14, 15)])[:, None]
+    fitted = GaussianMixture(2, noise=True, tol=1e-12, max_iter=5000, random_state=0).fit(X)
+    louis = standard_errors(fitted.result_, X, "louis")
+    hessian = standard_errors(fitted.result_, X, "hessian")
+    assert "noise" in louis.se
+    np.testing.assert_allclose(louis.reported_cov, hessian.reported_cov, rtol=1e-6, atol=1e-10)
