@@ -273,3 +273,18 @@ def test_louis_standard_errors_with_noise_match_the_hessian():
     hessian = standard_errors(fitted.result_, X, "hessian")
     assert "noise" in louis.se
     np.testing.assert_allclose(louis.reported_cov, hessian.reported_cov, rtol=1e-6, atol=1e-10)
+
+
+def test_gmm_select_with_noise_counts_and_labels_like_mclust():
+    """``gmm_select(..., noise=True)``: every candidate shares the data's V; the table counts
+    mclust's parameters (spherical, G = 3, d = 2: 3 + 6 + 2 + 2 = 13) and its labels are predict's."""
+    from emkit.selection import criteria_and_labels, gmm_select
+
+    X, _ = _clusters_with_noise()
+    result = gmm_select(X, n_components=[2, 3], covariance_types=["spherical"], noise=True)
+    row = next(row for row in result.table if row["n_components"] == 3)
+    assert row["n_parameters"] == 13
+    model = result.models[(3, "spherical")]
+    assert model.Vinv_ == pytest.approx(1.0 / hypervolume(X)[0])
+    np.testing.assert_array_equal(criteria_and_labels(model, X)[1], model.predict(X))
+    assert np.any(model.predict(X) == -1)

@@ -388,6 +388,15 @@ class GaussianMixture(MixtureEstimator):
             raise ValueError(f"arrays: missing array(s) {missing}")
         self._noise_ = UniformNoise.from_state({key: arrays.pop(f"noise_{key}") for key in keys}, n_features)
 
+    def _model(self):
+        """The fitted model centred at the components' mean ``Σ_k π_k μ_k / Σ_k π_k`` (with
+        ``noise`` the weights sum to ``1 − π_0``)."""
+        model, params = super()._model()
+        total = float(np.sum(params["weights"]))
+        if self.noise is None or not total > 0:
+            return model, params
+        return self._new_model({}, center=params["weights"] @ params["means"] / total), params
+
     def predict(self, X) -> np.ndarray:
         """The most probable component of each row, ``argmax_k r_ik`` (−1: the noise)."""
         labels = super().predict(X)
