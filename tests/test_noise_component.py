@@ -192,12 +192,15 @@ def test_sample_draws_noise_rows_over_the_box():
 
 
 # ------------------------------------------------------------------------------ the noise mask
-def test_noise_mask_start():
-    """The masked rows start as noise (π_0 their fraction); the others get the usual start."""
+@pytest.mark.parametrize("init_params", ["kmeans", "hc"])
+def test_noise_mask_start(init_params):
+    """The masked rows start as noise (π_0 their fraction); the others get the usual start (with
+    "hc", mclust's: the tree of the rows not masked)."""
     X, truth = _clusters_with_noise(n=300)
     mask = truth == -1
-    start = GaussianMixture(2, noise=True, noise_init=mask, max_iter=0, random_state=4).fit(X)
-    usual = GaussianMixture(2, max_iter=0, random_state=4).fit(X[~mask])
+    start = GaussianMixture(2, noise=True, noise_init=mask, max_iter=0, init_params=init_params,
+                            random_state=4).fit(X)
+    usual = GaussianMixture(2, max_iter=0, init_params=init_params, random_state=4).fit(X[~mask])
     assert float(start.noise_proportion_) == pytest.approx(mask.mean(), rel=1e-12)
     np.testing.assert_allclose(start.means_, usual.means_, rtol=1e-10)
     np.testing.assert_allclose(start.covariances_, usual.covariances_, rtol=1e-8)
@@ -288,3 +291,28 @@ def test_gmm_select_with_noise_counts_and_labels_like_mclust():
     assert model.Vinv_ == pytest.approx(1.0 / hypervolume(X)[0])
     np.testing.assert_array_equal(criteria_and_labels(model, X)[1], model.predict(X))
     assert np.any(model.predict(X) == -1)
+
+
+def test_the_latent_layer_carries_the_noise_for_any_family():
+    """MixtureModel(family, K, noise=UniformNoise): the same E-step log-likelihood as the face,
+    and its fitted parameters are a fixed point of the latent layer's EM map."""
+    from emkit.families import Gaussian
+    from emkit.latent import MixtureModel
+
+    X, _ = _clusters_with_noise()
+    fitted = GaussianMixture(2, noise=True, tol=1e-12, max_iter=3000, random_state=0).fit(X)
+    model = MixtureModel(Gaussian(2, "full", covariance_name="covariances"), 2,
+                         noise=UniformNoise.of_data(X))
+    assert model.param_names[:2] == ("weights", "noise")
+    params = model.check_params({"weights": fitted.weights_, "noise": fitted.noise_proportion_,
+                                 "means": fitted.means_, "covariances": fitted.covariances_})
+    data = model.prepare(X)
+    stats, loglik = model.e_step(data, params)
+    assert loglik == pytest.approx(fitted.score(X) * X.shape[0], rel=1e-12)
+    assert stats["counts"].shape == (3,)
+    step = model.m_step(stats, params)
+    assert float(step["noise"]) == pytest.approx(float(fitted.noise_proportion_), abs=1e-7)
+    np.testing.assert_allclose(step["means"], fitted.means_, atol=1e-5)
+    labels = model.predict(data, params)
+    np.testing.assert_array_equal(labels, fitted.predict(X))
+    assert model.n_free_parameters() == 12   # K = 2 free weights (with π_0) + 4 means + 6 covariances
