@@ -170,4 +170,7 @@ def criteria_and_labels(estimator: GaussianMixture, X, sample_weight=None) -> tu
     bic = -2.0 * loglik + p * math.log(n)
     criteria = {"loglik": loglik, "n_parameters": int(p), "bic": bic, "aic": -2.0 * loglik + 2.0 * p,
                 "icl": bic - 2.0 * float(weights @ log_resp.max(axis=1))}
-    return criteria, log_resp.argmax(axis=1)
+    labels = log_resp.argmax(axis=1)
+    if getattr(estimator, "noise", None) is not None:   # the noise column is last; predict calls it −1
+        labels[labels == estimator.n_components] = -1
+    return criteria, labels

@@ -17,6 +17,7 @@ from ..engine.estep import ChunkedData
 from ..density import HDR_SAMPLES, hdr_levels, mixture_cdf
 from ..engine.progress import Progress
 from ..kernels.covariance_regularization import CovariancePrior
+from ..latent.noise import UniformNoise
 from ..models.gaussian_mixture import (
     GaussianMixtureData,
     GaussianMixtureModel,
@@ -25,7 +26,8 @@ from ..models.gaussian_mixture import (
 from ..variants.online import OnlineEM
 from ._common import generator
 from ._validation import check_n_features, feature_names
-from .mixture_base import MixtureEstimator, total_weight
+from ._dask import is_dask
+from .mixture_base import MixtureEstimator, _posterior, total_weight
 
 FREEZABLE = ("weights", "means", "covariances")
 
@@ -91,6 +93,16 @@ class GaussianMixture(MixtureEstimator):
         tied) or 0 (diag, spherical).
     weight_concentration_prior : float or array-like of shape (n_components,), default=1.0
         Dirichlet concentration ``α ≥ 1`` of the weights: ``π_k ∝ n_k + α − 1`` (1: no prior).
+    noise : None, True or float, default=None
+        A uniform noise component (mclust's ``noise``): ``p(x) = π_0 V⁻¹ + Σ_k π_k N(x | μ_k, Σ_k)``,
+        ``π_0`` estimated by EM. True: ``V`` is mclust's ``hypvol`` of the training data, the
+        smaller of the volumes of its bounding box in the original and in the principal
+        coordinates (:func:`emkit.latent.noise.hypervolume`); a positive number: ``V⁻¹`` itself.
+        Not with missing values, Dask input or ``partial_fit`` (ValueError).
+    noise_init : array-like of bool of shape (n_samples,), optional
+        With ``noise``: the rows started as noise (mclust's ``initialization$noise``); the other
+        rows are clustered by ``init_params`` and ``π_0`` starts at the mask's fraction. None:
+        all rows are clustered and ``π_0`` starts at 0.1.
 
         With either prior, EM maximizes the log-posterior ``log p(X | θ) + log p(θ)``, which
         never decreases from one iteration to the next; ``lower_bound_`` and ``lower_bounds_``
@@ -117,6 +129,18 @@ class GaussianMixture(MixtureEstimator):
     result_ : EMResult
         The engine's result for the best initialization (trace of parameters and
         log-likelihoods, number of passes over the data).
+    noise_proportion_ : ndarray of shape ()
+        With ``noise``: the noise weight ``π_0``; ``weights_`` are the Gaussian components'
+        weights, and ``weights_.sum() + noise_proportion_ == 1``.
+    Vinv_ : float
+        With ``noise``: the noise density ``V⁻¹``.
+
+    With ``noise``, :meth:`predict` gives −1 for rows whose most probable component is the
+    noise, :meth:`predict_proba` has ``n_components + 1`` columns (the noise's last),
+    :meth:`score_samples` is ``log(π_0 V⁻¹ + Σ_k π_k N(x | μ_k, Σ_k))``, :meth:`sample` labels
+    noise rows −1 and draws them uniformly over the box whose volume gave ``V`` (for a given
+    ``V⁻¹``: the training data's bounding box), and :meth:`bic`/:meth:`aic` count ``n_components``
+    free weights plus one parameter for ``V``, as mclust's ``nMclustParams`` does.
 
     Notes
     -----
@@ -144,7 +168,7 @@ class GaussianMixture(MixtureEstimator):
                  warm_start: bool = False, verbose: int = 0, verbose_interval: int = 10,
                  frozen: tuple[str, ...] = (), accelerate: str | None = None, progress: bool | Progress = False,
                  n_jobs: int | None = None, covariance_prior=None, degrees_of_freedom_prior: float | None = None,
-                 weight_concentration_prior=1.0) -> None:
+                 weight_concentration_prior=1.0, noise=None, noise_init=None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -166,6 +190,8 @@ class GaussianMixture(MixtureEstimator):
         self.covariance_prior = covariance_prior
         self.degrees_of_freedom_prior = degrees_of_freedom_prior
         self.weight_concentration_prior = weight_concentration_prior
+        self.noise = noise
+        self.noise_init = noise_init
 
     def _input_tags(self) -> dict[str, bool]:
         return {"allow_nan": True}
@@ -204,6 +230,8 @@ class GaussianMixture(MixtureEstimator):
         a later :meth:`fit` ends the stream. On any error the estimator is left as it was.
         """
         self._check_hyperparameters()
+        if self.noise is not None:
+            raise ValueError("noise: partial_fit does not support a noise component (its volume needs the whole data)")
         X = self._checked_rows(X, ensure_min_samples=1)
         state: OnlineEM | None = getattr(self, "_online_", None)
         if state is None:
@@ -269,6 +297,7 @@ class GaussianMixture(MixtureEstimator):
     # ------------------------------------------------------------------ checking inputs
     def _check_hyperparameters(self) -> None:
         super()._check_hyperparameters()
+        self._check_noise()
         if isinstance(self.frozen, str) or not all(name in FREEZABLE for name in self.frozen):
             raise ValueError(f"frozen: expected a tuple of names among {FREEZABLE}, got {self.frozen!r}")
         needs = {"weights": self.weights_init, "means": self.means_init, "covariances": self.precisions_init}
@@ -283,7 +312,115 @@ class GaussianMixture(MixtureEstimator):
                                     init_method=self.init_params, n_jobs=self.n_jobs, center=center,
                                     fixed={name: inits[name] for name in self.frozen if name in inits},
                                     weight_concentration=self.weight_concentration_prior,
-                                    covariance_prior=self._covariance_prior())
+                                    covariance_prior=self._covariance_prior(), noise=self._current_noise(),
+                                    noise_start=getattr(self, "_fitting_mask", None))
+
+    # ------------------------------------------------------------------ the noise component
+    @property
+    def _extra(self) -> tuple[tuple[str, str], ...]:
+        """The noise weight as a fitted parameter (``noise_proportion_``) with ``noise``."""
+        return (("noise", "noise_proportion_"),) if self.noise is not None else ()
+
+    def _current_noise(self) -> UniformNoise | None:
+        """The noise of the fit under way, else the fitted one (None without ``noise``)."""
+        if self.noise is None:
+            return None
+        return getattr(self, "_fitting_noise", None) or getattr(self, "_noise_", None)
+
+    def _check_noise(self) -> None:
+        noise = self.noise
+        if not (noise is None or noise is True or (isinstance(noise, (int, float, np.integer, np.floating))
+                                                   and not isinstance(noise, bool) and np.isfinite(noise)
+                                                   and noise > 0)):
+            raise ValueError(f"noise: expected None, True or a positive number (the noise density Vinv), got {noise!r}")
+        if self.noise_init is not None and noise is None:
+            raise ValueError("noise_init: given without noise; set noise=True (or a Vinv) too")
+
+    def _fit(self, X, sample_weight):
+        """With ``noise``: the noise density of the training rows (complete, in memory) for the fit."""
+        self._check_noise()
+        if self.noise is None:
+            return super()._fit(X, sample_weight)
+        if is_dask(X):
+            raise ValueError("noise: Dask input is not supported with a noise component; compute X first")
+        rows = self._checked_rows(X, ensure_min_samples=2)
+        if np.isnan(rows).any():
+            raise ValueError("X: missing values are not supported with a noise component (its density would be over "
+                             "the box of each row's observed coordinates); remove or impute them, or drop noise")
+        mask = None
+        if self.noise_init is not None:
+            mask = np.asarray(self.noise_init)
+            if mask.dtype != bool or mask.shape != (rows.shape[0],):
+                raise ValueError(f"noise_init: expected a boolean mask of {rows.shape[0]} rows, got "
+                                 f"{mask.dtype} of shape {mask.shape}")
+        self._fitting_noise = UniformNoise.of_data(rows, None if self.noise is True else float(self.noise))
+        self._fitting_mask = mask
+        try:
+            return super()._fit(X, sample_weight)
+        finally:
+            del self._fitting_noise, self._fitting_mask
+
+    def _set_fitted(self, best: dict, n_features: int, names, dtype=np.float64) -> None:
+        super()._set_fitted(best, n_features, names, dtype)
+        noise = self._current_noise()
+        self._noise_ = noise
+        if noise is not None:
+            self.Vinv_ = noise.inverse_volume
+
+    def _fitted_params(self) -> dict[str, np.ndarray]:
+        params = super()._fitted_params()
+        if self.noise is not None:
+            params["noise"] = np.asarray(params["noise"], dtype=float).reshape(())
+        return params
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        """The noise's box and density (``noise_Vinv``, ``noise_centre``, ...) for :meth:`save`."""
+        noise = self._current_noise()
+        return {} if noise is None else {f"noise_{key}": value for key, value in noise.state().items()}
+
+    def _restore_state(self, arrays: dict[str, np.ndarray], n_features: int) -> None:
+        """Takes the noise's arrays out of ``arrays`` (:meth:`load`)."""
+        if self.noise is None:
+            return
+        keys = ("Vinv", "centre", "rotation", "lower", "upper")
+        missing = [f"noise_{key}" for key in keys if f"noise_{key}" not in arrays]
+        if missing:
+            raise ValueError(f"arrays: missing array(s) {missing}")
+        self._noise_ = UniformNoise.from_state({key: arrays.pop(f"noise_{key}") for key in keys}, n_features)
+
+    def _model(self):
+        """The fitted model centred at the components' mean ``Σ_k π_k μ_k / Σ_k π_k`` (with
+        ``noise`` the weights sum to ``1 − π_0``)."""
+        model, params = super()._model()
+        total = float(np.sum(params["weights"]))
+        if self.noise is None or not total > 0:
+            return model, params
+        return self._new_model({}, center=params["weights"] @ params["means"] / total), params
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable component of each row, ``argmax_k r_ik`` (−1: the noise)."""
+        labels = super().predict(X)
+        return labels if self.noise is None else np.where(labels == self.n_components, -1, labels)
+
+    def fit_predict(self, X, y=None, sample_weight=None) -> np.ndarray:
+        labels = super().fit_predict(X, y, sample_weight)
+        return labels if self.noise is None else np.where(labels == self.n_components, -1, labels)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """``r_ik = π_k N(x_i | μ_k, Σ_k) / p(x_i)``, shape (n, k); with ``noise`` (n, k + 1), the last
+        column the noise's ``π_0 V⁻¹ / p(x_i)``."""
+        return self._rows(X, _posterior, n_columns=self.n_components + (self.noise is not None))
+
+    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n_samples`` rows (see the class notes for the noise: label −1)."""
+        if self.noise is None:
+            return super().sample(n_samples)
+        self._check_is_fitted()
+        if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 1):
+            raise ValueError(f"n_samples: Invalid value for 'n_samples': {n_samples!r} . The sampling requires at "
+                             "least one sample.")
+        model, params = self._model()
+        return model._of(params).sample(params, n_samples, generator(self.random_state))
 
     def _covariance_prior(self) -> CovariancePrior | None:
         """The conjugate prior of ``covariance_prior`` and ``degrees_of_freedom_prior`` (None
@@ -298,7 +435,8 @@ class GaussianMixture(MixtureEstimator):
     def _n_parameters(self) -> int:
         """Number of free parameters (frozen ones excluded)."""
         self._check_is_fitted()
-        return self._new_model(self._fitted_params()).n_free_parameters(self.n_features_in_)
+        volume = self.noise is not None   # mclust counts V as a parameter (nMclustParams: noise adds 2)
+        return self._new_model(self._fitted_params()).n_free_parameters(self.n_features_in_) + volume
 
     # -------------------------------------------------------------------------- methods
     def impute(self, X) -> np.ndarray:

@@ -345,6 +345,13 @@ class MixtureEstimator(EstimatorProtocol):
             rows.append(self.means_[j] + z / scale)
         return np.vstack(rows), np.repeat(np.arange(self.n_components), counts)
 
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        """Further arrays that :meth:`save` writes (none here; a subclass's own state)."""
+        return {}
+
+    def _restore_state(self, arrays: dict[str, np.ndarray], n_features: int) -> None:
+        """Takes a subclass's own arrays (:meth:`_state_arrays`) out of a loaded file's ``arrays``."""
+
     def _sample_scale(self, rng: np.random.Generator, component: int, count: int) -> np.ndarray | float:
         """Divisor of the centred Gaussian draws of ``component`` (1: a Gaussian mixture)."""
         return 1.0
@@ -381,6 +388,7 @@ class MixtureEstimator(EstimatorProtocol):
                             "dtype": "float32" if self.means_.dtype == np.float32 else "float64"}
         params = self._fitted_params()   # float64, as fitted, also behind float32 attributes
         arrays = {attribute: params[name] for attribute, name in self._attributes().items()}
+        arrays.update(self._state_arrays())
         return save_state(path, type(self).__name__, config, arrays)
 
     @classmethod
@@ -410,6 +418,7 @@ class MixtureEstimator(EstimatorProtocol):
         estimator = cls(**arguments)
         d = fitted["n_features_in_"]
         try:
+            estimator._restore_state(arrays, d)
             estimator._check_hyperparameters()
             generator(estimator.random_state)
             estimator._checked_inits(d)
@@ -419,10 +428,10 @@ class MixtureEstimator(EstimatorProtocol):
         except ValueError as error:
             raise ValueError(f"{path}: config.{error}") from None
         weights, locations, scales = cls._keys
-        stored = named_arrays(arrays, ["weights_", "means_", "covariances_"] + [a for _, a in cls._extra], path)
+        stored = named_arrays(arrays, ["weights_", "means_", "covariances_"] + [a for _, a in estimator._extra], path)
         params = {weights: simplex_weights(stored["weights_"]), locations: stored["means_"],
                   scales: stored["covariances_"]}
-        params.update((name, stored[attribute]) for name, attribute in cls._extra)
+        params.update((name, stored[attribute]) for name, attribute in estimator._extra)
         means_shape = np.shape(stored["means_"])
         if len(means_shape) != 2 or means_shape[1] != d:
             raise ValueError(f"{path}: means_: expected shape ({estimator.n_components}, {d}) "

@@ -13,6 +13,7 @@ EXPORTS = {
     "MixtureModel": ".mixture",
     "HiddenMarkovModel": ".hmm",
     "Sequences": ".sequences",
+    "UniformNoise": ".noise",
 }
 
 __all__ = list(EXPORTS)

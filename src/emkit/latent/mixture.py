@@ -22,6 +22,13 @@ and gets the weight of the exact M-step, ``counts_k / Σ counts`` (zero to round
 structural zero that no later E-step could revive, and the exact M-step keeps EM's ascent
 property exact.
 
+Noise: with ``noise`` (a :class:`~emkit.latent.noise.UniformNoise`, density ``V⁻¹``) the mixture
+is ``π_0 V⁻¹ + Σ_k π_k p_k(x)`` (mclust's noise component): parameter ``noise`` is ``π_0``, the
+``weights`` are the ``K`` components' (``Σ_k π_k + π_0 = 1``), the responsibilities have a last
+column for the noise, and the M-step is ``π ∝ (counts, counts_0) + α − 1`` (``α_0 = 1``).
+Rows with missing cells are refused (the noise density would be over the observed
+coordinates' box).
+
 Order: components are labels, so a fit is one of ``K!`` equivalent relabellings. By default
 they are not reordered; with ``order_by`` (a family parameter) :meth:`MixtureModel.canonical`
 sorts them by its rows, the one ordering rule every face that sorts its components uses.
@@ -46,6 +53,7 @@ from ..kernels.gaussian_direct import LOST
 from ..models.categorical import categorical_scores, free_rows, rows_from_free, rows_information, rows_labels
 from ..numerics import safe_log
 from ..validation import check_sample_weight
+from .noise import UniformNoise
 from .sequences import Block, Sequences, default_n_jobs, parallel_map
 
 #: A component whose expected count is at most this fraction of the total is empty (its
@@ -117,12 +125,16 @@ class MixtureModel(EMModel):
         ``"lambdas"`` for Poisson components by increasing rate. For families whose every
         parameter is per component (first axis ``K``). None (default): components are not
         reordered.
+    noise : UniformNoise, optional
+        A uniform noise component (parameter ``noise``: its weight ``π_0``, learned with the
+        ``weights``); None (default): none.
 
     Data are ``X`` or ``(X, sample_weight)``; parameters are ``weights`` (K,) and the family's.
     """
 
     def __init__(self, family: Family, n_components: int, *, weights_prior: float | np.ndarray = 1.0,
-                 learn=None, n_jobs: int | None = None, order_by: str | None = None) -> None:
+                 learn=None, n_jobs: int | None = None, order_by: str | None = None,
+                 noise: UniformNoise | None = None) -> None:
         if not isinstance(family, Family):
             raise ValueError(f"family: expected an emkit.families.Family, got {type(family).__name__}")
         if not (isinstance(n_components, (int, np.integer)) and not isinstance(n_components, bool)
@@ -130,7 +142,10 @@ class MixtureModel(EMModel):
             raise ValueError(f"n_components: the number of components must be a positive integer, got {n_components!r}")
         self.family = family
         self.n_components = int(n_components)
-        self.param_names = ("weights",) + tuple(family.param_names)
+        if noise is not None and not isinstance(noise, UniformNoise):
+            raise ValueError(f"noise: expected a UniformNoise or None, got {type(noise).__name__}")
+        self.noise = noise
+        self.param_names = ("weights",) + (("noise",) if noise else ()) + tuple(family.param_names)
         self.weights_prior = dirichlet.check_concentration(weights_prior, (self.n_components,), "weights_prior")
         family.validate(self.n_components)
         self.learn = frozenset(self.param_names if learn is None else learn)
@@ -205,9 +220,10 @@ class MixtureModel(EMModel):
         """``counts`` and the family's statistics of the weighted responsibilities, summed over
         row blocks (in threads, summed in block order), and ``Σ_i w_i log p(x_i)`` (the engine
         adds :meth:`log_prior`)."""
+        self._check_noise_rows(data)
         cache = self.family.precompute(params)
-        weights = np.asarray(params["weights"], dtype=float)
-        fused = self.family.mixture_pass(cache, weights)
+        weights = self._proportions(params)
+        fused = None if self.noise else self.family.mixture_pass(cache, weights)
         log_weights = safe_log(weights)
 
         def block(b: Block) -> tuple[Stats, float]:
@@ -217,7 +233,7 @@ class MixtureModel(EMModel):
             weights = data.weights_of(b)
             if weights is not None:
                 resp *= weights[:, None]
-            family_stats = self.family.stats(b.data, resp, cache)
+            family_stats = self.family.stats(b.data, resp[:, :self.n_components], cache)
             if "counts" in family_stats:
                 raise ValueError(f"family: {type(self.family).__name__}'s statistic 'counts' clashes with the "
                                  "mixture's; rename it")
@@ -230,31 +246,54 @@ class MixtureModel(EMModel):
         """``π_k ∝ counts_k + α_k − 1`` (a weight that is exactly 0 stays 0) and the family's
         M-step; an empty component keeps its family parameters, with a warning naming it."""
         counts = np.asarray(stats["counts"], dtype=float)
-        empty = self._empty(counts)
+        empty = self._empty(counts)[:self.n_components]
         if np.any(empty):
             warnings.warn(
                 f"mixture component(s) {np.flatnonzero(empty).tolist()} received no weight (expected counts "
-                f"{counts[empty].tolist()}); they keep their {self.family.describe()} parameters with weight "
+                f"{counts[:self.n_components][empty].tolist()}); they keep their {self.family.describe()} parameters with weight "
                 "0. Remedy: fewer components (n_components), weights_prior > 1 (Dirichlet pseudo-counts), or "
                 "another start (n_init)", DegenerateComponentWarning, stacklevel=4)
         out = dict(params)
         if "weights" in self.learn:
-            out["weights"], _ = dirichlet.posterior_mode(counts, self.weights_prior, params["weights"])
+            proportions, _ = dirichlet.posterior_mode(counts, self._prior(), self._proportions(params))
+            out.update(self._split(proportions))
         out.update(self.family.m_step(stats, params, self.learn, empty))
         return out
 
     def log_prior(self, params: Params) -> float:
         """``Σ_k (α_k − 1) log π_k`` plus the family's log prior."""
-        return dirichlet.log_density(params["weights"], self.weights_prior) + self.family.log_prior(params)
+        return dirichlet.log_density(self._proportions(params), self._prior()) + self.family.log_prior(params)
 
     def regularization(self, stats: Stats, params: Params) -> Regularization | None:
         """The family's (:meth:`Family.regularization`), empty components left out."""
         return self.family.regularization(stats, params, self.learn,
-                                          self._empty(np.asarray(stats["counts"], dtype=float)))
+                                          self._empty(np.asarray(stats["counts"], dtype=float))[:self.n_components])
 
     @staticmethod
     def _empty(counts: np.ndarray) -> np.ndarray:
         return counts <= EMPTY_COMPONENT_RTOL * counts.sum()
+
+    # ----------------------------------------------------------------- the noise component
+    def _proportions(self, params: Params) -> np.ndarray:
+        """All the mixture's weights: ``weights``, then ``noise`` (``π_0``) with a noise component."""
+        weights = np.asarray(params["weights"], dtype=float)
+        return np.append(weights, float(params["noise"])) if self.noise else weights
+
+    def _split(self, proportions: np.ndarray) -> Params:
+        """Inverse of :meth:`_proportions`."""
+        if not self.noise:
+            return {"weights": proportions}
+        return {"weights": proportions[:self.n_components], "noise": np.asarray(proportions[-1])}
+
+    def _prior(self) -> np.ndarray:
+        """The Dirichlet concentrations of :meth:`_proportions` (the noise weight's is 1)."""
+        return np.append(self.weights_prior, 1.0) if self.noise else self.weights_prior
+
+    def _check_noise_rows(self, data: MixtureData) -> None:
+        """ValueError naming ``X`` for missing cells with a noise component."""
+        if self.noise and np.any(self.family.missing_cells(data.X)):
+            raise ValueError("X: missing values are not supported with a noise component (its density would be "
+                             "over the box of each row's observed coordinates); remove or impute them, or drop noise")
 
     # ----------------------------------------------------------------- parameters
     def check_params(self, params: Params) -> Params:
@@ -262,11 +301,17 @@ class MixtureModel(EMModel):
         if missing:
             raise ValueError(f"init: missing parameter(s) {missing}; expected {list(self.param_names)}")
         k = self.n_components
+        if self.noise:
+            if np.shape(params["weights"]) != (k,) or np.shape(params["noise"]) != ():
+                raise ValueError(f"weights, noise: expected shapes ({k},) and (), got {np.shape(params['weights'])} "
+                                 f"and {np.shape(params['noise'])}")
+            proportions = dirichlet.check_probability_rows(self._proportions(params), (k + 1,), "weights and noise")
+            return {**self._split(proportions), **self.family.check_params(params, k)}
         return {"weights": dirichlet.check_probability_rows(params["weights"], (k,), "weights"),
                 **self.family.check_params(params, k)}
 
     def is_feasible(self, params: Params) -> bool:
-        return dirichlet.is_probability_rows(params["weights"]) and self.family.is_feasible(params)
+        return dirichlet.is_probability_rows(self._proportions(params)) and self.family.is_feasible(params)
 
     def canonical(self, params: Params) -> Params:
         """The components sorted by the rows of ``params[order_by]`` (stable, lexicographic:
@@ -276,7 +321,8 @@ class MixtureModel(EMModel):
         if self.order_by is None:
             return params
         k = self.n_components
-        per_component = [name for name in self.param_names if name not in self.family.shared_params()]
+        per_component = [name for name in self.param_names
+                         if name not in self.family.shared_params() and name != "noise"]
         wrong = [name for name in per_component if np.shape(params[name])[:1] != (k,)]
         if wrong:
             raise ValueError(f"order_by: parameter(s) {wrong} are not per component (first axis {k}) and the family "
@@ -290,9 +336,9 @@ class MixtureModel(EMModel):
         return f"mixture of {self.n_components} {self.family.describe()}"
 
     def n_free_parameters(self) -> int:
-        """``K − 1`` for the weights (when learned) and the family's."""
+        """``K − 1`` for the weights (``K`` with a noise weight; when learned) and the family's."""
         k = self.n_components
-        return (k - 1) * ("weights" in self.learn) + self.family.n_free_parameters(k, self.learn)
+        return (k - 1 + bool(self.noise)) * ("weights" in self.learn) + self.family.n_free_parameters(k, self.learn)
 
     # ------------------------------------------------ free parameters (for standard errors)
     def fixing(self, names: set[str] | frozenset[str]) -> MixtureModel:
@@ -303,28 +349,30 @@ class MixtureModel(EMModel):
 
     def to_free(self, params: Params) -> np.ndarray:
         """The learned weights but the last, then the family's free scalars."""
-        weights = [free_rows(params["weights"])] if "weights" in self.learn else []
+        weights = [free_rows(self._proportions(params))] if "weights" in self.learn else []
         return np.concatenate(weights + [np.asarray(self.family.to_free(params, self.learn), dtype=float)])
 
     def from_free(self, free: np.ndarray, like: Params) -> Params:
         free = np.asarray(free, dtype=float)
         out, start = dict(like), 0
         if "weights" in self.learn:
-            start = self.n_components - 1
-            out["weights"] = rows_from_free(free[:start], (self.n_components,))
+            k = self.n_components + bool(self.noise)
+            start = k - 1
+            out.update(self._split(rows_from_free(free[:start], (k,))))
         out.update(self.family.from_free(free[start:], like, self.learn))
         return out
 
     def free_labels(self, params: Params) -> tuple[str, ...]:
-        weights = rows_labels("weights", (self.n_components,)) if "weights" in self.learn else []
+        k = self.n_components + bool(self.noise)
+        weights = rows_labels("weights", (k,)) if "weights" in self.learn else []
         return tuple(weights + list(self.family.free_labels(params, self.learn)))
 
     def complete_information(self, stats: Stats, params: Params) -> np.ndarray:
         """Block diagonal: the weights' categorical information of ``counts`` (plus the prior's
         pseudo-counts ``α − 1``, as in the M-step) and the family's
         (:meth:`Family.complete_information`)."""
-        weights = ([rows_information(np.asarray(stats["counts"], dtype=float) + self.weights_prior - 1.0,
-                                     np.asarray(params["weights"], dtype=float))]
+        weights = ([rows_information(np.asarray(stats["counts"], dtype=float) + self._prior() - 1.0,
+                                     self._proportions(params))]
                    if "weights" in self.learn else [])
         return block_diag(*weights, self.family.complete_information(stats, params, self.learn))
 
@@ -340,13 +388,13 @@ class MixtureModel(EMModel):
         most :data:`SCORE_BLOCK_NUMBERS` scores.
         """
         data = self.prepare(data)
-        k = self.n_components
-        weight_scores = (categorical_scores(np.asarray(params["weights"], dtype=float)).T
+        k = self.n_components + bool(self.noise)
+        weight_scores = (categorical_scores(self._proportions(params)).T
                          if "weights" in self.learn else np.zeros((k, 0)))
         size = weight_scores.shape[1] + np.size(self.family.to_free(params, self.learn))
         total = np.zeros((size, size))
         cache = self.family.precompute(params)
-        log_weights = safe_log(np.asarray(params["weights"], dtype=float))
+        log_weights = safe_log(self._proportions(params))
         differences = None  # the shifted caches and steps, made when the family gives no row scores
         rows = max(1, SCORE_BLOCK_NUMBERS // (k * max(size, 1)))
         for start in range(0, data.n_samples, rows):
@@ -356,14 +404,16 @@ class MixtureModel(EMModel):
             if family_scores is None:
                 if differences is None:
                     differences = self._shifted_caches(data, params)
-                family_scores = self._difference_scores(block, *differences, resp.shape)
+                family_scores = self._difference_scores(block, *differences, (resp.shape[0], self.n_components))
+            if self.noise:  # the noise component's complete-data density has no family parameter
+                family_scores = np.concatenate([family_scores, np.zeros_like(family_scores[:, :1])], axis=1)
             scores = np.concatenate([np.broadcast_to(weight_scores, resp.shape + weight_scores.shape[1:]),
                                      family_scores], axis=2)
             centred = scores - np.einsum("ik,ikp->ip", resp, scores)[:, None, :]
             mass = resp if data.sample_weight is None else resp * data.sample_weight[start:start + rows, None]
             scaled = (centred * np.sqrt(mass)[:, :, None]).reshape(-1, size)
             total += scaled.T @ scaled
-            within = self.family.within_score_covariance(block, mass, params, self.learn)
+            within = self.family.within_score_covariance(block, mass[:, :self.n_components], params, self.learn)
             if within is not None:
                 total[weight_scores.shape[1]:, weight_scores.shape[1]:] += within
         return total
@@ -426,10 +476,12 @@ class MixtureModel(EMModel):
     # ----------------------------------------------------------------- inference
     def responsibilities(self, data: Any, params: Params) -> tuple[np.ndarray, np.ndarray]:
         """``γ_ik = p(z_i = k | x_i)`` (n, K) and ``log p(x_i)`` (n,) of every row (no sample
-        weights); a row that no component can produce has ``γ_i = 0`` and ``log p(x_i) = −inf``."""
+        weights; with a noise component (n, K + 1), the noise's last); a row that no component can
+        produce has ``γ_i = 0`` and ``log p(x_i) = −inf``."""
         data = self.prepare(data)
+        self._check_noise_rows(data)
         cache = self.family.precompute(params)
-        log_weights = safe_log(np.asarray(params["weights"], dtype=float))
+        log_weights = safe_log(self._proportions(params))
         parts = parallel_map(lambda b: self._posterior(b.data, cache, log_weights), data.blocks, self.n_jobs)
         return np.concatenate([resp for resp, _ in parts]), np.concatenate([log_p for _, log_p in parts])
 
@@ -438,8 +490,9 @@ class MixtureModel(EMModel):
         observed cells, ``Σ_k γ_ik E[x_ij | x_i,o, z_i = k]`` (:meth:`Family.conditional_means`;
         a float copy)."""
         data = self.prepare(data)
+        self._check_noise_rows(data)
         cache = self.family.precompute(params)
-        log_weights = safe_log(np.asarray(params["weights"], dtype=float))
+        log_weights = safe_log(self._proportions(params))
 
         def block(b: Block) -> np.ndarray:
             return self.family.conditional_means(data.X[b.start:b.stop], self._posterior(b.data, cache, log_weights)[0],
@@ -448,22 +501,35 @@ class MixtureModel(EMModel):
         return np.concatenate(parallel_map(block, data.blocks, self.n_jobs))
 
     def predict(self, data: Any, params: Params) -> np.ndarray:
-        """The most probable component of every row, ``argmax_k γ_ik``."""
-        return self.responsibilities(data, params)[0].argmax(axis=1)
+        """The most probable component of every row, ``argmax_k γ_ik`` (−1: the noise)."""
+        labels = self.responsibilities(data, params)[0].argmax(axis=1)
+        return np.where(labels == self.n_components, -1, labels)
 
     def sample(self, params: Params, n_samples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """``n_samples`` observations and their components: ``z ~ π``, then ``x ~ p(· | z)``."""
-        labels = rng.choice(self.n_components, size=n_samples, p=np.asarray(params["weights"], dtype=float))
-        return self.family.sample(labels, params, rng), labels
+        """``n_samples`` observations and their components: ``z ~ π``, then ``x ~ p(· | z)``;
+        with a noise component, noise rows (label −1) uniform over its box
+        (:meth:`~emkit.latent.noise.UniformNoise.sample`)."""
+        proportions = self._proportions(params)
+        labels = rng.choice(proportions.size, size=n_samples, p=proportions / proportions.sum())
+        if not self.noise:
+            return self.family.sample(labels, params, rng), labels
+        noisy = labels == self.n_components
+        X = np.empty((n_samples, self.noise.centre.size))
+        X[~noisy] = self.family.sample(labels[~noisy], params, rng)
+        X[noisy] = self.noise.sample(int(noisy.sum()), rng)
+        return X, np.where(noisy, -1, labels)
 
     # ----------------------------------------------------------------- internals
     def _posterior(self, block: Any, cache: Any, log_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Responsibilities (n, K) and ``log p(x_i)`` (n,) of the rows of a block, by
-        log-sum-exp of ``log π_k + log p(x_i | k)``. A row whose densities are below the float
+        log-sum-exp of ``log π_k + log p(x_i | k)`` (and ``log π_0 + log V⁻¹`` with noise). A row whose densities are below the float
         range for every component (a family's finite stand-ins at
         :data:`~emkit.kernels.gaussian_direct.LOST`, which keep the limit of its posteriors) has
         ``log p(x_i) = −inf``."""
-        log_joint = self.family.log_likelihood(block, cache) + log_weights
+        log_joint = self.family.log_likelihood(block, cache)
+        if self.noise:
+            log_joint = np.concatenate([log_joint, np.full((log_joint.shape[0], 1), self.noise.log_density)], axis=1)
+        log_joint = log_joint + log_weights
         top = log_joint.max(axis=1)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             shifted = np.exp(log_joint - top[:, None])

@@ -33,6 +33,7 @@ from ..kernels.hierarchical import mclust_start_labels
 from ..kernels.kmeans import kmeans, kmeans_plusplus, unit_scale
 from ..kernels.parallel import worker_count
 from ..latent.mixture import MixtureData, MixtureModel
+from ..latent.noise import UniformNoise
 from ..numerics import all_finite
 from ..validation import check_sample_weight, nullable_as_nan
 from .gaussian_information import component_draws
@@ -45,6 +46,9 @@ MAX_MAGNITUDE = 1e150
 #: Rows per block for models that process the rows in blocks (the Gaussian-mixture kernels
 #: choose their own cache-sized blocks).
 BLOCK_ROWS = 1 << 16
+
+#: Starting noise weight ``π_0`` of a noise component started without a noise mask.
+NOISE_START = 0.1
 
 
 @dataclass(frozen=True)
@@ -248,6 +252,13 @@ class GaussianMixtureModel(EMModel):
         first, :meth:`chunk_context`).
     n_jobs : int, optional
         Threads of the E-step (each takes its own blocks of rows); None: one per CPU.
+    noise : UniformNoise, optional
+        A uniform noise component ``π_0 V⁻¹`` (parameter ``noise``, its weight ``π_0``; the
+        ``weights`` then sum to ``1 − π_0``); see :class:`~emkit.latent.MixtureModel`.
+    noise_start : boolean array of shape (n,), optional
+        With ``noise``: the rows started as noise (mclust's ``initialization$noise``); the others
+        get the usual start (``init_method``) and ``π_0`` starts at their weighted fraction.
+        None: every row gets the usual start and ``π_0`` starts at :data:`NOISE_START`.
 
     Data are an array ``X``, a pair ``(X, sample_weight)``, a :class:`GaussianMixtureData` or
     prepared :class:`GaussianRows`; on Dask (:mod:`emkit.engine.dask`), a Dask array or a pair
@@ -260,7 +271,8 @@ class GaussianMixtureModel(EMModel):
     def __init__(self, n_components: int = 1, covariance_type: str = "full", *, reg_covar: float = 1e-6,
                  init_method: str = "kmeans", fixed: Mapping[str, Any] | None = None, center=None,
                  n_jobs: int | None = None, weight_concentration: float | np.ndarray = 1.0,
-                 covariance_prior: CovariancePrior | None = None) -> None:
+                 covariance_prior: CovariancePrior | None = None, noise: UniformNoise | None = None,
+                 noise_start: np.ndarray | None = None) -> None:
         if not (isinstance(n_components, (int, np.integer)) and not isinstance(n_components, bool)
                 and n_components >= 1):
             raise ValueError(f"n_components: must be a positive integer, got {n_components!r}")
@@ -278,6 +290,10 @@ class GaussianMixtureModel(EMModel):
             raise ValueError(f"covariance_prior: expected a CovariancePrior or None, got {covariance_prior!r}")
         self.covariance_prior = covariance_prior
         self.init_method = init_method
+        self.noise = noise
+        self.noise_start = None if noise_start is None else np.asarray(noise_start, dtype=bool)
+        if noise is not None:
+            self.param_names = type(self).param_names + ("noise",)
         unknown = set(fixed or {}) - set(self.param_names)
         if unknown:
             raise ValueError(f"fixed: unknown parameter(s) {sorted(unknown)}; expected among {list(self.param_names)}")
@@ -299,7 +315,8 @@ class GaussianMixtureModel(EMModel):
         family = Gaussian(n_features, self.covariance_type, self.reg_covar, centre=self.center,
                           covariance_prior=self.covariance_prior, covariance_name="covariances")
         return MixtureModel(family, self.n_components, weights_prior=self.weight_concentration,
-                            learn=set(self.param_names) - set(self.fixed), n_jobs=self.n_jobs)
+                            learn=set(self.param_names) - set(self.fixed) - {"noise"}, n_jobs=self.n_jobs,
+                            noise=self.noise)
 
     def _of(self, params: Params) -> MixtureModel:
         """The mixture for parameters (its width from their means)."""
@@ -373,8 +390,34 @@ class GaussianMixtureModel(EMModel):
         values filled with the centre); the fixed seed 0 when ``rng`` is None."""
         generator = np.random.default_rng(0) if rng is None else rng
         X = np.where(np.isnan(data.X), data.context, data.X) if data.has_missing else data.X
+        if self.noise is not None:
+            return self._noise_start_params(X, data.sample_weight, data.context, generator)
         resp = initial_responsibilities(X, self.n_components, self.init_method, generator, data.sample_weight)
         return self.params_from_responsibilities(X, resp, data.sample_weight, data.context)
+
+    def _noise_start_params(self, X: np.ndarray, sample_weight, centre, rng: np.random.Generator) -> Params:
+        """With a noise component: the usual start on the rows not in :attr:`noise_start`, and
+        ``π_0`` their complement's weighted fraction (:data:`NOISE_START` without a mask); the
+        components' weights scaled to ``1 − π_0``."""
+        n = X.shape[0]
+        mask = np.zeros(n, bool) if self.noise_start is None else self.noise_start
+        if mask.shape != (n,):
+            raise ValueError(f"noise_init: expected a boolean mask of {n} rows, got shape {mask.shape}")
+        kept = ~mask
+        weights = np.ones(n) if sample_weight is None else sample_weight
+        if np.count_nonzero(weights[kept] > 0) < self.n_components:
+            raise ValueError(f"noise_init: leaves fewer rows than n_components = {self.n_components} to start the "
+                             "components from")
+        noise = NOISE_START if self.noise_start is None else weights[mask].sum() / weights.sum()
+        own = None if sample_weight is None else sample_weight[kept]
+        resp = initial_responsibilities(X[kept], self.n_components, self.init_method, rng, own)
+        params = self.params_from_responsibilities(X[kept], resp, own, centre)
+        if "weights" not in self.fixed:
+            params["weights"] = params["weights"] * (1.0 - noise)
+        else:
+            noise = 1.0 - params["weights"].sum()
+        params["noise"] = np.asarray(max(noise, 0.0))
+        return params
 
     def params_from_responsibilities(self, X: np.ndarray, resp: np.ndarray, sample_weight=None,
                                      centre: np.ndarray | None = None) -> Params:
@@ -452,13 +495,13 @@ class GaussianMixtureModel(EMModel):
     def _check_one(self, name: str, value, d: int, where: str) -> np.ndarray:
         k = self.n_components
         array = np.array(value, dtype=float)
-        expected = {"weights": (k,), "means": (k, d),
+        expected = {"weights": (k,), "means": (k, d), "noise": (),
                     "covariances": covariance_shape(self.covariance_type, k, d)}[name]
         if array.shape != expected:
             raise ValueError(f"{where}['{name}']: expected shape {expected}, got {array.shape}")
         if not np.all(np.isfinite(array)):
             raise ValueError(f"{where}['{name}']: must be finite")
-        if name == "weights" and (np.any(array < 0) or abs(array.sum() - 1.0) > 1e-8):
+        if name == "weights" and self.noise is None and (np.any(array < 0) or abs(array.sum() - 1.0) > 1e-8):
             raise ValueError(f"{where}['weights']: expected non-negative weights summing to 1, got {array.tolist()}")
         if name == "covariances":
             try:
@@ -477,6 +520,11 @@ class GaussianMixtureModel(EMModel):
         means = np.asarray(params["means"], dtype=float)
         d = self.center.size if self.center is not None else (means.shape[1] if means.ndim == 2 else -1)
         out = {name: self._check_one(name, params[name], d, where) for name in self.param_names}
+        if self.noise is not None:
+            proportions = np.append(out["weights"], out["noise"])
+            if np.any(proportions < 0) or abs(proportions.sum() - 1.0) > 1e-8:
+                raise ValueError(f"{where}['weights'], {where}['noise']: expected non-negative weights that sum with "
+                                 f"the noise weight to 1, got {proportions.tolist()}")
         for name, value in self.fixed.items():
             if not np.allclose(out[name], value, rtol=1e-12, atol=0):
                 raise ValueError(f"{where}['{name}']: differs from the fixed value of {name}")
@@ -487,6 +535,8 @@ class GaussianMixtureModel(EMModel):
         weights, covariances = params["weights"], params["covariances"]
         if not all(np.all(np.isfinite(params[name])) for name in self.param_names):
             return False
+        if self.noise is not None:
+            weights = np.append(weights, params["noise"])
         if np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-9:
             return False
         try:
@@ -552,6 +602,8 @@ class GaussianMixtureModel(EMModel):
         """As many rows drawn from the mixture, with the missing cells of ``like_data`` (missing
         completely at random) and its weights."""
         data = self._query(like_data)
+        if self.noise is not None:
+            return self._of(params).simulate(params, data, rng)
         labels, noise = component_draws(params["weights"], params["covariances"], self.covariance_type,
                                         data.X.shape[1], data.X.shape[0], rng)
         X = params["means"][labels] + noise
