@@ -178,6 +178,12 @@ class CovarianceStructure:
         """
         raise NotImplementedError
 
+    def warm_m_step(self, n: np.ndarray, sum_xx: np.ndarray, m: np.ndarray, delta: np.ndarray,
+                    denominator: np.ndarray, reg_covar: float, previous: np.ndarray | None) -> np.ndarray:
+        """:meth:`m_step` started from the ``previous`` covariances (None: unknown); only the
+        structures whose M-step iterates (mclust's VEI, VEE, VEV, EVE, VVE) use them."""
+        return self.m_step(n, sum_xx, m, delta, denominator, reg_covar)
+
     def anchored_variances(self, second: np.ndarray, n: np.ndarray, n_features: int) -> np.ndarray:
         """Second moments per row about the anchors per component and coordinate ``(k, d)``."""
         raise NotImplementedError
@@ -710,6 +716,8 @@ FULL, TIED, DIAG, SPHERICAL = Full(), Tied(), Diag(), Spherical()
 
 #: The structures by their ``covariance_type`` spelling (scikit-learn's four).
 STRUCTURES: dict[str, CovarianceStructure] = {s.name: s for s in (FULL, TIED, DIAG, SPHERICAL)}
+
+from . import covariance_iterative  # noqa: E402,F401  (registers mclust's iterative models, built on Full)
 
 CovarianceType = Union[str, CovarianceStructure]
 
