@@ -33,6 +33,7 @@ sampling, missing values and Dask are those of ``full``.
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import expm, logm
 
 from .covariance_structures import FULL, ILL_DEFINED_COVARIANCE, STRUCTURES, Full
 
@@ -123,13 +124,60 @@ class IterativeStructure(Full):
         raise ValueError(f"covariance_prior: no conjugate prior mode for covariance_type {self.name!r} (its "
                          "M-step is iterative); fit without a prior, or use reg_covar")
 
-    def _no_free_entries(self, *args, **kwargs):
-        raise ValueError(f"standard errors: covariance_type {self.name!r} constrains the volume, shape and "
-                         "orientation of the covariances, so their free parameters are not entries of Σ and the "
-                         "Louis and Hessian methods (which perturb entries of Σ) do not apply; use "
-                         "method='bootstrap' on the fitted covariances, or covariance_type='full'")
+    def _no_basis(self, *args, **kwargs):
+        raise NotImplementedError(
+            f"covariance_type {self.name!r} constrains the volume, shape and orientation of the covariances, so they "
+            "are not linear in its free parameters and the complete-data information (Louis, SEM) is not available; "
+            "method='hessian' and method='bootstrap' work")
 
-    basis = to_free = from_free = free_labels = information_scatters = _no_free_entries
+    basis = information_scatters = _no_basis
+
+    # ----------------------------------------- free parameters: logs of volumes and shapes, rotations
+    def to_free(self, covariances):
+        covariances = np.asarray(covariances, dtype=float)
+        return np.concatenate([np.ravel(part) for _, part in self._free_parts(covariances)])
+
+    def free_labels(self, name, n_components, n_features):
+        like = np.tile(np.eye(n_features), (n_components, 1, 1))
+        return [f"{name}.{part}[{','.join(map(str, index))}]" for part, values in self._free_parts(like)
+                for index in np.ndindex(*np.shape(values))]
+
+    def _free_parts(self, covariances: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        """The free parameters by kind: ``log_volume``, ``log_shape`` (the first ``d − 1``
+        log-shapes; they sum to 0), ``rotation`` (the skew generator of ``D``, strictly lower)."""
+        raise NotImplementedError
+
+
+def _log_shapes(shapes: np.ndarray) -> np.ndarray:
+    """The first ``d − 1`` logs of a determinant-one shape (the last is minus their sum)."""
+    return np.log(shapes)[..., :-1]
+
+
+def _shapes(log_shapes: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`_log_shapes`."""
+    return np.exp(np.concatenate([log_shapes, -log_shapes.sum(axis=-1, keepdims=True)], axis=-1))
+
+
+def _rotation_generator(vectors: np.ndarray) -> np.ndarray:
+    """The strictly lower entries of ``K = log D`` for orthonormal eigenvectors ``D`` (columns
+    signed so that ``D`` is nearest the identity, with ``det D = 1``)."""
+    vectors = vectors * np.where(np.diagonal(vectors) < 0, -1.0, 1.0)
+    if np.linalg.det(vectors) < 0:
+        vectors[:, np.argmin(np.abs(np.diagonal(vectors)))] *= -1.0
+    return np.real(logm(vectors))[np.tril_indices(len(vectors), -1)]
+
+
+def _rotation(generator: np.ndarray, d: int) -> np.ndarray:
+    """``D = exp(K)`` for the skew ``K`` with strictly lower entries ``generator``."""
+    skew = np.zeros((d, d))
+    skew[np.tril_indices(d, -1)] = generator
+    return expm(skew - skew.T)
+
+
+def _decreasing_eigen(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (decreasing) and eigenvectors of a stack of symmetric matrices."""
+    values, vectors = np.linalg.eigh(matrices)
+    return values[..., ::-1], vectors[..., ::-1]
 
 
 class VEI(IterativeStructure):
@@ -155,6 +203,15 @@ class VEI(IterativeStructure):
     def _covariances(self, state):
         volumes, shape = state
         return volumes[:, None, None] * np.diag(shape)[None]
+
+    def _free_parts(self, covariances):
+        variances = np.diagonal(covariances, axis1=1, axis2=2)
+        log_volumes = np.mean(np.log(variances), axis=1)
+        return [("log_volume", log_volumes), ("log_shape", np.mean(np.log(variances) - log_volumes[:, None], axis=0)[:-1])]
+
+    def from_free(self, free, n_components, n_features):
+        free = np.asarray(free, dtype=float)
+        return self._covariances((np.exp(free[:n_components]), _shapes(free[n_components:])))
 
 
 class VEE(IterativeStructure):
@@ -188,6 +245,23 @@ class VEE(IterativeStructure):
         volumes, shape = state
         return volumes[:, None, None] * shape[None]
 
+    def _free_parts(self, covariances):
+        log_volumes = np.linalg.slogdet(covariances)[1] / covariances.shape[1]
+        values, vectors = np.linalg.eigh(covariances[0])
+        log_shape = np.einsum("ij,j,kj->ik", vectors, np.log(values) - log_volumes[0], vectors)
+        rows, columns = np.tril_indices(len(values))
+        return [("log_volume", log_volumes), ("log_shape", log_shape[rows, columns][:-1])]
+
+    def from_free(self, free, n_components, n_features):
+        free = np.asarray(free, dtype=float)
+        rows, columns = np.tril_indices(n_features)
+        log_shape = np.zeros((n_features, n_features))
+        entries = np.append(free[n_components:], 0.0)
+        log_shape[rows, columns] = entries
+        log_shape[columns, rows] = entries
+        log_shape[-1, -1] = -np.trace(log_shape)   # trace 0: determinant one
+        return self._covariances((np.exp(free[:n_components]), expm(log_shape)))
+
 
 class VEV(IterativeStructure):
     """``Σ_k = λ_k D_k A D_kᵀ``: varying volume and orientation, equal shape."""
@@ -215,6 +289,20 @@ class VEV(IterativeStructure):
     def _covariances(self, state):
         volumes, shape, _, vectors = state
         return np.einsum("k,kij,j,klj->kil", volumes, vectors, shape, vectors)
+
+    def _free_parts(self, covariances):
+        values, vectors = _decreasing_eigen(covariances)
+        log_volumes = np.mean(np.log(values), axis=1)
+        log_shape = np.mean(np.log(values) - log_volumes[:, None], axis=0)
+        return [("log_volume", log_volumes), ("log_shape", log_shape[:-1]),
+                ("rotation", np.array([_rotation_generator(v) for v in vectors]))]
+
+    def from_free(self, free, n_components, n_features):
+        k, d = n_components, n_features
+        free = np.asarray(free, dtype=float)
+        rotations = free[k + d - 1:].reshape(k, -1)
+        vectors = np.stack([_rotation(generator, d) for generator in rotations])
+        return self._covariances((np.exp(free[:k]), _shapes(free[k:k + d - 1]), None, vectors))
 
 
 class _CommonOrientation(IterativeStructure):
@@ -258,11 +346,30 @@ class _CommonOrientation(IterativeStructure):
         orientation, diagonals = state
         return np.einsum("ij,kj,lj->kil", orientation, diagonals, orientation)
 
+    def _free_parts(self, covariances):
+        mix = 1.0 + _GOLDEN * np.arange(len(covariances))
+        orientation = _decreasing_eigen(np.einsum("k,kij->ij", mix, covariances))[1]
+        log_diagonals = np.log(np.einsum("ji,kjl,li->ki", orientation, covariances, orientation))
+        log_volumes = log_diagonals.mean(axis=1)
+        volume_part = log_volumes[:1] if self.equal_volume else log_volumes
+        return [("log_volume", volume_part), ("log_shape", (log_diagonals - log_volumes[:, None])[:, :-1]),
+                ("rotation", _rotation_generator(orientation))]
+
+    def from_free(self, free, n_components, n_features):
+        k, d = n_components, n_features
+        free = np.asarray(free, dtype=float)
+        volumes = k if not self.equal_volume else 1
+        log_volumes = np.broadcast_to(free[:volumes], (k,))
+        shapes = _shapes(free[volumes:volumes + k * (d - 1)].reshape(k, d - 1))
+        orientation = _rotation(free[volumes + k * (d - 1):], d)
+        return self._covariances((orientation, np.exp(log_volumes)[:, None] * shapes))
+
 
 class EVE(_CommonOrientation):
     """``Σ_k = λ D A_k Dᵀ``: equal volume and orientation, varying shape."""
 
     name = "EVE"
+    equal_volume = True
 
     def n_free(self, n_components, n_features):
         d = n_features
@@ -278,6 +385,7 @@ class VVE(_CommonOrientation):
     """``Σ_k = λ_k D A_k Dᵀ``: equal orientation, varying volume and shape."""
 
     name = "VVE"
+    equal_volume = False
 
     def n_free(self, n_components, n_features):
         d = n_features
