@@ -33,7 +33,6 @@ sampling, missing values and Dask are those of ``full``.
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import expm, logm
 
 from .covariance_structures import FULL, ILL_DEFINED_COVARIANCE, STRUCTURES, Full
 
@@ -164,14 +163,29 @@ def _rotation_generator(vectors: np.ndarray) -> np.ndarray:
     vectors = vectors * np.where(np.diagonal(vectors) < 0, -1.0, 1.0)
     if np.linalg.det(vectors) < 0:
         vectors[:, np.argmin(np.abs(np.diagonal(vectors)))] *= -1.0
-    return np.real(logm(vectors))[np.tril_indices(len(vectors), -1)]
+    values, basis = np.linalg.eig(vectors)   # D normal: D = V e^{iφ} V⁻¹, log D = V iφ V⁻¹
+    generator = np.real(basis @ np.diag(1j * np.angle(values)) @ np.linalg.inv(basis))
+    return generator[np.tril_indices(len(vectors), -1)]
 
 
 def _rotation(generator: np.ndarray, d: int) -> np.ndarray:
     """``D = exp(K)`` for the skew ``K`` with strictly lower entries ``generator``."""
     skew = np.zeros((d, d))
     skew[np.tril_indices(d, -1)] = generator
-    return expm(skew - skew.T)
+    return _skew_exponential(skew - skew.T)
+
+
+def _skew_exponential(skew: np.ndarray) -> np.ndarray:
+    """``exp K`` for a skew ``K`` from the Hermitian ``iK = V φ Vᴴ``: ``exp K = V e^{−iφ} Vᴴ``
+    (numpy's eigh: scipy's expm calls a multithreaded BLAS that is slow on tiny matrices)."""
+    phases, basis = np.linalg.eigh(1j * skew)
+    return np.real((basis * np.exp(-1j * phases)) @ basis.conj().T)
+
+
+def _symmetric_exponential(matrix: np.ndarray) -> np.ndarray:
+    """``exp S = V e^{w} Vᵀ`` for a symmetric ``S = V w Vᵀ``."""
+    values, vectors = np.linalg.eigh(matrix)
+    return (vectors * np.exp(values)) @ vectors.T
 
 
 def _decreasing_eigen(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -260,7 +274,7 @@ class VEE(IterativeStructure):
         log_shape[rows, columns] = entries
         log_shape[columns, rows] = entries
         log_shape[-1, -1] = -np.trace(log_shape)   # trace 0: determinant one
-        return self._covariances((np.exp(free[:n_components]), expm(log_shape)))
+        return self._covariances((np.exp(free[:n_components]), _symmetric_exponential(log_shape)))
 
 
 class VEV(IterativeStructure):
