@@ -82,10 +82,12 @@ def _constraints_hold(model: str, covariances: np.ndarray) -> None:
     if model[2] == "I":
         np.testing.assert_allclose(covariances, np.stack([np.diag(np.diag(c)) for c in covariances]), atol=1e-12)
     if model[1:] in ("EI", "EE"):
-        np.testing.assert_allclose(scaled, np.broadcast_to(scaled[0], scaled.shape), rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(scaled, np.broadcast_to(scaled[0], scaled.shape), rtol=1e-8,
+                                   atol=1e-10 * np.abs(scaled).max())
     if model[1:] == "EV":
         shapes = np.linalg.eigvalsh(scaled)
-        np.testing.assert_allclose(shapes, np.broadcast_to(shapes[0], shapes.shape), rtol=1e-8)
+        np.testing.assert_allclose(shapes, np.broadcast_to(shapes[0], shapes.shape), rtol=1e-8,
+                                   atol=1e-12 * shapes.max())   # eigvalsh: accurate relative to the largest
     if model[2] == "E":
         for c in covariances[1:]:   # a common orientation: the covariances commute
             np.testing.assert_allclose(c @ covariances[0], covariances[0] @ c, atol=1e-9 * np.abs(c).max() ** 2)
@@ -167,6 +169,7 @@ def test_em_fit_is_scipys_maximum_likelihood(model):
     _constraints_hold(model, fitted.covariances_)
 
 
+@pytest.mark.filterwarnings("ignore:Best performing initialization did not converge")
 @settings(max_examples=12, deadline=None)
 @given(model=st.sampled_from(MODELS), seed=st.integers(0, 2**32 - 1), separation=st.floats(0.0, 50.0),
        log_scale=st.floats(-3.0, 3.0), small=st.integers(4, 8))
