@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .covariance_structures import FULL, ILL_DEFINED_COVARIANCE, STRUCTURES, Full
+from .covariance_structures import FULL, ILL_DEFINED_COVARIANCE, MCLUST_STRUCTURES, Full
 
 #: Golden-ratio weights that separate the components' eigenvalues when a common orientation is read
 #: off the previous covariances (any positive combination of ``D Λ_k Dᵀ`` has eigenvectors ``D``).
@@ -411,4 +411,4 @@ class VVE(_CommonOrientation):
 
 #: The iterative models by their mclust names (default inner tolerance and cap), in the lookup.
 ITERATIVE_STRUCTURES = {structure.name: structure for structure in (VEI(), VEE(), VEV(), EVE(), VVE())}
-STRUCTURES.update(ITERATIVE_STRUCTURES)
+MCLUST_STRUCTURES.update(ITERATIVE_STRUCTURES)
