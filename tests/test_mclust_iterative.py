@@ -234,3 +234,11 @@ def test_standard_errors_hessian_and_bootstrap_work_louis_says_why_not():
     assert boot.cov.shape == hessian.cov.shape
     with pytest.raises(NotImplementedError, match="orientation.*hessian.*bootstrap"):
         emkit.standard_errors(result, X, method="louis")
+
+
+def test_t_family_and_conjugate_prior_are_refused_with_the_reason():
+    X = _three_groups(np.random.default_rng(2))
+    with pytest.raises(ValueError, match="'EVE' is not offered for the t family"):
+        emkit.StudentMixture(2, covariance_type="EVE", random_state=0).fit(X)
+    with pytest.raises(ValueError, match="covariance_prior: no conjugate prior mode for covariance_type 'VEV'"):
+        GaussianMixture(2, covariance_type="VEV", reg_covar=0.0, covariance_prior=1.0, random_state=0).fit(X)

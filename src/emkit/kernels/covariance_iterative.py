@@ -119,6 +119,11 @@ class IterativeStructure(Full):
         raise NotImplementedError
 
     # ------------------------------------------------------- what the constraints rule out
+    def scaled(self, covariances, numerators, denominators, skip):
+        raise ValueError(f"covariance_type: {self.name!r} is not offered for the t family yet: rescaling each "
+                         "component's scatter (the t M-step) would leave the model's equal volumes or shapes; use a "
+                         "Gaussian mixture, or covariance_type 'full', 'tied', 'diag' or 'spherical'")
+
     def posterior_mode(self, scatter, counts, scale, dof, n_features):
         raise ValueError(f"covariance_prior: no conjugate prior mode for covariance_type {self.name!r} (its "
                          "M-step is iterative); fit without a prior, or use reg_covar")
