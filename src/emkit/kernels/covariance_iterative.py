@@ -24,10 +24,15 @@ Each M-step starts from the previous covariances (warm start: after the first st
 iterations suffice) and stops when ``f`` changes by less than ``tol·max(1, |f|)`` (default
 ``sqrt(eps)``, mclust's) or after ``max_iter`` iterations (default 1000); since no step increases
 ``f`` from the previous parameters, EM (a generalised EM when the inner loop stops early) never
-decreases the monitored log-likelihood. ``reg_covar`` is added to every ``S_k`` before the
-constrained fit (the result keeps the model's constraints; for the eigenvalues of ``Σ_k`` it is a
-floor only on average). The covariances are stored as full ``(k, d, d)`` matrices, so densities,
-sampling, missing values and Dask are those of ``full``.
+decreases the monitored log-likelihood (with ``reg_covar = 0``). ``reg_covar`` is added to every
+``S_k`` before the constrained fit, so the result keeps the model's constraints (for the
+eigenvalues of ``Σ_k`` it is a floor only on average) and, as with scikit-learn's floor, the
+log-likelihood may then dip by about what the floor gives up. The covariances are stored as full
+``(k, d, d)`` matrices, so densities, sampling, missing values and Dask are those of ``full``.
+The free parameters (standard errors) are the log volumes, the first ``d − 1`` log shapes and the
+strictly lower entries of the skew generator ``K`` of each orientation ``D = exp K`` (VEE: of the
+symmetric ``log C``): the Hessian and the bootstrap work; Louis and SEM need covariances linear
+in their parameters and say so. The t family and the conjugate prior are refused.
 """
 
 from __future__ import annotations
