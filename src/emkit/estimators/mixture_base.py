@@ -25,7 +25,7 @@ from ..engine.progress import Progress
 from ..engine.result import EMResult
 from ..exceptions import ConvergenceWarning
 from ..kernels.covariance_structures import covariance_structure
-from ..kernels.gaussian import covariance_shape, precisions_cholesky
+from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape, precisions_cholesky
 from ..models.gaussian_mixture import INIT_METHODS, GaussianMixtureData, prepare_data
 from ._common import (
     covariances_from_precisions,
@@ -234,7 +234,8 @@ class MixtureEstimator(EstimatorProtocol):
         check_integer(self.verbose_interval, "verbose_interval", 1)
         check_number(self.tol, "tol")
         check_number(self.reg_covar, "reg_covar")
-        covariance_structure(self.covariance_type)   # ValueError naming covariance_type (mclust's names too)
+        if self.covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type: expected one of {COVARIANCE_TYPES}, got {self.covariance_type!r}")
         if self.init_params not in INIT_METHODS:
             raise ValueError(f"init_params: expected one of {INIT_METHODS}, got {self.init_params!r}")
         if self.accelerate not in (None, "squarem"):

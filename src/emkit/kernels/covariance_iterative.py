@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .covariance_structures import FULL, ILL_DEFINED_COVARIANCE, MCLUST_STRUCTURES, Full
+from .covariance_structures import FULL, ILL_DEFINED_COVARIANCE, STRUCTURES, Full
 
 #: Golden-ratio weights that separate the components' eigenvalues when a common orientation is read
 #: off the previous covariances (any positive combination of ``D Λ_k Dᵀ`` has eigenvectors ``D``).
@@ -124,6 +124,11 @@ class IterativeStructure(Full):
         raise NotImplementedError
 
     # ------------------------------------------------------- what the constraints rule out
+    def keep_components(self, previous, new, keep):
+        """``new``: the M-step couples the components (shared volume, shape or orientation), so an
+        empty one kept at its previous covariance would break the constraint."""
+        return new
+
     def scaled(self, covariances, numerators, denominators, skip):
         raise ValueError(f"covariance_type: {self.name!r} is not offered for the t family yet: rescaling each "
                          "component's scatter (the t M-step) would leave the model's equal volumes or shapes; use a "
@@ -421,4 +426,4 @@ class VVE(_CommonOrientation):
 
 #: The iterative models by their mclust names (default inner tolerance and cap), in the lookup.
 ITERATIVE_STRUCTURES = {structure.name: structure for structure in (VEI(), VEE(), VEV(), EVE(), VVE())}
-MCLUST_STRUCTURES.update(ITERATIVE_STRUCTURES)
+STRUCTURES.update(ITERATIVE_STRUCTURES)

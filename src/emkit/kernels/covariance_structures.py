@@ -717,12 +717,6 @@ FULL, TIED, DIAG, SPHERICAL = Full(), Tied(), Diag(), Spherical()
 #: The structures by their ``covariance_type`` spelling (scikit-learn's four).
 STRUCTURES: dict[str, CovarianceStructure] = {s.name: s for s in (FULL, TIED, DIAG, SPHERICAL)}
 
-#: mclust's models by their names, beyond scikit-learn's four (not in ``COVARIANCE_TYPES``, the
-#: default grid of model selection); each module of models adds its own.
-MCLUST_STRUCTURES: dict[str, CovarianceStructure] = {}
-
-from . import covariance_iterative  # noqa: E402,F401  (registers mclust's iterative models, built on Full)
-
 CovarianceType = Union[str, CovarianceStructure]
 
 
@@ -738,7 +732,8 @@ def covariance_structure(covariance_type: CovarianceType) -> CovarianceStructure
         return covariance_type
     if isinstance(covariance_type, str) and covariance_type in STRUCTURES:
         return STRUCTURES[covariance_type]
-    if isinstance(covariance_type, str) and covariance_type in MCLUST_STRUCTURES:
-        return MCLUST_STRUCTURES[covariance_type]
-    raise ValueError(f"covariance_type: expected one of {tuple(STRUCTURES) + tuple(MCLUST_STRUCTURES)}, "
-                     f"got {covariance_type!r}")
+    raise ValueError(f"covariance_type: expected one of {tuple(STRUCTURES)}, got {covariance_type!r}")
+
+
+# mclust's models whose M-step iterates subclass Full and add themselves to STRUCTURES when imported.
+from . import covariance_iterative  # noqa: E402,F401  (VEI, VEE, VEV, EVE, VVE)
