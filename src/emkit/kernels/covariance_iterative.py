@@ -41,6 +41,10 @@ import numpy as np
 
 from .covariance_structures import FULL, ILL_DEFINED_COVARIANCE, STRUCTURES, Full
 
+#: The smallest ratio of a covariance's eigenvalues accepted (below it the component has collapsed
+#: and its density and the inner iteration's steps are rounding).
+MIN_CONDITION = 1e-13
+
 #: Golden-ratio weights that separate the components' eigenvalues when a common orientation is read
 #: off the previous covariances (any positive combination of ``D Λ_k Dᵀ`` has eigenvectors ``D``).
 _GOLDEN = 0.6180339887498949
@@ -101,7 +105,12 @@ class IterativeStructure(Full):
             if abs(value - new) <= self.tol * max(1.0, abs(new)):
                 break
             value = new
-        return self._covariances(state)
+        covariances = self._covariances(state)
+        spectra = np.linalg.eigvalsh(covariances)
+        if not np.all(spectra[:, 0] > MIN_CONDITION * spectra[:, -1]):   # a collapsed component
+            raise ValueError(f"covariances: a component's covariance is numerically singular under "
+                             f"{self.name!r}. {ILL_DEFINED_COVARIANCE}")
+        return covariances
 
     def objective(self, scatters: np.ndarray, weights: np.ndarray, covariances: np.ndarray) -> float:
         """``f = Σ_k n_k [log det Σ_k + tr(S_k Σ_k⁻¹)]`` at any covariances (the inner loop's)."""
