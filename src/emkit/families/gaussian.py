@@ -369,7 +369,7 @@ class Gaussian(Family):
                                             prior=self.covariance_prior)
         else:
             means, covars = gaussian_m_step(exact, self.covariance_type, self.reg_covar, shift=shift,
-                                            means=fixed_means)
+                                            means=fixed_means, previous=params[self.covariance_name])
         if "means" not in learn:
             means = params["means"]
         if self.covariance_name not in learn:

@@ -178,6 +178,12 @@ class CovarianceStructure:
         """
         raise NotImplementedError
 
+    def warm_m_step(self, n: np.ndarray, sum_xx: np.ndarray, m: np.ndarray, delta: np.ndarray,
+                    denominator: np.ndarray, reg_covar: float, previous: np.ndarray | None) -> np.ndarray:
+        """:meth:`m_step` started from the ``previous`` covariances (None: unknown); only the
+        structures whose M-step iterates (mclust's VEI, VEE, VEV, EVE, VVE) use them."""
+        return self.m_step(n, sum_xx, m, delta, denominator, reg_covar)
+
     def anchored_variances(self, second: np.ndarray, n: np.ndarray, n_features: int) -> np.ndarray:
         """Second moments per row about the anchors per component and coordinate ``(k, d)``."""
         raise NotImplementedError
@@ -742,3 +748,7 @@ def covariance_structure(covariance_type: CovarianceType) -> CovarianceStructure
     if isinstance(covariance_type, str) and covariance_type in STRUCTURES:
         return STRUCTURES[covariance_type]
     raise ValueError(f"covariance_type: expected one of {tuple(STRUCTURES)}, got {covariance_type!r}")
+
+
+# mclust's models whose M-step iterates subclass Full and add themselves to STRUCTURES when imported.
+from . import covariance_iterative  # noqa: E402,F401  (VEI, VEE, VEV, EVE, VVE)

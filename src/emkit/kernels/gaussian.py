@@ -338,7 +338,8 @@ def _anchored_variances(second: np.ndarray, n: np.ndarray, covariance_type: Cova
 
 
 def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: CovarianceType, reg_covar: float,
-                    shift=None, means=None, prior: CovariancePrior | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    shift=None, means=None, prior: CovariancePrior | None = None,
+                    previous=None) -> tuple[np.ndarray, np.ndarray]:
     """Means and covariances maximizing the expected complete-data log-likelihood.
 
     ``μ_k = c + sum_x_k / n_k`` and ``Σ_k = sum_xx_k / n_k − m_k m_kᵀ + reg_covar·I`` with
@@ -368,6 +369,9 @@ def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: Covariance
     prior : CovariancePrior, optional
         Inverse-Wishart (full, tied) or inverse-gamma (diag, spherical) prior on the covariances,
         with its prior on the means if any (the means are then the joint mode, unless fixed).
+    previous : array, optional
+        The current covariances: the start of an iterative M-step (mclust's VEI, VEE, VEV, EVE,
+        VVE), which then never decreases the expected complete-data log-likelihood from them.
 
     Returns
     -------
@@ -400,7 +404,7 @@ def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: Covariance
         mode = prior.mean_mode(n, sum_x, shift, structure)
         centre = m if mode is None else mode - shift
     delta = m - centre
-    cov = structure.m_step(n, sum_xx, m, delta, denominator, reg_covar)
+    cov = structure.warm_m_step(n, sum_xx, m, delta, denominator, reg_covar, previous)
     if prior is not None:
         cov = prior.posterior_mode(cov, n, structure, d, means=centre + shift)
     return centre + shift, cov
