@@ -98,11 +98,10 @@ def test_one_component_of_two_is_the_plain_two_component_mixture():
 
 # ------------------------------------------------------------------ GMMHMM against hmmlearn
 def pair(covariance_type, params, n_iter, tol=0.0):
-    """emkit's and hmmlearn's GMMHMM at the same start; hmmlearn's priors at their neutral
-    defaults (weights_prior=1, means_weight=0, covars_prior/covars_weight None: plain MLE for
-    diag and full)."""
-    ours = GMMHMM(K, M, covariance_type=covariance_type, covars_prior=0.0, n_iter=n_iter, tol=tol, init_params="",
-                  params=params)
+    """emkit's and hmmlearn's GMMHMM at the same start, both with hmmlearn's default priors
+    (weights_prior=1, means_weight=0, covars_prior/covars_weight None: plain MLE for diag and
+    full)."""
+    ours = GMMHMM(K, M, covariance_type=covariance_type, n_iter=n_iter, tol=tol, init_params="", params=params)
     theirs = hmmlearn.GMMHMM(K, M, covariance_type=covariance_type, n_iter=n_iter, tol=tol if tol else -np.inf,
                              init_params="", params=params, implementation="log")
     init = start(covariance_type)

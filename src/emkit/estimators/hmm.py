@@ -26,7 +26,6 @@ exact maximum-likelihood M-step and any other value a ``1e-6`` floor on the vari
 """
 from __future__ import annotations
 
-import itertools
 import logging
 import warnings
 from pathlib import Path
@@ -48,6 +47,7 @@ from ..latent.hmm import DECODERS, HiddenMarkovModel
 from ..validation import check_integer, check_real
 from ..variants.online import OnlineEM
 from ._hmm_monitor import ConvergenceMonitor, MonitorRule
+from ._hmmlearn_priors import gaussian_hmm_prior, gmm_hmm_priors, poisson_hmm_prior
 from ._common import generator as _generator, jsonable as _jsonable
 from ._sklearn_compat import bridged
 from .base import EstimatorProtocol
@@ -65,14 +65,6 @@ _log = logging.getLogger(__name__)
 #: observations or this, whichever is larger: a larger symbol is an id, not a code, and would
 #: make the emission table (``K`` rows of ``max(X) + 1`` floats) outgrow the data.
 MIN_SYMBOL_BOUND = 2 ** 16
-
-
-def covariance_floor(covars_prior) -> float:
-    """The Gaussian family's ``reg_covar`` that stands in for hmmlearn's covariance prior until the
-    conjugate priors are wired into the family (``hmm-priors``): 0, the exact maximum-likelihood
-    M-step, when ``covars_prior`` is 0; else a floor of ``1e-6`` on the variances."""
-    return 0.0 if np.all(np.asarray(0.0 if covars_prior is None else covars_prior) == 0) and covars_prior is not None \
-        else 1e-6
 
 
 def with_min_covar(initial: dict[str, np.ndarray], covariance_type: str, min_covar: float) -> dict[str, np.ndarray]:
@@ -220,24 +212,28 @@ class _BaseHMM(EstimatorProtocol):
         given = self._given_params(model.param_names)
         self._log_degenerate(model, data.n_samples * n_features)
         generator = self._start_generator()
-        starts = itertools.count()
+        starts: list[dict[str, np.ndarray]] = []
 
         def start(rng: np.random.Generator) -> dict[str, np.ndarray]:
             """The engine's ``init(rng)``: the started parameters from the model's starting values
             (its deterministic default for the first start without a generator), the others from
             ``given``."""
-            default = next(starts) == 0 and generator is None
+            default = not starts and generator is None
             needed = len(given) < len(model.param_names)
             initial = model.initial_params(data, None if default else rng) if needed else {}
-            return {**self._started(initial), **given}
+            starts.append({**self._started(initial), **given})
+            return starts[-1]
+
+        def log_prior(vector: np.ndarray) -> float:
+            return model.log_prior(model.from_vector(vector, starts[-1]))
 
         monitor = self.monitor_
         with Progress.of(self.verbose) as progress, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
             best = fit(model, data, init=start, random_state=generator, n_init=self.n_init,
-                       stopping=MonitorRule(monitor), max_iter=self.n_iter,
+                       stopping=MonitorRule(monitor, log_prior), max_iter=self.n_iter,
                        accelerate=self.accelerate, verbose=progress)
-        history = list(best.trace.loglik)
+        history = self._likelihoods(model, best)
         if list(monitor.history) != history:     # n_init > 1: the monitor saw the last start, not the best
             monitor._reset()
             monitor.history.extend(history)
@@ -357,10 +353,16 @@ class _BaseHMM(EstimatorProtocol):
         self.n_features_ = n_features
         self.n_features = n_features
         if result is not None:
-            self.lower_bounds_ = list(result.trace.loglik)
+            self.lower_bounds_ = self._likelihoods(model, result)
             self.n_iter_ = int(result.n_iter)
             self.converged_ = bool(result.converged)
             self.result_ = result
+
+    @staticmethod
+    def _likelihoods(model: HiddenMarkovModel, result: EMResult) -> list[float]:
+        """The log-likelihood of each iterate of ``result`` (hmmlearn's ``monitor_.history``): the
+        engine's log-posterior less ``model.log_prior``."""
+        return [loglik - model.log_prior(params) for loglik, params in zip(result.trace.loglik, result.trace.params)]
 
     def _check_hyperparameters(self) -> None:
         check_integer(self.n_components, "n_components")
@@ -689,7 +691,9 @@ class GaussianHMM(_BaseHMM):
     def _emission(self, n_features: int) -> Gaussian:
         if self.covariance_type not in COVARIANCE_TYPES:
             raise ValueError(f"covariance_type: expected one of {COVARIANCE_TYPES}, got {self.covariance_type!r}")
-        return Gaussian(n_features, self.covariance_type, covariance_floor(self.covars_prior))
+        prior = gaussian_hmm_prior(self.covariance_type, self.n_components, n_features, self.means_prior,
+                                   self.means_weight, self.covars_prior, self.covars_weight)
+        return Gaussian(n_features, self.covariance_type, 0.0, covariance_prior=prior)
 
     def _started(self, initial: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return with_min_covar(initial, self.covariance_type, self.min_covar)
@@ -827,7 +831,8 @@ class PoissonHMM(_BaseHMM):
         return {"allow_nan": True, "positive_only": True}
 
     def _emission(self, n_features: int) -> Poisson:
-        return Poisson(n_features)
+        return Poisson(n_features, **poisson_hmm_prior(self.n_components, n_features, self.lambdas_prior,
+                                                       self.lambdas_weight))
 
 
 class MultinomialHMM(_BaseHMM):
@@ -1010,9 +1015,11 @@ class GMMHMM(_BaseHMM):
 
     def _emission(self, n_features: int) -> FiniteMixture:
         self._check_mixture()
-        gaussian = Gaussian(n_features, self.covariance_type, covariance_floor(self.covars_prior))
-        return FiniteMixture(gaussian, self.n_mix,
-                             self.weights_prior, weights_name="weights")
+        weights_prior, prior = gmm_hmm_priors(self.covariance_type, self.n_components, self.n_mix, n_features,
+                                              self.weights_prior, self.means_prior, self.means_weight,
+                                              self.covars_prior, self.covars_weight)
+        gaussian = Gaussian(n_features, self.covariance_type, 0.0, covariance_prior=prior)
+        return FiniteMixture(gaussian, self.n_mix, weights_prior, weights_name="weights")
 
     def _started(self, initial: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return with_min_covar(initial, self.covariance_type, self.min_covar)
