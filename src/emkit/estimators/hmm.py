@@ -179,7 +179,14 @@ class _BaseHMM(EstimatorProtocol):
         return check_observations(X)
 
     def _n_features_of(self, X: np.ndarray) -> int:
-        return X.shape[1]
+        """``X``'s columns; once :meth:`fit` has set ``n_features``, a refit must have as many
+        (hmmlearn's ``_check_and_set_n_features``; ValueError naming X otherwise)."""
+        n_features = X.shape[1]
+        expected = getattr(self, "n_features", None)
+        if expected is not None and expected != n_features:
+            raise ValueError(f"X: got {n_features} feature(s) but this model has n_features={expected} (set by an "
+                             "earlier fit); fit a new estimator for other features")
+        return n_features
 
     # ----------------------------------------------------------------------------- fitting
     def fit(self, X, lengths=None) -> _BaseHMM:
@@ -210,7 +217,7 @@ class _BaseHMM(EstimatorProtocol):
         model = self._model(n_features)
         data = model.prepare((X, lengths))
         given = self._given_params(model.param_names)
-        self._log_degenerate(model, data.n_samples * n_features)
+        self._log_degenerate(model, data.n_samples * n_features, n_features)
         generator = self._start_generator()
         starts: list[dict[str, np.ndarray]] = []
 
@@ -335,9 +342,30 @@ class _BaseHMM(EstimatorProtocol):
         """The model's starting values as this estimator starts them (the Gaussian ones add ``min_covar``)."""
         return initial
 
-    def _log_degenerate(self, model: HiddenMarkovModel, n_values: int) -> None:
+    def _scalars_per_letter(self, n_features: int) -> dict[str, int] | None:
+        """hmmlearn's ``_get_n_fit_scalars_per_param``: the free scalars of each parameter, by its
+        letter (``"s"``: ``K − 1``, ``"t"``: ``K(K − 1)``, the emission's); None where the class has
+        no letters (:class:`~emkit.HMM`: the model's own count)."""
+        emission = self._emission_scalars(n_features)
+        if emission is None:
+            return None
+        k = self.n_components
+        return {"s": k - 1, "t": k * (k - 1), **emission}
+
+    def _emission_scalars(self, n_features: int) -> dict[str, int] | None:
+        """The emission's part of :meth:`_scalars_per_letter` (hmmlearn's counts)."""
+        return None
+
+    def _n_learned_scalars(self, model: HiddenMarkovModel, n_features: int) -> int:
+        """Free scalars of the parameters in ``params`` (hmmlearn's count, letter by letter)."""
+        per_letter = self._scalars_per_letter(n_features)
+        if per_letter is None:
+            return model.n_free_parameters()
+        return sum(per_letter[letter] for letter in self.params if letter in per_letter)
+
+    def _log_degenerate(self, model: HiddenMarkovModel, n_values: int, n_features: int) -> None:
         """hmmlearn's log message when the data hold fewer values than the learned free scalars."""
-        n_free = model.n_free_parameters()
+        n_free = self._n_learned_scalars(model, n_features)
         if n_values < n_free:
             _log.warning("Fitting a model with %d free scalar parameters with only %d data points will result in a "
                          "degenerate solution.", n_free, n_values)
@@ -496,12 +524,16 @@ class _BaseHMM(EstimatorProtocol):
         return vector / vector.sum()
 
     def _n_parameters(self) -> int:
-        model, _ = self._fitted_model()
-        return model.n_free_parameters()
+        """The ``p`` of :meth:`aic` and :meth:`bic`: hmmlearn's count, every parameter's free
+        scalars whether learned or not (``sum(_get_n_fit_scalars_per_param().values())``); the
+        learned free parameters for :class:`~emkit.HMM`."""
+        model, params = self._fitted_model()
+        per_letter = self._scalars_per_letter(self._n_features_of_params(params))
+        return model.n_free_parameters() if per_letter is None else sum(per_letter.values())
 
     def bic(self, X, lengths=None) -> float:
-        """Bayesian information criterion ``−2 log L + p log n`` (``p`` learned free parameters,
-        ``n`` observations)."""
+        """Bayesian information criterion ``−2 log L + p log n`` (``p`` free parameters, hmmlearn's
+        count: see :meth:`_n_parameters`; ``n`` observations)."""
         return -2.0 * self.score(X, lengths) + self._n_parameters() * np.log(np.shape(X)[0])
 
     def aic(self, X, lengths=None) -> float:
@@ -698,6 +730,11 @@ class GaussianHMM(_BaseHMM):
     def _started(self, initial: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return with_min_covar(initial, self.covariance_type, self.min_covar)
 
+    def _emission_scalars(self, n_features: int) -> dict[str, int]:
+        k, d = self.n_components, n_features
+        return {"m": k * d, "c": {"spherical": k, "diag": k * d, "full": k * d * (d + 1) // 2,
+                                  "tied": d * (d + 1) // 2}[self.covariance_type]}
+
     def _emission_attributes(self) -> dict[str, np.ndarray | None]:
         return {"means": getattr(self, "means_", None), "covars": getattr(self, "_covars_", None)}
 
@@ -770,6 +807,9 @@ class CategoricalHMM(_BaseHMM):
     def _emission(self, n_features: int) -> CategoricalEmission:
         return CategoricalEmission(n_features, self.emissionprob_prior)
 
+    def _emission_scalars(self, n_features: int) -> dict[str, int]:
+        return {"e": self.n_components * (n_features - 1)}
+
     def _data(self, X) -> np.ndarray:
         return check_symbols(X)
 
@@ -833,6 +873,9 @@ class PoissonHMM(_BaseHMM):
     def _emission(self, n_features: int) -> Poisson:
         return Poisson(n_features, **poisson_hmm_prior(self.n_components, n_features, self.lambdas_prior,
                                                        self.lambdas_weight))
+
+    def _emission_scalars(self, n_features: int) -> dict[str, int]:
+        return {"l": self.n_components * n_features}
 
 
 class MultinomialHMM(_BaseHMM):
@@ -929,6 +972,9 @@ class MultinomialHMM(_BaseHMM):
     def _emission(self, n_features: int) -> Multinomial:
         return Multinomial(n_features, self._common_trials())
 
+    def _emission_scalars(self, n_features: int) -> dict[str, int]:
+        return {"e": self.n_components * (n_features - 1)}
+
 
 class GMMHMM(_BaseHMM):
     """Hidden Markov model with Gaussian-mixture emissions: given state ``k``,
@@ -1023,6 +1069,13 @@ class GMMHMM(_BaseHMM):
 
     def _started(self, initial: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return with_min_covar(initial, self.covariance_type, self.min_covar)
+
+    def _emission_scalars(self, n_features: int) -> dict[str, int]:
+        """hmmlearn's counts, its ``"w": n_mix − 1`` included (the weights of all states hold
+        ``K(n_mix − 1)`` free scalars; hmmlearn counts one state's)."""
+        k, m, d = self.n_components, self.n_mix, n_features
+        return {"m": k * m * d, "c": {"spherical": k * m, "diag": k * m * d, "full": k * m * d * (d + 1) // 2,
+                                      "tied": k * d * (d + 1) // 2}[self.covariance_type], "w": m - 1}
 
     def _emission_attributes(self) -> dict[str, np.ndarray | None]:
         """``weights_`` and ``means_``/``covars_`` with their (state, mix) axes joined, as the
