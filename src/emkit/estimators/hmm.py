@@ -38,11 +38,12 @@ from ..engine.progress import Progress
 from ..exceptions import ConvergenceWarning, NotFittedError
 from ..families.categorical import MISSING, CategoricalEmission, check_symbols
 from ..families.finite_mixture import FiniteMixture
-from ..families.gaussian import Gaussian, check_observations
+from ..families.gaussian import Gaussian, check_observations, start_covariance
 from ..families.multinomial import Multinomial
 from ..families.poisson import Poisson
 from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape
+from ..kernels.kmeans import kmeans
 from ..latent.hmm import DECODERS, HiddenMarkovModel
 from ..validation import check_integer, check_real
 from ..variants.online import OnlineEM
@@ -61,6 +62,9 @@ IMPLEMENTATIONS = ("log", "scaling")
 
 _log = logging.getLogger(__name__)
 
+#: k-means runs of :func:`best_kmeans` (scikit-learn's ``n_init`` in hmmlearn's ``GMMHMM`` start).
+KMEANS_INITS = 10
+
 #: Without ``n_features``, the number of symbols ``max(X) + 1`` may be at most the number of
 #: observations or this, whichever is larger: a larger symbol is an id, not a code, and would
 #: make the emission table (``K`` rows of ``max(X) + 1`` floats) outgrow the data.
@@ -74,6 +78,14 @@ def with_min_covar(initial: dict[str, np.ndarray], covariance_type: str, min_cov
     covars = np.asarray(initial["covars"], dtype=float)
     square = covariance_type in ("full", "tied")
     return {**initial, "covars": covars + min_covar * (np.eye(covars.shape[-1]) if square else 1.0)}
+
+
+def best_kmeans(X: np.ndarray, n_clusters: int, rng: np.random.Generator,
+                n_init: int = KMEANS_INITS) -> tuple[np.ndarray, np.ndarray]:
+    """The k-means ``(centres, labels)`` of least within-cluster sum of squares among ``n_init``
+    runs (scikit-learn's ``KMeans(n_init=10)``, which hmmlearn's ``GMMHMM`` start runs)."""
+    runs = [kmeans(X, n_clusters, rng) for _ in range(n_init)]
+    return min(runs, key=lambda run: float(np.sum((X - run[0][run[1]]) ** 2)))
 
 
 def checked_covars(value, covariance_type: str, n_components: int) -> np.ndarray:
@@ -227,7 +239,7 @@ class _BaseHMM(EstimatorProtocol):
             ``given``."""
             default = not starts and generator is None
             needed = len(given) < len(model.param_names)
-            initial = model.initial_params(data, None if default else rng) if needed else {}
+            initial = self._initial_params(model, data, None if default else rng) if needed else {}
             starts.append({**self._started(initial), **given})
             return starts[-1]
 
@@ -296,7 +308,7 @@ class _BaseHMM(EstimatorProtocol):
             else:
                 rng = self._start_generator()
                 given = self._given_params(model.param_names)
-                start = {**(self._started(model.initial_params(data, rng)) if len(given) < len(model.param_names)
+                start = {**(self._started(self._initial_params(model, data, rng)) if len(given) < len(model.param_names)
                             else {}), **given}
             state, history = OnlineEM(model, model.check_params(start), context=data.context), []
         else:
@@ -337,6 +349,10 @@ class _BaseHMM(EstimatorProtocol):
         if self.random_state is not None:
             return _generator(self.random_state)
         return _generator(np.random.mtrand._rand) if self._start_from_global_state else None
+
+    def _initial_params(self, model: HiddenMarkovModel, data, rng: np.random.Generator | None) -> dict[str, np.ndarray]:
+        """The starting values of every parameter: the model's (``rng`` None: its deterministic start)."""
+        return model.initial_params(data, rng)
 
     def _started(self, initial: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The model's starting values as this estimator starts them (the Gaussian ones add ``min_covar``)."""
@@ -1066,6 +1082,27 @@ class GMMHMM(_BaseHMM):
                                               self.covars_prior, self.covars_weight)
         gaussian = Gaussian(n_features, self.covariance_type, 0.0, covariance_prior=prior)
         return FiniteMixture(gaussian, self.n_mix, weights_prior, weights_name="weights")
+
+    def _initial_params(self, model: HiddenMarkovModel, data, rng: np.random.Generator | None) -> dict[str, np.ndarray]:
+        """hmmlearn's start (``GMMHMM._init``): k-means with ``K`` clusters on the complete rows
+        (in their own units), then k-means with ``n_mix`` centres within each cluster (a cluster
+        with fewer rows draws its means from ``N(mean of the K centres, cov(X))``); equal
+        weights; every covariance the data's (``np.cov``, missing cells at their column's mean;
+        ``min_covar`` is added by :meth:`_started`). The chain as the model starts it."""
+        initial = model.initial_params(data, rng)
+        rng = rng if rng is not None else np.random.default_rng(0)
+        k, m = self.n_components, self.n_mix
+        X = np.asarray(data.X, dtype=float)
+        complete = X[~np.isnan(X).any(axis=1)]
+        if complete.shape[0] < k:
+            raise ValueError(f"X: {complete.shape[0]} complete rows cannot start {k} states; give init values or "
+                             "fewer states")
+        cov = start_covariance(X, None)
+        centres, labels = best_kmeans(complete, k, rng)
+        means = [best_kmeans(complete[labels == state], m, rng)[0] if np.count_nonzero(labels == state) >= m
+                 else rng.multivariate_normal(centres.mean(axis=0), cov, size=m) for state in range(k)]
+        covars = covariance_structure(self.covariance_type).from_matrix(cov, k * m)
+        return {**initial, "weights": np.full((k, m), 1.0 / m), "means": np.concatenate(means), "covars": covars}
 
     def _started(self, initial: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return with_min_covar(initial, self.covariance_type, self.min_covar)

@@ -130,23 +130,10 @@ class FiniteMixture(Family):
     # ------------------------------------------------------------------ EM
     def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None,
                        sample_weight: np.ndarray | None = None) -> Params:
-        """Equal weights ``1/M`` and, per component, the inner family's start for ``M``
-        sub-components from that component's rows (hmmlearn's ``GMMHMM`` start: k-means with ``K``
-        clusters, then k-means with ``M`` within each): the inner family's start for ``K``
-        components assigns each row to the component of highest likelihood, and component ``k``'s
-        sub-components start from the rows of ``k`` (row weights times the indicator). A component
-        with fewer than ``M`` such rows starts from all rows."""
-        weights = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        coarse = self.inner.weighted_initial_params(X, n_components, rng, sample_weight)
-        block = block_maker(self.inner, self.inner.data_context(X))(X)
-        labels = np.argmax(self.inner.log_likelihood(block, self.inner.precompute(coarse)), axis=1)
-        parts = []
-        for k in range(n_components):
-            own = np.where(labels == k, weights, 0.0)
-            enough = np.count_nonzero(own) >= self.n_mix
-            parts.append(self.inner.weighted_initial_params(X, self.n_mix, rng, own if enough else sample_weight))
-        inner = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-        return {self.weights_name: np.full((n_components, self.n_mix), 1.0 / self.n_mix), **inner}
+        """Equal weights ``1/M`` and the inner family's start for ``K·M`` components (from the
+        same weighted rows)."""
+        return {self.weights_name: np.full((n_components, self.n_mix), 1.0 / self.n_mix),
+                **self.inner.weighted_initial_params(X, n_components * self.n_mix, rng, sample_weight)}
 
     def precompute(self, params: Params) -> tuple[np.ndarray, Any]:
         """``log w`` (K, M) and the inner family's cache."""
