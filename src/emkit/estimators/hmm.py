@@ -80,6 +80,30 @@ def with_min_covar(initial: dict[str, np.ndarray], covariance_type: str, min_cov
     return {**initial, "covars": covars + min_covar * (np.eye(covars.shape[-1]) if square else 1.0)}
 
 
+#: hmmlearn's jitter of a full covariance that is not positive definite (``min_covar`` of
+#: ``_log_multivariate_normal_density_full``).
+SINGULAR_JITTER = 1e-7
+
+
+class JitteredGaussian(Gaussian):
+    """The Gaussian family of the hmmlearn faces: hmmlearn computes a full (or tied) density
+    whose covariance has no Cholesky factor with ``1e-7·I`` added to it; here the M-step adds it
+    to such a matrix, so the parameters are the covariances the densities use. Every other
+    covariance is the family's exact (MAP) step."""
+
+    def m_step(self, stats, params, learn, keep):
+        out = super().m_step(stats, params, learn, keep)
+        if covariance_structure(self.covariance_type).diagonal:
+            return out
+        covars = np.array(out[self.covariance_name], dtype=float)
+        for matrix in covars.reshape((-1,) + covars.shape[-2:]):
+            try:
+                np.linalg.cholesky(matrix)
+            except np.linalg.LinAlgError:
+                matrix += SINGULAR_JITTER * np.eye(matrix.shape[-1])
+        return {**out, self.covariance_name: covars}
+
+
 def best_kmeans(X: np.ndarray, n_clusters: int, rng: np.random.Generator,
                 n_init: int = KMEANS_INITS) -> tuple[np.ndarray, np.ndarray]:
     """The k-means ``(centres, labels)`` of least within-cluster sum of squares among ``n_init``
@@ -741,7 +765,7 @@ class GaussianHMM(_BaseHMM):
             raise ValueError(f"covariance_type: expected one of {COVARIANCE_TYPES}, got {self.covariance_type!r}")
         prior = gaussian_hmm_prior(self.covariance_type, self.n_components, n_features, self.means_prior,
                                    self.means_weight, self.covars_prior, self.covars_weight)
-        return Gaussian(n_features, self.covariance_type, 0.0, covariance_prior=prior)
+        return JitteredGaussian(n_features, self.covariance_type, 0.0, covariance_prior=prior)
 
     def _started(self, initial: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return with_min_covar(initial, self.covariance_type, self.min_covar)
@@ -1080,7 +1104,7 @@ class GMMHMM(_BaseHMM):
         weights_prior, prior = gmm_hmm_priors(self.covariance_type, self.n_components, self.n_mix, n_features,
                                               self.weights_prior, self.means_prior, self.means_weight,
                                               self.covars_prior, self.covars_weight)
-        gaussian = Gaussian(n_features, self.covariance_type, 0.0, covariance_prior=prior)
+        gaussian = JitteredGaussian(n_features, self.covariance_type, 0.0, covariance_prior=prior)
         return FiniteMixture(gaussian, self.n_mix, weights_prior, weights_name="weights")
 
     def _initial_params(self, model: HiddenMarkovModel, data, rng: np.random.Generator | None) -> dict[str, np.ndarray]:
