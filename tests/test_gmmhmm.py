@@ -223,7 +223,7 @@ def test_free_parameters_round_trip_and_sample_shapes(tmp_path):
 
 @pytest.mark.parametrize("arguments, message", [
     ({"n_mix": 0}, "n_mix"), ({"n_mix": 1.5}, "n_mix"), ({"n_mix": True}, "n_mix"),
-    ({"covariance_type": "tied"}, "covariance_type"), ({"covariance_type": "box"}, "covariance_type"),
+    ({"covariance_type": "box"}, "covariance_type"),
 ])
 def test_bad_settings_are_named(arguments, message):
     X = simulate()

@@ -107,3 +107,19 @@ def test_multinomial_hmm():
         warnings.simplefilter("ignore", UserWarning)    # hmmlearn's notice that MultinomialHMM changed in 0.2.8
         fit_both("MultinomialHMM", X, {**chain(rng), "emissionprob": rng.dirichlet(np.ones(3), size=K)},
                  n_components=K, n_trials=5)
+
+
+@pytest.mark.parametrize("params", ["stcw", "stmw"])
+def test_gmm_hmm_tied_with_priors(params):
+    """"tied" (one covariance per state) with hmmlearn's normal/Wishart prior away from its
+    defaults: ``(Σ_m κ δδᵀ + Ψ_kᵀ + S_k)/(n_k + M + ν + d + 1)``, hmmlearn's step."""
+    rng = np.random.default_rng(8)
+    m, d = 2, 2
+    X = np.concatenate([rng.normal(size=(70, d)), rng.normal(size=(80, d)) * 0.7 + [3.0, 1.0]])
+    a = rng.normal(size=(K, d, d))
+    start = {**chain(rng), "weights": rng.dirichlet(np.ones(m) * 3, size=K),
+             "means": rng.normal(scale=2.0, size=(K, m, d)), "covars": a @ np.swapaxes(a, 1, 2) + np.eye(d)}
+    keywords = {"weights_prior": rng.uniform(1.0, 3.0, (K, m)), "means_prior": rng.normal(size=(K, m, d)),
+                "means_weight": rng.uniform(0.2, 2.0, (K, m)), "covars_prior": np.eye(d) * 0.4 + 0.1,
+                "covars_weight": 1.5}
+    fit_both("GMMHMM", X, start, n_components=K, n_mix=m, covariance_type="tied", params=params, **keywords)

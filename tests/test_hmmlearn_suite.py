@@ -88,14 +88,6 @@ _add("test_multinomial_hmm.py", ("TestMultinomialHMM",), "test__check_and_set_mu
 KNOWN["test_gaussian_hmm.py::TestGaussianHMMWithSphericalCovars::test_underflow_from_scaling[scaling]"] = (
     "expects hmmlearn's scaling forward-backward to underflow and raise; emkit's 'scaling' is its one exact "
     "log-space answer (issue 16)")
-_TIED_GMM = ("GMMHMM's 'tied' (the n_mix components of each state share one covariance) is not offered: the "
-             "Gaussian family ties across all K*n_mix components; it raises ValueError naming covariance_type")
-for _test in ("test_sample", "test_score_samples_and_decode", "test_fit", "test_criterion"):
-    _add("test_gmm_hmm_new.py", ("TestGMMHMMWithTiedCovars",), _test, _TIED_GMM)
-_add("test_gmm_hmm_new.py", ("TestGMMHMM_MultiSequence",), "test_chunked", _TIED_GMM, ("tied",))
-for _implementation in _IMPLEMENTATIONS:
-    KNOWN[f"test_gmm_hmm_multisequence.py::test_gmmhmm_multi_sequence_fit_invariant_to_sequence_ordering"
-          f"[{_implementation}-tied]"] = _TIED_GMM
 
 _add("test_gmm_hmm_new.py", ("TestGMMHMM_MultiSequence",), "test_chunked",
      "after hmmlearn's n_iter=10 from hmmlearn's own start, one sequence and five chunks of it differ by 1.8e-3 in "

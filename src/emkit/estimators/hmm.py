@@ -48,7 +48,7 @@ from ..latent.hmm import DECODERS, HiddenMarkovModel
 from ..validation import check_integer, check_real
 from ..variants.online import OnlineEM
 from ._hmm_monitor import ConvergenceMonitor, MonitorRule
-from ._hmmlearn_priors import gaussian_hmm_prior, gmm_hmm_priors, poisson_hmm_prior
+from ._hmmlearn_priors import gaussian_hmm_prior, gmm_hmm_priors, poisson_hmm_prior, tied_offset
 from ._common import generator as _generator, jsonable as _jsonable
 from ._sklearn_compat import bridged
 from .base import EstimatorProtocol
@@ -61,6 +61,9 @@ CHAIN_LETTERS = {"s": "startprob", "t": "transmat"}
 IMPLEMENTATIONS = ("log", "scaling")
 
 _log = logging.getLogger(__name__)
+
+#: hmmlearn's covariance types of ``GMMHMM`` ("tied": shared by the ``n_mix`` components of a state).
+GMM_COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
 
 #: k-means runs of :func:`best_kmeans` (scikit-learn's ``n_init`` in hmmlearn's ``GMMHMM`` start).
 KMEANS_INITS = 10
@@ -1092,20 +1095,29 @@ class GMMHMM(_BaseHMM):
     def _check_mixture(self) -> None:
         """``n_mix`` and ``covariance_type``; ``ValueError`` naming the bad one."""
         check_integer(self.n_mix, "n_mix")
-        if self.covariance_type not in COVARIANCE_TYPES:
-            raise ValueError(f"covariance_type: expected one of ('full', 'diag', 'spherical'), "
-                             f"got {self.covariance_type!r}")
-        if covariance_structure(self.covariance_type).shared:
-            raise ValueError(f"covariance_type: {self.covariance_type!r} (the n_mix components of a state sharing "
-                             "one covariance) is not offered by GMMHMM; use 'full', 'diag' or 'spherical'")
+        if self.covariance_type not in GMM_COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type: expected one of {GMM_COVARIANCE_TYPES}, got {self.covariance_type!r}")
+
+    @property
+    def _tied(self) -> bool:
+        """hmmlearn's "tied": the ``n_mix`` components of a state share one full covariance."""
+        return self.covariance_type == "tied"
+
+    @property
+    def _inner_type(self) -> str:
+        """The covariance type of the ``K·n_mix`` Gaussian sub-components ("full" for "tied")."""
+        return "full" if self._tied else self.covariance_type
 
     def _emission(self, n_features: int) -> FiniteMixture:
         self._check_mixture()
         weights_prior, prior = gmm_hmm_priors(self.covariance_type, self.n_components, self.n_mix, n_features,
                                               self.weights_prior, self.means_prior, self.means_weight,
                                               self.covars_prior, self.covars_weight)
-        gaussian = JitteredGaussian(n_features, self.covariance_type, 0.0, covariance_prior=prior)
-        return FiniteMixture(gaussian, self.n_mix, weights_prior, weights_name="weights")
+        gaussian = JitteredGaussian(n_features, self._inner_type, 0.0, covariance_prior=prior)
+        if not self._tied:
+            return FiniteMixture(gaussian, self.n_mix, weights_prior, weights_name="weights")
+        return FiniteMixture(gaussian, self.n_mix, weights_prior, weights_name="weights", shared="covars",
+                             shared_offset=tied_offset(prior, n_features))
 
     def _initial_params(self, model: HiddenMarkovModel, data, rng: np.random.Generator | None) -> dict[str, np.ndarray]:
         """hmmlearn's start (``GMMHMM._init``): k-means with ``K`` clusters on the complete rows
@@ -1125,7 +1137,7 @@ class GMMHMM(_BaseHMM):
         centres, labels = best_kmeans(complete, k, rng)
         means = [best_kmeans(complete[labels == state], m, rng)[0] if np.count_nonzero(labels == state) >= m
                  else rng.multivariate_normal(centres.mean(axis=0), cov, size=m) for state in range(k)]
-        covars = covariance_structure(self.covariance_type).from_matrix(cov, k * m)
+        covars = covariance_structure(self._inner_type).from_matrix(cov, k if self._tied else k * m)
         return {**initial, "weights": np.full((k, m), 1.0 / m), "means": np.concatenate(means), "covars": covars}
 
     def _started(self, initial: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -1140,11 +1152,12 @@ class GMMHMM(_BaseHMM):
 
     def _emission_attributes(self) -> dict[str, np.ndarray | None]:
         """``weights_`` and ``means_``/``covars_`` with their (state, mix) axes joined, as the
-        emission's ``K·M`` components (a table of another shape passes as it is, for the checks)."""
+        emission's ``K·M`` components (a table of another shape passes as it is, for the checks;
+        "tied" ``covars_`` is one per state, (K, d, d), as it is)."""
         out = {"weights": getattr(self, "weights_", None)}
         for name in ("means", "covars"):
             value = getattr(self, f"{name}_", None)
-            if value is not None:
+            if value is not None and not (name == "covars" and self._tied):
                 value = np.asarray(value, dtype=float)
                 if value.ndim >= 2 and value.shape[:2] == (self.n_components, self.n_mix):
                     value = FiniteMixture.flat(value)
@@ -1155,7 +1168,8 @@ class GMMHMM(_BaseHMM):
         per_state = (self.n_components, self.n_mix)
         self.weights_ = params["weights"]
         self.means_ = np.reshape(params["means"], per_state + np.shape(params["means"])[1:])
-        self.covars_ = np.reshape(params["covars"], per_state + np.shape(params["covars"])[1:])
+        covars = params["covars"]
+        self.covars_ = covars if self._tied else np.reshape(covars, per_state + np.shape(covars)[1:])
 
     def _n_features_of_params(self, params) -> int:
         """``n_features`` of ``means`` (K·M, d); ``ValueError`` naming the attribute whose shape is
@@ -1166,8 +1180,9 @@ class GMMHMM(_BaseHMM):
             raise ValueError(f"means_: expected shape (n_components, n_mix, n_features) = ({k}, {m}, d), got "
                              f"{means.shape}")
         d = means.shape[1]
-        expected = covariance_shape(self.covariance_type, k * m, d)
+        expected = (k, d, d) if self._tied else covariance_shape(self.covariance_type, k * m, d)
         if np.shape(params["covars"]) != expected:
-            raise ValueError(f"covars_: expected shape {(k, m) + expected[1:]} for covariance_type="
-                             f"{self.covariance_type!r}, got {np.shape(params['covars'])}")
+            shown = expected if self._tied else (k, m) + expected[1:]
+            raise ValueError(f"covars_: expected shape {shown} for covariance_type={self.covariance_type!r}, "
+                             f"got {np.shape(params['covars'])}")
         return d
