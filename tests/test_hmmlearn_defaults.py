@@ -123,3 +123,41 @@ def test_gmm_hmm_tied_with_priors(params):
                 "means_weight": rng.uniform(0.2, 2.0, (K, m)), "covars_prior": np.eye(d) * 0.4 + 0.1,
                 "covars_weight": 1.5}
     fit_both("GMMHMM", X, start, n_components=K, n_mix=m, covariance_type="tied", params=params, **keywords)
+
+
+@pytest.mark.parametrize("name, keywords", [
+    ("GaussianHMM", {"covariance_type": "full"}), ("GaussianHMM", {"covariance_type": "tied"}),
+    ("GaussianHMM", {"covariance_type": "spherical"}), ("GMMHMM", {"n_mix": 3, "covariance_type": "diag"}),
+    ("GMMHMM", {"n_mix": 2, "covariance_type": "tied"}), ("PoissonHMM", {}), ("CategoricalHMM", {}),
+    ("MultinomialHMM", {"n_trials": 9})])
+def test_aic_and_bic_count_hmmlearns_parameters(name, keywords):
+    """hmmlearn's ``aic``/``bic`` count every parameter's free scalars (``_get_n_fit_scalars_per_param``,
+    GMMHMM's ``n_mix − 1`` weights included), learned or not: here only ``startprob`` is learned."""
+    rng = np.random.default_rng(9)
+    X = {"PoissonHMM": rng.poisson(3.0, size=(200, 3)), "CategoricalHMM": rng.integers(0, 4, size=(200, 1)),
+         "MultinomialHMM": rng.multinomial(9, [0.2, 0.3, 0.5], size=200)}.get(name, rng.normal(size=(200, 3)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = getattr(hmmlearn, name)(K, random_state=0, params="s", **keywords).fit(X)
+    ours = getattr(ours_module, name)(K, params="s", **keywords)
+    emission = {"GaussianHMM": ("means", "covars"), "GMMHMM": ("weights", "means", "covars"),
+                "PoissonHMM": ("lambdas",)}.get(name, ("emissionprob",))
+    for attribute in ("startprob", "transmat") + emission:
+        value = getattr(theirs, f"{attribute}_")
+        if name == "GaussianHMM" and attribute == "covars":
+            value = theirs._covars_
+        setattr(ours, f"{attribute}_", value)
+    assert ours.aic(X) == pytest.approx(theirs.aic(X), rel=1e-12)
+    assert ours.bic(X) == pytest.approx(theirs.bic(X), rel=1e-12)
+
+
+def test_a_refit_with_other_features_raises_naming_x():
+    """hmmlearn's ``_check_and_set_n_features``: ``n_features`` is set by the first fit."""
+    X = np.random.default_rng(10).normal(size=(60, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = ours_module.GaussianHMM(2, random_state=0).fit(X)
+        means = model.means_
+        with pytest.raises(ValueError, match="X: got 2 feature"):
+            model.fit(X[:, :2])
+    assert model.means_ is means and model.n_features == 3
