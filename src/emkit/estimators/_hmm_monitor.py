@@ -38,7 +38,8 @@ class ConvergenceMonitor:
     Attributes
     ----------
     history : deque of float
-        The log-likelihood (plus log prior) reported at each iteration of the last fit.
+        The log-likelihood (without the log prior, as hmmlearn's) reported at each iteration
+        of the last fit.
     iter : int
         Number of iterations reported.
     """

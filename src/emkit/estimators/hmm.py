@@ -17,12 +17,16 @@ in parallel threads; missing observations (NaN) are allowed; the Dirichlet prior
 without ``random_state`` the start is drawn from NumPy's global state as hmmlearn's is (not the
 same draws: emkit's start is its own k-means); ``decode(algorithm="map")`` returns hmmlearn's ``Σ_t max_k γ_t(k)``.
 
-Not yet wired (accepted, stored, hmmlearn's defaults; the conjugate priors are being added at the
-family level): ``means_prior``, ``means_weight``, ``covars_prior``, ``covars_weight``
-(``GaussianHMM``, ``GMMHMM``), ``weights_prior`` beyond a Dirichlet ``≥ 1`` (``GMMHMM``),
-``lambdas_prior``, ``lambdas_weight`` (``PoissonHMM``). Until then ``covars_prior=0`` gives the
-exact maximum-likelihood M-step and any other value a ``1e-6`` floor on the variances
-(:func:`covariance_floor`).
+hmmlearn's conjugate priors (``means_prior``, ``means_weight``, ``covars_prior``,
+``covars_weight``, ``weights_prior``, ``lambdas_prior``, ``lambdas_weight``) are the families'
+(:mod:`emkit.estimators._hmmlearn_priors`): each M-step is the exact mode of the expected
+complete-data log-likelihood plus the log prior, the engine ascends (and checks) the
+log-posterior, and ``score``, ``monitor_.history`` and ``lower_bounds_`` are the log-likelihood
+without the prior, as hmmlearn reports them. Where hmmlearn's step is not a mode, emkit keeps
+the mode: ``PoissonHMM`` with several states and a non-trivial Gamma prior (hmmlearn divides by
+the occupancy of all states) and ``GMMHMM``'s covariances while the means move (see there). A
+full or tied covariance without a Cholesky factor gets hmmlearn's ``1e-7·I``
+(:class:`JitteredGaussian`). ``aic``/``bic`` count hmmlearn's parameters.
 """
 from __future__ import annotations
 
@@ -665,7 +669,7 @@ class GaussianHMM(_BaseHMM):
         values above 1 add pseudo-counts, so states that are never visited keep proper rows.
     means_prior, means_weight, covars_prior, covars_weight : float or array
         hmmlearn's normal / inverse-gamma (Wishart) prior on the means and covariances
-        (defaults 0, 0, 1e-2, 1). Stored; not yet wired (see the module notes).
+        (defaults 0, 0, 1e-2, 1): the M-step is their posterior mode (see the module notes).
     algorithm : {"viterbi", "map"}, default="viterbi"
         Decoder of :meth:`predict`.
     random_state : int, numpy Generator or RandomState, optional
@@ -702,8 +706,8 @@ class GaussianHMM(_BaseHMM):
         Covariance matrices (full, whatever the type, as in hmmlearn); set it in the compact
         shape of ``covariance_type`` (``(K,)``, ``(K, d)``, ``(K, d, d)`` or ``(d, d)``).
     monitor_ : ConvergenceMonitor
-        hmmlearn's monitor: ``history`` (the log-likelihood, plus log prior, reported by each
-        iteration of the best start), ``iter``, ``converged``; replace it by a subclass to change
+        hmmlearn's monitor: ``history`` (the log-likelihood, without the log prior, reported by
+        each iteration of the best start), ``iter``, ``converged``; replace it by a subclass to change
         the rule.
     lower_bounds_ : list of float
         ``list(monitor_.history)``; the fitted parameters are one M-step past its last value.
@@ -870,10 +874,11 @@ class PoissonHMM(_BaseHMM):
 
     ``X`` holds non-negative integer counts, shape (n_samples, n_features) (NaN: a missing cell,
     marginalised). Parameters as :class:`GaussianHMM` (``params``/``init_params`` default
-    ``"stl"``, ``l`` for ``lambdas``); the M-step is the maximum-likelihood rate ``λ_kj = Σ_t
-    γ_t(k) x_tj / Σ_t γ_t(k)`` over the observed cells, hmmlearn's estimate at its defaults
-    ``lambdas_prior=0``, ``lambdas_weight=0`` (its gamma prior is accepted and stored, not yet
-    wired: see the module notes). The start of
+    ``"stl"``, ``l`` for ``lambdas``); the M-step is the mode ``λ_kj = (α_kj + Σ_t γ_t(k) x_tj) /
+    (β_kj + Σ_t γ_t(k))`` over the observed cells under hmmlearn's Gamma prior (``lambdas_prior``
+    ``α``, ``lambdas_weight`` ``β``; 0 and 0, maximum likelihood, by default). hmmlearn 0.3.3
+    divides by the occupancy of all states instead, which equals the mode for one state or
+    without a prior (see the module notes). The start of
     ``lambdas`` spreads each column's mean over the states (``random_state`` None) or draws
     ``mean · Gamma(2, ½)``; :meth:`sample` returns the counts as floats.
 
@@ -1031,20 +1036,20 @@ class GMMHMM(_BaseHMM):
     ----------
     n_mix : int, default=1
         Number of Gaussian components ``M`` of each state's mixture.
-    covariance_type : {"diag", "full", "spherical"}, default="diag"
-        Covariance structure of each mixture component. hmmlearn's ``"tied"`` (the ``M``
-        components of a state share one covariance) is not offered: the Gaussian family ties
-        across all ``K·M`` components, a different model; it raises a ``ValueError``.
+    covariance_type : {"diag", "full", "spherical", "tied"}, default="diag"
+        Covariance structure of each mixture component; ``"tied"``: the ``M`` components of a
+        state share one full covariance (hmmlearn's; ``covars_`` of shape (n_components,
+        n_features, n_features)).
     weights_prior : float or array of shape (n_components, n_mix), default=1.0
         Dirichlet concentrations (``≥ 1``) of each state's mixture weights.
 
     The M-step is exact: each component's covariance is its scatter about its *new* mean
     (hmmlearn's ``GMMHMM`` takes the scatter about the previous iteration's means, so its iterates
     differ while the means move; both have the same fixed points). hmmlearn's normal and
-    inverse-gamma/Wishart priors (``means_prior``, ``covars_prior``, ...) are accepted and stored,
-    not yet wired (see the module notes); ``min_covar`` is added to the started covariances. The
-    start is k-means with ``K·M`` centres (hmmlearn runs k-means within each state's
-    k-means cluster), equal weights and the data's covariance.
+    inverse-gamma/Wishart priors (``means_prior``, ``covars_prior``, ...; ``None``: hmmlearn's
+    defaults per covariance type) make the step a MAP step (see the module notes). The start is
+    hmmlearn's (:meth:`_initial_params`): k-means with ``K`` clusters, then ``M`` centres within
+    each cluster, equal weights and the data's covariance plus ``min_covar``.
 
     Attributes
     ----------
