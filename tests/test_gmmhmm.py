@@ -236,3 +236,20 @@ def test_bad_settings_are_named(arguments, message):
     wrong = set_params(GMMHMM(K, M), {**TRUTH, "means": TRUTH["means"][:, 0]})
     with pytest.raises(ValueError, match="means_"):
         wrong.score(X, LENGTHS)
+
+
+def test_a_shared_inner_parameter_is_counted_once_per_component_and_checked():
+    """``FiniteMixture(shared="covars")`` (GMMHMM's "tied"): one covariance per component in the
+    parameters and the count; standard errors are not offered; bad options are named."""
+    family = FiniteMixture(Gaussian(D, "full"), M, shared="covars")
+    learned = frozenset(family.param_names)
+    assert family.n_free_parameters(K, learned) == K * (M - 1) + K * M * D + K * D * (D + 1) // 2
+    params = family.check_params({"mix_weights": np.full((K, M), 1.0 / M), "means": np.zeros((K * M, D)),
+                                  "covars": np.tile(np.eye(D), (K, 1, 1))}, K)
+    assert params["covars"].shape == (K, D, D)
+    with pytest.raises(NotImplementedError, match="shared 'covars'"):
+        family.to_free(params, learned)
+    with pytest.raises(ValueError, match="shared"):
+        FiniteMixture(Gaussian(D, "full"), M, shared="precisions")
+    with pytest.raises(ValueError, match="shared_offset"):
+        FiniteMixture(Gaussian(D, "full"), M, shared="covars", shared_offset=-1.0)
