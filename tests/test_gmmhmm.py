@@ -98,11 +98,10 @@ def test_one_component_of_two_is_the_plain_two_component_mixture():
 
 # ------------------------------------------------------------------ GMMHMM against hmmlearn
 def pair(covariance_type, params, n_iter, tol=0.0):
-    """emkit's and hmmlearn's GMMHMM at the same start; hmmlearn's priors at their neutral
-    defaults (weights_prior=1, means_weight=0, covars_prior/covars_weight None: plain MLE for
-    diag and full)."""
-    ours = GMMHMM(K, M, covariance_type=covariance_type, covars_prior=0.0, n_iter=n_iter, tol=tol, init_params="",
-                  params=params)
+    """emkit's and hmmlearn's GMMHMM at the same start, both with hmmlearn's default priors
+    (weights_prior=1, means_weight=0, covars_prior/covars_weight None: plain MLE for diag and
+    full)."""
+    ours = GMMHMM(K, M, covariance_type=covariance_type, n_iter=n_iter, tol=tol, init_params="", params=params)
     theirs = hmmlearn.GMMHMM(K, M, covariance_type=covariance_type, n_iter=n_iter, tol=tol if tol else -np.inf,
                              init_params="", params=params, implementation="log")
     init = start(covariance_type)
@@ -224,7 +223,7 @@ def test_free_parameters_round_trip_and_sample_shapes(tmp_path):
 
 @pytest.mark.parametrize("arguments, message", [
     ({"n_mix": 0}, "n_mix"), ({"n_mix": 1.5}, "n_mix"), ({"n_mix": True}, "n_mix"),
-    ({"covariance_type": "tied"}, "covariance_type"), ({"covariance_type": "box"}, "covariance_type"),
+    ({"covariance_type": "box"}, "covariance_type"),
 ])
 def test_bad_settings_are_named(arguments, message):
     X = simulate()
@@ -237,3 +236,20 @@ def test_bad_settings_are_named(arguments, message):
     wrong = set_params(GMMHMM(K, M), {**TRUTH, "means": TRUTH["means"][:, 0]})
     with pytest.raises(ValueError, match="means_"):
         wrong.score(X, LENGTHS)
+
+
+def test_a_shared_inner_parameter_is_counted_once_per_component_and_checked():
+    """``FiniteMixture(shared="covars")`` (GMMHMM's "tied"): one covariance per component in the
+    parameters and the count; standard errors are not offered; bad options are named."""
+    family = FiniteMixture(Gaussian(D, "full"), M, shared="covars")
+    learned = frozenset(family.param_names)
+    assert family.n_free_parameters(K, learned) == K * (M - 1) + K * M * D + K * D * (D + 1) // 2
+    params = family.check_params({"mix_weights": np.full((K, M), 1.0 / M), "means": np.zeros((K * M, D)),
+                                  "covars": np.tile(np.eye(D), (K, 1, 1))}, K)
+    assert params["covars"].shape == (K, D, D)
+    with pytest.raises(NotImplementedError, match="shared 'covars'"):
+        family.to_free(params, learned)
+    with pytest.raises(ValueError, match="shared"):
+        FiniteMixture(Gaussian(D, "full"), M, shared="precisions")
+    with pytest.raises(ValueError, match="shared_offset"):
+        FiniteMixture(Gaussian(D, "full"), M, shared="covars", shared_offset=-1.0)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from emkit import CategoricalHMM, GaussianHMM
+from emkit.estimators._hmmlearn_priors import gaussian_hmm_prior
 from emkit.exceptions import ConvergenceWarning
 from emkit.families.gaussian import Gaussian
 from emkit.families.categorical import CategoricalEmission
@@ -42,7 +43,8 @@ def test_partial_fit_is_fit_online_one_batch_at_a_time(covariance_type):
     for X, lengths in batches:
         estimator.partial_fit(X, lengths)
         path.append(estimator.means_.copy())
-    model = HiddenMarkovModel(Gaussian(2, covariance_type, 1e-6), 3)
+    prior = gaussian_hmm_prior(covariance_type, 3, 2)   # GaussianHMM's default priors
+    model = HiddenMarkovModel(Gaussian(2, covariance_type, 0.0, covariance_prior=prior), 3)
     online = fit_online(model, batches, init=start, averaging=False, batch_size=lambda batch: len(batch[0]))
     assert estimator.n_iter_ == online.n_iter == 8
     for name in ("startprob", "transmat", "means", "covars"):

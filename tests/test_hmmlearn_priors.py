@@ -220,7 +220,9 @@ def test_keywords_out_of_range_are_named():
     with pytest.raises(ValueError, match="covars_prior"):
         gmm_hmm_priors("diag", 2, 2, 2, covars_prior=np.array([1.0, 2.0]))
     with pytest.raises(ValueError, match="covariance_type"):
-        gmm_hmm_priors("tied", 2, 2, 2)
+        gmm_hmm_priors("box", 2, 2, 2)
+    with pytest.raises(ValueError, match="covars_weight"):   # n_mix + ν + d + 1 < 0: no mode
+        gmm_hmm_priors("tied", 2, 2, 2, covars_weight=-6.0)
     with pytest.raises(ValueError, match="prior_counts"):
         Poisson(2, prior_counts=-1.0)
     with pytest.raises(ValueError, match="covariance_prior.mean_weight"):

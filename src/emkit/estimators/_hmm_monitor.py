@@ -4,14 +4,16 @@
 ``history``, ``iter``, ``report``, ``converged``); :class:`MonitorRule` makes any such monitor
 (hmmlearn's own or a subclass of it with another ``converged``) the engine's stopping rule, in
 hmmlearn's order of steps: iteration ``t`` evaluates ``ℓ(θ_{t−1})``, steps to ``θ_t`` and then
-asks the monitor, so the fitted parameters are one M-step past the last reported value.
+asks the monitor, so the fitted parameters are one M-step past the last reported value. The
+engine's objective is the log-posterior (its ascent check stays exact); the monitor is told the
+log-likelihood, hmmlearn's ``history``, the rule's ``log_prior`` of the iterate subtracted.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import numpy as np
 
@@ -36,7 +38,8 @@ class ConvergenceMonitor:
     Attributes
     ----------
     history : deque of float
-        The log-likelihood (plus log prior) reported at each iteration of the last fit.
+        The log-likelihood (without the log prior, as hmmlearn's) reported at each iteration
+        of the last fit.
     iter : int
         Number of iterations reported.
     """
@@ -72,31 +75,41 @@ class ConvergenceMonitor:
 
 
 class MonitorRule(StoppingRule):
-    """The engine's stopping rule asking ``monitor`` (see the module): each evaluation is reported,
-    the run stops when ``monitor.converged``; each run starts by resetting the monitor."""
+    """The engine's stopping rule asking ``monitor`` (see the module): each evaluation, less
+    ``log_prior(θ)`` of its flat parameter vector when given, is reported; the run stops when
+    ``monitor.converged``; each run starts by resetting the monitor."""
 
     final_m_step: ClassVar[bool] = True
 
-    def __init__(self, monitor) -> None:
+    def __init__(self, monitor, log_prior: Callable[[np.ndarray], float] | None = None) -> None:
         self.monitor = monitor
         self.tol = monitor.tol
+        self.log_prior = log_prior
+
+    @property
+    def uses_parameters(self) -> bool:   # type: ignore[override]
+        return self.log_prior is not None
 
     def start(self) -> RunCheck:
         self.monitor._reset()
-        return _MonitorRun(self.monitor)
+        return _MonitorRun(self.monitor, self.log_prior)
 
     def describe(self) -> str:
         return f"tol={self.tol}"
 
 
 class _MonitorRun(RunCheck):
-    def __init__(self, monitor) -> None:
+    def __init__(self, monitor, log_prior: Callable[[np.ndarray], float] | None) -> None:
         self.monitor = monitor
+        self.log_prior = log_prior
+
+    def _report(self, loglik: float, vector) -> None:
+        self.monitor.report(loglik - (0.0 if self.log_prior is None else self.log_prior(vector)))
 
     def first(self, loglik, vector):
-        self.monitor.report(loglik)
+        self._report(loglik, vector)
         return Verdict(bool(self.monitor.converged))
 
     def next(self, previous, loglik, vector, em_rate):
-        self.monitor.report(loglik)
+        self._report(loglik, vector)
         return Verdict(bool(self.monitor.converged), abs(loglik - previous))

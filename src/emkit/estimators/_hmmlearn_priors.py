@@ -120,7 +120,7 @@ def gaussian_hmm_prior(covariance_type: str, n_components: int, n_features: int,
 
 def _gmm_defaults(covariance_type: str, n_mix: int, n_features: int) -> tuple[float, float]:
     """hmmlearn's GMMHMM defaults of ``(covars_prior, covars_weight)`` (``_init_covar_priors``)."""
-    return {"full": (0.0, -(1.0 + n_features + 1.0)), "diag": (-1.5, 0.0),
+    return {"full": (0.0, -(1.0 + n_features + 1.0)), "tied": (0.0, -(n_mix + n_features + 1.0)), "diag": (-1.5, 0.0),
             "spherical": (-(n_mix + 2.0) / 2.0, 0.0)}[covariance_type]
 
 
@@ -135,12 +135,18 @@ def gmm_hmm_priors(covariance_type: str, n_components: int, n_mix: int, n_featur
     ``(K, M)`` (spherical), ``covars_weight`` like ``covars_prior`` without the last axis for full,
     with it for diag. The exponent (``covars_weight`` for full, ``covars_prior`` for diag and
     spherical) must be one number. ``weights_prior`` at least 1 (the Dirichlet mode; hmmlearn's
-    unclipped update can leave the simplex below 1). ``tied`` (shared within a state) is not
-    offered. ValueError naming the keyword otherwise.
+    unclipped update can leave the simplex below 1). ValueError naming the keyword otherwise.
+
+    ``tied`` (one covariance per state, hmmlearn's ``(Σ_m κ δδᵀ + Ψ_kᵀ + S_k)/(n_k + M + ν_k + d +
+    1)``): ``covars_prior`` ``(K, d, d)``, ``covars_weight`` ``(K,)``; the prior of a full Gaussian
+    for the ``K·M`` sub-components with scales ``Ψ_kᵀ/M`` and exponent ``c = (M + ν + d + 1)/M``
+    each, which a :class:`FiniteMixture` with ``shared="covars"`` and ``shared_offset=c`` pools
+    (:func:`tied_offset` gives ``c``).
     """
-    if covariance_type not in ("full", "diag", "spherical"):
-        raise ValueError(f"covariance_type: expected 'full', 'diag' or 'spherical' for GMMHMM, got {covariance_type!r}")
-    structure = covariance_structure(covariance_type)
+    if covariance_type not in ("full", "tied", "diag", "spherical"):
+        raise ValueError(f"covariance_type: expected 'full', 'tied', 'diag' or 'spherical' for GMMHMM, "
+                         f"got {covariance_type!r}")
+    structure = covariance_structure("full" if covariance_type == "tied" else covariance_type)
     k, m, d = n_components, n_mix, n_features
     default_prior, default_weight = _gmm_defaults(covariance_type, m, d)
     covars_prior = default_prior if covars_prior is None else covars_prior
@@ -155,6 +161,13 @@ def gmm_hmm_priors(covariance_type: str, n_components: int, n_mix: int, n_featur
         scale = _broadcast(covars_prior, (k, m, d, d), "covars_prior").reshape(k * m, d, d)
         scale = _symmetric_psd(np.swapaxes(scale, 1, 2), "covars_prior")
         exponent = _uniform(_broadcast(covars_weight, (k, m), "covars_weight"), "covars_weight") + d + 2.0
+    elif covariance_type == "tied":
+        scale = np.swapaxes(_broadcast(covars_prior, (k, d, d), "covars_prior"), 1, 2) / m
+        scale = _symmetric_psd(np.repeat(scale, m, axis=0), "covars_prior")
+        exponent = (m + _uniform(_broadcast(covars_weight, (k,), "covars_weight"), "covars_weight") + d + 1.0) / m
+        if exponent < 0:
+            raise ValueError(f"covars_weight: n_mix + covars_weight + n_features + 1 must be non-negative for 'tied', "
+                             f"got {exponent * m}")
     elif covariance_type == "diag":
         scale = 2.0 * _non_negative(_broadcast(covars_weight, (k, m, d), "covars_weight"),
                                     "covars_weight").reshape(k * m, d)
@@ -165,6 +178,12 @@ def gmm_hmm_priors(covariance_type: str, n_components: int, n_mix: int, n_featur
     prior = CovariancePrior(scale, exponent - structure.prior_exponent_offset(d), mean=mean,
                             mean_weight=np.broadcast_to(weight, (k * m, d)), proper=False)
     return weights, prior
+
+
+def tied_offset(prior: CovariancePrior, n_features: int) -> float:
+    """The exponent ``c`` per sub-component of :func:`gmm_hmm_priors`'s ``tied`` prior (the
+    ``shared_offset`` of the :class:`FiniteMixture` that pools it)."""
+    return float(prior.dof) + covariance_structure("full").prior_exponent_offset(n_features)
 
 
 def poisson_hmm_prior(n_components: int, n_features: int, lambdas_prior=0.0,

@@ -77,7 +77,8 @@ class HMM(_BaseHMM):
     family_ : Family
         The fitted emission family (the callable's or the mapping's, as built for ``X``).
     lower_bounds_ : list of float
-        Log-likelihood (plus log prior, when priors are set) of every iterate of the best start.
+        Log-likelihood of every iterate of the best start (without the log prior, as hmmlearn's
+        ``monitor_.history``; ``result_.trace.loglik`` adds it: the objective EM ascends).
     n_iter_ : int
     converged_ : bool
     n_features_ : int

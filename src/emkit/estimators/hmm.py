@@ -17,16 +17,19 @@ in parallel threads; missing observations (NaN) are allowed; the Dirichlet prior
 without ``random_state`` the start is drawn from NumPy's global state as hmmlearn's is (not the
 same draws: emkit's start is its own k-means); ``decode(algorithm="map")`` returns hmmlearn's ``Σ_t max_k γ_t(k)``.
 
-Not yet wired (accepted, stored, hmmlearn's defaults; the conjugate priors are being added at the
-family level): ``means_prior``, ``means_weight``, ``covars_prior``, ``covars_weight``
-(``GaussianHMM``, ``GMMHMM``), ``weights_prior`` beyond a Dirichlet ``≥ 1`` (``GMMHMM``),
-``lambdas_prior``, ``lambdas_weight`` (``PoissonHMM``). Until then ``covars_prior=0`` gives the
-exact maximum-likelihood M-step and any other value a ``1e-6`` floor on the variances
-(:func:`covariance_floor`).
+hmmlearn's conjugate priors (``means_prior``, ``means_weight``, ``covars_prior``,
+``covars_weight``, ``weights_prior``, ``lambdas_prior``, ``lambdas_weight``) are the families'
+(:mod:`emkit.estimators._hmmlearn_priors`): each M-step is the exact mode of the expected
+complete-data log-likelihood plus the log prior, the engine ascends (and checks) the
+log-posterior, and ``score``, ``monitor_.history`` and ``lower_bounds_`` are the log-likelihood
+without the prior, as hmmlearn reports them. Where hmmlearn's step is not a mode, emkit keeps
+the mode: ``PoissonHMM`` with several states and a non-trivial Gamma prior (hmmlearn divides by
+the occupancy of all states) and ``GMMHMM``'s covariances while the means move (see there). A
+full or tied covariance without a Cholesky factor gets hmmlearn's ``1e-7·I``
+(:class:`JitteredGaussian`). ``aic``/``bic`` count hmmlearn's parameters.
 """
 from __future__ import annotations
 
-import itertools
 import logging
 import warnings
 from pathlib import Path
@@ -39,15 +42,17 @@ from ..engine.progress import Progress
 from ..exceptions import ConvergenceWarning, NotFittedError
 from ..families.categorical import MISSING, CategoricalEmission, check_symbols
 from ..families.finite_mixture import FiniteMixture
-from ..families.gaussian import Gaussian, check_observations
+from ..families.gaussian import Gaussian, check_observations, start_covariance
 from ..families.multinomial import Multinomial
 from ..families.poisson import Poisson
 from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape
+from ..kernels.kmeans import kmeans
 from ..latent.hmm import DECODERS, HiddenMarkovModel
 from ..validation import check_integer, check_real
 from ..variants.online import OnlineEM
 from ._hmm_monitor import ConvergenceMonitor, MonitorRule
+from ._hmmlearn_priors import gaussian_hmm_prior, gmm_hmm_priors, poisson_hmm_prior, tied_offset
 from ._common import generator as _generator, jsonable as _jsonable
 from ._sklearn_compat import bridged
 from .base import EstimatorProtocol
@@ -61,18 +66,16 @@ IMPLEMENTATIONS = ("log", "scaling")
 
 _log = logging.getLogger(__name__)
 
+#: hmmlearn's covariance types of ``GMMHMM`` ("tied": shared by the ``n_mix`` components of a state).
+GMM_COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
+
+#: k-means runs of :func:`best_kmeans` (scikit-learn's ``n_init`` in hmmlearn's ``GMMHMM`` start).
+KMEANS_INITS = 10
+
 #: Without ``n_features``, the number of symbols ``max(X) + 1`` may be at most the number of
 #: observations or this, whichever is larger: a larger symbol is an id, not a code, and would
 #: make the emission table (``K`` rows of ``max(X) + 1`` floats) outgrow the data.
 MIN_SYMBOL_BOUND = 2 ** 16
-
-
-def covariance_floor(covars_prior) -> float:
-    """The Gaussian family's ``reg_covar`` that stands in for hmmlearn's covariance prior until the
-    conjugate priors are wired into the family (``hmm-priors``): 0, the exact maximum-likelihood
-    M-step, when ``covars_prior`` is 0; else a floor of ``1e-6`` on the variances."""
-    return 0.0 if np.all(np.asarray(0.0 if covars_prior is None else covars_prior) == 0) and covars_prior is not None \
-        else 1e-6
 
 
 def with_min_covar(initial: dict[str, np.ndarray], covariance_type: str, min_covar: float) -> dict[str, np.ndarray]:
@@ -82,6 +85,38 @@ def with_min_covar(initial: dict[str, np.ndarray], covariance_type: str, min_cov
     covars = np.asarray(initial["covars"], dtype=float)
     square = covariance_type in ("full", "tied")
     return {**initial, "covars": covars + min_covar * (np.eye(covars.shape[-1]) if square else 1.0)}
+
+
+#: hmmlearn's jitter of a full covariance that is not positive definite (``min_covar`` of
+#: ``_log_multivariate_normal_density_full``).
+SINGULAR_JITTER = 1e-7
+
+
+class JitteredGaussian(Gaussian):
+    """The Gaussian family of the hmmlearn faces: hmmlearn computes a full (or tied) density
+    whose covariance has no Cholesky factor with ``1e-7·I`` added to it; here the M-step adds it
+    to such a matrix, so the parameters are the covariances the densities use. Every other
+    covariance is the family's exact (MAP) step."""
+
+    def m_step(self, stats, params, learn, keep):
+        out = super().m_step(stats, params, learn, keep)
+        if covariance_structure(self.covariance_type).diagonal:
+            return out
+        covars = np.array(out[self.covariance_name], dtype=float)
+        for matrix in covars.reshape((-1,) + covars.shape[-2:]):
+            try:
+                np.linalg.cholesky(matrix)
+            except np.linalg.LinAlgError:
+                matrix += SINGULAR_JITTER * np.eye(matrix.shape[-1])
+        return {**out, self.covariance_name: covars}
+
+
+def best_kmeans(X: np.ndarray, n_clusters: int, rng: np.random.Generator,
+                n_init: int = KMEANS_INITS) -> tuple[np.ndarray, np.ndarray]:
+    """The k-means ``(centres, labels)`` of least within-cluster sum of squares among ``n_init``
+    runs (scikit-learn's ``KMeans(n_init=10)``, which hmmlearn's ``GMMHMM`` start runs)."""
+    runs = [kmeans(X, n_clusters, rng) for _ in range(n_init)]
+    return min(runs, key=lambda run: float(np.sum((X - run[0][run[1]]) ** 2)))
 
 
 def checked_covars(value, covariance_type: str, n_components: int) -> np.ndarray:
@@ -187,7 +222,14 @@ class _BaseHMM(EstimatorProtocol):
         return check_observations(X)
 
     def _n_features_of(self, X: np.ndarray) -> int:
-        return X.shape[1]
+        """``X``'s columns; once :meth:`fit` has set ``n_features``, a refit must have as many
+        (hmmlearn's ``_check_and_set_n_features``; ValueError naming X otherwise)."""
+        n_features = X.shape[1]
+        expected = getattr(self, "n_features", None)
+        if expected is not None and expected != n_features:
+            raise ValueError(f"X: got {n_features} feature(s) but this model has n_features={expected} (set by an "
+                             "earlier fit); fit a new estimator for other features")
+        return n_features
 
     # ----------------------------------------------------------------------------- fitting
     def fit(self, X, lengths=None) -> _BaseHMM:
@@ -218,26 +260,30 @@ class _BaseHMM(EstimatorProtocol):
         model = self._model(n_features)
         data = model.prepare((X, lengths))
         given = self._given_params(model.param_names)
-        self._log_degenerate(model, data.n_samples * n_features)
+        self._log_degenerate(model, data.n_samples * n_features, n_features)
         generator = self._start_generator()
-        starts = itertools.count()
+        starts: list[dict[str, np.ndarray]] = []
 
         def start(rng: np.random.Generator) -> dict[str, np.ndarray]:
             """The engine's ``init(rng)``: the started parameters from the model's starting values
             (its deterministic default for the first start without a generator), the others from
             ``given``."""
-            default = next(starts) == 0 and generator is None
+            default = not starts and generator is None
             needed = len(given) < len(model.param_names)
-            initial = model.initial_params(data, None if default else rng) if needed else {}
-            return {**self._started(initial), **given}
+            initial = self._initial_params(model, data, None if default else rng) if needed else {}
+            starts.append({**self._started(initial), **given})
+            return starts[-1]
+
+        def log_prior(vector: np.ndarray) -> float:
+            return model.log_prior(model.from_vector(vector, starts[-1]))
 
         monitor = self.monitor_
         with Progress.of(self.verbose) as progress, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="EM did not converge", category=ConvergenceWarning)
             best = fit(model, data, init=start, random_state=generator, n_init=self.n_init,
-                       stopping=MonitorRule(monitor), max_iter=self.n_iter,
+                       stopping=MonitorRule(monitor, log_prior), max_iter=self.n_iter,
                        accelerate=self.accelerate, verbose=progress)
-        history = list(best.trace.loglik)
+        history = self._likelihoods(model, best)
         if list(monitor.history) != history:     # n_init > 1: the monitor saw the last start, not the best
             monitor._reset()
             monitor.history.extend(history)
@@ -293,7 +339,7 @@ class _BaseHMM(EstimatorProtocol):
             else:
                 rng = self._start_generator()
                 given = self._given_params(model.param_names)
-                start = {**(self._started(model.initial_params(data, rng)) if len(given) < len(model.param_names)
+                start = {**(self._started(self._initial_params(model, data, rng)) if len(given) < len(model.param_names)
                             else {}), **given}
             state, history = OnlineEM(model, model.check_params(start), context=data.context), []
         else:
@@ -335,13 +381,38 @@ class _BaseHMM(EstimatorProtocol):
             return _generator(self.random_state)
         return _generator(np.random.mtrand._rand) if self._start_from_global_state else None
 
+    def _initial_params(self, model: HiddenMarkovModel, data, rng: np.random.Generator | None) -> dict[str, np.ndarray]:
+        """The starting values of every parameter: the model's (``rng`` None: its deterministic start)."""
+        return model.initial_params(data, rng)
+
     def _started(self, initial: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The model's starting values as this estimator starts them (the Gaussian ones add ``min_covar``)."""
         return initial
 
-    def _log_degenerate(self, model: HiddenMarkovModel, n_values: int) -> None:
+    def _scalars_per_letter(self, n_features: int) -> dict[str, int] | None:
+        """hmmlearn's ``_get_n_fit_scalars_per_param``: the free scalars of each parameter, by its
+        letter (``"s"``: ``K − 1``, ``"t"``: ``K(K − 1)``, the emission's); None where the class has
+        no letters (:class:`~emkit.HMM`: the model's own count)."""
+        emission = self._emission_scalars(n_features)
+        if emission is None:
+            return None
+        k = self.n_components
+        return {"s": k - 1, "t": k * (k - 1), **emission}
+
+    def _emission_scalars(self, n_features: int) -> dict[str, int] | None:
+        """The emission's part of :meth:`_scalars_per_letter` (hmmlearn's counts)."""
+        return None
+
+    def _n_learned_scalars(self, model: HiddenMarkovModel, n_features: int) -> int:
+        """Free scalars of the parameters in ``params`` (hmmlearn's count, letter by letter)."""
+        per_letter = self._scalars_per_letter(n_features)
+        if per_letter is None:
+            return model.n_free_parameters()
+        return sum(per_letter[letter] for letter in self.params if letter in per_letter)
+
+    def _log_degenerate(self, model: HiddenMarkovModel, n_values: int, n_features: int) -> None:
         """hmmlearn's log message when the data hold fewer values than the learned free scalars."""
-        n_free = model.n_free_parameters()
+        n_free = self._n_learned_scalars(model, n_features)
         if n_values < n_free:
             _log.warning("Fitting a model with %d free scalar parameters with only %d data points will result in a "
                          "degenerate solution.", n_free, n_values)
@@ -357,10 +428,16 @@ class _BaseHMM(EstimatorProtocol):
         self.n_features_ = n_features
         self.n_features = n_features
         if result is not None:
-            self.lower_bounds_ = list(result.trace.loglik)
+            self.lower_bounds_ = self._likelihoods(model, result)
             self.n_iter_ = int(result.n_iter)
             self.converged_ = bool(result.converged)
             self.result_ = result
+
+    @staticmethod
+    def _likelihoods(model: HiddenMarkovModel, result: EMResult) -> list[float]:
+        """The log-likelihood of each iterate of ``result`` (hmmlearn's ``monitor_.history``): the
+        engine's log-posterior less ``model.log_prior``."""
+        return [loglik - model.log_prior(params) for loglik, params in zip(result.trace.loglik, result.trace.params)]
 
     def _check_hyperparameters(self) -> None:
         check_integer(self.n_components, "n_components")
@@ -494,12 +571,16 @@ class _BaseHMM(EstimatorProtocol):
         return vector / vector.sum()
 
     def _n_parameters(self) -> int:
-        model, _ = self._fitted_model()
-        return model.n_free_parameters()
+        """The ``p`` of :meth:`aic` and :meth:`bic`: hmmlearn's count, every parameter's free
+        scalars whether learned or not (``sum(_get_n_fit_scalars_per_param().values())``); the
+        learned free parameters for :class:`~emkit.HMM`."""
+        model, params = self._fitted_model()
+        per_letter = self._scalars_per_letter(self._n_features_of_params(params))
+        return model.n_free_parameters() if per_letter is None else sum(per_letter.values())
 
     def bic(self, X, lengths=None) -> float:
-        """Bayesian information criterion ``−2 log L + p log n`` (``p`` learned free parameters,
-        ``n`` observations)."""
+        """Bayesian information criterion ``−2 log L + p log n`` (``p`` free parameters, hmmlearn's
+        count: see :meth:`_n_parameters`; ``n`` observations)."""
         return -2.0 * self.score(X, lengths) + self._n_parameters() * np.log(np.shape(X)[0])
 
     def aic(self, X, lengths=None) -> float:
@@ -588,7 +669,7 @@ class GaussianHMM(_BaseHMM):
         values above 1 add pseudo-counts, so states that are never visited keep proper rows.
     means_prior, means_weight, covars_prior, covars_weight : float or array
         hmmlearn's normal / inverse-gamma (Wishart) prior on the means and covariances
-        (defaults 0, 0, 1e-2, 1). Stored; not yet wired (see the module notes).
+        (defaults 0, 0, 1e-2, 1): the M-step is their posterior mode (see the module notes).
     algorithm : {"viterbi", "map"}, default="viterbi"
         Decoder of :meth:`predict`.
     random_state : int, numpy Generator or RandomState, optional
@@ -625,8 +706,8 @@ class GaussianHMM(_BaseHMM):
         Covariance matrices (full, whatever the type, as in hmmlearn); set it in the compact
         shape of ``covariance_type`` (``(K,)``, ``(K, d)``, ``(K, d, d)`` or ``(d, d)``).
     monitor_ : ConvergenceMonitor
-        hmmlearn's monitor: ``history`` (the log-likelihood, plus log prior, reported by each
-        iteration of the best start), ``iter``, ``converged``; replace it by a subclass to change
+        hmmlearn's monitor: ``history`` (the log-likelihood, without the log prior, reported by
+        each iteration of the best start), ``iter``, ``converged``; replace it by a subclass to change
         the rule.
     lower_bounds_ : list of float
         ``list(monitor_.history)``; the fitted parameters are one M-step past its last value.
@@ -689,10 +770,17 @@ class GaussianHMM(_BaseHMM):
     def _emission(self, n_features: int) -> Gaussian:
         if self.covariance_type not in COVARIANCE_TYPES:
             raise ValueError(f"covariance_type: expected one of {COVARIANCE_TYPES}, got {self.covariance_type!r}")
-        return Gaussian(n_features, self.covariance_type, covariance_floor(self.covars_prior))
+        prior = gaussian_hmm_prior(self.covariance_type, self.n_components, n_features, self.means_prior,
+                                   self.means_weight, self.covars_prior, self.covars_weight)
+        return JitteredGaussian(n_features, self.covariance_type, 0.0, covariance_prior=prior)
 
     def _started(self, initial: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return with_min_covar(initial, self.covariance_type, self.min_covar)
+
+    def _emission_scalars(self, n_features: int) -> dict[str, int]:
+        k, d = self.n_components, n_features
+        return {"m": k * d, "c": {"spherical": k, "diag": k * d, "full": k * d * (d + 1) // 2,
+                                  "tied": d * (d + 1) // 2}[self.covariance_type]}
 
     def _emission_attributes(self) -> dict[str, np.ndarray | None]:
         return {"means": getattr(self, "means_", None), "covars": getattr(self, "_covars_", None)}
@@ -766,6 +854,9 @@ class CategoricalHMM(_BaseHMM):
     def _emission(self, n_features: int) -> CategoricalEmission:
         return CategoricalEmission(n_features, self.emissionprob_prior)
 
+    def _emission_scalars(self, n_features: int) -> dict[str, int]:
+        return {"e": self.n_components * (n_features - 1)}
+
     def _data(self, X) -> np.ndarray:
         return check_symbols(X)
 
@@ -783,10 +874,11 @@ class PoissonHMM(_BaseHMM):
 
     ``X`` holds non-negative integer counts, shape (n_samples, n_features) (NaN: a missing cell,
     marginalised). Parameters as :class:`GaussianHMM` (``params``/``init_params`` default
-    ``"stl"``, ``l`` for ``lambdas``); the M-step is the maximum-likelihood rate ``λ_kj = Σ_t
-    γ_t(k) x_tj / Σ_t γ_t(k)`` over the observed cells, hmmlearn's estimate at its defaults
-    ``lambdas_prior=0``, ``lambdas_weight=0`` (its gamma prior is accepted and stored, not yet
-    wired: see the module notes). The start of
+    ``"stl"``, ``l`` for ``lambdas``); the M-step is the mode ``λ_kj = (α_kj + Σ_t γ_t(k) x_tj) /
+    (β_kj + Σ_t γ_t(k))`` over the observed cells under hmmlearn's Gamma prior (``lambdas_prior``
+    ``α``, ``lambdas_weight`` ``β``; 0 and 0, maximum likelihood, by default). hmmlearn 0.3.3
+    divides by the occupancy of all states instead, which equals the mode for one state or
+    without a prior (see the module notes). The start of
     ``lambdas`` spreads each column's mean over the states (``random_state`` None) or draws
     ``mean · Gamma(2, ½)``; :meth:`sample` returns the counts as floats.
 
@@ -827,7 +919,11 @@ class PoissonHMM(_BaseHMM):
         return {"allow_nan": True, "positive_only": True}
 
     def _emission(self, n_features: int) -> Poisson:
-        return Poisson(n_features)
+        return Poisson(n_features, **poisson_hmm_prior(self.n_components, n_features, self.lambdas_prior,
+                                                       self.lambdas_weight))
+
+    def _emission_scalars(self, n_features: int) -> dict[str, int]:
+        return {"l": self.n_components * n_features}
 
 
 class MultinomialHMM(_BaseHMM):
@@ -924,6 +1020,9 @@ class MultinomialHMM(_BaseHMM):
     def _emission(self, n_features: int) -> Multinomial:
         return Multinomial(n_features, self._common_trials())
 
+    def _emission_scalars(self, n_features: int) -> dict[str, int]:
+        return {"e": self.n_components * (n_features - 1)}
+
 
 class GMMHMM(_BaseHMM):
     """Hidden Markov model with Gaussian-mixture emissions: given state ``k``,
@@ -937,20 +1036,20 @@ class GMMHMM(_BaseHMM):
     ----------
     n_mix : int, default=1
         Number of Gaussian components ``M`` of each state's mixture.
-    covariance_type : {"diag", "full", "spherical"}, default="diag"
-        Covariance structure of each mixture component. hmmlearn's ``"tied"`` (the ``M``
-        components of a state share one covariance) is not offered: the Gaussian family ties
-        across all ``K·M`` components, a different model; it raises a ``ValueError``.
+    covariance_type : {"diag", "full", "spherical", "tied"}, default="diag"
+        Covariance structure of each mixture component; ``"tied"``: the ``M`` components of a
+        state share one full covariance (hmmlearn's; ``covars_`` of shape (n_components,
+        n_features, n_features)).
     weights_prior : float or array of shape (n_components, n_mix), default=1.0
         Dirichlet concentrations (``≥ 1``) of each state's mixture weights.
 
     The M-step is exact: each component's covariance is its scatter about its *new* mean
     (hmmlearn's ``GMMHMM`` takes the scatter about the previous iteration's means, so its iterates
     differ while the means move; both have the same fixed points). hmmlearn's normal and
-    inverse-gamma/Wishart priors (``means_prior``, ``covars_prior``, ...) are accepted and stored,
-    not yet wired (see the module notes); ``min_covar`` is added to the started covariances. The
-    start is k-means with ``K·M`` centres (hmmlearn runs k-means within each state's
-    k-means cluster), equal weights and the data's covariance.
+    inverse-gamma/Wishart priors (``means_prior``, ``covars_prior``, ...; ``None``: hmmlearn's
+    defaults per covariance type) make the step a MAP step (see the module notes). The start is
+    hmmlearn's (:meth:`_initial_params`): k-means with ``K`` clusters, then ``M`` centres within
+    each cluster, equal weights and the data's covariance plus ``min_covar``.
 
     Attributes
     ----------
@@ -1001,29 +1100,69 @@ class GMMHMM(_BaseHMM):
     def _check_mixture(self) -> None:
         """``n_mix`` and ``covariance_type``; ``ValueError`` naming the bad one."""
         check_integer(self.n_mix, "n_mix")
-        if self.covariance_type not in COVARIANCE_TYPES:
-            raise ValueError(f"covariance_type: expected one of ('full', 'diag', 'spherical'), "
-                             f"got {self.covariance_type!r}")
-        if covariance_structure(self.covariance_type).shared:
-            raise ValueError(f"covariance_type: {self.covariance_type!r} (the n_mix components of a state sharing "
-                             "one covariance) is not offered by GMMHMM; use 'full', 'diag' or 'spherical'")
+        if self.covariance_type not in GMM_COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type: expected one of {GMM_COVARIANCE_TYPES}, got {self.covariance_type!r}")
+
+    @property
+    def _tied(self) -> bool:
+        """hmmlearn's "tied": the ``n_mix`` components of a state share one full covariance."""
+        return self.covariance_type == "tied"
+
+    @property
+    def _inner_type(self) -> str:
+        """The covariance type of the ``K·n_mix`` Gaussian sub-components ("full" for "tied")."""
+        return "full" if self._tied else self.covariance_type
 
     def _emission(self, n_features: int) -> FiniteMixture:
         self._check_mixture()
-        gaussian = Gaussian(n_features, self.covariance_type, covariance_floor(self.covars_prior))
-        return FiniteMixture(gaussian, self.n_mix,
-                             self.weights_prior, weights_name="weights")
+        weights_prior, prior = gmm_hmm_priors(self.covariance_type, self.n_components, self.n_mix, n_features,
+                                              self.weights_prior, self.means_prior, self.means_weight,
+                                              self.covars_prior, self.covars_weight)
+        gaussian = JitteredGaussian(n_features, self._inner_type, 0.0, covariance_prior=prior)
+        if not self._tied:
+            return FiniteMixture(gaussian, self.n_mix, weights_prior, weights_name="weights")
+        return FiniteMixture(gaussian, self.n_mix, weights_prior, weights_name="weights", shared="covars",
+                             shared_offset=tied_offset(prior, n_features))
+
+    def _initial_params(self, model: HiddenMarkovModel, data, rng: np.random.Generator | None) -> dict[str, np.ndarray]:
+        """hmmlearn's start (``GMMHMM._init``): k-means with ``K`` clusters on the complete rows
+        (in their own units), then k-means with ``n_mix`` centres within each cluster (a cluster
+        with fewer rows draws its means from ``N(mean of the K centres, cov(X))``); equal
+        weights; every covariance the data's (``np.cov``, missing cells at their column's mean;
+        ``min_covar`` is added by :meth:`_started`). The chain as the model starts it."""
+        initial = model.initial_params(data, rng)
+        rng = rng if rng is not None else np.random.default_rng(0)
+        k, m = self.n_components, self.n_mix
+        X = np.asarray(data.X, dtype=float)
+        complete = X[~np.isnan(X).any(axis=1)]
+        if complete.shape[0] < k:
+            raise ValueError(f"X: {complete.shape[0]} complete rows cannot start {k} states; give init values or "
+                             "fewer states")
+        cov = start_covariance(X, None)
+        centres, labels = best_kmeans(complete, k, rng)
+        means = [best_kmeans(complete[labels == state], m, rng)[0] if np.count_nonzero(labels == state) >= m
+                 else rng.multivariate_normal(centres.mean(axis=0), cov, size=m) for state in range(k)]
+        covars = covariance_structure(self._inner_type).from_matrix(cov, k if self._tied else k * m)
+        return {**initial, "weights": np.full((k, m), 1.0 / m), "means": np.concatenate(means), "covars": covars}
 
     def _started(self, initial: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return with_min_covar(initial, self.covariance_type, self.min_covar)
 
+    def _emission_scalars(self, n_features: int) -> dict[str, int]:
+        """hmmlearn's counts, its ``"w": n_mix − 1`` included (the weights of all states hold
+        ``K(n_mix − 1)`` free scalars; hmmlearn counts one state's)."""
+        k, m, d = self.n_components, self.n_mix, n_features
+        return {"m": k * m * d, "c": {"spherical": k * m, "diag": k * m * d, "full": k * m * d * (d + 1) // 2,
+                                      "tied": k * d * (d + 1) // 2}[self.covariance_type], "w": m - 1}
+
     def _emission_attributes(self) -> dict[str, np.ndarray | None]:
         """``weights_`` and ``means_``/``covars_`` with their (state, mix) axes joined, as the
-        emission's ``K·M`` components (a table of another shape passes as it is, for the checks)."""
+        emission's ``K·M`` components (a table of another shape passes as it is, for the checks;
+        "tied" ``covars_`` is one per state, (K, d, d), as it is)."""
         out = {"weights": getattr(self, "weights_", None)}
         for name in ("means", "covars"):
             value = getattr(self, f"{name}_", None)
-            if value is not None:
+            if value is not None and not (name == "covars" and self._tied):
                 value = np.asarray(value, dtype=float)
                 if value.ndim >= 2 and value.shape[:2] == (self.n_components, self.n_mix):
                     value = FiniteMixture.flat(value)
@@ -1034,7 +1173,8 @@ class GMMHMM(_BaseHMM):
         per_state = (self.n_components, self.n_mix)
         self.weights_ = params["weights"]
         self.means_ = np.reshape(params["means"], per_state + np.shape(params["means"])[1:])
-        self.covars_ = np.reshape(params["covars"], per_state + np.shape(params["covars"])[1:])
+        covars = params["covars"]
+        self.covars_ = covars if self._tied else np.reshape(covars, per_state + np.shape(covars)[1:])
 
     def _n_features_of_params(self, params) -> int:
         """``n_features`` of ``means`` (K·M, d); ``ValueError`` naming the attribute whose shape is
@@ -1045,8 +1185,9 @@ class GMMHMM(_BaseHMM):
             raise ValueError(f"means_: expected shape (n_components, n_mix, n_features) = ({k}, {m}, d), got "
                              f"{means.shape}")
         d = means.shape[1]
-        expected = covariance_shape(self.covariance_type, k * m, d)
+        expected = (k, d, d) if self._tied else covariance_shape(self.covariance_type, k * m, d)
         if np.shape(params["covars"]) != expected:
-            raise ValueError(f"covars_: expected shape {(k, m) + expected[1:]} for covariance_type="
-                             f"{self.covariance_type!r}, got {np.shape(params['covars'])}")
+            shown = expected if self._tied else (k, m) + expected[1:]
+            raise ValueError(f"covars_: expected shape {shown} for covariance_type={self.covariance_type!r}, "
+                             f"got {np.shape(params['covars'])}")
         return d

@@ -15,6 +15,14 @@ component ``k``:
 * the complete-data information is block diagonal (the weights' categorical information, then
   the inner family's).
 
+With ``shared`` (hmmlearn's ``GMMHMM`` "tied": the ``M`` covariances of a state are one), that
+inner parameter is stored once per component, shape (K, ...), and given to the inner family
+repeated ``M`` times; its M-step pools the inner family's sub-component steps,
+``θ_k = Σ_m (n_km + c) θ_km / Σ_m (n_km + c)`` with ``c = shared_offset``: for a Gaussian
+covariance ``θ_km = (Ψ_km + S_km)/(n_km + c)`` (``c`` the prior's exponent, 0 without a prior), so
+``θ_k = (Σ_m Ψ_km + S_k)/(n_k + M c)``, the mode of the state's tied covariance under the prior
+that the ``M`` sub-components' priors make together.
+
 Parameters are the weights (K, M) and the inner family's parameters for ``K·M`` components,
 sub-component ``(k, m)`` in row ``k·M + m`` (e.g. Gaussian ``means`` (K·M, d)):
 :meth:`FiniteMixture.nested` reshapes such a table to (K, M, ...), :meth:`FiniteMixture.flat`
@@ -61,6 +69,11 @@ class FiniteMixture(Family):
         Name of the (K, M) weights among the parameters (hmmlearn's ``GMMHMM`` calls them
         ``"weights"``; inside a :class:`~emkit.latent.MixtureModel`, whose own weights are
         ``"weights"``, keep the default).
+    shared : str, optional
+        An inner parameter shared by the ``M`` sub-components of each component (one per
+        component; see the module notes), e.g. ``"covars"``.
+    shared_offset : float, default=0.0
+        The ``c`` of the pooled step of ``shared`` (the prior's exponent per sub-component).
 
     Examples
     --------
@@ -68,7 +81,7 @@ class FiniteMixture(Family):
     """
 
     def __init__(self, inner: Family, n_mix: int, weights_prior: float | np.ndarray = 1.0,
-                 weights_name: str = "mix_weights") -> None:
+                 weights_name: str = "mix_weights", shared: str | None = None, shared_offset: float = 0.0) -> None:
         if not isinstance(inner, Family):
             raise ValueError(f"inner: expected an emkit.families.Family, got {type(inner).__name__}")
         self.inner = inner
@@ -81,6 +94,13 @@ class FiniteMixture(Family):
         if np.ndim(weights_prior) == 0:
             dirichlet.check_concentration(weights_prior, (1, 1), "weights_prior")
         self.param_names = (weights_name,) + tuple(inner.param_names)
+        if shared is not None and shared not in inner.param_names:
+            raise ValueError(f"shared: expected one of the inner family's parameters {list(inner.param_names)}, "
+                             f"got {shared!r}")
+        if not (np.isfinite(shared_offset) and shared_offset >= 0):
+            raise ValueError(f"shared_offset: must be a non-negative number, got {shared_offset!r}")
+        self.shared = shared
+        self.shared_offset = float(shared_offset)
 
     # ------------------------------------------------------------------ shapes
     def nested(self, table: np.ndarray) -> np.ndarray:
@@ -99,7 +119,27 @@ class FiniteMixture(Family):
         return dirichlet.check_concentration(self.weights_prior, (n_components, self.n_mix), "weights_prior")
 
     def _inner(self, params: Params) -> Params:
-        return {name: params[name] for name in self.inner.param_names if name in params}
+        """The inner family's parameters for the ``K·M`` sub-components (``shared`` repeated)."""
+        inner = {name: params[name] for name in self.inner.param_names if name in params}
+        if self.shared in inner:
+            inner[self.shared] = np.repeat(np.asarray(inner[self.shared], dtype=float), self.n_mix, axis=0)
+        return inner
+
+    def _pooled(self, inner: Params, counts: np.ndarray) -> Params:
+        """``inner`` with ``shared`` back to one per component: the sub-components' values
+        averaged with the weights ``n_km + c`` (equal weights where a component has none)."""
+        if self.shared is None:
+            return inner
+        values = self.nested(np.asarray(inner[self.shared], dtype=float))
+        weights = counts + self.shared_offset
+        weights = np.where(weights.sum(axis=1, keepdims=True) > 0, weights, 1.0)
+        weights = weights / weights.sum(axis=1, keepdims=True)
+        pooled = np.einsum("km,km...->k...", weights, values)
+        return {**inner, self.shared: pooled}
+
+    def _no_shared(self, what: str) -> None:
+        if self.shared is not None:
+            raise NotImplementedError(f"{what} of a FiniteMixture with a shared {self.shared!r} is not offered")
 
     # ------------------------------------------------------------------ data
     def validate(self, n_components: int) -> None:
@@ -200,8 +240,8 @@ class FiniteMixture(Family):
         if self.weights_name in learn:
             rows, _ = dirichlet.posterior_mode(counts, self.concentration(previous.shape[0]), previous)
             weights = np.where(keep[:, None], previous, rows)
-        return {self.weights_name: weights,
-                **self.inner.m_step(stats, self._inner(params), learn, self._kept(counts, keep))}
+        inner = self.inner.m_step(stats, self._inner(params), learn, self._kept(counts, keep))
+        return {self.weights_name: weights, **self._pooled(inner, counts)}
 
     def log_prior(self, params: Params) -> float:
         """``Σ (α_km − 1) log w_km`` plus the inner family's log prior."""
@@ -222,7 +262,10 @@ class FiniteMixture(Family):
         components."""
         weights = dirichlet.check_probability_rows(params[self.weights_name], (n_components, self.n_mix),
                                                    self.weights_name)
-        return {self.weights_name: weights, **self.inner.check_params(self._inner(params), n_components * self.n_mix)}
+        inner = self.inner.check_params(self._inner(params), n_components * self.n_mix)
+        if self.shared is not None:
+            inner[self.shared] = self.nested(inner[self.shared])[:, 0]
+        return {self.weights_name: weights, **inner}
 
     def is_feasible(self, params: Params) -> bool:
         return (dirichlet.is_probability_rows(np.asarray(params[self.weights_name], dtype=float))
@@ -235,7 +278,12 @@ class FiniteMixture(Family):
     def n_free_parameters(self, n_components: int, learn: frozenset[str]) -> int:
         """``K(M − 1)`` for the weights (when learned) and the inner family's for ``K·M``."""
         weights = n_components * (self.n_mix - 1) if self.weights_name in learn else 0
-        return weights + self.inner.n_free_parameters(n_components * self.n_mix, learn)
+        inner = self.inner.n_free_parameters(n_components * self.n_mix, learn)
+        if self.shared in learn:
+            shared = frozenset({self.shared})
+            inner += (self.inner.n_free_parameters(n_components, shared)
+                      - self.inner.n_free_parameters(n_components * self.n_mix, shared))
+        return weights + inner
 
     def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
         """``m ~ w_k`` for each state ``k`` (by inversion), then the inner family's draw from
@@ -249,10 +297,12 @@ class FiniteMixture(Family):
     # ------------------------------------------------ free parameters (for standard errors)
     def to_free(self, params: Params, learn: frozenset[str]) -> np.ndarray:
         """Each component's weights but the last, then the inner family's free parameters."""
+        self._no_shared("free parameters")
         weights = [free_rows(params[self.weights_name])] if self.weights_name in learn else []
         return np.concatenate(weights + [np.asarray(self.inner.to_free(self._inner(params), learn), dtype=float)])
 
     def from_free(self, free: np.ndarray, like: Params, learn: frozenset[str]) -> Params:
+        self._no_shared("free parameters")
         free = np.asarray(free, dtype=float)
         shape = np.shape(like[self.weights_name])
         out: Params = {self.weights_name: like[self.weights_name]}
@@ -265,6 +315,7 @@ class FiniteMixture(Family):
 
     def free_labels(self, params: Params, learn: frozenset[str]) -> list[str]:
         """``<weights>[k,m]`` and the inner family's labels (sub-component ``(k, m)`` is ``k·M + m``)."""
+        self._no_shared("free parameters")
         weights = (rows_labels(self.weights_name, np.shape(params[self.weights_name]))
                    if self.weights_name in learn else [])
         return weights + list(self.inner.free_labels(self._inner(params), learn))
@@ -310,6 +361,7 @@ class FiniteMixture(Family):
         """The complete-data scores ``s_ikm = ∂/∂θ [log w_km + log p(x_i | k, m)]`` in
         :meth:`to_free`'s entries, shape (n, K, M, p), and the responsibilities ``r_ikm``
         (n, K, M); None when the inner family gives no row scores."""
+        self._no_shared("row scores")
         inner = self.inner.row_scores(block, self._inner(params), learn)
         if inner is None:
             return None
@@ -329,6 +381,7 @@ class FiniteMixture(Family):
     def complete_information(self, stats: Stats, params: Params, learn: frozenset[str]) -> np.ndarray:
         """Block diagonal: each component's weights' categorical information of ``mix_counts``
         (plus the prior's pseudo-counts ``α − 1``), then the inner family's."""
+        self._no_shared("the complete-data information")
         blocks = []
         if self.weights_name in learn:
             weights = np.asarray(params[self.weights_name], dtype=float)
