@@ -17,6 +17,7 @@ from ..engine.estep import ChunkedData
 from ..density import HDR_SAMPLES, hdr_levels, mixture_cdf
 from ..engine.progress import Progress
 from ..kernels.covariance_regularization import CovariancePrior
+from ..kernels.mclust_prior import mclust_prior
 from ..models.gaussian_mixture import (
     GaussianMixtureData,
     GaussianMixtureModel,
@@ -89,6 +90,14 @@ class GaussianMixture(MixtureEstimator):
     degrees_of_freedom_prior : float, optional
         ``ν`` of the covariance prior; default ``d + 2`` (mclust's). Must exceed ``d − 1`` (full,
         tied) or 0 (diag, spherical).
+    prior : {"mclust"} or MclustPrior, optional
+        mclust's conjugate prior (``Mclust(..., prior = priorControl())``), built from the data at
+        ``fit``: the ``covariance_prior`` above with mclust's ``defaultPrior`` scale and ``ν`` plus
+        its prior ``N(m, Σ_k/κ)`` on the means (``κ = 0.01``, ``m`` the column means); an
+        :class:`~emkit.MclustPrior` changes any of them (:mod:`emkit.kernels.mclust_prior`).
+        The fitted :class:`CovariancePrior` is ``prior_``. Not with ``covariance_prior``.
+        ``bic``/``aic`` then use the log-likelihood at the MAP estimate with the usual number of
+        parameters, as mclust does (Fraley & Raftery 2007).
     weight_concentration_prior : float or array-like of shape (n_components,), default=1.0
         Dirichlet concentration ``α ≥ 1`` of the weights: ``π_k ∝ n_k + α − 1`` (1: no prior).
 
@@ -144,7 +153,7 @@ class GaussianMixture(MixtureEstimator):
                  warm_start: bool = False, verbose: int = 0, verbose_interval: int = 10,
                  frozen: tuple[str, ...] = (), accelerate: str | None = None, progress: bool | Progress = False,
                  n_jobs: int | None = None, covariance_prior=None, degrees_of_freedom_prior: float | None = None,
-                 weight_concentration_prior=1.0) -> None:
+                 weight_concentration_prior=1.0, prior=None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -166,6 +175,7 @@ class GaussianMixture(MixtureEstimator):
         self.covariance_prior = covariance_prior
         self.degrees_of_freedom_prior = degrees_of_freedom_prior
         self.weight_concentration_prior = weight_concentration_prior
+        self.prior = prior
 
     def _input_tags(self) -> dict[str, bool]:
         return {"allow_nan": True}
@@ -287,13 +297,26 @@ class GaussianMixture(MixtureEstimator):
 
     def _covariance_prior(self) -> CovariancePrior | None:
         """The conjugate prior of ``covariance_prior`` and ``degrees_of_freedom_prior`` (None
-        without ``covariance_prior``)."""
+        without either; with ``prior``, the one fitted to the data)."""
+        if self.prior is not None:
+            if self.covariance_prior is not None or self.degrees_of_freedom_prior is not None:
+                raise ValueError("prior: give prior or covariance_prior/degrees_of_freedom_prior, not both")
+            if not hasattr(self, "prior_"):
+                raise ValueError("prior: built from the data by fit; call fit before partial_fit")
+            return self.prior_
         if self.covariance_prior is None:
             if self.degrees_of_freedom_prior is not None:
                 raise ValueError("degrees_of_freedom_prior: given without covariance_prior (the scale of the prior); "
                                  "give both, or neither")
             return None
         return CovariancePrior(self.covariance_prior, self.degrees_of_freedom_prior)
+
+    def _fit(self, X, sample_weight):
+        if self.prior is not None:
+            self._check_hyperparameters()
+            rows = self._checked_rows(X, ensure_min_samples=2)
+            self.prior_ = mclust_prior(self.prior, rows, self.n_components, self.covariance_type)
+        return super()._fit(X, sample_weight)
 
     def _n_parameters(self) -> int:
         """Number of free parameters (frozen ones excluded)."""

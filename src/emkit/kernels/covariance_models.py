@@ -99,9 +99,16 @@ class _ClosedFormModel:
                            "own, which this model's shared volume or shape does not allow",
                            "use VVV, EEE, VVI, VII or V (full, tied, diag, spherical)")
 
+    def scatter_step(self, n, sum_xx, m, delta, denominator, reg_covar):
+        return super().m_step(n, sum_xx, m, delta, denominator, reg_covar)
+
     def posterior_mode(self, scatter, counts, scale, dof, n_features):
-        raise _unsupported(self.name, "the conjugate prior's M-step is not implemented for this model",
-                           "use reg_covar, or VVV, EEE, VVI, VII (full, tied, diag, spherical)")
+        """Each component's own mode ``W'_k/n'_k`` (``W'_k = n_k C_k + Ψ_k``, ``n'_k = n_k + c``:
+        the parent structure's), then the constraint with weights ``n'_k``: the objective
+        ``Σ_k −(n'_k/2) log|Σ_k| − ½ tr(Σ_k⁻¹ W'_k)`` has the ML M-step's form, so the closed
+        form above maximizes it exactly (an independent prior on each ``Σ_k``)."""
+        own = super().posterior_mode(scatter, counts, scale, dof, n_features)
+        return self._constrained(own, counts + dof + self.prior_exponent_offset(n_features))
 
     def basis(self, n_features):
         raise _no_basis(self.name)
@@ -123,6 +130,14 @@ def _geometric_mean(values: np.ndarray) -> np.ndarray:
     return np.exp(np.mean(np.log(values), axis=-1))
 
 
+def _one_scale(model: str, scale: np.ndarray, n_features_shape: tuple[int, ...]) -> np.ndarray:
+    """The one prior scale of a model whose covariance all components share (EII, E, EEI)."""
+    if np.ndim(scale) > len(n_features_shape):
+        raise ValueError(f"covariance_prior: covariance_type {model!r} shares one covariance across the "
+                         "components; give one scale, not one per component")
+    return scale
+
+
 class EII(_ClosedFormModel, Spherical):
     """``Σ_k = λ I``, one variance for all components, kept as ``(k,)`` equal variances."""
 
@@ -130,6 +145,18 @@ class EII(_ClosedFormModel, Spherical):
 
     def _constrained(self, covariances, n):
         return np.full(covariances.shape, _pooled(covariances, n))
+
+    def posterior_mode(self, scatter, counts, scale, dof, n_features):
+        """One inverse-gamma prior on the shared ``σ²``: ``(Σ_k n_k d c_k + ψ)/(n d + ν + 2)``."""
+        scale = _one_scale(self.name, scale, ())
+        return np.full(counts.shape, (np.sum(counts * n_features * scatter) + scale)
+                       / (counts.sum() * n_features + dof + 2.0))
+
+    def mean_prior_scale(self, weight, offsets):
+        return np.einsum("ki,ki,ki->", weight, offsets, offsets)
+
+    def prior_log_density(self, covariances, scale, dof, n_features):
+        return super().prior_log_density(np.asarray(covariances, dtype=float)[:1], scale, dof, n_features)
 
     def to_free(self, covariances):
         return np.asarray(covariances, dtype=float).ravel()[:1].copy()
@@ -179,6 +206,18 @@ class EEI(_ClosedFormModel, Diag):
 
     def _constrained(self, covariances, n):
         return np.broadcast_to(_pooled(covariances, n), covariances.shape).copy()
+
+    def posterior_mode(self, scatter, counts, scale, dof, n_features):
+        """One inverse-gamma prior on each shared variance: ``(Σ_k n_k C_kj + ψ_j)/(n + ν + 2)``."""
+        scale = _one_scale(self.name, scale, (n_features,))
+        pooled = (np.tensordot(counts, scatter, axes=1) + scale) / (counts.sum() + dof + 2.0)
+        return np.broadcast_to(pooled, scatter.shape).copy()
+
+    def mean_prior_scale(self, weight, offsets):
+        return np.sum(weight * offsets * offsets, axis=0)
+
+    def prior_log_density(self, covariances, scale, dof, n_features):
+        return super().prior_log_density(np.asarray(covariances, dtype=float)[:1], scale, dof, n_features)
 
     def to_free(self, covariances):
         return np.asarray(covariances, dtype=float)[0].copy()

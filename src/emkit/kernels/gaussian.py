@@ -400,7 +400,8 @@ def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: Covariance
         mode = prior.mean_mode(n, sum_x, shift, structure)
         centre = m if mode is None else mode - shift
     delta = m - centre
-    cov = structure.m_step(n, sum_xx, m, delta, denominator, reg_covar)
+    step = structure.m_step if prior is None else structure.scatter_step
+    cov = step(n, sum_xx, m, delta, denominator, reg_covar)
     if prior is not None:
         cov = prior.posterior_mode(cov, n, structure, d, means=centre + shift)
     return centre + shift, cov
