@@ -31,7 +31,8 @@ UNIVARIATE = ("E", "V")
 #: emkit's names for mclust's four scikit-learn models.
 EMKIT_NAME = {"VVV": "full", "EEE": "tied", "VVI": "diag", "VII": "spherical"}
 SHARED = ("EEE", "EEI", "EII", "E")
-DIAGONAL = ("VVI", "EEI", "EVI")
+SHARED_VOLUME = ("EVI", "EEV", "EVV")
+DIAGONAL = ("VVI", "EEI")
 SPHERICAL = ("VII", "EII", "E", "V")
 
 
@@ -72,8 +73,19 @@ def covariances(model, theta, k, d):
 
 def mclust_log_prior(model, means, covs, log_dets, shrinkage, mean, dof, scale):
     """Fraley & Raftery's log prior up to a constant (``scale``: a matrix for the ellipsoidal
-    models, a number for the others)."""
+    models, a number for the others); for a shared volume (EVI, EEV, EVV) as mclust's ``meevip``
+    and ``meeevp`` maximise it: the scale in every component, the common determinant once, with
+    exponent ``(ν + 1)/2`` (EVI) or ``(ν + d + 1)/2``, plus ½ for the means' normaliser."""
     k, d = means.shape
+    if model in SHARED_VOLUME:
+        exponent = dof + (1 if model == "EVI" else d + 1) + (1 if shrinkage > 0 else 0)
+        psi = scale * np.eye(d) if np.ndim(scale) == 0 else scale
+        total = -exponent / 2 * log_dets[0]
+        for j in range(k):
+            offset = means[j] - mean
+            total += -0.5 * np.trace(np.linalg.solve(covs[j], psi)) - 0.5 * shrinkage * offset @ np.linalg.solve(
+                covs[j], offset)
+        return total
     parameters = range(1) if model in SHARED else range(k)
     total = 0.0
     for j in parameters:
@@ -289,3 +301,55 @@ def test_prior_arguments_are_checked():
         GaussianMixture(2, prior=MclustPrior(shrinkage=-1.0)).fit(X)
     with pytest.raises(ValueError, match="prior.scale"):
         GaussianMixture(2, covariance_type="full", prior=MclustPrior(scale=-np.eye(2))).fit(X)
+
+
+def test_map_m_step_matches_mclust_fortran_formulas():
+    """mclust's M-steps with a prior, written out from its Fortran (``msviip``, ``msvvip``,
+    ``meeiip``, ``mseeep``, ``meeevp``, ``meevip``; VVV: Fraley & Raftery's table): with
+    ``W'_k = Ψ + W_k + κ n_k/(κ + n_k)(ȳ_k − m)(ȳ_k − m)ᵀ`` and ``μ_k = (n_k ȳ_k + κ m)/(n_k + κ)``."""
+    k, d = 3, 2
+    X, resp = weighted_problem(9, k, d)
+    n = resp.sum(axis=0)
+    ybar = resp.T @ X / n[:, None]
+    kappa, m, nu = 0.3, X.mean(axis=0) - 0.2, 5.0
+    W = np.stack([(resp[:, j, None] * (X - ybar[j])).T @ (X - ybar[j]) for j in range(k)])
+    shrunk = np.stack([kappa * n[j] / (kappa + n[j]) * np.outer(ybar[j] - m, ybar[j] - m) for j in range(k)])
+    psi_matrix, psi = np.array([[1.3, 0.2], [0.2, 0.7]]), 0.6
+    identity = np.eye(d)
+    expected = {
+        "VII": np.stack([(psi + np.trace(W[j] + shrunk[j])) / (nu + n[j] * d + 2 + d) * identity for j in range(k)]),
+        "VVI": np.stack([np.diag((psi + np.diag(W[j] + shrunk[j])) / (nu + n[j] + 2 + 1)) for j in range(k)]),
+        "EII": (psi + np.trace((W + shrunk).sum(axis=0))) / (nu + (n.sum() + k) * d + 2) * identity,
+        "EEE": (psi_matrix + (W + shrunk).sum(axis=0)) / (nu + n.sum() + d + 1 + k),
+        "VVV": np.stack([(psi_matrix + W[j] + shrunk[j]) / (nu + n[j] + d + 2) for j in range(k)]),
+    }
+    posterior = np.stack([psi_matrix + W[j] + shrunk[j] for j in range(k)])
+    values, vectors = np.linalg.eigh(posterior)
+    common = values.sum(axis=0) / (n.sum() + nu + d + 1 + 1)
+    expected["EEV"] = np.einsum("kij,j,klj->kil", vectors, common, vectors)
+    diagonal = np.stack([psi + np.diag(W[j] + shrunk[j]) for j in range(k)])
+    volumes = np.exp(np.log(diagonal).mean(axis=1))
+    expected["EVI"] = np.stack([np.diag(v) for v in volumes.sum() / (n.sum() + nu + 1 + 1) * diagonal
+                                / volumes[:, None]])
+    for model, value in expected.items():
+        name = EMKIT_NAME.get(model, model)
+        scale = psi_matrix if model in ("EEE", "VVV", "EEV") else psi
+        prior = MclustPrior(shrinkage=kappa, mean=m, dof=nu, scale=scale).covariance_prior(X, k, name)
+        structure = covariance_structure(name)
+        stats = {"n": n, "sum_x": resp.T @ X,
+                 "sum_xx": structure.second_of_matrices(np.einsum("ik,ia,ib->kab", resp, X, X))}
+        means, cov = gaussian_m_step(stats, structure, 0.0, shift=np.zeros(d), prior=prior)
+        ours = structure.full_matrices(cov, k, d)
+        np.testing.assert_allclose(ours, np.broadcast_to(value, ours.shape), rtol=1e-12, err_msg=model)
+        np.testing.assert_allclose(means, (n[:, None] * ybar + kappa * m) / (n[:, None] + kappa), rtol=1e-12)
+
+
+def test_save_load_and_partial_fit_with_prior(tmp_path):
+    X = np.random.default_rng(2).normal(size=(60, 2))
+    X[:30] += 4.0
+    fitted = GaussianMixture(2, prior="mclust", random_state=0).fit(X)
+    fitted.save(tmp_path / "gmm.json")
+    loaded = GaussianMixture.load(tmp_path / "gmm.json")
+    assert loaded.prior == "mclust" and loaded.score(X) == fitted.score(X) and loaded.bic(X) == fitted.bic(X)
+    with pytest.raises(ValueError, match="prior"):
+        GaussianMixture(2, prior="mclust").partial_fit(X)

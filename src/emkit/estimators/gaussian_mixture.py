@@ -214,6 +214,9 @@ class GaussianMixture(MixtureEstimator):
         a later :meth:`fit` ends the stream. On any error the estimator is left as it was.
         """
         self._check_hyperparameters()
+        if self.prior is not None:
+            raise ValueError("prior: built from the whole data set by fit; partial_fit does not take it "
+                             "(give covariance_prior instead)")
         X = self._checked_rows(X, ensure_min_samples=1)
         state: OnlineEM | None = getattr(self, "_online_", None)
         if state is None:
@@ -301,9 +304,7 @@ class GaussianMixture(MixtureEstimator):
         if self.prior is not None:
             if self.covariance_prior is not None or self.degrees_of_freedom_prior is not None:
                 raise ValueError("prior: give prior or covariance_prior/degrees_of_freedom_prior, not both")
-            if not hasattr(self, "prior_"):
-                raise ValueError("prior: built from the data by fit; call fit before partial_fit")
-            return self.prior_
+            return getattr(self, "prior_", None)   # built from the data by fit (None before, or loaded)
         if self.covariance_prior is None:
             if self.degrees_of_freedom_prior is not None:
                 raise ValueError("degrees_of_freedom_prior: given without covariance_prior (the scale of the prior); "
@@ -312,11 +313,20 @@ class GaussianMixture(MixtureEstimator):
         return CovariancePrior(self.covariance_prior, self.degrees_of_freedom_prior)
 
     def _fit(self, X, sample_weight):
-        if self.prior is not None:
-            self._check_hyperparameters()
-            rows = self._checked_rows(X, ensure_min_samples=2)
-            self.prior_ = mclust_prior(self.prior, rows, self.n_components, self.covariance_type)
-        return super()._fit(X, sample_weight)
+        if self.prior is None:
+            return super()._fit(X, sample_weight)
+        self._check_hyperparameters()
+        previous = self.__dict__.get("prior_")
+        self.prior_ = mclust_prior(self.prior, self._checked_rows(X, ensure_min_samples=2), self.n_components,
+                                   self.covariance_type)
+        try:
+            return super()._fit(X, sample_weight)
+        except BaseException:
+            if previous is None:
+                del self.prior_
+            else:
+                self.prior_ = previous
+            raise
 
     def _n_parameters(self) -> int:
         """Number of free parameters (frozen ones excluded)."""

@@ -20,6 +20,10 @@ pool (EII, EEI) this is the same as adding ``ε I`` afterwards, as scikit-learn'
 The parameters keep the shape of the scikit-learn structure they specialise: EII, E, V ``(k,)``
 variances (all equal for EII and E), EEI and EVI ``(k, d)`` variances, EEV and EVV ``(k, d, d)``
 matrices; densities, sampling, missing values and Dask therefore go through the same kernels.
+With a conjugate prior (:mod:`emkit.kernels.mclust_prior`) the M-step is the exact posterior mode:
+EII and EEI put the prior once on their shared variance(s); EVI, EEV and EVV put the scale in each
+component and the common determinant once (mclust's convention), so the same closed forms apply
+to the posterior scatters.
 Their free parameters (:meth:`to_free`, used by the bootstrap and the numerical Hessian) are as
 many as mclust counts (:func:`mclust_n_free`); the Louis and complete-data information need a
 linear basis of the covariances, which a model with a shared volume or orientation has not.
@@ -103,12 +107,27 @@ class _ClosedFormModel:
         return super().m_step(n, sum_xx, m, delta, denominator, reg_covar)
 
     def posterior_mode(self, scatter, counts, scale, dof, n_features):
-        """Each component's own mode ``W'_k/n'_k`` (``W'_k = n_k C_k + Ψ_k``, ``n'_k = n_k + c``:
-        the parent structure's), then the constraint with weights ``n'_k``: the objective
-        ``Σ_k −(n'_k/2) log|Σ_k| − ½ tr(Σ_k⁻¹ W'_k)`` has the ML M-step's form, so the closed
-        form above maximizes it exactly (an independent prior on each ``Σ_k``)."""
-        own = super().posterior_mode(scatter, counts, scale, dof, n_features)
-        return self._constrained(own, counts + dof + self.prior_exponent_offset(n_features))
+        """The MAP step of mclust's prior for a shared volume (EVI, EEV, EVV; mclust's ``meevip``,
+        ``meeevp``): the scale ``Ψ`` (and the means' ``κ δ_k δ_kᵀ``) enters each component,
+        ``W'_k = n_k C_k + Ψ_k``, but the determinant ``|Σ_k|``, the same for every component,
+        once, ``−(c/2) log|Σ|`` (:meth:`prior_exponent_offset`). Any split of ``n + c`` into weights
+        ``n'_k`` gives the same objective ``Σ_k −(n'_k/2) log|Σ_k| − ½ tr(Σ_k⁻¹ W'_k)``, which has
+        the ML M-step's form: the closed form above maximizes it exactly."""
+        counts = np.asarray(counts, dtype=float)
+        numerators = counts.reshape((-1,) + (1,) * (np.ndim(scatter) - 1)) * scatter + scale
+        weights = counts + (dof + self.prior_exponent_offset(n_features)) / counts.size
+        return self._constrained(numerators / weights.reshape((-1,) + (1,) * (np.ndim(scatter) - 1)), weights)
+
+    def prior_log_density(self, covariances, scale, dof, n_features):
+        """``Σ_k −½ tr(Ψ_k Σ_k⁻¹) − (c/2) log|Σ_1|``: the parent's density with the shared
+        determinant counted once."""
+        covariances = np.asarray(covariances, dtype=float)
+        full = self.full_matrices(covariances, len(covariances), n_features)
+        log_det = float(np.linalg.slogdet(full[0])[1])
+        parent = super().prior_log_density(covariances, scale, dof, n_features)
+        parent_exponent = dof + super().prior_exponent_offset(n_features)
+        return (parent + 0.5 * parent_exponent * len(covariances) * log_det
+                - 0.5 * (dof + self.prior_exponent_offset(n_features)) * log_det)
 
     def basis(self, n_features):
         raise _no_basis(self.name)
@@ -230,6 +249,10 @@ class EVI(_ClosedFormModel, Diag):
     """``Σ_k = λ A_k``: diagonal, one volume, a shape per component; ``(k, d)`` variances."""
 
     name = "EVI"
+
+    def prior_exponent_offset(self, n_features):
+        """``c = ν + 1`` for the shared ``|Σ| = λ^d`` (mclust's ``meevip``)."""
+        return 1.0
 
     def _constrained(self, covariances, n):
         volumes = np.where(n > 0, _geometric_mean(covariances), 1.0)   # |diag W_k / n_k|^{1/d}

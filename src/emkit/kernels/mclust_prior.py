@@ -10,6 +10,16 @@ EEE) and to each component's ``Σ_k`` otherwise. Its defaults, from the data ``X
 the ellipsoidal models, ``ψ = tr var(X)/(d G^(2/d))`` for the spherical and diagonal ones
 (univariate: ``var(x)/G²``).
 
+Where a volume is shared but shapes or orientations are not (EVI, EEV, EVV), mclust's ``meevip`` and
+``meeevp`` put the scale in every component and the common determinant once, ``−(c/2) log|Σ|`` with
+``c = ν + 1`` (EVI) or ``ν + d + 1`` (EEV); emkit's MAP step is that one, exactly (EVV, which mclust
+fits without a prior only, as EEV). mclust's own EEI loop (``meeeip``) divides by ``n + ν + 2`` and
+leaves the means unshrunk; emkit takes the exact mode, as mclust's ``mstep`` (``mseeip``):
+``n + ν + 2 + G``, shrunk means.
+
+The BIC with a prior is mclust's (Fraley & Raftery 2007): the log-likelihood at the MAP estimate
+(mclust's ``loglik``, without the prior) and the usual number of parameters.
+
 The mean prior's normaliser ``|Σ_k|^{−1/2}`` only raises the exponent of ``|Σ|`` (of ``σ²``),
 so the prior is emkit's ``CovariancePrior(scale=Ψ, dof=ν + s, mean=m, mean_weight=κ)`` with the
 shift ``s`` the number of such factors per covariance parameter: 1 for a covariance per
@@ -45,11 +55,11 @@ def _normaliser_shift(name: str, n_components: int, n_features: int) -> float:
         return float(n_features)
     if name in _SHARED_SPHERICAL:
         return float(n_components * n_features)
-    raise ValueError(f"prior: covariance_type {name!r} has no MAP M-step: its M-step is iterative, and the MAP "
-                     "step would run the same iterations on the posterior scatters W_k + Ψ + κ n_k/(κ + n_k)"
-                     "(ȳ_k − m)(ȳ_k − m)ᵀ with the weights n_k + ν + d + 2 (n + G + ν + d + 1 for a shared "
-                     "orientation and shape); use a closed-form model (EII, VII, EEI, EVI, VVI, EEE, EEV, EVV, "
-                     "VVV, E, V) or reg_covar")
+    raise ValueError(f"prior: covariance_type {name!r} has no MAP M-step yet; its M-step is iterative, and the MAP "
+                     "step would run the same inner iterations on the posterior scatters W'_k = Ψ + W_k + "
+                     "κ n_k/(κ + n_k)(ȳ_k − m)(ȳ_k − m)ᵀ with the prior's determinant exponent added to the counts "
+                     "(mclust does this for VEI and VEV; it has no prior for EVE, VEE, VVE); use a closed-form model "
+                     "(EII, VII, EEI, EVI, VVI, EEE, EEV, EVV, VVV, E, V) or reg_covar")
 
 
 @dataclass(frozen=True)
