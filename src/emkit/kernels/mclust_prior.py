@@ -13,7 +13,7 @@ the ellipsoidal models, ``ψ = tr var(X)/(d G^(2/d))`` for the spherical and dia
 Where a volume is shared but shapes or orientations are not (EVI, EEV, EVV), mclust's ``meevip`` and
 ``meeevp`` put the scale in every component and the common determinant once, ``−(c/2) log|Σ|`` with
 ``c = ν + 1`` (EVI) or ``ν + d + 1`` (EEV); emkit's MAP step is that one, exactly (EVV, which mclust
-fits without a prior only, as EEV). mclust's own EEI loop (``meeeip``) divides by ``n + ν + 2`` and
+has no prior for, follows EEV). mclust's own EEI loop (``meeeip``) divides by ``n + ν + 2`` and
 leaves the means unshrunk; emkit takes the exact mode, as mclust's ``mstep`` (``mseeip``):
 ``n + ν + 2 + G``, shrunk means.
 
@@ -23,8 +23,9 @@ The BIC with a prior is mclust's (Fraley & Raftery 2007): the log-likelihood at 
 The mean prior's normaliser ``|Σ_k|^{−1/2}`` only raises the exponent of ``|Σ|`` (of ``σ²``),
 so the prior is emkit's ``CovariancePrior(scale=Ψ, dof=ν + s, mean=m, mean_weight=κ)`` with the
 shift ``s`` the number of such factors per covariance parameter: 1 for a covariance per
-component (VVV, VVI, EVI, EEV, EVV), ``G`` for a shared one (EEE, EEI), ``d`` for a spherical
-variance per component (VII, V) and ``G d`` for a shared one (EII, E). The M-step is then each
+component (VVV, VVI) and for a shared volume (EVI, EEV, EVV, whose determinant mclust counts
+once), ``G`` for a shared covariance (EEE, EEI), ``d`` for a spherical variance per component
+(VII, V) and ``G d`` for a shared one (EII, E). The M-step is then each
 structure's exact posterior mode, e.g. VVV's ``Σ_k = (Ψ + κ n_k/(κ + n_k)(ȳ_k − m)(ȳ_k − m)ᵀ
 + W_k)/(ν + n_k + d + 2)``.
 """
@@ -39,7 +40,7 @@ from .covariance_regularization import CovariancePrior
 from .covariance_structures import CovarianceType, covariance_structure
 
 #: Covariance parameters per model name, for the normaliser shift (see the module notes).
-_PER_COMPONENT = ("full", "diag", "EVI", "EEV", "EVV")
+_ONE_FACTOR = ("full", "diag", "EVI", "EEV", "EVV")
 _SHARED = ("tied", "EEI")
 _SPHERICAL = ("spherical", "V")
 _SHARED_SPHERICAL = ("EII", "E")
@@ -47,7 +48,7 @@ _SHARED_SPHERICAL = ("EII", "E")
 
 def _normaliser_shift(name: str, n_components: int, n_features: int) -> float:
     """``s``: the factors ``|Σ|^{−1/2}`` of the means' priors that fall on one covariance parameter."""
-    if name in _PER_COMPONENT:
+    if name in _ONE_FACTOR:
         return 1.0
     if name in _SHARED:
         return float(n_components)
