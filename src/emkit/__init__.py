@@ -25,6 +25,7 @@ EXPORTS = {
     "GroupedMultinomial": ".models",
     "PoissonMixture": ".models",
     "GaussianMixture": ".estimators",
+    "MclustPrior": ".kernels.mclust_prior",
     "GaussianHMM": ".estimators",
     "CategoricalHMM": ".estimators",
     "PoissonHMM": ".estimators",

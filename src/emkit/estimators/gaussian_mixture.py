@@ -17,6 +17,7 @@ from ..engine.estep import ChunkedData
 from ..density import HDR_SAMPLES, hdr_levels, mixture_cdf
 from ..engine.progress import Progress
 from ..kernels.covariance_regularization import CovariancePrior
+from ..kernels.mclust_prior import mclust_prior
 from ..latent.noise import UniformNoise
 from ..models.gaussian_mixture import (
     GaussianMixtureData,
@@ -91,6 +92,14 @@ class GaussianMixture(MixtureEstimator):
     degrees_of_freedom_prior : float, optional
         ``ν`` of the covariance prior; default ``d + 2`` (mclust's). Must exceed ``d − 1`` (full,
         tied) or 0 (diag, spherical).
+    prior : {"mclust"} or MclustPrior, optional
+        mclust's conjugate prior (``Mclust(..., prior = priorControl())``), built from the data at
+        ``fit``: the ``covariance_prior`` above with mclust's ``defaultPrior`` scale and ``ν`` plus
+        its prior ``N(m, Σ_k/κ)`` on the means (``κ = 0.01``, ``m`` the column means); an
+        :class:`~emkit.MclustPrior` changes any of them (:mod:`emkit.kernels.mclust_prior`).
+        The fitted :class:`CovariancePrior` is ``prior_``. Not with ``covariance_prior``.
+        ``bic``/``aic`` then use the log-likelihood at the MAP estimate with the usual number of
+        parameters, as mclust does (Fraley & Raftery 2007).
     weight_concentration_prior : float or array-like of shape (n_components,), default=1.0
         Dirichlet concentration ``α ≥ 1`` of the weights: ``π_k ∝ n_k + α − 1`` (1: no prior).
     noise : None, True or float, default=None
@@ -168,7 +177,7 @@ class GaussianMixture(MixtureEstimator):
                  warm_start: bool = False, verbose: int = 0, verbose_interval: int = 10,
                  frozen: tuple[str, ...] = (), accelerate: str | None = None, progress: bool | Progress = False,
                  n_jobs: int | None = None, covariance_prior=None, degrees_of_freedom_prior: float | None = None,
-                 weight_concentration_prior=1.0, noise=None, noise_init=None) -> None:
+                 weight_concentration_prior=1.0, noise=None, noise_init=None, prior=None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -192,6 +201,7 @@ class GaussianMixture(MixtureEstimator):
         self.weight_concentration_prior = weight_concentration_prior
         self.noise = noise
         self.noise_init = noise_init
+        self.prior = prior
 
     def _input_tags(self) -> dict[str, bool]:
         return {"allow_nan": True}
@@ -232,6 +242,9 @@ class GaussianMixture(MixtureEstimator):
         self._check_hyperparameters()
         if self.noise is not None:
             raise ValueError("noise: partial_fit does not support a noise component (its volume needs the whole data)")
+        if self.prior is not None:
+            raise ValueError("prior: built from the whole data set by fit; partial_fit does not take it "
+                             "(give covariance_prior instead)")
         X = self._checked_rows(X, ensure_min_samples=1)
         state: OnlineEM | None = getattr(self, "_online_", None)
         if state is None:
@@ -336,7 +349,7 @@ class GaussianMixture(MixtureEstimator):
         if self.noise_init is not None and noise is None:
             raise ValueError("noise_init: given without noise; set noise=True (or a Vinv) too")
 
-    def _fit(self, X, sample_weight):
+    def _fit_noise(self, X, sample_weight):
         """With ``noise``: the noise density of the training rows (complete, in memory) for the fit."""
         self._check_noise()
         if self.noise is None:
@@ -424,13 +437,34 @@ class GaussianMixture(MixtureEstimator):
 
     def _covariance_prior(self) -> CovariancePrior | None:
         """The conjugate prior of ``covariance_prior`` and ``degrees_of_freedom_prior`` (None
-        without ``covariance_prior``)."""
+        without either; with ``prior``, the one fitted to the data)."""
+        if self.prior is not None:
+            if self.covariance_prior is not None or self.degrees_of_freedom_prior is not None:
+                raise ValueError("prior: give prior or covariance_prior/degrees_of_freedom_prior, not both")
+            return getattr(self, "prior_", None)   # built from the data by fit (None before, or loaded)
         if self.covariance_prior is None:
             if self.degrees_of_freedom_prior is not None:
                 raise ValueError("degrees_of_freedom_prior: given without covariance_prior (the scale of the prior); "
                                  "give both, or neither")
             return None
         return CovariancePrior(self.covariance_prior, self.degrees_of_freedom_prior)
+
+    def _fit(self, X, sample_weight):
+        """With ``prior``: mclust's prior built from the training rows (the previous one kept on failure)."""
+        if self.prior is None:
+            return self._fit_noise(X, sample_weight)
+        self._check_hyperparameters()
+        previous = self.__dict__.get("prior_")
+        self.prior_ = mclust_prior(self.prior, self._checked_rows(X, ensure_min_samples=2), self.n_components,
+                                   self.covariance_type)
+        try:
+            return self._fit_noise(X, sample_weight)
+        except BaseException:
+            if previous is None:
+                del self.prior_
+            else:
+                self.prior_ = previous
+            raise
 
     def _n_parameters(self) -> int:
         """Number of free parameters (frozen ones excluded)."""

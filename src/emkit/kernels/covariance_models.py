@@ -20,6 +20,10 @@ pool (EII, EEI) this is the same as adding ``ε I`` afterwards, as scikit-learn'
 The parameters keep the shape of the scikit-learn structure they specialise: EII, E, V ``(k,)``
 variances (all equal for EII and E), EEI and EVI ``(k, d)`` variances, EEV and EVV ``(k, d, d)``
 matrices; densities, sampling, missing values and Dask therefore go through the same kernels.
+With a conjugate prior (:mod:`emkit.kernels.mclust_prior`) the M-step is the exact posterior mode:
+EII and EEI put the prior once on their shared variance(s); EVI, EEV and EVV put the scale in each
+component and the common determinant once (mclust's convention), so the same closed forms apply
+to the posterior scatters.
 Their free parameters (:meth:`to_free`, used by the bootstrap and the numerical Hessian) are as
 many as mclust counts (:func:`mclust_n_free`); the Louis and complete-data information need a
 linear basis of the covariances, which a model with a shared volume or orientation has not.
@@ -99,9 +103,31 @@ class _ClosedFormModel:
                            "own, which this model's shared volume or shape does not allow",
                            "use VVV, EEE, VVI, VII or V (full, tied, diag, spherical)")
 
+    def scatter_step(self, n, sum_xx, m, delta, denominator, reg_covar):
+        return super().m_step(n, sum_xx, m, delta, denominator, reg_covar)
+
     def posterior_mode(self, scatter, counts, scale, dof, n_features):
-        raise _unsupported(self.name, "the conjugate prior's M-step is not implemented for this model",
-                           "use reg_covar, or VVV, EEE, VVI, VII (full, tied, diag, spherical)")
+        """The MAP step of mclust's prior for a shared volume (EVI, EEV, EVV; mclust's ``meevip``,
+        ``meeevp``): the scale ``Ψ`` (and the means' ``κ δ_k δ_kᵀ``) enters each component,
+        ``W'_k = n_k C_k + Ψ_k``, but the determinant ``|Σ_k|``, the same for every component,
+        once, ``−(c/2) log|Σ|`` (:meth:`prior_exponent_offset`). Any split of ``n + c`` into weights
+        ``n'_k`` gives the same objective ``Σ_k −(n'_k/2) log|Σ_k| − ½ tr(Σ_k⁻¹ W'_k)``, which has
+        the ML M-step's form: the closed form above maximizes it exactly."""
+        counts = np.asarray(counts, dtype=float)
+        numerators = counts.reshape((-1,) + (1,) * (np.ndim(scatter) - 1)) * scatter + scale
+        weights = counts + (dof + self.prior_exponent_offset(n_features)) / counts.size
+        return self._constrained(numerators / weights.reshape((-1,) + (1,) * (np.ndim(scatter) - 1)), weights)
+
+    def prior_log_density(self, covariances, scale, dof, n_features):
+        """``Σ_k −½ tr(Ψ_k Σ_k⁻¹) − (c/2) log|Σ_1|``: the parent's density with the shared
+        determinant counted once."""
+        covariances = np.asarray(covariances, dtype=float)
+        full = self.full_matrices(covariances, len(covariances), n_features)
+        log_det = float(np.linalg.slogdet(full[0])[1])
+        parent = super().prior_log_density(covariances, scale, dof, n_features)
+        parent_exponent = dof + super().prior_exponent_offset(n_features)
+        return (parent + 0.5 * parent_exponent * len(covariances) * log_det
+                - 0.5 * (dof + self.prior_exponent_offset(n_features)) * log_det)
 
     def basis(self, n_features):
         raise _no_basis(self.name)
@@ -123,6 +149,14 @@ def _geometric_mean(values: np.ndarray) -> np.ndarray:
     return np.exp(np.mean(np.log(values), axis=-1))
 
 
+def _one_scale(model: str, scale: np.ndarray, n_features_shape: tuple[int, ...]) -> np.ndarray:
+    """The one prior scale of a model whose covariance all components share (EII, E, EEI)."""
+    if np.ndim(scale) > len(n_features_shape):
+        raise ValueError(f"covariance_prior: covariance_type {model!r} shares one covariance across the "
+                         "components; give one scale, not one per component")
+    return scale
+
+
 class EII(_ClosedFormModel, Spherical):
     """``Σ_k = λ I``, one variance for all components, kept as ``(k,)`` equal variances."""
 
@@ -130,6 +164,18 @@ class EII(_ClosedFormModel, Spherical):
 
     def _constrained(self, covariances, n):
         return np.full(covariances.shape, _pooled(covariances, n))
+
+    def posterior_mode(self, scatter, counts, scale, dof, n_features):
+        """One inverse-gamma prior on the shared ``σ²``: ``(Σ_k n_k d c_k + ψ)/(n d + ν + 2)``."""
+        scale = _one_scale(self.name, scale, ())
+        return np.full(counts.shape, (np.sum(counts * n_features * scatter) + scale)
+                       / (counts.sum() * n_features + dof + 2.0))
+
+    def mean_prior_scale(self, weight, offsets):
+        return np.einsum("ki,ki,ki->", weight, offsets, offsets)
+
+    def prior_log_density(self, covariances, scale, dof, n_features):
+        return super().prior_log_density(np.asarray(covariances, dtype=float)[:1], scale, dof, n_features)
 
     def to_free(self, covariances):
         return np.asarray(covariances, dtype=float).ravel()[:1].copy()
@@ -180,6 +226,18 @@ class EEI(_ClosedFormModel, Diag):
     def _constrained(self, covariances, n):
         return np.broadcast_to(_pooled(covariances, n), covariances.shape).copy()
 
+    def posterior_mode(self, scatter, counts, scale, dof, n_features):
+        """One inverse-gamma prior on each shared variance: ``(Σ_k n_k C_kj + ψ_j)/(n + ν + 2)``."""
+        scale = _one_scale(self.name, scale, (n_features,))
+        pooled = (np.tensordot(counts, scatter, axes=1) + scale) / (counts.sum() + dof + 2.0)
+        return np.broadcast_to(pooled, scatter.shape).copy()
+
+    def mean_prior_scale(self, weight, offsets):
+        return np.sum(weight * offsets * offsets, axis=0)
+
+    def prior_log_density(self, covariances, scale, dof, n_features):
+        return super().prior_log_density(np.asarray(covariances, dtype=float)[:1], scale, dof, n_features)
+
     def to_free(self, covariances):
         return np.asarray(covariances, dtype=float)[0].copy()
 
@@ -191,6 +249,10 @@ class EVI(_ClosedFormModel, Diag):
     """``Σ_k = λ A_k``: diagonal, one volume, a shape per component; ``(k, d)`` variances."""
 
     name = "EVI"
+
+    def prior_exponent_offset(self, n_features):
+        """``c = ν + 1`` for the shared ``|Σ| = λ^d`` (mclust's ``meevip``)."""
+        return 1.0
 
     def _constrained(self, covariances, n):
         volumes = np.where(n > 0, _geometric_mean(covariances), 1.0)   # |diag W_k / n_k|^{1/d}

@@ -184,6 +184,12 @@ class CovarianceStructure:
         structures whose M-step iterates (mclust's VEI, VEE, VEV, EVE, VVE) use them."""
         return self.m_step(n, sum_xx, m, delta, denominator, reg_covar)
 
+    def scatter_step(self, n: np.ndarray, sum_xx: np.ndarray, m: np.ndarray, delta: np.ndarray,
+                     denominator: np.ndarray, reg_covar: float) -> np.ndarray:
+        """The scatter a conjugate prior's :meth:`posterior_mode` starts from: :meth:`m_step`
+        before any constraint across components (a constrained model: its parent's)."""
+        return self.m_step(n, sum_xx, m, delta, denominator, reg_covar)
+
     def anchored_variances(self, second: np.ndarray, n: np.ndarray, n_features: int) -> np.ndarray:
         """Second moments per row about the anchors per component and coordinate ``(k, d)``."""
         raise NotImplementedError

@@ -404,7 +404,10 @@ def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: Covariance
         mode = prior.mean_mode(n, sum_x, shift, structure)
         centre = m if mode is None else mode - shift
     delta = m - centre
-    cov = structure.warm_m_step(n, sum_xx, m, delta, denominator, reg_covar, previous)
+    if prior is None:
+        cov = structure.warm_m_step(n, sum_xx, m, delta, denominator, reg_covar, previous)
+    else:
+        cov = structure.scatter_step(n, sum_xx, m, delta, denominator, reg_covar)
     if prior is not None:
         cov = prior.posterior_mode(cov, n, structure, d, means=centre + shift)
     return centre + shift, cov
