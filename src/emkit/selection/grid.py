@@ -19,10 +19,10 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .engine.progress import Progress
-from .estimators.gaussian_mixture import GaussianMixture
-from .kernels.covariance_types import COVARIANCE_TYPES, KNOWN_COVARIANCE_TYPES, mclust_types
-from .models.gaussian_mixture import prepare_data
+from ..engine.progress import Progress
+from ..estimators.gaussian_mixture import GaussianMixture
+from ..kernels.covariance_types import COVARIANCE_TYPES, KNOWN_COVARIANCE_TYPES, mclust_types
+from ..models.gaussian_mixture import prepare_data
 
 CRITERIA = ("bic", "aic", "icl")
 

@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from .density import simulate
-from .engine.progress import Progress
-from .estimators._validation import check_array
-from .estimators.gaussian_mixture import GaussianMixture
-from .inference.bootstrap import seed_sequence
-from .validation import check_integer, check_real
+from ..density import simulate
+from ..engine.progress import Progress
+from ..estimators._validation import check_array
+from ..estimators.gaussian_mixture import GaussianMixture
+from ..inference.bootstrap import seed_sequence
+from ..validation import check_integer, check_real
 
 #: Draws of a replicate whose refits fail (a component collapses) before it counts as failed.
 MAX_DRAWS = 10
