@@ -353,3 +353,15 @@ def test_save_load_and_partial_fit_with_prior(tmp_path):
     assert loaded.prior == "mclust" and loaded.score(X) == fitted.score(X) and loaded.bic(X) == fitted.bic(X)
     with pytest.raises(ValueError, match="prior"):
         GaussianMixture(2, prior="mclust").partial_fit(X)
+
+
+@pytest.mark.parametrize("suffix", ["json", "npz"])
+def test_a_given_mclust_prior_is_saved_and_refits_alike(tmp_path, suffix):
+    X = np.random.default_rng(3).normal(size=(60, 2))
+    X[:30] += 4.0
+    prior = MclustPrior(shrinkage=0.05, mean=[0.1, 0.2], dof=5.0)
+    fitted = GaussianMixture(2, prior=prior, random_state=0).fit(X)
+    loaded = GaussianMixture.load(fitted.save(tmp_path / f"gmm.{suffix}"))
+    assert isinstance(loaded.prior, MclustPrior) and loaded.prior.dof == 5.0 and loaded.prior.shrinkage == 0.05
+    np.testing.assert_array_equal(loaded.prior.mean, [0.1, 0.2])
+    assert loaded.score(X) == fitted.score(X) and loaded.fit(X).lower_bound_ == fitted.lower_bound_

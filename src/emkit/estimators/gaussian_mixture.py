@@ -17,7 +17,7 @@ from ..engine.estep import ChunkedData
 from ..density import HDR_SAMPLES, hdr_levels, mixture_cdf
 from ..engine.progress import Progress
 from ..kernels.covariance_regularization import CovariancePrior
-from ..kernels.mclust_prior import mclust_prior
+from ..kernels.mclust_prior import MclustPrior, mclust_prior
 from ..latent.noise import UniformNoise
 from ..models.gaussian_mixture import (
     GaussianMixtureData,
@@ -434,6 +434,18 @@ class GaussianMixture(MixtureEstimator):
                              "least one sample.")
         model, params = self._model()
         return model._of(params).sample(params, n_samples, generator(self.random_state))
+
+    def _argument_record(self, name: str, value: Any) -> Any:
+        """An :class:`~emkit.MclustPrior` ``prior`` is saved as its fields."""
+        if name == "prior" and isinstance(value, MclustPrior):
+            return value.record()
+        return super()._argument_record(name, value)
+
+    @classmethod
+    def _argument_from_record(cls, name: str, record: Any) -> Any:
+        if name == "prior" and isinstance(record, dict):
+            return MclustPrior.from_record(record)
+        return super()._argument_from_record(name, record)
 
     def _covariance_prior(self) -> CovariancePrior | None:
         """The conjugate prior of ``covariance_prior`` and ``degrees_of_freedom_prior`` (None

@@ -378,7 +378,7 @@ class MixtureEstimator(EstimatorProtocol):
         an int is stored as None.
         """
         self._check_is_fitted()
-        config = {name: jsonable(value) for name, value in self.get_params(deep=False).items()}
+        config = {name: self._argument_record(name, value) for name, value in self.get_params(deep=False).items()}
         if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
             config["random_state"] = None
         config["fitted"] = {"converged_": self.converged_, "n_iter_": self.n_iter_, "lower_bound_": self.lower_bound_,
@@ -390,6 +390,16 @@ class MixtureEstimator(EstimatorProtocol):
         arrays = {attribute: params[name] for attribute, name in self._attributes().items()}
         arrays.update(self._state_arrays())
         return save_state(path, type(self).__name__, config, arrays)
+
+    def _argument_record(self, name: str, value: Any) -> Any:
+        """Constructor argument ``name`` as JSON for :meth:`save` (default: :func:`jsonable`)."""
+        return jsonable(value)
+
+    @classmethod
+    def _argument_from_record(cls, name: str, record: Any) -> Any:
+        """Constructor argument ``name`` rebuilt by :meth:`load` from :meth:`_argument_record`'s JSON
+        (ValueError naming the argument when it is not one)."""
+        return record
 
     @classmethod
     def load(cls, path: str | Path):
@@ -408,6 +418,10 @@ class MixtureEstimator(EstimatorProtocol):
         path = Path(path)
         config, arrays = load_state(path, cls.__name__)
         arguments = constructor_arguments(config, cls, path)
+        try:
+            arguments = {name: cls._argument_from_record(name, value) for name, value in arguments.items()}
+        except ValueError as error:
+            raise ValueError(f"{path}: config.{error}") from None
         if "frozen" in arguments:
             arguments["frozen"] = name_tuple(arguments["frozen"], "frozen", path)
         if isinstance(config.get("fitted"), dict):

@@ -86,6 +86,20 @@ class MclustPrior:
     dof: float | None = None
     scale: float | np.ndarray | None = None
 
+    def record(self) -> dict:
+        """The fields as JSON (arrays as lists), for saving an estimator."""
+        return {name: np.asarray(value).tolist() if value is not None and np.ndim(value) else value
+                for name, value in vars(self).items()}
+
+    @classmethod
+    def from_record(cls, record: dict) -> "MclustPrior":
+        """The prior :meth:`record` wrote; ValueError naming ``prior`` for other keys."""
+        unknown = set(record) - {"shrinkage", "mean", "dof", "scale"}
+        if unknown:
+            raise ValueError(f"prior: unknown field(s) {sorted(unknown)} of an MclustPrior")
+        return cls(**{name: np.array(value, dtype=float) if isinstance(value, list) else value
+                      for name, value in record.items()})
+
     def hyperparameters(self, X, n_components: int, covariance_type: CovarianceType) -> dict:
         """mclust's ``defaultPrior(X, G, modelName)`` with this object's values in place of its
         defaults: ``{"shrinkage", "mean", "dof", "scale"}`` (NaN entries of ``X`` skipped)."""
