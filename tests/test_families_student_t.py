@@ -228,7 +228,7 @@ def test_fixed_dof_stays_and_the_estimator_fits():
     fitted = emkit.Mixture(2, family=family, random_state=0).fit(X)
     assert not hasattr(fitted, "dofs_") and family.param_names == ("means", "covars")
     assert fitted.model_.n_free_parameters() == 1 + 2 * 2 + 2 * 3
-    assert repr(family).startswith("StudentT(n_features=2, covariance_type='full', dof=3.0, reg_covar=1e-06")
+    assert repr(family) == "StudentT(n_features=2, covariance_type='full', dof=3.0)"   # defaults left out
     draws = family.sample(np.zeros(20_000, dtype=int), {"means": np.zeros((1, 2)), "covars": np.eye(2)[None]},
                           np.random.default_rng(14))
     assert scipy.stats.kstest(draws[:, 0], scipy.stats.t(3.0).cdf).pvalue > 1e-3
