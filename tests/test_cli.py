@@ -74,5 +74,6 @@ def test_demo_writes_report_and_figures(tmp_path):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     report = (tmp_path / "report.md").read_text()
     assert "Peppered moth" in report and "0.0708" in report
+    assert "mclust's model grid" in report and "Selected: **" in report
     for name in ("moth_convergence.png", "moth_loglik.png"):
         assert (tmp_path / name).stat().st_size > 10_000
