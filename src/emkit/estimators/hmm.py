@@ -1054,9 +1054,10 @@ class GMMHMM(_BaseHMM):
     ``means_weight > 0`` hmmlearn evaluates the means prior's ``κ(μ − m)(μ − m)ᵀ`` at the *new*
     means but the scatter at the old ones, which is no conditional maximisation and can lower the
     log-posterior; here both are at the previous means, so the iterates differ while the means
-    move (the fixed points are the same). hmmlearn's normal and
-    inverse-gamma/Wishart priors (``means_prior``, ``covars_prior``, ...; ``None``: hmmlearn's
-    defaults per covariance type) make the step a MAP step (see the module notes). The start is
+    move (at a fixed point the old and new means are equal, so the fixed points are the same).
+    hmmlearn's normal and inverse-gamma/Wishart priors (``means_prior``, ``covars_prior``, ...;
+    ``None``: hmmlearn's defaults per covariance type) make the step a MAP step (see the module
+    notes). The start is
     hmmlearn's (:meth:`_initial_params`): k-means with ``K`` clusters, then ``M`` centres within
     each cluster, equal weights and the data's covariance plus ``min_covar``.
 
