@@ -1,6 +1,7 @@
 """FiniteMixture (a mixture of a family as a family) and emkit.GMMHMM: one sub-component is the
 inner family, one component is the plain mixture, hmmlearn's GMMHMM (run here) from the same
-start, halves add to the whole, ascent, bad settings named."""
+start (its ECM order; with a means prior its step is no CM step and can descend), halves add to
+the whole, ascent, bad settings named."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hmmlearn import hmm as hmmlearn
 
 import emkit
+import emkit.estimators.hmm as emkit_hmm
 from emkit import GMMHMM
 from emkit.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from emkit.families import FiniteMixture, Poisson
@@ -47,8 +49,9 @@ def start(covariance_type, seed=1):
               "weights": rng.dirichlet(np.ones(M) * 3, size=K),
               "means": TRUTH["means"] + rng.normal(scale=0.5, size=(K, M, D))}
     variances = rng.uniform(0.7, 1.5, size=(K, M, D))
-    params["covars"] = variances if covariance_type == "diag" else variances[..., None] * np.eye(D) + 0.1 * (
-        1 - np.eye(D))
+    params["covars"] = {"diag": variances, "spherical": variances[..., 0],
+                        "full": variances[..., None] * np.eye(D) + 0.1 * (1 - np.eye(D)),
+                        "tied": variances[:, 0, :, None] * np.eye(D) + 0.1 * (1 - np.eye(D))}[covariance_type]
     return params
 
 
@@ -108,12 +111,12 @@ def pair(covariance_type, params, n_iter, tol=0.0):
     return set_params(ours, init), set_params(theirs, init)
 
 
-@pytest.mark.parametrize("covariance_type", ["diag", "full"])
-@pytest.mark.parametrize("params", ["stcw", "stmw"])
+@pytest.mark.parametrize("covariance_type", ["diag", "full", "spherical", "tied"])
+@pytest.mark.parametrize("params", ["stmcw", "stcw", "stmw"])
 def test_matches_hmmlearn_from_the_same_start(covariance_type, params):
-    """Every iteration's log-likelihood and the estimates equal hmmlearn's. hmmlearn's covariance
-    update is the scatter about the previous means, which is the M-step only while the means
-    stay where they are: so means or covariances are held here (the next tests cover both)."""
+    """Every iteration's log-likelihood and the estimates equal hmmlearn's, everything learned or
+    means or covariances held: both take hmmlearn's ECM order (the covariances given the previous
+    means, then the means)."""
     X = simulate()
     ours, theirs = pair(covariance_type, params, 6)
     assert ours.score(X, LENGTHS) == pytest.approx(theirs.score(X, LENGTHS), rel=1e-12)
@@ -125,42 +128,87 @@ def test_matches_hmmlearn_from_the_same_start(covariance_type, params):
     np.testing.assert_allclose(ours.lower_bounds_, theirs.monitor_.history, rtol=1e-10)
     for name in ("startprob_", "transmat_", "weights_", "means_", "covars_"):
         assert getattr(ours, name).shape == getattr(theirs, name).shape
-        np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name), rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(ours.predict_proba(X, LENGTHS), theirs.predict_proba(X, LENGTHS), atol=1e-10)
     np.testing.assert_array_equal(ours.predict(X, LENGTHS), theirs.predict(X, LENGTHS))
 
 
-@pytest.mark.parametrize("covariance_type", ["diag", "full"])
-def test_one_step_with_everything_learned_differs_from_hmmlearn_by_the_mean_shift(covariance_type):
-    """All parameters learned: the same start log-likelihood, the same weights and means after one
-    step, and hmmlearn's covariances are ours plus ``(μ_new − μ_old)(μ_new − μ_old)ᵀ`` (its scatter
-    about the previous means)."""
-    X = simulate()
-    ours, theirs = pair(covariance_type, "stmcw", 1)
-    old_means = ours.means_.copy()
-    with pytest.warns(ConvergenceWarning):
-        ours.fit(X, LENGTHS)
-    theirs.fit(X, LENGTHS)
-    assert ours.lower_bounds_[0] == pytest.approx(theirs.monitor_.history[0], rel=1e-12)
-    for name in ("startprob_", "transmat_", "weights_", "means_"):
-        np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name), rtol=1e-10, atol=1e-12)
-    shift = ours.means_ - old_means
-    outer = shift ** 2 if covariance_type == "diag" else shift[..., :, None] * shift[..., None, :]
-    np.testing.assert_allclose(ours.covars_ + outer, theirs.covars_, rtol=1e-8, atol=1e-12)
+# One state, one sub-component: the emission is one Gaussian, so the expected complete-data
+# log-posterior is the observed one and the ECM step has a closed form. hmmlearn's "full" prior
+# with covars_weight ν = 0: log p(μ, σ²) = −½[(1 + ν + d + 1) log σ² + (ψ + κ(μ − m)²)/σ²] + c.
+ONE_X = np.array([[-0.15], [-0.15]])
+KAPPA, PRIOR_MEAN, PSI = 15.0, 0.4, 0.006
+ONE_START = {"startprob": [1.0], "transmat": [[1.0]], "weights": [[1.0]], "means": [[[-0.2]]],
+             "covars": [[[[1.55]]]]}
 
 
-@pytest.mark.parametrize("covariance_type", ["diag", "full"])
-def test_converges_to_hmmlearns_fixed_point(covariance_type):
-    """Both maps have the same fixed points: fitted to convergence from the same start, the
-    log-likelihood and the parameters agree."""
-    X = simulate()
-    ours, theirs = pair(covariance_type, "stmcw", 2000, tol=1e-12)
-    ours.fit(X, LENGTHS)
-    theirs.fit(X, LENGTHS)
-    assert ours.converged_ and theirs.monitor_.converged
-    assert ours.score(X, LENGTHS) == pytest.approx(theirs.score(X, LENGTHS), rel=1e-12)
-    for name in ("startprob_", "transmat_", "weights_", "means_", "covars_"):
-        np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name), rtol=1e-6, atol=1e-8)
+def one_gaussian_log_posterior(mean, variance):
+    scatter = PSI + KAPPA * (mean - PRIOR_MEAN) ** 2 + np.sum((ONE_X - mean) ** 2)
+    return -0.5 * ((len(ONE_X) + 3) * np.log(variance) + scatter / variance)
+
+
+def one_gaussian(module):
+    model = module.GMMHMM(1, 1, covariance_type="full", means_prior=PRIOR_MEAN, means_weight=KAPPA,
+                          covars_prior=PSI, covars_weight=0.0, params="mc", init_params="", n_iter=1)
+    return set_params(model, ONE_START)
+
+
+def test_with_a_means_prior_hmmlearn_is_no_cm_step_and_can_descend_while_ours_ascends():
+    """With ``means_weight > 0`` hmmlearn's covariance takes ``κ(μ − m)(μ − m)ᵀ`` at the *new*
+    mean but the scatter about the old one: on this one-Gaussian case its step lowers the
+    log-posterior by 4.9. Ours is the ECM step (closed form: ``σ² = (ψ + κ(μ₀ − m)² + Σ(x − μ₀)²)
+    / (n + 3)`` at the old mean ``μ₀``, then ``μ = (Σx + κm)/(n + κ)``) and raises it."""
+    theirs, ours = one_gaussian(hmmlearn), one_gaussian(emkit_hmm)
+    theirs.fit(ONE_X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(ONE_X)
+    before = one_gaussian_log_posterior(-0.2, 1.55)
+    assert one_gaussian_log_posterior(theirs.means_.item(), theirs.covars_.item()) < before - 4.0
+    mean = (ONE_X.sum() + KAPPA * PRIOR_MEAN) / (len(ONE_X) + KAPPA)
+    variance = (PSI + KAPPA * (-0.2 - PRIOR_MEAN) ** 2 + np.sum((ONE_X + 0.2) ** 2)) / (len(ONE_X) + 3)
+    assert theirs.means_.item() == pytest.approx(mean, rel=1e-12)     # the means agree, not the covariances
+    np.testing.assert_allclose([ours.means_.item(), ours.covars_.item()], [mean, variance], rtol=1e-12)
+    assert one_gaussian_log_posterior(mean, variance) > before
+
+
+#: Proper priors of each covariance type (hmmlearn's meanings: Ψ and ν for full and tied, the
+#: inverse-gamma's α and β for diag and spherical).
+PROPER_PRIORS = {"full": {"covars_prior": 0.1 * np.eye(D), "covars_weight": 1.0},
+                 "tied": {"covars_prior": 0.1 * np.eye(D), "covars_weight": 1.0},
+                 "diag": {"covars_prior": 1.0, "covars_weight": 0.1},
+                 "spherical": {"covars_prior": 1.0, "covars_weight": 0.1}}
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), covariance_type=st.sampled_from(["diag", "full", "spherical", "tied"]),
+       m=st.integers(1, 3))
+def test_ecm_order_ascends_with_hmmlearn_priors_from_random_starts(seed, covariance_type, m):
+    """GMMHMM's emission (ECM order, hmmlearn's priors with a means prior) from random starts: the
+    log-posterior never decreases. Runs where a sub-component receives no weight are left out:
+    such a sub-component keeps its parameters, which is no maximisation (with "tied" its kept
+    covariance enters the state's pooled one), with either M-step order."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(20, 50))
+    X = rng.normal(size=(n, D)) * rng.uniform(0.3, 2.0, size=D) + rng.choice([0.0, 3.0], size=(n, 1))
+    face = GMMHMM(K, m, covariance_type=covariance_type, means_prior=rng.normal(size=D),
+                  means_weight=rng.uniform(0.1, 5.0), weights_prior=2.0, **PROPER_PRIORS[covariance_type])
+    family = face._emission(D)
+    assert family.conditional_steps == (("covars",), ("means",))
+    variances = rng.uniform(0.3, 3.0, size=(K * m, D))
+    covars = {"diag": variances, "spherical": variances[:, 0], "full": variances[..., None] * np.eye(D),
+              "tied": variances[:K, :, None] * np.eye(D)}[covariance_type]
+    init = {"startprob": rng.dirichlet(np.ones(K)), "transmat": rng.dirichlet(np.ones(K), size=K),
+            "weights": rng.dirichlet(np.ones(m), size=K), "means": X[rng.integers(0, n, K * m)] + rng.normal(size=D),
+            "covars": covars}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = emkit.fit(HiddenMarkovModel(family, K), (X, [n // 2, n - n // 2]), init=init, max_iter=20,
+                           tol=0.0, param_tol=None)
+    assume(not any(issubclass(w.category, DegenerateComponentWarning) for w in caught))
+    loglik = np.array(result.trace.loglik)
+    assert np.all(np.isfinite(loglik))
+    assert np.all(np.diff(loglik) >= -1e-10 * np.maximum(1.0, np.abs(loglik[1:])))
 
 
 # ------------------------------------------------------------------ the family's contract
@@ -253,3 +301,10 @@ def test_a_shared_inner_parameter_is_counted_once_per_component_and_checked():
         FiniteMixture(Gaussian(D, "full"), M, shared="precisions")
     with pytest.raises(ValueError, match="shared_offset"):
         FiniteMixture(Gaussian(D, "full"), M, shared="covars", shared_offset=-1.0)
+
+
+@pytest.mark.parametrize("steps", ["covars", [["means"]], [["means", "covars"], ["means"]], [[], ["means", "covars"]],
+                                   [["precisions"], ["means", "covars"]], 3, ["means", "covars"]])
+def test_conditional_steps_must_partition_the_inner_parameters(steps):
+    with pytest.raises(ValueError, match="conditional_steps"):
+        FiniteMixture(Gaussian(D, "full"), M, conditional_steps=steps)

@@ -160,8 +160,9 @@ def test_poisson_hmm_with_its_priors(n_states, priors):
 @pytest.mark.parametrize("params", ["stcw", "stmw"])
 @pytest.mark.parametrize("priors", ["defaults", "nontrivial"])
 def test_gmm_hmm_matches_hmmlearn_with_its_priors(covariance_type, params, priors):
-    """hmmlearn's covariance update takes the scatter about the previous means (see
-    test_gmmhmm), so means or covariances are held, as there; the priors' terms are exact."""
+    """Means or covariances held: with ``means_weight > 0`` hmmlearn's step with both learned is
+    no conditional maximisation (see test_gmmhmm; everything learned is compared there with the
+    defaults); the priors' terms are exact."""
     rng = np.random.default_rng(7)
     k, m, d = 2, 2, 2
     X = np.concatenate([rng.normal(size=(60, d)) + [0.0, 0.0], rng.normal(size=(60, d)) * 0.7 + [3.0, 1.0]])

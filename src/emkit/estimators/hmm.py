@@ -69,6 +69,9 @@ _log = logging.getLogger(__name__)
 #: hmmlearn's covariance types of ``GMMHMM`` ("tied": shared by the ``n_mix`` components of a state).
 GMM_COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
 
+#: GMMHMM's ECM order: the covariances given the previous means, then the means (hmmlearn's).
+HMMLEARN_CM_ORDER = (("covars",), ("means",))
+
 #: k-means runs of :func:`best_kmeans` (scikit-learn's ``n_init`` in hmmlearn's ``GMMHMM`` start).
 KMEANS_INITS = 10
 
@@ -1043,11 +1046,18 @@ class GMMHMM(_BaseHMM):
     weights_prior : float or array of shape (n_components, n_mix), default=1.0
         Dirichlet concentrations (``≥ 1``) of each state's mixture weights.
 
-    The M-step is exact: each component's covariance is its scatter about its *new* mean
-    (hmmlearn's ``GMMHMM`` takes the scatter about the previous iteration's means, so its iterates
-    differ while the means move; both have the same fixed points). hmmlearn's normal and
-    inverse-gamma/Wishart priors (``means_prior``, ``covars_prior``, ...; ``None``: hmmlearn's
-    defaults per covariance type) make the step a MAP step (see the module notes). The start is
+    The M-step is hmmlearn's ECM order (Meng & Rubin 1993; :class:`~emkit.families.FiniteMixture`'s
+    ``conditional_steps``): the covariances maximise the expected complete-data log-posterior
+    given the *previous* means (each the scatter about its previous mean), then the means given
+    them; each step raises it, so the monitored log-likelihood (plus log prior) never decreases.
+    These are hmmlearn's iterates (to rounding) whenever ``means_weight`` is 0 (its default). With
+    ``means_weight > 0`` hmmlearn evaluates the means prior's ``κ(μ − m)(μ − m)ᵀ`` at the *new*
+    means but the scatter at the old ones, which is no conditional maximisation and can lower the
+    log-posterior; here both are at the previous means, so the iterates differ while the means
+    move (at a fixed point the old and new means are equal, so the fixed points are the same).
+    hmmlearn's normal and inverse-gamma/Wishart priors (``means_prior``, ``covars_prior``, ...;
+    ``None``: hmmlearn's defaults per covariance type) make the step a MAP step (see the module
+    notes). The start is
     hmmlearn's (:meth:`_initial_params`): k-means with ``K`` clusters, then ``M`` centres within
     each cluster, equal weights and the data's covariance plus ``min_covar``.
 
@@ -1120,9 +1130,10 @@ class GMMHMM(_BaseHMM):
                                               self.covars_prior, self.covars_weight)
         gaussian = JitteredGaussian(n_features, self._inner_type, 0.0, covariance_prior=prior)
         if not self._tied:
-            return FiniteMixture(gaussian, self.n_mix, weights_prior, weights_name="weights")
+            return FiniteMixture(gaussian, self.n_mix, weights_prior, weights_name="weights",
+                                 conditional_steps=HMMLEARN_CM_ORDER)
         return FiniteMixture(gaussian, self.n_mix, weights_prior, weights_name="weights", shared="covars",
-                             shared_offset=tied_offset(prior, n_features))
+                             shared_offset=tied_offset(prior, n_features), conditional_steps=HMMLEARN_CM_ORDER)
 
     def _initial_params(self, model: HiddenMarkovModel, data, rng: np.random.Generator | None) -> dict[str, np.ndarray]:
         """hmmlearn's start (``GMMHMM._init``): k-means with ``K`` clusters on the complete rows

@@ -23,6 +23,13 @@ covariance ``θ_km = (Ψ_km + S_km)/(n_km + c)`` (``c`` the prior's exponent, 0 
 ``θ_k = (Σ_m Ψ_km + S_k)/(n_k + M c)``, the mode of the state's tied covariance under the prior
 that the ``M`` sub-components' priors make together.
 
+With ``conditional_steps`` the inner M-step is an ECM sequence (Meng & Rubin 1993): one
+conditional maximisation per group of inner parameters, in order, each given the others' current
+values. ``(("covars",), ("means",))`` for a Gaussian is hmmlearn's ``GMMHMM`` order: covariances
+about the *previous* means (with the means prior's ``κ(μ − m)(μ − m)ᵀ`` at those means), then the
+means, whose maximiser does not depend on the covariances. Each step raises the expected
+complete-data log-posterior, so the observed one never decreases (a generalised EM step).
+
 Parameters are the weights (K, M) and the inner family's parameters for ``K·M`` components,
 sub-component ``(k, m)`` in row ``k·M + m`` (e.g. Gaussian ``means`` (K·M, d)):
 :meth:`FiniteMixture.nested` reshapes such a table to (K, M, ...), :meth:`FiniteMixture.flat`
@@ -33,6 +40,7 @@ sub-component of a component in ``keep``.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -74,6 +82,10 @@ class FiniteMixture(Family):
         component; see the module notes), e.g. ``"covars"``.
     shared_offset : float, default=0.0
         The ``c`` of the pooled step of ``shared`` (the prior's exponent per sub-component).
+    conditional_steps : sequence of sequences of str, optional
+        Groups of the inner family's parameters (each name in exactly one group) maximised one
+        group at a time, in order, given the others' current values (an ECM step, see the module
+        notes); None: the inner family's joint M-step.
 
     Examples
     --------
@@ -81,7 +93,8 @@ class FiniteMixture(Family):
     """
 
     def __init__(self, inner: Family, n_mix: int, weights_prior: float | np.ndarray = 1.0,
-                 weights_name: str = "mix_weights", shared: str | None = None, shared_offset: float = 0.0) -> None:
+                 weights_name: str = "mix_weights", shared: str | None = None, shared_offset: float = 0.0,
+                 conditional_steps: Sequence[Sequence[str]] | None = None) -> None:
         if not isinstance(inner, Family):
             raise ValueError(f"inner: expected an emkit.families.Family, got {type(inner).__name__}")
         self.inner = inner
@@ -101,6 +114,24 @@ class FiniteMixture(Family):
             raise ValueError(f"shared_offset: must be a non-negative number, got {shared_offset!r}")
         self.shared = shared
         self.shared_offset = float(shared_offset)
+        self.conditional_steps = self._check_steps(conditional_steps)
+
+    def _check_steps(self, steps: Sequence[Sequence[str]] | None) -> tuple[tuple[str, ...], ...]:
+        """The groups of the M-step (one group of all inner parameters when ``steps`` is None);
+        ``ValueError`` naming ``conditional_steps`` unless they partition the inner parameters."""
+        names = tuple(self.inner.param_names)
+        if steps is None:
+            return (names,)
+        try:
+            given = [] if isinstance(steps, str) else list(steps)
+            groups = tuple(tuple(group) for group in given if not isinstance(group, str) and len(group))
+        except TypeError:
+            given, groups = [None], ()
+        listed = sorted(name for group in groups for name in group)
+        if not given or len(groups) != len(given) or listed != sorted(names):
+            raise ValueError(f"conditional_steps: expected groups of the inner family's parameters {list(names)}, "
+                             f"each in exactly one group, e.g. [['covars'], ['means']]; got {steps!r}")
+        return groups
 
     # ------------------------------------------------------------------ shapes
     def nested(self, table: np.ndarray) -> np.ndarray:
@@ -233,15 +264,23 @@ class FiniteMixture(Family):
 
     def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
         """``w_km ∝ mix_counts_km + α_km − 1`` and the inner family's M-step on the ``K·M``
-        sub-components; components in ``keep`` keep all their parameters."""
+        sub-components (one conditional step per group of ``conditional_steps``); components in
+        ``keep`` keep all their parameters."""
         previous = np.asarray(params[self.weights_name], dtype=float)
         counts = np.asarray(stats[MIX_COUNTS], dtype=float)
         weights = previous
         if self.weights_name in learn:
             rows, _ = dirichlet.posterior_mode(counts, self.concentration(previous.shape[0]), previous)
             weights = np.where(keep[:, None], previous, rows)
-        inner = self.inner.m_step(stats, self._inner(params), learn, self._kept(counts, keep))
-        return {self.weights_name: weights, **self._pooled(inner, counts)}
+        kept = self._kept(counts, keep)
+        inner = self._inner(params)
+        current = {name: params[name] for name in self.inner.param_names if name in params}
+        for group in self.conditional_steps:   # one group (the joint step) unless conditional_steps
+            step = learn & frozenset(group)
+            if step:
+                current = self._pooled(self.inner.m_step(stats, inner, step, kept), counts)
+                inner = self._inner(current)
+        return {self.weights_name: weights, **current}
 
     def log_prior(self, params: Params) -> float:
         """``Σ (α_km − 1) log w_km`` plus the inner family's log prior."""
