@@ -94,11 +94,6 @@ class _ClosedFormModel:
         identity shape), so keeping one at its previous value would break the constraint."""
         return new
 
-    def scaled(self, covariances, numerators, denominators, skip):
-        raise _unsupported(self.name, "the t family's scatter step rescales each component's covariance on its "
-                           "own, which this model's shared volume or shape does not allow",
-                           "use VVV, EEE, VVI, VII or V (full, tied, diag, spherical)")
-
     def posterior_mode(self, scatter, counts, scale, dof, n_features):
         raise _unsupported(self.name, "the conjugate prior's M-step is not implemented for this model",
                            "use reg_covar, or VVV, EEE, VVI, VII (full, tied, diag, spherical)")
