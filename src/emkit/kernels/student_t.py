@@ -80,7 +80,9 @@ DOF_GRID = 17
 
 def maximize_dof(objective: Callable[[float], float], current: float) -> float:
     """ECME's ν-step: argmax of ``objective(ν)`` over :data:`DOF_BOUNDS`, or ``current`` when
-    nothing better is found (so the step never descends).
+    nothing better is found (so the step never descends); a gain within rounding (16 ulps of the
+    objective) is not better: near the maximum ℓ(ν) is flat to rounding over a range of width
+    ~√eps, and taking such gains would make ν jitter and the parameters never settle.
 
     ``objective`` is evaluated at :data:`DOF_GRID` values of ``log ν`` across the bounds (a
     bounded search alone can stop at a local maximum: ℓ(ν) of a mixture is not always
@@ -92,7 +94,8 @@ def maximize_dof(objective: Callable[[float], float], current: float) -> float:
                             bounds=(grid[max(best - 1, 0)], grid[min(best + 1, DOF_GRID - 1)]),
                             options={"xatol": 1e-10})
     candidate = float(np.exp(found.x)) if -found.fun >= values[best] else float(np.exp(grid[best]))
-    return candidate if objective(candidate) > objective(current) else current
+    at_current = objective(current)
+    return candidate if objective(candidate) > at_current + 16 * np.finfo(float).eps * abs(at_current) else current
 
 
 def t_locations_scatters(stats: Mapping[str, np.ndarray], locations: np.ndarray, centre: np.ndarray,
