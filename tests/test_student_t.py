@@ -237,3 +237,16 @@ def test_bootstrap_standard_errors_agree_with_the_hessian_within_monte_carlo_err
     boot_se, hessian_se = np.sqrt(np.diag(boot.reported_cov)), np.sqrt(np.diag(hessian.reported_cov))
     monte_carlo = boot_se * np.sqrt((stats.kurtosis(boot.replicates, axis=0) + 2) / (4 * n_boot))
     assert np.all(np.abs(boot_se - hessian_se) <= 4 * monte_carlo)
+
+
+def test_dof_step_keeps_the_current_value_against_rounding_level_gains():
+    """At the maximum, ℓ(ν) is flat to rounding over a range of ν of width ~√eps: a candidate
+    "better" by a few ulps is noise and would make ν jitter from step to step (ECME never stopping
+    on the parameters' change); a real gain is taken."""
+    from emkit.kernels.student_t import maximize_dof
+
+    def flat(dof):   # a maximum at 5 under deterministic noise of ~1 ulp of 1e3
+        return 1e3 - 1e-20 * (dof - 5.0) ** 2 + 1e-13 * np.sin(1e6 * dof)
+
+    assert maximize_dof(flat, 5.0 + 1e-7) == 5.0 + 1e-7
+    assert maximize_dof(lambda dof: -(np.log(dof) - np.log(5.0)) ** 2, 20.0) == pytest.approx(5.0, rel=1e-6)

@@ -191,21 +191,13 @@ def test_far_incomplete_rows_have_scipys_t_density(covariance_type):
 
 
 # ------------------------------------------------------------------ covariance structures, not switches
-# (the four the t family's scatter step and the product form's second moments are written for)
+# (the four the product form's second moments are written for)
 @pytest.mark.parametrize("name", TYPES)
-def test_structure_methods_shape_and_rescale_second_moments(name):
+def test_structure_methods_shape_second_moments(name):
     structure = covariance_structure(name)
     rng = np.random.default_rng(11)
     matrices = rng.normal(size=(3, 4, 4))
     np.testing.assert_allclose(structure.second_of_matrices(matrices), shaped(structure, matrices), rtol=1e-15)
-    covariances = np.abs(rng.normal(size=structure.shape(3, 4))) + 1.0
-    numerators, denominators, skip = np.array([2.0, 3.0, 5.0]), np.array([4.0, 0.0, 10.0]), np.array([0, 1, 0], bool)
-    ours = structure.scaled(covariances, numerators, denominators, skip)
-    if structure.shared:
-        np.testing.assert_allclose(ours, covariances * 10.0 / 14.0, rtol=1e-15)
-    else:
-        ratio = np.array([0.5, 3.0, 0.5]).reshape((-1,) + (1,) * (covariances.ndim - 1))
-        np.testing.assert_allclose(ours, covariances * ratio, rtol=1e-15)
 
 
 def test_the_product_form_and_the_t_kernel_do_not_switch_on_covariance_type_strings():

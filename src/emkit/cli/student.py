@@ -11,8 +11,7 @@ import argparse
 
 import numpy as np
 
-from ..kernels.covariance_models import SKLEARN_ALIASES
-from ..kernels.covariance_types import COVARIANCE_TYPES
+from ..kernels.covariance_types import COVARIANCE_TYPES, KNOWN_COVARIANCE_TYPES
 from .common import CliError, add_fit_options, check_fit_options, check_rows, refuse_given, report
 from .messages import shown
 from .output import covariance_layout
@@ -32,8 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("data", metavar="DATA", help="CSV file with a header row (delimiter detected; empty or NA cells are missing) or Parquet file (.parquet)")
     add_input_options(parser)
     parser.add_argument("-k", "--components", type=int, default=1, help="number of components (default: %(default)s)")
-    parser.add_argument("--covariance", choices=COVARIANCE_TYPES + tuple(SKLEARN_ALIASES), default="full",
-                        help="scatter structure of a mixture (default: %(default)s)")
+    parser.add_argument("--covariance", choices=KNOWN_COVARIANCE_TYPES, default="full", metavar="TYPE",
+                        help=f"scatter structure of a mixture: {', '.join(COVARIANCE_TYPES)} or an mclust model "
+                             "(e.g. VEV) (default: %(default)s)")
     parser.add_argument("--dof", type=float, default=None,
                         help="fix the degrees of freedom (default: estimated, per component)")
     parser.add_argument("--reg-covar", type=float, default=None, metavar="FRACTION",

@@ -1,12 +1,13 @@
-"""Student-t family: ``x_i | z_i = k ~ t_{ν_k}(μ_k, Σ_k)`` with full, diag, spherical or tied ``Σ``
-(robust mixture components and HMM emissions).
+"""Student-t family: ``x_i | z_i = k ~ t_{ν_k}(μ_k, Σ_k)`` with any of the
+Gaussian family's covariance structures for ``Σ`` (scikit-learn's four, mclust's models; robust mixture
+components and HMM emissions).
 
 The t is the Gaussian scale mixture ``x | z = k, u ~ N(μ_k, Σ_k/u)``, ``u ~ Gamma(ν_k/2, rate ν_k/2)``;
 with the weights ``u`` as missing data besides the labels, EM is exact (Peel & McLachlan 2000):
 ``E[u] = (ν+d)/(ν+δ)``, ``E[log u] = ψ((ν+d)/2) − log((ν+δ)/2)``, the additive statistics
 ``n_k = Σ γ``, ``Σ γu``, ``Σ γu (x−c)``, ``Σ γu (x−c)(x−c)ᵀ`` about a fixed centre ``c`` and
-``Σ γ (E log u − E u)``; the M-step gives ``μ``, ``Σ`` in closed form (the u-weighted Gaussian
-M-step with the scatter over ``n_k``) and each ``ν_k`` from the 1-D equation
+``Σ γ (E log u − E u)``; the M-step gives ``μ`` in closed form, ``Σ`` by the structure's Gaussian
+M-step of the u-weighted scatter with the counts ``n_k`` and each ``ν_k`` from the 1-D equation
 ``log(ν/2) − ψ(ν/2) + 1 + Σγ(E log u − E u)/n_k = 0``. All t numerics are those of
 :mod:`emkit.kernels.student_t` (shared with :class:`~emkit.models.student_mixture.StudentMixtureModel`,
 whose ECME step on the observed likelihood needs the data and stays there); the data handling,
@@ -109,8 +110,9 @@ class StudentT(Family):
     ----------
     n_features : int
         Dimension ``d`` of the rows.
-    covariance_type : {"full", "tied", "diag", "spherical"}, default="diag"
-        Structure of the scatter matrices ``Σ_k`` (the Gaussian family's shapes and default).
+    covariance_type : str, default="diag"
+        Structure of the scatter matrices ``Σ_k``: the Gaussian family's (scikit-learn's four or an
+        mclust model, e.g. "VEV"), shapes and default.
     dof : float, optional
         Degrees of freedom shared by every component and held fixed (in ``[0.01, 1000]``);
         estimated, one ``ν_k`` per component, when None.
@@ -234,21 +236,16 @@ class StudentT(Family):
     def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
         """``μ``, ``Σ`` from :func:`~emkit.kernels.student_t.t_locations_scatters` (+ ``reg_covar``),
         then each learned ``ν_k`` from :func:`~emkit.kernels.student_t.dof_from_expected`;
-        components in ``keep`` keep their parameters."""
+        components in ``keep`` keep their parameters (their scatters where the structure's constraint
+        allows: :meth:`~emkit.kernels.covariance_structures.CovarianceStructure.keep_components`)."""
         out = {name: params[name] for name in self.param_names}
         if {"means", "covars"} & learn:
-            means, covars = self._exact_means_covars(stats, params, learn, keep)
-            d = self.n_features
-            structure = covariance_structure(self.covariance_type)
-            if not structure.diagonal:
-                covars[..., np.arange(d), np.arange(d)] += self.reg_covar
-            else:
-                covars = covars + self.reg_covar
+            means, covars = self._exact_means_covars(stats, params, learn, self.reg_covar)
             if "means" in learn:
                 out["means"] = np.where(keep[:, None], params["means"], means)
             if "covars" in learn:
-                out["covars"] = covars if structure.shared else np.where(
-                    keep.reshape((-1,) + (1,) * (covars.ndim - 1)), params["covars"], covars)
+                out["covars"] = covariance_structure(self.covariance_type).keep_components(params["covars"], covars,
+                                                                                           keep)
         if self.dof is None and "dofs" in learn:
             n = np.asarray(stats["n"], dtype=float)
             mean = np.asarray(stats["sum_log_u_minus_u"], dtype=float) / np.where(keep, 1.0, n)
@@ -256,10 +253,11 @@ class StudentT(Family):
         return out
 
     def _exact_means_covars(self, stats: Stats, params: Params, learn: frozenset[str],
-                            keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                            reg_covar: float) -> tuple[np.ndarray, np.ndarray]:
         fixed = None if "means" in learn else np.asarray(params["means"], dtype=float)
         return t_locations_scatters(stats, np.asarray(params["means"], dtype=float), statistics_centre(stats),
-                                    self.covariance_type, keep, fixed_locations=fixed)
+                                    self.covariance_type, reg_covar, fixed_locations=fixed,
+                                    previous=np.asarray(params["covars"], dtype=float))
 
     def regularization(self, stats: Stats, params: Params, learn: frozenset[str],
                        keep: np.ndarray) -> Regularization | None:
@@ -267,7 +265,7 @@ class StudentT(Family):
         scatter part ``−(n_k/2)(log|Σ| + tr(Σ⁻¹ C_k))``); None when it is 0 or ``covars`` is not learned."""
         if self.reg_covar == 0 or "covars" not in learn:
             return None
-        _, scatters = self._exact_means_covars(stats, params, learn, keep)
+        _, scatters = self._exact_means_covars(stats, params, learn, 0.0)
         return covariance_floor(scatters, np.where(keep, 0.0, np.asarray(stats["n"], dtype=float)), self.reg_covar,
                                 self.covariance_type, self.n_features, what="Student-t component",
                                 remedy="increase reg_covar to keep components off single points, decrease it to "

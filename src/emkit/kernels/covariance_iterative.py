@@ -32,7 +32,7 @@ log-likelihood may then dip by about what the floor gives up. The covariances ar
 The free parameters (standard errors) are the log volumes, the first ``d − 1`` log shapes and the
 strictly lower entries of the skew generator ``K`` of each orientation ``D = exp K`` (VEE: of the
 symmetric ``log C``): the Hessian and the bootstrap work; Louis and SEM need covariances linear
-in their parameters and say so. The t family and the conjugate prior are refused.
+in their parameters and say so. The conjugate prior is refused.
 """
 
 from __future__ import annotations
@@ -137,11 +137,6 @@ class IterativeStructure(Full):
         """``new``: the M-step couples the components (shared volume, shape or orientation), so an
         empty one kept at its previous covariance would break the constraint."""
         return new
-
-    def scaled(self, covariances, numerators, denominators, skip):
-        raise ValueError(f"covariance_type: {self.name!r} is not offered for the t family yet: rescaling each "
-                         "component's scatter (the t M-step) would leave the model's equal volumes or shapes; use a "
-                         "Gaussian mixture, or covariance_type 'full', 'tied', 'diag' or 'spherical'")
 
     def posterior_mode(self, scatter, counts, scale, dof, n_features):
         raise ValueError(f"covariance_prior: no conjugate prior mode for covariance_type {self.name!r} (its "

@@ -59,10 +59,6 @@ def mclust_n_free(name: str, n_components: int, n_features: int) -> int:
     return sum(count[letter] for count, letter in zip(counts, name))
 
 
-def _unsupported(model: str, what: str, instead: str) -> ValueError:
-    return ValueError(f"covariance_type {model!r}: {what}; {instead}")
-
-
 def _no_basis(model: str) -> NotImplementedError:
     """What :func:`emkit.standard_errors` reports for a hook the model lacks (NotImplementedError)."""
     why = ("its variance is one parameter shared by every component, which the Louis and complete-data "
@@ -97,11 +93,6 @@ class _ClosedFormModel:
         """``new``: the M-step couples the components (an empty one gets the shared volume and an
         identity shape), so keeping one at its previous value would break the constraint."""
         return new
-
-    def scaled(self, covariances, numerators, denominators, skip):
-        raise _unsupported(self.name, "the t family's scatter step rescales each component's covariance on its "
-                           "own, which this model's shared volume or shape does not allow",
-                           "use VVV, EEE, VVI, VII or V (full, tied, diag, spherical)")
 
     def scatter_step(self, n, sum_xx, m, delta, denominator, reg_covar):
         return super().m_step(n, sum_xx, m, delta, denominator, reg_covar)

@@ -159,14 +159,6 @@ class CovarianceStructure:
         sum; diag: their diagonals; spherical: their traces)."""
         raise NotImplementedError
 
-    def scaled(self, covariances: np.ndarray, numerators: np.ndarray, denominators: np.ndarray,
-               skip: np.ndarray) -> np.ndarray:
-        """``Σ_k · a_k / b_k`` for each component (``b_k`` taken as 1 for the components in ``skip``,
-        e.g. empty ones); a shared covariance: ``Σ · Σ_k a_k / Σ_k b_k``. E.g. the t family's
-        u-weighted scatter divided by ``n_k`` instead of ``Σ γu``."""
-        ratio = numerators / np.where(skip, 1.0, denominators)
-        return covariances * ratio.reshape((-1,) + (1,) * (np.ndim(covariances) - 1))
-
     def m_step(self, n: np.ndarray, sum_xx: np.ndarray, m: np.ndarray, delta: np.ndarray,
                denominator: np.ndarray, reg_covar: float) -> np.ndarray:
         """Covariances maximizing the expected complete-data log-likelihood, plus ``reg_covar·I``.
@@ -537,9 +529,6 @@ class Tied(_MatrixStructure):
 
     def second_of_matrices(self, matrices):
         return matrices.sum(axis=0)
-
-    def scaled(self, covariances, numerators, denominators, skip):
-        return covariances * (numerators.sum() / denominators.sum())
 
     def m_step(self, n, sum_xx, m, delta, denominator, reg_covar):
         d = m.shape[1]

@@ -17,7 +17,7 @@ from scipy.optimize import brentq, minimize_scalar
 from scipy.special import digamma, gammaln
 
 from .covariance_structures import covariance_structure
-from .gaussian import gaussian_m_step, m_step_statistics
+from .gaussian import m_step_statistics
 
 #: Degrees of freedom are kept in this interval (the upper end is practically Gaussian).
 DOF_BOUNDS = (1e-2, 1e3)
@@ -80,7 +80,9 @@ DOF_GRID = 17
 
 def maximize_dof(objective: Callable[[float], float], current: float) -> float:
     """ECME's ν-step: argmax of ``objective(ν)`` over :data:`DOF_BOUNDS`, or ``current`` when
-    nothing better is found (so the step never descends).
+    nothing better is found (so the step never descends); a gain within rounding (16 ulps of the
+    objective) is not better: near the maximum ℓ(ν) is flat to rounding over a range of width
+    ~√eps, and taking such gains would make ν jitter and the parameters never settle.
 
     ``objective`` is evaluated at :data:`DOF_GRID` values of ``log ν`` across the bounds (a
     bounded search alone can stop at a local maximum: ℓ(ν) of a mixture is not always
@@ -92,22 +94,37 @@ def maximize_dof(objective: Callable[[float], float], current: float) -> float:
                             bounds=(grid[max(best - 1, 0)], grid[min(best + 1, DOF_GRID - 1)]),
                             options={"xatol": 1e-10})
     candidate = float(np.exp(found.x)) if -found.fun >= values[best] else float(np.exp(grid[best]))
-    return candidate if objective(candidate) > objective(current) else current
+    at_current = objective(current)
+    return candidate if objective(candidate) > at_current + 16 * np.finfo(float).eps * abs(at_current) else current
 
 
 def t_locations_scatters(stats: Mapping[str, np.ndarray], locations: np.ndarray, centre: np.ndarray,
-                         covariance_type: str, empty: np.ndarray,
-                         fixed_locations: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The locations and scatters maximizing Q given ν, before any ``reg_covar``: the
-    u-weighted Gaussian M-step of ``sum_u``, ``sum_ux``, ``sum_uxx`` (about ``centre``, or about
-    each location when the E-step summed them so: :func:`~emkit.kernels.gaussian.m_step_statistics`),
-    its scatter ``Σ γu (x − μ)(x − μ)ᵀ`` divided by ``n_k = Σ γ`` (tied: by ``N``); ``empty``
-    components are not rescaled (their values are the caller's to replace). With
-    ``fixed_locations``, the scatters about them (and those locations)."""
+                         covariance_type: str, reg_covar: float = 0.0, fixed_locations: np.ndarray | None = None,
+                         previous: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """ECM's CM-step for the locations and scatters given ν and the weights ``u``.
+
+    ``μ_k = c + Σγu(x − c) / Σγu`` (or ``fixed_locations``), then the scatters maximising
+    ``Σ_i γ_ik [−½ log|Σ_k| − ½ u_ik (x_i − μ_k)ᵀΣ_k⁻¹(x_i − μ_k)]`` under the structure's constraint:
+    its Gaussian M-step (:meth:`~emkit.kernels.covariance_structures.CovarianceStructure.warm_m_step`,
+    ``reg_covar`` included, started from ``previous``) of the scatter ``W_k = Σ γu (x − μ_k)(x − μ_k)ᵀ``
+    with the counts ``n_k = Σ γ`` (not ``Σ γu``). The statistics are ``sum_u``, ``sum_ux``,
+    ``sum_uxx`` about ``centre``, or about each location when the E-step summed them so
+    (:func:`~emkit.kernels.gaussian.m_step_statistics`)."""
+    structure = covariance_structure(covariance_type)
     n, sum_u = np.asarray(stats["n"], dtype=float), np.asarray(stats["sum_u"], dtype=float)
     weighted = {"n": sum_u, "sum_x": stats["sum_ux"], "sum_xx": stats["sum_uxx"],
                 **{key: value for key, value in stats.items() if key.startswith("anchored_")}}
     weighted, shift = m_step_statistics(weighted, locations, centre, covariance_type)
-    new_locations, scatters = gaussian_m_step(weighted, covariance_type, 0.0, shift=shift,
-                                                means=fixed_locations)
-    return new_locations, covariance_structure(covariance_type).scaled(scatters, sum_u, n, empty)
+    offsets = np.asarray(weighted["sum_x"], dtype=float) / _divisors(sum_u)[:, None]
+    about = offsets if fixed_locations is None else np.asarray(fixed_locations, dtype=float) - shift
+    apart = offsets - about   # W_k = Σγu xxᵀ − Σγu (m mᵀ − (m − a)(m − a)ᵀ) about a = μ_k − c, m = Σγu x / Σγu
+    spread = np.einsum("k,ki,kj->kij", sum_u, offsets, offsets) - np.einsum("k,ki,kj->kij", sum_u, apart, apart)
+    scatters = np.asarray(weighted["sum_xx"], dtype=float) - structure.second_of_matrices(spread)
+    at_zero = np.zeros_like(offsets)
+    covariances = structure.warm_m_step(n, scatters, at_zero, at_zero, _divisors(n), reg_covar, previous)
+    return about + shift, covariances
+
+
+def _divisors(weights: np.ndarray) -> np.ndarray:
+    """``w_k + 10·eps·min(1, Σw)``: the Gaussian M-step's divisors (nonzero for empty components)."""
+    return weights + 10.0 * np.finfo(float).eps * min(1.0, float(weights.sum()))

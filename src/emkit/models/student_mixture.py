@@ -59,8 +59,9 @@ class StudentMixtureModel(EMModel):
     ----------
     n_components : int
         Number of components ``K ≥ 1``.
-    covariance_type : {"full", "tied", "diag", "spherical"}
-        Structure of the scatter matrices Σ_k (shapes as in scikit-learn's covariances).
+    covariance_type : str
+        Structure of the scatter matrices Σ_k: scikit-learn's four (shapes as in its covariances)
+        or an mclust model (e.g. "VEV"; :data:`~emkit.kernels.covariance_types.KNOWN_COVARIANCE_TYPES`).
     dof : float, optional
         Fixed degrees of freedom for every component; estimated (one ν_k per component) if None.
     reg_covar : float
