@@ -101,8 +101,8 @@ class IterativeStructure(Full):
         value = np.inf
         for _ in range(self.max_iter):
             state = self._iterate(scatters, weights, state)
-            new = self._objective(scatters, weights, state)
-            if abs(value - new) <= self.tol * max(1.0, abs(new)):
+            new = self._target(scatters, weights, state)
+            if abs(value - new) <= self.tol * (1.0 + abs(new)):   # mclust's inner rule
                 break
             value = new
         covariances = self._covariances(state)
@@ -119,7 +119,9 @@ class IterativeStructure(Full):
         trace = np.trace(np.linalg.solve(covariances, scatters), axis1=1, axis2=2)
         return float(np.sum(weights * (log_det + trace)))
 
-    def _objective(self, scatters, weights, state) -> float:
+    def _target(self, scatters, weights, state) -> float:
+        """The quantity whose relative change stops the inner loop: ``f`` unless mclust watches
+        another (one that falls with ``f``)."""
         return self.objective(scatters, weights, self._covariances(state))
 
     # the model-specific parts: a start, one sweep of the block steps, the covariances of a state
@@ -212,6 +214,12 @@ def _symmetric_exponential(matrix: np.ndarray) -> np.ndarray:
     return (vectors * np.exp(values)) @ vectors.T
 
 
+def _orthogonal_minimiser(gradient: np.ndarray) -> np.ndarray:
+    """The orthogonal ``D`` minimising ``tr(Gᵀ D)``: ``−U Vᵀ`` for the SVD ``G = U s Vᵀ``."""
+    left, _, right = np.linalg.svd(gradient)
+    return -left @ right
+
+
 def _decreasing_eigen(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues (decreasing) and eigenvectors of a stack of symmetric matrices."""
     values, vectors = np.linalg.eigh(matrices)
@@ -261,23 +269,20 @@ class VEE(IterativeStructure):
         return n_components + n_features * (n_features + 1) // 2 - 1
 
     def _start(self, scatters, weights, previous):
-        if previous is None:
-            pooled = np.einsum("k,kij->ij", weights, scatters)
-            return None, pooled / np.exp(np.linalg.slogdet(pooled)[1] / len(pooled))
-        sign, log_det = np.linalg.slogdet(previous)
-        _positive(sign, self.name)
-        d = previous.shape[1]
-        return np.exp(log_det / d), previous[0] / np.exp(log_det[0] / d)
+        # mclust's meVEE starts every M-step from unit volumes (its rule stops on a relative change
+        # of f, so the start decides where a slow inner loop stops)
+        return np.ones(len(scatters)), None
 
     def _iterate(self, scatters, weights, state):
-        _, shape = state
-        d = shape.shape[0]
-        volumes = _positive(np.trace(np.linalg.solve(shape, scatters), axis1=1, axis2=2) / d, self.name)
+        volumes, _ = state
+        d = scatters.shape[1]
         pooled = np.einsum("k,kij->ij", weights / volumes, scatters)
         sign, log_det = np.linalg.slogdet(pooled)
         _positive(np.array([sign]), self.name)
         shape = pooled / np.exp(log_det / d)
-        return volumes, 0.5 * (shape + shape.T)
+        shape = 0.5 * (shape + shape.T)
+        volumes = _positive(np.trace(np.linalg.solve(shape, scatters), axis1=1, axis2=2) / d, self.name)
+        return volumes, shape
 
     def _covariances(self, state):
         volumes, shape = state
@@ -351,37 +356,39 @@ class _CommonOrientation(IterativeStructure):
         raise NotImplementedError
 
     def _start(self, scatters, weights, previous):
-        if previous is None:
-            orientation = np.linalg.eigh(np.einsum("k,kij->ij", weights, scatters))[1]
-        else:
+        if previous is None:   # mclust's meEVE/meVVE: identity orientation, unit shapes
+            orientation = np.eye(scatters.shape[1])
+            diagonals = np.ones(scatters.shape[:2])
+        else:                  # and the previous M-step's D, Λ_k after it
             mix = 1.0 + _GOLDEN * np.arange(len(previous))
             orientation = np.linalg.eigh(np.einsum("k,kij->ij", mix, previous))[1]
-        return orientation, None
+            diagonals = _positive(np.einsum("ji,kjl,li->ki", orientation, previous, orientation), self.name)
+        return orientation, diagonals, weights[:, None, None] * scatters, np.linalg.eigvalsh(scatters)[:, -1] * weights
 
     def _iterate(self, scatters, weights, state):
-        orientation, _ = state
+        """Browne & McNicholas's two MM steps for ``D`` (each minimises a linear majorizer of
+        ``g(D) = Σ_k tr(W_k D Λ_k⁻¹ Dᵀ)`` over orthogonal matrices: ``W_k − ω_k I ≼ 0`` with
+        ``ω_k = λ_max(W_k)``, then ``Λ_k⁻¹ − α_k I ≼ 0`` with ``α_k = max_j 1/Λ_kj``; the minimiser
+        of ``tr(Gᵀ D)`` is ``−U Vᵀ`` for ``G = U s Vᵀ``), then ``Λ_k`` given ``D`` exactly."""
+        orientation, diagonals, scatter_sums, largest = state
+        inverse = 1.0 / diagonals
+        products = np.einsum("kij,jl->kil", scatter_sums, orientation)
+        gradient = np.einsum("kil,kl->il", products, inverse) - orientation * (largest @ inverse)
+        orientation = _orthogonal_minimiser(gradient)
+        products = np.einsum("kij,jl->kil", scatter_sums, orientation)
+        gradient = (np.einsum("kil,kl->il", products, inverse)
+                    - np.einsum("k,kil->il", inverse.max(axis=1), products))
+        orientation = _orthogonal_minimiser(gradient)
         spectra = np.einsum("ji,kjl,li->ki", orientation, scatters, orientation)
         diagonals = _positive(self._diagonals(_positive(spectra, self.name), weights), self.name)
-        # one MM step for D: minimise the linear majorizer of Σ_k n_k tr(Λ_k⁻¹ Dᵀ S_k D)
-        bound = np.sum(weights * np.linalg.eigvalsh(scatters)[:, -1] / diagonals.min(axis=1))
-        gradient = np.einsum("k,kij,jl,kl->il", weights, scatters, orientation, 1.0 / diagonals)
-        left, _, right = np.linalg.svd(bound * orientation - gradient)
-        new = left @ right
-        if self._value(scatters, weights, new, diagonals) > self._value(scatters, weights, orientation, diagonals):
-            new = orientation   # rounding only: the MM step cannot increase f
-        return new, diagonals
+        return orientation, diagonals, scatter_sums, largest
 
-    @staticmethod
-    def _value(scatters, weights, orientation, diagonals) -> float:
-        spectra = np.einsum("ji,kjl,li->ki", orientation, scatters, orientation)
-        return float(np.sum(weights * (np.log(diagonals).sum(axis=1) + (spectra / diagonals).sum(axis=1))))
-
-    def _objective(self, scatters, weights, state):
-        orientation, diagonals = state
-        return self._value(scatters, weights, orientation, diagonals)
+    def _target(self, scatters, weights, state):
+        orientation, diagonals = state[:2]
+        return float(np.sum(weights * np.log(diagonals).sum(axis=1))) + float(np.sum(weights)) * scatters.shape[1]
 
     def _covariances(self, state):
-        orientation, diagonals = state
+        orientation, diagonals = state[:2]
         return np.einsum("ij,kj,lj->kil", orientation, diagonals, orientation)
 
     def _free_parts(self, covariances):
@@ -417,6 +424,11 @@ class EVE(_CommonOrientation):
         volumes = np.exp(np.mean(np.log(spectra), axis=1))   # (Π_j t_kj)^{1/d}
         volume = np.sum(weights * volumes) / np.sum(weights)
         return volume * _geometric_normalised(spectra)
+
+    def _target(self, scatters, weights, state):
+        # mclust's meEVE watches Σ_k tr(A_k⁻¹ Dᵀ W_k D) = n d λ (f = n d (log λ + 1) falls with it)
+        diagonals = state[1]
+        return float(np.sum(weights)) * scatters.shape[1] * float(np.exp(np.mean(np.log(diagonals[0]))))
 
 
 class VVE(_CommonOrientation):
