@@ -12,19 +12,23 @@ never increases (Celeux & Govaert 1995, Pattern Recognition 28; Browne & McNicho
 for the common orientation):
 
 * VEI ``λ_k B`` (``B`` diagonal): ``λ_k = tr(S_k B⁻¹)/d``, then ``B ∝ diag Σ_k n_k S_k / λ_k``;
-* VEE ``λ_k C``: ``λ_k = tr(S_k C⁻¹)/d``, then ``C ∝ Σ_k n_k S_k / λ_k`` (``det C = 1``);
+* VEE ``λ_k C`` as mclust's meVEE: ``C ∝ Σ_k n_k S_k / λ_k`` (``det C = 1``), then
+  ``λ_k = tr(S_k C⁻¹)/d``, from ``λ_k = 1`` at every M-step;
 * VEV ``λ_k D_k A D_kᵀ``: ``D_k`` the eigenvectors of ``S_k`` (eigenvalues ``ω_k`` decreasing,
   optimal for every decreasing ``A``), then ``λ_k = Σ_j ω_kj/(d a_j)`` and ``A ∝ Σ_k n_k ω_k/λ_k``;
-* EVE ``λ D A_k Dᵀ`` and VVE ``λ_k D A_k Dᵀ``: given ``D`` the diagonal ``Λ_k = λ_k A_k`` in
-  closed form from ``t_k = diag(Dᵀ S_k D)``; given ``Λ_k`` one MM step for ``D``: with
-  ``α ≥ λ_max(Σ_k n_k Λ_k⁻¹ ⊗ S_k)``, ``D ← U Vᵀ`` from the SVD ``U s Vᵀ`` of
-  ``α D − Σ_k n_k S_k D Λ_k⁻¹`` (the minimiser over orthogonal matrices of the linear majorizer).
+* EVE ``λ D A_k Dᵀ`` and VVE ``λ_k D A_k Dᵀ`` as mclust's meEVE/meVVE: Browne & McNicholas's
+  two MM steps for ``D`` given ``Λ_k = λ_k A_k`` (majorizers of ``Σ_k tr(W_k D Λ_k⁻¹ Dᵀ)``
+  from ``W_k ≼ λ_max(W_k) I`` and from ``Λ_k⁻¹ ≼ max_j Λ_kj⁻¹ I``; each minimised over the
+  orthogonal matrices by an SVD), then ``Λ_k`` in closed form from ``t_k = diag(Dᵀ S_k D)``;
+  from ``D = I``, ``A_k = 1`` at the first M-step and the previous ``D``, ``Λ_k`` after it.
+  (mclust's VVE weighs its ``D`` steps by the shapes ``A_k`` alone: given the ``Λ_k`` such a step
+  can raise ``f`` when the volumes differ; here they are weighted by ``Λ_k``.)
 
-Each M-step starts from the previous covariances (warm start: after the first steps a few inner
-iterations suffice) and stops when ``f`` changes by less than ``tol·max(1, |f|)`` (default
-``sqrt(eps)``, mclust's) or after ``max_iter`` iterations (default 1000); since no step increases
-``f`` from the previous parameters, EM (a generalised EM when the inner loop stops early) never
-decreases the monitored log-likelihood (with ``reg_covar = 0``). ``reg_covar`` is added to every
+An M-step stops as mclust's: when its target (``f``; for EVE mclust's ``Σ_k tr(A_k⁻¹ Dᵀ W_k D) =
+n d λ``) changes by at most ``tol·(1 + |target|)`` (default ``sqrt(eps)``) or after ``max_iter``
+sweeps (default 1000). No step increases ``f``, and a VEE M-step whose cold start stops above the
+previous covariances goes on from them, so EM (a generalised EM when the inner loop stops early)
+never decreases the monitored log-likelihood (with ``reg_covar = 0``). ``reg_covar`` is added to every
 ``S_k`` before the constrained fit, so the result keeps the model's constraints (for the
 eigenvalues of ``Σ_k`` it is a floor only on average) and, as with scikit-learn's floor, the
 log-likelihood may then dip by about what the floor gives up. The covariances are stored as full
@@ -90,27 +94,36 @@ class IterativeStructure(Full):
 
     def constrained(self, scatters: np.ndarray, weights: np.ndarray, previous: np.ndarray | None = None) -> np.ndarray:
         """The covariances ``(k, d, d)`` of this model minimising ``f`` for the scatters ``S_k``
-        and weights ``n_k``, iterating from ``previous`` (or a pooled start when None)."""
+        and weights ``n_k``, iterating from ``previous`` (or mclust's start when None) and never
+        ending above it."""
         scatters = np.asarray(scatters, dtype=float)
         weights = np.asarray(weights, dtype=float)
         if previous is not None:   # a start only when valid (not, e.g., the zeros before a first M-step)
             previous = np.asarray(previous, dtype=float)
             valid = previous.shape == scatters.shape and np.all(np.isfinite(previous))
             previous = previous if valid and np.all(np.linalg.eigvalsh(previous) > 0) else None
-        state = self._start(scatters, weights, previous)
-        value = np.inf
-        for _ in range(self.max_iter):
-            state = self._iterate(scatters, weights, state)
-            new = self._target(scatters, weights, state)
-            if abs(value - new) <= self.tol * (1.0 + abs(new)):   # mclust's inner rule
-                break
-            value = new
-        covariances = self._covariances(state)
+        covariances = self._inner_loop(scatters, weights, self._start(scatters, weights, previous))
+        if (previous is not None and self.cold_start and self.objective(scatters, weights, covariances)
+                > self.objective(scatters, weights, previous)):
+            # mclust's cold start stopped above the previous M-step's f: go on from there (a GEM step)
+            covariances = self._inner_loop(scatters, weights, self._resume(scatters, weights, previous))
         spectra = np.linalg.eigvalsh(covariances)
         if not np.all(spectra[:, 0] > MIN_CONDITION * spectra[:, -1]):   # a collapsed component
             raise ValueError(f"covariances: a component's covariance is numerically singular under "
                              f"{self.name!r}. {ILL_DEFINED_COVARIANCE}")
         return covariances
+
+    def _inner_loop(self, scatters: np.ndarray, weights: np.ndarray, state) -> np.ndarray:
+        """The covariances after sweeps from ``state`` until mclust's rule: the target's relative
+        change ``|Δ|/(1 + |target|) ≤ tol``, or ``max_iter`` sweeps."""
+        value = np.inf
+        for _ in range(self.max_iter):
+            state = self._iterate(scatters, weights, state)
+            new = self._target(scatters, weights, state)
+            if abs(value - new) <= self.tol * (1.0 + abs(new)):
+                break
+            value = new
+        return self._covariances(state)
 
     def objective(self, scatters: np.ndarray, weights: np.ndarray, covariances: np.ndarray) -> float:
         """``f = Σ_k n_k [log det Σ_k + tr(S_k Σ_k⁻¹)]`` at any covariances (the inner loop's)."""
@@ -124,8 +137,15 @@ class IterativeStructure(Full):
         another (one that falls with ``f``)."""
         return self.objective(scatters, weights, self._covariances(state))
 
+    #: Whether ``_start`` ignores the previous covariances (mclust's VEE); then ``_resume`` goes on
+    #: from them when the cold start ends above them.
+    cold_start = False
+
     # the model-specific parts: a start, one sweep of the block steps, the covariances of a state
     def _start(self, scatters, weights, previous):
+        raise NotImplementedError
+
+    def _resume(self, scatters, weights, previous):
         raise NotImplementedError
 
     def _iterate(self, scatters, weights, state):
@@ -268,10 +288,17 @@ class VEE(IterativeStructure):
     def n_free(self, n_components, n_features):
         return n_components + n_features * (n_features + 1) // 2 - 1
 
+    cold_start = True
+
     def _start(self, scatters, weights, previous):
         # mclust's meVEE starts every M-step from unit volumes (its rule stops on a relative change
         # of f, so the start decides where a slow inner loop stops)
         return np.ones(len(scatters)), None
+
+    def _resume(self, scatters, weights, previous):
+        sign, log_det = np.linalg.slogdet(previous)
+        _positive(sign, self.name)
+        return np.exp(log_det / previous.shape[1]), None
 
     def _iterate(self, scatters, weights, state):
         volumes, _ = state
