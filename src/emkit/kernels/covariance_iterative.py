@@ -11,11 +11,13 @@ by block-coordinate steps, each an exact conditional minimum or a majorize–min
 never increases (Celeux & Govaert 1995, Pattern Recognition 28; Browne & McNicholas 2014, ADAC 8
 for the common orientation):
 
-* VEI ``λ_k B`` (``B`` diagonal): ``λ_k = tr(S_k B⁻¹)/d``, then ``B ∝ diag Σ_k n_k S_k / λ_k``;
+* VEI ``λ_k B`` (``B`` diagonal) as mclust's meVEI: ``λ_k = tr(S_k B⁻¹)/d``, then
+  ``B ∝ diag Σ_k n_k S_k / λ_k``, from ``λ_k = 1``, ``B = I`` at the first M-step;
 * VEE ``λ_k C`` as mclust's meVEE: ``C ∝ Σ_k n_k S_k / λ_k`` (``det C = 1``), then
   ``λ_k = tr(S_k C⁻¹)/d``, from ``λ_k = 1`` at every M-step;
 * VEV ``λ_k D_k A D_kᵀ``: ``D_k`` the eigenvectors of ``S_k`` (eigenvalues ``ω_k`` decreasing,
-  optimal for every decreasing ``A``), then ``λ_k = Σ_j ω_kj/(d a_j)`` and ``A ∝ Σ_k n_k ω_k/λ_k``;
+  optimal for every decreasing ``A``), then ``λ_k = Σ_j ω_kj/(d a_j)`` and ``A ∝ Σ_k n_k ω_k/λ_k``,
+  as mclust's meVEV, from ``A ∝ Σ_k n_k ω_k`` at the first M-step;
 * EVE ``λ D A_k Dᵀ`` and VVE ``λ_k D A_k Dᵀ`` as mclust's meEVE/meVVE: Browne & McNicholas's
   two MM steps for ``D`` given ``Λ_k = λ_k A_k`` (majorizers of ``Σ_k tr(W_k D Λ_k⁻¹ Dᵀ)``
   from ``W_k ≼ λ_max(W_k) I`` and from ``Λ_k⁻¹ ≼ max_j Λ_kj⁻¹ I``; each minimised over the
@@ -24,9 +26,11 @@ for the common orientation):
   (mclust's VVE weighs its ``D`` steps by the shapes ``A_k`` alone: given the ``Λ_k`` such a step
   can raise ``f`` when the volumes differ; here they are weighted by ``Λ_k``.)
 
-An M-step stops as mclust's: when its target (``f``; for EVE mclust's ``Σ_k tr(A_k⁻¹ Dᵀ W_k D) =
-n d λ``) changes by at most ``tol·(1 + |target|)`` (default ``sqrt(eps)``) or after ``max_iter``
-sweeps (default 1000). No step increases ``f``, and a VEE M-step whose cold start stops above the
+After the first M-step each starts from the previous one's parameters (but VEE). An M-step stops
+as mclust's: when what it watches changes by at most ``tol·(1 + |value|)`` (default ``sqrt(eps)``;
+VEI, VEV: each volume and shape from the start on; VEE, VVE: ``f``; EVE: mclust's
+``Σ_k tr(A_k⁻¹ Dᵀ W_k D) = n d λ``; these two from the first sweep on) or after ``max_iter`` sweeps
+(default 1000). No step increases ``f``, and a VEE M-step whose cold start stops above the
 previous covariances goes on from them, so EM (a generalised EM when the inner loop stops early)
 never decreases the monitored log-likelihood (with ``reg_covar = 0``). ``reg_covar`` is added to every
 ``S_k`` before the constrained fit, so the result keeps the model's constraints (for the
@@ -114,15 +118,15 @@ class IterativeStructure(Full):
         return covariances
 
     def _inner_loop(self, scatters: np.ndarray, weights: np.ndarray, state) -> np.ndarray:
-        """The covariances after sweeps from ``state`` until mclust's rule: the target's relative
-        change ``|Δ|/(1 + |target|) ≤ tol``, or ``max_iter`` sweeps."""
-        value = np.inf
+        """The covariances after sweeps from ``state`` until mclust's rule: the watched quantities
+        ``w`` (see :meth:`_watched`) change by ``max |Δw|/(1 + |w|) ≤ tol``, or ``max_iter`` sweeps."""
+        watched = self._watched(scatters, weights, state) if self.watches_parameters else np.inf
         for _ in range(self.max_iter):
             state = self._iterate(scatters, weights, state)
-            new = self._target(scatters, weights, state)
-            if abs(value - new) <= self.tol * (1.0 + abs(new)):
+            new = self._watched(scatters, weights, state)
+            if np.max(np.abs(watched - new) / (1.0 + np.abs(new))) <= self.tol:
                 break
-            value = new
+            watched = new
         return self._covariances(state)
 
     def objective(self, scatters: np.ndarray, weights: np.ndarray, covariances: np.ndarray) -> float:
@@ -132,9 +136,12 @@ class IterativeStructure(Full):
         trace = np.trace(np.linalg.solve(covariances, scatters), axis1=1, axis2=2)
         return float(np.sum(weights * (log_det + trace)))
 
-    def _target(self, scatters, weights, state) -> float:
-        """The quantity whose relative change stops the inner loop: ``f`` unless mclust watches
-        another (one that falls with ``f``)."""
+    #: Whether mclust's inner rule watches the parameters (VEI, VEV: from the start on) rather than
+    #: a target (VEE, EVE, VVE: from the first sweep on, so at least two sweeps).
+    watches_parameters = False
+
+    def _watched(self, scatters, weights, state):
+        """What mclust's inner rule watches: ``f`` unless the model says otherwise."""
         return self.objective(scatters, weights, self._covariances(state))
 
     #: Whether ``_start`` ignores the previous covariances (mclust's VEE); then ``_resume`` goes on
@@ -254,10 +261,17 @@ class VEI(IterativeStructure):
     def n_free(self, n_components, n_features):
         return n_components + n_features - 1
 
+    watches_parameters = True
+
     def _start(self, scatters, weights, previous):
-        variances = _positive(np.diagonal(scatters if previous is None else previous, axis1=1, axis2=2), self.name)
+        if previous is None:   # mclust's meVEI: unit volumes and shape
+            return np.ones(len(scatters)), np.ones(scatters.shape[1])
+        variances = _positive(np.diagonal(previous, axis1=1, axis2=2), self.name)
         volumes = np.exp(np.mean(np.log(variances), axis=1))
         return volumes, _geometric_normalised(np.mean(variances / volumes[:, None], axis=0))
+
+    def _watched(self, scatters, weights, state):
+        return np.concatenate(state)
 
     def _iterate(self, scatters, weights, state):
         _, shape = state
@@ -342,13 +356,22 @@ class VEV(IterativeStructure):
         d = n_features
         return n_components + (d - 1) + n_components * d * (d - 1) // 2
 
+    watches_parameters = True
+
     def _start(self, scatters, weights, previous):
         # the orientations are the scatters' eigenvectors, optimal for every decreasing shape
         spectra, vectors = np.linalg.eigh(scatters)
         spectra, vectors = np.maximum(spectra[:, ::-1], 0.0), vectors[:, :, ::-1]
-        source = spectra if previous is None else np.linalg.eigvalsh(previous)[:, ::-1]
+        if previous is None:   # mclust's meVEV: the shape of Σ_k W_k's spectra, volumes its mean
+            pooled = _positive(weights @ spectra, self.name)
+            volume = np.exp(np.mean(np.log(pooled))) / np.sum(weights)
+            return np.full(len(scatters), volume), _geometric_normalised(pooled), spectra, vectors
+        source = np.linalg.eigvalsh(previous)[:, ::-1]
         volumes = np.exp(np.mean(np.log(_positive(source, self.name)), axis=1))
         return volumes, _geometric_normalised(np.mean(source / volumes[:, None], axis=0)), spectra, vectors
+
+    def _watched(self, scatters, weights, state):
+        return np.concatenate(state[:2])
 
     def _iterate(self, scatters, weights, state):
         _, shape, spectra, vectors = state
@@ -410,7 +433,7 @@ class _CommonOrientation(IterativeStructure):
         diagonals = _positive(self._diagonals(_positive(spectra, self.name), weights), self.name)
         return orientation, diagonals, scatter_sums, largest
 
-    def _target(self, scatters, weights, state):
+    def _watched(self, scatters, weights, state):
         orientation, diagonals = state[:2]
         return float(np.sum(weights * np.log(diagonals).sum(axis=1))) + float(np.sum(weights)) * scatters.shape[1]
 
@@ -452,7 +475,7 @@ class EVE(_CommonOrientation):
         volume = np.sum(weights * volumes) / np.sum(weights)
         return volume * _geometric_normalised(spectra)
 
-    def _target(self, scatters, weights, state):
+    def _watched(self, scatters, weights, state):
         # mclust's meEVE watches Σ_k tr(A_k⁻¹ Dᵀ W_k D) = n d λ (f = n d (log λ + 1) falls with it)
         diagonals = state[1]
         return float(np.sum(weights)) * scatters.shape[1] * float(np.exp(np.mean(np.log(diagonals[0]))))
