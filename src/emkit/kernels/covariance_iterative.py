@@ -413,25 +413,26 @@ class _CommonOrientation(IterativeStructure):
             mix = 1.0 + _GOLDEN * np.arange(len(previous))
             orientation = np.linalg.eigh(np.einsum("k,kij->ij", mix, previous))[1]
             diagonals = _positive(np.einsum("ji,kjl,li->ki", orientation, previous, orientation), self.name)
-        return orientation, diagonals, weights[:, None, None] * scatters, np.linalg.eigvalsh(scatters)[:, -1] * weights
+        scatter_sums = weights[:, None, None] * scatters   # W_k
+        return orientation, diagonals, scatter_sums, np.linalg.eigvalsh(scatter_sums)[:, -1], scatter_sums @ orientation
 
     def _iterate(self, scatters, weights, state):
         """Browne & McNicholas's two MM steps for ``D`` (each minimises a linear majorizer of
         ``g(D) = Σ_k tr(W_k D Λ_k⁻¹ Dᵀ)`` over orthogonal matrices: ``W_k − ω_k I ≼ 0`` with
         ``ω_k = λ_max(W_k)``, then ``Λ_k⁻¹ − α_k I ≼ 0`` with ``α_k = max_j 1/Λ_kj``; the minimiser
-        of ``tr(Gᵀ D)`` is ``−U Vᵀ`` for ``G = U s Vᵀ``), then ``Λ_k`` given ``D`` exactly."""
-        orientation, diagonals, scatter_sums, largest = state
+        of ``tr(Gᵀ D)`` is ``−U Vᵀ`` for ``G = U s Vᵀ``), then ``Λ_k`` given ``D`` exactly. The
+        state carries ``W_k``, ``ω_k`` and ``W_k D``."""
+        orientation, diagonals, scatter_sums, largest, products = state
         inverse = 1.0 / diagonals
-        products = np.einsum("kij,jl->kil", scatter_sums, orientation)
-        gradient = np.einsum("kil,kl->il", products, inverse) - orientation * (largest @ inverse)
+        gradient = (products * inverse[:, None, :]).sum(axis=0) - orientation * (largest @ inverse)
         orientation = _orthogonal_minimiser(gradient)
-        products = np.einsum("kij,jl->kil", scatter_sums, orientation)
-        gradient = (np.einsum("kil,kl->il", products, inverse)
-                    - np.einsum("k,kil->il", inverse.max(axis=1), products))
+        products = scatter_sums @ orientation
+        gradient = ((products * (inverse - inverse.max(axis=1, keepdims=True))[:, None, :]).sum(axis=0))
         orientation = _orthogonal_minimiser(gradient)
-        spectra = np.einsum("ji,kjl,li->ki", orientation, scatters, orientation)
-        diagonals = _positive(self._diagonals(_positive(spectra, self.name), weights), self.name)
-        return orientation, diagonals, scatter_sums, largest
+        products = scatter_sums @ orientation
+        spectra = (products * orientation).sum(axis=1) / weights[:, None]   # diag(Dᵀ S_k D)
+        diagonals = self._diagonals(_positive(spectra, self.name), weights)
+        return orientation, diagonals, scatter_sums, largest, products
 
     def _watched(self, scatters, weights, state):
         orientation, diagonals = state[:2]
@@ -471,9 +472,10 @@ class EVE(_CommonOrientation):
         return 1 + n_components * (d - 1) + d * (d - 1) // 2
 
     def _diagonals(self, spectra, weights):
-        volumes = np.exp(np.mean(np.log(spectra), axis=1))   # (Π_j t_kj)^{1/d}
-        volume = np.sum(weights * volumes) / np.sum(weights)
-        return volume * _geometric_normalised(spectra)
+        logs = np.log(spectra)
+        log_volumes = logs.mean(axis=1, keepdims=True)   # log (Π_j t_kj)^{1/d}
+        volume = weights @ np.exp(log_volumes[:, 0]) / np.sum(weights)
+        return volume * np.exp(logs - log_volumes)
 
     def _watched(self, scatters, weights, state):
         # mclust's meEVE watches Σ_k tr(A_k⁻¹ Dᵀ W_k D) = n d λ (f = n d (log λ + 1) falls with it)
