@@ -104,6 +104,18 @@ def test_m_step_never_increases_its_objective_from_the_previous_covariances(mode
         _constraints_hold(model, new)
 
 
+def test_vee_cold_start_that_stops_early_goes_on_from_the_previous_covariances():
+    """mclust's VEE M-step starts from unit volumes; one sweep from there ends above the optimum
+    that the previous M-step left, so the M-step goes on from the previous covariances (GEM)."""
+    rng = np.random.default_rng(3)
+    scatters, weights = _random_scatters(rng, 3, 3)
+    scatters *= np.array([0.01, 1.0, 100.0])[:, None, None]   # volumes far from 1
+    optimum = covariance_structure("VEE").constrained(scatters, weights)
+    one_sweep = type(covariance_structure("VEE"))(max_iter=1)
+    start = _objective(scatters, weights, optimum)
+    assert _objective(scatters, weights, one_sweep.constrained(scatters, weights, optimum)) <= start + 1e-12 * abs(start)
+
+
 # --------------------------------------------------------------------------------- EM fits
 def _three_groups(rng, n=(30, 25, 20)):
     centres = np.array([[0.0, 0.0], [6.0, 1.0], [1.0, 7.0]])

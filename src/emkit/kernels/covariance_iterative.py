@@ -11,20 +11,28 @@ by block-coordinate steps, each an exact conditional minimum or a majorize–min
 never increases (Celeux & Govaert 1995, Pattern Recognition 28; Browne & McNicholas 2014, ADAC 8
 for the common orientation):
 
-* VEI ``λ_k B`` (``B`` diagonal): ``λ_k = tr(S_k B⁻¹)/d``, then ``B ∝ diag Σ_k n_k S_k / λ_k``;
-* VEE ``λ_k C``: ``λ_k = tr(S_k C⁻¹)/d``, then ``C ∝ Σ_k n_k S_k / λ_k`` (``det C = 1``);
+* VEI ``λ_k B`` (``B`` diagonal) as mclust's meVEI: ``λ_k = tr(S_k B⁻¹)/d``, then
+  ``B ∝ diag Σ_k n_k S_k / λ_k``, from ``λ_k = 1``, ``B = I`` at the first M-step;
+* VEE ``λ_k C`` as mclust's meVEE: ``C ∝ Σ_k n_k S_k / λ_k`` (``det C = 1``), then
+  ``λ_k = tr(S_k C⁻¹)/d``, from ``λ_k = 1`` at every M-step;
 * VEV ``λ_k D_k A D_kᵀ``: ``D_k`` the eigenvectors of ``S_k`` (eigenvalues ``ω_k`` decreasing,
-  optimal for every decreasing ``A``), then ``λ_k = Σ_j ω_kj/(d a_j)`` and ``A ∝ Σ_k n_k ω_k/λ_k``;
-* EVE ``λ D A_k Dᵀ`` and VVE ``λ_k D A_k Dᵀ``: given ``D`` the diagonal ``Λ_k = λ_k A_k`` in
-  closed form from ``t_k = diag(Dᵀ S_k D)``; given ``Λ_k`` one MM step for ``D``: with
-  ``α ≥ λ_max(Σ_k n_k Λ_k⁻¹ ⊗ S_k)``, ``D ← U Vᵀ`` from the SVD ``U s Vᵀ`` of
-  ``α D − Σ_k n_k S_k D Λ_k⁻¹`` (the minimiser over orthogonal matrices of the linear majorizer).
+  optimal for every decreasing ``A``), then ``λ_k = Σ_j ω_kj/(d a_j)`` and ``A ∝ Σ_k n_k ω_k/λ_k``,
+  as mclust's meVEV, from ``A ∝ Σ_k n_k ω_k`` at the first M-step;
+* EVE ``λ D A_k Dᵀ`` and VVE ``λ_k D A_k Dᵀ`` as mclust's meEVE/meVVE: Browne & McNicholas's
+  two MM steps for ``D`` given ``Λ_k = λ_k A_k`` (majorizers of ``Σ_k tr(W_k D Λ_k⁻¹ Dᵀ)``
+  from ``W_k ≼ λ_max(W_k) I`` and from ``Λ_k⁻¹ ≼ max_j Λ_kj⁻¹ I``; each minimised over the
+  orthogonal matrices by an SVD), then ``Λ_k`` in closed form from ``t_k = diag(Dᵀ S_k D)``;
+  from ``D = I``, ``A_k = 1`` at the first M-step and the previous ``D``, ``Λ_k`` after it.
+  (mclust's VVE weighs its ``D`` steps by the shapes ``A_k`` alone: given the ``Λ_k`` such a step
+  can raise ``f`` when the volumes differ; here they are weighted by ``Λ_k``.)
 
-Each M-step starts from the previous covariances (warm start: after the first steps a few inner
-iterations suffice) and stops when ``f`` changes by less than ``tol·max(1, |f|)`` (default
-``sqrt(eps)``, mclust's) or after ``max_iter`` iterations (default 1000); since no step increases
-``f`` from the previous parameters, EM (a generalised EM when the inner loop stops early) never
-decreases the monitored log-likelihood (with ``reg_covar = 0``). ``reg_covar`` is added to every
+After the first M-step each starts from the previous one's parameters (but VEE). An M-step stops
+as mclust's: when what it watches changes by at most ``tol·(1 + |value|)`` (default ``sqrt(eps)``;
+VEI, VEV: each volume and shape from the start on; VEE, VVE: ``f``; EVE: mclust's
+``Σ_k tr(A_k⁻¹ Dᵀ W_k D) = n d λ``; these two from the first sweep on) or after ``max_iter`` sweeps
+(default 1000). No step increases ``f``, and a VEE M-step whose cold start stops above the
+previous covariances goes on from them, so EM (a generalised EM when the inner loop stops early)
+never decreases the monitored log-likelihood (with ``reg_covar = 0``). ``reg_covar`` is added to every
 ``S_k`` before the constrained fit, so the result keeps the model's constraints (for the
 eigenvalues of ``Σ_k`` it is a floor only on average) and, as with scikit-learn's floor, the
 log-likelihood may then dip by about what the floor gives up. The covariances are stored as full
@@ -90,27 +98,36 @@ class IterativeStructure(Full):
 
     def constrained(self, scatters: np.ndarray, weights: np.ndarray, previous: np.ndarray | None = None) -> np.ndarray:
         """The covariances ``(k, d, d)`` of this model minimising ``f`` for the scatters ``S_k``
-        and weights ``n_k``, iterating from ``previous`` (or a pooled start when None)."""
+        and weights ``n_k``, iterating from ``previous`` (or mclust's start when None) and never
+        ending above it."""
         scatters = np.asarray(scatters, dtype=float)
         weights = np.asarray(weights, dtype=float)
         if previous is not None:   # a start only when valid (not, e.g., the zeros before a first M-step)
             previous = np.asarray(previous, dtype=float)
             valid = previous.shape == scatters.shape and np.all(np.isfinite(previous))
             previous = previous if valid and np.all(np.linalg.eigvalsh(previous) > 0) else None
-        state = self._start(scatters, weights, previous)
-        value = np.inf
-        for _ in range(self.max_iter):
-            state = self._iterate(scatters, weights, state)
-            new = self._objective(scatters, weights, state)
-            if abs(value - new) <= self.tol * max(1.0, abs(new)):
-                break
-            value = new
-        covariances = self._covariances(state)
+        covariances = self._inner_loop(scatters, weights, self._start(scatters, weights, previous))
+        if (previous is not None and self.cold_start and self.objective(scatters, weights, covariances)
+                > self.objective(scatters, weights, previous)):
+            # mclust's cold start stopped above the previous M-step's f: go on from there (a GEM step)
+            covariances = self._inner_loop(scatters, weights, self._resume(scatters, weights, previous))
         spectra = np.linalg.eigvalsh(covariances)
         if not np.all(spectra[:, 0] > MIN_CONDITION * spectra[:, -1]):   # a collapsed component
             raise ValueError(f"covariances: a component's covariance is numerically singular under "
                              f"{self.name!r}. {ILL_DEFINED_COVARIANCE}")
         return covariances
+
+    def _inner_loop(self, scatters: np.ndarray, weights: np.ndarray, state) -> np.ndarray:
+        """The covariances after sweeps from ``state`` until mclust's rule: the watched quantities
+        ``w`` (see :meth:`_watched`) change by ``max |Δw|/(1 + |w|) ≤ tol``, or ``max_iter`` sweeps."""
+        watched = self._watched(scatters, weights, state) if self.watches_parameters else np.inf
+        for _ in range(self.max_iter):
+            state = self._iterate(scatters, weights, state)
+            new = self._watched(scatters, weights, state)
+            if np.max(np.abs(watched - new) / (1.0 + np.abs(new))) <= self.tol:
+                break
+            watched = new
+        return self._covariances(state)
 
     def objective(self, scatters: np.ndarray, weights: np.ndarray, covariances: np.ndarray) -> float:
         """``f = Σ_k n_k [log det Σ_k + tr(S_k Σ_k⁻¹)]`` at any covariances (the inner loop's)."""
@@ -119,11 +136,23 @@ class IterativeStructure(Full):
         trace = np.trace(np.linalg.solve(covariances, scatters), axis1=1, axis2=2)
         return float(np.sum(weights * (log_det + trace)))
 
-    def _objective(self, scatters, weights, state) -> float:
+    #: Whether mclust's inner rule watches the parameters (VEI, VEV: from the start on) rather than
+    #: a target (VEE, EVE, VVE: from the first sweep on, so at least two sweeps).
+    watches_parameters = False
+
+    def _watched(self, scatters, weights, state):
+        """What mclust's inner rule watches: ``f`` unless the model says otherwise."""
         return self.objective(scatters, weights, self._covariances(state))
+
+    #: Whether ``_start`` ignores the previous covariances (mclust's VEE); then ``_resume`` goes on
+    #: from them when the cold start ends above them.
+    cold_start = False
 
     # the model-specific parts: a start, one sweep of the block steps, the covariances of a state
     def _start(self, scatters, weights, previous):
+        raise NotImplementedError
+
+    def _resume(self, scatters, weights, previous):
         raise NotImplementedError
 
     def _iterate(self, scatters, weights, state):
@@ -207,6 +236,12 @@ def _symmetric_exponential(matrix: np.ndarray) -> np.ndarray:
     return (vectors * np.exp(values)) @ vectors.T
 
 
+def _orthogonal_minimiser(gradient: np.ndarray) -> np.ndarray:
+    """The orthogonal ``D`` minimising ``tr(Gᵀ D)``: ``−U Vᵀ`` for the SVD ``G = U s Vᵀ``."""
+    left, _, right = np.linalg.svd(gradient)
+    return -left @ right
+
+
 def _decreasing_eigen(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues (decreasing) and eigenvectors of a stack of symmetric matrices."""
     values, vectors = np.linalg.eigh(matrices)
@@ -221,10 +256,17 @@ class VEI(IterativeStructure):
     def n_free(self, n_components, n_features):
         return n_components + n_features - 1
 
+    watches_parameters = True
+
     def _start(self, scatters, weights, previous):
-        variances = _positive(np.diagonal(scatters if previous is None else previous, axis1=1, axis2=2), self.name)
+        if previous is None:   # mclust's meVEI: unit volumes and shape
+            return np.ones(len(scatters)), np.ones(scatters.shape[1])
+        variances = _positive(np.diagonal(previous, axis1=1, axis2=2), self.name)
         volumes = np.exp(np.mean(np.log(variances), axis=1))
         return volumes, _geometric_normalised(np.mean(variances / volumes[:, None], axis=0))
+
+    def _watched(self, scatters, weights, state):
+        return np.concatenate(state)
 
     def _iterate(self, scatters, weights, state):
         _, shape = state
@@ -255,24 +297,28 @@ class VEE(IterativeStructure):
     def n_free(self, n_components, n_features):
         return n_components + n_features * (n_features + 1) // 2 - 1
 
+    cold_start = True
+
     def _start(self, scatters, weights, previous):
-        if previous is None:
-            pooled = np.einsum("k,kij->ij", weights, scatters)
-            return None, pooled / np.exp(np.linalg.slogdet(pooled)[1] / len(pooled))
+        # mclust's meVEE starts every M-step from unit volumes (its rule stops on a relative change
+        # of f, so the start decides where a slow inner loop stops)
+        return np.ones(len(scatters)), None
+
+    def _resume(self, scatters, weights, previous):
         sign, log_det = np.linalg.slogdet(previous)
         _positive(sign, self.name)
-        d = previous.shape[1]
-        return np.exp(log_det / d), previous[0] / np.exp(log_det[0] / d)
+        return np.exp(log_det / previous.shape[1]), None
 
     def _iterate(self, scatters, weights, state):
-        _, shape = state
-        d = shape.shape[0]
-        volumes = _positive(np.trace(np.linalg.solve(shape, scatters), axis1=1, axis2=2) / d, self.name)
+        volumes, _ = state
+        d = scatters.shape[1]
         pooled = np.einsum("k,kij->ij", weights / volumes, scatters)
         sign, log_det = np.linalg.slogdet(pooled)
         _positive(np.array([sign]), self.name)
         shape = pooled / np.exp(log_det / d)
-        return volumes, 0.5 * (shape + shape.T)
+        shape = 0.5 * (shape + shape.T)
+        volumes = _positive(np.trace(np.linalg.solve(shape, scatters), axis1=1, axis2=2) / d, self.name)
+        return volumes, shape
 
     def _covariances(self, state):
         volumes, shape = state
@@ -305,13 +351,22 @@ class VEV(IterativeStructure):
         d = n_features
         return n_components + (d - 1) + n_components * d * (d - 1) // 2
 
+    watches_parameters = True
+
     def _start(self, scatters, weights, previous):
         # the orientations are the scatters' eigenvectors, optimal for every decreasing shape
         spectra, vectors = np.linalg.eigh(scatters)
         spectra, vectors = np.maximum(spectra[:, ::-1], 0.0), vectors[:, :, ::-1]
-        source = spectra if previous is None else np.linalg.eigvalsh(previous)[:, ::-1]
+        if previous is None:   # mclust's meVEV: the shape of Σ_k W_k's spectra, volumes its mean
+            pooled = _positive(weights @ spectra, self.name)
+            volume = np.exp(np.mean(np.log(pooled))) / np.sum(weights)
+            return np.full(len(scatters), volume), _geometric_normalised(pooled), spectra, vectors
+        source = np.linalg.eigvalsh(previous)[:, ::-1]
         volumes = np.exp(np.mean(np.log(_positive(source, self.name)), axis=1))
         return volumes, _geometric_normalised(np.mean(source / volumes[:, None], axis=0)), spectra, vectors
+
+    def _watched(self, scatters, weights, state):
+        return np.concatenate(state[:2])
 
     def _iterate(self, scatters, weights, state):
         _, shape, spectra, vectors = state
@@ -346,37 +401,40 @@ class _CommonOrientation(IterativeStructure):
         raise NotImplementedError
 
     def _start(self, scatters, weights, previous):
-        if previous is None:
-            orientation = np.linalg.eigh(np.einsum("k,kij->ij", weights, scatters))[1]
-        else:
+        if previous is None:   # mclust's meEVE/meVVE: identity orientation, unit shapes
+            orientation = np.eye(scatters.shape[1])
+            diagonals = np.ones(scatters.shape[:2])
+        else:                  # and the previous M-step's D, Λ_k after it
             mix = 1.0 + _GOLDEN * np.arange(len(previous))
             orientation = np.linalg.eigh(np.einsum("k,kij->ij", mix, previous))[1]
-        return orientation, None
+            diagonals = _positive(np.einsum("ji,kjl,li->ki", orientation, previous, orientation), self.name)
+        scatter_sums = weights[:, None, None] * scatters   # W_k
+        return orientation, diagonals, scatter_sums, np.linalg.eigvalsh(scatter_sums)[:, -1], scatter_sums @ orientation
 
     def _iterate(self, scatters, weights, state):
-        orientation, _ = state
-        spectra = np.einsum("ji,kjl,li->ki", orientation, scatters, orientation)
-        diagonals = _positive(self._diagonals(_positive(spectra, self.name), weights), self.name)
-        # one MM step for D: minimise the linear majorizer of Σ_k n_k tr(Λ_k⁻¹ Dᵀ S_k D)
-        bound = np.sum(weights * np.linalg.eigvalsh(scatters)[:, -1] / diagonals.min(axis=1))
-        gradient = np.einsum("k,kij,jl,kl->il", weights, scatters, orientation, 1.0 / diagonals)
-        left, _, right = np.linalg.svd(bound * orientation - gradient)
-        new = left @ right
-        if self._value(scatters, weights, new, diagonals) > self._value(scatters, weights, orientation, diagonals):
-            new = orientation   # rounding only: the MM step cannot increase f
-        return new, diagonals
+        """Browne & McNicholas's two MM steps for ``D`` (each minimises a linear majorizer of
+        ``g(D) = Σ_k tr(W_k D Λ_k⁻¹ Dᵀ)`` over orthogonal matrices: ``W_k − ω_k I ≼ 0`` with
+        ``ω_k = λ_max(W_k)``, then ``Λ_k⁻¹ − α_k I ≼ 0`` with ``α_k = max_j 1/Λ_kj``; the minimiser
+        of ``tr(Gᵀ D)`` is ``−U Vᵀ`` for ``G = U s Vᵀ``), then ``Λ_k`` given ``D`` exactly. The
+        state carries ``W_k``, ``ω_k`` and ``W_k D``."""
+        orientation, diagonals, scatter_sums, largest, products = state
+        inverse = 1.0 / diagonals
+        gradient = (products * inverse[:, None, :]).sum(axis=0) - orientation * (largest @ inverse)
+        orientation = _orthogonal_minimiser(gradient)
+        products = scatter_sums @ orientation
+        gradient = ((products * (inverse - inverse.max(axis=1, keepdims=True))[:, None, :]).sum(axis=0))
+        orientation = _orthogonal_minimiser(gradient)
+        products = scatter_sums @ orientation
+        spectra = (products * orientation).sum(axis=1) / weights[:, None]   # diag(Dᵀ S_k D)
+        diagonals = self._diagonals(_positive(spectra, self.name), weights)
+        return orientation, diagonals, scatter_sums, largest, products
 
-    @staticmethod
-    def _value(scatters, weights, orientation, diagonals) -> float:
-        spectra = np.einsum("ji,kjl,li->ki", orientation, scatters, orientation)
-        return float(np.sum(weights * (np.log(diagonals).sum(axis=1) + (spectra / diagonals).sum(axis=1))))
-
-    def _objective(self, scatters, weights, state):
-        orientation, diagonals = state
-        return self._value(scatters, weights, orientation, diagonals)
+    def _watched(self, scatters, weights, state):
+        orientation, diagonals = state[:2]
+        return float(np.sum(weights * np.log(diagonals).sum(axis=1))) + float(np.sum(weights)) * scatters.shape[1]
 
     def _covariances(self, state):
-        orientation, diagonals = state
+        orientation, diagonals = state[:2]
         return np.einsum("ij,kj,lj->kil", orientation, diagonals, orientation)
 
     def _free_parts(self, covariances):
@@ -409,9 +467,15 @@ class EVE(_CommonOrientation):
         return 1 + n_components * (d - 1) + d * (d - 1) // 2
 
     def _diagonals(self, spectra, weights):
-        volumes = np.exp(np.mean(np.log(spectra), axis=1))   # (Π_j t_kj)^{1/d}
-        volume = np.sum(weights * volumes) / np.sum(weights)
-        return volume * _geometric_normalised(spectra)
+        logs = np.log(spectra)
+        log_volumes = logs.mean(axis=1, keepdims=True)   # log (Π_j t_kj)^{1/d}
+        volume = weights @ np.exp(log_volumes[:, 0]) / np.sum(weights)
+        return volume * np.exp(logs - log_volumes)
+
+    def _watched(self, scatters, weights, state):
+        # mclust's meEVE watches Σ_k tr(A_k⁻¹ Dᵀ W_k D) = n d λ (f = n d (log λ + 1) falls with it)
+        diagonals = state[1]
+        return float(np.sum(weights)) * scatters.shape[1] * float(np.exp(np.mean(np.log(diagonals[0]))))
 
 
 class VVE(_CommonOrientation):
