@@ -366,7 +366,7 @@ class Gaussian(Family):
         exact, shift = m_step_statistics(stats, params["means"], statistics_centre(stats), self.covariance_type)
         if self.covariance_prior is not None:
             means, covars = gaussian_m_step(exact, self.covariance_type, 0.0, shift=shift, means=fixed_means,
-                                            prior=self.covariance_prior)
+                                            prior=self.covariance_prior, previous=params[self.covariance_name])
         else:
             means, covars = gaussian_m_step(exact, self.covariance_type, self.reg_covar, shift=shift,
                                             means=fixed_means, previous=params[self.covariance_name])

@@ -40,7 +40,19 @@ log-likelihood may then dip by about what the floor gives up. The covariances ar
 The free parameters (standard errors) are the log volumes, the first ``d − 1`` log shapes and the
 strictly lower entries of the skew generator ``K`` of each orientation ``D = exp K`` (VEE: of the
 symmetric ``log C``): the Hessian and the bootstrap work; Louis and SEM need covariances linear
-in their parameters and say so. The conjugate prior is refused.
+in their parameters and say so.
+
+With a conjugate prior (:mod:`emkit.kernels.mclust_prior`) the M-step is the exact posterior mode:
+with the posterior scatters ``W'_k = W_k + Ψ_k`` (``Ψ_k`` with the means' ``κ δ_k δ_kᵀ``) and the
+prior's exponent ``c_k`` of ``−½ log|Σ_k|`` added to the counts, ``n'_k = n_k + c_k``, the log
+posterior's covariance part is ``−½ Σ_k [n'_k log|Σ_k| + tr(Σ_k⁻¹ W'_k)]``, the ML objective's form,
+so the same inner loop runs on ``S'_k = W'_k/n'_k`` and weights ``n'_k`` (each step monotone in
+it). A varying volume (VEI, VEE, VEV, VVE) has the prior on each ``Σ_k``: VEI, diagonal, an
+inverse-gamma on each variance, ``c_k = ν + 2`` (mclust's ``meveip``), the ellipsoidal ones an
+inverse-Wishart, ``c_k = ν + d + 1`` (mclust's ``mevevp``; VEE and VVE, which mclust has no prior
+for, alike). EVE's one volume takes the shared-volume convention of EVI, EEV and EVV: the scale in
+every component and the common determinant once, ``c = ν + d + 1``, split as ``c/G`` per
+component (the objective depends only on the sum).
 """
 
 from __future__ import annotations
@@ -167,9 +179,38 @@ class IterativeStructure(Full):
         empty one kept at its previous covariance would break the constraint."""
         return new
 
+    # ------------------------------------------------------------------ conjugate prior
+    #: Whether the components share one volume (EVE): the prior's determinant then counts once.
+    equal_volume = False
+
+    def scatter_step(self, n, sum_xx, m, delta, denominator, reg_covar):
+        return FULL.m_step(n, sum_xx, m, delta, denominator, reg_covar)
+
+    def _prior_exponents(self, n_components: int, dof: float, n_features: int) -> np.ndarray:
+        """``c_k``, the exponent of ``−½ log|Σ_k|`` in the log prior: ``c = dof + offset`` for
+        each component's own volume; for a shared one ``c/G`` each (the determinant once)."""
+        exponent = dof + self.prior_exponent_offset(n_features)
+        return np.full(n_components, exponent / n_components if self.equal_volume else exponent)
+
     def posterior_mode(self, scatter, counts, scale, dof, n_features):
-        raise ValueError(f"covariance_prior: no conjugate prior mode for covariance_type {self.name!r} (its "
-                         "M-step is iterative); fit without a prior, or use reg_covar")
+        return self.warm_posterior_mode(scatter, counts, scale, dof, n_features, None)
+
+    def warm_posterior_mode(self, scatter, counts, scale, dof, n_features, previous):
+        """The inner loop on the posterior scatters ``S'_k = (n_k C_k + Ψ_k)/n'_k`` with weights
+        ``n'_k = n_k + c_k`` (see the module notes), from ``previous``."""
+        counts = np.asarray(counts, dtype=float)
+        weights = counts + self._prior_exponents(counts.size, dof, n_features)
+        posterior = (counts[:, None, None] * np.asarray(scatter, dtype=float) + scale) / weights[:, None, None]
+        return self.constrained(posterior, weights, previous)
+
+    def prior_log_density(self, covariances, scale, dof, n_features):
+        """``Σ_k −½ [c_k log|Σ_k| + tr(Ψ_k Σ_k⁻¹)]``: what :meth:`posterior_mode` adds to ``Q``."""
+        covariances = np.asarray(covariances, dtype=float)
+        lower = np.linalg.cholesky(covariances)
+        log_det = 2.0 * np.log(np.diagonal(lower, axis1=1, axis2=2)).sum(axis=1)
+        trace = np.trace(np.linalg.solve(covariances, np.broadcast_to(scale, covariances.shape)), axis1=1, axis2=2)
+        exponents = self._prior_exponents(len(covariances), dof, n_features)
+        return float(np.sum(-0.5 * exponents * log_det - 0.5 * trace))
 
     def _no_basis(self, *args, **kwargs):
         raise NotImplementedError(
@@ -255,6 +296,14 @@ class VEI(IterativeStructure):
 
     def n_free(self, n_components, n_features):
         return n_components + n_features - 1
+
+    def prior_exponent_offset(self, n_features):
+        """``c − ν = 2``: an inverse-gamma ``IG(ν/2, ψ/2)`` on each variance, ``−(ν/2 + 1) log σ²_kj``
+        summed over ``j`` (mclust's prior for its diagonal models)."""
+        return 2.0
+
+    def prior_lowest_dof(self, n_features):
+        return 0.0
 
     watches_parameters = True
 

@@ -143,18 +143,20 @@ class CovariancePrior:
         return scale + structure.mean_prior_scale(weight, np.asarray(means, dtype=float) - mean)
 
     def posterior_mode(self, scatter: np.ndarray, counts: np.ndarray, covariance_type: CovarianceType,
-                       n_features: int, means: np.ndarray | None = None) -> np.ndarray:
+                       n_features: int, means: np.ndarray | None = None,
+                       previous: np.ndarray | None = None) -> np.ndarray:
         """Covariances maximizing ``Σ_k Q_k(Σ_k) + log p(μ, Σ)`` from the exact M-step's ``C``
         about ``means`` (``scatter``, shaped as the covariances; spherical: ``c_k = tr C_k/d``),
-        the counts ``n_k`` of shape ``(k,)`` and the means (needed with a prior on them)."""
+        the counts ``n_k`` of shape ``(k,)`` and the means (needed with a prior on them);
+        ``previous``, the current covariances, starts an iterative M-step (VEI, VEE, VEV, EVE, VVE)."""
         structure = covariance_structure(covariance_type)
         counts = np.asarray(counts, dtype=float)
         scale, dof = self.resolved(structure, n_features, n_components=counts.size)
         scale = self._scale_with_means(structure, scale, means, counts.size, n_features)
         if self.proper:
-            return structure.posterior_mode(scatter, counts, scale, dof, n_features)
+            return structure.warm_posterior_mode(scatter, counts, scale, dof, n_features, previous)
         with np.errstate(divide="ignore", invalid="ignore"):   # an empty component's n_k + c may be 0: callers keep it
-            return structure.posterior_mode(scatter, counts, scale, dof, n_features)
+            return structure.warm_posterior_mode(scatter, counts, scale, dof, n_features, previous)
 
     def log_density(self, covariances: np.ndarray, covariance_type: CovarianceType, n_features: int,
                     means: np.ndarray | None = None) -> float:

@@ -227,6 +227,12 @@ class CovarianceStructure:
         """Covariances maximizing ``Σ_k Q_k(Σ_k) + log p(Σ)`` from the exact M-step's ``C``."""
         raise NotImplementedError
 
+    def warm_posterior_mode(self, scatter: np.ndarray, counts: np.ndarray, scale: np.ndarray, dof: float,
+                            n_features: int, previous: np.ndarray | None) -> np.ndarray:
+        """:meth:`posterior_mode` started from the ``previous`` covariances (None: unknown); only
+        the structures whose M-step iterates (mclust's VEI, VEE, VEV, EVE, VVE) use them."""
+        return self.posterior_mode(scatter, counts, scale, dof, n_features)
+
     def prior_log_density(self, covariances: np.ndarray, scale: np.ndarray, dof: float, n_features: int) -> float:
         """``log p(Σ)`` summed over the components, up to a constant."""
         raise NotImplementedError

@@ -371,7 +371,8 @@ def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: Covariance
         with its prior on the means if any (the means are then the joint mode, unless fixed).
     previous : array, optional
         The current covariances: the start of an iterative M-step (mclust's VEI, VEE, VEV, EVE,
-        VVE), which then never decreases the expected complete-data log-likelihood from them.
+        VVE), which then never decreases the expected complete-data log-likelihood (plus the log
+        prior, with a ``prior``) from them.
 
     Returns
     -------
@@ -409,7 +410,7 @@ def gaussian_m_step(stats: Mapping[str, np.ndarray], covariance_type: Covariance
     else:
         cov = structure.scatter_step(n, sum_xx, m, delta, denominator, reg_covar)
     if prior is not None:
-        cov = prior.posterior_mode(cov, n, structure, d, means=centre + shift)
+        cov = prior.posterior_mode(cov, n, structure, d, means=centre + shift, previous=previous)
     return centre + shift, cov
 
 

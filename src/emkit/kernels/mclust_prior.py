@@ -23,9 +23,13 @@ The BIC with a prior is mclust's (Fraley & Raftery 2007): the log-likelihood at 
 The mean prior's normaliser ``|Σ_k|^{−1/2}`` only raises the exponent of ``|Σ|`` (of ``σ²``),
 so the prior is emkit's ``CovariancePrior(scale=Ψ, dof=ν + s, mean=m, mean_weight=κ)`` with the
 shift ``s`` the number of such factors per covariance parameter: 1 for a covariance per
-component (VVV, VVI) and for a shared volume (EVI, EEV, EVV, whose determinant mclust counts
-once), ``G`` for a shared covariance (EEE, EEI), ``d`` for a spherical variance per component
-(VII, V) and ``G d`` for a shared one (EII, E). The M-step is then each
+component (VVV, VVI) and for a volume per component (VEI, VEE, VEV, VVE: component ``k``'s factor
+``|Σ_k|^{−1/2} = λ_k^{−d/2}`` falls on its own ``λ_k``, none on a shape or orientation), 1 for a
+shared volume (EVI, EEV, EVV, EVE, whose determinant mclust counts once), ``G`` for a shared
+covariance (EEE, EEI), ``d`` for a spherical variance per component (VII, V) and ``G d`` for a
+shared one (EII, E). The iterative models (VEI, VEE, VEV, EVE, VVE) run their inner loop on the
+posterior scatters (:mod:`emkit.kernels.covariance_iterative`); VEI's scale is the diagonal
+models' ``ψ``, the others' the ellipsoidal ``Ψ``. The M-step is then each
 structure's exact posterior mode, e.g. VVV's ``Σ_k = (Ψ + κ n_k/(κ + n_k)(ȳ_k − m)(ȳ_k − m)ᵀ
 + W_k)/(ν + n_k + d + 2)``.
 """
@@ -40,7 +44,7 @@ from .covariance_regularization import CovariancePrior
 from .covariance_structures import CovarianceType, covariance_structure
 
 #: Covariance parameters per model name, for the normaliser shift (see the module notes).
-_ONE_FACTOR = ("full", "diag", "EVI", "EEV", "EVV")
+_ONE_FACTOR = ("full", "diag", "VEI", "VEE", "VEV", "VVE", "EVI", "EEV", "EVV", "EVE")
 _SHARED = ("tied", "EEI")
 _SPHERICAL = ("spherical", "V")
 _SHARED_SPHERICAL = ("EII", "E")
@@ -56,11 +60,7 @@ def _normaliser_shift(name: str, n_components: int, n_features: int) -> float:
         return float(n_features)
     if name in _SHARED_SPHERICAL:
         return float(n_components * n_features)
-    raise ValueError(f"prior: covariance_type {name!r} has no MAP M-step yet; its M-step is iterative, and the MAP "
-                     "step would run the same inner iterations on the posterior scatters W'_k = Ψ + W_k + "
-                     "κ n_k/(κ + n_k)(ȳ_k − m)(ȳ_k − m)ᵀ with the prior's determinant exponent added to the counts "
-                     "(mclust does this for VEI and VEV; it has no prior for EVE, VEE, VVE); use a closed-form model "
-                     "(EII, VII, EEI, EVI, VVI, EEE, EEV, EVV, VVV, E, V) or reg_covar")
+    raise ValueError(f"prior: covariance_type {name!r} has no mclust prior")
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,8 @@ class MclustPrior:
         dof = float(d + 2) if self.dof is None else self.dof
         if self.scale is not None:
             scale = np.asarray(self.scale, dtype=float)
-        elif covariance_structure(covariance_type).diagonal:
+        elif covariance_structure(covariance_type).diagonal or covariance_structure(covariance_type).name == "VEI":
+            # defaultPrior's scale for its diagonal models (VEI's variances are inverse-gamma too)
             scale = np.asarray(float(np.sum(np.nanvar(X, axis=0, ddof=1))) / d * g ** (-2.0 / d))
         else:
             observed = X[~np.isnan(X).any(axis=1)]
