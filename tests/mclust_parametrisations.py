@@ -59,7 +59,7 @@ def constrained_covariances(model, theta, k, d):
 # -------------------------------------------- iterative models (tests/test_mclust_iterative.py)
 def _cayley(generator: np.ndarray, d: int) -> np.ndarray:
     """A rotation ``(I − K)(I + K)⁻¹`` from the strictly lower entries of a skew ``K``."""
-    skew = np.zeros((d, d))
+    skew = np.zeros((d, d), dtype=np.result_type(generator, float))
     skew[np.tril_indices(d, -1)] = generator
     skew = skew - skew.T
     return np.linalg.solve((np.eye(d) + skew).T, (np.eye(d) - skew).T).T
@@ -75,7 +75,8 @@ def iterative_covariances(model: str, theta: np.ndarray, k: int, d: int) -> np.n
     """``λ_k D_k diag(a_k) D_kᵀ`` from the model's letters (E: one for all, V: one each, I: none)."""
     volume, shape, orientation = model
     n_volume, n_shape, _ = iterative_sizes(model, k, d)
-    theta = np.concatenate([np.clip(theta[:n_volume + n_shape], -15.0, 15.0), theta[n_volume + n_shape:]])
+    head = theta[:n_volume + n_shape]   # clipped on the real part (complex-safe, for complex steps)
+    theta = np.concatenate([np.clip(head.real, -15.0, 15.0) + (head - head.real), theta[n_volume + n_shape:]])
     volumes = np.broadcast_to(np.exp(theta[:n_volume]), (k,))
     log_shapes = np.broadcast_to(theta[n_volume:n_volume + n_shape].reshape(-1, d - 1), (k, d - 1)) \
         if shape != "I" else np.zeros((k, d - 1))

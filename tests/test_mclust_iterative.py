@@ -224,7 +224,11 @@ def test_standard_errors_hessian_and_bootstrap_work_louis_says_why_not():
         emkit.standard_errors(result, X, method="louis")
 
 
-def test_conjugate_prior_is_refused_with_the_reason():
+@pytest.mark.parametrize("model", MODELS)
+def test_conjugate_prior_gives_a_map_fit_of_the_model(model):
+    """A plain covariance_prior (the MAP step itself is checked in tests/test_mclust_prior.py)."""
     X = _three_groups(np.random.default_rng(2))
-    with pytest.raises(ValueError, match="covariance_prior: no conjugate prior mode for covariance_type 'VEV'"):
-        GaussianMixture(2, covariance_type="VEV", reg_covar=0.0, covariance_prior=1.0, random_state=0).fit(X)
+    fitted = GaussianMixture(3, covariance_type=model, reg_covar=0.0, covariance_prior=1.0, random_state=0).fit(X)
+    _constraints_hold(model, fitted.covariances_)
+    bounds = np.array(fitted.lower_bounds_)
+    assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:]))

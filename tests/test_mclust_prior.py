@@ -24,15 +24,18 @@ from emkit import GaussianMixture, MclustPrior
 from emkit.exceptions import AscentWarning
 from emkit.kernels.covariance_structures import covariance_structure
 from emkit.kernels.gaussian import gaussian_m_step
+from mclust_parametrisations import iterative_covariances, iterative_sizes
 from test_mclust_models import awkward_data, constrained_covariances, n_constraint_parameters
 
 MULTIVARIATE = ("VVV", "EEE", "VVI", "VII", "EII", "EEI", "EVI", "EEV", "EVV")
+#: The models whose M-step is an inner iteration (tests/test_mclust_iterative.py).
+ITERATIVE = ("VEI", "VEE", "VEV", "EVE", "VVE")
 UNIVARIATE = ("E", "V")
 #: emkit's names for mclust's four scikit-learn models.
 EMKIT_NAME = {"VVV": "full", "EEE": "tied", "VVI": "diag", "VII": "spherical"}
 SHARED = ("EEE", "EEI", "EII", "E")
-SHARED_VOLUME = ("EVI", "EEV", "EVV")
-DIAGONAL = ("VVI", "EEI")
+SHARED_VOLUME = ("EVI", "EEV", "EVV", "EVE")
+DIAGONAL = ("VVI", "EEI", "VEI")
 SPHERICAL = ("VII", "EII", "E", "V")
 
 
@@ -45,6 +48,8 @@ def n_parameters(model, k, d):
         return k
     if model == "E":
         return 1
+    if model in ITERATIVE:
+        return sum(iterative_sizes(model, k, d))
     return n_constraint_parameters(model, k, d)
 
 
@@ -68,14 +73,19 @@ def covariances(model, theta, k, d):
         return np.array([np.exp(t) * np.eye(d) for t in theta]), d * theta
     if model == "E":
         return constrained_covariances("EII", theta, k, d)
+    if model in ITERATIVE:   # λ_k D_k A_k D_kᵀ: |Σ_k| = λ_k^d
+        n_volume = iterative_sizes(model, k, d)[0]
+        return iterative_covariances(model, theta, k, d), np.broadcast_to(d * theta[:n_volume], (k,))
     return constrained_covariances(model, theta, k, d)
 
 
 def mclust_log_prior(model, means, covs, log_dets, shrinkage, mean, dof, scale):
     """Fraley & Raftery's log prior up to a constant (``scale``: a matrix for the ellipsoidal
-    models, a number for the others); for a shared volume (EVI, EEV, EVV) as mclust's ``meevip``
+    models, a number for the others); for a shared volume (EVI, EEV, EVV, EVE) as mclust's ``meevip``
     and ``meeevp`` maximise it: the scale in every component, the common determinant once, with
-    exponent ``(ν + 1)/2`` (EVI) or ``(ν + d + 1)/2``, plus ½ for the means' normaliser."""
+    exponent ``(ν + 1)/2`` (EVI) or ``(ν + d + 1)/2``, plus ½ for the means' normaliser. A volume
+    per component (VEI, VEE, VEV, VVE): inverse-gamma on each variance of VEI's ``Σ_k``,
+    inverse-Wishart on the others' ``Σ_k``, and each component's normaliser."""
     k, d = means.shape
     if model in SHARED_VOLUME:
         exponent = dof + (1 if model == "EVI" else d + 1) + (1 if shrinkage > 0 else 0)
@@ -107,7 +117,7 @@ def hyperparameters(model, X, k):
     d = X.shape[1]
     scale = 0.3 * np.cov(X, rowvar=False).reshape(d, d) + 0.1 * np.eye(d)
     return dict(shrinkage=0.7, mean=X.mean(axis=0) + 0.5, dof=d + 1.5,
-                scale=scale if model in ("VVV", "EEE", "EEV", "EVV") else 0.4)
+                scale=scale if model in ("VVV", "EEE", "EEV", "EVV", "VEE", "VEV", "EVE", "VVE") else 0.4)
 
 
 def weighted_problem(seed, k, d):
@@ -128,14 +138,16 @@ def complete_data_objective(model, X, resp, values, mu, theta):
     return total + mclust_log_prior(model, means, covs, log_dets, **values)
 
 
-@pytest.mark.parametrize("model,d", [(m, 2) for m in MULTIVARIATE] + [("EEV", 3), ("EVV", 3), ("EVI", 3)]
-                         + [(m, 1) for m in UNIVARIATE])
+@pytest.mark.parametrize("model,d", [(m, 2) for m in MULTIVARIATE + ITERATIVE] + [("EEV", 3), ("EVV", 3), ("EVI", 3)]
+                         + [(m, 3) for m in ITERATIVE] + [(m, 1) for m in UNIVARIATE])
 def test_map_m_step_is_the_direct_maximiser(model, d):
     k = 2
     X, resp = weighted_problem(7 * d + len(model), k, d)
     values = hyperparameters(model, X, k)
     prior = MclustPrior(**values).covariance_prior(X, k, EMKIT_NAME.get(model, model))
     structure = covariance_structure(EMKIT_NAME.get(model, model))
+    if model in ITERATIVE:   # the inner loop run to convergence
+        structure = type(structure)(tol=1e-15, max_iter=200_000)
     counts = resp.sum(axis=0)
     stats = {"n": counts, "sum_x": resp.T @ X,
              "sum_xx": structure.second_of_matrices(np.einsum("ik,ia,ib->kab", resp, X, X))}
@@ -203,7 +215,7 @@ def observed_log_posterior(model, X, k, values):
     return function
 
 
-@pytest.mark.parametrize("model", MULTIVARIATE + UNIVARIATE)
+@pytest.mark.parametrize("model", MULTIVARIATE + UNIVARIATE + ("VEV", "EVE"))
 def test_fit_reaches_the_direct_maximum_a_posteriori(model):
     rng = np.random.default_rng(4)
     k = 2
@@ -224,7 +236,7 @@ def test_fit_reaches_the_direct_maximum_a_posteriori(model):
     assert fitted._n_parameters() == x.size
 
 
-@pytest.mark.parametrize("model", MULTIVARIATE)
+@pytest.mark.parametrize("model", MULTIVARIATE + ITERATIVE)
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(X=awkward_data(), k=st.integers(1, 3))
 def test_ascent_property_and_proper_collapsing_components(model, X, k):
@@ -244,6 +256,24 @@ def test_ascent_property_and_proper_collapsing_components(model, X, k):
     assert np.all(np.diff(trace) >= -1e-10 * np.abs(trace[1:]))
     full = covariance_structure(estimator.covariance_type).full_matrices(estimator.covariances_, k, X.shape[1])
     assert np.all(np.linalg.eigvalsh(full) > 0)
+
+
+def test_normaliser_shift_of_the_iterative_models():
+    """The means' factors ``|Σ_k|^{−1/2} = λ_k^{−d/2}``: one on each component's own volume (VEI,
+    VEE, VEV, VVE), and EVE's shared volume counted once as mclust's EVI and EEV (the direct
+    maximisations above check the resulting steps against the prior written out by hand)."""
+    for model in ITERATIVE:
+        prior = MclustPrior(dof=5.0).covariance_prior(np.random.default_rng(0).normal(size=(20, 3)), 4, model)
+        assert prior.dof == 5.0 + 1.0, model
+        assert MclustPrior(shrinkage=0.0, dof=5.0).covariance_prior(np.ones((4, 3)) + np.eye(4, 3), 4, model).dof == 5.0
+
+
+def test_vei_default_scale_is_the_diagonal_models():
+    """defaultPrior gives VEI (diagonal) the scalar ``ψ = tr var(X)/(d G^{2/d})``."""
+    X = np.random.default_rng(1).normal(size=(30, 3)) * [1.0, 2.0, 3.0]
+    values = MclustPrior().hyperparameters(X, 2, "VEI")
+    assert np.ndim(values["scale"]) == 0
+    assert values["scale"] == pytest.approx(np.trace(np.cov(X, rowvar=False)) / 3 * 2 ** (-2 / 3), rel=1e-12)
 
 
 def test_prior_keeps_a_single_point_component_proper():
