@@ -374,6 +374,50 @@ def test_map_m_step_matches_mclust_fortran_formulas():
         np.testing.assert_allclose(means, (n[:, None] * ybar + kappa * m) / (n[:, None] + kappa), rtol=1e-12)
 
 
+def _msvevp_loop(posterior, counts, sweeps=20000):
+    """mclust's ``msvevp`` inner loop (written out from its Fortran) on the posterior scatters
+    ``W'_k`` with the divisors ``counts``: ``ω'_k`` the eigenvalues of ``W'_k``, ``A ∝ Σ_k ω'_k``,
+    then ``λ_k = Σ_j ω'_kj/(a_j d c_k)`` and ``A ∝ Σ_k ω'_k/λ_k`` (``det A = 1``) until fixed."""
+    d = posterior.shape[1]
+    values, vectors = np.linalg.eigh(posterior)
+    values, vectors = values[:, ::-1], vectors[:, :, ::-1]
+    shape = values.sum(axis=0)
+    shape /= np.exp(np.mean(np.log(shape)))
+    for _ in range(sweeps):
+        volumes = (values / shape).sum(axis=1) / (counts * d)
+        new = (values / volumes[:, None]).sum(axis=0)
+        new /= np.exp(np.mean(np.log(new)))
+        if np.max(np.abs(new - shape)) < 1e-15:
+            break
+        shape = new
+    return np.einsum("kij,k,j,klj->kil", vectors, volumes, shape, vectors)
+
+
+def test_vev_map_step_and_mclusts_msvevp():
+    """mclust's VEV with a prior (``msvevp``, ``mevevp``) runs its inner loop on the posterior
+    scatters ``W'_k = Ψ + W_k + κ n_k/(κ + n_k)(ȳ_k − m)(ȳ_k − m)ᵀ`` but divides the volumes by
+    ``n_k d``: ``ν`` never enters, so its step is not the posterior mode. emkit's inner loop on the
+    same ``W'_k`` with the counts ``n_k`` is mclust's step; emkit's MAP step is that loop with
+    ``n_k + c``, ``c = ν + 1 + d + 1`` (the exact mode, checked by direct maximisation above)."""
+    k, d = 3, 3
+    X, resp = weighted_problem(11, k, d)
+    n = resp.sum(axis=0)
+    ybar = resp.T @ X / n[:, None]
+    kappa, m, nu = 0.3, X.mean(axis=0) - 0.2, 5.0
+    psi = np.array([[1.3, 0.2, 0.0], [0.2, 0.7, 0.1], [0.0, 0.1, 0.9]])
+    posterior = np.stack([psi + (resp[:, j, None] * (X - ybar[j])).T @ (X - ybar[j])
+                          + kappa * n[j] / (kappa + n[j]) * np.outer(ybar[j] - m, ybar[j] - m) for j in range(k)])
+    structure = type(covariance_structure("VEV"))(tol=1e-15, max_iter=200_000)
+    mclust_step = _msvevp_loop(posterior, n)
+    np.testing.assert_allclose(structure.constrained(posterior / n[:, None, None], n), mclust_step, rtol=1e-9)
+    prior = MclustPrior(shrinkage=kappa, mean=m, dof=nu, scale=psi).covariance_prior(X, k, "VEV")
+    stats = {"n": n, "sum_x": resp.T @ X, "sum_xx": np.einsum("ik,ia,ib->kab", resp, X, X)}
+    means, ours = gaussian_m_step(stats, structure, 0.0, shift=np.zeros(d), prior=prior)
+    np.testing.assert_allclose(means, (n[:, None] * ybar + kappa * m) / (n[:, None] + kappa), rtol=1e-12)
+    np.testing.assert_allclose(ours, _msvevp_loop(posterior, n + nu + 1 + d + 1), rtol=1e-9)
+    assert not np.allclose(ours, mclust_step, rtol=1e-3)
+
+
 def test_save_load_and_partial_fit_with_prior(tmp_path):
     X = np.random.default_rng(2).normal(size=(60, 2))
     X[:30] += 4.0
