@@ -418,6 +418,48 @@ def test_vev_map_step_and_mclusts_msvevp():
     assert not np.allclose(ours, mclust_step, rtol=1e-3)
 
 
+def _msveip_loop(posterior, denominators, sweeps=20000):
+    """mclust's ``msveip`` inner loop (written out from its Fortran) on the posterior variances
+    ``w_kj = ψ + W_kjj + κ n_k/(κ + n_k)(ȳ_kj − m_j)²``: from unit shape and volumes,
+    ``λ_k = Σ_j w_kj/b_j / denominator_k`` then ``b ∝ Σ_k w_k/λ_k`` (``Π b_j = 1``) until fixed."""
+    shape = np.ones(posterior.shape[1])
+    for _ in range(sweeps):
+        volumes = (posterior / shape).sum(axis=1) / denominators
+        new = (posterior / volumes[:, None]).sum(axis=0)
+        new /= np.exp(np.mean(np.log(new)))
+        if np.max(np.abs(new - shape)) < 1e-15:
+            break
+        shape = new
+    return np.stack([np.diag(v * shape) for v in volumes])
+
+
+def test_vei_map_step_and_mclusts_msveip():
+    """mclust's VEI with a prior (``msveip``, ``meveip``) divides the volumes by ``d n_k + ν + 3``
+    (its exponent ``ν + 2``, plus 1 for the means' normaliser, counted once per volume); the exact
+    mode of its diagonal models' prior, an inverse-gamma on each variance (VVI's), divides by
+    ``d (n_k + ν + 3)`` (the exponent once per variance). The shape step is the same. emkit takes
+    the exact mode (checked by direct maximisation above); with weights ``n_k + (ν + 3)/d`` its
+    inner loop is mclust's step."""
+    k, d = 3, 3
+    X, resp = weighted_problem(12, k, d)
+    n = resp.sum(axis=0)
+    ybar = resp.T @ X / n[:, None]
+    kappa, m, nu, psi = 0.3, X.mean(axis=0) - 0.2, 5.0, 0.6
+    posterior = np.stack([psi + resp[:, j] @ (X - ybar[j]) ** 2 + kappa * n[j] / (kappa + n[j]) * (ybar[j] - m) ** 2
+                          for j in range(k)])
+    structure = type(covariance_structure("VEI"))(tol=1e-15, max_iter=200_000)
+    mclust_step = _msveip_loop(posterior, d * n + nu + 3)
+    weights = n + (nu + 3) / d
+    np.testing.assert_allclose(structure.constrained(np.stack([np.diag(w) for w in posterior]) / weights[:, None, None],
+                                                     weights), mclust_step, rtol=1e-9)
+    prior = MclustPrior(shrinkage=kappa, mean=m, dof=nu, scale=psi).covariance_prior(X, k, "VEI")
+    stats = {"n": n, "sum_x": resp.T @ X, "sum_xx": np.einsum("ik,ia,ib->kab", resp, X, X)}
+    means, ours = gaussian_m_step(stats, structure, 0.0, shift=np.zeros(d), prior=prior)
+    np.testing.assert_allclose(means, (n[:, None] * ybar + kappa * m) / (n[:, None] + kappa), rtol=1e-12)
+    np.testing.assert_allclose(ours, _msveip_loop(posterior, d * (n + nu + 3)), rtol=1e-9, atol=1e-14)
+    assert not np.allclose(ours, mclust_step, rtol=1e-3)
+
+
 def test_save_load_and_partial_fit_with_prior(tmp_path):
     X = np.random.default_rng(2).normal(size=(60, 2))
     X[:30] += 4.0

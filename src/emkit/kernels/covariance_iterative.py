@@ -48,11 +48,13 @@ prior's exponent ``c_k`` of ``−½ log|Σ_k|`` added to the counts, ``n'_k = n_
 posterior's covariance part is ``−½ Σ_k [n'_k log|Σ_k| + tr(Σ_k⁻¹ W'_k)]``, the ML objective's form,
 so the same inner loop runs on ``S'_k = W'_k/n'_k`` and weights ``n'_k`` (each step monotone in
 it). A varying volume (VEI, VEE, VEV, VVE) has the prior on each ``Σ_k``: VEI, diagonal, an
-inverse-gamma on each variance, ``c_k = ν + 2`` (mclust's ``meveip``), the ellipsoidal ones an
-inverse-Wishart, ``c_k = ν + d + 1`` (mclust's ``mevevp``; VEE and VVE, which mclust has no prior
-for, alike). EVE's one volume takes the shared-volume convention of EVI, EEV and EVV: the scale in
-every component and the common determinant once, ``c = ν + d + 1``, split as ``c/G`` per
-component (the objective depends only on the sum).
+inverse-gamma on each variance as VVI, ``c_k = ν + 2``, the ellipsoidal ones an inverse-Wishart,
+``c_k = ν + d + 1`` (VEE and VVE, which mclust has no prior for, alike). EVE's one volume takes the
+shared-volume convention of EVI, EEV and EVV: the scale in every component and the common
+determinant once, ``c = ν + d + 1``, split as ``c/G`` per component (the objective depends only on
+the sum). mclust's own loops run on the same ``W'_k`` but are not these modes: ``msveip`` divides
+VEI's volumes by ``d n_k + ν + 3`` (the exponent once per volume, not per variance), ``msvevp``
+VEV's by ``d n_k`` (``ν`` left out); emkit takes the exact mode, as for the closed-form models.
 """
 
 from __future__ import annotations
