@@ -17,9 +17,12 @@ import emkit
 #: missing cells filled comes on top). Before the fixes these were 4.35x (k-means) and
 #: 5.6x / 5.2x (the E-step's per-thread buffers sized for whole row blocks, the direct
 #: formula's (rows, k, d) temporaries of all untrusted rows at once), and 6.6x (full) / 5.7x
-#: (diag) with missing cells (the rows copied into missingness-pattern order as well).
+#: (diag) with missing cells. Full and tied covariances keep one copy of incomplete data grouped by
+#: missingness pattern (5.23x measured): it makes their missing-value corrections matrix products
+#: over long runs of one pattern, which fits 3x (k-means start) to 15x (from single rows) faster
+#: than per-block grouping (20,000 × 16, 16 components, 10% missing cells, one thread).
 COMPLETE_BOUND = 3.5
-MISSING_BOUND = 5.0
+MISSING_BOUND = {"full": 6.0, "diag": 5.0}
 
 
 def _data(missing: bool) -> np.ndarray:
@@ -52,6 +55,20 @@ def _peak(X: np.ndarray, covariance_type: str, init_params: str) -> int:
                                                   (True, "kmeans")])
 def test_fit_peak_memory_is_bounded_by_the_data_size(covariance_type, missing, init_params):
     X = _data(missing)
-    bound = MISSING_BOUND if missing else COMPLETE_BOUND
+    bound = MISSING_BOUND[covariance_type] if missing else COMPLETE_BOUND
     ratio = _peak(X, covariance_type, init_params) / X.nbytes
     assert ratio <= bound, f"a fit allocated {ratio:.2f}x its data's bytes at its peak (bound {bound}x)"
+
+
+def test_incomplete_rows_of_full_covariances_are_grouped_by_missingness_pattern():
+    """The copy the bound above allows: fitted rows of a full-covariance model run in long runs of
+    one missingness pattern across the whole data (each block's corrections are then a few matrix
+    products), and row-wise results come back in the given order."""
+    from emkit.models.gaussian_mixture import GaussianMixtureModel
+
+    X = _data(True)
+    data = GaussianMixtureModel(4, "full").prepare(X)
+    patterns = np.isnan(data.X)
+    changes = np.count_nonzero(np.any(patterns[1:] != patterns[:-1], axis=1))
+    assert changes + 1 == len(np.unique(np.isnan(X), axis=0))   # each pattern one run
+    np.testing.assert_array_equal(data.in_given_order(data.X), X)

@@ -15,7 +15,7 @@ rows grouped by missingness pattern, and float32 arithmetic for float32 data whe
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import Any, Mapping
 
@@ -26,6 +26,7 @@ from ..exceptions import DegenerateComponentWarning
 from ..families import dirichlet
 from ..families.gaussian import Gaussian
 from ..kernels.covariance_regularization import CovariancePrior
+from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian import check_covariance_type, covariance_shape, precisions_cholesky, responsibility_statistics
 from ..kernels.gaussian_mixture_estep import FLOAT32_TOLERANCE
 from ..kernels.gaussian_mixture_missing import MissingLayout, missing_layout
@@ -195,12 +196,25 @@ def initial_responsibilities(X: np.ndarray, n_components: int, method: str, rng:
 @dataclass(frozen=True)
 class GaussianRows(MixtureData):
     """The rows of a Gaussian mixture as :class:`~emkit.latent.MixtureData` (float64, or float32
-    when given so), in the order given, with what the estimator faces read of them.
+    when given so), with what the estimator faces read of them.
 
-    The rows are not copied into missingness-pattern order: each row block's layout groups its
-    own rows by pattern (:func:`~emkit.kernels.gaussian_mixture_missing.missing_layout`), which
-    the E-step reads through (a copy of the data would double the memory of a fit).
+    ``order``: for full and tied covariances with missing values, the rows are kept grouped by
+    missingness pattern (complete rows first: the layout of
+    :func:`~emkit.kernels.gaussian_mixture_missing.missing_layout`), so that each block's
+    patterns form long runs (their corrections are then matrix products); ``X[i]`` is the
+    given row ``order[i]``, and row-wise results are put back in the given order. None: the
+    given order.
     """
+
+    order: np.ndarray | None = None
+
+    def in_given_order(self, values: np.ndarray) -> np.ndarray:
+        """Row-wise ``values`` (first axis the rows of :attr:`X`) in the order the rows were given."""
+        if self.order is None:
+            return values
+        out = np.empty_like(values)
+        out[self.order] = values
+        return out
 
     @property
     def has_missing(self) -> bool:
@@ -330,7 +344,7 @@ class GaussianMixtureModel(EMModel):
         if isinstance(data, GaussianRows):
             return data
         rows = _as_data(data)
-        return self._rows(rows.X, rows.sample_weight, self.chunk_context(self.chunk_summary(rows)))
+        return self._rows(rows.X, rows.sample_weight, self.chunk_context(self.chunk_summary(rows)), grouped=True)
 
     def chunk_summary(self, chunk) -> Stats:
         """Of ``X``, ``(X, sample_weight)`` or a chunk of them (validated by :func:`prepare_data`):
@@ -364,11 +378,21 @@ class GaussianMixtureModel(EMModel):
             return chunk
         rows = _as_data(chunk)
         self._mixture_for(rows.X.shape[1])
-        return self._rows(rows.X, rows.sample_weight, self._centre_of(rows) if context is None else context)
+        return self._rows(rows.X, rows.sample_weight, self._centre_of(rows) if context is None else context,
+                          grouped=True)
 
-    def _rows(self, X: np.ndarray, sample_weight: np.ndarray | None, centre: np.ndarray) -> GaussianRows:
-        """The rows as :class:`GaussianRows` (their blocks made with the centre ``centre``)."""
-        return GaussianRows.build(self._mixture_for(X.shape[1]).family, X, sample_weight, centre)
+    def _rows(self, X: np.ndarray, sample_weight: np.ndarray | None, centre: np.ndarray,
+              grouped: bool = False) -> GaussianRows:
+        """The rows as :class:`GaussianRows`; ``grouped``: by missingness pattern (full and tied
+        covariances with missing values, data that are fitted)."""
+        order = None
+        if grouped and not covariance_structure(self.covariance_type).diagonal:
+            order = missing_layout(X).order
+            if order is not None:
+                X = X[order]
+                sample_weight = None if sample_weight is None else sample_weight[order]
+        built = MixtureData.build(self._mixture_for(X.shape[1]).family, X, sample_weight, centre)
+        return GaussianRows(**{field.name: getattr(built, field.name) for field in fields(built)}, order=order)
 
     def _centre_of(self, rows: GaussianMixtureData) -> np.ndarray:
         """:attr:`center`, or the rows' weighted mean of their observed values (0 where none)."""
@@ -446,7 +470,7 @@ class GaussianMixtureModel(EMModel):
         mixture = self._of(params)
         cache = mixture.family.precompute(params)
         joint = np.concatenate([mixture.family.log_likelihood(block.data, cache) for block in data.blocks])
-        return joint + np.log(np.asarray(params["weights"], dtype=float))
+        return data.in_given_order(joint + np.log(np.asarray(params["weights"], dtype=float)))
 
     def e_step(self, data: GaussianRows, params: Params) -> tuple[Stats, float]:
         """The mixture's E-step: ``counts`` and the family's statistics about the data's centre
@@ -484,12 +508,12 @@ class GaussianMixtureModel(EMModel):
         data = self._query(data)
         resp, log_marginal = self._of(params).responsibilities(data, params)
         with np.errstate(divide="ignore"):
-            return np.log(resp), log_marginal
+            return data.in_given_order(np.log(resp)), data.in_given_order(log_marginal)
 
     def impute(self, data, params: Params) -> np.ndarray:
         """``X`` with NaN replaced by ``E[x_m | x_o]`` under the mixture (a float64 copy)."""
         data = self._query(data)
-        return self._of(params).impute(data, params)
+        return data.in_given_order(self._of(params).impute(data, params))
 
     # ------------------------------------------------------------------ parameter handling
     def _check_one(self, name: str, value, d: int, where: str) -> np.ndarray:
