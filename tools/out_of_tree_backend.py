@@ -1,10 +1,10 @@
 """setuptools' PEP 517 backend, building out of the source tree.
 
 ``pip install .`` builds the wheel in the source directory, and setuptools leaves its scratch
-folders there (``build/`` and ``src/emkit.egg-info``). This backend is setuptools' own with one
-difference: the wheel and metadata hooks point distutils' ``build_base`` and ``egg_base`` at a
-temporary directory (through the ``DIST_EXTRA_CONFIG`` file distutils reads after ``setup.cfg``),
-so nothing is written into the working tree. pyproject.toml names it with ``backend-path``.
+folder ``build/`` there. This backend is setuptools' own with one difference: the wheel and
+metadata hooks point distutils' ``build_base`` at a temporary directory (through the
+``DIST_EXTRA_CONFIG`` file distutils reads after ``setup.cfg``), so no ``build/`` is left in the
+working tree. pyproject.toml names it with ``backend-path``.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from setuptools.build_meta import *  # noqa: F401,F403  (every other hook is set
 
 @contextlib.contextmanager
 def _scratch_outside_tree():
-    """Run a hook with setuptools' build and egg-info folders in a temporary directory."""
+    """Run a hook with setuptools' build folder in a temporary directory."""
     with tempfile.TemporaryDirectory(prefix="emkit-build-") as scratch:
         config = Path(scratch) / "build.cfg"
-        config.write_text(f"[build]\nbuild_base = {scratch}/build\n\n[egg_info]\negg_base = {scratch}\n")
+        config.write_text(f"[build]\nbuild_base = {scratch}/build\n")
         previous = os.environ.get("DIST_EXTRA_CONFIG")
         os.environ["DIST_EXTRA_CONFIG"] = str(config)
         try:
