@@ -5,9 +5,14 @@ sufficient statistics and an M-step; the models, estimators, inference and plott
 Names are imported on first use, so ``import emkit`` (and the ``emkit`` command's ``--help``) is quick.
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .lazy_exports import lazy_exports
 
-__version__ = "0.1.0"
+try:  # pyproject.toml's version is the single source; the installed metadata carries it.
+    __version__ = version("emkit")
+except PackageNotFoundError:  # a source tree that was never installed: no version to claim
+    __version__ = "0+unknown"
 
 #: Public name -> the module that defines it (imported on first use).
 EXPORTS = {

@@ -6,10 +6,10 @@ import argparse
 import importlib
 import os
 import sys
-from importlib.metadata import version
 from pathlib import Path
 from typing import Sequence
 
+from .. import __version__
 from ..plotting.output import FIGURE_FORMATS
 from .common import CliError, check_combinations
 from .messages import in_cli_words, warnings_as_lines
@@ -21,7 +21,7 @@ SUBCOMMANDS = ("alleles", "linkage", "poisson_mixture", "gmm", "hmm", "student",
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(prog="emkit", description="Maximum likelihood by the EM algorithm.")
-    parser.add_argument("--version", action="version", version=f"emkit {version('emkit')}")
+    parser.add_argument("--version", action="version", version=f"emkit {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"emkit.cli.{name}").register(subparsers)
