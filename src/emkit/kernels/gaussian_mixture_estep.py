@@ -85,11 +85,10 @@ PANEL_FEATURES = 64
 #: :class:`BlockPass` takes a block of rows in passes whose features take at most about this
 #: many bytes (at least :data:`MIN_PASS_ROWS` rows), and the direct formula takes its rows in
 #: slices whose ``(rows, k, d)`` temporaries take at most about as many: a thread's buffers then
-#: stay bounded whatever the size of the blocks it is given. 2 MiB takes ~1,400 rows of d = 16
-#: full-covariance features at once (the row blocks of the seed's own E-step were 1,250); 1 MiB
-#: passes made a full GMM iteration on 20,000 × 16 rows 1.5x slower (smaller products: 16% of
-#: the GEMM rate against 25%).
-PASS_BYTES = 2 << 20
+#: stay bounded whatever the size of the blocks it is given. 4 MiB leaves the usual row blocks
+#: whole (2,500 rows of d = 16 full-covariance features take 3 MiB): smaller passes cost a full
+#: GMM E-step 10% (2 MiB) to 1.5x (1 MiB) on 20,000 × 16 rows (smaller products).
+PASS_BYTES = 4 << 20
 MIN_PASS_ROWS = 256
 
 #: Largest estimated absolute rounding error of a float32 log-density accepted by
