@@ -175,32 +175,30 @@ class EII(_ClosedFormModel, Spherical):
         return np.full(n_components, float(np.asarray(free, dtype=float)[0]))
 
 
-class UnivariateE(EII):
+class _Univariate:
+    """A model of one column (``d = 1``): its shape and densities refuse wider data."""
+
+    name: str
+
+    def shape(self, n_components, n_features):
+        _require_univariate(self.name, n_features)
+        return super().shape(n_components, n_features)
+
+    def density_factors(self, prec_chol, n_components, n_features):
+        _require_univariate(self.name, n_features)
+        return super().density_factors(prec_chol, n_components, n_features)
+
+
+class UnivariateE(_Univariate, EII):
     """mclust's univariate E: one variance for all components (``d = 1``)."""
 
     name = "E"
 
-    def shape(self, n_components, n_features):
-        _require_univariate(self.name, n_features)
-        return super().shape(n_components, n_features)
 
-    def density_factors(self, prec_chol, n_components, n_features):
-        _require_univariate(self.name, n_features)
-        return super().density_factors(prec_chol, n_components, n_features)
-
-
-class UnivariateV(Spherical):
+class UnivariateV(_Univariate, Spherical):
     """mclust's univariate V: a variance per component (``d = 1``); scikit-learn's spherical."""
 
     name = "V"
-
-    def shape(self, n_components, n_features):
-        _require_univariate(self.name, n_features)
-        return super().shape(n_components, n_features)
-
-    def density_factors(self, prec_chol, n_components, n_features):
-        _require_univariate(self.name, n_features)
-        return super().density_factors(prec_chol, n_components, n_features)
 
 
 def _require_univariate(name: str, n_features: int) -> None:
