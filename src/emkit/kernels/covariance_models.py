@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .covariance_structures import SKLEARN_ALIASES, STRUCTURES, Diag, Full, Spherical
+from .covariance_structures import ILL_DEFINED_COVARIANCE, SKLEARN_ALIASES, STRUCTURES, Diag, Full, Spherical
 
 #: mclust's models in its order (``mclust.options("emModelNames")``), univariate first.
 MCLUST_MODEL_NAMES = ("E", "V", "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE",
@@ -84,7 +84,15 @@ class _ClosedFormModel:
         if not float(np.sum(n)) > 0:
             raise ValueError("stats: the total weight n is zero; nothing to estimate a covariance from")
         with np.errstate(divide="ignore", invalid="ignore"):
-            return self._constrained(own, np.asarray(n, dtype=float))
+            return self._checked(self._constrained(own, np.asarray(n, dtype=float)))
+
+    def _checked(self, covariances: np.ndarray) -> np.ndarray:
+        """The constrained covariances, or the ill-defined-covariance ValueError when a singular
+        scatter made them non-finite (a volume or shape from a zero determinant), never a NaN."""
+        if not np.all(np.isfinite(covariances)):
+            raise ValueError(f"covariances: a component's scatter is singular under {self.name!r}. "
+                             f"{ILL_DEFINED_COVARIANCE}")
+        return covariances
 
     def n_free(self, n_components, n_features):
         return mclust_n_free(self.name, n_components, n_features)
@@ -107,7 +115,8 @@ class _ClosedFormModel:
         counts = np.asarray(counts, dtype=float)
         numerators = counts.reshape((-1,) + (1,) * (np.ndim(scatter) - 1)) * scatter + scale
         weights = counts + (dof + self.prior_exponent_offset(n_features)) / counts.size
-        return self._constrained(numerators / weights.reshape((-1,) + (1,) * (np.ndim(scatter) - 1)), weights)
+        return self._checked(self._constrained(numerators / weights.reshape((-1,) + (1,) * (np.ndim(scatter) - 1)),
+                                               weights))
 
     def prior_log_density(self, covariances, scale, dof, n_features):
         """``Σ_k −½ tr(Ψ_k Σ_k⁻¹) − (c/2) log|Σ_1|``: the parent's density with the shared
