@@ -9,6 +9,7 @@ Cayley rotations); :func:`covariances_of` and :func:`n_parameters` take any of t
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import logsumexp
 
 
 # --------------------------------------------- closed-form models (tests/test_mclust_models.py)
@@ -99,3 +100,24 @@ def covariances_of(model: str, theta: np.ndarray, k: int, d: int) -> np.ndarray:
     if model in ("EII", "EEI", "EVI", "EEV", "EVV"):
         return constrained_covariances(model, theta, k, d)[0]
     return iterative_covariances(model, theta, k, d)
+
+
+# --------------------------------------------- the observed-data log-likelihood of a mixture
+def mixture_log_likelihood(X: np.ndarray, k: int, theta: np.ndarray, covariances) -> tuple:
+    """``Σ_i log Σ_j π_j N(x_i | μ_j, Σ_j)`` for ``θ = (logits of components 2..k, means,
+    constraint parameters)`` with ``covariances(constraint parameters) -> (Σ, log|Σ|)``;
+    complex-safe (complex-step derivatives). Returns ``(log-likelihood, means, Σ, log|Σ|)``."""
+    d = X.shape[1]
+    logits = np.concatenate([[0.0], theta[:k - 1]])
+    means = theta[k - 1:k - 1 + k * d].reshape(k, d)
+    covs, log_dets = covariances(theta[k - 1 + k * d:])
+    columns = []
+    for j in range(k):
+        residual = X - means[j]
+        quadratic = np.sum(residual * np.linalg.solve(covs[j], residual.T).T, axis=1)
+        columns.append(logits[j] - 0.5 * (log_dets[j] + quadratic + d * np.log(2 * np.pi)))
+    stacked = np.stack(columns, axis=1)
+    top = np.real(stacked).max(axis=1, keepdims=True)
+    log_norm = logsumexp(logits.real) if not np.iscomplexobj(logits) else np.log(np.sum(np.exp(logits)))
+    loglik = np.sum(top[:, 0] + np.log(np.sum(np.exp(stacked - top), axis=1))) - len(X) * log_norm
+    return loglik, means, covs, log_dets

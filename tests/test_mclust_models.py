@@ -16,10 +16,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from scipy import optimize
-from scipy.special import logsumexp
 
 from direct_mle import maximize
-from mclust_parametrisations import constrained_covariances, n_constraint_parameters
+from mclust_parametrisations import constrained_covariances, mixture_log_likelihood, n_constraint_parameters
 from emkit import GaussianMixture
 from emkit.exceptions import AscentWarning
 from emkit.kernels.covariance_models import mclust_n_free
@@ -84,18 +83,7 @@ def test_em_fit_reaches_the_direct_maximum_likelihood(model):
     em_loglik = fitted.score(X) * len(X)
 
     def loglik(theta):
-        logits = np.concatenate([[0.0], theta[:k - 1]])
-        means = theta[k - 1:k - 1 + k * d].reshape(k, d)
-        covariances, log_dets = constrained_covariances(model, theta[k - 1 + k * d:], k, d)
-        columns = []
-        for j in range(k):
-            residual = X - means[j]
-            quadratic = np.sum(residual * np.linalg.solve(covariances[j], residual.T).T, axis=1)
-            columns.append(logits[j] - 0.5 * (log_dets[j] + quadratic + d * np.log(2 * np.pi)))
-        stacked = np.stack(columns, axis=1)
-        top = np.real(stacked).max(axis=1, keepdims=True)
-        log_norm = logsumexp(logits.real) if not np.iscomplexobj(logits) else np.log(np.sum(np.exp(logits)))
-        return np.sum(top[:, 0] + np.log(np.sum(np.exp(stacked - top), axis=1))) - len(X) * log_norm
+        return mixture_log_likelihood(X, k, theta, lambda rest: constrained_covariances(model, rest, k, d))[0]
 
     start = np.concatenate([[0.0], [0.0, 0.0, 5.0, 2.0], np.zeros(n_constraint_parameters(model, k, d))])
     theta = maximize(loglik, start)

@@ -17,14 +17,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from scipy.special import logsumexp
 
 from direct_mle import maximize
 from emkit import GaussianMixture, MclustPrior
 from emkit.exceptions import AscentWarning
 from emkit.kernels.covariance_structures import covariance_structure
 from emkit.kernels.gaussian import gaussian_m_step
-from mclust_parametrisations import iterative_covariances, iterative_sizes
+from mclust_parametrisations import iterative_covariances, iterative_sizes, mixture_log_likelihood
 from test_mclust_models import awkward_data, constrained_covariances, n_constraint_parameters
 
 MULTIVARIATE = ("VVV", "EEE", "VVI", "VII", "EII", "EEI", "EVI", "EEV", "EVV")
@@ -198,18 +197,7 @@ def observed_log_posterior(model, X, k, values):
     d = X.shape[1]
 
     def function(x):
-        logits = np.concatenate([[0.0], x[:k - 1]])
-        means = x[k - 1:k - 1 + k * d].reshape(k, d)
-        covs, log_dets = covariances(model, x[k - 1 + k * d:], k, d)
-        columns = []
-        for j in range(k):
-            residual = X - means[j]
-            quadratic = np.sum(residual * np.linalg.solve(covs[j], residual.T).T, axis=1)
-            columns.append(logits[j] - 0.5 * (log_dets[j] + quadratic + d * np.log(2 * np.pi)))
-        stacked = np.stack(columns, axis=1)
-        top = np.real(stacked).max(axis=1, keepdims=True)
-        log_norm = logsumexp(logits.real) if not np.iscomplexobj(logits) else np.log(np.sum(np.exp(logits)))
-        loglik = np.sum(top[:, 0] + np.log(np.sum(np.exp(stacked - top), axis=1))) - len(X) * log_norm
+        loglik, means, covs, log_dets = mixture_log_likelihood(X, k, x, lambda rest: covariances(model, rest, k, d))
         return loglik + mclust_log_prior(model, means, covs, log_dets, **values)
 
     return function
