@@ -194,9 +194,15 @@ class RegressionMixture(EstimatorProtocol):
         ``fixed_coef``, ``dispersion``, ``weights`` or ``concomitant_coef``."""
         from ..inference.api import standard_errors
 
+        return standard_errors(self.result_, self.design_matrix(X, y, trials=trials, sample_weight=sample_weight),
+                               method, **options)
+
+    def design_matrix(self, X, y, *, trials=None, sample_weight=None):
+        """The fitted model's data for ``X`` and ``y``: the matrix ``[y, trials, weight, x, f, z]``
+        (intercept columns included) that ``emkit.fit(est.model_, ...)`` and
+        ``emkit.standard_errors(est.result_, ...)`` take."""
         self._check_is_fitted()
-        matrix = _matrix(X, y, trials, sample_weight, self._roles, bool(self.fit_intercept), self.family)
-        return standard_errors(self.result_, matrix, method, **options)
+        return _matrix(X, y, trials, sample_weight, self._roles, bool(self.fit_intercept), self.family)
 
     @property
     def params_(self) -> dict[str, np.ndarray]:
