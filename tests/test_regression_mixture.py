@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy.special import expit
 
 import emkit
-from emkit.exceptions import AscentWarning
+from emkit.exceptions import AscentWarning, ConvergenceWarning
 from emkit.latent.regression_mixture import RegressionMixtureModel
 from regression_reference import direct_maximum, loglik, vector_of
 
@@ -152,6 +152,7 @@ def test_ascent_with_one_inner_newton_step(seed, family):
     start = model.initial_params(matrix, rng)
     with warnings.catch_warnings():
         warnings.simplefilter("error", AscentWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)   # 25 iterations on purpose
         result = emkit.fit(model, matrix, init=start, max_iter=25, tol=1e-15, param_tol=None)
     trace = np.asarray(result.trace.loglik)
     assert np.all(np.diff(trace) >= -1e-9 * np.abs(trace[1:]))
@@ -188,6 +189,10 @@ def test_missing_responses_and_bad_arguments_are_refused_by_name():
         emkit.RegressionMixture(2, family="poisson").fit(X, -np.ones(50))
     with pytest.raises(ValueError, match="^trials"):
         emkit.RegressionMixture(2, family="gaussian").fit(X, np.ones(50), trials=np.ones(50))
+    # Three lines through eight points: a component with two rows fits them exactly (unbounded likelihood).
+    x = np.arange(8.0)[:, None]
+    with pytest.raises(FloatingPointError, match="component 2 .* fits its rows exactly"):
+        emkit.RegressionMixture(3).fit(x, np.array([0, 1, 2, 10, 3, 7, 5, 20.0]))
 
 
 def test_standard_errors_by_hessian_and_bootstrap_run_and_agree():

@@ -104,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
                                   accelerate=args.accelerate, verbose=args.progress)
     try:
         estimator.fit(X, y, trials=trials)
+    except FloatingPointError as error:   # a component collapsed: the likelihood is unbounded
+        raise CliError(f"-k: {error}") from None
     except ValueError as error:
         message = str(error)
         for name, option in (("y:", "--y:"), ("trials:", "--trials:")):

@@ -70,7 +70,8 @@ class RegressionMixture(EstimatorProtocol):
     dispersion_ : ndarray, shape (K,)
         The gaussian variances or the gamma shapes (ones for poisson and binomial).
     weights_ : ndarray, shape (K,)
-        The mixing weights; with concomitant variables their mean over the training rows.
+        The mixing weights; with concomitant variables their mean over the training rows (NaN
+        after a fit on Dask arrays, whose rows stay on the workers).
     concomitant_coef_ : ndarray, shape (n_concomitant + 1, K − 1)
         The weights' logit (first row the intercepts; component 0 the reference); only with
         ``concomitant``.

@@ -207,6 +207,10 @@ class RegressionMixtureModel(EMModel):
         for k in np.flatnonzero(weight > 0):
             if self.family == "gaussian":
                 out[k] = gaussian_variance(weight[k], sums["squares"][k])
+                if not out[k] > 0:
+                    raise FloatingPointError(
+                        f"component {k} of the gaussian regression mixture fits its rows exactly (variance 0): the "
+                        "likelihood is unbounded there; fit fewer components or start elsewhere (random_state)")
             else:
                 out[k] = gamma_shape(weight[k], sums["terms"][k])
         return out
