@@ -257,18 +257,18 @@ class RegressionMixtureModel(EMModel):
             labels = np.minimum((np.argsort(np.argsort(residual, kind="stable")) * K) // n, K - 1)
         else:
             labels = rng.permutation(np.arange(n) % K)
-        posterior = np.eye(K)[labels]
-        start = self._least_squares_start(data, z, posterior)
-        return self._maximise(DataPass(self, data), posterior, start, None)
+        start = self._least_squares_start(data, z, labels)
+        return self._maximise(DataPass(self, data), np.eye(K)[labels], start, None)
 
-    def _least_squares_start(self, data: RegressionData, z: np.ndarray, posterior: np.ndarray) -> Params:
-        """Weighted least squares of the working response within the partition (β, γ), unit
-        dispersion, and weights from the partition (zero concomitant coefficients)."""
-        K, p = self.n_components, self.n_varying
-        root = np.sqrt(posterior * data.weight[:, None])                               # (n, K)
-        blocks = [np.column_stack([np.kron(np.eye(K)[k], data.X) * root[:, k:k + 1], data.F * root[:, k:k + 1]])
-                  for k in range(K)]
-        solution = np.linalg.lstsq(np.vstack(blocks), np.concatenate([z * root[:, k] for k in range(K)]),
+    def _least_squares_start(self, data: RegressionData, z: np.ndarray, labels: np.ndarray) -> Params:
+        """Weighted least squares of the working response within the partition ``labels`` (β of
+        each part, γ shared: one system of n rows), unit dispersion, weights 1/K (zero concomitant
+        coefficients)."""
+        K, p, n = self.n_components, self.n_varying, len(data)
+        design = np.zeros((n, K, p))
+        design[np.arange(n), labels] = data.X
+        root = np.sqrt(data.weight)[:, None]
+        solution = np.linalg.lstsq(np.column_stack([design.reshape(n, K * p), data.F]) * root, z * root[:, 0],
                                    rcond=None)[0]
         start: Params = {"coef": solution[:K * p].reshape(K, p)}
         if self.n_fixed:
