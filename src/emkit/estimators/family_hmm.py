@@ -64,6 +64,16 @@ class HMM(_BaseHMM):
         Run SQUAREM on the Baum–Welch map.
     n_jobs : int, optional
         Threads over which the sequences are spread (default: the number of CPUs).
+    initial : {"free", "stationary"}, default="free"
+        ``"stationary"``: ``startprob_`` is the stationary distribution of ``transmat_``
+        (Zucchini & MacDonald's default), re-estimated with it, not a parameter of its own.
+    topology : {"ergodic", "left-right", "banded"}, default="ergodic"
+        Allowed transitions: all; ``j ≥ i``; ``|j − i| ≤ bandwidth``. Forbidden ones stay zero.
+    bandwidth : int, optional
+        The longest allowed jump of a left-right (optional) or banded (required) chain.
+    fixed_transmat : array of shape (n_components, n_components), optional
+        Transition probabilities held at these values (NaN: free); each row's free mass is
+        re-estimated (in closed form). The defaults (free start, ergodic chain) are hmmlearn's.
 
     Attributes
     ----------
@@ -101,7 +111,8 @@ class HMM(_BaseHMM):
                  startprob_prior=1.0, transmat_prior=1.0, algorithm: str = "viterbi", random_state=None,
                  n_iter: int = 100, tol: float = 1e-2, verbose: bool | Progress = False,
                  params: tuple[str, ...] | None = None, init_params: tuple[str, ...] | None = None,
-                 n_init: int = 1, accelerate: str | None = None, n_jobs: int | None = None) -> None:
+                 n_init: int = 1, accelerate: str | None = None, n_jobs: int | None = None, initial: str = "free",
+                 topology: str = "ergodic", bandwidth: int | None = None, fixed_transmat=None) -> None:
         self.n_components = n_components
         self.family = family
         self.startprob_prior = startprob_prior
@@ -116,6 +127,10 @@ class HMM(_BaseHMM):
         self.n_init = n_init
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.initial = initial
+        self.topology = topology
+        self.bandwidth = bandwidth
+        self.fixed_transmat = fixed_transmat
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     # ------------------------------------------------------------------- the family

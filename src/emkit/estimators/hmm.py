@@ -3,8 +3,9 @@
 
 The constructors take hmmlearn's arguments in hmmlearn's order with hmmlearn's defaults
 (``n_iter=10``, ``tol=1e-2``, ``params``/``init_params`` letter strings, ``implementation``,
-``min_covar``, the prior keywords); emkit's extras (``n_init``, ``accelerate``, ``n_jobs``) follow
-as keywords. The methods and attributes are hmmlearn's (``fit(X, lengths)``, ``score``,
+``min_covar``, the prior keywords); emkit's extras (``n_init``, ``accelerate``, ``n_jobs``, and the
+chain's options ``initial``, ``topology``, ``bandwidth``, ``fixed_transmat``: see
+:class:`GaussianHMM`) follow as keywords. The methods and attributes are hmmlearn's (``fit(X, lengths)``, ``score``,
 ``score_samples``, ``predict``, ``predict_proba``, ``decode``, ``sample``, ``bic``, ``aic``,
 ``get_stationary_distribution``; ``monitor_``, ``n_features``, ``startprob_``, ``transmat_``,
 ``means_``, ``covars_``, ``weights_``, ``emissionprob_``, ``lambdas_``), and ``fit`` follows
@@ -49,6 +50,7 @@ from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape
 from ..kernels.kmeans import kmeans
 from ..latent.hmm import DECODERS, HiddenMarkovModel
+from ..latent.hmm_transitions import coordinate_count, transition_constraints
 from ..validation import check_integer, check_real
 from ..variants.online import OnlineEM
 from ._hmm_monitor import ConvergenceMonitor, MonitorRule
@@ -400,7 +402,10 @@ class _BaseHMM(EstimatorProtocol):
         if emission is None:
             return None
         k = self.n_components
-        return {"s": k - 1, "t": k * (k - 1), **emission}
+        options = self._chain_options()
+        held = transition_constraints(k, topology=options["topology"], bandwidth=options["bandwidth"],
+                                      fixed_transmat=options["fixed_transmat"])
+        return {"s": 0 if options["initial"] == "stationary" else k - 1, "t": coordinate_count(held, k), **emission}
 
     def _emission_scalars(self, n_features: int) -> dict[str, int] | None:
         """The emission's part of :meth:`_scalars_per_letter` (hmmlearn's counts)."""
@@ -487,7 +492,12 @@ class _BaseHMM(EstimatorProtocol):
         """The hidden Markov model of ``emission`` with these settings (priors, ``params``, threads)."""
         return HiddenMarkovModel(emission, self.n_components, startprob_prior=self.startprob_prior,
                                  transmat_prior=self.transmat_prior,
-                                 learn=self._learned(), n_jobs=self.n_jobs)
+                                 learn=self._learned(), n_jobs=self.n_jobs, **self._chain_options())
+
+    def _chain_options(self) -> dict[str, Any]:
+        """The chain's options (:class:`HiddenMarkovModel`'s ``initial``, ``topology``,
+        ``bandwidth``, ``fixed_transmat``)."""
+        return {name: getattr(self, name) for name in ("initial", "topology", "bandwidth", "fixed_transmat")}
 
     def _fitted_model(self) -> tuple[HiddenMarkovModel, dict[str, np.ndarray]]:
         """The model at the current attributes (fitted, or set by hand)."""
@@ -699,6 +709,16 @@ class GaussianHMM(_BaseHMM):
         Run SQUAREM on the Baum–Welch map.
     n_jobs : int, optional
         Threads over which the sequences are spread (default: the number of CPUs).
+    initial : {"free", "stationary"}, default="free"
+        ``"stationary"``: ``startprob_`` is the stationary distribution of ``transmat_``
+        (Zucchini & MacDonald's default), re-estimated with it, not a parameter of its own.
+    topology : {"ergodic", "left-right", "banded"}, default="ergodic"
+        Allowed transitions: all; ``j ≥ i``; ``|j − i| ≤ bandwidth``. Forbidden ones stay zero.
+    bandwidth : int, optional
+        The longest allowed jump of a left-right (optional) or banded (required) chain.
+    fixed_transmat : array of shape (n_components, n_components), optional
+        Transition probabilities held at these values (NaN: free); each row's free mass is
+        re-estimated (in closed form). The defaults (free start, ergodic chain) are hmmlearn's.
 
     Attributes
     ----------
@@ -733,7 +753,8 @@ class GaussianHMM(_BaseHMM):
                  algorithm: str = "viterbi", random_state=None, n_iter: int = 10, tol: float = 1e-2,
                  verbose: bool | Progress = False, params: str = "stmc", init_params: str = "stmc",
                  implementation: str = "log", *, n_init: int = 1, accelerate: str | None = None,
-                 n_jobs: int | None = None) -> None:
+                 n_jobs: int | None = None, initial: str = "free",
+                 topology: str = "ergodic", bandwidth: int | None = None, fixed_transmat=None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.min_covar = min_covar
@@ -754,6 +775,10 @@ class GaussianHMM(_BaseHMM):
         self.n_init = n_init
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.initial = initial
+        self.topology = topology
+        self.bandwidth = bandwidth
+        self.fixed_transmat = fixed_transmat
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     @property
@@ -832,7 +857,8 @@ class CategoricalHMM(_BaseHMM):
                  algorithm: str = "viterbi", random_state=None, n_iter: int = 10, tol: float = 1e-2,
                  verbose: bool | Progress = False, params: str = "ste", init_params: str = "ste",
                  implementation: str = "log", n_init: int = 1,
-                 accelerate: str | None = None, n_jobs: int | None = None) -> None:
+                 accelerate: str | None = None, n_jobs: int | None = None, initial: str = "free",
+                 topology: str = "ergodic", bandwidth: int | None = None, fixed_transmat=None) -> None:
         self.n_components = n_components
         self.startprob_prior = startprob_prior
         self.transmat_prior = transmat_prior
@@ -849,6 +875,10 @@ class CategoricalHMM(_BaseHMM):
         self.n_init = n_init
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.initial = initial
+        self.topology = topology
+        self.bandwidth = bandwidth
+        self.fixed_transmat = fixed_transmat
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     def _input_tags(self) -> dict[str, bool]:
@@ -899,7 +929,8 @@ class PoissonHMM(_BaseHMM):
                  algorithm: str = "viterbi", random_state=None, n_iter: int = 10, tol: float = 1e-2,
                  verbose: bool | Progress = False, params: str = "stl", init_params: str = "stl",
                  implementation: str = "log", *, n_init: int = 1, accelerate: str | None = None,
-                 n_jobs: int | None = None) -> None:
+                 n_jobs: int | None = None, initial: str = "free",
+                 topology: str = "ergodic", bandwidth: int | None = None, fixed_transmat=None) -> None:
         self.n_components = n_components
         self.startprob_prior = startprob_prior
         self.transmat_prior = transmat_prior
@@ -916,6 +947,10 @@ class PoissonHMM(_BaseHMM):
         self.n_init = n_init
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.initial = initial
+        self.topology = topology
+        self.bandwidth = bandwidth
+        self.fixed_transmat = fixed_transmat
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     def _input_tags(self) -> dict[str, bool]:
@@ -962,7 +997,8 @@ class MultinomialHMM(_BaseHMM):
                  algorithm: str = "viterbi", random_state=None, n_iter: int = 10, tol: float = 1e-2,
                  verbose: bool | Progress = False, params: str = "ste", init_params: str = "ste",
                  implementation: str = "log", *, n_init: int = 1, accelerate: str | None = None,
-                 n_jobs: int | None = None) -> None:
+                 n_jobs: int | None = None, initial: str = "free",
+                 topology: str = "ergodic", bandwidth: int | None = None, fixed_transmat=None) -> None:
         self.n_components = n_components
         self.n_trials = n_trials
         self.startprob_prior = startprob_prior
@@ -978,6 +1014,10 @@ class MultinomialHMM(_BaseHMM):
         self.n_init = n_init
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.initial = initial
+        self.topology = topology
+        self.bandwidth = bandwidth
+        self.fixed_transmat = fixed_transmat
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     def _input_tags(self) -> dict[str, bool]:
@@ -1078,7 +1118,8 @@ class GMMHMM(_BaseHMM):
                  covars_weight=None, algorithm: str = "viterbi", covariance_type: str = "diag", random_state=None,
                  n_iter: int = 10, tol: float = 1e-2, verbose: bool | Progress = False, params: str = "stmcw",
                  init_params: str = "stmcw", implementation: str = "log", *, n_init: int = 1,
-                 accelerate: str | None = None, n_jobs: int | None = None) -> None:
+                 accelerate: str | None = None, n_jobs: int | None = None, initial: str = "free",
+                 topology: str = "ergodic", bandwidth: int | None = None, fixed_transmat=None) -> None:
         self.n_components = n_components
         self.n_mix = n_mix
         self.min_covar = min_covar
@@ -1101,6 +1142,10 @@ class GMMHMM(_BaseHMM):
         self.n_init = n_init
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.initial = initial
+        self.topology = topology
+        self.bandwidth = bandwidth
+        self.fixed_transmat = fixed_transmat
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     def _check_hyperparameters(self) -> None:
