@@ -72,7 +72,7 @@ class HMM(_BaseHMM):
     bandwidth : int, optional
         The longest allowed jump of a left-right (optional) or banded (required) chain.
     fixed_transmat : array of shape (n_components, n_components), optional
-        Transition probabilities held at these values (NaN: free); each row's free mass is
+        Transition probabilities held at these values (NaN or None: free); each row's free mass is
         re-estimated (in closed form). The defaults (free start, ergodic chain) are hmmlearn's.
 
     Attributes

@@ -613,6 +613,9 @@ class _BaseHMM(EstimatorProtocol):
         config = {name: _jsonable(value) for name, value in self.get_params(deep=False).items()}
         if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
             config["random_state"] = None
+        if self.fixed_transmat is not None:    # JSON has no NaN: a free entry is stored as null
+            config["fixed_transmat"] = [[None if np.isnan(value) else value for value in row]
+                                        for row in np.asarray(self.fixed_transmat, dtype=float).tolist()]
         return config
 
     @classmethod
@@ -717,7 +720,7 @@ class GaussianHMM(_BaseHMM):
     bandwidth : int, optional
         The longest allowed jump of a left-right (optional) or banded (required) chain.
     fixed_transmat : array of shape (n_components, n_components), optional
-        Transition probabilities held at these values (NaN: free); each row's free mass is
+        Transition probabilities held at these values (NaN or None: free); each row's free mass is
         re-estimated (in closed form). The defaults (free start, ergodic chain) are hmmlearn's.
 
     Attributes

@@ -333,8 +333,8 @@ class HiddenMarkovModel(EMModel):
         stationary chain has none (its start term ``Σ γ_1 log δ(A)`` couples the rows: use the
         Hessian or the bootstrap)."""
         if self.stationary and "transmat" in self.learn:
-            raise ValueError("method: the complete-data information of a stationary chain is not implemented (its "
-                             "start term couples the transition rows); use method='hessian' or 'bootstrap'")
+            raise NotImplementedError("the complete-data information of a stationary chain is not implemented (its "
+                                      "start term couples the transition rows); use method='hessian' or 'bootstrap'")
         blocks = []
         if "startprob" in self._free_chain():
             blocks.append(rows_information(stats["start"] + self.startprob_prior - 1.0, params["startprob"]))

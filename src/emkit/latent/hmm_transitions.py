@@ -47,7 +47,7 @@ def transition_constraints(n_states: int, *, topology: str = "ergodic", bandwidt
     bandwidth : int, optional
         The longest allowed jump (required by ``"banded"``).
     fixed_transmat : array-like of shape (K, K), optional
-        Values held by the M-step; NaN marks the free entries.
+        Values held by the M-step; NaN (or None) marks the free entries.
 
     Raises
     ------
