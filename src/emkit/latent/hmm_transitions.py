@@ -12,18 +12,19 @@ pseudo-counts).
 *Stationary start* (Zucchini & MacDonald's default). The initial distribution is
 ``δ(A)``, the solution of ``δ A = δ``, ``Σ δ = 1``, i.e. ``δ = 1ᵀ (I − A + U)⁻¹`` (``U`` all ones),
 so the transition M-step maximises ``Σ n_ij log a_ij + Σ_k s_k log δ_k(A)`` (``s`` the expected
-start counts). No closed form exists and the objective is not concave in the rows' logits, so
-the step runs quasi-Newton iterations from the current matrix and keeps their result only when
-it does not lower the objective: a generalised EM step even when stopped early.
+start counts). No closed form exists, so the step runs damped Newton iterations on the rows'
+logits from the current matrix (a Levenberg shift where the objective is not concave) and keeps
+their result only when it does not lower the objective: a generalised EM step even when
+stopped early.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.linalg import block_diag
-from scipy.optimize import minimize
 from scipy.special import xlogy
 
+from ..kernels.newton import maximize_concave
 from ..models.categorical import categorical_information
 
 #: Topologies of the transition matrix: every transition allowed; ``j ≥ i`` (a chain that only
@@ -169,18 +170,20 @@ def stationary_distribution(transmat: np.ndarray) -> np.ndarray:
 
 def _stationary_terms(transmat: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
     """``Σ_k w_k log δ_k(A)`` and its gradient in ``A``, ``∂/∂a_ij = δ_i (M⁻¹ (w/δ))_j`` with
-    ``M = I − A + U`` (from ``dδ = δ dA M⁻¹``); ``−inf`` where ``δ_k = 0`` with ``w_k > 0``."""
+    ``M = I − A + U`` (from ``dδ = δ dA M⁻¹``); ``−inf`` where ``δ_k = 0`` with ``w_k > 0``.
+    Complex-safe in ``A`` (the gradient), for complex-step second derivatives."""
     k = transmat.shape[0]
     system = np.eye(k) - transmat + 1.0
     try:
         delta = np.linalg.solve(system.T, np.ones(k))
     except np.linalg.LinAlgError:
         return -np.inf, np.zeros_like(transmat)
-    if np.any(delta[weights > 0.0] <= 0.0) or not np.all(np.isfinite(delta)):
+    if not np.all(np.isfinite(delta)) or np.any(delta.real[weights > 0.0] <= 0.0):
         return -np.inf, np.zeros_like(transmat)
-    ratio = np.divide(weights, delta, out=np.zeros(k), where=weights > 0.0)
+    ratio = np.where(weights > 0.0, weights / np.where(weights > 0.0, delta, 1.0), 0.0)
     direction = np.linalg.solve(system, ratio)
-    return float(xlogy(weights, np.where(weights > 0.0, delta, 1.0)).sum()), np.outer(delta, direction)
+    value = float(xlogy(weights, np.where(weights > 0.0, delta.real, 1.0)).sum())
+    return value, np.outer(delta, direction)
 
 
 def stationary_objective(transmat: np.ndarray, counts: np.ndarray, weights: np.ndarray,
@@ -193,55 +196,85 @@ def stationary_objective(transmat: np.ndarray, counts: np.ndarray, weights: np.n
     return float(xlogy(counts, np.where(counts > 0.0, transmat, 1.0)).sum()) + _stationary_terms(transmat, weights)[0]
 
 
-def stationary_rows(counts: np.ndarray, weights: np.ndarray, previous: np.ndarray, held: np.ndarray | None, *,
-                    tol: float = 1e-12, max_iter: int = 500) -> np.ndarray:
-    """The transition M-step with a stationary start: ``argmax_A Σ n_ij log a_ij + Σ_k w_k log δ_k(A)``
-    over the free entries (each row's free entries ``m_i softmax(η_i)``), from ``previous``.
+class _StationaryStep:
+    """The stationary M-step's objective in the logits ``η`` of the free coordinates: row ``i``'s
+    free entries are ``m_i softmax(η_i, 0)`` (its last free entry the reference), with the value,
+    the analytic gradient and the Hessian by complex-step differentiation of that gradient
+    (exact to round-off), for :func:`~emkit.kernels.newton.maximize_concave`."""
 
-    L-BFGS iterations on the logits ``η`` (analytic gradient); the result replaces ``previous``
-    only when its objective is not lower, so the step never decreases the objective.
+    #: Complex step of the Hessian's columns.
+    STEP = 1e-20
+
+    def __init__(self, counts: np.ndarray, weights: np.ndarray, previous: np.ndarray, held: np.ndarray | None):
+        k = previous.shape[0]
+        self.free = free_entries(held, k)
+        self.coordinates = _coordinate_mask(held, k)
+        self.mass = np.ones(k) if held is None else free_mass(held)
+        self.base = np.where(self.free, 0.0, previous if held is None else np.nan_to_num(held))
+        self.counts = np.where(self.free, np.maximum(counts, 0.0), 0.0)
+        self.weights = np.maximum(np.asarray(weights, dtype=float), 0.0)
+
+    def start(self, previous: np.ndarray) -> np.ndarray:
+        """The logits of ``previous`` (zeros clamped to the smallest float)."""
+        logs = np.log(np.maximum(previous, np.finfo(float).tiny))
+        last = np.array([logs[i, np.flatnonzero(row)[-1]] if row.any() else 0.0 for i, row in enumerate(self.free)])
+        return (logs - last[:, None])[self.coordinates]
+
+    def matrix(self, eta: np.ndarray) -> np.ndarray:
+        """The transition matrix of the logits (complex-safe)."""
+        logits = np.zeros(self.free.shape, dtype=eta.dtype)
+        logits[self.coordinates] = eta
+        shift = np.where(self.free, logits.real, -np.inf).max(axis=1, keepdims=True)
+        shares = np.where(self.free, np.exp(logits - np.where(np.isfinite(shift), shift, 0.0)), 0.0)
+        totals = shares.sum(axis=1, keepdims=True)
+        return np.where(self.free, shares / np.where(totals == 0, 1.0, totals) * self.mass[:, None], self.base)
+
+    def gradient(self, eta: np.ndarray) -> tuple[float, np.ndarray]:
+        """The value (of the real part) and the gradient in ``η``: ``a_ij g_ij − a_ij Σ_l a_il g_il / m_i``
+        (``g = ∂f/∂A``, ``a_ij g_ij = n_ij + a_ij δ_i v_j``)."""
+        transmat = self.matrix(eta)
+        value, gradient = _stationary_terms(transmat, self.weights)
+        scaled = self.counts + transmat * gradient
+        share = transmat / np.where(self.mass > 0.0, self.mass, 1.0)[:, None]
+        grad = scaled - share * np.where(self.free, scaled, 0.0).sum(axis=1, keepdims=True)
+        if np.isfinite(value):
+            value += float(xlogy(self.counts, np.where(self.counts > 0.0, transmat.real, 1.0)).sum())
+        return value, grad[self.coordinates]
+
+    def __call__(self, eta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        value, gradient = self.gradient(eta)
+        p = eta.size
+        if not np.isfinite(value):
+            return -np.inf, np.zeros(p), -np.eye(p)
+        hessian = np.empty((p, p))
+        for i in range(p):
+            step = eta.astype(complex)
+            step[i] += 1j * self.STEP
+            hessian[:, i] = self.gradient(step)[1].imag / self.STEP
+        return value, gradient, 0.5 * (hessian + hessian.T)
+
+
+def stationary_rows(counts: np.ndarray, weights: np.ndarray, previous: np.ndarray, held: np.ndarray | None, *,
+                    tol: float = 1e-12, max_iter: int = 100) -> np.ndarray:
+    """The transition M-step with a stationary start: ``argmax_A Σ n_ij log a_ij + Σ_k w_k log δ_k(A)``
+    over the free entries, from ``previous``.
+
+    Damped Newton steps (:func:`~emkit.kernels.newton.maximize_concave`, whose Levenberg shift
+    covers the objective's non-concave regions and whose value never decreases) on the logits of
+    the free coordinates; the result replaces ``previous`` only when its objective is not lower.
     ``counts``: expected transition counts plus pseudo-counts; ``weights``: expected start
     counts plus pseudo-counts.
     """
-    k = previous.shape[0]
-    free = free_entries(held, k)
-    mass = np.ones(k) if held is None else free_mass(held)
-    base = np.where(free, 0.0, np.nan_to_num(held if held is not None else 0.0))
-    counts = np.where(free, np.maximum(counts, 0.0), 0.0)
-    weights = np.maximum(np.asarray(weights, dtype=float), 0.0)
-    rows = np.flatnonzero(free.sum(axis=1) >= 2)
-    if rows.size == 0:
+    step = _StationaryStep(counts, weights, previous, held)
+    if not step.coordinates.any():
         return previous
-    variables = free[rows]
-
-    def matrix(eta: np.ndarray) -> np.ndarray:
-        logits = np.full((rows.size, k), -np.inf)
-        logits[variables] = eta
-        logits -= logits.max(axis=1, keepdims=True)
-        shares = np.exp(logits)
-        out = previous.copy() if held is None else np.where(free, previous, base)
-        out[rows] = np.where(variables, shares / shares.sum(axis=1, keepdims=True) * mass[rows, None], out[rows])
-        return out
-
-    def negative(eta: np.ndarray) -> tuple[float, np.ndarray]:
-        transmat = matrix(eta)
-        value, gradient = _stationary_terms(transmat, weights)
-        if not np.isfinite(value):
-            return np.inf, np.zeros_like(eta)
-        value += float(xlogy(counts, np.where(counts > 0.0, transmat, 1.0)).sum())
-        # a_ij ∂f/∂a_ij, then the softmax's chain rule: ∂f/∂η_ij = a_ij g_ij − a_ij Σ_l a_il g_il / m_i
-        scaled = (counts + transmat * gradient)[rows]
-        share = transmat[rows] / mass[rows, None]
-        grad = scaled - share * np.where(variables, scaled, 0.0).sum(axis=1, keepdims=True)
-        return -value, -grad[variables]
-
-    with np.errstate(divide="ignore"):
-        start = np.log(np.maximum(previous[rows][variables], np.finfo(float).tiny))
-    result = minimize(negative, start, jac=True, method="L-BFGS-B",
-                      options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-10})
-    candidate = matrix(result.x)
-    before = stationary_objective(previous, counts, weights, free)
-    after = stationary_objective(candidate, counts, weights, free)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        start = step.start(previous)
+        if not np.isfinite(step(start)[0]):
+            return previous
+        candidate = step.matrix(maximize_concave(step, start, tol=tol, max_iter=max_iter).theta)
+    before = stationary_objective(previous, step.counts, step.weights, step.free)
+    after = stationary_objective(candidate, step.counts, step.weights, step.free)
     return candidate if after >= before else previous
 
 
