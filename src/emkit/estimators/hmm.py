@@ -201,7 +201,15 @@ class _BaseHMM(EstimatorProtocol):
 
     @property
     def _param_names(self) -> tuple[str, ...]:
-        return CHAIN_PARAMS + self._emission_params
+        return self._chain_param_names() + self._emission_params
+
+    def _chain_param_names(self) -> tuple[str, ...]:
+        """The chain's parameters (``startprob``, ``transmat``; an input-driven chain's differ)."""
+        return CHAIN_PARAMS
+
+    def _model_data(self, X, lengths) -> tuple:
+        """The data as the model takes them: ``(X, lengths)`` (an input-driven chain adds its covariates)."""
+        return X, lengths
 
     def _emission_attributes(self) -> dict[str, np.ndarray | None]:
         """The emission parameters as set on the estimator (``<name>_``; None when unset)."""
@@ -263,7 +271,7 @@ class _BaseHMM(EstimatorProtocol):
         self._check_hyperparameters()
         n_features = self._n_features_of(self._data(X))
         model = self._model(n_features)
-        data = model.prepare((X, lengths))
+        data = model.prepare(self._model_data(X, lengths))
         given = self._given_params(model.param_names)
         self._log_degenerate(model, data.n_samples * n_features, n_features)
         generator = self._start_generator()
@@ -338,7 +346,7 @@ class _BaseHMM(EstimatorProtocol):
         if state is None:
             n_features = self._n_features_of(self._data(X))
             model = self._model(n_features)
-            data = model.prepare((X, lengths))
+            data = model.prepare(self._model_data(X, lengths))
             if self.__sklearn_is_fitted__():
                 start = self._attribute_params()
             else:
@@ -430,8 +438,8 @@ class _BaseHMM(EstimatorProtocol):
         """Assign the fitted attributes together (a failed fit leaves the estimator unchanged);
         ``model`` is the fitted model (whose emission :class:`HMM` keeps), ``n_features`` the
         number of features it was made for."""
-        self.startprob_ = params["startprob"]
-        self.transmat_ = params["transmat"]
+        for name in self._chain_param_names():
+            setattr(self, f"{name}_", params[name])
         self._set_emission(params)
         self.n_features_ = n_features
         self.n_features = n_features
@@ -517,14 +525,14 @@ class _BaseHMM(EstimatorProtocol):
                 "with appropriate arguments, or set the parameters, before using this estimator.")
 
     def _attribute_params(self) -> dict[str, np.ndarray | None]:
-        return {"startprob": getattr(self, "startprob_", None), "transmat": getattr(self, "transmat_", None),
+        return {**{name: getattr(self, f"{name}_", None) for name in self._chain_param_names()},
                 **self._emission_attributes()}
 
     # -------------------------------------------------------------------------- inference
     def score_samples(self, X, lengths=None) -> tuple[float, np.ndarray]:
         """Log-likelihood ``log p(X)`` and the posteriors ``p(z_t = k | X)``, shape (n, K)."""
         model, params = self._fitted_model()
-        return model.score_samples((X, lengths), params)
+        return model.score_samples(self._model_data(X, lengths), params)
 
     def score(self, X, lengths=None) -> float:
         """Log-likelihood ``log p(X) = Σ_sequences log Σ_z p(x, z)`` (the forward algorithm)."""
@@ -543,9 +551,9 @@ class _BaseHMM(EstimatorProtocol):
             raise ValueError(f"algorithm: expected one of {DECODERS}, got {algorithm!r}")
         model, params = self._fitted_model()
         if algorithm == "map":
-            posteriors = model.score_samples((X, lengths), params)[1]
+            posteriors = model.score_samples(self._model_data(X, lengths), params)[1]
             return float(posteriors.max(axis=1).sum()), posteriors.argmax(axis=1)
-        return model.decode((X, lengths), params, algorithm)
+        return model.decode(self._model_data(X, lengths), params, algorithm)
 
     def predict(self, X, lengths=None) -> np.ndarray:
         """The decoded state of every step (by :attr:`algorithm`)."""
