@@ -184,6 +184,7 @@ def test_constrained_stationary_fit_equals_direct_maximum():
     assert result.params["transmat"][0, 1] == 0.1 and result.params["transmat"][0, 2] == 0.0
 
 
+@pytest.mark.filterwarnings("ignore:EM did not converge")
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("options", [{"initial": "stationary"},
                                      {"topology": "left-right"},

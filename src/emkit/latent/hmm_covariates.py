@@ -15,7 +15,7 @@ decreases, so every iteration is a (generalised) EM step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -36,10 +36,13 @@ COVARIATE_INITIALS = ("free", "covariates")
 
 @dataclass(frozen=True)
 class CovariateSequences:
-    """Prepared data of an input-driven HMM: the sequences and their design rows ``(1, u_t)``."""
+    """Prepared data of an input-driven HMM: the sequences and their design rows ``(1, u_t)``,
+    with the posteriors of the last parameters they were computed at (the E-step's, which the
+    M-step's passes over the same data then reuse instead of recomputing)."""
 
     sequences: Sequences
     design: np.ndarray
+    last_posteriors: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def n_samples(self) -> int:
@@ -161,11 +164,16 @@ class InputDrivenHMM(HiddenMarkovModel):
 
     def _posteriors(self, data: CovariateSequences, params: Params, cache=None):
         """Forward–backward with a transition matrix per step: ``(loglik, γ, ξ)``, ``ξ`` of shape
-        (n, K, K) with ``ξ[t]`` the pair ``(z_{t−1}, z_t)`` (zero at first steps)."""
-        cache = self.emission.precompute(params) if cache is None else cache
-        log_frame = self._log_frame(data.sequences, cache)
-        return forward_backward(log_frame, data.sequences.offsets, self.log_start(data, params),
-                                self.log_transitions(data.design, params))
+        (n, K, K) with ``ξ[t]`` the pair ``(z_{t−1}, z_t)`` (zero at first steps); the data keep
+        the last result, returned again for the same parameters."""
+        key = self.to_vector(params).tobytes()
+        if data.last_posteriors.get("key") != key:
+            cache = self.emission.precompute(params) if cache is None else cache
+            log_frame = self._log_frame(data.sequences, cache)
+            result = forward_backward(log_frame, data.sequences.offsets, self.log_start(data, params),
+                                      self.log_transitions(data.design, params))
+            data.last_posteriors.update(key=key, result=result)
+        return data.last_posteriors["result"]
 
     # ----------------------------------------------------------------- the EM pieces
     def initial_params(self, data: CovariateSequences, rng: np.random.Generator | None = None) -> Params:
@@ -302,7 +310,7 @@ class InputDrivenHMM(HiddenMarkovModel):
     # ----------------------------------------------------------------- inference
     def score_samples(self, data: Any, params: Params) -> tuple[float, np.ndarray]:
         loglik, posteriors, _ = self._posteriors(self.prepare(data), params)
-        return loglik, posteriors
+        return loglik, posteriors.copy()
 
     def decode(self, data: Any, params: Params, algorithm: str = "viterbi") -> tuple[float, np.ndarray]:
         """Viterbi path (log space, a transition matrix per step) or the most probable states."""
