@@ -315,3 +315,17 @@ def test_markov_switching_mean_reaches_stata_on_fedfunds():
                                atol=2e-6)
     np.testing.assert_allclose(np.sort(result.params["means"].ravel()), STATA_FEDFUNDS["means"], atol=2e-5)
     assert result.params["covars"].item() == pytest.approx(STATA_FEDFUNDS["sigma2"], rel=1e-5)
+
+
+def test_standard_errors_of_a_constrained_chain_agree_between_sem_and_the_hessian():
+    """SEM (the complete information of the free entries) and the Hessian of the observed
+    log-likelihood in the same free coordinates give the same errors; held entries have none."""
+    x = simulated_counts()
+    data = (x[:, None], [40, 40, 40])
+    model = HiddenMarkovModel(Poisson(1), 3, n_jobs=1, topology="banded", bandwidth=1,
+                              fixed_transmat=[[NAN, 0.1, 0.0], [NAN] * 3, [0.0, NAN, NAN]])
+    result = emkit.fit(model, data, max_iter=3000, tol=1e-11, accelerate="squarem")
+    sem, hessian = (emkit.standard_errors(result, data, method=method) for method in ("sem", "hessian"))
+    assert sem.labels == hessian.labels == ("startprob[0]", "startprob[1]", "transmat[1,0]", "transmat[1,1]",
+                                            "transmat[2,1]", "lambdas[0][0]", "lambdas[1][0]", "lambdas[2][0]")
+    np.testing.assert_allclose(np.sqrt(np.diag(sem.cov)), np.sqrt(np.diag(hessian.cov)), rtol=1e-4)
