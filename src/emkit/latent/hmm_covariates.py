@@ -122,7 +122,7 @@ class InputDrivenHMM(HiddenMarkovModel):
         unknown = sorted(self.learn - set(names))
         if unknown:
             raise ValueError(f"learn: unknown parameter(s) {unknown}; expected names among {list(names)}")
-        self.covariate_initial = initial
+        self.initial = initial
         self.n_covariates = int(n_covariates)
 
     @property
@@ -156,7 +156,7 @@ class InputDrivenHMM(HiddenMarkovModel):
 
     def log_start(self, data: CovariateSequences, params: Params) -> np.ndarray:
         """``log π`` of every sequence, shape (n_sequences, K)."""
-        if self.covariate_initial == "covariates":
+        if self.initial == "covariates":
             return multinomial_logit_log_proba(data.design[data.first_rows], params["start_coef"])
         with np.errstate(divide="ignore"):
             return np.broadcast_to(np.log(np.asarray(params["startprob"], dtype=float)),
@@ -184,7 +184,7 @@ class InputDrivenHMM(HiddenMarkovModel):
         logs = np.log(base["transmat"])
         coef[:, 0, :] = logs[:, 1:] - logs[:, :1]
         out = {"transition_coef": coef, **{name: base[name] for name in self.emission.param_names}}
-        if self.covariate_initial == "covariates":
+        if self.initial == "covariates":
             start = np.zeros((p, k - 1))
             start[0] = np.log(base["startprob"][1:]) - np.log(base["startprob"][0])
             out["start_coef"] = start

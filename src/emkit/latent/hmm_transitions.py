@@ -270,7 +270,7 @@ def stationary_rows(counts: np.ndarray, weights: np.ndarray, previous: np.ndarra
         return previous
     with np.errstate(divide="ignore", invalid="ignore"):
         start = step.start(previous)
-        if not np.isfinite(step(start)[0]):
+        if not np.isfinite(step.gradient(start)[0]):
             return previous
         candidate = step.matrix(maximize_concave(step, start, tol=tol, max_iter=max_iter).theta)
     before = stationary_objective(previous, step.counts, step.weights, step.free)
