@@ -126,7 +126,7 @@ def test_constant_covariates_reproduce_the_homogeneous_hmm(covariates):
                                homogeneous.params["transmat"][np.ix_(order[1], order[1])], atol=1e-4)
 
 
-def test_face_takes_covariates_on_every_call():
+def test_face_takes_covariates_on_every_call(tmp_path):
     x, u, states = simulate(300, seed=0)
     face = emkit.HMM(2, family=Poisson, transition_covariates=True, n_iter=300, tol=1e-9, n_jobs=1).fit(x, covariates=u)
     model = InputDrivenHMM(Poisson(1), 2, 1, n_jobs=1)
@@ -136,10 +136,14 @@ def test_face_takes_covariates_on_every_call():
     assert max(np.mean(labels == states), np.mean(labels != states)) > 0.9
     assert face.predict_proba(x, covariates=u).shape == (300, 2)
     assert face.bic(x, covariates=u) == pytest.approx(-2 * face.score(x, covariates=u) + 7 * np.log(300))
+    loaded = emkit.HMM.load(face.save(tmp_path / "driven.json"))
+    assert loaded.score(x, covariates=u) == face.score(x, covariates=u)
     with pytest.raises(ValueError, match="covariates"):
         face.score(x)
     with pytest.raises(ValueError, match="covariates"):
         face.score(x, covariates=u[:-1])
+    with pytest.raises(ValueError, match="transition_covariates"):
+        face.get_stationary_distribution()
     with pytest.raises(ValueError, match="covariates"):
         emkit.HMM(2, family=Poisson).fit(x, covariates=u)
 

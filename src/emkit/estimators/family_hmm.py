@@ -237,6 +237,14 @@ class HMM(_BaseHMM):
         return arguments
 
     def _stored_n_features(self, params: dict[str, np.ndarray], fitted: dict[str, Any]) -> int | None:
+        """The stored number of features; an input-driven chain's stored coefficients also give
+        the number of covariates that :meth:`_chain_model` needs before they are set."""
+        if self.transition_covariates:
+            coef = np.asarray(params["transition_coef"])
+            if coef.ndim != 3:
+                raise ValueError(f"transition_coef_: expected shape (n_components, 1 + n_covariates, "
+                                 f"n_components - 1), got {coef.shape}")
+            self.transition_coef_ = coef
         return fitted["n_features_"]
 
     # ------------------------------------------------------------------- input-driven chains
@@ -320,3 +328,11 @@ class HMM(_BaseHMM):
         """``−2 log L + 2p``."""
         with self._covariates(covariates):
             return super().aic(X, lengths)
+
+    def get_stationary_distribution(self) -> np.ndarray:
+        """The chain's stationary distribution (ValueError for an input-driven chain, whose
+        transitions change with the covariates)."""
+        if self.transition_covariates:
+            raise ValueError("transition_covariates: an input-driven chain has a transition matrix per step and no "
+                             "stationary distribution")
+        return super().get_stationary_distribution()
