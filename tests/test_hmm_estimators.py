@@ -223,7 +223,8 @@ def test_hmmlearn_constructor_defaults_and_order():
         their = inspect.signature(theirs.__init__).parameters
         assert list(mine)[:len(their)] == list(their)
         assert all(mine[key].default == their[key].default for key in their)
-        assert list(mine)[len(their):] == ["n_init", "accelerate", "n_jobs"]
+        assert list(mine)[len(their):] == ["n_init", "accelerate", "n_jobs", "initial", "topology", "bandwidth",
+                                             "fixed_transmat"]
 
 
 def test_start_only_log_messages_and_monitor(caplog):

@@ -153,7 +153,8 @@ def test_sklearn_clone_and_parameters():
     assert set(model.get_params()) == {"n_components", "startprob_prior", "transmat_prior", "lambdas_prior",
                                        "lambdas_weight", "algorithm", "random_state", "n_iter", "tol", "verbose",
                                        "params", "init_params", "implementation", "n_init",
-                                       "accelerate", "n_jobs"}
+                                       "accelerate", "n_jobs", "initial", "topology", "bandwidth",
+                                       "fixed_transmat"}
     assert emkit.estimators.PoissonHMM is PoissonHMM
 
 

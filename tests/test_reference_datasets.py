@@ -3,7 +3,7 @@ documented summary statistics."""
 
 import numpy as np
 
-from emkit.datasets import diabetes, galaxies, old_faithful
+from emkit.datasets import diabetes, earthquakes, galaxies, old_faithful
 
 
 def test_old_faithful_is_rs_faithful():
@@ -30,3 +30,13 @@ def test_galaxies_is_mass():
     assert x.shape == (82,) and x.min() == 9172 and x.max() == 34279
     # summary(MASS::galaxies): mean 20828.17, median 20833.5; the 78th value 26690 (MASS's note)
     assert round(x.mean(), 2) == 20828.17 and np.median(x) == 20833.5 and x[77] == 26690
+
+
+def test_earthquakes_is_zucchini_macdonalds():
+    data = earthquakes()
+    assert data.shape == (107, 2) and list(data.columns) == ["year", "count"]
+    assert data["year"].tolist() == list(range(1900, 2007))
+    # Zucchini & MacDonald (2009), Table 1.1 and their summary: mean 19.36, variance 51.57
+    counts = data["count"].to_numpy()
+    assert round(counts.mean(), 2) == 19.36 and round(counts.var(ddof=1), 2) == 51.57
+    assert counts[43] == 41 and counts.min() == 6 and counts[-3:].tolist() == [16, 11, 11]

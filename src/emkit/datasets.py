@@ -108,3 +108,20 @@ def galaxies() -> np.ndarray:
     Corona Borealis region. Astronomical Journal 92, 1238-1247.
     """
     return _shipped_csv("galaxies.csv")["velocity"].to_numpy(dtype=float)
+
+
+def earthquakes():
+    """Annual counts of major earthquakes (magnitude 7 or greater) worldwide, 1900–2006: 107
+    rows, ``year`` and ``count``, the series that Zucchini & MacDonald model with Poisson HMMs
+    (their Table 1.1; mean 19.36, variance 51.57).
+
+    Returns
+    -------
+    pandas.DataFrame of shape (107, 2)
+
+    References
+    ----------
+    Zucchini, W. and MacDonald, I. L. (2009) Hidden Markov Models for Time Series: An
+    Introduction Using R. Chapman & Hall/CRC.
+    """
+    return _shipped_csv("earthquakes.csv")

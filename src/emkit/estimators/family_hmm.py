@@ -9,6 +9,7 @@ family from the ``family=`` argument (as :class:`~emkit.Mixture` does) and keeps
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,6 +19,7 @@ from ..engine.progress import Progress
 from ..exceptions import NotFittedError
 from ..families.base import Family
 from ..latent.hmm import HiddenMarkovModel
+from ..latent.hmm_covariates import InputDrivenHMM
 from ._family_argument import built_family, check_family_argument, n_columns, needs_data
 from ._sklearn_compat import bridged
 from .hmm import CHAIN_PARAMS, _BaseHMM
@@ -64,6 +66,25 @@ class HMM(_BaseHMM):
         Run SQUAREM on the Baum–Welch map.
     n_jobs : int, optional
         Threads over which the sequences are spread (default: the number of CPUs).
+    initial : {"free", "stationary"}, default="free"
+        ``"stationary"``: ``startprob_`` is the stationary distribution of ``transmat_``
+        (Zucchini & MacDonald's default), re-estimated with it, not a parameter of its own.
+    topology : {"ergodic", "left-right", "banded"}, default="ergodic"
+        Allowed transitions: all; ``j ≥ i``; ``|j − i| ≤ bandwidth``. Forbidden ones stay zero.
+    bandwidth : int, optional
+        The longest allowed jump of a left-right (optional) or banded (required) chain.
+    fixed_transmat : array of shape (n_components, n_components), optional
+        Transition probabilities held at these values (NaN or None: free); each row's free mass is
+        re-estimated (in closed form). The defaults (free start, ergodic chain) are hmmlearn's.
+    transition_covariates : bool, default=False
+        An input-driven HMM: the transitions into step ``t`` are multinomial logits of that
+        step's covariates, ``A_t[i] = softmax(0, (1, u_t)ᵀ B_i)``, given to :meth:`fit`,
+        :meth:`score`, :meth:`predict` etc. as ``covariates`` (one row per observation);
+        ``initial="covariates"`` makes each sequence's start a logit of its first covariates.
+        Parameters ``transition_coef_`` (K, 1 + q, K − 1) and ``startprob_`` or
+        ``start_coef_`` (1 + q, K − 1) in place of ``transmat_``; the coefficients' M-step is
+        a ``ξ``-weighted multinomial logit fitted by damped Newton over the data
+        (:mod:`emkit.latent.hmm_covariates`).
 
     Attributes
     ----------
@@ -101,7 +122,9 @@ class HMM(_BaseHMM):
                  startprob_prior=1.0, transmat_prior=1.0, algorithm: str = "viterbi", random_state=None,
                  n_iter: int = 100, tol: float = 1e-2, verbose: bool | Progress = False,
                  params: tuple[str, ...] | None = None, init_params: tuple[str, ...] | None = None,
-                 n_init: int = 1, accelerate: str | None = None, n_jobs: int | None = None) -> None:
+                 n_init: int = 1, accelerate: str | None = None, n_jobs: int | None = None, initial: str = "free",
+                 topology: str = "ergodic", bandwidth: int | None = None, fixed_transmat=None,
+                 transition_covariates: bool = False) -> None:
         self.n_components = n_components
         self.family = family
         self.startprob_prior = startprob_prior
@@ -116,6 +139,11 @@ class HMM(_BaseHMM):
         self.n_init = n_init
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.initial = initial
+        self.topology = topology
+        self.bandwidth = bandwidth
+        self.fixed_transmat = fixed_transmat
+        self.transition_covariates = transition_covariates
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     # ------------------------------------------------------------------- the family
@@ -160,7 +188,7 @@ class HMM(_BaseHMM):
 
     def _model(self, n_features: int) -> HiddenMarkovModel:
         family = self._emission(n_features)
-        param_names = CHAIN_PARAMS + tuple(family.param_names)
+        param_names = self._chain_param_names() + tuple(family.param_names)
         for option in ("params", "init_params"):
             names = self._names_of(option)
             if names is not None and not set(names) <= set(param_names):
@@ -209,4 +237,102 @@ class HMM(_BaseHMM):
         return arguments
 
     def _stored_n_features(self, params: dict[str, np.ndarray], fitted: dict[str, Any]) -> int | None:
+        """The stored number of features; an input-driven chain's stored coefficients also give
+        the number of covariates that :meth:`_chain_model` needs before they are set."""
+        if self.transition_covariates:
+            coef = np.asarray(params["transition_coef"])
+            if coef.ndim != 3:
+                raise ValueError(f"transition_coef_: expected shape (n_components, 1 + n_covariates, "
+                                 f"n_components - 1), got {coef.shape}")
+            self.transition_coef_ = coef
         return fitted["n_features_"]
+
+    # ------------------------------------------------------------------- input-driven chains
+    def _chain_param_names(self) -> tuple[str, ...]:
+        if not self.transition_covariates:
+            return CHAIN_PARAMS
+        return ("start_coef" if self.initial == "covariates" else "startprob", "transition_coef")
+
+    def _model_data(self, X, lengths) -> tuple:
+        """``(X, lengths)``, with the call's covariates for an input-driven chain (ValueError
+        naming ``covariates`` when they are missing, or given to a chain without inputs)."""
+        covariates = self.__dict__.get("_call_covariates")
+        if not self.transition_covariates:
+            if covariates is not None:
+                raise ValueError("covariates: this HMM has no inputs; set transition_covariates=True to use them")
+            return X, lengths
+        if covariates is None:
+            raise ValueError("covariates: this HMM's transitions depend on inputs (transition_covariates=True); pass "
+                             "covariates=... (one row per observation)")
+        return X, lengths, covariates
+
+    def _chain_model(self, emission) -> HiddenMarkovModel:
+        """The homogeneous chain's model, or the input-driven one (:class:`InputDrivenHMM`)."""
+        if not self.transition_covariates:
+            return super()._chain_model(emission)
+        if (self.topology, self.bandwidth, self.fixed_transmat) != ("ergodic", None, None):
+            raise ValueError("transition_covariates: an input-driven chain takes no topology, bandwidth or "
+                             "fixed_transmat")
+        covariates = self.__dict__.get("_call_covariates")
+        if covariates is not None:
+            n_covariates = 1 if np.ndim(covariates) == 1 else int(np.shape(covariates)[1])
+        elif getattr(self, "transition_coef_", None) is not None:
+            n_covariates = int(np.shape(self.transition_coef_)[1]) - 1
+        else:
+            raise ValueError("covariates: this HMM's transitions depend on inputs; pass covariates=...")
+        return InputDrivenHMM(emission, self.n_components, n_covariates, initial=self.initial,
+                              startprob_prior=self.startprob_prior, learn=self._learned(), n_jobs=self.n_jobs)
+
+    @contextmanager
+    def _covariates(self, covariates):
+        """The call's covariates, seen by :meth:`_model_data` and :meth:`_chain_model` during it
+        (an inner call without covariates sees the outer call's)."""
+        outer = self.__dict__.get("_call_covariates")
+        self._call_covariates = outer if covariates is None else covariates
+        try:
+            yield
+        finally:
+            if outer is None:
+                self.__dict__.pop("_call_covariates", None)
+            else:
+                self._call_covariates = outer
+
+    def fit(self, X, lengths=None, covariates=None) -> HMM:
+        """As :meth:`_BaseHMM.fit`; ``covariates`` (n_samples × q) drive an input-driven chain."""
+        with self._covariates(covariates):
+            return super().fit(X, lengths)
+
+    def score_samples(self, X, lengths=None, covariates=None) -> tuple[float, np.ndarray]:
+        with self._covariates(covariates):
+            return super().score_samples(X, lengths)
+
+    def score(self, X, lengths=None, covariates=None) -> float:
+        return self.score_samples(X, lengths, covariates)[0]
+
+    def predict_proba(self, X, lengths=None, covariates=None) -> np.ndarray:
+        return self.score_samples(X, lengths, covariates)[1]
+
+    def decode(self, X, lengths=None, algorithm: str | None = None, covariates=None) -> tuple[float, np.ndarray]:
+        with self._covariates(covariates):
+            return super().decode(X, lengths, algorithm)
+
+    def predict(self, X, lengths=None, covariates=None) -> np.ndarray:
+        return self.decode(X, lengths, covariates=covariates)[1]
+
+    def bic(self, X, lengths=None, covariates=None) -> float:
+        """``−2 log L + p log n`` (``p``: the model's free parameters)."""
+        with self._covariates(covariates):
+            return super().bic(X, lengths)
+
+    def aic(self, X, lengths=None, covariates=None) -> float:
+        """``−2 log L + 2p``."""
+        with self._covariates(covariates):
+            return super().aic(X, lengths)
+
+    def get_stationary_distribution(self) -> np.ndarray:
+        """The chain's stationary distribution (ValueError for an input-driven chain, whose
+        transitions change with the covariates)."""
+        if self.transition_covariates:
+            raise ValueError("transition_covariates: an input-driven chain has a transition matrix per step and no "
+                             "stationary distribution")
+        return super().get_stationary_distribution()

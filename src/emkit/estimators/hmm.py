@@ -3,8 +3,9 @@
 
 The constructors take hmmlearn's arguments in hmmlearn's order with hmmlearn's defaults
 (``n_iter=10``, ``tol=1e-2``, ``params``/``init_params`` letter strings, ``implementation``,
-``min_covar``, the prior keywords); emkit's extras (``n_init``, ``accelerate``, ``n_jobs``) follow
-as keywords. The methods and attributes are hmmlearn's (``fit(X, lengths)``, ``score``,
+``min_covar``, the prior keywords); emkit's extras (``n_init``, ``accelerate``, ``n_jobs``, and the
+chain's options ``initial``, ``topology``, ``bandwidth``, ``fixed_transmat``: see
+:class:`GaussianHMM`) follow as keywords. The methods and attributes are hmmlearn's (``fit(X, lengths)``, ``score``,
 ``score_samples``, ``predict``, ``predict_proba``, ``decode``, ``sample``, ``bic``, ``aic``,
 ``get_stationary_distribution``; ``monitor_``, ``n_features``, ``startprob_``, ``transmat_``,
 ``means_``, ``covars_``, ``weights_``, ``emissionprob_``, ``lambdas_``), and ``fit`` follows
@@ -49,6 +50,7 @@ from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian import COVARIANCE_TYPES, covariance_shape
 from ..kernels.kmeans import kmeans
 from ..latent.hmm import DECODERS, HiddenMarkovModel
+from ..latent.hmm_transitions import coordinate_count, transition_constraints
 from ..validation import check_integer, check_real
 from ..variants.online import OnlineEM
 from ._hmm_monitor import ConvergenceMonitor, MonitorRule
@@ -199,7 +201,15 @@ class _BaseHMM(EstimatorProtocol):
 
     @property
     def _param_names(self) -> tuple[str, ...]:
-        return CHAIN_PARAMS + self._emission_params
+        return self._chain_param_names() + self._emission_params
+
+    def _chain_param_names(self) -> tuple[str, ...]:
+        """The chain's parameters (``startprob``, ``transmat``; an input-driven chain's differ)."""
+        return CHAIN_PARAMS
+
+    def _model_data(self, X, lengths) -> tuple:
+        """The data as the model takes them: ``(X, lengths)`` (an input-driven chain adds its covariates)."""
+        return X, lengths
 
     def _emission_attributes(self) -> dict[str, np.ndarray | None]:
         """The emission parameters as set on the estimator (``<name>_``; None when unset)."""
@@ -261,7 +271,7 @@ class _BaseHMM(EstimatorProtocol):
         self._check_hyperparameters()
         n_features = self._n_features_of(self._data(X))
         model = self._model(n_features)
-        data = model.prepare((X, lengths))
+        data = model.prepare(self._model_data(X, lengths))
         given = self._given_params(model.param_names)
         self._log_degenerate(model, data.n_samples * n_features, n_features)
         generator = self._start_generator()
@@ -336,7 +346,7 @@ class _BaseHMM(EstimatorProtocol):
         if state is None:
             n_features = self._n_features_of(self._data(X))
             model = self._model(n_features)
-            data = model.prepare((X, lengths))
+            data = model.prepare(self._model_data(X, lengths))
             if self.__sklearn_is_fitted__():
                 start = self._attribute_params()
             else:
@@ -400,7 +410,10 @@ class _BaseHMM(EstimatorProtocol):
         if emission is None:
             return None
         k = self.n_components
-        return {"s": k - 1, "t": k * (k - 1), **emission}
+        options = self._chain_options()
+        held = transition_constraints(k, topology=options["topology"], bandwidth=options["bandwidth"],
+                                      fixed_transmat=options["fixed_transmat"])
+        return {"s": 0 if options["initial"] == "stationary" else k - 1, "t": coordinate_count(held, k), **emission}
 
     def _emission_scalars(self, n_features: int) -> dict[str, int] | None:
         """The emission's part of :meth:`_scalars_per_letter` (hmmlearn's counts)."""
@@ -425,8 +438,8 @@ class _BaseHMM(EstimatorProtocol):
         """Assign the fitted attributes together (a failed fit leaves the estimator unchanged);
         ``model`` is the fitted model (whose emission :class:`HMM` keeps), ``n_features`` the
         number of features it was made for."""
-        self.startprob_ = params["startprob"]
-        self.transmat_ = params["transmat"]
+        for name in self._chain_param_names():
+            setattr(self, f"{name}_", params[name])
         self._set_emission(params)
         self.n_features_ = n_features
         self.n_features = n_features
@@ -487,7 +500,12 @@ class _BaseHMM(EstimatorProtocol):
         """The hidden Markov model of ``emission`` with these settings (priors, ``params``, threads)."""
         return HiddenMarkovModel(emission, self.n_components, startprob_prior=self.startprob_prior,
                                  transmat_prior=self.transmat_prior,
-                                 learn=self._learned(), n_jobs=self.n_jobs)
+                                 learn=self._learned(), n_jobs=self.n_jobs, **self._chain_options())
+
+    def _chain_options(self) -> dict[str, Any]:
+        """The chain's options (:class:`HiddenMarkovModel`'s ``initial``, ``topology``,
+        ``bandwidth``, ``fixed_transmat``)."""
+        return {name: getattr(self, name) for name in ("initial", "topology", "bandwidth", "fixed_transmat")}
 
     def _fitted_model(self) -> tuple[HiddenMarkovModel, dict[str, np.ndarray]]:
         """The model at the current attributes (fitted, or set by hand)."""
@@ -507,14 +525,14 @@ class _BaseHMM(EstimatorProtocol):
                 "with appropriate arguments, or set the parameters, before using this estimator.")
 
     def _attribute_params(self) -> dict[str, np.ndarray | None]:
-        return {"startprob": getattr(self, "startprob_", None), "transmat": getattr(self, "transmat_", None),
+        return {**{name: getattr(self, f"{name}_", None) for name in self._chain_param_names()},
                 **self._emission_attributes()}
 
     # -------------------------------------------------------------------------- inference
     def score_samples(self, X, lengths=None) -> tuple[float, np.ndarray]:
         """Log-likelihood ``log p(X)`` and the posteriors ``p(z_t = k | X)``, shape (n, K)."""
         model, params = self._fitted_model()
-        return model.score_samples((X, lengths), params)
+        return model.score_samples(self._model_data(X, lengths), params)
 
     def score(self, X, lengths=None) -> float:
         """Log-likelihood ``log p(X) = Σ_sequences log Σ_z p(x, z)`` (the forward algorithm)."""
@@ -533,9 +551,9 @@ class _BaseHMM(EstimatorProtocol):
             raise ValueError(f"algorithm: expected one of {DECODERS}, got {algorithm!r}")
         model, params = self._fitted_model()
         if algorithm == "map":
-            posteriors = model.score_samples((X, lengths), params)[1]
+            posteriors = model.score_samples(self._model_data(X, lengths), params)[1]
             return float(posteriors.max(axis=1).sum()), posteriors.argmax(axis=1)
-        return model.decode((X, lengths), params, algorithm)
+        return model.decode(self._model_data(X, lengths), params, algorithm)
 
     def predict(self, X, lengths=None) -> np.ndarray:
         """The decoded state of every step (by :attr:`algorithm`)."""
@@ -603,6 +621,9 @@ class _BaseHMM(EstimatorProtocol):
         config = {name: _jsonable(value) for name, value in self.get_params(deep=False).items()}
         if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
             config["random_state"] = None
+        if self.fixed_transmat is not None:    # JSON has no NaN: a free entry is stored as null
+            config["fixed_transmat"] = [[None if np.isnan(value) else value for value in row]
+                                        for row in np.asarray(self.fixed_transmat, dtype=float).tolist()]
         return config
 
     @classmethod
@@ -699,6 +720,16 @@ class GaussianHMM(_BaseHMM):
         Run SQUAREM on the Baum–Welch map.
     n_jobs : int, optional
         Threads over which the sequences are spread (default: the number of CPUs).
+    initial : {"free", "stationary"}, default="free"
+        ``"stationary"``: ``startprob_`` is the stationary distribution of ``transmat_``
+        (Zucchini & MacDonald's default), re-estimated with it, not a parameter of its own.
+    topology : {"ergodic", "left-right", "banded"}, default="ergodic"
+        Allowed transitions: all; ``j ≥ i``; ``|j − i| ≤ bandwidth``. Forbidden ones stay zero.
+    bandwidth : int, optional
+        The longest allowed jump of a left-right (optional) or banded (required) chain.
+    fixed_transmat : array of shape (n_components, n_components), optional
+        Transition probabilities held at these values (NaN or None: free); each row's free mass is
+        re-estimated (in closed form). The defaults (free start, ergodic chain) are hmmlearn's.
 
     Attributes
     ----------
@@ -733,7 +764,8 @@ class GaussianHMM(_BaseHMM):
                  algorithm: str = "viterbi", random_state=None, n_iter: int = 10, tol: float = 1e-2,
                  verbose: bool | Progress = False, params: str = "stmc", init_params: str = "stmc",
                  implementation: str = "log", *, n_init: int = 1, accelerate: str | None = None,
-                 n_jobs: int | None = None) -> None:
+                 n_jobs: int | None = None, initial: str = "free",
+                 topology: str = "ergodic", bandwidth: int | None = None, fixed_transmat=None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.min_covar = min_covar
@@ -754,6 +786,10 @@ class GaussianHMM(_BaseHMM):
         self.n_init = n_init
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.initial = initial
+        self.topology = topology
+        self.bandwidth = bandwidth
+        self.fixed_transmat = fixed_transmat
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     @property
@@ -832,7 +868,8 @@ class CategoricalHMM(_BaseHMM):
                  algorithm: str = "viterbi", random_state=None, n_iter: int = 10, tol: float = 1e-2,
                  verbose: bool | Progress = False, params: str = "ste", init_params: str = "ste",
                  implementation: str = "log", n_init: int = 1,
-                 accelerate: str | None = None, n_jobs: int | None = None) -> None:
+                 accelerate: str | None = None, n_jobs: int | None = None, initial: str = "free",
+                 topology: str = "ergodic", bandwidth: int | None = None, fixed_transmat=None) -> None:
         self.n_components = n_components
         self.startprob_prior = startprob_prior
         self.transmat_prior = transmat_prior
@@ -849,6 +886,10 @@ class CategoricalHMM(_BaseHMM):
         self.n_init = n_init
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.initial = initial
+        self.topology = topology
+        self.bandwidth = bandwidth
+        self.fixed_transmat = fixed_transmat
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     def _input_tags(self) -> dict[str, bool]:
@@ -899,7 +940,8 @@ class PoissonHMM(_BaseHMM):
                  algorithm: str = "viterbi", random_state=None, n_iter: int = 10, tol: float = 1e-2,
                  verbose: bool | Progress = False, params: str = "stl", init_params: str = "stl",
                  implementation: str = "log", *, n_init: int = 1, accelerate: str | None = None,
-                 n_jobs: int | None = None) -> None:
+                 n_jobs: int | None = None, initial: str = "free",
+                 topology: str = "ergodic", bandwidth: int | None = None, fixed_transmat=None) -> None:
         self.n_components = n_components
         self.startprob_prior = startprob_prior
         self.transmat_prior = transmat_prior
@@ -916,6 +958,10 @@ class PoissonHMM(_BaseHMM):
         self.n_init = n_init
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.initial = initial
+        self.topology = topology
+        self.bandwidth = bandwidth
+        self.fixed_transmat = fixed_transmat
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     def _input_tags(self) -> dict[str, bool]:
@@ -962,7 +1008,8 @@ class MultinomialHMM(_BaseHMM):
                  algorithm: str = "viterbi", random_state=None, n_iter: int = 10, tol: float = 1e-2,
                  verbose: bool | Progress = False, params: str = "ste", init_params: str = "ste",
                  implementation: str = "log", *, n_init: int = 1, accelerate: str | None = None,
-                 n_jobs: int | None = None) -> None:
+                 n_jobs: int | None = None, initial: str = "free",
+                 topology: str = "ergodic", bandwidth: int | None = None, fixed_transmat=None) -> None:
         self.n_components = n_components
         self.n_trials = n_trials
         self.startprob_prior = startprob_prior
@@ -978,6 +1025,10 @@ class MultinomialHMM(_BaseHMM):
         self.n_init = n_init
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.initial = initial
+        self.topology = topology
+        self.bandwidth = bandwidth
+        self.fixed_transmat = fixed_transmat
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     def _input_tags(self) -> dict[str, bool]:
@@ -1078,7 +1129,8 @@ class GMMHMM(_BaseHMM):
                  covars_weight=None, algorithm: str = "viterbi", covariance_type: str = "diag", random_state=None,
                  n_iter: int = 10, tol: float = 1e-2, verbose: bool | Progress = False, params: str = "stmcw",
                  init_params: str = "stmcw", implementation: str = "log", *, n_init: int = 1,
-                 accelerate: str | None = None, n_jobs: int | None = None) -> None:
+                 accelerate: str | None = None, n_jobs: int | None = None, initial: str = "free",
+                 topology: str = "ergodic", bandwidth: int | None = None, fixed_transmat=None) -> None:
         self.n_components = n_components
         self.n_mix = n_mix
         self.min_covar = min_covar
@@ -1101,6 +1153,10 @@ class GMMHMM(_BaseHMM):
         self.n_init = n_init
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.initial = initial
+        self.topology = topology
+        self.bandwidth = bandwidth
+        self.fixed_transmat = fixed_transmat
         self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     def _check_hyperparameters(self) -> None:

@@ -12,6 +12,7 @@ EXPORTS = {
     "MixtureData": ".mixture",
     "MixtureModel": ".mixture",
     "HiddenMarkovModel": ".hmm",
+    "InputDrivenHMM": ".hmm_covariates",
     "Sequences": ".sequences",
     "UniformNoise": ".noise",
 }

@@ -10,7 +10,10 @@ E-step (forward–backward, compiled): the posteriors ``γ_t(k) = p(z_t = k | x)
 
 M-step: ``π_k ∝ start_k + a_k − 1``, ``A_ij ∝ trans_ij + b_ij − 1`` (Dirichlet concentrations
 ``a = startprob_prior``, ``b = transmat_prior``; 1 is maximum likelihood) and the emission's
-M-step. The emission work runs on blocks of rows and the recursions on batches of whole
+M-step. Options of the chain (:mod:`.hmm_transitions`): held transition probabilities and
+left-right or banded topologies (the free mass of each row re-estimated in closed form), and a
+start that is the stationary distribution ``δ(A)`` of the chain (``initial="stationary"``:
+the transition M-step maximises ``Σ ξ log A + Σ γ_1 log δ(A)`` numerically). The emission work runs on blocks of rows and the recursions on batches of whole
 sequences, in parallel threads (:mod:`.sequences`); statistics add up, so the E-steps of two sets
 of sequences, added, equal the E-step of their union (and chunks of sequences can be spread over
 Dask workers by the engine).
@@ -37,6 +40,7 @@ from ..families import dirichlet
 from ..families.base import Family, block_maker
 from ..kernels.hmm import sample_states
 from ..models.categorical import free_rows, rows_from_free, rows_information, rows_labels
+from . import hmm_transitions as chain_steps
 from .hmm_inference import Posterior, scale_frame, scaled_forward_backward, viterbi
 from .sequences import (
     Batch,
@@ -51,6 +55,9 @@ from .sequences import (
 EMPTY_STATE_RTOL = 1e-10
 
 DECODERS = ("viterbi", "map")
+
+#: The initial distribution: a free parameter, or the stationary distribution of the chain.
+INITIALS = ("free", "stationary")
 
 
 class HiddenMarkovModel(EMModel):
@@ -71,13 +78,27 @@ class HiddenMarkovModel(EMModel):
         stay at their starting values.
     n_jobs : int, optional
         Number of threads over which the sequences are spread (default: the number of CPUs).
+    initial : {"free", "stationary"}, default="free"
+        ``"stationary"``: ``π`` is the stationary distribution ``δ(A)`` of the chain
+        (``δ A = δ``), not a parameter of its own (Zucchini & MacDonald's default); ``π``'s
+        Dirichlet concentrations then weigh ``log δ(A)``.
+    topology : {"ergodic", "left-right", "banded"}, default="ergodic"
+        Transitions allowed: all; ``j ≥ i`` (at most ``bandwidth`` ahead when given);
+        ``|j − i| ≤ bandwidth``. Forbidden ones are held at zero.
+    bandwidth : int, optional
+        The longest allowed jump of a left-right or banded chain.
+    fixed_transmat : array of shape (K, K), optional
+        Transition probabilities held at the given values (NaN: free); each row's free mass is
+        re-estimated.
 
     Data are ``X`` or ``(X, lengths)``: the observations of all sequences one after another and
     the sequence lengths (one sequence when omitted).
     """
 
     def __init__(self, emission: Family, n_states: int, *, startprob_prior: float | np.ndarray = 1.0,
-                 transmat_prior: float | np.ndarray = 1.0, learn=None, n_jobs: int | None = None) -> None:
+                 transmat_prior: float | np.ndarray = 1.0, learn=None, n_jobs: int | None = None,
+                 initial: str = "free", topology: str = "ergodic", bandwidth: int | None = None,
+                 fixed_transmat=None) -> None:
         if not (isinstance(n_states, (int, np.integer)) and n_states >= 1):
             raise ValueError(f"n_components: the number of states must be a positive integer, got {n_states!r}")
         self.emission = emission
@@ -92,6 +113,27 @@ class HiddenMarkovModel(EMModel):
         if unknown:
             raise ValueError(f"learn: unknown parameter(s) {unknown}; expected names among {list(self.param_names)}")
         self.n_jobs = default_n_jobs(n_jobs)
+        if initial not in INITIALS:
+            raise ValueError(f"initial: expected one of {INITIALS}, got {initial!r}")
+        if initial == "stationary" and topology == "left-right" and self.n_states > 1:
+            raise ValueError("initial: a left-right chain ends in its last state, so its stationary distribution is "
+                             "that state alone; use initial='free' with topology='left-right'")
+        self.initial = initial
+        #: The held transition probabilities (NaN: free), None when all are free.
+        self.held_transmat = chain_steps.transition_constraints(self.n_states, topology=topology, bandwidth=bandwidth,
+                                                                fixed_transmat=fixed_transmat)
+
+    @property
+    def stationary(self) -> bool:
+        """Whether the initial distribution is the chain's stationary distribution."""
+        return self.initial == "stationary"
+
+    def _chain_of(self, transmat: np.ndarray, startprob: np.ndarray) -> dict[str, np.ndarray]:
+        """``startprob`` and ``transmat`` as the options make them: the held values put in (a
+        start), ``δ(A)`` as the start of a stationary chain."""
+        transmat = chain_steps.project(transmat, self.held_transmat)
+        return {"startprob": chain_steps.stationary_distribution(transmat) if self.stationary else startprob,
+                "transmat": transmat}
 
     # ----------------------------------------------------------------- data
     def prepare(self, data: Any) -> Sequences:
@@ -126,7 +168,7 @@ class HiddenMarkovModel(EMModel):
             chain = {"startprob": np.full(k, 1.0 / k), "transmat": 0.5 * np.eye(k) + 0.5 / k}
         else:
             chain = {"startprob": rng.dirichlet(np.ones(k)), "transmat": rng.dirichlet(np.ones(k), size=k)}
-        return {**chain, **self.emission.initial_params(data.X, k, rng)}
+        return {**self._chain_of(chain["transmat"], chain["startprob"]), **self.emission.initial_params(data.X, k, rng)}
 
     def e_step(self, data: Sequences, params: Params) -> tuple[Stats, float]:
         """Statistics ``start``, ``trans``, ``occupancy`` and the emission's, summed over
@@ -155,10 +197,10 @@ class HiddenMarkovModel(EMModel):
                 "previous iteration. Remedy: fewer states (n_components), transmat_prior > 1 (Dirichlet "
                 "pseudo-counts), or another start (n_init)", DegenerateComponentWarning, stacklevel=4)
         out = dict(params)
-        if "startprob" in self.learn:
+        if "startprob" in self.learn and not self.stationary:
             out["startprob"], _ = dirichlet.posterior_mode(stats["start"], self.startprob_prior, params["startprob"])
         if "transmat" in self.learn:
-            rows, kept = dirichlet.posterior_mode(stats["trans"], self.transmat_prior, params["transmat"])
+            rows, kept = self._transmat_m_step(stats, params, empty)
             out["transmat"] = np.where(empty[:, None], params["transmat"], rows)
             silent = kept & ~empty
             if np.any(silent):
@@ -166,8 +208,26 @@ class HiddenMarkovModel(EMModel):
                     f"HMM state(s) {np.flatnonzero(silent).tolist()}: no transition out of them was observed; "
                     "their transition rows are kept. Remedy: transmat_prior > 1 (Dirichlet pseudo-counts)",
                     DegenerateComponentWarning, stacklevel=4)
+            if self.stationary:
+                out["startprob"] = chain_steps.stationary_distribution(out["transmat"])
         out.update(self.emission.m_step(stats, params, self.learn, empty))
         return out
+
+    def _transmat_m_step(self, stats: Stats, params: Params, empty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of ``A`` and the flags of rows kept for want of counts: the Dirichlet mode
+        (no options), the closed form of held entries, or the stationary chain's numerical step
+        (the rows of states without visits held at their values)."""
+        previous = params["transmat"]
+        if not self.stationary and self.held_transmat is None:
+            return dirichlet.posterior_mode(stats["trans"], self.transmat_prior, previous)
+        held = self.held_transmat
+        counts = stats["trans"] + self.transmat_prior - 1.0
+        if not self.stationary:
+            return chain_steps.constrained_rows(counts, held, previous)
+        if np.any(empty):
+            held = np.where(empty[:, None], previous, np.full_like(previous, np.nan) if held is None else held)
+        weights = stats["start"] + self.startprob_prior - 1.0
+        return chain_steps.stationary_rows(counts, weights, previous, held), np.zeros(self.n_states, dtype=bool)
 
     def log_prior(self, params: Params) -> float:
         """``Σ (a_k − 1) log π_k + Σ (b_ij − 1) log A_ij`` plus the emission's log prior."""
@@ -187,24 +247,48 @@ class HiddenMarkovModel(EMModel):
         if missing:
             raise ValueError(f"init: missing parameter(s) {missing}; expected {list(self.param_names)}")
         k = self.n_states
-        return {"startprob": dirichlet.check_probability_rows(params["startprob"], (k,), "startprob"),
-                "transmat": dirichlet.check_probability_rows(params["transmat"], (k, k), "transmat"),
-                **self.emission.check_params(params, k)}
+        transmat = dirichlet.check_probability_rows(params["transmat"], (k, k), "transmat")
+        if not chain_steps.satisfies(transmat, self.held_transmat):
+            raise ValueError("transmat: its entries differ from the held ones (fixed_transmat, or zeros outside the "
+                             "topology)")
+        startprob = dirichlet.check_probability_rows(params["startprob"], (k,), "startprob")
+        if self.stationary:
+            startprob = chain_steps.stationary_distribution(transmat)
+        return {"startprob": startprob, "transmat": transmat, **self.emission.check_params(params, k)}
 
     def is_feasible(self, params: Params) -> bool:
         return (dirichlet.is_probability_rows(params["startprob"]) and dirichlet.is_probability_rows(params["transmat"])
-                and self.emission.is_feasible(params))
+                and chain_steps.satisfies(params["transmat"], self.held_transmat) and self.emission.is_feasible(params))
+
+    def from_vector(self, vector: np.ndarray, like: Params) -> Params:
+        """The base's, with a stationary chain's ``π`` recomputed as ``δ(A)`` (an extrapolated
+        ``π`` is not the stationary distribution of the extrapolated ``A``)."""
+        out = super().from_vector(vector, like)
+        if self.stationary and dirichlet.is_probability_rows(out["transmat"]):
+            try:
+                out["startprob"] = chain_steps.stationary_distribution(out["transmat"])
+            except ValueError:
+                out["startprob"] = np.full(self.n_states, np.nan)
+        return out
 
     def describe(self) -> str:
-        """E.g. "hidden Markov model (3 states, Gaussian diag emissions)"."""
-        return f"hidden Markov model ({self.n_states} states, {self.emission.describe()} emissions)"
+        """E.g. "hidden Markov model (3 states, Gaussian diag emissions)" (", stationary start"
+        added for such a chain)."""
+        start = ", stationary start" if self.stationary else ""
+        return f"hidden Markov model ({self.n_states} states{start}, {self.emission.describe()} emissions)"
 
     def n_free_parameters(self) -> int:
-        """Free scalars among the learned parameters: ``K − 1`` for ``π``, ``K(K − 1)`` for ``A``,
-        and the emission's."""
+        """Free scalars among the learned parameters: ``K − 1`` for ``π`` (none for a stationary
+        chain), ``K(K − 1)`` for ``A`` less the held entries, and the emission's."""
         k = self.n_states
-        return ((k - 1) * ("startprob" in self.learn) + k * (k - 1) * ("transmat" in self.learn)
+        return ((k - 1) * ("startprob" in self._free_chain())
+                + chain_steps.coordinate_count(self.held_transmat, k) * ("transmat" in self.learn)
                 + self.emission.n_free_parameters(k, self.learn))
+
+    def _free_chain(self) -> tuple[str, ...]:
+        """The chain's learned parameters with free coordinates (a stationary chain's ``π`` has none)."""
+        return tuple(name for name in ("startprob", "transmat") if name in self.learn
+                     and not (name == "startprob" and self.stationary))
 
     # ------------------------------------------------ free parameters (for standard errors)
     def fixing(self, names: set[str] | frozenset[str]) -> HiddenMarkovModel:
@@ -217,23 +301,27 @@ class HiddenMarkovModel(EMModel):
     def to_free(self, params: Params) -> np.ndarray:
         """The learned ``π`` and rows of ``A`` but their last entries, then the emission's free
         scalars (:meth:`Family.to_free`)."""
-        chain = [free_rows(params[name]) for name in ("startprob", "transmat") if name in self.learn]
+        chain = [free_rows(params[name]) if name == "startprob"
+                 else chain_steps.to_coordinates(params[name], self.held_transmat) for name in self._free_chain()]
         return np.concatenate(chain + [self.emission.to_free(params, self.learn)])
 
     def from_free(self, free: np.ndarray, like: Params) -> Params:
-        out, start = dict(like), 0
-        for name in ("startprob", "transmat"):
-            if name in self.learn:
-                shape = np.shape(like[name])
-                size = int(np.prod(shape[:-1], dtype=int)) * (shape[-1] - 1)
-                out[name] = rows_from_free(free[start:start + size], shape)
-                start += size
+        out, start, k = dict(like), 0, self.n_states
+        if "startprob" in self._free_chain():
+            out["startprob"], start = rows_from_free(free[:k - 1], (k,)), k - 1
+        if "transmat" in self._free_chain():
+            size = chain_steps.coordinate_count(self.held_transmat, k)
+            out["transmat"] = chain_steps.from_coordinates(free[start:start + size], like["transmat"], self.held_transmat)
+            start += size
+            if self.stationary:
+                out["startprob"] = chain_steps.stationary_distribution(out["transmat"])
         out.update(self.emission.from_free(np.asarray(free[start:], dtype=float), like, self.learn))
         return out
 
     def free_labels(self, params: Params) -> tuple[str, ...]:
-        chain = [label for name in ("startprob", "transmat") if name in self.learn
-                 for label in rows_labels(name, np.shape(params[name]))]
+        chain = [label for name in self._free_chain()
+                 for label in (rows_labels(name, np.shape(params[name])) if name == "startprob"
+                               else chain_steps.coordinate_labels(name, self.held_transmat, self.n_states))]
         return tuple(chain + self.emission.free_labels(params, self.learn))
 
     def complete_information(self, stats: Stats, params: Params) -> np.ndarray:
@@ -241,10 +329,18 @@ class HiddenMarkovModel(EMModel):
         of ``A``'s of its expected transition counts, the emission's
         (:meth:`Family.complete_information`); the Dirichlet priors add their pseudo-counts
         ``a − 1``, ``b − 1`` (0 for the default flat priors), as they do to the M-step and to the
-        log-likelihood that the other methods differentiate."""
-        priors = {"startprob": self.startprob_prior, "transmat": self.transmat_prior}
-        blocks = [rows_information(stats[key] + priors[name] - 1.0, params[name])
-                  for name, key in (("startprob", "start"), ("transmat", "trans")) if name in self.learn]
+        log-likelihood that the other methods differentiate. Held transitions are constants; a
+        stationary chain has none (its start term ``Σ γ_1 log δ(A)`` couples the rows: use the
+        Hessian or the bootstrap)."""
+        if self.stationary and "transmat" in self.learn:
+            raise NotImplementedError("the complete-data information of a stationary chain is not implemented (its "
+                                      "start term couples the transition rows); use method='hessian' or 'bootstrap'")
+        blocks = []
+        if "startprob" in self._free_chain():
+            blocks.append(rows_information(stats["start"] + self.startprob_prior - 1.0, params["startprob"]))
+        if "transmat" in self.learn:
+            blocks.append(chain_steps.coordinate_information(stats["trans"] + self.transmat_prior - 1.0,
+                                                             params["transmat"], self.held_transmat))
         return block_diag(*blocks, self.emission.complete_information(stats, params, self.learn))
 
     def resample(self, data: Any, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,7 @@ EXPORTS = {
     "StudentT": ".student_t",
     "ProbitRandomIntercept": ".random_intercept",
     "HiddenMarkovModel": "..latent.hmm",
+    "InputDrivenHMM": "..latent.hmm_covariates",
     "MixtureModel": "..latent.mixture",
     "RegressionMixtureModel": "..latent.regression_mixture",
 }
