@@ -20,6 +20,7 @@ EXPORTS = {
     "HiddenMarkovModel": "..latent.hmm",
     "MixtureModel": "..latent.mixture",
     "RegressionMixtureModel": "..latent.regression_mixture",
+    "ConcomitantMixtureModel": "..latent.concomitant_mixture",
 }
 
 __all__ = list(EXPORTS)
