@@ -137,7 +137,8 @@ def test_hessian_standard_errors_match_a_direct_hessian_and_the_bootstrap():
     np.testing.assert_allclose(np.ravel(se.se["concomitant_coef"]), np.sqrt(np.diag(cov))[:2], rtol=2e-3)
     delta = (probs * (1 - probs)).ravel() * np.sqrt(np.diag(cov))[2:]
     np.testing.assert_allclose(np.ravel(se.se["probs"]), delta, rtol=2e-3)
-    boot = emkit.standard_errors(result, (X, Z), "bootstrap", n_boot=30, random_state=0)
+    boot = emkit.standard_errors(result, (X, Z), "bootstrap", n_boot=30, random_state=0,
+                                 fit_options={"tol": 1e-8, "param_tol": None, "accelerate": "squarem"})
     ratio = np.ravel(boot.se["concomitant_coef"]) / np.ravel(se.se["concomitant_coef"])
     assert np.all((ratio > 0.5) & (ratio < 2.0))
 
