@@ -197,3 +197,14 @@ def test_signed_targets_value_agrees_with_its_gradient():
                 - multinomial_logit_derivatives(X, targets, None, coef.ravel() - step * e)[0]) / (2 * step)
                for e in np.eye(4)]
     np.testing.assert_allclose(numeric, gradient, rtol=1e-6, atol=1e-6)
+
+
+def test_face_integer_sample_weights_equal_repeated_rows():
+    X, z = lca_data(n=120, seed=8)
+    A = np.column_stack([X, z])
+    counts = np.random.default_rng(0).integers(0, 3, size=len(z))
+    options = dict(family=Bernoulli, concomitant=[4], tol=1e-12, max_iter=5000)
+    weighted = emkit.Mixture(2, **options).fit(A, sample_weight=counts)
+    repeated = emkit.Mixture(2, **options).fit(np.repeat(A, counts, axis=0))
+    np.testing.assert_allclose(weighted.concomitant_coef_, repeated.concomitant_coef_, atol=1e-6)
+    np.testing.assert_allclose(weighted.probs_, repeated.probs_, atol=1e-6)

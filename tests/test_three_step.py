@@ -146,3 +146,16 @@ def test_unfitted_measurement_is_fitted_on_a_copy_and_errors_name_the_argument(s
         emkit.three_step(result.measurement, X, z[:-1])
     with pytest.raises(ValueError, match="^measurement:"):
         emkit.three_step(emkit.Mixture(2, family=Bernoulli, concomitant=[0]), X, z)
+
+
+@pytest.mark.parametrize("correction", ["ML", "BCH", "none"])
+def test_integer_sample_weights_equal_repeated_rows(small, correction):
+    X, z, measurement = small
+    counts = np.random.default_rng(3).integers(0, 3, size=len(z))
+    rows = np.repeat(np.arange(len(z)), counts)
+    weighted = emkit.three_step(measurement, X, z, correction=correction, assignment="proportional",
+                                sample_weight=counts)
+    repeated = emkit.three_step(measurement, X[rows], z[rows], correction=correction, assignment="proportional")
+    np.testing.assert_allclose(weighted.D, repeated.D, rtol=1e-10)
+    np.testing.assert_allclose(weighted.coef, repeated.coef, atol=1e-6)
+    np.testing.assert_allclose(weighted.se, repeated.se, rtol=1e-3)
