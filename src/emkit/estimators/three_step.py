@@ -18,8 +18,9 @@ proportionally (``a_is = r_ik``), and measures the classification error of that 
   one-column categorical emission is held at ``D``
   (:class:`~emkit.latent.concomitant_mixture.ConcomitantMixtureModel` with
   ``learn=("concomitant_coef",)``, fitted by the engine); proportional assignment enters as
-  ``K`` copies of each row with weights ``a_is`` (Vermunt's expanded data; StepMix's soft
-  ML instead multiplies ``D`` over the copies, which agrees with this for modal assignment).
+  ``K`` copies of each row with weights ``a_is`` (Vermunt's expanded data). StepMix's soft ML
+  takes instead the emission ``exp(Σ_s a_is log D[k, s])`` (a weighted geometric mean of D's
+  columns), which agrees with this for modal assignment only.
 
 Standard errors are those of step 3 alone, from its Hessian (analytic for ``"none"`` and
 ``"BCH"``, the engine's numerical Hessian of the ML likelihood): they ignore the uncertainty of
