@@ -41,6 +41,7 @@ EXPORTS = {
     "MixtureDiscriminant": ".estimators.mixture_discriminant",
     "StudentMixture": ".estimators.student_mixture",
     "RegressionMixture": ".estimators.regression_mixture",
+    "three_step": ".estimators.three_step",
     "gmm_select": ".selection",
     "bootstrap_lrt": ".selection",
     "BootstrapLRT": ".selection",

@@ -22,6 +22,8 @@ from ..engine.progress import Progress
 from ..exceptions import ConvergenceWarning
 from ..families.base import Family
 from ..families import dirichlet
+from ..latent.concomitant import PARAM as CONCOMITANT
+from ..latent.concomitant_mixture import ConcomitantMixtureModel
 from ..latent.mixture import MixtureData, MixtureModel
 from ..validation import check_integer, check_real, check_sample_weight
 from ..variants.online import OnlineEM
@@ -30,6 +32,7 @@ from ._dask import dask_rows, dask_weights, is_dask, map_rows
 from ._family_argument import built_family, check_family_argument, n_columns
 from ._sklearn_compat import bridged
 from ._validation import check_feature_names, feature_names
+from .regression_mixture import _column_roles
 from .base import EstimatorProtocol
 from .persistence import (
     constructor_arguments,
@@ -96,10 +99,23 @@ class Mixture(EstimatorProtocol):
     n_jobs : int, optional
         Threads over which the row blocks of the E-step are spread (default: the number of CPUs;
         results do not depend on it).
+    concomitant : sequence of int or str, optional
+        Columns of ``X`` (positions, or names of a DataFrame's columns) that are covariates of
+        the weights rather than observations of the family: ``π(z_i) = softmax(0, (1, z_i)ᵀA)``,
+        a multinomial logit with intercept, component 0 the reference (latent class analysis
+        with covariates on class membership; :mod:`emkit.latent.concomitant_mixture`). The family
+        sees the other columns (a mapping's integer column groups count among them). In memory
+        only (no Dask, no ``partial_fit``, no ``save``); ``weights_init`` and ``weights_prior``
+        do not apply. Standard errors: ``emkit.standard_errors(est.result_, est.model_data(X),
+        "hessian")`` (or ``"bootstrap"``).
 
     Attributes
     ----------
     weights_ : ndarray of shape (n_components,)
+        With ``concomitant``: the weights averaged over the rows seen in ``fit``.
+    concomitant_coef_ : ndarray of shape (n_concomitant + 1, n_components − 1)
+        With ``concomitant`` only: the logit's coefficients, the intercept's row first, then one
+        row per column of ``concomitant`` in its order.
     <param>_ : ndarray
         Each of the family's parameters under its name with a trailing underscore, e.g.
         ``lambdas_`` (Poisson rates) or ``probs_`` (Bernoulli probabilities), shape
@@ -145,7 +161,7 @@ class Mixture(EstimatorProtocol):
                  weights_prior=1.0, tol: float = 1e-3, max_iter: int = 100, n_init: int = 1,
                  init_params: str = "family", weights_init=None, params_init: Mapping[str, Any] | None = None,
                  learn: tuple[str, ...] | None = None, random_state=None, verbose: bool | Progress = False,
-                 accelerate: str | Squarem | None = None, n_jobs: int | None = None) -> None:
+                 accelerate: str | Squarem | None = None, n_jobs: int | None = None, concomitant=None) -> None:
         self.n_components = n_components
         self.family = family
         self.weights_prior = weights_prior
@@ -160,6 +176,7 @@ class Mixture(EstimatorProtocol):
         self.verbose = verbose
         self.accelerate = accelerate
         self.n_jobs = n_jobs
+        self.concomitant = concomitant
 
     def _input_tags(self) -> dict[str, bool]:
         return {"allow_nan": True}
@@ -202,8 +219,9 @@ class Mixture(EstimatorProtocol):
         """Fit and set the attributes; the prepared data (for :meth:`fit_predict`)."""
         self._check_hyperparameters()
         names = feature_names(X)
-        model, given = self._model(self._family(X))
-        data = _prepared(model, X, sample_weight)
+        model, given = self._model(self._family(self._split_concomitant(X)[0]))
+        data = (_prepared(model, X, sample_weight) if self.concomitant is None
+                else model.prepare(self.model_data(X, sample_weight)))
         n_samples = data.n_observations if isinstance(data, ChunkedData) else data.n_samples
         if n_samples < self.n_components:
             raise ValueError(f"n_components: Expected n_samples >= n_components but got n_components = "
@@ -221,7 +239,9 @@ class Mixture(EstimatorProtocol):
         self._set_fitted(model, result.params, converged=result.converged, n_iter=result.n_iter,
                          lower_bound=float(result.loglik) / total,
                          lower_bounds=[float(value) / total for value in result.trace.loglik],
-                         n_features=n_columns(X), names=names, result=result)
+                         n_features=n_columns(X), names=names, result=result,
+                         mean_weights=model.mean_weights(data, result.params)
+                         if isinstance(model, ConcomitantMixtureModel) else None)
         self._online_ = None
         return data
 
@@ -258,6 +278,8 @@ class Mixture(EstimatorProtocol):
         was.
         """
         self._check_hyperparameters()
+        if self.concomitant is not None:
+            raise ValueError("concomitant: partial_fit (online EM) cannot take a data-taking M-step; use fit")
         state: OnlineEM | None = getattr(self, "_online_", None)
         if state is None:
             fitted = self.__sklearn_is_fitted__()
@@ -289,13 +311,16 @@ class Mixture(EstimatorProtocol):
 
     def _set_fitted(self, model: MixtureModel, params: dict[str, np.ndarray], *, converged: bool, n_iter: int,
                     lower_bound: float, lower_bounds: list[float], n_features: int, names,
-                    result: EMResult | None) -> None:
+                    result: EMResult | None, mean_weights: np.ndarray | None = None) -> None:
         """Assign the fitted attributes together (a failed fit leaves the estimator unchanged);
-        a previous fit's family attributes go."""
+        a previous fit's family attributes go. ``mean_weights``: ``weights_`` of a fit with
+        concomitant variables."""
         if hasattr(self, "model_"):
-            for name in self.model_.family.param_names:
+            for name in self.model_.family.param_names + (CONCOMITANT,):
                 self.__dict__.pop(f"{name}_", None)
-        self.weights_ = np.asarray(params["weights"], dtype=float)
+        if isinstance(model, ConcomitantMixtureModel):
+            self.concomitant_coef_ = np.asarray(params[CONCOMITANT], dtype=float)
+        self.weights_ = np.asarray(params["weights"] if mean_weights is None else mean_weights, dtype=float)
         for name in model.family.param_names:
             setattr(self, f"{name}_", np.asarray(params[name], dtype=float))
         self.model_ = model
@@ -338,6 +363,41 @@ class Mixture(EstimatorProtocol):
             raise ValueError(f"params_init: expected a dict of the family's parameters by name, got "
                              f"{type(self.params_init).__name__}")
         check_family_argument(self.family)
+        if self.concomitant is not None:
+            if not _concomitant_columns(self.concomitant):
+                raise ValueError(f"concomitant: expected column positions or names, got {self.concomitant!r}")
+            if self.weights_init is not None:
+                raise ValueError("weights_init: the weights of a mixture with concomitant variables are a logit of "
+                                 "them; leave weights_init None")
+            if not np.all(np.asarray(self.weights_prior, dtype=float) == 1.0):
+                raise ValueError("weights_prior: a mixture with concomitant variables has no Dirichlet prior on its "
+                                 "weights; leave weights_prior=1")
+
+    def _split_concomitant(self, X) -> tuple[Any, np.ndarray | None]:
+        """``X`` without its ``concomitant`` columns (a DataFrame keeps its names) and those
+        columns as floats (None without ``concomitant``)."""
+        if self.concomitant is None:
+            return X, None
+        if is_dask(X):
+            raise ValueError("X: a mixture with concomitant variables is fitted in memory; compute the Dask "
+                             "collection first")
+        names = feature_names(X)
+        kept, _, covariates = _column_roles(n_columns(X), names, None, _concomitant_columns(self.concomitant))
+        if hasattr(X, "iloc"):
+            return X.iloc[:, kept], np.asarray(X.iloc[:, covariates], dtype=float)
+        array = np.asarray(X)
+        if array.ndim != 2:
+            raise ValueError(f"X: expected a 2-D array with the concomitant columns, got shape {array.shape}")
+        return array[:, kept], np.asarray(array[:, covariates], dtype=float)
+
+    def model_data(self, X, sample_weight=None):
+        """The data that ``emkit.fit(est.model_, ...)`` and ``emkit.standard_errors(est.result_,
+        ...)`` take for rows ``X``: ``X`` (or ``(X, sample_weight)``), or with ``concomitant`` the
+        tuple ``(X_family, (1, Z), sample_weight)``."""
+        family_rows, covariates = self._split_concomitant(X)
+        if covariates is None:
+            return X if sample_weight is None else (X, sample_weight)
+        return family_rows, np.column_stack([np.ones(len(covariates)), covariates]), sample_weight
 
     def _family(self, X) -> Family:
         """The family instance, the callable's family for the number of columns of ``X``, or the
@@ -370,6 +430,9 @@ class Mixture(EstimatorProtocol):
                 raise ValueError(f"params_init: unknown parameter(s) {unknown}; expected names among "
                                  f"{list(family.param_names)} (the weights go in weights_init)")
             given.update(self.params_init)
+        if self.concomitant is not None:
+            return ConcomitantMixtureModel(family, self.n_components, len(_concomitant_columns(self.concomitant)) + 1,
+                                           learn=self.learn, n_jobs=self.n_jobs), given
         model = MixtureModel(family, self.n_components, weights_prior=self.weights_prior, learn=self.learn,
                              n_jobs=self.n_jobs)
         return model, given
@@ -399,10 +462,10 @@ class Mixture(EstimatorProtocol):
         on Dask input, mapped over its row chunks (each prepared as a chunk: a column may be
         missing throughout one) and returned as a Dask array."""
         model, params = self._fitted(X)
-        if is_dask(X):
+        if is_dask(X) and self.concomitant is None:
             rows = dask_rows(X, estimator_name=type(self).__name__)
             return map_rows(rows, _on_chunk, function, model, params, n_columns=n_columns, dtype=dtype)
-        return function(X, model, params)
+        return function(X if self.concomitant is None else self.model_data(X), model, params)
 
     def score_samples(self, X) -> np.ndarray:
         """``log p(x_i)`` of each row, shape (n_samples,) (missing cells marginalised); a Dask
@@ -479,6 +542,8 @@ class Mixture(EstimatorProtocol):
             be rebuilt by :meth:`load`).
         """
         self._check_is_fitted()
+        if self.concomitant is not None:
+            raise ValueError("concomitant: saving a mixture with concomitant variables is not supported yet")
         config = {name: jsonable(value) for name, value in self.get_params(deep=False).items()}
         config["family"] = family_record(self.model_.family)
         if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
@@ -546,6 +611,16 @@ class Mixture(EstimatorProtocol):
                               lower_bound=fitted["lower_bound_"], lower_bounds=fitted["lower_bounds_"], n_features=d,
                               names=None if names is None else np.asarray(names, dtype=object), result=None)
         return estimator
+
+
+def _concomitant_columns(concomitant) -> list:
+    """``concomitant`` as a list of columns (one name or position, or a sequence of them)."""
+    if isinstance(concomitant, (str, int, np.integer)):
+        return [concomitant]
+    try:
+        return list(concomitant)
+    except TypeError:
+        return []
 
 
 def _given_start(model: MixtureModel, start: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:

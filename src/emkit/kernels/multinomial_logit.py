@@ -57,8 +57,9 @@ def multinomial_logit_derivatives(X: np.ndarray, targets: np.ndarray, weights: n
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     weighted = targets * w[:, None]
     log_proba = multinomial_logit_log_proba(X, coef)
-    # 0·log 0 = 0: a class with no mass in a row does not count there.
-    value = float(np.sum(np.where(weighted > 0, weighted * log_proba, 0.0)))
+    # 0·log 0 = 0: a class with no mass in a row does not count there (signed masses, such as
+    # BCH's weights, count as they are).
+    value = float(np.sum(np.where(weighted != 0, weighted * log_proba, 0.0)))
     proba = np.exp(log_proba[:, 1:])
     totals = weighted.sum(axis=1)
     gradient = X.T @ (weighted[:, 1:] - totals[:, None] * proba)

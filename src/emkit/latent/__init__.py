@@ -11,6 +11,7 @@ from ..lazy_exports import lazy_exports
 EXPORTS = {
     "MixtureData": ".mixture",
     "MixtureModel": ".mixture",
+    "ConcomitantMixtureModel": ".concomitant_mixture",
     "HiddenMarkovModel": ".hmm",
     "InputDrivenHMM": ".hmm_covariates",
     "Sequences": ".sequences",

@@ -222,14 +222,13 @@ class MixtureModel(EMModel):
         adds :meth:`log_prior`)."""
         self._check_noise_rows(data)
         cache = self.family.precompute(params)
-        weights = self._proportions(params)
-        fused = None if self.noise else self.family.mixture_pass(cache, weights)
-        log_weights = safe_log(weights)
+        fused = None if self.noise or self.weights_vary_by_row else self.family.mixture_pass(
+            cache, self._proportions(params))
 
         def block(b: Block) -> tuple[Stats, float]:
             if fused is not None:
                 return fused(b.data, data.weights_of(b))
-            resp, log_marginal = self._posterior(b.data, cache, log_weights)
+            resp, log_marginal = self._posterior(b.data, cache, self._block_log_weights(data, b, params))
             weights = data.weights_of(b)
             if weights is not None:
                 resp *= weights[:, None]
@@ -481,8 +480,8 @@ class MixtureModel(EMModel):
         data = self.prepare(data)
         self._check_noise_rows(data)
         cache = self.family.precompute(params)
-        log_weights = safe_log(self._proportions(params))
-        parts = parallel_map(lambda b: self._posterior(b.data, cache, log_weights), data.blocks, self.n_jobs)
+        parts = parallel_map(lambda b: self._posterior(b.data, cache, self._block_log_weights(data, b, params)),
+                             data.blocks, self.n_jobs)
         return np.concatenate([resp for resp, _ in parts]), np.concatenate([log_p for _, log_p in parts])
 
     def impute(self, data: Any, params: Params) -> np.ndarray:
@@ -492,11 +491,10 @@ class MixtureModel(EMModel):
         data = self.prepare(data)
         self._check_noise_rows(data)
         cache = self.family.precompute(params)
-        log_weights = safe_log(self._proportions(params))
 
         def block(b: Block) -> np.ndarray:
-            return self.family.conditional_means(data.X[b.start:b.stop], self._posterior(b.data, cache, log_weights)[0],
-                                                 params)
+            posterior = self._posterior(b.data, cache, self._block_log_weights(data, b, params))[0]
+            return self.family.conditional_means(data.X[b.start:b.stop], posterior, params)
 
         return np.concatenate(parallel_map(block, data.blocks, self.n_jobs))
 
@@ -520,6 +518,15 @@ class MixtureModel(EMModel):
         return X, np.where(noisy, -1, labels)
 
     # ----------------------------------------------------------------- internals
+    #: Whether the weights differ between rows (concomitant variables): then
+    #: :meth:`_block_log_weights` gives a row each and the family's fused pass is not used.
+    weights_vary_by_row = False
+
+    def _block_log_weights(self, data: MixtureData, block: Block, params: Params) -> np.ndarray:
+        """``log π_k`` for the rows of ``block``: shape (K,) (K + 1 with noise), the same for
+        every row (a subclass whose weights vary by row gives (rows, K))."""
+        return safe_log(self._proportions(params))
+
     def _posterior(self, block: Any, cache: Any, log_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Responsibilities (n, K) and ``log p(x_i)`` (n,) of the rows of a block, by
         log-sum-exp of ``log π_k + log p(x_i | k)`` (and ``log π_0 + log V⁻¹`` with noise). A row whose densities are below the float

@@ -6,7 +6,7 @@ with a GLM family ``f`` (:mod:`emkit.kernels.glm`: gaussian, poisson, binomial, 
 component-specific coefficients ``β_k``, coefficients ``γ`` shared by all components ("fixed"),
 a per-component dispersion ``φ_k`` (gaussian variance, gamma shape) and weights that are
 constant, or a multinomial logit ``π(z) = softmax(0, zᵀA)`` of concomitant variables (a mixture
-of experts). flexmix's ``FLXMRglm``/``FLXMRglmfix`` with ``FLXPmultinom``.
+of experts; :mod:`emkit.latent.concomitant`). flexmix's ``FLXMRglm``/``FLXMRglmfix`` with ``FLXPmultinom``.
 
 Why a latent model rather than a :class:`~emkit.families.base.Family`: the concomitant weights
 change the latent layer (a mixture's weights are constant), the shared coefficients couple the
@@ -40,8 +40,8 @@ from ..engine.data_pass import DataPass
 from ..engine.model import EMModel, Params, Stats
 from ..kernels.glm import (WITH_DISPERSION, check_family, gamma_shape, gamma_shape_terms, gaussian_variance,
                            glm_eta_derivatives, glm_mean, glm_sample, glm_working_response)
-from ..kernels.multinomial_logit import multinomial_logit_derivatives, multinomial_logit_log_proba
 from ..kernels.newton import maximize_concave
+from .concomitant import PARAM as CONCOMITANT, ConcomitantWeights
 
 #: Columns before the designs: the response, the binomial trials, the row weight.
 LEADING_COLUMNS = 3
@@ -94,12 +94,13 @@ class RegressionMixtureModel(EMModel):
         self.family = check_family(family)
         self.n_varying, self.n_fixed, self.n_concomitant = int(n_varying), int(n_fixed), int(n_concomitant)
         self.inner_tol, self.inner_max_iter = float(inner_tol), int(inner_max_iter)
+        self.concomitant_weights = ConcomitantWeights(self.n_components, self.n_concomitant)
         names = ["coef"]
         if self.n_fixed:
             names.append("fixed_coef")
         if self.has_dispersion:
             names.append("dispersion")
-        names.append("concomitant_coef" if self.n_concomitant else "weights")
+        names.append(CONCOMITANT if self.n_concomitant else "weights")
         self.param_names = tuple(names)
 
     @property
@@ -143,7 +144,7 @@ class RegressionMixtureModel(EMModel):
     def log_weights(self, data: RegressionData, params: Params) -> np.ndarray:
         """``log π_k(z_i)`` (n, K), or (1, K) for constant weights."""
         if self.n_concomitant:
-            return multinomial_logit_log_proba(data.Z, params["concomitant_coef"])
+            return self.concomitant_weights.log_weights(data.Z, params[CONCOMITANT])
         with np.errstate(divide="ignore"):
             return np.log(np.asarray(params["weights"], dtype=float))[None, :]
 
@@ -221,7 +222,7 @@ class RegressionMixtureModel(EMModel):
         if self.n_fixed:
             parts.append(np.ravel(params["fixed_coef"]))
         if self.n_concomitant:
-            parts.append(np.ravel(params["concomitant_coef"]))
+            parts.append(np.ravel(params[CONCOMITANT]))
         return np.concatenate(parts).astype(float)
 
     def _unpack(self, theta: np.ndarray) -> Params:
@@ -232,7 +233,7 @@ class RegressionMixtureModel(EMModel):
         if self.n_fixed:
             out["fixed_coef"] = theta[split:split + self.n_fixed].copy()
         if self.n_concomitant:
-            out["concomitant_coef"] = theta[split + self.n_fixed:].reshape(self.n_concomitant, self.n_components - 1)
+            out[CONCOMITANT] = theta[split + self.n_fixed:].reshape(self.concomitant_weights.shape)
         return out
 
     def posteriors(self, data: RegressionData, source: Params | np.ndarray) -> np.ndarray:
@@ -276,7 +277,7 @@ class RegressionMixtureModel(EMModel):
         if self.has_dispersion:
             start["dispersion"] = np.ones(K)
         if self.n_concomitant:
-            start["concomitant_coef"] = np.zeros((self.n_concomitant, K - 1))
+            start[CONCOMITANT] = self.concomitant_weights.start()
         else:
             start["weights"] = np.full(K, 1.0 / K)
         return start
@@ -296,7 +297,7 @@ class RegressionMixtureModel(EMModel):
         out = super().check_params(params)
         shapes = {"coef": (self.n_components, self.n_varying), "fixed_coef": (self.n_fixed,),
                   "dispersion": (self.n_components,), "weights": (self.n_components,),
-                  "concomitant_coef": (self.n_concomitant, self.n_components - 1)}
+                  CONCOMITANT: self.concomitant_weights.shape}
         for name in self.param_names:
             if out[name].shape != shapes[name]:
                 raise ValueError(f"init: {name} must have shape {shapes[name]}, got {out[name].shape}")
@@ -304,7 +305,7 @@ class RegressionMixtureModel(EMModel):
 
     def n_free_parameters(self) -> int:
         K = self.n_components
-        weights = self.n_concomitant * (K - 1) if self.n_concomitant else K - 1
+        weights = self.concomitant_weights.n_free if self.n_concomitant else K - 1
         return K * self.n_varying + self.n_fixed + (K if self.has_dispersion else 0) + weights
 
     def to_free(self, params: Params) -> np.ndarray:
@@ -391,8 +392,8 @@ def _newton_pass(model: RegressionMixtureModel, chunk: Any, source, theta: np.nd
     regression = _regression_part(model, data, posterior, parameters, dispersion)
     if not model.n_concomitant:
         return regression
-    value, gradient, hessian = multinomial_logit_derivatives(data.Z, posterior, data.weight,
-                                                             parameters["concomitant_coef"])
+    value, gradient, hessian = model.concomitant_weights.derivatives(data.Z, posterior, data.weight,
+                                                                     parameters[CONCOMITANT])
     size = len(regression["gradient"]) + len(gradient)
     full = np.zeros((size, size))
     full[:len(regression["gradient"]), :len(regression["gradient"])] = regression["hessian"]

@@ -21,6 +21,7 @@ EXPORTS = {
     "InputDrivenHMM": "..latent.hmm_covariates",
     "MixtureModel": "..latent.mixture",
     "RegressionMixtureModel": "..latent.regression_mixture",
+    "ConcomitantMixtureModel": "..latent.concomitant_mixture",
 }
 
 __all__ = list(EXPORTS)
