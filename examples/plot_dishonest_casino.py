@@ -23,6 +23,8 @@ import numpy as np
 
 import emkit
 
+# sphinx_gallery_thumbnail_number = 2
+
 FACES = np.arange(1, 7)
 truth = emkit.CategoricalHMM(2, random_state=1)
 truth.startprob_ = np.array([1.0, 0.0])  # the evening starts with the fair die

@@ -21,6 +21,8 @@ import pandas as pd
 import emkit
 from emkit import families
 
+# sphinx_gallery_thumbnail_number = 2
+
 SYMPTOMS = ["cough", "fever", "fatigue", "headache", "sore throat", "aches"]
 AGE_GROUPS = ["under 30", "30 to 60", "over 60"]
 CLASSES = ["flu-like", "migraine-like", "healthy"]

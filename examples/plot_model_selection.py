@@ -27,6 +27,8 @@ import emkit
 from emkit.datasets import old_faithful
 from emkit.plotting.mixture import add_ellipses, full_covariances
 
+# sphinx_gallery_thumbnail_number = 2
+
 faithful = old_faithful()
 X = faithful.to_numpy()
 print(faithful.describe().round(2))

@@ -29,6 +29,8 @@ import numpy as np
 import emkit
 from emkit.models import ProbitRandomIntercept
 
+# sphinx_gallery_thumbnail_number = 2
+
 rng = np.random.default_rng(1)
 n_clusters, size = 40, 5
 cluster = np.repeat(np.arange(n_clusters), size)

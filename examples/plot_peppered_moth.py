@@ -26,6 +26,8 @@ from emkit.datasets import peppered_moth_counts
 from emkit.models.gene_counting import peppered_moth
 from emkit.plotting.simplex import plot_simplex
 
+# sphinx_gallery_thumbnail_number = 2
+
 # %%
 # Fitting
 # -------

@@ -17,7 +17,7 @@ estimate, for any model that supplies the hooks (every model in emkit does):
     ``V = I_c⁻¹ + I_c⁻¹ DM (I − DM)⁻¹``. Needs only ``I_c`` and the EM map; costs a few EM
     steps per parameter; numerically delicate when EM is very slow (``DM`` near ``I``).
 ``"bootstrap"``
-    Refit the model to resampled data sets (here 150; each refit starts at the estimate) and
+    Refit the model to resampled data sets (here 100; each refit starts at the estimate) and
     take the spread of the estimates. Assumes nothing about normality of the estimate and gives
     percentile intervals, but costs a full fit per replicate and has Monte Carlo error.
 ``"hessian"``
@@ -54,7 +54,7 @@ print("weights", gmm.weights_.round(4), " means", gmm.means_.ravel().round(3),
 errors, seconds = {}, {}
 for method in ("louis", "sem", "bootstrap", "hessian"):
     start = time.process_time()
-    errors[method] = emkit.standard_errors(result, waiting, method=method, n_boot=150, random_state=0,
+    errors[method] = emkit.standard_errors(result, waiting, method=method, n_boot=100, random_state=0,
                                            fit_options={"accelerate": "squarem"})
     seconds[method] = time.process_time() - start
 
@@ -73,9 +73,9 @@ print(f"SEM: {errors['sem'].diagnostics['n_evaluations']} EM steps, asymmetry of
 # %%
 # Louis, SEM and the Hessian agree to all the digits shown: they are three computations of the
 # same observed information. The bootstrap measures something else, the spread of refits to
-# resampled data, without the normal approximation; it carries Monte Carlo error (with 150
-# replicates, a standard error is itself uncertain by about ``1/√300 ≈ 6%``), and on 272 points
-# it finds the component means somewhat more variable than the information says.
+# resampled data, without the normal approximation; it carries Monte Carlo error (with 100
+# replicates, a standard error is itself uncertain by about ``1/√200 ≈ 7%``), and on 272 points
+# it finds the mean of the short-wait component more variable than the information says.
 #
 # Intervals side by side
 # ----------------------
