@@ -23,7 +23,6 @@ import numpy as np
 
 import emkit
 from emkit.datasets import synthetic_gmm
-from emkit.kernels.kmeans import kmeans
 from emkit.plotting.matching import agreement, disagreement, match_labels
 from emkit.plotting.mixture import legend_handles, plot_clusters
 
@@ -33,9 +32,32 @@ print(f"data: {X.shape[0]} points in {X.shape[1]} dimensions, group sizes {np.bi
 # %%
 # Fitting both
 # ------------
-# Both fits get several starts and keep the best: k-means from k-means++ seeds, the mixture
-# from k-means starts (``n_init=5``). ``tol`` is the bound on the change of the mean
-# log-likelihood per point between iterations, as in scikit-learn.
+# k-means is a few lines of NumPy (Lloyd's algorithm): assign each point to its nearest centre,
+# move each centre to the mean of its points, repeat; ten random starts, keep the one with the
+# smallest sum of squared distances. Written this way it is visibly EM's hard-assignment
+# cousin: the assignment is an E-step with 0/1 responsibilities, the update an M-step for the
+# means alone. The mixture is fitted from five k-means starts (``n_init=5``); ``tol`` bounds
+# the change of the mean log-likelihood per point between iterations, as in scikit-learn.
+
+
+def kmeans(X, n_clusters, rng, n_starts=10, max_iter=100):
+    """Lloyd's algorithm from random data points; the start with the least within-cluster sum of
+    squares wins. Returns (centres, labels)."""
+    best = None
+    for _ in range(n_starts):
+        centres = X[rng.choice(len(X), n_clusters, replace=False)]
+        for _ in range(max_iter):
+            labels = ((X[:, None, :] - centres[None]) ** 2).sum(axis=2).argmin(axis=1)
+            moved = np.array([X[labels == j].mean(axis=0) if np.any(labels == j) else centres[j]
+                              for j in range(n_clusters)])
+            if np.allclose(moved, centres):
+                break
+            centres = moved
+        inertia = ((X - centres[labels]) ** 2).sum()
+        if best is None or inertia < best[0]:
+            best = (inertia, centres, labels)
+    return best[1], best[2]
+
 
 rng = np.random.default_rng(0)
 kmeans_centres, kmeans_labels = kmeans(X, 4, rng)
