@@ -90,8 +90,9 @@ for g, j in enumerate(order):
 # -----------
 # Colour is the cluster each method chose, marker shape the true group, and circled points are
 # those put in the wrong group. The ellipses are the fitted components' 1, 2 and 3 standard
-# deviation contours. k-means cuts the tall narrow group and the wide tilted one in half with
-# straight lines; the mixture follows their shapes and errs only where the groups overlap.
+# deviation contours. k-means draws straight boundaries halfway between centres, so the small
+# round group at (4, 4) takes the upper tip of the tall narrow group and the right end of the
+# wide tilted one; the mixture follows their shapes and errs only where the groups overlap.
 
 colour_of_kmeans = match_labels(gmm_labels, kmeans_labels)  # same colour for matching clusters
 fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.6), sharex=True, sharey=True, layout="constrained")
