@@ -63,9 +63,9 @@ print("top three by BIC:", ", ".join(f"{r['covariance_type']},{r['n_components']
 # The BIC curves
 # --------------
 # One line per model, against the number of components. BIC falls steeply from one component
-# to two (the two kinds of eruption, short and long) and levels off after three. The four best
-# models are drawn in colour, the ten others in grey; one-component fits, far above, are
-# beyond the top of the axis.
+# to two (the two kinds of eruption, short and long); beyond three, the extra parameters cost
+# more than they gain and BIC rises again. The four best models are drawn in colour, the ten
+# others in grey; one-component fits, far above, are beyond the top of the axis.
 
 best_models = list(dict.fromkeys(row["covariance_type"] for row in ranked))[:4]
 ks = np.arange(1, 7)
@@ -90,7 +90,7 @@ ax.legend(title="covariance model", fontsize="small", loc="upper left", bbox_to_
 # The chosen model
 # ----------------
 # ``selection.best`` is the fitted :class:`emkit.GaussianMixture`. The short eruptions form
-# one component; the long ones split in two, by waiting time. Points are coloured by their most
+# one component; the long ones split in two, which overlap. Points are coloured by their most
 # probable component and sized by their *uncertainty*, ``1 − max posterior``: the uncertain
 # points lie where the long-eruption components meet.
 
