@@ -51,3 +51,12 @@ def test_louis_for_a_constrained_t_mixture_equals_the_hessian():
     X = _groups(2, seed=6)
     louis, hessian = _louis_and_hessian(StudentMixtureModel(2, "EVE", dof=4.0), X)
     np.testing.assert_allclose(np.sqrt(np.diag(louis.cov)), np.sqrt(np.diag(hessian.cov)), rtol=1e-5)
+
+
+def test_sem_now_has_the_complete_information_and_agrees():
+    """SEM needs the complete-data information too, which the chain gives."""
+    X = _groups(2, seed=8)
+    result = emkit.fit(GaussianMixtureModel(2, "EVV", reg_covar=0.0), X, tol=1e-13, max_iter=5000, random_state=0)
+    louis = emkit.standard_errors(result, X, method="louis")
+    sem = emkit.standard_errors(result, X, method="sem")
+    np.testing.assert_allclose(np.sqrt(np.diag(sem.cov)), np.sqrt(np.diag(louis.cov)), rtol=1e-5)
