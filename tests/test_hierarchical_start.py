@@ -27,7 +27,7 @@ def _term(rows: np.ndarray, model: str, alpha: float) -> float:
     trace = float(np.trace(scatter))
     if model in ("EII", "E"):
         return trace
-    if model == "V":
+    if model in ("V", "VII"):
         return l * np.log((trace + alpha) / l)
     det = 0.0
     if l > p and trace > 0:
@@ -65,19 +65,72 @@ def _partition(merges, n: int, G: int) -> np.ndarray:
     return np.array([order.setdefault(g, len(order)) for g in group])
 
 
-@pytest.mark.parametrize("model, p", [("VVV", 2), ("VVV", 3), ("EII", 2), ("E", 1), ("V", 1)])
+@pytest.mark.parametrize("model, p", [("VVV", 2), ("VVV", 3), ("EII", 2), ("E", 1), ("V", 1), ("VII", 2),
+                                      ("VII", 3)])
 def test_each_criterion_matches_brute_force(model, p):
     rng = np.random.default_rng(p + len(model))
     Z = np.vstack([rng.normal(size=(12, p)) * 0.5, rng.normal(size=(10, p)) * 2 + 4,
                    rng.normal(size=(8, p)) + [-5] * p])
     spread = float(((Z - Z.mean(axis=0)) ** 2).sum()) / Z.size
-    alpha = spread if model == "VVV" else EPS
+    alpha = spread if model in ("VVV", "VII") else EPS
     tree = agglomerate(Z, model)
     expected = _brute_force(Z, model, alpha)
     assert [tuple(m) for m in tree.merges] == expected
     assert np.all(np.isfinite(tree.costs))
     for G in range(1, len(Z) + 1):
         np.testing.assert_array_equal(tree.labels(G), _partition(expected, len(Z), G))
+
+
+def _eee_brute_force(Z: np.ndarray) -> list[tuple[int, int]]:
+    """mclust's hceee from its definition, every pair's pooled scatter formed from the rows (of the
+    data scaled by 1/√n): the least trace for the first p − 1 merges (W singular), then the least
+    log(det W + tr W) while the least log det W is below log(tr T/(n p)), then the least log det W."""
+    n, p = Z.shape
+    X = Z / np.sqrt(n)
+    threshold = np.log(((X - X.mean(axis=0)) ** 2).sum() / p + EPS / 2)
+    clusters = [[i] for i in range(n)]
+    merges, phase = [], 1
+
+    def pooled(groups):
+        scatter = sum((X[g] - X[g].mean(axis=0)).T @ (X[g] - X[g].mean(axis=0)) for g in groups)
+        sign, log_det = np.linalg.slogdet(scatter)
+        return float(np.trace(scatter)), (log_det if sign > 0 else -np.inf)
+
+    while len(clusters) > 1:
+        if phase == 1 and len(merges) >= p - 1:
+            phase = 2
+        options = []
+        for a in range(len(clusters)):
+            for b in range(a + 1, len(clusters)):
+                rest = [c for k, c in enumerate(clusters) if k not in (a, b)]
+                trace, log_det = pooled(rest + [clusters[a] + clusters[b]])
+                options.append((trace, log_det, np.log(np.exp(log_det) + trace), (a, b)))
+        if phase == 1:
+            pick = min(options, key=lambda o: o[0])
+        elif phase == 2 and min(o[1] for o in options) < threshold:
+            pick = min(options, key=lambda o: o[2])
+        else:
+            pick, phase = min(options, key=lambda o: o[1]), 3
+        if phase == 2 and pick[1] >= threshold:
+            phase = 3
+        a, b = pick[3]
+        merges.append((min(clusters[a] + clusters[b]), max(min(clusters[a]), min(clusters[b]))))
+        clusters[a] = sorted(clusters[a] + clusters[b])
+        del clusters[b]
+    return merges
+
+
+@pytest.mark.parametrize("p, scale", [(2, 1.0), (3, 1.0), (3, 30.0), (1, 1.0)])
+def test_eee_matches_its_definition(p, scale):
+    """Every phase of mclust's hceee (trace, log(det + trace), log det) against the pooled scatter
+    of every candidate partition, formed from its rows; ``scale`` moves the phase boundary."""
+    rng = np.random.default_rng(10 + p)
+    shape = np.tril(rng.normal(size=(p, p))) + 2 * np.eye(p)
+    Z = np.vstack([rng.normal(size=(11, p)) @ shape, rng.normal(size=(9, p)) @ shape + 6,
+                   rng.normal(size=(7, p)) @ shape - 6]) * scale
+    tree = agglomerate(Z, "EEE")
+    assert [tuple(m) for m in tree.merges] == _eee_brute_force(Z)
+    assert not np.any(np.isnan(tree.costs))
 
 
 def test_vvv_ignores_the_determinant_of_small_clusters():
@@ -193,7 +246,7 @@ def test_every_partition_has_g_nonempty_clusters(n, p, duplicates, scale, gap, s
     X = rng.normal(size=(n, p)) * np.logspace(0, 3, p) * scale
     X[: n // 2] += gap
     X = np.vstack([X, X[rng.integers(0, n, size=duplicates)]])
-    for model in (("VVV", "EII") if p > 1 else ("VVV", "EII", "E", "V")):
+    for model in (("VVV", "EEE", "VII", "EII") if p > 1 else ("VVV", "EEE", "VII", "EII", "E", "V")):
         tree = agglomerate(svd_transform(X) if p > 1 else X, model)
         assert not np.any(np.isnan(tree.costs))
         for G in range(1, len(X) + 1):
@@ -248,3 +301,27 @@ def test_ties_follow_mclusts_packed_order_throughout():
     for Z in (grid, grid[rng.permutation(len(grid))], np.arange(9.0)[:, None]):
         tree = agglomerate(Z, "EII")
         assert [tuple(m) for m in tree.merges] == _mclust_order_ward(Z)
+
+
+@pytest.mark.parametrize("model", ["VVV", "EEE", "VII", "EII"])
+def test_init_params_names_the_hc_criterion(model):
+    """``init_params="hc-<model>"`` is mclust's ``hcModelName``: the start is that criterion's tree on
+    the SVD-transformed data; plain ``"hc"`` is mclust's default (VVV)."""
+    rng = np.random.default_rng(8)
+    X = np.vstack([rng.normal(size=(25, 3)) @ np.diag([1.0, 3.0, 0.5]), rng.normal(size=(20, 3)) + 5])
+    resp = initial_responsibilities(X, 3, f"hc-{model}", np.random.default_rng(0))
+    np.testing.assert_array_equal(resp.argmax(axis=1), agglomerate(svd_transform(X), model).labels(3))
+    default = initial_responsibilities(X, 3, "hc", np.random.default_rng(0))
+    np.testing.assert_array_equal(default, initial_responsibilities(X, 3, "hc-VVV", np.random.default_rng(0)))
+    fitted = GaussianMixture(3, init_params=f"hc-{model}", covariance_type="EEE").fit(X)
+    assert np.isfinite(fitted.lower_bound_)
+
+
+def test_one_dimensional_hc_criteria_and_errors():
+    x = np.array([0.0, 0.1, 0.3, 5.0, 5.2, 9.0, 9.5, 9.6])[:, None]
+    resp = initial_responsibilities(x, 3, "hc-V", np.random.default_rng(0))
+    np.testing.assert_array_equal(resp.argmax(axis=1), cached_tree(x, "V").labels(3))
+    with pytest.raises(ValueError, match="init_params: 'hc-E' is for one-column data"):
+        initial_responsibilities(np.ones((5, 2)) + np.arange(10).reshape(5, 2), 2, "hc-E", np.random.default_rng(0))
+    with pytest.raises(ValueError, match="init_params"):
+        GaussianMixture(2, init_params="hc-XYZ").fit(np.arange(10.0).reshape(5, 2))

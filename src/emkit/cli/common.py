@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..inference.methods import METHODS
+from ..inference.methods import BOOTSTRAP_KINDS, METHODS
 from .output import LINE_WIDTH, Payload, Table, parameter_tables, render_tables, summary_lines
 
 if TYPE_CHECKING:
@@ -63,13 +63,17 @@ def add_fit_options(parser: argparse.ArgumentParser, *, tol: float = 1e-10, max_
 
 
 def add_se_options(parser: argparse.ArgumentParser, note: str = "") -> None:
-    """``--se METHOD`` and ``--n-boot``."""
+    """``--se METHOD``, ``--n-boot`` and ``--bootstrap-kind``."""
     inference = parser.add_argument_group("standard errors")
     inference.add_argument("--se", choices=METHODS, default=None, metavar="METHOD",
                            help=f"standard errors and covariance of the estimates by {', '.join(METHODS)}{note} "
                                 "(default: none)")
     inference.add_argument("--n-boot", type=int, default=1000,
                            help="bootstrap replicates for --se bootstrap (default: %(default)s)")
+    inference.add_argument("--bootstrap-kind", choices=BOOTSTRAP_KINDS, default="nonparametric",
+                           help="--se bootstrap by resampling the rows, simulating from the fit, the weighted "
+                                "likelihood bootstrap (Dirichlet row weights) or the jackknife (one refit per row "
+                                "left out; --n-boot not used), mclust's MclustBootstrap types (default: %(default)s)")
 
 
 def check_fit_options(args: argparse.Namespace) -> None:
@@ -115,7 +119,12 @@ def check_combinations(args: argparse.Namespace) -> None:
     """Options of every fitting subcommand that do nothing without another: ``--n-boot`` without
     ``--se bootstrap``, ``--trace`` with ``--json``."""
     if getattr(args, "se", None) != "bootstrap":
-        refuse_given(args, ("n_boot",), "only used with --se bootstrap")
+        if getattr(args, "bootstrap_lrt", None) is None:
+            refuse_given(args, ("n_boot",), "only used with --se bootstrap" + (
+                " or --bootstrap-lrt" if hasattr(args, "bootstrap_lrt") else ""))
+        refuse_given(args, ("bootstrap_kind",), "only used with --se bootstrap")
+    elif getattr(args, "bootstrap_kind", None) == "jackknife" and getattr(args, "bootstrap_lrt", None) is None:
+        refuse_given(args, ("n_boot",), "the jackknife refits once per row left out; leave out --n-boot")
     if getattr(args, "json", False):
         refuse_given(args, ("trace",), "the iteration table is not part of the --json output; leave out one of them")
 
@@ -132,8 +141,8 @@ def fitted_standard_errors(result: EMResult, data: Any, args: argparse.Namespace
     if args.se == "bootstrap":
         options = {"max_iter": args.max_iter, **({} if hasattr(args, "default_tol") else {"tol": args.tol})}
     try:
-        return standard_errors(result, data, args.se, n_boot=args.n_boot, random_state=args.seed, verbose=args.progress,
-                               fit_options=options or None)
+        return standard_errors(result, data, args.se, n_boot=args.n_boot, bootstrap_kind=args.bootstrap_kind,
+                               random_state=args.seed, verbose=args.progress, fit_options=options or None)
     except (NotImplementedError, ValueError) as error:
         raise CliError(f"--se {args.se}: {error}") from None
 
@@ -233,7 +242,8 @@ def se_summary(se: StandardErrors) -> str:
     """The method, EM's rate of convergence and, for the bootstrap, its replicates."""
     line = se.method
     if se.method == "bootstrap":
-        line += f" ({se.diagnostics['kind']}, {len(se.replicates)} replicates)"
+        count = se.diagnostics["n_boot"] - se.diagnostics["n_failed"]
+        line += f" ({se.diagnostics['kind']}, {count} {'refits' if se.replicates is None else 'replicates'})"
     if se.rate is not None:
         line += f"; EM rate {se.rate:.4f} (largest fraction of missing information)"
     return line

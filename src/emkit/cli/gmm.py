@@ -1,8 +1,9 @@
 """``emkit gmm``: a Gaussian mixture fitted to the numeric columns of a CSV file.
 
 Example: ``emkit gmm data.csv -k 4 --covariance full --plot clusters.png`` or, choosing ``k`` and
-the covariance structure by BIC, ``emkit gmm data.csv --select 1:9 --covariance all``; ``--se
-sem`` adds the standard errors of the estimates.
+the covariance structure by BIC, ``emkit gmm data.csv --select 1:9 --covariance all``, or ``k`` by
+mclust's sequential bootstrap likelihood-ratio test, ``emkit gmm data.csv --covariance VEV
+--bootstrap-lrt 4 --n-boot 99``; ``--se sem`` adds the standard errors of the estimates.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ def register(subparsers) -> None:
                             "(scikit-learn's four) or 'mclust' (every mclust model) (default: %(default)s)")
     model.add_argument("--select", metavar="A:B", help="choose the number of components in A..B (and the covariance "
                                                        "structure) by --criterion")
+    model.add_argument("--bootstrap-lrt", metavar="MAX", type=int,
+                       help="choose the number of components by mclust's sequential bootstrap likelihood-ratio "
+                            "test (G vs G+1 for G = 1..MAX, stopping at the first p-value above 0.05; --n-boot "
+                            "replicates each, default 1000) for one --covariance model")
     model.add_argument("--criterion", choices=["bic", "aic", "icl"], default="bic",
                        help="selection criterion, lower is better (default: %(default)s)")
     model.add_argument("--label", metavar="COLUMN", help="column of true groups (any values, not fitted) that marks "
@@ -83,13 +88,23 @@ def _select_range(text: str) -> range:
 def run(args: argparse.Namespace) -> int:
     """Read the data, fit (or select) the mixture, print the tables or JSON, write the plot."""
     selecting = args.select is not None
-    if selecting:
+    testing = args.bootstrap_lrt is not None
+    if testing:
+        refuse_given(args, ("components", "select", "criterion"),
+                     "--bootstrap-lrt MAX chooses the number of components; give one or the other")
+        if args.bootstrap_lrt < 1:
+            raise CliError(f"--bootstrap-lrt: the largest number of components tested must be at least 1, "
+                           f"got {args.bootstrap_lrt}")
+        if args.covariance in ("all", "mclust") or "," in args.covariance:
+            raise CliError("--covariance: --bootstrap-lrt tests the number of components of one covariance model; "
+                           "give one")
+    elif selecting:
         refuse_given(args, ("components",), "--select A:B chooses the number of components; give one or the other")
     else:
         refuse_given(args, ("criterion",), "only used with --select A:B")
     types = _covariance_types(args.covariance, selecting)
-    if not selecting and args.components is None:
-        raise CliError("-k: give the number of components (or --select A:B)")
+    if not selecting and not testing and args.components is None:
+        raise CliError("-k: give the number of components (or --select A:B, or --bootstrap-lrt MAX)")
     if args.components is not None and args.components < 1:
         raise CliError(f"-k: the number of components must be at least 1, got {args.components}")
     grid = _select_range(args.select) if selecting else None
@@ -97,17 +112,24 @@ def run(args: argparse.Namespace) -> int:
     table = read_table(args.data, args.sep, args.encoding)
     truth = label_column(table, args.label, args.columns)
     header, X = table.numeric(args.columns, exclude=(args.label,) if args.label else ())
-    check_rows(X, args.components if not selecting else grid[-1], "-k" if not selecting else "--select", "components",
-               args.data)
+    largest, option = ((grid[-1], "--select") if selecting else (args.bootstrap_lrt + 1, "--bootstrap-lrt")
+                       if testing else (args.components, "-k"))
+    check_rows(X, largest, option, "components", args.data)
     floor = covariance_floor(X, args.reg_covar)
 
     from ..estimators.gaussian_mixture import GaussianMixture
-    from ..selection import criteria_and_labels, gmm_select
+    from ..selection import bootstrap_lrt, criteria_and_labels, gmm_select
 
     settings = dict(tol=args.tol, reg_covar=floor.value, max_iter=args.max_iter, n_init=args.n_init,
                     accelerate=args.accelerate, progress=args.progress)
-    selection = None
-    if selecting:
+    selection = lrt = None
+    if testing:
+        lrt = bootstrap_lrt(X, types[0], max_components=args.bootstrap_lrt, n_boot=args.n_boot,
+                            random_state=args.seed, verbose=args.progress,
+                            **{name: value for name, value in settings.items() if name != "progress"})
+        estimator = GaussianMixture(lrt.selected_components, covariance_type=types[0], random_state=args.seed,
+                                    **settings).fit(X)
+    elif selecting:
         selection = gmm_select(X, grid, types, criterion=args.criterion, random_state=args.seed, **settings)
         estimator = selection.best
     else:
@@ -133,10 +155,18 @@ def run(args: argparse.Namespace) -> int:
                                        int(np.isnan(X).sum())})
     if selection is not None:
         payload.extra["selection"] = selection.to_dict()
+    if lrt is not None:
+        payload.extra["bootstrap_lrt"] = {"covariance_type": lrt.covariance_type, "n_boot": lrt.n_boot,
+                                          "level": lrt.level, "selected_components": lrt.selected_components,
+                                          "tests": lrt.table}
     tables = _tables(estimator, header, labels, se)
     if selection is not None and not args.json:
         print(f"Model selection by {selection.criterion.upper()} (lower is better; * = chosen)")
         print(selection.to_text())
+        print()
+    if lrt is not None and not args.json:
+        print(lrt)
+        print(f"chosen: {lrt.selected_components} component(s) (the first test not rejected at {lrt.level:g})")
         print()
     n_missing = payload.extra["n_missing"]
     lines = {"data": f"{X.shape[0]} rows x {X.shape[1]} columns of {args.data}"

@@ -31,8 +31,7 @@ from ..engine.fit import fit
 from ..engine.model import EMModel, Params
 from ..engine.progress import Progress
 from .free import FreeProblem
-
-KINDS = ("nonparametric", "parametric", "weighted", "jackknife")
+from .methods import BOOTSTRAP_KINDS as KINDS
 
 
 @dataclass

@@ -214,13 +214,12 @@ class IterativeStructure(Full):
         exponents = self._prior_exponents(len(covariances), dof, n_features)
         return float(np.sum(-0.5 * exponents * log_det - 0.5 * trace))
 
-    def _no_basis(self, *args, **kwargs):
-        raise NotImplementedError(
-            f"covariance_type {self.name!r} constrains the volume, shape and orientation of the covariances, so they "
-            "are not linear in its free parameters and the complete-data information (Louis, SEM) is not available; "
-            "method='hessian' and method='bootstrap' work")
+    linear_parent = "full"
+    curved = True
 
-    basis = information_scatters = _no_basis
+    def basis(self, n_features):
+        raise NotImplementedError(f"covariance_type {self.name!r}: the covariances are not a linear span of fixed "
+                                  "matrices; the information goes through the full structure's (emkit.models.gaussian_information)")
 
     # ----------------------------------------- free parameters: logs of volumes and shapes, rotations
     def to_free(self, covariances):

@@ -25,8 +25,9 @@ EII and EEI put the prior once on their shared variance(s); EVI, EEV and EVV put
 component and the common determinant once (mclust's convention), so the same closed forms apply
 to the posterior scatters.
 Their free parameters (:meth:`to_free`, used by the bootstrap and the numerical Hessian) are as
-many as mclust counts (:func:`mclust_n_free`); the Louis and complete-data information need a
-linear basis of the covariances, which a model with a shared volume or orientation has not.
+many as mclust counts (:func:`mclust_n_free`); the Louis and complete-data information are chained
+through the linear structure whose shape the model keeps (``linear_parent``; see
+:mod:`emkit.models.gaussian_information`).
 """
 
 from __future__ import annotations
@@ -59,21 +60,12 @@ def mclust_n_free(name: str, n_components: int, n_features: int) -> int:
     return sum(count[letter] for count, letter in zip(counts, name))
 
 
-def _no_basis(model: str) -> NotImplementedError:
-    """What :func:`emkit.standard_errors` reports for a hook the model lacks (NotImplementedError)."""
-    why = ("its variance is one parameter shared by every component, which the Louis and complete-data "
-           "information's per-component layout does not take yet" if model in ("EII", "E", "EEI") else
-           "its covariances are not a linear span of fixed matrices (a volume, shape or orientation shared "
-           "under a nonlinear constraint), which the Louis and complete-data information need")
-    return NotImplementedError(f"covariance_type {model!r}: {why}; use method='bootstrap' or 'hessian' for "
-                               "standard errors")
-
-
 class _ClosedFormModel:
     """What mclust's closed-form models share beyond the scikit-learn structure they specialise."""
 
     name = ""
     shared = False
+    curved = True
 
     def _constrained(self, covariances: np.ndarray, n: np.ndarray) -> np.ndarray:
         """The constrained covariances from each component's own (regularised) ``W_k / n_k``."""
@@ -130,10 +122,9 @@ class _ClosedFormModel:
                 - 0.5 * (dof + self.prior_exponent_offset(n_features)) * log_det)
 
     def basis(self, n_features):
-        raise _no_basis(self.name)
-
-    def information_scatters(self, n, sum_x, sum_xx, m):
-        raise _no_basis(self.name)
+        raise NotImplementedError(f"covariance_type {self.name!r}: the covariances are not a linear span of fixed "
+                                  f"matrices; the information goes through {self.linear_parent!r}'s "
+                                  "(emkit.models.gaussian_information)")
 
     def free_labels(self, name, n_components, n_features):
         return [f"{name}.{self.name}[{i}]" for i in range(self.n_free(n_components, n_features))]
@@ -161,6 +152,8 @@ class EII(_ClosedFormModel, Spherical):
     """``Σ_k = λ I``, one variance for all components, kept as ``(k,)`` equal variances."""
 
     name = "EII"
+    linear_parent = "spherical"
+    curved = False
 
     def _constrained(self, covariances, n):
         return np.full(covariances.shape, _pooled(covariances, n))
@@ -220,6 +213,8 @@ class EEI(_ClosedFormModel, Diag):
     """``Σ_k = λ A``, one diagonal covariance for all components, kept as ``(k, d)`` variances."""
 
     name = "EEI"
+    linear_parent = "diag"
+    curved = False
 
     def _constrained(self, covariances, n):
         return np.broadcast_to(_pooled(covariances, n), covariances.shape).copy()
@@ -247,6 +242,7 @@ class EVI(_ClosedFormModel, Diag):
     """``Σ_k = λ A_k``: diagonal, one volume, a shape per component; ``(k, d)`` variances."""
 
     name = "EVI"
+    linear_parent = "diag"
 
     def prior_exponent_offset(self, n_features):
         """``c = ν + 1`` for the shared ``|Σ| = λ^d`` (mclust's ``meevip``)."""
@@ -274,6 +270,7 @@ class EEV(_ClosedFormModel, Full):
     """``Σ_k = λ D_k A D_kᵀ``: one volume and shape, an orientation per component; ``(k, d, d)``."""
 
     name = "EEV"
+    linear_parent = "full"
 
     def _constrained(self, covariances, n):
         values, vectors = np.linalg.eigh(covariances)                # increasing, for every k alike
@@ -326,6 +323,7 @@ class EVV(_ClosedFormModel, Full):
     """``Σ_k = λ C_k``, ``|C_k| = 1``: one volume, a shape and orientation per component."""
 
     name = "EVV"
+    linear_parent = "full"
 
     def _constrained(self, covariances, n):
         d = covariances.shape[-1]

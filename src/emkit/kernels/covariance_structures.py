@@ -78,11 +78,20 @@ class CovarianceStructure:
         the coordinates are conditionally independent given the component.
     shared : bool
         One covariance serves every component (its statistics and free entries are pooled).
+    linear_parent : str or None
+        None when the covariances are linear in the free entries (:meth:`basis`); else the
+        linear structure whose shape they keep (mclust's constrained models), through which the
+        information and scores are chained (:mod:`emkit.models.gaussian_information`).
+    curved : bool
+        With a ``linear_parent``: the covariances are not linear in the free parameters (logs of
+        volumes and shapes, rotations), so the information has a second-derivative term.
     """
 
     name: str = ""
     diagonal: bool = False
     shared: bool = False
+    linear_parent: str | None = None
+    curved: bool = False
 
     def __repr__(self) -> str:
         return f"covariance_structure({self.name!r})"

@@ -10,7 +10,17 @@ rows with scatter ``W_C = Σ_{i∈C} (x_i − x̄_C)(x_i − x̄_C)ᵀ`` the ter
   criterion finite for clusters whose scatter is singular (at most ``p`` rows: determinant
   left out), and a singleton's term is ``log(α β)``;
 * ``"EII"`` (and ``"E"`` in one dimension): Ward's sum of squares, ``T(C) = tr W_C``;
-* ``"V"`` (one dimension): ``T(C) = l log((W_C + α) / l)`` with mclust's ``α`` = machine epsilon.
+* ``"VII"``: ``T(C) = l log((tr W_C + α) / l)`` with ``α = tr W / (n p)`` (mclust's ``hcVII``);
+  ``"V"`` is the same in one dimension, with mclust's ``α`` = machine epsilon;
+* ``"EEE"``: one pooled scatter ``W = Σ_C W_C`` for all clusters, ``n log det(W / n)``; since that
+  changes with every merge, it has its own kernel (:func:`_agglomerate_eee`, mclust's ``hceee``):
+  on the data scaled by ``1/√n`` it merges the pair of least ``tr W`` while ``W`` has rank below
+  ``p − 1`` merges, then of least ``log(det W + tr W)`` while the least ``log det W`` stays below
+  ``log(tr T / (n p))`` (``T`` the total scatter; when a pair's ``log det W`` reaches it, that pair),
+  and of least ``log det W`` from then on. ``det(W + v vᵀ)`` is ``det W (1 + ‖R⁻ᵀ v‖²)`` for the
+  Cholesky factor ``R`` of ``W`` (``O(p)`` a pair), or, while ``W`` is singular, the determinant of
+  ``R`` updated by Givens rotations as mclust computes every one (``O(p²)`` a pair). Every merge
+  rescans every pair: ``O(g³ p)`` for the tree, as mclust's.
 
 The merge costs ``T(C_i ∪ C_j) − T(C_i) − T(C_j)`` of all pairs are kept (``O(g²)`` memory
 for ``g`` starting clusters), each merge recomputes only the merged cluster's row (``O(g p³)``:
@@ -38,8 +48,14 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-#: Criteria of :func:`agglomerate` (codes of the compiled kernel).
-MODELS = {"EII": 0, "E": 0, "VVV": 1, "V": 2}
+#: Criteria of :func:`agglomerate` (codes of the compiled kernels; EEE has its own).
+MODELS = {"EII": 0, "E": 0, "VVV": 1, "V": 2, "VII": 2, "EEE": 3}
+
+#: Criteria for one column only.
+ONE_DIMENSIONAL = ("E", "V")
+
+#: ``hceee``'s EPSMIN (half of machine epsilon): the least trace it takes.
+EPS_MIN = 1.1102230246251565e-16
 
 #: mclust.options("subset"): above this many rows the tree is grown on a random subset.
 SUBSET_SIZE = 2000
@@ -55,8 +71,9 @@ _trees: OrderedDict[bytes, "Tree"] = OrderedDict()
 @dataclass(frozen=True)
 class Tree:
     """The merges of an agglomeration of ``n`` rows: ``merges[s] = (a, b)``, ``a < b``, joins the
-    cluster labelled ``b`` into the one labelled ``a`` (a cluster's label is its first row), at
-    criterion change ``costs[s]``."""
+    cluster labelled ``b`` into the one labelled ``a`` (a cluster's label is its first row);
+    ``costs[s]`` is what the merge minimised (the criterion's change; for EEE the pooled
+    criterion of its phase after the merge)."""
 
     n: int
     merges: np.ndarray
@@ -100,13 +117,13 @@ def agglomerate(Z: np.ndarray, model: str = "VVV", min_clusters: int = 1, alpha:
     ----------
     Z : array of shape (n, p)
         Data (already transformed; the tree is grown on ``Z`` as given).
-    model : {"VVV", "EII", "E", "V"}
+    model : {"VVV", "EEE", "VII", "EII", "E", "V"}
         The criterion (module docstring); ``"E"`` and ``"V"`` need one column.
     min_clusters : int
         Where to stop.
     alpha, beta : float
-        ``"VVV"`` and ``"V"``'s regularisation; default mclust's (``tr W/(n p)`` and machine
-        epsilon, each at least machine epsilon).
+        ``"VVV"``, ``"VII"`` and ``"V"``'s regularisation; default mclust's (``tr W/(n p)``,
+        ``tr W/(n p)`` and machine epsilon, each at least machine epsilon).
     """
     Z = np.ascontiguousarray(Z, dtype=float)
     if Z.ndim != 2 or not np.all(np.isfinite(Z)):
@@ -114,15 +131,18 @@ def agglomerate(Z: np.ndarray, model: str = "VVV", min_clusters: int = 1, alpha:
     if model not in MODELS:
         raise ValueError(f"model: expected one of {tuple(MODELS)}, got {model!r}")
     n, p = Z.shape
-    if model in ("E", "V") and p != 1:
+    if model in ONE_DIMENSIONAL and p != 1:
         raise ValueError(f"model: {model!r} is for one-dimensional data, got {p} columns")
     if not 1 <= min_clusters <= n:
         raise ValueError(f"min_clusters: expected 1..{n}, got {min_clusters}")
     if alpha is None:
         spread = float(((Z - Z.mean(axis=0)) ** 2).sum()) / (n * max(p, 1))
-        alpha = spread if model == "VVV" else 0.0
+        alpha = spread if model in ("VVV", "VII") else 0.0
     alpha = max(float(alpha), np.finfo(float).eps)
-    merges, costs = _agglomerate(Z, MODELS[model], n - min_clusters, alpha, float(beta))
+    if model == "EEE":
+        merges, costs = _agglomerate_eee(Z, n - min_clusters)
+    else:
+        merges, costs = _agglomerate(Z, MODELS[model], n - min_clusters, alpha, float(beta))
     return Tree(n, merges, costs)
 
 
@@ -146,22 +166,31 @@ def quantile_classes(x: np.ndarray, n_classes: int) -> np.ndarray:
     return np.clip(np.searchsorted(cuts, x, side="right") - 1, 0, n_classes - 1)
 
 
-def mclust_start_labels(X: np.ndarray, n_components: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def mclust_start_labels(X: np.ndarray, n_components: int, rng: np.random.Generator,
+                        model: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """mclust's default starting classification for ``G = n_components``: returns ``(rows, labels)``,
     the rows the classification covers (all, or mclust's random subset of :data:`SUBSET_SIZE`
     when there are more; ``rng`` draws it) and their labels ``0..G−1``.
 
-    One column: :func:`quantile_classes`. Else the tree of :func:`agglomerate` on
-    :func:`svd_transform` ``(X[rows])`` by ``"VVV"`` (``"EII"`` when ``n ≤ p``), computed once per
-    data set and reused for every ``G`` (cached on the bytes of ``X[rows]``).
+    ``model`` None (mclust's defaults): one column, :func:`quantile_classes`; else the tree of
+    :func:`agglomerate` on :func:`svd_transform` ``(X[rows])`` by ``"VVV"`` (mclust's
+    ``hcModelName``; ``"EII"`` when ``n ≤ p``). A name of :data:`MODELS` (mclust's ``hcModelName``
+    set): that criterion's tree, in one dimension too. Trees are computed once per data set and
+    criterion and reused for every ``G`` (cached on the bytes of ``X[rows]``).
     """
     X = np.asarray(X, dtype=float)
     n, p = X.shape
+    if model is not None and model not in MODELS:
+        raise ValueError(f"model: expected one of {tuple(MODELS)} or None, got {model!r}")
+    if model in ONE_DIMENSIONAL and p != 1:
+        raise ValueError(f"model: {model!r} is for one-dimensional data, got {p} columns")
     rows = np.arange(n) if n <= SUBSET_SIZE else np.sort(rng.choice(n, size=SUBSET_SIZE, replace=False))
     subset = X[rows]
-    if p == 1:
+    if model is None and p == 1:
         return rows, quantile_classes(subset[:, 0], n_components)
-    return rows, cached_tree(subset, "VVV" if len(rows) > p else "EII").labels(n_components)
+    if model is None:
+        model = "VVV" if len(rows) > p else "EII"
+    return rows, cached_tree(subset, model).labels(n_components)
 
 
 def cached_tree(X: np.ndarray, model: str) -> Tree:
@@ -401,4 +430,207 @@ def _agglomerate(Z, model, n_merges, alpha, beta):  # pragma: no cover - compile
                 if value < col_min[j] or (value == col_min[j] and jopt > col_arg[j]):
                     col_min[j] = value
                     col_arg[j] = jopt
+    return merges, costs
+
+
+# ----------------------------------------------------------------------------- EEE (hceee)
+@njit(cache=True, nogil=True)
+def _append_row(R, rows, v):  # pragma: no cover - compiled
+    """Add the row ``v`` (overwritten) to the upper triangular ``R`` whose first ``rows`` rows are
+    filled, so that ``RᵀR`` gains ``v vᵀ`` (mclust's ``mclrup``: reference BLAS Givens rotations
+    ``drotg``/``drot``); returns the rows filled after it."""
+    p = R.shape[0]
+    for i in range(p):
+        if i == rows:
+            for j in range(i, p):
+                R[i, j] = v[j]
+            return rows + 1
+        a, b = R[i, i], v[i]
+        scale = abs(a) + abs(b)
+        if scale == 0.0:
+            c, s, r = 1.0, 0.0, 0.0
+        else:
+            r = scale * np.sqrt((a / scale) ** 2 + (b / scale) ** 2)
+            if (a if abs(a) > abs(b) else b) < 0.0:
+                r = -r
+            c, s = a / r, b / r
+        R[i, i] = r
+        for j in range(i + 1, p):
+            x, y = R[i, j], v[j]
+            R[i, j] = c * x + s * y
+            v[j] = c * y - s * x
+    return rows
+
+
+@njit(cache=True, nogil=True)
+def _log_det_triangular(R):  # pragma: no cover - compiled
+    """``log det(RᵀR) = 2 Σ log|R_kk|``, −∞ when a diagonal entry is zero (mclust's ``detmc2``)."""
+    total = 0.0
+    for k in range(R.shape[0]):
+        if R[k, k] == 0.0:
+            return -np.inf
+        total += np.log(abs(R[k, k]))
+    return 2.0 * total
+
+
+@njit(cache=True, nogil=True)
+def _pair_vector(loc, count, i, j, out):  # pragma: no cover - compiled
+    """``out = √(n_j/n) loc_i − √(n_i/n) loc_j`` (``n = n_i + n_j``): the merge adds ``out outᵀ`` to
+    the scatter; returns ``(√(n_i/n), √(n_j/n))``, the weights of the merged scaled sum."""
+    total = count[i] + count[j]
+    si, sj = np.sqrt(count[i] / total), np.sqrt(count[j] / total)
+    for a in range(loc.shape[1]):
+        out[a] = sj * loc[i, a] - si * loc[j, a]
+    return si, sj
+
+
+@njit(cache=True, nogil=True)
+def _log_det_plus_trace(d, t):  # pragma: no cover - compiled
+    """``log(exp(d) + t)`` as hceee forms it (``t`` at least EPSMIN; −∞ for ``t = 0``)."""
+    if t == 0.0:
+        return -np.inf
+    z = max(t, EPS_MIN)
+    if d == -np.inf:
+        return np.log(z)
+    if d <= 0.0:
+        return np.log(np.exp(d) + z)
+    return np.log(1.0 + z * np.exp(-d)) + d
+
+
+@njit(cache=True, nogil=True)
+def _whitened_gap(whitened, i, j, si, sj):  # pragma: no cover - compiled
+    """``‖R⁻ᵀ v‖²`` of the pair's vector from the rows ``whitened = loc R⁻¹``."""
+    gap = 0.0
+    for a in range(whitened.shape[1]):
+        y = sj * whitened[i, a] - si * whitened[j, a]
+        gap += y * y
+    return gap
+
+
+@njit(cache=True, nogil=True)
+def _agglomerate_eee(Z, n_merges):  # pragma: no cover - compiled
+    """mclust's ``hceee`` from singletons (module docstring): merges and what each minimised."""
+    n, p = Z.shape
+    loc = Z * (1.0 / np.sqrt(n))
+    # tr T / (n p) as hceee forms it
+    root = 1.0 / np.sqrt(p)
+    centre = np.zeros(p)
+    for k in range(n):
+        for a in range(p):
+            centre[a] += root / n * loc[k, a]
+    total_trace = 0.0
+    for k in range(n):
+        for a in range(p):
+            d = centre[a] - root * loc[k, a]
+            total_trace += d * d
+    threshold = np.log(total_trace + EPS_MIN)
+    count = np.ones(n)
+    label = np.arange(n)
+    R = np.zeros((p, p))
+    rows = 0
+    trace = 0.0
+    log_det = -np.inf
+    phase = 1
+    v = np.zeros(p)
+    best_v = np.zeros(p)
+    copy = np.zeros((p, p))
+    whitened = np.zeros((n, p))
+    merges = np.empty((n_merges, 2), dtype=np.int64)
+    costs = np.empty(n_merges)
+    for step in range(n_merges):
+        size = n - step
+        if phase == 1 and rows + 1 >= p:
+            phase = 2
+        singular = not np.isfinite(log_det)
+        if phase > 1 and not singular:
+            # whitened rows: solve Rᵀ y = loc_k
+            for k in range(size):
+                for a in range(p):
+                    value = loc[k, a]
+                    for b in range(a):
+                        value -= R[b, a] * whitened[k, b]
+                    whitened[k, a] = value / R[a, a]
+        iopt = jopt = -1
+        best = np.inf
+        if phase == 1:
+            for j in range(1, size):
+                for i in range(j):
+                    _pair_vector(loc, count, i, j, v)
+                    z = max(trace + np.dot(v, v), EPS_MIN)
+                    if z <= best:
+                        best, iopt, jopt = z, i, j
+            trace = best
+        elif singular:
+            # W singular: every pair's determinant from a Givens update of R, as mclust
+            det_best, det_trace, det_i, det_j = np.inf, 0.0, -1, -1
+            z_det, z_trace = 0.0, 0.0
+            for j in range(1, size):
+                for i in range(j):
+                    _pair_vector(loc, count, i, j, v)
+                    t = trace + np.dot(v, v)
+                    copy[:, :] = R
+                    _append_row(copy, rows, v)
+                    d = _log_det_triangular(copy)
+                    if d <= det_best:
+                        det_best, det_trace, det_i, det_j = d, t, i, j
+                    if phase == 2:
+                        z = _log_det_plus_trace(d, t)
+                        if z <= best:
+                            best, z_det, z_trace, iopt, jopt = z, d, t, i, j
+            if phase == 2 and det_best < threshold:
+                trace, log_det = z_trace, z_det
+            else:
+                best, iopt, jopt, log_det = det_best, det_i, det_j, det_best
+                trace = det_trace
+                phase = 3
+        else:
+            # det(W + v vᵀ) = det W (1 + gap): compare gaps, and det + trace scaled by det W
+            # (exp(log det W) when it is at most 1, else 1/that on the trace), logs of the chosen only
+            shrink = np.exp(log_det) if log_det <= 0.0 else 1.0
+            stretch = 1.0 if log_det <= 0.0 else np.exp(-log_det)
+            gap_best, det_trace, det_i, det_j = np.inf, 0.0, -1, -1
+            key_best, z_gap, z_trace = np.inf, 0.0, 0.0
+            for j in range(1, size):
+                for i in range(j):
+                    si, sj = _pair_vector(loc, count, i, j, v)
+                    gap = _whitened_gap(whitened, i, j, si, sj)
+                    t = trace + np.dot(v, v) if phase == 2 else 0.0
+                    if gap <= gap_best:
+                        gap_best, det_trace, det_i, det_j = gap, t, i, j
+                    if phase == 2:
+                        key = shrink * (1.0 + gap) + stretch * max(t, EPS_MIN)
+                        if key <= key_best:
+                            key_best, z_gap, z_trace, iopt, jopt = key, gap, t, i, j
+            det_best = log_det + np.log1p(gap_best)
+            if phase == 2 and det_best < threshold:
+                log_det = log_det + np.log1p(z_gap)
+                trace = z_trace
+                best = _log_det_plus_trace(log_det, trace)
+            else:
+                best, iopt, jopt, log_det = det_best, det_i, det_j, det_best
+                if phase == 2:
+                    trace = det_trace
+                else:
+                    _pair_vector(loc, count, iopt, jopt, v)
+                    trace += np.dot(v, v)
+                phase = 3
+        # the merge: the Cholesky factor gains the pair's vector, the union takes slot iopt
+        si, sj = _pair_vector(loc, count, iopt, jopt, best_v)
+        rows = _append_row(R, rows, best_v)
+        if phase > 1:
+            log_det = _log_det_triangular(R)
+        if phase == 2 and log_det >= threshold:
+            phase = 3
+        merges[step, 0] = min(label[iopt], label[jopt])
+        merges[step, 1] = max(label[iopt], label[jopt])
+        costs[step] = best
+        for a in range(p):
+            loc[iopt, a] = si * loc[iopt, a] + sj * loc[jopt, a]
+        count[iopt] += count[jopt]
+        label[iopt] = min(label[iopt], label[jopt])
+        last = size - 1
+        if jopt != last:
+            loc[jopt] = loc[last]
+            count[jopt] = count[last]
+            label[jopt] = label[last]
     return merges, costs

@@ -17,6 +17,15 @@ Cholesky factor of ``Σ`` (no explicit inverse). A row with missing cells has as
 conditional means given its observed cells, and their conditional covariance is Louis's missing
 information inside a component (:func:`conditional_scores`, :func:`conditional_score_covariance`,
 from the blocks of the precision per missingness pattern).
+
+mclust's constrained models (a volume, shape or orientation shared, or logs and rotations as
+free parameters ``φ``) have no such basis; they keep the shape of a linear structure (their
+``linear_parent``: spherical, diag or full) whose free entries ``σ(φ)`` they are a smooth function
+of, and everything above is chained through it (:class:`CovarianceChain`): scores ``s_φ = s_σ J``
+with ``J = ∂σ/∂φ``, information ``Jᵀ I_σσ J − Σ_t g_t ∂²σ_t/∂φ∂φᵀ`` with ``g = ∂Q/∂σ`` (not zero
+at a constrained maximum; the term vanishes for EII and EEI, linear in ``φ``), the means' blocks
+``I_μσ J``. ``J`` and the second derivatives are central differences Richardson-extrapolated over
+steps ``h`` and ``h/2`` (:data:`CHAIN_STEP`), of a map that costs a few small matrix functions.
 """
 
 from __future__ import annotations
@@ -26,8 +35,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from ..kernels.covariance_structures import CovarianceType, covariance_structure
+from ..kernels.covariance_structures import CovarianceStructure, CovarianceType, covariance_structure
 from ..kernels.gaussian_mixture_missing import MissingLayout
+
+#: First difference step of a constrained model's free parameters, times ``max(1, |φ_i|)``
+#: (halved until the covariances stay positive definite: EII's and EEI's are variances).
+CHAIN_STEP = 1e-3
 
 
 def covariance_basis(covariance_type: CovarianceType, n_features: int) -> np.ndarray:
@@ -121,10 +134,18 @@ def gaussian_information(stats, means: np.ndarray, covariances: np.ndarray, cova
     """Expected complete-data information of Gaussian components in ``(means, free covariance
     entries)`` (that order, component by component), from the statistics ``n``, ``sum_x``,
     ``sum_xx`` about ``centre`` (those of :func:`emkit.kernels.gaussian.gaussian_stats`) at the
-    parameters ``means``, ``covariances``."""
+    parameters ``means``, ``covariances``; a constrained model's through its chain (module
+    docstring)."""
     means = np.asarray(means, dtype=float)
     k, d = means.shape
     structure = covariance_structure(covariance_type)
+    if structure.linear_parent is not None:
+        chain = covariance_chain(structure, covariances, k, d)
+        information = chain.lift_matrix(gaussian_information(stats, means, covariances, chain.parent, centre), k * d)
+        if structure.curved:
+            gradient = _covariance_gradient(stats, means, covariances, chain.parent, centre)
+            information[k * d:, k * d:] -= chain.curvature(gradient)
+        return information
     basis = structure.basis(d)
     width = basis.shape[0]
     matrices = structure.full_matrices(covariances, k, d)
@@ -150,10 +171,14 @@ def gaussian_information(stats, means: np.ndarray, covariances: np.ndarray, cova
 def gaussian_scores(X: np.ndarray, means: np.ndarray, covariances: np.ndarray,
                     covariance_type: CovarianceType) -> np.ndarray:
     """Score of ``log N(x_i | μ_j, Σ_j)`` of every row under every component in ``(means, free
-    covariance entries)``, shape ``(n, k, k·d + T)`` (zero outside component ``j``'s entries)."""
+    covariance entries)``, shape ``(n, k, k·d + T)`` (zero outside component ``j``'s entries; a
+    constrained model's through its chain)."""
     X, means = np.asarray(X, dtype=float), np.asarray(means, dtype=float)
     k, d = means.shape
     structure = covariance_structure(covariance_type)
+    if structure.linear_parent is not None:
+        chain = covariance_chain(structure, covariances, k, d)
+        return chain.lift(gaussian_scores(X, means, covariances, chain.parent), k * d)
     basis = structure.basis(d)
     width = basis.shape[0]
     matrices = structure.full_matrices(covariances, k, d)
@@ -182,11 +207,14 @@ class ConditionalResiduals:
         ``G_pk = Σ_k⁻¹ Ĉ_pk Σ_k⁻¹`` of each missingness pattern, the last one 0 (complete rows).
     pattern : ndarray of int, shape (n,)
         Each row's pattern (−1: complete).
+    covariances : ndarray
+        The covariances they are taken under (a constrained model's chain needs them).
     """
 
     whitened: np.ndarray
     spread: np.ndarray
     pattern: np.ndarray
+    covariances: np.ndarray
 
 
 def conditional_residuals(X: np.ndarray, layout: MissingLayout, means: np.ndarray, covariances: np.ndarray,
@@ -222,17 +250,23 @@ def conditional_residuals(X: np.ndarray, layout: MissingLayout, means: np.ndarra
                 spread[p, j] = precision[:, missing] @ cho_solve(factor, precision[missing])
         residuals = np.nan_to_num(X[rows][:, None, :] - means, nan=0.0)
         whitened[rows] = np.einsum("nki,kij->nkj", residuals, precisions - spread[p])
-    return ConditionalResiduals(whitened, 0.5 * (spread + np.swapaxes(spread, 2, 3)), row_pattern)
+    return ConditionalResiduals(whitened, 0.5 * (spread + np.swapaxes(spread, 2, 3)), row_pattern,
+                                np.asarray(covariances, dtype=float))
 
 
 def conditional_scores(residuals: ConditionalResiduals, covariances: np.ndarray,
                        covariance_type: CovarianceType) -> tuple[np.ndarray, np.ndarray]:
     """``E[S_c | x_o, k]`` of ``log N(x | μ_k, Σ_k)`` in :func:`gaussian_free`'s entries, split in
     two, each shaped ``(n, k, k·d + T)``: the score at ``ŷ`` (``w``, ``½ (wᵀE_t w − tr Σ⁻¹E_t)``)
-    and what the missing coordinates' spread adds, ``½ tr(E_t G)`` (``E[yᵀ B y] = ŷᵀ B ŷ + tr(B Ĉ)``)."""
+    and what the missing coordinates' spread adds, ``½ tr(E_t G)`` (``E[yᵀ B y] = ŷᵀ B ŷ + tr(B Ĉ)``); a constrained
+    model's through its chain."""
     whitened = residuals.whitened
     n, k, d = whitened.shape
     structure = covariance_structure(covariance_type)
+    if structure.linear_parent is not None:
+        chain = covariance_chain(structure, covariances, k, d)
+        at_mean, spread = conditional_scores(residuals, covariances, chain.parent)
+        return chain.lift(at_mean, k * d), chain.lift(spread, k * d)
     basis = structure.basis(d)
     width = basis.shape[0]
     matrices = structure.full_matrices(covariances, k, d)
@@ -262,10 +296,13 @@ def conditional_score_covariance(residuals: ConditionalResiduals, covariance_typ
 
     weighted by ``linear`` (n, k) and ``quadratic`` (n, k) respectively: both ``γ_ik`` for a
     Gaussian; a t component's latent scale scales the linear part by ``E[u]``. Sums over the rows
-    of each pattern first (``Σ r``, ``Σ r w``, ``Σ r w wᵀ``)."""
+    of each pattern first (``Σ r``, ``Σ r w``, ``Σ r w wᵀ``); a constrained model's through its chain."""
     whitened = residuals.whitened
     n, k, d = whitened.shape
     structure = covariance_structure(covariance_type)
+    if structure.linear_parent is not None:
+        chain = covariance_chain(structure, residuals.covariances, k, d)
+        return chain.lift_matrix(conditional_score_covariance(residuals, chain.parent, linear, quadratic), k * d)
     basis = structure.basis(d)
     width = basis.shape[0]
     first = k * d
@@ -304,3 +341,106 @@ def _scatters(stats, m: np.ndarray, structure) -> np.ndarray:
     n = np.asarray(stats["n"], dtype=float)
     sum_x, sum_xx = np.asarray(stats["sum_x"], dtype=float), np.asarray(stats["sum_xx"], dtype=float)
     return structure.information_scatters(n, sum_x, sum_xx, m)
+
+
+# ----------------------------------------------------------------------------- constrained models
+@dataclass(frozen=True)
+class CovarianceChain:
+    """A constrained structure's free parameters ``φ`` at the estimate, seen through its linear
+    parent's free entries ``σ(φ) = parent.to_free(structure.from_free(φ))``: ``jacobian`` ``∂σ/∂φ``
+    (``(T, P)``) and the ``steps`` it was differenced with."""
+
+    structure: CovarianceStructure
+    parent: CovarianceStructure
+    free: np.ndarray
+    steps: np.ndarray
+    jacobian: np.ndarray
+    n_components: int
+    n_features: int
+
+    def parent_free(self, free: np.ndarray) -> np.ndarray:
+        """``σ(φ)``."""
+        return self.parent.to_free(self.structure.from_free(free, self.n_components, self.n_features))
+
+    def lift(self, values: np.ndarray, first: int) -> np.ndarray:
+        """Values whose last axis is ``(first entries, σ)`` carried to ``(first entries, φ)``: ``σ``'s
+        part times ``J``."""
+        return np.concatenate([values[..., :first], values[..., first:] @ self.jacobian], axis=-1)
+
+    def lift_matrix(self, matrix: np.ndarray, first: int) -> np.ndarray:
+        """``Tᵀ M T`` with ``T = diag(I_first, J)``."""
+        return self.lift(self.lift(matrix, first).T, first)
+
+    def curvature(self, gradient: np.ndarray) -> np.ndarray:
+        """``Σ_t g_t ∂²σ_t/∂φ∂φᵀ``, the Hessian of ``gᵀσ(φ)``."""
+        from ..inference.hessian import central_hessian
+
+        return central_hessian(lambda free: float(gradient @ self.parent_free(free)), self.free, self.steps)
+
+
+#: The last chain made (a pass over the rows asks for it block by block): ``[(key, chain)]``.
+_last_chain: list[tuple[bytes, CovarianceChain]] = []
+
+
+def covariance_chain(structure: CovarianceStructure, covariances: np.ndarray, n_components: int,
+                     n_features: int) -> CovarianceChain:
+    """The :class:`CovarianceChain` of a constrained structure at ``covariances``: ``J`` column by
+    column, ``(4 D(h/2) − D(h))/3`` with ``D(h)`` the central difference of ``σ`` along ``φ_i``."""
+    covariances = np.asarray(covariances, dtype=float)
+    key = f"{structure.name}:{n_components}:{n_features}:".encode() + covariances.tobytes()
+    if _last_chain and _last_chain[0][0] == key:
+        return _last_chain[0][1]
+    parent = covariance_structure(structure.linear_parent)
+    free = np.asarray(structure.to_free(covariances), dtype=float)
+    steps = CHAIN_STEP * np.maximum(1.0, np.abs(free))
+    chain = CovarianceChain(structure, parent, free, steps, np.zeros((0, 0)), n_components, n_features)
+    columns = []
+    for i, unit in enumerate(np.eye(free.size)):
+        for _ in range(60):
+            if all(_positive_definite(structure.full_matrices(structure.from_free(free + sign * steps[i] * unit,
+                                                                                  n_components, n_features),
+                                                              n_components, n_features)) for sign in (1.0, -1.0)):
+                break
+            steps[i] /= 2.0
+        else:
+            raise ValueError(f"covariances: no feasible difference step for {structure.name!r}'s free parameter {i}")
+        h = steps[i]
+        wide = (chain.parent_free(free + h * unit) - chain.parent_free(free - h * unit)) / (2.0 * h)
+        narrow = (chain.parent_free(free + 0.5 * h * unit) - chain.parent_free(free - 0.5 * h * unit)) / h
+        columns.append((4.0 * narrow - wide) / 3.0)
+    jacobian = np.column_stack(columns) if columns else np.zeros((parent.n_free(n_components, n_features), 0))
+    chain = CovarianceChain(structure, parent, free, steps, jacobian, n_components, n_features)
+    _last_chain[:] = [(key, chain)]
+    return chain
+
+
+def _positive_definite(matrices: np.ndarray) -> bool:
+    """Whether every matrix is finite and positive definite."""
+    if not np.all(np.isfinite(matrices)):
+        return False
+    try:
+        np.linalg.cholesky(matrices)
+    except np.linalg.LinAlgError:
+        return False
+    return True
+
+
+def _covariance_gradient(stats, means: np.ndarray, covariances: np.ndarray, parent: CovarianceStructure,
+                         centre: np.ndarray) -> np.ndarray:
+    """``g = ∂Q/∂σ`` in a linear structure's free entries: ``g_t = ½ Σ_k [tr(E_t Σ_k⁻¹ W_k Σ_k⁻¹) −
+    n_k tr(Σ_k⁻¹ E_t)]`` over the components that entry belongs to (``W_k`` about ``μ_k``)."""
+    k, d = means.shape
+    basis = parent.basis(d)
+    width = basis.shape[0]
+    matrices = parent.full_matrices(covariances, k, d)
+    n = np.asarray(stats["n"], dtype=float)
+    scatters = _scatters(stats, means - centre, parent)
+    gradient = np.zeros(parent.n_free(k, d))
+    for j in range(k):
+        factor = cho_factor(matrices[j], lower=True)
+        precision = cho_solve(factor, np.eye(d))
+        sandwich = cho_solve(factor, cho_solve(factor, scatters[j]).T)
+        offset = parent.free_offset(j, width)
+        gradient[offset:offset + width] += 0.5 * (np.einsum("tij,ji->t", basis, sandwich)
+                                                  - n[j] * np.einsum("tij,ji->t", basis, precision))
+    return gradient

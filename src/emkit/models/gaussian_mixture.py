@@ -30,6 +30,7 @@ from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian import check_covariance_type, covariance_shape, precisions_cholesky, responsibility_statistics
 from ..kernels.gaussian_mixture_estep import FLOAT32_TOLERANCE
 from ..kernels.gaussian_mixture_missing import MissingLayout, missing_layout
+from ..kernels.hierarchical import MODELS as HC_MODELS
 from ..kernels.hierarchical import mclust_start_labels
 from ..kernels.kmeans import kmeans, kmeans_plusplus, unit_scale
 from ..kernels.parallel import worker_count
@@ -39,7 +40,10 @@ from ..numerics import all_finite
 from ..validation import check_sample_weight, nullable_as_nan
 from .gaussian_information import component_draws
 
-INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "hc")
+#: ``"hc-<model>"``: mclust's hierarchical start grown by that criterion (mclust's ``hcModelName``).
+HC_STARTS = tuple(f"hc-{model}" for model in HC_MODELS)
+
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "hc", *HC_STARTS)
 
 #: Fitting needs the squares of the data (about their mean) in the float range; scoring does not.
 MAX_MAGNITUDE = 1e150
@@ -168,7 +172,9 @@ def initial_responsibilities(X: np.ndarray, n_components: int, method: str, rng:
     the classes of model-based hierarchical clustering (:func:`~emkit.kernels.hierarchical.mclust_start_labels`;
     rows outside its subset, for more than 2000 rows, get zero rows, so that the first M-step uses
     the subset as mclust's does; the tree ignores ``sample_weight``, as mclust has none, and
-    ``rng`` only draws that subset). ``X`` must be complete.
+    ``rng`` only draws that subset); ``hc-VVV``, ``hc-EEE``, ``hc-VII``, ``hc-EII`` (and ``hc-E``,
+    ``hc-V`` for one column): the same with that merge criterion (mclust's ``hcModelName``; plain
+    ``hc`` is mclust's default, VVV, or quantile classes for one column). ``X`` must be complete.
     """
     n = X.shape[0]
     resp = np.zeros((n, n_components))
@@ -185,8 +191,11 @@ def initial_responsibilities(X: np.ndarray, n_components: int, method: str, rng:
         p = None if sample_weight is None else sample_weight / sample_weight.sum()
         indices = rng.choice(n, size=n_components, replace=False, p=p)
         resp[indices, np.arange(n_components)] = 1.0
-    elif method == "hc":
-        rows, labels = mclust_start_labels(X, n_components, rng)
+    elif method == "hc" or method in HC_STARTS:
+        model = None if method == "hc" else method.removeprefix("hc-")
+        if model in ("E", "V") and X.shape[1] != 1:
+            raise ValueError(f"init_params: {method!r} is for one-column data, got {X.shape[1]} columns")
+        rows, labels = mclust_start_labels(X, n_components, rng, model)
         resp[rows, labels] = 1.0
     else:
         raise ValueError(f"init_params: expected one of {INIT_METHODS}, got {method!r}")
