@@ -455,6 +455,7 @@ class _Buffers:
         self.scale = np.empty(rows, dtype=dtype)
         self.whitened: np.ndarray | None = None  # z (row, ≤ q, k) of incomplete rows (full/tied), made when needed
         self.runs: PatternRuns | None = None
+        self.panel_views: dict[tuple[bool, tuple[int, int]], tuple[np.ndarray, np.ndarray]] = {}
 
     def joint_product(self, theta_t: np.ndarray, features: np.ndarray, out: np.ndarray) -> None:
         """``out = Θᵀ Φᵀ``, in panels of :data:`PANEL_COLUMNS` rows when there are at most
@@ -462,17 +463,30 @@ class _Buffers:
         if features.shape[0] > PANEL_FEATURES:
             np.matmul(theta_t, features, out=out)
             return
-        panels, rest = _panels(features)
-        out_panels, out_rest = _panels(out)
+        panels, rest = self.panels(features)
+        out_panels, out_rest = self.panels(out)
         np.matmul(theta_t, panels, out=out_panels)
         np.matmul(theta_t, rest, out=out_rest)
+
+    def panels(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`_panels` of ``a``, kept when ``a`` is the start of this thread's features or
+        log-joint (``[:q, :b]``; a block's passes have one size): NumPy's ``as_strided`` takes
+        ~20 µs, four times a pass, holding the GIL."""
+        base = a.base
+        if base is None or (base is not self.features and base is not self.joint):
+            return _panels(a)
+        key = (base is self.features, a.shape)
+        found = self.panel_views.get(key)
+        if found is None:
+            found = self.panel_views[key] = _panels(a)
+        return found
 
     def statistics_product(self, features: np.ndarray, resp: np.ndarray) -> np.ndarray:
         """``Φᵀ R`` (``resp`` is ``Rᵀ``), in panels when there are few features."""
         if features.shape[0] > PANEL_FEATURES:
             return features @ resp.T
-        panels, rest = _panels(features)
-        resp_panels, resp_rest = _panels(resp)
+        panels, rest = self.panels(features)
+        resp_panels, resp_rest = self.panels(resp)
         return np.matmul(panels, resp_panels.transpose(0, 2, 1)).sum(axis=0) + rest @ resp_rest.T
 
     def fill(self, X: np.ndarray, rows: np.ndarray, pattern: np.ndarray | None, layout: MissingLayout) -> RowFeatures:
