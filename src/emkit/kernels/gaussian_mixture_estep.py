@@ -748,9 +748,10 @@ class BlockPass:
 
 def pass_rows(n_rows: int, row_bytes: int) -> int:
     """Rows per pass of :class:`BlockPass` over a block of ``n_rows`` rows whose features take
-    ``row_bytes`` each: the block in the fewest passes of at most :data:`PASS_BYTES` (at least
-    :data:`MIN_PASS_ROWS` rows), all of about one size (8,000 rows of 3,426 at most make three
-    passes of 2,667, not 3,426 + 3,426 + 1,148: a short last pass costs its fixed work for few rows)."""
+    ``row_bytes`` each: the block in the fewest passes of at most :data:`PASS_BYTES` (or
+    :data:`MIN_PASS_ROWS` rows, if more), all of about one size (8,000 rows of 3,426 at most make
+    three passes of 2,667, not 3,426 + 3,426 + 1,148: a short last pass costs its fixed work for
+    few rows)."""
     most = min(n_rows, max(MIN_PASS_ROWS, PASS_BYTES // row_bytes))
     passes = -(-n_rows // most)
     return -(-n_rows // passes)
