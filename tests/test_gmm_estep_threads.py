@@ -26,8 +26,8 @@ def test_threads_make_the_product_form_of_an_e_step_once(monkeypatch):
 
     monkeypatch.setattr(gaussian_family, "mixture_terms", slow_terms)
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(16_000, 3))
-    model = GaussianMixtureModel(3, "full", n_jobs=2)
+    X = rng.normal(size=(20_000, 8))   # blocks of 2,500 rows: the product form's size, not the smallest problems'
+    model = GaussianMixtureModel(4, "full", n_jobs=2)
     data = model.prepare(X)
     params = model.initial_params(data, np.random.default_rng(1))
     assert len(data.blocks) >= 2
