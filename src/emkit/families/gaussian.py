@@ -72,6 +72,11 @@ FLOOR_REMEDY = ("give the covariances a conjugate prior (covariance_prior=..., M
 #: The k-means start looks at no more than this many rows.
 KMEANS_ROWS = 20_000
 
+#: Held while a :class:`GaussianCache` makes its product form, so that the threads of an E-step
+#: wait for the first one's (~0.4 ms for k = d = 16) instead of racing to make copies of their own
+#: while they hold the GIL, and each then a second buffer set for the copy that was kept.
+_TERMS_LOCK = threading.Lock()
+
 
 @dataclass
 class GaussianBlock:
@@ -103,11 +108,12 @@ class GaussianCache:
         """The product form about ``centre`` (with mixture ``weights``; None: all 1), made on
         first use for each centre array (the blocks of a data set share one)."""
         key = (id(centre), None if weights is None else weights.tobytes())
-        found = self.made.get(key)
-        if found is None or found[0] is not centre:
-            k = self.means.shape[0]
-            found = self.made[key] = (centre, mixture_terms(np.ones(k) if weights is None else weights, self.means,
-                                                            self.covars, self.covariance_type, centre))
+        with _TERMS_LOCK:
+            found = self.made.get(key)
+            if found is None or found[0] is not centre:
+                k = self.means.shape[0]
+                found = self.made[key] = (centre, mixture_terms(np.ones(k) if weights is None else weights,
+                                                                self.means, self.covars, self.covariance_type, centre))
         return found[1]
 
 

@@ -56,7 +56,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -183,6 +183,12 @@ class MixtureTerms:
     def n_components(self) -> int:
         """``k``."""
         return int(self.theta.shape[1])
+
+    @cached_property
+    def float32_accurate(self) -> bool:
+        """Whether float32 arithmetic is accurate enough: ``2⁻²⁴ ·`` :func:`rounding_factor` ``≤``
+        :data:`FLOAT32_TOLERANCE` (computed once: :func:`compute_dtype` asks for every block)."""
+        return float(np.finfo(np.float32).eps) / 2 * rounding_factor(self) <= FLOAT32_TOLERANCE
 
     @cached_property
     def far(self) -> np.ndarray:
@@ -314,26 +320,29 @@ def far_components(terms: MixtureTerms) -> np.ndarray:
 def compute_dtype(data_dtype, terms: MixtureTerms) -> np.dtype:
     """float32 for float32 data when ``2⁻²⁴ ·`` :func:`rounding_factor` ``≤`` :data:`FLOAT32_TOLERANCE`,
     else float64."""
-    if np.dtype(data_dtype) == np.float32 and float(np.finfo(np.float32).eps) / 2 * rounding_factor(terms) <= FLOAT32_TOLERANCE:
+    if np.dtype(data_dtype) == np.float32 and terms.float32_accurate:
         return np.dtype(np.float32)
     return np.dtype(np.float64)
 
 
 # ------------------------------------------------------------------------------ the passes
-def _exp_relative(joint: np.ndarray) -> np.ndarray:
-    """``exp(joint − max_k joint[k])`` of each column, in place (returns the maxima).
+#: The exponent below which :func:`_exp_relative` makes a ratio exactly 0, by type.
+_EXP_FLOOR = {np.float64: np.float64(-690.0), np.float32: np.float32(-78.0)}
+_RATIO_FLOOR = {dtype: np.exp(floor) for dtype, floor in _EXP_FLOOR.items()}
 
-    Ratios below ``e⁻⁶⁹⁰ ≈ 10⁻³⁰⁰`` (``e⁻⁷⁸ ≈ 10⁻³⁴`` in float32) become exactly 0: the exponent is
-    clipped there and ``e⁻⁶⁹⁰`` subtracted, which changes no larger value by more than round-off.
-    No statistic can show the difference, and it keeps out of every pass the subnormal numbers
-    and the special cases that make ``exp`` and the products up to 20x slower. The maxima, the
-    shift and the clip are one compiled pass (:func:`_shift_by_largest`), the exponential NumPy's
-    vectorized one."""
-    floor = joint.dtype.type(-690.0 if joint.dtype == np.float64 else -78.0)
+
+def _exp_relative(joint: np.ndarray) -> np.ndarray:
+    """``exp(max(joint − max_k joint[k], floor))`` of each column, in place (returns the maxima).
+
+    Ratios below ``e⁻⁶⁹⁰ ≈ 10⁻³⁰⁰`` (``e⁻⁷⁸ ≈ 10⁻³⁴`` in float32, the ``floor``) become exactly 0:
+    the exponent is clipped there and ``e⁻⁶⁹⁰`` subtracted by :func:`_subtract_and_sum`, which
+    changes no larger value by more than round-off. No statistic can show the difference, and it
+    keeps out of every pass the subnormal numbers and the special cases that make ``exp`` and the
+    products up to 20x slower. The maxima, the shift and the clip are one compiled pass
+    (:func:`_shift_by_largest`), the exponential NumPy's vectorized one."""
     largest = np.empty(joint.shape[1], dtype=joint.dtype)
-    _shift_by_largest(joint, largest, floor)
+    _shift_by_largest(joint, largest, _EXP_FLOOR[joint.dtype.type])
     np.exp(joint, out=joint)
-    joint -= np.exp(floor)
     return largest
 
 
@@ -349,19 +358,26 @@ def _block(X: np.ndarray, layout: MissingLayout, start: int, size: int,
 
 
 class _Totals:
-    """The sums of a block: ``Φᵀ R`` (shape ``(p, k)``), the log-likelihood and, for full/tied,
-    what the missing-value corrections add (arrays indexed by component on their last axis);
-    for diag/spherical, ``conditional_missing`` (``(k, d)``, None: the ``1 − o`` part of
-    ``Φᵀ R``) weighs the conditional variances of the missing coordinates."""
+    """The sums of a block (of one or more passes): ``Φᵀ R`` (shape ``(p, k)``), the
+    log-likelihood and, for full/tied, what the missing-value corrections add (arrays indexed by
+    component on their last axis; None until a pass has incomplete rows); for diag/spherical,
+    ``conditional_missing`` (``(k, d)``, None: the ``1 − o`` part of ``Φᵀ R``) weighs the
+    conditional variances of the missing coordinates."""
 
-    def __init__(self, terms: MixtureTerms, missing: bool = False) -> None:
+    def __init__(self, terms: MixtureTerms) -> None:
         self.terms = terms
         d, k = terms.n_features, terms.n_components
         self.products = np.zeros((terms.theta.shape[0], k))
         self.loglik = 0.0
-        self.missing = MissingSums(d, k) if missing else None
+        self.missing: MissingSums | None = None
         self.conditional_missing: np.ndarray | None = None
         self.anchored = anchored_zeros(terms.covariance_type, k, d)
+
+    def missing_sums(self) -> MissingSums:
+        """:attr:`missing`, made (zero) on first use."""
+        if self.missing is None:
+            self.missing = MissingSums(self.terms.n_features, self.terms.n_components)
+        return self.missing
 
     def statistics(self) -> dict[str, np.ndarray]:
         """The sums unpacked into ``n``, ``sum_x`` and ``sum_xx`` (float64), with the statistics
@@ -372,10 +388,7 @@ class _Totals:
         sum_x = products[:, 1:d + 1].copy()
         structure = terms.structure
         if not structure.diagonal:
-            rows, columns = np.triu_indices(d)
-            second = np.zeros((k, d, d))
-            second[:, rows, columns] = products[:, d + 1:]
-            second[:, columns, rows] = products[:, d + 1:]
+            second = products[:, _symmetric_positions(d)]   # the (i, j) and (j, i) entries from one feature
             if self.missing is not None:
                 sum_x += self.missing.x.T
                 second += self.missing.second_moments()
@@ -388,6 +401,16 @@ class _Totals:
             second = (products[:, d + 1:2 * d + 1] + terms.means ** 2 * missing_weight
                       + terms.variances * self.conditional_missing)
         return {"n": n, "sum_x": sum_x, "sum_xx": structure.reduce_diagonal_second(second), **self.anchored}
+
+
+@lru_cache(maxsize=16)
+def _symmetric_positions(d: int) -> np.ndarray:
+    """``(d, d)`` positions in ``φ`` of ``y_i y_j`` (``i, j`` in any order): the second moments
+    of a statistics row in one gather."""
+    positions = np.empty((d, d), dtype=np.intp)
+    rows, columns = np.triu_indices(d)
+    positions[rows, columns] = positions[columns, rows] = 1 + d + np.arange(rows.size)
+    return positions
 
 
 def _panels(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -427,8 +450,12 @@ class _Buffers:
         self.exact: ExactRows | None = None
         self.features: np.ndarray | None = None
         self.joint = np.empty((k, rows), dtype=dtype)
+        self.log_marginal = np.empty(rows)   # of the rows of a block, with their sum of ratios and its inverse
+        self.total = np.empty(rows, dtype=dtype)
+        self.scale = np.empty(rows, dtype=dtype)
         self.whitened: np.ndarray | None = None  # z (row, ≤ q, k) of incomplete rows (full/tied), made when needed
         self.runs: PatternRuns | None = None
+        self.panel_views: dict[tuple[bool, tuple[int, int]], tuple[np.ndarray, np.ndarray]] = {}
 
     def joint_product(self, theta_t: np.ndarray, features: np.ndarray, out: np.ndarray) -> None:
         """``out = Θᵀ Φᵀ``, in panels of :data:`PANEL_COLUMNS` rows when there are at most
@@ -436,17 +463,30 @@ class _Buffers:
         if features.shape[0] > PANEL_FEATURES:
             np.matmul(theta_t, features, out=out)
             return
-        panels, rest = _panels(features)
-        out_panels, out_rest = _panels(out)
+        panels, rest = self.panels(features)
+        out_panels, out_rest = self.panels(out)
         np.matmul(theta_t, panels, out=out_panels)
         np.matmul(theta_t, rest, out=out_rest)
+
+    def panels(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`_panels` of ``a``, kept when ``a`` is the start of this thread's features or
+        log-joint (``[:q, :b]``; a block's passes have one size): NumPy's ``as_strided`` takes
+        ~20 µs, four times a pass, holding the GIL."""
+        base = a.base
+        if base is None or (base is not self.features and base is not self.joint):
+            return _panels(a)
+        key = (base is self.features, a.shape)
+        found = self.panel_views.get(key)
+        if found is None:
+            found = self.panel_views[key] = _panels(a)
+        return found
 
     def statistics_product(self, features: np.ndarray, resp: np.ndarray) -> np.ndarray:
         """``Φᵀ R`` (``resp`` is ``Rᵀ``), in panels when there are few features."""
         if features.shape[0] > PANEL_FEATURES:
             return features @ resp.T
-        panels, rest = _panels(features)
-        resp_panels, resp_rest = _panels(resp)
+        panels, rest = self.panels(features)
+        resp_panels, resp_rest = self.panels(resp)
         return np.matmul(panels, resp_panels.transpose(0, 2, 1)).sum(axis=0) + rest @ resp_rest.T
 
     def fill(self, X: np.ndarray, rows: np.ndarray, pattern: np.ndarray | None, layout: MissingLayout) -> RowFeatures:
@@ -490,29 +530,26 @@ class _Buffers:
         return PatternRuns(block.pattern, block.layout, self.terms.precision_by_row,
                            self.terms.precision_mean_by_row, self.whitened)
 
-    def statistics(self, X: np.ndarray, block: RowFeatures, weights: np.ndarray | None) -> _Totals:
-        """The sums of one block: responsibilities ``R`` (in place of the log-joint, with
-        negligible ones set to 0, see :func:`_exp_relative`), ``Φᵀ R``, the log-likelihood, the
-        missing-value corrections (``weights``: those of the block's rows, in its order)."""
+    def statistics(self, X: np.ndarray, block: RowFeatures, weights: np.ndarray | None, sums: _Totals) -> None:
+        """Add to ``sums`` those of one block: responsibilities ``R`` (in place of the log-joint,
+        with negligible ones set to 0, see :func:`_exp_relative`), ``Φᵀ R``, the log-likelihood,
+        the missing-value corrections (``weights``: those of the block's rows, in its order)."""
         joint = self.log_joint(X, block)
         exact = self.exact
         if exact is not None:
             _check_representable(self.used, exact.positions, block.rows)
             joint[:, exact.positions] = exact.log_resp.T
         largest = _exp_relative(joint)
-        total = joint.sum(axis=0)
-        log_marginal = largest.astype(np.float64) + np.log(total.astype(np.float64))
+        b = joint.shape[1]
+        total, log_marginal = self.total[:b], self.log_marginal[:b]
+        _subtract_and_sum(joint, _RATIO_FLOOR[joint.dtype.type], total)
+        np.log(total, out=log_marginal, dtype=np.float64)   # in float64, whatever the type of `total`
+        log_marginal += largest
+        _scale_columns(joint, total, weights, self.scale[:b])
         if exact is not None:
             log_marginal[exact.positions] = exact.log_marginal
-        sums = _Totals(self.terms, missing=self.runs is not None)
-        if weights is None:
-            sums.loglik = float(log_marginal.sum())
-            joint /= total
-        else:
-            sums.loglik = float(weights @ log_marginal)
-            joint *= (weights / total).astype(self.dtype)
+        sums.loglik += float(log_marginal.sum() if weights is None else weights @ log_marginal)
         self.add_products(X, block, joint, sums)
-        return sums
 
     def given_statistics(self, X: np.ndarray, block: RowFeatures, resp: np.ndarray,
                          conditional: np.ndarray | None = None) -> _Totals:
@@ -523,21 +560,22 @@ class _Buffers:
         self.runs = self.pattern_runs(block)
         if self.runs is not None:   # the whitened rows the corrections need
             self.runs.log_density(self.used, np.zeros((self.terms.n_components, block.rows.size)))
-        sums = _Totals(self.terms, missing=self.runs is not None)
+        sums = _Totals(self.terms)
         self.add_products(X, block, resp, sums, conditional)
         return sums
 
     def add_products(self, X: np.ndarray, block: RowFeatures, resp: np.ndarray, sums: _Totals,
                      conditional: np.ndarray | None = None) -> None:
-        """``Φᵀ R``, the missing-value corrections and the far components' statistics about their
-        means, of responsibilities ``resp`` (k, b), into ``sums``."""
-        sums.products[:self.used.shape[0]] = self.statistics_product(self.used, resp)
+        """Add ``Φᵀ R``, the missing-value corrections and the far components' statistics about
+        their means, of responsibilities ``resp`` (k, b), to ``sums``."""
+        sums.products[:self.used.shape[0]] += self.statistics_product(self.used, resp)
         if self.runs is not None:
-            self.runs.statistics(self.used, resp, sums.missing, conditional)
+            self.runs.statistics(self.used, resp, sums.missing_sums(), conditional)
         if self.far.any():
-            sums.anchored = anchored_stats(X[block.rows], resp.T.astype(np.float64), self.terms.locations,
-                                           self.terms.covariances, self.terms.covariance_type,
-                                           conditional=None if conditional is None else conditional.T)
+            anchored = anchored_stats(X[block.rows], resp.T.astype(np.float64), self.terms.locations,
+                                      self.terms.covariances, self.terms.covariance_type,
+                                      conditional=None if conditional is None else conditional.T)
+            sums.anchored = {key: sums.anchored[key] + value for key, value in anchored.items()}
 
 
 @dataclass(frozen=True)
@@ -697,18 +735,26 @@ class BlockPass:
         """The statistics about ``terms.shift`` (``n``, ``sum_x``, ``sum_xx`` by structure, with the
         far components' ``anchored_*``) and the log-likelihood of the block of rows ``X`` (its
         :func:`missing_layout`), with their sample ``weights``."""
-        size = min(X.shape[0], max(MIN_PASS_ROWS, PASS_BYTES // (self.terms.theta.shape[0] * self.dtype.itemsize)))
+        size = pass_rows(X.shape[0], self.terms.theta.shape[0] * self.dtype.itemsize)
         if self.buffers is None or self.buffers.rows < size:
             self.buffers = _Buffers(self.terms, self.dtype, size)
-        statistics, loglik = None, 0.0
+        sums = _Totals(self.terms)
         for start in range(0, X.shape[0], size):   # in passes of `size` rows, in layout order
             rows, pattern = _block(X, layout, start, size, self.terms.covariance_type)
             block = self.buffers.fill(X, rows, pattern, layout)
-            totals = self.buffers.statistics(X, block, None if weights is None else weights[rows])
-            sums = totals.statistics()
-            statistics = sums if statistics is None else {key: statistics[key] + value for key, value in sums.items()}
-            loglik += totals.loglik
-        return statistics, loglik
+            self.buffers.statistics(X, block, None if weights is None else weights[rows], sums)
+        return sums.statistics(), sums.loglik
+
+
+def pass_rows(n_rows: int, row_bytes: int) -> int:
+    """Rows per pass of :class:`BlockPass` over a block of ``n_rows`` rows whose features take
+    ``row_bytes`` each: the block in the fewest passes of at most :data:`PASS_BYTES` (or
+    :data:`MIN_PASS_ROWS` rows, if more), all of about one size (8,000 rows of 3,426 at most make
+    three passes of 2,667, not 3,426 + 3,426 + 1,148: a short last pass costs its fixed work for
+    few rows)."""
+    most = min(n_rows, max(MIN_PASS_ROWS, PASS_BYTES // row_bytes))
+    passes = -(-n_rows // most)
+    return -(-n_rows // passes)
 
 
 def may_be_untrusted(largest_square: float, error_scale: float, error_terms, tolerance: float) -> bool:
@@ -780,6 +826,33 @@ def _shift_by_largest(joint, largest, floor):  # pragma: no cover - compiled
     for c in range(k):
         for r in range(b):
             joint[c, r] = max(joint[c, r] - largest[r], floor)
+
+
+@njit(cache=True, nogil=True)
+def _subtract_and_sum(resp, floor, total):  # pragma: no cover - compiled
+    """``resp[c, i] ← resp[c, i] − floor`` and ``total[i] = Σ_c resp[c, i]`` (in the type of ``resp``,
+    summed over ``c`` in order), in one pass along the contiguous rows of ``resp``."""
+    k, b = resp.shape
+    for r in range(b):
+        total[r] = 0.0
+    for c in range(k):
+        for r in range(b):
+            value = resp[c, r] - floor
+            resp[c, r] = value
+            total[r] += value
+
+
+@njit(cache=True, nogil=True)
+def _scale_columns(resp, total, weights, scale):  # pragma: no cover - compiled
+    """``resp[c, i] ← resp[c, i] · s_i`` with ``s_i = w_i / total[i]`` (``w_i = 1`` when ``weights``
+    is None) computed in float64 and rounded to the type of ``resp`` (into ``scale``): a product
+    that vectorizes, where a division by ``total[i]`` runs element by element."""
+    k, b = resp.shape
+    for r in range(b):
+        scale[r] = (1.0 if weights is None else weights[r]) / np.float64(total[r])
+    for c in range(k):
+        for r in range(b):
+            resp[c, r] *= scale[r]
 
 
 @njit(cache=True, nogil=True)

@@ -30,7 +30,9 @@ BLOCK_ROWS = 8192
 MAX_BATCHES = 8
 
 #: With enough rows, the emission work is cut into at least this many blocks (of at least
-#: :data:`MIN_BLOCK_ROWS` rows), whatever the number of threads.
+#: :data:`MIN_BLOCK_ROWS` rows), whatever the number of threads; more blocks come in multiples of
+#: it, so that 2, 4 or 8 threads get equal shares (200,000 rows make 32 blocks of 6,250, not 25
+#: of 8,000, of which one of two threads would do 13).
 MIN_BLOCKS = 8
 MIN_BLOCK_ROWS = 1024
 
@@ -137,15 +139,18 @@ class Sequences:
     def build(cls, X: np.ndarray, offsets: np.ndarray, n_threads: int,
               block_data: Callable[[np.ndarray], Any], context: Any = None) -> Sequences:
         """At most :data:`MAX_BATCHES` batches; blocks of at most ``BLOCK_ROWS`` rows (at least
-        :data:`MIN_BLOCKS` when there are enough rows); ``block_data(rows)`` gives each
-        :attr:`Block.data`. Neither depends on ``n_threads``."""
+        :data:`MIN_BLOCKS` when there are enough rows, more in multiples of it);
+        ``block_data(rows)`` gives each :attr:`Block.data`. Neither depends on ``n_threads``."""
         n_sequences, n_rows = offsets.size - 1, int(offsets[-1])
         n_batches = min(MAX_BATCHES, n_sequences)
         targets = np.linspace(0, n_rows, n_batches + 1)[1:-1]
         cuts = np.unique(np.concatenate([[0], np.searchsorted(offsets, targets), [n_sequences]]))
         batches = [Batch(int(offsets[a]), int(offsets[b]), offsets[a:b + 1] - offsets[a])
                    for a, b in pairwise(cuts)]
-        n_blocks = max(1, -(-n_rows // BLOCK_ROWS), min(MIN_BLOCKS, n_rows // MIN_BLOCK_ROWS))
+        by_size = -(-n_rows // BLOCK_ROWS)
+        if by_size > MIN_BLOCKS:
+            by_size = -(-by_size // MIN_BLOCKS) * MIN_BLOCKS
+        n_blocks = max(1, by_size, min(MIN_BLOCKS, n_rows // MIN_BLOCK_ROWS))
         edges = np.unique(np.linspace(0, n_rows, n_blocks + 1).astype(int))
         blocks = [Block(int(a), int(b), block_data(X[a:b])) for a, b in pairwise(edges)]
         return cls(X, offsets, batches, blocks, n_threads, context=context)
