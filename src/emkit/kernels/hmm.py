@@ -416,17 +416,28 @@ def forward_backward_log(log_frame, offsets, log_startprob, log_transmat, poster
             start_counts[k] += posteriors[first, k]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _row_shift(log_frame, row):  # pragma: no cover - compiled
+    """The largest finite entry of ``log_frame[row]`` (0 when none is)."""
+    largest = -np.inf
+    for k in range(log_frame.shape[1]):
+        if log_frame[row, k] > largest and log_frame[row, k] < np.inf:
+            largest = log_frame[row, k]
+    return largest if largest > -np.inf else 0.0
+
+
 @njit(cache=True, nogil=True)
-def viterbi(log_frame, shift, rows, offsets, log_startprob, log_transmat, pointers, path,
+def viterbi(log_frame, rows, offsets, log_startprob, log_transmat, pointers, path,
             seq_logprob):  # pragma: no cover - compiled
     """Most probable state path of each sequence, ``argmax_z log p(x, z)``, in log space.
 
     ``δ_t(j) = log b_t(j) − m_t + max_i (δ_{t−1}(i) + log A_ij)`` with back-pointers, from the
     frame log-likelihoods ``log b_t`` in row ``rows[t]`` of ``log_frame`` (row ``t`` when ``rows``
-    is empty) less that row's ``shift`` ``m_t`` (so that rows of huge magnitude do not absorb the
-    others' differences); ties go to the lowest state index. ``pointers`` (n, K), of an integer
-    type that holds ``K − 1``, is scratch. Writes the states into ``path`` (n,) and
-    ``max_z log p(x, z) − Σ_t m_t`` into ``seq_logprob``.
+    is empty) less their largest finite value ``m_t`` (0 when none is finite), so that rows of
+    huge magnitude do not absorb the others' differences; ties go to the lowest state index.
+    ``pointers`` (n, K), of an integer type that holds ``K − 1``, is scratch. Writes the states
+    into ``path`` (n,) and ``max_z log p(x, z) = max_k δ_T(k) + Σ_t m_t`` (a compensated sum)
+    into ``seq_logprob``.
     """
     n_states = log_transmat.shape[0]
     delta = np.empty(n_states)
@@ -435,8 +446,10 @@ def viterbi(log_frame, shift, rows, offsets, log_startprob, log_transmat, pointe
     for s in range(offsets.shape[0] - 1):
         first, stop = offsets[s], offsets[s + 1]
         row = _row(rows, first)
+        shift = _row_shift(log_frame, row)
+        total, compensation = shift, 0.0
         for k in range(n_states):
-            delta[k] = log_startprob[k] + (log_frame[row, k] - shift[row])
+            delta[k] = log_startprob[k] + (log_frame[row, k] - shift)
         for t in range(first + 1, stop):
             # state by state of the previous step, all next states at once (a vector maximum)
             for k in range(n_states):
@@ -450,14 +463,21 @@ def viterbi(log_frame, shift, rows, offsets, log_startprob, log_transmat, pointe
                         best[k] = value
                         argbest[k] = i
             row = _row(rows, t)
+            shift = _row_shift(log_frame, row)
+            updated = total + shift   # Neumaier's compensated Σ_t m_t
+            if abs(total) >= abs(shift):
+                compensation += (total - updated) + shift
+            else:
+                compensation += (shift - updated) + total
+            total = updated
             for k in range(n_states):
                 pointers[t, k] = argbest[k]
-                delta[k] = best[k] + (log_frame[row, k] - shift[row])
+                delta[k] = best[k] + (log_frame[row, k] - shift)
         top, state = -np.inf, 0
         for k in range(n_states):
             if delta[k] > top:
                 top, state = delta[k], k
-        seq_logprob[s] = top
+        seq_logprob[s] = top + (total + compensation)
         path[stop - 1] = state
         for t in range(stop - 1, first, -1):
             state = pointers[t, state]

@@ -211,15 +211,8 @@ def viterbi(log_frame: np.ndarray, offsets: np.ndarray, startprob: np.ndarray, t
     n_rows, n_states = (log_frame.shape[0] if rows is None else rows.size), log_frame.shape[1]
     path = np.empty(n_rows, dtype=np.int64)
     seq_logprob = np.empty(offsets.size - 1)
-    # each row's largest log-likelihood taken out first and added back after: a row of huge
-    # magnitude (far from every state) would otherwise absorb the later rows' differences
-    largest = log_frame.max(axis=1)
-    largest[~np.isfinite(largest)] = 0.0
     pointers = np.empty((n_rows, n_states), dtype=np.uint8 if n_states <= 256 else np.int64)
-    kernels.viterbi(log_frame, largest, steps, offsets, safe_log(startprob), safe_log(transmat), pointers, path,
-                    seq_logprob)
-    with np.errstate(over="ignore", invalid="ignore"):   # beyond the float range: −∞ below
-        seq_logprob += np.add.reduceat(largest if rows is None else largest[rows], offsets[:-1]) if n_rows else 0.0
-    seq_logprob[np.isnan(seq_logprob)] = -np.inf
+    kernels.viterbi(log_frame, steps, offsets, safe_log(startprob), safe_log(transmat), pointers, path, seq_logprob)
+    seq_logprob[np.isnan(seq_logprob)] = -np.inf    # a sum of row maxima beyond the float range
     seq_logprob[seq_logprob <= 0.5 * LOST] = -np.inf
     return path, seq_logprob
