@@ -130,8 +130,8 @@ def alternate(tasks: dict[str, Callable[[], object]], repeats: int) -> dict[str,
 def run_case(kind, k, title, lengths, args) -> None:
     problem = gaussian_problem if kind == "gaussian" else categorical_problem
     X, start = problem(k, lengths)
-    warm_X, _ = problem(k, [300, 300])
-    fitted("emkit", kind, k, 2, args.n_jobs, warm_X, [300, 300], start)   # compile (or load) the kernels first
+    warm_X, _ = problem(k, [1_000, 1_000])
+    fitted("emkit", kind, k, 2, args.n_jobs, warm_X, [1_000, 1_000], start)   # compile (or load) the kernels first
     print(f"\n## {kind}, K = {k}, {title} (load average {load()})")
     fits = {}
 
