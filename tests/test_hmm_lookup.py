@@ -132,3 +132,24 @@ def test_baum_welch_equals_hmmlearn_scaling_to_1e12(lengths):
     path_logprob = (log_start[path[starts]].sum() + log_emission[path, X[:, 0]].sum()
                     + log_trans[path[within - 1], path[within]].sum())
     assert path_logprob == pytest.approx(expected_logprob, rel=1e-12)
+
+
+@pytest.mark.parametrize("lengths", [[2 * MIN_CHUNK_ROWS + 5], [50, 700, 3], [6, 9]])
+def test_posteriors_without_transition_counts_are_the_e_step_posteriors(lengths):
+    """``score_samples`` skips the expected transition counts; its posteriors are the E-step's,
+    bit for bit (one long sequence split in passes, several sequences, a log-space redo)."""
+    rng = np.random.default_rng(5)
+    k, m = 3, 4
+    params = random_params(rng, k, m)
+    X = rng.integers(0, m, size=sum(lengths)).astype(float)
+    if lengths == [6, 9]:     # the first sequence needs the log-space kernel
+        k, m = 2, 3
+        params = {"startprob": np.array([1.0, 0.0]), "transmat": np.array([[1 - 1e-220, 1e-220], [0.5, 0.5]]),
+                  "emissionprob": np.array([[1 - 1e-300, 0.0, 1e-300], [0.25, 0.25, 0.5]])}
+        X = np.array([0, 0, 0, 2, 2, 1, 0, 1, 2, 0, 1, 1, 0, 2, 0], dtype=float)
+    for model in both_paths(m, k, 2):
+        data = model.prepare((X, lengths))
+        _, loglik = model.e_step(data, params)
+        score, posteriors = model.score_samples(data, params)
+        assert score == loglik
+        np.testing.assert_array_equal(posteriors, data.workspace["posteriors"])

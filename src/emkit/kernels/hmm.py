@@ -189,12 +189,14 @@ def combine_scaled(frame, rows, beta, beta_scale, offsets, first_row, stop_row, 
     For each sequence (part) in the range, *adds* ``Σ_t ξ_t`` to ``trans_counts`` (K, K),
     ``Σ_t γ_t`` to ``occupancy`` (K) and, when it starts in the range, ``γ_first`` to
     ``start_counts``; with ``rows``, ``γ_t`` to ``row_counts[rows[t]]`` (leave ``row_counts``
-    empty without). Sequences whose ``seq_status`` is not 0 are skipped; one where
+    empty without, and ``trans_counts`` empty for the posteriors alone, which saves the ``K²``
+    work of ``ξ``). Sequences whose ``seq_status`` is not 0 are skipped; one where
     ``α̃_t · β̃_t`` falls below ``COMBINE_FLOOR`` gets status NaN (its ``row_counts`` are then
     partial: the caller recounts).
     """
     n_states = transmat.shape[0]
     count_rows = row_counts.shape[0] > 0
+    count_transitions = trans_counts.shape[0] > 0
     xi = np.empty((n_states, n_states))
     visits = np.empty(n_states)
     weighted = np.empty(n_states)
@@ -212,7 +214,7 @@ def combine_scaled(frame, rows, beta, beta_scale, offsets, first_row, stop_row, 
                 seq_status[s] = np.nan
                 break
             inverse = 1.0 / dot
-            if t < offsets[s + 1] - 1:
+            if count_transitions and t < offsets[s + 1] - 1:
                 factor = beta_scale[t] * inverse
                 row = _row(rows, t + 1)
                 for k in range(n_states):
@@ -232,7 +234,7 @@ def combine_scaled(frame, rows, beta, beta_scale, offsets, first_row, stop_row, 
             continue
         for i in range(n_states):
             occupancy[i] += visits[i]
-            for k in range(n_states):
+            for k in range(n_states if count_transitions else 0):
                 trans_counts[i, k] += xi[i, k] * transmat[i, k]
         if first == offsets[s]:
             for k in range(n_states):
@@ -251,10 +253,11 @@ def backward_combine_scaled(frame, rows, offsets, transmat, posteriors, seq_stat
     (α̃_t · r_t)``; ``β̃_t = r_t`` rescaled only when its sum falls below ``RESCALE_BELOW``.
     Sequences whose ``seq_status`` is not 0 are skipped; one where ``α̃_t · r_t`` falls below
     ``COMBINE_FLOOR`` gets status NaN (its ``row_counts``, added as in :func:`combine_scaled`, are
-    then partial: the caller recounts).
+    then partial: the caller recounts). An empty ``trans_counts``: the posteriors alone.
     """
     n_states = transmat.shape[0]
     count_rows = row_counts.shape[0] > 0
+    count_transitions = trans_counts.shape[0] > 0
     beta = np.empty(n_states)
     raw = np.empty(n_states)
     weighted = np.empty(n_states)
@@ -291,7 +294,7 @@ def backward_combine_scaled(frame, rows, offsets, transmat, posteriors, seq_stat
             inverse = 1.0 / total
             for i in range(n_states):
                 alpha = posteriors[t, i] * inverse
-                for k in range(n_states):
+                for k in range(n_states if count_transitions else 0):
                     xi[i, k] += alpha * weighted[k]
                 posteriors[t, i] = alpha * raw[i]
                 visits[i] += posteriors[t, i]
@@ -307,7 +310,7 @@ def backward_combine_scaled(frame, rows, offsets, transmat, posteriors, seq_stat
         for i in range(n_states):
             start_counts[i] += posteriors[first, i]
             occupancy[i] += visits[i]
-            for k in range(n_states):
+            for k in range(n_states if count_transitions else 0):
                 trans_counts[i, k] += xi[i, k] * transmat[i, k]
 
 

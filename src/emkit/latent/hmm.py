@@ -280,7 +280,8 @@ class HiddenMarkovModel(EMModel):
         """``log p(x | θ)`` (no prior) and the posteriors ``γ`` (n, K) of every time step."""
         data = self.prepare(data)
         posteriors = np.empty((data.n_samples, self.n_states))
-        chain = self._forward_backward(data, params, self.emission.precompute(params), posteriors)
+        chain = self._forward_backward(data, params, self.emission.precompute(params), posteriors,
+                                       count_transitions=False)
         return sum(float(p.seq_loglik.sum()) for p in chain), posteriors
 
     def decode(self, data: Any, params: Params, algorithm: str = "viterbi") -> tuple[float, np.ndarray]:
@@ -349,11 +350,13 @@ class HiddenMarkovModel(EMModel):
             data.workspace["lookup_rows"] = self.emission.lookup_rows(data.X)
         return data.workspace["lookup_rows"]
 
-    def _forward_backward(self, data: Sequences, params: Params, cache, posteriors: np.ndarray) -> list[Posterior]:
+    def _forward_backward(self, data: Sequences, params: Params, cache, posteriors: np.ndarray,
+                          count_transitions: bool = True) -> list[Posterior]:
         """Forward–backward over every batch in parallel (one batch, i.e. one sequence: over the
         threads inside it), posteriors written into ``posteriors`` (a sequence redone in log
-        space gets its frame log-likelihoods recomputed). An emission with a lookup table has
-        its table scaled instead of a frame, and its posteriors added up by value."""
+        space gets its frame log-likelihoods recomputed), with the expected transition counts
+        unless ``count_transitions`` is False. An emission with a lookup table has its table
+        scaled instead of a frame, and its posteriors added up by value."""
         rows = self._lookup_rows(data)
         if rows is None:
             frame, shift = self._scaled_frame(data, cache)
@@ -376,6 +379,7 @@ class HiddenMarkovModel(EMModel):
 
             own = slice(b.start, b.stop) if rows is None else slice(None)
             return scaled_forward_backward(frame[own], shift[own], b.offsets, startprob, transmat, recompute,
-                                           posteriors[b.start:b.stop], b.workspace, n_threads, steps)
+                                           posteriors[b.start:b.stop], b.workspace, n_threads, steps,
+                                           count_transitions)
 
         return parallel_map(batch, data.batches, data.n_threads)

@@ -42,7 +42,7 @@ class Posterior:
     start_counts : ndarray, shape (K,)
         ``Σ_sequences γ_first(k)``.
     trans_counts : ndarray, shape (K, K)
-        ``Σ_t p(z_t = i, z_{t+1} = j | x)``, summed over sequences.
+        ``Σ_t p(z_t = i, z_{t+1} = j | x)``, summed over sequences (zero when not counted).
     occupancy : ndarray, shape (K,)
         ``Σ_t γ_t(k)``, the expected number of visits of each state.
     seq_loglik : ndarray, shape (n_sequences,)
@@ -92,6 +92,7 @@ def scaled_forward_backward(
     workspace: dict[str, np.ndarray] | None = None,
     n_threads: int = 1,
     rows: np.ndarray | None = None,
+    count_transitions: bool = True,
 ) -> Posterior:
     """Posterior state probabilities and expected transition counts of each sequence.
 
@@ -122,6 +123,8 @@ def scaled_forward_backward(
     rows : ndarray of int64, shape (n,), optional
         Step ``t``'s row of ``frame`` and ``shift`` (step ``t``'s own row when omitted); the
         posteriors are then also added up by row (:attr:`Posterior.row_counts`).
+    count_transitions : bool
+        False: the posteriors without the expected transition counts (``K²`` work a step less).
     """
     n_states = frame.shape[1]
     n_rows, n_sequences = posteriors.shape[0], offsets.size - 1
@@ -131,7 +134,8 @@ def scaled_forward_backward(
     status = np.zeros(n_sequences)
     steps = NO_ROWS if rows is None else rows
     row_counts = np.zeros((0 if rows is None else frame.shape[0], n_states))
-    start_counts, trans_counts, occupancy = np.zeros(n_states), np.zeros((n_states, n_states)), np.zeros(n_states)
+    transitions = (n_states, n_states) if count_transitions else (0, 0)
+    start_counts, trans_counts, occupancy = np.zeros(n_states), np.zeros(transitions), np.zeros(n_states)
     if len(chunks) == 1:
         kernels.forward_scaled(frame, shift, steps, offsets, startprob, transmat, posteriors, log_scales, status)
         kernels.backward_combine_scaled(frame, steps, offsets, transmat, posteriors, status, start_counts,
@@ -139,13 +143,15 @@ def scaled_forward_backward(
     else:
         start_counts, trans_counts, occupancy, row_counts = _concurrent_passes(
             frame, shift, steps, startprob, transmat, posteriors, log_scales, status, chunks, scratch, n_threads,
-            row_counts.shape[0])
+            row_counts.shape[0], transitions)
     possible = status == 0.0   # the scaled passes went through (−inf: impossible; NaN: redo in log space)
     seq_loglik = status
     kernels.sum_log_scales(log_scales, offsets, seq_loglik)
     # a sum of shifts beyond the float range (rows far from every state): posteriors stand, ℓ = −∞
     beyond = possible & ~(seq_loglik > -np.inf)
     seq_loglik[beyond] = -np.inf
+    if not count_transitions:   # the log-space kernel counts them anyway: into a zero table, reset below
+        trans_counts = np.zeros((n_states, n_states))
     for s in np.flatnonzero(np.isnan(seq_loglik)):
         first, stop = int(offsets[s]), int(offsets[s + 1])
         one = np.array([0, stop - first], dtype=np.int64)
@@ -154,6 +160,8 @@ def scaled_forward_backward(
                                      trans_counts, occupancy, seq_loglik[s:s + 1])
     for s in np.flatnonzero((seq_loglik == -np.inf) & ~beyond):
         posteriors[offsets[s]:offsets[s + 1]] = np.nan
+    if not count_transitions:
+        trans_counts[:] = 0.0
     if rows is not None and not possible.all():   # partial or missing counts: recount
         counted = np.repeat(np.isfinite(seq_loglik) | beyond, np.diff(offsets))
         row_counts[:] = 0.0
@@ -164,11 +172,11 @@ def scaled_forward_backward(
 
 
 def _concurrent_passes(frame, shift, rows, startprob, transmat, posteriors, log_scales, status, chunks,
-                       scratch, n_threads, n_table_rows) -> tuple[np.ndarray, ...]:
+                       scratch, n_threads, n_table_rows, transitions) -> tuple[np.ndarray, ...]:
     """One sequence on ``n_threads`` threads: the forward and backward passes (at the same time
     with two threads or more), then their combination split in the row ranges ``chunks``;
-    returns the counts and the ``n_table_rows`` row counts, added in chunk order (zero when the
-    sequence must be redone in log space)."""
+    returns the counts (transition counts of shape ``transitions``) and the ``n_table_rows``
+    row counts, added in chunk order (zero when the sequence must be redone in log space)."""
     n_rows, n_states = posteriors.shape
     offsets = np.array([0, n_rows], dtype=np.int64)
     beta = reusable(scratch, "beta", (n_rows, n_states))
@@ -179,7 +187,7 @@ def _concurrent_passes(frame, shift, rows, startprob, transmat, posteriors, log_
                 partial(kernels.backward_scaled, frame, rows, offsets, transmat, beta, beta_scale, backward_status)],
                n_threads)
     status[np.isnan(backward_status) & (status == 0.0)] = np.nan
-    counts = [(np.zeros(n_states), np.zeros((n_states, n_states)), np.zeros(n_states),
+    counts = [(np.zeros(n_states), np.zeros(transitions), np.zeros(n_states),
                np.zeros((n_table_rows, n_states))) for _ in chunks]
     _run_tasks([partial(kernels.combine_scaled, frame, rows, beta, beta_scale, offsets, first, stop, transmat,
                         posteriors, status, *totals) for (first, stop), totals in zip(chunks, counts)], n_threads)
