@@ -1,15 +1,29 @@
-"""emkit's GaussianHMM against hmmlearn's: time per Baum–Welch iteration and log-likelihoods.
+"""emkit's HMMs against hmmlearn's "scaling" implementation: Baum–Welch iterations, whole fits,
+posteriors and Viterbi, with the log-likelihoods of both.
 
-Both fit the same data from the same start (Gaussian emissions, diagonal covariances, 8 states,
-4 features; ``covars_prior`` set to 0 in both so that the M-steps are the same) for a fixed number of iterations, on
+Both libraries get the same data and the same start, in one process; the contestants alternate
+(emkit, hmmlearn, emkit, ...) and the fastest of ``--repeats`` runs of each is kept, so that a
+busy machine slows both alike. The cases:
 
-* one sequence of T = 200,000 steps, and
-* 100 sequences of 2,000 steps.
+* Gaussian emissions, diagonal covariances, 4 features, K = 8 and K = 64 states
+  (``covars_prior`` 0 in both, so that the M-steps are the same): one sequence of T steps
+  (200,000 for K = 8, 50,000 for K = 64) and 100 sequences of 2,000 (25 for K = 64, where
+  hmmlearn takes seconds per iteration);
+* categorical emissions, K = 8 states, M = 32 symbols: one sequence of 1,000,000 steps and 100
+  sequences of 2,000.
 
-hmmlearn runs with both of its implementations ("scaling" and "log"); the ratio is taken against
-the faster one. Each fit is repeated and the fastest repeat kept. Run with
+For each: the time per Baum–Welch iteration (a fit of ``--iterations`` iterations, tolerance 0,
+divided by the iterations), a whole ``fit`` of one call (data checks, set-up and iterations),
+``predict_proba`` (forward–backward posteriors) and ``decode`` (Viterbi) at the fitted
+parameters; the ratio hmmlearn / emkit of each; the log-likelihood after the last iteration of
+both and their largest relative difference over the iterations; the load average of the machine.
+Run with
 
-    python benchmarks/hmm_vs_hmmlearn.py [--iterations 10] [--repeats 3] [--n-jobs N]
+    python benchmarks/hmm_vs_hmmlearn.py [--iterations 10] [--repeats 3] [--n-jobs N] [--only gaussian|categorical]
+                                         [--clock wall|process]
+
+``--n-jobs 1 --clock process`` compares the processor time of one thread against one thread,
+which other processes on a busy machine disturb least.
 """
 
 from __future__ import annotations
@@ -19,93 +33,157 @@ import os
 import platform
 import time
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 from hmmlearn import hmm as hmmlearn
 
-from emkit import GaussianHMM
+import emkit
 from emkit.exceptions import ConvergenceWarning
 
-N_STATES, N_FEATURES = 8, 4
-PROBLEMS = {"one sequence, T = 200,000": [200_000], "100 sequences of 2,000": [2_000] * 100}
+N_FEATURES, N_SYMBOLS = 4, 32
+GAUSSIAN_CASES = [(8, "one sequence, T = 200,000", [200_000]), (8, "100 sequences of 2,000", [2_000] * 100),
+                  (64, "one sequence, T = 50,000", [50_000]), (64, "25 sequences of 2,000", [2_000] * 25)]
+CATEGORICAL_CASES = [(8, "one sequence, T = 1,000,000", [1_000_000]), (8, "100 sequences of 2,000", [2_000] * 100)]
 
 
-def simulate(lengths: list[int], seed: int = 0) -> np.ndarray:
-    """Observations from a sticky 8-state HMM with overlapping Gaussian states."""
+def load() -> str:
+    """The 1-, 5- and 15-minute load averages."""
+    return " ".join(open("/proc/loadavg").read().split()[:3]) if os.path.exists("/proc/loadavg") else "n/a"
+
+
+def sticky_chain(k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    return np.full(k, 1.0 / k), 0.9 * np.eye(k) + 0.1 * rng.dirichlet(np.ones(k), size=k)
+
+
+def gaussian_problem(k: int, lengths: list[int], seed: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Observations of a sticky k-state HMM with overlapping Gaussian states, and a start away
+    from the truth (the same for both libraries)."""
     rng = np.random.default_rng(seed)
-    truth = GaussianHMM(N_STATES, "diag")
-    truth.startprob_ = np.full(N_STATES, 1.0 / N_STATES)
-    truth.transmat_ = 0.9 * np.eye(N_STATES) + 0.1 * rng.dirichlet(np.ones(N_STATES), size=N_STATES)
-    truth.means_ = rng.normal(scale=2.0, size=(N_STATES, N_FEATURES))
-    truth.covars_ = rng.uniform(0.5, 1.5, size=(N_STATES, N_FEATURES))
-    return np.vstack([truth.sample(n, random_state=seed + i)[0] for i, n in enumerate(lengths)])
+    truth = hmmlearn.GaussianHMM(k, "diag")
+    truth.startprob_, truth.transmat_ = sticky_chain(k, rng)
+    truth.means_ = rng.normal(scale=2.0, size=(k, N_FEATURES))
+    truth.covars_ = rng.uniform(0.5, 1.5, size=(k, N_FEATURES))
+    X = np.vstack([truth.sample(n, random_state=seed + i)[0] for i, n in enumerate(lengths)])
+    start = np.random.default_rng(seed + 1)
+    return X, {"startprob": start.dirichlet(np.ones(k)),
+               "transmat": 0.5 * np.eye(k) + 0.5 * start.dirichlet(np.ones(k), size=k),
+               "means": start.normal(scale=2.0, size=(k, N_FEATURES)), "covars": np.full((k, N_FEATURES), 2.0)}
 
 
-def start(seed: int = 1) -> dict[str, np.ndarray]:
-    """A start away from the truth (the same for both libraries)."""
+def categorical_problem(k: int, lengths: list[int], seed: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Symbols of a sticky k-state HMM whose states favour different symbols, and a start."""
     rng = np.random.default_rng(seed)
-    return {"startprob": rng.dirichlet(np.ones(N_STATES)),
-            "transmat": 0.5 * np.eye(N_STATES) + 0.5 * rng.dirichlet(np.ones(N_STATES), size=N_STATES),
-            "means": rng.normal(scale=2.0, size=(N_STATES, N_FEATURES)),
-            "covars": np.full((N_STATES, N_FEATURES), 2.0)}
+    truth = hmmlearn.CategoricalHMM(k, n_features=N_SYMBOLS)
+    truth.startprob_, truth.transmat_ = sticky_chain(k, rng)
+    truth.emissionprob_ = rng.dirichlet(np.full(N_SYMBOLS, 0.5), size=k)
+    X = np.vstack([truth.sample(n, random_state=seed + i)[0] for i, n in enumerate(lengths)])
+    start = np.random.default_rng(seed + 1)
+    return X, {"startprob": start.dirichlet(np.ones(k)),
+               "transmat": 0.5 * np.eye(k) + 0.5 * start.dirichlet(np.ones(k), size=k),
+               "emissionprob": start.dirichlet(np.ones(N_SYMBOLS), size=k)}
 
 
-def time_emkit(X, lengths, params, iterations, repeats, n_jobs):
-    best, model = np.inf, None
+def make(library: str, kind: str, k: int, iterations: int, n_jobs: int | None):
+    """An unfitted model of ``library`` ("emkit" or "hmmlearn") that starts from the set attributes."""
+    if kind == "gaussian":
+        if library == "emkit":
+            return emkit.GaussianHMM(k, "diag", covars_prior=0.0, n_iter=iterations, tol=0.0, init_params="",
+                                     n_jobs=n_jobs)
+        return hmmlearn.GaussianHMM(k, "diag", covars_prior=0.0, n_iter=iterations, tol=-np.inf, init_params="",
+                                    implementation="scaling")
+    if library == "emkit":
+        return emkit.CategoricalHMM(k, n_features=N_SYMBOLS, n_iter=iterations, tol=0.0, init_params="",
+                                    n_jobs=n_jobs)
+    return hmmlearn.CategoricalHMM(k, n_features=N_SYMBOLS, n_iter=iterations, tol=-np.inf, init_params="",
+                                   implementation="scaling")
+
+
+def fitted(library, kind, k, iterations, n_jobs, X, lengths, start):
+    model = make(library, kind, k, iterations, n_jobs)
+    for name, value in start.items():
+        setattr(model, f"{name}_", value.copy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, lengths)
+
+
+def history(model) -> np.ndarray:
+    """The log-likelihood of each iteration's start (hmmlearn's ``monitor_.history``)."""
+    return np.array(model.lower_bounds_ if hasattr(model, "lower_bounds_") else model.monitor_.history)
+
+
+CLOCKS = {"wall": time.perf_counter, "process": time.process_time}
+clock = CLOCKS["wall"]
+
+
+def alternate(tasks: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """The fastest time of each task over ``repeats`` rounds, the tasks alternating."""
+    best = dict.fromkeys(tasks, np.inf)
     for _ in range(repeats):
-        model = GaussianHMM(N_STATES, "diag", covars_prior=0.0, n_iter=iterations, tol=0.0, init_params="",
-                            n_jobs=n_jobs)
-        for name, value in params.items():
-            setattr(model, f"{name}_", value.copy())
-        began = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(X, lengths)
-        best = min(best, time.perf_counter() - began)
-    # hmmlearn's order of steps: as many E-steps as hmmlearn, the same reported log-likelihoods
-    return best / iterations, np.array(model.lower_bounds_)
+        for name, task in tasks.items():
+            began = clock()
+            task()
+            best[name] = min(best[name], clock() - began)
+    return best
 
 
-def time_hmmlearn(X, lengths, params, iterations, repeats, implementation):
-    best, model = np.inf, None
-    for _ in range(repeats):
-        model = hmmlearn.GaussianHMM(N_STATES, "diag", n_iter=iterations, tol=-np.inf, init_params="",
-                                     covars_prior=0.0, implementation=implementation)
-        for name, value in params.items():
-            setattr(model, f"{name}_", value.copy())
-        began = time.perf_counter()
-        model.fit(X, lengths)
-        best = min(best, time.perf_counter() - began)
-    return best / iterations, np.array(model.monitor_.history)
+def run_case(kind, k, title, lengths, args) -> None:
+    problem = gaussian_problem if kind == "gaussian" else categorical_problem
+    X, start = problem(k, lengths)
+    warm_X, _ = problem(k, [1_000, 1_000])
+    fitted("emkit", kind, k, 2, args.n_jobs, warm_X, [1_000, 1_000], start)   # compile (or load) the kernels first
+    print(f"\n## {kind}, K = {k}, {title} (load average {load()})")
+    fits = {}
+
+    def fit_task(library, iterations):
+        def task():
+            fits[library, iterations] = fitted(library, kind, k, iterations, args.n_jobs, X, lengths, start)
+        return task
+
+    # per iteration: a fit of `iterations` less a fit of one (set-up and the first E-step out)
+    many = alternate({lib: fit_task(lib, args.iterations) for lib in ("emkit", "hmmlearn")}, args.repeats)
+    one = alternate({lib: fit_task(lib, 1) for lib in ("emkit", "hmmlearn")}, args.repeats)
+    per_iteration = {lib: (many[lib] - one[lib]) / (args.iterations - 1) for lib in many}
+    models = {lib: fits[lib, args.iterations] for lib in ("emkit", "hmmlearn")}
+    posteriors = alternate({lib: (lambda m=m: m.predict_proba(X, lengths)) for lib, m in models.items()}, args.repeats)
+    viterbi = alternate({lib: (lambda m=m: m.decode(X, lengths)) for lib, m in models.items()}, args.repeats)
+    rows = [("Baum–Welch iteration", per_iteration), (f"whole fit ({args.iterations} iterations)", many),
+            ("posteriors (predict_proba)", posteriors), ("Viterbi (decode)", viterbi)]
+    print(f"{'':32}{'emkit':>12}{'hmmlearn':>12}{'ratio':>9}")
+    for name, seconds in rows:
+        print(f"{name:32}{1e3 * seconds['emkit']:9.1f} ms{1e3 * seconds['hmmlearn']:9.1f} ms"
+              f"{seconds['hmmlearn'] / seconds['emkit']:8.1f}x")
+    ours, theirs = history(models["emkit"]), history(models["hmmlearn"])
+    relative = np.max(np.abs(ours - theirs) / np.abs(theirs))
+    print(f"log-likelihood after the last iteration: emkit {ours[-1]:.10f}, hmmlearn {theirs[-1]:.10f}")
+    print(f"largest relative difference over all {args.iterations} iterations: {relative:.1e}")
+    score = {lib: m.score(X, lengths) for lib, m in models.items()}
+    path = {lib: m.decode(X, lengths) for lib, m in models.items()}
+    print(f"score at the fitted parameters: relative difference {abs(score['emkit'] / score['hmmlearn'] - 1):.1e}; "
+          f"Viterbi log-probability {abs(path['emkit'][0] / path['hmmlearn'][0] - 1):.1e}, "
+          f"paths differ in {int(np.sum(path['emkit'][1] != path['hmmlearn'][1]))} steps")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=10, help="Baum-Welch iterations per fit (default 10)")
-    parser.add_argument("--repeats", type=int, default=3, help="fits per library, fastest kept (default 3)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per contestant, fastest kept (default 3)")
     parser.add_argument("--n-jobs", type=int, default=None, help="emkit threads (default: all CPUs)")
+    parser.add_argument("--only", choices=("gaussian", "categorical"), default=None, help="one kind of emission")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                        help="wall time (default) or processor time (for --n-jobs 1)")
     args = parser.parse_args()
-    print(f"# emkit vs hmmlearn, GaussianHMM diag, {N_STATES} states, {N_FEATURES} features, "
-          f"{args.iterations} iterations, best of {args.repeats}")
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, emkit n_jobs={args.n_jobs}")
-    params = start()
-    warm = simulate([500, 500])
-    time_emkit(warm, [500, 500], params, 2, 1, args.n_jobs)  # compile (or load) the kernels first
-    for title, lengths in PROBLEMS.items():
-        X = simulate(lengths)
-        ours, ours_ll = time_emkit(X, lengths, params, args.iterations, args.repeats, args.n_jobs)
-        theirs = {impl: time_hmmlearn(X, lengths, params, args.iterations, args.repeats, impl)
-                  for impl in ("scaling", "log")}
-        fastest = min(theirs, key=lambda impl: theirs[impl][0])
-        their_time, their_ll = theirs[fastest]
-        relative = np.max(np.abs(ours_ll - their_ll) / np.abs(their_ll))
-        print(f"\n## {title}")
-        print(f"emkit                 {1e3 * ours:9.1f} ms / iteration")
-        for impl, (seconds, _) in theirs.items():
-            print(f"hmmlearn ({impl:<7})    {1e3 * seconds:9.1f} ms / iteration")
-        print(f"speed-up vs hmmlearn ({fastest}): {their_time / ours:.1f}x")
-        print(f"log-likelihood after the last iteration: emkit {ours_ll[-1]:.10f}, hmmlearn {their_ll[-1]:.10f}")
-        print(f"largest relative difference over all {args.iterations} iterations: {relative:.1e}")
+    global clock
+    clock = CLOCKS[args.clock]
+    print(f"# emkit vs hmmlearn (implementation='scaling'), {args.iterations} iterations, best of {args.repeats}, "
+          f"contestants alternating, {args.clock} time")
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, emkit n_jobs={args.n_jobs}, "
+          f"load average {load()}")
+    cases = ([("gaussian", *case) for case in GAUSSIAN_CASES] * (args.only != "categorical")
+             + [("categorical", *case) for case in CATEGORICAL_CASES] * (args.only != "gaussian"))
+    for kind, k, title, lengths in cases:
+        run_case(kind, k, title, lengths, args)
 
 
 if __name__ == "__main__":

@@ -150,6 +150,23 @@ class Family(ABC):
     def stats(self, block: Any, posteriors: np.ndarray, cache: Any) -> Stats:
         """Expected sufficient statistics ``Σ_t γ_t(k) T(x_t)``, additive over time steps."""
 
+    def lookup_rows(self, X: np.ndarray) -> np.ndarray | None:
+        """For a family whose observations take few values: each prepared row's value, as its row
+        in :meth:`lookup_table` (int64, shape (n,)); None (the default) otherwise. An HMM then
+        reads the frame log-likelihoods from the table and takes the statistics from the
+        posteriors added up by value (:meth:`lookup_stats`), with no (n, K) frame."""
+        return None
+
+    def lookup_table(self, cache: Any) -> np.ndarray:
+        """``log p(v | k)`` of every value ``v`` (rows) and component ``k`` (columns), for a family
+        with :meth:`lookup_rows`."""
+        raise NotImplementedError(f"{type(self).__name__} has no lookup table")
+
+    def lookup_stats(self, counts: np.ndarray) -> Stats:
+        """:meth:`stats` from the posteriors added up by value, ``counts[v, k] = Σ_{t: x_t = v} γ_t(k)``,
+        for a family with :meth:`lookup_rows`."""
+        raise NotImplementedError(f"{type(self).__name__} has no lookup table")
+
     def mixture_pass(self, cache: Any,
                      weights: np.ndarray) -> Callable[[Any, np.ndarray | None], tuple[Stats, float]] | None:
         """A fused E-step for a mixture with ``weights`` (K,), or None (the default: the mixture

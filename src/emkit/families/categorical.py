@@ -223,6 +223,20 @@ class Categorical(Family):
             for k in range(posteriors.shape[1])]).reshape(posteriors.shape[1], self.n_entries)
         return {self.stat: counts}
 
+    def lookup_rows(self, X: np.ndarray) -> np.ndarray | None:
+        """With one column: the codes, ``m`` (the zero row of :meth:`precompute`'s table) for a
+        missing one; None with several columns."""
+        return np.ascontiguousarray(self.block_data(X)[:, 0]) if self.n_columns == 1 else None
+
+    def lookup_table(self, cache: np.ndarray) -> np.ndarray:
+        """:meth:`precompute`'s table, ``log p_k(c)`` in row ``c`` (and a row of zeros for a
+        missing code)."""
+        return cache
+
+    def lookup_stats(self, counts: np.ndarray) -> Stats:
+        """The category counts from the posteriors added up by code (the missing row left out)."""
+        return {self.stat: np.ascontiguousarray(counts[:-1].T)}
+
     def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
         """``p_kj(c) ∝ N_kj(c) + α_kj(c) − 1`` column by column; components in ``keep``, and a
         column's row with neither counts nor pseudo-counts, keep their previous values."""

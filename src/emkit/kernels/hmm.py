@@ -20,6 +20,12 @@ forward variables as it goes (:func:`backward_combine_scaled`); with two threads
 sequence, the forward and backward passes run at the same time and a third pass, parallel over
 time, combines them (:func:`combine_scaled`). Either way each step of the posteriors and the
 expected transition counts is normalised by its own ``α̃_t · β̃_t``, so nothing drifts.
+
+The frame of step ``t`` is row ``rows[t]`` of ``frame`` (and ``shift``), or row ``t`` when ``rows``
+is empty. An emission whose observations take few values (categorical symbols) passes its small
+table of scaled likelihoods, one row per value, and the observations' rows in it: no (n, K)
+frame is made, and the passes that combine the posteriors also add them up by value
+(``row_counts[v, k] = Σ_{t: rows[t] = v} γ_t(k)``, the emission's statistics).
 """
 
 from __future__ import annotations
@@ -50,6 +56,12 @@ COMBINE_FLOOR = 1e-280
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _row(rows, t):  # pragma: no cover - compiled
+    """The frame row of step ``t``: ``rows[t]``, or ``t`` when ``rows`` is empty."""
+    return rows[t] if rows.shape[0] > 0 else t
+
+
 @njit(cache=True, nogil=True)
 def shift_rows(log_frame, shift):  # pragma: no cover - compiled
     """Subtract each row's maximum in place, ``log b_t(k) − m_t``, and store ``m_t`` in ``shift``.
@@ -72,11 +84,12 @@ def shift_rows(log_frame, shift):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def forward_scaled(frame, shift, offsets, startprob, transmat, alpha, log_scales, seq_status):  # pragma: no cover
+def forward_scaled(frame, shift, rows, offsets, startprob, transmat, alpha, log_scales, seq_status):  # pragma: no cover
     """Scaled forward pass over a batch of sequences (see the module docstring).
 
-    ``frame`` (n, K) holds the scaled likelihoods ``b_t(k) e^{−m_t}`` and ``shift`` (n,) the
-    ``m_t`` (from :func:`shift_rows` and an exponential). Writes ``α̃_t ∝ p(x_1..x_t, z_t)`` into
+    ``frame`` holds the scaled likelihoods ``b_t(k) e^{−m_t}`` and ``shift`` the ``m_t`` (from
+    :func:`shift_rows` and an exponential), step ``t`` in their row ``rows[t]`` (row ``t`` when
+    ``rows`` is empty). Writes ``α̃_t ∝ p(x_1..x_t, z_t)`` into
     ``alpha`` (n, K) (``α̃_t = (α̃_{t−1} A) ∘ b_t``, rescaled when its sum falls below
     ``RESCALE_BELOW`` and at the last step); writes ``m_t`` plus the log of any rescaling at step
     ``t`` into ``log_scales`` (n,), whose sum over a sequence is its ``log p(x)``
@@ -91,13 +104,14 @@ def forward_scaled(frame, shift, offsets, startprob, transmat, alpha, log_scales
         status = 0.0
         previous = 1.0  # the forward mass before the step
         for t in range(first, stop):
-            if shift[t] == -np.inf:
+            row = _row(rows, t)
+            if shift[row] == -np.inf:
                 status = -np.inf
                 break
             total = 0.0
             if t == first:
                 for k in range(n_states):
-                    alpha[t, k] = startprob[k] * frame[t, k]
+                    alpha[t, k] = startprob[k] * frame[row, k]
                     total += alpha[t, k]
             else:
                 # (α̃_{t−1} A)_k as a dot product with the k-th column: independent sums.
@@ -105,9 +119,9 @@ def forward_scaled(frame, shift, offsets, startprob, transmat, alpha, log_scales
                     acc = 0.0
                     for i in range(n_states):
                         acc += alpha[t - 1, i] * transposed[k, i]
-                    alpha[t, k] = acc * frame[t, k]
+                    alpha[t, k] = acc * frame[row, k]
                     total += alpha[t, k]
-            log_scales[t] = shift[t]
+            log_scales[t] = shift[row]
             if not total >= STEP_FLOOR * previous:
                 status = np.nan
                 break
@@ -122,8 +136,9 @@ def forward_scaled(frame, shift, offsets, startprob, transmat, alpha, log_scales
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def backward_scaled(frame, offsets, transmat, beta, beta_scale, seq_status):  # pragma: no cover - compiled
-    """Scaled backward pass, independent of the forward one (so both can run at once).
+def backward_scaled(frame, rows, offsets, transmat, beta, beta_scale, seq_status):  # pragma: no cover - compiled
+    """Scaled backward pass, independent of the forward one (so both can run at once); the frame
+    of step ``t`` is ``frame[rows[t]]`` (``frame[t]`` when ``rows`` is empty).
 
     Writes ``β̃_t ∝ p(x_{t+1}..x_T | z_t)`` into ``beta`` (n, K): ``β̃_T = 1`` and
     ``β̃_t = s_t A (b_{t+1} ∘ β̃_{t+1})`` with ``s_t = 1`` unless the sum fell below
@@ -140,8 +155,9 @@ def backward_scaled(frame, offsets, transmat, beta, beta_scale, seq_status):  # 
         beta_scale[stop - 1] = 1.0
         previous = float(n_states)
         for t in range(stop - 2, first - 1, -1):
+            row = _row(rows, t + 1)
             for k in range(n_states):
-                weighted[k] = frame[t + 1, k] * beta[t + 1, k]
+                weighted[k] = frame[row, k] * beta[t + 1, k]
             mass = 0.0
             for i in range(n_states):
                 acc = 0.0
@@ -163,8 +179,8 @@ def backward_scaled(frame, offsets, transmat, beta, beta_scale, seq_status):  # 
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def combine_scaled(frame, beta, beta_scale, offsets, first_row, stop_row, transmat, posteriors, seq_status,
-                   start_counts, trans_counts, occupancy):  # pragma: no cover - compiled
+def combine_scaled(frame, rows, beta, beta_scale, offsets, first_row, stop_row, transmat, posteriors, seq_status,
+                   start_counts, trans_counts, occupancy, row_counts):  # pragma: no cover - compiled
     """Posteriors and expected counts of rows ``first_row:stop_row`` from the two passes.
 
     ``posteriors`` holds ``α̃`` on entry (from :func:`forward_scaled`) and ``γ_t = α̃_t ∘ β̃_t /
@@ -172,10 +188,15 @@ def combine_scaled(frame, beta, beta_scale, offsets, first_row, stop_row, transm
     (the normaliser is the numerator's sum, since ``β̃_t = s_t A (b_{t+1} ∘ β̃_{t+1})``).
     For each sequence (part) in the range, *adds* ``Σ_t ξ_t`` to ``trans_counts`` (K, K),
     ``Σ_t γ_t`` to ``occupancy`` (K) and, when it starts in the range, ``γ_first`` to
-    ``start_counts``. Sequences whose ``seq_status`` is not 0 are skipped; one where
-    ``α̃_t · β̃_t`` falls below ``COMBINE_FLOOR`` gets status NaN and adds nothing.
+    ``start_counts``; with ``rows``, ``γ_t`` to ``row_counts[rows[t]]`` (leave ``row_counts``
+    empty without, and ``trans_counts`` empty for the posteriors alone, which saves the ``K²``
+    work of ``ξ``). Sequences whose ``seq_status`` is not 0 are skipped; one where
+    ``α̃_t · β̃_t`` falls below ``COMBINE_FLOOR`` gets status NaN (its ``row_counts`` are then
+    partial: the caller recounts).
     """
     n_states = transmat.shape[0]
+    count_rows = row_counts.shape[0] > 0
+    count_transitions = trans_counts.shape[0] > 0
     xi = np.empty((n_states, n_states))
     visits = np.empty(n_states)
     weighted = np.empty(n_states)
@@ -193,10 +214,11 @@ def combine_scaled(frame, beta, beta_scale, offsets, first_row, stop_row, transm
                 seq_status[s] = np.nan
                 break
             inverse = 1.0 / dot
-            if t < offsets[s + 1] - 1:
+            if count_transitions and t < offsets[s + 1] - 1:
                 factor = beta_scale[t] * inverse
+                row = _row(rows, t + 1)
                 for k in range(n_states):
-                    weighted[k] = frame[t + 1, k] * beta[t + 1, k]
+                    weighted[k] = frame[row, k] * beta[t + 1, k]
                 for i in range(n_states):
                     a = posteriors[t, i] * factor
                     for k in range(n_states):
@@ -204,11 +226,15 @@ def combine_scaled(frame, beta, beta_scale, offsets, first_row, stop_row, transm
             for i in range(n_states):
                 posteriors[t, i] *= beta[t, i] * inverse
                 visits[i] += posteriors[t, i]
+            if count_rows:
+                row = rows[t]
+                for i in range(n_states):
+                    row_counts[row, i] += posteriors[t, i]
         if seq_status[s] != 0.0:
             continue
         for i in range(n_states):
             occupancy[i] += visits[i]
-            for k in range(n_states):
+            for k in range(n_states if count_transitions else 0):
                 trans_counts[i, k] += xi[i, k] * transmat[i, k]
         if first == offsets[s]:
             for k in range(n_states):
@@ -216,8 +242,8 @@ def combine_scaled(frame, beta, beta_scale, offsets, first_row, stop_row, transm
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def backward_combine_scaled(frame, offsets, transmat, posteriors, seq_status, start_counts, trans_counts,
-                            occupancy):  # pragma: no cover - compiled
+def backward_combine_scaled(frame, rows, offsets, transmat, posteriors, seq_status, start_counts, trans_counts,
+                            occupancy, row_counts):  # pragma: no cover - compiled
     """The backward pass and its combination with the forward one in a single sweep (for one
     thread: it reads each row once instead of three times).
 
@@ -226,9 +252,12 @@ def backward_combine_scaled(frame, offsets, transmat, posteriors, seq_status, st
     ``γ_t = α̃_t ∘ r_t / (α̃_t · r_t)`` and ``ξ_t(i, j) = α̃_t(i) A_ij b_{t+1}(j) β̃_{t+1}(j) /
     (α̃_t · r_t)``; ``β̃_t = r_t`` rescaled only when its sum falls below ``RESCALE_BELOW``.
     Sequences whose ``seq_status`` is not 0 are skipped; one where ``α̃_t · r_t`` falls below
-    ``COMBINE_FLOOR`` gets status NaN and adds nothing.
+    ``COMBINE_FLOOR`` gets status NaN (its ``row_counts``, added as in :func:`combine_scaled`, are
+    then partial: the caller recounts). An empty ``trans_counts``: the posteriors alone.
     """
     n_states = transmat.shape[0]
+    count_rows = row_counts.shape[0] > 0
+    count_transitions = trans_counts.shape[0] > 0
     beta = np.empty(n_states)
     raw = np.empty(n_states)
     weighted = np.empty(n_states)
@@ -242,9 +271,14 @@ def backward_combine_scaled(frame, offsets, transmat, posteriors, seq_status, st
         for k in range(n_states):
             beta[k] = 1.0
             visits[k] = posteriors[stop - 1, k]
-        for t in range(stop - 2, first - 1, -1):
+        if count_rows:
+            row = rows[stop - 1]
             for k in range(n_states):
-                weighted[k] = frame[t + 1, k] * beta[k]
+                row_counts[row, k] += posteriors[stop - 1, k]
+        for t in range(stop - 2, first - 1, -1):
+            row = _row(rows, t + 1)
+            for k in range(n_states):
+                weighted[k] = frame[row, k] * beta[k]
             total = 0.0
             mass = 0.0
             for i in range(n_states):
@@ -260,10 +294,14 @@ def backward_combine_scaled(frame, offsets, transmat, posteriors, seq_status, st
             inverse = 1.0 / total
             for i in range(n_states):
                 alpha = posteriors[t, i] * inverse
-                for k in range(n_states):
+                for k in range(n_states if count_transitions else 0):
                     xi[i, k] += alpha * weighted[k]
                 posteriors[t, i] = alpha * raw[i]
                 visits[i] += posteriors[t, i]
+            if count_rows:
+                row = rows[t]
+                for i in range(n_states):
+                    row_counts[row, i] += posteriors[t, i]
             rescale = 1.0 / mass if mass < RESCALE_BELOW else 1.0
             for k in range(n_states):
                 beta[k] = raw[k] * rescale
@@ -272,7 +310,7 @@ def backward_combine_scaled(frame, offsets, transmat, posteriors, seq_status, st
         for i in range(n_states):
             start_counts[i] += posteriors[first, i]
             occupancy[i] += visits[i]
-            for k in range(n_states):
+            for k in range(n_states if count_transitions else 0):
                 trans_counts[i, k] += xi[i, k] * transmat[i, k]
 
 
@@ -381,38 +419,68 @@ def forward_backward_log(log_frame, offsets, log_startprob, log_transmat, poster
             start_counts[k] += posteriors[first, k]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _row_shift(log_frame, row):  # pragma: no cover - compiled
+    """The largest finite entry of ``log_frame[row]`` (0 when none is)."""
+    largest = -np.inf
+    for k in range(log_frame.shape[1]):
+        if log_frame[row, k] > largest and log_frame[row, k] < np.inf:
+            largest = log_frame[row, k]
+    return largest if largest > -np.inf else 0.0
+
+
 @njit(cache=True, nogil=True)
-def viterbi(log_frame, offsets, log_startprob, log_transmat, path, seq_logprob):  # pragma: no cover - compiled
+def viterbi(log_frame, rows, offsets, log_startprob, log_transmat, pointers, path,
+            seq_logprob):  # pragma: no cover - compiled
     """Most probable state path of each sequence, ``argmax_z log p(x, z)``, in log space.
 
-    ``δ_t(j) = log b_t(j) + max_i (δ_{t−1}(i) + log A_ij)`` with back-pointers; ties go to the
-    lowest state index. Writes the states into ``path`` (n,) and ``max_z log p(x, z)`` into
-    ``seq_logprob``.
+    ``δ_t(j) = log b_t(j) − m_t + max_i (δ_{t−1}(i) + log A_ij)`` with back-pointers, from the
+    frame log-likelihoods ``log b_t`` in row ``rows[t]`` of ``log_frame`` (row ``t`` when ``rows``
+    is empty) less their largest finite value ``m_t`` (0 when none is finite), so that rows of
+    huge magnitude do not absorb the others' differences; ties go to the lowest state index.
+    ``pointers`` (n, K), of an integer type that holds ``K − 1``, is scratch. Writes the states
+    into ``path`` (n,) and ``max_z log p(x, z) = max_k δ_T(k) + Σ_t m_t`` (a compensated sum)
+    into ``seq_logprob``.
     """
-    n_rows, n_states = log_frame.shape
-    pointers = np.empty((n_rows, n_states), dtype=np.int64)
+    n_states = log_transmat.shape[0]
     delta = np.empty(n_states)
-    next_delta = np.empty(n_states)
+    best = np.empty(n_states)
+    argbest = np.empty(n_states, dtype=pointers.dtype)
     for s in range(offsets.shape[0] - 1):
         first, stop = offsets[s], offsets[s + 1]
+        row = _row(rows, first)
+        shift = _row_shift(log_frame, row)
+        total, compensation = shift, 0.0
         for k in range(n_states):
-            delta[k] = log_startprob[k] + log_frame[first, k]
+            delta[k] = log_startprob[k] + (log_frame[row, k] - shift)
         for t in range(first + 1, stop):
+            # state by state of the previous step, all next states at once (a vector maximum)
             for k in range(n_states):
-                best, argbest = -np.inf, 0
-                for i in range(n_states):
-                    value = delta[i] + log_transmat[i, k]
-                    if value > best:
-                        best, argbest = value, i
-                pointers[t, k] = argbest
-                next_delta[k] = best + log_frame[t, k]
+                best[k] = delta[0] + log_transmat[0, k]
+                argbest[k] = 0
+            for i in range(1, n_states):
+                previous = delta[i]
+                for k in range(n_states):
+                    value = previous + log_transmat[i, k]
+                    if value > best[k]:
+                        best[k] = value
+                        argbest[k] = i
+            row = _row(rows, t)
+            shift = _row_shift(log_frame, row)
+            updated = total + shift   # Neumaier's compensated Σ_t m_t
+            if abs(total) >= abs(shift):
+                compensation += (total - updated) + shift
+            else:
+                compensation += (shift - updated) + total
+            total = updated
             for k in range(n_states):
-                delta[k] = next_delta[k]
-        best, state = -np.inf, 0
+                pointers[t, k] = argbest[k]
+                delta[k] = best[k] + (log_frame[row, k] - shift)
+        top, state = -np.inf, 0
         for k in range(n_states):
-            if delta[k] > best:
-                best, state = delta[k], k
-        seq_logprob[s] = best
+            if delta[k] > top:
+                top, state = delta[k], k
+        seq_logprob[s] = top + (total + compensation)
         path[stop - 1] = state
         for t in range(stop - 1, first, -1):
             state = pointers[t, state]

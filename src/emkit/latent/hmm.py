@@ -176,10 +176,13 @@ class HiddenMarkovModel(EMModel):
         cache = self.emission.precompute(params)
         posteriors = data.buffer("posteriors", (data.n_samples, self.n_states))
         chain = self._forward_backward(data, params, cache, posteriors)
-        emission = parallel_map(lambda b: self.emission.stats(b.data, posteriors[b.start:b.stop], cache), data.blocks,
-                                data.n_threads)
+        if chain[0].row_counts is None:
+            emission = sum_stats(parallel_map(lambda b: self.emission.stats(b.data, posteriors[b.start:b.stop], cache),
+                                              data.blocks, data.n_threads))
+        else:   # a lookup table's emission: its statistics were added up during the recursions
+            emission = self.emission.lookup_stats(sum(p.row_counts for p in chain))
         stats = {"start": sum(p.start_counts for p in chain), "trans": sum(p.trans_counts for p in chain),
-                 "occupancy": sum(p.occupancy for p in chain), **sum_stats(emission)}
+                 "occupancy": sum(p.occupancy for p in chain), **emission}
         return stats, sum(float(p.seq_loglik.sum()) for p in chain)
 
     def m_step(self, stats: Stats, params: Params) -> Params:
@@ -373,7 +376,8 @@ class HiddenMarkovModel(EMModel):
         """``log p(x | θ)`` (no prior) and the posteriors ``γ`` (n, K) of every time step."""
         data = self.prepare(data)
         posteriors = np.empty((data.n_samples, self.n_states))
-        chain = self._forward_backward(data, params, self.emission.precompute(params), posteriors)
+        chain = self._forward_backward(data, params, self.emission.precompute(params), posteriors,
+                                       count_transitions=False)
         return sum(float(p.seq_loglik.sum()) for p in chain), posteriors
 
     def decode(self, data: Any, params: Params, algorithm: str = "viterbi") -> tuple[float, np.ndarray]:
@@ -386,13 +390,14 @@ class HiddenMarkovModel(EMModel):
             _, posteriors = self.score_samples(data, params)
             with np.errstate(divide="ignore"):
                 return float(np.log(posteriors.max(axis=1)).sum()), posteriors.argmax(axis=1)
-        log_frame = self._log_frame(data, self.emission.precompute(params))
+        cache, rows = self.emission.precompute(params), self._lookup_rows(data)
+        log_frame = self._log_frame(data, cache) if rows is None else self.emission.lookup_table(cache)
         path = np.empty(data.n_samples, dtype=np.int64)
 
         def batch(b: Batch) -> float:
-            path[b.start:b.stop], logprob = viterbi(log_frame[b.start:b.stop], b.offsets,
-                                                    np.asarray(params["startprob"], dtype=float),
-                                                    np.asarray(params["transmat"], dtype=float))
+            frame, steps = (log_frame[b.start:b.stop], None) if rows is None else (log_frame, rows[b.start:b.stop])
+            path[b.start:b.stop], logprob = viterbi(frame, b.offsets, np.asarray(params["startprob"], dtype=float),
+                                                    np.asarray(params["transmat"], dtype=float), steps)
             return float(logprob.sum())
 
         return float(sum(parallel_map(batch, data.batches, data.n_threads))), path
@@ -435,21 +440,42 @@ class HiddenMarkovModel(EMModel):
         parallel_map(block, data.blocks, data.n_threads)
         return frame, shift
 
-    def _forward_backward(self, data: Sequences, params: Params, cache, posteriors: np.ndarray) -> list[Posterior]:
+    def _lookup_rows(self, data: Sequences) -> np.ndarray | None:
+        """The emission's :meth:`~emkit.families.Family.lookup_rows` of the data (kept with them)."""
+        if "lookup_rows" not in data.workspace:
+            data.workspace["lookup_rows"] = self.emission.lookup_rows(data.X)
+        return data.workspace["lookup_rows"]
+
+    def _forward_backward(self, data: Sequences, params: Params, cache, posteriors: np.ndarray,
+                          count_transitions: bool = True) -> list[Posterior]:
         """Forward–backward over every batch in parallel (one batch, i.e. one sequence: over the
         threads inside it), posteriors written into ``posteriors`` (a sequence redone in log
-        space gets its frame log-likelihoods recomputed)."""
-        frame, shift = self._scaled_frame(data, cache)
+        space gets its frame log-likelihoods recomputed), with the expected transition counts
+        unless ``count_transitions`` is False. An emission with a lookup table has its table
+        scaled instead of a frame, and its posteriors added up by value."""
+        rows = self._lookup_rows(data)
+        if rows is None:
+            frame, shift = self._scaled_frame(data, cache)
+        else:
+            log_table = self.emission.lookup_table(cache)
+            frame, shift = np.array(log_table, dtype=float), np.empty(log_table.shape[0])
+            scale_frame(frame, shift)
         startprob = np.ascontiguousarray(params["startprob"], dtype=float)
         transmat = np.ascontiguousarray(params["transmat"], dtype=float)
         n_threads = self.n_jobs if len(data.batches) == 1 else 1
 
         def batch(b: Batch) -> Posterior:
-            def recompute(first: int, stop: int) -> np.ndarray:
-                rows = data.X[b.start + first:b.start + stop]
-                return self.emission.log_likelihood(block_maker(self.emission, data.context)(rows), cache)
+            steps = None if rows is None else rows[b.start:b.stop]
 
-            return scaled_forward_backward(frame[b.start:b.stop], shift[b.start:b.stop], b.offsets, startprob,
-                                           transmat, recompute, posteriors[b.start:b.stop], b.workspace, n_threads)
+            def recompute(first: int, stop: int) -> np.ndarray:
+                if steps is not None:
+                    return log_table[steps[first:stop]]
+                block = data.X[b.start + first:b.start + stop]
+                return self.emission.log_likelihood(block_maker(self.emission, data.context)(block), cache)
+
+            own = slice(b.start, b.stop) if rows is None else slice(None)
+            return scaled_forward_backward(frame[own], shift[own], b.offsets, startprob, transmat, recompute,
+                                           posteriors[b.start:b.stop], b.workspace, n_threads, steps,
+                                           count_transitions)
 
         return parallel_map(batch, data.batches, data.n_threads)

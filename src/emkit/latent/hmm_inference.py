@@ -4,6 +4,9 @@ These wrap the compiled kernels of :mod:`emkit.kernels.hmm`: they allocate the o
 shifted frame log-likelihoods with NumPy's vectorised exponential, run the forward and backward
 passes (at the same time, in two threads, for one long sequence) and their combination, and redo
 in log space any sequence on which the scaled recursion underflowed.
+
+Optional ``rows`` index the frame: step ``t``'s likelihoods are row ``rows[t]`` of a small table
+(categorical emissions: one row per symbol), see :mod:`emkit.kernels.hmm`.
 """
 
 from __future__ import annotations
@@ -39,11 +42,13 @@ class Posterior:
     start_counts : ndarray, shape (K,)
         ``Σ_sequences γ_first(k)``.
     trans_counts : ndarray, shape (K, K)
-        ``Σ_t p(z_t = i, z_{t+1} = j | x)``, summed over sequences.
+        ``Σ_t p(z_t = i, z_{t+1} = j | x)``, summed over sequences (zero when not counted).
     occupancy : ndarray, shape (K,)
         ``Σ_t γ_t(k)``, the expected number of visits of each state.
     seq_loglik : ndarray, shape (n_sequences,)
         ``log p(x)`` of each sequence.
+    row_counts : ndarray, shape (n_table_rows, K), or None
+        With ``rows``: ``Σ_{t: rows[t] = v} γ_t(k)``, the posteriors added up by frame row.
     """
 
     posteriors: np.ndarray
@@ -51,6 +56,11 @@ class Posterior:
     trans_counts: np.ndarray
     occupancy: np.ndarray
     seq_loglik: np.ndarray
+    row_counts: np.ndarray | None = None
+
+
+#: ``rows`` of the kernels for a frame with one row per step.
+NO_ROWS = np.empty(0, dtype=np.int64)
 
 
 def scale_frame(log_frame: np.ndarray, shift: np.ndarray) -> np.ndarray:
@@ -81,6 +91,8 @@ def scaled_forward_backward(
     posteriors: np.ndarray,
     workspace: dict[str, np.ndarray] | None = None,
     n_threads: int = 1,
+    rows: np.ndarray | None = None,
+    count_transitions: bool = True,
 ) -> Posterior:
     """Posterior state probabilities and expected transition counts of each sequence.
 
@@ -91,7 +103,7 @@ def scaled_forward_backward(
     ----------
     frame, shift : ndarray, shapes (n, K) and (n,)
         The scaled likelihoods ``b_t(k) e^{−m_t}`` and the shifts ``m_t`` (:func:`scale_frame`),
-        C-contiguous.
+        C-contiguous; with ``rows``, one row per value of a table instead (any number of rows).
     offsets : ndarray of int64, shape (n_sequences + 1,)
         Sequence boundaries within the rows of ``frame``.
     startprob, transmat : ndarray
@@ -108,27 +120,38 @@ def scaled_forward_backward(
         rows) has its forward and backward passes run separately (at the same time with two
         threads) and their combination split in up to :data:`SEQUENCE_CHUNKS` row ranges; the
         arithmetic does not depend on ``n_threads``.
+    rows : ndarray of int64, shape (n,), optional
+        Step ``t``'s row of ``frame`` and ``shift`` (step ``t``'s own row when omitted); the
+        posteriors are then also added up by row (:attr:`Posterior.row_counts`).
+    count_transitions : bool
+        False: the posteriors without the expected transition counts (``K²`` work a step less).
     """
-    n_rows, n_states = frame.shape
-    n_sequences = offsets.size - 1
+    n_states = frame.shape[1]
+    n_rows, n_sequences = posteriors.shape[0], offsets.size - 1
     scratch = {} if workspace is None else workspace
     log_scales = reusable(scratch, "log_scales", (n_rows,))
     chunks = _row_chunks(n_rows, SEQUENCE_CHUNKS if n_sequences == 1 else 1)
     status = np.zeros(n_sequences)
-    start_counts, trans_counts, occupancy = np.zeros(n_states), np.zeros((n_states, n_states)), np.zeros(n_states)
+    steps = NO_ROWS if rows is None else rows
+    row_counts = np.zeros((0 if rows is None else frame.shape[0], n_states))
+    transitions = (n_states, n_states) if count_transitions else (0, 0)
+    start_counts, trans_counts, occupancy = np.zeros(n_states), np.zeros(transitions), np.zeros(n_states)
     if len(chunks) == 1:
-        kernels.forward_scaled(frame, shift, offsets, startprob, transmat, posteriors, log_scales, status)
-        kernels.backward_combine_scaled(frame, offsets, transmat, posteriors, status, start_counts, trans_counts,
-                                        occupancy)
+        kernels.forward_scaled(frame, shift, steps, offsets, startprob, transmat, posteriors, log_scales, status)
+        kernels.backward_combine_scaled(frame, steps, offsets, transmat, posteriors, status, start_counts,
+                                        trans_counts, occupancy, row_counts)
     else:
-        start_counts, trans_counts, occupancy = _concurrent_passes(frame, shift, startprob, transmat, posteriors,
-                                                                   log_scales, status, chunks, scratch, n_threads)
+        start_counts, trans_counts, occupancy, row_counts = _concurrent_passes(
+            frame, shift, steps, startprob, transmat, posteriors, log_scales, status, chunks, scratch, n_threads,
+            row_counts.shape[0], transitions)
     possible = status == 0.0   # the scaled passes went through (−inf: impossible; NaN: redo in log space)
     seq_loglik = status
     kernels.sum_log_scales(log_scales, offsets, seq_loglik)
     # a sum of shifts beyond the float range (rows far from every state): posteriors stand, ℓ = −∞
     beyond = possible & ~(seq_loglik > -np.inf)
     seq_loglik[beyond] = -np.inf
+    if not count_transitions:   # the log-space kernel counts them anyway: into a zero table, reset below
+        trans_counts = np.zeros((n_states, n_states))
     for s in np.flatnonzero(np.isnan(seq_loglik)):
         first, stop = int(offsets[s]), int(offsets[s + 1])
         one = np.array([0, stop - first], dtype=np.int64)
@@ -137,31 +160,39 @@ def scaled_forward_backward(
                                      trans_counts, occupancy, seq_loglik[s:s + 1])
     for s in np.flatnonzero((seq_loglik == -np.inf) & ~beyond):
         posteriors[offsets[s]:offsets[s + 1]] = np.nan
+    if not count_transitions:
+        trans_counts[:] = 0.0
+    if rows is not None and not possible.all():   # partial or missing counts: recount
+        counted = np.repeat(np.isfinite(seq_loglik) | beyond, np.diff(offsets))
+        row_counts[:] = 0.0
+        np.add.at(row_counts, rows[counted], posteriors[counted])
     seq_loglik[seq_loglik <= 0.5 * LOST] = -np.inf   # a row beyond the float range (posteriors proper)
-    return Posterior(posteriors, start_counts, trans_counts, occupancy, seq_loglik)
+    return Posterior(posteriors, start_counts, trans_counts, occupancy, seq_loglik,
+                     None if rows is None else row_counts)
 
 
-def _concurrent_passes(frame, shift, startprob, transmat, posteriors, log_scales, status, chunks,
-                       scratch, n_threads) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _concurrent_passes(frame, shift, rows, startprob, transmat, posteriors, log_scales, status, chunks,
+                       scratch, n_threads, n_table_rows, transitions) -> tuple[np.ndarray, ...]:
     """One sequence on ``n_threads`` threads: the forward and backward passes (at the same time
     with two threads or more), then their combination split in the row ranges ``chunks``;
-    returns the counts, added in chunk order (zero when the sequence must be redone in log
-    space)."""
-    n_rows, n_states = frame.shape
+    returns the counts (transition counts of shape ``transitions``) and the ``n_table_rows``
+    row counts, added in chunk order (zero when the sequence must be redone in log space)."""
+    n_rows, n_states = posteriors.shape
     offsets = np.array([0, n_rows], dtype=np.int64)
     beta = reusable(scratch, "beta", (n_rows, n_states))
     beta_scale = reusable(scratch, "beta_scale", (n_rows,))
     backward_status = np.zeros(1)
-    _run_tasks([partial(kernels.forward_scaled, frame, shift, offsets, startprob, transmat, posteriors, log_scales,
-                        status),
-                partial(kernels.backward_scaled, frame, offsets, transmat, beta, beta_scale, backward_status)],
+    _run_tasks([partial(kernels.forward_scaled, frame, shift, rows, offsets, startprob, transmat, posteriors,
+                        log_scales, status),
+                partial(kernels.backward_scaled, frame, rows, offsets, transmat, beta, beta_scale, backward_status)],
                n_threads)
     status[np.isnan(backward_status) & (status == 0.0)] = np.nan
-    counts = [(np.zeros(n_states), np.zeros((n_states, n_states)), np.zeros(n_states)) for _ in chunks]
-    _run_tasks([partial(kernels.combine_scaled, frame, beta, beta_scale, offsets, first, stop, transmat, posteriors,
-                        status, *totals) for (first, stop), totals in zip(chunks, counts)], n_threads)
+    counts = [(np.zeros(n_states), np.zeros(transitions), np.zeros(n_states),
+               np.zeros((n_table_rows, n_states))) for _ in chunks]
+    _run_tasks([partial(kernels.combine_scaled, frame, rows, beta, beta_scale, offsets, first, stop, transmat,
+                        posteriors, status, *totals) for (first, stop), totals in zip(chunks, counts)], n_threads)
     if status[0] != 0.0:  # the parts are redone in log space
-        return np.zeros(n_states), np.zeros((n_states, n_states)), np.zeros(n_states)
+        return tuple(np.zeros_like(part) for part in counts[0])
     return tuple(sum(parts) for parts in zip(*counts))
 
 
@@ -176,23 +207,20 @@ def _row_chunks(n_rows: int, n_chunks: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in pairwise(edges)]
 
 
-def viterbi(log_frame: np.ndarray, offsets: np.ndarray, startprob: np.ndarray,
-            transmat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def viterbi(log_frame: np.ndarray, offsets: np.ndarray, startprob: np.ndarray, transmat: np.ndarray,
+            rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Most probable state path of each sequence, ``argmax_z log p(x, z)``.
 
-    Returns ``(path, seq_logprob)``: the states (int64, shape (n,)) and ``max_z log p(x, z)`` of
-    each sequence.
+    ``log_frame`` holds the frame log-likelihoods, step ``t`` in row ``rows[t]`` (row ``t``
+    when ``rows`` is omitted). Returns ``(path, seq_logprob)``: the states (int64, shape (n,))
+    and ``max_z log p(x, z)`` of each sequence.
     """
-    path = np.empty(log_frame.shape[0], dtype=np.int64)
+    steps = NO_ROWS if rows is None else rows
+    n_rows, n_states = (log_frame.shape[0] if rows is None else rows.size), log_frame.shape[1]
+    path = np.empty(n_rows, dtype=np.int64)
     seq_logprob = np.empty(offsets.size - 1)
-    # each row's largest log-likelihood taken out first and added back after: a row of huge
-    # magnitude (far from every state) would otherwise absorb the later rows' differences
-    largest = log_frame.max(axis=1)
-    largest[~np.isfinite(largest)] = 0.0
-    kernels.viterbi(log_frame - largest[:, None], offsets, safe_log(startprob), safe_log(transmat), path,
-                    seq_logprob)
-    with np.errstate(over="ignore", invalid="ignore"):   # beyond the float range: −∞ below
-        seq_logprob += np.add.reduceat(largest, offsets[:-1]) if largest.size else 0.0
-    seq_logprob[np.isnan(seq_logprob)] = -np.inf
+    pointers = np.empty((n_rows, n_states), dtype=np.uint8 if n_states <= 256 else np.int64)
+    kernels.viterbi(log_frame, steps, offsets, safe_log(startprob), safe_log(transmat), pointers, path, seq_logprob)
+    seq_logprob[np.isnan(seq_logprob)] = -np.inf    # a sum of row maxima beyond the float range
     seq_logprob[seq_logprob <= 0.5 * LOST] = -np.inf
     return path, seq_logprob
