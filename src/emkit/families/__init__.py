@@ -19,6 +19,7 @@ EXPORTS = {
     "Multinomial": ".multinomial",
     "Poisson": ".poisson",
     "Product": ".product",
+    "Regression": ".regression",
     "StudentT": ".student_t",
 }
 
