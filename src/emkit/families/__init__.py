@@ -16,6 +16,7 @@ EXPORTS = {
     "FiniteMixture": ".finite_mixture",
     "Gamma": ".gamma",
     "Gaussian": ".gaussian",
+    "GaussianRegression": ".regression",
     "Multinomial": ".multinomial",
     "Poisson": ".poisson",
     "Product": ".product",

@@ -20,12 +20,15 @@ maximiser does not depend on ``φ``, shared or not.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
+from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
 from ..engine.model import Params, Stats
+from ..kernels.gaussian import MissingPattern, _ObservedFactor, log_gaussian_density_missing, missing_patterns
 from ..kernels.glm import WITH_DISPERSION, check_family, glm_log_density
 from ..kernels.newton import maximize_concave
 from ..latent.regression_mixture import (RegressionData, RegressionMixtureModel, _dispersion_pass, _regression_part,
@@ -227,3 +230,218 @@ def _newton_terms(glm: RegressionMixtureModel, block: RegressionData, posteriors
 def _dispersion_terms(glm: RegressionMixtureModel, block: RegressionData, posteriors: np.ndarray,
                       params: Params) -> dict[str, np.ndarray]:
     return _dispersion_pass(glm, block, posteriors, params)
+
+
+@dataclass(frozen=True)
+class ResponseBlock:
+    """Rows of a multivariate regression: responses ``Y`` (NaN: missing), the design ``X`` and
+    the rows grouped by which responses are missing."""
+
+    Y: np.ndarray
+    X: np.ndarray
+    patterns: tuple[MissingPattern, ...]
+
+
+class GaussianRegression(Family):
+    """Per-state multivariate Gaussian regression of the first ``n_targets`` columns on the others.
+
+        y_t | x_t, z_t = k  ~  N(B_kᵀ x_t, Σ_k)   (x_t with a leading 1 when ``fit_intercept``)
+
+    Missing responses (NaN cells) are marginalised exactly: a row's density is that of its
+    observed responses, and the M-step's statistics are the conditional expectations of the
+    complete rows given the observed cells under each state (``E[y_m | y_o]``, ``Cov[y_m | y_o]``
+    by :mod:`emkit.kernels.gaussian`'s observed-block factors). The statistics are finite
+    (``Σγ xxᵀ``, ``Σγ x ŷᵀ``, ``Σγ (ŷŷᵀ + C)``, ``Σγ``), so the M-step is closed-form
+    least squares: ``B_k = (Σγ xxᵀ)⁻¹ Σγ x ŷᵀ`` (the maximiser for any ``Σ_k``: every response
+    has the same design), then ``Σ_k = (Σγ (ŷŷᵀ + C) − (Σγ x ŷᵀ)ᵀ B_k) / Σγ``, pooled over the
+    states when shared.
+
+    Parameters
+    ----------
+    n_targets : int
+        Number of responses ``d`` (the first columns).
+    n_features : int
+        Number of covariates ``q`` (the columns after the responses).
+    switching_covariance : bool, default=True
+        A covariance per state; False: one shared by every state.
+    fit_intercept : bool, default=True
+
+    Parameters (the dictionary): ``coef`` (K, p, d), ``p = q + fit_intercept``; ``covariance``
+    (K, d, d), or (d, d) when shared.
+    """
+
+    param_names = ("coef", "covariance")
+
+    def __init__(self, n_targets: int, n_features: int, *, switching_covariance: bool = True,
+                 fit_intercept: bool = True) -> None:
+        for name, value, least in (("n_targets", n_targets, 1), ("n_features", n_features, 0)):
+            if not (isinstance(value, (int, np.integer)) and value >= least):
+                raise ValueError(f"{name}: expected an integer >= {least}, got {value!r}")
+        self.n_targets, self.n_features = int(n_targets), int(n_features)
+        self.switching_covariance, self.fit_intercept = bool(switching_covariance), bool(fit_intercept)
+        if self.n_coefficients == 0:
+            raise ValueError("n_features: a regression needs a covariate or the intercept (fit_intercept=True)")
+
+    @property
+    def n_coefficients(self) -> int:
+        return self.n_features + self.fit_intercept
+
+    def describe(self) -> str:
+        shared = "" if self.switching_covariance else ", shared covariance"
+        return f"gaussian regression ({self.n_targets} response(s), {self.n_features} covariate(s){shared})"
+
+    def shared_params(self) -> frozenset[str]:
+        return frozenset() if self.switching_covariance else frozenset({"covariance"})
+
+    # ------------------------------------------------------------------------- data
+    def prepare(self, X: Any) -> np.ndarray:
+        """Float rows ``[y (d), x (q)]``; ``ValueError`` naming ``X``."""
+        try:
+            X = np.asarray(X, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"X: expected numbers, got {type(X).__name__}") from None
+        d = self.n_targets
+        if X.ndim != 2 or X.shape[1] != d + self.n_features:
+            raise ValueError(f"X: expected {d + self.n_features} columns ({d} response(s), then {self.n_features} "
+                             f"covariate(s)), got shape {X.shape}")
+        if not np.all(np.isfinite(X[:, d:])):
+            raise ValueError("X: the covariates must be finite; only responses may be missing (NaN)")
+        if np.isinf(X[:, :d]).any():
+            raise ValueError("y: the responses must be finite or NaN (missing)")
+        return X
+
+    def block_data(self, X: np.ndarray) -> ResponseBlock:
+        Y = X[:, :self.n_targets]
+        design = np.column_stack([np.ones(len(X))] * self.fit_intercept + [X[:, self.n_targets:]])
+        return ResponseBlock(Y, design, missing_patterns(Y))
+
+    # ----------------------------------------------------------------- the EM pieces
+    def _covariances(self, params: Params, n_components: int) -> np.ndarray:
+        covariance = np.asarray(params["covariance"], dtype=float)
+        return covariance if self.switching_covariance else np.broadcast_to(covariance, (n_components,) + covariance.shape)
+
+    def log_likelihood(self, block: ResponseBlock, cache: Params, out: np.ndarray | None = None) -> np.ndarray:
+        """``log N(y_t,o | (B_kᵀ x_t)_o, Σ_k,oo)`` of the observed responses (0 when none)."""
+        coef = np.asarray(cache["coef"], dtype=float)
+        covariances = self._covariances(cache, len(coef))
+        values = np.column_stack([
+            log_gaussian_density_missing(block.Y - block.X @ coef[k], np.zeros((1, self.n_targets)), covariances[k][None],
+                                         "full", block.patterns)[:, 0] for k in range(len(coef))])
+        return written(values, out)
+
+    def stats(self, block: ResponseBlock, posteriors: np.ndarray, cache: Params) -> Stats:
+        """Per state ``n = Σγ``, ``xx = Σγ xxᵀ``, ``xy = Σγ x ŷᵀ``, ``yy = Σγ (ŷŷᵀ + C)`` with ``ŷ``, ``C``
+        the conditional mean and covariance of the responses given the observed ones."""
+        coef = np.asarray(cache["coef"], dtype=float)
+        K, d = len(coef), self.n_targets
+        covariances = self._covariances(cache, K)
+        out = {"n": posteriors.sum(axis=0), "xx": np.einsum("nk,ni,nj->kij", posteriors, block.X, block.X),
+               "xy": np.empty((K, block.X.shape[1], d)), "yy": np.empty((K, d, d))}
+        for k in range(K):
+            mean = block.X @ coef[k]
+            filled = block.Y.copy()
+            conditional = np.zeros((d, d))
+            for pattern in block.patterns:
+                if not pattern.missing.size:
+                    continue
+                factor = _ObservedFactor(covariances[k], pattern.observed, pattern.missing, f"state {k}")
+                rows, o, m = pattern.rows, pattern.observed, pattern.missing
+                z = factor.whiten(block.Y[np.ix_(rows, o)] - mean[np.ix_(rows, o)])
+                filled[np.ix_(rows, m)] = mean[np.ix_(rows, m)] + factor.conditional_offset(z)
+                conditional[np.ix_(m, m)] += posteriors[rows, k].sum() * factor.conditional_cov
+            weighted = filled * posteriors[:, k:k + 1]
+            out["xy"][k] = block.X.T @ weighted
+            out["yy"][k] = filled.T @ weighted + conditional
+        return out
+
+    def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
+        """Weighted least squares per state, then the residual covariance (see the class)."""
+        K = len(stats["n"])
+        coef = np.array(params["coef"], dtype=float)
+        residual = np.zeros_like(stats["yy"])
+        for k in np.flatnonzero(~keep):
+            solution = _solve_symmetric(stats["xx"][k], stats["xy"][k], f"state {k}'s covariates")
+            if "coef" in learn:
+                coef[k] = solution
+            residual[k] = stats["yy"][k] - stats["xy"][k].T @ coef[k]
+        out = {"coef": coef, "covariance": np.array(params["covariance"], dtype=float)}
+        if "covariance" in learn:
+            if self.switching_covariance:
+                for k in np.flatnonzero(~keep):
+                    out["covariance"][k] = _checked_covariance(residual[k] / stats["n"][k], f"state {k}")
+            else:
+                out["covariance"] = _checked_covariance(residual.sum(axis=0) / stats["n"][~keep].sum(), "shared")
+        return out
+
+    def initial_params(self, X: np.ndarray, n_components: int, rng: np.random.Generator | None) -> Params:
+        """The M-step from a hard partition of the rows with every response: bands of the first
+        principal residual of one least-squares fit (deterministic), or a random partition."""
+        block = self.block_data(X[~np.isnan(X[:, :self.n_targets]).any(axis=1)])
+        n, K = len(block.Y), n_components
+        if n < K * (self.n_coefficients + self.n_targets):
+            raise ValueError(f"X: {K} states need at least {K * (self.n_coefficients + self.n_targets)} rows with "
+                             f"every response, got {n}")
+        if rng is None:
+            residual = block.Y - block.X @ np.linalg.lstsq(block.X, block.Y, rcond=None)[0]
+            score = residual @ np.linalg.svd(residual, full_matrices=False)[2][0]
+            labels = np.minimum((np.argsort(np.argsort(score, kind="stable")) * K) // n, K - 1)
+        else:
+            labels = rng.permutation(np.arange(n) % K)
+        d = self.n_targets
+        start = {"coef": np.zeros((K, self.n_coefficients, d)),
+                 "covariance": np.broadcast_to(np.eye(d), (K, d, d)).copy() if self.switching_covariance else np.eye(d)}
+        stats = self.stats(block, np.eye(K)[labels], start)
+        return self.m_step(stats, start, frozenset(self.param_names), np.zeros(K, dtype=bool))
+
+    # ---------------------------------------------------------------- parameter space
+    def _shapes(self, n_components: int) -> dict[str, tuple[int, ...]]:
+        d = self.n_targets
+        return {"coef": (n_components, self.n_coefficients, d),
+                "covariance": (n_components, d, d) if self.switching_covariance else (d, d)}
+
+    def check_params(self, params: Params, n_components: int) -> Params:
+        out = {}
+        for name, shape in self._shapes(n_components).items():
+            value = np.asarray(params[name], dtype=float)
+            if value.shape != shape:
+                raise ValueError(f"init: {name} must have shape {shape}, got {value.shape}")
+            if not np.all(np.isfinite(value)):
+                raise ValueError(f"init: {name} must be finite")
+            out[name] = value
+        if not self.is_feasible(out):
+            raise ValueError("init: covariance must be symmetric positive definite")
+        return out
+
+    def is_feasible(self, params: Params) -> bool:
+        covariance = np.asarray(params["covariance"], dtype=float)
+        if not (np.all(np.isfinite(params["coef"])) and np.all(np.isfinite(covariance))):
+            return False
+        if not np.allclose(covariance, np.swapaxes(covariance, -1, -2)):
+            return False
+        return bool(np.all(np.linalg.eigvalsh(covariance) > 0))
+
+    def n_free_parameters(self, n_components: int, learn: frozenset[str]) -> int:
+        d = self.n_targets
+        covariances = (n_components if self.switching_covariance else 1) * d * (d + 1) // 2
+        return n_components * self.n_coefficients * d * ("coef" in learn) + covariances * ("covariance" in learn)
+
+    def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
+        raise ValueError("a regression emission draws responses given their covariates, which sampling a chain does "
+                         "not have; use the covariates of data you hold")
+
+
+def _solve_symmetric(matrix: np.ndarray, rhs: np.ndarray, what: str) -> np.ndarray:
+    """``matrix⁻¹ rhs`` by Cholesky; ``FloatingPointError`` naming ``what`` when singular."""
+    try:
+        return cho_solve(cho_factor(matrix, lower=True), rhs)
+    except LinAlgError:
+        raise FloatingPointError(f"{what} are collinear in the rows it explains (singular Σγ xxᵀ); drop a covariate "
+                                 "or start elsewhere (random_state)") from None
+
+
+def _checked_covariance(covariance: np.ndarray, what: str) -> np.ndarray:
+    covariance = 0.5 * (covariance + covariance.T)
+    if not np.all(np.linalg.eigvalsh(covariance) > 0):
+        raise FloatingPointError(f"{what}: the residual covariance is singular (a state fits its rows exactly); fit "
+                                 "fewer states or start elsewhere (random_state)")
+    return covariance
