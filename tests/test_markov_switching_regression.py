@@ -156,6 +156,12 @@ def test_switching_regression_on_exogenous_regressors_reaches_stata():
     np.testing.assert_allclose(coef, [[0.6554954, 0.8314458, 0.1355425, -0.0273928],
                                       [-0.0944924, 0.9292574, 0.0343072, 0.2125275]], atol=2e-6)
     assert result.params["dispersion"].item() == pytest.approx(0.5764495 ** 2, rel=1e-6)
+    # Stata's observed-information standard errors (bse_oim) of p00, p10 and the coefficients
+    assert result.params["coef"][0, 0] > result.params["coef"][1, 0]     # the states in Stata's order
+    se = {name: np.asarray(value) for name, value in emkit.standard_errors(result, X, method="hessian").se.items()}
+    np.testing.assert_allclose([se["transmat"][0, 0], se["transmat"][1, 0]], [0.0929915, 0.0641179], atol=2e-6)
+    np.testing.assert_allclose(se["coef"], [[0.1373889, 0.0333236, 0.0294113, 0.0408057],
+                                            [0.1279231, 0.0270852, 0.0240138, 0.0297351]], atol=2e-6)
 
 
 # ------------------------------------------------------------- direct maximisations (scipy)
@@ -168,8 +174,9 @@ def _simulate(family: str, n: int, seed: int) -> np.ndarray:
     x = rng.normal(size=n)
     coef = np.array([[0.3, 0.6], [1.4, -0.5]])
     eta = coef[states, 0] + coef[states, 1] * x
-    y = rng.poisson(np.exp(eta)).astype(float) if family == "poisson" else rng.normal(eta, np.where(states == 0, 0.5, 1.5))
-    return np.column_stack([y, x])
+    if family == "poisson":
+        return np.column_stack([rng.poisson(np.exp(eta)).astype(float), x])
+    return np.column_stack([rng.normal(eta, np.where(states == 0, 0.5, 1.5)), x])
 
 
 def _stationary(transmat: np.ndarray) -> np.ndarray:
@@ -306,7 +313,8 @@ def _bivariate_rows(seed: int, n: int = 120, missing: float = 0.15) -> np.ndarra
     x = rng.normal(size=n)
     coef = np.array([[[0.0, 1.0], [1.0, -1.0]], [[2.0, 0.0], [-1.0, 0.5]]])   # (K, p, d)
     design = np.column_stack([np.ones(n), x])
-    noise = rng.multivariate_normal([0.0, 0.0], [[1.0, 0.5], [0.5, 1.0]], size=n) * np.where(states == 0, 0.5, 1.0)[:, None]
+    noise = rng.multivariate_normal([0.0, 0.0], [[1.0, 0.5], [0.5, 1.0]], size=n)
+    noise *= np.where(states == 0, 0.5, 1.0)[:, None]
     Y = np.einsum("np,npd->nd", design, coef[states]) + noise
     Y[rng.random((n, 2)) < missing] = np.nan
     return np.column_stack([Y, x])
@@ -363,3 +371,14 @@ def test_multivariate_iterations_ascend(switching):
     result = emkit.fit(model, X, random_state=0, max_iter=40, tol=0.0)
     trace = np.asarray(result.trace.loglik)
     assert np.all(np.diff(trace) >= -1e-9 * np.abs(trace[1:]))
+
+
+def test_readme_switching_regression_recovers_its_regimes():
+    """The README's end-to-end example (run as written) finds the simulated coefficients."""
+    from test_readme import BLOCKS
+
+    namespace: dict = {}
+    exec(next(block for block in BLOCKS if "transition_covariates=True" in block and "Regression(" in block), namespace)
+    coef = namespace["switching"].coef_
+    np.testing.assert_allclose(coef[np.argsort(coef[:, 0])], [[0.2, 0.8], [1.5, -0.5]], atol=0.15)
+    assert np.isfinite(namespace["driven"].score(namespace["rows"], covariates=namespace["u"]))

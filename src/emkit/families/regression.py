@@ -318,20 +318,23 @@ class GaussianRegression(Family):
     # ----------------------------------------------------------------- the EM pieces
     def _covariances(self, params: Params, n_components: int) -> np.ndarray:
         covariance = np.asarray(params["covariance"], dtype=float)
-        return covariance if self.switching_covariance else np.broadcast_to(covariance, (n_components,) + covariance.shape)
+        if self.switching_covariance:
+            return covariance
+        return np.broadcast_to(covariance, (n_components,) + covariance.shape)
 
     def log_likelihood(self, block: ResponseBlock, cache: Params, out: np.ndarray | None = None) -> np.ndarray:
         """``log N(y_t,o | (B_kᵀ x_t)_o, Σ_k,oo)`` of the observed responses (0 when none)."""
         coef = np.asarray(cache["coef"], dtype=float)
         covariances = self._covariances(cache, len(coef))
+        centre = np.zeros((1, self.n_targets))
         values = np.column_stack([
-            log_gaussian_density_missing(block.Y - block.X @ coef[k], np.zeros((1, self.n_targets)), covariances[k][None],
-                                         "full", block.patterns)[:, 0] for k in range(len(coef))])
+            log_gaussian_density_missing(block.Y - block.X @ coef[k], centre, covariances[k][None], "full",
+                                         block.patterns)[:, 0] for k in range(len(coef))])
         return written(values, out)
 
     def stats(self, block: ResponseBlock, posteriors: np.ndarray, cache: Params) -> Stats:
-        """Per state ``n = Σγ``, ``xx = Σγ xxᵀ``, ``xy = Σγ x ŷᵀ``, ``yy = Σγ (ŷŷᵀ + C)`` with ``ŷ``, ``C``
-        the conditional mean and covariance of the responses given the observed ones."""
+        """Per state ``n = Σγ``, ``xx = Σγ xxᵀ``, ``xy = Σγ x ŷᵀ``, ``yy = Σγ (ŷŷᵀ + C)``, with ``ŷ``
+        and ``C`` the conditional mean and covariance of the responses given the observed ones."""
         coef = np.asarray(cache["coef"], dtype=float)
         K, d = len(coef), self.n_targets
         covariances = self._covariances(cache, K)
@@ -435,8 +438,8 @@ def _solve_symmetric(matrix: np.ndarray, rhs: np.ndarray, what: str) -> np.ndarr
     try:
         return cho_solve(cho_factor(matrix, lower=True), rhs)
     except LinAlgError:
-        raise FloatingPointError(f"{what} are collinear in the rows it explains (singular Σγ xxᵀ); drop a covariate "
-                                 "or start elsewhere (random_state)") from None
+        raise FloatingPointError(f"{what} are collinear in the rows it explains (singular Σγ xxᵀ); drop a "
+                                 "covariate or start elsewhere (random_state)") from None
 
 
 def _checked_covariance(covariance: np.ndarray, what: str) -> np.ndarray:
