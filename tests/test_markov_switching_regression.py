@@ -382,3 +382,25 @@ def test_readme_switching_regression_recovers_its_regimes():
     coef = namespace["switching"].coef_
     np.testing.assert_allclose(coef[np.argsort(coef[:, 0])], [[0.2, 0.8], [1.5, -0.5]], atol=0.15)
     assert np.isfinite(namespace["driven"].score(namespace["rows"], covariates=namespace["u"]))
+
+
+def test_multivariate_regression_gives_stata_standard_errors_with_one_response():
+    X = np.column_stack([FEDFUNDS[4:], FEDFUNDS[3:-1], OGAP[4:], INF[4:]])
+    model = HiddenMarkovModel(GaussianRegression(1, 3, switching_covariance=False), 2, initial="stationary", n_jobs=1)
+    result = emkit.fit(model, X, tol=1e-10, max_iter=2000, accelerate="squarem")
+    assert result.params["coef"][0, 0, 0] > result.params["coef"][1, 0, 0]     # the states in Stata's order
+    se = {name: np.asarray(value) for name, value in emkit.standard_errors(result, X, method="hessian").se.items()}
+    np.testing.assert_allclose(se["coef"][..., 0], [[0.1373889, 0.0333236, 0.0294113, 0.0408057],
+                                                    [0.1279231, 0.0270852, 0.0240138, 0.0297351]], atol=2e-6)
+
+
+def test_multivariate_free_parameters_round_trip():
+    family = GaussianRegression(2, 1)
+    params = {"coef": np.arange(8.0).reshape(2, 2, 2),
+              "covariance": np.array([[[2.0, 0.3], [0.3, 1.0]], [[1.0, -0.2], [-0.2, 3.0]]])}
+    learn = frozenset(family.param_names)
+    free = family.to_free(params, learn)
+    assert len(free) == family.n_free_parameters(2, learn) == len(family.free_labels(params, learn))
+    back = family.from_free(free, params, learn)
+    for name in family.param_names:
+        np.testing.assert_array_equal(back[name], params[name])

@@ -428,6 +428,37 @@ class GaussianRegression(Family):
         covariances = (n_components if self.switching_covariance else 1) * d * (d + 1) // 2
         return n_components * self.n_coefficients * d * ("coef" in learn) + covariances * ("covariance" in learn)
 
+    def to_free(self, params: Params, learn: frozenset[str]) -> np.ndarray:
+        """The coefficients, then each covariance's lower triangle (row by row)."""
+        lower = np.tril_indices(self.n_targets)
+        parts = [np.ravel(params["coef"])] * ("coef" in learn)
+        if "covariance" in learn:
+            parts.append(np.ravel(np.asarray(params["covariance"], dtype=float)[..., lower[0], lower[1]]))
+        return np.concatenate(parts + [np.empty(0)])
+
+    def from_free(self, free: np.ndarray, like: Params, learn: frozenset[str]) -> Params:
+        free = np.asarray(free, dtype=float)
+        out = {name: np.array(like[name], dtype=float) for name in self.param_names}
+        start = 0
+        if "coef" in learn:
+            start = out["coef"].size
+            out["coef"] = free[:start].reshape(out["coef"].shape)
+        if "covariance" in learn:
+            lower = np.tril_indices(self.n_targets)
+            covariance = np.zeros_like(out["covariance"])
+            covariance[..., lower[0], lower[1]] = free[start:].reshape(covariance.shape[:-2] + (len(lower[0]),))
+            out["covariance"] = covariance + np.tril(covariance, -1).swapaxes(-1, -2)
+        return out
+
+    def free_labels(self, params: Params, learn: frozenset[str]) -> list[str]:
+        labels = ([f"coef[{', '.join(map(str, index))}]" for index in np.ndindex(np.shape(params["coef"]))]
+                  if "coef" in learn else [])
+        if "covariance" in learn:
+            states = [f"{k}, " for k in range(len(params["covariance"]))] if self.switching_covariance else [""]
+            pairs = list(zip(*np.tril_indices(self.n_targets)))
+            labels += [f"covariance[{state}{i}, {j}]" for state in states for i, j in pairs]
+        return labels
+
     def sample(self, states: np.ndarray, params: Params, rng: np.random.Generator) -> np.ndarray:
         raise ValueError("a regression emission draws responses given their covariates, which sampling a chain does "
                          "not have; use the covariates of data you hold")
