@@ -404,3 +404,25 @@ def test_multivariate_free_parameters_round_trip():
     back = family.from_free(free, params, learn)
     for name in family.param_names:
         np.testing.assert_array_equal(back[name], params[name])
+
+
+def test_dask_fit_equals_the_in_memory_fit():
+    """The emission's Newton passes run over Dask chunks (each chunk a sequence)."""
+    import dask
+    import dask.array as da
+
+    X = _simulate("poisson", 200, seed=5)
+    model = HiddenMarkovModel(Regression(1, "poisson"), 2, n_jobs=1)
+    memory = emkit.fit(model, (X, [100, 100]), tol=1e-10, max_iter=500)
+    with dask.config.set(scheduler="threads"):
+        chunked = emkit.fit(model, da.from_array(X, chunks=(100, 2)), tol=1e-10, max_iter=500)
+    assert chunked.loglik == pytest.approx(memory.loglik, rel=1e-12)
+    np.testing.assert_allclose(chunked.params["coef"], memory.params["coef"], rtol=1e-6)
+
+
+def test_online_em_refuses_a_data_taking_emission():
+    from emkit.variants.online import fit_online
+
+    X = _simulate("poisson", 100, seed=6)
+    with pytest.raises(ValueError, match="online EM"):
+        fit_online(HiddenMarkovModel(Regression(1, "poisson"), 2, n_jobs=1), [X[:50], X[50:]])
