@@ -346,3 +346,21 @@ def test_online_em_refuses_a_data_taking_emission():
     X = _simulate("poisson", 100, seed=6)
     with pytest.raises(ValueError, match="online EM"):
         fit_online(HiddenMarkovModel(Regression(1, "poisson"), 2, n_jobs=1), [X[:50], X[50:]])
+
+
+def test_gaussian_regression_in_a_mixture_is_the_regression_mixture():
+    """GaussianRegression needs only statistics, so a mixture takes it too: one response gives
+    RegressionMixture's gaussian fit (a different code path, the GLM Newton M-step)."""
+    rng = np.random.default_rng(0)
+    x, second = rng.normal(size=300), rng.random(300) < 0.4
+    y = np.where(second, 2 + 1.5 * x, -1 - 0.5 * x) + rng.normal(size=300) * np.where(second, 0.5, 1.0)
+    rows = np.column_stack([y, x])
+    mixture = emkit.Mixture(2, family=GaussianRegression(1, 1), tol=1e-10, max_iter=2000).fit(rows)
+    reference = emkit.RegressionMixture(2, family="gaussian", tol=1e-10, max_iter=2000).fit(x[:, None], y)
+    assert mixture.score(rows) == pytest.approx(reference.score(x[:, None], y), rel=1e-9)
+    coef = mixture.coef_[..., 0]
+    np.testing.assert_allclose(coef[np.argsort(coef[:, 0])],
+                               np.column_stack([reference.intercept_, reference.coef_])[
+                                   np.argsort(reference.intercept_)], atol=1e-5)
+    with pytest.raises(ValueError, match="RegressionMixture"):
+        emkit.Mixture(2, family=Regression(1)).fit(rows)

@@ -147,8 +147,9 @@ class Regression(Family):
         return {"regression_n": block.weight @ posteriors}
 
     def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
-        raise ValueError("model: a regression emission's M-step takes the data (m_step_with_data); fit it with "
-                         "emkit.fit")
+        raise ValueError("family: a GLM regression's M-step takes the data, which only an HMM's latent layer gives "
+                         "it; for a mixture of regressions use emkit.RegressionMixture (or GaussianRegression, whose "
+                         "M-step needs only statistics)")
 
     def m_step_with_data(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray,
                          data_pass) -> Params:
