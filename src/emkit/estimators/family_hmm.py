@@ -40,7 +40,9 @@ class HMM(_BaseHMM):
         ``family(n_features) -> Family`` (the class ``families.Poisson`` itself, called with the
         number of columns of ``X``), or for mixed-type rows a mapping of column groups (DataFrame
         names or integer indices, one or a tuple per group) to either, whose
-        :class:`~emkit.families.Product` is the emission.
+        :class:`~emkit.families.Product` is the emission. A regression emission
+        (:class:`~emkit.families.Regression`, :class:`~emkit.families.GaussianRegression`) makes
+        a Markov-switching regression: the rows of ``X`` are the responses, then the covariates.
     startprob_prior, transmat_prior : float or array, default=1.0
         Dirichlet concentrations (``≥ 1``) of ``startprob_`` and of each row of ``transmat_``.
     algorithm : {"viterbi", "map"}, default="viterbi"

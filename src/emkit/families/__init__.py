@@ -16,9 +16,11 @@ EXPORTS = {
     "FiniteMixture": ".finite_mixture",
     "Gamma": ".gamma",
     "Gaussian": ".gaussian",
+    "GaussianRegression": ".regression",
     "Multinomial": ".multinomial",
     "Poisson": ".poisson",
     "Product": ".product",
+    "Regression": ".regression",
     "StudentT": ".student_t",
 }
 

@@ -179,6 +179,18 @@ class Family(ABC):
         """
         return None
 
+    #: Whether the M-step takes the data (a GLM regression's coefficients have no finite
+    #: statistics): the latent model then calls :meth:`m_step_with_data` in place of :meth:`m_step`.
+    m_step_uses_data: bool = False
+
+    def m_step_with_data(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray,
+                         data_pass: Any) -> Params:
+        """The M-step of a family with :attr:`m_step_uses_data`: :meth:`m_step`'s contract, with
+        ``data_pass.sum(function)`` adding ``function(block, posteriors) -> dict`` over the blocks
+        of the data (from :meth:`block_data`) and their posteriors at the E-step's parameters
+        (the latent model and the engine own the passes: :class:`~emkit.engine.data_pass.DataPass`)."""
+        raise NotImplementedError(f"{type(self).__name__} sets m_step_uses_data but gives no m_step_with_data")
+
     @abstractmethod
     def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
         """Emission parameters maximising the expected complete-data log-likelihood.

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -183,9 +184,19 @@ class HiddenMarkovModel(EMModel):
             emission = self.emission.lookup_stats(sum(p.row_counts for p in chain))
         stats = {"start": sum(p.start_counts for p in chain), "trans": sum(p.trans_counts for p in chain),
                  "occupancy": sum(p.occupancy for p in chain), **emission}
+        data.workspace["posteriors_at"] = self.to_vector(params).tobytes() if self.m_step_uses_data else None
         return stats, sum(float(p.seq_loglik.sum()) for p in chain)
 
-    def m_step(self, stats: Stats, params: Params) -> Params:
+    @property
+    def m_step_uses_data(self) -> bool:
+        """Whether the emission's M-step takes the data (e.g. a regression emission)."""
+        return self.emission.m_step_uses_data
+
+    def m_step_with_data(self, stats: Stats, params: Params, data_pass) -> Params:
+        """:meth:`m_step` with the emission's data-taking M-step (:meth:`Family.m_step_with_data`)."""
+        return self.m_step(stats, params, data_pass)
+
+    def m_step(self, stats: Stats, params: Params, data_pass=None) -> Params:
         """Dirichlet posterior modes of ``π`` and the rows of ``A``, then the emission M-step.
 
         A state with (almost) no expected visits keeps its previous transition row and emission
@@ -213,8 +224,29 @@ class HiddenMarkovModel(EMModel):
                     DegenerateComponentWarning, stacklevel=4)
             if self.stationary:
                 out["startprob"] = chain_steps.stationary_distribution(out["transmat"])
-        out.update(self.emission.m_step(stats, params, self.learn, empty))
+        out.update(self._emission_m_step(stats, params, empty, data_pass))
         return out
+
+    def _emission_m_step(self, stats: Stats, params: Params, empty: np.ndarray, data_pass) -> Params:
+        """The emission's M-step: from the statistics, or over the data's blocks and their
+        posteriors at ``params`` (summed by the engine's ``data_pass``)."""
+        if not self.emission.m_step_uses_data:
+            return self.emission.m_step(stats, params, self.learn, empty)
+        if data_pass is None:
+            raise ValueError(f"model: the {self.emission.describe()} emission's M-step takes the data; fit it with "
+                             "emkit.fit")
+        return self.emission.m_step_with_data(stats, params, self.learn, empty,
+                                              _EmissionPass(data_pass, partial(self._emission_rows, params=params)))
+
+    def _emission_rows(self, data: Sequences, params: Params) -> list[tuple[Any, np.ndarray]]:
+        """Each block's emission data with its rows' posteriors at ``params`` (those of the
+        E-step just run when it ran at ``params``)."""
+        key = self.to_vector(params).tobytes()
+        posteriors = data.buffer("posteriors", (data.n_samples, self.n_states))
+        if data.workspace.get("posteriors_at") != key:
+            self._forward_backward(data, params, self.emission.precompute(params), posteriors)
+            data.workspace["posteriors_at"] = key
+        return [(b.data, posteriors[b.start:b.stop]) for b in data.blocks]
 
     def _transmat_m_step(self, stats: Stats, params: Params, empty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The rows of ``A`` and the flags of rows kept for want of counts: the Dirichlet mode
@@ -479,3 +511,19 @@ class HiddenMarkovModel(EMModel):
                                            count_transitions)
 
         return parallel_map(batch, data.batches, data.n_threads)
+
+
+class _EmissionPass:
+    """A family's view of the engine's data pass: ``sum(function)`` adds
+    ``function(block, posteriors)`` over every block of every chunk (``rows(chunk)`` gives a
+    chunk's blocks with their posteriors)."""
+
+    def __init__(self, data_pass, rows) -> None:
+        self.data_pass, self.rows = data_pass, rows
+
+    def sum(self, function) -> dict[str, np.ndarray]:
+        return self.data_pass.sum(partial(_sum_over_blocks, self.rows, function))
+
+
+def _sum_over_blocks(rows, function, chunk) -> dict[str, np.ndarray]:
+    return sum_stats(function(block, posteriors) for block, posteriors in rows(chunk))

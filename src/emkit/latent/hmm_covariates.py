@@ -218,8 +218,13 @@ class InputDrivenHMM(HiddenMarkovModel):
             if name in self.learn:
                 objective = partial(self._coefficient_derivatives, name, params, data_pass)
                 out[name] = maximize_concave(objective, params[name], max_iter=50).theta
-        out.update(self.emission.m_step(stats, params, self.learn, empty))
+        out.update(self._emission_m_step(stats, params, empty, data_pass))
         return out
+
+    def _emission_rows(self, data: CovariateSequences, params: Params) -> list[tuple[Any, np.ndarray]]:
+        """Each block's emission data with its rows' posteriors at ``params``."""
+        posteriors = self._posteriors(data, params)[1]
+        return [(b.data, posteriors[b.start:b.stop]) for b in data.sequences.blocks]
 
     def _coefficient_derivatives(self, name: str, params: Params, data_pass, theta: np.ndarray):
         """Value, gradient and Hessian of the expected complete-data log-likelihood's ``name``
