@@ -349,7 +349,7 @@ class Gaussian(Family):
         structure = covariance_structure(self.covariance_type)
 
         def run(block: GaussianBlock, sample_weight: np.ndarray | None) -> tuple[Stats, float]:
-            if small_pass_applies(block.X, block.layout.complete):
+            if small_pass_applies(block.X, block.layout.complete, weights.size, structure):
                 small = small_mixture_pass(block.X, sample_weight, block.centre, weights, cache.means, cache.covars,
                                            structure)
                 if small is not None:   # else a covariance is not positive definite: the general path says so

@@ -34,11 +34,18 @@ from .gaussian import anchored_zeros
 from .gaussian_direct import LOST
 from .gaussian_mixture_estep import ERROR_FACTOR, FAR_TOLERANCE
 
-#: Blocks of at most this many rows take the compiled pass (complete rows): below it
-#: a whole E-step costs less than the product form's fixed costs; above it the product form's
-#: BLAS products win for all but the narrowest mixtures (measured: ``benchmarks/small_problems.py
-#: --threshold``).
-SMALL_ROWS = 4096
+#: The dispatch: a block takes the compiled pass when its estimated time, rows × components ×
+#: the cost of one row under one component, is at most :data:`COMPILED_BUDGET_NS`, about the
+#: fixed cost of one product-form E-step of a block (its terms, error bounds, features, two BLAS
+#: calls and a dozen NumPy passes: 170–250 µs); beyond it the product form's BLAS products win.
+#: The costs, in nanoseconds, are those measured on an AMD EPYC (Zen 4) with
+#: ``benchmarks/small_problems.py --threshold``: 20 per row and component for diagonal
+#: structures, ``15 + 0.55 d²`` for matrices. So d = 2, k = 3 takes the compiled pass up to
+#: ~3,900 rows, d = 8, k = 8 up to ~500, d = 16, k = 16 never.
+COMPILED_BUDGET_NS = 200_000.0
+DIAGONAL_ROW_NS = 20.0
+MATRIX_ROW_NS = 15.0
+MATRIX_ROW_NS_PER_SQUARE = 0.55
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -51,10 +58,14 @@ HALF_LOST = 0.5 * LOST
 FAR_SCALE = ERROR_FACTOR * float(np.finfo(np.float64).eps) / 2
 
 
-def small_pass_applies(X: np.ndarray, complete: bool) -> bool:
-    """Whether a block of rows takes :func:`small_mixture_pass`: complete rows, at most
-    :data:`SMALL_ROWS` of them (float32 rows too, computed in float64: as fast, and exact)."""
-    return complete and X.shape[0] <= SMALL_ROWS and X.dtype in (np.float64, np.float32)
+def small_pass_applies(X: np.ndarray, complete: bool, n_components: int, structure: CovarianceStructure) -> bool:
+    """Whether a block of rows takes :func:`small_mixture_pass`: complete rows (float32 rows too,
+    computed in float64) whose estimated time is within :data:`COMPILED_BUDGET_NS`."""
+    if not complete or X.dtype not in (np.float64, np.float32):
+        return False
+    rows, d = X.shape
+    per_row = DIAGONAL_ROW_NS if structure.diagonal else MATRIX_ROW_NS + MATRIX_ROW_NS_PER_SQUARE * d * d
+    return rows * n_components * per_row <= COMPILED_BUDGET_NS
 
 
 def small_mixture_pass(X: np.ndarray, sample_weight: np.ndarray | None, centre: np.ndarray, weights: np.ndarray,
