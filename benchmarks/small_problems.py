@@ -15,7 +15,7 @@ is the one least disturbed). Printed, with the load average before and after:
 
 * **per-iteration fixed cost** of emkit: the time of one EM iteration of a whole fit
   (``tol=0``, a fixed number of iterations, the fit's own set-up subtracted by fitting twice as
-  many) at n = 1,000 and at n = 16, extrapolated to n = 0;
+  many) at n = 1,000 and at n = 64, extrapolated to n = 0;
 
 * **model selection**: ``emkit.gmm_select`` over k = 1..6 and the four covariance types on the
   seed's data against the same loop of scikit-learn fits and ``bic`` (one process), with
@@ -33,7 +33,10 @@ the grid. Threads: both libraries run with their defaults (BLAS and OpenMP may u
 (``time.process_time``) instead of wall time. With processes (``n_jobs=2``, ``workers=2``) the
 time is always wall time (model selection and bootstrap are timed by the wall clock).
 
-    python benchmarks/small_problems.py [--quick] [--repeats 7] [--single-thread]
+``--threshold``: only the measurements behind the dispatch between the compiled E-step of small
+blocks and the product form (:data:`emkit.kernels.gaussian_small.COMPILED_BUDGET_NS`).
+
+    python benchmarks/small_problems.py [--quick] [--repeats 7] [--single-thread] [--threshold]
 """
 
 from __future__ import annotations
@@ -139,19 +142,22 @@ def whole_fits(name: str, X: np.ndarray, k: int, repeats: int) -> None:
 
 
 def fixed_cost(repeats: int) -> None:
-    """emkit's time per iteration at n = 1,000 and n = 16 (d = 2, k = 3), extrapolated to n = 0."""
+    """emkit's time per iteration at n = 1,000 and n = 64 (d = 2, k = 3), extrapolated to n = 0:
+    the time of a fit of 60 iterations less that of 30 (``tol=0``; the set-up cancels), over the
+    difference of their iteration counts."""
     per_iteration = {}
-    for n in (16, 1000):
+    for n in (64, 1000):
         X = three_gaussians(n, seed=1)
         start = same_start(X, 3)
         fits = {iterations: (lambda it=iterations: GaussianMixture(3, tol=0.0, max_iter=it, **start).fit(X))
-                for iterations in (50, 150)}
+                for iterations in (30, 60)}
         with quiet():
             times = best_alternating(fits, 2 * repeats)
-        per_iteration[n] = (times[150] - times[50]) / 100
-    slope = (per_iteration[1000] - per_iteration[16]) / (1000 - 16)
-    intercept = per_iteration[16] - 16 * slope
-    print(f"emkit per iteration (d=2, k=3): n=16 {per_iteration[16] * 1e3:.3f} ms, n=1000 "
+            done = {iterations: fit().n_iter_ for iterations, fit in fits.items()}
+        per_iteration[n] = (times[60] - times[30]) / max(done[60] - done[30], 1)
+    slope = (per_iteration[1000] - per_iteration[64]) / (1000 - 64)
+    intercept = per_iteration[64] - 64 * slope
+    print(f"emkit per iteration (d=2, k=3): n=64 {per_iteration[64] * 1e3:.3f} ms, n=1000 "
           f"{per_iteration[1000] * 1e3:.3f} ms; fixed cost (n -> 0) {intercept * 1e3:.3f} ms (target < 0.1 ms)")
 
 
@@ -213,17 +219,60 @@ def bootstrap(X: np.ndarray, k: int, n_boot: int, repeats: int) -> None:
           f"difference from the scikit-learn replicates' spread: {np.max(np.abs(ours_se / theirs_se - 1)):.1e}")
 
 
+def threshold(repeats: int) -> None:
+    """The dispatch's measurements: one block's E-step by the compiled pass and by the product
+    form (its terms made once, as per E-step), CPU time, for blocks of 256, 1,024 and 4,096
+    rows; and which one :func:`~emkit.kernels.gaussian_small.small_pass_applies` picks."""
+    from emkit.kernels import gaussian_mixture_estep as product
+    from emkit.kernels.covariance_structures import covariance_structure
+    from emkit.kernels.gaussian_mixture_missing import missing_layout
+    from emkit.kernels.gaussian_small import small_mixture_pass, small_pass_applies
+    from emkit.kernels.parallel import single_threaded_blas
+
+    rng = np.random.default_rng(0)
+    for covariance_type in ("full", "diag"):
+        structure = covariance_structure(covariance_type)
+        for d, k in [(2, 3), (2, 16), (4, 4), (8, 8), (16, 16)]:
+            cells = []
+            for rows in (256, 1024, 4096):
+                X = rng.normal(size=(rows, d))
+                centre, weights, means = X.mean(axis=0), np.full(k, 1.0 / k), X[:k].copy()
+                cov = np.stack([np.eye(d)] * k) if covariance_type == "full" else np.ones((k, d))
+                layout = missing_layout(X)
+
+                def compiled():
+                    small_mixture_pass(X, None, centre, weights, means, cov, structure)
+
+                def products():
+                    terms = product.mixture_terms(weights, means, cov, covariance_type, centre)
+                    with single_threaded_blas():
+                        product.BlockPass(terms, np.dtype(np.float64))(X, layout, None)
+
+                times = best_alternating({"compiled": compiled, "product": products},
+                                         max(repeats, 20_000 // rows), time.process_time)
+                pick = "compiled" if small_pass_applies(X, True, k, structure) else "product"
+                cells.append(f"{rows}: {times['compiled'] * 1e6:6.0f} / {times['product'] * 1e6:6.0f} us "
+                             f"({times['product'] / times['compiled']:4.1f}x, picks {pick})")
+            print(f"{covariance_type:5s} d={d:<2d} k={k:<2d} compiled / product form, rows " + " | ".join(cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
     parser.add_argument("--repeats", type=int, default=None, help="rounds per measurement (default 7; quick 3)")
     parser.add_argument("--single-thread", action="store_true", help="limit BLAS and OpenMP to one thread")
+    parser.add_argument("--threshold", action="store_true",
+                        help="only the measurements behind the compiled pass's dispatch (one thread)")
     args = parser.parse_args()
     repeats = args.repeats or (3 if args.quick else 7)
     if args.single_thread:
         CLOCK["clock"] = time.process_time
     print(f"CPU: {cpu_name()}; emkit {emkit.__version__}, numpy {np.__version__}, "
           f"scikit-learn {__import__('sklearn').__version__}; load average {load()}")
+    if args.threshold:
+        with threadpool_limits(1):
+            threshold(repeats)
+        return
     seed, _, _ = datasets.synthetic_gmm(400, random_state=0)
     with threadpool_limits(1) if args.single_thread else nullcontext(), quiet():
         for covariance_type in GRID_TYPES:   # compile (or load) the kernels first

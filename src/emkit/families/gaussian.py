@@ -45,6 +45,7 @@ from ..kernels.gaussian_mixture_estep import (
 )
 from ..kernels.gaussian_mixture_missing import MissingLayout, missing_layout
 from ..kernels.gaussian_small import small_mixture_pass, small_pass_applies
+from ..kernels.parallel import single_threaded_blas
 from ..kernels.kmeans import kmeans, unit_scale
 from ..validation import as_float_array, nullable_as_nan
 from ..models.gaussian_information import (
@@ -361,7 +362,8 @@ class Gaussian(Family):
             passes = getattr(threads, "passes", None)
             if passes is None or passes.terms is not terms or passes.dtype != dtype:
                 passes = threads.passes = BlockPass(terms, dtype)
-            stats, loglik = passes(block.X, block.layout, sample_weight)
+            with single_threaded_blas():   # also when the mixture runs one block without its thread pool
+                stats, loglik = passes(block.X, block.layout, sample_weight)
             return {"counts": stats["n"].copy(), **stats, "centre_weight": stats["n"].sum() * block.centre}, loglik
 
         return run

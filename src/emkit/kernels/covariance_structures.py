@@ -27,7 +27,6 @@ from typing import Union
 
 import numpy as np
 from numba import njit
-from scipy.linalg import solve_triangular
 
 ILL_DEFINED_COVARIANCE = (
     "Fitting the mixture model failed because some components have ill-defined empirical "
@@ -318,19 +317,21 @@ class _MatrixStructure(CovarianceStructure):
         out[:, columns, rows] = free.reshape(count, rows.size)
         return out
 
-    def _matrix_precisions(self, precisions: np.ndarray) -> list[np.ndarray]:
-        out = []
-        for matrix in precisions:
-            if not np.allclose(matrix, matrix.T):
-                raise ValueError(f"precisions_init: '{self.name} precision' should be symmetric, positive-definite")
-            try:
-                lower = np.linalg.cholesky(matrix)
-            except np.linalg.LinAlgError:
-                raise ValueError(f"precisions_init: '{self.name} precision' should be symmetric, "
-                                 "positive-definite") from None
-            inverse_factor = solve_triangular(lower, np.eye(matrix.shape[0]), lower=True, check_finite=False)
-            out.append(inverse_factor.T @ inverse_factor)
-        return out
+    def _matrix_precisions(self, precisions: np.ndarray) -> np.ndarray:
+        """The covariances ``Σ = L⁻ᵀ L⁻¹`` of a stack of precisions ``Λ = L Lᵀ`` (one batched
+        Cholesky and one compiled triangular solve); ValueError when one is not symmetric
+        (``np.allclose``'s tolerances) or not positive definite."""
+        message = f"precisions_init: '{self.name} precision' should be symmetric, positive-definite"
+        transposed = np.swapaxes(precisions, -1, -2)
+        if not np.all(np.abs(precisions - transposed) <= 1e-8 + 1e-5 * np.abs(transposed)):
+            raise ValueError(message)
+        try:
+            lower = np.linalg.cholesky(precisions)
+        except np.linalg.LinAlgError:
+            raise ValueError(message) from None
+        factors = np.empty_like(lower)
+        _inverse_transposed(np.ascontiguousarray(lower), factors)   # L⁻ᵀ
+        return factors @ np.swapaxes(factors, -1, -2)
 
     def information_scatters(self, n, sum_x, sum_xx, m):
         cross = np.einsum("ki,kj->kij", sum_x, m)
@@ -458,7 +459,7 @@ class Full(_MatrixStructure):
         return np.einsum("kij,klj->kil", prec_chol, prec_chol)
 
     def covariances_from_precisions(self, precisions):
-        return np.stack(self._matrix_precisions(precisions))
+        return self._matrix_precisions(precisions)
 
     def accumulate_second(self, sum_xx, block, resp):
         for j in range(resp.shape[1]):
