@@ -98,6 +98,10 @@ def same_start(X: np.ndarray, k: int) -> dict[str, np.ndarray]:
 #: (``--single-thread``: every thread's work counted, none of another process's).
 CLOCK = {"clock": time.perf_counter}
 
+#: Seconds of rest before each wall-clock run: OpenBLAS's and OpenMP's worker threads spin for
+#: about 0.1 s after a multithreaded call, which would slow whatever runs next on 2 cores.
+PAUSE = 0.2
+
 
 def best_alternating(contestants: dict, repeats: int, clock=None) -> dict[str, float]:
     """Best time of each contestant, the contestants alternating in every round (``clock``:
@@ -106,6 +110,8 @@ def best_alternating(contestants: dict, repeats: int, clock=None) -> dict[str, f
     best = {name: math.inf for name in contestants}
     for _ in range(repeats):
         for name, run in contestants.items():
+            if clock is time.perf_counter:
+                time.sleep(PAUSE)   # the previous contestant's BLAS and OpenMP threads stop spinning
             start = clock()
             run()
             best[name] = min(best[name], clock() - start)
