@@ -12,9 +12,14 @@ Both report to the active progress display (:func:`emkit.engine.progress.active`
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from ..engine.progress import active
 from .gaussian import row_blocks
+
+#: Distances of at most this many numbers (rows × centres × columns) are computed directly
+#: (:func:`squared_distances`).
+DIRECT_DISTANCES = 1 << 20
 
 
 def unit_scale(X: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
@@ -31,13 +36,30 @@ def unit_scale(X: np.ndarray, sample_weight: np.ndarray | None = None) -> np.nda
 
 
 def squared_distances(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """``‖x_i − c_j‖²`` for every row and center, shape ``(n, k)`` (by blocks of rows)."""
+    """``‖x_i − c_j‖²`` for every row and center, shape ``(n, k)``: for at most
+    :data:`DIRECT_DISTANCES` numbers one compiled pass of ``Σ_a (x_ia − c_ja)²`` (a small k-means
+    start spends its time in NumPy's per-call costs, not in arithmetic), else
+    ``‖x‖² − 2 x·c + ‖c‖²`` by blocks of rows (one matrix product each)."""
     out = np.empty((X.shape[0], centers.shape[0]))
+    if X.shape[0] * centers.shape[0] * X.shape[1] <= DIRECT_DISTANCES:
+        _direct_distances(X, centers, out)
+        return out
     center_norms = np.einsum("ij,ij->i", centers, centers)
     for rows in row_blocks(X.shape[0], max(X.shape[1], centers.shape[0])):
         block = X[rows]
         out[rows] = np.einsum("ij,ij->i", block, block)[:, None] - 2.0 * block @ centers.T + center_norms
     return np.maximum(out, 0.0)
+
+
+@njit(cache=True, nogil=True)
+def _direct_distances(X, centers, out):  # pragma: no cover - compiled
+    for i in range(X.shape[0]):
+        for j in range(centers.shape[0]):
+            total = 0.0
+            for a in range(X.shape[1]):
+                difference = X[i, a] - centers[j, a]
+                total += difference * difference
+            out[i, j] = total
 
 
 def _draw(values: np.ndarray, order: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
