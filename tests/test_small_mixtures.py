@@ -187,3 +187,34 @@ def test_bootstrap_replicates_in_two_processes_equal_those_of_one():
         two = emkit.standard_errors(fitted.result_, X, "bootstrap", n_boot=40, random_state=1, fit_options=options,
                                     workers=2)
     np.testing.assert_array_equal(one.cov, two.cov)
+
+
+def test_the_compiled_k_means_passes_equal_numpy_lloyd():
+    """The k-means start of small data (compiled nearest centres and cluster sums) against Lloyd's
+    algorithm written here with NumPy from the same k-means++ seeds, with sample weights: the
+    same labels and centres to 1e-12."""
+    from emkit.kernels import kmeans as km
+
+    rng = np.random.default_rng(4)
+    X = np.vstack([rng.normal(size=(150, 3)) + shift for shift in ([0, 0, 0], [3, 0, 1], [0, 4, -1])])
+    weights = rng.integers(1, 4, size=len(X)).astype(float)
+    centers, labels = km.kmeans(X, 3, np.random.default_rng(7), weights)
+    origin = np.average(X, axis=0, weights=weights)
+    Xc = X - origin
+    threshold = 1e-4 * np.mean(np.average(Xc ** 2, axis=0, weights=weights))   # kmeans' default tol
+    reference = km.kmeans_plusplus(Xc, 3, np.random.default_rng(7), weights)[0]
+    assigned = np.full(len(X), -1)
+    for _ in range(300):   # Lloyd with kmeans' stopping rules: labels unchanged, or a small shift
+        nearest = np.argmin(((Xc[:, None, :] - reference[None]) ** 2).sum(axis=2), axis=1)
+        if np.array_equal(nearest, assigned):
+            break
+        assigned = nearest
+        updated = np.array([np.average(Xc[assigned == j], axis=0, weights=weights[assigned == j]) for j in range(3)])
+        shift = np.sum((updated - reference) ** 2)
+        reference = updated
+        if shift <= threshold:
+            assigned = np.argmin(((Xc[:, None, :] - reference[None]) ** 2).sum(axis=2), axis=1)
+            break
+    np.testing.assert_array_equal(labels, assigned)
+    np.testing.assert_allclose(centers, reference + origin, rtol=1e-12, atol=1e-12)
+    assert km._nearest(Xc, reference)[0].tolist() == assigned.tolist()
