@@ -158,9 +158,10 @@ class GaussianMixture(MixtureEstimator):
     fitting). A row with no observed value is an error. ``lower_bound_`` is then the observed-data
     log-likelihood per sample; with ``sample_weight`` it is per unit of weight.
 
-    float32 data are fitted in float32 where an error estimate says it is accurate; as in
-    scikit-learn, the fitted arrays are then float32, and so are ``score_samples``,
-    ``predict_proba`` and ``impute`` of float32 rows.
+    float32 data are fitted in float32 where an error estimate says it is accurate (small data
+    sets, whose E-step is one compiled pass, in float64); as in scikit-learn, the fitted arrays
+    are then float32, and so are ``score_samples``, ``predict_proba`` and ``impute`` of float32
+    rows.
 
     ``X`` may be a Dask array (or DataFrame) chunked by rows: ``fit`` then runs every E-step on
     the Dask scheduler in use, chunk by chunk, with the M-step here; the starting values come

@@ -175,7 +175,10 @@ class Family(ABC):
         The callable maps a block (from :meth:`block_data`) and its rows' sample weights (None:
         all 1) to ``(stats, ℓ)``: ``counts[k] = Σ_i w_i γ_ik`` with the family's statistics of the
         weighted responsibilities, and ``ℓ = Σ_i w_i log Σ_k π_k p(x_i | k)``, exactly what the
-        three steps give (a family offers it when one pass over the block is faster).
+        three steps give (a family offers it when one pass over the block is faster). Data of one
+        block are passed in the caller's thread, outside the thread pool's single-threaded BLAS:
+        a fused pass that multiplies matrices limits BLAS itself
+        (:func:`~emkit.kernels.parallel.single_threaded_blas`).
         """
         return None
 

@@ -44,6 +44,8 @@ from ..kernels.gaussian_mixture_estep import (
     row_features,
 )
 from ..kernels.gaussian_mixture_missing import MissingLayout, missing_layout
+from ..kernels.gaussian_small import small_mixture_pass, small_pass_applies
+from ..kernels.parallel import single_threaded_blas
 from ..kernels.kmeans import kmeans, unit_scale
 from ..validation import as_float_array, nullable_as_nan
 from ..models.gaussian_information import (
@@ -351,14 +353,23 @@ class Gaussian(Family):
         (:class:`~emkit.kernels.gaussian_mixture_estep.BlockPass`, one per thread)."""
         weights = np.asarray(weights, dtype=float)
         threads = threading.local()   # one BlockPass per thread and E-step, reused for its blocks
+        structure = covariance_structure(self.covariance_type)
 
         def run(block: GaussianBlock, sample_weight: np.ndarray | None) -> tuple[Stats, float]:
+            if small_pass_applies(block.X, block.layout.complete, weights.size, structure):
+                small = small_mixture_pass(block.X, sample_weight, block.centre, weights, cache.means, cache.covars,
+                                           structure)
+                if small is not None:   # else a covariance is not positive definite: the general path says so
+                    stats, loglik = small
+                    return {"counts": stats["n"].copy(), **stats, "centre_weight": stats["n"].sum() * block.centre}, \
+                        loglik
             terms = cache.terms(block.centre, weights)
             dtype = compute_dtype(block.X.dtype, terms)   # float32 rows: float32 where accurate
             passes = getattr(threads, "passes", None)
             if passes is None or passes.terms is not terms or passes.dtype != dtype:
                 passes = threads.passes = BlockPass(terms, dtype)
-            stats, loglik = passes(block.X, block.layout, sample_weight)
+            with single_threaded_blas():   # also when the mixture runs one block without its thread pool
+                stats, loglik = passes(block.X, block.layout, sample_weight)
             return {"counts": stats["n"].copy(), **stats, "centre_weight": stats["n"].sum() * block.centre}, loglik
 
         return run
@@ -380,7 +391,8 @@ class Gaussian(Family):
             means = params["means"]
         if self.covariance_name not in learn:
             covars = params[self.covariance_name]
-        means = np.where(keep[:, None], params["means"], means)
+        if keep.any():
+            means = np.where(keep[:, None], params["means"], means)
         covars = covariance_structure(self.covariance_type).keep_components(params[self.covariance_name], covars, keep)
         return {"means": means, self.covariance_name: covars}
 

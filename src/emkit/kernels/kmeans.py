@@ -12,9 +12,14 @@ Both report to the active progress display (:func:`emkit.engine.progress.active`
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from ..engine.progress import active
 from .gaussian import row_blocks
+
+#: Distances of at most this many numbers (rows × centres × columns) are computed directly
+#: (:func:`squared_distances`).
+DIRECT_DISTANCES = 1 << 20
 
 
 def unit_scale(X: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
@@ -31,13 +36,30 @@ def unit_scale(X: np.ndarray, sample_weight: np.ndarray | None = None) -> np.nda
 
 
 def squared_distances(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """``‖x_i − c_j‖²`` for every row and center, shape ``(n, k)`` (by blocks of rows)."""
+    """``‖x_i − c_j‖²`` for every row and center, shape ``(n, k)``: for at most
+    :data:`DIRECT_DISTANCES` numbers one compiled pass of ``Σ_a (x_ia − c_ja)²`` (a small k-means
+    start spends its time in NumPy's per-call costs, not in arithmetic), else
+    ``‖x‖² − 2 x·c + ‖c‖²`` by blocks of rows (one matrix product each)."""
     out = np.empty((X.shape[0], centers.shape[0]))
+    if X.shape[0] * centers.shape[0] * X.shape[1] <= DIRECT_DISTANCES:
+        _direct_distances(X, centers, out)
+        return out
     center_norms = np.einsum("ij,ij->i", centers, centers)
     for rows in row_blocks(X.shape[0], max(X.shape[1], centers.shape[0])):
         block = X[rows]
         out[rows] = np.einsum("ij,ij->i", block, block)[:, None] - 2.0 * block @ centers.T + center_norms
     return np.maximum(out, 0.0)
+
+
+@njit(cache=True, nogil=True)
+def _direct_distances(X, centers, out):  # pragma: no cover - compiled
+    for i in range(X.shape[0]):
+        for j in range(centers.shape[0]):
+            total = 0.0
+            for a in range(X.shape[1]):
+                difference = X[i, a] - centers[j, a]
+                total += difference * difference
+            out[i, j] = total
 
 
 def _draw(values: np.ndarray, order: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
@@ -112,31 +134,66 @@ def kmeans(X, n_clusters: int, rng: np.random.Generator, sample_weight=None, max
         centers, _ = kmeans_plusplus(Xc, n_clusters, rng, weights)
         labels = np.full(X.shape[0], -1)
         for _ in range(max_iter):
-            distances = squared_distances(Xc, centers)
-            new_labels = np.argmin(distances, axis=1)
+            new_labels, own_distance = _nearest(Xc, centers)
             if np.array_equal(new_labels, labels):
                 break
             labels = new_labels
-            new_centers = _weighted_centers(Xc, labels, weights, centers, distances[np.arange(X.shape[0]), labels])
+            new_centers = _weighted_centers(Xc, labels, weights, centers, own_distance)
             shift = float(np.sum((new_centers - centers) ** 2))
             centers = new_centers
             progress.advance(note=f"center shift {shift:.2g} (tol {threshold:.2g})" if progress else None)
             if shift <= threshold:
-                labels = np.argmin(squared_distances(Xc, centers), axis=1)
+                labels = _nearest(Xc, centers)[0]
                 break
     return (centers if scale is None else centers * scale) + origin, labels
 
 
+def _nearest(Xc: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's nearest center (the first of equals) and its squared distance: one compiled
+    pass for small data (:data:`DIRECT_DISTANCES`), else from :func:`squared_distances`."""
+    n = Xc.shape[0]
+    if n * centers.shape[0] * Xc.shape[1] <= DIRECT_DISTANCES:
+        labels, own = np.empty(n, dtype=np.int64), np.empty(n)
+        _direct_nearest(Xc, centers, labels, own)
+        return labels, own
+    distances = squared_distances(Xc, centers)
+    labels = np.argmin(distances, axis=1)
+    return labels, distances[np.arange(n), labels]
+
+
+@njit(cache=True, nogil=True)
+def _direct_nearest(X, centers, labels, own):  # pragma: no cover - compiled
+    for i in range(X.shape[0]):
+        best, smallest = 0, np.inf
+        for j in range(centers.shape[0]):
+            total = 0.0
+            for a in range(X.shape[1]):
+                difference = X[i, a] - centers[j, a]
+                total += difference * difference
+            if total < smallest:
+                best, smallest = j, total
+        labels[i], own[i] = best, smallest
+
+
+@njit(cache=True, nogil=True)
+def _cluster_sums(X, labels, weights, sums, totals):  # pragma: no cover - compiled
+    for i in range(X.shape[0]):
+        j = labels[i]
+        totals[j] += weights[i]
+        for a in range(X.shape[1]):
+            sums[j, a] += weights[i] * X[i, a]
+
+
 def _weighted_centers(Xc: np.ndarray, labels: np.ndarray, weights: np.ndarray, centers: np.ndarray,
                       own_distance: np.ndarray) -> np.ndarray:
-    """Weighted cluster means; an empty cluster takes the farthest not-yet-used row."""
+    """Weighted cluster means (sums in one compiled pass); an empty cluster takes the farthest
+    not-yet-used row."""
     k = centers.shape[0]
-    one_hot = np.zeros((Xc.shape[0], k))
-    one_hot[np.arange(Xc.shape[0]), labels] = weights
-    totals = one_hot.sum(axis=0)
+    sums, totals = np.zeros((k, Xc.shape[1])), np.zeros(k)
+    _cluster_sums(Xc, labels, weights, sums, totals)
     new = centers.copy()
     filled = totals > 0
-    new[filled] = (one_hot.T @ Xc)[filled] / totals[filled, None]
+    new[filled] = sums[filled] / totals[filled, None]
     if not np.all(filled):
         order = np.argsort(-(own_distance * (weights > 0)), kind="stable")
         for j, row in zip(np.flatnonzero(~filled), order):

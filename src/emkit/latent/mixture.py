@@ -147,6 +147,7 @@ class MixtureModel(EMModel):
         self.noise = noise
         self.param_names = ("weights",) + (("noise",) if noise else ()) + tuple(family.param_names)
         self.weights_prior = dirichlet.check_concentration(weights_prior, (self.n_components,), "weights_prior")
+        self._flat_weights_prior = bool(np.all(self.weights_prior == 1.0))   # log prior 0: skipped per iteration
         family.validate(self.n_components)
         self.learn = frozenset(self.param_names if learn is None else learn)
         unknown = sorted(self.learn - set(self.param_names))
@@ -238,6 +239,9 @@ class MixtureModel(EMModel):
                                  "mixture's; rename it")
             return {"counts": resp.sum(axis=0), **family_stats}, _weighted_sum(log_marginal, weights)
 
+        if fused is not None and len(data.blocks) == 1:   # no thread pool for one block (the fused pass limits BLAS)
+            stats, loglik = block(data.blocks[0])
+            return stats, float(loglik)
         parts = parallel_map(block, data.blocks, self.n_jobs)
         return sum_stats(stats for stats, _ in parts), float(sum(loglik for _, loglik in parts))
 
@@ -261,7 +265,8 @@ class MixtureModel(EMModel):
 
     def log_prior(self, params: Params) -> float:
         """``Σ_k (α_k − 1) log π_k`` plus the family's log prior."""
-        return dirichlet.log_density(self._proportions(params), self._prior()) + self.family.log_prior(params)
+        weights = 0.0 if self._flat_weights_prior else dirichlet.log_density(self._proportions(params), self._prior())
+        return weights + self.family.log_prior(params)
 
     def regularization(self, stats: Stats, params: Params) -> Regularization | None:
         """The family's (:meth:`Family.regularization`), empty components left out."""

@@ -15,6 +15,7 @@ rows grouped by missingness pattern, and float32 arithmetic for float32 data whe
 from __future__ import annotations
 
 import warnings
+import weakref
 from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import Any, Mapping
@@ -202,6 +203,11 @@ def initial_responsibilities(X: np.ndarray, n_components: int, method: str, rng:
     return resp
 
 
+#: The latent mixture of each :class:`GaussianMixtureModel` by width (:meth:`~GaussianMixtureModel._mixture_for`);
+#: weak keys, so a model's mixtures go with it, and nothing is added to the model's own attributes.
+_LAYERS: "weakref.WeakKeyDictionary[GaussianMixtureModel, dict[int, MixtureModel]]" = weakref.WeakKeyDictionary()
+
+
 @dataclass(frozen=True)
 class GaussianRows(MixtureData):
     """The rows of a Gaussian mixture as :class:`~emkit.latent.MixtureData` (float64, or float32
@@ -330,11 +336,20 @@ class GaussianMixtureModel(EMModel):
 
     # ------------------------------------------------------------------------------ the layer
     def _mixture_for(self, n_features: int) -> MixtureModel:
-        """``MixtureModel(Gaussian(n_features, ...), K)`` for rows of ``n_features`` columns (made
-        on each call, about 20 µs: the model keeps nothing of the data it sees, so one model
-        serves data of any width); ValueError naming ``X`` for a width other than :attr:`center`'s."""
+        """``MixtureModel(Gaussian(n_features, ...), K)`` for rows of ``n_features`` columns; ValueError
+        naming ``X`` for a width other than :attr:`center`'s. One model serves data of any width and
+        keeps nothing of them: the mixture of each width is made once (about 60 µs) and kept
+        beside the model, not on it (:data:`_LAYERS`, by the model's identity), since the engine
+        asks for it several times per iteration."""
         if self.center is not None and self.center.size != n_features:
             raise ValueError(f"X: expected {self.center.size} features (the size of center), got {n_features}")
+        layers = _LAYERS.setdefault(self, {})
+        mixture = layers.get(n_features)
+        if mixture is None:
+            mixture = layers[n_features] = self._new_mixture(n_features)
+        return mixture
+
+    def _new_mixture(self, n_features: int) -> MixtureModel:
         family = Gaussian(n_features, self.covariance_type, self.reg_covar, centre=self.center,
                           covariance_prior=self.covariance_prior, covariance_name="covariances")
         return MixtureModel(family, self.n_components, weights_prior=self.weight_concentration,

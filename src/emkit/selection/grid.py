@@ -14,7 +14,12 @@ All three are "lower is better" (mclust reports ``−BIC``, "higher is better").
 from __future__ import annotations
 
 import math
+import os
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Iterable
 
 import numpy as np
@@ -23,6 +28,7 @@ from ..engine.progress import Progress
 from ..estimators.gaussian_mixture import GaussianMixture
 from ..kernels.covariance_types import COVARIANCE_TYPES, KNOWN_COVARIANCE_TYPES, mclust_types
 from ..models.gaussian_mixture import prepare_data
+from ..validation import check_integer
 
 CRITERIA = ("bic", "aic", "icl")
 
@@ -81,7 +87,7 @@ class SelectionResult:
 
 
 def gmm_select(X, n_components: Iterable[int] = range(1, 10), covariance_types: Iterable[str] | str = COVARIANCE_TYPES,
-               *, criterion: str = "bic", sample_weight=None, random_state: Any = 0,
+               *, criterion: str = "bic", sample_weight=None, random_state: Any = 0, n_jobs: int | None = None,
                **estimator_params: Any) -> SelectionResult:
     """Fit a Gaussian mixture for every ``(k, covariance_type)`` and pick the lowest criterion.
 
@@ -100,12 +106,19 @@ def gmm_select(X, n_components: Iterable[int] = range(1, 10), covariance_types: 
     sample_weight : array-like of shape (n_samples,), optional
         Weights of the rows (``n = Σ w_i`` in the penalties).
     random_state : int, optional
-        Seed of the initializations (the same for every candidate).
+        Seed of the initializations (the same for every candidate; a numpy ``Generator`` or
+        ``RandomState`` gives one seed drawn from it).
+    n_jobs : int, optional
+        Processes that fit the candidates, each taking the next candidate when free (None: 1, all
+        in this process; -1: one per CPU). The table, the models and the choice are the same for
+        any ``n_jobs`` (each candidate's fit depends only on its own settings); the candidates'
+        warnings are shown here, in the grid's order.
     **estimator_params
         Passed to :class:`~emkit.GaussianMixture` (e.g. ``n_init``, ``tol``, ``max_iter``,
         ``reg_covar``). ``progress=True`` (or a shared
         :class:`~emkit.engine.progress.Progress`) shows one display for the whole grid:
-        "fit 7/36: k=3 diag", then that candidate's initialisation and EM iterations.
+        "fit 7/36: k=3 diag", then that candidate's initialisation and EM iterations (with
+        ``n_jobs`` above 1, the fits done out of all).
 
     Returns
     -------
@@ -121,33 +134,82 @@ def gmm_select(X, n_components: Iterable[int] = range(1, 10), covariance_types: 
     bad = [t for t in types if t not in KNOWN_COVARIANCE_TYPES]
     if not types or bad:
         raise ValueError(f"covariance_types: expected 'mclust' or some of {KNOWN_COVARIANCE_TYPES}, got {types}")
-    table, models = [], {}
+    workers = process_count(n_jobs)
+    if isinstance(random_state, np.random.Generator):
+        random_state = int(random_state.integers(2**63))
+    elif isinstance(random_state, np.random.RandomState):
+        random_state = int(random_state.randint(2**31))
     grid = [(k, covariance_type) for covariance_type in types for k in ks]
     with Progress.of(estimator_params.get("progress", False)) as progress:
-        if progress:
-            estimator_params["progress"] = progress
-        for index, (k, covariance_type) in enumerate(grid):
-            row = {"n_components": k, "covariance_type": covariance_type, "error": None}
-            with progress.stage(f"fit {index + 1}/{len(grid)}: k={k} {covariance_type}"):
-                estimator = GaussianMixture(k, covariance_type=covariance_type, random_state=random_state,
-                                            **estimator_params)
-                try:
-                    estimator.fit(X, sample_weight=sample_weight)
-                except ValueError as error:
-                    row.update(loglik=math.nan, n_parameters=None, bic=math.nan, aic=math.nan, icl=math.nan,
-                               converged=False, n_iter=None, error=str(error))
-                    table.append(row)
-                    continue
-            row.update(information_criteria(estimator, X, sample_weight))
-            row.update(converged=estimator.converged_, n_iter=estimator.n_iter_)
-            table.append(row)
-            models[(k, covariance_type)] = estimator
+        if workers > 1 and len(grid) > 1:
+            fitted = _fit_in_processes(X, sample_weight, random_state, estimator_params, grid, workers, progress)
+        else:
+            if progress:
+                estimator_params["progress"] = progress
+            fitted = []
+            for index, candidate in enumerate(grid):
+                with progress.stage(f"fit {index + 1}/{len(grid)}: k={candidate[0]} {candidate[1]}"):
+                    fitted.append(_fit_candidate(X, sample_weight, random_state, estimator_params, candidate)[:2])
+    table = [row for _, row in fitted]
+    models = {candidate: estimator for candidate, (estimator, _) in zip(grid, fitted) if estimator is not None}
     candidates = [row for row in table if not row["error"]]
     if not candidates:
         raise ValueError(f"X: every candidate failed to fit; first error: {table[0]['error']}")
     best_row = min(candidates, key=lambda row: row[criterion])
     return SelectionResult(table, criterion, models[(best_row["n_components"], best_row["covariance_type"])],
                            best_row, models)
+
+
+def process_count(n_jobs: int | None) -> int:
+    """Processes for ``n_jobs``: None is 1, −1 one per CPU; ValueError naming ``n_jobs`` otherwise."""
+    if n_jobs is None:
+        return 1
+    if n_jobs == -1:
+        return os.cpu_count() or 1
+    return check_integer(n_jobs, "n_jobs", low=1)
+
+
+def _fit_candidate(X, sample_weight, random_state, estimator_params: dict[str, Any], candidate: tuple[int, str],
+                   record_warnings: bool = False) -> tuple[GaussianMixture | None, dict[str, Any], list]:
+    """One candidate's fitted estimator (None when its fit failed), its row of the table and, with
+    ``record_warnings``, the warnings it gave (kept to be shown by the caller)."""
+    k, covariance_type = candidate
+    row: dict[str, Any] = {"n_components": k, "covariance_type": covariance_type, "error": None}
+    with warnings.catch_warnings(record=True) if record_warnings else nullcontext() as caught:
+        estimator = GaussianMixture(k, covariance_type=covariance_type, random_state=random_state, **estimator_params)
+        try:
+            estimator.fit(X, sample_weight=sample_weight)
+        except ValueError as error:
+            row.update(loglik=math.nan, n_parameters=None, bic=math.nan, aic=math.nan, icl=math.nan,
+                       converged=False, n_iter=None, error=str(error))
+            return None, row, list(caught or [])
+        row.update(information_criteria(estimator, X, sample_weight))
+        row.update(converged=estimator.converged_, n_iter=estimator.n_iter_)
+    return estimator, row, list(caught or [])
+
+
+def _fit_remote(X, sample_weight, random_state, estimator_params, candidate):
+    """:func:`_fit_candidate` in a worker process: its warnings as (message, category) pairs."""
+    estimator, row, caught = _fit_candidate(X, sample_weight, random_state, estimator_params, candidate,
+                                            record_warnings=True)
+    return estimator, row, [(str(item.message), item.category) for item in caught]
+
+
+def _fit_in_processes(X, sample_weight, random_state, estimator_params: dict[str, Any], grid: list, workers: int,
+                      progress: Progress) -> list[tuple[GaussianMixture | None, dict[str, Any]]]:
+    """Every candidate fitted in ``workers`` processes (in the grid's order); their warnings are
+    issued here, candidate by candidate."""
+    settings = {**estimator_params, "progress": False}
+    one = partial(_fit_remote, X, sample_weight, random_state, settings)
+    fitted = []
+    with progress.stage(f"fit {len(grid)} candidates in {workers} processes", total=len(grid), unit="fit"), \
+            ProcessPoolExecutor(max_workers=min(workers, len(grid))) as pool:
+        for estimator, row, caught in pool.map(one, grid):
+            for message, category in caught:
+                warnings.warn(message, category, stacklevel=3)
+            fitted.append((estimator, row))
+            progress.advance()
+    return fitted
 
 
 def information_criteria(estimator: GaussianMixture, X, sample_weight=None) -> dict[str, float]:

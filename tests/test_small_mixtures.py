@@ -1,0 +1,220 @@
+"""Small Gaussian mixtures (issue 20): the compiled E-step of small blocks
+(:mod:`emkit.kernels.gaussian_small`) against a direct computation written here with scipy,
+whole fits against scikit-learn from the same start, and repeated fits in processes
+(``gmm_select(n_jobs=...)``, the bootstrap's ``workers``) giving the results of one process."""
+
+from __future__ import annotations
+
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+
+import emkit
+from emkit import GaussianMixture, datasets
+from emkit.engine import PerSampleChange
+from emkit.kernels import gaussian_mixture_estep
+from emkit.kernels.covariance_structures import covariance_structure
+from emkit.kernels.gaussian import COVARIANCE_TYPES
+from emkit.kernels.gaussian_small import small_pass_applies
+from emkit.models.gaussian_mixture import GaussianMixtureModel
+from emkit.selection import grid
+
+
+def seed_data() -> np.ndarray:
+    return datasets.synthetic_gmm(400, random_state=0)[0]
+
+
+def random_params(rng, covariance_type: str, k: int, d: int) -> dict[str, np.ndarray]:
+    A = rng.normal(size=(k, d, d))
+    full = A @ A.transpose(0, 2, 1) / d + 0.5 * np.eye(d)
+    covariances = {"full": full, "tied": full[0], "diag": np.diagonal(full, axis1=1, axis2=2).copy(),
+                   "spherical": np.diagonal(full, axis1=1, axis2=2).mean(axis=1)}[covariance_type]
+    return {"weights": rng.dirichlet(np.full(k, 3.0)), "means": rng.normal(scale=2.0, size=(k, d)),
+            "covariances": covariances}
+
+
+def direct_e_step(X, weights, params, covariance_type):
+    """``Σ_i w_i log p(x_i)`` and the weighted statistics about each component's mean, by scipy's
+    multivariate normal density and explicit sums over the rows."""
+    k, d = params["means"].shape
+    full = covariance_structure(covariance_type).full_matrices(params["covariances"], k, d)
+    log_joint = np.column_stack([np.log(params["weights"][j]) + multivariate_normal(params["means"][j], full[j]).logpdf(X)
+                                 for j in range(k)]).reshape(len(X), k)
+    log_p = logsumexp(log_joint, axis=1)
+    resp = np.exp(log_joint - log_p[:, None]) * weights[:, None]
+    about = X[:, None, :] - params["means"][None]                     # (n, k, d)
+    second = np.einsum("nk,nki,nkj->kij", resp, about, about)
+    return float(weights @ log_p), resp.sum(axis=0), np.einsum("nk,nki->ki", resp, about), second
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_the_compiled_e_step_equals_a_direct_computation(monkeypatch, covariance_type):
+    """Log-likelihood, counts and first and second moments (about the centre, shaped by the
+    structure) of weighted rows, zero weights included, to 1e-12; the product form is not run."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(scale=2.0, size=(300, 3)) + 1.0
+    weights = rng.uniform(0.0, 2.0, size=300)
+    weights[::17] = 0.0
+    params = random_params(rng, covariance_type, 3, 3)
+    model = GaussianMixtureModel(3, covariance_type)
+    data = model.prepare((X, weights))
+    monkeypatch.setattr(gaussian_mixture_estep.BlockPass, "__call__", None)   # the product form is not used
+    stats, loglik = model.e_step(data, params)
+    expected, n, first, second = direct_e_step(X, weights, params, covariance_type)
+    assert loglik == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(stats["n"], n, rtol=1e-12)
+    centre = data.context
+    u = params["means"] - centre
+    np.testing.assert_allclose(stats["sum_x"], first + n[:, None] * u, rtol=1e-11, atol=1e-10)
+    about_centre = (second + np.einsum("ki,kj->kij", first, u) + np.einsum("ki,kj->kij", u, first)
+                    + n[:, None, None] * np.einsum("ki,kj->kij", u, u))
+    structure = covariance_structure(covariance_type)
+    np.testing.assert_allclose(stats["sum_xx"], structure.second_of_matrices(about_centre), rtol=1e-11, atol=1e-9)
+    assert not np.any(stats["anchored_n"])   # no component far from the centre: as the product form
+
+
+def test_a_narrow_component_far_from_the_centre_gets_its_statistics_about_its_mean():
+    """Data at 1e6 with spreads of 1e-3: the statistics about each mean (``anchored_*``) are
+    given, as the product form gives them, and the M-step's covariances equal the direct ones
+    to 1e-9 relative (about the centre, the sums would have lost them)."""
+    rng = np.random.default_rng(5)
+    X = np.vstack([rng.normal(size=(100, 2)) * 1e-3 + [1e6, 0.0], rng.normal(size=(100, 2)) + [0.0, 0.0]])
+    params = {"weights": np.array([0.5, 0.5]), "means": np.array([[1e6, 0.0], [0.0, 0.0]]),
+              "covariances": np.stack([np.eye(2) * 1e-6, np.eye(2)])}
+    model = GaussianMixtureModel(2, "full", reg_covar=0.0)
+    data = model.prepare(X)
+    stats, _ = model.e_step(data, params)
+    terms = gaussian_mixture_estep.mixture_terms(params["weights"], params["means"], params["covariances"], "full",
+                                                 data.context)
+    assert gaussian_mixture_estep.far_components(terms).any() and np.all(stats["anchored_n"] == stats["n"])
+    new = model.m_step(stats, params)
+    for j, rows in enumerate((slice(0, 100), slice(100, 200))):
+        direct = np.cov(X[rows], rowvar=False, bias=True)
+        np.testing.assert_allclose(new["covariances"][j], direct, rtol=1e-9)
+
+
+def test_a_covariance_that_is_not_positive_definite_is_named_as_before():
+    model = GaussianMixtureModel(2, "full")
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    params = {"weights": np.array([0.5, 0.5]), "means": np.zeros((2, 2)),
+              "covariances": np.stack([np.eye(2), [[1.0, 2.0], [2.0, 1.0]]])}
+    with pytest.raises(ValueError, match="component 1 is not positive definite.*reg_covar"):
+        model.e_step(model.prepare(X), params)
+
+
+def test_blocks_beyond_the_compiled_budget_take_the_product_form(monkeypatch):
+    """The dispatch (d = 8, k = 8 full: the compiled pass up to ~500 rows per block): 400 rows
+    take the compiled pass, 1,000 rows (one block) the product form, and both equal the direct
+    computation."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(1000, 8))
+    params = random_params(rng, "full", 8, 8)
+    model = GaussianMixtureModel(8, "full", center=np.zeros(8))
+    structure = covariance_structure("full")
+    assert small_pass_applies(X[:400], True, 8, structure) and not small_pass_applies(X, True, 8, structure)
+    calls = []
+    original = gaussian_mixture_estep.BlockPass.__call__
+    monkeypatch.setattr(gaussian_mixture_estep.BlockPass, "__call__",
+                        lambda self, *args: calls.append(len(args[0])) or original(self, *args))
+    for rows in (400, 1000):
+        data = model.prepare(X[:rows])
+        assert len(data.blocks) == 1
+        stats, loglik = model.e_step(data, params)
+        expected, n, _, _ = direct_e_step(X[:rows], np.ones(rows), params, "full")
+        assert loglik == pytest.approx(expected, rel=1e-12)
+        np.testing.assert_allclose(stats["n"], n, rtol=1e-10)
+    assert calls == [1000]
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_whole_fits_equal_scikit_learn_from_the_same_start(covariance_type):
+    """The seed's example, same start, scikit-learn's rule at tol=1e-8: the same number of
+    iterations and the final log-likelihood to 1e-12 relative."""
+    X = seed_data()
+    precisions = {"full": np.stack([np.eye(2)] * 4), "tied": np.eye(2), "diag": np.ones((4, 2)),
+                  "spherical": np.ones(4)}[covariance_type]
+    start = {"weights_init": np.full(4, 0.25), "means_init": X[[0, 100, 200, 300]], "precisions_init": precisions}
+    ours = GaussianMixture(4, covariance_type=covariance_type, tol=1e-8, max_iter=5000, **start).fit(X)
+    theirs = SklearnGaussianMixture(4, covariance_type=covariance_type, tol=1e-8, max_iter=5000, **start).fit(X)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.lower_bound_ == pytest.approx(theirs.lower_bound_, rel=1e-12)
+    np.testing.assert_allclose(ours.means_, theirs.means_, rtol=1e-9, atol=1e-9)
+
+
+class CountingPool(ProcessPoolExecutor):
+    """A process pool that counts its workers (to show that ``n_jobs`` was used)."""
+
+    sizes: list[int] = []
+
+    def __init__(self, max_workers=None, **kwargs):
+        CountingPool.sizes.append(max_workers)
+        super().__init__(max_workers=max_workers, **kwargs)
+
+
+def test_gmm_select_in_two_processes_gives_the_table_of_one(monkeypatch):
+    """``n_jobs=2`` fits the candidates in two processes, with the same table (bit for bit), the
+    same choice and the candidates' warnings shown here."""
+    X = seed_data()
+    monkeypatch.setattr(grid, "ProcessPoolExecutor", CountingPool)
+    CountingPool.sizes.clear()
+    with pytest.warns(emkit.exceptions.ConvergenceWarning):
+        one = emkit.gmm_select(X, [1, 2, 3], ["full", "spherical"], max_iter=3, n_jobs=1)
+    with pytest.warns(emkit.exceptions.ConvergenceWarning):
+        two = emkit.gmm_select(X, [1, 2, 3], ["full", "spherical"], max_iter=3, n_jobs=2)
+    assert CountingPool.sizes == [2]
+    assert one.table == two.table
+    assert one.best_row == two.best_row
+    for key, model in one.models.items():
+        np.testing.assert_array_equal(model.means_, two.models[key].means_)
+    with pytest.raises(ValueError, match="n_jobs"):
+        emkit.gmm_select(X, [1], ["full"], n_jobs=0)
+
+
+def test_bootstrap_replicates_in_two_processes_equal_those_of_one():
+    """The seed's 4-component fit, 40 nonparametric replicates to scikit-learn's rule: the same
+    covariance from one process and from two."""
+    X = seed_data()
+    fitted = GaussianMixture(4, tol=1e-10, max_iter=5000, random_state=0).fit(X)
+    options = {"stopping": PerSampleChange(1e-6, float(len(X))), "max_iter": 5000}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        one = emkit.standard_errors(fitted.result_, X, "bootstrap", n_boot=40, random_state=1, fit_options=options)
+        two = emkit.standard_errors(fitted.result_, X, "bootstrap", n_boot=40, random_state=1, fit_options=options,
+                                    workers=2)
+    np.testing.assert_array_equal(one.cov, two.cov)
+
+
+def test_the_compiled_k_means_passes_equal_numpy_lloyd():
+    """The k-means start of small data (compiled nearest centres and cluster sums) against Lloyd's
+    algorithm written here with NumPy from the same k-means++ seeds, with sample weights: the
+    same labels and centres to 1e-12."""
+    from emkit.kernels import kmeans as km
+
+    rng = np.random.default_rng(4)
+    X = np.vstack([rng.normal(size=(150, 3)) + shift for shift in ([0, 0, 0], [3, 0, 1], [0, 4, -1])])
+    weights = rng.integers(1, 4, size=len(X)).astype(float)
+    centers, labels = km.kmeans(X, 3, np.random.default_rng(7), weights)
+    origin = np.average(X, axis=0, weights=weights)
+    Xc = X - origin
+    threshold = 1e-4 * np.mean(np.average(Xc ** 2, axis=0, weights=weights))   # kmeans' default tol
+    reference = km.kmeans_plusplus(Xc, 3, np.random.default_rng(7), weights)[0]
+    assigned = np.full(len(X), -1)
+    for _ in range(300):   # Lloyd with kmeans' stopping rules: labels unchanged, or a small shift
+        nearest = np.argmin(((Xc[:, None, :] - reference[None]) ** 2).sum(axis=2), axis=1)
+        if np.array_equal(nearest, assigned):
+            break
+        assigned = nearest
+        updated = np.array([np.average(Xc[assigned == j], axis=0, weights=weights[assigned == j]) for j in range(3)])
+        shift = np.sum((updated - reference) ** 2)
+        reference = updated
+        if shift <= threshold:
+            assigned = np.argmin(((Xc[:, None, :] - reference[None]) ** 2).sum(axis=2), axis=1)
+            break
+    np.testing.assert_array_equal(labels, assigned)
+    np.testing.assert_allclose(centers, reference + origin, rtol=1e-12, atol=1e-12)
+    assert km._nearest(Xc, reference)[0].tolist() == assigned.tolist()
