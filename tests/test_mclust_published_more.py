@@ -1,4 +1,5 @@
-"""Published mclust fits of the galaxies velocities, without and with mclust's prior.
+"""Published mclust fits: the galaxies velocities without and with mclust's prior, and the
+chevron minefield with a noise component.
 
 Source: Scrucca, Fraley, Murphy & Raftery (2023), *Model-Based Clustering, Classification, and
 Density Estimation Using mclust in R*, Example 7.3 "Density estimation with a prior on the Galaxies
@@ -20,15 +21,26 @@ its starts miss) and gmm_select over mclust's grid picks the book's models. With
 the log-likelihood at the MAP estimate, without the prior's density (Fraley & Raftery 2007): emkit's
 ``score(X) · n`` (and :func:`~emkit.selection.information_criteria`), not ``lower_bound_``, which is
 EM's objective, the log-posterior.
+
+The noise component: the same book's Example 7.1, ``Mclust(X, initialization = list(noise =
+(nnc$z == 0)))`` on ``chevron[, 2:3]`` with the mask of ``prabclus::NNclean(X, k = 5)`` (662 rows):
+EEV,2 with a noise term, log-likelihood −10525, n 1104, df 11, BIC −21128; weights 0.12290 0.12618
+and noise 0.75091; means (71.473, 36.310) and (39.519, 31.566); covariances [[195.85, −176.99],
+[−176.99, 197.30]] and [[183.00, 176.47], [176.47, 210.15]]; hypervolume 16022; classification
+against the truth: data 50 (noise) 156 144, noise 743 4 7. The chevron data are
+``tests/data/chevron.csv`` (mclust's ``data/chevron.R``).
 """
 
 import math
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from emkit import GaussianMixture
 from emkit.datasets import galaxies
+from emkit.latent.noise import hypervolume
 from emkit.selection import gmm_select, information_criteria
 
 
@@ -133,3 +145,57 @@ def test_galaxies_selection_with_prior_picks_the_books_v3():
     bic = _mclust_bic(result)
     assert round(bic[("V", 3)], 2) == -443.96
     assert round(bic[("E", 3)], 3) == -452.066
+
+
+def _chevron():
+    """mclust's chevron: (x, y) and whether each row is clutter (the truth)."""
+    frame = pd.read_csv(Path(__file__).parent / "data" / "chevron.csv", comment="#")
+    return frame[["x", "y"]].to_numpy(dtype=float), frame["class"].to_numpy() == "noise"
+
+
+def test_chevron_eev_2_with_noise_as_the_book():
+    """From the book's printed EEV,2-with-noise fit (``weights_init`` summing to 1 − π_0), EM with
+    mclust's stopping rule stays at its printed log-likelihood, df and BIC (5 digits), with
+    ``V`` mclust's ``hypvol``; the clutter's row of the classification table is the book's, and
+    its data row within the 2 boundary points a stop elsewhere on that flat ridge moves (the
+    printed parameters have 5 digits; EM from them converges at −10525.26, above the book's stop).
+    NNclean's mask itself is not reproduced: the start is the book's result."""
+    X, clutter = _chevron()
+    n = len(X)
+    volume, _ = hypervolume(X)
+    assert round(volume) == 16022
+    weights = np.array([0.12290, 0.12618])
+    means = np.array([[71.473, 36.310], [39.519, 31.566]])
+    covariances = np.array([[[195.85, -176.99], [-176.99, 197.30]], [[183.00, 176.47], [176.47, 210.15]]])
+    fitted = GaussianMixture(2, covariance_type="EEV", noise=True, weights_init=weights, means_init=means,
+                             precisions_init=np.linalg.inv(covariances), reg_covar=0.0,
+                             tol=_mclust_tol(-10525.0, n), max_iter=1000).fit(X)
+    assert fitted.noise_proportion_ + fitted.weights_.sum() == pytest.approx(1.0)
+    loglik, df, bic = _printed(fitted, X)
+    assert (round(loglik), df, round(bic)) == (-10525, 11, -21128)
+    np.testing.assert_allclose(fitted.weights_, weights, atol=2e-3)
+    assert fitted.noise_proportion_ == pytest.approx(0.75091, abs=2e-3)
+    np.testing.assert_allclose(fitted.means_, means, atol=0.3)
+    labels = fitted.predict(X)                      # −1: the noise
+    clutter_row = [np.sum(clutter & (labels == k)) for k in (-1, 0, 1)]
+    data_row = [np.sum(~clutter & (labels == k)) for k in (-1, 0, 1)]
+    assert clutter_row == [743, 4, 7]
+    assert np.abs(np.array(data_row) - [50, 156, 144]).max() <= 2
+
+
+def test_noise_weights_init_below_one_starts_the_noise_weight():
+    """With ``noise``, ``weights_init`` summing to less than 1 leaves the rest to ``π_0`` (mclust's
+    ``pro``); summing to 1, it is scaled to ``1 − π_0`` of the usual start (0.1 without a mask).
+    Both were refused before (normalised weights plus a noise weight exceeded 1)."""
+    X, _ = _chevron()
+    means = np.array([[71.0, 36.0], [40.0, 32.0]])
+    first = GaussianMixture(2, covariance_type="EEV", noise=True, weights_init=[0.12, 0.13], means_init=means,
+                            max_iter=0).fit(X)
+    np.testing.assert_allclose(first.weights_, [0.12, 0.13])
+    assert first.noise_proportion_ == pytest.approx(0.75)
+    second = GaussianMixture(2, covariance_type="EEV", noise=True, weights_init=[0.4, 0.6], means_init=means,
+                             max_iter=0).fit(X)
+    np.testing.assert_allclose(second.weights_, [0.36, 0.54])
+    assert second.noise_proportion_ == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="weights_init: with noise"):
+        GaussianMixture(2, noise=True, weights_init=[0.7, 0.6]).fit(X)
