@@ -9,9 +9,9 @@ data" (the book's rendered chapter with its R output: repository ``mclust-org/mc
 emkit's CSV, have 26690) and divides by 1000, then keeps the best BIC of 50 random hierarchical
 starts (``hcRandomPairs``) for every model, G = 1..9:
 
-* no prior: best V,6 −440.06 (log-likelihood −182.57, df 17), then V,3 −442.2177, V,5 −442.5948,
+* no prior: best V,6 −440.06 (log-likelihood −182.57, df 17, ICL −447.6), then V,3 −442.2177, V,5 −442.5948,
   V,4 −443.8970, E,6 −447.4629; V,6's printed parameters (weights, means, variances) below;
-* ``prior = priorControl()``: best V,3 −443.96 (log-likelihood −204.35, df 8; weights 0.085366
+* ``prior = priorControl()``: best V,3 −443.96 (log-likelihood −204.35, df 8, ICL −443.96; weights 0.085366
   0.036585 0.878050, means 9.726 33.004 21.404, variances 0.36949 0.70599 4.51272), then V,4
   −445.153, E,6 −447.6407, E,7 −450.6451, E,3 −452.0662; ``defaultPrior(galaxies, G = 3,
   modelName = "V")``: shrinkage 0.01, mean 20.831, dof 3, scale 2.3187.
@@ -24,7 +24,8 @@ EM's objective, the log-posterior.
 
 The noise component: the same book's Example 7.1, ``Mclust(X, initialization = list(noise =
 (nnc$z == 0)))`` on ``chevron[, 2:3]`` with the mask of ``prabclus::NNclean(X, k = 5)`` (662 rows):
-EEV,2 with a noise term, log-likelihood −10525, n 1104, df 11, BIC −21128; weights 0.12290 0.12618
+EEV,2 with a noise term, log-likelihood −10525, n 1104, df 11, BIC −21128 (ICL −21507, which
+depends on the hard classification: −21506 here, where 2 boundary points differ); weights 0.12290 0.12618
 and noise 0.75091; means (71.473, 36.310) and (39.519, 31.566); covariances [[195.85, −176.99],
 [−176.99, 197.30]] and [[183.00, 176.47], [176.47, 210.15]]; hypervolume 16022; classification
 against the truth: data 50 (noise) 156 144, noise 743 4 7. The chevron data are
@@ -81,6 +82,7 @@ def test_galaxies_v6_without_prior_is_the_books_maximum():
                              tol=_mclust_tol(-182.57, len(X)), max_iter=1000).fit(X)
     loglik, df, bic = _printed(fitted, X)
     assert (round(loglik, 2), df, round(bic, 2)) == (-182.57, 17, -440.06)
+    assert round(-information_criteria(fitted, X)["icl"], 1) == -447.6
     separate = [1, 2, 3, 4]
     np.testing.assert_allclose(fitted.means_.ravel()[separate], means[separate], atol=5e-5)
     np.testing.assert_allclose(fitted.covariances_[separate], variances[separate], rtol=5e-7, atol=5e-9)
@@ -109,7 +111,9 @@ def test_galaxies_v3_with_the_mclust_prior_is_the_books_map():
     np.testing.assert_array_equal(np.round(fitted.covariances_[order], 5), [0.36949, 0.70599, 4.51272])
     loglik, df, bic = _printed(fitted, X)
     assert (round(loglik, 2), df, round(bic, 2)) == (-204.35, 8, -443.96)
-    assert -information_criteria(fitted, X)["bic"] == pytest.approx(bic, abs=1e-9)
+    criteria = information_criteria(fitted, X)
+    assert -criteria["bic"] == pytest.approx(bic, abs=1e-9)
+    assert round(-criteria["icl"], 2) == -443.96   # every galaxy's component is certain
     assert fitted.lower_bound_ * n == pytest.approx(loglik - 8.2, abs=0.1)
 
 
