@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import EMResult, PerSampleChange, fit
-from ..engine.estep import ChunkedData
+from ..engine.estep import ChunkedData, initial_params
 from ..density import HDR_SAMPLES, hdr_levels, mixture_cdf
 from ..engine.progress import Progress
 from ..kernels.covariance_regularization import CovariancePrior
@@ -25,7 +25,7 @@ from ..models.gaussian_mixture import (
     prepare_data,
 )
 from ..variants.online import OnlineEM
-from ._common import generator
+from ._common import float_array, generator
 from ._validation import check_n_features, feature_names
 from ._dask import is_dask
 from .mixture_base import MixtureEstimator, _posterior, total_weight
@@ -58,7 +58,9 @@ class GaussianMixture(MixtureEstimator):
         that the start does not depend on their units).
     weights_init, means_init, precisions_init : array-like, optional
         User-provided starting weights ``(k,)``, means ``(k, d)`` and precisions (inverse
-        covariances, shaped as the covariances).
+        covariances, shaped as the covariances). With ``noise`` the weights may sum to less than
+        1, the rest starting the noise weight ``π_0`` (mclust's ``pro``); weights summing to 1
+        are scaled to ``1 − π_0`` of the usual start.
     random_state : int, numpy Generator or RandomState, optional
         Seed of the initialization (and of :meth:`sample`).
     warm_start : bool, default=False
@@ -349,6 +351,32 @@ class GaussianMixture(MixtureEstimator):
             raise ValueError(f"noise: expected None, True or a positive number (the noise density Vinv), got {noise!r}")
         if self.noise_init is not None and noise is None:
             raise ValueError("noise_init: given without noise; set noise=True (or a Vinv) too")
+
+    def _checked_weights_init(self, k: int) -> np.ndarray:
+        """With ``noise``: the components' ``k`` weights, summing to at most 1 (the rest starts the
+        noise weight, mclust's ``pro`` with the noise's last); scikit-learn's check without it."""
+        if self.noise is None:
+            return super()._checked_weights_init(k)
+        given = float_array(self.weights_init, "weights_init", (k,), "weights")
+        total = float(given.sum())
+        if np.any(given < 0) or not 0.0 < total <= 1.0 + 1e-8:
+            raise ValueError(f"weights_init: with noise, expected non-negative weights of the {k} components "
+                             f"summing to at most 1 (the rest is the noise weight), got sum {total:.5f}")
+        return given / total if total > 1.0 else given
+
+    def _start(self, model, data, rng: np.random.Generator, inits: dict) -> dict:
+        """With ``noise`` and ``weights_init``: ``π_0 = 1 − Σ weights_init`` when they sum to less
+        than 1, else the start's ``π_0`` (the mask's fraction, or 0.1) with the given weights
+        scaled to ``1 − π_0``."""
+        if self.noise is None or "weights" not in inits:
+            return super()._start(model, data, rng, inits)
+        start = initial_params(model, data, rng)
+        weights = inits["weights"]
+        noise = 1.0 - float(weights.sum())
+        if noise <= 1e-8:
+            noise = float(start["noise"])
+            weights = weights * (1.0 - noise)
+        return model.check_params({**start, **inits, "weights": weights, "noise": np.asarray(noise)})
 
     def _fit_noise(self, X, sample_weight):
         """With ``noise``: the noise density of the training rows (complete, in memory) for the fit."""

@@ -249,16 +249,7 @@ class MixtureEstimator(EstimatorProtocol):
         weights, locations, scales = self._keys
         out = {}
         if self.weights_init is not None:
-            given = float_array(self.weights_init, "weights_init", (k,), "weights")
-            if np.any(given < 0) or np.any(given > 1):
-                # scikit-learn's sentence, word for word (it prints the minimum as "max value")
-                raise ValueError(f"weights_init: The parameter 'weights' should be in the range [0, 1], but got "
-                                 f"max value {given.min():.5f}, min value {given.max():.5f}")
-            tolerance = 1e-6 if np.asarray(self.weights_init).dtype == np.float32 else 1e-8
-            if abs(given.sum() - 1.0) > tolerance:
-                raise ValueError(f"weights_init: The parameter 'weights' should be normalized, but got "
-                                 f"sum(weights) = {given.sum():.5f}")
-            out[weights] = given / given.sum() if tolerance > 1e-8 else given
+            out[weights] = self._checked_weights_init(k)
         if self.means_init is not None:
             out[locations] = float_array(self.means_init, "means_init", (k, d), "means")
         if self.precisions_init is not None:
@@ -266,6 +257,19 @@ class MixtureEstimator(EstimatorProtocol):
                                 f"{self.covariance_type} precision")
             out[scales] = covariances_from_precisions(given, self.covariance_type)
         return out
+
+    def _checked_weights_init(self, k: int) -> np.ndarray:
+        """``weights_init`` checked as scikit-learn checks it: ``k`` weights in [0, 1] summing to 1."""
+        given = float_array(self.weights_init, "weights_init", (k,), "weights")
+        if np.any(given < 0) or np.any(given > 1):
+            # scikit-learn's sentence, word for word (it prints the minimum as "max value")
+            raise ValueError(f"weights_init: The parameter 'weights' should be in the range [0, 1], but got "
+                             f"max value {given.min():.5f}, min value {given.max():.5f}")
+        tolerance = 1e-6 if np.asarray(self.weights_init).dtype == np.float32 else 1e-8
+        if abs(given.sum() - 1.0) > tolerance:
+            raise ValueError(f"weights_init: The parameter 'weights' should be normalized, but got "
+                             f"sum(weights) = {given.sum():.5f}")
+        return given / given.sum() if tolerance > 1e-8 else given
 
     def _checked_rows(self, X, **options):
         """``X`` checked as rows (NaN allowed when the ``allow_nan`` tag says so); a Dask array
