@@ -1,9 +1,9 @@
-# The two set-up commands: `make demo` and `make test`.
+# The set-up commands: `make demo`, `make test` and `make docs`.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test clean
+.PHONY: demo test docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -e '.[test]'
+	touch $@ $(VENV)/.installed $(VENV)/.installed-docs
+
+# The test extra includes the docs extra, so a test install serves `make docs` too.
+$(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[docs]'
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -24,5 +29,9 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n 2 tests
 
+# The site, with the gallery executed and warnings as errors, into docs/_build/html (git-ignored).
+docs: $(VENV)/.installed-docs
+	$(BIN)/sphinx-build -b html -W --keep-going docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) emkit-demo
+	rm -rf $(VENV) emkit-demo docs/_build docs/api/generated docs/auto_examples
