@@ -14,11 +14,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -e .
 	touch $@
 
+# The test extra includes the docs extra (tests/test_docs.py builds the site), so it serves
+# `make docs` too.
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -e '.[test]'
 	touch $@ $(VENV)/.installed $(VENV)/.installed-docs
 
-# The test extra includes the docs extra, so a test install serves `make docs` too.
 $(VENV)/.installed-docs: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -e '.[docs]'
 	touch $@ $(VENV)/.installed
@@ -30,7 +31,9 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n 2 tests
 
 # The site, with the gallery executed and warnings as errors, into docs/_build/html (git-ignored).
+# The API pages are regenerated each time, so a name removed from the package leaves no stale page.
 docs: $(VENV)/.installed-docs
+	rm -rf docs/api/generated
 	$(BIN)/sphinx-build -b html -W --keep-going docs docs/_build/html
 
 clean:
