@@ -59,11 +59,9 @@ def documented(html: Path) -> list[object]:
     return objects
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """The site built from a copy of docs/, examples/ and README.md (the source tree is left as
-    it is), with warnings as errors and the gallery executed."""
-    work = tmp_path_factory.mktemp("site")
+def build_site(work: Path) -> tuple[subprocess.CompletedProcess, Path]:
+    """Build the site from a copy of docs/, examples/ and README.md in ``work`` (the source tree
+    is left as it is), with warnings as errors and the gallery executed."""
     ignore = shutil.ignore_patterns("_build", "generated", "auto_examples", "sg_execution_times.rst", "__pycache__")
     shutil.copytree(ROOT / "docs", work / "docs", ignore=ignore)
     shutil.copytree(ROOT / "examples", work / "examples", ignore=ignore)
@@ -71,30 +69,24 @@ def site(tmp_path_factory):
     html = work / "html"
     completed = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q",
                                 str(work / "docs"), str(html)], capture_output=True, text=True, timeout=560)
-    return completed, html, work
+    return completed, html
 
 
-def test_the_site_builds_with_warnings_as_errors(site):
-    completed, html, _ = site
+def test_the_site_builds_without_warnings_with_its_gallery_and_api_pages(tmp_path):
+    """One test (the build takes a minute or two; xdist must not build it twice)."""
+    completed, html = build_site(tmp_path)
     assert completed.returncode == 0, completed.stderr[-5000:]
     assert "WARNING" not in completed.stderr and "ERROR" not in completed.stderr, completed.stderr[-5000:]
     for page in ("index", "user_guide/index", "api/index", "auto_examples/index"):
         assert (html / f"{page}.html").is_file(), page
 
-
-def test_the_gallery_is_executed_with_its_figures(site):
-    completed, html, work = site
-    assert completed.returncode == 0, completed.stderr[-5000:]
     scripts = sorted((ROOT / "examples").glob("plot_*.py"))
     assert scripts, "the gallery has no examples"
-    for script in scripts:
+    for script in scripts:   # executed: sphinx-gallery saved the figures it drew
         assert (html / "auto_examples" / f"{script.stem}.html").is_file(), script.name
-        figures = list((work / "docs" / "auto_examples" / "images").glob(f"sphx_glr_{script.stem}_*.png"))
+        figures = list((tmp_path / "docs" / "auto_examples" / "images").glob(f"sphx_glr_{script.stem}_*.png"))
         assert figures, f"{script.name} drew no figure"
 
-
-def test_every_public_name_has_an_api_page(site):
-    _, html, _ = site
     pages = documented(html)
     missing = [f"{package}.{name}" for (package, name), obj in public_objects().items()
                if not any(obj is page_object for page_object in pages)]
