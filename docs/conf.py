@@ -44,7 +44,6 @@ sphinx_gallery_conf = {
     "ignore_pattern": r"__init__\.py",
     "image_scrapers": ("matplotlib",),
     "doc_module": ("emkit",),
-    "reference_url": {"emkit": None},
     "remove_config_comments": True,
     "download_all_examples": False,
     "show_memory": False,
