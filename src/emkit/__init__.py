@@ -40,6 +40,7 @@ EXPORTS = {
     "Mixture": ".estimators",
     "MixtureDiscriminant": ".estimators.mixture_discriminant",
     "StudentMixture": ".estimators.student_mixture",
+    "RegressionMixture": ".estimators.regression_mixture",
     "gmm_select": ".selection",
     "bootstrap_lrt": ".selection",
     "BootstrapLRT": ".selection",

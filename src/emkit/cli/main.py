@@ -15,7 +15,7 @@ from .common import CliError, check_combinations
 from .messages import in_cli_words, warnings_as_lines
 
 #: Subcommand modules under ``emkit.cli``; each defines ``register(subparsers)``.
-SUBCOMMANDS = ("alleles", "linkage", "poisson_mixture", "gmm", "hmm", "student", "demo")
+SUBCOMMANDS = ("alleles", "linkage", "poisson_mixture", "gmm", "hmm", "student", "regression", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -170,7 +170,7 @@ def _fit_from(model, data, start, stopping: StoppingRule, max_iter: int, acceler
                         model=model, accelerate=accelerated)
     with em_stage(progress, model):
         monitor = Monitor(model, stopping=stopping, callback=callback, progress=progress or None,
-                          check_ascent=check_ascent, loglik_rounding=model.loglik_rounding(data))
+                          check_ascent=check_ascent, loglik_rounding=model.loglik_rounding(data), data=data)
         stats, loglik = monitor.evaluate(data, start)
         converged = monitor.record(start, loglik)
         iterations = max_iter - 1 if stopping.final_m_step else max_iter
@@ -179,7 +179,7 @@ def _fit_from(model, data, start, stopping: StoppingRule, max_iter: int, acceler
             converged, stats = run(model, data, start, stats, loglik, monitor, iterations)
         params = monitor.trace.params[-1]
         if stopping.final_m_step:
-            params = model.m_step(stats, params)
+            params = monitor.m_step(stats, params)
             progress.advance()
         progress.conclude("converged" if converged else f"not converged in max_iter={max_iter}")
     return EMResult(

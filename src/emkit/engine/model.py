@@ -68,6 +68,10 @@ class EMModel(ABC):
     rather than exact, e.g. a covariance floor, says what it gave up, so that the engine's ascent
     check can tell a decrease it explains from a wrong E- or M-step).
 
+    A model without finite sufficient statistics for its M-step (a GLM component, a concomitant
+    logit) sets :attr:`m_step_uses_data` and implements :meth:`m_step_with_data`, which receives
+    a :class:`~emkit.engine.data_pass.DataPass` over the data (in memory or in Dask chunks).
+
     Hooks for data held in chunks (Dask, :mod:`emkit.engine.dask`): :meth:`prepare_chunk`
     (default :meth:`prepare`), and for models whose preparation needs a whole-data quantity
     (e.g. a centring shift) :meth:`chunk_summary` and :meth:`chunk_context`.
@@ -75,6 +79,9 @@ class EMModel(ABC):
 
     #: Keys of the parameter dictionary, in the order used by :meth:`to_vector`.
     param_names: tuple[str, ...] = ()
+    #: Whether the M-step needs the data (no finite sufficient statistics, e.g. a GLM component):
+    #: the engine then calls :meth:`m_step_with_data` in place of :meth:`m_step`.
+    m_step_uses_data: bool = False
 
     # ----------------------------------------------------------------- the mathematics
     def prepare(self, data: Any) -> Any:
@@ -128,6 +135,15 @@ class EMModel(ABC):
         ``params`` are the values that went into the E-step (for parameters held fixed, or a
         component whose statistics vanished).
         """
+
+    def m_step_with_data(self, stats: Stats, params: Params, data_pass: Any) -> Params:
+        """The M-step of a model with ``m_step_uses_data = True``: ``argmax_θ Q(θ | θ_t)`` (or any
+        ``θ`` with ``Q(θ | θ_t) ≥ Q(θ_t | θ_t)``: a generalised EM step) by an inner maximisation
+        whose derivatives are sums over the data, ``data_pass.sum(function)`` (a
+        :class:`~emkit.engine.data_pass.DataPass`). ``params`` are ``θ_t``, the values that went
+        into the E-step that gave ``stats``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} sets m_step_uses_data but gives no m_step_with_data")
 
     def loglik(self, data: Any, params: Params) -> float:
         """Observed-data log-likelihood ``log p(data | params)``."""

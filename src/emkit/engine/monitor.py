@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from ..exceptions import AscentWarning, RegularizationWarning
+from .data_pass import m_step as data_taking_m_step
 from .estep import expected_stats
 from .model import EMModel, Params, Stats
 from .result import Trace
@@ -42,8 +43,10 @@ class Monitor:
         progress=None,
         check_ascent: bool = True,
         loglik_rounding: float = 0.0,
+        data=None,
     ) -> None:
         self.model = model
+        self.data = data
         self.stopping = stopping
         self._run = stopping.start()
         self.callback = callback
@@ -73,8 +76,9 @@ class Monitor:
 
     def m_step(self, stats: Stats, params: Params) -> Params:
         """The model's M-step from ``stats`` (drivers call it here, so that the ascent check can
-        ask the model what a regularised step gave up since the last recorded iterate)."""
-        new = self.model.m_step(stats, params)
+        ask the model what a regularised step gave up since the last recorded iterate); a model
+        whose M-step takes the data gets a pass over :attr:`data` (:mod:`emkit.engine.data_pass`)."""
+        new = data_taking_m_step(self.model, self.data, stats, params)
         self._steps.append((stats, new))
         return new
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.data_pass import m_step
 from ..engine.estep import expected_stats, loglik
 from ..engine.model import EMModel, Params, Stats, flatten_named
 
@@ -70,7 +71,7 @@ class FreeProblem:
         """One EM step in free parameters: ``M(θ) = to_free(m_step(e_step(θ)))``."""
         params = self.params_at(theta)
         stats, _ = expected_stats(self.model, self.data, params)
-        return np.asarray(self.model.to_free(self.model.m_step(stats, params)), dtype=float)
+        return np.asarray(self.model.to_free(m_step(self.model, self.data, stats, params)), dtype=float)
 
     def reported(self, theta: np.ndarray) -> np.ndarray:
         """The flattened user-facing parameters at ``theta``."""

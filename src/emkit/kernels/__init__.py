@@ -4,7 +4,8 @@
 covariance structures of ``covariance_structures`` (strategy objects; scikit-learn's four by
 name), with exact handling of missing coordinates. ``kmeans``: weighted
 k-means and k-means++ used to start mixtures. ``hmm``: the compiled forward–backward, Viterbi
-and sampling recursions of hidden Markov models.
+and sampling recursions of hidden Markov models. ``newton``: damped Newton ascent, the inner
+loop of data-taking M-steps; ``multinomial_logit``: the weighted soft-target multinomial logit.
 """
 
 from ..lazy_exports import lazy_exports
@@ -24,6 +25,9 @@ EXPORTS = {
     "log_gaussian_density": ".gaussian",
     "log_gaussian_density_missing": ".gaussian",
     "missing_patterns": ".gaussian",
+    "maximize_concave": ".newton",
+    "fit_multinomial_logit": ".multinomial_logit",
+    "multinomial_logit_derivatives": ".multinomial_logit",
     "precisions_cholesky": ".gaussian",
 }
 

@@ -19,6 +19,7 @@ EXPORTS = {
     "ProbitRandomIntercept": ".random_intercept",
     "HiddenMarkovModel": "..latent.hmm",
     "MixtureModel": "..latent.mixture",
+    "RegressionMixtureModel": "..latent.regression_mixture",
 }
 
 __all__ = list(EXPORTS)

@@ -38,6 +38,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy import stats as distributions
 
+from ..engine.data_pass import refuse_data_taking_m_step
 from ..engine.progress import Progress
 from ..engine.model import EMModel, Params, Stats
 from ..engine.monitor import Callback, Monitor
@@ -245,6 +246,7 @@ def _loglik(model: EMModel, data, params: Params, track: bool) -> float:
 
 
 def _check_protocol(model: EMModel) -> None:
+    refuse_data_taking_m_step(model, "Monte Carlo EM", "its M-steps run on simulated statistics")
     for name in ("sample_stats", "complete_loglik"):
         if not callable(getattr(model, name, None)):
             raise ValueError(f"model: {type(model).__name__} has no {name}() method; Monte Carlo EM needs "

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from ..engine.data_pass import refuse_data_taking_m_step
 from ..engine.estep import expected_stats, initial_params, prepare
 from ..engine.progress import Progress
 from ..engine.model import EMModel, Params, Stats
@@ -117,6 +118,8 @@ def fit_online(
     -------
     OnlineResult
     """
+    refuse_data_taking_m_step(model, "online EM", "each online M-step sees one batch, not the data its inner "
+                              "maximisation runs over")
     _check_arguments(step_exponent, warmup, max_path)
     size_of = batch_size if batch_size is not None else len
     path = _Path(max_path)
