@@ -293,17 +293,6 @@ def test_multivariate_iterations_ascend(switching):
     assert np.all(np.diff(trace) >= -1e-9 * np.abs(trace[1:]))
 
 
-def test_readme_switching_regression_recovers_its_regimes():
-    """The README's end-to-end example (run as written) finds the simulated coefficients."""
-    from test_readme import BLOCKS
-
-    namespace: dict = {}
-    exec(next(block for block in BLOCKS if "transition_covariates=True" in block and "Regression(" in block), namespace)
-    coef = namespace["switching"].coef_
-    np.testing.assert_allclose(coef[np.argsort(coef[:, 0])], [[0.2, 0.8], [1.5, -0.5]], atol=0.15)
-    assert np.isfinite(namespace["driven"].score(namespace["rows"], covariates=namespace["u"]))
-
-
 def test_multivariate_regression_gives_stata_standard_errors_with_one_response():
     X = np.column_stack([FEDFUNDS[4:], FEDFUNDS[3:-1], OGAP[4:], INF[4:]])
     model = HiddenMarkovModel(GaussianRegression(1, 3, switching_covariance=False), 2, initial="stationary", n_jobs=1)
