@@ -9,7 +9,7 @@ import argparse
 
 import numpy as np
 
-from ..kernels.glm import GLM_FAMILIES
+from ..kernels.glm_families import GLM_FAMILIES
 from .common import CliError, add_fit_options, check_fit_options, check_rows, emit, fit_settings, fitted_standard_errors
 from .output import Payload, Table
 from .table_input import read_table

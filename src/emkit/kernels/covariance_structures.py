@@ -26,7 +26,6 @@ from __future__ import annotations
 from typing import Union
 
 import numpy as np
-from numba import njit
 
 ILL_DEFINED_COVARIANCE = (
     "Fitting the mixture model failed because some components have ill-defined empirical "
@@ -48,8 +47,8 @@ def cholesky_factor(matrix: np.ndarray, what: str) -> np.ndarray:
 
 def precision_cholesky_matrices(cov: np.ndarray, names: list[str]) -> np.ndarray:
     """``P_k = L_k⁻ᵀ`` for a stack of covariances ``Σ_k = L_k L_kᵀ`` (one batched Cholesky, then
-    the triangular solves in one compiled call, :func:`_inverse_transposed`); a failure names its
-    matrix (``names``) and the remedy."""
+    the triangular solves in one compiled call, :func:`~emkit.kernels.triangular.inverse_transposed`);
+    a failure names its matrix (``names``) and the remedy."""
     try:
         if not np.all(np.isfinite(cov)):
             raise np.linalg.LinAlgError
@@ -58,26 +57,11 @@ def precision_cholesky_matrices(cov: np.ndarray, names: list[str]) -> np.ndarray
         for matrix, name in zip(cov, names):
             cholesky_factor(matrix, name)  # raises the ValueError naming the matrix
         raise ValueError(f"covariances: not positive definite. {ILL_DEFINED_COVARIANCE}") from None
+    from .triangular import inverse_transposed   # compiled: not imported with the structures (the CLI parser)
+
     out = np.empty_like(lower)
-    _inverse_transposed(np.ascontiguousarray(lower), out)
+    inverse_transposed(np.ascontiguousarray(lower), out)
     return out
-
-
-@njit(cache=True, nogil=True)
-def _inverse_transposed(lower, out):  # pragma: no cover - compiled
-    """``out[k] = lower[k]⁻ᵀ`` (upper triangular) by forward substitution on the columns of the
-    identity, ``L x = e_j``: the triangular solve of LAPACK's ``trsm`` without the cost of a
-    scipy call per matrix (tens of microseconds, the whole M-step of a small mixture)."""
-    k, d, _ = lower.shape
-    for c in range(k):
-        for j in range(d):
-            for a in range(d):
-                out[c, j, a] = 0.0
-            for a in range(j, d):
-                s = 1.0 if a == j else 0.0
-                for b in range(j, a):
-                    s -= lower[c, a, b] * out[c, j, b]
-                out[c, j, a] = s / lower[c, a, a]
 
 
 class CovarianceStructure:
@@ -338,8 +322,10 @@ class _MatrixStructure(CovarianceStructure):
             lower = np.linalg.cholesky(precisions)
         except np.linalg.LinAlgError:
             raise ValueError(message) from None
+        from .triangular import inverse_transposed
+
         factors = np.empty_like(lower)
-        _inverse_transposed(np.ascontiguousarray(lower), factors)   # L⁻ᵀ
+        inverse_transposed(np.ascontiguousarray(lower), factors)   # L⁻ᵀ
         return factors @ np.swapaxes(factors, -1, -2)
 
     def information_scatters(self, n, sum_x, sum_xx, m):

@@ -19,9 +19,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, gammaln, log_expit, polygamma, psi
 
+from .glm_families import GLM_FAMILIES
 from .newton import maximize_concave
 
-GLM_FAMILIES = ("gaussian", "poisson", "binomial", "gamma")
 #: Families with a dispersion parameter (gaussian: the variance; gamma: the shape).
 WITH_DISPERSION = ("gaussian", "gamma")
 
