@@ -5,7 +5,9 @@
 with a GLM family ``f`` (:mod:`emkit.kernels.glm`: gaussian, poisson, binomial with one trial,
 gamma), coefficients ``β_k`` per state and a dispersion ``φ`` (gaussian variance, gamma shape)
 per state or shared by all (statsmodels' ``switching_variance``). As an HMM's emission this is
-a Markov-switching regression (statsmodels' ``MarkovRegression``).
+a Markov-switching regression (statsmodels' ``MarkovRegression``); as a mixture's component
+(:class:`~emkit.latent.MixtureModel`, :class:`emkit.Mixture`) a mixture of regressions, fitted
+by the same steps as :class:`emkit.RegressionMixture`.
 
 Rows are ``[y, x_1, …, x_q]``: the response, then the covariates (the column roles). A missing
 response (NaN) contributes nothing to the emission (log-likelihood 0, weight 0 in the M-step);
@@ -147,9 +149,8 @@ class Regression(Family):
         return {"regression_n": block.weight @ posteriors}
 
     def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
-        raise ValueError("family: a GLM regression's M-step takes the data, which only an HMM's latent layer gives "
-                         "it; for a mixture of regressions use emkit.RegressionMixture (or GaussianRegression, whose "
-                         "M-step needs only statistics)")
+        raise ValueError("family: a GLM regression's M-step takes the data, which the latent model (a mixture or an "
+                         "HMM) gives it through m_step_with_data; fit it with emkit.fit")
 
     def m_step_with_data(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray,
                          data_pass) -> Params:
