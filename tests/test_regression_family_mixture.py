@@ -80,3 +80,27 @@ def test_dask_fit_equals_the_in_memory_fit_and_online_em_refuses():
     np.testing.assert_allclose(chunked.params["coef"], memory.params["coef"], rtol=1e-8)
     with pytest.raises(ValueError, match="online EM"):
         fit_online(model, [rows[:150], rows[150:]])
+
+
+def test_a_regression_family_with_concomitant_weights_takes_regression_mixtures_steps():
+    """ConcomitantMixtureModel (emkit.Mixture(concomitant=)) with a Regression family: the mixture
+    of experts of RegressionMixture(concomitant=), from the same start."""
+    from scipy.special import expit
+
+    from emkit.latent.concomitant_mixture import ConcomitantMixtureModel
+
+    rng = np.random.default_rng(5)
+    x, z = rng.uniform(-1.5, 1.5, 300), rng.normal(size=300)
+    second = rng.random(300) < expit(0.2 + 2.0 * z)
+    y = rng.poisson(np.exp(np.where(second, 1.5 - 0.8 * x, 0.3 + 1.2 * x))).astype(float)
+    ones = np.ones_like(y)
+    reference_model = RegressionMixtureModel(2, "poisson", 2, 0, 2)
+    matrix = np.column_stack([y, ones, ones, ones, x, ones, z])
+    start = reference_model.initial_params(reference_model.prepare(matrix), np.random.default_rng(1))
+    reference = emkit.fit(reference_model, matrix, init=start, tol=1e-10, max_iter=2000)
+    model = ConcomitantMixtureModel(Regression(1, "poisson"), 2, 2, n_jobs=1)
+    ours = emkit.fit(model, (np.column_stack([y, x]), np.column_stack([ones, z])), init=start, tol=1e-10,
+                     max_iter=2000)
+    assert ours.loglik == pytest.approx(reference.loglik, rel=1e-12)
+    for name in start:
+        np.testing.assert_allclose(ours.params[name], reference.params[name], rtol=1e-6, atol=1e-8)
