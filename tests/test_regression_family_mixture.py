@@ -104,3 +104,38 @@ def test_a_regression_family_with_concomitant_weights_takes_regression_mixtures_
     assert ours.loglik == pytest.approx(reference.loglik, rel=1e-12)
     for name in start:
         np.testing.assert_allclose(ours.params[name], reference.params[name], rtol=1e-6, atol=1e-8)
+
+
+def test_binomial_regression_with_several_trials():
+    """Regression(family="binomial", trials=6): its log-density is scipy's binomial pmf, and in a
+    mixture it takes RegressionMixture's steps with trials=6 from the same start."""
+    from scipy import stats
+    from scipy.special import expit
+
+    rng = np.random.default_rng(8)
+    x = rng.uniform(-1.5, 1.5, 300)
+    second = rng.random(300) < 0.45
+    y = rng.binomial(6, expit(np.where(second, 1.5 - 1.5 * x, -1.5 + 2.0 * x))).astype(float)
+    family = Regression(1, "binomial", trials=6)
+    coef = np.array([[-1.0, 1.0], [0.5, -0.5]])
+    rows = family.prepare(np.column_stack([y, x]))
+    expected = stats.binom.logpmf(y[:, None], 6, expit(coef[:, 0] + np.outer(x, coef[:, 1])))
+    np.testing.assert_allclose(family.log_likelihood(family.block_data(rows), {"coef": coef}), expected, rtol=1e-12)
+
+    ones = np.ones_like(y)
+    reference_model = RegressionMixtureModel(2, "binomial", 2)
+    matrix = np.column_stack([y, np.full_like(y, 6.0), ones, ones, x])
+    start = reference_model.initial_params(reference_model.prepare(matrix), np.random.default_rng(0))
+    reference = emkit.fit(reference_model, matrix, init=start, tol=1e-10, max_iter=2000)
+    ours = emkit.fit(MixtureModel(family, 2, n_jobs=1), rows, init=start, tol=1e-10, max_iter=2000)
+    assert ours.loglik == pytest.approx(reference.loglik, rel=1e-12)
+    np.testing.assert_allclose(ours.params["coef"], reference.params["coef"], rtol=1e-6, atol=1e-8)
+
+
+def test_regression_trials_are_checked():
+    with pytest.raises(ValueError, match="trials: only the binomial family"):
+        Regression(1, "poisson", trials=3)
+    with pytest.raises(ValueError, match="trials: expected a positive integer"):
+        Regression(1, "binomial", trials=0)
+    with pytest.raises(ValueError, match="y: binomial successes cannot exceed the trials"):
+        Regression(1, "binomial", trials=2).prepare(np.array([[3.0, 0.5], [1.0, 0.1]]))
