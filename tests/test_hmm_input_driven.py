@@ -160,3 +160,28 @@ def test_bad_arguments_name_themselves():
         emkit.HMM(2, family=Poisson, transition_covariates=True, topology="left-right").fit(x, covariates=u)
     with pytest.raises(ValueError, match="online"):
         emkit.fit_online(InputDrivenHMM(Poisson(1), 2, 1), [(x, None, u)])
+
+
+@pytest.mark.parametrize("initial", ["free", "covariates"])
+def test_dask_fit_equals_the_in_memory_fit(initial):
+    """On Dask, (X, covariates) as row-aligned arrays, each chunk one sequence: the logit
+    coefficients' Newton passes run over the chunks and reach the in-memory fit."""
+    import dask
+    import dask.array as da
+
+    lengths = [30] * 12
+    X, u, _ = simulate(n=360, seed=0, lengths=lengths)
+    model = InputDrivenHMM(Poisson(1), 2, 1, initial=initial, n_jobs=1)
+    memory = emkit.fit(model, (X, lengths, u), tol=1e-10, max_iter=500)
+    with dask.config.set(scheduler="threads"):
+        chunked = emkit.fit(model, (da.from_array(X, chunks=(30, 1)), da.from_array(u, chunks=(30, 1))), tol=1e-10,
+                            max_iter=500)
+    assert chunked.loglik == pytest.approx(memory.loglik, rel=1e-12)
+    for name in model.param_names:
+        np.testing.assert_allclose(chunked.params[name], memory.params[name], rtol=1e-6, atol=1e-8)
+
+
+def test_a_chunk_that_is_not_x_and_covariates_is_refused():
+    model = InputDrivenHMM(Poisson(1), 2, 1, n_jobs=1)
+    with pytest.raises(ValueError, match="covariates: an input-driven HMM takes chunks"):
+        model.prepare_chunk(np.ones((5, 1)))

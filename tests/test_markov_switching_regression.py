@@ -351,5 +351,3 @@ def test_gaussian_regression_in_a_mixture_is_the_regression_mixture():
     np.testing.assert_allclose(coef[np.argsort(coef[:, 0])],
                                np.column_stack([reference.intercept_, reference.coef_])[
                                    np.argsort(reference.intercept_)], atol=1e-5)
-    with pytest.raises(ValueError, match="RegressionMixture"):
-        emkit.Mixture(2, family=Regression(1)).fit(rows)

@@ -40,3 +40,17 @@ def test_earthquakes_is_zucchini_macdonalds():
     counts = data["count"].to_numpy()
     assert round(counts.mean(), 2) == 19.36 and round(counts.var(ddof=1), 2) == 51.57
     assert counts[43] == 41 and counts.min() == 6 and counts[-3:].tolist() == [16, 11, 11]
+
+
+def test_usmacro_is_the_markov_switching_test_data():
+    from markov_switching_data import INF, OGAP
+    from test_hmm_chain_options import FEDFUNDS
+
+    from emkit.datasets import usmacro
+
+    data = usmacro()
+    assert data.shape == (226, 4) and list(data.columns) == ["quarter", "fedfunds", "ogap", "inf"]
+    assert data["quarter"].iloc[[0, 1, 2, -1]].tolist() == ["1954Q3", "1954Q4", "1955Q1", "2010Q4"]
+    np.testing.assert_array_equal(data["fedfunds"].to_numpy(), FEDFUNDS)
+    np.testing.assert_array_equal(data["ogap"].to_numpy(), OGAP)
+    np.testing.assert_array_equal(data["inf"].to_numpy(), INF)

@@ -125,3 +125,24 @@ def earthquakes():
     Introduction Using R. Chapman & Hall/CRC.
     """
     return _shipped_csv("earthquakes.csv")
+
+
+def usmacro():
+    """US quarterly macroeconomic series, 1954Q3–2010Q4: 226 rows, ``quarter`` (``"1954Q3"``…),
+    ``fedfunds`` (the federal funds rate, %), ``ogap`` (the output gap, %) and ``inf``
+    (inflation, %; NaN for the first four quarters): Stata's ``usmacro`` data, on which Stata's
+    Markov-switching examples (and statsmodels' ``MarkovRegression`` tests) are computed. A
+    two-regime switching mean of ``fedfunds`` with a common variance and a stationary start
+    reaches Stata's log-likelihood −508.63592.
+
+    Returns
+    -------
+    pandas.DataFrame of shape (226, 4)
+
+    References
+    ----------
+    StataCorp, Stata Time-Series Reference Manual, ``mswitch``. Hamilton, J. D. (1989) A new
+    approach to the economic analysis of nonstationary time series and the business cycle.
+    Econometrica 57, 357-384.
+    """
+    return _shipped_csv("usmacro.csv")

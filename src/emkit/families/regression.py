@@ -2,10 +2,12 @@
 
     y_t | x_t, z_t = k  ~  f(y_t | η_tk, φ_k),   η_tk = x_tᵀβ_k   (a leading 1 when ``fit_intercept``)
 
-with a GLM family ``f`` (:mod:`emkit.kernels.glm`: gaussian, poisson, binomial with one trial,
-gamma), coefficients ``β_k`` per state and a dispersion ``φ`` (gaussian variance, gamma shape)
-per state or shared by all (statsmodels' ``switching_variance``). As an HMM's emission this is
-a Markov-switching regression (statsmodels' ``MarkovRegression``).
+with a GLM family ``f`` (:mod:`emkit.kernels.glm`: gaussian, poisson, binomial with a fixed
+number of trials per row, gamma), coefficients ``β_k`` per state and a dispersion ``φ``
+(gaussian variance, gamma shape) per state or shared by all (statsmodels' ``switching_variance``).
+As an HMM's emission this is a Markov-switching regression (statsmodels' ``MarkovRegression``);
+as a mixture's component (:class:`~emkit.latent.MixtureModel`, :class:`emkit.Mixture`) a
+mixture of regressions, fitted by the same steps as :class:`emkit.RegressionMixture`.
 
 Rows are ``[y, x_1, …, x_q]``: the response, then the covariates (the column roles). A missing
 response (NaN) contributes nothing to the emission (log-likelihood 0, weight 0 in the M-step);
@@ -47,7 +49,9 @@ class Regression(Family):
     n_features : int
         Number of covariates ``q`` (the columns after the response).
     family : {"gaussian", "poisson", "binomial", "gamma"}, default="gaussian"
-        The response's distribution and its canonical (log for gamma) link; binomial is one trial.
+        The response's distribution and its canonical (log for gamma) link.
+    trials : int, default=1
+        Binomial only: the number of trials of every row (the response counts the successes).
     switching_dispersion : bool, default=True
         A dispersion (variance, gamma shape) per state; False: one shared by all states.
     fit_intercept : bool, default=True
@@ -61,12 +65,18 @@ class Regression(Family):
 
     m_step_uses_data = True
 
-    def __init__(self, n_features: int, family: str = "gaussian", *, switching_dispersion: bool = True,
-                 fit_intercept: bool = True, inner_tol: float = 1e-10, inner_max_iter: int = 100) -> None:
+    def __init__(self, n_features: int, family: str = "gaussian", *, trials: int = 1,
+                 switching_dispersion: bool = True, fit_intercept: bool = True, inner_tol: float = 1e-10,
+                 inner_max_iter: int = 100) -> None:
         if not (isinstance(n_features, (int, np.integer)) and n_features >= 0):
             raise ValueError(f"n_features: expected a non-negative integer, got {n_features!r}")
         self.n_features = int(n_features)
         self.family = check_family(family)
+        if not (isinstance(trials, (int, np.integer)) and not isinstance(trials, bool) and trials >= 1):
+            raise ValueError(f"trials: expected a positive integer, got {trials!r}")
+        if trials != 1 and self.family != "binomial":
+            raise ValueError(f"trials: only the binomial family has trials, not {self.family!r}")
+        self.trials = int(trials)
         self.switching_dispersion = bool(switching_dispersion)
         self.fit_intercept = bool(fit_intercept)
         if self.n_coefficients == 0:
@@ -85,7 +95,8 @@ class Regression(Family):
 
     def describe(self) -> str:
         shared = "" if self.switching_dispersion or not self.has_dispersion else ", shared dispersion"
-        return f"{self.family} regression ({self.n_features} covariate(s){shared})"
+        trials = f", {self.trials} trials" if self.trials != 1 else ""
+        return f"{self.family} regression ({self.n_features} covariate(s){trials}{shared})"
 
     def shared_params(self) -> frozenset[str]:
         return frozenset() if self.switching_dispersion or not self.has_dispersion else frozenset({"dispersion"})
@@ -106,7 +117,7 @@ class Regression(Family):
         if np.isinf(X[:, 0]).any():
             raise ValueError("y: the response must be finite or NaN (missing)")
         observed = ~np.isnan(X[:, 0])
-        check_response(self.family, X[observed, 0], np.ones(int(observed.sum())))
+        check_response(self.family, X[observed, 0], np.full(int(observed.sum()), float(self.trials)))
         return X
 
     def block_data(self, X: np.ndarray) -> RegressionData:
@@ -114,7 +125,7 @@ class Regression(Family):
         observed = ~np.isnan(X[:, 0])
         design = np.column_stack([np.ones(len(X))] * self.fit_intercept + [X[:, 1:]])
         empty = np.empty((len(X), 0))
-        return RegressionData(X, np.where(observed, X[:, 0], _PLACEHOLDER), np.ones(len(X)),
+        return RegressionData(X, np.where(observed, X[:, 0], _PLACEHOLDER), np.full(len(X), float(self.trials)),
                               observed.astype(float), design, empty, empty)
 
     def _glm(self, n_components: int) -> RegressionMixtureModel:
@@ -128,7 +139,7 @@ class Regression(Family):
         partition) from the rows with a response."""
         block = self.block_data(X)
         rows = block.weight > 0
-        matrix = np.column_stack([block.y[rows], np.ones((rows.sum(), 2)), block.X[rows]])
+        matrix = np.column_stack([block.y[rows], block.trials[rows], np.ones(rows.sum()), block.X[rows]])
         start = self._glm(n_components).initial_params(matrix, rng)
         out = {"coef": start["coef"]}
         if self.has_dispersion:
@@ -139,7 +150,7 @@ class Regression(Family):
     def log_likelihood(self, block: RegressionData, cache: Params, out: np.ndarray | None = None) -> np.ndarray:
         """``log f(y_t | x_tᵀβ_k, φ_k)`` (n, K); 0 for a missing response."""
         eta = block.X @ np.asarray(cache["coef"], dtype=float).T
-        log_f = glm_log_density(self.family, block.y[:, None], eta, cache.get("dispersion"))
+        log_f = glm_log_density(self.family, block.y[:, None], eta, cache.get("dispersion"), block.trials)
         return written(np.where(block.weight[:, None] > 0, log_f, 0.0), out)
 
     def stats(self, block: RegressionData, posteriors: np.ndarray, cache: Params) -> Stats:
@@ -147,9 +158,8 @@ class Regression(Family):
         return {"regression_n": block.weight @ posteriors}
 
     def m_step(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray) -> Params:
-        raise ValueError("family: a GLM regression's M-step takes the data, which only an HMM's latent layer gives "
-                         "it; for a mixture of regressions use emkit.RegressionMixture (or GaussianRegression, whose "
-                         "M-step needs only statistics)")
+        raise ValueError("family: a GLM regression's M-step takes the data, which the latent model (a mixture or an "
+                         "HMM) gives it through m_step_with_data; fit it with emkit.fit")
 
     def m_step_with_data(self, stats: Stats, params: Params, learn: frozenset[str], keep: np.ndarray,
                          data_pass) -> Params:

@@ -149,7 +149,7 @@ class ConcomitantMixtureModel(MixtureModel):
     def m_step_with_data(self, stats: Stats, params: Params, data_pass: DataPass) -> Params:
         """The family's M-step (with the mixture's empty-component handling), then Newton for ``A``
         from ``A_t`` with the posteriors at ``θ_t``."""
-        out = super().m_step(stats, params)
+        out = super().m_step(stats, params, data_pass)
         if PARAM in self.learn:
             out[PARAM] = self.concomitant_weights.maximize(data_pass, partial(_posterior_pass, self, params),
                                                            params[PARAM], tol=self.inner_tol,

@@ -103,7 +103,9 @@ class InputDrivenHMM(HiddenMarkovModel):
     per observation; a sequence's first row drives its initial distribution
     (``initial="covariates"``) and the others the transitions into their steps. Parameters:
     ``startprob`` (K,) or ``start_coef`` (p, K−1), ``transition_coef`` (K, p, K−1) and the
-    emission's.
+    emission's. On Dask, :func:`emkit.fit` takes a tuple ``(X, covariates)`` of row-aligned Dask
+    arrays, each chunk of rows one sequence (as a plain HMM's chunks); the coefficients' Newton
+    passes then run over the chunks.
     """
 
     m_step_uses_data = True
@@ -142,9 +144,14 @@ class InputDrivenHMM(HiddenMarkovModel):
         return CovariateSequences(sequences, design_matrix(covariates, sequences.n_samples, self.n_covariates))
 
     def prepare_chunk(self, chunk: Any, context: Any = None) -> CovariateSequences:
+        """A chunk ``(X, lengths, covariates)``, or ``(X, covariates)``: the blocks of a Dask
+        tuple ``(X, covariates)`` of row-aligned arrays, each chunk of rows one sequence."""
         if isinstance(chunk, CovariateSequences):
             return chunk
-        X, lengths, covariates = chunk
+        if not (isinstance(chunk, tuple) and len(chunk) in (2, 3)):
+            raise ValueError("covariates: an input-driven HMM takes chunks (X, lengths, covariates), or on Dask a "
+                             "tuple (X, covariates) of row-aligned arrays (each chunk of rows one sequence)")
+        X, lengths, covariates = chunk if len(chunk) == 3 else (chunk[0], None, chunk[1])
         sequences = super().prepare_chunk((X, lengths), context)
         return CovariateSequences(sequences, design_matrix(covariates, sequences.n_samples, self.n_covariates))
 

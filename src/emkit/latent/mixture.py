@@ -39,6 +39,7 @@ from __future__ import annotations
 import copy
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,7 @@ from ..kernels.gaussian_direct import LOST
 from ..models.categorical import categorical_scores, free_rows, rows_from_free, rows_information, rows_labels
 from ..numerics import safe_log
 from ..validation import check_sample_weight
+from .hmm import _EmissionPass
 from .noise import UniformNoise
 from .sequences import Block, Sequences, default_n_jobs, parallel_map
 
@@ -245,7 +247,16 @@ class MixtureModel(EMModel):
         parts = parallel_map(block, data.blocks, self.n_jobs)
         return sum_stats(stats for stats, _ in parts), float(sum(loglik for _, loglik in parts))
 
-    def m_step(self, stats: Stats, params: Params) -> Params:
+    @property
+    def m_step_uses_data(self) -> bool:
+        """Whether the family's M-step takes the data (e.g. a GLM regression's)."""
+        return self.family.m_step_uses_data
+
+    def m_step_with_data(self, stats: Stats, params: Params, data_pass) -> Params:
+        """:meth:`m_step` with the family's data-taking M-step (:meth:`Family.m_step_with_data`)."""
+        return self.m_step(stats, params, data_pass)
+
+    def m_step(self, stats: Stats, params: Params, data_pass=None) -> Params:
         """``π_k ∝ counts_k + α_k − 1`` (a weight that is exactly 0 stays 0) and the family's
         M-step; an empty component keeps its family parameters, with a warning naming it."""
         counts = np.asarray(stats["counts"], dtype=float)
@@ -260,8 +271,30 @@ class MixtureModel(EMModel):
         if "weights" in self.learn:
             proportions, _ = dirichlet.posterior_mode(counts, self._prior(), self._proportions(params))
             out.update(self._split(proportions))
-        out.update(self.family.m_step(stats, params, self.learn, empty))
+        out.update(self._family_m_step(stats, params, empty, data_pass))
         return out
+
+    def _family_m_step(self, stats: Stats, params: Params, empty: np.ndarray, data_pass) -> Params:
+        """The family's M-step: from the statistics, or over the row blocks and their weighted
+        responsibilities at ``params`` (summed by the engine's ``data_pass``)."""
+        if not self.family.m_step_uses_data:
+            return self.family.m_step(stats, params, self.learn, empty)
+        if data_pass is None:
+            raise ValueError(f"model: the {self.family.describe()} family's M-step takes the data; fit it with "
+                             "emkit.fit")
+        return self.family.m_step_with_data(stats, params, self.learn, empty,
+                                            _EmissionPass(data_pass, partial(self._family_rows, params=params)))
+
+    def _family_rows(self, data: MixtureData, params: Params) -> list[tuple[Any, np.ndarray]]:
+        """Each block's family data with its rows' responsibilities at ``params`` times their
+        sample weights (the noise's left out)."""
+        cache = self.family.precompute(params)
+        rows = []
+        for b in data.blocks:
+            resp = self._posterior(b.data, cache, self._block_log_weights(data, b, params))[0][:, :self.n_components]
+            weights = data.weights_of(b)
+            rows.append((b.data, resp if weights is None else resp * weights[:, None]))
+        return rows
 
     def log_prior(self, params: Params) -> float:
         """``Σ_k (α_k − 1) log π_k`` plus the family's log prior."""
