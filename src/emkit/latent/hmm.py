@@ -42,6 +42,7 @@ from ..families.base import Family, block_maker
 from ..kernels.hmm import sample_states
 from ..models.categorical import free_rows, rows_from_free, rows_information, rows_labels
 from . import hmm_transitions as chain_steps
+from .family_pass import FamilyPass
 from .hmm_inference import Posterior, scale_frame, scaled_forward_backward, viterbi
 from .sequences import (
     Batch,
@@ -236,7 +237,7 @@ class HiddenMarkovModel(EMModel):
             raise ValueError(f"model: the {self.emission.describe()} emission's M-step takes the data; fit it with "
                              "emkit.fit")
         return self.emission.m_step_with_data(stats, params, self.learn, empty,
-                                              _EmissionPass(data_pass, partial(self._emission_rows, params=params)))
+                                              FamilyPass(data_pass, partial(self._emission_rows, params=params)))
 
     def _emission_rows(self, data: Sequences, params: Params) -> list[tuple[Any, np.ndarray]]:
         """Each block's emission data with its rows' posteriors at ``params`` (those of the
@@ -511,19 +512,3 @@ class HiddenMarkovModel(EMModel):
                                            count_transitions)
 
         return parallel_map(batch, data.batches, data.n_threads)
-
-
-class _EmissionPass:
-    """A family's view of the engine's data pass: ``sum(function)`` adds
-    ``function(block, posteriors)`` over every block of every chunk (``rows(chunk)`` gives a
-    chunk's blocks with their posteriors)."""
-
-    def __init__(self, data_pass, rows) -> None:
-        self.data_pass, self.rows = data_pass, rows
-
-    def sum(self, function) -> dict[str, np.ndarray]:
-        return self.data_pass.sum(partial(_sum_over_blocks, self.rows, function))
-
-
-def _sum_over_blocks(rows, function, chunk) -> dict[str, np.ndarray]:
-    return sum_stats(function(block, posteriors) for block, posteriors in rows(chunk))

@@ -54,7 +54,7 @@ from ..kernels.gaussian_direct import LOST
 from ..models.categorical import categorical_scores, free_rows, rows_from_free, rows_information, rows_labels
 from ..numerics import safe_log
 from ..validation import check_sample_weight
-from .hmm import _EmissionPass
+from .family_pass import FamilyPass
 from .noise import UniformNoise
 from .sequences import Block, Sequences, default_n_jobs, parallel_map
 
@@ -283,7 +283,7 @@ class MixtureModel(EMModel):
             raise ValueError(f"model: the {self.family.describe()} family's M-step takes the data; fit it with "
                              "emkit.fit")
         return self.family.m_step_with_data(stats, params, self.learn, empty,
-                                            _EmissionPass(data_pass, partial(self._family_rows, params=params)))
+                                            FamilyPass(data_pass, partial(self._family_rows, params=params)))
 
     def _family_rows(self, data: MixtureData, params: Params) -> list[tuple[Any, np.ndarray]]:
         """Each block's family data with its rows' responsibilities at ``params`` times their
