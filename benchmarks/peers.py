@@ -4,7 +4,8 @@ Contestants (each optional; a peer that is not installed is listed as skipped):
 
 * Gaussian mixtures: scikit-learn, pomegranate (v1, float64 and float32), gmmx (JAX, float32
   only), torchgmm (PyTorch Lightning, float32);
-* hidden Markov models: hmmlearn (its "scaling" and "log" implementations), dynamax (JAX).
+* hidden Markov models: hmmlearn (its "scaling" and "log" implementations), dynamax (JAX,
+  float32, its MAP M-step with priors that make it the maximum-likelihood step).
 
 Every contestant starts from the same parameters (weights, means and covariances of
 ``gmm_vs_sklearn.start``; the HMMs' start of :func:`hmm_start`) and runs the same fixed number of
@@ -29,7 +30,9 @@ Sections (``--only``):
   covariances; ``--grid-covariance``), with the *floor*: the two dense products of an EM
   iteration in its exponential-family form, ``(b × p)·(p × k)`` and ``(k × b)·(b × p)`` over
   row blocks of 4 MiB of ``p`` sufficient-statistic features, timed in the same rounds, and
-  emkit's iteration (the engine's ``e_step`` and ``m_step``) over the floor;
+  emkit's iteration (the engine's ``e_step`` and ``m_step``) over the floor; a peer whose fit
+  took longer than ``--max-fit-seconds`` (default 120) is left out of the cells with as much
+  work ``n·k·p`` or more (``--peers`` chooses the peers of every section);
 * ``hmm``: Gaussian HMMs (diagonal, 4 features) with K = 8 and K = 64 states and a categorical
   HMM with K = 8 states and M = 32 symbols, 100 sequences of 2,000 steps, time per Baum–Welch
   iteration;
@@ -52,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from importlib.metadata import version
 import json
 import os
 import subprocess
@@ -74,6 +78,7 @@ from emkit.exceptions import ConvergenceWarning  # noqa: E402
 PEERS = ("sklearn", "hmmlearn", "pomegranate", "gmmx", "torchgmm", "dynamax")
 MODULES = {"sklearn": "sklearn", "hmmlearn": "hmmlearn", "pomegranate": "pomegranate", "gmmx": "gmmx",
            "torchgmm": "torchgmm", "dynamax": "dynamax"}
+DISTRIBUTIONS = {"sklearn": "scikit-learn"}          # the peers' names on PyPI, where they differ
 AGREEMENT = {"float64": 1e-9, "float32": 1e-5}
 PAUSE = 0.2
 BLOCK_BYTES = 4 * 2**20
@@ -188,7 +193,11 @@ class SklearnGmm(GmmContestant):
 
 
 class PomegranateGmm(GmmContestant):
-    """pomegranate v1: ``GeneralMixtureModel`` of given ``Normal`` distributions and priors."""
+    """pomegranate v1: ``GeneralMixtureModel`` of given ``Normal`` distributions and priors.
+
+    In float64 its weights still come out float32-accurate (about 1e-7 relative): the mixture's
+    sum of responsibilities per component (``_w_sum`` of ``BayesMixin._reset_cache``) is a
+    float32 buffer whatever the distributions' dtype, so its log-likelihood is flagged."""
 
     def __init__(self, *args, dtype: str = "float64") -> None:
         super().__init__(*args)
@@ -373,52 +382,66 @@ class FloorLoop:
 
 
 def grid_section(args) -> list[str]:
+    """The grid, cell by cell; a peer whose warm-up fit took longer than ``--max-fit-seconds`` is
+    left out of every cell with at least as much work (``n·k·p``) after it, and says so."""
     covariance_type = args.grid_covariance
-    flagged = []
+    flagged: list[str] = []
+    too_slow: dict[str, float] = {}                  # peer -> the least work at which it ran out of time
     print(f"\n## Scaling grid, {covariance_type} covariances: time per iteration (ms) of emkit's iteration "
-          f"(e_step + m_step, fastest of {args.repeats}), the floor, emkit / floor, and each peer's fit time "
-          f"over emkit's ({args.iterations} iterations per fit)")
+          f"(e_step + m_step, fastest of 3 per round, {args.repeats} rounds), the floor, emkit / floor, and each "
+          f"peer's fit time over emkit's ({args.iterations} iterations per fit)")
     for n in args.sizes["grid_n"]:
         for d in args.sizes["grid_d"]:
             for k in args.sizes["grid_k"]:
-                if k >= n:
-                    continue
-                X = simulate(n, d, k)
-                init = start(X, k, covariance_type)
-                loops = {"emkit": EmkitLoop(X, k, covariance_type, init),
-                         "floor": FloorLoop(n, features(d, covariance_type), k)}
-                contestants = [cls(X, k, covariance_type, init, args.iterations, **options)
-                               for _, cls, options in gmm_contestants(args.peers)]
-                step_times: dict[str, list[float]] = {name: [] for name in loops}
-                for loop in loops.values():
-                    loop.step()
-                for contestant in contestants:
-                    contestant.fit()
-                fit_times: dict[str, list[float]] = {c.name: [] for c in contestants}
-                for _ in range(args.repeats):
-                    for name, loop in loops.items():
-                        time.sleep(PAUSE)
-                        step_times[name].append(min(loop.step() for _ in range(3)))
-                    for contestant in contestants:
-                        time.sleep(PAUSE)
-                        began = time.perf_counter()
-                        contestant.fit()
-                        fit_times[contestant.name].append(time.perf_counter() - began)
-                steps = {name: np.array(values) for name, values in step_times.items()}
-                fits = {name: np.array(values) for name, values in fit_times.items()}
-                lls = {c.name: gmm_log_likelihood(X, *c.params(), covariance_type) for c in contestants}
-                ours = lls["emkit"]
-                cells = []
-                for contestant in contestants[1:]:
-                    relative = abs(lls[contestant.name] - ours) / abs(ours)
-                    mark = "" if relative <= AGREEMENT[contestant.dtype] else " DISAGREES"
-                    if mark:
-                        flagged.append(f"grid n={n} d={d} k={k}: {contestant.name} (rel. diff {relative:.1e})")
-                    cells.append(f"{contestant.name} {median_ratio(fits[contestant.name], fits['emkit']):.2f}x"
-                                 f" (ll rel. diff {relative:.0e}{mark})")
-                print(f"  n={n:>9,} d={d:>2} k={k:>2}: emkit {1e3 * steps['emkit'].min():9.2f}  floor "
-                      f"{1e3 * steps['floor'].min():9.2f}  emkit/floor {median_ratio(steps['emkit'], steps['floor']):5.2f}"
-                      f"  | {'; '.join(cells) or 'no peers'}  (load {load()})")
+                if k < n:
+                    flagged += grid_cell(n, d, k, covariance_type, too_slow, args)
+    return flagged
+
+
+def grid_cell(n, d, k, covariance_type, too_slow, args) -> list[str]:
+    X = simulate(n, d, k)
+    init = start(X, k, covariance_type)
+    work = float(n) * k * features(d, covariance_type)
+    loops = {"emkit": EmkitLoop(X, k, covariance_type, init), "floor": FloorLoop(n, features(d, covariance_type), k)}
+    contestants, left_out = [], []
+    for name, cls, options in gmm_contestants(args.peers):
+        if work >= too_slow.get(name, np.inf):
+            left_out.append(name)
+            continue
+        contestant = cls(X, k, covariance_type, init, args.iterations, **options)
+        began = time.perf_counter()
+        contestant.fit()                                             # warm-up (and compilation)
+        if name != "emkit" and time.perf_counter() - began > args.max_fit_seconds:
+            too_slow[name] = work
+        contestants.append(contestant)
+    for loop in loops.values():
+        loop.step()
+    step_times: dict[str, list[float]] = {name: [] for name in loops}
+    fit_times: dict[str, list[float]] = {c.name: [] for c in contestants}
+    for _ in range(args.repeats):
+        for name, loop in loops.items():
+            time.sleep(PAUSE)
+            step_times[name].append(min(loop.step() for _ in range(3)))
+        for contestant in contestants:
+            time.sleep(PAUSE)
+            began = time.perf_counter()
+            contestant.fit()
+            fit_times[contestant.name].append(time.perf_counter() - began)
+    steps = {name: np.array(values) for name, values in step_times.items()}
+    fits = {name: np.array(values) for name, values in fit_times.items()}
+    lls = {c.name: gmm_log_likelihood(X, *c.params(), covariance_type) for c in contestants}
+    ours, cells, flagged = lls["emkit"], [], []
+    for contestant in contestants[1:]:
+        relative = abs(lls[contestant.name] - ours) / abs(ours)
+        mark = "" if relative <= AGREEMENT[contestant.dtype] else " DISAGREES"
+        if mark:
+            flagged.append(f"grid n={n} d={d} k={k}: {contestant.name} (rel. diff {relative:.1e})")
+        cells.append(f"{contestant.name} {median_ratio(fits[contestant.name], fits['emkit']):.2f}x"
+                     f" (ll rel. diff {relative:.0e}{mark})")
+    cells += [f"{name} left out (a fit took over {args.max_fit_seconds:g} s)" for name in left_out]
+    print(f"  n={n:>9,} d={d:>2} k={k:>2}: emkit {1e3 * steps['emkit'].min():9.2f}  floor "
+          f"{1e3 * steps['floor'].min():9.2f}  emkit/floor {median_ratio(steps['emkit'], steps['floor']):5.2f}"
+          f"  | {'; '.join(cells) or 'no peers'}  (load {load()})")
     return flagged
 
 
@@ -662,6 +685,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="timed fits per contestant (default 3; quick 2)")
     parser.add_argument("--iterations", type=int, default=5, help="EM iterations per fit (default 5)")
     parser.add_argument("--grid-covariance", default="full", choices=["full", "diag"])
+    parser.add_argument("--max-fit-seconds", type=float, default=120.0,
+                        help="grid: leave a peer out of larger cells once one of its fits took longer (default 120)")
     parser.add_argument("--gmm-size", type=int, nargs=3, metavar=("N", "D", "K"), help="override the gmm section's size")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument("--memory-n", type=int, help=argparse.SUPPRESS)
@@ -683,8 +708,7 @@ def main(argv: list[str] | None = None) -> int:
     skipped = [peer for peer in requested if peer not in args.peers]
     print(f"# emkit against its peers ({'quick' if args.quick else 'full'} sizes)")
     print(f"# {machine()}")
-    print("# peers: " + ", ".join(f"{peer} {importlib.import_module(MODULES[peer]).__dict__.get('__version__', '')}"
-                                  for peer in args.peers)
+    print("# peers: " + ", ".join(f"{peer} {version(DISTRIBUTIONS.get(peer, peer))}" for peer in args.peers)
           + (f"; not installed, skipped: {', '.join(skipped)}" if skipped else ""))
     print(f"# load average before the run: {load()}")
     flagged = []
