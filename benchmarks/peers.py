@@ -8,13 +8,14 @@ Contestants (each optional; a peer that is not installed is listed as skipped):
   float32, its MAP M-step with priors that make it the maximum-likelihood step).
 
 Every contestant starts from the same parameters (weights, means and covariances of
-``gmm_vs_sklearn.start``; the HMMs' start of :func:`hmm_start`) and runs the same fixed number of
+``gmm_vs_sklearn.start``; the HMMs' start of :func:`hmm_problem`) and runs the same fixed number of
 EM iterations (no convergence test, no covariance regularisation: ``reg_covar=0`` and the
 equivalents, so that all of them compute the same maximum-likelihood step). Its *final
 log-likelihood* is that of the parameters it ends with, evaluated for all contestants by the
 same float64 reference code here (:func:`gmm_log_likelihood`, :func:`hmm_log_likelihood`), and
 printed with the relative difference to emkit's; a contestant beyond the tolerance (1e-9
-relative for float64, 1e-5 for float32) is flagged ``DISAGREES``, never left out.
+relative for float64, 1e-5 for float32) is flagged ``DISAGREES``, never left out (pomegranate's
+float64 mixture is, for a float32 buffer of its own: see :class:`PomegranateGmm`).
 
 Timing: each contestant first runs one untimed fit of the same shapes (JAX's and Numba's
 compilation, PyTorch's and OpenBLAS's warm-up are excluded), then the contestants alternate
@@ -46,9 +47,13 @@ Install the peers with ``pip install -e .[bench]`` (a separate environment is ad
 bring PyTorch and JAX). Run with
 
     python benchmarks/peers.py [--quick] [--only gmm,grid,hmm,memory] [--peers sklearn,hmmlearn,...]
-                               [--repeats 3] [--iterations 5]
+                               [--repeats 3] [--iterations 5] [--grid-covariance full|diag]
+                               [--max-fit-seconds 120] [--gmm-size N D K] [--hmm-size SEQUENCES LENGTH]
+                               [--memory-rows N]
 
-``--quick`` uses small sizes (a smoke run of well under a minute with scikit-learn and hmmlearn).
+``--quick`` uses small sizes (a smoke run: under a minute with scikit-learn and hmmlearn alone,
+a few minutes with every peer). scikit-learn is needed in any case (the helpers reused from
+``gmm_vs_sklearn.py`` import it; hmmlearn depends on it too).
 """
 
 from __future__ import annotations
@@ -324,8 +329,9 @@ def race(contestants: list, repeats: int) -> dict[str, np.ndarray]:
 
 def report(contestants: list, times: dict[str, np.ndarray], log_likelihoods: dict[str, float], iterations: int,
            baseline: str = "emkit") -> list[str]:
-    """Print one line per contestant: time per iteration, ratio to emkit (over 1: emkit is
-    faster), final log-likelihood and its relative difference to emkit's; the names that disagree."""
+    """Print one line per contestant: time per iteration (fastest and median fit), ratio to
+    emkit (median over the rounds; over 1: emkit is faster), final log-likelihood and its
+    relative difference to emkit's; return the names that disagree."""
     ours = log_likelihoods[baseline]
     flagged = []
     for contestant in contestants:
@@ -337,7 +343,8 @@ def report(contestants: list, times: dict[str, np.ndarray], log_likelihoods: dic
         if verdict != "agrees":
             flagged.append(name)
         ratio = "" if name == baseline else f"{median_ratio(times[name], times[baseline]):6.2f}x emkit's time"
-        print(f"  {name:<22} {1e3 * times[name].min() / iterations:10.2f} ms/iter  {ratio:<22} "
+        print(f"  {name:<22} {1e3 * times[name].min() / iterations:10.2f} ms/iter (median "
+              f"{1e3 * np.median(times[name]) / iterations:9.2f})  {ratio:<22} "
               f"final log-likelihood {value:.12g}  rel. diff {relative:.1e} ({verdict}, tol {tolerance:g})")
     return flagged
 
@@ -660,7 +667,7 @@ def memory_section(args) -> list[str]:
     print(f"\n## Peak memory of a fit: n = {n:,}, d = 16, k = 16, full covariances, {args.iterations} iterations, "
           f"each contestant alone in a subprocess (data: {n * 16 * 8 / 2**20:.0f} MiB float64; load {load()})")
     for name, _, _ in gmm_contestants(args.peers):
-        run = subprocess.run([sys.executable, __file__, "--memory-child", name, "--memory-n", str(n),
+        run = subprocess.run([sys.executable, __file__, "--memory-child", name, "--memory-rows", str(n),
                               "--iterations", str(args.iterations)], capture_output=True, text=True)
         if run.returncode != 0:
             print(f"  {name:<22} failed: {(run.stderr.strip().splitlines() or ['?'])[-1]}")
@@ -688,16 +695,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-fit-seconds", type=float, default=120.0,
                         help="grid: leave a peer out of larger cells once one of its fits took longer (default 120)")
     parser.add_argument("--gmm-size", type=int, nargs=3, metavar=("N", "D", "K"), help="override the gmm section's size")
+    parser.add_argument("--hmm-size", type=int, nargs=2, metavar=("SEQUENCES", "LENGTH"),
+                        help="override the hmm section's number and length of sequences")
+    parser.add_argument("--memory-rows", type=int, help="override the memory section's number of rows")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
-    parser.add_argument("--memory-n", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
-        memory_child(args.memory_child, args.memory_n, args.iterations)
+        memory_child(args.memory_child, args.memory_rows, args.iterations)
         return 0
     args.repeats = args.repeats or (2 if args.quick else 3)
     args.sizes = dict(SIZES["quick" if args.quick else "full"])
-    if args.gmm_size:
-        args.sizes["gmm"] = tuple(args.gmm_size)
+    for section, override in (("gmm", args.gmm_size), ("hmm", args.hmm_size), ("memory", args.memory_rows)):
+        if override:
+            args.sizes[section] = tuple(override) if isinstance(override, list) else override
     sections = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(sections) - set(SECTIONS))
     requested = [name.strip() for name in args.peers.split(",") if name.strip()]
