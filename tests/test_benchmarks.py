@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gmm_vs_sklearn.py"
@@ -26,3 +27,34 @@ def test_gmm_benchmark_quick_run_prints_every_section():
         assert out.count(line) == 2, line
     agreement = re.findall(r"largest relative difference over all iterations (\S+) \(<= 1e-09: (MET|NOT MET)\)", out)
     assert len(agreement) == 2 and all(verdict == "MET" for _, verdict in agreement)
+
+
+PEERS_SCRIPT = SCRIPT.parent / "peers.py"
+
+
+def test_peers_data_are_those_of_the_gmm_benchmark():
+    """benchmarks/peers.py makes gmm_vs_sklearn's rows (same draws) one component at a time."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import gmm_vs_sklearn
+        import peers
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    np.testing.assert_allclose(peers.simulate(600, 3, 4), gmm_vs_sklearn.simulate(600, 3, 4), rtol=1e-13)
+
+
+@pytest.mark.slow
+def test_peers_benchmark_quick_run_prints_every_section_and_agrees():
+    """The peer benchmark with only the peers CI has (scikit-learn, hmmlearn): every section runs
+    and every contestant's final log-likelihood agrees with emkit's."""
+    run = subprocess.run([sys.executable, str(PEERS_SCRIPT), "--quick", "--repeats", "1", "--iterations", "3",
+                          "--peers", "sklearn,hmmlearn"], capture_output=True, text=True, timeout=300, check=True)
+    out = run.stdout
+    for heading in ("## GMM full", "## GMM diag", "## Scaling grid", "## HMM, diagonal Gaussian", "## HMM, categorical",
+                    "## Peak memory"):
+        assert heading in out, heading
+    assert out.count("emkit/floor") == 8
+    assert out.count("scikit-learn") >= 2 + 8 + 2 and out.count("hmmlearn (scaling)") == 2
+    assert "DISAGREES" not in out and "every contestant agrees" in out
+    memory = re.findall(r"rise during the fit\s+(\S+) MiB", out)
+    assert len(memory) == 2 and all(float(value) > 0 for value in memory)
