@@ -493,23 +493,18 @@ def viterbi(log_frame, rows, offsets, log_startprob, log_transmat, pointers, pat
             path[t - 1] = state
 
 
-#: Licences of the max-plus Viterbi step: no NaN (so a maximum is a vector instruction) and no
-#: signed zeros; infinities (impossible transitions or emissions) stay exact.
-MAXPLUS_FASTMATH = {"nnan", "nsz"}
-
-
-@njit(cache=True, nogil=True, fastmath=MAXPLUS_FASTMATH)
+@njit(cache=True, nogil=True)
 def viterbi_max_plus(log_frame, rows, offsets, log_startprob, log_transmat, deltas, path,
                      seq_logprob):  # pragma: no cover - compiled
     """:func:`viterbi` for few states: the same ``δ_t``, path and ``seq_logprob``, bit for bit.
 
     The forward sweep is a max-plus product without back-pointers, ``δ_t(j) = log b_t(j) − m_t +
-    max_i (δ_{t−1}(i) + log A_ij)``, each maximum a vector reduction over the contiguous row ``j``
-    of ``log Aᵀ`` (a maximum is exact in any order), and every ``δ_t`` is kept in ``deltas``
-    (n, K), float64. The backtrack recomputes the one maximiser it needs a step,
-    ``z_{t−1} = argmax_i δ_{t−1}(i) + log A_{i z_t}`` (the lowest index among ties), from the same
-    sums: ``K`` work a step instead of ``K²`` compare-and-selects, which do not vectorise for few
-    states.
+    max_i (δ_{t−1}(i) + log A_ij)``, each maximum a reduction over the contiguous row ``j`` of
+    ``log Aᵀ`` (K independent chains of additions and maxima, no index to carry), and every
+    ``δ_t`` is kept in ``deltas`` (n, K), float64. The backtrack recomputes the one maximiser it
+    needs a step, ``z_{t−1} = argmax_i δ_{t−1}(i) + log A_{i z_t}`` (the lowest index among ties),
+    from the same sums: ``K`` work a step instead of ``K²`` compare-and-selects of a value and an
+    index, which LLVM leaves scalar when the loop over next states is short (K below 32 or so).
     """
     n_states = log_transmat.shape[0]
     transposed = np.ascontiguousarray(log_transmat.T)
