@@ -153,3 +153,22 @@ def test_posteriors_without_transition_counts_are_the_e_step_posteriors(lengths)
         score, posteriors = model.score_samples(data, params)
         assert score == loglik
         np.testing.assert_array_equal(posteriors, data.workspace["posteriors"])
+
+
+def test_lookup_path_never_makes_the_blocks_emission_data():
+    """Preparing and decoding through the symbol table leaves every block's data unmade; the
+    frame path makes each block's data once, on first use, and keeps it."""
+    rng = np.random.default_rng(7)
+    params = random_params(rng, 3, 5)
+    X = rng.integers(0, 5, size=(5000, 1))
+    lookup, frame = both_paths(5, 3, 1)
+    data = lookup.prepare((X, [2000, 3000]))
+    lookup.decode(data, params)
+    lookup.score_samples(data, params)
+    assert all("data" not in vars(block) for block in data.blocks)
+    data = frame.prepare((X, [2000, 3000]))
+    assert all("data" not in vars(block) for block in data.blocks)
+    frame.decode(data, params)
+    made = [block.data for block in data.blocks]
+    assert all(block.data is one for block, one in zip(data.blocks, made))
+    np.testing.assert_array_equal(np.concatenate(made)[:, 0], X[:, 0])

@@ -429,6 +429,17 @@ def _row_shift(log_frame, row):  # pragma: no cover - compiled
     return largest if largest > -np.inf else 0.0
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _add_compensated(total, compensation, term):  # pragma: no cover - compiled
+    """One step of Neumaier's compensated sum: ``(total + term, compensation)``."""
+    updated = total + term
+    if abs(total) >= abs(term):
+        compensation += (total - updated) + term
+    else:
+        compensation += (term - updated) + total
+    return updated, compensation
+
+
 @njit(cache=True, nogil=True)
 def viterbi(log_frame, rows, offsets, log_startprob, log_transmat, pointers, path,
             seq_logprob):  # pragma: no cover - compiled
@@ -467,12 +478,7 @@ def viterbi(log_frame, rows, offsets, log_startprob, log_transmat, pointers, pat
                         argbest[k] = i
             row = _row(rows, t)
             shift = _row_shift(log_frame, row)
-            updated = total + shift   # Neumaier's compensated Σ_t m_t
-            if abs(total) >= abs(shift):
-                compensation += (total - updated) + shift
-            else:
-                compensation += (shift - updated) + total
-            total = updated
+            total, compensation = _add_compensated(total, compensation, shift)   # Σ_t m_t
             for k in range(n_states):
                 pointers[t, k] = argbest[k]
                 delta[k] = best[k] + (log_frame[row, k] - shift)
@@ -484,6 +490,54 @@ def viterbi(log_frame, rows, offsets, log_startprob, log_transmat, pointers, pat
         path[stop - 1] = state
         for t in range(stop - 1, first, -1):
             state = pointers[t, state]
+            path[t - 1] = state
+
+
+@njit(cache=True, nogil=True)
+def viterbi_max_plus(log_frame, rows, offsets, log_startprob, log_transmat, deltas, path,
+                     seq_logprob):  # pragma: no cover - compiled
+    """:func:`viterbi` for few states: the same ``δ_t``, path and ``seq_logprob``, bit for bit.
+
+    The forward sweep is a max-plus product without back-pointers, ``δ_t(j) = log b_t(j) − m_t +
+    max_i (δ_{t−1}(i) + log A_ij)``, each maximum a reduction over the contiguous row ``j`` of
+    ``log Aᵀ`` (K independent chains of additions and maxima, no index to carry), and every
+    ``δ_t`` is kept in ``deltas`` (n, K), float64. The backtrack recomputes the one maximiser it
+    needs a step, ``z_{t−1} = argmax_i δ_{t−1}(i) + log A_{i z_t}`` (the lowest index among ties),
+    from the same sums: ``K`` work a step instead of ``K²`` compare-and-selects of a value and an
+    index, which LLVM leaves scalar when the loop over next states is short (K below 32 or so).
+    """
+    n_states = log_transmat.shape[0]
+    transposed = np.ascontiguousarray(log_transmat.T)
+    for s in range(offsets.shape[0] - 1):
+        first, stop = offsets[s], offsets[s + 1]
+        row = _row(rows, first)
+        shift = _row_shift(log_frame, row)
+        total, compensation = shift, 0.0
+        for k in range(n_states):
+            deltas[first, k] = log_startprob[k] + (log_frame[row, k] - shift)
+        for t in range(first + 1, stop):
+            row = _row(rows, t)
+            shift = _row_shift(log_frame, row)
+            total, compensation = _add_compensated(total, compensation, shift)
+            for k in range(n_states):
+                best = -np.inf
+                for i in range(n_states):
+                    value = deltas[t - 1, i] + transposed[k, i]
+                    best = value if value > best else best
+                deltas[t, k] = best + (log_frame[row, k] - shift)
+        top, state = -np.inf, 0
+        for k in range(n_states):
+            if deltas[stop - 1, k] > top:
+                top, state = deltas[stop - 1, k], k
+        seq_logprob[s] = top + (total + compensation)
+        path[stop - 1] = state
+        for t in range(stop - 1, first, -1):
+            top, previous = -np.inf, 0
+            for i in range(n_states):
+                value = deltas[t - 1, i] + log_transmat[i, state]
+                if value > top:
+                    top, previous = value, i
+            state = previous
             path[t - 1] = state
 
 

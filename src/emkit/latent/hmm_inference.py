@@ -27,6 +27,11 @@ from .sequences import parallel_map, reusable
 #: A single sequence is split only in pieces of at least this many rows.
 MIN_CHUNK_ROWS = 4096
 
+#: Viterbi with at most this many states runs the max-plus kernel that keeps ``δ`` (n, K)
+#: (:func:`kernels.viterbi_max_plus`); with more, the next-state loop is long enough to
+#: vectorise, and the kernel with one-byte back-pointers is faster.
+MAX_PLUS_STATES = 16
+
 #: A single long sequence's combination pass is split into up to this many row ranges.
 SEQUENCE_CHUNKS = 2
 
@@ -219,8 +224,13 @@ def viterbi(log_frame: np.ndarray, offsets: np.ndarray, startprob: np.ndarray, t
     n_rows, n_states = (log_frame.shape[0] if rows is None else rows.size), log_frame.shape[1]
     path = np.empty(n_rows, dtype=np.int64)
     seq_logprob = np.empty(offsets.size - 1)
-    pointers = np.empty((n_rows, n_states), dtype=np.uint8 if n_states <= 256 else np.int64)
-    kernels.viterbi(log_frame, steps, offsets, safe_log(startprob), safe_log(transmat), pointers, path, seq_logprob)
+    log_startprob, log_transmat = safe_log(startprob), np.ascontiguousarray(safe_log(transmat))
+    if n_states <= MAX_PLUS_STATES:
+        kernels.viterbi_max_plus(log_frame, steps, offsets, log_startprob, log_transmat,
+                                 np.empty((n_rows, n_states)), path, seq_logprob)
+    else:
+        pointers = np.empty((n_rows, n_states), dtype=np.uint8 if n_states <= 256 else np.int64)
+        kernels.viterbi(log_frame, steps, offsets, log_startprob, log_transmat, pointers, path, seq_logprob)
     seq_logprob[np.isnan(seq_logprob)] = -np.inf    # a sum of row maxima beyond the float range
     seq_logprob[seq_logprob <= 0.5 * LOST] = -np.inf
     return path, seq_logprob

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property, partial
 from itertools import pairwise
 from typing import Any, TypeVar
 
@@ -93,11 +94,17 @@ class Batch:
 @dataclass(frozen=True)
 class Block:
     """Rows ``start:stop`` (sequences may cross its ends): the unit of the emission work, with
-    ``data`` those rows as the emission model wants them (e.g. with missingness patterns)."""
+    ``data`` those rows as the emission model wants them (e.g. with missingness patterns), made
+    by ``make_data()`` when first asked for (an emission read through a lookup table never is)."""
 
     start: int
     stop: int
-    data: Any = field(repr=False)
+    make_data: Callable[[], Any] = field(repr=False)
+
+    @cached_property
+    def data(self) -> Any:
+        """The block's rows as the emission model wants them."""
+        return self.make_data()
 
 
 @dataclass(frozen=True)
@@ -152,7 +159,7 @@ class Sequences:
             by_size = -(-by_size // MIN_BLOCKS) * MIN_BLOCKS
         n_blocks = max(1, by_size, min(MIN_BLOCKS, n_rows // MIN_BLOCK_ROWS))
         edges = np.unique(np.linspace(0, n_rows, n_blocks + 1).astype(int))
-        blocks = [Block(int(a), int(b), block_data(X[a:b])) for a, b in pairwise(edges)]
+        blocks = [Block(int(a), int(b), partial(block_data, X[a:b])) for a, b in pairwise(edges)]
         return cls(X, offsets, batches, blocks, n_threads, context=context)
 
     @property
