@@ -25,7 +25,7 @@ def test_gmm_benchmark_quick_run_prints_every_section():
     for line in ("speed-up", "score_samples", "predict_proba", "10% missing values", "float32: emkit",
                  "float32: whole fit to convergence"):
         assert out.count(line) == 2, line
-    agreement = re.findall(r"largest relative difference over all iterations (\S+) \(<= 1e-09: (MET|NOT MET)\)", out)
+    agreement = re.findall(r"largest relative difference over all iterations (\S+) \(<= 1e-12: (MET|NOT MET)\)", out)
     assert len(agreement) == 2 and all(verdict == "MET" for _, verdict in agreement)
 
 
