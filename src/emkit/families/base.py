@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
+from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -20,10 +21,11 @@ from ..engine.model import Params, Regularization, Stats
 
 
 def block_maker(family: "Family", context: Any) -> Callable[[np.ndarray], Any]:
-    """``rows -> family.block_data(rows, context)`` (without ``context`` when it is None)."""
+    """``rows -> family.block_data(rows, context)`` (without ``context`` when it is None); picklable
+    (prepared data travel to worker processes, e.g. a bootstrap's)."""
     if context is None:
         return family.block_data
-    return lambda rows: family.block_data(rows, context)
+    return partial(family.block_data, context=context)
 
 
 def _is_default(value: Any, default: Any) -> bool:
