@@ -226,9 +226,9 @@ def criteria_and_labels(estimator: GaussianMixture, X, sample_weight=None) -> tu
     """:func:`information_criteria` and ``estimator.predict(X)`` from one pass over ``X``."""
     data = prepare_data(X, sample_weight)
     weights = np.ones(data.X.shape[0]) if data.sample_weight is None else data.sample_weight
-    model, params = estimator._model()
-    scored = _small_scores(estimator, data, params)
+    scored = _small_scores(estimator, data, estimator._fitted_params())
     if scored is None:
+        model, params = estimator._model()
         log_resp, log_density = model.responsibilities(data, params)
         scored = log_density, log_resp.max(axis=1), log_resp.argmax(axis=1)
     log_density, top_log_resp, labels = scored
