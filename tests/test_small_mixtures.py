@@ -268,3 +268,21 @@ def test_a_fit_checks_its_start_once(monkeypatch):
     with pytest.raises(ValueError, match="precisions_init|covariances"):
         GaussianMixture(2, weights_init=[0.5, 0.5], means_init=[[0, 0], [1, 1]],
                         precisions_init=[[[1, 2], [2, 1]], [[1, 0], [0, 1]]]).fit(X)
+
+
+def test_the_structures_of_one_k_share_their_k_means_start(monkeypatch):
+    """In ``gmm_select`` the k-means start of each ``k`` is computed once for all the covariance
+    structures (n_init=2: two per k), and every candidate is bit for bit the fit made alone."""
+    from emkit.models import gaussian_mixture as models
+
+    calls = []
+    kmeans = models.kmeans
+    monkeypatch.setattr(models, "kmeans", lambda *args, **kwargs: calls.append(1) or kmeans(*args, **kwargs))
+    X = seed_data()
+    result = emkit.gmm_select(X, [2, 3], ["full", "diag", "spherical"], n_init=2, random_state=5)
+    assert len(calls) == 2 * 2
+    for (k, covariance_type), fitted in result.models.items():
+        alone = GaussianMixture(k, covariance_type=covariance_type, n_init=2, random_state=5).fit(X)
+        np.testing.assert_array_equal(fitted.means_, alone.means_)
+        np.testing.assert_array_equal(fitted.covariances_, alone.covariances_)
+        assert fitted.lower_bound_ == alone.lower_bound_

@@ -29,7 +29,7 @@ from ..estimators.gaussian_mixture import GaussianMixture
 from ..kernels.covariance_structures import covariance_structure
 from ..kernels.covariance_types import COVARIANCE_TYPES, KNOWN_COVARIANCE_TYPES, mclust_types
 from ..kernels.gaussian_small import small_log_joint, small_pass_applies
-from ..models.gaussian_mixture import prepare_data
+from ..models.gaussian_mixture import prepare_data, shared_starts
 from ..validation import check_integer
 
 CRITERIA = ("bic", "aic", "icl")
@@ -149,9 +149,10 @@ def gmm_select(X, n_components: Iterable[int] = range(1, 10), covariance_types: 
             if progress:
                 estimator_params["progress"] = progress
             fitted = []
-            for index, candidate in enumerate(grid):
-                with progress.stage(f"fit {index + 1}/{len(grid)}: k={candidate[0]} {candidate[1]}"):
-                    fitted.append(_fit_candidate(X, sample_weight, random_state, estimator_params, candidate)[:2])
+            with shared_starts():   # the structures of one k start from the same k-means (or hc) labels
+                for index, candidate in enumerate(grid):
+                    with progress.stage(f"fit {index + 1}/{len(grid)}: k={candidate[0]} {candidate[1]}"):
+                        fitted.append(_fit_candidate(X, sample_weight, random_state, estimator_params, candidate)[:2])
     table = [row for _, row in fitted]
     models = {candidate: estimator for candidate, (estimator, _) in zip(grid, fitted) if estimator is not None}
     candidates = [row for row in table if not row["error"]]
