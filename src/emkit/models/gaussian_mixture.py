@@ -165,6 +165,10 @@ def _check_missing(X: np.ndarray) -> None:
                          "remove such rows")
 
 
+#: The largest start (rows × components) that :func:`shared_starts` keeps (8 MiB): a grid over
+#: large data holds no copies of its starts (there EM, not the start, takes the time).
+SHARED_START_CELLS = 1 << 20
+
 #: The starts shared by the fits inside :func:`shared_starts` (None outside).
 _SHARED_STARTS: ContextVar[dict | None] = ContextVar("shared_starts", default=None)
 
@@ -172,10 +176,10 @@ _SHARED_STARTS: ContextVar[dict | None] = ContextVar("shared_starts", default=No
 @contextmanager
 def shared_starts() -> Iterator[None]:
     """Within: :func:`initial_responsibilities` of equal inputs (rows, weights, ``n_components``,
-    method and the generator's state) computed once, e.g. the k-means start of one ``k`` that
-    every covariance structure of a model-selection grid fits from; a repeat returns a copy and
-    leaves the generator in the state the computation left it, so every fit is the one it would
-    be on its own."""
+    method and the generator's state; at most :data:`SHARED_START_CELLS` cells) computed once,
+    e.g. the k-means start of one ``k`` that every covariance structure of a model-selection grid
+    fits from; a repeat returns a copy and leaves the generator in the state the computation left
+    it, so every fit is the one it would be on its own."""
     token = _SHARED_STARTS.set({})
     try:
         yield
@@ -195,7 +199,7 @@ def initial_responsibilities(X: np.ndarray, n_components: int, method: str, rng:
                              sample_weight: np.ndarray | None = None) -> np.ndarray:
     """:func:`starting_responsibilities`, once per inputs inside :func:`shared_starts`."""
     shared = _SHARED_STARTS.get()
-    if shared is None:
+    if shared is None or X.shape[0] * n_components > SHARED_START_CELLS:
         return starting_responsibilities(X, n_components, method, rng, sample_weight)
     key = (method, n_components, _digest(X), _digest(sample_weight), repr(rng.bit_generator.state))
     if key not in shared:
