@@ -149,7 +149,9 @@ def gmm_select(X, n_components: Iterable[int] = range(1, 10), covariance_types: 
             if progress:
                 estimator_params["progress"] = progress
             fitted = []
-            with shared_starts():   # the structures of one k start from the same k-means (or hc) labels
+            # the structures of one k start from the same k-means (or hc) labels: computed once,
+            # unless a progress display shows each candidate's initialisation
+            with nullcontext() if progress else shared_starts():
                 for index, candidate in enumerate(grid):
                     with progress.stage(f"fit {index + 1}/{len(grid)}: k={candidate[0]} {candidate[1]}"):
                         fitted.append(_fit_candidate(X, sample_weight, random_state, estimator_params, candidate)[:2])
