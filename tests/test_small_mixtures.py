@@ -218,3 +218,71 @@ def test_the_compiled_k_means_passes_equal_numpy_lloyd():
     np.testing.assert_array_equal(labels, assigned)
     np.testing.assert_allclose(centers, reference + origin, rtol=1e-12, atol=1e-12)
     assert km._nearest(Xc, reference)[0].tolist() == assigned.tolist()
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_grid_criteria_by_the_compiled_pass_equal_scipy_and_scikit_learn(monkeypatch, covariance_type):
+    """The criteria of a small candidate come from one compiled pass (the product form is not
+    run): ``ℓ``, BIC and ICL equal those of scipy's densities to 1e-12, BIC scikit-learn's, and
+    the labels scikit-learn's ``predict``."""
+    from emkit.kernels.gaussian_small import small_log_joint
+
+    X = seed_data()
+    estimator = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    params = {"weights": estimator.weights_, "means": estimator.means_, "covariances": estimator.covariances_}
+    structure = covariance_structure(covariance_type)
+    full = structure.full_matrices(params["covariances"], 3, 2)
+    log_joint = np.column_stack([np.log(params["weights"][j]) + multivariate_normal(params["means"][j], full[j]).logpdf(X)
+                                 for j in range(3)])
+    np.testing.assert_allclose(small_log_joint(X, params["weights"], params["means"], params["covariances"],
+                                               structure), log_joint, rtol=1e-12)
+    monkeypatch.setattr(gaussian_mixture_estep.BlockPass, "__call__", None)   # the product form is not used
+    criteria, labels = grid.criteria_and_labels(estimator, X)
+    log_p = logsumexp(log_joint, axis=1)
+    loglik = float(log_p.sum())
+    bic = -2.0 * loglik + criteria["n_parameters"] * np.log(len(X))
+    assert criteria["loglik"] == pytest.approx(loglik, rel=1e-12)
+    assert criteria["bic"] == pytest.approx(bic, rel=1e-12)
+    assert criteria["icl"] == pytest.approx(bic - 2.0 * float((log_joint.max(axis=1) - log_p).sum()), rel=1e-12)
+    theirs = SklearnGaussianMixture(3, covariance_type=covariance_type)
+    theirs.weights_, theirs.means_, theirs.covariances_ = (estimator.weights_, estimator.means_,
+                                                           estimator.covariances_)
+    theirs.precisions_cholesky_ = estimator.precisions_cholesky_
+    assert criteria["bic"] == pytest.approx(theirs.bic(X), rel=1e-12)
+    np.testing.assert_array_equal(labels, theirs.predict(X))
+
+
+def test_a_fit_checks_its_start_once(monkeypatch):
+    """The start of each initialization is checked once per fit (by the engine), not again by
+    the estimator; a bad ``*_init`` is still named."""
+    calls = []
+    check = GaussianMixtureModel.check_params
+    monkeypatch.setattr(GaussianMixtureModel, "check_params",
+                        lambda self, params, where="init": calls.append(where) or check(self, params, where))
+    X = seed_data()
+    GaussianMixture(3, random_state=0).fit(X)
+    assert len(calls) == 1
+    calls.clear()
+    GaussianMixture(3, n_init=3, random_state=0).fit(X)
+    assert len(calls) == 3
+    with pytest.raises(ValueError, match="precisions_init|covariances"):
+        GaussianMixture(2, weights_init=[0.5, 0.5], means_init=[[0, 0], [1, 1]],
+                        precisions_init=[[[1, 2], [2, 1]], [[1, 0], [0, 1]]]).fit(X)
+
+
+def test_the_structures_of_one_k_share_their_k_means_start(monkeypatch):
+    """In ``gmm_select`` the k-means start of each ``k`` is computed once for all the covariance
+    structures (n_init=2: two per k), and every candidate is bit for bit the fit made alone."""
+    from emkit.models import gaussian_mixture as models
+
+    calls = []
+    kmeans = models.kmeans
+    monkeypatch.setattr(models, "kmeans", lambda *args, **kwargs: calls.append(1) or kmeans(*args, **kwargs))
+    X = seed_data()
+    result = emkit.gmm_select(X, [2, 3], ["full", "diag", "spherical"], n_init=2, random_state=5)
+    assert len(calls) == 2 * 2
+    for (k, covariance_type), fitted in result.models.items():
+        alone = GaussianMixture(k, covariance_type=covariance_type, n_init=2, random_state=5).fit(X)
+        np.testing.assert_array_equal(fitted.means_, alone.means_)
+        np.testing.assert_array_equal(fitted.covariances_, alone.covariances_)
+        assert fitted.lower_bound_ == alone.lower_bound_

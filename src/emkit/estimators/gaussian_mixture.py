@@ -364,19 +364,19 @@ class GaussianMixture(MixtureEstimator):
                              f"summing to at most 1 (the rest is the noise weight), got sum {total:.5f}")
         return given / total if total > 1.0 else given
 
-    def _start(self, model, data, rng: np.random.Generator, inits: dict) -> dict:
+    def _start_params(self, model, data, rng: np.random.Generator, inits: dict) -> dict:
         """With ``noise`` and ``weights_init``: ``π_0 = 1 − Σ weights_init`` when they sum to less
         than 1, else the start's ``π_0`` (the mask's fraction, or 0.1) with the given weights
         scaled to ``1 − π_0``."""
         if self.noise is None or "weights" not in inits:
-            return super()._start(model, data, rng, inits)
+            return super()._start_params(model, data, rng, inits)
         start = initial_params(model, data, rng)
         weights = inits["weights"]
         noise = 1.0 - float(weights.sum())
         if noise <= 1e-8:
             noise = float(start["noise"])
             weights = weights * (1.0 - noise)
-        return model.check_params({**start, **inits, "weights": weights, "noise": np.asarray(noise)})
+        return {**start, **inits, "weights": weights, "noise": np.asarray(noise)}
 
     def _fit_noise(self, X, sample_weight):
         """With ``noise``: the noise density of the training rows (complete, in memory) for the fit."""

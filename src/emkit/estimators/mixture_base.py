@@ -170,16 +170,21 @@ class MixtureEstimator(EstimatorProtocol):
 
         def start(rng: np.random.Generator) -> dict:
             self._say_init_begins(next(index))
-            return self._start(model, data, rng, inits)
+            return self._start_params(model, data, rng, inits)   # the engine checks each start (once)
 
         return start
 
     def _start(self, model, data, rng: np.random.Generator, inits: dict) -> dict:
-        """scikit-learn's start: parameters from the initial responsibilities, overridden by the
-        user's ``*_init`` (no responsibilities needed when every parameter is given)."""
+        """:meth:`_start_params` checked by the model (``check_params``)."""
+        return model.check_params(self._start_params(model, data, rng, inits))
+
+    def _start_params(self, model, data, rng: np.random.Generator, inits: dict) -> dict:
+        """scikit-learn's start, unchecked: parameters from the initial responsibilities,
+        overridden by the user's ``*_init`` (no responsibilities needed when every parameter is
+        given)."""
         if set(model.param_names) <= set(inits):
-            return model.check_params(inits)
-        return model.check_params({**initial_params(model, data, rng), **inits})
+            return dict(inits)
+        return {**initial_params(model, data, rng), **inits}
 
     def _set_fitted(self, best: dict, n_features: int, names, dtype=np.float64) -> None:
         """Assign the fitted attributes together (a failed fit leaves the estimator unchanged);

@@ -108,6 +108,49 @@ def small_mixture_pass(X: np.ndarray, sample_weight: np.ndarray | None, centre: 
     return stats, loglik
 
 
+def small_log_joint(X: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray,
+                    structure: CovarianceStructure) -> np.ndarray | None:
+    """``log π_k + log N(x_i | μ_k, Σ_k)`` of complete rows ``X`` (n, k; float64) by the direct
+    formula of :func:`small_mixture_pass` (for scoring: criteria, labels), or None when a
+    covariance is not positive definite (the general path then raises)."""
+    k, d = means.shape
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    means = np.ascontiguousarray(means, dtype=np.float64)
+    with np.errstate(divide="ignore"):  # log 0 = −inf: an empty component
+        log_weights = np.log(weights)
+    out = np.empty((X.shape[0], k))
+    if structure.diagonal:
+        variances = np.ascontiguousarray(structure.diagonal_variances(covariances, k, d), dtype=np.float64)
+        ok = _diagonal_log_joint(X, log_weights, means, variances, out)
+    else:
+        matrices = np.ascontiguousarray(structure.full_matrices(covariances, k, d), dtype=np.float64)
+        ok = _matrix_log_joint(X, log_weights, means, matrices, out)
+    return out if ok else None
+
+
+@njit(cache=True, nogil=True)
+def _matrix_log_joint(X, log_weights, means, covariances, out):  # pragma: no cover - compiled
+    k, d = means.shape
+    lower, inverse_diagonal, constant = np.zeros((k, d, d)), np.empty((k, d)), np.empty(k)
+    if not _matrix_factors(covariances, log_weights, lower, inverse_diagonal, constant):
+        return False
+    z = np.empty(d)
+    for i in range(X.shape[0]):
+        _matrix_joint(X, i, means, lower, inverse_diagonal, constant, z, out[i])
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _diagonal_log_joint(X, log_weights, means, variances, out):  # pragma: no cover - compiled
+    k, d = means.shape
+    inverse_scale, constant = np.empty((k, d)), np.empty(k)
+    if not _diagonal_factors(variances, log_weights, inverse_scale, constant):
+        return False
+    for i in range(X.shape[0]):
+        _diagonal_joint(X, i, means, inverse_scale, constant, out[i])
+    return True
+
+
 @njit(cache=True, nogil=True)
 def _accumulate(log_joint, w, n, loglik):  # pragma: no cover - compiled
     """Turn one row's ``log π_k + log N`` into its weighted responsibilities (added to ``n``) in
@@ -134,14 +177,10 @@ def _accumulate(log_joint, w, n, loglik):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _matrix_pass(X, weights, has_weights, centre, log_weights, means, covariances,
-                 n, sum_x, second, anchored_x, anchored_second):  # pragma: no cover - compiled
-    """Full matrices: Cholesky factors, then one pass over the rows (see the module)."""
-    rows, d = X.shape
-    k = means.shape[0]
-    lower = np.zeros((k, d, d))
-    inverse_diagonal = np.empty((k, d))
-    constant = np.empty(k)
+def _matrix_factors(covariances, log_weights, lower, inverse_diagonal, constant):  # pragma: no cover - compiled
+    """Cholesky factors ``Σ_k = L_k L_kᵀ`` (into ``lower``), ``1 / L_k,jj`` and the constants
+    ``log π_k − ½ d log 2π − Σ_j log L_k,jj``; False when a covariance is not positive definite."""
+    k, d = inverse_diagonal.shape
     for c in range(k):
         log_det = 0.0
         for a in range(d):
@@ -151,27 +190,46 @@ def _matrix_pass(X, weights, has_weights, centre, log_weights, means, covariance
                     s -= lower[c, a, j] * lower[c, b, j]
                 if a == b:
                     if not (s > 0.0 and math.isfinite(s)):
-                        return 0.0, False, False
+                        return False
                     lower[c, a, a] = math.sqrt(s)
                     inverse_diagonal[c, a] = 1.0 / lower[c, a, a]
                     log_det += math.log(lower[c, a, a])
                 else:
                     lower[c, a, b] = s / lower[c, b, b]
         constant[c] = log_weights[c] - 0.5 * d * LOG_2PI - log_det
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _matrix_joint(X, i, means, lower, inverse_diagonal, constant, z, joint):  # pragma: no cover - compiled
+    """Row ``i``'s ``log π_k + log N(x_i | μ_k, L_k L_kᵀ)`` into ``joint`` (``z``: scratch of d)."""
+    k, d = means.shape
+    for c in range(k):
+        q = 0.0
+        for a in range(d):
+            s = X[i, a] - means[c, a]
+            for b in range(a):
+                s -= lower[c, a, b] * z[b]
+            z[a] = s * inverse_diagonal[c, a]
+            q += z[a] * z[a]
+        joint[c] = constant[c] - 0.5 * q
+
+
+@njit(cache=True, nogil=True)
+def _matrix_pass(X, weights, has_weights, centre, log_weights, means, covariances,
+                 n, sum_x, second, anchored_x, anchored_second):  # pragma: no cover - compiled
+    """Full matrices: Cholesky factors, then one pass over the rows (see the module)."""
+    rows, d = X.shape
+    k = means.shape[0]
+    lower, inverse_diagonal, constant = np.zeros((k, d, d)), np.empty((k, d)), np.empty(k)
+    if not _matrix_factors(covariances, log_weights, lower, inverse_diagonal, constant):
+        return 0.0, False, False
     far = _any_far_matrix(lower, inverse_diagonal, covariances, means, centre)
     joint = np.empty(k)
     z = np.empty(d)
     loglik = 0.0
     for i in range(rows):
-        for c in range(k):
-            q = 0.0
-            for a in range(d):
-                s = X[i, a] - means[c, a]
-                for b in range(a):
-                    s -= lower[c, a, b] * z[b]
-                z[a] = s * inverse_diagonal[c, a]
-                q += z[a] * z[a]
-            joint[c] = constant[c] - 0.5 * q
+        _matrix_joint(X, i, means, lower, inverse_diagonal, constant, z, joint)
         loglik = _accumulate(joint, weights[i] if has_weights else 1.0, n, loglik)
         for c in range(k):
             r = joint[c]
@@ -235,23 +293,44 @@ def _about_centre(n, anchored_x, anchored_second, means, centre, sum_x, second):
 
 
 @njit(cache=True, nogil=True)
-def _diagonal_pass(X, weights, has_weights, centre, log_weights, means, variances,
-                   n, sum_x, second, anchored_x, anchored_second):  # pragma: no cover - compiled
-    """Per-coordinate variances ``(k, d)``: one pass over the rows (see the module)."""
-    rows, d = X.shape
-    k = means.shape[0]
-    inverse_scale = np.empty((k, d))
-    constant = np.empty(k)
+def _diagonal_factors(variances, log_weights, inverse_scale, constant):  # pragma: no cover - compiled
+    """``1 / σ_kj`` and the constants ``log π_k − ½ d log 2π − Σ_j log σ_kj``; False when a
+    variance is not positive and finite."""
+    k, d = variances.shape
     for c in range(k):
         log_det = 0.0
         for a in range(d):
             v = variances[c, a]
             if not (v > 0.0 and math.isfinite(v)):
-                return 0.0, False, False
+                return False
             scale = math.sqrt(v)
             inverse_scale[c, a] = 1.0 / scale
             log_det += math.log(scale)
         constant[c] = log_weights[c] - 0.5 * d * LOG_2PI - log_det
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _diagonal_joint(X, i, means, inverse_scale, constant, joint):  # pragma: no cover - compiled
+    """Row ``i``'s ``log π_k + log N(x_i | μ_k, diag σ_k²)`` into ``joint``."""
+    k, d = means.shape
+    for c in range(k):
+        q = 0.0
+        for a in range(d):
+            t = (X[i, a] - means[c, a]) * inverse_scale[c, a]
+            q += t * t
+        joint[c] = constant[c] - 0.5 * q
+
+
+@njit(cache=True, nogil=True)
+def _diagonal_pass(X, weights, has_weights, centre, log_weights, means, variances,
+                   n, sum_x, second, anchored_x, anchored_second):  # pragma: no cover - compiled
+    """Per-coordinate variances ``(k, d)``: one pass over the rows (see the module)."""
+    rows, d = X.shape
+    k = means.shape[0]
+    inverse_scale, constant = np.empty((k, d)), np.empty(k)
+    if not _diagonal_factors(variances, log_weights, inverse_scale, constant):
+        return 0.0, False, False
     far = False
     for c in range(k):   # far_components' rule, as _any_far_matrix: a = |μ_k − c| + 3σ_k, Σ_j a_j² / σ²_kj
         factor = 0.0
@@ -262,12 +341,7 @@ def _diagonal_pass(X, weights, has_weights, centre, log_weights, means, variance
     joint = np.empty(k)
     loglik = 0.0
     for i in range(rows):
-        for c in range(k):
-            q = 0.0
-            for a in range(d):
-                t = (X[i, a] - means[c, a]) * inverse_scale[c, a]
-                q += t * t
-            joint[c] = constant[c] - 0.5 * q
+        _diagonal_joint(X, i, means, inverse_scale, constant, joint)
         loglik = _accumulate(joint, weights[i] if has_weights else 1.0, n, loglik)
         for c in range(k):
             r = joint[c]

@@ -14,11 +14,14 @@ rows grouped by missingness pattern, and float32 arithmetic for float32 data whe
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 import weakref
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, fields
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -162,8 +165,53 @@ def _check_missing(X: np.ndarray) -> None:
                          "remove such rows")
 
 
+#: The largest start (rows × components) that :func:`shared_starts` keeps (8 MiB): a grid over
+#: large data holds no copies of its starts (there EM, not the start, takes the time).
+SHARED_START_CELLS = 1 << 20
+
+#: The starts shared by the fits inside :func:`shared_starts` (None outside).
+_SHARED_STARTS: ContextVar[dict | None] = ContextVar("shared_starts", default=None)
+
+
+@contextmanager
+def shared_starts() -> Iterator[None]:
+    """Within: :func:`initial_responsibilities` of equal inputs (rows, weights, ``n_components``,
+    method and the generator's state; at most :data:`SHARED_START_CELLS` cells) computed once,
+    e.g. the k-means start of one ``k`` that every covariance structure of a model-selection grid
+    fits from; a repeat returns a copy and leaves the generator in the state the computation left
+    it, so every fit is the one it would be on its own."""
+    token = _SHARED_STARTS.set({})
+    try:
+        yield
+    finally:
+        _SHARED_STARTS.reset(token)
+
+
+def _digest(array: np.ndarray | None) -> tuple | None:
+    """A key of an array's contents (shape, dtype and a hash of its bytes)."""
+    if array is None:
+        return None
+    array = np.ascontiguousarray(array)
+    return array.shape, array.dtype.str, hashlib.blake2b(array.tobytes(), digest_size=16).digest()
+
+
 def initial_responsibilities(X: np.ndarray, n_components: int, method: str, rng: np.random.Generator,
                              sample_weight: np.ndarray | None = None) -> np.ndarray:
+    """:func:`starting_responsibilities`, once per inputs inside :func:`shared_starts`."""
+    shared = _SHARED_STARTS.get()
+    if shared is None or X.shape[0] * n_components > SHARED_START_CELLS:
+        return starting_responsibilities(X, n_components, method, rng, sample_weight)
+    key = (method, n_components, _digest(X), _digest(sample_weight), repr(rng.bit_generator.state))
+    if key not in shared:
+        resp = starting_responsibilities(X, n_components, method, rng, sample_weight)
+        shared[key] = (resp.copy(), rng.bit_generator.state)
+    resp, state = shared[key]
+    rng.bit_generator.state = state
+    return resp.copy()
+
+
+def starting_responsibilities(X: np.ndarray, n_components: int, method: str, rng: np.random.Generator,
+                              sample_weight: np.ndarray | None = None) -> np.ndarray:
     """Starting responsibilities ``(n, k)`` by one of :data:`INIT_METHODS` (scikit-learn's meaning).
 
     ``kmeans``: one-hot k-means labels; ``k-means++``: one-hot at the k-means++ seeds (both on

@@ -26,8 +26,10 @@ import numpy as np
 
 from ..engine.progress import Progress
 from ..estimators.gaussian_mixture import GaussianMixture
+from ..kernels.covariance_structures import covariance_structure
 from ..kernels.covariance_types import COVARIANCE_TYPES, KNOWN_COVARIANCE_TYPES, mclust_types
-from ..models.gaussian_mixture import prepare_data
+from ..kernels.gaussian_small import small_log_joint, small_pass_applies
+from ..models.gaussian_mixture import prepare_data, shared_starts
 from ..validation import check_integer
 
 CRITERIA = ("bic", "aic", "icl")
@@ -147,9 +149,12 @@ def gmm_select(X, n_components: Iterable[int] = range(1, 10), covariance_types: 
             if progress:
                 estimator_params["progress"] = progress
             fitted = []
-            for index, candidate in enumerate(grid):
-                with progress.stage(f"fit {index + 1}/{len(grid)}: k={candidate[0]} {candidate[1]}"):
-                    fitted.append(_fit_candidate(X, sample_weight, random_state, estimator_params, candidate)[:2])
+            # the structures of one k start from the same k-means (or hc) labels: computed once,
+            # unless a progress display shows each candidate's initialisation
+            with nullcontext() if progress else shared_starts():
+                for index, candidate in enumerate(grid):
+                    with progress.stage(f"fit {index + 1}/{len(grid)}: k={candidate[0]} {candidate[1]}"):
+                        fitted.append(_fit_candidate(X, sample_weight, random_state, estimator_params, candidate)[:2])
     table = [row for _, row in fitted]
     models = {candidate: estimator for candidate, (estimator, _) in zip(grid, fitted) if estimator is not None}
     candidates = [row for row in table if not row["error"]]
@@ -224,15 +229,39 @@ def criteria_and_labels(estimator: GaussianMixture, X, sample_weight=None) -> tu
     """:func:`information_criteria` and ``estimator.predict(X)`` from one pass over ``X``."""
     data = prepare_data(X, sample_weight)
     weights = np.ones(data.X.shape[0]) if data.sample_weight is None else data.sample_weight
-    model, params = estimator._model()
-    log_resp, log_density = model.responsibilities(data, params)
+    scored = _small_scores(estimator, data, estimator._fitted_params())
+    if scored is None:
+        model, params = estimator._model()
+        log_resp, log_density = model.responsibilities(data, params)
+        scored = log_density, log_resp.max(axis=1), log_resp.argmax(axis=1)
+    log_density, top_log_resp, labels = scored
     loglik = float(weights @ log_density)
     p = estimator._n_parameters()
     n = float(weights.sum())
     bic = -2.0 * loglik + p * math.log(n)
     criteria = {"loglik": loglik, "n_parameters": int(p), "bic": bic, "aic": -2.0 * loglik + 2.0 * p,
-                "icl": bic - 2.0 * float(weights @ log_resp.max(axis=1))}
-    labels = log_resp.argmax(axis=1)
+                "icl": bic - 2.0 * float(weights @ top_log_resp)}
     if getattr(estimator, "noise", None) is not None:   # the noise column is last; predict calls it −1
         labels[labels == estimator.n_components] = -1
     return criteria, labels
+
+
+def _small_scores(estimator: GaussianMixture, data, params: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``log p(x_i)``, ``max_k log r_ik`` and ``argmax_k r_ik`` of small complete float64 data in
+    one compiled pass (:func:`~emkit.kernels.gaussian_small.small_log_joint`, the E-step's own
+    path for such data): ``log p = t + log Σ_k exp(j_k − t)`` and ``max_k log r_k = t − log p``
+    with ``j_k = log π_k + log N(x | μ_k, Σ_k)``, ``t = max_k j_k``. None where the general path
+    applies (a noise component, missing values, float32 rows, larger problems, a row that no
+    component can produce, a covariance that is not positive definite)."""
+    structure = covariance_structure(estimator.covariance_type)
+    if (getattr(estimator, "noise", None) is not None or data.X.dtype != np.float64
+            or not small_pass_applies(data.X, data.layout.complete, estimator.n_components, structure)):
+        return None
+    joint = small_log_joint(data.X, params["weights"], params["means"], params["covariances"], structure)
+    if joint is None:
+        return None
+    top = joint.max(axis=1)
+    if not np.all(np.isfinite(top)):
+        return None
+    log_density = top + np.log(np.exp(joint - top[:, None]).sum(axis=1))
+    return log_density, top - log_density, joint.argmax(axis=1)
