@@ -29,3 +29,15 @@ class FamilyPass:
 
 def _sum_over_blocks(rows: BlockRows, function, chunk) -> dict[str, np.ndarray]:
     return sum_stats(function(block, posteriors) for block, posteriors in rows(chunk))
+
+
+def family_m_step(family: Any, stats: dict[str, np.ndarray], params: dict[str, Any], learn: Any, empty: np.ndarray,
+                  data_pass: Any, rows: BlockRows) -> dict[str, Any]:
+    """The family's M-step: from the statistics, or, for a family whose M-step takes the data,
+    over the row blocks and their posteriors at the E-step's parameters (``rows``), summed by the
+    engine's ``data_pass`` (None outside :func:`emkit.fit`: then a ``ValueError``)."""
+    if not family.m_step_uses_data:
+        return family.m_step(stats, params, learn, empty)
+    if data_pass is None:
+        raise ValueError(f"model: the {family.describe()} family's M-step takes the data; fit it with emkit.fit")
+    return family.m_step_with_data(stats, params, learn, empty, FamilyPass(data_pass, rows))

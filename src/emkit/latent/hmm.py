@@ -42,7 +42,7 @@ from ..families.base import Family, block_maker
 from ..kernels.hmm import sample_states
 from ..models.categorical import free_rows, rows_from_free, rows_information, rows_labels
 from . import hmm_transitions as chain_steps
-from .family_pass import FamilyPass
+from .family_pass import family_m_step
 from .hmm_inference import Posterior, scale_frame, scaled_forward_backward, viterbi
 from .sequences import (
     Batch,
@@ -225,19 +225,9 @@ class HiddenMarkovModel(EMModel):
                     DegenerateComponentWarning, stacklevel=4)
             if self.stationary:
                 out["startprob"] = chain_steps.stationary_distribution(out["transmat"])
-        out.update(self._emission_m_step(stats, params, empty, data_pass))
+        out.update(family_m_step(self.emission, stats, params, self.learn, empty, data_pass,
+                                 partial(self._emission_rows, params=params)))
         return out
-
-    def _emission_m_step(self, stats: Stats, params: Params, empty: np.ndarray, data_pass) -> Params:
-        """The emission's M-step: from the statistics, or over the data's blocks and their
-        posteriors at ``params`` (summed by the engine's ``data_pass``)."""
-        if not self.emission.m_step_uses_data:
-            return self.emission.m_step(stats, params, self.learn, empty)
-        if data_pass is None:
-            raise ValueError(f"model: the {self.emission.describe()} emission's M-step takes the data; fit it with "
-                             "emkit.fit")
-        return self.emission.m_step_with_data(stats, params, self.learn, empty,
-                                              FamilyPass(data_pass, partial(self._emission_rows, params=params)))
 
     def _emission_rows(self, data: Sequences, params: Params) -> list[tuple[Any, np.ndarray]]:
         """Each block's emission data with its rows' posteriors at ``params`` (those of the

@@ -27,6 +27,7 @@ from ..families import dirichlet
 from ..families.base import Family
 from ..kernels.multinomial_logit import multinomial_logit_derivatives, multinomial_logit_log_proba
 from ..kernels.newton import maximize_concave
+from .family_pass import family_m_step
 from .hmm import EMPTY_STATE_RTOL, HiddenMarkovModel
 from .sequences import Sequences, parallel_map
 
@@ -225,7 +226,8 @@ class InputDrivenHMM(HiddenMarkovModel):
             if name in self.learn:
                 objective = partial(self._coefficient_derivatives, name, params, data_pass)
                 out[name] = maximize_concave(objective, params[name], max_iter=50).theta
-        out.update(self._emission_m_step(stats, params, empty, data_pass))
+        out.update(family_m_step(self.emission, stats, params, self.learn, empty, data_pass,
+                                 partial(self._emission_rows, params=params)))
         return out
 
     def _emission_rows(self, data: CovariateSequences, params: Params) -> list[tuple[Any, np.ndarray]]:

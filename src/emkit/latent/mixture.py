@@ -54,7 +54,7 @@ from ..kernels.gaussian_direct import LOST
 from ..models.categorical import categorical_scores, free_rows, rows_from_free, rows_information, rows_labels
 from ..numerics import safe_log
 from ..validation import check_sample_weight
-from .family_pass import FamilyPass
+from .family_pass import family_m_step
 from .noise import UniformNoise
 from .sequences import Block, Sequences, default_n_jobs, parallel_map
 
@@ -271,19 +271,9 @@ class MixtureModel(EMModel):
         if "weights" in self.learn:
             proportions, _ = dirichlet.posterior_mode(counts, self._prior(), self._proportions(params))
             out.update(self._split(proportions))
-        out.update(self._family_m_step(stats, params, empty, data_pass))
+        out.update(family_m_step(self.family, stats, params, self.learn, empty, data_pass,
+                                 partial(self._family_rows, params=params)))
         return out
-
-    def _family_m_step(self, stats: Stats, params: Params, empty: np.ndarray, data_pass) -> Params:
-        """The family's M-step: from the statistics, or over the row blocks and their weighted
-        responsibilities at ``params`` (summed by the engine's ``data_pass``)."""
-        if not self.family.m_step_uses_data:
-            return self.family.m_step(stats, params, self.learn, empty)
-        if data_pass is None:
-            raise ValueError(f"model: the {self.family.describe()} family's M-step takes the data; fit it with "
-                             "emkit.fit")
-        return self.family.m_step_with_data(stats, params, self.learn, empty,
-                                            FamilyPass(data_pass, partial(self._family_rows, params=params)))
 
     def _family_rows(self, data: MixtureData, params: Params) -> list[tuple[Any, np.ndarray]]:
         """Each block's family data with its rows' responsibilities at ``params`` times their
