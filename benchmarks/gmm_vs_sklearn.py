@@ -96,8 +96,11 @@ def simulate(n: int, d: int, k: int, seed: int = 0) -> np.ndarray:
     covariances = rng.uniform(0.1, 1.0, size=(k, 1, 1)) * A @ A.transpose(0, 2, 1) / d + 0.25 * np.eye(d)
     factors = np.linalg.cholesky(covariances)
     labels = rng.choice(k, size=n, p=weights)
-    z = rng.standard_normal((n, d))
-    return means[labels] + np.einsum("ni,nji->nj", z, factors[labels])
+    X = rng.standard_normal((n, d))
+    for component in range(k):   # one component at a time: memory linear in n·d (2,000,000 rows in peers.py)
+        rows = labels == component
+        X[rows] = means[component] + X[rows] @ factors[component].T
+    return X
 
 
 def start(X: np.ndarray, k: int, covariance_type: str, seed: int = 1) -> dict[str, np.ndarray]:

@@ -78,7 +78,7 @@ from threadpoolctl import threadpool_limits
 from scipy.special import logsumexp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gmm_vs_sklearn import EmkitLoop, features, fit_emkit, machine, median_ratio, start  # noqa: E402
+from gmm_vs_sklearn import EmkitLoop, features, fit_emkit, machine, median_ratio, simulate, start  # noqa: E402
 
 from emkit import CategoricalHMM, GaussianHMM  # noqa: E402
 from emkit.exceptions import ConvergenceWarning  # noqa: E402
@@ -112,24 +112,7 @@ def installed(peer: str) -> bool:
     return True
 
 
-# ----------------------------------------------------------------------------- the data
-def simulate(n: int, d: int, k: int, seed: int = 0) -> np.ndarray:
-    """``gmm_vs_sklearn.simulate``'s rows (the same random draws and values), made one component
-    at a time so that memory stays linear in ``n·d`` (that one builds an n × d × d array)."""
-    rng = np.random.default_rng(seed)
-    weights = rng.dirichlet(np.full(k, 5.0))
-    means = rng.normal(scale=3.0, size=(k, d)) + 10.0
-    A = rng.normal(size=(k, d, d))
-    covariances = rng.uniform(0.1, 1.0, size=(k, 1, 1)) * A @ A.transpose(0, 2, 1) / d + 0.25 * np.eye(d)
-    factors = np.linalg.cholesky(covariances)
-    labels = rng.choice(k, size=n, p=weights)
-    X = rng.standard_normal((n, d))
-    for component in range(k):
-        rows = labels == component
-        X[rows] = means[component] + X[rows] @ factors[component].T
-    return X
-
-
+# ----------------------------------------------------------------------------- the data (gmm_vs_sklearn.simulate)
 def covariances_of(init: dict[str, np.ndarray], covariance_type: str) -> np.ndarray:
     precisions = init["precisions_init"]
     return np.linalg.inv(precisions) if covariance_type == "full" else 1.0 / precisions

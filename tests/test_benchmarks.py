@@ -32,15 +32,24 @@ def test_gmm_benchmark_quick_run_prints_every_section():
 PEERS_SCRIPT = SCRIPT.parent / "peers.py"
 
 
-def test_peers_data_are_those_of_the_gmm_benchmark():
-    """benchmarks/peers.py makes gmm_vs_sklearn's rows (same draws) one component at a time."""
+def test_benchmark_data_are_the_documented_mixture():
+    """benchmarks/gmm_vs_sklearn.py's rows (also peers.py's), made one component at a time, are the
+    mixture its docstring states: the same draws put through all rows' factors at once."""
     sys.path.insert(0, str(SCRIPT.parent))
     try:
         import gmm_vs_sklearn
-        import peers
     finally:
         sys.path.remove(str(SCRIPT.parent))
-    np.testing.assert_allclose(peers.simulate(600, 3, 4), gmm_vs_sklearn.simulate(600, 3, 4), rtol=1e-13)
+    n, d, k = 600, 3, 4
+    rng = np.random.default_rng(0)
+    weights = rng.dirichlet(np.full(k, 5.0))
+    means = rng.normal(scale=3.0, size=(k, d)) + 10.0
+    A = rng.normal(size=(k, d, d))
+    covariances = rng.uniform(0.1, 1.0, size=(k, 1, 1)) * A @ A.transpose(0, 2, 1) / d + 0.25 * np.eye(d)
+    labels = rng.choice(k, size=n, p=weights)
+    factors = np.linalg.cholesky(covariances)[labels]
+    expected = means[labels] + np.einsum("ni,nji->nj", rng.standard_normal((n, d)), factors)
+    np.testing.assert_allclose(gmm_vs_sklearn.simulate(n, d, k), expected, rtol=1e-13)
 
 
 @pytest.mark.slow
