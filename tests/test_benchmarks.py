@@ -67,3 +67,18 @@ def test_peers_benchmark_quick_run_prints_every_section_and_agrees():
     assert "DISAGREES" not in out and "every contestant agrees" in out
     memory = re.findall(r"rise during the fit\s+(\S+) MiB", out)
     assert len(memory) == 2 and all(float(value) > 0 for value in memory)
+
+
+def test_peers_benchmark_times_a_slow_peer_once_and_leaves_it_out_of_larger_cells():
+    """With ``--max-fit-seconds 0`` every peer's warm-up fit is "too slow": in the grid it is timed
+    by that fit alone in the first cell and left out of every cell with more work; in the HMM
+    section each peer is timed by its warm-up fit."""
+    run = subprocess.run([sys.executable, str(PEERS_SCRIPT), "--quick", "--repeats", "2", "--iterations", "2",
+                          "--only", "grid,hmm", "--max-fit-seconds", "0", "--peers", "sklearn,hmmlearn"],
+                         capture_output=True, text=True, timeout=300, check=True)
+    cells = [line for line in run.stdout.splitlines() if line.lstrip().startswith("n=")]
+    assert len(cells) == 8
+    assert "scikit-learn" in cells[0] and "its warm-up fit" in cells[0]
+    assert all("scikit-learn left out" in cell for cell in cells[1:])
+    assert run.stdout.count("hmmlearn (scaling): its warm-up fit took") == 2
+    assert "DISAGREES" not in run.stdout
