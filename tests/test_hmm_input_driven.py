@@ -185,3 +185,27 @@ def test_a_chunk_that_is_not_x_and_covariates_is_refused():
     model = InputDrivenHMM(Poisson(1), 2, 1, n_jobs=1)
     with pytest.raises(ValueError, match="covariates: an input-driven HMM takes chunks"):
         model.prepare_chunk(np.ones((5, 1)))
+
+
+def test_dask_list_of_delayed_chunks_with_no_lengths_and_a_sampled_start():
+    """Delayed chunks ``(X, None, covariates)`` reach the in-memory fit; a start drawn from a
+    sample of rows of chunks ``(X, lengths, covariates)`` keeps no sequences (the rows drawn are
+    no sequence) instead of indexing ``lengths`` by row."""
+    import dask
+    from emkit.engine.dask import DaskData
+
+    lengths = [30] * 12
+    X, u, _ = simulate(n=360, seed=0, lengths=lengths)
+    model = InputDrivenHMM(Poisson(1), 2, 1, n_jobs=1)
+    memory = emkit.fit(model, (X, lengths, u), tol=1e-10, max_iter=500)
+    pack = dask.delayed(lambda *parts: parts)
+    unsplit = [pack(X[i:i + 30], None, u[i:i + 30]) for i in range(0, 360, 30)]
+    with_lengths = [pack(X[i:i + 30], [30], u[i:i + 30]) for i in range(0, 360, 30)]
+    with dask.config.set(scheduler="threads"):
+        chunked = emkit.fit(model, unsplit, tol=1e-10, max_iter=500)
+        sampled = DaskData(model, with_lengths, sample_rows=100)
+        start = sampled.start_data()
+        refit = emkit.fit(model, sampled, init=chunked.params, tol=1e-10, max_iter=500)
+    assert chunked.loglik == pytest.approx(memory.loglik, rel=1e-12)
+    assert refit.loglik == pytest.approx(memory.loglik, rel=1e-12)
+    assert start.n_samples == 100 and start.sequences.n_sequences == 1

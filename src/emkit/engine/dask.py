@@ -343,16 +343,23 @@ def _length(chunk: Any) -> int:
 
 
 def _take(chunk: Any, positions: np.ndarray) -> Any:
-    """The rows of a chunk at ``positions`` (arrays, pandas objects, tuples of them)."""
+    """The rows of a chunk at ``positions`` (arrays, pandas objects, tuples of them). A part of a
+    tuple that is not row-aligned with its first (``None``, or a sequence's ``lengths``: as many
+    entries as rows only when every sequence is one row long) becomes ``None``: the rows drawn
+    keep no sequences."""
     if isinstance(chunk, tuple):
-        return tuple(_take(part, positions) for part in chunk)
+        n = _length(chunk)
+        return tuple(None if part is None or len(part) != n else _take(part, positions) for part in chunk)
     if hasattr(chunk, "iloc"):
         return chunk.iloc[positions]
     return np.asarray(chunk)[positions]
 
 
 def _concat(parts: Sequence[Any]) -> Any:
-    """Row-wise concatenation of chunks of one kind."""
+    """Row-wise concatenation of chunks of one kind; a part of tuples that is ``None`` in any chunk
+    (see :func:`_take`) is ``None`` in the whole."""
+    if any(part is None for part in parts):
+        return None
     if isinstance(parts[0], tuple):
         return tuple(_concat([part[i] for part in parts]) for i in range(len(parts[0])))
     if hasattr(parts[0], "iloc"):
