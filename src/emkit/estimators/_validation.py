@@ -98,3 +98,32 @@ def check_n_features(estimator, X: np.ndarray) -> None:
     if X.shape[1] != expected:
         raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting {expected} "
                          "features as input.")
+
+
+def column_roles(n_features: int, names, fixed, concomitant) -> tuple[list[int], list[int], list[int]]:
+    """The positions of the varying, fixed and concomitant columns (``ValueError`` naming the
+    argument for an unknown or repeated column)."""
+    chosen = {}
+    for argument, columns in (("fixed", fixed), ("concomitant", concomitant)):
+        positions = []
+        for column in ([] if columns is None else ([columns] if isinstance(columns, (str, int)) else list(columns))):
+            if isinstance(column, str):
+                if names is None or column not in list(names):
+                    raise ValueError(f"{argument}: no column named {column!r} in X"
+                                     + ("" if names is not None else " (column names need a pandas DataFrame)"))
+                position = list(names).index(column)
+            elif isinstance(column, (int, np.integer)) and not isinstance(column, bool) and 0 <= column < n_features:
+                position = int(column)
+            else:
+                raise ValueError(f"{argument}: expected column positions in [0, {n_features}) or names, got {column!r}")
+            if position in chosen or position in positions:
+                raise ValueError(f"{argument}: column {column!r} is given twice (fixed and concomitant columns are "
+                                 "distinct)")
+            positions.append(position)
+        chosen.update({position: argument for position in positions})
+        if argument == "fixed":
+            fixed_positions = positions
+        else:
+            concomitant_positions = positions
+    varying = [j for j in range(n_features) if j not in chosen]
+    return varying, fixed_positions, concomitant_positions

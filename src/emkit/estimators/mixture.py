@@ -31,8 +31,7 @@ from ._common import generator, jsonable
 from ._dask import dask_rows, dask_weights, is_dask, map_rows
 from ._family_argument import built_family, check_family_argument, n_columns
 from ._sklearn_compat import bridged
-from ._validation import check_feature_names, feature_names
-from .regression_mixture import _column_roles
+from ._validation import check_feature_names, column_roles, feature_names
 from .base import EstimatorProtocol
 from .persistence import (
     constructor_arguments,
@@ -382,7 +381,7 @@ class Mixture(EstimatorProtocol):
             raise ValueError("X: a mixture with concomitant variables is fitted in memory; compute the Dask "
                              "collection first")
         names = feature_names(X)
-        kept, _, covariates = _column_roles(n_columns(X), names, None, _concomitant_columns(self.concomitant))
+        kept, _, covariates = column_roles(n_columns(X), names, None, _concomitant_columns(self.concomitant))
         if hasattr(X, "iloc"):
             return X.iloc[:, kept], np.asarray(X.iloc[:, covariates], dtype=float)
         array = np.asarray(X)

@@ -17,7 +17,7 @@ from ..kernels.glm import check_family
 from ..latent.regression_mixture import RegressionData, RegressionMixtureModel
 from ..validation import check_integer, random_generator
 from ._dask import is_dask
-from ._validation import check_array, check_feature_names, feature_names
+from ._validation import check_array, check_feature_names, column_roles, feature_names
 from .base import EstimatorProtocol
 
 
@@ -115,7 +115,7 @@ class RegressionMixture(EstimatorProtocol):
         check_family(self.family)
         names = feature_names(X)
         n_features = _n_columns(X)
-        roles = _column_roles(n_features, names, self.fixed, self.concomitant)
+        roles = column_roles(n_features, names, self.fixed, self.concomitant)
         model = RegressionMixtureModel(self.n_components, self.family, len(roles[0]) + bool(self.fit_intercept),
                                        len(roles[1]), len(roles[2]) + (1 if roles[2] else 0))
         matrix = _matrix(X, y, trials, sample_weight, roles, bool(self.fit_intercept), self.family)
@@ -234,35 +234,6 @@ def _n_columns(X) -> int:
     if len(shape) != 2:
         raise ValueError(f"X: expected a 2-D array (n_samples, n_features), got shape {tuple(shape)}")
     return int(shape[1])
-
-
-def _column_roles(n_features: int, names, fixed, concomitant) -> tuple[list[int], list[int], list[int]]:
-    """The positions of the varying, fixed and concomitant columns (``ValueError`` naming the
-    argument for an unknown or repeated column)."""
-    chosen = {}
-    for argument, columns in (("fixed", fixed), ("concomitant", concomitant)):
-        positions = []
-        for column in ([] if columns is None else ([columns] if isinstance(columns, (str, int)) else list(columns))):
-            if isinstance(column, str):
-                if names is None or column not in list(names):
-                    raise ValueError(f"{argument}: no column named {column!r} in X"
-                                     + ("" if names is not None else " (column names need a pandas DataFrame)"))
-                position = list(names).index(column)
-            elif isinstance(column, (int, np.integer)) and not isinstance(column, bool) and 0 <= column < n_features:
-                position = int(column)
-            else:
-                raise ValueError(f"{argument}: expected column positions in [0, {n_features}) or names, got {column!r}")
-            if position in chosen or position in positions:
-                raise ValueError(f"{argument}: column {column!r} is given twice (fixed and concomitant columns are "
-                                 "distinct)")
-            positions.append(position)
-        chosen.update({position: argument for position in positions})
-        if argument == "fixed":
-            fixed_positions = positions
-        else:
-            concomitant_positions = positions
-    varying = [j for j in range(n_features) if j not in chosen]
-    return varying, fixed_positions, concomitant_positions
 
 
 def _matrix(X, y, trials, sample_weight, roles, intercept: bool, family: str):
