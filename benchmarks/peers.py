@@ -36,6 +36,9 @@ Sections (``--only``):
   emkit's iteration (the engine's ``e_step`` and ``m_step``) over the floor; a peer whose fit
   took longer than ``--max-fit-seconds`` (default 120) is timed by that fit alone and left out of
   the cells with as much work ``n·k·p`` or more (``--peers`` chooses the peers of every section);
+  two more columns explain cells far above the floor: "fixed", emkit's iteration on the first 64
+  rows (or 2k), the part of an iteration that does not grow with n (M-step, engine, dispatch),
+  and "n·k exp", NumPy's vectorised exponential of n·k numbers on one thread;
 * ``hmm``: Gaussian HMMs (diagonal, 4 features) with K = 8 and K = 64 states and a categorical
   HMM with K = 8 states and M = 32 symbols, 100 sequences of 2,000 steps, time per Baum–Welch
   iteration (a contestant whose warm-up fit took longer than ``--max-fit-seconds`` timed by
@@ -92,6 +95,7 @@ AGREEMENT = {"float64": 1e-9, "float32": 1e-5}
 PAUSE = 0.2
 BLOCK_BYTES = 4 * 2**20
 SINGLE_THREAD_FLOOR_ROWS = 200_000   # below: the floor is the faster of one and two BLAS threads
+FEW_ROWS = 64                        # the grid's "fixed" column: emkit's iteration on so few rows
 SIZES = {
     "full": {"gmm": (200_000, 16, 16), "grid_n": (1_000, 20_000, 200_000, 2_000_000), "grid_d": (2, 16, 64),
              "grid_k": (2, 16, 64), "hmm": (100, 2_000), "hmm_states": (8, 64), "memory": 2_000_000},
@@ -388,6 +392,24 @@ class FloorLoop:
         return time.perf_counter() - began
 
 
+class ExponentialLoop:
+    """``n·k`` exponentials, NumPy's vectorised ``exp`` on one thread over blocks of 4 MiB: what
+    an E-step's responsibilities cost beyond the products where ``p`` is small."""
+
+    def __init__(self, n: int, k: int) -> None:
+        self.block = np.linspace(-30.0, 0.0, max(1, min(n, BLOCK_BYTES // (8 * k))) * k)
+        self.out = np.empty_like(self.block)
+        self.n, self.k = n, k
+
+    def step(self) -> float:
+        began = time.perf_counter()
+        rows = self.block.size // self.k
+        for begin in range(0, self.n, rows):
+            size = min(rows, self.n - begin) * self.k
+            np.exp(self.block[:size], out=self.out[:size])
+        return time.perf_counter() - began
+
+
 def grid_section(args) -> list[str]:
     """The grid, cell by cell; a peer whose warm-up fit took longer than ``--max-fit-seconds`` is
     timed by that fit alone and left out of every cell with at least as much work (``n·k·p``)
@@ -398,8 +420,9 @@ def grid_section(args) -> list[str]:
     print(f"\n## Scaling grid, {covariance_type} covariances: time per iteration (ms) of emkit's iteration "
           f"(e_step + m_step, fastest of at least 3 back to back and 0.05 s per round, one step where it "
           f"takes a second or more; {args.repeats} rounds), the floor (two threads, or one where faster below "
-          f"{SINGLE_THREAD_FLOOR_ROWS:,} rows), emkit / floor, and each peer's fit time over emkit's "
-          f"({args.iterations} iterations per fit)")
+          f"{SINGLE_THREAD_FLOOR_ROWS:,} rows), emkit / floor, what does not scale with n (\"fixed\": emkit's "
+          f"iteration on the first {FEW_ROWS} rows, or 2k), n·k exponentials (NumPy, one thread), and each peer's "
+          f"fit time over emkit's ({args.iterations} iterations per fit)")
     for n in args.sizes["grid_n"]:
         for d in args.sizes["grid_d"]:
             for k in args.sizes["grid_k"]:
@@ -426,7 +449,9 @@ def grid_cell(n, d, k, covariance_type, too_slow, args) -> list[str]:
     init = start(X, k, covariance_type)
     work = float(n) * k * features(d, covariance_type)
     p = features(d, covariance_type)
-    loops = {"floor": FloorLoop(n, p, k), "emkit": EmkitLoop(X, k, covariance_type, init)}
+    few = min(n, max(FEW_ROWS, 2 * k))
+    loops = {"floor": FloorLoop(n, p, k), "emkit": EmkitLoop(X, k, covariance_type, init),
+             "fixed": EmkitLoop(X[:few], k, covariance_type, init), "exponentials": ExponentialLoop(n, k)}
     if n < SINGLE_THREAD_FLOOR_ROWS:
         loops["floor, 1 thread"] = FloorLoop(n, p, k, threads=1)
     contestants, left_out, timed_once = [], [], {}
@@ -476,6 +501,7 @@ def grid_cell(n, d, k, covariance_type, too_slow, args) -> list[str]:
     cells += [f"{name} left out (a fit took over {args.max_fit_seconds:g} s)" for name in left_out]
     print(f"  n={n:>9,} d={d:>2} k={k:>2}: emkit {1e3 * steps['emkit'].min():9.2f}  floor "
           f"{1e3 * steps['floor'].min():9.2f}  emkit/floor {median_ratio(steps['emkit'], steps['floor']):5.2f}"
+          f"  (fixed {1e3 * steps['fixed'].min():.2f}, n·k exp {1e3 * steps['exponentials'].min():.2f})"
           f"  | {'; '.join(cells) or 'no peers'}  (load {load()})")
     return flagged
 
