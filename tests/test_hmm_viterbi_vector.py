@@ -99,6 +99,9 @@ def problems(draw):
         log_transmat[:, draw(st.integers(0, n_states - 1))] = -INF         # a state never entered
     if draw(st.booleans()):
         log_transmat[draw(st.integers(0, n_states - 1))] = -INF            # a state never left
+    if draw(st.integers(0, 9)) == 0:                                        # NaN sums from log A itself
+        log_transmat[draw(st.integers(0, n_states - 1)), draw(st.integers(0, n_states - 1))] = \
+            draw(st.sampled_from([INF, math.nan]))
     log_startprob = matrix((n_states,), LOG_VALUES)
     table = draw(st.booleans())
     log_frame = matrix((draw(st.integers(1, 4)) if table else n_rows, n_states), FRAME_VALUES)

@@ -509,7 +509,7 @@ def viterbi_vector(log_frame, rows, offsets, log_startprob, log_transmat, pointe
     n_states = log_transmat.shape[0]
     width = pointers.shape[1]
     table = padded_transmat(log_transmat, width)
-    exact = not np.all(table < np.inf)          # NaN or +inf in log A: every step scans in order
+    scan_always = not np.all(table < np.inf)          # NaN or +inf in log A: every step scans in order
     delta = np.full(width, -np.inf)
     n_frame = log_frame.shape[0] if rows.size else 1
     emission = np.zeros((n_frame, width))               # log b − m, padded with zeros
@@ -536,7 +536,7 @@ def viterbi_vector(log_frame, rows, offsets, log_startprob, log_transmat, pointe
                 for k in range(n_states):
                     emission[0, k] = log_frame[t, k] - shift
             total, compensation = _add_compensated(total, compensation, shift)   # Σ_t m_t
-            viterbi_step(delta, table, exact, emission, row, pointers, t)
+            viterbi_step(delta, table, scan_always, emission, row, pointers, t)
         top, state = -np.inf, 0
         for k in range(n_states):
             if delta[k] > top:

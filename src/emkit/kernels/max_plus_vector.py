@@ -1,23 +1,26 @@
 """One Viterbi step with back-pointers on LLVM vector registers, for at most 16 states.
 
-All next states ``j`` at once, ``δ`` and ``log A`` rows held in vectors of ``width`` lanes (4, 8 or
-16 float64, padded with ``−inf`` past ``K``):
+All next states ``j`` at once, ``δ`` and the rows of ``log A`` held in vectors of ``width`` lanes
+(4, 8 or 16 float64, padded with ``−inf`` past ``K``), the loop over previous states ``i``
+unrolled (``width`` is fixed at compile time), with ``v_i = broadcast(δ_{t−1}(i)) + log A_i·``:
 
-- ``best ← select(v_i > best, v_i, best)`` for ``i = 0, …, K − 1`` in order, from ``best = −inf``,
-  with ``v_i = broadcast(δ_{t−1}(i)) + log A_i·`` (one ``vmaxpd`` a state);
-- ``argbest(j)`` = the lowest ``i`` with ``v_i(j) = best(j)``, or 0 when ``best(j) = −inf``;
-- ``δ_t = best + e_t`` (the shifted frame log-likelihoods).
+- the scalar kernel's scan (:func:`emkit.kernels.hmm.viterbi`), lane by lane: from ``−inf``,
+  ``v_i`` is kept when ``v_i > best`` (a NaN sum ``+inf − inf`` never is; ties keep the lower
+  ``i``), and ``argbest`` is the ``i`` last kept (0 when none is): the back-pointers;
+- the same maximum as a balanced tree of ``vmaxpd`` (``log₂ width`` deep instead of ``K``), which
+  gives ``δ_t = best + e_t`` (the shifted frame log-likelihoods) sooner.
+
+The tree's maximum is the scan's bit for bit when no sum is NaN and none is ``−0`` (then equal
+sums are the same number, in any order). No sum is ``−0`` because :func:`padded_transmat` turns a
+``−0`` in ``log A`` into ``+0`` (a sum is ``−0`` only when both terms are; ``safe_log`` never
+gives ``−0``), and a sum can be NaN only when ``δ_{t−1}`` has a ``+inf`` or NaN lane or ``log A``
+a ``+inf`` or NaN: those steps take the scan's maximum instead (a select on a condition known
+before the sums, off the recursion's critical path).
 
 Numba (LLVM 14) leaves these loops scalar for K below 32 or so whatever the fast-math licences, so
-:func:`viterbi_step` writes their IR with vector types; LLVM splits a vector wider than the
-machine's registers (16 lanes on AVX-512 are two registers, on SSE2 eight), so any x86-64 runs it.
-
-Each lane performs the scalar kernel's operations (:func:`emkit.kernels.hmm.viterbi`,
-``value = δ(i) + log A_ij`` kept when ``value > best``, starting from ``−inf``) in its order, so
-``δ`` is the same bit for bit: a NaN sum (``+inf + −inf``) is never kept, ties keep the earlier
-state (and its zero's sign), impossible transitions (``−inf``) stay ``−inf``. The first ``i``
-whose sum equals the maximum (``==``: ``±0`` are equal, NaN equals nothing) is the first strict
-improvement of the scalar scan, so the back-pointers are the scalar kernel's too.
+:func:`viterbi_step` writes their IR with vector types through a Numba intrinsic; LLVM splits a
+vector wider than the machine's registers (16 lanes are two AVX-512 registers, four AVX2 ones,
+eight SSE2 ones), so any x86-64 runs it.
 """
 
 from __future__ import annotations
@@ -45,11 +48,12 @@ def _float_array(value) -> bool:
 
 
 def _step_intrinsic(width: int):
-    """The intrinsic ``step(delta, table, emission, row, pointers, t)`` for ``width`` lanes.
+    """The intrinsic ``step(delta, table, scan_always, emission, row, pointers, t)``, ``width`` lanes.
 
     ``delta`` (width,) holds ``δ_{t−1}`` and receives ``δ_t``; ``table`` is the C-contiguous
     (width, width) ``log A`` padded with ``−inf`` rows and columns (no ``−0``: see
-    :func:`padded_transmat`); ``emission[row]`` (a C-contiguous (·, width) array) the step's
+    :func:`padded_transmat`); ``scan_always`` (a boolean: ``log A`` has a NaN or ``+inf``) makes
+    every step take the scan's maximum; ``emission[row]`` (a C-contiguous (·, width) array) the step's
     ``e_t``; ``pointers[t, :width]`` (uint8, C-contiguous) receives ``argbest``. The loops over
     previous states are unrolled (``width`` is known at compile time), so ``δ_{t−1}(i)`` is
     broadcast from a register and the maximum is a balanced tree.
@@ -65,14 +69,14 @@ def _step_intrinsic(width: int):
     def load_vector(builder, pointer):
         return builder.load(builder.bitcast(pointer, vector.as_pointer()), align=8)
 
-    def larger(builder, a, b):       # the larger of two vectors without NaN (either one on ties)
+    def larger(builder, a, b):       # the larger of two vectors (b when equal or either is NaN): vmaxpd
         return builder.select(builder.fcmp_ordered(">", a, b), a, b)
 
     @intrinsic
-    def step(typingctx, delta, table, exact, emission, row, pointers, t):
+    def step(typingctx, delta, table, scan_always, emission, row, pointers, t):
         def codegen(context, builder, signature, args):
             delta_ty, table_ty, _, emission_ty, _, pointers_ty, _ = signature.args
-            delta_value, table_value, exact, emission_value, emission_row, pointers_value, step_index = args
+            delta_value, table_value, scan_always, emission_value, emission_row, pointers_value, step_index = args
             delta_data = context.make_array(delta_ty)(context, builder, delta_value).data
             table_data = context.make_array(table_ty)(context, builder, table_value).data
             emission_data = context.make_array(emission_ty)(context, builder, emission_value).data
@@ -97,9 +101,10 @@ def _step_intrinsic(width: int):
                 level = [larger(builder, *level[j:j + 2]) if j + 1 < len(level) else level[j]
                          for j in range(0, len(level), 2)]
             not_finite_above = builder.fcmp_unordered("==", previous, plus_infinity)      # +inf or NaN
-            scan_only = builder.or_(builder.icmp_unsigned("!=", builder.bitcast(not_finite_above, ir.IntType(width)),
-                                                          ir.Constant(ir.IntType(width), 0)),
-                                    builder.icmp_unsigned("!=", exact, ir.Constant(exact.type, 0)))
+            any_lane = builder.icmp_unsigned("!=", builder.bitcast(not_finite_above, ir.IntType(width)),
+                                             ir.Constant(ir.IntType(width), 0))
+            scan_only = builder.or_(any_lane,
+                                    builder.icmp_unsigned("!=", scan_always, ir.Constant(scan_always.type, 0)))
             best = builder.select(scan_only, running, level[0])
             offset = builder.mul(emission_row, ir.Constant(emission_row.type, width))
             builder.store(builder.fadd(best, load_vector(builder, builder.gep(emission_data, [offset]))),
@@ -111,7 +116,9 @@ def _step_intrinsic(width: int):
         if not (_float_array(delta) and _float_array(table) and _float_array(emission) and emission.ndim == 2):
             return None
         if not (isinstance(pointers, types.Array) and pointers.dtype == types.uint8 and pointers.ndim == 2
-                and pointers.layout == "C" and isinstance(t, types.Integer) and isinstance(row, types.Integer) and isinstance(exact, types.Boolean)):
+                and pointers.layout == "C" and isinstance(scan_always, types.Boolean)):
+            return None
+        if not (isinstance(t, types.Integer) and isinstance(row, types.Integer)):
             return None
         return types.void(delta, table, types.boolean, emission, types.intp, pointers, types.intp), codegen
 
@@ -139,17 +146,17 @@ def padded_transmat(log_transmat, width):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def viterbi_step(delta, table, exact, emission, row, pointers, t):  # pragma: no cover - compiled
+def viterbi_step(delta, table, scan_always, emission, row, pointers, t):  # pragma: no cover - compiled
     """``δ ← max_i (δ(i) + table[i]) + emission[row]`` lane by lane; its arg-max to ``pointers[t]``.
 
     ``table`` is :func:`padded_transmat` (width, width), ``width`` one of :data:`WIDTHS`;
     ``delta`` (width,), ``emission`` (·, width) float64 and ``pointers`` (n, width) uint8, all
-    C-contiguous. See the module's docstring for the exact operations.
+    C-contiguous; ``scan_always``: ``log A`` has a NaN or ``+inf``. See the module's docstring.
     """
     width = table.shape[1]
     if width == 4:
-        _step4(delta, table, exact, emission, row, pointers, t)
+        _step4(delta, table, scan_always, emission, row, pointers, t)
     elif width == 8:
-        _step8(delta, table, exact, emission, row, pointers, t)
+        _step8(delta, table, scan_always, emission, row, pointers, t)
     else:
-        _step16(delta, table, exact, emission, row, pointers, t)
+        _step16(delta, table, scan_always, emission, row, pointers, t)
