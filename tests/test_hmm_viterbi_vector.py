@@ -138,6 +138,21 @@ def test_vector_kernel_matches_the_back_pointer_kernel_on_long_sequences(n_state
                      (expected_path, expected_logprob))
 
 
+@pytest.mark.parametrize("entry", [math.nan, INF])
+@pytest.mark.parametrize("table", [False, True])
+def test_nan_sums_from_log_transmat_are_skipped(entry, table):
+    # the sum from state 1 into state 0 is NaN (for +inf: state 1 starts impossible, −inf + inf); the
+    # scalar scan skips it, a maximum that took it would make δ(0) NaN and end the path in state 1
+    log_transmat = np.array([[0.0, -1.0], [entry, 0.0]])
+    log_startprob = np.array([0.0, -INF if entry == INF else 0.0])
+    log_frame = np.zeros((1 if table else 2, 2))
+    rows = np.zeros(2, dtype=np.int64) if table else None
+    offsets = np.array([0, 2], dtype=np.int64)
+    expected = reference_viterbi(log_frame, rows, offsets, log_startprob, log_transmat)
+    np.testing.assert_array_equal(expected[0], [0, 0])
+    assert_same_bits(run_vector_kernel(log_frame, rows, offsets, log_startprob, log_transmat), expected)
+
+
 def test_lanes_and_too_many_states():
     assert [max_plus_vector.lanes(k) for k in (1, 4, 5, 8, 9, 16)] == [4, 4, 8, 8, 16, 16]
     with pytest.raises(ValueError, match="n_states"):
