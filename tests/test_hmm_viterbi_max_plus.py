@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from emkit.kernels import hmm as kernels
+from emkit.kernels import max_plus_vector
 from emkit.latent import hmm_inference
 from emkit.numerics import safe_log
 
@@ -36,7 +37,7 @@ def test_max_plus_kernel_is_bit_identical_to_back_pointers(n_states, table_rows)
     steps = hmm_inference.NO_ROWS if rows is None else rows
     outputs = []
     for kernel, scratch in [(kernels.viterbi, np.empty((3000, n_states), dtype=np.uint8)),
-                            (kernels.viterbi_max_plus, np.empty((3000, n_states)))]:
+                            (kernels.viterbi_vector, np.empty((3000, max_plus_vector.lanes(n_states)), dtype=np.uint8))]:
         path, logprob = np.empty(3000, dtype=np.int64), np.empty(offsets.size - 1)
         kernel(log_frame, steps, offsets, safe_log(startprob), np.ascontiguousarray(safe_log(transmat)), scratch,
                path, logprob)

@@ -35,6 +35,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .max_plus_vector import padded_transmat, viterbi_step
+
 #: The forward (backward) variables are rescaled to sum to one when their sum falls below this.
 RESCALE_BELOW = 1e-30
 
@@ -494,50 +496,55 @@ def viterbi(log_frame, rows, offsets, log_startprob, log_transmat, pointers, pat
 
 
 @njit(cache=True, nogil=True)
-def viterbi_max_plus(log_frame, rows, offsets, log_startprob, log_transmat, deltas, path,
-                     seq_logprob):  # pragma: no cover - compiled
-    """:func:`viterbi` for few states: the same ``δ_t``, path and ``seq_logprob``, bit for bit.
+def viterbi_vector(log_frame, rows, offsets, log_startprob, log_transmat, pointers, path,
+                   seq_logprob):  # pragma: no cover - compiled
+    """:func:`viterbi` for at most 16 states, its path and ``seq_logprob`` bit for bit.
 
-    The forward sweep is a max-plus product without back-pointers, ``δ_t(j) = log b_t(j) − m_t +
-    max_i (δ_{t−1}(i) + log A_ij)``, each maximum a reduction over the contiguous row ``j`` of
-    ``log Aᵀ`` (K independent chains of additions and maxima, no index to carry), and every
-    ``δ_t`` is kept in ``deltas`` (n, K), float64. The backtrack recomputes the one maximiser it
-    needs a step, ``z_{t−1} = argmax_i δ_{t−1}(i) + log A_{i z_t}`` (the lowest index among ties),
-    from the same sums: ``K`` work a step instead of ``K²`` compare-and-selects of a value and an
-    index, which LLVM leaves scalar when the loop over next states is short (K below 32 or so).
+    Each step ``δ_t(j) = log b_t(j) − m_t + max_i (δ_{t−1}(i) + log A_ij)`` and its back-pointers
+    run for all next states ``j`` at once in vector registers
+    (:func:`emkit.kernels.max_plus_vector.viterbi_step`: the scalar kernel's sums, and maxima that
+    are the same numbers). ``pointers`` is uint8, C-contiguous, of shape (n, ``lanes(K)``); its
+    columns past ``K`` are scratch. With ``rows``, the shifted table ``log b_v − m_v`` is made once.
     """
     n_states = log_transmat.shape[0]
-    transposed = np.ascontiguousarray(log_transmat.T)
+    width = pointers.shape[1]
+    table = padded_transmat(log_transmat, width)
+    scan_always = not np.all(table < np.inf)          # NaN or +inf in log A: every step scans in order
+    delta = np.full(width, -np.inf)
+    n_frame = log_frame.shape[0] if rows.size else 1
+    emission = np.zeros((n_frame, width))               # log b − m, padded with zeros
+    shifts = np.zeros(n_frame)
+    if rows.size:
+        for v in range(n_frame):
+            shifts[v] = _row_shift(log_frame, v)
+            for k in range(n_states):
+                emission[v, k] = log_frame[v, k] - shifts[v]
     for s in range(offsets.shape[0] - 1):
         first, stop = offsets[s], offsets[s + 1]
         row = _row(rows, first)
         shift = _row_shift(log_frame, row)
         total, compensation = shift, 0.0
         for k in range(n_states):
-            deltas[first, k] = log_startprob[k] + (log_frame[row, k] - shift)
+            delta[k] = log_startprob[k] + (log_frame[row, k] - shift)
         for t in range(first + 1, stop):
-            row = _row(rows, t)
-            shift = _row_shift(log_frame, row)
-            total, compensation = _add_compensated(total, compensation, shift)
-            for k in range(n_states):
-                best = -np.inf
-                for i in range(n_states):
-                    value = deltas[t - 1, i] + transposed[k, i]
-                    best = value if value > best else best
-                deltas[t, k] = best + (log_frame[row, k] - shift)
+            if rows.size:
+                row = rows[t]
+                shift = shifts[row]
+            else:
+                row = 0
+                shift = _row_shift(log_frame, t)
+                for k in range(n_states):
+                    emission[0, k] = log_frame[t, k] - shift
+            total, compensation = _add_compensated(total, compensation, shift)   # Σ_t m_t
+            viterbi_step(delta, table, scan_always, emission, row, pointers, t)
         top, state = -np.inf, 0
         for k in range(n_states):
-            if deltas[stop - 1, k] > top:
-                top, state = deltas[stop - 1, k], k
+            if delta[k] > top:
+                top, state = delta[k], k
         seq_logprob[s] = top + (total + compensation)
         path[stop - 1] = state
         for t in range(stop - 1, first, -1):
-            top, previous = -np.inf, 0
-            for i in range(n_states):
-                value = deltas[t - 1, i] + log_transmat[i, state]
-                if value > top:
-                    top, previous = value, i
-            state = previous
+            state = pointers[t, state]
             path[t - 1] = state
 
 

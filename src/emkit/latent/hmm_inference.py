@@ -21,16 +21,17 @@ import numpy as np
 from ..kernels.gaussian_direct import LOST
 from ..numerics import safe_log
 from ..kernels import hmm as kernels
+from ..kernels import max_plus_vector
 
 from .sequences import parallel_map, reusable
 
 #: A single sequence is split only in pieces of at least this many rows.
 MIN_CHUNK_ROWS = 4096
 
-#: Viterbi with at most this many states runs the max-plus kernel that keeps ``δ`` (n, K)
-#: (:func:`kernels.viterbi_max_plus`); with more, the next-state loop is long enough to
-#: vectorise, and the kernel with one-byte back-pointers is faster.
-MAX_PLUS_STATES = 16
+#: Viterbi with at most this many states runs the kernel whose steps are written with LLVM vector
+#: types (:func:`kernels.viterbi_vector`); with more, LLVM vectorises the plain kernel's loop over
+#: next states itself.
+VECTOR_STATES = max_plus_vector.WIDTHS[-1]
 
 #: A single long sequence's combination pass is split into up to this many row ranges.
 SEQUENCE_CHUNKS = 2
@@ -225,9 +226,9 @@ def viterbi(log_frame: np.ndarray, offsets: np.ndarray, startprob: np.ndarray, t
     path = np.empty(n_rows, dtype=np.int64)
     seq_logprob = np.empty(offsets.size - 1)
     log_startprob, log_transmat = safe_log(startprob), np.ascontiguousarray(safe_log(transmat))
-    if n_states <= MAX_PLUS_STATES:
-        kernels.viterbi_max_plus(log_frame, steps, offsets, log_startprob, log_transmat,
-                                 np.empty((n_rows, n_states)), path, seq_logprob)
+    if n_states <= VECTOR_STATES:
+        pointers = np.empty((n_rows, max_plus_vector.lanes(n_states)), dtype=np.uint8)
+        kernels.viterbi_vector(log_frame, steps, offsets, log_startprob, log_transmat, pointers, path, seq_logprob)
     else:
         pointers = np.empty((n_rows, n_states), dtype=np.uint8 if n_states <= 256 else np.int64)
         kernels.viterbi(log_frame, steps, offsets, log_startprob, log_transmat, pointers, path, seq_logprob)
