@@ -357,3 +357,76 @@ def _diagonal_pass(X, weights, has_weights, centre, log_weights, means, variance
             sum_x[c, a] = anchored_x[c, a] + n[c] * u
             second[c, a] = anchored_second[c, a] + 2.0 * anchored_x[c, a] * u + n[c] * u * u
     return loglik, True, far
+
+
+# ------------------------------------------------------------------ a start from one-hot labels
+#: The largest start (rows × d²) whose statistics :func:`one_hot_statistics` sums in its compiled
+#: passes; beyond it the product form's BLAS products (:func:`~emkit.kernels.gaussian.responsibility_statistics`).
+ONE_HOT_CELLS = 1 << 22
+
+
+def one_hot_statistics(X: np.ndarray, resp: np.ndarray, sample_weight: np.ndarray | None, centre: np.ndarray,
+                       structure: CovarianceStructure) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
+    """:func:`~emkit.kernels.gaussian.responsibility_statistics` of a start whose responsibilities
+    are one-hot (each row 1 at its component, or all 0: k-means labels, seeds, classes), in two
+    compiled passes over the rows with no ``(n, k)`` products: ``n_k = Σ_{i∈k} w_i``,
+    ``sum_x_k = Σ_{i∈k} w_i (x_i − c)``, ``S_k = Σ_{i∈k} w_i (x_i − c)(x_i − c)ᵀ``, the means
+    ``a_k = c + sum_x_k / n_k`` (``c`` for an empty component), then the same sums about
+    ``a_k`` (the ``anchored_*`` statistics the M-step uses). Sums run over the rows in order.
+    None when ``resp`` is not one-hot or the data are too large (:data:`ONE_HOT_CELLS`)."""
+    X = np.asarray(X, dtype=np.float64)
+    n_rows, d = X.shape
+    if n_rows * d * d > ONE_HOT_CELLS or resp.dtype != np.float64 or resp.shape[0] != n_rows:
+        return None
+    labels = np.empty(n_rows, dtype=np.int64)
+    if not _one_hot_labels(resp, labels):
+        return None
+    k = resp.shape[1]
+    weights = np.ones(n_rows) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    centre = np.asarray(centre, dtype=np.float64)
+    n, sums, seconds = np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d))
+    _one_hot_moments(X, labels, weights, np.broadcast_to(centre, (k, d)), n, sums, seconds)
+    anchors = centre + np.divide(sums, n[:, None], out=np.zeros_like(sums), where=n[:, None] > 0)
+    anchored_n, anchored_x, anchored_xx = np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d))
+    _one_hot_moments(X, labels, weights, anchors, anchored_n, anchored_x, anchored_xx)
+    stats = {"n": n, "sum_x": sums, "sum_xx": structure.second_of_matrices(seconds),
+             "anchored_n": anchored_n, "anchored_x": anchored_x,
+             "anchored_xx": structure.second_of_matrices(anchored_xx), "anchored_at": anchored_n[:, None] * anchors}
+    return stats, anchors
+
+
+@njit(cache=True, nogil=True)
+def _one_hot_labels(resp, labels):  # pragma: no cover - compiled
+    """Each row's component (−1 for a row of zeros) into ``labels``; False unless every row is
+    one-hot or zero."""
+    for i in range(resp.shape[0]):
+        labels[i] = -1
+        for j in range(resp.shape[1]):
+            value = resp[i, j]
+            if value == 1.0 and labels[i] < 0:
+                labels[i] = j
+            elif value != 0.0:
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _one_hot_moments(X, labels, weights, anchors, n, sums, seconds):  # pragma: no cover - compiled
+    """``n_k``, ``Σ w_i y_i`` and ``Σ w_i y_i y_iᵀ`` with ``y_i = x_i − a_k`` over the rows of each
+    component ``k`` (the lower triangle summed, the upper mirrored)."""
+    d = X.shape[1]
+    for i in range(X.shape[0]):
+        k = labels[i]
+        if k < 0:
+            continue
+        w = weights[i]
+        n[k] += w
+        for a in range(d):
+            weighted = w * (X[i, a] - anchors[k, a])
+            sums[k, a] += weighted
+            for b in range(a + 1):
+                seconds[k, a, b] += weighted * (X[i, b] - anchors[k, b])
+    for k in range(seconds.shape[0]):
+        for a in range(d):
+            for b in range(a):
+                seconds[k, b, a] = seconds[k, a, b]

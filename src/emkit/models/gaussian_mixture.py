@@ -34,6 +34,7 @@ from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian import check_covariance_type, covariance_shape, precisions_cholesky, responsibility_statistics
 from ..kernels.gaussian_mixture_estep import FLOAT32_TOLERANCE
 from ..kernels.gaussian_mixture_missing import MissingLayout, missing_layout
+from ..kernels.gaussian_small import one_hot_statistics
 from ..kernels.hierarchical import MODELS as HC_MODELS
 from ..kernels.hierarchical import mclust_start_labels
 from ..kernels.kmeans import kmeans, kmeans_plusplus, unit_scale
@@ -519,9 +520,10 @@ class GaussianMixtureModel(EMModel):
                                      centre: np.ndarray | None = None) -> Params:
         """One M-step from given responsibilities of complete rows (fixed values kept), the
         statistics about ``centre`` (default: the rows' weighted mean) then each component's mean."""
-        weighted = resp if sample_weight is None else resp * sample_weight[:, None]
         centre = np.average(X, axis=0, weights=sample_weight) if centre is None else centre
-        stats, anchors = responsibility_statistics(X, weighted, centre, self.covariance_type)
+        stats, anchors = (one_hot_statistics(X, resp, sample_weight, centre, covariance_structure(self.covariance_type))
+                          or responsibility_statistics(X, resp if sample_weight is None else resp * sample_weight[:, None],
+                                                       centre, self.covariance_type))
         empty = stats["n"] <= 0
         if np.any(empty):
             warnings.warn(f"component(s) {np.flatnonzero(empty).tolist()} start with no data and weight 0 "
