@@ -27,12 +27,44 @@ def unit_scale(X: np.ndarray, sample_weight: np.ndarray | None = None) -> np.nda
     as often; 1 for a constant column), to run k-means on ``X / scale``: starting values by
     k-means then do not depend on the units of the columns."""
     X = np.asarray(X, dtype=float)
-    if sample_weight is None:
+    if _compiled_columns(X):
+        weights = np.empty(0) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        total = float(X.shape[0] if sample_weight is None else weights.sum())
+        mean, scale = np.empty(X.shape[1]), np.empty(X.shape[1])
+        _column_moments(X, weights, total, mean, scale)
+        scale = np.sqrt(scale)
+    elif sample_weight is None:
         scale = np.std(X, axis=0)
     else:
         mean = np.average(X, axis=0, weights=sample_weight)
         scale = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=sample_weight))
     return np.where(scale > 0, scale, 1.0)
+
+
+def _compiled_columns(X: np.ndarray) -> bool:
+    """Whether :func:`_column_moments` gives NumPy's column means and variances bit for bit: sums
+    over the rows of a C-ordered array of several columns run row after row, as its loop does
+    (one column is summed pairwise by NumPy), for data small enough that NumPy's per-call costs
+    dominate."""
+    return X.ndim == 2 and X.shape[1] > 1 and X.flags.c_contiguous and X.size <= DIRECT_DISTANCES
+
+
+@njit(cache=True, nogil=True)
+def _column_moments(X, weights, total, mean, variance):  # pragma: no cover - compiled
+    """``mean_a = Σ_i w_i x_ia / total`` and ``variance_a = Σ_i w_i (x_ia − mean_a)² / total`` (no
+    ``weights``: all 1), summed over the rows in order."""
+    weighted = weights.size > 0
+    mean[:] = 0.0
+    variance[:] = 0.0
+    for i in range(X.shape[0]):
+        for a in range(X.shape[1]):
+            mean[a] += X[i, a] * weights[i] if weighted else X[i, a]
+    mean /= total
+    for i in range(X.shape[0]):
+        for a in range(X.shape[1]):
+            deviation = X[i, a] - mean[a]
+            variance[a] += deviation * deviation * weights[i] if weighted else deviation * deviation
+    variance /= total
 
 
 def squared_distances(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
@@ -128,11 +160,17 @@ def kmeans(X, n_clusters: int, rng: np.random.Generator, sample_weight=None, max
     """
     X = np.asarray(X, dtype=float)
     weights = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    origin = np.average(X, axis=0, weights=weights)
-    Xc = X - origin
-    if scale is not None:
-        Xc /= scale
-    threshold = tol * float(np.mean(np.einsum("ij,ij,i->j", Xc, Xc, weights) / weights.sum()))   # no (n, d) temporary
+    if _compiled_columns(X):
+        origin, spread, Xc = np.empty(X.shape[1]), np.empty(X.shape[1]), np.empty_like(X)
+        _column_moments(X, weights, float(weights.sum()), origin, spread)
+        _scaled(X, origin, np.ones(X.shape[1]) if scale is None else scale, Xc)
+        threshold = tol * float(np.mean(spread / (1.0 if scale is None else scale * scale)))
+    else:
+        origin = np.average(X, axis=0, weights=weights)
+        Xc = X - origin
+        if scale is not None:
+            Xc /= scale
+        threshold = tol * float(np.mean(np.einsum("ij,ij,i->j", Xc, Xc, weights) / weights.sum()))   # no (n, d) temporary
     progress = active()
     with progress.stage("k-means", unit="iteration"):
         centers, _ = kmeans_plusplus(Xc, n_clusters, rng, weights)
@@ -306,3 +344,11 @@ def _direct_lloyd(X, weights, centers, labels, max_iter, threshold):  # pragma: 
             _direct_nearest(X, centers, labels, own)
             return iteration + 1
     return max_iter
+
+
+@njit(cache=True, nogil=True)
+def _scaled(X, origin, scale, out):  # pragma: no cover - compiled
+    """``out = (X − origin) / scale``."""
+    for i in range(X.shape[0]):
+        for a in range(X.shape[1]):
+            out[i, a] = (X[i, a] - origin[a]) / scale[a]
