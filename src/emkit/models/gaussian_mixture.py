@@ -34,7 +34,7 @@ from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian import check_covariance_type, covariance_shape, precisions_cholesky, responsibility_statistics
 from ..kernels.gaussian_mixture_estep import FLOAT32_TOLERANCE
 from ..kernels.gaussian_mixture_missing import MissingLayout, missing_layout
-from ..kernels.gaussian_small import one_hot_statistics
+from ..kernels.gaussian_small import column_sums_and_largest, one_hot_statistics
 from ..kernels.hierarchical import MODELS as HC_MODELS
 from ..kernels.hierarchical import mclust_start_labels
 from ..kernels.kmeans import kmeans, kmeans_plusplus, unit_scale
@@ -95,8 +95,14 @@ class GaussianMixtureData:
         observed, sums, largest = np.zeros(d), np.zeros(d), np.zeros(d)
         for rows, has_missing in self.blocks:   # temporaries of one block at most
             block = self.X[rows]
-            largest = np.fmax(largest, np.fmax.reduce(np.abs(block), axis=0))
             weights = None if self.sample_weight is None else self.sample_weight[rows]
+            compiled = None if has_missing or weights is not None else column_sums_and_largest(block)
+            if compiled is not None:   # complete rows without weights: one compiled pass
+                observed += block.shape[0]
+                sums += compiled[0]
+                largest = np.fmax(largest, compiled[1])
+                continue
+            largest = np.fmax(largest, np.fmax.reduce(np.abs(block), axis=0))
             if has_missing:
                 seen = ~np.isnan(block)
                 weights = np.ones(block.shape[0]) if weights is None else weights
