@@ -156,6 +156,9 @@ class Sequences:
         :data:`MIN_BLOCKS` when there are enough rows, more in multiples of it);
         ``block_data(rows)`` gives each :attr:`Block.data`. Neither depends on ``n_threads``."""
         n_sequences, n_rows = offsets.size - 1, int(offsets[-1])
+        if n_sequences == 1 and 0 < n_rows < 2 * MIN_BLOCK_ROWS:   # the rule below's one batch and block, directly
+            return cls(X, offsets, [Batch(int(offsets[0]), n_rows, offsets - offsets[0])],
+                       [Block(0, n_rows, partial(block_data, X[0:n_rows]))], n_threads, context=context)
         n_batches = min(MAX_BATCHES, n_sequences)
         targets = np.linspace(0, n_rows, n_batches + 1)[1:-1]
         cuts = np.unique(np.concatenate([[0], np.searchsorted(offsets, targets), [n_sequences]]))
