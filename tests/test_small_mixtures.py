@@ -286,3 +286,110 @@ def test_the_structures_of_one_k_share_their_k_means_start(monkeypatch):
         np.testing.assert_array_equal(fitted.means_, alone.means_)
         np.testing.assert_array_equal(fitted.covariances_, alone.covariances_)
         assert fitted.lower_bound_ == alone.lower_bound_
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_a_one_hot_start_has_the_direct_parameters_without_the_product_form(monkeypatch, covariance_type):
+    """The start from k-means labels (one-hot responsibilities) by the compiled passes of
+    :func:`~emkit.kernels.gaussian_small.one_hot_statistics`: the product form is not called, and
+    the parameters equal each component's weighted mean and scatter about it written out here
+    (two passes) to 1e-12, with sample weights, a row in no component, an empty component and a
+    narrow component far from the centre (where scikit-learn's one-pass diagonal variances lose
+    digits); the statistics equal the product form's to rounding."""
+    from emkit.kernels import gaussian as kernels
+    from emkit.kernels.gaussian_small import one_hot_statistics
+    from emkit.models import gaussian_mixture as models
+
+    rng = np.random.default_rng(3)
+    X = np.vstack([rng.normal(size=(60, 3)), rng.normal(size=(40, 3)) * 1e-3 + 1e4, rng.normal(size=(30, 3)) + 5])
+    labels = np.repeat([0, 1, 3], [60, 40, 30])
+    labels[7] = -1                                   # a row in no component (an hc subset, k-means++ seeds)
+    resp = np.zeros((len(X), 4))
+    resp[labels >= 0, labels[labels >= 0]] = 1.0     # component 2 is empty
+    structure = covariance_structure(covariance_type)
+    occupied = [0, 1, 3]
+    for sample_weight in (None, rng.uniform(0.5, 3.0, size=len(X))):
+        centre = np.average(X, axis=0, weights=sample_weight)
+        weighted = resp if sample_weight is None else resp * sample_weight[:, None]
+        fast, anchors = one_hot_statistics(X, resp, sample_weight, centre, structure)
+        slow, slow_anchors = kernels.responsibility_statistics(X, weighted, centre, covariance_type)
+        assert sorted(fast) == sorted(slow)
+        np.testing.assert_allclose(anchors, slow_anchors, rtol=0, atol=1e-14 * np.abs(X).max())   # about the centre
+        for key in slow:
+            scale = np.abs(slow[key]).max() if key != "anchored_x" else np.abs(slow["anchored_xx"]).max() ** 0.5 * 100
+            np.testing.assert_allclose(fast[key], slow[key], rtol=0, atol=1e-12 * scale, err_msg=key)
+        monkeypatch.setattr(models, "responsibility_statistics", lambda *args: pytest.fail("product form called"))
+        model = GaussianMixtureModel(4, covariance_type, reg_covar=1e-6)
+        with pytest.warns(emkit.exceptions.DegenerateComponentWarning, match="component"):
+            params = model.params_from_responsibilities(X, resp, sample_weight)
+        monkeypatch.undo()
+        w = np.ones(len(X)) if sample_weight is None else sample_weight
+        counts = np.array([w[labels == j].sum() for j in range(4)])
+        means = np.array([np.average(X[labels == j], axis=0, weights=w[labels == j]) for j in occupied])
+        scatter = np.array([(w[labels == j, None] * (X[labels == j] - mean)).T @ (X[labels == j] - mean)
+                            for j, mean in zip(occupied, means)])
+        covariances = {"full": scatter / counts[occupied, None, None] + 1e-6 * np.eye(3),
+                       "tied": scatter.sum(axis=0) / counts.sum() + 1e-6 * np.eye(3),
+                       "diag": np.diagonal(scatter, axis1=1, axis2=2) / counts[occupied, None] + 1e-6,
+                       "spherical": np.trace(scatter, axis1=1, axis2=2) / (3 * counts[occupied]) + 1e-6}[covariance_type]
+        np.testing.assert_allclose(params["weights"], counts / counts.sum(), rtol=1e-12)
+        np.testing.assert_allclose(params["means"][occupied], means, rtol=1e-12)
+        got = params["covariances"] if covariance_type == "tied" else params["covariances"][occupied]
+        np.testing.assert_allclose(got, covariances, rtol=1e-12, atol=1e-14)
+    assert one_hot_statistics(X, resp + 0.5 * (resp == 0), None, X.mean(axis=0), structure) is None  # not one-hot
+
+
+def test_the_compiled_k_means_plus_plus_seeding_equals_the_numpy_loop():
+    """The greedy k-means++ seeding of small data in one compiled call against the same seeding
+    written here with NumPy (inverse-CDF draws over the rows in lexicographic order, from one
+    stream of uniforms; the candidate of least weighted potential), with sample weights, zero
+    weights and repeated rows: the same centres, and the generator left where it was."""
+    from emkit.kernels import kmeans as km
+
+    rng = np.random.default_rng(11)
+    X = np.vstack([rng.normal(size=(70, 2)) + shift for shift in ([0, 0], [5, 1], [1, 6])])
+    X[10:20] = X[3]                                     # repeated rows
+    weights = rng.integers(0, 4, size=len(X)).astype(float)
+    for k, sample_weight in ((1, None), (3, None), (4, weights), (6, weights)):
+        w = np.ones(len(X)) if sample_weight is None else sample_weight
+        trials = 2 + int(np.log(k))
+        draws = np.random.default_rng(5)
+        order = np.lexsort(X.T[::-1])
+
+        def draw(values, uniforms):
+            cumulative = np.cumsum(values[order])
+            return order[np.minimum(np.searchsorted(cumulative, uniforms * cumulative[-1], side="right"), len(X) - 1)]
+
+        expected = [draw(w, draws.uniform(size=1))[0]]
+        closest = ((X - X[expected[0]]) ** 2).sum(axis=1)
+        for _ in range(1, k):
+            potential = w * closest if np.sum(w * closest) > 0 else w
+            candidates = draw(potential, draws.uniform(size=trials))
+            options = np.minimum(closest[:, None], ((X[:, None, :] - X[candidates][None]) ** 2).sum(axis=2))
+            best = int(np.argmin([np.sum(w * options[:, t]) for t in range(trials)]))
+            expected.append(candidates[best])
+            closest = options[:, best]
+        generator = np.random.default_rng(5)
+        centers, indices = km.kmeans_plusplus(X, k, generator, sample_weight)
+        assert indices.tolist() == expected
+        np.testing.assert_array_equal(centers, X[expected])
+        assert generator.uniform() == draws.uniform()
+    order, uniforms, indices = np.lexsort(X.T[::-1]), np.random.default_rng(5).uniform(size=7), np.empty(3, dtype=int)
+    km._direct_seeding(X, np.ones(len(X)), order, uniforms, 3, indices)   # the compiled seeding itself
+    assert indices.tolist() == km.kmeans_plusplus(X, 3, np.random.default_rng(5))[1].tolist()
+
+
+def test_the_compiled_data_summary_equals_numpys_sums():
+    """The column sums and largest magnitudes of complete rows in one compiled pass: NumPy's
+    ``X.sum(axis=0)`` bit for bit (float64 and float32 rows), and None for one column (which
+    NumPy sums pairwise)."""
+    from emkit.kernels.gaussian_small import column_sums_and_largest
+
+    rng = np.random.default_rng(2)
+    for dtype in (np.float64, np.float32):
+        X = (rng.normal(size=(3001, 3)) * [1e-3, 1.0, 1e5] + [0.0, 1e4, -3.0]).astype(dtype)
+        sums, largest = column_sums_and_largest(X)
+        np.testing.assert_array_equal(sums, X.sum(axis=0, dtype=float))
+        np.testing.assert_array_equal(largest, np.abs(X).max(axis=0).astype(float))
+    assert column_sums_and_largest(X[:, :1].copy()) is None
+    assert column_sums_and_largest(np.asfortranarray(X)) is None

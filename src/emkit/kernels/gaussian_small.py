@@ -34,6 +34,10 @@ from .gaussian import anchored_zeros
 from .gaussian_direct import LOST
 from .gaussian_mixture_estep import ERROR_FACTOR, FAR_TOLERANCE
 
+# The kernels use NumPy's error model (no zero-division checks: every divisor is a positive
+# variance, Cholesky diagonal, count or sum of responsibilities, checked first), and the per-row
+# helpers are inlined into the row loops: ~20% less time per row, the same arithmetic.
+
 #: The dispatch: a block takes the compiled pass when its estimated time, rows × components ×
 #: the cost of one row under one component, is at most :data:`COMPILED_BUDGET_NS`, about the
 #: fixed cost of one product-form E-step of a block (its terms, error bounds, features, two BLAS
@@ -128,7 +132,7 @@ def small_log_joint(X: np.ndarray, weights: np.ndarray, means: np.ndarray, covar
     return out if ok else None
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _matrix_log_joint(X, log_weights, means, covariances, out):  # pragma: no cover - compiled
     k, d = means.shape
     lower, inverse_diagonal, constant = np.zeros((k, d, d)), np.empty((k, d)), np.empty(k)
@@ -140,7 +144,7 @@ def _matrix_log_joint(X, log_weights, means, covariances, out):  # pragma: no co
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _diagonal_log_joint(X, log_weights, means, variances, out):  # pragma: no cover - compiled
     k, d = means.shape
     inverse_scale, constant = np.empty((k, d)), np.empty(k)
@@ -151,7 +155,7 @@ def _diagonal_log_joint(X, log_weights, means, variances, out):  # pragma: no co
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _accumulate(log_joint, w, n, loglik):  # pragma: no cover - compiled
     """Turn one row's ``log π_k + log N`` into its weighted responsibilities (added to ``n``) in
     place; returns ``loglik + w log p(x)`` (nothing added for a row of weight 0; −∞ for a row no
@@ -176,7 +180,7 @@ def _accumulate(log_joint, w, n, loglik):  # pragma: no cover - compiled
     return loglik + w * (top + math.log(total))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _matrix_factors(covariances, log_weights, lower, inverse_diagonal, constant):  # pragma: no cover - compiled
     """Cholesky factors ``Σ_k = L_k L_kᵀ`` (into ``lower``), ``1 / L_k,jj`` and the constants
     ``log π_k − ½ d log 2π − Σ_j log L_k,jj``; False when a covariance is not positive definite."""
@@ -200,7 +204,7 @@ def _matrix_factors(covariances, log_weights, lower, inverse_diagonal, constant)
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _matrix_joint(X, i, means, lower, inverse_diagonal, constant, z, joint):  # pragma: no cover - compiled
     """Row ``i``'s ``log π_k + log N(x_i | μ_k, L_k L_kᵀ)`` into ``joint`` (``z``: scratch of d)."""
     k, d = means.shape
@@ -215,7 +219,7 @@ def _matrix_joint(X, i, means, lower, inverse_diagonal, constant, z, joint):  # 
         joint[c] = constant[c] - 0.5 * q
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _matrix_pass(X, weights, has_weights, centre, log_weights, means, covariances,
                  n, sum_x, second, anchored_x, anchored_second):  # pragma: no cover - compiled
     """Full matrices: Cholesky factors, then one pass over the rows (see the module)."""
@@ -244,7 +248,7 @@ def _matrix_pass(X, weights, has_weights, centre, log_weights, means, covariance
     return loglik, True, far
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _any_far_matrix(lower, inverse_diagonal, covariances, means, centre):  # pragma: no cover - compiled
     """Whether a component is far from the centre by :func:`~emkit.kernels.gaussian_mixture_estep.far_components`'s
     rule: ``ERROR_FACTOR · ε/2 · aᵀ|Λ_k|a`` beyond ``FAR_TOLERANCE``, ``a = |μ_k − c| + 3σ_k``,
@@ -275,7 +279,7 @@ def _any_far_matrix(lower, inverse_diagonal, covariances, means, centre):  # pra
     return False
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _about_centre(n, anchored_x, anchored_second, means, centre, sum_x, second):  # pragma: no cover - compiled
     """The statistics about ``c`` from those about the means (lower triangles of the second
     moments given; both completed): with ``u_k = μ_k − c``, ``Σ r (x − c) = a_k + n_k u_k`` and
@@ -292,7 +296,7 @@ def _about_centre(n, anchored_x, anchored_second, means, centre, sum_x, second):
                 anchored_second[c, b, a] = anchored_second[c, a, b]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _diagonal_factors(variances, log_weights, inverse_scale, constant):  # pragma: no cover - compiled
     """``1 / σ_kj`` and the constants ``log π_k − ½ d log 2π − Σ_j log σ_kj``; False when a
     variance is not positive and finite."""
@@ -310,7 +314,7 @@ def _diagonal_factors(variances, log_weights, inverse_scale, constant):  # pragm
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _diagonal_joint(X, i, means, inverse_scale, constant, joint):  # pragma: no cover - compiled
     """Row ``i``'s ``log π_k + log N(x_i | μ_k, diag σ_k²)`` into ``joint``."""
     k, d = means.shape
@@ -322,7 +326,7 @@ def _diagonal_joint(X, i, means, inverse_scale, constant, joint):  # pragma: no 
         joint[c] = constant[c] - 0.5 * q
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _diagonal_pass(X, weights, has_weights, centre, log_weights, means, variances,
                    n, sum_x, second, anchored_x, anchored_second):  # pragma: no cover - compiled
     """Per-coordinate variances ``(k, d)``: one pass over the rows (see the module)."""
@@ -357,3 +361,99 @@ def _diagonal_pass(X, weights, has_weights, centre, log_weights, means, variance
             sum_x[c, a] = anchored_x[c, a] + n[c] * u
             second[c, a] = anchored_second[c, a] + 2.0 * anchored_x[c, a] * u + n[c] * u * u
     return loglik, True, far
+
+
+# ------------------------------------------------------------------ a start from one-hot labels
+#: The largest start (rows × d²) whose statistics :func:`one_hot_statistics` sums in its compiled
+#: passes; beyond it the product form's BLAS products (:func:`~emkit.kernels.gaussian.responsibility_statistics`).
+ONE_HOT_CELLS = 1 << 22
+
+
+def one_hot_statistics(X: np.ndarray, resp: np.ndarray, sample_weight: np.ndarray | None, centre: np.ndarray,
+                       structure: CovarianceStructure) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
+    """:func:`~emkit.kernels.gaussian.responsibility_statistics` of a start whose responsibilities
+    are one-hot (each row 1 at its component, or all 0: k-means labels, seeds, classes), in two
+    compiled passes over the rows with no ``(n, k)`` products: ``n_k = Σ_{i∈k} w_i``,
+    ``sum_x_k = Σ_{i∈k} w_i (x_i − c)``, ``S_k = Σ_{i∈k} w_i (x_i − c)(x_i − c)ᵀ``, the means
+    ``a_k = c + sum_x_k / n_k`` (``c`` for an empty component), then the same sums about
+    ``a_k`` (the ``anchored_*`` statistics the M-step uses). Sums run over the rows in order.
+    None when ``resp`` is not one-hot or the data are too large (:data:`ONE_HOT_CELLS`)."""
+    X = np.asarray(X, dtype=np.float64)
+    n_rows, d = X.shape
+    if n_rows * d * d > ONE_HOT_CELLS or resp.dtype != np.float64 or resp.shape[0] != n_rows:
+        return None
+    labels = np.empty(n_rows, dtype=np.int64)
+    if not _one_hot_labels(resp, labels):
+        return None
+    k = resp.shape[1]
+    weights = np.ones(n_rows) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    centre = np.asarray(centre, dtype=np.float64)
+    n, sums, seconds = np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d))
+    _one_hot_moments(X, labels, weights, np.broadcast_to(centre, (k, d)), n, sums, seconds)
+    anchors = centre + np.divide(sums, n[:, None], out=np.zeros_like(sums), where=n[:, None] > 0)
+    anchored_n, anchored_x, anchored_xx = np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d))
+    _one_hot_moments(X, labels, weights, anchors, anchored_n, anchored_x, anchored_xx)
+    stats = {"n": n, "sum_x": sums, "sum_xx": structure.second_of_matrices(seconds),
+             "anchored_n": anchored_n, "anchored_x": anchored_x,
+             "anchored_xx": structure.second_of_matrices(anchored_xx), "anchored_at": anchored_n[:, None] * anchors}
+    return stats, anchors
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _one_hot_labels(resp, labels):  # pragma: no cover - compiled
+    """Each row's component (−1 for a row of zeros) into ``labels``; False unless every row is
+    one-hot or zero."""
+    for i in range(resp.shape[0]):
+        labels[i] = -1
+        for j in range(resp.shape[1]):
+            value = resp[i, j]
+            if value == 1.0 and labels[i] < 0:
+                labels[i] = j
+            elif value != 0.0:
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _one_hot_moments(X, labels, weights, anchors, n, sums, seconds):  # pragma: no cover - compiled
+    """``n_k``, ``Σ w_i y_i`` and ``Σ w_i y_i y_iᵀ`` with ``y_i = x_i − a_k`` over the rows of each
+    component ``k`` (the lower triangle summed, the upper mirrored)."""
+    d = X.shape[1]
+    for i in range(X.shape[0]):
+        k = labels[i]
+        if k < 0:
+            continue
+        w = weights[i]
+        n[k] += w
+        for a in range(d):
+            weighted = w * (X[i, a] - anchors[k, a])
+            sums[k, a] += weighted
+            for b in range(a + 1):
+                seconds[k, a, b] += weighted * (X[i, b] - anchors[k, b])
+    for k in range(seconds.shape[0]):
+        for a in range(d):
+            for b in range(a):
+                seconds[k, b, a] = seconds[k, a, b]
+
+
+# ------------------------------------------------------------------------ the data's summary
+def column_sums_and_largest(X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(Σ_i x_ij, max_i |x_ij|)`` per column of complete rows (float64), in one compiled pass:
+    NumPy's own ``X.sum(axis=0, dtype=float)`` bit for bit (a C-ordered array of several columns
+    is summed over the rows in order; one column NumPy sums pairwise, so then None), without
+    its per-call costs on small data."""
+    if X.ndim != 2 or X.shape[1] < 2 or not X.flags.c_contiguous or X.dtype not in (np.float64, np.float32):
+        return None
+    sums, largest = np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    _column_sums_and_largest(X, sums, largest)
+    return sums, largest
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _column_sums_and_largest(X, sums, largest):  # pragma: no cover - compiled
+    for i in range(X.shape[0]):
+        for a in range(X.shape[1]):
+            value = X[i, a]
+            sums[a] += value
+            if abs(value) > largest[a]:
+                largest[a] = abs(value)

@@ -27,12 +27,44 @@ def unit_scale(X: np.ndarray, sample_weight: np.ndarray | None = None) -> np.nda
     as often; 1 for a constant column), to run k-means on ``X / scale``: starting values by
     k-means then do not depend on the units of the columns."""
     X = np.asarray(X, dtype=float)
-    if sample_weight is None:
+    if _compiled_columns(X):
+        weights = np.empty(0) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        total = float(X.shape[0] if sample_weight is None else weights.sum())
+        mean, scale = np.empty(X.shape[1]), np.empty(X.shape[1])
+        _column_moments(X, weights, total, mean, scale)
+        scale = np.sqrt(scale)
+    elif sample_weight is None:
         scale = np.std(X, axis=0)
     else:
         mean = np.average(X, axis=0, weights=sample_weight)
         scale = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=sample_weight))
     return np.where(scale > 0, scale, 1.0)
+
+
+def _compiled_columns(X: np.ndarray) -> bool:
+    """Whether :func:`_column_moments` gives NumPy's column means and variances bit for bit: sums
+    over the rows of a C-ordered array of several columns run row after row, as its loop does
+    (one column is summed pairwise by NumPy), for data small enough that NumPy's per-call costs
+    dominate."""
+    return X.ndim == 2 and X.shape[1] > 1 and X.flags.c_contiguous and X.size <= DIRECT_DISTANCES
+
+
+@njit(cache=True, nogil=True)
+def _column_moments(X, weights, total, mean, variance):  # pragma: no cover - compiled
+    """``mean_a = Σ_i w_i x_ia / total`` and ``variance_a = Σ_i w_i (x_ia − mean_a)² / total`` (no
+    ``weights``: all 1), summed over the rows in order."""
+    weighted = weights.size > 0
+    mean[:] = 0.0
+    variance[:] = 0.0
+    for i in range(X.shape[0]):
+        for a in range(X.shape[1]):
+            mean[a] += X[i, a] * weights[i] if weighted else X[i, a]
+    mean /= total
+    for i in range(X.shape[0]):
+        for a in range(X.shape[1]):
+            deviation = X[i, a] - mean[a]
+            variance[a] += deviation * deviation * weights[i] if weighted else deviation * deviation
+    variance /= total
 
 
 def squared_distances(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
@@ -91,6 +123,10 @@ def kmeans_plusplus(X, n_clusters: int, rng: np.random.Generator, sample_weight=
     with progress.stage("k-means++ seeding", total=n_clusters, unit="center"):
         order = np.lexsort(X.T[::-1])
         indices = np.empty(n_clusters, dtype=int)
+        if n * trials * X.shape[1] <= DIRECT_DISTANCES:   # the draws of the loop below, drawn at once
+            _direct_seeding(X, weights, order, rng.uniform(size=1 + trials * (n_clusters - 1)), trials, indices)
+            progress.advance(n_clusters)
+            return X[indices].copy(), indices
         indices[0] = _draw(weights, order, rng.uniform(size=1))[0]
         closest = squared_distances(X, X[indices[:1]])[:, 0]
         progress.advance()
@@ -124,15 +160,24 @@ def kmeans(X, n_clusters: int, rng: np.random.Generator, sample_weight=None, max
     """
     X = np.asarray(X, dtype=float)
     weights = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    origin = np.average(X, axis=0, weights=weights)
-    Xc = X - origin
-    if scale is not None:
-        Xc /= scale
-    threshold = tol * float(np.mean(np.einsum("ij,ij,i->j", Xc, Xc, weights) / weights.sum()))   # no (n, d) temporary
+    if _compiled_columns(X):
+        origin, spread, Xc = np.empty(X.shape[1]), np.empty(X.shape[1]), np.empty_like(X)
+        _column_moments(X, weights, float(weights.sum()), origin, spread)
+        _scaled(X, origin, np.ones(X.shape[1]) if scale is None else scale, Xc)
+        threshold = tol * float(np.mean(spread / (1.0 if scale is None else scale * scale)))
+    else:
+        origin = np.average(X, axis=0, weights=weights)
+        Xc = X - origin
+        if scale is not None:
+            Xc /= scale
+        threshold = tol * float(np.mean(np.einsum("ij,ij,i->j", Xc, Xc, weights) / weights.sum()))   # no (n, d) temporary
     progress = active()
     with progress.stage("k-means", unit="iteration"):
         centers, _ = kmeans_plusplus(Xc, n_clusters, rng, weights)
         labels = np.full(X.shape[0], -1)
+        if Xc.shape[0] * n_clusters * Xc.shape[1] <= DIRECT_DISTANCES:
+            progress.advance(_direct_lloyd(Xc, weights, centers, labels, max_iter, threshold))
+            return (centers if scale is None else centers * scale) + origin, labels
         for _ in range(max_iter):
             new_labels, own_distance = _nearest(Xc, centers)
             if np.array_equal(new_labels, labels):
@@ -149,16 +194,11 @@ def kmeans(X, n_clusters: int, rng: np.random.Generator, sample_weight=None, max
 
 
 def _nearest(Xc: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's nearest center (the first of equals) and its squared distance: one compiled
-    pass for small data (:data:`DIRECT_DISTANCES`), else from :func:`squared_distances`."""
-    n = Xc.shape[0]
-    if n * centers.shape[0] * Xc.shape[1] <= DIRECT_DISTANCES:
-        labels, own = np.empty(n, dtype=np.int64), np.empty(n)
-        _direct_nearest(Xc, centers, labels, own)
-        return labels, own
+    """Each row's nearest center (the first of equals) and its squared distance, from
+    :func:`squared_distances` (large data; small data take :func:`_direct_lloyd`)."""
     distances = squared_distances(Xc, centers)
     labels = np.argmin(distances, axis=1)
-    return labels, distances[np.arange(n), labels]
+    return labels, distances[np.arange(Xc.shape[0]), labels]
 
 
 @njit(cache=True, nogil=True)
@@ -199,3 +239,116 @@ def _weighted_centers(Xc: np.ndarray, labels: np.ndarray, weights: np.ndarray, c
         for j, row in zip(np.flatnonzero(~filled), order):
             new[j] = Xc[row]
     return new
+
+
+@njit(cache=True, nogil=True)
+def _direct_seeding(X, weights, order, uniforms, trials, indices):  # pragma: no cover - compiled
+    """:func:`kmeans_plusplus`'s greedy seeding in one compiled call (small data): the same
+    inverse-CDF draws over the rows in ``order`` (``uniforms``: the first center's, then
+    ``trials`` per center), direct squared distances, and the candidate of least weighted
+    potential (the first of equals)."""
+    n, d = X.shape
+    cumulative, potential = np.empty(n), np.empty(n)
+    closest, trial_closest = np.empty(n), np.empty((trials, n))
+    total = 0.0
+    for r in range(n):
+        total += weights[order[r]]
+        cumulative[r] = total
+    indices[0] = order[_right_index(cumulative, uniforms[0] * cumulative[n - 1])]
+    _closest_to(X, indices[0], closest, closest, True)
+    for c in range(1, indices.size):
+        positive = False
+        for i in range(n):
+            potential[i] = weights[i] * closest[i]
+            positive = positive or potential[i] > 0
+        if not positive:   # every positive-weight row is already a center
+            potential[:] = weights
+        total = 0.0
+        for r in range(n):
+            total += potential[order[r]]
+            cumulative[r] = total
+        best, best_potential, chosen = 0, np.inf, indices[0]
+        for t in range(trials):
+            candidate = order[_right_index(cumulative, uniforms[1 + (c - 1) * trials + t] * cumulative[n - 1])]
+            _closest_to(X, candidate, closest, trial_closest[t], False)
+            value = 0.0
+            for i in range(n):
+                value += weights[i] * trial_closest[t, i]
+            if value < best_potential:
+                best, best_potential, chosen = t, value, candidate
+        indices[c] = chosen
+        closest[:] = trial_closest[best]
+
+
+@njit(cache=True, nogil=True)
+def _right_index(cumulative, value):  # pragma: no cover - compiled
+    """``min(searchsorted(cumulative, value, side="right"), n − 1)``."""
+    low, high = 0, cumulative.size
+    while low < high:
+        middle = (low + high) // 2
+        if cumulative[middle] <= value:
+            low = middle + 1
+        else:
+            high = middle
+    return min(low, cumulative.size - 1)
+
+
+@njit(cache=True, nogil=True)
+def _closest_to(X, row, closest, out, first):  # pragma: no cover - compiled
+    """``out_i = min(closest_i, ‖x_i − x_row‖²)`` (``first``: the distance alone)."""
+    for i in range(X.shape[0]):
+        total = 0.0
+        for a in range(X.shape[1]):
+            difference = X[i, a] - X[row, a]
+            total += difference * difference
+        out[i] = total if first else min(closest[i], total)
+
+
+@njit(cache=True, nogil=True)
+def _direct_lloyd(X, weights, centers, labels, max_iter, threshold):  # pragma: no cover - compiled
+    """Lloyd's iterations of :func:`kmeans` in one compiled call (small data; ``centers`` and
+    ``labels`` updated in place): nearest centers, weighted cluster means (an empty cluster
+    takes the farthest not-yet-used row), until the labels repeat, the squared center shift is
+    at most ``threshold`` (then the labels of the last centers) or ``max_iter``. Returns the
+    number of center updates."""
+    n, k = X.shape[0], centers.shape[0]
+    new_labels, own = np.empty(n, dtype=np.int64), np.empty(n)
+    sums, totals = np.empty((k, X.shape[1])), np.empty(k)
+    for iteration in range(max_iter):
+        _direct_nearest(X, centers, new_labels, own)
+        if np.array_equal(new_labels, labels):
+            return iteration
+        labels[:] = new_labels
+        sums[:], totals[:] = 0.0, 0.0
+        _cluster_sums(X, labels, weights, sums, totals)
+        new = centers.copy()
+        empty = 0
+        for j in range(k):
+            if totals[j] > 0:
+                new[j] = sums[j] / totals[j]
+            else:
+                empty += 1
+        if empty:
+            farthest = np.argsort(-(own * (weights > 0)), kind="mergesort")
+            used = 0
+            for j in range(k):
+                if not totals[j] > 0:
+                    new[j] = X[farthest[used]]
+                    used += 1
+        shift = 0.0
+        for j in range(k):
+            for a in range(X.shape[1]):
+                shift += (new[j, a] - centers[j, a]) ** 2
+        centers[:] = new
+        if shift <= threshold:
+            _direct_nearest(X, centers, labels, own)
+            return iteration + 1
+    return max_iter
+
+
+@njit(cache=True, nogil=True)
+def _scaled(X, origin, scale, out):  # pragma: no cover - compiled
+    """``out = (X − origin) / scale``."""
+    for i in range(X.shape[0]):
+        for a in range(X.shape[1]):
+            out[i, a] = (X[i, a] - origin[a]) / scale[a]

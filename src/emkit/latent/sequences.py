@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import cache, cached_property, partial
 from itertools import pairwise
 from typing import Any, TypeVar
 
@@ -73,10 +73,17 @@ def check_lengths(lengths: Sequence[int] | np.ndarray | None, n_samples: int) ->
 def default_n_jobs(n_jobs: int | None) -> int:
     """Number of worker threads: ``n_jobs``, or the number of CPUs when None."""
     if n_jobs is None:
-        return os.cpu_count() or 1
+        return cpu_count()
     if not (isinstance(n_jobs, (int, np.integer)) and n_jobs >= 1):
         raise ValueError(f"n_jobs: must be a positive integer or None, got {n_jobs!r}")
     return int(n_jobs)
+
+
+@cache
+def cpu_count() -> int:
+    """``os.cpu_count()`` (at least 1), asked once per process: on Linux each call reads
+    ``/sys`` (tens of µs), and every model construction needs it."""
+    return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,9 @@ class Sequences:
         :data:`MIN_BLOCKS` when there are enough rows, more in multiples of it);
         ``block_data(rows)`` gives each :attr:`Block.data`. Neither depends on ``n_threads``."""
         n_sequences, n_rows = offsets.size - 1, int(offsets[-1])
+        if n_sequences == 1 and 0 < n_rows < 2 * MIN_BLOCK_ROWS:   # the rule below's one batch and block, directly
+            return cls(X, offsets, [Batch(int(offsets[0]), n_rows, offsets - offsets[0])],
+                       [Block(0, n_rows, partial(block_data, X[0:n_rows]))], n_threads, context=context)
         n_batches = min(MAX_BATCHES, n_sequences)
         targets = np.linspace(0, n_rows, n_batches + 1)[1:-1]
         cuts = np.unique(np.concatenate([[0], np.searchsorted(offsets, targets), [n_sequences]]))

@@ -34,6 +34,7 @@ from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian import check_covariance_type, covariance_shape, precisions_cholesky, responsibility_statistics
 from ..kernels.gaussian_mixture_estep import FLOAT32_TOLERANCE
 from ..kernels.gaussian_mixture_missing import MissingLayout, missing_layout
+from ..kernels.gaussian_small import column_sums_and_largest, one_hot_statistics
 from ..kernels.hierarchical import MODELS as HC_MODELS
 from ..kernels.hierarchical import mclust_start_labels
 from ..kernels.kmeans import kmeans, kmeans_plusplus, unit_scale
@@ -94,8 +95,14 @@ class GaussianMixtureData:
         observed, sums, largest = np.zeros(d), np.zeros(d), np.zeros(d)
         for rows, has_missing in self.blocks:   # temporaries of one block at most
             block = self.X[rows]
-            largest = np.fmax(largest, np.fmax.reduce(np.abs(block), axis=0))
             weights = None if self.sample_weight is None else self.sample_weight[rows]
+            compiled = None if has_missing or weights is not None else column_sums_and_largest(block)
+            if compiled is not None:   # complete rows without weights: one compiled pass
+                observed += block.shape[0]
+                sums += compiled[0]
+                largest = np.fmax(largest, compiled[1])
+                continue
+            largest = np.fmax(largest, np.fmax.reduce(np.abs(block), axis=0))
             if has_missing:
                 seen = ~np.isnan(block)
                 weights = np.ones(block.shape[0]) if weights is None else weights
@@ -519,9 +526,10 @@ class GaussianMixtureModel(EMModel):
                                      centre: np.ndarray | None = None) -> Params:
         """One M-step from given responsibilities of complete rows (fixed values kept), the
         statistics about ``centre`` (default: the rows' weighted mean) then each component's mean."""
-        weighted = resp if sample_weight is None else resp * sample_weight[:, None]
         centre = np.average(X, axis=0, weights=sample_weight) if centre is None else centre
-        stats, anchors = responsibility_statistics(X, weighted, centre, self.covariance_type)
+        stats, anchors = (one_hot_statistics(X, resp, sample_weight, centre, covariance_structure(self.covariance_type))
+                          or responsibility_statistics(X, resp if sample_weight is None else resp * sample_weight[:, None],
+                                                       centre, self.covariance_type))
         empty = stats["n"] <= 0
         if np.any(empty):
             warnings.warn(f"component(s) {np.flatnonzero(empty).tolist()} start with no data and weight 0 "
