@@ -251,3 +251,41 @@ def test_feature_products_equal_the_direct_gaussian_formulas(covariance_type, mi
     for key in direct:
         assert stats[key].shape == direct[key].shape
         np.testing.assert_allclose(stats[key], direct[key], rtol=1e-11, atol=1e-10, err_msg=key)
+
+
+@pytest.mark.parametrize("n_states", [1, 2, 8, kernels.XI_BLOCK_STATES, kernels.XI_BLOCK_STATES + 1])
+@pytest.mark.parametrize("zeros", [False, True])
+def test_transition_counts_in_blocks_of_steps_equal_the_log_space_kernel(n_states, zeros):
+    """The single sweep adds the ``ξ`` terms up ``XI_BLOCK`` steps at a time (for few states):
+    sequences shorter than, equal to and longer than a block, and blocks cut by a sequence's end,
+    against the log-space kernel's step-by-step sums (and the per-step formula written out)."""
+    block = kernels.XI_BLOCK
+    lengths = [1, block - 1, block, block + 1, 3 * block + 7]
+    rng = np.random.default_rng(n_states)
+    log_frame, offsets, startprob, transmat = random_problem(rng, n_states, lengths, zeros=zeros)
+    result = run(log_frame, offsets, startprob, transmat)
+    posteriors, start, trans, occupancy = np.empty(log_frame.shape), np.zeros(n_states), \
+        np.zeros((n_states, n_states)), np.zeros(n_states)
+    loglik = np.empty(len(lengths))
+    with np.errstate(divide="ignore"):
+        log_a = np.log(transmat)
+    kernels.forward_backward_log(log_frame, offsets, np.log(startprob), log_a, posteriors, start, trans,
+                                 occupancy, loglik)
+    np.testing.assert_allclose(result.seq_loglik, loglik, rtol=1e-13)
+    np.testing.assert_allclose(result.posteriors, posteriors, atol=1e-12)
+    np.testing.assert_allclose(result.trans_counts, trans, rtol=1e-12, atol=1e-12)
+    # ξ written out: Σ_t α_t(i) A_ij b_{t+1}(j) β_{t+1}(j) / p(x), from the log-space posteriors' pieces
+    direct = np.zeros((n_states, n_states))
+    for s in range(len(lengths)):
+        frame = log_frame[offsets[s]:offsets[s + 1]]
+        log_alpha = np.empty_like(frame)
+        log_alpha[0] = np.log(startprob) + frame[0]
+        for t in range(1, len(frame)):
+            log_alpha[t] = logsumexp(log_alpha[t - 1][:, None] + log_a, axis=0) + frame[t]
+        log_beta = np.zeros_like(frame)
+        for t in range(len(frame) - 2, -1, -1):
+            log_beta[t] = logsumexp(log_a + frame[t + 1] + log_beta[t + 1], axis=1)
+        total = logsumexp(log_alpha[-1])
+        for t in range(len(frame) - 1):
+            direct += np.exp(log_alpha[t][:, None] + log_a + frame[t + 1] + log_beta[t + 1] - total)
+    np.testing.assert_allclose(result.trans_counts, direct, rtol=1e-11, atol=1e-11)

@@ -172,3 +172,38 @@ def test_lookup_path_never_makes_the_blocks_emission_data():
     made = [block.data for block in data.blocks]
     assert all(block.data is one for block, one in zip(data.blocks, made))
     np.testing.assert_array_equal(np.concatenate(made)[:, 0], X[:, 0])
+
+
+@pytest.mark.parametrize("make", [lambda s: s[:, None].astype(np.int64), lambda s: s.astype(np.int32),
+                                  lambda s: np.asfortranarray(s[:, None].astype(np.uint8))])
+def test_the_callers_symbols_are_never_modified_nor_shared(make):
+    """The symbol table reads the prepared codes themselves (no copy of its own): they are a copy
+    of the caller's array, which fitting, scoring and decoding leave as it was."""
+    rng = np.random.default_rng(3)
+    X = make(rng.integers(0, 5, size=300))
+    before = X.copy()
+    model = CategoricalHMM(3, n_iter=3, random_state=0).fit(X, lengths=[100, 200])
+    model.predict_proba(X, lengths=[100, 200])
+    model.decode(X, lengths=[100, 200])
+    np.testing.assert_array_equal(X, before)
+    hmm = HiddenMarkovModel(CategoricalEmission(5), 3)
+    data = hmm.prepare(X)
+    rows = hmm.emission.lookup_rows(data.X)
+    assert not np.shares_memory(rows, X) and not np.shares_memory(data.X, X)
+    np.testing.assert_array_equal(rows, before.ravel())
+
+
+@pytest.mark.parametrize("X, message", [
+    (np.array([[0], [-2], [1]]), "X: categorical symbols must be non-negative, got -2"),
+    (np.array([0, 2**53, 1], dtype=np.int64), "X: categorical symbol 9.0072e\\+15 is too large"),
+    (np.array([0, 2**64 - 1], dtype=np.uint64), "X: categorical symbol 1.84467e\\+19 is too large"),
+    (np.array([0.0, 1.5]), "X: categorical symbols must be integers"),
+    (np.array([True, False]), "X: categorical symbols must be integers, got dtype bool"),
+])
+def test_integer_symbols_are_still_range_checked(X, message):
+    """The integer path (a copy after a minimum and a maximum) keeps every check of the caller's
+    array, each naming X; a failed fit leaves the estimator unfitted."""
+    model = CategoricalHMM(2, n_features=4)
+    with pytest.raises(ValueError, match=message):
+        model.fit(X)
+    assert not hasattr(model, "emissionprob_")

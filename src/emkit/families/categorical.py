@@ -34,6 +34,10 @@ MISSING = -1
 MAX_TABLE_ENTRIES = 2**28
 
 
+#: How to turn arbitrary symbols into codes (the end of a message about a too large symbol).
+RECODE = "symbols are codes 0..n_features − 1 (recode with np.unique(X, return_inverse=True))"
+
+
 def check_symbols(X, name: str = "X") -> np.ndarray:
     """Symbols as int64 (missing as ``MISSING``) from an array of shape (n,) or (n, 1).
 
@@ -50,9 +54,14 @@ def check_symbols(X, name: str = "X") -> np.ndarray:
         raise ValueError(f"{name}: categorical observations must have shape (n_samples, 1), got {np.shape(X)}")
     if array.size == 0:
         raise ValueError(f"{name}: no observations")
-    if np.issubdtype(array.dtype, np.integer):
-        missing, values = np.zeros(array.shape, dtype=bool), array
-    elif np.issubdtype(array.dtype, np.floating):
+    if np.issubdtype(array.dtype, np.integer):   # no missing: the range checks and one copy
+        if array.min() < 0:
+            raise ValueError(f"{name}: categorical symbols must be non-negative, got {array.min():g}")
+        if array.max() >= MAX_EXACT_INTEGER:   # before the cast: 2**64 − 1 must not become −1 (MISSING)
+            raise ValueError(f"{name}: categorical symbol {array.max().item():g} is too large (at most 2**53 − 1); "
+                             f"{RECODE}")
+        return array.astype(np.int64)   # a copy, never the caller's array
+    if np.issubdtype(array.dtype, np.floating):
         missing = np.isnan(array)
         values = np.where(missing, 0.0, array)
         if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
@@ -61,9 +70,9 @@ def check_symbols(X, name: str = "X") -> np.ndarray:
         raise ValueError(f"{name}: categorical symbols must be integers, got dtype {array.dtype}")
     if np.any(values < 0):
         raise ValueError(f"{name}: categorical symbols must be non-negative, got {values.min():g}")
-    if np.any(values >= MAX_EXACT_INTEGER):  # before the cast: 2**64 − 1 must not become −1 (MISSING)
+    if np.any(values >= MAX_EXACT_INTEGER):
         raise ValueError(f"{name}: categorical symbol {values.max().item():g} is too large (at most 2**53 − 1); "
-                         "symbols are codes 0..n_features − 1 (recode with np.unique(X, return_inverse=True))")
+                         f"{RECODE}")
     return np.where(missing, MISSING, values).astype(np.int64)
 
 
@@ -225,8 +234,12 @@ class Categorical(Family):
 
     def lookup_rows(self, X: np.ndarray) -> np.ndarray | None:
         """With one column: the codes, ``m`` (the zero row of :meth:`precompute`'s table) for a
-        missing one; None with several columns."""
-        return np.ascontiguousarray(self.block_data(X)[:, 0]) if self.n_columns == 1 else None
+        missing one; None with several columns. ``X`` is :meth:`prepare`'s array (never the
+        caller's): without missing codes it is returned as it is, a view, read only."""
+        if self.n_columns != 1:
+            return None
+        codes = np.ascontiguousarray(X.reshape(X.shape[0]))
+        return codes if codes.min() != MISSING else np.where(codes == MISSING, self.n_entries, codes)
 
     def lookup_table(self, cache: np.ndarray) -> np.ndarray:
         """:meth:`precompute`'s table, ``log p_k(c)`` in row ``c`` (and a row of zeros for a

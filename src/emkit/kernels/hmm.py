@@ -53,6 +53,12 @@ STEP_FLOOR = 1e-200
 #: kernel.
 COMBINE_FLOOR = 1e-280
 
+#: Steps whose ``ξ`` terms :func:`backward_combine_scaled` keeps before adding them up, for at
+#: most ``XI_BLOCK_STATES`` states (with more, the per-step update over next states is long
+#: enough to vectorise, and faster).
+XI_BLOCK = 64
+XI_BLOCK_STATES = 16
+
 #: Floating-point licences of the scaled kernel: reassociation (vectorised sums) but no
 #: assumptions about infinities or NaN, which the kernel tests for.
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
@@ -243,6 +249,17 @@ def combine_scaled(frame, rows, beta, beta_scale, offsets, first_row, stop_row, 
                 start_counts[k] += posteriors[first, k]
 
 
+@njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def _add_xi_block(left, right, kept, xi):  # pragma: no cover - compiled
+    """``xi[i, k] += Σ_{s < kept} left[i, s] right[k, s]``: the ``ξ`` terms of ``kept`` steps."""
+    for i in range(xi.shape[0]):
+        for k in range(xi.shape[1]):
+            acc = 0.0
+            for s in range(kept):
+                acc += left[i, s] * right[k, s]
+            xi[i, k] += acc
+
+
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
 def backward_combine_scaled(frame, rows, offsets, transmat, posteriors, seq_status, start_counts, trans_counts,
                             occupancy, row_counts):  # pragma: no cover - compiled
@@ -256,6 +273,11 @@ def backward_combine_scaled(frame, rows, offsets, transmat, posteriors, seq_stat
     Sequences whose ``seq_status`` is not 0 are skipped; one where ``α̃_t · r_t`` falls below
     ``COMBINE_FLOOR`` gets status NaN (its ``row_counts``, added as in :func:`combine_scaled`, are
     then partial: the caller recounts). An empty ``trans_counts``: the posteriors alone.
+
+    For at most ``XI_BLOCK_STATES`` states the ``ξ`` terms ``(α̃_t(i) / (α̃_t · r_t)) (b_{t+1} ∘
+    β̃_{t+1})(k)`` of ``XI_BLOCK`` steps are kept and added up as one small matrix product
+    (:func:`_add_xi_block`): a vectorised sum of ``XI_BLOCK`` terms per entry instead of ``K²``
+    scalar updates of the sums every step.
     """
     n_states = transmat.shape[0]
     count_rows = row_counts.shape[0] > 0
@@ -265,11 +287,15 @@ def backward_combine_scaled(frame, rows, offsets, transmat, posteriors, seq_stat
     weighted = np.empty(n_states)
     xi = np.empty((n_states, n_states))
     visits = np.empty(n_states)
+    blocked = count_transitions and n_states <= XI_BLOCK_STATES
+    left = np.empty((n_states, XI_BLOCK if blocked else 0))   # α̃_t(i) / (α̃_t · r_t), step by step
+    right = np.empty((n_states, XI_BLOCK if blocked else 0))  # (b_{t+1} ∘ β̃_{t+1})(k)
     for s in range(offsets.shape[0] - 1):
         first, stop = offsets[s], offsets[s + 1]
         if seq_status[s] != 0.0:
             continue
         xi[:, :] = 0.0
+        kept = 0
         for k in range(n_states):
             beta[k] = 1.0
             visits[k] = posteriors[stop - 1, k]
@@ -296,19 +322,30 @@ def backward_combine_scaled(frame, rows, offsets, transmat, posteriors, seq_stat
             inverse = 1.0 / total
             for i in range(n_states):
                 alpha = posteriors[t, i] * inverse
-                for k in range(n_states if count_transitions else 0):
-                    xi[i, k] += alpha * weighted[k]
+                if blocked:
+                    left[i, kept] = alpha
+                    right[i, kept] = weighted[i]
+                elif count_transitions:
+                    for k in range(n_states):
+                        xi[i, k] += alpha * weighted[k]
                 posteriors[t, i] = alpha * raw[i]
                 visits[i] += posteriors[t, i]
             if count_rows:
                 row = rows[t]
                 for i in range(n_states):
                     row_counts[row, i] += posteriors[t, i]
+            if blocked:
+                kept += 1
+                if kept == XI_BLOCK:
+                    _add_xi_block(left, right, kept, xi)
+                    kept = 0
             rescale = 1.0 / mass if mass < RESCALE_BELOW else 1.0
             for k in range(n_states):
                 beta[k] = raw[k] * rescale
         if seq_status[s] != 0.0:
             continue
+        if kept > 0:
+            _add_xi_block(left, right, kept, xi)
         for i in range(n_states):
             start_counts[i] += posteriors[first, i]
             occupancy[i] += visits[i]

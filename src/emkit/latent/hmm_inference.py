@@ -136,7 +136,7 @@ def scaled_forward_backward(
     n_rows, n_sequences = posteriors.shape[0], offsets.size - 1
     scratch = {} if workspace is None else workspace
     log_scales = reusable(scratch, "log_scales", (n_rows,))
-    chunks = _row_chunks(n_rows, SEQUENCE_CHUNKS if n_sequences == 1 else 1)
+    chunks = _row_chunks(n_rows, SEQUENCE_CHUNKS) if n_sequences == 1 else [(0, n_rows)]
     status = np.zeros(n_sequences)
     steps = NO_ROWS if rows is None else rows
     row_counts = np.zeros((0 if rows is None else frame.shape[0], n_states))
@@ -153,6 +153,9 @@ def scaled_forward_backward(
     possible = status == 0.0   # the scaled passes went through (−inf: impossible; NaN: redo in log space)
     seq_loglik = status
     kernels.sum_log_scales(log_scales, offsets, seq_loglik)
+    if possible.all() and seq_loglik.min() > 0.5 * LOST:   # every sequence done, nothing to redo
+        return Posterior(posteriors, start_counts, trans_counts if count_transitions else np.zeros((n_states, n_states)),
+                         occupancy, seq_loglik, None if rows is None else row_counts)
     # a sum of shifts beyond the float range (rows far from every state): posteriors stand, ℓ = −∞
     beyond = possible & ~(seq_loglik > -np.inf)
     seq_loglik[beyond] = -np.inf
