@@ -93,3 +93,30 @@ def test_the_loop_is_vectorised():
     loop(np.zeros(16), np.zeros(16))
     assembly = loop.inspect_asm(loop.signatures[0])
     assert any(name in assembly for name in ("vmulpd", "mulpd", "fmul.2d", "fmul\tv"))
+
+
+def test_float32_within_one_ulp_and_special_values():
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.uniform(-103.9, 88.7, 300_000), rng.uniform(-78.0, 0.0, 300_000)]).astype(np.float32)
+    got = fast32(x)
+    assert got.dtype == np.float32
+    exact = np.exp(x.astype(np.float64))                 # float64: its error is ~2⁻²⁹ ulp of float32
+    with np.errstate(under="ignore"):
+        rounded = exact.astype(np.float32)
+    normal = rounded >= np.finfo(np.float32).tiny
+    errors = np.abs(got[normal].astype(np.float64) - exact[normal]) / np.spacing(rounded[normal]).astype(np.float64)
+    assert errors.max() <= ULP_BOUND
+    subnormal = ~normal                                  # below 2⁻¹²⁶: within one subnormal step
+    assert np.all(np.abs(got[subnormal].astype(np.float64) - exact[subnormal]) <= 2.0 ** -149)
+    special = np.array([0.0, -np.inf, np.inf, np.nan, -104.0, -1e30, 1e30, 89.0, -87.0], dtype=np.float32)
+    out = fast32(special)
+    assert out[0] == 1 and out[1] == 0 and out[2] == np.inf and np.isnan(out[3])
+    assert out[4] == 0 and out[5] == 0 and out[6] == np.inf and out[7] == np.inf
+    assert abs(float(out[8]) / math.exp(-87.0) - 1) < 2.0 ** -23
+
+
+def fast32(x):
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    out = np.empty_like(x)
+    exp_into(x, out)
+    return out
