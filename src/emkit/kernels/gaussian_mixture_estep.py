@@ -63,6 +63,7 @@ import numpy as np
 from numba import njit
 
 from .covariance_structures import CovarianceStructure, covariance_structure
+from .fast_exp import exp_of as fast_exp
 from .gaussian import LOG_2PI, anchored_stats, anchored_zeros, check_covariance_type, precisions_cholesky
 from .gaussian_direct import finite_stand_in, log_distances, log_posterior
 from .gaussian_mixture_missing import (
@@ -326,24 +327,13 @@ def compute_dtype(data_dtype, terms: MixtureTerms) -> np.dtype:
 
 
 # ------------------------------------------------------------------------------ the passes
-#: The exponent below which :func:`_exp_relative` makes a ratio exactly 0, by type.
+#: Ratios ``exp(L_ik − max_j L_ij)`` whose exponent is below this, by type, are taken as exactly 0
+#: (:func:`_responsibilities`).
 _EXP_FLOOR = {np.float64: np.float64(-690.0), np.float32: np.float32(-78.0)}
-_RATIO_FLOOR = {dtype: np.exp(floor) for dtype, floor in _EXP_FLOOR.items()}
 
-
-def _exp_relative(joint: np.ndarray) -> np.ndarray:
-    """``exp(max(joint − max_k joint[k], floor))`` of each column, in place (returns the maxima).
-
-    Ratios below ``e⁻⁶⁹⁰ ≈ 10⁻³⁰⁰`` (``e⁻⁷⁸ ≈ 10⁻³⁴`` in float32, the ``floor``) become exactly 0:
-    the exponent is clipped there and ``e⁻⁶⁹⁰`` subtracted by :func:`_subtract_and_sum`, which
-    changes no larger value by more than round-off. No statistic can show the difference, and it
-    keeps out of every pass the subnormal numbers and the special cases that make ``exp`` and the
-    products up to 20x slower. The maxima, the shift and the clip are one compiled pass
-    (:func:`_shift_by_largest`), the exponential NumPy's vectorized one."""
-    largest = np.empty(joint.shape[1], dtype=joint.dtype)
-    _shift_by_largest(joint, largest, _EXP_FLOOR[joint.dtype.type])
-    np.exp(joint, out=joint)
-    return largest
+#: :func:`_responsibilities` takes a block's columns in tiles of this many rows, whose ``k × tile``
+#: ratios stay in the core's first-level cache (32 KiB at k = 16, float64) between its loops.
+_TILE_ROWS = 256
 
 
 def _block(X: np.ndarray, layout: MissingLayout, start: int, size: int,
@@ -451,6 +441,7 @@ class _Buffers:
         self.features: np.ndarray | None = None
         self.joint = np.empty((k, rows), dtype=dtype)
         self.log_marginal = np.empty(rows)   # of the rows of a block, with their sum of ratios and its inverse
+        self.largest = np.empty(rows)
         self.total = np.empty(rows, dtype=dtype)
         self.scale = np.empty(rows, dtype=dtype)
         self.whitened: np.ndarray | None = None  # z (row, ≤ q, k) of incomplete rows (full/tied), made when needed
@@ -532,20 +523,18 @@ class _Buffers:
 
     def statistics(self, X: np.ndarray, block: RowFeatures, weights: np.ndarray | None, sums: _Totals) -> None:
         """Add to ``sums`` those of one block: responsibilities ``R`` (in place of the log-joint,
-        with negligible ones set to 0, see :func:`_exp_relative`), ``Φᵀ R``, the log-likelihood,
+        with negligible ones set to 0, see :func:`_responsibilities`), ``Φᵀ R``, the log-likelihood,
         the missing-value corrections (``weights``: those of the block's rows, in its order)."""
         joint = self.log_joint(X, block)
         exact = self.exact
         if exact is not None:
             _check_representable(self.used, exact.positions, block.rows)
             joint[:, exact.positions] = exact.log_resp.T
-        largest = _exp_relative(joint)
         b = joint.shape[1]
-        total, log_marginal = self.total[:b], self.log_marginal[:b]
-        _subtract_and_sum(joint, _RATIO_FLOOR[joint.dtype.type], total)
+        log_marginal, largest, total = self.log_marginal[:b], self.largest[:b], self.total[:b]
+        _responsibilities(joint, _EXP_FLOOR[joint.dtype.type], weights, largest, total, self.scale[:b])
         np.log(total, out=log_marginal, dtype=np.float64)   # in float64, whatever the type of `total`
         log_marginal += largest
-        _scale_columns(joint, total, weights, self.scale[:b])
         if exact is not None:
             log_marginal[exact.positions] = exact.log_marginal
         sums.loglik += float(log_marginal.sum() if weights is None else weights @ log_marginal)
@@ -810,49 +799,52 @@ def _check_representable(features: np.ndarray, positions: np.ndarray, rows: np.n
 
 # ----------------------------------------------------------------------- compiled kernels
 # Numba where BLAS has nothing to offer: building the features (one pass over the rows), the
-# maxima and shift before the exponential (one pass instead of three), and the corrections for
+# responsibilities from the log-joint (maxima, shift, exponential, sums and scaling in one pass
+# over a block, in tiles that stay in cache), and the corrections for
 # missing coordinates (a few numbers per incomplete row and component). Arrays indexed by
 # component keep it on the last axis, so the loops over components are contiguous.
-@njit(cache=True, nogil=True)
-def _shift_by_largest(joint, largest, floor):  # pragma: no cover - compiled
-    """``largest[i] = max_c joint[c, i]`` and ``joint[c, i] ← max(joint[c, i] − largest[i], floor)``,
-    the loops running along the contiguous rows of ``joint`` (so that they vectorize)."""
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _responsibilities(joint, floor, weights, largest, total, scale):  # pragma: no cover - compiled
+    """Responsibilities in place of the log-joint ``joint`` (k, b), with what makes the rows'
+    log-densities ``m_i + log s_i``.
+
+    ``m_i = max_c L_ci`` (into ``largest``, float64), ``e_ci = exp(L_ci − m_i)`` (in the type of
+    ``joint``; 0 when the exponent is below ``floor``: a ratio below ``e⁻⁶⁹⁰ ≈ 10⁻³⁰⁰``,
+    ``e⁻⁷⁸ ≈ 10⁻³⁴`` in float32, changes no statistic, and the passes and products then meet no
+    subnormal number), ``s_i = Σ_c e_ci`` (into ``total``, in its type, that of ``joint``: a float64
+    sum would halve the float32 loops' vector width; over ``c`` in order) and ``joint[c, i] = e_ci · (w_i / s_i)`` (``w_i = 1`` when ``weights`` is
+    None; the factor rounded to the type of ``joint`` in ``scale``). One pass over the block in
+    tiles of :data:`_TILE_ROWS` rows, each loop along the contiguous rows of ``joint`` and
+    vectorised: the exponential is :func:`~emkit.kernels.fast_exp.exp_of` (within 1 ulp), where
+    ``np.exp`` in Numba calls the C library value by value, and the division takes NumPy's
+    error model (no Python check for 0 in the loop). The logarithm is left to NumPy's
+    vectorised one."""
     k, b = joint.shape
-    for r in range(b):
-        largest[r] = joint[0, r]
-    for c in range(1, k):
-        for r in range(b):
-            largest[r] = max(largest[r], joint[c, r])
-    for c in range(k):
-        for r in range(b):
-            joint[c, r] = max(joint[c, r] - largest[r], floor)
-
-
-@njit(cache=True, nogil=True)
-def _subtract_and_sum(resp, floor, total):  # pragma: no cover - compiled
-    """``resp[c, i] ← resp[c, i] − floor`` and ``total[i] = Σ_c resp[c, i]`` (in the type of ``resp``,
-    summed over ``c`` in order), in one pass along the contiguous rows of ``resp``."""
-    k, b = resp.shape
-    for r in range(b):
-        total[r] = 0.0
-    for c in range(k):
-        for r in range(b):
-            value = resp[c, r] - floor
-            resp[c, r] = value
-            total[r] += value
-
-
-@njit(cache=True, nogil=True)
-def _scale_columns(resp, total, weights, scale):  # pragma: no cover - compiled
-    """``resp[c, i] ← resp[c, i] · s_i`` with ``s_i = w_i / total[i]`` (``w_i = 1`` when ``weights``
-    is None) computed in float64 and rounded to the type of ``resp`` (into ``scale``): a product
-    that vectorizes, where a division by ``total[i]`` runs element by element."""
-    k, b = resp.shape
-    for r in range(b):
-        scale[r] = (1.0 if weights is None else weights[r]) / np.float64(total[r])
-    for c in range(k):
-        for r in range(b):
-            resp[c, r] *= scale[r]
+    zero = floor - floor   # 0 in the type of `joint` (a float64 literal would convert every ratio)
+    for start in range(0, b, _TILE_ROWS):
+        stop = min(start + _TILE_ROWS, b)
+        # one-dimensional slices of the tile: loops over `range(start, stop)` do not vectorise
+        top, sums, factors = largest[start:stop], total[start:stop], scale[start:stop]
+        factors[:] = joint[0, start:stop]   # the maxima, in the type of `joint` for the shift
+        for c in range(1, k):
+            row = joint[c, start:stop]
+            for r in range(row.size):
+                factors[r] = max(factors[r], row[r])
+        sums[:] = 0.0
+        for c in range(k):
+            row = joint[c, start:stop]
+            for r in range(row.size):
+                shifted = row[r] - factors[r]
+                ratio = fast_exp(shifted)   # for every value, then chosen: the loop stays branch-free
+                row[r] = ratio if shifted >= floor else zero
+                sums[r] += row[r]
+        for r in range(sums.size):
+            top[r] = factors[r]
+            factors[r] = (1.0 if weights is None else weights[start + r]) / sums[r]
+        for c in range(k):
+            row = joint[c, start:stop]
+            for r in range(row.size):
+                row[r] *= factors[r]
 
 
 @njit(cache=True, nogil=True)
