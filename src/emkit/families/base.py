@@ -148,6 +148,12 @@ class Family(ABC):
         ``block`` (from :meth:`block_data`) given ``cache`` (from :meth:`precompute`), written
         into ``out`` when given (and returned)."""
 
+    def frame_log_likelihood(self, block: Any, cache: Any, out: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`log_likelihood` of rows seen once (an HMM's decoding and scoring, where the
+        fit's E-step visits the same rows every iteration): the same values, by a route that
+        may keep nothing for later passes; :meth:`log_likelihood` by default."""
+        return self.log_likelihood(block, cache, out)
+
     @abstractmethod
     def stats(self, block: Any, posteriors: np.ndarray, cache: Any) -> Stats:
         """Expected sufficient statistics ``Σ_t γ_t(k) T(x_t)``, additive over time steps."""

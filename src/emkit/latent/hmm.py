@@ -400,7 +400,7 @@ class HiddenMarkovModel(EMModel):
         data = self.prepare(data)
         posteriors = np.empty((data.n_samples, self.n_states))
         chain = self._forward_backward(data, params, self.emission.precompute(params), posteriors,
-                                       count_transitions=False)
+                                       count_transitions=False, rows_seen_once=True)
         return sum(float(p.seq_loglik.sum()) for p in chain), posteriors
 
     def decode(self, data: Any, params: Params, algorithm: str = "viterbi") -> tuple[float, np.ndarray]:
@@ -440,25 +440,28 @@ class HiddenMarkovModel(EMModel):
 
     # ----------------------------------------------------------------- internals
     def _log_frame(self, data: Sequences, cache) -> np.ndarray:
-        """``log p(x_t | z_t = k)`` of every row (n, K), block by block in parallel, in the
+        """``log p(x_t | z_t = k)`` of every row (n, K) for decoding (rows seen once:
+        :meth:`~emkit.families.Family.frame_log_likelihood`), block by block in parallel, in the
         data's reusable buffer."""
         log_frame = data.buffer("log_frame", (data.n_samples, self.n_states))
 
         def block(b: Block) -> None:
-            self.emission.log_likelihood(b.data, cache, log_frame[b.start:b.stop])
+            self.emission.frame_log_likelihood(b.data, cache, log_frame[b.start:b.stop])
 
         parallel_map(block, data.blocks, data.n_threads)
         return log_frame
 
-    def _scaled_frame(self, data: Sequences, cache) -> tuple[np.ndarray, np.ndarray]:
+    def _scaled_frame(self, data: Sequences, cache, rows_seen_once: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The scaled likelihoods ``b_t(k) e^{−m_t}`` (n, K) and the shifts ``m_t`` (n,)
         (:func:`.inference.scale_frame`), block by block in parallel (each block computed and
-        scaled while in the cache), in the data's reusable buffers."""
+        scaled while in the cache), in the data's reusable buffers; ``rows_seen_once``: by the
+        emission's :meth:`~emkit.families.Family.frame_log_likelihood` (scoring, not an E-step)."""
         frame = data.buffer("log_frame", (data.n_samples, self.n_states))
         shift = data.buffer("shift", (data.n_samples,))
+        log_likelihood = self.emission.frame_log_likelihood if rows_seen_once else self.emission.log_likelihood
 
         def block(b: Block) -> None:
-            scale_frame(self.emission.log_likelihood(b.data, cache, frame[b.start:b.stop]), shift[b.start:b.stop])
+            scale_frame(log_likelihood(b.data, cache, frame[b.start:b.stop]), shift[b.start:b.stop])
 
         parallel_map(block, data.blocks, data.n_threads)
         return frame, shift
@@ -470,15 +473,15 @@ class HiddenMarkovModel(EMModel):
         return data.workspace["lookup_rows"]
 
     def _forward_backward(self, data: Sequences, params: Params, cache, posteriors: np.ndarray,
-                          count_transitions: bool = True) -> list[Posterior]:
+                          count_transitions: bool = True, rows_seen_once: bool = False) -> list[Posterior]:
         """Forward–backward over every batch in parallel (one batch, i.e. one sequence: over the
         threads inside it), posteriors written into ``posteriors`` (a sequence redone in log
         space gets its frame log-likelihoods recomputed), with the expected transition counts
-        unless ``count_transitions`` is False. An emission with a lookup table has its table
+        unless ``count_transitions`` is False (``rows_seen_once``: see :meth:`_scaled_frame`). An emission with a lookup table has its table
         scaled instead of a frame, and its posteriors added up by value."""
         rows = self._lookup_rows(data)
         if rows is None:
-            frame, shift = self._scaled_frame(data, cache)
+            frame, shift = self._scaled_frame(data, cache, rows_seen_once)
         else:
             log_table = self.emission.lookup_table(cache)
             frame, shift = np.array(log_table, dtype=float), np.empty(log_table.shape[0])
