@@ -55,3 +55,23 @@ def test_a_block_is_taken_in_passes_of_one_size(n_rows, row_bytes, size):
     assert ke.pass_rows(n_rows, row_bytes) == size
     passes = -(-n_rows // size)
     assert passes * size - n_rows < passes
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "full"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("rows", [512, 8_192, 6_250, 1])
+def test_feature_lines_are_not_a_multiple_of_4_kib_apart(covariance_type, dtype, rows):
+    """A thread's features buffer Φᵀ (p, b) is written down its columns; passes of 8,192 rows
+    (8 blocks at n = 65,536) gave lines 64 KiB apart, whose stores alias on one cache set
+    (building the diag features took 2.5x as long). Its lines must lie an odd number of 64-byte
+    cache lines apart, with room for the pass."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(rows, 3)).astype(dtype)
+    k = 2
+    covariances = np.ones((k, 3)) if covariance_type == "diag" else np.stack([np.eye(3)] * k)
+    terms = ke.mixture_terms(np.full(k, 0.5), rng.normal(size=(k, 3)), covariances, covariance_type, np.zeros(3))
+    buffers = ke._Buffers(terms, np.dtype(dtype), rows)
+    block = buffers.fill(X, np.arange(rows), None, ke.missing_layout(X))
+    stride = buffers.features.strides[0]
+    assert stride % 64 == 0 and (stride // 64) % 2 == 1
+    assert buffers.features.shape[1] >= rows and block.features.shape[1] == rows
