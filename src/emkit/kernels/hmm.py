@@ -35,6 +35,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .hmm_vector import backward_step, combine_step, dot, forward_step, load_row, padded_matrix, store_row
 from .max_plus_vector import padded_transmat, viterbi_step
 
 #: The forward (backward) variables are rescaled to sum to one when their sum falls below this.
@@ -58,6 +59,14 @@ COMBINE_FLOOR = 1e-280
 #: enough to vectorise, and faster).
 XI_BLOCK = 64
 XI_BLOCK_STATES = 16
+
+#: Up to this many states the scaled recursions run their steps on vector registers
+#: (:mod:`emkit.kernels.hmm_vector`); with more, LLVM vectorises the scalar kernels' loops.
+VECTOR_STATES = 16
+
+#: The forward pass keeps its scalar steps below this many states (they hold ``α̃`` in registers,
+#: and are faster there than a vector step that passes it through memory).
+VECTOR_FORWARD_MIN_STATES = 4
 
 #: Floating-point licences of the scaled kernel: reassociation (vectorised sums) but no
 #: assumptions about infinities or NaN, which the kernel tests for.
@@ -106,6 +115,9 @@ def forward_scaled(frame, shift, rows, offsets, startprob, transmat, alpha, log_
     the mass (the caller redoes NaN sequences with :func:`forward_backward_log`).
     """
     n_states = transmat.shape[0]
+    if VECTOR_FORWARD_MIN_STATES <= n_states <= VECTOR_STATES:
+        _forward_vector(frame, shift, rows, offsets, startprob, transmat, alpha, log_scales, seq_status)
+        return
     transposed = np.ascontiguousarray(transmat.T)
     for s in range(offsets.shape[0] - 1):
         first, stop = offsets[s], offsets[s + 1]
@@ -155,6 +167,9 @@ def backward_scaled(frame, rows, offsets, transmat, beta, beta_scale, seq_status
     (leaves it alone otherwise).
     """
     n_states = transmat.shape[0]
+    if n_states <= VECTOR_STATES:
+        _backward_vector(frame, rows, offsets, transmat, beta, beta_scale, seq_status)
+        return
     weighted = np.empty(n_states)
     for s in range(offsets.shape[0] - 1):
         first, stop = offsets[s], offsets[s + 1]
@@ -203,6 +218,10 @@ def combine_scaled(frame, rows, beta, beta_scale, offsets, first_row, stop_row, 
     partial: the caller recounts).
     """
     n_states = transmat.shape[0]
+    if n_states <= VECTOR_STATES:
+        _combine_vector(frame, rows, beta, beta_scale, offsets, first_row, stop_row, transmat, posteriors,
+                        seq_status, start_counts, trans_counts, occupancy, row_counts)
+        return
     count_rows = row_counts.shape[0] > 0
     count_transitions = trans_counts.shape[0] > 0
     xi = np.empty((n_states, n_states))
@@ -280,6 +299,10 @@ def backward_combine_scaled(frame, rows, offsets, transmat, posteriors, seq_stat
     scalar updates of the sums every step.
     """
     n_states = transmat.shape[0]
+    if n_states <= VECTOR_STATES:
+        _backward_combine_vector(frame, rows, offsets, transmat, posteriors, seq_status, start_counts,
+                                 trans_counts, occupancy, row_counts)
+        return
     count_rows = row_counts.shape[0] > 0
     count_transitions = trans_counts.shape[0] > 0
     beta = np.empty(n_states)
@@ -351,6 +374,189 @@ def backward_combine_scaled(frame, rows, offsets, transmat, posteriors, seq_stat
             occupancy[i] += visits[i]
             for k in range(n_states if count_transitions else 0):
                 trans_counts[i, k] += xi[i, k] * transmat[i, k]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _vector_width(n_states):  # pragma: no cover - compiled
+    """Lanes of the vector steps for ``n_states ≤ VECTOR_STATES`` (:func:`max_plus_vector.lanes`)."""
+    return 4 if n_states <= 4 else (8 if n_states <= 8 else 16)
+
+
+@njit(cache=True, nogil=True)
+def _forward_vector(frame, shift, rows, offsets, startprob, transmat, alpha, log_scales,
+                    seq_status):  # pragma: no cover - compiled
+    """:func:`forward_scaled` with its steps on vector registers (:func:`hmm_vector.forward_step`)."""
+    frame = np.ascontiguousarray(frame)   # its rows as vectors (a copy only of a small table)
+    n_states = transmat.shape[0]
+    width = _vector_width(n_states)
+    table = padded_matrix(transmat, width, False)
+    state = np.zeros(width)   # α̃_{t−1}, zero past K
+    for s in range(offsets.shape[0] - 1):
+        first, stop = offsets[s], offsets[s + 1]
+        status = 0.0
+        previous = 1.0
+        for t in range(first, stop):
+            row = _row(rows, t)
+            if shift[row] == -np.inf:
+                status = -np.inf
+                break
+            if t == first:
+                total = 0.0
+                for k in range(n_states):
+                    alpha[t, k] = startprob[k] * frame[row, k]
+                    state[k] = alpha[t, k]
+                    total += alpha[t, k]
+            else:
+                total = forward_step(state, table, frame, row, n_states, alpha, t)
+            log_scales[t] = shift[row]
+            if not total >= STEP_FLOOR * previous:
+                status = np.nan
+                break
+            previous = total
+            if total < RESCALE_BELOW or t == stop - 1:
+                inverse = 1.0 / total
+                for k in range(n_states):
+                    alpha[t, k] *= inverse
+                    state[k] *= inverse
+                log_scales[t] += math.log(total)
+                previous = 1.0
+        seq_status[s] = status
+
+
+@njit(cache=True, nogil=True)
+def _backward_vector(frame, rows, offsets, transmat, beta, beta_scale, seq_status):  # pragma: no cover - compiled
+    """:func:`backward_scaled` with its steps on vector registers (:func:`hmm_vector.backward_step`)."""
+    frame = np.ascontiguousarray(frame)   # its rows as vectors (a copy only of a small table)
+    n_states = transmat.shape[0]
+    width = _vector_width(n_states)
+    table = padded_matrix(transmat, width, True)
+    state = np.zeros(width)      # β̃_{t+1}, then A (b_{t+1} ∘ β̃_{t+1})
+    weighted = np.zeros(width)
+    for s in range(offsets.shape[0] - 1):
+        first, stop = offsets[s], offsets[s + 1]
+        for k in range(n_states):
+            beta[stop - 1, k] = 1.0
+            state[k] = 1.0
+        beta_scale[stop - 1] = 1.0
+        previous = float(n_states)
+        for t in range(stop - 2, first - 1, -1):
+            mass = backward_step(state, table, frame, _row(rows, t + 1), n_states, weighted)
+            if not mass >= STEP_FLOOR * previous:
+                seq_status[s] = np.nan
+                break
+            previous = mass
+            scale = 1.0
+            if mass < RESCALE_BELOW:
+                scale = 1.0 / mass
+                for i in range(n_states):
+                    state[i] *= scale
+                previous = 1.0
+            store_row(state, beta, t, n_states)
+            beta_scale[t] = scale
+
+
+@njit(cache=True, nogil=True)
+def _combine_vector(frame, rows, beta, beta_scale, offsets, first_row, stop_row, transmat, posteriors, seq_status,
+                    start_counts, trans_counts, occupancy, row_counts):  # pragma: no cover - compiled
+    """:func:`combine_scaled` with its steps on vector registers (:func:`hmm_vector.combine_step`)."""
+    frame = np.ascontiguousarray(frame)   # its rows as vectors (a copy only of a small table)
+    n_states = transmat.shape[0]
+    width = _vector_width(n_states)
+    count_rows = row_counts.shape[0] > 0
+    count_transitions = trans_counts.shape[0] > 0
+    ones = np.ones((1, n_states))
+    raw = np.zeros(width)        # β̃_t
+    alpha = np.zeros(width)      # α̃_t
+    weighted = np.zeros(width)   # s_t b_{t+1} ∘ β̃_{t+1}
+    visits = np.zeros(width)
+    counts = np.zeros((row_counts.shape[0], width))   # row_counts padded to whole vectors
+    xi = np.zeros((width, width))
+    for s in range(offsets.shape[0] - 1):
+        first, stop = max(offsets[s], first_row), min(offsets[s + 1], stop_row)
+        if first >= stop or seq_status[s] != 0.0:
+            continue
+        xi[:, :] = 0.0
+        visits[:] = 0.0
+        load_row(alpha, posteriors, first, 1.0, ones, 0, n_states)
+        for t in range(first, stop):
+            load_row(raw, beta, t, 1.0, ones, 0, n_states)
+            total = dot(raw, alpha)
+            if not total >= COMBINE_FLOOR:
+                seq_status[s] = np.nan
+                break
+            transitions = count_transitions and t < offsets[s + 1] - 1
+            if transitions:
+                load_row(weighted, beta, t + 1, beta_scale[t], frame, _row(rows, t + 1), n_states)
+            combine_step(raw, weighted, alpha, posteriors, t, min(t + 1, stop - 1), 1.0 / total, n_states, visits, xi,
+                         transitions, counts, rows[t] if count_rows else 0)
+        if seq_status[s] != 0.0:
+            continue
+        for i in range(n_states):
+            occupancy[i] += visits[i]
+            for k in range(n_states if count_transitions else 0):
+                trans_counts[i, k] += xi[i, k] * transmat[i, k]
+        if first == offsets[s]:
+            for k in range(n_states):
+                start_counts[k] += posteriors[first, k]
+    for v in range(counts.shape[0]):
+        for k in range(n_states):
+            row_counts[v, k] += counts[v, k]
+
+
+@njit(cache=True, nogil=True)
+def _backward_combine_vector(frame, rows, offsets, transmat, posteriors, seq_status, start_counts, trans_counts,
+                             occupancy, row_counts):  # pragma: no cover - compiled
+    """:func:`backward_combine_scaled` with its steps on vector registers
+    (:func:`hmm_vector.backward_step`, then :func:`hmm_vector.combine_step` with ``r_t``)."""
+    frame = np.ascontiguousarray(frame)   # its rows as vectors (a copy only of a small table)
+    n_states = transmat.shape[0]
+    width = _vector_width(n_states)
+    table = padded_matrix(transmat, width, True)
+    ones = np.ones((1, n_states))
+    count_rows = row_counts.shape[0] > 0
+    count_transitions = trans_counts.shape[0] > 0
+    state = np.zeros(width)      # β̃_{t+1}, then r_t
+    alpha = np.zeros(width)      # α̃_t
+    weighted = np.zeros(width)   # b_{t+1} ∘ β̃_{t+1}
+    visits = np.zeros(width)
+    counts = np.zeros((row_counts.shape[0], width))   # row_counts padded to whole vectors
+    xi = np.zeros((width, width))
+    for s in range(offsets.shape[0] - 1):
+        first, stop = offsets[s], offsets[s + 1]
+        if seq_status[s] != 0.0:
+            continue
+        xi[:, :] = 0.0
+        for k in range(n_states):
+            state[k] = 1.0
+            visits[k] = posteriors[stop - 1, k]
+        if count_rows:
+            row = rows[stop - 1]
+            for k in range(n_states):
+                counts[row, k] += posteriors[stop - 1, k]
+        if stop - first > 1:
+            load_row(alpha, posteriors, stop - 2, 1.0, ones, 0, n_states)
+        for t in range(stop - 2, first - 1, -1):
+            mass = backward_step(state, table, frame, _row(rows, t + 1), n_states, weighted)
+            total = dot(state, alpha)
+            if not total >= COMBINE_FLOOR:
+                seq_status[s] = np.nan
+                break
+            combine_step(state, weighted, alpha, posteriors, t, max(t - 1, first), 1.0 / total, n_states, visits, xi,
+                         count_transitions, counts, rows[t] if count_rows else 0)
+            if mass < RESCALE_BELOW:
+                rescale = 1.0 / mass
+                for k in range(n_states):
+                    state[k] *= rescale
+        if seq_status[s] != 0.0:
+            continue
+        for i in range(n_states):
+            start_counts[i] += posteriors[first, i]
+            occupancy[i] += visits[i]
+            for k in range(n_states if count_transitions else 0):
+                trans_counts[i, k] += xi[i, k] * transmat[i, k]
+    for v in range(counts.shape[0]):
+        for k in range(n_states):
+            row_counts[v, k] += counts[v, k]
 
 
 @njit(cache=True, nogil=True)
