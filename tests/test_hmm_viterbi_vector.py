@@ -1,4 +1,4 @@
-"""The vector-register Viterbi kernel (K ≤ 16) against the scalar max-plus recursion, bit for bit.
+"""The vector-register Viterbi kernel (K ≤ 64) against the scalar max-plus recursion, bit for bit.
 
 The reference is the recursion written out in Python, operation for operation as the scalar
 kernel does it: ``δ_t(j) = (log b_t(j) − m_t) + max_i (δ_{t−1}(i) + log A_ij)``, the maximum a
@@ -87,9 +87,9 @@ FRAME_VALUES = st.one_of(LOG_VALUES, st.sampled_from([INF, -0.0, 5.0, 1e308]),
 
 
 @st.composite
-def problems(draw):
-    n_states = draw(st.integers(1, 16))
-    lengths = draw(st.lists(st.integers(1, 12), min_size=1, max_size=3))
+def problems(draw, min_states=1, max_states=16, max_length=12):
+    n_states = draw(st.integers(min_states, max_states))
+    lengths = draw(st.lists(st.integers(1, max_length), min_size=1, max_size=3))
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     n_rows = int(offsets[-1])
     matrix = lambda shape, values: np.array(draw(st.lists(values, min_size=int(np.prod(shape)),
@@ -116,11 +116,18 @@ def test_vector_kernel_is_the_scalar_recursion_bit_for_bit(problem):
     assert_same_bits(run_vector_kernel(*problem), reference_viterbi(*problem))
 
 
-@pytest.mark.parametrize("n_states", [1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16])
+@settings(max_examples=60, deadline=None)
+@given(problems(min_states=17, max_states=64, max_length=6))
+def test_chunked_vector_kernel_is_the_scalar_recursion_bit_for_bit(problem):
+    # 17 to 64 states: next states in chunks of 8 lanes, padded with −inf past K
+    assert_same_bits(run_vector_kernel(*problem), reference_viterbi(*problem))
+
+
+@pytest.mark.parametrize("n_states", [1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 24, 31, 40, 57, 64])
 @pytest.mark.parametrize("table", [False, True])
 def test_vector_kernel_matches_the_back_pointer_kernel_on_long_sequences(n_states, table):
     rng = np.random.default_rng(100 + n_states)
-    n_rows = 4000
+    n_rows = 4000 if n_states <= 16 else 1500
     transmat = rng.random((n_states, n_states)) ** 4                  # near-ties and -inf entries
     transmat[rng.random(transmat.shape) < 0.3] = 0.0
     np.fill_diagonal(transmat, 1.0)
@@ -153,7 +160,25 @@ def test_nan_sums_from_log_transmat_are_skipped(entry, table):
     assert_same_bits(run_vector_kernel(log_frame, rows, offsets, log_startprob, log_transmat), expected)
 
 
+@pytest.mark.parametrize("n_states", [16, 17, 64, 65])
+def test_viterbi_dispatch_gives_the_back_pointer_kernel_result(n_states):
+    rng = np.random.default_rng(n_states)
+    transmat = rng.dirichlet(np.full(n_states, 0.3), size=n_states)
+    transmat[:, 1] = 0.0                                               # state 1 never entered: −inf
+    transmat /= transmat.sum(axis=1, keepdims=True)
+    startprob = np.full(n_states, 1.0 / n_states)
+    log_frame = np.round(rng.normal(size=(500, n_states)), 1)
+    offsets = np.array([0, 200, 500], dtype=np.int64)
+    expected_path, expected_logprob = np.empty(500, dtype=np.int64), np.empty(2)
+    kernels.viterbi(log_frame, hmm_inference.NO_ROWS, offsets, np.log(startprob),
+                    np.ascontiguousarray(np.log(transmat, where=transmat > 0, out=np.full_like(transmat, -INF))),
+                    np.empty((500, n_states), dtype=np.uint8), expected_path, expected_logprob)
+    assert_same_bits(hmm_inference.viterbi(log_frame, offsets, startprob, transmat),
+                     (expected_path, expected_logprob))
+
+
 def test_lanes_and_too_many_states():
-    assert [max_plus_vector.lanes(k) for k in (1, 4, 5, 8, 9, 16)] == [4, 4, 8, 8, 16, 16]
+    assert [max_plus_vector.lanes(k) for k in (1, 4, 5, 8, 9, 16, 17, 24, 25, 63, 64)] == \
+        [4, 4, 8, 8, 16, 16, 24, 24, 32, 64, 64]
     with pytest.raises(ValueError, match="n_states"):
-        max_plus_vector.lanes(17)
+        max_plus_vector.lanes(65)

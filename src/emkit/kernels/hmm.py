@@ -741,7 +741,7 @@ def viterbi(log_frame, rows, offsets, log_startprob, log_transmat, pointers, pat
 @njit(cache=True, nogil=True)
 def viterbi_vector(log_frame, rows, offsets, log_startprob, log_transmat, pointers, path,
                    seq_logprob):  # pragma: no cover - compiled
-    """:func:`viterbi` for at most 16 states, its path and ``seq_logprob`` bit for bit.
+    """:func:`viterbi` for at most 64 states, its path and ``seq_logprob`` bit for bit.
 
     Each step ``δ_t(j) = log b_t(j) − m_t + max_i (δ_{t−1}(i) + log A_ij)`` and its back-pointers
     run for all next states ``j`` at once in vector registers
