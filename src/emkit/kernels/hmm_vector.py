@@ -30,7 +30,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .max_plus_vector import WIDTHS
+from .max_plus_vector import TREE_WIDTH, WIDTHS
 
 _DOUBLE = ir.DoubleType()
 _INT32 = ir.IntType(32)
@@ -275,7 +275,8 @@ def _intrinsics(width: int):
 
 (_forward4, _backward4, _dot4, _load_row4, _store_row4, _combine4), \
     (_forward8, _backward8, _dot8, _load_row8, _store_row8, _combine8), \
-    (_forward16, _backward16, _dot16, _load_row16, _store_row16, _combine16) = (_intrinsics(w) for w in WIDTHS)
+    (_forward16, _backward16, _dot16, _load_row16, _store_row16, _combine16) = (_intrinsics(w) for w in WIDTHS
+                                                                                if w <= TREE_WIDTH)
 
 
 @njit(cache=True, nogil=True)
