@@ -19,8 +19,9 @@ compiled call for scikit-learn's four structures without a prior and with learne
 
 The operations are NumPy's, in its order (sums of ``k`` counts as NumPy's pairwise sum, the
 einsum reductions as its loops: sequential from 0), so the results are the NumPy path's bit for
-bit on the problems measured; a different summation order would move only the last bit. Returns
-None where it does not apply, and the caller takes the NumPy path.
+bit, except the spherical ``‖m_k‖²`` beyond ``d = 2``, which NumPy's einsum adds in SIMD lanes
+(its last bit may move). Returns None where it does not apply, and the caller takes the NumPy
+path.
 """
 
 from __future__ import annotations
@@ -37,18 +38,16 @@ MAX_COMPONENTS = 128
 
 _EPS10 = 10.0 * float(np.finfo(np.float64).eps)
 
-_KERNEL_CODES = {FULL: 0, TIED: 1, DIAG: 2, SPHERICAL: 3}
-
 
 def small_gaussian_m_step(stats, anchors: np.ndarray, structure: CovarianceStructure,
                           reg_covar: float) -> tuple[np.ndarray, np.ndarray] | None:
     """``(means, covariances)`` of the M-step with learned means and no covariance prior, from
     the E-step's ``stats`` (``n``, ``sum_x``, ``sum_xx``, ``centre_weight`` and the
     ``anchored_*`` statistics about ``anchors``, the E-step's means), or None where the compiled
-    step does not apply (another structure, other dtypes or shapes, more than
-    more than :data:`MAX_CELLS` cells or :data:`MAX_COMPONENTS` components, a zero total weight, anchors that moved)."""
-    code = _KERNEL_CODES.get(structure)
-    if code is None:
+    step does not apply (another structure, other dtypes or shapes, more than :data:`MAX_CELLS`
+    cells or :data:`MAX_COMPONENTS` components, a zero total weight, anchors that moved)."""
+    kernel = _KERNELS.get(structure)
+    if kernel is None:
         return None
     try:
         n, sum_x, sum_xx = stats["n"], stats["sum_x"], stats["sum_xx"]
@@ -63,24 +62,14 @@ def small_gaussian_m_step(stats, anchors: np.ndarray, structure: CovarianceStruc
         return None
     k, d = sum_x.shape
     shape = structure.shape(k, d)
-    if (k * d > MAX_CELLS or k > MAX_COMPONENTS or n.shape != (k,) or centre_weight.shape != (d,) or anchored_n.shape != (k,)
-            or anchored_x.shape != (k, d) or anchored_at.shape != (k, d) or anchors.shape != (k, d)
-            or sum_xx.shape != shape or anchored_xx.shape != shape):
+    if (k * d > MAX_CELLS or k > MAX_COMPONENTS or n.shape != (k,) or centre_weight.shape != (d,)
+            or anchored_n.shape != (k,) or anchored_x.shape != (k, d) or anchored_at.shape != (k, d)
+            or anchors.shape != (k, d) or sum_xx.shape != shape or anchored_xx.shape != shape):
         return None
     means = np.empty((k, d))
     covariances = np.empty(shape)
-    if code == 0:
-        ok = _full(n, sum_x, sum_xx, centre_weight, anchored_n, anchored_x, anchored_xx, anchored_at, anchors,
-                   reg_covar, means, covariances)
-    elif code == 1:
-        ok = _tied(n, sum_x, sum_xx, centre_weight, anchored_n, anchored_x, anchored_xx, anchored_at, anchors,
-                   reg_covar, means, covariances)
-    elif code == 2:
-        ok = _diag(n, sum_x, sum_xx, centre_weight, anchored_n, anchored_x, anchored_xx, anchored_at, anchors,
-                   reg_covar, means, covariances)
-    else:
-        ok = _spherical(n, sum_x, sum_xx, centre_weight, anchored_n, anchored_x, anchored_xx, anchored_at, anchors,
-                        reg_covar, means, covariances)
+    ok = kernel(n, sum_x, sum_xx, centre_weight, anchored_n, anchored_x, anchored_xx, anchored_at, anchors, reg_covar,
+                means, covariances)
     return (means, covariances) if ok else None
 
 
@@ -253,3 +242,7 @@ def _spherical(n, sum_x, sum_xx, centre_weight, anchored_n, anchored_x, anchored
             deltas += delta * delta
         out[j] = (second[j] / denominator[j] - squares + deltas) / d + reg_covar
     return True
+
+
+#: The kernel of each structure taken.
+_KERNELS = {FULL: _full, TIED: _tied, DIAG: _diag, SPHERICAL: _spherical}
