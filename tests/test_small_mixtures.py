@@ -393,3 +393,40 @@ def test_the_compiled_data_summary_equals_numpys_sums():
         np.testing.assert_array_equal(largest, np.abs(X).max(axis=0).astype(float))
     assert column_sums_and_largest(X[:, :1].copy()) is None
     assert column_sums_and_largest(np.asfortranarray(X)) is None
+
+
+def test_the_clear_positive_definiteness_check_never_accepts_what_lapack_refuses():
+    """The start check's compiled factorisation: True only for matrices np.linalg.cholesky
+    factorises (random, nearly singular at 1e-6 to 1e-17 of the scale, indefinite, NaN, ±inf,
+    zero, 1 x 1); True for well-conditioned ones; False (LAPACK then decides) for float32 and
+    d beyond its limit."""
+    from emkit.kernels.gaussian_small import CLEAR_CHECK_FEATURES, clearly_positive_definite
+
+    rng = np.random.default_rng(8)
+    for case in range(400):
+        d = int(rng.integers(1, 7))
+        A = rng.normal(size=(d, d)) * 10.0 ** rng.integers(-5, 6)
+        matrix = A @ A.T
+        if case % 4 == 1:   # nearly singular: a tiny multiple of the identity added to a rank-deficient one
+            B = rng.normal(size=(d, max(d - 1, 1)))
+            matrix = B @ B.T + 10.0 ** -rng.integers(6, 18) * np.eye(d)
+        elif case % 4 == 2:
+            matrix = matrix - rng.uniform(0.0, 2.0) * np.trace(matrix) / d * np.eye(d)   # often indefinite
+        elif case % 4 == 3:
+            matrix = matrix.copy()
+            matrix.flat[rng.integers(0, d * d)] = rng.choice([np.nan, np.inf, -np.inf, 0.0])
+        stack = np.stack([np.eye(d), matrix])
+        clear = clearly_positive_definite(stack)
+        try:
+            np.linalg.cholesky(stack)
+            factorised = True
+        except np.linalg.LinAlgError:
+            factorised = False
+        assert factorised or not clear
+        if case % 4 == 0 and np.linalg.cond(matrix) < 1e6:
+            assert clear
+    assert not clearly_positive_definite(np.eye(2, dtype=np.float32)[None])
+    assert not clearly_positive_definite(np.eye(CLEAR_CHECK_FEATURES + 1)[None])
+    with pytest.raises(ValueError, match=r"init\['covariances'\].*not positive definite"):
+        GaussianMixtureModel(2, "full").check_params({"weights": np.array([0.5, 0.5]), "means": np.zeros((2, 2)),
+                                                     "covariances": np.stack([np.eye(2), -np.eye(2)])})

@@ -46,6 +46,7 @@ from ..kernels.gaussian_mixture_estep import (
 from ..kernels.gaussian_frame import diagonal_log_densities, diagonal_terms
 from ..kernels.gaussian_mixture_missing import MissingLayout, missing_layout
 from ..kernels.gaussian_small import small_mixture_pass, small_pass_applies
+from ..kernels.gaussian_small_mstep import small_gaussian_m_step
 from ..kernels.parallel import single_threaded_blas
 from ..kernels.kmeans import kmeans, unit_scale
 from ..validation import as_float_array, nullable_as_nan
@@ -425,6 +426,11 @@ class Gaussian(Family):
         if not {"means", self.covariance_name} & learn:
             return {"means": params["means"], self.covariance_name: params[self.covariance_name]}
         fixed_means = None if "means" in learn else params["means"]
+        if fixed_means is None and self.covariance_prior is None and self.covariance_name in learn and not keep.any():
+            small = small_gaussian_m_step(stats, params["means"], covariance_structure(self.covariance_type),
+                                          self.reg_covar)
+            if small is not None:   # the steps below in one compiled call, bit for bit
+                return {"means": small[0], self.covariance_name: small[1]}
         exact, shift = m_step_statistics(stats, params["means"], statistics_centre(stats), self.covariance_type)
         if self.covariance_prior is not None:
             means, covars = gaussian_m_step(exact, self.covariance_type, 0.0, shift=shift, means=fixed_means,

@@ -180,6 +180,45 @@ def _accumulate(log_joint, w, n, loglik):  # pragma: no cover - compiled
     return loglik + w * (top + math.log(total))
 
 
+#: :func:`clearly_positive_definite`'s margin: every Cholesky pivot at least this fraction of its
+#: diagonal entry, far beyond the rounding (a few ``d ε`` of it) by which LAPACK's factorisation
+#: of the same matrix can differ.
+PIVOT_MARGIN = 1e-8
+#: The largest ``d`` :func:`clearly_positive_definite` factorises (beyond, LAPACK's speed wins).
+CLEAR_CHECK_FEATURES = 16
+
+
+def clearly_positive_definite(matrices: np.ndarray) -> bool:
+    """Whether every finite float64 matrix of the stack ``matrices`` (k, d, d) (its lower
+    triangle, as LAPACK reads it) is positive definite with every Cholesky pivot above
+    :data:`PIVOT_MARGIN` of its diagonal entry, so that ``np.linalg.cholesky`` certainly succeeds.
+    False says nothing (the caller asks LAPACK): also for other dtypes and ``d`` beyond
+    :data:`CLEAR_CHECK_FEATURES`. One compiled call instead of a batched factorisation and its
+    triangular inverses."""
+    if matrices.dtype != np.float64 or matrices.ndim != 3 or matrices.shape[2] > CLEAR_CHECK_FEATURES:
+        return False
+    return _clear_pivots(matrices)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _clear_pivots(matrices):  # pragma: no cover - compiled
+    k, d = matrices.shape[0], matrices.shape[2]
+    lower = np.empty((d, d))
+    for c in range(k):
+        for a in range(d):
+            for b in range(a + 1):
+                s = matrices[c, a, b]
+                for j in range(b):
+                    s -= lower[a, j] * lower[b, j]
+                if a == b:
+                    if not (s > PIVOT_MARGIN * matrices[c, a, a] and math.isfinite(s)):
+                        return False
+                    lower[a, a] = math.sqrt(s)
+                else:
+                    lower[a, b] = s / lower[b, b]
+    return True
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _matrix_factors(covariances, log_weights, lower, inverse_diagonal, constant):  # pragma: no cover - compiled
     """Cholesky factors ``Σ_k = L_k L_kᵀ`` (into ``lower``), ``1 / L_k,jj`` and the constants

@@ -34,7 +34,7 @@ from ..kernels.covariance_structures import covariance_structure
 from ..kernels.gaussian import check_covariance_type, covariance_shape, precisions_cholesky, responsibility_statistics
 from ..kernels.gaussian_mixture_estep import FLOAT32_TOLERANCE
 from ..kernels.gaussian_mixture_missing import MissingLayout, missing_layout
-from ..kernels.gaussian_small import column_sums_and_largest, one_hot_statistics
+from ..kernels.gaussian_small import clearly_positive_definite, column_sums_and_largest, one_hot_statistics
 from ..kernels.hierarchical import MODELS as HC_MODELS
 from ..kernels.hierarchical import mclust_start_labels
 from ..kernels.kmeans import kmeans, kmeans_plusplus, unit_scale
@@ -607,12 +607,22 @@ class GaussianMixtureModel(EMModel):
             raise ValueError(f"{where}['{name}']: must be finite")
         if name == "weights" and self.noise is None and (np.any(array < 0) or abs(array.sum() - 1.0) > 1e-8):
             raise ValueError(f"{where}['weights']: expected non-negative weights summing to 1, got {array.tolist()}")
-        if name == "covariances":
+        if name == "covariances" and not self._clearly_positive_definite(array):   # else LAPACK decides
             try:
                 precisions_cholesky(array, self.covariance_type)
             except ValueError as error:
                 raise ValueError(f"{where}['covariances']: {error}") from None
         return array
+
+    def _clearly_positive_definite(self, covariances: np.ndarray) -> bool:
+        """Full or tied covariances that a compiled factorisation finds positive definite by a
+        wide margin (:func:`~emkit.kernels.gaussian_small.clearly_positive_definite`); False
+        when unsure or for other structures."""
+        if self.covariance_type == "full":
+            return clearly_positive_definite(covariances)
+        if self.covariance_type == "tied":
+            return clearly_positive_definite(covariances[None])
+        return False
 
     def check_params(self, params: Params, where: str = "init") -> Params:
         """Validate a user start (or parameters read from ``where``, e.g. a file): shapes, weights
