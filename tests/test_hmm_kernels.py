@@ -253,13 +253,13 @@ def test_feature_products_equal_the_direct_gaussian_formulas(covariance_type, mi
         np.testing.assert_allclose(stats[key], direct[key], rtol=1e-11, atol=1e-10, err_msg=key)
 
 
-@pytest.mark.parametrize("n_states", [1, 2, 8, kernels.XI_BLOCK_STATES, kernels.XI_BLOCK_STATES + 1])
+@pytest.mark.parametrize("n_states", [1, 2, 8, kernels.VECTOR_STATES, kernels.VECTOR_STATES + 1])
 @pytest.mark.parametrize("zeros", [False, True])
 def test_transition_counts_in_blocks_of_steps_equal_the_log_space_kernel(n_states, zeros):
-    """The single sweep adds the ``ξ`` terms up ``XI_BLOCK`` steps at a time (for few states):
-    sequences shorter than, equal to and longer than a block, and blocks cut by a sequence's end,
-    against the log-space kernel's step-by-step sums (and the per-step formula written out)."""
-    block = kernels.XI_BLOCK
+    """The single sweep's ``ξ`` sums (vector steps up to ``VECTOR_STATES`` states, scalar beyond),
+    over sequences of 1 to 199 steps, against the log-space kernel's step-by-step sums (and the
+    per-step formula written out)."""
+    block = 64
     lengths = [1, block - 1, block, block + 1, 3 * block + 7]
     rng = np.random.default_rng(n_states)
     log_frame, offsets, startprob, transmat = random_problem(rng, n_states, lengths, zeros=zeros)

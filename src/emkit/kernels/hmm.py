@@ -12,7 +12,9 @@ falls below ``RESCALE_BELOW`` (and at the last step), so that
 ``log p(x) = Σ_t m_t + Σ log c`` never under- or overflows, whatever the length; rescaling only
 when needed keeps the division off the recursion's critical path. A step that keeps less than
 ``STEP_FLOOR`` of the mass (every state the chain can reach has a density some ``e^{-460}``
-below the best state's) sends its sequence to the log-space kernel, exact but slower.
+below the best state's) sends its sequence to the log-space kernel, exact but slower; so does
+a sequence whose clamped likelihoods (``LOG_CLAMP``) move its log-likelihood, which a second
+forward pass with them set to zero (a lower bound) shows.
 
 The backward variables ``β̃_t ∝ A (b_{t+1} ∘ β̃_{t+1})`` are scaled the same way but
 independently of the forward ones. On one thread the backward sweep combines them with the
@@ -46,19 +48,19 @@ RESCALE_BELOW = 1e-30
 LOG_CLAMP = -600.0
 
 #: A step that keeps less than this fraction of the forward mass sends its sequence to the
-#: log-space kernel: the clamped values could matter there (elsewhere they are ``e^{-400}``
-#: below the total or less).
+#: log-space kernel.
 STEP_FLOOR = 1e-200
+
+#: Scaled likelihoods in ``(0, SMALL_SCALED]`` (every clamped one among them) are set to zero by
+#: the lower-bound pass that certifies a sequence's log-likelihood
+#: (:func:`sequences_with_small_entries`): a clamped value negligible at its own step can
+#: dominate later ones (a path it keeps alive that the true, smaller value would not), which
+#: no single step's ``STEP_FLOOR`` sees.
+SMALL_SCALED = math.exp(LOG_CLAMP + 1.0)
 
 #: ``α̃_t · β̃_t`` below this (close to the subnormal range) sends the sequence to the log-space
 #: kernel.
 COMBINE_FLOOR = 1e-280
-
-#: Steps whose ``ξ`` terms :func:`backward_combine_scaled` keeps before adding them up, for at
-#: most ``XI_BLOCK_STATES`` states (with more, the per-step update over next states is long
-#: enough to vectorise, and faster).
-XI_BLOCK = 64
-XI_BLOCK_STATES = 16
 
 #: Up to this many states the scaled recursions run their steps on vector registers
 #: (:mod:`emkit.kernels.hmm_vector`); with more, LLVM vectorises the scalar kernels' loops.
@@ -268,17 +270,6 @@ def combine_scaled(frame, rows, beta, beta_scale, offsets, first_row, stop_row, 
                 start_counts[k] += posteriors[first, k]
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
-def _add_xi_block(left, right, kept, xi):  # pragma: no cover - compiled
-    """``xi[i, k] += Σ_{s < kept} left[i, s] right[k, s]``: the ``ξ`` terms of ``kept`` steps."""
-    for i in range(xi.shape[0]):
-        for k in range(xi.shape[1]):
-            acc = 0.0
-            for s in range(kept):
-                acc += left[i, s] * right[k, s]
-            xi[i, k] += acc
-
-
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
 def backward_combine_scaled(frame, rows, offsets, transmat, posteriors, seq_status, start_counts, trans_counts,
                             occupancy, row_counts):  # pragma: no cover - compiled
@@ -292,11 +283,6 @@ def backward_combine_scaled(frame, rows, offsets, transmat, posteriors, seq_stat
     Sequences whose ``seq_status`` is not 0 are skipped; one where ``α̃_t · r_t`` falls below
     ``COMBINE_FLOOR`` gets status NaN (its ``row_counts``, added as in :func:`combine_scaled`, are
     then partial: the caller recounts). An empty ``trans_counts``: the posteriors alone.
-
-    For at most ``XI_BLOCK_STATES`` states the ``ξ`` terms ``(α̃_t(i) / (α̃_t · r_t)) (b_{t+1} ∘
-    β̃_{t+1})(k)`` of ``XI_BLOCK`` steps are kept and added up as one small matrix product
-    (:func:`_add_xi_block`): a vectorised sum of ``XI_BLOCK`` terms per entry instead of ``K²``
-    scalar updates of the sums every step.
     """
     n_states = transmat.shape[0]
     if n_states <= VECTOR_STATES:
@@ -310,15 +296,11 @@ def backward_combine_scaled(frame, rows, offsets, transmat, posteriors, seq_stat
     weighted = np.empty(n_states)
     xi = np.empty((n_states, n_states))
     visits = np.empty(n_states)
-    blocked = count_transitions and n_states <= XI_BLOCK_STATES
-    left = np.empty((n_states, XI_BLOCK if blocked else 0))   # α̃_t(i) / (α̃_t · r_t), step by step
-    right = np.empty((n_states, XI_BLOCK if blocked else 0))  # (b_{t+1} ∘ β̃_{t+1})(k)
     for s in range(offsets.shape[0] - 1):
         first, stop = offsets[s], offsets[s + 1]
         if seq_status[s] != 0.0:
             continue
         xi[:, :] = 0.0
-        kept = 0
         for k in range(n_states):
             beta[k] = 1.0
             visits[k] = posteriors[stop - 1, k]
@@ -345,10 +327,7 @@ def backward_combine_scaled(frame, rows, offsets, transmat, posteriors, seq_stat
             inverse = 1.0 / total
             for i in range(n_states):
                 alpha = posteriors[t, i] * inverse
-                if blocked:
-                    left[i, kept] = alpha
-                    right[i, kept] = weighted[i]
-                elif count_transitions:
+                if count_transitions:
                     for k in range(n_states):
                         xi[i, k] += alpha * weighted[k]
                 posteriors[t, i] = alpha * raw[i]
@@ -357,18 +336,11 @@ def backward_combine_scaled(frame, rows, offsets, transmat, posteriors, seq_stat
                 row = rows[t]
                 for i in range(n_states):
                     row_counts[row, i] += posteriors[t, i]
-            if blocked:
-                kept += 1
-                if kept == XI_BLOCK:
-                    _add_xi_block(left, right, kept, xi)
-                    kept = 0
             rescale = 1.0 / mass if mass < RESCALE_BELOW else 1.0
             for k in range(n_states):
                 beta[k] = raw[k] * rescale
         if seq_status[s] != 0.0:
             continue
-        if kept > 0:
-            _add_xi_block(left, right, kept, xi)
         for i in range(n_states):
             start_counts[i] += posteriors[first, i]
             occupancy[i] += visits[i]
@@ -557,6 +529,32 @@ def _backward_combine_vector(frame, rows, offsets, transmat, posteriors, seq_sta
     for v in range(counts.shape[0]):
         for k in range(n_states):
             row_counts[v, k] += counts[v, k]
+
+
+@njit(cache=True, nogil=True)
+def sequences_with_small_entries(frame, rows, offsets, status, flags):  # pragma: no cover - compiled
+    """``flags[s]``: sequence ``s``, done by the scaled passes (``status[s] == 0``), reads a scaled
+    likelihood in ``(0, SMALL_SCALED]`` (frame rows ``rows[t]``, or ``t`` when ``rows`` is empty)."""
+    n_states = frame.shape[1]
+    small_row = np.zeros(frame.shape[0] if rows.shape[0] > 0 else 0, dtype=np.bool_)
+    for r in range(small_row.shape[0]):
+        for k in range(n_states):
+            if 0.0 < frame[r, k] <= SMALL_SCALED:
+                small_row[r] = True
+    for s in range(offsets.shape[0] - 1):
+        flags[s] = False
+        if status[s] != 0.0:
+            continue
+        for t in range(offsets[s], offsets[s + 1]):
+            if rows.shape[0] > 0:
+                small = small_row[rows[t]]
+            else:
+                small = False
+                for k in range(n_states):
+                    small |= 0.0 < frame[t, k] <= SMALL_SCALED
+            if small:
+                flags[s] = True
+                break
 
 
 @njit(cache=True, nogil=True)

@@ -68,6 +68,10 @@ class Posterior:
 #: ``rows`` of the kernels for a frame with one row per step.
 NO_ROWS = np.empty(0, dtype=np.int64)
 
+#: A sequence's log-likelihood is certified when its bounds with small scaled likelihoods kept
+#: and set to zero differ by at most this, relative (:func:`certify_small_entries`).
+CERTIFY_TOLERANCE = 1e-13
+
 
 def scale_frame(log_frame: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """``b_t(k) e^{−m_t}`` in place of ``log b_t(k)`` (n, K), with ``m_t = max_k log b_t(k)``
@@ -144,6 +148,7 @@ def scaled_forward_backward(
     start_counts, trans_counts, occupancy = np.zeros(n_states), np.zeros(transitions), np.zeros(n_states)
     if len(chunks) == 1:
         kernels.forward_scaled(frame, shift, steps, offsets, startprob, transmat, posteriors, log_scales, status)
+        certify_small_entries(frame, shift, steps, offsets, startprob, transmat, log_scales, status)
         kernels.backward_combine_scaled(frame, steps, offsets, transmat, posteriors, status, start_counts,
                                         trans_counts, occupancy, row_counts)
     else:
@@ -180,6 +185,38 @@ def scaled_forward_backward(
                      None if rows is None else row_counts)
 
 
+def certify_small_entries(frame: np.ndarray, shift: np.ndarray, rows: np.ndarray, offsets: np.ndarray,
+                          startprob: np.ndarray, transmat: np.ndarray, log_scales: np.ndarray,
+                          status: np.ndarray) -> None:
+    """Set ``status[s]`` to NaN (redo in log space) for a sequence done by the scaled forward pass
+    whose log-likelihood its small scaled likelihoods (clamped ones among them) may have moved.
+
+    The clamped frame overstates every such likelihood (``e^{LOG_CLAMP}`` for a smaller true
+    value) and the same frame with them set to zero understates them, so the true ``log p(x)``
+    lies between the forward pass's ``ℓ⁺`` (``log_scales``) and a second forward pass's ``ℓ⁻``;
+    ``ℓ⁺ − ℓ⁻ ≤ CERTIFY_TOLERANCE · max(1, |ℓ⁺|)`` certifies it (and the posteriors, to about
+    twice that). Only sequences that read such a likelihood are checked.
+    """
+    flags = np.zeros(offsets.size - 1, dtype=bool)
+    kernels.sequences_with_small_entries(frame, rows, offsets, status, flags)
+    if not flags.any():
+        return
+    lower = np.where(frame <= kernels.SMALL_SCALED, 0.0, frame)
+    for s in np.flatnonzero(flags):
+        first, stop = int(offsets[s]), int(offsets[s + 1])
+        one = np.array([0, stop - first], dtype=np.int64)
+        steps, part, part_shift = ((rows[first:stop], lower, shift) if rows.size
+                                   else (NO_ROWS, lower[first:stop], shift[first:stop]))
+        upper, below = np.zeros(1), np.zeros(1)
+        kernels.sum_log_scales(log_scales[first:stop], one, upper)
+        scales = np.empty(stop - first)
+        kernels.forward_scaled(part, part_shift, steps, one, startprob, transmat,
+                               np.empty((stop - first, frame.shape[1])), scales, below)
+        kernels.sum_log_scales(scales, one, below)
+        if not upper[0] - below[0] <= CERTIFY_TOLERANCE * max(1.0, abs(upper[0])):
+            status[s] = np.nan
+
+
 def _concurrent_passes(frame, shift, rows, startprob, transmat, posteriors, log_scales, status, chunks,
                        scratch, n_threads, n_table_rows, transitions) -> tuple[np.ndarray, ...]:
     """One sequence on ``n_threads`` threads: the forward and backward passes (at the same time
@@ -196,6 +233,7 @@ def _concurrent_passes(frame, shift, rows, startprob, transmat, posteriors, log_
                 partial(kernels.backward_scaled, frame, rows, offsets, transmat, beta, beta_scale, backward_status)],
                n_threads)
     status[np.isnan(backward_status) & (status == 0.0)] = np.nan
+    certify_small_entries(frame, shift, rows, offsets, startprob, transmat, log_scales, status)
     counts = [(np.zeros(n_states), np.zeros(transitions), np.zeros(n_states),
                np.zeros((n_table_rows, n_states))) for _ in chunks]
     _run_tasks([partial(kernels.combine_scaled, frame, rows, beta, beta_scale, offsets, first, stop, transmat,
