@@ -195,7 +195,8 @@ def certify_small_entries(frame: np.ndarray, shift: np.ndarray, rows: np.ndarray
     value) and the same frame with them set to zero understates them, so the true ``log p(x)``
     lies between the forward pass's ``ℓ⁺`` (``log_scales``) and a second forward pass's ``ℓ⁻``;
     ``ℓ⁺ − ℓ⁻ ≤ CERTIFY_TOLERANCE · max(1, |ℓ⁺|)`` certifies it (and the posteriors, to about
-    twice that). Only sequences that read such a likelihood are checked.
+    twice that). Only sequences that read such a likelihood are checked, and not those whose
+    ``ℓ⁺`` is already beyond the float range (reported as −∞, their posteriors kept).
     """
     flags = np.zeros(offsets.size - 1, dtype=bool)
     kernels.sequences_with_small_entries(frame, rows, offsets, status, flags)
@@ -209,6 +210,8 @@ def certify_small_entries(frame: np.ndarray, shift: np.ndarray, rows: np.ndarray
                                    else (NO_ROWS, lower[first:stop], shift[first:stop]))
         upper, below = np.zeros(1), np.zeros(1)
         kernels.sum_log_scales(log_scales[first:stop], one, upper)
+        if not upper[0] > 0.5 * LOST:   # ℓ beyond the float range: −∞ whatever the bounds
+            continue
         scales = np.empty(stop - first)
         kernels.forward_scaled(part, part_shift, steps, one, startprob, transmat,
                                np.empty((stop - first, frame.shape[1])), scales, below)
