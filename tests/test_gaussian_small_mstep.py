@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from emkit.families.gaussian import statistics_centre
-from emkit.kernels import gaussian_small_mstep
+from emkit.families import dirichlet
+from emkit.kernels import gaussian_small_mstep, small_sums
 from emkit.kernels.covariance_structures import covariance_structure
 from emkit.kernels.gaussian import COVARIANCE_TYPES, gaussian_m_step, m_step_statistics
 from emkit.kernels.gaussian_small_mstep import small_gaussian_m_step
@@ -93,7 +94,7 @@ def test_numpys_pairwise_sum_is_emulated_bit_for_bit():
     rng = np.random.default_rng(0)
     for count in range(1, gaussian_small_mstep.MAX_COMPONENTS + 1):
         values = rng.normal(size=count) * 10.0 ** rng.integers(-8, 9, size=count)
-        assert gaussian_small_mstep._numpy_sum(values) == np.sum(values)
+        assert small_sums.numpy_sum(values) == np.sum(values)
 
 
 def test_where_it_does_not_apply_the_numpy_path_decides():
@@ -120,3 +121,32 @@ def test_where_it_does_not_apply_the_numpy_path_decides():
     assert small_gaussian_m_step(tied, np.zeros((2, 2)), covariance_structure("tied"), 0.0) is None
     with np.errstate(invalid="ignore"), pytest.raises(ValueError, match="total weight"):
         numpy_m_step(tied, np.zeros((2, 2)), "tied", 0.0)
+
+
+def numpy_posterior_mode(counts, prior, previous):
+    """:func:`emkit.families.dirichlet.posterior_mode`'s NumPy formula, for rows of any shape."""
+    pseudo = np.where(previous == 0.0, 0.0, np.maximum(counts, 0.0) + (prior - 1.0))
+    totals = pseudo.sum(axis=-1, keepdims=True)
+    return np.where(totals > 0.0, pseudo / np.where(totals > 0.0, totals, 1.0), previous), totals[..., 0] <= 0.0
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 7, 8, 9, 16, 31, 128])
+def test_the_compiled_dirichlet_row_is_numpys_bit_for_bit(k):
+    """A mixture's weights (one row) by the compiled kernel: NumPy's formula to the last bit, with
+    structural zeros, negative and zero counts, pseudo-counts, and an empty row."""
+    rng = np.random.default_rng(k)
+    for trial in range(40):
+        counts = rng.exponential(size=k) * 10.0 ** rng.integers(-8, 8)
+        counts[rng.random(k) < 0.2] = 0.0
+        counts[rng.random(k) < 0.1] = -1e-17
+        prior = np.where(rng.random(k) < 0.5, 1.0, 1.0 + rng.exponential(size=k))
+        previous = rng.dirichlet(np.ones(k))
+        previous[rng.random(k) < 0.2] = 0.0
+        if trial == 0:
+            counts[:], prior[:] = 0.0, 1.0                     # empty: keeps previous
+        rows, empty = dirichlet.posterior_mode(counts, prior, previous)
+        expected_rows, expected_empty = numpy_posterior_mode(counts, prior, previous)
+        assert rows.tobytes() == expected_rows.tobytes() and bool(empty) == bool(expected_empty)
+    two_rows = np.abs(rng.normal(size=(2, k)))                 # rows of a matrix: the NumPy path
+    np.testing.assert_array_equal(dirichlet.posterior_mode(two_rows, np.ones((2, k)), np.ones((2, k)))[0],
+                                  numpy_posterior_mode(two_rows, np.ones((2, k)), np.ones((2, k)))[0])

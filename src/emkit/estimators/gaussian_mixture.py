@@ -511,7 +511,10 @@ class GaussianMixture(MixtureEstimator):
         """Number of free parameters (frozen ones excluded)."""
         self._check_is_fitted()
         volume = self.noise is not None   # mclust counts V as a parameter (nMclustParams: noise adds 2)
-        return self._new_model(self._fitted_params()).n_free_parameters(self.n_features_in_) + volume
+        result = getattr(self, "result_", None)
+        fitted = result.model if result is not None and type(result.model) is GaussianMixtureModel else None
+        model = fitted or self._new_model(self._fitted_params())   # the fit's own model: none built per call
+        return model.n_free_parameters(self.n_features_in_) + volume
 
     # -------------------------------------------------------------------------- methods
     def impute(self, X) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.small_sums import MAX_TERMS, dirichlet_mode_row
 from ..validation import MAX_EXACT_INTEGER
 
 #: How far from one the sum of a row of probabilities may be.
@@ -41,11 +42,24 @@ def posterior_mode(counts: np.ndarray, prior: np.ndarray, previous: np.ndarray) 
     Returns ``(rows, empty)`` where ``empty`` flags the rows that had nothing to re-estimate them
     (no counts, no pseudo-counts) and kept ``previous``.
     """
+    if _one_short_row(counts, prior, previous):
+        rows = np.empty_like(counts)
+        return rows, np.bool_(dirichlet_mode_row(counts, prior, previous, rows))
     pseudo = np.where(previous == 0.0, 0.0, np.maximum(counts, 0.0) + (prior - 1.0))
     totals = pseudo.sum(axis=-1, keepdims=True)
     empty = totals[..., 0] <= 0.0
     rows = np.where(totals > 0.0, pseudo / np.where(totals > 0.0, totals, 1.0), previous)
     return rows, empty
+
+
+def _one_short_row(counts, prior, previous) -> bool:
+    """One float64 row of at most ``MAX_TERMS`` entries (as a mixture's weights): the compiled
+    :func:`~emkit.kernels.small_sums.dirichlet_mode_row` gives NumPy's result without its per-call
+    overhead."""
+    arrays = (counts, prior, previous)
+    return (all(type(array) is np.ndarray and array.dtype == np.float64 for array in arrays)
+            and counts.ndim == 1 and counts.shape[0] <= MAX_TERMS
+            and prior.shape == counts.shape and previous.shape == counts.shape)
 
 
 def log_density(rows: np.ndarray, prior: np.ndarray) -> float:

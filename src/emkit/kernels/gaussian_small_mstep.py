@@ -30,11 +30,12 @@ import numpy as np
 from numba import njit
 
 from .covariance_structures import DIAG, FULL, SPHERICAL, TIED, CovarianceStructure
+from .small_sums import MAX_TERMS, numpy_sum
 
 #: The largest ``k · d`` taken: beyond it the NumPy path's fixed costs no longer dominate.
 MAX_CELLS = 256
 #: The most components taken (NumPy's pairwise sum of the counts is emulated up to its block of 128).
-MAX_COMPONENTS = 128
+MAX_COMPONENTS = MAX_TERMS
 
 _EPS10 = 10.0 * float(np.finfo(np.float64).eps)
 
@@ -74,43 +75,12 @@ def small_gaussian_m_step(stats, anchors: np.ndarray, structure: CovarianceStruc
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _numpy_sum(values):  # pragma: no cover - compiled
-    """``np.sum`` of a contiguous float64 vector of at most :data:`MAX_COMPONENTS` values, bit
-    for bit: NumPy's pairwise sum, which below 8 values adds in order from 0 and up to 128 keeps 8
-    partial sums."""
-    count = values.shape[0]
-    if count < 8:
-        total = 0.0
-        for i in range(count):
-            total += values[i]
-        return total
-    r0, r1, r2, r3 = values[0], values[1], values[2], values[3]
-    r4, r5, r6, r7 = values[4], values[5], values[6], values[7]
-    i = 8
-    while i < count - count % 8:
-        r0 += values[i]
-        r1 += values[i + 1]
-        r2 += values[i + 2]
-        r3 += values[i + 3]
-        r4 += values[i + 4]
-        r5 += values[i + 5]
-        r6 += values[i + 6]
-        r7 += values[i + 7]
-        i += 8
-    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < count:
-        total += values[i]
-        i += 1
-    return total
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
 def _choose(n, centre_weight, anchored_n, anchored_at, anchors, shift):  # pragma: no cover - compiled
     """:func:`~emkit.kernels.gaussian.m_step_statistics`' choice: 0 for the statistics about the
     centre (``shift[0]`` set to it), 1 for those about the anchors (every row of ``shift`` set
     to them), 2 for anchors that moved (the NumPy path decides). Also returns ``Σ_k n_k``."""
     k, d = shift.shape
-    total = _numpy_sum(n)
+    total = numpy_sum(n)
     divisor = total if total > 0 else 1.0
     any_anchored = False
     close = True
