@@ -149,12 +149,14 @@ def gmm_select(X, n_components: Iterable[int] = range(1, 10), covariance_types: 
             if progress:
                 estimator_params["progress"] = progress
             fitted = []
+            prepared = _prepared_or_none(X, sample_weight)
             # the structures of one k start from the same k-means (or hc) labels: computed once,
             # unless a progress display shows each candidate's initialisation
             with nullcontext() if progress else shared_starts():
                 for index, candidate in enumerate(grid):
                     with progress.stage(f"fit {index + 1}/{len(grid)}: k={candidate[0]} {candidate[1]}"):
-                        fitted.append(_fit_candidate(X, sample_weight, random_state, estimator_params, candidate)[:2])
+                        fitted.append(_fit_candidate(X, sample_weight, random_state, estimator_params, candidate,
+                                                     prepared=prepared)[:2])
     table = [row for _, row in fitted]
     models = {candidate: estimator for candidate, (estimator, _) in zip(grid, fitted) if estimator is not None}
     candidates = [row for row in table if not row["error"]]
@@ -175,9 +177,10 @@ def process_count(n_jobs: int | None) -> int:
 
 
 def _fit_candidate(X, sample_weight, random_state, estimator_params: dict[str, Any], candidate: tuple[int, str],
-                   record_warnings: bool = False) -> tuple[GaussianMixture | None, dict[str, Any], list]:
+                   record_warnings: bool = False, prepared=None) -> tuple[GaussianMixture | None, dict[str, Any], list]:
     """One candidate's fitted estimator (None when its fit failed), its row of the table and, with
-    ``record_warnings``, the warnings it gave (kept to be shown by the caller)."""
+    ``record_warnings``, the warnings it gave (kept to be shown by the caller); ``prepared``: the
+    rows and weights already checked (:func:`prepare_data`), scored without checking them again."""
     k, covariance_type = candidate
     row: dict[str, Any] = {"n_components": k, "covariance_type": covariance_type, "error": None}
     with warnings.catch_warnings(record=True) if record_warnings else nullcontext() as caught:
@@ -188,9 +191,18 @@ def _fit_candidate(X, sample_weight, random_state, estimator_params: dict[str, A
             row.update(loglik=math.nan, n_parameters=None, bic=math.nan, aic=math.nan, icl=math.nan,
                        converged=False, n_iter=None, error=str(error))
             return None, row, list(caught or [])
-        row.update(information_criteria(estimator, X, sample_weight))
+        row.update(information_criteria(estimator, X if prepared is None else prepared, sample_weight))
         row.update(converged=estimator.converged_, n_iter=estimator.n_iter_)
     return estimator, row, list(caught or [])
+
+
+def _prepared_or_none(X, sample_weight):
+    """The checked rows and weights, or None where they fail the check (each candidate's fit then
+    says why, in the table)."""
+    try:
+        return prepare_data(X, sample_weight)
+    except ValueError:
+        return None
 
 
 def _fit_remote(X, sample_weight, random_state, estimator_params, candidate):
