@@ -304,11 +304,12 @@ def gmm_contestants(peers: list[str]) -> list[tuple[str, type, dict]]:
 
 
 # ------------------------------------------------------------------------ timing, agreement
-def race(contestants: list, repeats: int, once_after: float = np.inf) -> dict[str, np.ndarray]:
+def race(contestants: list, repeats: int, once_after: float = np.inf,
+         notes: list[str] | None = None) -> dict[str, np.ndarray]:
     """One untimed warm-up fit each, then ``repeats`` rounds in which every contestant in turn
     (after a pause) runs one timed fit; the times of each, round by round. A contestant whose
     warm-up took more than ``once_after`` seconds is timed by that fit alone (its compilation,
-    if any, is nothing to it)."""
+    if any, is nothing to it), and ``notes`` says so."""
     times: dict[str, list[float]] = {}
     for contestant in contestants:
         began = time.perf_counter()
@@ -316,7 +317,8 @@ def race(contestants: list, repeats: int, once_after: float = np.inf) -> dict[st
         elapsed = time.perf_counter() - began
         if elapsed > once_after:
             times[contestant.name] = [elapsed] * repeats
-            print(f"  ({contestant.name}: its warm-up fit took {elapsed:.0f} s, so it is timed by that fit alone)")
+            if notes is not None:
+                notes.append(f"  ({contestant.name}: its warm-up fit took {elapsed:.0f} s, so it is timed by that fit alone)")
     running = [contestant for contestant in contestants if contestant.name not in times]
     times.update({contestant.name: [] for contestant in running})
     for _ in range(repeats):
@@ -679,13 +681,16 @@ def hmm_section(args) -> list[str]:
                             for impl in ("scaling", "log")]
         if "dynamax" in args.peers:
             contestants.append(DynamaxHmm(kind, X, lengths, initial, args.iterations))
-        times = race(contestants, args.repeats, once_after=args.max_fit_seconds)
+        notes: list[str] = []
+        times = race(contestants, args.repeats, once_after=args.max_fit_seconds, notes=notes)
         lls = {c.name: hmm_log_likelihood(kind, X, lengths, c.params()) for c in contestants}
         emissions = (f"diagonal Gaussian, {HMM_FEATURES} features" if kind == "gaussian"
                      else f"categorical, M = {CATEGORICAL_SYMBOLS} symbols")
         print(f"\n## HMM, {emissions}, K = {states} states; {sequences} sequences of {length:,}; "
               f"{args.iterations} Baum–Welch iterations per fit, fastest of {args.repeats} (load {load()})")
         flagged += [f"hmm {kind} K={states}: {name}" for name in report(contestants, times, lls, args.iterations)]
+        for note in notes:
+            print(note)
     return flagged
 
 
