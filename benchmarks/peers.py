@@ -443,8 +443,9 @@ def grid_section(args) -> list[str]:
                     try:
                         flagged += grid_cell(n, d, k, covariance_type, too_slow, args)
                     except (ValueError, np.linalg.LinAlgError) as error:   # emkit's, raised before any peer's
-                        print(f"  n={n:>9,} d={d:>2} k={k:>2}: no fit without a covariance floor "
-                              f"({n / k:.0f} rows per component for {d} features: {str(error).split('. ')[0]})")
+                        print(f"  n={n:>9,} d={d:>2} k={k:>2}: no fit without a covariance floor (a component's "
+                              f"covariance became singular from this start, {n / k:.0f} rows per component on "
+                              f"average for {d} features: {str(error).split('. ')[0]})")
     return flagged
 
 
