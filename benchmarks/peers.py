@@ -55,6 +55,7 @@ bring PyTorch and JAX). Run with
     python benchmarks/peers.py [--quick] [--only gmm,grid,hmm,memory] [--peers sklearn,hmmlearn,...]
                                [--repeats 3] [--iterations 5] [--grid-covariance full|diag]
                                [--max-fit-seconds 120] [--gmm-size N D K] [--hmm-size SEQUENCES LENGTH]
+                               [--grid-n N ...] [--grid-d D ...] [--grid-k K ...]
                                [--memory-rows N]
 
 ``--quick`` uses small sizes (a smoke run: under a minute with scikit-learn and hmmlearn alone,
@@ -774,6 +775,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hmm-size", type=int, nargs=2, metavar=("SEQUENCES", "LENGTH"),
                         help="override the hmm section's number and length of sequences")
     parser.add_argument("--memory-rows", type=int, help="override the memory section's number of rows")
+    for axis in ("n", "d", "k"):
+        parser.add_argument(f"--grid-{axis}", type=int, nargs="+", metavar=axis.upper(),
+                            help=f"override the grid's values of {axis}")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
@@ -781,7 +785,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.repeats = args.repeats or (2 if args.quick else 3)
     args.sizes = dict(SIZES["quick" if args.quick else "full"])
-    for section, override in (("gmm", args.gmm_size), ("hmm", args.hmm_size), ("memory", args.memory_rows)):
+    for section, override in (("gmm", args.gmm_size), ("hmm", args.hmm_size), ("memory", args.memory_rows),
+                              ("grid_n", args.grid_n), ("grid_d", args.grid_d), ("grid_k", args.grid_k)):
         if override:
             args.sizes[section] = tuple(override) if isinstance(override, list) else override
     sections = [name.strip() for name in args.only.split(",") if name.strip()]
