@@ -850,8 +850,9 @@ def _responsibilities(joint, floor, weights, largest, total, scale):  # pragma: 
     ``joint``; 0 when the exponent is below ``floor``: a ratio below ``e⁻⁶⁹⁰ ≈ 10⁻³⁰⁰``,
     ``e⁻⁷⁸ ≈ 10⁻³⁴`` in float32, changes no statistic, and the passes and products then meet no
     subnormal number), ``s_i = Σ_c e_ci`` (into ``total``, in its type, that of ``joint``: a float64
-    sum would halve the float32 loops' vector width; over ``c`` in order) and ``joint[c, i] = e_ci · (w_i / s_i)`` (``w_i = 1`` when ``weights`` is
-    None; the factor rounded to the type of ``joint`` in ``scale``). One pass over the block in
+    sum would halve the float32 loops' vector width; over ``c`` in order) and
+    ``joint[c, i] = e_ci · (w_i / s_i)`` (``w_i = 1`` when ``weights`` is None; the factor rounded
+    to the type of ``joint`` in ``scale``). One pass over the block in
     tiles of :data:`_TILE_ROWS` rows, each loop along the contiguous rows of ``joint`` and
     vectorised: the exponential is :func:`~emkit.kernels.fast_exp.exp_of` (within 1 ulp), where
     ``np.exp`` in Numba calls the C library value by value, and the division takes NumPy's

@@ -170,7 +170,8 @@ def kmeans(X, n_clusters: int, rng: np.random.Generator, sample_weight=None, max
         Xc = X - origin
         if scale is not None:
             Xc /= scale
-        threshold = tol * float(np.mean(np.einsum("ij,ij,i->j", Xc, Xc, weights) / weights.sum()))   # no (n, d) temporary
+        # no (n, d) temporary
+        threshold = tol * float(np.mean(np.einsum("ij,ij,i->j", Xc, Xc, weights) / weights.sum()))
     progress = active()
     with progress.stage("k-means", unit="iteration"):
         centers, _ = kmeans_plusplus(Xc, n_clusters, rng, weights)

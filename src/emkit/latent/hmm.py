@@ -477,8 +477,9 @@ class HiddenMarkovModel(EMModel):
         """Forward–backward over every batch in parallel (one batch, i.e. one sequence: over the
         threads inside it), posteriors written into ``posteriors`` (a sequence redone in log
         space gets its frame log-likelihoods recomputed), with the expected transition counts
-        unless ``count_transitions`` is False (``rows_seen_once``: see :meth:`_scaled_frame`). An emission with a lookup table has its table
-        scaled instead of a frame, and its posteriors added up by value."""
+        unless ``count_transitions`` is False (``rows_seen_once``: see :meth:`_scaled_frame`). An
+        emission with a lookup table has its table scaled instead of a frame, and its posteriors
+        added up by value."""
         rows = self._lookup_rows(data)
         if rows is None:
             frame, shift = self._scaled_frame(data, cache, rows_seen_once)

@@ -527,9 +527,11 @@ class GaussianMixtureModel(EMModel):
         """One M-step from given responsibilities of complete rows (fixed values kept), the
         statistics about ``centre`` (default: the rows' weighted mean) then each component's mean."""
         centre = np.average(X, axis=0, weights=sample_weight) if centre is None else centre
-        stats, anchors = (one_hot_statistics(X, resp, sample_weight, centre, covariance_structure(self.covariance_type))
-                          or responsibility_statistics(X, resp if sample_weight is None else resp * sample_weight[:, None],
-                                                       centre, self.covariance_type))
+        found = one_hot_statistics(X, resp, sample_weight, centre, covariance_structure(self.covariance_type))
+        if found is None:
+            weighted = resp if sample_weight is None else resp * sample_weight[:, None]
+            found = responsibility_statistics(X, weighted, centre, self.covariance_type)
+        stats, anchors = found
         empty = stats["n"] <= 0
         if np.any(empty):
             warnings.warn(f"component(s) {np.flatnonzero(empty).tolist()} start with no data and weight 0 "
